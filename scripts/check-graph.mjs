@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+// The package graph points one way: kernel <- hub-protocol <- hub; kernel <- bus <- bus-*;
+// apps on top. Fails on an edge not allowed below, an unknown workspace package, or a cycle.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+/** package -> the @hubbub packages it may depend on. Apps and bench may depend on anything. */
+const allowed = {
+  kernel: [],
+  'hub-protocol': ['kernel'],
+  hub: ['kernel', 'hub-protocol'],
+  'hub-redis': ['kernel', 'hub-protocol', 'hub'],
+  bus: ['kernel'],
+  'bus-nats': ['kernel', 'bus'],
+  'bus-amqp': ['kernel', 'bus'],
+  functions: ['kernel', 'hub-protocol', 'hub', 'bus'],
+  store: ['kernel'],
+  cache: ['kernel'],
+  push: ['kernel'],
+  cli: ['*'],
+};
+
+const problems = [];
+const graph = new Map();
+for (const dir of readdirSync(join(root, 'packages'))) {
+  const file = join(root, 'packages', dir, 'package.json');
+  if (!existsSync(file)) continue;
+  const pkg = JSON.parse(readFileSync(file, 'utf8'));
+  const deps = Object.keys({ ...pkg.dependencies, ...pkg.devDependencies, ...pkg.peerDependencies })
+    .filter((d) => d.startsWith('@hubbub/'))
+    .map((d) => d.slice('@hubbub/'.length));
+  graph.set(dir, deps);
+  if (pkg.name !== `@hubbub/${dir}`) problems.push(`packages/${dir}: name must be @hubbub/${dir}, is ${pkg.name}`);
+  const rule = allowed[dir];
+  if (rule === undefined) {
+    problems.push(`packages/${dir}: not in scripts/check-graph.mjs; add its allowed dependencies`);
+    continue;
+  }
+  for (const d of deps) {
+    if (!rule.includes('*') && !rule.includes(d)) problems.push(`packages/${dir} must not depend on @hubbub/${d}`);
+  }
+}
+
+const state = new Map();
+const visit = (node, path) => {
+  if (state.get(node) === 'done') return;
+  if (state.get(node) === 'open') {
+    problems.push(`dependency cycle: ${[...path, node].join(' -> ')}`);
+    return;
+  }
+  state.set(node, 'open');
+  for (const d of graph.get(node) ?? []) visit(d, [...path, node]);
+  state.set(node, 'done');
+};
+for (const node of graph.keys()) visit(node, []);
+
+if (problems.length > 0) {
+  console.error(`package graph check failed:\n  ${problems.join('\n  ')}`);
+  process.exit(1);
+}
+console.log(`package graph ok (${graph.size} packages)`);
