@@ -1,0 +1,71 @@
+/**
+ * Bus errors: one class, stable codes, an HTTP status per code. Tests and callers match on `code`.
+ * @module
+ */
+import { HubbubError, type HubbubErrorOptions } from '@hubbub/kernel';
+
+/** Every code a bus operation can fail with, and the HTTP status an HTTP boundary answers with. */
+export const BusErrorStatus = {
+  /** The queue, topic, subscription or rule does not exist. */
+  BUS_ENTITY_NOT_FOUND: 404,
+  /** An entity or rule with that name already exists. */
+  BUS_ENTITY_EXISTS: 409,
+  /** The message (or batch) is larger than the entity's maximum message size. */
+  BUS_MESSAGE_TOO_LARGE: 413,
+  /** The message lock expired, was already settled or the lock token is unknown. */
+  BUS_LOCK_LOST: 410,
+  /** The session is locked by another receiver, or no session became available in time. */
+  BUS_SESSION_CANNOT_BE_LOCKED: 409,
+  /** The session lock expired or the session receiver was closed. */
+  BUS_SESSION_LOCK_LOST: 410,
+  /** A SQL or correlation filter did not compile (`detail.position` is a 1-based char offset). */
+  BUS_INVALID_FILTER: 400,
+  /** A SQL rule action did not compile. */
+  BUS_INVALID_ACTION: 400,
+  /** A message field is invalid (wrong type, too long, missing session id on a session entity …). */
+  BUS_INVALID_MESSAGE: 400,
+  /** No message with that sequence number (deferred / scheduled) exists. */
+  BUS_MESSAGE_NOT_FOUND: 404,
+  /** The bus, sender or receiver was closed. */
+  BUS_CLOSED: 503,
+  /** An entity name is empty, too long or uses characters Service Bus forbids. */
+  BUS_INVALID_ENTITY_NAME: 400,
+  /** An option or entity property is out of range. */
+  BUS_INVALID_OPTION: 400,
+  /** The operation is not allowed on this entity (send to a subscription, dead-letter from a DLQ …). */
+  BUS_INVALID_OPERATION: 400,
+  /** The storage engine failed (I/O error); the operation was not acknowledged. */
+  BUS_ENGINE_FAILURE: 500,
+} as const;
+
+export type BusErrorCode = keyof typeof BusErrorStatus;
+
+/** A bus failure with a stable {@link BusErrorCode}. */
+export class BusError extends HubbubError {
+  declare readonly code: BusErrorCode;
+
+  constructor(code: BusErrorCode, message: string, options: Omit<HubbubErrorOptions, 'status'> = {}) {
+    super(code, message, { ...options, status: BusErrorStatus[code] });
+  }
+}
+
+export function isBusError(value: unknown, code?: BusErrorCode): value is BusError {
+  return value instanceof BusError && (code === undefined || value.code === code);
+}
+
+export const entityNotFound = (entity: string): BusError =>
+  new BusError('BUS_ENTITY_NOT_FOUND', `The messaging entity '${entity}' could not be found.`, {
+    detail: { entity },
+  });
+
+export const entityExists = (entity: string): BusError =>
+  new BusError('BUS_ENTITY_EXISTS', `The messaging entity '${entity}' already exists.`, { detail: { entity } });
+
+export const lockLost = (lockToken: string): BusError =>
+  new BusError(
+    'BUS_LOCK_LOST',
+    'The lock supplied is invalid: it expired, or the message was already settled or removed.',
+    { detail: { lockToken } },
+  );
+
+export const closedError = (what: string): BusError => new BusError('BUS_CLOSED', `The ${what} is closed.`);
