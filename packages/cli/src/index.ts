@@ -1,0 +1,2 @@
+export { parseCommandArgs, UsageError } from './args.ts';
+export type { Command } from './command.ts';
