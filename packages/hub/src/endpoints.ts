@@ -1,0 +1,251 @@
+/**
+ * The HTTP side of a hub: `POST …/negotiate`, and the connection endpoint that serves Server-Sent
+ * Events, long polls, client sends (POST) and long-polling stops (DELETE). WebSocket upgrades come
+ * through {@link Endpoints.upgrade}.
+ * @module
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import type { Authenticator } from './auth.ts';
+import { ConnectionState, type HubConnection, type Principal } from './connection.ts';
+import { HubError, HubErrorCode } from './errors.ts';
+import { readBody, sendError, sendJson, sendText } from './http.ts';
+import type { Hub } from './hub.ts';
+import type { ResolvedHubServerOptions } from './options.ts';
+import { type FlushScheduler, TransportKind } from './transport.ts';
+import { LongPollingTransport } from './transports/long-polling.ts';
+import { ServerSentEventsTransport } from './transports/server-sent-events.ts';
+import { WebSocketTransport } from './transports/websocket.ts';
+
+export interface EndpointHost {
+  readonly options: ResolvedHubServerOptions;
+  readonly scheduler: FlushScheduler;
+  readonly authenticate: Authenticator;
+  /** Creates and registers a connection for `hub`. */
+  open(hub: Hub, principal: Principal, stateful: boolean, version: number): HubConnection;
+  find(token: string): HubConnection | undefined;
+}
+
+const transferFormats: Record<TransportKind, string[]> = {
+  WebSockets: ['Text', 'Binary'],
+  ServerSentEvents: ['Text'],
+  LongPolling: ['Text', 'Binary'],
+};
+
+export class Endpoints {
+  readonly #host: EndpointHost;
+  readonly #wss: WebSocketServer;
+
+  constructor(host: EndpointHost) {
+    this.#host = host;
+    const maxPayload = Math.max(1_048_576, host.options.maxMessageBytes * 4);
+    this.#wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, clientTracking: false, maxPayload });
+  }
+
+  /** `POST {hub}/negotiate`. Errors the client should show travel as `{"error": …}` with status 200. */
+  async negotiate(hub: Hub, request: IncomingMessage, response: ServerResponse, url: URL): Promise<void> {
+    if (request.method !== 'POST') return sendText(response, 405, 'Method Not Allowed');
+    let version = 0;
+    for (const [key, value] of url.searchParams) {
+      if (key.toLowerCase() !== 'negotiateversion') continue;
+      if (!/^\d+$/.test(value))
+        return sendJson(response, 200, { error: 'The client requested a non-integer protocol version.' });
+      version = Math.min(1, Number(value));
+    }
+    const principal = await this.#authenticate(request, response, url, hub);
+    if (principal === undefined) return;
+    const stateful =
+      url.searchParams.get('useStatefulReconnect') === 'true' && this.#host.options.stateful !== undefined;
+    const connection = this.#host.open(hub, principal, stateful, version);
+    const body: Record<string, unknown> = {
+      negotiateVersion: version,
+      connectionId: connection.connectionId,
+      ...(version >= 1 ? { connectionToken: connection.connectionToken } : {}),
+      availableTransports: this.#host.options.transports.map((transport) => ({
+        transport,
+        transferFormats: transferFormats[transport],
+      })),
+    };
+    if (stateful) body.useStatefulReconnect = true;
+    sendJson(response, 200, body);
+  }
+
+  /** GET (SSE or long poll), POST (send) and DELETE (stop) on the connection endpoint. */
+  async connection(hub: Hub, request: IncomingMessage, response: ServerResponse, url: URL): Promise<void> {
+    const method = request.method ?? 'GET';
+    if (method !== 'GET' && method !== 'POST' && method !== 'DELETE')
+      return sendText(response, 405, 'Method Not Allowed');
+    const token = url.searchParams.get('id');
+    if (token === null || token === '') return sendText(response, 400, 'Connection ID required');
+    const connection = this.#host.find(token);
+    if (connection === undefined || connection.hubName !== hub.name || connection.state === ConnectionState.Closed) {
+      return sendText(response, 404, 'No Connection with that ID');
+    }
+    if (!(await this.#reauthenticate(connection, request, response, url, hub))) return;
+    if (method === 'POST') return this.#post(connection, request, response);
+    if (method === 'DELETE') {
+      if (connection.transport?.kind !== TransportKind.LongPolling) {
+        return sendText(response, 400, 'Cannot terminate this connection using the DELETE endpoint.');
+      }
+      response.writeHead(202).end();
+      connection.close();
+      return;
+    }
+    if (request.headers.accept?.includes('text/event-stream'))
+      return this.#serverSentEvents(connection, request, response, url);
+    return this.#longPoll(connection, response, url);
+  }
+
+  /** A WebSocket upgrade on the connection endpoint (with `id`, or without under skipNegotiation). */
+  async upgrade(hub: Hub, request: IncomingMessage, socket: Duplex, head: Buffer, url: URL): Promise<void> {
+    const refuse = (status: number, text: string) => {
+      socket.end(
+        `HTTP/1.1 ${status} ${statusText(status)}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
+      );
+    };
+    if (!this.#host.options.transports.includes(TransportKind.WebSockets)) {
+      return refuse(404, 'WebSockets transport not supported by this end point type');
+    }
+    let principal: Principal;
+    try {
+      principal = await this.#host.authenticate(request, url, hub.name);
+    } catch (err) {
+      const error = err instanceof HubError ? err : new HubError(HubErrorCode.Unauthorized, 'Unauthorized');
+      return refuse(error.status ?? 401, error.message);
+    }
+    const token = url.searchParams.get('id');
+    let connection: HubConnection | undefined;
+    if (token === null || token === '') {
+      connection = this.#host.open(hub, principal, false, 0);
+    } else {
+      connection = this.#host.find(token);
+      if (connection === undefined || connection.hubName !== hub.name || connection.state === ConnectionState.Closed) {
+        return refuse(404, 'No Connection with that ID');
+      }
+      if (connection.userId !== principal.userId)
+        return refuse(403, 'The user identity cannot change during a connection.');
+      const current = connection.transport;
+      if (current !== undefined && current.kind !== TransportKind.WebSockets) {
+        return refuse(400, 'Cannot change transports mid-connection');
+      }
+      const reattach = connection.isStateful && connection.state !== ConnectionState.Pending;
+      if (!reattach && (current !== undefined || connection.state !== ConnectionState.Pending)) {
+        return refuse(409, 'Another WebSocket is already connected for this connection.');
+      }
+    }
+    const target = connection;
+    this.#wss.handleUpgrade(request, socket, head, (ws) => {
+      if (target.state === ConnectionState.Closed) {
+        ws.close(1000);
+        return;
+      }
+      const previous = target.transport;
+      const transport = new WebSocketTransport(ws, socket, this.#host.scheduler, {
+        onData: (data, binary) => target.receive(data, binary),
+        onClose: (clean) => target.transportClosed(transport, clean),
+      });
+      if (previous instanceof WebSocketTransport) {
+        target.transportClosed(previous, false);
+        previous.terminate();
+      }
+      target.query = url.search;
+      target.attach(transport);
+    });
+  }
+
+  close(): void {
+    this.#wss.close();
+  }
+
+  async #post(connection: HubConnection, request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const kind = connection.transport?.kind;
+    if (kind === undefined) return sendText(response, 400, 'The connection has no transport yet.');
+    if (kind === TransportKind.WebSockets)
+      return sendText(response, 405, 'POST requests are not allowed on WebSocket connections.');
+    let body: Buffer;
+    try {
+      body = await readBody(request, Math.max(1_048_576, this.#host.options.maxMessageBytes * 4));
+    } catch (err) {
+      if (err instanceof HubError) return sendError(response, err);
+      throw err;
+    }
+    const binary = !(request.headers['content-type'] ?? '').startsWith('text/');
+    connection.receive(body, binary);
+    response.writeHead(200, { 'Content-Length': 0 }).end();
+  }
+
+  #serverSentEvents(connection: HubConnection, request: IncomingMessage, response: ServerResponse, url: URL): void {
+    if (!this.#host.options.transports.includes(TransportKind.ServerSentEvents)) {
+      return sendText(response, 404, 'ServerSentEvents transport not supported by this end point type');
+    }
+    if (connection.transport !== undefined) {
+      const sameKind = connection.transport.kind === TransportKind.ServerSentEvents;
+      return sendText(
+        response,
+        sameKind ? 409 : 400,
+        sameKind ? 'An SSE stream is already open.' : 'Cannot change transports mid-connection',
+      );
+    }
+    request.socket.setNoDelay(true);
+    const transport = new ServerSentEventsTransport(response, this.#host.scheduler, {
+      onClose: () => connection.transportClosed(transport, true),
+    });
+    connection.query = url.search;
+    connection.attach(transport);
+  }
+
+  #longPoll(connection: HubConnection, response: ServerResponse, url: URL): void {
+    if (!this.#host.options.transports.includes(TransportKind.LongPolling)) {
+      return sendText(response, 404, 'LongPolling transport not supported by this end point type');
+    }
+    const now = this.#host.options.clock.now();
+    const current = connection.transport;
+    if (current === undefined) {
+      // The first poll activates the connection and returns at once.
+      const transport = new LongPollingTransport(this.#host.scheduler, now);
+      connection.query = url.search;
+      connection.attach(transport);
+      response.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': 0 }).end();
+      return;
+    }
+    if (!(current instanceof LongPollingTransport))
+      return sendText(response, 400, 'Cannot change transports mid-connection');
+    current.poll(response, now);
+  }
+
+  async #authenticate(request: IncomingMessage, response: ServerResponse, url: URL, hub: Hub) {
+    try {
+      return await this.#host.authenticate(request, url, hub.name);
+    } catch (err) {
+      if (err instanceof HubError) {
+        response.setHeader('WWW-Authenticate', 'Bearer');
+        sendError(response, err);
+        return undefined;
+      }
+      throw err;
+    }
+  }
+
+  async #reauthenticate(
+    connection: HubConnection,
+    request: IncomingMessage,
+    response: ServerResponse,
+    url: URL,
+    hub: Hub,
+  ) {
+    const principal = await this.#authenticate(request, response, url, hub);
+    if (principal === undefined) return false;
+    if (principal.userId !== connection.userId) {
+      sendError(response, new HubError(HubErrorCode.Forbidden, 'The user identity cannot change during a connection.'));
+      return false;
+    }
+    return true;
+  }
+}
+
+function statusText(status: number): string {
+  return (
+    { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict' }[status] ?? 'Error'
+  );
+}

@@ -1,0 +1,55 @@
+/**
+ * Hub errors. `status` is the HTTP status a transport request answers with.
+ * @module
+ */
+import { HubbubError, type HubbubErrorOptions } from '@hubbub/kernel';
+
+export const HubErrorCode = {
+  /** Missing, malformed, expired or wrongly signed access token. */
+  Unauthorized: 'HUB_UNAUTHORIZED',
+  /** The token is valid but names a different user than the connection's. */
+  Forbidden: 'HUB_FORBIDDEN',
+  /** No connection with that id or token (it never existed, expired or closed). */
+  ConnectionNotFound: 'HUB_CONNECTION_NOT_FOUND',
+  /** No hub with that name is served here. */
+  HubNotFound: 'HUB_NOT_FOUND',
+  /** A transport request is malformed: no id, wrong method, switching transports, bad body. */
+  BadRequest: 'HUB_BAD_REQUEST',
+  /** A second transport request for a connection that already has one. */
+  Conflict: 'HUB_CONFLICT',
+  /** The handshake was malformed, named an unknown protocol or version, or timed out. */
+  Handshake: 'HUB_HANDSHAKE_FAILED',
+  /** A frame could not be parsed or exceeded the size limit; the connection is closed. */
+  InvalidMessage: 'HUB_INVALID_MESSAGE',
+  /** The client stayed silent for longer than the client timeout. */
+  ClientTimeout: 'HUB_CLIENT_TIMEOUT',
+  /** The connection's outbound buffer stayed over its bound; it was closed. */
+  SlowConsumer: 'HUB_SLOW_CONSUMER',
+  /** A client invoked a method the hub does not have. */
+  MethodNotFound: 'HUB_METHOD_NOT_FOUND',
+  /** An invocation had the wrong number of arguments. */
+  InvalidArguments: 'HUB_INVALID_ARGUMENTS',
+  /** A server-to-client invocation failed or the connection closed before answering. */
+  InvocationFailed: 'HUB_INVOCATION_FAILED',
+  /** The server, hub or connection is closed. */
+  Closed: 'HUB_CLOSED',
+} as const;
+export type HubErrorCode = (typeof HubErrorCode)[keyof typeof HubErrorCode];
+
+const statusOf: Partial<Record<HubErrorCode, number>> = {
+  HUB_UNAUTHORIZED: 401,
+  HUB_FORBIDDEN: 403,
+  HUB_CONNECTION_NOT_FOUND: 404,
+  HUB_NOT_FOUND: 404,
+  HUB_BAD_REQUEST: 400,
+  HUB_CONFLICT: 409,
+};
+
+export class HubError extends HubbubError {
+  declare readonly code: HubErrorCode;
+
+  constructor(code: HubErrorCode, message: string, options: HubbubErrorOptions = {}) {
+    const status = options.status ?? statusOf[code];
+    super(code, message, status === undefined ? options : { ...options, status });
+  }
+}

@@ -1,0 +1,373 @@
+/**
+ * A hub: named methods clients invoke, the connections it holds on this node, its users and
+ * groups, and the API to reach them. Every send goes through the backplane, so the same code
+ * reaches connections on other nodes once a distributed backplane is configured.
+ * @module
+ */
+
+import { type HubMessage, MessageType } from '@hubbub/hub-protocol';
+import { type Logger, TypedEmitter } from '@hubbub/kernel';
+import type { Audience, Backplane, BackplaneMessage, Exclusions } from './backplane.ts';
+import { type CallerClients, createCallerClients, createHubClients, type HubClients } from './clients.ts';
+import { type ConnectionLimits, type ConnectionOwner, ConnectionState, type HubConnection } from './connection.ts';
+import { HubError, HubErrorCode } from './errors.ts';
+import { FanOutMessage } from './frames.ts';
+import { Invoker, type MethodOptions } from './invoker.ts';
+
+/** What a hub method receives as its first argument. */
+export interface InvocationContext {
+  readonly connectionId: string;
+  readonly userId: string | undefined;
+  readonly claims: Readonly<Record<string, unknown>>;
+  /** Per-connection state that lives as long as the connection. */
+  readonly items: Map<string, unknown>;
+  readonly clients: CallerClients;
+  readonly groups: GroupManager;
+  /** Aborted when a streaming invocation is cancelled or the connection closes. */
+  readonly signal: AbortSignal;
+  readonly hub: Hub;
+}
+
+export interface GroupManager {
+  add(connectionId: string, group: string): Promise<void>;
+  remove(connectionId: string, group: string): Promise<void>;
+  /** Adds every connection of a user, now and in the future, until removed. */
+  addUser(userId: string, group: string): Promise<void>;
+  removeUser(userId: string, group: string): Promise<void>;
+  removeUserFromAll(userId: string): Promise<void>;
+  removeFromAll(connectionId: string): Promise<void>;
+}
+
+export type HubEvents = {
+  /** A connection completed its handshake. */
+  connected: (connection: HubConnection) => void;
+  /** A connection ended; `error` says why when it was not a normal close. */
+  disconnected: (connection: HubConnection, error: Error | undefined) => void;
+  /** A hub method threw something other than a HubMethodError. */
+  'method-error': (error: Error, connection: HubConnection, method: string) => void;
+};
+
+export interface HubInit {
+  name: string;
+  backplane: Backplane;
+  limits: ConnectionLimits;
+  logger: Logger;
+  detailedErrors: boolean;
+  tick: () => number;
+  /** Called for every connection that ends, handshake or not, so the server can forget it. */
+  released: (connection: HubConnection) => void;
+}
+
+const neverAborted = new AbortController().signal;
+
+export class Hub extends TypedEmitter<HubEvents> implements ConnectionOwner {
+  readonly name: string;
+  readonly clients: HubClients;
+  readonly groups: GroupManager;
+  readonly limits: ConnectionLimits;
+
+  readonly #backplane: Backplane;
+  readonly #logger: Logger;
+  readonly #tick: () => number;
+  readonly #released: (connection: HubConnection) => void;
+  readonly #invoker: Invoker<InvocationContext>;
+  /** Connections that completed their handshake, by connection id. */
+  readonly #connections = new Map<string, HubConnection>();
+  readonly #users = new Map<string, Set<HubConnection>>();
+  readonly #groups = new Map<string, Set<HubConnection>>();
+  /** Group memberships granted to users (they follow the user's future connections). */
+  readonly #userGroups = new Map<string, Set<string>>();
+
+  constructor(init: HubInit) {
+    super();
+    this.name = init.name;
+    this.limits = init.limits;
+    this.#backplane = init.backplane;
+    this.#logger = init.logger.child({ hub: init.name });
+    this.#tick = init.tick;
+    this.#released = init.released;
+    this.#invoker = new Invoker({
+      detailedErrors: init.detailedErrors,
+      maxUploadBufferItems: 1_000,
+      onError: (error, connection, method) => {
+        this.#logger.warn({ err: error, connectionId: connection.connectionId, method }, 'hub method failed');
+        this.emit('method-error', error, connection, method);
+      },
+    });
+    const host = {
+      name: this.name,
+      publish: (message: BackplaneMessage) => this.#backplane.publish(message),
+      invokeClient: (id: string, target: string, args: unknown[], signal?: AbortSignal) =>
+        this.invokeClient(id, target, args, signal),
+    };
+    this.clients = createHubClients(host);
+    this.groups = this.#groupManager();
+  }
+
+  get tick(): number {
+    return this.#tick();
+  }
+
+  /** Registers a method clients call with `invoke`/`send`; its return value is the result. */
+  method<A extends unknown[]>(
+    name: string,
+    handler: (context: InvocationContext, ...args: A) => unknown,
+    options: MethodOptions = {},
+  ): this {
+    this.#invoker.register(
+      name,
+      handler as unknown as (c: InvocationContext, ...a: never[]) => unknown,
+      false,
+      options,
+    );
+    return this;
+  }
+
+  /** Registers a method clients call with `stream`; it returns an async iterable of items. */
+  stream<A extends unknown[]>(
+    name: string,
+    handler: (context: InvocationContext, ...args: A) => AsyncIterable<unknown> | Promise<AsyncIterable<unknown>>,
+    options: MethodOptions = {},
+  ): this {
+    this.#invoker.register(name, handler as unknown as (c: InvocationContext, ...a: never[]) => unknown, true, options);
+    return this;
+  }
+
+  /** Sends through the backplane: the primitive the client proxies and the REST API use. */
+  send(audience: Audience, target: string, args: readonly unknown[], exclude?: Exclusions): Promise<void> {
+    return this.#backplane.publish({
+      kind: 'send',
+      hub: this.name,
+      audience,
+      ...(exclude === undefined ? {} : { exclude }),
+      target,
+      arguments: args,
+    });
+  }
+
+  /** Closes the selected connections, telling each client `reason`. */
+  close(audience: Audience, options: { reason?: string; allowReconnect?: boolean; exclude?: Exclusions } = {}) {
+    return this.#backplane.publish({ kind: 'close', hub: this.name, audience, ...options });
+  }
+
+  /** Invokes a method on one client of this node and waits for its result. */
+  invokeClient(connectionId: string, target: string, args: unknown[], signal?: AbortSignal): Promise<unknown> {
+    const connection = this.#connections.get(connectionId);
+    if (connection === undefined) {
+      return Promise.reject(
+        new HubError(HubErrorCode.ConnectionNotFound, `No connection '${connectionId}' on hub '${this.name}'.`),
+      );
+    }
+    return this.#invoker.invokeClient(connection, target, args, signal);
+  }
+
+  // Presence (this node).
+  connection(connectionId: string): HubConnection | undefined {
+    return this.#connections.get(connectionId);
+  }
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+  hasUser(userId: string): boolean {
+    return (this.#users.get(userId)?.size ?? 0) > 0;
+  }
+  hasGroup(group: string): boolean {
+    return (this.#groups.get(group)?.size ?? 0) > 0;
+  }
+  isUserInGroup(userId: string, group: string): boolean {
+    if (this.#userGroups.get(userId)?.has(group)) return true;
+    for (const connection of this.#users.get(userId) ?? []) if (connection.groups.has(group)) return true;
+    return false;
+  }
+  connections(): IterableIterator<HubConnection> {
+    return this.#connections.values();
+  }
+
+  /** Applies a backplane message to the connections this node holds. */
+  apply(message: BackplaneMessage): void {
+    if (message.kind === 'send') {
+      const fanOut = new FanOutMessage({
+        type: MessageType.Invocation,
+        target: message.target,
+        arguments: message.arguments,
+      });
+      this.#forEach(message.audience, message.exclude, (connection) => {
+        connection.sendFrame(fanOut.frameFor(connection.protocol!), true);
+      });
+    } else if (message.kind === 'close') {
+      const selected: HubConnection[] = [];
+      this.#forEach(message.audience, message.exclude, (connection) => selected.push(connection));
+      for (const connection of selected) {
+        connection.close(message.reason, message.allowReconnect ? { allowReconnect: true } : {});
+      }
+    } else {
+      this.#applyGroup(message);
+    }
+  }
+
+  // ConnectionOwner
+  connected(connection: HubConnection): void {
+    this.#connections.set(connection.connectionId, connection);
+    const userId = connection.userId;
+    if (userId !== undefined) {
+      const set = this.#users.get(userId);
+      if (set === undefined) this.#users.set(userId, new Set([connection]));
+      else set.add(connection);
+      for (const group of this.#userGroups.get(userId) ?? []) this.#join(connection, group);
+    }
+    this.emit('connected', connection);
+  }
+
+  message(connection: HubConnection, message: HubMessage): void {
+    this.#invoker.dispatch(connection, message, (signal) => this.#context(connection, signal));
+  }
+
+  closed(connection: HubConnection, error: Error | undefined): void {
+    this.#released(connection);
+    if (this.#connections.get(connection.connectionId) !== connection) return;
+    this.#connections.delete(connection.connectionId);
+    const userId = connection.userId;
+    if (userId !== undefined) {
+      const set = this.#users.get(userId);
+      set?.delete(connection);
+      if (set?.size === 0) this.#users.delete(userId);
+    }
+    for (const group of connection.groups) this.#leave(connection, group);
+    this.#invoker.connectionClosed(connection);
+    this.emit('disconnected', connection, error);
+  }
+
+  #context(connection: HubConnection, signal?: AbortSignal): InvocationContext {
+    return {
+      connectionId: connection.connectionId,
+      userId: connection.userId,
+      claims: connection.principal.claims,
+      items: connection.items,
+      clients: createCallerClients(
+        {
+          name: this.name,
+          publish: (m) => this.#backplane.publish(m),
+          invokeClient: (id, t, a, s) => this.invokeClient(id, t, a, s),
+        },
+        this.clients,
+        connection.connectionId,
+      ),
+      groups: this.groups,
+      signal: signal ?? neverAborted,
+      hub: this,
+    };
+  }
+
+  #forEach(audience: Audience, exclude: Exclusions | undefined, visit: (connection: HubConnection) => void): void {
+    const skipIds = exclude?.connectionIds?.length ? new Set(exclude.connectionIds) : undefined;
+    const skipUsers = exclude?.userIds?.length ? new Set(exclude.userIds) : undefined;
+    const deliver = (connection: HubConnection) => {
+      if (connection.state === ConnectionState.Closed) return;
+      if (skipIds?.has(connection.connectionId)) return;
+      if (skipUsers !== undefined && connection.userId !== undefined && skipUsers.has(connection.userId)) return;
+      visit(connection);
+    };
+    switch (audience.kind) {
+      case 'all':
+        for (const connection of this.#connections.values()) deliver(connection);
+        return;
+      case 'connections':
+        for (const id of audience.ids) {
+          const connection = this.#connections.get(id);
+          if (connection !== undefined) deliver(connection);
+        }
+        return;
+      case 'users':
+        this.#forEachUnique(
+          audience.ids.map((id) => this.#users.get(id)),
+          deliver,
+        );
+        return;
+      case 'groups':
+        this.#forEachUnique(
+          audience.names.map((name) => this.#groups.get(name)),
+          deliver,
+        );
+        return;
+    }
+  }
+
+  #forEachUnique(sets: Array<Set<HubConnection> | undefined>, visit: (c: HubConnection) => void): void {
+    if (sets.length === 1) {
+      for (const connection of sets[0] ?? []) visit(connection);
+      return;
+    }
+    const seen = new Set<HubConnection>();
+    for (const set of sets) {
+      for (const connection of set ?? []) {
+        if (!seen.has(connection)) {
+          seen.add(connection);
+          visit(connection);
+        }
+      }
+    }
+  }
+
+  #applyGroup(message: Extract<BackplaneMessage, { kind: 'group' }>): void {
+    const { action, group, connectionId, userId } = message;
+    if (connectionId !== undefined) {
+      const connection = this.#connections.get(connectionId);
+      if (connection === undefined) return;
+      if (action === 'add' && group !== undefined) this.#join(connection, group);
+      else if (action === 'remove' && group !== undefined) this.#leave(connection, group);
+      else if (action === 'remove-all') for (const g of [...connection.groups]) this.#leave(connection, g);
+      return;
+    }
+    if (userId === undefined) return;
+    const connections = this.#users.get(userId) ?? new Set<HubConnection>();
+    if (action === 'add' && group !== undefined) {
+      const groups = this.#userGroups.get(userId);
+      if (groups === undefined) this.#userGroups.set(userId, new Set([group]));
+      else groups.add(group);
+      for (const connection of connections) this.#join(connection, group);
+    } else if (action === 'remove' && group !== undefined) {
+      this.#userGroups.get(userId)?.delete(group);
+      for (const connection of connections) this.#leave(connection, group);
+    } else if (action === 'remove-all') {
+      this.#userGroups.delete(userId);
+      for (const connection of connections) for (const g of [...connection.groups]) this.#leave(connection, g);
+    }
+  }
+
+  #join(connection: HubConnection, group: string): void {
+    const members = this.#groups.get(group);
+    if (members === undefined) this.#groups.set(group, new Set([connection]));
+    else members.add(connection);
+    connection.groups.add(group);
+  }
+
+  #leave(connection: HubConnection, group: string): void {
+    const members = this.#groups.get(group);
+    members?.delete(connection);
+    if (members?.size === 0) this.#groups.delete(group);
+    connection.groups.delete(group);
+  }
+
+  #groupManager(): GroupManager {
+    const publish = (
+      action: 'add' | 'remove' | 'remove-all',
+      target: { connectionId: string } | { userId: string },
+      group?: string,
+    ) =>
+      this.#backplane.publish({
+        kind: 'group',
+        hub: this.name,
+        action,
+        ...target,
+        ...(group === undefined ? {} : { group }),
+      });
+    return {
+      add: (connectionId, group) => publish('add', { connectionId }, group),
+      remove: (connectionId, group) => publish('remove', { connectionId }, group),
+      removeFromAll: (connectionId) => publish('remove-all', { connectionId }),
+      addUser: (userId, group) => publish('add', { userId }, group),
+      removeUser: (userId, group) => publish('remove', { userId }, group),
+      removeUserFromAll: (userId) => publish('remove-all', { userId }),
+    };
+  }
+}

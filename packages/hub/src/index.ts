@@ -1,0 +1,17 @@
+export { bearerToken, type HubAuthOptions } from './auth.ts';
+export {
+  type Audience,
+  type Backplane,
+  type BackplaneMessage,
+  createInProcessBackplane,
+  type Exclusions,
+} from './backplane.ts';
+export type { CallerClients, ClientProxy, HubClients, SingleClientProxy } from './clients.ts';
+export { ConnectionState, type HubConnection, type Principal } from './connection.ts';
+export type { CorsOptions } from './cors.ts';
+export { HubError, HubErrorCode } from './errors.ts';
+export { type GroupManager, Hub, type HubEvents, type InvocationContext } from './hub.ts';
+export { HubMethodError, type MethodOptions } from './invoker.ts';
+export type { HubServerOptions } from './options.ts';
+export { createHubServer, HubServer, type HubServerEvents, type ListenOptions } from './server.ts';
+export { TransportKind } from './transport.ts';

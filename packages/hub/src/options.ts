@@ -1,0 +1,128 @@
+/**
+ * Options of {@link createHubServer}, validated once.
+ * @module
+ */
+import {
+  type Clock,
+  type IdSource,
+  InvalidOptionError,
+  type Logger,
+  randomIds,
+  silentLogger,
+  systemClock,
+} from '@hubbub/kernel';
+import type { HubAuthOptions } from './auth.ts';
+import { type Backplane, createInProcessBackplane } from './backplane.ts';
+import type { CorsOptions } from './cors.ts';
+import { type TransportKind, transportBits } from './transport.ts';
+
+export interface HubServerOptions {
+  /** Path under which hubs are served: `{basePath}/{hub}` and `{basePath}/{hub}/negotiate`. @default '/hubs' */
+  basePath?: string;
+  /** Token verification; anonymous connections are accepted when omitted. */
+  auth?: HubAuthOptions;
+  /** Cross-origin access for browser pages. @default any origin, reflected, with credentials */
+  cors?: CorsOptions;
+  /** Transports offered, in order of preference. @default ['WebSockets', 'ServerSentEvents', 'LongPolling'] */
+  transports?: readonly TransportKind[];
+  /** A Ping is sent when nothing else was sent for this long, in ms. @default 15_000 */
+  keepAliveIntervalMs?: number;
+  /** A client silent for this long is disconnected, in ms. @default 30_000 */
+  clientTimeoutMs?: number;
+  /** Time from transport open to a complete handshake, in ms. @default 15_000 */
+  handshakeTimeoutMs?: number;
+  /** Time a negotiated connection may wait for its transport, in ms. @default 15_000 */
+  negotiateTimeoutMs?: number;
+  /** Long polling: a poll with nothing to send ends after this long, in ms. @default 90_000 */
+  longPollTimeoutMs?: number;
+  /** Long polling: the client is gone when no poll arrives for this long, in ms. @default 5_000 */
+  longPollDisconnectMs?: number;
+  /** Largest hub message a client may send, in bytes. @default 32_768 */
+  maxMessageBytes?: number;
+  /** Outbound bytes a connection may have queued before it is closed as a slow consumer. @default 1_048_576 */
+  maxBufferedBytes?: number;
+  /** Stateful reconnect: allowed when clients ask, with this window and replay buffer. @default enabled, 30 s, 1 MiB */
+  statefulReconnect?: false | { windowMs?: number; bufferBytes?: number };
+  /** Send the messages of unexpected hub-method errors to clients. @default false */
+  detailedErrors?: boolean;
+  /** Carries sends and group changes between nodes. @default in-process */
+  backplane?: Backplane;
+  /** Housekeeping period (pings, timeouts, acks), in ms. @default derived from the timeouts, at most 1_000 */
+  tickMs?: number;
+  clock?: Clock;
+  ids?: IdSource;
+  logger?: Logger;
+}
+
+export interface ResolvedHubServerOptions {
+  readonly basePath: string;
+  readonly auth: HubAuthOptions | undefined;
+  readonly cors: CorsOptions;
+  readonly transports: readonly TransportKind[];
+  readonly keepAliveIntervalMs: number;
+  readonly clientTimeoutMs: number;
+  readonly handshakeTimeoutMs: number;
+  readonly negotiateTimeoutMs: number;
+  readonly longPollTimeoutMs: number;
+  readonly longPollDisconnectMs: number;
+  readonly maxMessageBytes: number;
+  readonly maxBufferedBytes: number;
+  readonly stateful: { readonly windowMs: number; readonly bufferBytes: number } | undefined;
+  readonly detailedErrors: boolean;
+  readonly backplane: Backplane;
+  readonly tickMs: number;
+  readonly clock: Clock;
+  readonly ids: IdSource;
+  readonly logger: Logger;
+}
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  const v = value ?? fallback;
+  if (!Number.isFinite(v) || v <= 0) throw new InvalidOptionError(name, `must be a positive number, got ${v}`);
+  return v;
+}
+
+export function resolveHubServerOptions(options: HubServerOptions = {}): ResolvedHubServerOptions {
+  const basePath = (options.basePath ?? '/hubs').replace(/\/+$/, '');
+  if (basePath !== '' && !basePath.startsWith('/')) throw new InvalidOptionError('basePath', "must start with '/'");
+  const transports = options.transports ?? ['WebSockets', 'ServerSentEvents', 'LongPolling'];
+  if (transports.length === 0) throw new InvalidOptionError('transports', 'must name at least one transport');
+  for (const t of transports) {
+    if (!(t in transportBits)) throw new InvalidOptionError('transports', `unknown transport '${t}'`);
+  }
+  const keepAliveIntervalMs = positive('keepAliveIntervalMs', options.keepAliveIntervalMs, 15_000);
+  const clientTimeoutMs = positive('clientTimeoutMs', options.clientTimeoutMs, 30_000);
+  const handshakeTimeoutMs = positive('handshakeTimeoutMs', options.handshakeTimeoutMs, 15_000);
+  const negotiateTimeoutMs = positive('negotiateTimeoutMs', options.negotiateTimeoutMs, 15_000);
+  const longPollTimeoutMs = positive('longPollTimeoutMs', options.longPollTimeoutMs, 90_000);
+  const longPollDisconnectMs = positive('longPollDisconnectMs', options.longPollDisconnectMs, 5_000);
+  const stateful =
+    options.statefulReconnect === false
+      ? undefined
+      : {
+          windowMs: positive('statefulReconnect.windowMs', options.statefulReconnect?.windowMs, 30_000),
+          bufferBytes: positive('statefulReconnect.bufferBytes', options.statefulReconnect?.bufferBytes, 1_048_576),
+        };
+  const shortest = Math.min(keepAliveIntervalMs, clientTimeoutMs, handshakeTimeoutMs, longPollDisconnectMs);
+  return {
+    basePath,
+    auth: options.auth,
+    cors: options.cors ?? {},
+    transports,
+    keepAliveIntervalMs,
+    clientTimeoutMs,
+    handshakeTimeoutMs,
+    negotiateTimeoutMs,
+    longPollTimeoutMs,
+    longPollDisconnectMs,
+    maxMessageBytes: positive('maxMessageBytes', options.maxMessageBytes, 32_768),
+    maxBufferedBytes: positive('maxBufferedBytes', options.maxBufferedBytes, 1_048_576),
+    stateful,
+    detailedErrors: options.detailedErrors ?? false,
+    backplane: options.backplane ?? createInProcessBackplane(),
+    tickMs: positive('tickMs', options.tickMs, Math.max(10, Math.min(1_000, Math.floor(shortest / 4)))),
+    clock: options.clock ?? systemClock,
+    ids: options.ids ?? randomIds,
+    logger: options.logger ?? silentLogger,
+  };
+}

@@ -1,0 +1,283 @@
+/**
+ * `createHubServer()`: hubs by name, the HTTP and upgrade entry points (mountable in any
+ * `node:http` server, or listening on their own), and the housekeeping loop that sends
+ * keep-alive pings, acknowledges stateful messages and enforces every timeout.
+ * @module
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { type TimerHandle, TypedEmitter } from '@hubbub/kernel';
+import { createAuthenticator } from './auth.ts';
+import { ConnectionState, HubConnection, type Principal } from './connection.ts';
+import { createCors } from './cors.ts';
+import { Endpoints } from './endpoints.ts';
+import { HubError, HubErrorCode } from './errors.ts';
+import { sendText } from './http.ts';
+import { Hub } from './hub.ts';
+import { type HubServerOptions, type ResolvedHubServerOptions, resolveHubServerOptions } from './options.ts';
+import { FlushScheduler, TransportKind } from './transport.ts';
+import { LongPollingTransport } from './transports/long-polling.ts';
+
+export type HubServerEvents = {
+  /** An unexpected failure while serving a request. */
+  error: (error: Error) => void;
+};
+
+export interface ListenOptions {
+  /** @default 0 (any free port) */
+  port?: number;
+  /** @default '127.0.0.1' */
+  host?: string;
+}
+
+export class HubServer extends TypedEmitter<HubServerEvents> {
+  readonly options: ResolvedHubServerOptions;
+  readonly #hubs = new Map<string, Hub>();
+  readonly #byToken = new Map<string, HubConnection>();
+  readonly #scheduler = new FlushScheduler();
+  readonly #endpoints: Endpoints;
+  readonly #cors: ReturnType<typeof createCors>;
+  readonly #unsubscribe: () => void;
+  #tick = 0;
+  #timer: TimerHandle | undefined;
+  #server: Server | undefined;
+  #closed = false;
+
+  constructor(options: HubServerOptions = {}) {
+    super();
+    this.options = resolveHubServerOptions(options);
+    const authenticate = createAuthenticator(this.options.auth, this.options.clock);
+    this.#cors = createCors(this.options.cors);
+    this.#endpoints = new Endpoints({
+      options: this.options,
+      scheduler: this.#scheduler,
+      authenticate,
+      open: (hub, principal, stateful, version) => this.#open(hub, principal, stateful, version),
+      find: (token) => this.#byToken.get(token),
+    });
+    this.#unsubscribe = this.options.backplane.subscribe((message) => this.#hubs.get(message.hub)?.apply(message));
+    this.#schedule();
+  }
+
+  /** The hub called `name` (case-insensitive), created on first use. */
+  hub(name: string): Hub {
+    const key = name.toLowerCase();
+    let hub = this.#hubs.get(key);
+    if (hub === undefined) {
+      if (!/^[A-Za-z][A-Za-z0-9_.-]{0,127}$/.test(name)) {
+        throw new HubError(HubErrorCode.BadRequest, `Invalid hub name '${name}'.`);
+      }
+      hub = new Hub({
+        name: key,
+        backplane: this.options.backplane,
+        limits: {
+          maxMessageBytes: this.options.maxMessageBytes,
+          maxBufferedBytes: this.options.maxBufferedBytes,
+          statefulBufferBytes: this.options.stateful?.bufferBytes ?? Number.POSITIVE_INFINITY,
+        },
+        logger: this.options.logger,
+        detailedErrors: this.options.detailedErrors,
+        tick: () => this.#tick,
+        released: (connection) => {
+          if (this.#byToken.get(connection.connectionToken) === connection)
+            this.#byToken.delete(connection.connectionToken);
+        },
+      });
+      this.#hubs.set(key, hub);
+    }
+    return hub;
+  }
+
+  /** Hubs created so far. */
+  hubs(): IterableIterator<Hub> {
+    return this.#hubs.values();
+  }
+
+  /**
+   * Handles `{basePath}/{hub}/negotiate` and `{basePath}/{hub}`; returns false for other paths so
+   * the caller can route them elsewhere.
+   */
+  handleRequest(request: IncomingMessage, response: ServerResponse): boolean {
+    const url = requestUrl(request);
+    const route = this.#route(url.pathname);
+    if (route === undefined) return false;
+    this.serve(route.hub, route.negotiate, request, response, url);
+    return true;
+  }
+
+  /** Serves one request for a hub chosen by the caller (the serverless `/client/?hub=` endpoint uses this). */
+  serve(
+    hubName: string,
+    negotiate: boolean,
+    request: IncomingMessage,
+    response: ServerResponse,
+    url = requestUrl(request),
+  ) {
+    if (this.#cors(request, response) !== 'continue') return;
+    const hub = this.#hubs.get(hubName.toLowerCase());
+    if (hub === undefined) return sendText(response, 404, `No hub named '${hubName}'.`);
+    const work = negotiate
+      ? this.#endpoints.negotiate(hub, request, response, url)
+      : this.#endpoints.connection(hub, request, response, url);
+    work.catch((err: unknown) => this.#failed(err, response));
+  }
+
+  /** Handles a WebSocket upgrade on a hub path; returns false for other paths. */
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): boolean {
+    const url = requestUrl(request);
+    const route = this.#route(url.pathname);
+    if (route === undefined || route.negotiate) return false;
+    this.serveUpgrade(route.hub, request, socket, head, url);
+    return true;
+  }
+
+  serveUpgrade(hubName: string, request: IncomingMessage, socket: Duplex, head: Buffer, url = requestUrl(request)) {
+    const hub = this.#hubs.get(hubName.toLowerCase());
+    if (hub === undefined) {
+      socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    this.#endpoints.upgrade(hub, request, socket, head, url).catch((err: unknown) => {
+      this.emit('error', err instanceof Error ? err : new Error(String(err)));
+      socket.destroy();
+    });
+  }
+
+  /** Starts an HTTP server of its own serving only the hubs. */
+  async listen(options: ListenOptions = {}): Promise<{ port: number; url: string }> {
+    const server = createServer((request, response) => {
+      if (!this.handleRequest(request, response)) sendText(response, 404, 'Not Found');
+    });
+    server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (!this.handleUpgrade(request, socket, head)) socket.destroy();
+    });
+    this.#server = server;
+    const host = options.host ?? '127.0.0.1';
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 0, host, () => resolve());
+    });
+    const { port } = server.address() as AddressInfo;
+    return { port, url: `http://${host}:${port}` };
+  }
+
+  /** Number of connections on this node, negotiated ones included. */
+  get connectionCount(): number {
+    return this.#byToken.size;
+  }
+
+  /** Closes every connection (clients are told they may reconnect) and stops serving. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#timer?.cancel();
+    this.#unsubscribe();
+    for (const connection of [...this.#byToken.values()]) {
+      connection.close('Server is shutting down.', { allowReconnect: true });
+    }
+    this.#endpoints.close();
+    const server = this.#server;
+    if (server !== undefined) {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  #route(pathname: string): { hub: string; negotiate: boolean } | undefined {
+    const base = this.options.basePath;
+    if (!pathname.startsWith(`${base}/`)) return undefined;
+    const rest = pathname.slice(base.length + 1).replace(/\/+$/, '');
+    const [hub, action, extra] = rest.split('/');
+    if (hub === undefined || hub === '' || extra !== undefined) return undefined;
+    if (action === undefined) return { hub: decodeURIComponent(hub), negotiate: false };
+    return action === 'negotiate' ? { hub: decodeURIComponent(hub), negotiate: true } : undefined;
+  }
+
+  #open(hub: Hub, principal: Principal, stateful: boolean, version: number): HubConnection {
+    const connectionId = this.options.ids.next();
+    const connection = new HubConnection(hub, {
+      connectionId,
+      connectionToken: version >= 1 ? this.options.ids.next() : connectionId,
+      hubName: hub.name,
+      principal,
+      stateful,
+    });
+    this.#byToken.set(connection.connectionToken, connection);
+    return connection;
+  }
+
+  #failed(err: unknown, response: ServerResponse): void {
+    this.emit('error', err instanceof Error ? err : new Error(String(err)));
+    if (!response.headersSent) sendText(response, 500, 'Internal Server Error');
+    else response.destroy();
+  }
+
+  #schedule(): void {
+    this.#timer = this.options.clock.setTimeout(() => {
+      if (this.#closed) return;
+      this.#tick++;
+      this.#housekeeping();
+      this.#schedule();
+    }, this.options.tickMs);
+  }
+
+  /** One pass over every connection: pings, acks, and every timeout. */
+  #housekeeping(): void {
+    const o = this.options;
+    const ticks = (ms: number) => Math.ceil(ms / o.tickMs);
+    const keepAlive = ticks(o.keepAliveIntervalMs);
+    const clientTimeout = ticks(o.clientTimeoutMs);
+    const handshakeTimeout = ticks(o.handshakeTimeoutMs);
+    const negotiateTimeout = ticks(o.negotiateTimeoutMs);
+    const reconnectWindow = ticks(o.stateful?.windowMs ?? 0);
+    const now = o.clock.now();
+    const tick = this.#tick;
+    for (const connection of [...this.#byToken.values()]) {
+      const transport = connection.transport;
+      switch (connection.state) {
+        case ConnectionState.Pending:
+          if (
+            transport === undefined
+              ? tick - connection.stateSinceTick >= negotiateTimeout
+              : tick - connection.stateSinceTick >= handshakeTimeout
+          ) {
+            connection.close();
+          }
+          break;
+        case ConnectionState.Disconnected:
+          if (tick - connection.stateSinceTick >= reconnectWindow) connection.close();
+          break;
+        case ConnectionState.Connected:
+          if (transport instanceof LongPollingTransport) {
+            transport.expirePoll(now, o.longPollTimeoutMs);
+            if (transport.isAbandoned(now, o.longPollDisconnectMs)) connection.close();
+            break;
+          }
+          if (tick - connection.lastReceivedTick >= clientTimeout) {
+            connection.close("Client hasn't sent a message/ping within the configured ClientTimeoutInterval.", {
+              error: new HubError(HubErrorCode.ClientTimeout, 'Client timeout elapsed.'),
+            });
+            break;
+          }
+          connection.flushAck();
+          if (tick - connection.lastSentTick >= keepAlive && transport?.kind !== TransportKind.LongPolling) {
+            connection.send({ type: 6 });
+          }
+          break;
+      }
+    }
+  }
+}
+
+export function createHubServer(options: HubServerOptions = {}): HubServer {
+  return new HubServer(options);
+}
+
+function requestUrl(request: IncomingMessage): URL {
+  return new URL(request.url ?? '/', 'http://localhost');
+}

@@ -1,0 +1,110 @@
+/**
+ * The seam between a hub connection and the wire. A transport takes frames that were encoded once
+ * for all recipients and writes them, coalescing everything queued in one event-loop turn.
+ * @module
+ */
+
+export const TransportKind = {
+  WebSockets: 'WebSockets',
+  ServerSentEvents: 'ServerSentEvents',
+  LongPolling: 'LongPolling',
+} as const;
+export type TransportKind = (typeof TransportKind)[keyof typeof TransportKind];
+
+/** The bit each transport has in the client's `HttpTransportType` mask. */
+export const transportBits: Record<TransportKind, number> = { WebSockets: 1, ServerSentEvents: 2, LongPolling: 4 };
+
+/**
+ * One encoded hub message (protocol framing included), shared by every recipient. The framings a
+ * transport adds on top (a WebSocket frame header, SSE `data:` lines) are built on first use and
+ * cached, so a broadcast to N WebSocket clients builds one frame and writes the same bytes N times.
+ */
+export class OutboundFrame {
+  readonly payload: Uint8Array;
+  /** Text (JSON) or binary (MessagePack) framing on WebSockets. */
+  readonly binary: boolean;
+  #ws: Buffer | undefined;
+  #sse: Buffer | undefined;
+
+  constructor(payload: Uint8Array, binary: boolean) {
+    this.payload = payload;
+    this.binary = binary;
+  }
+
+  get byteLength(): number {
+    return this.payload.byteLength;
+  }
+
+  /** A complete, unmasked server-to-client WebSocket frame (RFC 6455 §5.2). */
+  wsFrame(): Buffer {
+    if (this.#ws === undefined) this.#ws = buildWebSocketFrame(this.payload, this.binary);
+    return this.#ws;
+  }
+
+  /** The payload as one Server-Sent Event (`data:` line per payload line, then a blank line). */
+  sseEvent(): Buffer {
+    if (this.#sse === undefined) this.#sse = buildSseEvent(this.payload);
+    return this.#sse;
+  }
+}
+
+function buildWebSocketFrame(payload: Uint8Array, binary: boolean): Buffer {
+  const length = payload.byteLength;
+  const headerLength = length < 126 ? 2 : length < 65_536 ? 4 : 10;
+  const frame = Buffer.allocUnsafe(headerLength + length);
+  frame[0] = 0x80 | (binary ? 0x02 : 0x01); // FIN + opcode
+  if (length < 126) {
+    frame[1] = length;
+  } else if (length < 65_536) {
+    frame[1] = 126;
+    frame.writeUInt16BE(length, 2);
+  } else {
+    frame[1] = 127;
+    frame.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
+    frame.writeUInt32BE(length >>> 0, 6);
+  }
+  frame.set(payload, headerLength);
+  return frame;
+}
+
+function buildSseEvent(payload: Uint8Array): Buffer {
+  const text = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('utf8');
+  let out = '';
+  for (const line of text.split('\n')) out += `data: ${line.endsWith('\r') ? line.slice(0, -1) : line}\r\n`;
+  return Buffer.from(`${out}\r\n`, 'utf8');
+}
+
+/** What a connection needs from its transport. */
+export interface Transport {
+  readonly kind: TransportKind;
+  /** Queues a frame; frames queued in one event-loop turn go out in one write. */
+  send(frame: OutboundFrame): void;
+  /** Bytes accepted but not yet handed to the kernel. */
+  bufferedBytes(): number;
+  /** Ends the transport (after flushing what is queued). */
+  close(): void;
+}
+
+/**
+ * Flushes every transport that queued frames during this turn, once, from a single
+ * `setImmediate`: a burst of sends to one connection becomes one socket write.
+ */
+export class FlushScheduler {
+  #dirty: Array<{ flush(): void }> = [];
+  #scheduled = false;
+
+  mark(target: { flush(): void }): void {
+    this.#dirty.push(target);
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(this.#run);
+    }
+  }
+
+  #run = (): void => {
+    this.#scheduled = false;
+    const dirty = this.#dirty;
+    this.#dirty = [];
+    for (const target of dirty) target.flush();
+  };
+}

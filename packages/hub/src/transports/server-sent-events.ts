@@ -1,0 +1,62 @@
+/**
+ * Server-Sent Events: a long-lived GET response carries server-to-client frames as `data:` events
+ * (text protocols only); the client sends with HTTP POST.
+ * @module
+ */
+import type { ServerResponse } from 'node:http';
+import { type FlushScheduler, type OutboundFrame, type Transport, TransportKind } from '../transport.ts';
+import type { TransportEvents } from './websocket.ts';
+
+export class ServerSentEventsTransport implements Transport {
+  readonly kind = TransportKind.ServerSentEvents;
+  readonly #res: ServerResponse;
+  readonly #scheduler: FlushScheduler;
+  #queue: Buffer[] = [];
+  #queuedBytes = 0;
+
+  constructor(res: ServerResponse, scheduler: FlushScheduler, events: Pick<TransportEvents, 'onClose'>) {
+    this.#res = res;
+    this.#scheduler = scheduler;
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream',
+      'Cache-Control': 'no-cache, no-store',
+      Pragma: 'no-cache',
+      'Content-Encoding': 'identity',
+      'X-Accel-Buffering': 'no',
+    });
+    // A comment first: some browsers fire `open` only once data arrives.
+    res.write(':\r\n');
+    res.on('close', () => events.onClose(false));
+  }
+
+  send(frame: OutboundFrame): void {
+    const bytes = frame.sseEvent();
+    if (this.#queue.length === 0) this.#scheduler.mark(this);
+    this.#queue.push(bytes);
+    this.#queuedBytes += bytes.length;
+  }
+
+  flush(): void {
+    if (this.#queue.length === 0) return;
+    const queue = this.#queue;
+    this.#queue = [];
+    this.#queuedBytes = 0;
+    if (this.#res.writableEnded || this.#res.destroyed) return;
+    if (queue.length === 1) {
+      this.#res.write(queue[0]);
+      return;
+    }
+    this.#res.cork();
+    for (const bytes of queue) this.#res.write(bytes);
+    this.#res.uncork();
+  }
+
+  bufferedBytes(): number {
+    return this.#queuedBytes + this.#res.writableLength;
+  }
+
+  close(): void {
+    this.flush();
+    if (!this.#res.writableEnded) this.#res.end();
+  }
+}

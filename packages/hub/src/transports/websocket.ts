@@ -1,0 +1,80 @@
+/**
+ * WebSockets: `ws` performs the upgrade, parses inbound frames and runs the close handshake;
+ * outbound data frames are pre-built once per message ({@link OutboundFrame.wsFrame}) and written
+ * straight to the socket we handed to `ws`, corked when a turn queued several.
+ * @module
+ */
+import type { Duplex } from 'node:stream';
+import type { WebSocket } from 'ws';
+import { type FlushScheduler, type OutboundFrame, type Transport, TransportKind } from '../transport.ts';
+
+export interface TransportEvents {
+  /** One inbound payload (a WebSocket message or an HTTP POST body). */
+  onData(data: Buffer, binary: boolean): void;
+  /** The transport ended; `clean` is false when it dropped without a close handshake. */
+  onClose(clean: boolean): void;
+}
+
+export class WebSocketTransport implements Transport {
+  readonly kind = TransportKind.WebSockets;
+  readonly #ws: WebSocket;
+  readonly #socket: Duplex;
+  readonly #scheduler: FlushScheduler;
+  #queue: Buffer | Buffer[] | undefined;
+  #queuedBytes = 0;
+
+  constructor(ws: WebSocket, socket: Duplex, scheduler: FlushScheduler, events: TransportEvents) {
+    this.#ws = ws;
+    this.#socket = socket;
+    this.#scheduler = scheduler;
+    ws.on('message', (data: Buffer, isBinary: boolean) => events.onData(data, isBinary));
+    ws.on('close', (code: number) => events.onClose(code === 1000 || code === 1001));
+    ws.on('error', () => {
+      // ws closes the socket itself after an error and then emits 'close'.
+    });
+  }
+
+  send(frame: OutboundFrame): void {
+    const bytes = frame.wsFrame();
+    const queue = this.#queue;
+    if (queue === undefined) {
+      this.#queue = bytes;
+      this.#scheduler.mark(this);
+    } else if (Array.isArray(queue)) {
+      queue.push(bytes);
+    } else {
+      this.#queue = [queue, bytes];
+    }
+    this.#queuedBytes += bytes.length;
+  }
+
+  flush(): void {
+    const queue = this.#queue;
+    if (queue === undefined) return;
+    this.#queue = undefined;
+    this.#queuedBytes = 0;
+    if (this.#ws.readyState !== 1 || this.#socket.destroyed) return;
+    if (Array.isArray(queue)) {
+      this.#socket.cork();
+      for (const bytes of queue) this.#socket.write(bytes);
+      this.#socket.uncork();
+    } else {
+      this.#socket.write(queue);
+    }
+  }
+
+  bufferedBytes(): number {
+    return this.#queuedBytes + this.#socket.writableLength;
+  }
+
+  close(): void {
+    this.flush();
+    if (this.#ws.readyState === 0 || this.#ws.readyState === 1) this.#ws.close(1000);
+  }
+
+  /** Drops the socket without a close handshake (used when a newer socket takes over). */
+  terminate(): void {
+    this.#queue = undefined;
+    this.#ws.terminate();
+  }
+}
