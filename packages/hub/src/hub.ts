@@ -12,7 +12,7 @@ import { type CallerClients, createCallerClients, createHubClients, type HubClie
 import { type ConnectionLimits, type ConnectionOwner, ConnectionState, type HubConnection } from './connection.ts';
 import { HubError, HubErrorCode } from './errors.ts';
 import { FanOutMessage } from './frames.ts';
-import { Invoker, type MethodOptions } from './invoker.ts';
+import { type InvocationFallback, Invoker, type MethodOptions } from './invoker.ts';
 
 /** What a hub method receives as its first argument. */
 export interface InvocationContext {
@@ -130,6 +130,15 @@ export class Hub extends TypedEmitter<HubEvents> implements ConnectionOwner {
     options: MethodOptions = {},
   ): this {
     this.#invoker.register(name, handler as unknown as (c: InvocationContext, ...a: never[]) => unknown, true, options);
+    return this;
+  }
+
+  /**
+   * Sends invocations of methods this hub does not define to `fallback` (serverless upstream).
+   * Pass `undefined` to answer them with "Unknown hub method" again.
+   */
+  forwardUnknownMethods(fallback: InvocationFallback | undefined): this {
+    this.#invoker.fallback = fallback;
     return this;
   }
 

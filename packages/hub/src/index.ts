@@ -11,7 +11,7 @@ export { ConnectionState, type HubConnection, type Principal } from './connectio
 export type { CorsOptions } from './cors.ts';
 export { HubError, HubErrorCode } from './errors.ts';
 export { type GroupManager, Hub, type HubEvents, type InvocationContext } from './hub.ts';
-export { HubMethodError, type MethodOptions } from './invoker.ts';
+export { HubMethodError, type InvocationFallback, type MethodOptions } from './invoker.ts';
 export type { HubServerOptions } from './options.ts';
 export { createHubServer, HubServer, type HubServerEvents, type ListenOptions } from './server.ts';
-export { TransportKind } from './transport.ts';
+export { OutboundFrame, TransportKind } from './transport.ts';

@@ -13,6 +13,7 @@ import {
 } from '@hubbub/hub-protocol';
 import type { HubConnection } from './connection.ts';
 import { HubError, HubErrorCode } from './errors.ts';
+import { OutboundFrame } from './transport.ts';
 
 /** Thrown by a hub method to send its message to the caller (like ASP.NET Core's HubException). */
 export class HubMethodError extends Error {
@@ -109,6 +110,17 @@ interface InvocationState {
   nextInvocationId: number;
 }
 
+/**
+ * Handles invocations of methods the hub does not define, e.g. by forwarding them to an upstream
+ * webhook (serverless mode). Resolve with the reply as framed hub-protocol bytes in the caller's
+ * protocol (forwarded verbatim), or `undefined` for a void completion; reject to send the caller
+ * a Completion with the error's message.
+ */
+export type InvocationFallback = (
+  connection: HubConnection,
+  message: InvocationMessage | StreamInvocationMessage,
+) => Promise<Uint8Array | undefined>;
+
 export interface InvokerOptions {
   /** Send exception messages of unexpected errors to clients. @default false */
   detailedErrors: boolean;
@@ -121,6 +133,8 @@ export class Invoker<C> {
   readonly #methods = new Map<string, Registered<C>>();
   readonly #state = new WeakMap<HubConnection, InvocationState>();
   readonly #options: InvokerOptions;
+  /** Where invocations of unknown methods go; unset means "Unknown hub method". */
+  fallback: InvocationFallback | undefined;
 
   constructor(options: InvokerOptions) {
     this.#options = options;
@@ -233,7 +247,10 @@ export class Invoker<C> {
       if (invocationId !== undefined) connection.send({ type: MessageType.Completion, invocationId, error });
     };
     const method = this.#methods.get(target.toLowerCase());
-    if (method === undefined) return fail(`Unknown hub method '${target}'`);
+    if (method === undefined) {
+      if (this.fallback === undefined) return fail(`Unknown hub method '${target}'`);
+      return this.#forward(connection, message, this.fallback);
+    }
     const streaming = message.type === MessageType.StreamInvocation;
     if (method.streaming !== streaming) {
       return fail(
@@ -281,6 +298,29 @@ export class Invoker<C> {
     } else {
       completeWith(result);
     }
+  }
+
+  #forward(
+    connection: HubConnection,
+    message: InvocationMessage | StreamInvocationMessage,
+    fallback: InvocationFallback,
+  ) {
+    const { invocationId } = message;
+    fallback(connection, message).then(
+      (reply) => {
+        if (invocationId === undefined) return;
+        if (reply === undefined || reply.byteLength === 0) {
+          connection.send({ type: MessageType.Completion, invocationId });
+        } else {
+          connection.sendFrame(new OutboundFrame(reply, connection.protocol?.transferFormat === 'Binary'), true);
+        }
+      },
+      (err: unknown) => {
+        if (invocationId === undefined) return;
+        const error = err instanceof Error ? err.message : String(err);
+        connection.send({ type: MessageType.Completion, invocationId, error });
+      },
+    );
   }
 
   async #runStream(
