@@ -33,9 +33,9 @@ for (const protocol of [jsonProtocol, messagePackProtocol]) {
 
     it('returns independent bytes from each write', () => {
       const first = protocol.writeMessage({ type: 1, target: 'a', arguments: ['first'] });
-      const copy = first.slice();
+      const copy = [...first];
       protocol.writeMessage({ type: 1, target: 'b', arguments: ['second, and longer'] });
-      assert.deepEqual(first, copy);
+      assert.deepEqual([...first], copy);
       const ping = protocol.writeMessage({ type: 6 });
       ping.fill(0);
       assert.deepEqual(protocol.parseMessages(protocol.writeMessage({ type: 6 })), [{ type: 6 }]);

@@ -3,6 +3,7 @@
  * separator; a payload may hold several.
  * @module
  */
+import { encodeUtf8 } from './bytes.ts';
 import { HubProtocolError, HubProtocolErrorCode, invalidMessage } from './errors.ts';
 import { type Headers, type HubMessage, MessageType, TransferFormat } from './messages.ts';
 import type { HubProtocol } from './protocol.ts';
@@ -20,7 +21,6 @@ import {
 export const RECORD_SEPARATOR = '\x1e';
 export const RECORD_SEPARATOR_CODE = 0x1e;
 
-const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -34,7 +34,7 @@ export const jsonProtocol: HubProtocol = {
     return typeof input === 'string' ? parseText(input, maxMessageBytes) : parseBytes(input, maxMessageBytes);
   },
   writeMessage(message) {
-    return textEncoder.encode(JSON.stringify(toJsonFields(message)) + RECORD_SEPARATOR);
+    return encodeUtf8(JSON.stringify(toJsonFields(message)) + RECORD_SEPARATOR);
   },
 };
 
@@ -51,24 +51,17 @@ function tooLarge(size: number, max: number): HubProtocolError {
 }
 
 function parseBytes(input: Uint8Array, max: number | undefined): HubMessage[] {
-  const messages: HubMessage[] = [];
-  const end = input.length;
-  if (end === 0) return messages;
-  if (input[end - 1] !== RECORD_SEPARATOR_CODE) throw incomplete();
-  let start = 0;
-  while (start < end) {
-    const stop = input.indexOf(RECORD_SEPARATOR_CODE, start);
-    if (max !== undefined && stop - start > max) throw tooLarge(stop - start, max);
-    let text: string;
-    try {
-      text = textDecoder.decode(input.subarray(start, stop));
-    } catch (cause) {
-      throw invalidMessage('JSON message is not valid UTF-8.', cause);
-    }
-    pushParsed(messages, text);
-    start = stop + 1;
+  if (input.length === 0) return [];
+  if (input[input.length - 1] !== RECORD_SEPARATOR_CODE) throw incomplete();
+  // One decode for the whole payload (0x1E never occurs inside a multi-byte UTF-8 sequence), then
+  // split the string. A payload within the limit cannot hold a message over it.
+  let text: string;
+  try {
+    text = textDecoder.decode(input);
+  } catch (cause) {
+    throw invalidMessage('JSON message is not valid UTF-8.', cause);
   }
-  return messages;
+  return parseText(text, max !== undefined && input.length > max ? max : undefined);
 }
 
 function parseText(input: string, max: number | undefined): HubMessage[] {

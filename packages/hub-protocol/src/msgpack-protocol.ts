@@ -4,6 +4,7 @@
  * @module
  */
 import { Decoder, Encoder } from '@msgpack/msgpack';
+import { allocBytes } from './bytes.ts';
 import { HubProtocolError, HubProtocolErrorCode, invalidMessage } from './errors.ts';
 import { type Headers, type HubMessage, MessageType, TransferFormat } from './messages.ts';
 import type { HubProtocol } from './protocol.ts';
@@ -66,7 +67,7 @@ export const messagePackProtocol: HubProtocol = {
     // The encoder's buffer is reused by the next call: copy once, into the framed result.
     const body = encoder.encodeSharedRef(toMessagePackArray(message));
     const prefixSize = varIntSize(body.length);
-    const framed = new Uint8Array(prefixSize + body.length);
+    const framed = allocBytes(prefixSize + body.length);
     writeVarInt(body.length, framed, 0);
     framed.set(body, prefixSize);
     return framed;

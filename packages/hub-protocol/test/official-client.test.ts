@@ -44,7 +44,8 @@ const pairs: readonly Pair[] = [
     ours: messagePackProtocol,
     theirs: new MessagePackHubProtocol(),
     toBytes: (written) => new Uint8Array(written as ArrayBuffer),
-    fromBytes: (bytes) => bytes.slice().buffer,
+    // Our bytes may be a view into a shared pool: copy exactly them into the ArrayBuffer the client wants.
+    fromBytes: (bytes) => new Uint8Array(bytes).buffer,
     clientWrites: (message) => (message.type === MessageType.Close ? { type: MessageType.Close } : message),
     clientReads: (message) => {
       if (message.type !== MessageType.Invocation) return message;
