@@ -1,0 +1,69 @@
+/**
+ * Binding expressions in binding properties, resolved per invocation: `{headers.x-ms-client-principal-id}`,
+ * `{query.name}`, route parameters (`{id}`), trigger metadata (`{MessageId}`), properties of a JSON
+ * trigger payload (`{orderId}`), and the system values `{rand-guid}`, `{DateTime}`, `{sys.randguid}`,
+ * `{sys.utcnow}`, `{sys.methodname}`. Lookups are case-insensitive, like the Functions host.
+ * @module
+ */
+import type { IdSource } from '@hubbub/kernel';
+import { FunctionsError } from './errors.ts';
+
+export interface ExpressionData {
+  /** Request headers (lower-case names) for HTTP triggers. */
+  headers?: Readonly<Record<string, string>>;
+  /** Query parameters for HTTP triggers. */
+  query?: Readonly<Record<string, string>>;
+  /** Route parameters, trigger metadata and top-level properties of a JSON payload. */
+  values?: Readonly<Record<string, unknown>>;
+}
+
+export interface ExpressionEnv {
+  readonly functionName: string;
+  readonly binding: string;
+  readonly now: () => number;
+  readonly ids: IdSource;
+}
+
+const lower = (record: Readonly<Record<string, unknown>> | undefined, key: string): unknown => {
+  if (record === undefined) return undefined;
+  if (key in record) return record[key];
+  const k = key.toLowerCase();
+  for (const [name, value] of Object.entries(record)) if (name.toLowerCase() === k) return value;
+  return undefined;
+};
+
+function lookup(expr: string, data: ExpressionData, env: ExpressionEnv): string | undefined {
+  const key = expr.trim();
+  const k = key.toLowerCase();
+  if (k === 'rand-guid' || k === 'sys.randguid') return env.ids.uuid();
+  if (k === 'datetime' || k === 'sys.utcnow') return new Date(env.now()).toISOString();
+  if (k === 'sys.methodname') return env.functionName;
+  // Absent headers and query parameters resolve to '' (an anonymous caller has no principal header).
+  if (k.startsWith('headers.')) return String(lower(data.headers, key.slice(8)) ?? '');
+  if (k.startsWith('query.')) return String(lower(data.query, key.slice(6)) ?? '');
+  let value: unknown = data.values;
+  for (const part of key.split('.')) {
+    value = typeof value === 'object' && value !== null ? lower(value as Record<string, unknown>, part) : undefined;
+  }
+  if (value === undefined || value === null) return undefined;
+  if (value instanceof Date) return value.toISOString();
+  return typeof value === 'object' ? JSON.stringify(value) : String(value);
+}
+
+/** Resolves every `{expression}` in `template`; an unknown name is a FUNCTIONS_INVALID_BINDING error. */
+export function resolveExpressions(template: string, data: ExpressionData, env: ExpressionEnv): string {
+  return template.replace(/\{([^{}]+)\}/g, (_, expr: string) => {
+    const value = lookup(expr, data, env);
+    if (value === undefined) {
+      throw new FunctionsError(
+        'FUNCTIONS_INVALID_BINDING',
+        `Function "${env.functionName}", binding "${env.binding}": no value for binding expression {${expr}}.`,
+        { detail: { function: env.functionName, binding: env.binding, expression: expr } },
+      );
+    }
+    return value;
+  });
+}
+
+/** True when `value` contains a binding expression. */
+export const hasExpression = (value: unknown): value is string => typeof value === 'string' && /\{[^{}]+\}/.test(value);

@@ -1,0 +1,52 @@
+/**
+ * Functions host errors: one class, stable codes, an HTTP status where one applies.
+ * Tests and callers match on `code`, never on message text.
+ * @module
+ */
+import { HubbubError, type HubbubErrorOptions } from '@hubbub/kernel';
+
+/** Every code the functions host fails with, and the HTTP status an HTTP boundary answers with. */
+export const FunctionsErrorStatus = {
+  /** The app's package.json, `main` globs or entry files could not be loaded. */
+  FUNCTIONS_APP_LOAD_FAILED: 500,
+  /** A function uses a binding type this host does not implement. */
+  FUNCTIONS_UNKNOWN_BINDING: 500,
+  /** A binding is missing a required property or has an invalid one. */
+  FUNCTIONS_INVALID_BINDING: 500,
+  /** A `%Setting%` or connection setting is missing or malformed. */
+  FUNCTIONS_INVALID_SETTING: 500,
+  /** A timer schedule is not a valid six-field NCRONTAB expression. */
+  FUNCTIONS_INVALID_SCHEDULE: 500,
+  /** A binding needs a hub or bus the host was not given. */
+  FUNCTIONS_BINDING_UNAVAILABLE: 500,
+  /** The app asked for something this host does not support (e.g. `enableHttpStream`). */
+  FUNCTIONS_UNSUPPORTED: 500,
+  /** No function or route matches. */
+  FUNCTIONS_NOT_FOUND: 404,
+  /** A route matches but not for this HTTP method. */
+  FUNCTIONS_METHOD_NOT_ALLOWED: 405,
+  /** The function's auth level needs a key the request did not carry. */
+  FUNCTIONS_UNAUTHORIZED: 401,
+  /** The request body is larger than `maxRequestBodyBytes`. */
+  FUNCTIONS_PAYLOAD_TOO_LARGE: 413,
+  /** The function (or a hook) threw. */
+  FUNCTIONS_INVOCATION_FAILED: 500,
+  /** The function succeeded but an output binding failed to deliver. */
+  FUNCTIONS_OUTPUT_FAILED: 500,
+  /** The host was used after `close()`. */
+  FUNCTIONS_CLOSED: 503,
+} as const;
+
+export type FunctionsErrorCode = keyof typeof FunctionsErrorStatus;
+
+export class FunctionsError extends HubbubError {
+  declare readonly code: FunctionsErrorCode;
+
+  constructor(code: FunctionsErrorCode, message: string, options: Omit<HubbubErrorOptions, 'status'> = {}) {
+    super(code, message, { ...options, status: FunctionsErrorStatus[code] });
+  }
+}
+
+export function isFunctionsError(value: unknown, code?: FunctionsErrorCode): value is FunctionsError {
+  return value instanceof FunctionsError && (code === undefined || value.code === code);
+}

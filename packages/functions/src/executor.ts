@@ -1,0 +1,139 @@
+/**
+ * Runs a bound function: reads its input bindings, invokes it through the library, delivers its
+ * output bindings, and retries the whole attempt under the function's `retry` options. An attempt
+ * succeeds only when the function and every output binding succeeded.
+ * @module
+ */
+import { AbortedError, type Clock } from '@hubbub/kernel';
+import type { BindingServices, FunctionEntry, InvocationData } from './bindings.ts';
+import type { RpcInvocationResponse, RpcRetryOptions, RpcTypedData } from './core-types.ts';
+import { FunctionsError } from './errors.ts';
+import { type InvocationScope, invokeFunction } from './invoke.ts';
+import { fromTypedData, toTypedData } from './typed-data.ts';
+
+export interface ExecuteRequest {
+  readonly invocationId: string;
+  readonly triggerData: RpcTypedData;
+  readonly triggerMetadata: Record<string, RpcTypedData>;
+  readonly data: InvocationData;
+  /** Apply the function's retry options (Azure ignores them for HTTP triggers). @default true */
+  readonly retry?: boolean;
+  readonly signal?: AbortSignal;
+}
+
+export interface RetryPolicy {
+  readonly maxRetryCount: number;
+  delayMs(retry: number): number;
+}
+
+const seconds = (d: { seconds?: number | null } | null | undefined) => (d?.seconds ?? 0) * 1000;
+
+/** The retry policy `retryOptions` describe, or undefined for none. */
+export function retryPolicy(options: RpcRetryOptions | null | undefined): RetryPolicy | undefined {
+  if (!options?.retryStrategy) return undefined;
+  const maxRetryCount = options.maxRetryCount ?? 0;
+  if (options.retryStrategy === 'fixedDelay') {
+    const delay = seconds(options.delayInterval);
+    return { maxRetryCount, delayMs: () => delay };
+  }
+  const min = seconds(options.minimumInterval);
+  const max = Math.max(min, seconds(options.maximumInterval));
+  return { maxRetryCount, delayMs: (retry) => Math.min(max, min * 2 ** Math.max(0, retry - 1)) };
+}
+
+function sleep(clock: Clock, ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new AbortedError('Retry abandoned: the host is closing.'));
+    const onAbort = () => {
+      timer.cancel();
+      reject(new AbortedError('Retry abandoned: the host is closing.'));
+    };
+    const timer = clock.setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function toRpcException(err: unknown) {
+  const e = err instanceof Error ? err : new Error(String(err));
+  return { message: e.message, source: e.name, stackTrace: e.stack ?? '' };
+}
+
+export interface Executor {
+  execute(entry: FunctionEntry, request: ExecuteRequest): Promise<RpcInvocationResponse>;
+}
+
+export function createExecutor(scope: InvocationScope, services: BindingServices): Executor {
+  async function attempt(entry: FunctionEntry, request: ExecuteRequest, retryContext: object | undefined) {
+    const inputData = [{ name: entry.trigger.name, data: request.triggerData }];
+    for (const input of entry.inputs) {
+      const value = await input.kind.read?.(
+        input.info,
+        { functionName: entry.name, binding: input.name },
+        request.data,
+      );
+      inputData.push({ name: input.name, data: toTypedData(value) });
+    }
+    const { response } = await invokeFunction(
+      entry.registered,
+      {
+        invocationId: request.invocationId,
+        inputData,
+        triggerMetadata: request.triggerMetadata,
+        ...(retryContext === undefined ? {} : { retryContext }),
+      },
+      scope,
+    );
+    for (const output of entry.outputs) {
+      if (output.kind.write === undefined) continue;
+      const data =
+        output.name === '$return'
+          ? response.returnValue
+          : response.outputData?.find((o) => o.name === output.name)?.data;
+      const value = fromTypedData(data);
+      if (value === undefined) continue;
+      try {
+        await output.kind.write(output.info, { functionName: entry.name, binding: output.name }, value, request.data);
+      } catch (err) {
+        throw new FunctionsError(
+          'FUNCTIONS_OUTPUT_FAILED',
+          `Function "${entry.name}": output binding "${output.name}" failed: ${(err as Error)?.message ?? String(err)}`,
+          { cause: err, detail: { function: entry.name, binding: output.name } },
+        );
+      }
+    }
+    return response;
+  }
+
+  return {
+    async execute(entry, request) {
+      const policy = request.retry === false ? undefined : retryPolicy(entry.registered.metadata.retryOptions);
+      let retryCount = 0;
+      let last: unknown;
+      for (;;) {
+        try {
+          const retryContext =
+            policy === undefined
+              ? undefined
+              : {
+                  retryCount,
+                  maxRetryCount: policy.maxRetryCount,
+                  ...(last === undefined ? {} : { exception: toRpcException(last) }),
+                };
+          return await attempt(entry, request, retryContext);
+        } catch (err) {
+          last = err;
+          if (policy === undefined || (policy.maxRetryCount >= 0 && retryCount >= policy.maxRetryCount)) throw err;
+          retryCount++;
+          services.logger.warn(
+            { function: entry.name, invocationId: request.invocationId, retryCount, err },
+            'Function failed; retrying under its retry policy.',
+          );
+          await sleep(services.clock, policy.delayMs(retryCount), request.signal);
+        }
+      }
+    },
+  };
+}

@@ -1,0 +1,89 @@
+/**
+ * host.json and local.settings.json, read once at start.
+ * @module
+ */
+import { join } from 'node:path';
+import { readJsonFile } from './app-loader.ts';
+import { FunctionsError } from './errors.ts';
+
+export interface HostConfig {
+  /** extensions.http.routePrefix. @default 'api' */
+  readonly routePrefix: string;
+  /** extensions.serviceBus.maxConcurrentCalls (also read from messageHandlerOptions). @default 16 */
+  readonly maxConcurrentCalls: number;
+  /** extensions.serviceBus.maxConcurrentSessions. @default 8 */
+  readonly maxConcurrentSessions: number;
+}
+
+interface HostJson {
+  version?: string;
+  extensions?: {
+    http?: { routePrefix?: unknown };
+    serviceBus?: {
+      maxConcurrentCalls?: unknown;
+      maxConcurrentSessions?: unknown;
+      messageHandlerOptions?: { maxConcurrentCalls?: unknown };
+      sessionHandlerOptions?: { maxConcurrentSessions?: unknown };
+    };
+  };
+}
+
+function positive(value: unknown, fallback: number, field: string): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw new FunctionsError('FUNCTIONS_INVALID_SETTING', `host.json ${field} must be a positive integer.`, {
+      detail: { field },
+    });
+  }
+  return value;
+}
+
+export async function readHostConfig(appDir: string): Promise<HostConfig> {
+  const json = (await readJsonFile<HostJson>(join(appDir, 'host.json'), 'host.json', true)) ?? {};
+  const prefix = json.extensions?.http?.routePrefix;
+  if (prefix !== undefined && typeof prefix !== 'string') {
+    throw new FunctionsError('FUNCTIONS_INVALID_SETTING', 'host.json extensions.http.routePrefix must be a string.', {
+      detail: { field: 'extensions.http.routePrefix' },
+    });
+  }
+  const sb = json.extensions?.serviceBus ?? {};
+  return {
+    routePrefix: (prefix ?? 'api').replace(/^\/+|\/+$/g, ''),
+    maxConcurrentCalls: positive(
+      sb.maxConcurrentCalls ?? sb.messageHandlerOptions?.maxConcurrentCalls,
+      16,
+      'extensions.serviceBus.maxConcurrentCalls',
+    ),
+    maxConcurrentSessions: positive(
+      sb.maxConcurrentSessions ?? sb.sessionHandlerOptions?.maxConcurrentSessions,
+      8,
+      'extensions.serviceBus.maxConcurrentSessions',
+    ),
+  };
+}
+
+/** `Values` of local.settings.json (absent file → {}). */
+export async function readLocalSettings(appDir: string): Promise<Record<string, string>> {
+  const json = await readJsonFile<{ Values?: unknown }>(
+    join(appDir, 'local.settings.json'),
+    'local.settings.json',
+    true,
+  );
+  const values = json?.Values;
+  if (values === undefined) return {};
+  if (typeof values !== 'object' || values === null || Array.isArray(values)) {
+    throw new FunctionsError('FUNCTIONS_INVALID_SETTING', 'local.settings.json "Values" must be an object.', {
+      detail: { field: 'Values' },
+    });
+  }
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(values)) {
+    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
+      throw new FunctionsError('FUNCTIONS_INVALID_SETTING', `local.settings.json Values.${key} must be a string.`, {
+        detail: { field: `Values.${key}`, setting: key },
+      });
+    }
+    out[key] = String(value);
+  }
+  return out;
+}

@@ -1,0 +1,436 @@
+/**
+ * The functions host: loads an `@azure/functions` v4 app, binds its functions, serves its HTTP
+ * triggers, runs its timers and pumps its Service Bus triggers.
+ * @module
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { resolve as resolvePath } from 'node:path';
+import { type Clock, type IdSource, type Logger, randomIds, silentLogger, systemClock } from '@hubbub/kernel';
+import { loadApp } from './app-loader.ts';
+import {
+  type BindingScope,
+  type BindingServices,
+  bindFunction,
+  createBindingRegistry,
+  type FunctionEntry,
+} from './bindings.ts';
+import { type BusListener, startListener } from './bus-listener.ts';
+import type { RpcHttpData } from './core-types.ts';
+import { FunctionsError, isFunctionsError } from './errors.ts';
+import { createExecutor, type Executor } from './executor.ts';
+import { type HostConfig, readHostConfig, readLocalSettings } from './host-config.ts';
+import {
+  checkKey,
+  compileHttpRoutes,
+  flatHeaders,
+  type HttpRoute,
+  httpOutputBinding,
+  httpTriggerBinding,
+  matchRoute,
+  readBody,
+  toRpcHttpRequest,
+  writeError,
+  writeRpcHttpResponse,
+} from './http-trigger.ts';
+import { type InvocationScope, runAppHook } from './invoke.ts';
+import { createFunctionKeys, type FunctionKeys, type FunctionKeysOptions } from './keys.ts';
+import {
+  type BusResolver,
+  bodyData,
+  busSettingOf,
+  createServiceBusBindings,
+  type FunctionsBus,
+  sourceOf,
+  toRpcMetadata,
+  triggerMetadataOf,
+} from './service-bus.ts';
+import { checkSettings, connectionValue, resolveBindingSettings } from './settings.ts';
+import { createSignalRBindings, type SignalRResolver, type SignalRTarget } from './signalr.ts';
+import { startTimer, type TimerRunner, timerInput, timerTriggerBinding } from './timer-trigger.ts';
+import { toTypedData } from './typed-data.ts';
+
+export interface FunctionsHostOptions {
+  /** Directory of the function app (its package.json names the entry files in `main`). */
+  appDir: string;
+  /** App settings; they override local.settings.json `Values` (the CLI passes the environment). @default {} */
+  settings?: Readonly<Record<string, string>>;
+  /** SignalR target for `signalR` / `signalRConnectionInfo` bindings, or a resolver per connection setting. @default none (those bindings fail to start) */
+  hub?: SignalRTarget | SignalRResolver;
+  /** Bus for Service Bus triggers and outputs, or a resolver per connection setting. @default none (those bindings fail to start) */
+  bus?: FunctionsBus | BusResolver;
+  /** Function keys for `authLevel` function/admin. @default random master and host keys (see `host.keys`) */
+  keys?: FunctionKeysOptions;
+  /** Largest accepted HTTP request body in bytes. @default 104_857_600 (100 MB, as Azure) */
+  maxRequestBodyBytes?: number;
+  /** @default systemClock */
+  clock?: Clock;
+  /** @default randomIds */
+  ids?: IdSource;
+  /** @default silentLogger */
+  logger?: Logger;
+}
+
+export interface FunctionInfo {
+  readonly name: string;
+  readonly trigger: string;
+  /** HTTP triggers: the full route including the prefix, e.g. `api/orders/{id}`. */
+  readonly route?: string;
+  readonly methods?: readonly string[];
+  readonly authLevel?: string;
+}
+
+export interface FunctionsHost {
+  start(): Promise<void>;
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+  /** A node:http handler for HTTP triggers; it expects the full path (`/api/…` with the default prefix). */
+  handleHttp(req: IncomingMessage, res: ServerResponse): void;
+  /** The loaded functions (empty until `start()` resolved). */
+  readonly functions: readonly FunctionInfo[];
+  readonly keys: FunctionKeys;
+  /** The route prefix from host.json (`api` by default). */
+  readonly routePrefix: string;
+  /** When each timer function fires next (ms since epoch). */
+  nextTimerRun(name: string): number | undefined;
+}
+
+function checkOptions(options: FunctionsHostOptions): void {
+  if (typeof options?.appDir !== 'string' || options.appDir === '') {
+    throw new FunctionsError('FUNCTIONS_INVALID_SETTING', 'appDir must be a non-empty string.', {
+      detail: { option: 'appDir' },
+    });
+  }
+  const max = options.maxRequestBodyBytes;
+  if (max !== undefined && (!Number.isInteger(max) || max < 0)) {
+    throw new FunctionsError('FUNCTIONS_INVALID_SETTING', 'maxRequestBodyBytes must be a non-negative integer.', {
+      detail: { option: 'maxRequestBodyBytes' },
+    });
+  }
+  checkSettings(options.settings, 'settings');
+}
+
+export function createFunctionsHost(options: FunctionsHostOptions): FunctionsHost {
+  checkOptions(options);
+  const appDir = resolvePath(options.appDir);
+  const clock = options.clock ?? systemClock;
+  const ids = options.ids ?? randomIds;
+  const logger = options.logger ?? silentLogger;
+  const keys = createFunctionKeys(options.keys);
+  const maxBody = options.maxRequestBodyBytes ?? 104_857_600;
+
+  let state: 'new' | 'starting' | 'started' | 'closing' | 'closed' = 'new';
+  let config: HostConfig = { routePrefix: 'api', maxConcurrentCalls: 16, maxConcurrentSessions: 8 };
+  let entries: FunctionEntry[] = [];
+  let routes: HttpRoute[] = [];
+  let infos: FunctionInfo[] = [];
+  let scope: InvocationScope | undefined;
+  let executor: Executor | undefined;
+  const timers: TimerRunner[] = [];
+  const listeners: BusListener[] = [];
+  const inFlight = new Set<Promise<unknown>>();
+  const closing = new AbortController();
+  const appHookData: Record<string, unknown> = {};
+  const appLevelHookData: Record<string, unknown> = {};
+
+  const track = <T>(p: Promise<T>): Promise<T> => {
+    inFlight.add(p);
+    void p.finally(() => inFlight.delete(p)).catch(() => undefined);
+    return p;
+  };
+
+  function resolver<T>(given: T | ((c: { name: string; value: string }) => T | Promise<T>) | undefined, what: string) {
+    const cache = new Map<string, Promise<T>>();
+    return (settings: Record<string, string>) =>
+      (setting: string, bindingScope: BindingScope): Promise<T> => {
+        const value = connectionValue(settings, setting, bindingScope);
+        if (given === undefined) {
+          return Promise.reject(
+            new FunctionsError(
+              'FUNCTIONS_BINDING_UNAVAILABLE',
+              `Function "${bindingScope.functionName}", binding "${bindingScope.binding}" needs a ${what}, but the host was given none.`,
+              { detail: { function: bindingScope.functionName, binding: bindingScope.binding, setting } },
+            ),
+          );
+        }
+        if (typeof given !== 'function') return Promise.resolve(given);
+        let found = cache.get(setting);
+        if (found === undefined) {
+          found = Promise.resolve(
+            (given as (c: { name: string; value: string }) => T | Promise<T>)({ name: setting, value }),
+          );
+          cache.set(setting, found);
+        }
+        return found;
+      };
+  }
+  const hubFor = resolver<SignalRTarget>(options.hub, 'SignalR hub');
+  const busFor = resolver<FunctionsBus>(options.bus, 'bus');
+
+  async function start(): Promise<void> {
+    if (state !== 'new') throw new FunctionsError('FUNCTIONS_CLOSED', `The host cannot start: it is ${state}.`);
+    state = 'starting';
+    try {
+      config = await readHostConfig(appDir);
+      const settings = { ...(await readLocalSettings(appDir)), ...checkSettings(options.settings, 'settings') };
+      const services: BindingServices = { settings, clock, ids, logger };
+      const hub = hubFor(settings);
+      const bus = busFor(settings);
+      const registry = createBindingRegistry([
+        httpTriggerBinding,
+        httpOutputBinding,
+        timerTriggerBinding,
+        ...createServiceBusBindings(services, bus),
+        ...createSignalRBindings(services, hub),
+      ]);
+      const app = await loadApp(appDir, (level, category, message) =>
+        logger[level === 'error' || level === 'critical' ? 'error' : level === 'warning' ? 'warn' : 'debug'](
+          { category },
+          message,
+        ),
+      );
+      entries = app.registry.functions.map((fn) => {
+        const bindings: typeof fn.metadata.bindings = {};
+        for (const [name, info] of Object.entries(fn.metadata.bindings)) {
+          bindings[name] = resolveBindingSettings(info, settings, { functionName: fn.metadata.name, binding: name });
+        }
+        return bindFunction({ ...fn, metadata: { ...fn.metadata, bindings } }, registry);
+      });
+      if (entries.length === 0) logger.warn({ appDir }, 'No functions found: the app registered none.');
+      routes = compileHttpRoutes(entries);
+      infos = entries.map((e) => {
+        const route = routes.find((r) => r.entry === e);
+        return {
+          name: e.name,
+          trigger: String(e.trigger.info.type),
+          ...(route === undefined
+            ? {}
+            : {
+                route: [config.routePrefix, route.route.template.replace(/^\/+/, '')].filter(Boolean).join('/'),
+                methods: [...route.methods],
+                authLevel: route.authLevel,
+              }),
+        };
+      });
+      scope = { registry: app.registry, appHookData, logger };
+      executor = createExecutor(scope, services);
+      await runAppHook(scope, 'appStart', appLevelHookData, { functionAppDirectory: appDir });
+      // Resolve every bus up front so a missing one fails start, not the first message.
+      const busEntries = entries.filter((e) => String(e.trigger.info.type).toLowerCase() === 'servicebustrigger');
+      for (const entry of busEntries) {
+        const target = await bus(busSettingOf(entry.trigger.info), {
+          functionName: entry.name,
+          binding: entry.trigger.name,
+        });
+        startBusTrigger(entry, target);
+      }
+      for (const entry of entries) {
+        if (String(entry.trigger.info.type).toLowerCase() === 'timertrigger') startTimerTrigger(entry);
+      }
+      state = 'started';
+      logger.info({ appDir, functions: entries.map((e) => e.name) }, 'Functions host started.');
+    } catch (err) {
+      state = 'started';
+      await close().catch(() => undefined);
+      throw isFunctionsError(err)
+        ? err
+        : new FunctionsError(
+            'FUNCTIONS_APP_LOAD_FAILED',
+            `The app in ${appDir} failed to start: ${(err as Error)?.message ?? err}`,
+            {
+              cause: err,
+              detail: { appDir },
+            },
+          );
+    }
+  }
+
+  function startTimerTrigger(entry: FunctionEntry): void {
+    timers.push(
+      startTimer(entry, clock, (tick) =>
+        track(
+          executor!
+            .execute(entry, {
+              invocationId: ids.uuid(),
+              triggerData: toTypedData(timerInput(tick, clock.now())),
+              triggerMetadata: {},
+              data: { invocationId: '', expressions: {} },
+              signal: closing.signal,
+            })
+            .then(
+              () => undefined,
+              (err: unknown) => logger.error({ err, function: entry.name }, 'Timer function failed.'),
+            ),
+        ),
+      ),
+    );
+  }
+
+  function startBusTrigger(entry: FunctionEntry, bus: FunctionsBus): void {
+    const info = entry.trigger.info;
+    const sessions = info.isSessionsEnabled === true;
+    const binary = info.dataType === 'binary';
+    listeners.push(
+      startListener(
+        bus,
+        {
+          source: sourceOf(info, { functionName: entry.name, binding: entry.trigger.name }),
+          sessions,
+          maxConcurrentCalls: sessions ? config.maxConcurrentSessions : config.maxConcurrentCalls,
+          logger,
+        },
+        async (message) => {
+          const invocationId = ids.uuid();
+          const meta = triggerMetadataOf(message);
+          const many = info.cardinality === 'many';
+          const body = bodyData(message, binary);
+          const triggerData = many ? toTypedData([JSON.parse(JSON.stringify(fromBody(body)))]) : body;
+          const triggerMetadata = toRpcMetadata(
+            many ? Object.fromEntries(Object.entries(meta).map(([k, v]) => [`${k}Array`, [v]])) : meta,
+          );
+          const payload = fromBody(body);
+          const values = { ...(typeof payload === 'object' && payload !== null ? payload : {}), ...meta };
+          try {
+            await track(
+              executor!.execute(entry, {
+                invocationId,
+                triggerData,
+                triggerMetadata,
+                data: { invocationId, expressions: { values } },
+                signal: closing.signal,
+              }),
+            );
+          } catch (err) {
+            logger.warn(
+              { err, function: entry.name, messageId: message.messageId, deliveryCount: message.deliveryCount },
+              'Function failed; abandoning the message.',
+            );
+            await message.abandon().catch((e: unknown) => logger.error({ err: e }, 'Abandon failed.'));
+            return;
+          }
+          await message
+            .complete()
+            .catch((e: unknown) => logger.error({ err: e, function: entry.name }, 'Complete failed.'));
+        },
+      ),
+    );
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (state !== 'started' || executor === undefined) {
+      throw new FunctionsError('FUNCTIONS_CLOSED', 'The functions host is not running.');
+    }
+    const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
+    const prefix = config.routePrefix === '' ? '' : `/${config.routePrefix}`;
+    const path = url.pathname;
+    const lowerPath = path.toLowerCase();
+    if (prefix !== '' && lowerPath !== prefix.toLowerCase() && !lowerPath.startsWith(`${prefix.toLowerCase()}/`)) {
+      throw new FunctionsError('FUNCTIONS_NOT_FOUND', `No function is routed at ${path}.`, { detail: { path } });
+    }
+    const method = (req.method ?? 'GET').toUpperCase();
+    const match = matchRoute(routes, method, path.slice(prefix.length));
+    checkKey(keys, match, req, url.searchParams);
+    const body = await readBody(req, maxBody);
+    const headers = flatHeaders(req);
+    const entry = match.route.entry;
+    const invocationId = ids.uuid();
+    const query = Object.fromEntries(url.searchParams);
+    let bodyValues: Record<string, unknown> = {};
+    if (body.length > 0 && /json/i.test(headers['content-type'] ?? '')) {
+      try {
+        const parsed: unknown = JSON.parse(body.toString('utf8'));
+        if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed))
+          bodyValues = parsed as Record<string, unknown>;
+      } catch {
+        /* not JSON after all: no body values for binding expressions */
+      }
+    }
+    const response = await track(
+      executor.execute(entry, {
+        invocationId,
+        triggerData: { http: toRpcHttpRequest(req, url.href, headers, match.params, body) },
+        triggerMetadata: {},
+        data: {
+          invocationId,
+          expressions: { headers, query, values: { ...bodyValues, ...match.params, query, headers } },
+        },
+        retry: false,
+      }),
+    ).catch((err: unknown) => {
+      if (isFunctionsError(err)) throw err;
+      logger.error({ err, function: entry.name, invocationId }, 'HTTP function failed.');
+      throw new FunctionsError(
+        'FUNCTIONS_INVOCATION_FAILED',
+        `Function "${entry.name}" failed (invocation ${invocationId}).`,
+        {
+          cause: err,
+          detail: { function: entry.name, invocationId },
+        },
+      );
+    });
+    const httpOut = entry.outputs.find((o) => String(o.info.type).toLowerCase() === 'http');
+    const data =
+      httpOut === undefined
+        ? undefined
+        : httpOut.name === '$return'
+          ? response.returnValue
+          : response.outputData?.find((o) => o.name === httpOut.name)?.data;
+    writeRpcHttpResponse(res, (data?.http ?? undefined) as RpcHttpData | undefined, method === 'HEAD');
+  }
+
+  async function close(): Promise<void> {
+    if (state === 'closed' || state === 'closing' || state === 'new') {
+      state = 'closed';
+      return;
+    }
+    state = 'closing';
+    closing.abort();
+    for (const t of timers.splice(0)) t.stop();
+    await Promise.allSettled(listeners.splice(0).map((l) => l.close()));
+    await Promise.allSettled([...inFlight]);
+    if (scope !== undefined) {
+      await runAppHook(scope, 'appTerminate', appLevelHookData).catch((err: unknown) =>
+        logger.error({ err }, 'appTerminate hook failed.'),
+      );
+    }
+    state = 'closed';
+  }
+
+  return {
+    start,
+    close,
+    [Symbol.asyncDispose]: close,
+    handleHttp(req, res) {
+      handle(req, res).catch((err: unknown) => {
+        const error = isFunctionsError(err)
+          ? err
+          : new FunctionsError('FUNCTIONS_INVOCATION_FAILED', 'The request failed.', { cause: err });
+        if (error.code === 'FUNCTIONS_OUTPUT_FAILED' || error.code === 'FUNCTIONS_INVOCATION_FAILED') {
+          logger.error({ err: error }, 'HTTP invocation failed.');
+        }
+        writeError(res, error);
+      });
+    },
+    get functions() {
+      return infos;
+    },
+    keys,
+    get routePrefix() {
+      return config.routePrefix;
+    },
+    nextTimerRun(name) {
+      return timers.find((t) => t.entry.name === name)?.nextAt;
+    },
+  };
+}
+
+function fromBody(data: { string?: string | null; json?: string | null; bytes?: Uint8Array | null }): unknown {
+  if (data.json != null) return JSON.parse(data.json);
+  if (data.string != null) {
+    try {
+      return JSON.parse(data.string);
+    } catch {
+      return data.string;
+    }
+  }
+  return data.bytes == null ? undefined : Buffer.from(data.bytes);
+}

@@ -1,0 +1,149 @@
+/**
+ * SignalR bindings as the Azure Functions SignalR extension defines them: the `signalRConnectionInfo`
+ * input (`{ url, accessToken }` for a hub and optional user id) and the `signalR` output (messages
+ * to all, a user, a group or a connection, and group actions). They talk to a {@link SignalRTarget},
+ * the port Hubbub's hub (or any Azure-SignalR-compatible service) is adapted to.
+ * @module
+ */
+import { resolveExpressions } from './binding-expressions.ts';
+import type { BindingScope, BindingServices, BindingType, InvocationData } from './bindings.ts';
+import type { RpcBindingInfo } from './core-types.ts';
+import { FunctionsError } from './errors.ts';
+import { connectionValue, type Settings } from './settings.ts';
+
+export interface SignalRMessage {
+  target: string;
+  arguments: unknown[];
+  userId?: string;
+  groupName?: string;
+  connectionId?: string;
+}
+
+export interface SignalRGroupAction {
+  action: 'add' | 'remove' | 'removeAll';
+  groupName?: string;
+  userId?: string;
+  connectionId?: string;
+}
+
+export interface SignalRConnectionInfo {
+  url: string;
+  accessToken: string;
+}
+
+export interface ConnectionInfoRequest {
+  userId?: string;
+  /** Extra claims copied into the token. */
+  claims?: Record<string, unknown>;
+  /** Token lifetime. @default 1 hour */
+  lifetimeMs?: number;
+}
+
+/** The port SignalR bindings talk to. Message precedence: connectionId > userId > groupName > all. */
+export interface SignalRTarget {
+  send(hub: string, message: SignalRMessage): Promise<void>;
+  groupAction(hub: string, action: SignalRGroupAction): Promise<void>;
+  connectionInfo(hub: string, request: ConnectionInfoRequest): Promise<SignalRConnectionInfo>;
+}
+
+/** Picks the target for a connection setting (`{ name, value }` of e.g. AzureSignalRConnectionString). */
+export type SignalRResolver = (connection: { name: string; value: string }) => SignalRTarget | Promise<SignalRTarget>;
+
+export const DEFAULT_SIGNALR_SETTING = 'AzureSignalRConnectionString';
+
+function settingOf(binding: Readonly<RpcBindingInfo>): string {
+  const v = binding.connectionStringSetting ?? binding.connection;
+  return typeof v === 'string' && v !== '' ? v : DEFAULT_SIGNALR_SETTING;
+}
+
+function hubOf(binding: Readonly<RpcBindingInfo>, scope: BindingScope): string {
+  const hub = binding.hubName;
+  if (typeof hub !== 'string' || hub.trim() === '') {
+    throw new FunctionsError(
+      'FUNCTIONS_INVALID_BINDING',
+      `Function "${scope.functionName}", binding "${scope.binding}" needs a "hubName".`,
+      {
+        detail: { function: scope.functionName, binding: scope.binding, property: 'hubName' },
+      },
+    );
+  }
+  return hub;
+}
+
+function badValue(scope: BindingScope, why: string): FunctionsError {
+  return new FunctionsError(
+    'FUNCTIONS_INVALID_BINDING',
+    `Function "${scope.functionName}", binding "${scope.binding}": ${why}`,
+    {
+      detail: { function: scope.functionName, binding: scope.binding },
+    },
+  );
+}
+
+const optionalString = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
+
+export function createSignalRBindings(
+  services: BindingServices,
+  resolve: (setting: string, scope: BindingScope) => Promise<SignalRTarget>,
+): BindingType[] {
+  const validate = (binding: Readonly<RpcBindingInfo>, scope: BindingScope) => {
+    hubOf(binding, scope);
+    connectionValue(services.settings as Settings, settingOf(binding), scope);
+  };
+  const env = (scope: BindingScope) => ({ ...scope, now: () => services.clock.now(), ids: services.ids });
+
+  const input: BindingType = {
+    type: 'signalRConnectionInfo',
+    direction: 'in',
+    validate,
+    async read(binding, scope, data: InvocationData) {
+      const hub = resolveExpressions(hubOf(binding, scope), data.expressions, env(scope));
+      const rawUser = optionalString(binding.userId);
+      const userId = rawUser === undefined ? undefined : resolveExpressions(rawUser, data.expressions, env(scope));
+      const target = await resolve(settingOf(binding), scope);
+      const info = await target.connectionInfo(hub, userId ? { userId } : {});
+      return { url: info.url, accessToken: info.accessToken };
+    },
+  };
+
+  const output: BindingType = {
+    type: 'signalR',
+    direction: 'out',
+    validate,
+    async write(binding, scope, value, data: InvocationData) {
+      const hub = resolveExpressions(hubOf(binding, scope), data.expressions, env(scope));
+      const target = await resolve(settingOf(binding), scope);
+      const items = Array.isArray(value) ? value : [value];
+      for (const item of items) {
+        if (typeof item !== 'object' || item === null)
+          throw badValue(scope, 'each value must be a SignalR message or group action object.');
+        const o = item as Record<string, unknown>;
+        const routing = {
+          ...(optionalString(o.connectionId) ? { connectionId: o.connectionId as string } : {}),
+          ...(optionalString(o.userId) ? { userId: o.userId as string } : {}),
+          ...(optionalString(o.groupName) ? { groupName: o.groupName as string } : {}),
+        };
+        if (o.action !== undefined) {
+          const action = String(o.action).toLowerCase();
+          const known = { add: 'add', remove: 'remove', removeall: 'removeAll' } as const;
+          const kind = known[action as keyof typeof known];
+          if (kind === undefined)
+            throw badValue(scope, `group action "${String(o.action)}" is not add, remove or removeAll.`);
+          if (kind !== 'removeAll' && routing.groupName === undefined)
+            throw badValue(scope, 'a group action needs a groupName.');
+          if (routing.connectionId === undefined && routing.userId === undefined) {
+            throw badValue(scope, 'a group action needs a userId or a connectionId.');
+          }
+          await target.groupAction(hub, { action: kind, ...routing });
+          continue;
+        }
+        if (typeof o.target !== 'string' || o.target === '')
+          throw badValue(scope, 'a SignalR message needs a "target".');
+        const args = o.arguments === undefined ? [] : o.arguments;
+        if (!Array.isArray(args)) throw badValue(scope, 'a SignalR message "arguments" must be an array.');
+        await target.send(hub, { target: o.target, arguments: args, ...routing });
+      }
+    },
+  };
+  return [input, output];
+}

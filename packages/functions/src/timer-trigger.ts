@@ -1,0 +1,104 @@
+/**
+ * The timer trigger: a six-field NCRONTAB (or TimeSpan) schedule driven by the injected Clock,
+ * `runOnStartup`, and `isPastDue` when an occurrence runs late (the host was busy or the previous
+ * run overlapped it). The function receives Azure's timer shape, which the library camel-cases:
+ * `{ isPastDue, schedule: { adjustForDST }, scheduleStatus: { last, next, lastUpdated } }`.
+ * @module
+ */
+import type { Clock, TimerHandle } from '@hubbub/kernel';
+import { type BindingType, type FunctionEntry, requireString } from './bindings.ts';
+import { parseSchedule, type Schedule } from './ncrontab.ts';
+
+/** How late (ms) an occurrence may start before it counts as past due. */
+export const PAST_DUE_TOLERANCE_MS = 1_000;
+
+export const timerTriggerBinding: BindingType = {
+  type: 'timerTrigger',
+  direction: 'trigger',
+  validate(binding, scope) {
+    parseSchedule(requireString(binding, scope, 'schedule'));
+  },
+};
+
+export interface TimerTick {
+  readonly isPastDue: boolean;
+  readonly last: number | undefined;
+  readonly next: number;
+}
+
+export interface TimerRunner {
+  readonly entry: FunctionEntry;
+  readonly schedule: Schedule;
+  /** The next occurrence, or undefined once stopped. */
+  readonly nextAt: number | undefined;
+  stop(): void;
+}
+
+/**
+ * Starts one function's schedule. `fire` runs an invocation and resolves when it finished (it must
+ * not reject); the next occurrence is armed after that, so runs of one timer never overlap.
+ */
+export function startTimer(entry: FunctionEntry, clock: Clock, fire: (tick: TimerTick) => Promise<void>): TimerRunner {
+  const schedule = parseSchedule(String(entry.trigger.info.schedule));
+  let handle: TimerHandle | undefined;
+  let stopped = false;
+  let last: number | undefined;
+  let nextAt: number | undefined;
+
+  const arm = (from: number) => {
+    if (stopped) return;
+    const at = schedule.next(from);
+    nextAt = at;
+    if (at === undefined) return;
+    handle = clock.setTimeout(() => void run(at), Math.max(0, at - clock.now()));
+  };
+
+  const run = async (scheduledAt: number | undefined) => {
+    handle = undefined;
+    if (stopped) return;
+    const started = clock.now();
+    const isPastDue = scheduledAt !== undefined && started - scheduledAt > PAST_DUE_TOLERANCE_MS;
+    const next = schedule.next(Math.max(started, scheduledAt ?? started)) ?? started;
+    await fire({ isPastDue, last, next });
+    last = started;
+    if (scheduledAt === undefined) {
+      if (handle === undefined) arm(clock.now());
+      return;
+    }
+    // An occurrence missed while this run was busy fires once, immediately, as past due.
+    const missed = schedule.next(scheduledAt);
+    if (missed !== undefined && missed <= clock.now() && !stopped) {
+      nextAt = missed;
+      handle = clock.setTimeout(() => void run(missed), 0);
+    } else arm(clock.now());
+  };
+
+  if (entry.trigger.info.runOnStartup === true) {
+    void run(undefined);
+  } else arm(clock.now());
+
+  return {
+    entry,
+    schedule,
+    get nextAt() {
+      return stopped ? undefined : nextAt;
+    },
+    stop() {
+      stopped = true;
+      handle?.cancel();
+    },
+  };
+}
+
+/** The timer input as the Functions host sends it (PascalCase; the library camel-cases it). */
+export function timerInput(tick: TimerTick, now: number): Record<string, unknown> {
+  return {
+    Schedule: { AdjustForDST: true },
+    ScheduleStatus: {
+      Last: new Date(tick.last ?? 0).toISOString(),
+      Next: new Date(tick.next).toISOString(),
+      LastUpdated: new Date(now).toISOString(),
+    },
+    IsPastDue: tick.isPastDue,
+  };
+}
