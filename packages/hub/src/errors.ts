@@ -33,6 +33,10 @@ export const HubErrorCode = {
   InvocationFailed: 'HUB_INVOCATION_FAILED',
   /** The server, hub or connection is closed. */
   Closed: 'HUB_CLOSED',
+  /** An Azure SignalR connection string is malformed or names something unsupported. */
+  InvalidConnectionString: 'HUB_INVALID_CONNECTION_STRING',
+  /** An upstream webhook failed, timed out or answered with an error status. */
+  UpstreamFailed: 'HUB_UPSTREAM_FAILED',
 } as const;
 export type HubErrorCode = (typeof HubErrorCode)[keyof typeof HubErrorCode];
 
@@ -43,6 +47,7 @@ const statusOf: Partial<Record<HubErrorCode, number>> = {
   HUB_NOT_FOUND: 404,
   HUB_BAD_REQUEST: 400,
   HUB_CONFLICT: 409,
+  HUB_UPSTREAM_FAILED: 502,
 };
 
 export class HubError extends HubbubError {
