@@ -170,12 +170,19 @@ describe('json protocol: malformed input', () => {
 
   it(`rejects a message over maxMessageBytes with ${tooLarge}`, () => {
     const json = '{"type":1,"target":"é","arguments":[]}'; // 38 characters, 39 bytes
-    for (const input of [`${json}\x1e`, utf8(`${json}\x1e`), `{"type":6}\x1e${json}\x1e`]) {
+    const inputs = [`${json}\x1e`, `{"type":6}\x1e${json}\x1e`];
+    for (const input of [...inputs, ...inputs.map(utf8)]) {
       assert.throws(
         () => jsonProtocol.parseMessages(input, 38),
         (err) => isHubbubError(err, tooLarge),
       );
     }
+  });
+
+  it('accepts a payload over the limit made of messages under it', () => {
+    const payload = '{"type":6}\x1e'.repeat(10);
+    assert.equal(jsonProtocol.parseMessages(payload, 10).length, 10);
+    assert.equal(jsonProtocol.parseMessages(utf8(payload), 10).length, 10);
   });
 
   it('counts astral characters as four bytes', () => {
