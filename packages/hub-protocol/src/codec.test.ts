@@ -82,3 +82,16 @@ describe('writing normalizes', () => {
     }
   }
 });
+
+describe('purity', () => {
+  it('no source file imports a node: module or uses timers', async () => {
+    const { readdirSync, readFileSync } = await import('node:fs');
+    const dir = new URL('.', import.meta.url);
+    const sources = readdirSync(dir).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'));
+    assert.ok(sources.length > 5);
+    for (const file of sources) {
+      const text = readFileSync(new URL(file, dir), 'utf8');
+      assert.doesNotMatch(text, /from 'node:|require\(|setTimeout|setInterval|setImmediate/, file);
+    }
+  });
+});
