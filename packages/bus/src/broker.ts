@@ -1,0 +1,966 @@
+/**
+ * Service Bus semantics, implemented once for every engine: routing (topics, rules,
+ * auto-forwarding), duplicate detection, TTL, scheduling, peek-lock and its settlements,
+ * dead-lettering, deferral and sessions. State changes go through {@link BusEngine.write} before
+ * they become visible (a send resolves after its messages are durable); locks and waiters are memory.
+ * @module
+ */
+import { type Clock, type IdSource, randomIds, systemClock, type TimerHandle, TypedEmitter } from '@hubbub/kernel';
+import { Catalog, type QueueEntry, type SubscriptionEntry, type TopicEntry } from './catalog.ts';
+import type { BusEngine, EngineOp, StoredMessage } from './engine.ts';
+import { MAX_TIME_TO_LIVE_MS } from './entities.ts';
+import { BusError, closedError, lockLost } from './errors.ts';
+import { Heap } from './heap.ts';
+import type { PropertyValue, ServiceBusMessage } from './message.ts';
+import { type EncodedMessage, encodeMessage } from './message-codec.ts';
+import type { RoutableMessage } from './rules/index.ts';
+import type { Entry, SessionQueue, Store } from './store.ts';
+
+export type ReceiveMode = 'peekLock' | 'receiveAndDelete';
+
+/** A message handed to a receiver: the stored message plus its lock. */
+export interface Delivery {
+  readonly msg: StoredMessage;
+  /** Receiving entity path (`q`, `t/subscriptions/s`, `q/$deadletterqueue`). */
+  readonly path: string;
+  readonly lockToken: string | undefined;
+  readonly lockedUntil: number | undefined;
+}
+
+/** What a session lock gives back. */
+export interface SessionLock {
+  readonly sessionId: string;
+  readonly lockToken: string;
+  readonly lockedUntil: number;
+}
+
+export type BusEvents = {
+  /** Messages were accepted (durable) by a queue or topic. */
+  sent: (e: { entity: string; count: number }) => void;
+  /** A message moved to a dead-letter queue. */
+  deadLettered: (e: { entity: string; sequenceNumber: bigint; reason: string }) => void;
+  /** A message expired (dropped, or dead-lettered when the entity says so). */
+  expired: (e: { entity: string; sequenceNumber: bigint }) => void;
+  /** A peek-lock expired before settlement; the message is available again. */
+  lockExpired: (e: { entity: string; sequenceNumber: bigint }) => void;
+  /** A background write (lock expiry, schedule, TTL) failed. */
+  error: (err: BusError) => void;
+};
+
+export interface BrokerOptions {
+  engine: BusEngine;
+  /** @default systemClock */
+  clock?: Clock;
+  /** Lock tokens and generated message ids. @default randomIds */
+  ids?: IdSource;
+}
+
+export interface ReceiveOptions {
+  maxMessages: number;
+  mode: ReceiveMode;
+  /** Wait this long for the first message. 0 = return at once. */
+  maxWaitTimeMs: number;
+  /** Receive from this locked session only. */
+  session?: string | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+interface Timed {
+  at: number;
+  key: string;
+  seq: number;
+  token: string | undefined;
+}
+
+const earliest = (a: Timed, b: Timed): boolean => a.at < b.at;
+const MAX_HOPS = 4;
+
+export class Broker {
+  readonly events = new TypedEmitter<BusEvents>();
+  readonly catalog: Catalog;
+  readonly #engine: BusEngine;
+  readonly #clock: Clock;
+  readonly #ids: IdSource;
+  readonly #locks = new Map<string, { store: Store; entry: Entry }>();
+  readonly #sessionLocks = new Map<string, { store: Store; session: SessionQueue }>();
+  /** Lock expiries (token set), session lock expiries (key + token) and schedules (no token). */
+  readonly #lockTimes = new Heap<Timed>(earliest);
+  readonly #sessionTimes = new Heap<Timed>(earliest);
+  readonly #scheduleTimes = new Heap<Timed>(earliest);
+  #timer: TimerHandle | undefined;
+  #timerAt = Number.POSITIVE_INFINITY;
+  #closed = false;
+
+  private constructor(options: BrokerOptions) {
+    this.#engine = options.engine;
+    this.#clock = options.clock ?? systemClock;
+    this.#ids = options.ids ?? randomIds;
+    this.catalog = new Catalog(this.#engine, this.#clock, {
+      onStoreRemoved: (store) => this.#storeRemoved(store),
+      onScheduled: (key, seq, at) => this.#schedule(key, seq, at),
+    });
+  }
+
+  static async open(options: BrokerOptions): Promise<Broker> {
+    const broker = new Broker(options);
+    const state = await options.engine.open();
+    broker.catalog.restore(state);
+    broker.#arm();
+    return broker;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#timer?.cancel();
+    for (const store of this.catalog.stores.values()) this.#storeRemoved(store, closedError('bus'));
+    await this.#engine.close();
+  }
+
+  #check(): void {
+    if (this.#closed) throw closedError('bus');
+  }
+
+  // ── send ────────────────────────────────────────────────────────────────────────────────────
+
+  /** Sends messages to a queue or topic; resolves with their sequence numbers once durable. */
+  async send(entity: string, messages: readonly ServiceBusMessage[]): Promise<bigint[]> {
+    this.#check();
+    const target = this.catalog.sendTarget(entity);
+    const max = target.props.maxMessageSizeInKilobytes * 1024;
+    const encoded: EncodedMessage[] = [];
+    for (const [i, m] of messages.entries()) {
+      const e = encodeMessage(m);
+      if (e.size > max) {
+        throw new BusError('BUS_MESSAGE_TOO_LARGE', `Message ${i} is ${e.size} bytes; ${entity} accepts ${max}.`, {
+          detail: { entity, index: i, size: e.size, maxSize: max },
+        });
+      }
+      if (target.kind === 'queue' && target.props.requiresSession && e.sessionId === undefined) {
+        throw new BusError('BUS_INVALID_MESSAGE', `sessionId: required by session-enabled queue ${entity}`, {
+          detail: { field: 'sessionId', entity },
+        });
+      }
+      encoded.push(e);
+    }
+    const now = this.#clock.now();
+    const ops: EngineOp[] = [];
+    const inserts: StoredMessage[] = [];
+    const seqs: bigint[] = [];
+    const seen = this.catalog.dedupe(target.key);
+    const added: string[] = [];
+    for (const e of encoded) {
+      const id = e.messageId ?? this.#ids.uuid();
+      const message = e.messageId === undefined ? { ...e, messageId: id } : e;
+      if (target.props.requiresDuplicateDetection) {
+        const until = seen.get(id);
+        if (until !== undefined && until > now) {
+          seqs.push(0n);
+          continue;
+        }
+        const windowEnd = now + target.props.duplicateDetectionHistoryTimeWindow;
+        seen.set(id, windowEnd);
+        added.push(id);
+        ops.push({ op: 'dedupe', entity: target.key, messageId: id, until: windowEnd });
+      }
+      const seq = this.catalog.nextSeq(target.key);
+      seqs.push(BigInt(seq));
+      this.#route(target.key, message, seq, 0, now, ops, inserts);
+    }
+    try {
+      await this.#commit(ops, inserts);
+    } catch (err) {
+      for (const id of added) seen.delete(id);
+      throw err;
+    }
+    this.events.emit('sent', { entity: target.props.name, count: seqs.length });
+    if (seen.size > 10_000) this.catalog.pruneDedupe(target.key, now);
+    return seqs;
+  }
+
+  /** Cancels scheduled messages by sequence number (queue or topic). */
+  async cancelScheduled(entity: string, sequenceNumbers: readonly bigint[]): Promise<void> {
+    this.#check();
+    const target = this.catalog.sendTarget(entity);
+    const ops: EngineOp[] = [];
+    for (const n of sequenceNumbers) {
+      const seq = Number(n);
+      if (target.kind === 'queue') {
+        const e = target.store.messages.get(seq);
+        if (e === undefined || e.msg.state !== 'scheduled') throw notScheduled(entity, n);
+        target.store.messages.delete(seq);
+      } else if (!target.scheduled.delete(seq)) {
+        throw notScheduled(entity, n);
+      }
+      ops.push({ op: 'remove', entity: target.key, seq });
+    }
+    await this.#engine.write(ops);
+  }
+
+  /**
+   * Routes one message into `key` (queue or topic), following auto-forwarding; pushes the ops and
+   * the messages to insert once they are durable.
+   */
+  #route(
+    key: string,
+    m: Omit<StoredMessage, 'entity' | 'seq' | 'enqueuedTime' | 'deliveryCount' | 'state'>,
+    seq: number,
+    hops: number,
+    now: number,
+    ops: EngineOp[],
+    inserts: StoredMessage[],
+  ): void {
+    const { size: _size, ...fields } = m as EncodedMessage;
+    const scheduled = fields.scheduledEnqueueTime !== undefined && fields.scheduledEnqueueTime > now;
+    const queue = this.catalog.queues.get(key);
+    if (queue !== undefined) {
+      if (queue.props.forwardTo !== undefined && !scheduled) {
+        const next = this.catalog.entityKeyOf(queue.props.forwardTo);
+        if (next !== undefined && hops < MAX_HOPS) {
+          return this.#route(next, fields, this.catalog.nextSeq(next), hops + 1, now, ops, inserts);
+        }
+      }
+      const msg = this.#stored(queue.store, queue.props.defaultMessageTimeToLive, fields, seq, hops, now, scheduled);
+      if (queue.props.forwardTo !== undefined && !scheduled) {
+        return this.#deadLetterNew(queue.store, msg, 'MaxTransferHopCountExceeded', undefined, now, ops, inserts);
+      }
+      ops.push({ op: 'append', message: msg });
+      inserts.push(msg);
+      return;
+    }
+    const topic = this.catalog.topics.get(key);
+    if (topic === undefined) return; // deleted while in flight: dropped, as Service Bus does
+    if (scheduled) {
+      const msg = this.#stored(undefined, topic.props.defaultMessageTimeToLive, fields, seq, hops, now, true);
+      const held = { ...msg, entity: key };
+      ops.push({ op: 'append', message: held });
+      inserts.push(held);
+      return;
+    }
+    const { scheduledEnqueueTime: _s, ...active } = fields;
+    for (const sub of topic.subscriptions.values()) {
+      const copy = this.#filter(sub, active, seq, now);
+      if (copy === undefined) continue;
+      if (sub.props.forwardTo !== undefined) {
+        const next = this.catalog.entityKeyOf(sub.props.forwardTo);
+        if (next !== undefined && hops < MAX_HOPS) {
+          this.#route(next, copy, this.catalog.nextSeq(next), hops + 1, now, ops, inserts);
+          continue;
+        }
+      }
+      const ttl = Math.min(topic.props.defaultMessageTimeToLive, sub.props.defaultMessageTimeToLive);
+      const msg = this.#stored(sub.store, ttl, copy, seq, hops, now, false);
+      if (sub.props.forwardTo !== undefined) {
+        this.#deadLetterNew(sub.store, msg, 'MaxTransferHopCountExceeded', undefined, now, ops, inserts);
+      } else if (sub.props.requiresSession && msg.sessionId === undefined) {
+        this.#deadLetterNew(sub.store, msg, 'Session ID is null.', undefined, now, ops, inserts);
+      } else {
+        ops.push({ op: 'append', message: msg });
+        inserts.push(msg);
+      }
+    }
+  }
+
+  /** Applies a subscription's rules: undefined when none matches, else the (action-applied) copy. */
+  #filter<M extends Omit<StoredMessage, 'entity' | 'seq' | 'enqueuedTime' | 'deliveryCount' | 'state'>>(
+    sub: SubscriptionEntry,
+    m: M,
+    seq: number,
+    now: number,
+  ): M | undefined {
+    if (sub.compiled.length === 1 && sub.compiled[0]!.isTrue) return m;
+    const view = { ...m, sequenceNumber: BigInt(seq), enqueuedTime: new Date(now), deliveryCount: 0 } as unknown;
+    let routable = view as RoutableMessage;
+    let matched = false;
+    for (const rule of sub.compiled) {
+      try {
+        if (!rule.rule.matches(view as RoutableMessage)) continue;
+        matched = true;
+        routable = rule.rule.apply(routable);
+      } catch {
+        // A filter that cannot be evaluated does not match (Service Bus may dead-letter instead).
+      }
+    }
+    if (!matched) return undefined;
+    if (routable === view) return m;
+    const {
+      sequenceNumber: _a,
+      enqueuedTime: _b,
+      deliveryCount: _c,
+      ...changed
+    } = routable as RoutableMessage & Record<string, unknown>;
+    return { ...m, ...(changed as object), body: m.body, bodyType: m.bodyType } as M;
+  }
+
+  #stored(
+    store: Store | undefined,
+    defaultTtl: number,
+    fields: Omit<StoredMessage, 'entity' | 'seq' | 'enqueuedTime' | 'deliveryCount' | 'state'>,
+    seq: number,
+    hops: number,
+    now: number,
+    scheduled: boolean,
+  ): StoredMessage {
+    const msg: StoredMessage = {
+      ...fields,
+      entity: store?.key ?? '',
+      seq,
+      enqueuedTime: scheduled ? fields.scheduledEnqueueTime! : now,
+      deliveryCount: 0,
+      state: scheduled ? 'scheduled' : 'active',
+    };
+    const out = hops > 0 ? { ...msg, hops } : msg;
+    const ttl = Math.min(fields.timeToLive ?? MAX_TIME_TO_LIVE_MS, defaultTtl);
+    return ttl >= MAX_TIME_TO_LIVE_MS ? out : { ...out, expiresAt: out.enqueuedTime + ttl };
+  }
+
+  async #commit(ops: EngineOp[], inserts: readonly StoredMessage[]): Promise<void> {
+    if (ops.length > 0) await this.#engine.write(ops);
+    for (const msg of inserts) this.#insert(msg);
+  }
+
+  /** Makes a durable message visible in memory. */
+  #insert(msg: StoredMessage): void {
+    const store = this.catalog.stores.get(msg.entity);
+    if (store === undefined) {
+      const topic = this.catalog.topics.get(msg.entity);
+      if (topic !== undefined && msg.state === 'scheduled') {
+        topic.scheduled.set(msg.seq, msg);
+        this.#schedule(msg.entity, msg.seq, msg.scheduledEnqueueTime ?? 0);
+      }
+      return;
+    }
+    store.insert(msg);
+    if (msg.state === 'scheduled') this.#schedule(msg.entity, msg.seq, msg.scheduledEnqueueTime ?? 0);
+    if (store.isDeadLetter) {
+      this.events.emit('deadLettered', {
+        entity: store.path,
+        sequenceNumber: BigInt(msg.seq),
+        reason: msg.deadLetterReason ?? '',
+      });
+    }
+  }
+
+  // ── dead-lettering ──────────────────────────────────────────────────────────────────────────
+
+  /** Ops that dead-letter `msg` (not yet in memory) from `store`: to its DLQ or its DLQ forward target. */
+  #deadLetterNew(
+    store: Store,
+    msg: StoredMessage,
+    reason: string,
+    description: string | undefined,
+    now: number,
+    ops: EngineOp[],
+    inserts: StoredMessage[],
+  ): void {
+    const dead: StoredMessage = {
+      ...msg,
+      state: 'active',
+      deadLetterReason: reason,
+      deadLetterSource: store.path,
+      ...(description === undefined ? {} : { deadLetterErrorDescription: description }),
+    };
+    const { expiresAt: _e, ...noExpiry } = dead;
+    const forward = store.settings.forwardDeadLetteredMessagesTo;
+    const next = forward === undefined ? undefined : this.catalog.entityKeyOf(forward);
+    if (next !== undefined && (msg.hops ?? 0) < MAX_HOPS) {
+      const { entity: _a, seq: _b, enqueuedTime: _c, deliveryCount: _d, state: _s, ...fields } = noExpiry;
+      this.#route(next, fields, this.catalog.nextSeq(next), (msg.hops ?? 0) + 1, now, ops, inserts);
+      return;
+    }
+    const dlq = store.deadLetter!;
+    const inDlq: StoredMessage = { ...noExpiry, entity: dlq.key };
+    ops.push({ op: 'append', message: inDlq });
+    inserts.push(inDlq);
+  }
+
+  /** Moves a stored message (already removed from memory) to the DLQ; returns once durable. */
+  #deadLetterStored(store: Store, msg: StoredMessage, reason: string, description: string | undefined): Promise<void> {
+    const ops: EngineOp[] = [{ op: 'remove', entity: store.key, seq: msg.seq }];
+    const inserts: StoredMessage[] = [];
+    this.#deadLetterNew(store, msg, reason, description, this.#clock.now(), ops, inserts);
+    return this.#commit(ops, inserts);
+  }
+
+  #background(work: Promise<void>): void {
+    work.catch((err: unknown) => {
+      if (this.#closed) return;
+      this.events.emit(
+        'error',
+        err instanceof BusError
+          ? err
+          : new BusError('BUS_ENGINE_FAILURE', 'A background write failed.', { cause: err }),
+      );
+    });
+  }
+
+  // ── receive ─────────────────────────────────────────────────────────────────────────────────
+
+  /** Receives up to `maxMessages`, waiting up to `maxWaitTimeMs` for the first one. */
+  receive(path: string, options: ReceiveOptions): Promise<Delivery[]> {
+    this.#check();
+    const store = this.catalog.receivable(path);
+    let session: SessionQueue | undefined;
+    if (options.session !== undefined) {
+      session = this.#session(store, options.session).session;
+    } else if (store.settings.requiresSession) {
+      throw new BusError('BUS_INVALID_OPERATION', `${store.path} requires sessions: accept a session to receive.`, {
+        detail: { entity: store.path },
+      });
+    }
+    const taken = this.#take(store, session, options.maxMessages, options.mode);
+    if (taken.length > 0 || options.maxWaitTimeMs <= 0) return this.#finish(store, taken, options.mode);
+    return new Promise<Delivery[]>((resolve, reject) => {
+      let timer: TimerHandle | undefined;
+      const done = (): void => {
+        store.waiters.delete(waiter);
+        timer?.cancel();
+        options.signal?.removeEventListener('abort', onAbort);
+      };
+      const waiter = {
+        session,
+        wake: (): boolean => {
+          if (this.#closed || !this.catalog.stores.has(store.key)) {
+            done();
+            reject(this.#closed ? closedError('bus') : this.#gone(store));
+            return true;
+          }
+          if (session !== undefined && session.lockToken !== options.session) {
+            done();
+            reject(sessionLockLost(store.path, session.id));
+            return true;
+          }
+          const got = this.#take(store, session, options.maxMessages, options.mode);
+          if (got.length === 0) return false;
+          done();
+          this.#finish(store, got, options.mode).then(resolve, reject);
+          return true;
+        },
+      };
+      const onAbort = (): void => {
+        done();
+        resolve([]);
+      };
+      store.waiters.add(waiter);
+      timer = this.#clock.setTimeout(onAbort, options.maxWaitTimeMs);
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  #gone(store: Store): BusError {
+    return new BusError('BUS_ENTITY_NOT_FOUND', `The messaging entity '${store.path}' was deleted.`, {
+      detail: { entity: store.path },
+    });
+  }
+
+  #take(store: Store, session: SessionQueue | undefined, max: number, mode: ReceiveMode): Entry[] {
+    const heap = session?.available ?? store.available;
+    const out: Entry[] = [];
+    const now = this.#clock.now();
+    while (out.length < max) {
+      const e = store.next(heap);
+      if (e === undefined) break;
+      if (e.msg.expiresAt !== undefined && e.msg.expiresAt <= now && !store.isDeadLetter) {
+        this.#expire(store, e);
+        continue;
+      }
+      if (mode === 'peekLock') this.#lock(store, e, session, now);
+      else store.messages.delete(e.msg.seq);
+      out.push(e);
+    }
+    return out;
+  }
+
+  #lock(store: Store, e: Entry, session: SessionQueue | undefined, now: number): void {
+    const token = this.#ids.uuid();
+    e.lockToken = token;
+    store.lockedCount++;
+    this.#locks.set(token, { store, entry: e });
+    if (session !== undefined) {
+      e.sessionLock = session.lockToken;
+      e.lockedUntil = session.lockedUntil;
+      session.locked.add(e);
+    } else {
+      e.lockedUntil = now + store.settings.lockDuration;
+      this.#lockTimes.push({ at: e.lockedUntil, key: store.key, seq: e.msg.seq, token });
+      if (e.lockedUntil < this.#timerAt) this.#arm();
+    }
+  }
+
+  async #finish(store: Store, taken: Entry[], mode: ReceiveMode): Promise<Delivery[]> {
+    if (mode === 'receiveAndDelete' && taken.length > 0) {
+      await this.#engine.write(taken.map((e) => ({ op: 'remove', entity: store.key, seq: e.msg.seq }) as const));
+    }
+    return taken.map((e) => ({
+      msg: e.msg,
+      path: store.path,
+      lockToken: e.lockToken,
+      lockedUntil: e.lockToken === undefined ? undefined : e.lockedUntil,
+    }));
+  }
+
+  #expire(store: Store, e: Entry): void {
+    store.messages.delete(e.msg.seq);
+    this.events.emit('expired', { entity: store.path, sequenceNumber: BigInt(e.msg.seq) });
+    if (store.settings.deadLetteringOnMessageExpiration) {
+      this.#background(this.#deadLetterStored(store, e.msg, 'TTLExpiredException', 'The message expired.'));
+    } else {
+      this.#background(this.#engine.write([{ op: 'remove', entity: store.key, seq: e.msg.seq }]));
+    }
+  }
+
+  /** Messages in sequence order from `fromSequenceNumber`, without locking (includes locked, deferred, scheduled). */
+  peek(
+    path: string,
+    options: { fromSequenceNumber?: bigint; maxMessageCount: number; sessionId?: string | undefined },
+  ): Delivery[] {
+    this.#check();
+    const store = this.catalog.receivable(path);
+    const from = Number(options.fromSequenceNumber ?? 1n);
+    const seqs: number[] = [];
+    for (const [seq, e] of store.messages) {
+      if (seq >= from && (options.sessionId === undefined || e.msg.sessionId === options.sessionId)) seqs.push(seq);
+    }
+    seqs.sort((a, b) => a - b);
+    return seqs.slice(0, options.maxMessageCount).map((seq) => {
+      const e = store.messages.get(seq)!;
+      return { msg: e.msg, path: store.path, lockToken: undefined, lockedUntil: undefined };
+    });
+  }
+
+  /** Receives deferred messages by sequence number (BUS_MESSAGE_NOT_FOUND when one is not deferred). */
+  async receiveDeferred(
+    path: string,
+    sequenceNumbers: readonly bigint[],
+    mode: ReceiveMode,
+    sessionToken?: string,
+  ): Promise<Delivery[]> {
+    this.#check();
+    const store = this.catalog.receivable(path);
+    const session = sessionToken === undefined ? undefined : this.#session(store, sessionToken).session;
+    const entries: Entry[] = [];
+    for (const n of sequenceNumbers) {
+      const e = store.messages.get(Number(n));
+      if (
+        e === undefined ||
+        e.msg.state !== 'deferred' ||
+        e.lockToken !== undefined ||
+        (store.settings.requiresSession && e.msg.sessionId !== session?.id)
+      ) {
+        throw new BusError('BUS_MESSAGE_NOT_FOUND', `No deferred message with sequence number ${n} in ${store.path}.`, {
+          detail: { entity: store.path, sequenceNumber: String(n) },
+        });
+      }
+      entries.push(e);
+    }
+    const now = this.#clock.now();
+    for (const e of entries) {
+      if (mode === 'peekLock') this.#lock(store, e, session, now);
+      else store.messages.delete(e.msg.seq);
+    }
+    return this.#finish(store, entries, mode);
+  }
+
+  // ── settlement ──────────────────────────────────────────────────────────────────────────────
+
+  /** The locked entry for `lockToken` in `path`; throws BUS_LOCK_LOST / BUS_SESSION_LOCK_LOST. */
+  #locked(path: string, lockToken: string): { store: Store; entry: Entry } {
+    this.#check();
+    const store = this.catalog.receivable(path);
+    const held = this.#locks.get(lockToken);
+    if (held === undefined || held.store !== store || held.entry.lockToken !== lockToken) throw lockLost(lockToken);
+    const now = this.#clock.now();
+    const e = held.entry;
+    if (e.sessionLock !== undefined) {
+      const s = store.sessions.get(e.msg.sessionId ?? '');
+      if (s === undefined || s.lockToken !== e.sessionLock || s.lockedUntil <= now) {
+        throw sessionLockLost(store.path, e.msg.sessionId ?? '');
+      }
+    } else if (e.lockedUntil <= now) {
+      this.#expireLock(store, e);
+      throw lockLost(lockToken);
+    }
+    return held;
+  }
+
+  #unlock(store: Store, e: Entry): void {
+    if (e.lockToken !== undefined) this.#locks.delete(e.lockToken);
+    e.lockToken = undefined;
+    e.lockedUntil = 0;
+    store.lockedCount--;
+    if (e.sessionLock !== undefined) {
+      store.sessions.get(e.msg.sessionId ?? '')?.locked.delete(e);
+      e.sessionLock = undefined;
+    }
+  }
+
+  async complete(path: string, lockToken: string): Promise<void> {
+    const { store, entry } = this.#locked(path, lockToken);
+    this.#unlock(store, entry);
+    store.messages.delete(entry.msg.seq);
+    await this.#engine.write([{ op: 'remove', entity: store.key, seq: entry.msg.seq }]);
+  }
+
+  async abandon(
+    path: string,
+    lockToken: string,
+    properties?: ServiceBusMessage['applicationProperties'],
+  ): Promise<void> {
+    const { store, entry } = this.#locked(path, lockToken);
+    this.#unlock(store, entry);
+    await this.#redeliver(store, entry, properties);
+  }
+
+  /** Returns a message after abandon or lock loss: delivery count + 1, or the DLQ past the maximum. */
+  #redeliver(store: Store, entry: Entry, properties?: ServiceBusMessage['applicationProperties']): Promise<void> {
+    const deliveryCount = entry.msg.deliveryCount + 1;
+    const patch = {
+      deliveryCount,
+      ...(properties === undefined
+        ? {}
+        : { applicationProperties: { ...entry.msg.applicationProperties, ...checkProps(properties) } }),
+    };
+    entry.msg = { ...entry.msg, ...patch };
+    if (deliveryCount >= store.settings.maxDeliveryCount && !store.isDeadLetter) {
+      store.messages.delete(entry.msg.seq);
+      return this.#deadLetterStored(
+        store,
+        entry.msg,
+        'MaxDeliveryCountExceeded',
+        `Message could not be consumed after ${store.settings.maxDeliveryCount} delivery attempts.`,
+      );
+    }
+    if (entry.msg.state === 'active') store.makeAvailable(entry);
+    return this.#engine.write([{ op: 'update', entity: store.key, seq: entry.msg.seq, patch }]);
+  }
+
+  async deadLetter(
+    path: string,
+    lockToken: string,
+    options: {
+      reason?: string;
+      errorDescription?: string;
+      propertiesToModify?: ServiceBusMessage['applicationProperties'];
+    } = {},
+  ): Promise<void> {
+    const { store } = this.catalog.receivable(path).isDeadLetter
+      ? { store: this.catalog.receivable(path) }
+      : { store: undefined };
+    if (store !== undefined) {
+      throw new BusError('BUS_INVALID_OPERATION', `Cannot dead-letter a message in ${store.path}.`, {
+        detail: { entity: store.path },
+      });
+    }
+    if (options.reason !== undefined && (typeof options.reason !== 'string' || options.reason.length > 4096)) {
+      throw new BusError('BUS_INVALID_OPTION', 'reason: must be a string of at most 4096 characters', {
+        detail: { option: 'reason' },
+      });
+    }
+    const held = this.#locked(path, lockToken);
+    this.#unlock(held.store, held.entry);
+    held.store.messages.delete(held.entry.msg.seq);
+    const msg =
+      options.propertiesToModify === undefined
+        ? held.entry.msg
+        : {
+            ...held.entry.msg,
+            applicationProperties: {
+              ...held.entry.msg.applicationProperties,
+              ...checkProps(options.propertiesToModify),
+            },
+          };
+    await this.#deadLetterStored(held.store, msg, options.reason ?? '', options.errorDescription);
+  }
+
+  async defer(path: string, lockToken: string, properties?: ServiceBusMessage['applicationProperties']): Promise<void> {
+    const { store, entry } = this.#locked(path, lockToken);
+    this.#unlock(store, entry);
+    const patch = {
+      state: 'deferred' as const,
+      ...(properties === undefined
+        ? {}
+        : { applicationProperties: { ...entry.msg.applicationProperties, ...checkProps(properties) } }),
+    };
+    entry.msg = { ...entry.msg, ...patch };
+    await this.#engine.write([{ op: 'update', entity: store.key, seq: entry.msg.seq, patch }]);
+  }
+
+  /** Extends a message lock by the entity's lock duration; returns the new expiry. */
+  renewLock(path: string, lockToken: string): Date {
+    const { store, entry } = this.#locked(path, lockToken);
+    if (entry.sessionLock !== undefined) {
+      return new Date(this.renewSessionLock(path, entry.sessionLock));
+    }
+    entry.lockedUntil = this.#clock.now() + store.settings.lockDuration;
+    this.#lockTimes.push({ at: entry.lockedUntil, key: store.key, seq: entry.msg.seq, token: lockToken });
+    return new Date(entry.lockedUntil);
+  }
+
+  #expireLock(store: Store, e: Entry): void {
+    this.#unlock(store, e);
+    this.events.emit('lockExpired', { entity: store.path, sequenceNumber: BigInt(e.msg.seq) });
+    this.#background(this.#redeliver(store, e));
+  }
+
+  // ── sessions ────────────────────────────────────────────────────────────────────────────────
+
+  #session(store: Store, token: string): { session: SessionQueue } {
+    const held = this.#sessionLocks.get(token);
+    if (held === undefined || held.store !== store) throw sessionLockLost(store.path, '');
+    const s = held.session;
+    if (s.lockToken !== token || s.lockedUntil <= this.#clock.now()) {
+      if (s.lockToken === token) this.#releaseSession(store, s);
+      throw sessionLockLost(store.path, s.id);
+    }
+    return { session: s };
+  }
+
+  /** Locks a named session, or (sessionId undefined) the next unlocked session with messages. */
+  acceptSession(
+    path: string,
+    sessionId: string | undefined,
+    options: { maxWaitTimeMs: number; signal?: AbortSignal | undefined },
+  ): Promise<SessionLock> {
+    this.#check();
+    const store = this.catalog.receivable(path);
+    if (!store.settings.requiresSession) {
+      return Promise.reject(
+        new BusError('BUS_INVALID_OPERATION', `${store.path} does not require sessions.`, {
+          detail: { entity: store.path },
+        }),
+      );
+    }
+    const now = this.#clock.now();
+    if (sessionId !== undefined) {
+      if (typeof sessionId !== 'string' || sessionId.length > 128) {
+        return Promise.reject(new BusError('BUS_INVALID_OPTION', 'sessionId: must be a string of ≤ 128 chars'));
+      }
+      const s = store.session(sessionId);
+      if (s.lockToken !== undefined && s.lockedUntil > now) {
+        return Promise.reject(
+          new BusError('BUS_SESSION_CANNOT_BE_LOCKED', `Session '${sessionId}' is locked by another receiver.`, {
+            detail: { entity: store.path, sessionId },
+          }),
+        );
+      }
+      if (s.lockToken !== undefined) this.#releaseSession(store, s);
+      return Promise.resolve(this.#lockSession(store, s, now));
+    }
+    const ready = store.unlockedSessionWithMessages(now);
+    if (ready !== undefined) {
+      if (ready.lockToken !== undefined) this.#releaseSession(store, ready);
+      return Promise.resolve(this.#lockSession(store, ready, now));
+    }
+    return new Promise<SessionLock>((resolve, reject) => {
+      const finish = (): void => {
+        store.sessionWaiters.delete(waiter);
+        timer.cancel();
+        options.signal?.removeEventListener('abort', timeout);
+      };
+      const waiter = (): boolean => {
+        if (this.#closed || !this.catalog.stores.has(store.key)) {
+          finish();
+          reject(this.#closed ? closedError('bus') : this.#gone(store));
+          return true;
+        }
+        const t = this.#clock.now();
+        const s = store.unlockedSessionWithMessages(t);
+        if (s === undefined) return false;
+        finish();
+        if (s.lockToken !== undefined) this.#releaseSession(store, s);
+        resolve(this.#lockSession(store, s, t));
+        return true;
+      };
+      const timeout = (): void => {
+        finish();
+        reject(
+          new BusError('BUS_SESSION_CANNOT_BE_LOCKED', `No session of ${store.path} became available in time.`, {
+            detail: { entity: store.path, reason: 'timeout' },
+          }),
+        );
+      };
+      store.sessionWaiters.add(waiter);
+      const timer = this.#clock.setTimeout(timeout, options.maxWaitTimeMs);
+      options.signal?.addEventListener('abort', timeout, { once: true });
+    });
+  }
+
+  #lockSession(store: Store, s: SessionQueue, now: number): SessionLock {
+    const token = this.#ids.uuid();
+    s.lockToken = token;
+    s.lockedUntil = now + store.settings.lockDuration;
+    this.#sessionLocks.set(token, { store, session: s });
+    this.#sessionTimes.push({ at: s.lockedUntil, key: store.key, seq: 0, token });
+    if (s.lockedUntil < this.#timerAt) this.#arm();
+    return { sessionId: s.id, lockToken: token, lockedUntil: s.lockedUntil };
+  }
+
+  renewSessionLock(path: string, token: string): number {
+    const { session } = this.#session(this.catalog.receivable(path), token);
+    const store = this.catalog.receivable(path);
+    session.lockedUntil = this.#clock.now() + store.settings.lockDuration;
+    for (const e of session.locked) e.lockedUntil = session.lockedUntil;
+    this.#sessionTimes.push({ at: session.lockedUntil, key: store.key, seq: 0, token });
+    return session.lockedUntil;
+  }
+
+  getSessionState(path: string, token: string): Uint8Array | undefined {
+    this.#check();
+    return this.#session(this.catalog.receivable(path), token).session.state;
+  }
+
+  async setSessionState(path: string, token: string, state: Uint8Array | null): Promise<void> {
+    this.#check();
+    const store = this.catalog.receivable(path);
+    const { session } = this.#session(store, token);
+    await this.#engine.write([{ op: 'session', entity: store.key, sessionId: session.id, state }]);
+    session.state = state ?? undefined;
+  }
+
+  /** Releases a session lock (receiver closed); its in-flight messages return with delivery count + 1. */
+  releaseSession(path: string, token: string): void {
+    if (this.#closed) return;
+    const store = this.catalog.stores.get(path.toLowerCase());
+    const held = this.#sessionLocks.get(token);
+    if (store === undefined || held === undefined || held.session.lockToken !== token) return;
+    this.#releaseSession(store, held.session);
+  }
+
+  #releaseSession(store: Store, s: SessionQueue): void {
+    if (s.lockToken !== undefined) this.#sessionLocks.delete(s.lockToken);
+    s.lockToken = undefined;
+    s.lockedUntil = 0;
+    for (const e of [...s.locked]) {
+      this.#unlock(store, e);
+      this.#background(this.#redeliver(store, e));
+    }
+    for (const w of [...store.waiters]) if (w.session === s && w.wake()) store.waiters.delete(w);
+    for (const w of [...store.sessionWaiters]) if (w()) store.sessionWaiters.delete(w);
+  }
+
+  // ── timers ──────────────────────────────────────────────────────────────────────────────────
+
+  #schedule(key: string, seq: number, at: number): void {
+    this.#scheduleTimes.push({ at, key, seq, token: undefined });
+    if (at < this.#timerAt) this.#arm();
+  }
+
+  #arm(): void {
+    if (this.#closed) return;
+    const next = Math.min(
+      this.#lockTimes.peek()?.at ?? Number.POSITIVE_INFINITY,
+      this.#sessionTimes.peek()?.at ?? Number.POSITIVE_INFINITY,
+      this.#scheduleTimes.peek()?.at ?? Number.POSITIVE_INFINITY,
+    );
+    if (next === this.#timerAt) return;
+    this.#timer?.cancel();
+    this.#timer = undefined;
+    this.#timerAt = next;
+    if (next === Number.POSITIVE_INFINITY) return;
+    this.#timer = this.#clock.setTimeout(
+      () => {
+        this.#timer = undefined;
+        this.#timerAt = Number.POSITIVE_INFINITY;
+        this.#tick();
+      },
+      Math.max(0, next - this.#clock.now()),
+    );
+  }
+
+  #tick(): void {
+    if (this.#closed) return;
+    const now = this.#clock.now();
+    for (let t = this.#lockTimes.peek(); t !== undefined && t.at <= now; t = this.#lockTimes.peek()) {
+      this.#lockTimes.pop();
+      const held = this.#locks.get(t.token!);
+      if (held !== undefined && held.entry.lockedUntil <= now && held.entry.sessionLock === undefined) {
+        this.#expireLock(held.store, held.entry);
+      }
+    }
+    for (let t = this.#sessionTimes.peek(); t !== undefined && t.at <= now; t = this.#sessionTimes.peek()) {
+      this.#sessionTimes.pop();
+      const held = this.#sessionLocks.get(t.token!);
+      if (held !== undefined && held.session.lockToken === t.token && held.session.lockedUntil <= now) {
+        this.#releaseSession(held.store, held.session);
+      }
+    }
+    for (let t = this.#scheduleTimes.peek(); t !== undefined && t.at <= now; t = this.#scheduleTimes.peek()) {
+      this.#scheduleTimes.pop();
+      this.#activate(t.key, t.seq, now);
+    }
+    this.#arm();
+  }
+
+  /** A scheduled message fell due: activate it in its queue, or route it from its topic. */
+  #activate(key: string, seq: number, now: number): void {
+    const store = this.catalog.stores.get(key);
+    if (store !== undefined) {
+      const e = store.messages.get(seq);
+      if (e === undefined || e.msg.state !== 'scheduled') return;
+      const at = e.msg.scheduledEnqueueTime ?? now;
+      const ttl = e.msg.expiresAt === undefined ? undefined : e.msg.expiresAt - e.msg.enqueuedTime;
+      const patch = {
+        state: 'active' as const,
+        enqueuedTime: at,
+        ...(ttl === undefined ? {} : { expiresAt: at + ttl }),
+      };
+      e.msg = { ...e.msg, ...patch };
+      this.#background(this.#engine.write([{ op: 'update', entity: key, seq, patch }]));
+      store.makeAvailable(e);
+      return;
+    }
+    const topic = this.catalog.topics.get(key);
+    const msg = topic?.scheduled.get(seq);
+    if (topic === undefined || msg === undefined) return;
+    topic.scheduled.delete(seq);
+    const ops: EngineOp[] = [{ op: 'remove', entity: key, seq }];
+    const inserts: StoredMessage[] = [];
+    const {
+      entity: _a,
+      seq: _b,
+      enqueuedTime: _c,
+      deliveryCount: _d,
+      state: _s,
+      expiresAt: _x,
+      scheduledEnqueueTime: _t,
+      ...fields
+    } = msg;
+    this.#route(key, fields, seq, msg.hops ?? 0, now, ops, inserts);
+    this.#background(this.#commit(ops, inserts));
+  }
+
+  #storeRemoved(store: Store, reason?: BusError): void {
+    for (const [token, held] of this.#locks) if (held.store === store) this.#locks.delete(token);
+    for (const [token, held] of this.#sessionLocks) if (held.store === store) this.#sessionLocks.delete(token);
+    void reason;
+    for (const w of [...store.waiters]) w.wake();
+    for (const w of [...store.sessionWaiters]) w();
+  }
+
+  /** For admin runtime properties. */
+  lockCount(store: Store): number {
+    return store.lockedCount;
+  }
+}
+
+function notScheduled(entity: string, n: bigint): BusError {
+  return new BusError('BUS_MESSAGE_NOT_FOUND', `No scheduled message with sequence number ${n} in ${entity}.`, {
+    detail: { entity, sequenceNumber: String(n) },
+  });
+}
+
+function sessionLockLost(entity: string, sessionId: string): BusError {
+  return new BusError('BUS_SESSION_LOCK_LOST', `The session lock on '${sessionId}' in ${entity} was lost.`, {
+    detail: { entity, sessionId },
+  });
+}
+
+function checkProps(props: ServiceBusMessage['applicationProperties']): Record<string, PropertyValue> {
+  return encodeMessage({ body: null, applicationProperties: props ?? {} }).applicationProperties ?? {};
+}
+
+export type { QueueEntry, TopicEntry };

@@ -1,0 +1,178 @@
+/**
+ * The live state an engine keeps so it can answer `open()` and compact: the result of applying
+ * every {@link EngineOp} in order. Shared by the memory and file engines.
+ * @module
+ */
+import type { EngineOp, EngineState, EntityRecord, StoredMessage } from './engine.ts';
+
+/** An entity's own key, its dead-letter queue, and (for a topic) its subscriptions and their DLQs. */
+const belongsTo = (entity: string, key: string): boolean =>
+  entity === key || entity === `${key}/$deadletterqueue` || entity.startsWith(`${key}/subscriptions/`);
+
+export class LiveState {
+  readonly entities = new Map<string, EntityRecord>();
+  /** entity key → seq → message */
+  readonly messages = new Map<string, Map<number, StoredMessage>>();
+  /** entity key → sessionId → state */
+  readonly sessions = new Map<string, Map<string, Uint8Array>>();
+  /** entity key → messageId → until */
+  readonly dedupe = new Map<string, Map<string, number>>();
+  readonly sequences = new Map<string, number>();
+  /** Ops applied that no longer contribute to live state (drives compaction). */
+  garbage = 0;
+  live = 0;
+
+  apply(op: EngineOp): void {
+    switch (op.op) {
+      case 'entity':
+        if (this.entities.has(op.entity.key)) this.garbage++;
+        else this.live++;
+        this.entities.set(op.entity.key, op.entity);
+        return;
+      case 'drop':
+        this.#drop(op.key);
+        return;
+      case 'append': {
+        const m = op.message;
+        let map = this.messages.get(m.entity);
+        if (map === undefined) {
+          map = new Map();
+          this.messages.set(m.entity, map);
+        }
+        if (map.has(m.seq)) this.garbage++;
+        else this.live++;
+        map.set(m.seq, m);
+        if (m.seq > (this.sequences.get(m.entity) ?? 0)) this.sequences.set(m.entity, m.seq);
+        return;
+      }
+      case 'update': {
+        const map = this.messages.get(op.entity);
+        const m = map?.get(op.seq);
+        this.garbage++;
+        if (map !== undefined && m !== undefined) map.set(op.seq, { ...m, ...op.patch });
+        return;
+      }
+      case 'remove': {
+        const map = this.messages.get(op.entity);
+        this.garbage++;
+        if (map?.delete(op.seq)) {
+          this.garbage++;
+          this.live--;
+        }
+        return;
+      }
+      case 'session': {
+        let map = this.sessions.get(op.entity);
+        if (map === undefined) {
+          map = new Map();
+          this.sessions.set(op.entity, map);
+        }
+        if (map.has(op.sessionId)) {
+          this.garbage++;
+          this.live--;
+        }
+        if (op.state === null) {
+          map.delete(op.sessionId);
+          this.garbage++;
+        } else {
+          map.set(op.sessionId, op.state);
+          this.live++;
+        }
+        return;
+      }
+      case 'dedupe': {
+        let map = this.dedupe.get(op.entity);
+        if (map === undefined) {
+          map = new Map();
+          this.dedupe.set(op.entity, map);
+        }
+        if (map.has(op.messageId)) this.garbage++;
+        else this.live++;
+        map.set(op.messageId, op.until);
+        return;
+      }
+    }
+  }
+
+  #drop(key: string): void {
+    this.garbage++;
+    for (const k of [...this.entities.keys()]) {
+      if (belongsTo(k, key)) {
+        this.entities.delete(k);
+        this.garbage++;
+        this.live--;
+      }
+    }
+    for (const table of [this.messages, this.sessions, this.dedupe] as Array<Map<string, Map<unknown, unknown>>>) {
+      for (const [k, map] of [...table]) {
+        if (belongsTo(k, key)) {
+          this.garbage += map.size;
+          this.live -= map.size;
+          table.delete(k);
+        }
+      }
+    }
+    for (const k of [...this.sequences.keys()]) if (belongsTo(k, key)) this.sequences.delete(k);
+  }
+
+  /** Drops dedupe entries that ran out before `now`. */
+  prune(now: number): void {
+    for (const map of this.dedupe.values()) {
+      for (const [id, until] of map) {
+        if (until <= now) {
+          map.delete(id);
+          this.live--;
+        }
+      }
+    }
+  }
+
+  snapshot(): EngineState {
+    const messages: StoredMessage[] = [];
+    for (const map of this.messages.values()) {
+      for (const m of [...map.values()].sort((a, b) => a.seq - b.seq)) messages.push(m);
+    }
+    const sessions: EngineState['sessions'] = [];
+    for (const [entity, map] of this.sessions) {
+      for (const [sessionId, state] of map) sessions.push({ entity, sessionId, state });
+    }
+    const dedupe: EngineState['dedupe'] = [];
+    for (const [entity, map] of this.dedupe) {
+      for (const [messageId, until] of map) dedupe.push({ entity, messageId, until });
+    }
+    return {
+      entities: [...this.entities.values()],
+      messages,
+      sessions,
+      dedupe,
+      sequences: Object.fromEntries(this.sequences),
+    };
+  }
+
+  /** The ops that rebuild this state from nothing (what compaction writes). */
+  *ops(): Generator<EngineOp> {
+    const s = this.snapshot();
+    for (const entity of s.entities) yield { op: 'entity', entity };
+    // A sequence watermark is carried by a tombstone-free update of the highest seq: emit the
+    // watermark as a removed placeholder so replay restores it.
+    for (const [entity, seq] of Object.entries(s.sequences)) {
+      yield { op: 'append', message: placeholder(entity, seq) };
+      yield { op: 'remove', entity, seq };
+    }
+    for (const message of s.messages) yield { op: 'append', message };
+    for (const x of s.sessions) yield { op: 'session', ...x };
+    for (const x of s.dedupe) yield { op: 'dedupe', ...x };
+  }
+}
+
+function placeholder(entity: string, seq: number): StoredMessage {
+  return {
+    entity,
+    seq,
+    body: new Uint8Array(0),
+    bodyType: 'bytes',
+    enqueuedTime: 0,
+    deliveryCount: 0,
+    state: 'active',
+  };
+}

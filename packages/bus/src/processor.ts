@@ -1,0 +1,124 @@
+/**
+ * A processor: receives continuously and runs a handler with bounded concurrency. With
+ * `autoComplete` a message is completed when the handler resolves and abandoned when it throws
+ * (so it is retried, then dead-lettered after the maximum delivery count).
+ * @module
+ */
+import type { Broker, ReceiveMode } from './broker.ts';
+import { BusError } from './errors.ts';
+import { ServiceBusReceivedMessage } from './received-message.ts';
+import type { Receiver } from './receiver.ts';
+
+export type MessageHandler = (message: ServiceBusReceivedMessage) => Promise<void> | void;
+
+export interface ProcessorOptions {
+  /** Handler calls in flight at once. @default 1 */
+  maxConcurrentCalls?: number;
+  /** Complete on success, abandon on failure (peek-lock only). @default true */
+  autoComplete?: boolean;
+  /** @default 'peekLock' */
+  receiveMode?: ReceiveMode;
+  /** Handler failures and settlement/receive errors; never thrown from the pump. @default ignore */
+  onError?: (error: unknown, message: ServiceBusReceivedMessage | undefined) => void;
+}
+
+export interface Processor {
+  readonly running: boolean;
+  /** Messages handled so far (handler returned or threw). */
+  readonly handled: number;
+  /** Stops receiving and waits for in-flight handlers to finish. */
+  close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+const FOREVER = 2_147_483_647;
+
+export function createProcessor(
+  broker: Broker,
+  receiver: Receiver,
+  handler: MessageHandler,
+  options: ProcessorOptions,
+): Processor {
+  const max = options.maxConcurrentCalls ?? 1;
+  if (!Number.isInteger(max) || max < 1 || max > 10_000) {
+    throw new BusError('BUS_INVALID_OPTION', 'maxConcurrentCalls: must be an integer in 1…10000', {
+      detail: { option: 'maxConcurrentCalls' },
+    });
+  }
+  if (typeof handler !== 'function') {
+    throw new BusError('BUS_INVALID_OPTION', 'handler: must be a function', { detail: { option: 'handler' } });
+  }
+  const autoComplete = options.autoComplete ?? true;
+  const peekLock = receiver.receiveMode === 'peekLock';
+  const onError = options.onError ?? (() => {});
+  const abort = new AbortController();
+  let inFlight = 0;
+  let handled = 0;
+  let running = true;
+  let slot: (() => void) | undefined;
+  const idle: Array<() => void> = [];
+
+  const run = async (m: ServiceBusReceivedMessage): Promise<void> => {
+    try {
+      await handler(m);
+      if (autoComplete && peekLock) await m.complete();
+    } catch (err) {
+      onError(err, m);
+      if (autoComplete && peekLock) await m.abandon().catch((e: unknown) => onError(e, m));
+    } finally {
+      handled++;
+      inFlight--;
+      slot?.();
+      if (inFlight === 0) for (const r of idle.splice(0)) r();
+    }
+  };
+
+  const pump = async (): Promise<void> => {
+    while (running) {
+      if (inFlight >= max) {
+        await new Promise<void>((r) => {
+          slot = r;
+        });
+        slot = undefined;
+        continue;
+      }
+      try {
+        const got = await broker.receive(receiver.entityPath, {
+          maxMessages: max - inFlight,
+          mode: receiver.receiveMode,
+          maxWaitTimeMs: FOREVER,
+          signal: abort.signal,
+        });
+        for (const d of got) {
+          inFlight++;
+          void run(new ServiceBusReceivedMessage(d, broker));
+        }
+      } catch (err) {
+        if (!running) return;
+        onError(err, undefined);
+        if (broker.closed) return;
+        await new Promise((r) => setTimeout(r, 100)); // back off after a receive failure
+      }
+    }
+  };
+  void pump();
+
+  const close = async (): Promise<void> => {
+    if (!running) return;
+    running = false;
+    abort.abort();
+    slot?.();
+    if (inFlight > 0) await new Promise<void>((r) => idle.push(r));
+    await receiver.close();
+  };
+  return {
+    get running() {
+      return running;
+    },
+    get handled() {
+      return handled;
+    },
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}

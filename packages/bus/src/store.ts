@@ -1,0 +1,157 @@
+/**
+ * In-memory state of one receivable entity (a queue, a subscription or a dead-letter queue):
+ * its messages, what is available in sequence order (per session when sessions are required),
+ * message and session locks, and receivers waiting for messages.
+ * @module
+ */
+import type { StoredMessage } from './engine.ts';
+import { Heap } from './heap.ts';
+
+/** Receive-side settings of a store (from the queue / subscription, or inherited by its DLQ). */
+export interface StoreSettings {
+  lockDuration: number;
+  maxDeliveryCount: number;
+  deadLetteringOnMessageExpiration: boolean;
+  requiresSession: boolean;
+  forwardDeadLetteredMessagesTo: string | undefined;
+}
+
+export interface Entry {
+  msg: StoredMessage;
+  lockToken: string | undefined;
+  lockedUntil: number;
+  /** Session lock token the message was received under. */
+  sessionLock: string | undefined;
+}
+
+export interface SessionQueue {
+  readonly id: string;
+  readonly available: Heap<Entry>;
+  lockToken: string | undefined;
+  lockedUntil: number;
+  state: Uint8Array | undefined;
+  /** Messages of this session held by this lock. */
+  readonly locked: Set<Entry>;
+}
+
+export interface Waiter {
+  /** Session this waiter receives from (session receivers), or undefined. */
+  readonly session: SessionQueue | undefined;
+  /** Called when something may be available; returns true when the waiter is satisfied. */
+  readonly wake: () => boolean;
+}
+
+const bySeq = (a: Entry, b: Entry): boolean => a.msg.seq < b.msg.seq;
+
+export class Store {
+  readonly key: string;
+  /** Display path (`orders`, `orders/$deadletterqueue`, `t/subscriptions/s`). */
+  readonly path: string;
+  readonly isDeadLetter: boolean;
+  settings: StoreSettings;
+  readonly messages = new Map<number, Entry>();
+  readonly available = new Heap<Entry>(bySeq);
+  readonly sessions = new Map<string, SessionQueue>();
+  readonly waiters = new Set<Waiter>();
+  /** Waiters for accept-next-session. */
+  readonly sessionWaiters = new Set<() => boolean>();
+  deadLetter: Store | undefined;
+  lockedCount = 0;
+
+  constructor(key: string, path: string, settings: StoreSettings, isDeadLetter: boolean) {
+    this.key = key;
+    this.path = path;
+    this.settings = settings;
+    this.isDeadLetter = isDeadLetter;
+  }
+
+  session(id: string): SessionQueue {
+    let s = this.sessions.get(id);
+    if (s === undefined) {
+      s = { id, available: new Heap(bySeq), lockToken: undefined, lockedUntil: 0, state: undefined, locked: new Set() };
+      this.sessions.set(id, s);
+    }
+    return s;
+  }
+
+  /** Adds a message (as stored) and makes it available if active. */
+  insert(msg: StoredMessage): Entry {
+    const entry: Entry = { msg, lockToken: undefined, lockedUntil: 0, sessionLock: undefined };
+    this.messages.set(msg.seq, entry);
+    if (msg.state === 'active') this.makeAvailable(entry);
+    return entry;
+  }
+
+  makeAvailable(entry: Entry): void {
+    if (this.settings.requiresSession) {
+      const s = this.session(entry.msg.sessionId ?? '');
+      s.available.push(entry);
+      this.#wakeSession(s);
+    } else {
+      this.available.push(entry);
+      this.#wake();
+    }
+  }
+
+  #wake(): void {
+    for (const w of this.waiters) {
+      if (this.available.size === 0) return;
+      if (w.wake()) this.waiters.delete(w);
+    }
+  }
+
+  #wakeSession(s: SessionQueue): void {
+    if (s.lockToken === undefined) {
+      for (const w of this.sessionWaiters) {
+        if (w()) this.sessionWaiters.delete(w);
+        if (s.lockToken !== undefined) break;
+      }
+    }
+    for (const w of this.waiters) {
+      if (w.session === s && s.available.size > 0 && w.wake()) this.waiters.delete(w);
+    }
+  }
+
+  /** Whether an entry is still what the heap thinks: present, active and unlocked. */
+  isTakeable(e: Entry): boolean {
+    return this.messages.get(e.msg.seq) === e && e.msg.state === 'active' && e.lockToken === undefined;
+  }
+
+  /** Pops the next takeable entry from `heap`, skipping stale ones. */
+  next(heap: Heap<Entry>): Entry | undefined {
+    for (;;) {
+      const e = heap.pop();
+      if (e === undefined) return undefined;
+      if (this.isTakeable(e)) return e;
+    }
+  }
+
+  /** A session with available messages and no lock, if any. */
+  unlockedSessionWithMessages(now: number): SessionQueue | undefined {
+    for (const s of this.sessions.values()) {
+      if ((s.lockToken === undefined || s.lockedUntil <= now) && this.#hasTakeable(s.available)) return s;
+    }
+    return undefined;
+  }
+
+  #hasTakeable(heap: Heap<Entry>): boolean {
+    for (;;) {
+      const e = heap.peek();
+      if (e === undefined) return false;
+      if (this.isTakeable(e)) return true;
+      heap.pop();
+    }
+  }
+
+  counts(): { active: number; scheduled: number; deferred: number } {
+    let active = 0;
+    let scheduled = 0;
+    let deferred = 0;
+    for (const e of this.messages.values()) {
+      if (e.msg.state === 'active') active++;
+      else if (e.msg.state === 'scheduled') scheduled++;
+      else deferred++;
+    }
+    return { active, scheduled, deferred };
+  }
+}
