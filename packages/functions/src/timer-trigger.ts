@@ -53,23 +53,21 @@ export function startTimer(entry: FunctionEntry, clock: Clock, fire: (tick: Time
     handle = clock.setTimeout(() => void run(at), Math.max(0, at - clock.now()));
   };
 
-  const run = async (scheduledAt: number | undefined) => {
+  /** `catchUp` runs fire a missed occurrence; they never chain into further catch-ups. */
+  const run = async (scheduledAt: number | undefined, catchUp = false) => {
     handle = undefined;
     if (stopped) return;
     const started = clock.now();
-    const isPastDue = scheduledAt !== undefined && started - scheduledAt > PAST_DUE_TOLERANCE_MS;
+    const isPastDue = catchUp || (scheduledAt !== undefined && started - scheduledAt > PAST_DUE_TOLERANCE_MS);
     const next = schedule.next(Math.max(started, scheduledAt ?? started)) ?? started;
     await fire({ isPastDue, last, next });
     last = started;
-    if (scheduledAt === undefined) {
-      if (handle === undefined) arm(clock.now());
-      return;
-    }
-    // An occurrence missed while this run was busy fires once, immediately, as past due.
-    const missed = schedule.next(scheduledAt);
-    if (missed !== undefined && missed <= clock.now() && !stopped) {
-      nextAt = missed;
-      handle = clock.setTimeout(() => void run(missed), 0);
+    if (stopped) return;
+    const missed = scheduledAt === undefined || catchUp ? undefined : schedule.next(scheduledAt);
+    if (missed !== undefined && missed <= clock.now()) {
+      // Occurrences that passed while this run was busy fire once, now, as past due.
+      nextAt = clock.now();
+      setImmediate(() => void run(missed, true));
     } else arm(clock.now());
   };
 
