@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createFunctionsHost } from '../src/index.ts';
 import { fixture } from './support.ts';
@@ -20,7 +23,6 @@ describe('loading failures', () => {
     ['broken-no-main', 'FUNCTIONS_APP_LOAD_FAILED'],
     ['broken-no-match', 'FUNCTIONS_APP_LOAD_FAILED'],
     ['broken-throws', 'FUNCTIONS_APP_LOAD_FAILED'],
-    ['broken-json', 'FUNCTIONS_APP_LOAD_FAILED'],
     ['does-not-exist', 'FUNCTIONS_APP_LOAD_FAILED'],
     ['broken-unknown-binding', 'FUNCTIONS_UNKNOWN_BINDING'],
     ['broken-unknown-trigger', 'FUNCTIONS_UNKNOWN_BINDING'],
@@ -36,6 +38,14 @@ describe('loading failures', () => {
       assert.equal(err.code, code, err.message);
     });
   }
+
+  it('reports a package.json that is not JSON', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'hubbub-functions-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    await writeFile(join(dir, 'package.json'), '{ "name": ');
+    const host = createFunctionsHost({ appDir: dir });
+    await assert.rejects(host.start(), { code: 'FUNCTIONS_APP_LOAD_FAILED' });
+  });
 
   it('names the function and binding of an unknown binding type', async () => {
     const err = await startFails('broken-unknown-binding');

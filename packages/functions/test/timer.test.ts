@@ -27,7 +27,7 @@ describe('timer trigger', () => {
     clock.advance(4_000);
     const ticks = await waitFor(async () => {
       const list = (await calls(app.base)).filter((c) => c.name === 'tick');
-      return list.length === 1 && list;
+      return list.length === 1 ? list : undefined;
     });
     assert.deepEqual(ticks[0], { name: 'tick', isPastDue: false, next: '2026-01-01T00:00:10.000Z', fn: 'tick' });
     const startup = (await calls(app.base)).find((c) => c.name === 'startup');
@@ -46,7 +46,7 @@ describe('timer trigger', () => {
     await fetch(`${app.base}/api/release`, { method: 'POST' });
     const slow = await waitFor(async () => {
       const list = (await calls(app.base)).filter((c) => c.name === 'slow');
-      return list.length === 2 && list;
+      return list.length === 2 ? list : undefined;
     });
     assert.deepEqual(slow, [
       { name: 'slow', isPastDue: false },
