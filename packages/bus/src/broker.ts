@@ -83,6 +83,8 @@ export class Broker {
   readonly #ids: IdSource;
   readonly #locks = new Map<string, { store: Store; entry: Entry }>();
   readonly #sessionLocks = new Map<string, { store: Store; session: SessionQueue }>();
+  /** Message lock tokens released with their session (settling them reports SESSION_LOCK_LOST). */
+  readonly #lostWithSession = new Map<string, string>();
   /** Lock expiries (token set), session lock expiries (key + token) and schedules (no token). */
   readonly #lockTimes = new Heap<Timed>(earliest);
   readonly #sessionTimes = new Heap<Timed>(earliest);
@@ -443,10 +445,15 @@ export class Broker {
       };
       const onAbort = (): void => {
         done();
-        resolve([]);
+        const reason: unknown = options.signal?.reason;
+        if (reason instanceof BusError) reject(reason);
+        else resolve([]);
       };
       store.waiters.add(waiter);
-      timer = this.#clock.setTimeout(onAbort, options.maxWaitTimeMs);
+      timer = this.#clock.setTimeout(() => {
+        done();
+        resolve([]);
+      }, options.maxWaitTimeMs);
       options.signal?.addEventListener('abort', onAbort, { once: true });
     });
   }
@@ -572,7 +579,10 @@ export class Broker {
     this.#check();
     const store = this.catalog.receivable(path);
     const held = this.#locks.get(lockToken);
-    if (held === undefined || held.store !== store || held.entry.lockToken !== lockToken) throw lockLost(lockToken);
+    if (held === undefined || held.store !== store || held.entry.lockToken !== lockToken) {
+      const sessionId = this.#lostWithSession.get(lockToken);
+      throw sessionId === undefined ? lockLost(lockToken) : sessionLockLost(store.path, sessionId);
+    }
     const now = this.#clock.now();
     const e = held.entry;
     if (e.sessionLock !== undefined) {
@@ -834,7 +844,9 @@ export class Broker {
     if (s.lockToken !== undefined) this.#sessionLocks.delete(s.lockToken);
     s.lockToken = undefined;
     s.lockedUntil = 0;
+    if (this.#lostWithSession.size > 10_000) this.#lostWithSession.clear();
     for (const e of [...s.locked]) {
+      if (e.lockToken !== undefined) this.#lostWithSession.set(e.lockToken, s.id);
       this.#unlock(store, e);
       this.#background(this.#redeliver(store, e));
     }

@@ -134,8 +134,11 @@ export class Catalog {
       this.#installSubscription(topic, props, usable);
     }
     for (const [key, seq] of Object.entries(state.sequences)) {
-      const parent = key.endsWith(DEAD_LETTER_SUFFIX) ? key.slice(0, -DEAD_LETTER_SUFFIX.length) : key;
-      if (seq > (this.#sequences.get(parent) ?? 0)) this.#sequences.set(parent, seq);
+      // Sequence numbers belong to queues and topics; DLQs and subscriptions carry their owner's.
+      let owner = key.endsWith(DEAD_LETTER_SUFFIX) ? key.slice(0, -DEAD_LETTER_SUFFIX.length) : key;
+      const sub = owner.lastIndexOf('/subscriptions/');
+      if (sub > 0) owner = owner.slice(0, sub);
+      if (seq > (this.#sequences.get(owner) ?? 0)) this.#sequences.set(owner, seq);
     }
     for (const msg of state.messages) {
       const store = this.stores.get(msg.entity);

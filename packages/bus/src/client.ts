@@ -124,10 +124,10 @@ export class BusAdmin {
     if (this.#broker.closed) throw closedError('bus');
     return this.#broker.catalog;
   }
-  createQueue(name: string, options?: QueueOptions): Promise<QueueProperties> {
+  async createQueue(name: string, options?: QueueOptions): Promise<QueueProperties> {
     return this.#c.createQueue(name, options);
   }
-  updateQueue(name: string, options: QueueOptions): Promise<QueueProperties> {
+  async updateQueue(name: string, options: QueueOptions): Promise<QueueProperties> {
     return this.#c.updateQueue(name, options);
   }
   async getQueue(name: string): Promise<QueueProperties> {
@@ -139,13 +139,13 @@ export class BusAdmin {
   async queueExists(name: string): Promise<boolean> {
     return this.#c.queues.has(String(name).toLowerCase());
   }
-  deleteQueue(name: string): Promise<void> {
+  async deleteQueue(name: string): Promise<void> {
     return this.#c.deleteQueue(name);
   }
-  createTopic(name: string, options?: TopicOptions): Promise<TopicProperties> {
+  async createTopic(name: string, options?: TopicOptions): Promise<TopicProperties> {
     return this.#c.createTopic(name, options);
   }
-  updateTopic(name: string, options: TopicOptions): Promise<TopicProperties> {
+  async updateTopic(name: string, options: TopicOptions): Promise<TopicProperties> {
     return this.#c.updateTopic(name, options);
   }
   async getTopic(name: string): Promise<TopicProperties> {
@@ -157,13 +157,17 @@ export class BusAdmin {
   async topicExists(name: string): Promise<boolean> {
     return this.#c.topics.has(String(name).toLowerCase());
   }
-  deleteTopic(name: string): Promise<void> {
+  async deleteTopic(name: string): Promise<void> {
     return this.#c.deleteTopic(name);
   }
-  createSubscription(topic: string, name: string, options?: SubscriptionOptions): Promise<SubscriptionProperties> {
+  async createSubscription(
+    topic: string,
+    name: string,
+    options?: SubscriptionOptions,
+  ): Promise<SubscriptionProperties> {
     return this.#c.createSubscription(topic, name, options);
   }
-  updateSubscription(topic: string, name: string, options: SubscriptionOptions): Promise<SubscriptionProperties> {
+  async updateSubscription(topic: string, name: string, options: SubscriptionOptions): Promise<SubscriptionProperties> {
     return this.#c.updateSubscription(topic, name, options);
   }
   async getSubscription(topic: string, name: string): Promise<SubscriptionProperties> {
@@ -172,14 +176,14 @@ export class BusAdmin {
   async listSubscriptions(topic: string): Promise<SubscriptionProperties[]> {
     return this.#c.listSubscriptions(topic);
   }
-  deleteSubscription(topic: string, name: string): Promise<void> {
+  async deleteSubscription(topic: string, name: string): Promise<void> {
     return this.#c.deleteSubscription(topic, name);
   }
   /** Adds a rule (BUS_INVALID_FILTER / BUS_INVALID_ACTION when it does not compile, BUS_ENTITY_EXISTS on a duplicate name). */
-  createRule(topic: string, subscription: string, rule: RuleDescription): Promise<RuleDescription> {
+  async createRule(topic: string, subscription: string, rule: RuleDescription): Promise<RuleDescription> {
     return this.#c.createRule(topic, subscription, rule);
   }
-  deleteRule(topic: string, subscription: string, ruleName: string): Promise<void> {
+  async deleteRule(topic: string, subscription: string, ruleName: string): Promise<void> {
     return this.#c.deleteRule(topic, subscription, ruleName);
   }
   async getRule(topic: string, subscription: string, ruleName: string): Promise<RuleDescription> {

@@ -162,7 +162,7 @@ export class Receiver implements AsyncIterable<ServiceBusReceivedMessage> {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#abort.abort();
+    this.#abort.abort(closedError('receiver'));
     const left = this.#buffer.splice(0);
     if (this.receiveMode === 'peekLock') await Promise.allSettled(left.map((m) => m.abandon()));
   }
