@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { resolve as resolvePath } from 'node:path';
+import type { Bus } from '@hubbub/bus';
 import { type Clock, type IdSource, type Logger, randomIds, silentLogger, systemClock } from '@hubbub/kernel';
 import { loadApp } from './app-loader.ts';
 import {
@@ -14,6 +15,7 @@ import {
   createBindingRegistry,
   type FunctionEntry,
 } from './bindings.ts';
+import { fromHubbubBus, isHubbubBus } from './bus-adapter.ts';
 import { type BusListener, startListener } from './bus-listener.ts';
 import type { RpcHttpData } from './core-types.ts';
 import { FunctionsError, isFunctionsError } from './errors.ts';
@@ -35,6 +37,7 @@ import {
 import { type InvocationScope, runAppHook } from './invoke.ts';
 import { createFunctionKeys, type FunctionKeys, type FunctionKeysOptions } from './keys.ts';
 import {
+  type BusReceivedMessage,
   type BusResolver,
   bodyData,
   busSettingOf,
@@ -56,8 +59,8 @@ export interface FunctionsHostOptions {
   settings?: Readonly<Record<string, string>>;
   /** SignalR target for `signalR` / `signalRConnectionInfo` bindings, or a resolver per connection setting. @default none (those bindings fail to start) */
   hub?: SignalRTarget | SignalRResolver;
-  /** Bus for Service Bus triggers and outputs, or a resolver per connection setting. @default none (those bindings fail to start) */
-  bus?: FunctionsBus | BusResolver;
+  /** Bus for Service Bus triggers and outputs (a `@hubbub/bus` Bus or any {@link FunctionsBus}), or a resolver per connection setting. @default none (those bindings fail to start) */
+  bus?: FunctionsBus | Bus | BusResolver | ((connection: { name: string; value: string }) => Bus | Promise<Bus>);
   /** Function keys for `authLevel` function/admin. @default random master and host keys (see `host.keys`) */
   keys?: FunctionKeysOptions;
   /** Largest accepted HTTP request body in bytes. @default 104_857_600 (100 MB, as Azure) */
@@ -164,7 +167,20 @@ export function createFunctionsHost(options: FunctionsHostOptions): FunctionsHos
       };
   }
   const hubFor = resolver<SignalRTarget>(options.hub, 'SignalR hub');
-  const busFor = resolver<FunctionsBus>(options.bus, 'bus');
+  const givenBus = options.bus;
+  const busFor = resolver<FunctionsBus>(
+    givenBus === undefined || isHubbubBus(givenBus) || typeof givenBus !== 'function'
+      ? isHubbubBus(givenBus)
+        ? fromHubbubBus(givenBus)
+        : givenBus
+      : async (connection) => {
+          const made: FunctionsBus | Bus = await (
+            givenBus as (c: typeof connection) => FunctionsBus | Bus | Promise<FunctionsBus | Bus>
+          )(connection);
+          return isHubbubBus(made) ? fromHubbubBus(made) : made;
+        },
+    'bus',
+  );
 
   async function start(): Promise<void> {
     if (state !== 'new') throw new FunctionsError('FUNCTIONS_CLOSED', `The host cannot start: it is ${state}.`);
@@ -269,50 +285,51 @@ export function createFunctionsHost(options: FunctionsHostOptions): FunctionsHos
     const info = entry.trigger.info;
     const sessions = info.isSessionsEnabled === true;
     const binary = info.dataType === 'binary';
-    listeners.push(
-      startListener(
-        bus,
-        {
-          source: sourceOf(info, { functionName: entry.name, binding: entry.trigger.name }),
-          sessions,
-          maxConcurrentCalls: sessions ? config.maxConcurrentSessions : config.maxConcurrentCalls,
-          logger,
-        },
-        async (message) => {
-          const invocationId = ids.uuid();
-          const meta = triggerMetadataOf(message);
-          const many = info.cardinality === 'many';
-          const body = bodyData(message, binary);
-          const triggerData = many ? toTypedData([JSON.parse(JSON.stringify(fromBody(body)))]) : body;
-          const triggerMetadata = toRpcMetadata(
-            many ? Object.fromEntries(Object.entries(meta).map(([k, v]) => [`${k}Array`, [v]])) : meta,
-          );
-          const payload = fromBody(body);
-          const values = { ...(typeof payload === 'object' && payload !== null ? payload : {}), ...meta };
-          try {
-            await track(
-              executor!.execute(entry, {
-                invocationId,
-                triggerData,
-                triggerMetadata,
-                data: { invocationId, expressions: { values } },
-                signal: closing.signal,
-              }),
-            );
-          } catch (err) {
-            logger.warn(
-              { err, function: entry.name, messageId: message.messageId, deliveryCount: message.deliveryCount },
-              'Function failed; abandoning the message.',
-            );
-            await message.abandon().catch((e: unknown) => logger.error({ err: e }, 'Abandon failed.'));
-            return;
-          }
-          await message
-            .complete()
-            .catch((e: unknown) => logger.error({ err: e, function: entry.name }, 'Complete failed.'));
-        },
-      ),
+    const source = sourceOf(info, { functionName: entry.name, binding: entry.trigger.name });
+    // Sessions: maxConcurrentSessions pumps, each holding one session and handling its messages in order.
+    const pumps = sessions ? config.maxConcurrentSessions : 1;
+    for (let i = 0; i < pumps; i++) {
+      listeners.push(
+        startListener(
+          bus,
+          { source, sessions, maxConcurrentCalls: sessions ? 1 : config.maxConcurrentCalls, logger },
+          (message) => handleMessage(entry, message, binary),
+        ),
+      );
+    }
+  }
+
+  async function handleMessage(entry: FunctionEntry, message: BusReceivedMessage, binary: boolean): Promise<void> {
+    const info = entry.trigger.info;
+    const invocationId = ids.uuid();
+    const meta = triggerMetadataOf(message);
+    const many = info.cardinality === 'many';
+    const body = bodyData(message, binary);
+    const triggerData = many ? toTypedData([JSON.parse(JSON.stringify(fromBody(body)))]) : body;
+    const triggerMetadata = toRpcMetadata(
+      many ? Object.fromEntries(Object.entries(meta).map(([k, v]) => [`${k}Array`, [v]])) : meta,
     );
+    const payload = fromBody(body);
+    const values = { ...(typeof payload === 'object' && payload !== null ? payload : {}), ...meta };
+    try {
+      await track(
+        executor!.execute(entry, {
+          invocationId,
+          triggerData,
+          triggerMetadata,
+          data: { invocationId, expressions: { values } },
+          signal: closing.signal,
+        }),
+      );
+    } catch (err) {
+      logger.warn(
+        { err, function: entry.name, messageId: message.messageId, deliveryCount: message.deliveryCount },
+        'Function failed; abandoning the message.',
+      );
+      await message.abandon().catch((e: unknown) => logger.error({ err: e }, 'Abandon failed.'));
+      return;
+    }
+    await message.complete().catch((e: unknown) => logger.error({ err: e, function: entry.name }, 'Complete failed.'));
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -27,6 +27,7 @@ export interface BusReceivedMessage {
   readonly sequenceNumber: bigint | number;
   readonly enqueuedTime: Date;
   readonly expiresAt?: Date | undefined;
+  /** Earlier delivery attempts, as `@azure/service-bus` counts them (0 on the first delivery). */
   readonly deliveryCount: number;
   readonly lockToken?: string | undefined;
   readonly lockedUntil?: Date | undefined;
@@ -109,7 +110,8 @@ export function triggerMetadataOf(message: BusReceivedMessage): Record<string, u
     ReplyToSessionId: message.replyToSessionId,
     SessionId: message.sessionId,
     PartitionKey: message.partitionKey,
-    DeliveryCount: message.deliveryCount,
+    // The Functions host (the .NET SDK) counts this delivery too: 1 on the first delivery.
+    DeliveryCount: message.deliveryCount + 1,
     SequenceNumber: Number(message.sequenceNumber),
     EnqueuedTimeUtc: message.enqueuedTime.toISOString(),
     ExpiresAtUtc: message.expiresAt?.toISOString(),

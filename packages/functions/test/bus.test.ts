@@ -1,0 +1,168 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { type Bus, createBus } from '@hubbub/bus';
+import { waitFor } from '@hubbub/kernel';
+import { serve } from './support.ts';
+
+type State = {
+  orders: { message: Record<string, unknown>; metadata: Record<string, unknown> }[];
+  audits: { message: unknown; subject: string }[];
+  retries: { attempt: number; retryCount: number; deliveryCount: number }[];
+  sessions: { session: string; n: number }[];
+  bytes: { hex?: string; value?: unknown }[];
+  maxConcurrent: number;
+};
+
+async function newBus(): Promise<Bus> {
+  return createBus({
+    url: 'memory://',
+    entities: {
+      queues: [
+        { name: 'orders', maxDeliveryCount: 3 },
+        { name: 'notifications' },
+        { name: 'audit-log' },
+        { name: 'retry-q', maxDeliveryCount: 5 },
+        { name: 'session-q', requiresSession: true },
+        { name: 'bytes-q' },
+      ],
+      topics: [{ name: 'events', subscriptions: [{ name: 'audit' }] }],
+    },
+  });
+}
+
+async function drain(bus: Bus, queue: string, count: number) {
+  const receiver = bus.createReceiver({ queue }, { receiveMode: 'receiveAndDelete' });
+  const got: unknown[] = [];
+  while (got.length < count) {
+    const batch = await receiver.receiveMessages(count - got.length, { maxWaitTimeMs: 5_000 });
+    if (batch.length === 0) break;
+    got.push(...batch.map((m) => ({ body: m.body, contentType: m.contentType })));
+  }
+  await receiver.close();
+  return got;
+}
+
+describe('Service Bus trigger and output on the Hubbub bus', () => {
+  it('delivers a queue message with Azure-shaped triggerMetadata, completes it, and sends outputs', async () => {
+    await using bus = await newBus();
+    await using app = await serve({ app: 'bus-app', bus });
+    await bus.createSender('orders').send({
+      body: { id: 7 },
+      messageId: '123',
+      correlationId: 'corr-1',
+      subject: 'new-order',
+      applicationProperties: { Priority: 'high', attempt: 1 },
+    });
+    const notes = await drain(bus, 'notifications', 2);
+    assert.deepEqual(notes, [
+      { body: { orderId: 7, status: 'accepted' }, contentType: 'application/json' },
+      { body: 'plain text note', contentType: 'text/plain' },
+    ]);
+    const state = (await (await fetch(`${app.base}/api/state`)).json()) as State;
+    const [order] = state.orders;
+    assert.deepEqual(order?.message, { id: 7 });
+    const meta = order!.metadata;
+    assert.equal(meta.messageId, '123');
+    assert.equal(meta.correlationId, 'corr-1');
+    assert.equal(meta.label, 'new-order');
+    assert.equal(meta.subject, 'new-order');
+    assert.equal(meta.deliveryCount, 1);
+    assert.equal(typeof meta.sequenceNumber, 'number');
+    assert.match(String(meta.enqueuedTimeUtc), /^\d{4}-\d{2}-\d{2}T/);
+    assert.deepEqual(meta.applicationProperties, { priority: 'high', attempt: 1 });
+    const props = await bus.admin.getRuntimeProperties({ queue: 'orders' });
+    assert.equal(props.activeMessageCount, 0);
+  });
+
+  it('abandons when the function throws and the bus dead-letters at maxDeliveryCount', async () => {
+    await using bus = await newBus();
+    await using app = await serve({ app: 'bus-app', bus });
+    await bus.createSender('orders').send({ body: { id: 9, fail: true } });
+    const dlq = bus.createReceiver({ queue: 'orders', subQueue: 'deadLetter' });
+    const [dead] = await dlq.receiveMessages(1, { maxWaitTimeMs: 5_000 });
+    assert.ok(dead, 'dead-lettered');
+    assert.equal(dead.deadLetterReason, 'MaxDeliveryCountExceeded');
+    assert.deepEqual(dead.body, { id: 9, fail: true });
+    await dead.complete();
+    await dlq.close();
+    const state = (await (await fetch(`${app.base}/api/state`)).json()) as State;
+    assert.deepEqual(
+      state.orders.map((o) => o.metadata.deliveryCount),
+      [1, 2, 3],
+    );
+    // The host survived: the next message is processed.
+    await bus.createSender('orders').send({ body: { id: 10 } });
+    assert.equal((await drain(bus, 'notifications', 2)).length, 2);
+  });
+
+  it('retries in process under the retry options before settling', async () => {
+    await using bus = await newBus();
+    await using app = await serve({ app: 'bus-app', bus });
+    await bus.createSender('retry-q').send({ body: 'again' });
+    const state = await waitFor(async () => {
+      const s = (await (await fetch(`${app.base}/api/state`)).json()) as State;
+      return s.retries.length === 3 ? s : undefined;
+    });
+    assert.deepEqual(state.retries, [
+      { attempt: 1, retryCount: 0, deliveryCount: 1 },
+      { attempt: 2, retryCount: 1, deliveryCount: 1 },
+      { attempt: 3, retryCount: 2, deliveryCount: 1 },
+    ]);
+    await waitFor(async () => (await bus.admin.getRuntimeProperties({ queue: 'retry-q' })).activeMessageCount === 0);
+  });
+
+  it('triggers on a topic subscription and sends the return value to a queue', async () => {
+    await using bus = await newBus();
+    await using _app = await serve({ app: 'bus-app', bus });
+    await bus.createSender('events').send({ body: 'order-shipped', subject: 'shipping' });
+    assert.deepEqual(await drain(bus, 'audit-log', 1), [
+      { body: { audited: 'order-shipped' }, contentType: 'application/json' },
+    ]);
+  });
+
+  it('keeps each session in order', async () => {
+    await using bus = await newBus();
+    await using app = await serve({ app: 'bus-app', bus });
+    const sender = bus.createSender('session-q');
+    for (let n = 1; n <= 4; n++) {
+      await sender.send([
+        { body: { n }, sessionId: 'a' },
+        { body: { n }, sessionId: 'b' },
+      ]);
+    }
+    const state = await waitFor(async () => {
+      const s = (await (await fetch(`${app.base}/api/state`)).json()) as State;
+      return s.sessions.length === 8 ? s : undefined;
+    });
+    for (const session of ['a', 'b']) {
+      assert.deepEqual(
+        state.sessions.filter((x) => x.session === session).map((x) => x.n),
+        [1, 2, 3, 4],
+      );
+    }
+  });
+
+  it('hands binary bodies over as bytes and honours maxConcurrentCalls', async () => {
+    await using bus = await newBus();
+    await using app = await serve({ app: 'bus-app', bus });
+    await bus.createSender('bytes-q').send({ body: new Uint8Array([0xff, 0x00, 0xfe]) });
+    const orders = Array.from({ length: 12 }, (_, i) => ({ body: { id: i, slow: true } }));
+    await bus.createSender('orders').send(orders);
+    const state = await waitFor(async () => {
+      const s = (await (await fetch(`${app.base}/api/state`)).json()) as State;
+      return s.orders.length === 12 && s.bytes.length === 1 ? s : undefined;
+    });
+    assert.deepEqual(state.bytes, [{ hex: 'ff00fe' }]);
+    assert.ok(state.maxConcurrent <= 4, `at most 4 at once, saw ${state.maxConcurrent}`);
+    assert.ok(state.maxConcurrent > 1, `ran concurrently, saw ${state.maxConcurrent}`);
+  });
+
+  it('sends from an HTTP function through a serviceBus output', async () => {
+    await using bus = await newBus();
+    await using app = await serve({ app: 'bus-app', bus });
+    const res = await fetch(`${app.base}/api/enqueue`, { method: 'POST', body: JSON.stringify({ id: 42 }) });
+    assert.equal(res.status, 202);
+    const notes = await drain(bus, 'notifications', 2);
+    assert.deepEqual((notes[0] as { body: unknown }).body, { orderId: 42, status: 'accepted' });
+  });
+});
