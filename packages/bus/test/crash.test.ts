@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { describe, it } from 'node:test';
+import { createBus } from '../src/client.ts';
+
+const child = new URL('./fixtures/crash-child.ts', import.meta.url).pathname;
+const COUNT = 50_000;
+
+interface Run {
+  acked: Set<number>;
+  completed: Set<number>;
+}
+
+/** Runs the child until `killAfterAcks` sends were acknowledged, then SIGKILLs it. */
+function runAndKill(dir: string, killAfterAcks: number): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, ['--import', 'tsx', child, dir, String(COUNT)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const acked = new Set<number>();
+    const completed = new Set<number>();
+    let killed = false;
+    const lines = createInterface({ input: proc.stdout });
+    lines.on('line', (line) => {
+      const [kind, ...ids] = line.split(' ');
+      if (kind === 'S') for (const id of ids) acked.add(Number(id));
+      else if (kind === 'C') completed.add(Number(ids[0]));
+      if (!killed && acked.size >= killAfterAcks) {
+        killed = true;
+        proc.kill('SIGKILL');
+      }
+    });
+    proc.on('error', reject);
+    proc.on('exit', (_code, signal) => {
+      lines.close();
+      if (signal !== 'SIGKILL') reject(new Error(`child exited before the kill (signal ${signal})`));
+      else resolve({ acked, completed });
+    });
+  });
+}
+
+describe('file engine crash safety', () => {
+  it('delivers every acknowledged send and keeps every completion after SIGKILL', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hubbub-bus-crash-'));
+    const killAt = 15_000 + Math.floor(Math.random() * 20_000);
+    const { acked, completed } = await runAndKill(dir, killAt);
+    assert.ok(acked.size >= killAt, 'the child acknowledged sends before the kill');
+    assert.ok(completed.size > 0, 'the child completed messages before the kill');
+
+    await using bus = await createBus({ url: `file://${dir}` });
+    const receiver = bus.createReceiver('crash', { receiveMode: 'receiveAndDelete' });
+    const recovered = new Set<number>();
+    for (;;) {
+      const batch = await receiver.receiveMessages(1_000, { maxWaitTimeMs: 0 });
+      if (batch.length === 0) break;
+      for (const m of batch) recovered.add((m.body as { id: number }).id);
+    }
+    const lost = [...acked].filter((id) => !completed.has(id) && !recovered.has(id));
+    assert.deepEqual(lost, [], 'acknowledged sends missing after restart');
+    const resurrected = [...completed].filter((id) => recovered.has(id));
+    assert.deepEqual(resurrected, [], 'completed messages delivered again after restart');
+    assert.ok(readdirSync(dir).some((f) => f.endsWith('.log')));
+  });
+});
