@@ -1,0 +1,90 @@
+/**
+ * Adapts Hubbub's hub server to the {@link SignalRTarget} port: sends and group changes go to the
+ * in-process `HubServer`; connection info is `{ url, accessToken }` for the hub's public URL with an
+ * Azure SignalR-style token (HS256, `aud` = the client URL, user id in `asrs.s.uid`).
+ * @module
+ */
+import { createHmac } from 'node:crypto';
+import type { HubServer } from '@hubbub/hub';
+import { type Clock, systemClock } from '@hubbub/kernel';
+import { FunctionsError } from './errors.ts';
+import type { SignalRTarget } from './signalr.ts';
+
+export interface HubTargetOptions {
+  /** Base URL browsers reach the hub server at, e.g. `http://localhost:7071`. */
+  url: string;
+  /** HS256 key the hub accepts. @default the first of the hub server's `auth.keys` */
+  accessKey?: string | Uint8Array;
+  /** Lifetime of issued access tokens in ms. @default 3_600_000 (1 hour, as Azure) */
+  lifetimeMs?: number;
+  /** @default systemClock */
+  clock?: Clock;
+}
+
+const b64url = (value: string | Buffer) => Buffer.from(value).toString('base64url');
+
+/** Signs an HS256 JWT. */
+export function signToken(claims: Record<string, unknown>, key: string | Uint8Array): string {
+  const head = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
+  const body = b64url(JSON.stringify(claims));
+  const signature = createHmac('sha256', typeof key === 'string' ? Buffer.from(key, 'utf8') : key)
+    .update(`${head}.${body}`)
+    .digest('base64url');
+  return `${head}.${body}.${signature}`;
+}
+
+export function fromHubServer(server: HubServer, options: HubTargetOptions): SignalRTarget {
+  const base = options.url.replace(/\/+$/, '');
+  if (!/^https?:\/\//.test(base)) {
+    throw new FunctionsError('FUNCTIONS_INVALID_SETTING', 'url must be an http(s) URL of the hub server.', {
+      detail: { option: 'url' },
+    });
+  }
+  const key = options.accessKey ?? server.options.auth?.keys?.[0];
+  const lifetimeMs = options.lifetimeMs ?? 3_600_000;
+  const clock = options.clock ?? systemClock;
+  const hubOf = (name: string) => server.hub(name);
+
+  return {
+    async send(hub, message) {
+      const audience =
+        message.connectionId !== undefined
+          ? ({ kind: 'connections', ids: [message.connectionId] } as const)
+          : message.userId !== undefined
+            ? ({ kind: 'users', ids: [message.userId] } as const)
+            : message.groupName !== undefined
+              ? ({ kind: 'groups', names: [message.groupName] } as const)
+              : ({ kind: 'all' } as const);
+      await hubOf(hub).send(audience, message.target, message.arguments);
+    },
+    async groupAction(hub, action) {
+      const groups = hubOf(hub).groups;
+      const group = action.groupName ?? '';
+      if (action.connectionId !== undefined) {
+        if (action.action === 'add') await groups.add(action.connectionId, group);
+        else if (action.action === 'remove') await groups.remove(action.connectionId, group);
+        else await groups.removeFromAll(action.connectionId);
+      } else if (action.userId !== undefined) {
+        if (action.action === 'add') await groups.addUser(action.userId, group);
+        else if (action.action === 'remove') await groups.removeUser(action.userId, group);
+        else await groups.removeUserFromAll(action.userId);
+      }
+    },
+    async connectionInfo(hub, request) {
+      // Serverless hubs exist as soon as a client is told about them (created on first use).
+      const name = hubOf(hub).name;
+      const url = `${base}${server.options.basePath}/${encodeURIComponent(name)}`;
+      if (key === undefined) return { url, accessToken: '' };
+      const now = Math.floor(clock.now() / 1000);
+      const claims: Record<string, unknown> = {
+        ...(request.claims ?? {}),
+        aud: url,
+        iat: now,
+        nbf: now,
+        exp: now + Math.ceil((request.lifetimeMs ?? lifetimeMs) / 1000),
+        ...(request.userId === undefined ? {} : { 'asrs.s.uid': request.userId }),
+      };
+      return { url, accessToken: signToken(claims, key) };
+    },
+  };
+}

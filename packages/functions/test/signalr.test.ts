@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { ConnectionInfoRequest, SignalRGroupAction, SignalRMessage, SignalRTarget } from '../src/index.ts';
+import { serve } from './support.ts';
+
+/** A recording implementation of the SignalR port. */
+function recordingTarget() {
+  const calls: { op: string; hub: string; value: SignalRMessage | SignalRGroupAction | ConnectionInfoRequest }[] = [];
+  const target: SignalRTarget = {
+    async send(hub, message) {
+      calls.push({ op: 'send', hub, value: message });
+    },
+    async groupAction(hub, action) {
+      calls.push({ op: 'group', hub, value: action });
+    },
+    async connectionInfo(hub, request) {
+      calls.push({ op: 'info', hub, value: request });
+      return { url: `http://hub.test/client/?hub=${hub}`, accessToken: `token-for-${request.userId ?? 'anonymous'}` };
+    },
+  };
+  return { calls, target };
+}
+
+describe('SignalR bindings', () => {
+  it('signalRConnectionInfo resolves the hub from a %setting% and the user id from a header expression', async () => {
+    const { calls, target } = recordingTarget();
+    await using app = await serve({ app: 'signalr-app', hub: target });
+    const res = await fetch(`${app.base}/api/negotiate`, {
+      method: 'POST',
+      headers: { 'x-ms-client-principal-id': 'ada' },
+    });
+    assert.deepEqual(await res.json(), { url: 'http://hub.test/client/?hub=orders', accessToken: 'token-for-ada' });
+    const anonymous = await fetch(`${app.base}/api/negotiate`, { method: 'POST' });
+    assert.equal(((await anonymous.json()) as { accessToken: string }).accessToken, 'token-for-anonymous');
+    assert.deepEqual(calls, [
+      { op: 'info', hub: 'orders', value: { userId: 'ada' } },
+      { op: 'info', hub: 'orders', value: {} },
+    ]);
+  });
+
+  it('signalR output sends messages to all, users, groups and connections, and applies group actions', async () => {
+    const { calls, target } = recordingTarget();
+    await using app = await serve({ app: 'signalr-app', hub: target });
+    const res = await fetch(`${app.base}/api/broadcast`, {
+      method: 'POST',
+      body: JSON.stringify([
+        { target: 'status', arguments: [{ order: 1, state: 'cooking' }] },
+        { target: 'status', arguments: [2], userId: 'ada' },
+        { target: 'status', arguments: [3], groupName: 'order-3' },
+        { target: 'status', arguments: [4], connectionId: 'c-1' },
+        { action: 'add', userId: 'ada', groupName: 'order-3' },
+        { action: 'remove', connectionId: 'c-1', groupName: 'order-3' },
+        { action: 'removeAll', userId: 'ada' },
+      ]),
+    });
+    assert.equal(res.status, 202);
+    assert.deepEqual(
+      calls.map((c) => [c.op, c.hub, c.value]),
+      [
+        ['send', 'orders', { target: 'status', arguments: [{ order: 1, state: 'cooking' }] }],
+        ['send', 'orders', { target: 'status', arguments: [2], userId: 'ada' }],
+        ['send', 'orders', { target: 'status', arguments: [3], groupName: 'order-3' }],
+        ['send', 'orders', { target: 'status', arguments: [4], connectionId: 'c-1' }],
+        ['group', 'orders', { action: 'add', userId: 'ada', groupName: 'order-3' }],
+        ['group', 'orders', { action: 'remove', connectionId: 'c-1', groupName: 'order-3' }],
+        ['group', 'orders', { action: 'removeAll', userId: 'ada' }],
+      ],
+    );
+  });
+
+  it('resolves binding expressions from route parameters in hubName', async () => {
+    const { calls, target } = recordingTarget();
+    await using app = await serve({ app: 'signalr-app', hub: target });
+    const res = await fetch(`${app.base}/api/users/lin/notify`, { method: 'POST' });
+    assert.equal(res.status, 204);
+    assert.deepEqual(calls, [
+      { op: 'send', hub: 'orders-lin', value: { target: 'notify', arguments: ['lin'], userId: 'lin' } },
+    ]);
+  });
+
+  it('fails the invocation with FUNCTIONS_OUTPUT_FAILED for an invalid message or a failing hub', async () => {
+    const { target } = recordingTarget();
+    await using app = await serve({ app: 'signalr-app', hub: target });
+    for (const bad of [
+      { arguments: [] },
+      { target: 'x', arguments: 'nope' },
+      { action: 'explode', userId: 'a', groupName: 'g' },
+      { action: 'add', groupName: 'g' },
+      7,
+    ]) {
+      const res = await fetch(`${app.base}/api/broadcast`, { method: 'POST', body: JSON.stringify(bad) });
+      assert.equal(res.status, 500, JSON.stringify(bad));
+      assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'FUNCTIONS_OUTPUT_FAILED');
+    }
+    const failing: SignalRTarget = { ...target, send: async () => Promise.reject(new Error('hub down')) };
+    await using down = await serve({ app: 'signalr-app', hub: failing });
+    const res = await fetch(`${down.base}/api/broadcast`, {
+      method: 'POST',
+      body: JSON.stringify({ target: 't', arguments: [] }),
+    });
+    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'FUNCTIONS_OUTPUT_FAILED');
+  });
+
+  it('passes the connection setting to a hub resolver', async () => {
+    const { target } = recordingTarget();
+    const seen: { name: string; value: string }[] = [];
+    await using app = await serve({
+      app: 'signalr-app',
+      hub: (connection) => {
+        seen.push(connection);
+        return target;
+      },
+    });
+    await (await fetch(`${app.base}/api/negotiate`, { method: 'POST' })).body?.cancel();
+    assert.equal(seen[0]?.name, 'AzureSignalRConnectionString');
+    assert.match(seen[0]?.value ?? '', /^Endpoint=http:\/\/127\.0\.0\.1;AccessKey=/);
+  });
+
+  it('answers FUNCTIONS_BINDING_UNAVAILABLE when a SignalR function runs without a hub', async () => {
+    await using app = await serve({ app: 'signalr-app' });
+    const res = await fetch(`${app.base}/api/negotiate`, { method: 'POST' });
+    assert.equal(res.status, 500);
+    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'FUNCTIONS_BINDING_UNAVAILABLE');
+  });
+});
