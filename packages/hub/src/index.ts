@@ -14,4 +14,31 @@ export { type GroupManager, Hub, type HubEvents, type InvocationContext } from '
 export { HubMethodError, type InvocationFallback, type MethodOptions } from './invoker.ts';
 export type { HubServerOptions } from './options.ts';
 export { createHubServer, HubServer, type HubServerEvents, type ListenOptions } from './server.ts';
+export {
+  type ConnectionString,
+  formatConnectionString,
+  parseConnectionString,
+} from './serverless/connection-string.ts';
+export { createRestApi, type RestApiOptions } from './serverless/rest-api.ts';
+export {
+  createSignalRService,
+  SignalRService,
+  type SignalRServiceEvents,
+  type SignalRServiceOptions,
+} from './serverless/service.ts';
+export {
+  type AccessKey,
+  type ClientAccess,
+  type ClientAccessOptions,
+  clientUrl,
+  createClientAccess,
+  createServerToken,
+  type ServerTokenOptions,
+} from './serverless/tokens.ts';
+export {
+  type UpstreamOptions,
+  type UpstreamRule,
+  upstreamSignature,
+  verifyUpstreamSignature,
+} from './serverless/upstream.ts';
 export { OutboundFrame, TransportKind } from './transport.ts';

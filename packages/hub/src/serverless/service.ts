@@ -1,0 +1,304 @@
+/**
+ * `createSignalRService()`: a hub server that stands in for Azure SignalR Service in serverless
+ * mode. Clients arrive through `/client/negotiate?hub=…` and `/client/?hub=…` with tokens signed by
+ * the access key; application code reaches them through the REST API under `/api/…`; client events
+ * and invocations go to upstream webhooks. Code written for Azure works by changing only the
+ * connection string.
+ * @module
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { MessageType } from '@hubbub/hub-protocol';
+import { type Clock, InvalidOptionError, type Logger, silentLogger, systemClock, TypedEmitter } from '@hubbub/kernel';
+import type { HubAuthOptions } from '../auth.ts';
+import type { HubConnection, Principal } from '../connection.ts';
+import { HubError, HubErrorCode } from '../errors.ts';
+import { sendText } from '../http.ts';
+import type { Hub } from '../hub.ts';
+import type { HubServerOptions } from '../options.ts';
+import { createHubServer, HubServer, type ListenOptions } from '../server.ts';
+import { type ConnectionString, formatConnectionString, parseConnectionString } from './connection-string.ts';
+import { createRestApi, type RequestHandler } from './rest-api.ts';
+import {
+  allowedHosts,
+  audienceMatches,
+  type ClientAccess,
+  createClientAccess,
+  keyBytes,
+  verifyToken,
+} from './tokens.ts';
+import { UpstreamClient, type UpstreamOptions, type UpstreamRule } from './upstream.ts';
+
+export interface SignalRServiceOptions {
+  /** Azure-form connection string; several (same endpoint, different keys) allow key rotation, the first signs. */
+  connectionString?: string | readonly string[];
+  /** Without a connection string: the public origin clients and servers use. @default the listen address */
+  endpoint?: string;
+  /** Without a connection string: access keys, the first signs. */
+  keys?: readonly string[];
+  /** Upstream webhooks, first match wins. @default none (client invocations get "Unknown hub method") */
+  upstream?: readonly UpstreamRule[];
+  /** Upstream timeout, retries and back-off. @default 30 s, 3 retries, 200 ms doubling to 5 s */
+  upstreamOptions?: Pick<UpstreamOptions, 'timeoutMs' | 'retries' | 'backoff' | 'maxResponseBytes' | 'fetch'>;
+  /**
+   * The hub server: options for the one the service creates (its `auth` is replaced), or a server
+   * of your own whose `auth` you set with {@link SignalRService.authOptions}. @default a new server
+   */
+  hubServer?: HubServer | Omit<HubServerOptions, 'auth'>;
+  /** Largest REST request body, in bytes. @default 1_048_576 */
+  maxBodyBytes?: number;
+  /** @default systemClock (also given to a hub server the service creates) */
+  clock?: Clock;
+  logger?: Logger;
+}
+
+export type SignalRServiceEvents = {
+  /** A connection event could not be delivered upstream, even after retries. */
+  'upstream-error': (error: HubError, event: { hub: string; event: string; connectionId: string }) => void;
+};
+
+const userIdClaims = [
+  'asrs.s.uid',
+  'nameid',
+  'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier',
+  'sub',
+];
+
+export class SignalRService extends TypedEmitter<SignalRServiceEvents> {
+  readonly hubServer: HubServer;
+  readonly #ownsServer: boolean;
+  readonly #accessKeys: readonly string[];
+  readonly #keys: readonly Uint8Array[];
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  readonly #upstream: UpstreamClient;
+  readonly #rest: RequestHandler;
+  readonly #wired = new WeakSet<Hub>();
+  #endpoint: string | undefined;
+  #clientEndpoint: string | undefined;
+  #server: Server | undefined;
+  #closed = false;
+
+  constructor(options: SignalRServiceOptions) {
+    super();
+    const parsed = parseAll(options.connectionString);
+    this.#accessKeys = [...new Set(parsed.length > 0 ? parsed.map((p) => p.accessKey) : (options.keys ?? []))];
+    if (this.#accessKeys.length === 0 || this.#accessKeys.some((k) => k === '')) {
+      throw new InvalidOptionError('keys', 'give a connection string or at least one non-empty access key');
+    }
+    this.#keys = this.#accessKeys.map(keyBytes);
+    this.#endpoint = parsed[0]?.endpoint ?? options.endpoint?.replace(/\/+$/, '');
+    this.#clientEndpoint = parsed[0]?.clientEndpoint ?? this.#endpoint;
+    this.#clock = options.clock ?? systemClock;
+    this.#logger = (options.logger ?? silentLogger).child({ component: 'signalr-service' });
+    this.#upstream = new UpstreamClient({
+      ...options.upstreamOptions,
+      rules: options.upstream ?? [],
+      keys: this.#accessKeys,
+      clock: this.#clock,
+    });
+    if (options.hubServer instanceof HubServer) {
+      this.hubServer = options.hubServer;
+      this.#ownsServer = false;
+    } else {
+      this.hubServer = createHubServer({ clock: this.#clock, ...options.hubServer, auth: this.authOptions() });
+      this.#ownsServer = true;
+    }
+    this.#rest = createRestApi({
+      hub: (name) => this.hub(name),
+      keys: this.#keys,
+      endpoints: () => this.#endpoints(),
+      clock: this.#clock,
+      ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
+    });
+  }
+
+  /** Origin servers use (REST API), once known. */
+  get endpoint(): string | undefined {
+    return this.#endpoint;
+  }
+
+  /** The connection string naming this service and its signing key, once the endpoint is known. */
+  get connectionString(): string {
+    if (this.#endpoint === undefined) throw new HubError(HubErrorCode.Closed, 'The endpoint is known after listen().');
+    return formatConnectionString({
+      endpoint: this.#endpoint,
+      accessKey: this.#accessKeys[0]!,
+      ...(this.#clientEndpoint !== this.#endpoint && this.#clientEndpoint !== undefined
+        ? { clientEndpoint: this.#clientEndpoint }
+        : {}),
+    });
+  }
+
+  /** Client-token checks for `/client/*`: HS256 with any key, `aud` = the client URL (leniently), `exp` required. */
+  authOptions(): HubAuthOptions {
+    return {
+      required: true,
+      userIdClaims,
+      verify: async (token, request): Promise<Principal> => {
+        const url = new URL(request.url ?? '/', 'http://localhost');
+        const payload = await verifyToken(token, this.#keys, this.#clock);
+        const hub = url.searchParams.get('hub') ?? '';
+        if (!audienceMatches(payload.aud, '/client', allowedHosts(this.#endpoints(), request), hub)) {
+          throw new HubError(HubErrorCode.Unauthorized, "The token's 'aud' is not this hub's client URL.");
+        }
+        const userId = userIdClaims.map((c) => payload[c]).find((v) => typeof v === 'string' && v !== '');
+        return { userId: userId as string | undefined, claims: payload };
+      },
+    };
+  }
+
+  /** The `{url, accessToken}` a negotiate function returns, as Azure's bindings build it. */
+  clientAccess(
+    hub: string,
+    options: { userId?: string; claims?: Record<string, unknown>; lifetimeMs?: number } = {},
+  ): Promise<ClientAccess> {
+    if (this.#clientEndpoint === undefined) {
+      throw new HubError(HubErrorCode.Closed, 'The endpoint is known after listen().');
+    }
+    return createClientAccess({
+      ...options,
+      endpoint: this.#clientEndpoint,
+      accessKey: this.#accessKeys[0]!,
+      hub,
+      clock: this.#clock,
+    });
+  }
+
+  /** The hub called `name` (case-insensitive), created and wired to the upstream on first use. */
+  hub(name: string): Hub {
+    const hub = this.hubServer.hub(name);
+    if (!this.#wired.has(hub)) {
+      this.#wired.add(hub);
+      if (this.#upstream.configured) this.#wire(hub);
+    }
+    return hub;
+  }
+
+  /** Serves `/client/negotiate`, `/client/` and `/api/…`; returns false for any other path. */
+  handleRequest(request: IncomingMessage, response: ServerResponse): boolean {
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    const client = clientRoute(url.pathname);
+    if (client === undefined) return this.#rest(request, response);
+    const hub = this.#clientHub(url);
+    if (hub instanceof HubError) {
+      sendText(response, 400, hub.message);
+      return true;
+    }
+    this.hubServer.serve(hub.name, client === 'negotiate', request, response, url);
+    return true;
+  }
+
+  /** Serves WebSocket upgrades on `/client/`; returns false for any other path. */
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): boolean {
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    if (clientRoute(url.pathname) !== 'connect') return false;
+    const hub = this.#clientHub(url);
+    if (hub instanceof HubError) {
+      socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+      return true;
+    }
+    this.hubServer.serveUpgrade(hub.name, request, socket, head, url);
+    return true;
+  }
+
+  /** Listens on its own HTTP server; the endpoint defaults to the address listened on. */
+  async listen(options: ListenOptions = {}): Promise<{ port: number; url: string }> {
+    const server = createServer((request, response) => {
+      if (!this.handleRequest(request, response)) sendText(response, 404, 'Not Found');
+    });
+    server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (!this.handleUpgrade(request, socket, head)) socket.destroy();
+    });
+    const host = options.host ?? '127.0.0.1';
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port ?? 0, host, () => resolve());
+    });
+    this.#server = server;
+    const { port } = server.address() as AddressInfo;
+    const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+    this.#endpoint ??= url;
+    this.#clientEndpoint ??= url;
+    return { port, url };
+  }
+
+  /** Closes client connections (when the service created the hub server), upstream requests and the listener. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#ownsServer) await this.hubServer.close();
+    this.#upstream.close();
+    const server = this.#server;
+    if (server !== undefined) {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  #endpoints(): string[] {
+    return [this.#endpoint, this.#clientEndpoint].filter((e): e is string => e !== undefined);
+  }
+
+  #clientHub(url: URL): Hub | HubError {
+    const name = url.searchParams.get('hub');
+    if (name === null || name === '')
+      return new HubError(HubErrorCode.BadRequest, "The 'hub' query parameter is required.");
+    try {
+      return this.hub(name);
+    } catch (err) {
+      if (err instanceof HubError) return err;
+      throw err;
+    }
+  }
+
+  #wire(hub: Hub): void {
+    const upstream = this.#upstream;
+    hub.forwardUnknownMethods((connection, message) => {
+      if (message.type !== MessageType.Invocation) {
+        return Promise.reject(
+          new HubError(HubErrorCode.UpstreamFailed, 'Streaming invocations are not supported in serverless mode.'),
+        );
+      }
+      return upstream.invoke(connection, message);
+    });
+    hub.on('connected', (connection) => this.#deliver(connection, 'connected', undefined));
+    hub.on('disconnected', (connection, error) => this.#deliver(connection, 'disconnected', error?.message));
+  }
+
+  #deliver(connection: HubConnection, event: 'connected' | 'disconnected', error: string | undefined): void {
+    void this.#upstream.connectionEvent(connection, event, error).then((outcome) => {
+      if (outcome === undefined || outcome.ok) return;
+      this.#logger.warn({ err: outcome.error, connectionId: connection.connectionId, event }, 'upstream event failed');
+      this.emit('upstream-error', outcome.error, {
+        hub: connection.hubName,
+        event,
+        connectionId: connection.connectionId,
+      });
+      // The upstream refused the connection (e.g. the connected function threw): end it, as the emulator does.
+      if (event === 'connected' && outcome.rejected) connection.close('The upstream rejected the connection.');
+    });
+  }
+}
+
+export function createSignalRService(options: SignalRServiceOptions): SignalRService {
+  return new SignalRService(options);
+}
+
+function parseAll(value: string | readonly string[] | undefined): ConnectionString[] {
+  if (value === undefined) return [];
+  const list = typeof value === 'string' ? [value] : value;
+  return list.map(parseConnectionString);
+}
+
+function clientRoute(pathname: string): 'negotiate' | 'connect' | undefined {
+  const p = pathname.replace(/\/+$/, '').toLowerCase();
+  if (p === '/client') return 'connect';
+  if (p === '/client/negotiate') return 'negotiate';
+  return undefined;
+}

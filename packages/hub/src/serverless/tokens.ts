@@ -1,0 +1,191 @@
+/**
+ * Azure SignalR tokens: HS256 JWTs signed with an access key. Client tokens carry `aud` = the client
+ * URL `{endpoint}/client/?hub={hub}` and the user id in `asrs.s.uid`; server (REST API) tokens carry
+ * `aud` = the request URL. Verification tries every configured key (rotation) and compares `aud`
+ * leniently: scheme, trailing slashes, query order and letter case do not matter.
+ * @module
+ */
+import type { IncomingMessage } from 'node:http';
+import { type Clock, systemClock } from '@hubbub/kernel';
+import { type JWTPayload, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { HubError, HubErrorCode } from '../errors.ts';
+import { type ConnectionString, parseConnectionString } from './connection-string.ts';
+
+export type AccessKey = string | Uint8Array;
+
+/** What the Functions `signalRConnectionInfo` binding returns and the client follows. */
+export interface ClientAccess {
+  readonly url: string;
+  readonly accessToken: string;
+}
+
+export interface ClientAccessOptions {
+  /** The service's connection string (text or parsed); or give `endpoint` and `accessKey`. */
+  connectionString?: string | ConnectionString;
+  /** Origin clients connect to (the connection string's ClientEndpoint or Endpoint). */
+  endpoint?: string;
+  accessKey?: AccessKey;
+  /** Hub name; lower-cased in the URL, as Azure's SDKs do. */
+  hub: string;
+  /** Put in `asrs.s.uid`; REST sends to this user reach the connection. */
+  userId?: string;
+  /** Extra claims copied into the token; reserved JWT names are renamed `asrs.u.<name>`. */
+  claims?: Readonly<Record<string, unknown>>;
+  /** Token lifetime in ms. @default 3_600_000 (one hour, like Azure) */
+  lifetimeMs?: number;
+  /** @default systemClock */
+  clock?: Clock;
+}
+
+const reserved = new Set(['aud', 'exp', 'iat', 'nbf', 'iss', 'actort', 'acr', 'azp', 'c_hash', 'jti', 'nonce']);
+
+export function keyBytes(key: AccessKey): Uint8Array {
+  return typeof key === 'string' ? new TextEncoder().encode(key) : key;
+}
+
+/** `{endpoint}/client/?hub={hub}`: where negotiate sends clients, and the `aud` of their token. */
+export function clientUrl(endpoint: string, hub: string): string {
+  return `${endpoint.replace(/\/+$/, '')}/client/?hub=${encodeURIComponent(hub.toLowerCase())}`;
+}
+
+/** Builds the negotiate redirect `{url, accessToken}` for a hub, as Azure's SDKs do locally. */
+export async function createClientAccess(options: ClientAccessOptions): Promise<ClientAccess> {
+  const parsed =
+    typeof options.connectionString === 'string'
+      ? parseConnectionString(options.connectionString)
+      : options.connectionString;
+  const endpoint = options.endpoint ?? parsed?.clientEndpoint;
+  const key = options.accessKey ?? parsed?.accessKey;
+  if (endpoint === undefined || key === undefined) {
+    throw new HubError(HubErrorCode.InvalidConnectionString, 'Give a connection string, or an endpoint and a key.');
+  }
+  const url = clientUrl(endpoint, options.hub);
+  const claims: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(options.claims ?? {})) {
+    claims[reserved.has(name) ? `asrs.u.${name}` : name] = value;
+  }
+  if (options.userId !== undefined) claims['asrs.s.uid'] = options.userId;
+  const accessToken = await sign(claims, url, key, options.lifetimeMs ?? 3_600_000, options.clock ?? systemClock);
+  return { url, accessToken };
+}
+
+export interface ServerTokenOptions {
+  /** The request URL the token is for (Azure's SDK includes the `?api-version=` query). */
+  audience: string;
+  accessKey: AccessKey;
+  /** @default 3_600_000 */
+  lifetimeMs?: number;
+  /** Sent as `nameid`, as the Management SDK does. */
+  userId?: string;
+  clock?: Clock;
+}
+
+/** A token for the data-plane REST API. */
+export function createServerToken(options: ServerTokenOptions): Promise<string> {
+  const claims = options.userId === undefined ? {} : { nameid: options.userId };
+  return sign(
+    claims,
+    options.audience,
+    options.accessKey,
+    options.lifetimeMs ?? 3_600_000,
+    options.clock ?? systemClock,
+  );
+}
+
+async function sign(claims: Record<string, unknown>, aud: string, key: AccessKey, lifetimeMs: number, clock: Clock) {
+  if (!Number.isFinite(lifetimeMs) || lifetimeMs <= 0) {
+    throw new HubError(HubErrorCode.BadRequest, `lifetimeMs must be a positive number, got ${lifetimeMs}.`);
+  }
+  const now = Math.floor(clock.now() / 1000);
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+    .setAudience(aud)
+    .setIssuedAt(now)
+    .setNotBefore(now)
+    .setExpirationTime(now + Math.max(1, Math.round(lifetimeMs / 1000)))
+    .sign(keyBytes(key));
+}
+
+/** Verifies an HS256 token against every key; `exp` is required. Throws HUB_UNAUTHORIZED. */
+export async function verifyToken(
+  token: string,
+  keys: readonly Uint8Array[],
+  clock: Clock,
+  toleranceSeconds = 5,
+): Promise<JWTPayload> {
+  let last: unknown;
+  for (const key of keys) {
+    try {
+      const { payload } = await jwtVerify(token, key, {
+        algorithms: ['HS256'],
+        currentDate: new Date(clock.now()),
+        clockTolerance: toleranceSeconds,
+        requiredClaims: ['exp'],
+      });
+      return payload;
+    } catch (err) {
+      last = err;
+      if (!(err instanceof joseErrors.JWSSignatureVerificationFailed)) break;
+    }
+  }
+  throw new HubError(HubErrorCode.Unauthorized, describe(last), { cause: last });
+}
+
+function describe(err: unknown): string {
+  if (err instanceof joseErrors.JWTExpired) return 'The access token has expired.';
+  if (err instanceof joseErrors.JWSSignatureVerificationFailed) return 'The access token signature is invalid.';
+  if (err instanceof joseErrors.JWTClaimValidationFailed) return `The access token's '${err.claim}' claim is invalid.`;
+  return 'The access token is malformed.';
+}
+
+interface AudienceShape {
+  host: string;
+  path: string;
+  hub: string | undefined;
+}
+
+function shape(url: string): AudienceShape | undefined {
+  try {
+    const u = new URL(url);
+    let path: string;
+    try {
+      path = decodeURIComponent(u.pathname);
+    } catch {
+      path = u.pathname;
+    }
+    return {
+      host: u.host.toLowerCase(),
+      path: path.replace(/\/+$/, '').toLowerCase(),
+      hub: u.searchParams.get('hub')?.toLowerCase(),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The hosts a token's `aud` may name: the configured endpoints and the request's own Host. */
+export function allowedHosts(endpoints: readonly string[], request: IncomingMessage): Set<string> {
+  const hosts = new Set<string>();
+  for (const e of endpoints) {
+    const s = shape(e);
+    if (s !== undefined) hosts.add(s.host);
+  }
+  if (request.headers.host !== undefined) hosts.add(request.headers.host.toLowerCase());
+  return hosts;
+}
+
+/**
+ * Whether `aud` (a string or list) names `expected`: same host (one of `hosts`), same path ignoring
+ * case and trailing slashes, and, when `hub` is given, the same `hub` query value. Other query
+ * parameters (`api-version`, `asrs.op`, …) are ignored.
+ */
+export function audienceMatches(aud: unknown, expectedPath: string, hosts: Set<string>, hub?: string): boolean {
+  const list = typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud : [];
+  const path = expectedPath.replace(/\/+$/, '').toLowerCase();
+  return list.some((a) => {
+    if (typeof a !== 'string') return false;
+    const s = shape(a);
+    if (s === undefined || !hosts.has(s.host) || s.path !== path) return false;
+    return hub === undefined || s.hub === hub.toLowerCase();
+  });
+}
