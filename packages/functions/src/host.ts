@@ -17,35 +17,26 @@ import {
 } from './bindings.ts';
 import { fromHubbubBus, isHubbubBus } from './bus-adapter.ts';
 import { type BusListener, startListener } from './bus-listener.ts';
-import type { RpcHttpData } from './core-types.ts';
+import { handleBusMessage } from './bus-trigger.ts';
 import { FunctionsError, isFunctionsError } from './errors.ts';
 import { createExecutor, type Executor } from './executor.ts';
 import { type HostConfig, readHostConfig, readLocalSettings } from './host-config.ts';
+import { serveHttp } from './http-handler.ts';
 import {
-  checkKey,
   compileHttpRoutes,
-  flatHeaders,
   type HttpRoute,
   httpOutputBinding,
   httpTriggerBinding,
-  matchRoute,
-  readBody,
-  toRpcHttpRequest,
   writeError,
-  writeRpcHttpResponse,
 } from './http-trigger.ts';
 import { type InvocationScope, runAppHook } from './invoke.ts';
 import { createFunctionKeys, type FunctionKeys, type FunctionKeysOptions } from './keys.ts';
 import {
-  type BusReceivedMessage,
   type BusResolver,
-  bodyData,
   busSettingOf,
   createServiceBusBindings,
   type FunctionsBus,
   sourceOf,
-  toRpcMetadata,
-  triggerMetadataOf,
 } from './service-bus.ts';
 import { checkSettings, connectionValue, resolveBindingSettings } from './settings.ts';
 import { createSignalRBindings, type SignalRResolver, type SignalRTarget } from './signalr.ts';
@@ -293,105 +284,27 @@ export function createFunctionsHost(options: FunctionsHostOptions): FunctionsHos
         startListener(
           bus,
           { source, sessions, maxConcurrentCalls: sessions ? 1 : config.maxConcurrentCalls, logger },
-          (message) => handleMessage(entry, message, binary),
+          (message) =>
+            handleBusMessage(
+              { ids, logger, executor: executor!, track, signal: closing.signal },
+              entry,
+              message,
+              binary,
+            ),
         ),
       );
     }
-  }
-
-  async function handleMessage(entry: FunctionEntry, message: BusReceivedMessage, binary: boolean): Promise<void> {
-    const info = entry.trigger.info;
-    const invocationId = ids.uuid();
-    const meta = triggerMetadataOf(message);
-    const many = info.cardinality === 'many';
-    const body = bodyData(message, binary);
-    const triggerData = many ? toTypedData([JSON.parse(JSON.stringify(fromBody(body)))]) : body;
-    const triggerMetadata = toRpcMetadata(
-      many ? Object.fromEntries(Object.entries(meta).map(([k, v]) => [`${k}Array`, [v]])) : meta,
-    );
-    const payload = fromBody(body);
-    const values = { ...(typeof payload === 'object' && payload !== null ? payload : {}), ...meta };
-    try {
-      await track(
-        executor!.execute(entry, {
-          invocationId,
-          triggerData,
-          triggerMetadata,
-          data: { invocationId, expressions: { values } },
-          signal: closing.signal,
-        }),
-      );
-    } catch (err) {
-      logger.warn(
-        { err, function: entry.name, messageId: message.messageId, deliveryCount: message.deliveryCount },
-        'Function failed; abandoning the message.',
-      );
-      await message.abandon().catch((e: unknown) => logger.error({ err: e }, 'Abandon failed.'));
-      return;
-    }
-    await message.complete().catch((e: unknown) => logger.error({ err: e, function: entry.name }, 'Complete failed.'));
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (state !== 'started' || executor === undefined) {
       throw new FunctionsError('FUNCTIONS_CLOSED', 'The functions host is not running.');
     }
-    const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
-    const prefix = config.routePrefix === '' ? '' : `/${config.routePrefix}`;
-    const path = url.pathname;
-    const lowerPath = path.toLowerCase();
-    if (prefix !== '' && lowerPath !== prefix.toLowerCase() && !lowerPath.startsWith(`${prefix.toLowerCase()}/`)) {
-      throw new FunctionsError('FUNCTIONS_NOT_FOUND', `No function is routed at ${path}.`, { detail: { path } });
-    }
-    const method = (req.method ?? 'GET').toUpperCase();
-    const match = matchRoute(routes, method, path.slice(prefix.length));
-    checkKey(keys, match, req, url.searchParams);
-    const body = await readBody(req, maxBody);
-    const headers = flatHeaders(req);
-    const entry = match.route.entry;
-    const invocationId = ids.uuid();
-    const query = Object.fromEntries(url.searchParams);
-    let bodyValues: Record<string, unknown> = {};
-    if (body.length > 0 && /json/i.test(headers['content-type'] ?? '')) {
-      try {
-        const parsed: unknown = JSON.parse(body.toString('utf8'));
-        if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed))
-          bodyValues = parsed as Record<string, unknown>;
-      } catch {
-        /* not JSON after all: no body values for binding expressions */
-      }
-    }
-    const response = await track(
-      executor.execute(entry, {
-        invocationId,
-        triggerData: { http: toRpcHttpRequest(req, url.href, headers, match.params, body) },
-        triggerMetadata: {},
-        data: {
-          invocationId,
-          expressions: { headers, query, values: { ...bodyValues, ...match.params, query, headers } },
-        },
-        retry: false,
-      }),
-    ).catch((err: unknown) => {
-      if (isFunctionsError(err)) throw err;
-      logger.error({ err, function: entry.name, invocationId }, 'HTTP function failed.');
-      throw new FunctionsError(
-        'FUNCTIONS_INVOCATION_FAILED',
-        `Function "${entry.name}" failed (invocation ${invocationId}).`,
-        {
-          cause: err,
-          detail: { function: entry.name, invocationId },
-        },
-      );
-    });
-    const httpOut = entry.outputs.find((o) => String(o.info.type).toLowerCase() === 'http');
-    const data =
-      httpOut === undefined
-        ? undefined
-        : httpOut.name === '$return'
-          ? response.returnValue
-          : response.outputData?.find((o) => o.name === httpOut.name)?.data;
-    writeRpcHttpResponse(res, (data?.http ?? undefined) as RpcHttpData | undefined, method === 'HEAD');
+    await serveHttp(
+      { routePrefix: config.routePrefix, routes, keys, maxBodyBytes: maxBody, ids, logger, executor, track },
+      req,
+      res,
+    );
   }
 
   async function close(): Promise<void> {
@@ -438,16 +351,4 @@ export function createFunctionsHost(options: FunctionsHostOptions): FunctionsHos
       return timers.find((t) => t.entry.name === name)?.nextAt;
     },
   };
-}
-
-function fromBody(data: { string?: string | null; json?: string | null; bytes?: Uint8Array | null }): unknown {
-  if (data.json != null) return JSON.parse(data.json);
-  if (data.string != null) {
-    try {
-      return JSON.parse(data.string);
-    } catch {
-      return data.string;
-    }
-  }
-  return data.bytes == null ? undefined : Buffer.from(data.bytes);
 }
