@@ -48,6 +48,18 @@ export {
 } from './entities.ts';
 export { BusError, type BusErrorCode, BusErrorStatus, isBusError } from './errors.ts';
 export { createFileEngine, FileEngine, type FileEngineOptions } from './file-engine.ts';
+export {
+  BATCH_CONTENT_TYPE,
+  BusHttpError,
+  type BusHttpErrorCode,
+  BusHttpErrorStatus,
+  type BusHttpHandler,
+  type BusHttpOptions,
+  createBusHttpHandler,
+  createSasToken,
+  type SasKey,
+  verifySasToken,
+} from './http/index.ts';
 export { createMemoryEngine, MemoryEngine } from './memory-engine.ts';
 export {
   MessageState,

@@ -1,0 +1,144 @@
+/**
+ * The bus HTTP API in the shape of the Azure Service Bus REST API, as a `node:http` request
+ * handler that can be mounted under a path prefix. See the "HTTP API" section of the README.
+ * @module
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type Clock, InvalidOptionError, type Logger, silentLogger, systemClock } from '@hubbub/kernel';
+import type { Bus } from '../client.ts';
+import * as management from './management.ts';
+import { type MessageContext, peek, receiveHead, sendMessages, settle } from './messages.ts';
+import { BusHttpError, sendError, sendJson } from './respond.ts';
+import { parseRoute, type Route, routeEntity } from './route.ts';
+import { type SasKey, verifySasToken } from './sas.ts';
+
+export { BATCH_CONTENT_TYPE, parseBatch, toBatchEntry } from './messages.ts';
+export { BusHttpError, type BusHttpErrorCode, BusHttpErrorStatus } from './respond.ts';
+export { createSasToken, type SasKey, verifySasToken } from './sas.ts';
+
+export interface BusHttpOptions {
+  /** Path prefix the API lives under (`/bus`); requests outside it go to `next` (or get 404). @default '' */
+  basePath?: string;
+  /**
+   * Shared access keys that may sign `Authorization: SharedAccessSignature …` tokens. When empty,
+   * requests are not authenticated (development on loopback). @default []
+   */
+  keys?: readonly SasKey[];
+  /** Largest request body accepted, in bytes (entities still enforce their own maximum message size). @default 1_048_576 */
+  maxRequestBytes?: number;
+  /** Cap on `?timeout=` of receive requests, in seconds. @default 300 */
+  maxTimeoutSeconds?: number;
+  /** Token expiry is checked against this clock. @default systemClock */
+  clock?: Clock;
+  /** Unexpected (500) failures are logged here. @default silentLogger */
+  logger?: Logger;
+}
+
+export type BusHttpHandler = (req: IncomingMessage, res: ServerResponse, next?: () => void) => void;
+
+function normalizeBase(path: string): string {
+  if (typeof path !== 'string' || (path !== '' && !path.startsWith('/'))) {
+    throw new InvalidOptionError('basePath', "must be '' or start with '/'");
+  }
+  return path.replace(/\/+$/, '');
+}
+
+const allowed: Record<Route['kind'], readonly string[]> = {
+  messages: ['POST', 'GET'],
+  head: ['POST', 'DELETE'],
+  locked: ['DELETE', 'PUT', 'POST'],
+  subscriptions: ['GET'],
+  subscription: ['GET', 'PUT', 'DELETE'],
+  rules: ['GET'],
+  rule: ['GET', 'PUT', 'DELETE'],
+  resources: ['GET'],
+  entity: ['GET', 'PUT', 'DELETE'],
+};
+
+/** Creates the request handler. `bus` is a {@link Bus} from `createBus`. */
+export function createBusHttpHandler(bus: Bus, options: BusHttpOptions = {}): BusHttpHandler {
+  const basePath = normalizeBase(options.basePath ?? '');
+  const keys = new Map<string, string>();
+  for (const k of options.keys ?? []) {
+    if (typeof k?.name !== 'string' || k.name === '' || typeof k.key !== 'string' || k.key === '') {
+      throw new InvalidOptionError('keys', 'each key needs a non-empty name and key');
+    }
+    keys.set(k.name, k.key);
+  }
+  const maxRequestBytes = options.maxRequestBytes ?? 1_048_576;
+  if (!Number.isInteger(maxRequestBytes) || maxRequestBytes < 1) {
+    throw new InvalidOptionError('maxRequestBytes', 'must be a positive integer');
+  }
+  const maxTimeoutSeconds = options.maxTimeoutSeconds ?? 300;
+  if (!(maxTimeoutSeconds >= 0)) throw new InvalidOptionError('maxTimeoutSeconds', 'must be ≥ 0');
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? silentLogger;
+
+  async function handle(req: IncomingMessage, res: ServerResponse, pathname: string, url: URL): Promise<void> {
+    const route = parseRoute(pathname);
+    if (route === undefined) throw new BusHttpError('BUS_ROUTE_NOT_FOUND', `No bus API route at ${pathname}.`);
+    const method = req.method ?? 'GET';
+    if (!allowed[route.kind].includes(method)) {
+      res.setHeader('allow', allowed[route.kind].join(', '));
+      throw new BusHttpError('BUS_METHOD_NOT_ALLOWED', `${method} is not allowed on ${pathname}.`, {
+        allow: allowed[route.kind],
+      });
+    }
+    if (keys.size > 0) {
+      const verdict = verifySasToken(req.headers.authorization, keys, routeEntity(route), clock.now(), url.pathname);
+      if (!verdict.ok) throw new BusHttpError('BUS_UNAUTHORIZED', `Unauthorized: ${verdict.reason}.`);
+    }
+    const host = req.headers.host ?? 'localhost';
+    const ctx: MessageContext = { bus, maxRequestBytes, maxTimeoutSeconds, baseUrl: `http://${host}${basePath}` };
+    switch (route.kind) {
+      case 'messages':
+        if (method === 'GET') peek(ctx, route.entity, url, res);
+        else await sendMessages(ctx, route.entity, req, res);
+        return;
+      case 'head':
+        await receiveHead(ctx, route.entity, method === 'POST' ? 'peekLock' : 'receiveAndDelete', url, req, res);
+        return;
+      case 'locked':
+        await settle(ctx, route.entity, route.lockToken, method, res);
+        return;
+      case 'entity':
+        await management.entity(bus, route.entity, req, res, maxRequestBytes);
+        return;
+      case 'subscriptions':
+        sendJson(res, 200, await bus.admin.listSubscriptions(route.topic));
+        return;
+      case 'subscription':
+        await management.subscription(bus, route.topic, route.subscription, req, res, maxRequestBytes);
+        return;
+      case 'rules':
+        sendJson(res, 200, await bus.admin.listRules(route.topic, route.subscription));
+        return;
+      case 'rule':
+        await management.rule(bus, route.topic, route.subscription, route.rule, req, res, maxRequestBytes);
+        return;
+      case 'resources':
+        sendJson(res, 200, route.what === 'queues' ? await bus.admin.listQueues() : await bus.admin.listTopics());
+        return;
+    }
+  }
+
+  return (req, res, next) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const path = url.pathname;
+    const inside = basePath === '' || path === basePath || path.startsWith(`${basePath}/`);
+    if (!inside) {
+      if (next !== undefined) next();
+      else sendError(res, new BusHttpError('BUS_ROUTE_NOT_FOUND', `No bus API route at ${path}.`));
+      return;
+    }
+    handle(req, res, path.slice(basePath.length), url).catch((err: unknown) => {
+      if (!(err instanceof Error && 'status' in err && err.status !== undefined)) {
+        logger.error({ err, method: req.method, path }, 'bus HTTP request failed');
+      }
+      // Drain what the client is still sending so the error reaches it (unless it was too large).
+      if (!req.readableEnded && (err as { status?: number }).status !== 413) req.resume();
+      sendError(res, err);
+      if ((err as { status?: number }).status === 413) res.on('finish', () => req.destroy());
+    });
+  };
+}
