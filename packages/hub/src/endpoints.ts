@@ -36,6 +36,8 @@ const transferFormats: Record<TransportKind, string[]> = {
 export class Endpoints {
   readonly #host: EndpointHost;
   readonly #wss: WebSocketServer;
+  /** Open WebSockets, so that closing the server does not wait on clients' close handshakes. */
+  readonly #sockets = new Set<WebSocketTransport>();
 
   constructor(host: EndpointHost) {
     this.#host = host;
@@ -88,8 +90,11 @@ export class Endpoints {
       if (connection.transport?.kind !== TransportKind.LongPolling) {
         return sendText(response, 400, 'Cannot terminate this connection using the DELETE endpoint.');
       }
+      // The client asked to stop: no Close message, the pending poll ends with 204.
+      const transport = connection.transport;
       response.writeHead(202).end();
-      connection.close();
+      connection.transportClosed(transport, true);
+      transport.close();
       return;
     }
     if (request.headers.accept?.includes('text/event-stream'))
@@ -143,8 +148,12 @@ export class Endpoints {
       const previous = target.transport;
       const transport = new WebSocketTransport(ws, socket, this.#host.scheduler, {
         onData: (data, binary) => target.receive(data, binary),
-        onClose: (clean) => target.transportClosed(transport, clean),
+        onClose: (clean) => {
+          this.#sockets.delete(transport);
+          target.transportClosed(transport, clean);
+        },
       });
+      this.#sockets.add(transport);
       if (previous instanceof WebSocketTransport) {
         target.transportClosed(previous, false);
         previous.terminate();
@@ -154,8 +163,14 @@ export class Endpoints {
     });
   }
 
+  /** Stops accepting upgrades and drops every WebSocket once what is queued for it is written. */
   close(): void {
     this.#wss.close();
+    for (const transport of this.#sockets) {
+      transport.flush();
+      transport.terminate();
+    }
+    this.#sockets.clear();
   }
 
   async #post(connection: HubConnection, request: IncomingMessage, response: ServerResponse): Promise<void> {

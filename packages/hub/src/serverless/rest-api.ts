@@ -9,7 +9,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Clock, TimerHandle } from '@hubbub/kernel';
 import type { Audience, Exclusions } from '../backplane.ts';
 import { HubError, HubErrorCode } from '../errors.ts';
-import { readBody } from '../http.ts';
 import type { Hub } from '../hub.ts';
 import { matchRoute, type Operation, routes2022, routesV1 } from './rest-routes.ts';
 import { allowedHosts, audienceMatches, verifyToken } from './tokens.ts';
@@ -97,7 +96,9 @@ export function createRestApi(options: RestApiOptions): RequestHandler {
     const operation = match.route.operation;
     const sends = operation.startsWith('send') || operation === 'broadcast';
     if (!sends && request.method !== 'HEAD') request.resume();
-    const body = sends ? parsePayload(await readBody(request, maxBody), request.headers['content-type']) : undefined;
+    const body = sends
+      ? parsePayload(await readLimited(request, response, maxBody), request.headers['content-type'])
+      : undefined;
     const call: Call = { hub: options.hub(hubName), params, url, body };
     const outcome = await execute(operation, call);
     if (outcome === 'not-found') return notFound(response, request.method === 'HEAD', operation, call);
@@ -214,6 +215,35 @@ export function createRestApi(options: RestApiOptions): RequestHandler {
     ttls.get(key)?.cancel();
     ttls.delete(key);
   }
+}
+
+/** Reads a body of at most `limit` bytes; a larger one gets 413 and the connection is closed after the answer. */
+function readLimited(request: IncomingMessage, response: ServerResponse, limit: number): Promise<Buffer> {
+  const tooLarge = () => {
+    response.setHeader('Connection', 'close');
+    return new HubError(HubErrorCode.BadRequest, `The request body exceeds ${limit} bytes.`, {
+      status: 413,
+      detail: { field: 'body' },
+    });
+  };
+  if (Number(request.headers['content-length'] ?? 0) > limit) return Promise.reject(tooLarge());
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        request.off('data', onData);
+        request.pause();
+        reject(tooLarge());
+        return;
+      }
+      chunks.push(chunk);
+    };
+    request.on('data', onData);
+    request.on('end', () => resolve(Buffer.concat(chunks, size)));
+    request.on('error', reject);
+  });
 }
 
 function ttlKey(hub: Hub, user: string, group: string): string {

@@ -24,10 +24,17 @@ export class LongPollingTransport implements Transport {
   /** When the last poll ended (ms): the connection is dead once no poll follows for a while. */
   #idleSince: number;
   #closed = false;
+  /** The latest time the server told us (the transport has no clock of its own). */
+  #lastNow: number;
 
   constructor(scheduler: FlushScheduler, now: number) {
     this.#scheduler = scheduler;
-    this.#idleSince = now;
+    this.#idleSince = this.#lastNow = now;
+  }
+
+  /** Whether a poll is parked, waiting for frames. */
+  get isPolling(): boolean {
+    return this.#poll !== undefined;
   }
 
   /** Parks a poll. Answers at once when frames are waiting. */
@@ -38,11 +45,11 @@ export class LongPollingTransport implements Transport {
     }
     this.#endPoll(204);
     this.#poll = res;
-    this.#pollStartedAt = now;
+    this.#pollStartedAt = this.#lastNow = now;
     res.on('close', () => {
       if (this.#poll === res) {
         this.#poll = undefined;
-        this.#idleSince = now;
+        this.#idleSince = this.#lastNow;
       }
     });
     if (this.#queue.length > 0) this.flush();
@@ -67,6 +74,7 @@ export class LongPollingTransport implements Transport {
 
   /** Ends a poll that has waited `timeoutMs` with an empty 200 (the client polls again). */
   expirePoll(now: number, timeoutMs: number): void {
+    this.#lastNow = now;
     if (this.#poll !== undefined && now - this.#pollStartedAt >= timeoutMs) {
       this.#endPoll(200);
       this.#idleSince = now;
