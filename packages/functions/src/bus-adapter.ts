@@ -69,6 +69,23 @@ export function fromHubbubBus(bus: Bus, options: BusAdapterOptions = {}): Functi
     }
   }
 
+  async function* batches(source: BusSource, signal: AbortSignal, max: number): AsyncGenerator<BusReceivedMessage[]> {
+    const receiver = bus.createReceiver(addressOf(source), { receiveMode: 'peekLock' });
+    try {
+      while (!signal.aborted) {
+        const batch = await receiver.receiveMessages(Math.min(max, 10_000), {
+          maxWaitTimeMs: 60_000,
+          abortSignal: signal,
+        });
+        if (batch.length > 0) yield batch;
+      }
+    } catch (err) {
+      if (!signal.aborted) throw err;
+    } finally {
+      await receiver.close();
+    }
+  }
+
   return {
     async send(entity, messages) {
       let sender = senders.get(entity);
@@ -86,5 +103,13 @@ export function fromHubbubBus(bus: Bus, options: BusAdapterOptions = {}): Functi
     receive(source, { sessions: useSessions, signal }) {
       return useSessions ? sessions(source, signal) : plain(source, signal);
     },
+    receiveBatches(source, { sessions: useSessions, signal, maxMessages }) {
+      // Session batches stay one message at a time (a session is drained in order).
+      return useSessions ? wrapSingles(sessions(source, signal)) : batches(source, signal, maxMessages);
+    },
   };
+}
+
+async function* wrapSingles<T>(items: AsyncIterable<T>): AsyncGenerator<T[]> {
+  for await (const item of items) yield [item];
 }

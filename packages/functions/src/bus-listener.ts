@@ -1,34 +1,32 @@
 /**
- * Pumps one Service Bus-triggered function: pulls peek-locked messages while fewer than
- * `maxConcurrentCalls` are in flight, runs each through `handle`, and keeps a session's messages
- * in order (one at a time per session) when sessions are enabled.
+ * Pumps one Service Bus-triggered function: pulls deliveries (messages or batches) while fewer
+ * than `maxConcurrentCalls` are in flight and runs each through `handle`.
  * @module
  */
 import type { Logger } from '@hubbub/kernel';
-import type { BusReceivedMessage, BusSource, FunctionsBus } from './service-bus.ts';
 
 export interface ListenerOptions {
-  readonly source: BusSource;
-  readonly sessions: boolean;
   readonly maxConcurrentCalls: number;
   readonly logger: Logger;
+  /** Named in the log line when receiving fails. */
+  readonly what: string;
 }
 
 export interface BusListener {
-  /** Stops pulling and waits for in-flight messages to settle. */
+  /** Stops pulling and waits for in-flight deliveries to settle. */
   close(): Promise<void>;
-  /** Messages currently being handled. */
+  /** Deliveries currently being handled. */
   readonly inFlight: number;
 }
 
-export function startListener(
-  bus: FunctionsBus,
+/** `receive(signal)` yields deliveries until `signal` aborts. */
+export function startListener<T>(
+  receive: (signal: AbortSignal) => AsyncIterable<T>,
   options: ListenerOptions,
-  handle: (message: BusReceivedMessage) => Promise<void>,
+  handle: (delivery: T) => Promise<void>,
 ): BusListener {
   const abort = new AbortController();
   const running = new Set<Promise<void>>();
-  const sessionTails = new Map<string, Promise<void>>();
   let wake: (() => void) | undefined;
 
   const slotFree = async () => {
@@ -39,28 +37,19 @@ export function startListener(
     }
   };
 
-  const dispatch = (message: BusReceivedMessage) => {
-    const session = options.sessions ? message.sessionId : undefined;
-    const previous = session === undefined ? undefined : sessionTails.get(session);
-    const task = (async () => {
-      if (previous !== undefined) await previous;
-      await handle(message);
-    })()
-      .catch((err: unknown) => options.logger.error({ err }, 'Service Bus message handler failed.'))
+  const dispatch = (delivery: T) => {
+    const task: Promise<void> = handle(delivery)
+      .catch((err: unknown) => options.logger.error({ err }, 'Service Bus delivery handler failed.'))
       .finally(() => {
         running.delete(task);
-        if (session !== undefined && sessionTails.get(session) === task) sessionTails.delete(session);
         wake?.();
         wake = undefined;
       });
     running.add(task);
-    if (session !== undefined) sessionTails.set(session, task);
   };
 
   const pump = (async () => {
-    const iterator = bus
-      .receive(options.source, { sessions: options.sessions, signal: abort.signal })
-      [Symbol.asyncIterator]();
+    const iterator = receive(abort.signal)[Symbol.asyncIterator]();
     try {
       for (;;) {
         await slotFree();
@@ -70,7 +59,7 @@ export function startListener(
         dispatch(next.value);
       }
     } catch (err) {
-      if (!abort.signal.aborted) options.logger.error({ err, source: options.source }, 'Service Bus receive failed.');
+      if (!abort.signal.aborted) options.logger.error({ err, source: options.what }, 'Service Bus receive failed.');
     } finally {
       await iterator.return?.();
     }

@@ -1,13 +1,14 @@
 /**
- * One Service Bus delivery: the message becomes the trigger input and metadata the Azure extension
- * produces; it is completed when the function and its outputs succeeded, abandoned otherwise.
+ * One Service Bus delivery (a message, or a batch for `cardinality: 'many'`): the trigger input
+ * and metadata the Azure extension produces; every message is completed when the function and its
+ * outputs succeeded, and abandoned otherwise.
  * @module
  */
 import type { IdSource, Logger } from '@hubbub/kernel';
 import type { FunctionEntry } from './bindings.ts';
+import type { RpcTypedData } from './core-types.ts';
 import type { Executor } from './executor.ts';
 import { type BusReceivedMessage, bodyData, toRpcMetadata, triggerMetadataOf } from './service-bus.ts';
-import { toTypedData } from './typed-data.ts';
 
 export interface BusTriggerDeps {
   readonly ids: IdSource;
@@ -18,54 +19,76 @@ export interface BusTriggerDeps {
   readonly signal: AbortSignal;
 }
 
-export async function handleBusMessage(
+/** Text of a body as the library will parse it (JSON text stays JSON text). */
+function textOf(data: RpcTypedData): string | undefined {
+  if (data.string != null) return data.string;
+  if (data.json != null) return data.json;
+  return undefined;
+}
+
+/** The batch input: strings (each JSON-parsed by the library when it is JSON) or, if any body is binary, bytes. */
+function batchData(bodies: RpcTypedData[]): RpcTypedData {
+  const texts = bodies.map(textOf);
+  if (texts.every((t) => t !== undefined)) return { collectionString: { string: texts as string[] } };
+  return { collectionBytes: { bytes: bodies.map((b) => b.bytes ?? Buffer.from(textOf(b) ?? '')) } };
+}
+
+function payloadOf(data: RpcTypedData): unknown {
+  const text = textOf(data);
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+export async function handleBusMessages(
   deps: BusTriggerDeps,
   entry: FunctionEntry,
-  message: BusReceivedMessage,
-  binary: boolean,
+  messages: readonly BusReceivedMessage[],
 ): Promise<void> {
   const info = entry.trigger.info;
+  const binary = info.dataType === 'binary';
   const invocationId = deps.ids.uuid();
-  const meta = triggerMetadataOf(message);
-  const many = info.cardinality === 'many';
-  const body = bodyData(message, binary);
-  const triggerData = many ? toTypedData([JSON.parse(JSON.stringify(fromBody(body)))]) : body;
-  const triggerMetadata = toRpcMetadata(
-    many ? Object.fromEntries(Object.entries(meta).map(([k, v]) => [`${k}Array`, [v]])) : meta,
-  );
-  const payload = fromBody(body);
-  const values = { ...(typeof payload === 'object' && payload !== null ? payload : {}), ...meta };
+  const metas = messages.map(triggerMetadataOf);
+  const bodies = messages.map((m) => bodyData(m, binary));
+  let triggerData: RpcTypedData;
+  let metadata: Record<string, unknown>;
+  let values: Record<string, unknown> = {};
+  if (info.cardinality === 'many') {
+    triggerData = batchData(bodies);
+    const keys = [...new Set(metas.flatMap((m) => Object.keys(m)))];
+    metadata = Object.fromEntries(keys.map((k) => [`${k}Array`, metas.map((m) => m[k] ?? null)]));
+  } else {
+    triggerData = bodies[0]!;
+    metadata = metas[0]!;
+    const payload = payloadOf(triggerData);
+    values = { ...(typeof payload === 'object' && payload !== null ? payload : {}), ...metadata };
+  }
   try {
     await deps.track(
       deps.executor.execute(entry, {
         invocationId,
         triggerData,
-        triggerMetadata,
+        triggerMetadata: toRpcMetadata(metadata),
         data: { invocationId, expressions: { values } },
         signal: deps.signal,
       }),
     );
   } catch (err) {
     deps.logger.warn(
-      { err, function: entry.name, messageId: message.messageId, deliveryCount: message.deliveryCount },
-      'Function failed; abandoning the message.',
+      { err, function: entry.name, messageIds: messages.map((m) => m.messageId), invocationId },
+      'Function failed; abandoning its message(s).',
     );
-    await message.abandon().catch((e: unknown) => deps.logger.error({ err: e }, 'Abandon failed.'));
+    await Promise.all(
+      messages.map((m) => m.abandon().catch((e: unknown) => deps.logger.error({ err: e }, 'Abandon failed.'))),
+    );
     return;
   }
-  await message
-    .complete()
-    .catch((e: unknown) => deps.logger.error({ err: e, function: entry.name }, 'Complete failed.'));
-}
-
-function fromBody(data: { string?: string | null; json?: string | null; bytes?: Uint8Array | null }): unknown {
-  if (data.json != null) return JSON.parse(data.json);
-  if (data.string != null) {
-    try {
-      return JSON.parse(data.string);
-    } catch {
-      return data.string;
-    }
-  }
-  return data.bytes == null ? undefined : Buffer.from(data.bytes);
+  await Promise.all(
+    messages.map((m) =>
+      m.complete().catch((e: unknown) => deps.logger.error({ err: e, function: entry.name }, 'Complete failed.')),
+    ),
+  );
 }

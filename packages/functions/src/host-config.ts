@@ -13,6 +13,8 @@ export interface HostConfig {
   readonly maxConcurrentCalls: number;
   /** extensions.serviceBus.maxConcurrentSessions. @default 8 */
   readonly maxConcurrentSessions: number;
+  /** extensions.serviceBus.maxMessageBatchSize (cardinality 'many'). @default 1000 */
+  readonly maxMessageBatchSize: number;
 }
 
 interface HostJson {
@@ -22,6 +24,7 @@ interface HostJson {
     serviceBus?: {
       maxConcurrentCalls?: unknown;
       maxConcurrentSessions?: unknown;
+      maxMessageBatchSize?: unknown;
       messageHandlerOptions?: { maxConcurrentCalls?: unknown };
       sessionHandlerOptions?: { maxConcurrentSessions?: unknown };
     };
@@ -59,6 +62,7 @@ export async function readHostConfig(appDir: string): Promise<HostConfig> {
       8,
       'extensions.serviceBus.maxConcurrentSessions',
     ),
+    maxMessageBatchSize: positive(sb.maxMessageBatchSize, 1000, 'extensions.serviceBus.maxMessageBatchSize'),
   };
 }
 

@@ -17,7 +17,7 @@ import {
 } from './bindings.ts';
 import { fromHubbubBus, isHubbubBus } from './bus-adapter.ts';
 import { type BusListener, startListener } from './bus-listener.ts';
-import { handleBusMessage } from './bus-trigger.ts';
+import { handleBusMessages } from './bus-trigger.ts';
 import { FunctionsError, isFunctionsError } from './errors.ts';
 import { createExecutor, type Executor } from './executor.ts';
 import { type HostConfig, readHostConfig, readLocalSettings } from './host-config.ts';
@@ -32,6 +32,7 @@ import {
 import { type InvocationScope, runAppHook } from './invoke.ts';
 import { createFunctionKeys, type FunctionKeys, type FunctionKeysOptions } from './keys.ts';
 import {
+  type BusReceivedMessage,
   type BusResolver,
   busSettingOf,
   createServiceBusBindings,
@@ -113,7 +114,12 @@ export function createFunctionsHost(options: FunctionsHostOptions): FunctionsHos
   const maxBody = options.maxRequestBodyBytes ?? 104_857_600;
 
   let state: 'new' | 'starting' | 'started' | 'closing' | 'closed' = 'new';
-  let config: HostConfig = { routePrefix: 'api', maxConcurrentCalls: 16, maxConcurrentSessions: 8 };
+  let config: HostConfig = {
+    routePrefix: 'api',
+    maxConcurrentCalls: 16,
+    maxConcurrentSessions: 8,
+    maxMessageBatchSize: 1000,
+  };
   let entries: FunctionEntry[] = [];
   let routes: HttpRoute[] = [];
   let infos: FunctionInfo[] = [];
@@ -275,22 +281,21 @@ export function createFunctionsHost(options: FunctionsHostOptions): FunctionsHos
   function startBusTrigger(entry: FunctionEntry, bus: FunctionsBus): void {
     const info = entry.trigger.info;
     const sessions = info.isSessionsEnabled === true;
-    const binary = info.dataType === 'binary';
     const source = sourceOf(info, { functionName: entry.name, binding: entry.trigger.name });
     // Sessions: maxConcurrentSessions pumps, each holding one session and handling its messages in order.
     const pumps = sessions ? config.maxConcurrentSessions : 1;
+    const many = info.cardinality === 'many';
+    const receive = (signal: AbortSignal): AsyncIterable<readonly BusReceivedMessage[]> =>
+      many && bus.receiveBatches !== undefined
+        ? bus.receiveBatches(source, { sessions, signal, maxMessages: config.maxMessageBatchSize })
+        : singles(bus.receive(source, { sessions, signal }));
+    const deps = { ids, logger, executor: executor!, track, signal: closing.signal };
     for (let i = 0; i < pumps; i++) {
       listeners.push(
         startListener(
-          bus,
-          { source, sessions, maxConcurrentCalls: sessions ? 1 : config.maxConcurrentCalls, logger },
-          (message) =>
-            handleBusMessage(
-              { ids, logger, executor: executor!, track, signal: closing.signal },
-              entry,
-              message,
-              binary,
-            ),
+          receive,
+          { maxConcurrentCalls: sessions ? 1 : config.maxConcurrentCalls, logger, what: JSON.stringify(source) },
+          (messages) => handleBusMessages(deps, entry, messages),
         ),
       );
     }
@@ -351,4 +356,8 @@ export function createFunctionsHost(options: FunctionsHostOptions): FunctionsHos
       return timers.find((t) => t.entry.name === name)?.nextAt;
     },
   };
+}
+
+async function* singles<T>(items: AsyncIterable<T>): AsyncGenerator<readonly T[]> {
+  for await (const item of items) yield [item];
 }

@@ -57,6 +57,14 @@ export interface FunctionsBus {
   send(entity: string, messages: readonly BusOutgoingMessage[]): Promise<void>;
   /** Peek-locked messages from a queue or subscription until `signal` aborts. */
   receive(source: BusSource, options: BusReceiveOptions): AsyncIterable<BusReceivedMessage>;
+  /**
+   * Optional, for `cardinality: 'many'`: batches of up to `maxMessages` peek-locked messages, each
+   * batch what is available once the first message arrived. Without it batches hold one message.
+   */
+  receiveBatches?(
+    source: BusSource,
+    options: BusReceiveOptions & { readonly maxMessages: number },
+  ): AsyncIterable<readonly BusReceivedMessage[]>;
 }
 
 /** Picks the bus for a connection setting (`{ name, value }`, e.g. ServiceBusConnection = memory://). */

@@ -82,6 +82,30 @@ function badValue(scope: BindingScope, why: string): FunctionsError {
 
 const optionalString = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
 
+/** Claims of the binding's `idToken` (a JWT, `Bearer ` optional) whose types are in `claimTypeList`. */
+function tokenClaims(
+  binding: Readonly<RpcBindingInfo>,
+  scope: BindingScope,
+  data: InvocationData,
+  env: Parameters<typeof resolveExpressions>[2],
+): Record<string, unknown> | undefined {
+  const raw = optionalString(binding.idToken);
+  if (raw === undefined) return undefined;
+  const token = resolveExpressions(raw, data.expressions, env)
+    .replace(/^Bearer\s+/i, '')
+    .trim();
+  if (token === '') return undefined;
+  let payload: unknown;
+  try {
+    payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8'));
+  } catch {
+    payload = undefined;
+  }
+  if (typeof payload !== 'object' || payload === null) throw badValue(scope, 'idToken is not a JWT.');
+  const types = Array.isArray(binding.claimTypeList) ? binding.claimTypeList.map(String) : [];
+  return Object.fromEntries(Object.entries(payload).filter(([type]) => types.includes(type)));
+}
+
 export function createSignalRBindings(
   services: BindingServices,
   resolve: (setting: string, scope: BindingScope) => Promise<SignalRTarget>,
@@ -100,8 +124,12 @@ export function createSignalRBindings(
       const hub = resolveExpressions(hubOf(binding, scope), data.expressions, env(scope));
       const rawUser = optionalString(binding.userId);
       const userId = rawUser === undefined ? undefined : resolveExpressions(rawUser, data.expressions, env(scope));
+      const claims = tokenClaims(binding, scope, data, env(scope));
       const target = await resolve(settingOf(binding), scope);
-      const info = await target.connectionInfo(hub, userId ? { userId } : {});
+      const info = await target.connectionInfo(hub, {
+        ...(userId ? { userId } : {}),
+        ...(claims === undefined ? {} : { claims }),
+      });
       return { url: info.url, accessToken: info.accessToken };
     },
   };

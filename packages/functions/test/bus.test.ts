@@ -10,6 +10,7 @@ type State = {
   retries: { attempt: number; retryCount: number; deliveryCount: number }[];
   sessions: { session: string; n: number }[];
   bytes: { hex?: string; value?: unknown }[];
+  batches: { messages: unknown[]; messageIds: string[] }[];
   maxConcurrent: number;
 };
 
@@ -24,6 +25,7 @@ async function newBus(): Promise<Bus> {
         { name: 'retry-q', maxDeliveryCount: 5 },
         { name: 'session-q', requiresSession: true },
         { name: 'bytes-q' },
+        { name: 'batch-q' },
       ],
       topics: [{ name: 'events', subscriptions: [{ name: 'audit' }] }],
     },
@@ -155,6 +157,22 @@ describe('Service Bus trigger and output on the Hubbub bus', () => {
     assert.deepEqual(state.bytes, [{ hex: 'ff00fe' }]);
     assert.ok(state.maxConcurrent <= 4, `at most 4 at once, saw ${state.maxConcurrent}`);
     assert.ok(state.maxConcurrent > 1, `ran concurrently, saw ${state.maxConcurrent}`);
+  });
+
+  it('delivers batches to cardinality many functions with array metadata', async () => {
+    await using bus = await newBus();
+    await bus.createSender('batch-q').send([
+      { body: { n: 1 }, messageId: 'a' },
+      { body: 'two', messageId: 'b' },
+      { body: { n: 3 }, messageId: 'c' },
+    ]);
+    await using app = await serve({ app: 'bus-app', bus });
+    const state = await waitFor(async () => {
+      const s = (await (await fetch(`${app.base}/api/state`)).json()) as State;
+      return s.batches.flatMap((b) => b.messages).length === 3 ? s : undefined;
+    });
+    assert.deepEqual(state.batches, [{ messages: [{ n: 1 }, 'two', { n: 3 }], messageIds: ['a', 'b', 'c'] }]);
+    await waitFor(async () => (await bus.admin.getRuntimeProperties({ queue: 'batch-q' })).activeMessageCount === 0);
   });
 
   it('sends from an HTTP function through a serviceBus output', async () => {

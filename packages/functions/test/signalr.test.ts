@@ -38,6 +38,29 @@ describe('SignalR bindings', () => {
     ]);
   });
 
+  it('copies the claims named in claimTypeList from idToken', async () => {
+    const { calls, target } = recordingTarget();
+    await using app = await serve({ app: 'signalr-app', hub: target });
+    const payload = Buffer.from(JSON.stringify({ name: 'Ada', role: 'courier', secret: 'x' })).toString('base64url');
+    const token = `e30.${payload}.sig`;
+    const res = await fetch(`${app.base}/api/negotiateWithClaims?user=ada`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}` },
+    });
+    assert.equal(res.status, 200);
+    await res.body?.cancel();
+    assert.deepEqual(calls[0], {
+      op: 'info',
+      hub: 'orders',
+      value: { userId: 'ada', claims: { name: 'Ada', role: 'courier' } },
+    });
+    const bad = await fetch(`${app.base}/api/negotiateWithClaims`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer nope' },
+    });
+    assert.equal(((await bad.json()) as { error: { code: string } }).error.code, 'FUNCTIONS_INVALID_BINDING');
+  });
+
   it('signalR output sends messages to all, users, groups and connections, and applies group actions', async () => {
     const { calls, target } = recordingTarget();
     await using app = await serve({ app: 'signalr-app', hub: target });
