@@ -66,7 +66,8 @@ describe('host lifecycle', () => {
     await using app = await serve({ app: 'http-app', logger });
     await (await fetch(`${app.base}/api/boom`)).text();
     const line = lines.find((l) => l.level === 'error' && l.fields.function === 'boom');
-    assert.equal((line?.fields.err as Error).message, 'kaboom');
+    assert.ok(line, 'error logged');
+    assert.equal((line.fields.err as Error).message, 'kaboom');
   });
 
   it('answers HEAD for GET routes without a body', async () => {
