@@ -1,0 +1,52 @@
+/**
+ * Serves a fixed set of files (the web pages and the SignalR browser client) from memory.
+ * @module
+ */
+import { readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
+
+const types: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.svg': 'image/svg+xml',
+};
+
+export type StaticFiles = (request: IncomingMessage, response: ServerResponse) => boolean;
+
+/** `files` maps a URL path to a file on disk; each is read once, on first request. */
+export function createStaticFiles(files: Record<string, string>): StaticFiles {
+  const cache = new Map<string, Buffer>();
+  return (request, response) => {
+    if (request.method !== 'GET' && request.method !== 'HEAD') return false;
+    const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+    const file = files[path];
+    if (file === undefined) return false;
+    let body = cache.get(path);
+    if (body === undefined) {
+      body = readFileSync(file);
+      cache.set(path, body);
+    }
+    const ext = file.slice(file.lastIndexOf('.'));
+    response.writeHead(200, {
+      'Content-Type': types[ext] ?? 'application/octet-stream',
+      'Content-Length': body.length,
+      'Cache-Control': 'no-cache',
+    });
+    response.end(request.method === 'HEAD' ? undefined : body);
+    return true;
+  };
+}
+
+/** The official SignalR browser client, as shipped in the @microsoft/signalr package. */
+export function signalRBrowserClient(): Record<string, string> {
+  const require = createRequire(import.meta.url);
+  const main = require.resolve('@microsoft/signalr');
+  const dist = main.slice(0, main.lastIndexOf('/dist/') + '/dist/'.length);
+  return {
+    '/vendor/signalr.min.js': `${dist}browser/signalr.min.js`,
+    '/vendor/signalr.min.js.map': `${dist}browser/signalr.min.js.map`,
+  };
+}

@@ -1,0 +1,57 @@
+/** `hubbub start` as a user runs it: prints where to open it, serves the page and the hub, stops on Ctrl-C. */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { waitFor } from '@hubbub/kernel';
+import * as signalR from '@microsoft/signalr';
+import { hubbub } from './cli.ts';
+
+describe('hubbub start', () => {
+  it('serves the demo page and its hub, and stops cleanly on SIGINT', async () => {
+    const run = hubbub(['start', '--port', '0'], { HUBBUB_LOG_LEVEL: 'warn' });
+    try {
+      const url = await waitFor(() => /Open (http:\/\/\S+)\//.exec(run.stdout())?.[1], {
+        timeoutMs: 20_000,
+        what: 'the URL',
+      });
+      const page = await fetch(`${url}/`);
+      assert.equal(page.status, 200);
+      assert.match(await page.text(), /signalr\.min\.js/);
+      assert.equal((await fetch(`${url}/vendor/signalr.min.js`)).status, 200);
+      assert.equal((await fetch(`${url}/nope`)).status, 404);
+
+      const a = new signalR.HubConnectionBuilder()
+        .withUrl(`${url}/hubs/demo`)
+        .configureLogging(signalR.LogLevel.None)
+        .build();
+      const b = new signalR.HubConnectionBuilder()
+        .withUrl(`${url}/hubs/demo`)
+        .configureLogging(signalR.LogLevel.None)
+        .build();
+      const got = new Promise<{ from: string; text: string }>((resolve) => b.on('message', resolve));
+      await Promise.all([a.start(), b.start()]);
+      assert.equal(await a.invoke('send', 'ada', 'hello'), true);
+      assert.deepEqual({ ...(await got), at: 0 }, { from: 'ada', text: 'hello', at: 0 });
+      assert.equal(await a.invoke('send', 'ada', '   '), false, 'blank messages are refused');
+      await Promise.all([a.stop(), b.stop()]);
+    } finally {
+      run.child.kill('SIGINT');
+    }
+    assert.equal(await run.exited, 0);
+    assert.match(run.stdout(), /Stopped\./);
+  });
+
+  it('refuses a bad port with a usage error', async () => {
+    const run = hubbub(['start', '--port', 'abc']);
+    assert.equal(await run.exited, 1);
+    assert.match(run.stderr(), /CLI_USAGE/);
+  });
+
+  it('names an unknown command and lists the commands', async () => {
+    const run = hubbub(['frobnicate']);
+    assert.equal(await run.exited, 2);
+    assert.match(run.stderr(), /unknown command 'frobnicate'/);
+    const help = hubbub(['help']);
+    assert.equal(await help.exited, 0);
+    assert.match(help.stdout(), /start\s+Run everything/);
+  });
+});
