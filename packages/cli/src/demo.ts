@@ -6,7 +6,7 @@
 import type { Hub } from '@hubbub/hub';
 
 export function createDemoHub(hub: Hub): () => void {
-  hub.method('send', async (ctx, name: unknown, text: unknown) => {
+  hub.method('send', async (_ctx, name: unknown, text: unknown) => {
     if (typeof name !== 'string' || typeof text !== 'string' || text.trim() === '') return false;
     await hub.clients.all.send('message', {
       from: name.slice(0, 40) || 'anonymous',
