@@ -287,7 +287,7 @@ describe('closing connections (2022-06-01)', () => {
     };
     const a = await watch('close-a');
     const b = await watch('close-b');
-    const c = await watch('close-c');
+    await watch('close-c');
     const d = await watch('close-d');
     assert.equal((await rest('PUT', `/api/hubs/closing/groups/gone/connections/${b.id}`)).status, 200);
     assert.equal((await rest('POST', '/api/hubs/closing/groups/gone/:closeConnections?reason=group')).status, 204);
