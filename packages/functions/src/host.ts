@@ -138,31 +138,43 @@ export function createFunctionsHost(options: FunctionsHostOptions): FunctionsHos
     return p;
   };
 
-  function resolver<T>(given: T | ((c: { name: string; value: string }) => T | Promise<T>) | undefined, what: string) {
-    const cache = new Map<string, Promise<T>>();
+  type Connection = { name: string; value: string };
+  function resolver<T>(
+    given: T | ((c: Connection) => T | Promise<T>) | undefined,
+    what: string,
+    fallback?: (c: Connection) => Promise<T | undefined>,
+  ) {
+    const cache = new Map<string, Promise<T | undefined>>();
     return (settings: Record<string, string>) =>
-      (setting: string, bindingScope: BindingScope): Promise<T> => {
+      async (setting: string, bindingScope: BindingScope): Promise<T> => {
         const value = connectionValue(settings, setting, bindingScope);
-        if (given === undefined) {
-          return Promise.reject(
-            new FunctionsError(
-              'FUNCTIONS_BINDING_UNAVAILABLE',
-              `Function "${bindingScope.functionName}", binding "${bindingScope.binding}" needs a ${what}, but the host was given none.`,
-              { detail: { function: bindingScope.functionName, binding: bindingScope.binding, setting } },
-            ),
-          );
-        }
-        if (typeof given !== 'function') return Promise.resolve(given);
+        if (given !== undefined && typeof given !== 'function') return given;
         let found = cache.get(setting);
         if (found === undefined) {
-          found = Promise.resolve(
-            (given as (c: { name: string; value: string }) => T | Promise<T>)({ name: setting, value }),
-          );
+          const make = given === undefined ? fallback : (given as (c: Connection) => T | Promise<T>);
+          found = Promise.resolve(make?.({ name: setting, value }));
           cache.set(setting, found);
         }
-        return found;
+        const target = await found;
+        if (target === undefined) {
+          throw new FunctionsError(
+            'FUNCTIONS_BINDING_UNAVAILABLE',
+            `Function "${bindingScope.functionName}", binding "${bindingScope.binding}" needs a ${what}, but the host was given none for connection "${setting}".`,
+            { detail: { function: bindingScope.functionName, binding: bindingScope.binding, setting } },
+          );
+        }
+        return target;
       };
   }
+  /** Buses the host opened itself from `memory://` / `file://` connection settings; closed with the host. */
+  const ownedBuses: Bus[] = [];
+  const busFromUrl = async ({ value }: Connection): Promise<FunctionsBus | undefined> => {
+    if (!/^(memory|file):\/\//.test(value.trim())) return undefined;
+    const { createBus } = await import('@hubbub/bus');
+    const bus = await createBus({ url: value.trim(), clock });
+    ownedBuses.push(bus);
+    return fromHubbubBus(bus);
+  };
   const hubFor = resolver<SignalRTarget>(options.hub, 'SignalR hub');
   const givenBus = options.bus;
   const busFor = resolver<FunctionsBus>(
@@ -177,6 +189,7 @@ export function createFunctionsHost(options: FunctionsHostOptions): FunctionsHos
           return isHubbubBus(made) ? fromHubbubBus(made) : made;
         },
     'bus',
+    busFromUrl,
   );
 
   async function start(): Promise<void> {
@@ -322,6 +335,7 @@ export function createFunctionsHost(options: FunctionsHostOptions): FunctionsHos
     for (const t of timers.splice(0)) t.stop();
     await Promise.allSettled(listeners.splice(0).map((l) => l.close()));
     await Promise.allSettled([...inFlight]);
+    await Promise.allSettled(ownedBuses.splice(0).map((b) => b.close()));
     if (scope !== undefined) {
       await runAppHook(scope, 'appTerminate', appLevelHookData).catch((err: unknown) =>
         logger.error({ err }, 'appTerminate hook failed.'),

@@ -3,6 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { type Logger, silentLogger, waitFor } from '@hubbub/kernel';
 import { createFunctionsHost } from '../src/index.ts';
 import { fixture } from './support.ts';
 
@@ -62,9 +63,29 @@ describe('loading failures', () => {
     assert.equal(connection.detail?.setting, 'ServiceBusConnection');
     const noBus = await startFails('broken-missing-setting', {
       OrdersQueue: 'orders',
-      ServiceBusConnection: 'memory://',
+      ServiceBusConnection: 'Endpoint=sb://127.0.0.1;SharedAccessKeyName=k;SharedAccessKey=v',
     });
     assert.equal(noBus.code, 'FUNCTIONS_BINDING_UNAVAILABLE');
+    assert.equal(noBus.detail?.setting, 'ServiceBusConnection');
+  });
+
+  it('opens its own bus for a memory:// connection and logs a listener that cannot receive', async () => {
+    const errors: unknown[] = [];
+    const logger: Logger = { ...silentLogger, error: (fields) => errors.push(fields), child: () => logger };
+    const host = createFunctionsHost({
+      appDir: fixture('broken-missing-setting'),
+      settings: { OrdersQueue: 'orders', ServiceBusConnection: 'memory://' },
+      logger,
+    });
+    await host.start();
+    try {
+      await waitFor(() => errors.length > 0);
+      const [fields] = errors as { err: { code: string }; source: string }[];
+      assert.equal(fields?.err.code, 'BUS_ENTITY_NOT_FOUND');
+      assert.equal(fields?.source, '{"queue":"orders"}');
+    } finally {
+      await host.close();
+    }
   });
 
   it('validates options at construction', () => {
