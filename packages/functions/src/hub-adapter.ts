@@ -8,7 +8,8 @@ import { createHmac } from 'node:crypto';
 import type { HubServer } from '@hubbub/hub';
 import { type Clock, systemClock } from '@hubbub/kernel';
 import { FunctionsError } from './errors.ts';
-import type { SignalRTarget } from './signalr.ts';
+import { parseConnectionString } from './settings.ts';
+import type { SignalRResolver, SignalRTarget } from './signalr.ts';
 
 export interface HubTargetOptions {
   /** Base URL browsers reach the hub server at, e.g. `http://localhost:7071`. */
@@ -86,5 +87,42 @@ export function fromHubServer(server: HubServer, options: HubTargetOptions): Sig
       };
       return { url, accessToken: signToken(claims, key) };
     },
+  };
+}
+
+/**
+ * A resolver that reads each SignalR connection setting the Azure way
+ * (`Endpoint=http://host;Port=7071;AccessKey=…;Version=1.0;`) and targets `server` with that
+ * endpoint as the client URL and that access key for tokens.
+ */
+export function hubServerResolver(
+  server: HubServer,
+  options: Omit<HubTargetOptions, 'url' | 'accessKey'> = {},
+): SignalRResolver {
+  const targets = new Map<string, SignalRTarget>();
+  return ({ name, value }) => {
+    let target = targets.get(value);
+    if (target === undefined) {
+      const parts = parseConnectionString(value);
+      const endpoint = parts.endpoint;
+      if (endpoint === undefined || !/^https?:\/\//.test(endpoint)) {
+        throw new FunctionsError(
+          'FUNCTIONS_INVALID_SETTING',
+          `Connection setting "${name}" needs Endpoint=http(s)://….`,
+          {
+            detail: { setting: name },
+          },
+        );
+      }
+      const url = new URL(endpoint);
+      if (parts.port !== undefined) url.port = parts.port;
+      target = fromHubServer(server, {
+        ...options,
+        url: url.origin + url.pathname.replace(/\/+$/, ''),
+        ...(parts.accesskey === undefined ? {} : { accessKey: parts.accesskey }),
+      });
+      targets.set(value, target);
+    }
+    return target;
   };
 }

@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { createHubServer } from '@hubbub/hub';
 import { waitFor } from '@hubbub/kernel';
 import * as signalR from '@microsoft/signalr';
-import { fromHubServer } from '../src/index.ts';
+import { fromHubServer, hubServerResolver } from '../src/index.ts';
 import { serve } from './support.ts';
 
 describe('SignalR bindings on the Hubbub hub', () => {
@@ -45,5 +45,50 @@ describe('SignalR bindings on the Hubbub hub', () => {
     } finally {
       await client.stop();
     }
+  });
+});
+
+describe('hubServerResolver', () => {
+  it('targets the hub named by an Azure-style connection string, signing with its AccessKey', async () => {
+    const key = 'connection-string-key-0123456789abcdef';
+    await using hub = createHubServer({ auth: { keys: [key] } });
+    const { port } = await hub.listen({ host: '127.0.0.1', port: 0 });
+    await using app = await serve({
+      app: 'signalr-app',
+      settings: {
+        AzureSignalRConnectionString: `Endpoint=http://127.0.0.1;Port=${port};AccessKey=${key};Version=1.0;`,
+      },
+      hub: hubServerResolver(hub),
+    });
+    const info = (await (
+      await fetch(`${app.base}/api/negotiate`, { method: 'POST', headers: { 'x-ms-client-principal-id': 'lin' } })
+    ).json()) as {
+      url: string;
+      accessToken: string;
+    };
+    assert.equal(info.url, `http://127.0.0.1:${port}/hubs/orders`);
+    const client = new signalR.HubConnectionBuilder()
+      .withUrl(info.url, { accessTokenFactory: () => info.accessToken })
+      .configureLogging(signalR.LogLevel.None)
+      .build();
+    const got: unknown[] = [];
+    client.on('status', (v: unknown) => got.push(v));
+    await client.start();
+    try {
+      await fetch(`${app.base}/api/broadcast`, {
+        method: 'POST',
+        body: JSON.stringify({ target: 'status', arguments: ['for-lin'], userId: 'lin' }),
+      });
+      await waitFor(() => got.length === 1);
+      assert.deepEqual(got, ['for-lin']);
+    } finally {
+      await client.stop();
+    }
+  });
+
+  it('rejects a connection string without an http endpoint', async () => {
+    await using hub = createHubServer();
+    const resolve = hubServerResolver(hub);
+    assert.throws(() => resolve({ name: 'S', value: 'AccessKey=x' }), { code: 'FUNCTIONS_INVALID_SETTING' });
   });
 });
