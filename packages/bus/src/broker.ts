@@ -74,6 +74,23 @@ interface Timed {
 
 const earliest = (a: Timed, b: Timed): boolean => a.at < b.at;
 const MAX_HOPS = 4;
+const OPTIONAL_FIELDS = [
+  'scheduledEnqueueTime',
+  'messageId',
+  'correlationId',
+  'subject',
+  'contentType',
+  'to',
+  'replyTo',
+  'replyToSessionId',
+  'sessionId',
+  'partitionKey',
+  'timeToLive',
+  'applicationProperties',
+  'deadLetterReason',
+  'deadLetterErrorDescription',
+  'deadLetterSource',
+] as const;
 
 export class Broker {
   readonly events = new TypedEmitter<BusEvents>();
@@ -156,8 +173,9 @@ export class Broker {
     const seen = this.catalog.dedupe(target.key);
     const added: string[] = [];
     for (const e of encoded) {
-      const id = e.messageId ?? this.#ids.uuid();
-      const message = e.messageId === undefined ? { ...e, messageId: id } : e;
+      if (e.messageId === undefined) (e as { messageId?: string }).messageId = this.#ids.uuid();
+      const message = e;
+      const id = e.messageId!;
       if (target.props.requiresDuplicateDetection) {
         const until = seen.get(id);
         if (until !== undefined && until > now) {
@@ -216,7 +234,7 @@ export class Broker {
     ops: EngineOp[],
     inserts: StoredMessage[],
   ): void {
-    const { size: _size, ...fields } = m as EncodedMessage;
+    const fields = m;
     const scheduled = fields.scheduledEnqueueTime !== undefined && fields.scheduledEnqueueTime > now;
     const queue = this.catalog.queues.get(key);
     if (queue !== undefined) {
@@ -301,23 +319,31 @@ export class Broker {
   #stored(
     store: Store | undefined,
     defaultTtl: number,
-    fields: Omit<StoredMessage, 'entity' | 'seq' | 'enqueuedTime' | 'deliveryCount' | 'state'>,
+    f: Omit<StoredMessage, 'entity' | 'seq' | 'enqueuedTime' | 'deliveryCount' | 'state'>,
     seq: number,
     hops: number,
     now: number,
     scheduled: boolean,
   ): StoredMessage {
-    const msg: StoredMessage = {
-      ...fields,
+    const enqueuedTime = scheduled ? f.scheduledEnqueueTime! : now;
+    const ttl = Math.min(f.timeToLive ?? MAX_TIME_TO_LIVE_MS, defaultTtl);
+    // One object literal of a fixed shape (spreads of optional fields are slow on the hot path).
+    const msg: Record<string, unknown> = {
       entity: store?.key ?? '',
       seq,
-      enqueuedTime: scheduled ? fields.scheduledEnqueueTime! : now,
+      body: f.body,
+      bodyType: f.bodyType,
+      enqueuedTime,
       deliveryCount: 0,
       state: scheduled ? 'scheduled' : 'active',
     };
-    const out = hops > 0 ? { ...msg, hops } : msg;
-    const ttl = Math.min(fields.timeToLive ?? MAX_TIME_TO_LIVE_MS, defaultTtl);
-    return ttl >= MAX_TIME_TO_LIVE_MS ? out : { ...out, expiresAt: out.enqueuedTime + ttl };
+    if (ttl < MAX_TIME_TO_LIVE_MS) msg.expiresAt = enqueuedTime + ttl;
+    for (const k of OPTIONAL_FIELDS) {
+      const v = f[k];
+      if (v !== undefined) msg[k] = v;
+    }
+    if (hops > 0) msg.hops = hops;
+    return msg as unknown as StoredMessage;
   }
 
   async #commit(ops: EngineOp[], inserts: readonly StoredMessage[]): Promise<void> {
