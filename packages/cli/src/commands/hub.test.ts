@@ -1,0 +1,104 @@
+/** `hubbub hub`, run as a process: it prints its URL and connection string, serves the REST API, and stops on SIGTERM. */
+import assert from 'node:assert/strict';
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { waitFor } from '@hubbub/kernel';
+import { SignJWT } from 'jose';
+
+const main = fileURLToPath(new URL('../main.ts', import.meta.url));
+const key = 'cli-hub-key-0123456789abcdefghijklmnopqrstu';
+
+function start(args: string[], env: Record<string, string> = {}) {
+  const clean = { ...process.env };
+  delete clean.HUBBUB_SIGNALR_CONNECTION_STRING;
+  delete clean.AzureSignalRConnectionString;
+  const child = spawn(process.execPath, ['--import', 'tsx', main, 'hub', ...args], { env: { ...clean, ...env } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, exited, out: () => stdout, err: () => stderr };
+}
+
+async function ready(run: ReturnType<typeof start>) {
+  const match = await waitFor(
+    () =>
+      /listening on (\S+)\nConnectionString: (\S+)/.exec(run.out()) ??
+      (run.child.exitCode !== null ? assert.fail(run.err()) : null),
+    { timeoutMs: 20_000, what: 'hubbub hub to print its address' },
+  );
+  return { url: match[1]!, connectionString: match[2]! };
+}
+
+async function stop(child: ChildProcessWithoutNullStreams, exited: Promise<number | null>) {
+  child.kill('SIGTERM');
+  return exited;
+}
+
+describe('hubbub hub', () => {
+  it('serves the REST API with the given connection string and stops on SIGTERM', async () => {
+    const run = start([
+      '--port',
+      '0',
+      '--connection-string',
+      `Endpoint=http://127.0.0.1;AccessKey=${key};Version=1.0;`,
+    ]);
+    try {
+      const { url, connectionString } = await ready(run);
+      assert.match(
+        connectionString,
+        new RegExp(`^Endpoint=${url};AccessKey=${key.replace(/[+/=]/g, '\\$&')};Version=1\\.0;$`),
+      );
+      assert.equal((await fetch(`${url}/api/health`, { method: 'HEAD' })).status, 200);
+      const target = `${url}/api/hubs/chat/:send?api-version=2022-06-01`;
+      const token = await new SignJWT({})
+        .setProtectedHeader({ alg: 'HS256' })
+        .setAudience(target)
+        .setExpirationTime('5m')
+        .sign(new TextEncoder().encode(key));
+      const sent = await fetch(target, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ Target: 'm', Arguments: [] }),
+      });
+      assert.equal(sent.status, 202);
+      assert.equal((await fetch(target, { method: 'POST', body: '{}' })).status, 401);
+    } finally {
+      assert.equal(await stop(run.child, run.exited), 0);
+    }
+    assert.match(run.out(), /Stopped\./);
+  });
+
+  it('reads HUBBUB_SIGNALR_CONNECTION_STRING, or makes a key when none is given', async () => {
+    const fromEnv = start(['--port', '0'], {
+      HUBBUB_SIGNALR_CONNECTION_STRING: `Endpoint=http://127.0.0.1;AccessKey=${key};`,
+    });
+    try {
+      assert.match((await ready(fromEnv)).connectionString, new RegExp(`AccessKey=${key};`));
+    } finally {
+      await stop(fromEnv.child, fromEnv.exited);
+    }
+    const generated = start(['--port', '0']);
+    try {
+      const { connectionString } = await ready(generated);
+      assert.match(connectionString, /AccessKey=[A-Za-z0-9+/]{43}=;/);
+    } finally {
+      await stop(generated.child, generated.exited);
+    }
+  });
+
+  it('exits 1 with a clear error for a bad port or connection string', async () => {
+    const badPort = start(['--port', 'x']);
+    assert.equal(await badPort.exited, 1);
+    assert.match(badPort.err(), /--port/);
+    const badCs = start(['--connection-string', 'Endpoint=http://h;Version=1.0']);
+    assert.equal(await badCs.exited, 1);
+    assert.match(badCs.err(), /HUB_INVALID_CONNECTION_STRING/);
+  });
+});

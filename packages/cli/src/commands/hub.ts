@@ -1,0 +1,76 @@
+/**
+ * `hubbub hub`: the hub alone, as a stand-in for Azure SignalR Service in serverless mode
+ * (`/client/*` for clients, `/api/*` REST API, optional upstream webhooks).
+ * @module
+ */
+import { randomBytes } from 'node:crypto';
+import { createSignalRService, formatConnectionString, parseConnectionString } from '@hubbub/hub';
+import { createConsoleLogger, type LogLevel } from '@hubbub/kernel';
+import { parseCommandArgs, UsageError } from '../args.ts';
+import { connectionStrings } from '../signalr-env.ts';
+
+export const summary = 'Run the hub alone as an Azure SignalR Service (serverless) stand-in';
+
+const usage = `Usage: hubbub hub [--port 7071] [--host 127.0.0.1] [--connection-string <cs>]...
+                  [--upstream <url template>]... [--log-level info]
+
+--connection-string  Azure-form; repeat it to accept several keys (the first signs). Default:
+                     HUBBUB_SIGNALR_CONNECTION_STRING or AzureSignalRConnectionString; without
+                     one, a new key is made and its connection string printed.
+--port               default: the connection string's port, else 7071 (0 = any free port).
+--upstream           webhook URL template with {hub}, {category}, {event}, for every event.`;
+
+export async function run(args: string[]): Promise<number> {
+  const { values } = parseCommandArgs(
+    args,
+    {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'connection-string': { type: 'string', multiple: true },
+      upstream: { type: 'string', multiple: true },
+      'log-level': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    false,
+  );
+  if (values.help) {
+    process.stdout.write(`${usage}\n`);
+    return 0;
+  }
+  const level = (values['log-level'] ?? 'info') as LogLevel;
+  if (!['debug', 'info', 'warn', 'error'].includes(level)) {
+    throw new UsageError(`--log-level: '${level}' is not one of debug, info, warn, error.`);
+  }
+  const given = connectionStrings(values['connection-string']);
+  const parsed = given.map(parseConnectionString);
+  const portText = values.port ?? (parsed[0] ? new URL(parsed[0].endpoint).port || undefined : undefined) ?? '7071';
+  const port = Number(portText);
+  if (!/^\d+$/.test(portText) || port > 65_535) throw new UsageError(`--port: '${portText}' is not a port number.`);
+  const host = values.host ?? '127.0.0.1';
+
+  const generated = given.length > 0 ? undefined : randomBytes(32).toString('base64');
+  const service = createSignalRService({
+    ...(generated === undefined ? { connectionString: given } : { keys: [generated] }),
+    upstream: (values.upstream ?? []).map((urlTemplate) => ({ urlTemplate })),
+    logger: createConsoleLogger({ level }),
+  });
+  const { url, port: actual } = await service.listen({ port, host });
+  // A configured endpoint on another port (e.g. none, with --port 0) would not reach this process.
+  const connectionString =
+    new URL(service.endpoint ?? url).port === String(actual)
+      ? service.connectionString
+      : formatConnectionString({ endpoint: url, accessKey: parsed[0]?.accessKey ?? generated! });
+  process.stdout.write(
+    `Hubbub hub (Azure SignalR serverless) listening on ${url}\n` +
+      `ConnectionString: ${connectionString}\n` +
+      `Clients: ${url}/client/?hub=<name>   REST API: ${url}/api/hubs/<name>/…\n` +
+      'Press Ctrl-C to stop.\n',
+  );
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  await service.close();
+  process.stdout.write('Stopped.\n');
+  return 0;
+}

@@ -1,0 +1,16 @@
+/**
+ * Where the SignalR commands find connection strings: `--connection-string` flags first, then the
+ * environment (`HUBBUB_SIGNALR_CONNECTION_STRING`, then Azure's `AzureSignalRConnectionString`).
+ * @module
+ */
+
+export const connectionStringEnv = ['HUBBUB_SIGNALR_CONNECTION_STRING', 'AzureSignalRConnectionString'] as const;
+
+export function connectionStrings(flags: readonly string[] | undefined): string[] {
+  if (flags !== undefined && flags.length > 0) return [...flags];
+  for (const name of connectionStringEnv) {
+    const value = process.env[name];
+    if (value !== undefined && value.trim() !== '') return [value];
+  }
+  return [];
+}
