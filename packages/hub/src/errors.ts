@@ -25,10 +25,6 @@ export const HubErrorCode = {
   ClientTimeout: 'HUB_CLIENT_TIMEOUT',
   /** The connection's outbound buffer stayed over its bound; it was closed. */
   SlowConsumer: 'HUB_SLOW_CONSUMER',
-  /** A client invoked a method the hub does not have. */
-  MethodNotFound: 'HUB_METHOD_NOT_FOUND',
-  /** An invocation had the wrong number of arguments. */
-  InvalidArguments: 'HUB_INVALID_ARGUMENTS',
   /** A server-to-client invocation failed or the connection closed before answering. */
   InvocationFailed: 'HUB_INVOCATION_FAILED',
   /** The server, hub or connection is closed. */

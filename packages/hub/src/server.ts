@@ -13,7 +13,7 @@ import { ConnectionState, HubConnection, type Principal } from './connection.ts'
 import { createCors } from './cors.ts';
 import { Endpoints } from './endpoints.ts';
 import { HubError, HubErrorCode } from './errors.ts';
-import { sendText } from './http.ts';
+import { sendError, sendText } from './http.ts';
 import { Hub } from './hub.ts';
 import { type HubServerOptions, type ResolvedHubServerOptions, resolveHubServerOptions } from './options.ts';
 import { FlushScheduler, TransportKind } from './transport.ts';
@@ -116,7 +116,8 @@ export class HubServer extends TypedEmitter<HubServerEvents> {
   ) {
     if (this.#cors(request, response) !== 'continue') return;
     const hub = this.#hubs.get(hubName.toLowerCase());
-    if (hub === undefined) return sendText(response, 404, `No hub named '${hubName}'.`);
+    if (hub === undefined)
+      return sendError(response, new HubError(HubErrorCode.HubNotFound, `No hub named '${hubName}'.`));
     const work = negotiate
       ? this.#endpoints.negotiate(hub, request, response, url)
       : this.#endpoints.connection(hub, request, response, url);
