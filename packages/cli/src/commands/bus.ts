@@ -1,0 +1,93 @@
+/**
+ * `hubbub bus`: runs the bus and its HTTP API alone.
+ * @module
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createBus, createBusHttpHandler, type SasKey } from '@hubbub/bus';
+import { createConsoleLogger } from '@hubbub/kernel';
+import { parseCommandArgs, UsageError } from '../args.ts';
+import { parseKey } from '../bus-client.ts';
+
+export const summary = 'Run the bus (Service Bus semantics) and its HTTP API on its own';
+
+const help = `Usage: hubbub bus [options]
+
+  --port N           port (default $PORT or 7071; 0 picks a free one)
+  --host H           interface (default 127.0.0.1)
+  --url URL          storage engine: file://DIR (default file://.hubbub/bus) or memory://
+  --config FILE      entities to create: {"queues":[…],"topics":[…]} or a Service Bus emulator Config.json
+  --base-path P      path the API is served under (default /bus)
+  --key NAME=KEY     shared access key clients must sign with (repeatable; default $HUBBUB_BUS_KEYS,
+                     "name=key;name2=key2"). Without keys requests are not authenticated.
+
+Prints {"listening":"http://host:port/bus"} when ready; stops on SIGINT / SIGTERM.
+`;
+
+export async function run(args: string[]): Promise<number> {
+  const { values, positionals } = parseCommandArgs(
+    args,
+    {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      url: { type: 'string' },
+      config: { type: 'string' },
+      'base-path': { type: 'string' },
+      key: { type: 'string', multiple: true },
+      help: { type: 'boolean', short: 'h' },
+    },
+    false,
+  );
+  if (values.help) {
+    process.stdout.write(help);
+    return 0;
+  }
+  void positionals;
+  const portText = values.port ?? process.env.PORT ?? '7071';
+  const port = Number(portText);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new UsageError(`--port must be 0…65535, got '${portText}'`);
+  const host = values.host ?? '127.0.0.1';
+  const basePath = values['base-path'] ?? '/bus';
+  if (basePath !== '' && !basePath.startsWith('/')) throw new UsageError("--base-path must start with '/'");
+  const keyTexts = values.key ?? (process.env.HUBBUB_BUS_KEYS ?? '').split(';').filter((s) => s !== '');
+  const keys: SasKey[] = keyTexts.map(parseKey);
+
+  const logger = createConsoleLogger({ bindings: { part: 'bus' } });
+  const bus = await createBus({
+    url: values.url ?? 'file://.hubbub/bus',
+    ...(values.config === undefined ? {} : { configFile: values.config }),
+  });
+  const handler = createBusHttpHandler(bus, { basePath, keys, logger });
+  const server = createServer((req, res) => handler(req, res));
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (err) {
+    await bus.close();
+    throw err;
+  }
+  const address = server.address() as AddressInfo;
+  const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  process.stdout.write(`${JSON.stringify({ listening: `http://${shownHost}:${address.port}${basePath}` })}\n`);
+  if (keys.length === 0) logger.warn({}, 'no --key given: the bus HTTP API accepts unauthenticated requests');
+
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await bus.close();
+  return 0;
+}
