@@ -6,7 +6,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { resolve as resolvePath } from 'node:path';
 import type { Bus } from '@hubbub/bus';
-import { type Clock, type IdSource, type Logger, randomIds, silentLogger, systemClock } from '@hubbub/kernel';
+import {
+  type Clock,
+  type IdSource,
+  type Logger,
+  randomIds,
+  silentLogger,
+  systemClock,
+  type TimerHandle,
+} from '@hubbub/kernel';
 import { loadApp } from './app-loader.ts';
 import {
   type BindingScope,
@@ -57,6 +65,8 @@ export interface FunctionsHostOptions {
   keys?: FunctionKeysOptions;
   /** Largest accepted HTTP request body in bytes. @default 104_857_600 (100 MB, as Azure) */
   maxRequestBodyBytes?: number;
+  /** `close()` waits this long (on `clock`) for running invocations before it gives up on them. @default 30_000 */
+  drainTimeoutMs?: number;
   /** @default systemClock */
   clock?: Clock;
   /** @default randomIds */
@@ -95,11 +105,13 @@ function checkOptions(options: FunctionsHostOptions): void {
       detail: { option: 'appDir' },
     });
   }
-  const max = options.maxRequestBodyBytes;
-  if (max !== undefined && (!Number.isInteger(max) || max < 0)) {
-    throw new FunctionsError('FUNCTIONS_INVALID_SETTING', 'maxRequestBodyBytes must be a non-negative integer.', {
-      detail: { option: 'maxRequestBodyBytes' },
-    });
+  for (const option of ['maxRequestBodyBytes', 'drainTimeoutMs'] as const) {
+    const value = options[option];
+    if (value !== undefined && (!Number.isInteger(value) || value < 0)) {
+      throw new FunctionsError('FUNCTIONS_INVALID_SETTING', `${option} must be a non-negative integer.`, {
+        detail: { option },
+      });
+    }
   }
   checkSettings(options.settings, 'settings');
 }
@@ -112,6 +124,7 @@ export function createFunctionsHost(options: FunctionsHostOptions): FunctionsHos
   const logger = options.logger ?? silentLogger;
   const keys = createFunctionKeys(options.keys);
   const maxBody = options.maxRequestBodyBytes ?? 104_857_600;
+  const drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
 
   let state: 'new' | 'starting' | 'started' | 'closing' | 'closed' = 'new';
   let config: HostConfig = {
@@ -325,16 +338,26 @@ export function createFunctionsHost(options: FunctionsHostOptions): FunctionsHos
     );
   }
 
-  async function close(): Promise<void> {
-    if (state === 'closed' || state === 'closing' || state === 'new') {
-      state = 'closed';
-      return;
-    }
+  let closed: Promise<void> | undefined;
+  function close(): Promise<void> {
+    if (state === 'new') state = 'closed';
+    closed ??= state === 'closed' ? Promise.resolve() : shutdown();
+    return closed;
+  }
+
+  async function shutdown(): Promise<void> {
     state = 'closing';
     closing.abort();
     for (const t of timers.splice(0)) t.stop();
-    await Promise.allSettled(listeners.splice(0).map((l) => l.close()));
-    await Promise.allSettled([...inFlight]);
+    const drained = Promise.allSettled([...listeners.splice(0).map((l) => l.close()), ...inFlight]).then(() => true);
+    let timer: TimerHandle | undefined;
+    const timedOut = new Promise<boolean>((resolve) => {
+      timer = clock.setTimeout(() => resolve(false), drainTimeoutMs);
+    });
+    if (!(await Promise.race([drained, timedOut]))) {
+      logger.warn({ running: inFlight.size, drainTimeoutMs }, 'Closing with invocations still running.');
+    }
+    timer?.cancel();
     await Promise.allSettled(ownedBuses.splice(0).map((b) => b.close()));
     if (scope !== undefined) {
       await runAppHook(scope, 'appTerminate', appLevelHookData).catch((err: unknown) =>

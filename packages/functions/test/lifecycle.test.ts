@@ -61,6 +61,15 @@ describe('host lifecycle', () => {
     assert.match(String(line?.fields.invocationId), /^[0-9a-f-]{36}$/);
   });
 
+  it('lets app.hook.log rewrite messages and levels', async () => {
+    const { lines, logger } = recordingLogger();
+    await using app = await serve({ app: 'esm-app', logger });
+    await (await fetch(`${app.base}/api/greet/Lin`)).text();
+    await (await fetch(`${app.base}/api/greet/quiet`)).text();
+    assert.equal(lines.find((l) => l.message === '[greet] greeting Lin')?.level, 'info');
+    assert.equal(lines.find((l) => l.message === '[greet] greeting quiet')?.level, 'debug');
+  });
+
   it('logs a failing HTTP function as an error with its cause', async () => {
     const { lines, logger } = recordingLogger();
     await using app = await serve({ app: 'http-app', logger });

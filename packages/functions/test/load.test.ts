@@ -90,6 +90,9 @@ describe('loading failures', () => {
 
   it('validates options at construction', () => {
     assert.throws(() => createFunctionsHost({ appDir: '' }), { code: 'FUNCTIONS_INVALID_SETTING' });
+    assert.throws(() => createFunctionsHost({ appDir: 'x', drainTimeoutMs: 1.5 }), {
+      code: 'FUNCTIONS_INVALID_SETTING',
+    });
     assert.throws(() => createFunctionsHost({ appDir: 'x', maxRequestBodyBytes: -1 }), {
       code: 'FUNCTIONS_INVALID_SETTING',
     });

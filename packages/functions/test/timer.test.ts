@@ -71,4 +71,22 @@ describe('timer trigger', () => {
     ]);
     await fetch(`${app.base}/api/release`, { method: 'POST' }); // 'slow' also fired at 01:00:00 and waits
   });
+
+  it('close() stops waiting for a hung invocation after drainTimeoutMs', async () => {
+    const clock = new ManualClock(Date.parse('2026-01-01T00:00:59Z'));
+    const app = await serve({ app: 'timer-app', clock, drainTimeoutMs: 5_000 });
+    clock.advance(1_000); // 00:01:00 — 'slow' starts and never finishes
+    await waitFor(async () => (await calls(app.base)).some((c) => c.name === 'slow'));
+    app.server.closeAllConnections();
+    app.server.close();
+    let done = false;
+    const closing = app.host.close().then(() => {
+      done = true;
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(done, false);
+    clock.advance(5_000);
+    await closing;
+    assert.equal(done, true);
+  });
 });
