@@ -16,6 +16,7 @@ export function createDemoHub(hub: Hub): () => void {
     return true;
   });
   hub.method('count', () => hub.connectionCount);
+  hub.method('transport', (ctx) => hub.connection(ctx.connectionId)?.transport?.kind ?? null);
   const presence = () => void hub.clients.all.send('presence', hub.connectionCount);
   const offConnected = hub.on('connected', presence);
   const offDisconnected = hub.on('disconnected', presence);
