@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { ManualClock } from '@hubbub/kernel';
+import { ManualClock, waitFor } from '@hubbub/kernel';
 import { type BusHttpOptions, createBusHttpHandler, createSasToken } from '../src/http/index.ts';
 import { type Bus, createBus } from '../src/index.ts';
 
@@ -145,6 +145,20 @@ describe('bus HTTP API: messages', () => {
     const got = await waiting;
     assert.equal(got.status, 200);
     assert.equal(await got.text(), 'late');
+  });
+
+  it('stops waiting when the client goes away, without taking a message', async () => {
+    const store = h.bus.broker.catalog.receivable('orders');
+    const abort = new AbortController();
+    const waiting = fetch(`${h.base}/orders/messages/head?timeout=30`, { method: 'POST', signal: abort.signal });
+    await waitFor(() => store.waiters.size === 1, { what: 'a waiting receive' });
+    abort.abort();
+    await assert.rejects(waiting);
+    await waitFor(() => store.waiters.size === 0, { what: 'the receive to stop' });
+    await fetch(`${h.base}/orders/messages`, { method: 'POST', body: 'kept' });
+    const got = await fetch(`${h.base}/orders/messages/head?timeout=0`, { method: 'DELETE' });
+    assert.equal(await got.text(), 'kept');
+    assert.equal(brokerProps(got).DeliveryCount, 0);
   });
 
   it('sends a JSON batch and peeks it (extension) in the same format', async () => {
