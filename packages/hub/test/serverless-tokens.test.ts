@@ -132,6 +132,7 @@ describe('client tokens at /client/negotiate', () => {
     const aud = `http://${host}/client/?hub=chat`;
     assert.equal(await negotiate(await token({}, aud), 'x=1'), 400);
     assert.equal(await negotiate(await token({}, aud), 'hub=1bad'), 400);
+    assert.equal(await negotiate(await token({}, aud), 'hub=my-hub'), 400);
   });
 
   for (const claim of ['asrs.s.uid', 'nameid', 'sub']) {

@@ -35,6 +35,8 @@ interface Call {
 }
 
 const GROUP_MAX = 1024;
+/** Azure's rule for hub names (REST and `/client` alike): a letter, then letters, digits or underscores. */
+export const HUB_NAME = /^[A-Za-z][A-Za-z0-9_]{0,127}$/;
 
 /** Handles `/api/health`, `/api/hubs/…` and `/api/v1/…`; returns false for any other path. */
 export function createRestApi(options: RestApiOptions): RequestHandler {
@@ -88,7 +90,7 @@ export function createRestApi(options: RestApiOptions): RequestHandler {
     }
     const application = url.searchParams.get('application');
     const hubName = application === null || application === '' ? hubSegment : `${application}_${hubSegment}`;
-    if (!/^[A-Za-z][A-Za-z0-9_]{0,127}$/.test(hubName)) {
+    if (!HUB_NAME.test(hubName)) {
       throw bad(`Invalid hub name '${hubName}': a letter, then letters, digits or underscores.`, 'hub');
     }
     const params = match.params;

@@ -19,7 +19,7 @@ import type { Hub } from '../hub.ts';
 import type { HubServerOptions } from '../options.ts';
 import { createHubServer, HubServer, type ListenOptions } from '../server.ts';
 import { type ConnectionString, formatConnectionString, parseConnectionString } from './connection-string.ts';
-import { createRestApi, type RequestHandler } from './rest-api.ts';
+import { createRestApi, HUB_NAME, type RequestHandler } from './rest-api.ts';
 import {
   allowedHosts,
   audienceMatches,
@@ -247,8 +247,12 @@ export class SignalRService extends TypedEmitter<SignalRServiceEvents> {
 
   #clientHub(url: URL): Hub | HubError {
     const name = url.searchParams.get('hub');
-    if (name === null || name === '')
+    if (name === null || name === '') {
       return new HubError(HubErrorCode.BadRequest, "The 'hub' query parameter is required.");
+    }
+    if (!HUB_NAME.test(name)) {
+      return new HubError(HubErrorCode.BadRequest, `Invalid hub name '${name}': a letter, then letters, digits or _.`);
+    }
     try {
       return this.hub(name);
     } catch (err) {

@@ -275,9 +275,19 @@ export class UpstreamClient {
     if (connection.userId !== undefined) headers['X-ASRS-User-Id'] = headerSafe(connection.userId);
     const claims = claimsHeader(connection.principal.claims);
     if (claims !== '') headers['X-ASRS-User-Claims'] = claims;
-    if (connection.query !== '') headers['X-ASRS-Client-Query'] = headerSafe(connection.query);
+    const query = clientQuery(connection.query);
+    if (query !== '') headers['X-ASRS-Client-Query'] = headerSafe(query);
     return headers;
   }
+}
+
+/** The connect query without the transport's secrets and noise (`id`, `access_token`, `_`). */
+function clientQuery(query: string): string {
+  if (query === '') return '';
+  const params = new URLSearchParams(query);
+  for (const name of ['id', 'access_token', '_']) params.delete(name);
+  const text = params.toString();
+  return text === '' ? '' : `?${text}`;
 }
 
 function expand(template: string, hub: string, category: string, event: string): string {
