@@ -55,7 +55,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 
 function tooLarge(size: number, limit: number): BusError {
   return new BusError('BUS_MESSAGE_TOO_LARGE', `The request body (${size} bytes or more) exceeds ${limit} bytes.`, {
-    detail: { size, limit },
+    detail: { size, maxSize: limit },
   });
 }
 
