@@ -4,7 +4,7 @@
  * outputs succeeded, and abandoned otherwise.
  * @module
  */
-import type { IdSource, Logger } from '@hubbub/kernel';
+import type { Clock, IdSource, Logger, TimerHandle } from '@hubbub/kernel';
 import type { FunctionEntry } from './bindings.ts';
 import type { RpcTypedData } from './core-types.ts';
 import type { Executor } from './executor.ts';
@@ -12,6 +12,9 @@ import { type BusReceivedMessage, bodyData, toRpcMetadata, triggerMetadataOf } f
 
 export interface BusTriggerDeps {
   readonly ids: IdSource;
+  readonly clock: Clock;
+  /** Locks are renewed while the function runs, for at most this long. */
+  readonly maxAutoLockRenewalMs: number;
   readonly logger: Logger;
   readonly executor: Executor;
   readonly track: <T>(work: Promise<T>) => Promise<T>;
@@ -43,6 +46,38 @@ function payloadOf(data: RpcTypedData): unknown {
   }
 }
 
+/**
+ * Renews each message's lock at half its remaining time until `stop()` or the renewal budget ends,
+ * as the Azure extension does with maxAutoLockRenewalDuration.
+ */
+function keepLocked(deps: BusTriggerDeps, messages: readonly BusReceivedMessage[]): () => void {
+  const started = deps.clock.now();
+  const timers = new Set<TimerHandle>();
+  let stopped = false;
+  const schedule = (message: BusReceivedMessage, lockedUntil: Date | undefined) => {
+    if (stopped || message.renewLock === undefined || lockedUntil === undefined) return;
+    const now = deps.clock.now();
+    if (now - started >= deps.maxAutoLockRenewalMs) return;
+    const timer = deps.clock.setTimeout(
+      () => {
+        timers.delete(timer);
+        if (stopped) return;
+        message.renewLock!().then(
+          (until) => schedule(message, until),
+          (err: unknown) => deps.logger.warn({ err, messageId: message.messageId }, 'Lock renewal failed.'),
+        );
+      },
+      Math.max(0, (lockedUntil.getTime() - now) / 2),
+    );
+    timers.add(timer);
+  };
+  for (const message of messages) schedule(message, message.lockedUntil);
+  return () => {
+    stopped = true;
+    for (const timer of timers) timer.cancel();
+  };
+}
+
 export async function handleBusMessages(
   deps: BusTriggerDeps,
   entry: FunctionEntry,
@@ -66,6 +101,7 @@ export async function handleBusMessages(
     const payload = payloadOf(triggerData);
     values = { ...(typeof payload === 'object' && payload !== null ? payload : {}), ...metadata };
   }
+  const stopRenewing = keepLocked(deps, messages);
   try {
     await deps.track(
       deps.executor.execute(entry, {
@@ -77,6 +113,7 @@ export async function handleBusMessages(
       }),
     );
   } catch (err) {
+    stopRenewing();
     deps.logger.warn(
       { err, function: entry.name, messageIds: messages.map((m) => m.messageId), invocationId },
       'Function failed; abandoning its message(s).',
@@ -86,6 +123,7 @@ export async function handleBusMessages(
     );
     return;
   }
+  stopRenewing();
   await Promise.all(
     messages.map((m) =>
       m.complete().catch((e: unknown) => deps.logger.error({ err: e, function: entry.name }, 'Complete failed.')),

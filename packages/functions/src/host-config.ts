@@ -15,6 +15,8 @@ export interface HostConfig {
   readonly maxConcurrentSessions: number;
   /** extensions.serviceBus.maxMessageBatchSize (cardinality 'many'). @default 1000 */
   readonly maxMessageBatchSize: number;
+  /** extensions.serviceBus.maxAutoLockRenewalDuration in ms (`hh:mm:ss` in host.json). @default 300_000 */
+  readonly maxAutoLockRenewalMs: number;
 }
 
 interface HostJson {
@@ -25,6 +27,7 @@ interface HostJson {
       maxConcurrentCalls?: unknown;
       maxConcurrentSessions?: unknown;
       maxMessageBatchSize?: unknown;
+      maxAutoLockRenewalDuration?: unknown;
       messageHandlerOptions?: { maxConcurrentCalls?: unknown };
       sessionHandlerOptions?: { maxConcurrentSessions?: unknown };
     };
@@ -39,6 +42,20 @@ function positive(value: unknown, fallback: number, field: string): number {
     });
   }
   return value;
+}
+
+/** A host.json TimeSpan (`[d.]hh:mm:ss[.fff]`) in ms. */
+function timeSpan(value: unknown, fallback: number, field: string): number {
+  if (value === undefined) return fallback;
+  const m =
+    typeof value === 'string' ? /^(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{1,3}))?$/.exec(value.trim()) : null;
+  if (m === null) {
+    throw new FunctionsError('FUNCTIONS_INVALID_SETTING', `host.json ${field} must be a TimeSpan such as "00:05:00".`, {
+      detail: { field },
+    });
+  }
+  const [, d = '0', h = '0', min = '0', sec = '0', ms = '0'] = m;
+  return (((Number(d) * 24 + Number(h)) * 60 + Number(min)) * 60 + Number(sec)) * 1000 + Number(ms.padEnd(3, '0'));
 }
 
 export async function readHostConfig(appDir: string): Promise<HostConfig> {
@@ -63,6 +80,11 @@ export async function readHostConfig(appDir: string): Promise<HostConfig> {
       'extensions.serviceBus.maxConcurrentSessions',
     ),
     maxMessageBatchSize: positive(sb.maxMessageBatchSize, 1000, 'extensions.serviceBus.maxMessageBatchSize'),
+    maxAutoLockRenewalMs: timeSpan(
+      sb.maxAutoLockRenewalDuration,
+      300_000,
+      'extensions.serviceBus.maxAutoLockRenewalDuration',
+    ),
   };
 }
 

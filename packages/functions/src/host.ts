@@ -132,6 +132,7 @@ export function createFunctionsHost(options: FunctionsHostOptions): FunctionsHos
     maxConcurrentCalls: 16,
     maxConcurrentSessions: 8,
     maxMessageBatchSize: 1000,
+    maxAutoLockRenewalMs: 300_000,
   };
   let entries: FunctionEntry[] = [];
   let routes: HttpRoute[] = [];
@@ -315,7 +316,15 @@ export function createFunctionsHost(options: FunctionsHostOptions): FunctionsHos
       many && bus.receiveBatches !== undefined
         ? bus.receiveBatches(source, { sessions, signal, maxMessages: config.maxMessageBatchSize })
         : singles(bus.receive(source, { sessions, signal }));
-    const deps = { ids, logger, executor: executor!, track, signal: closing.signal };
+    const deps = {
+      ids,
+      logger,
+      clock,
+      executor: executor!,
+      track,
+      signal: closing.signal,
+      maxAutoLockRenewalMs: config.maxAutoLockRenewalMs,
+    };
     for (let i = 0; i < pumps; i++) {
       listeners.push(
         startListener(

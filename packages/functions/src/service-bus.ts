@@ -34,6 +34,8 @@ export interface BusReceivedMessage {
   readonly deadLetterSource?: string | undefined;
   complete(): Promise<void>;
   abandon(): Promise<void>;
+  /** Extends the lock; the host renews while a function runs (up to maxAutoLockRenewalDuration). */
+  renewLock?(): Promise<Date>;
 }
 
 /** A message an output binding sends. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type Bus, createBus } from '@hubbub/bus';
-import { waitFor } from '@hubbub/kernel';
+import { ManualClock, waitFor } from '@hubbub/kernel';
 import { serve } from './support.ts';
 
 type State = {
@@ -11,12 +11,14 @@ type State = {
   sessions: { session: string; n: number }[];
   bytes: { hex?: string; value?: unknown }[];
   batches: { messages: unknown[]; messageIds: string[] }[];
+  long: { message: unknown; deliveryCount: number }[];
   maxConcurrent: number;
 };
 
-async function newBus(): Promise<Bus> {
+async function newBus(clock?: ManualClock): Promise<Bus> {
   return createBus({
     url: 'memory://',
+    ...(clock === undefined ? {} : { clock }),
     entities: {
       queues: [
         { name: 'orders', maxDeliveryCount: 3 },
@@ -26,6 +28,7 @@ async function newBus(): Promise<Bus> {
         { name: 'session-q', requiresSession: true },
         { name: 'bytes-q' },
         { name: 'batch-q' },
+        { name: 'long-q', lockDuration: 10_000, maxDeliveryCount: 2 },
       ],
       topics: [{ name: 'events', subscriptions: [{ name: 'audit' }] }],
     },
@@ -173,6 +176,24 @@ describe('Service Bus trigger and output on the Hubbub bus', () => {
     });
     assert.deepEqual(state.batches, [{ messages: [{ n: 1 }, 'two', { n: 3 }], messageIds: ['a', 'b', 'c'] }]);
     await waitFor(async () => (await bus.admin.getRuntimeProperties({ queue: 'batch-q' })).activeMessageCount === 0);
+  });
+
+  it('renews the lock while a long function runs, so the message is neither redelivered nor lost', async () => {
+    const clock = new ManualClock();
+    await using bus = await newBus(clock);
+    await using app = await serve({ app: 'bus-app', bus, clock });
+    await bus.createSender('long-q').send({ body: 'slow work' });
+    const state = async () => (await (await fetch(`${app.base}/api/state`)).json()) as State;
+    await waitFor(async () => (await state()).long.length === 1);
+    for (let elapsed = 0; elapsed < 40_000; elapsed += 1_000) {
+      clock.advance(1_000);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await fetch(`${app.base}/api/releaseLong`, { method: 'POST' });
+    await waitFor(async () => (await bus.admin.getRuntimeProperties({ queue: 'long-q' })).activeMessageCount === 0);
+    const props = await bus.admin.getRuntimeProperties({ queue: 'long-q' });
+    assert.equal(props.deadLetterMessageCount, 0);
+    assert.deepEqual((await state()).long, [{ message: 'slow work', deliveryCount: 1 }]);
   });
 
   it('sends from an HTTP function through a serviceBus output', async () => {
