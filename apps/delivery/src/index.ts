@@ -1,0 +1,45 @@
+/**
+ * @hubbub/delivery — the food-delivery reference app. `deliveryApp` tells the all-in-one server
+ * what to mount: the function app, the tracking page's files, the queues and hubs it uses.
+ * @module
+ */
+import { fileURLToPath } from 'node:url';
+
+const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+
+export interface DeliveryApp {
+  /** Absolute path of the `@azure/functions` v4 app (package.json, host.json, local.settings.json). */
+  readonly functionsDir: string;
+  /** URL path → absolute file path of the static web files. */
+  readonly webFiles: Readonly<Record<string, string>>;
+  /** Queues the functions are triggered by; create them before starting the functions host. */
+  readonly queues: readonly string[];
+  /** SignalR hubs the functions use. */
+  readonly hubs: readonly string[];
+}
+
+export const deliveryApp: DeliveryApp = {
+  functionsDir: here('../functions'),
+  webFiles: {
+    '/track': here('../web/track.html'),
+    '/track.html': here('../web/track.html'),
+    '/track.js': here('../web/track.js'),
+    '/track.css': here('../web/track.css'),
+    '/city.json': here('../web/city.json'),
+  },
+  queues: ['locations'],
+  hubs: ['tracking'],
+};
+
+export { type City, cityFile, cityRoutes, loadCity } from './city.ts';
+export {
+  type CourierRoute,
+  distanceMeters,
+  type LatLng,
+  type LocationMessage,
+  pointAlong,
+  routeLength,
+  runSimulator,
+  type SimulatorOptions,
+  type SimulatorResult,
+} from './simulator.ts';

@@ -1,0 +1,152 @@
+/**
+ * End to end, as the seed's flow runs: a location is sent to queue `locations` (with the `hubbub send`
+ * command and with the bus client), the queue-triggered function forwards it through the SignalR
+ * output binding, and the official `@microsoft/signalr` client — negotiated through the `negotiate`
+ * function and put in its order's group by the server — receives it. Customers of other orders don't.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { waitFor } from '@hubbub/kernel';
+import * as signalR from '@microsoft/signalr';
+import type { LocationMessage } from '../src/index.ts';
+import { startTestSystem, type TestSystem } from './system.ts';
+
+const cli = fileURLToPath(new URL('../../../packages/cli/src/main.ts', import.meta.url));
+
+function hubbub(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => {
+    stdout += d;
+  });
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d;
+  });
+  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
+}
+
+async function customer(system: TestSystem, orderid: string) {
+  const received: LocationMessage[] = [];
+  const connection = new signalR.HubConnectionBuilder()
+    .withUrl(`${system.url}/api?orderid=${orderid}`)
+    .configureLogging(signalR.LogLevel.None)
+    .build();
+  connection.on('location', (location: LocationMessage) => received.push(location));
+  await connection.start();
+  return { connection, received };
+}
+
+describe('live location: queue → function → SignalR group → official client', () => {
+  let system: TestSystem;
+  before(async () => {
+    system = await startTestSystem();
+  });
+  after(async () => {
+    await system[Symbol.asyncDispose]();
+  });
+
+  it('delivers what hubbub send and the bus client send to the customers of that order only', async () => {
+    const ana = await customer(system, '1001');
+    const ben = await customer(system, '1002');
+    try {
+      const sent = await hubbub([
+        'send',
+        'locations',
+        JSON.stringify({ orderid: '1001', storeid: 7, lat: 47.6141, longitude: -122.318 }),
+        '--label',
+        'driveby',
+        '--content-type',
+        'application/json',
+        '--url',
+        `${system.url}/bus`,
+      ]);
+      assert.equal(sent.code, 0, sent.stderr);
+
+      const sender = system.bus.createSender('locations');
+      await sender.send({
+        body: { orderid: '1001', storeid: 7, courierid: 'courier-ana', lat: 47.615, longitude: -122.3175 },
+        subject: 'driveby',
+        contentType: 'application/json',
+      });
+      await sender.send({
+        body: { orderid: 1002, storeid: 12, lat: 47.6198, longitude: -122.3208, timestamp: '2026-11-21T12:00:00Z' },
+        subject: 'driveby',
+        contentType: 'application/json',
+      });
+      await sender.close();
+
+      await waitFor(() => ana.received.length >= 2 && ben.received.length >= 1, { what: 'three locations' });
+      assert.deepEqual(ana.received.map((l) => [l.orderid, l.storeid, l.lat, l.longitude]).sort(), [
+        ['1001', 7, 47.6141, -122.318],
+        ['1001', 7, 47.615, -122.3175],
+      ]);
+      assert.equal(ana.received.find((l) => l.courierid !== null)?.courierid, 'courier-ana');
+      assert.deepEqual(ben.received, [
+        {
+          orderid: '1002',
+          storeid: 12,
+          courierid: null,
+          lat: 47.6198,
+          longitude: -122.3208,
+          timestamp: '2026-11-21T12:00:00.000Z',
+        },
+      ]);
+      for (const l of ana.received) assert.ok(!Number.isNaN(Date.parse(l.timestamp)));
+    } finally {
+      await ana.connection.stop();
+      await ben.connection.stop();
+    }
+  });
+
+  it('refuses a negotiate without a valid order id', async () => {
+    for (const query of ['', '?orderid=', '?orderid=a%20b', `?orderid=${'x'.repeat(65)}`, '?orderid=..%2F1']) {
+      const res = await fetch(`${system.url}/api/negotiate${query}`, { method: 'POST' });
+      assert.equal(res.status, 400, query);
+      const body = (await res.json()) as { error: { code: string; detail: { field: string } } };
+      assert.equal(body.error.code, 'DELIVERY_INVALID_ORDER_ID');
+      assert.equal(body.error.detail.field, 'orderid');
+    }
+  });
+
+  it('lets no one reach the hub without a token from negotiate', async () => {
+    const sneaky = new signalR.HubConnectionBuilder()
+      .withUrl(`${system.url}/hubs/tracking`)
+      .configureLogging(signalR.LogLevel.None)
+      .build();
+    await assert.rejects(sneaky.start());
+  });
+
+  it('dead-letters a message that is not a location, and keeps delivering the next ones', async () => {
+    const ana = await customer(system, '1001');
+    try {
+      const sender = system.bus.createSender('locations');
+      await sender.send({ body: { orderid: '1001', lat: 'north', longitude: 0 }, contentType: 'application/json' });
+      await sender.send({ body: 'not json', contentType: 'text/plain' });
+      await sender.send({ body: { orderid: '1001', lat: 47.62, longitude: -122.31 }, contentType: 'application/json' });
+      await sender.close();
+      await waitFor(() => ana.received.length >= 1, { what: 'the good location' });
+      assert.deepEqual(
+        ana.received.map((l) => [l.lat, l.longitude]),
+        [[47.62, -122.31]],
+      );
+      const dlq = system.bus.createReceiver({ queue: 'locations', subQueue: 'deadLetter' });
+      const dead = await waitFor(
+        async () => {
+          const peeked = await dlq.peekMessages(10);
+          return peeked.length === 2 ? peeked : undefined;
+        },
+        { what: 'two dead-lettered messages', timeoutMs: 10_000 },
+      );
+      await dlq.close();
+      assert.deepEqual(dead.map((m) => m.deadLetterReason).sort(), [
+        'MaxDeliveryCountExceeded',
+        'MaxDeliveryCountExceeded',
+      ]);
+    } finally {
+      await ana.connection.stop();
+    }
+  });
+});
