@@ -161,6 +161,43 @@ describe('bus HTTP API: messages', () => {
     assert.equal(brokerProps(got).DeliveryCount, 0);
   });
 
+  it('honours ScheduledEnqueueTimeUtc and TimeToLive from BrokerProperties', async () => {
+    const at = new Date(h.clock.now() + 60_000);
+    const sent = await fetch(`${h.base}/orders/messages`, {
+      method: 'POST',
+      headers: { brokerproperties: JSON.stringify({ ScheduledEnqueueTimeUtc: at.toUTCString(), TimeToLive: 3600 }) },
+      body: 'later',
+    });
+    assert.equal(sent.status, 201);
+    assert.equal((await fetch(`${h.base}/orders/messages/head?timeout=0`, { method: 'DELETE' })).status, 204);
+    const [peeked] = (await (await fetch(`${h.base}/orders/messages?count=1`)).json()) as Peeked[];
+    assert.equal(peeked?.BrokerProperties.State, 'Scheduled');
+    h.clock.advance(61_000);
+    const got = await waitFor(async () => {
+      const res = await fetch(`${h.base}/orders/messages/head?timeout=0`, { method: 'DELETE' });
+      return res.status === 200 ? res : undefined;
+    });
+    assert.equal(await got.text(), 'later');
+    assert.equal(brokerProps(got).TimeToLive, 3600);
+  });
+
+  it('drops duplicates by MessageId on entities with duplicate detection', async () => {
+    await h.bus.admin.createQueue('dedupe', { requiresDuplicateDetection: true });
+    for (let i = 0; i < 2; i++) {
+      const sent = await fetch(`${h.base}/dedupe/messages`, {
+        method: 'POST',
+        headers: { brokerproperties: JSON.stringify({ MessageId: 'same' }) },
+        body: `copy ${i}`,
+      });
+      assert.equal(sent.status, 201);
+    }
+    const peeked = (await (await fetch(`${h.base}/dedupe/messages?count=10`)).json()) as Peeked[];
+    assert.deepEqual(
+      peeked.map((p) => p.Body),
+      ['copy 0'],
+    );
+  });
+
   it('sends a JSON batch and peeks it (extension) in the same format', async () => {
     const batch = [
       {
