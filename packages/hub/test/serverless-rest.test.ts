@@ -23,7 +23,7 @@ function restClient(base: () => string, clock?: Clock) {
     path: string,
     options: {
       body?: unknown;
-      raw?: string;
+      raw?: string | Uint8Array;
       contentType?: string;
       token?: string | null;
       apiVersion?: string | null;
@@ -175,6 +175,62 @@ describe('bad input', () => {
   it('validates ttl', async () => {
     expect400(await rest('PUT', '/api/hubs/chat/users/u/groups/g?ttl=-1'), 'ttl');
     expect400(await rest('PUT', '/api/hubs/chat/users/u/groups/g?ttl=soon'), 'ttl');
+  });
+});
+
+/** MessagePack str / bin headers for short values, as the .NET SDK writes the binary body. */
+const str = (text: string) => Buffer.concat([Buffer.from([0xa0 | text.length]), Buffer.from(text)]);
+const bin = (bytes: Buffer) => Buffer.concat([Buffer.from([0xc4, bytes.length]), bytes]);
+const jsonInvocation = (arg: string) =>
+  Buffer.from(`${JSON.stringify({ type: 1, target: 'm', arguments: [arg] })}\u001e`);
+/** [1, {}, nil, "m", [arg]] with its VarInt length. */
+function msgpackInvocation(arg: string): Buffer {
+  const body = Buffer.concat([Buffer.from([0x95, 0x01, 0x80, 0xc0]), str('m'), Buffer.from([0x91]), str(arg)]);
+  return Buffer.concat([Buffer.from([body.length]), body]);
+}
+
+describe('binary payloads (application/octet-stream)', () => {
+  const post = (raw: Uint8Array) =>
+    rest('POST', '/api/hubs/chat/users/bin-user/:send', { raw, contentType: 'application/octet-stream' });
+
+  it('reads the {json, messagepack} map, preferring json, else messagepack', async () => {
+    const a = await connect('bin-user');
+    const both = Buffer.concat([
+      Buffer.from([0x82]),
+      str('json'),
+      bin(jsonInvocation('from-json')),
+      str('messagepack'),
+      bin(msgpackInvocation('from-mp')),
+    ]);
+    assert.equal((await post(both)).status, 202);
+    const onlyMp = Buffer.concat([Buffer.from([0x81]), str('messagepack'), bin(msgpackInvocation('only-mp'))]);
+    assert.equal((await post(onlyMp)).status, 202);
+    await waitFor(() => a.received.length === 2);
+    assert.deepEqual(a.received, [['from-json'], ['only-mp']]);
+  });
+
+  it('answers 400 for a malformed binary body', async () => {
+    const completion = Buffer.from(`${JSON.stringify({ type: 3, invocationId: '1' })}\u001e`);
+    const cases: Array<[string, Buffer]> = [
+      ['not a map', Buffer.from([0x91, 0x01])],
+      ['truncated', Buffer.from([0x81, 0xa4, 0x6a])],
+      ['no known entry', Buffer.concat([Buffer.from([0x81]), str('xml'), bin(jsonInvocation('x'))])],
+      ['a value that is not binary', Buffer.concat([Buffer.from([0x81]), str('json'), str('x')])],
+      [
+        'bytes after the map',
+        Buffer.concat([Buffer.from([0x81]), str('json'), bin(jsonInvocation('x')), Buffer.from([0])]),
+      ],
+      [
+        'an entry that is not a hub message',
+        Buffer.concat([Buffer.from([0x81]), str('json'), bin(Buffer.from('nope'))]),
+      ],
+      ['a Completion instead of an Invocation', Buffer.concat([Buffer.from([0x81]), str('json'), bin(completion)])],
+    ];
+    for (const [what, raw] of cases) {
+      const reply = await post(raw);
+      assert.equal(reply.status, 400, what);
+      assert.equal(reply.json?.target, 'body', what);
+    }
   });
 });
 

@@ -10,6 +10,7 @@ import type { Clock, TimerHandle } from '@hubbub/kernel';
 import type { Audience, Exclusions } from '../backplane.ts';
 import { HubError, HubErrorCode } from '../errors.ts';
 import type { Hub } from '../hub.ts';
+import { parseBinaryPayload } from './binary-payload.ts';
 import { matchRoute, type Operation, routes2022, routesV1 } from './rest-routes.ts';
 import { allowedHosts, audienceMatches, verifyToken } from './tokens.ts';
 
@@ -283,9 +284,10 @@ function closeOptions(url: URL, exclude: Exclusions | undefined) {
   };
 }
 
-/** A `PayloadMessage`: `{target, arguments}` with keys in any letter case. */
+/** A `PayloadMessage`: `{target, arguments}` with keys in any letter case, or the SDK's binary form. */
 export function parsePayload(body: Buffer, contentType: string | undefined): { target: string; arguments: unknown[] } {
   const type = (contentType ?? 'application/json').split(';')[0]!.trim().toLowerCase();
+  if (type === 'application/octet-stream' || type === 'application/x-msgpack') return parseBinaryPayload(body);
   if (type !== 'application/json' && type !== 'text/json' && !type.endsWith('+json')) {
     throw new HubError(HubErrorCode.BadRequest, `Content-Type '${type}' is not supported; send application/json.`, {
       status: 415,
