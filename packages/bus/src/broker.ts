@@ -14,7 +14,7 @@ import { Heap } from './heap.ts';
 import type { PropertyValue, ServiceBusMessage } from './message.ts';
 import { type EncodedMessage, encodeMessage } from './message-codec.ts';
 import type { RoutableMessage } from './rules/index.ts';
-import type { Entry, SessionQueue, Store } from './store.ts';
+import { type Entry, isStale, type SessionQueue, type Store } from './store.ts';
 
 export type ReceiveMode = 'peekLock' | 'receiveAndDelete';
 
@@ -519,8 +519,37 @@ export class Broker {
       session.locked.add(e);
     } else {
       e.lockedUntil = now + store.settings.lockDuration;
-      this.#lockTimes.push({ at: e.lockedUntil, key: store.key, seq: e.msg.seq, token });
+      this.#queueLock(store, e, token);
+    }
+  }
+
+  #queueLock(store: Store, e: Entry, token: string): void {
+    store.lockQueue.push({ entry: e, token, until: e.lockedUntil });
+    if (!store.lockTimerQueued) {
+      store.lockTimerQueued = true;
+      this.#lockTimes.push({ at: e.lockedUntil, key: store.key, seq: 0, token: undefined });
       if (e.lockedUntil < this.#timerAt) this.#arm();
+    }
+  }
+
+  /** The lock timer of a store fired: expire due locks from the head of its queue, re-arm for the rest. */
+  #expireLocks(store: Store, now: number): void {
+    store.lockTimerQueued = false;
+    const q = store.lockQueue;
+    while (store.lockHead < q.length) {
+      const r = q[store.lockHead]!;
+      if (isStale(r)) {
+        store.lockHead++;
+        continue;
+      }
+      if (r.until > now) break;
+      this.#expireLock(store, r.entry); // unlocking trims the queue past this record
+    }
+    store.trimLocks();
+    const head = q[store.lockHead];
+    if (head !== undefined) {
+      store.lockTimerQueued = true;
+      this.#lockTimes.push({ at: head.until, key: store.key, seq: 0, token: undefined });
     }
   }
 
@@ -631,6 +660,8 @@ export class Broker {
     if (e.sessionLock !== undefined) {
       store.sessions.get(e.msg.sessionId ?? '')?.locked.delete(e);
       e.sessionLock = undefined;
+    } else {
+      store.trimLocks();
     }
   }
 
@@ -732,7 +763,8 @@ export class Broker {
       return new Date(this.renewSessionLock(path, entry.sessionLock));
     }
     entry.lockedUntil = this.#clock.now() + store.settings.lockDuration;
-    this.#lockTimes.push({ at: entry.lockedUntil, key: store.key, seq: entry.msg.seq, token: lockToken });
+    this.#queueLock(store, entry, lockToken);
+    store.trimLocks();
     return new Date(entry.lockedUntil);
   }
 
@@ -914,10 +946,8 @@ export class Broker {
     const now = this.#clock.now();
     for (let t = this.#lockTimes.peek(); t !== undefined && t.at <= now; t = this.#lockTimes.peek()) {
       this.#lockTimes.pop();
-      const held = this.#locks.get(t.token!);
-      if (held !== undefined && held.entry.lockedUntil <= now && held.entry.sessionLock === undefined) {
-        this.#expireLock(held.store, held.entry);
-      }
+      const store = this.catalog.stores.get(t.key);
+      if (store !== undefined) this.#expireLocks(store, now);
     }
     for (let t = this.#sessionTimes.peek(); t !== undefined && t.at <= now; t = this.#sessionTimes.peek()) {
       this.#sessionTimes.pop();

@@ -1,7 +1,7 @@
 /**
  * `file://DIR`: an append-only log of op batches with group commit, replay on open and compaction.
  *
- * - `write()` encodes its batch as one frame and queues it; one flush writes every queued frame and
+ * - `write()` queues its ops; one flush encodes every queued batch into one frame, writes it and
  *   fsyncs once (group commit), then resolves all of them. Nothing resolves before its fsync.
  * - `open()` replays the segments (`NNNNNNNN.log`, and `NNNNNNNN.base.log` written by compaction),
  *   truncating a torn tail, into a {@link LiveState}.
@@ -31,7 +31,6 @@ export interface FileEngineOptions {
 }
 
 interface Pending {
-  frame: Buffer;
   ops: readonly EngineOp[];
   resolve: () => void;
   reject: (err: unknown) => void;
@@ -113,14 +112,8 @@ export class FileEngine implements BusEngine {
   write(ops: readonly EngineOp[]): Promise<void> {
     if (this.#closed) return Promise.reject(closedError('engine'));
     if (this.#failed !== undefined) return Promise.reject(this.#failure());
-    let frame: Buffer;
-    try {
-      frame = encodeFrame(ops);
-    } catch (err) {
-      return Promise.reject(new BusError('BUS_INVALID_MESSAGE', 'A record could not be encoded.', { cause: err }));
-    }
     return new Promise<void>((resolve, reject) => {
-      this.#queue.push({ frame, ops, resolve, reject });
+      this.#queue.push({ ops, resolve, reject });
       this.#kick();
     });
   }
@@ -180,8 +173,17 @@ export class FileEngine implements BusEngine {
   }
 
   async #flush(batch: Pending[]): Promise<void> {
+    let frames: Buffer;
     try {
-      const frames = batch.length === 1 ? batch[0]!.frame : Buffer.concat(batch.map((p) => p.frame));
+      // One frame for every write queued since the last flush: all-or-nothing together, which is
+      // at least as strong as each write's own atomicity, and one encode + checksum instead of many.
+      frames = encodeFrame(batch.length === 1 ? batch[0]!.ops : batch.flatMap((p) => p.ops));
+    } catch (err) {
+      const failure = new BusError('BUS_INVALID_MESSAGE', 'A record could not be encoded.', { cause: err });
+      for (const p of batch) p.reject(failure);
+      return;
+    }
+    try {
       await this.#fh!.write(frames);
       if (this.#fsync) await this.#fh!.datasync();
       this.#bytes += frames.length;

@@ -24,6 +24,14 @@ export interface Entry {
   sessionLock: string | undefined;
 }
 
+export interface LockRecord {
+  readonly entry: Entry;
+  readonly token: string;
+  readonly until: number;
+}
+
+export const isStale = (r: LockRecord): boolean => r.entry.lockToken !== r.token || r.entry.lockedUntil !== r.until;
+
 export interface SessionQueue {
   readonly id: string;
   readonly available: Heap<Entry>;
@@ -57,6 +65,27 @@ export class Store {
   readonly sessionWaiters = new Set<() => boolean>();
   deadLetter: Store | undefined;
   lockedCount = 0;
+  /**
+   * Message locks in the order they were taken (= expiry order, the lock duration being fixed):
+   * a deque trimmed from the head as locks are settled, so it stays short when settlement keeps up.
+   */
+  readonly lockQueue: LockRecord[] = [];
+  lockHead = 0;
+  /** Whether the broker's timer heap holds an entry for this store's lock queue. */
+  lockTimerQueued = false;
+
+  /** Drops settled / renewed records from the head of the lock queue. */
+  trimLocks(): void {
+    const q = this.lockQueue;
+    while (this.lockHead < q.length && isStale(q[this.lockHead]!)) this.lockHead++;
+    if (this.lockHead === q.length) {
+      q.length = 0;
+      this.lockHead = 0;
+    } else if (this.lockHead > 1024 && this.lockHead * 2 > q.length) {
+      q.splice(0, this.lockHead);
+      this.lockHead = 0;
+    }
+  }
 
   constructor(key: string, path: string, settings: StoreSettings, isDeadLetter: boolean) {
     this.key = key;
