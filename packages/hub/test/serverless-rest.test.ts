@@ -271,6 +271,18 @@ describe('sends (2022-06-01)', () => {
     assert.deepEqual(b.received, [['conn']]);
   });
 
+  it('decodes percent-encoded user and group names, in the path and in aud alike', async () => {
+    const a = await connect('a@b c');
+    const user = encodeURIComponent('a@b c');
+    const group = encodeURIComponent('order/42 é');
+    assert.equal((await rest('PUT', `/api/hubs/chat/users/${user}/groups/${group}`)).status, 200);
+    assert.equal((await rest('HEAD', `/api/hubs/chat/users/${user}/groups/${group}`)).status, 200);
+    const body = { body: { target: 'm', arguments: ['encoded'] } };
+    assert.equal((await rest('POST', `/api/hubs/chat/groups/${group}/:send`, body)).status, 202);
+    await waitFor(() => a.received.length === 1);
+    assert.equal(service.hub('chat').isUserInGroup('a@b c', 'order/42 é'), true);
+  });
+
   it('prefixes the hub with ?application=', async () => {
     const a = await connect('app-user', 'shop_chat');
     const reply = await rest('POST', '/api/hubs/chat/:send?application=shop', {

@@ -144,18 +144,22 @@ interface AudienceShape {
   hub: string | undefined;
 }
 
+function normalizePath(pathname: string): string {
+  let path: string;
+  try {
+    path = decodeURIComponent(pathname);
+  } catch {
+    path = pathname;
+  }
+  return path.replace(/\/+$/, '').toLowerCase();
+}
+
 function shape(url: string): AudienceShape | undefined {
   try {
     const u = new URL(url);
-    let path: string;
-    try {
-      path = decodeURIComponent(u.pathname);
-    } catch {
-      path = u.pathname;
-    }
     return {
       host: u.host.toLowerCase(),
-      path: path.replace(/\/+$/, '').toLowerCase(),
+      path: normalizePath(u.pathname),
       hub: u.searchParams.get('hub')?.toLowerCase(),
     };
   } catch {
@@ -181,7 +185,7 @@ export function allowedHosts(endpoints: readonly string[], request: IncomingMess
  */
 export function audienceMatches(aud: unknown, expectedPath: string, hosts: Set<string>, hub?: string): boolean {
   const list = typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud : [];
-  const path = expectedPath.replace(/\/+$/, '').toLowerCase();
+  const path = normalizePath(expectedPath);
   return list.some((a) => {
     if (typeof a !== 'string') return false;
     const s = shape(a);
