@@ -224,6 +224,26 @@ export function describeBusEngine<E extends BusEngine>(options: BusEngineSuiteOp
         await rejects(again!.complete(), 'BUS_LOCK_LOST');
       });
 
+      test('locks expire independently: a renewed lock outlives its neighbours', async ({ bus, clock }) => {
+        await bus.admin.createQueue('q', { lockDuration: 10_000 });
+        await bus.createSender('q').send([1, 2, 3, 4].map((body) => ({ body })));
+        const receiver = bus.createReceiver('q');
+        const [m1, m2, m3] = await receiver.receiveMessages(3);
+        clock.advance(5_000);
+        const [m4] = await receiver.receiveMessages(1);
+        await m1!.complete();
+        await m2!.renewLock();
+        clock.advance(5_000);
+        const back = await receiver.receiveMessages(5, { maxWaitTimeMs: 0 });
+        assert.deepEqual(bodies(back), [3]);
+        await m2!.complete();
+        clock.advance(5_000);
+        assert.deepEqual(bodies(await receiver.receiveMessages(5, { maxWaitTimeMs: 0 })), [4]);
+        await rejects(m3!.complete(), 'BUS_LOCK_LOST');
+        await rejects(m4!.complete(), 'BUS_LOCK_LOST');
+        await back[0]!.complete();
+      });
+
       test('max delivery count moves the message to the dead-letter queue', async ({ bus }) => {
         await bus.admin.createQueue('q', { maxDeliveryCount: 2 });
         await bus.createSender('q').send({ body: 'poison' });
