@@ -242,6 +242,13 @@ describe('bus CLI commands: usage errors, direct file:// access, and `hubbub bus
     }
   });
 
+  it('resubmits a subscription’s dead letters to its topic by default', async () => {
+    const { resubmitTarget } = await import('../src/commands/dlq.ts');
+    assert.equal(resubmitTarget('orders'), 'orders');
+    assert.equal(resubmitTarget('events/subscriptions/all'), 'events');
+    assert.equal(resubmitTarget('a/b/Subscriptions/s'), 'a/b');
+  });
+
   it('prints help for each command', async () => {
     for (const name of ['send', 'receive', 'peek', 'dlq', 'bus']) {
       const command = (await import(`../src/commands/${name}.ts`)) as Command;

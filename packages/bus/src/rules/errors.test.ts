@@ -69,6 +69,7 @@ describe('SQL filter syntax errors', () => {
     ['size = (1', 10],
     ['LIKE = 1', 1],
     ['size = 1;', 9],
+    ['5.x = 1', 2],
   ];
   for (const [expression, position] of cases) {
     it(`${JSON.stringify(expression)} → BUS_INVALID_FILTER at ${position}`, () => {

@@ -93,6 +93,9 @@ describe('SQL filter evaluation', () => {
     ["size + 'b' = 'ab'", false],
     ['1.5E1 = 15', true],
     ['.5 = 0.5', true],
+    ['size = 10.', true],
+    ['2.5E-1 = 0.25', true],
+    ['1e2 = 100', true],
     // IN
     ["color IN ('blue', 'red')", true],
     ["color IN ('blue')", false],

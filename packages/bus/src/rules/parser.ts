@@ -71,9 +71,9 @@ class Parser {
   /** A filter: one predicate covering the whole input. */
   filter(): Expr {
     if (this.#peek.kind === TokenKind.End) throw this.#expected('a predicate');
-    const e = this.#predicate(this.or());
+    const e = this.or();
     this.expectEnd();
-    return e;
+    return this.#predicate(e);
   }
 
   /** A rule action: `SET p = e[, …]` / `REMOVE p[, …]` statements separated by `;` or `,`. */
