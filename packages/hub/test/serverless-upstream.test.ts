@@ -11,7 +11,13 @@ import { after, before, describe, it } from 'node:test';
 import { isHubbubError, ManualClock, waitFor } from '@hubbub/kernel';
 import * as signalR from '@microsoft/signalr';
 import { MessagePackHubProtocol } from '@microsoft/signalr-protocol-msgpack';
-import { createSignalRService, type SignalRService, type UpstreamRule } from '../src/index.ts';
+import {
+  createSignalRService,
+  type SignalRService,
+  type UpstreamRule,
+  upstreamSignature,
+  verifyUpstreamSignature,
+} from '../src/index.ts';
 import { deferred } from './helpers.ts';
 
 const keys = ['upstream-key-one-0123456789abcdefghijklmnop', 'upstream-key-two-0123456789abcdefghijklmnop'];
@@ -327,6 +333,20 @@ describe('upstream that is down or slow (manual clock)', () => {
     } finally {
       off();
     }
+  });
+});
+
+describe('upstream signatures', () => {
+  it('signs the connection id once per key, and verifies any entry case-insensitively', () => {
+    const header = upstreamSignature('conn-1', keys);
+    const entries = header.split(',');
+    assert.equal(entries.length, 2);
+    assert.equal(entries[0], `sha256=${createHmac('sha256', keys[0]!).update('conn-1').digest('hex').toUpperCase()}`);
+    assert.equal(verifyUpstreamSignature(header, 'conn-1', [keys[1]!]), true);
+    assert.equal(verifyUpstreamSignature(header.toLowerCase(), 'conn-1', keys), true);
+    assert.equal(verifyUpstreamSignature(header, 'conn-2', keys), false);
+    assert.equal(verifyUpstreamSignature(header, 'conn-1', ['another-key']), false);
+    assert.equal(verifyUpstreamSignature('sha256=zz,md5=00', 'conn-1', keys), false);
   });
 });
 

@@ -150,7 +150,7 @@ export class SignalRService extends TypedEmitter<SignalRServiceEvents> {
   }
 
   /** The `{url, accessToken}` a negotiate function returns, as Azure's bindings build it. */
-  clientAccess(
+  async clientAccess(
     hub: string,
     options: { userId?: string; claims?: Record<string, unknown>; lifetimeMs?: number } = {},
   ): Promise<ClientAccess> {
