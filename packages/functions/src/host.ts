@@ -49,6 +49,7 @@ import {
 } from './service-bus.ts';
 import { checkSettings, connectionValue, resolveBindingSettings } from './settings.ts';
 import { createSignalRBindings, type SignalRResolver, type SignalRTarget } from './signalr.ts';
+import { fromSignalRService } from './signalr-rest.ts';
 import { startTimer, type TimerRunner, timerInput, timerTriggerBinding } from './timer-trigger.ts';
 import { toTypedData } from './typed-data.ts';
 
@@ -189,7 +190,10 @@ export function createFunctionsHost(options: FunctionsHostOptions): FunctionsHos
     ownedBuses.push(bus);
     return fromHubbubBus(bus);
   };
-  const hubFor = resolver<SignalRTarget>(options.hub, 'SignalR hub');
+  // Without a hub option, an Azure-style connection string names a SignalR service reached over REST.
+  const hubFromConnectionString = async ({ name, value }: Connection): Promise<SignalRTarget | undefined> =>
+    /endpoint=/i.test(value) ? fromSignalRService(value, { clock, setting: name }) : undefined;
+  const hubFor = resolver<SignalRTarget>(options.hub, 'SignalR hub', hubFromConnectionString);
   const givenBus = options.bus;
   const busFor = resolver<FunctionsBus>(
     givenBus === undefined || isHubbubBus(givenBus) || typeof givenBus !== 'function'

@@ -21,3 +21,4 @@ export type {
   SignalRResolver,
   SignalRTarget,
 } from './signalr.ts';
+export { fromSignalRService, type SignalRServiceOptions } from './signalr-rest.ts';

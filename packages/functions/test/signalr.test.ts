@@ -139,8 +139,8 @@ describe('SignalR bindings', () => {
     assert.match(seen[0]?.value ?? '', /^Endpoint=http:\/\/127\.0\.0\.1;AccessKey=/);
   });
 
-  it('answers FUNCTIONS_BINDING_UNAVAILABLE when a SignalR function runs without a hub', async () => {
-    await using app = await serve({ app: 'signalr-app' });
+  it('answers FUNCTIONS_BINDING_UNAVAILABLE when there is no hub and the connection string names none', async () => {
+    await using app = await serve({ app: 'signalr-app', settings: { AzureSignalRConnectionString: 'UseHubbub=true' } });
     const res = await fetch(`${app.base}/api/negotiate`, { method: 'POST' });
     assert.equal(res.status, 500);
     assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'FUNCTIONS_BINDING_UNAVAILABLE');
