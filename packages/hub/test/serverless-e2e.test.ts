@@ -153,6 +153,26 @@ for (const { transport, protocol } of matrix) {
   });
 }
 
+describe('stateful reconnect through the redirect', () => {
+  it('negotiates useStatefulReconnect on /client/negotiate and still receives REST sends', async () => {
+    const dana = new signalR.HubConnectionBuilder()
+      .withUrl(functionsUrl, { headers: { 'x-ms-signalr-userid': 'dana' } })
+      .withStatefulReconnect()
+      .configureLogging(signalR.LogLevel.None)
+      .build();
+    await dana.start();
+    try {
+      const seen = deferred<unknown>();
+      dana.on('notify', (kind: string) => seen.resolve(kind));
+      assert.equal(service.hub('chat').connection(dana.connectionId!)?.isStateful, true);
+      assert.equal(await rest('POST', '/api/hubs/chat/users/dana/:send', { Target: 'notify', Arguments: ['s'] }), 202);
+      assert.equal(await seen.promise, 's');
+    } finally {
+      await dana.stop();
+    }
+  });
+});
+
 describe('REST close reaches the official client', () => {
   it('closes a connection with a reason the client reports', async () => {
     const carol = client('carol', 'WebSockets', 'json');

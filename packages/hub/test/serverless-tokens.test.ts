@@ -7,7 +7,13 @@ import { after, before, describe, it } from 'node:test';
 import { isHubbubError, ManualClock, waitFor } from '@hubbub/kernel';
 import * as signalR from '@microsoft/signalr';
 import { decodeJwt, SignJWT } from 'jose';
-import { createClientAccess, createSignalRService, type SignalRService } from '../src/index.ts';
+import {
+  createClientAccess,
+  createHubServer,
+  createSignalRService,
+  type HubServer,
+  type SignalRService,
+} from '../src/index.ts';
 
 const primary = 'primary-key-0123456789abcdefghijklmnopqrstuv';
 const secondary = 'secondary-key-0123456789abcdefghijklmnopqrs';
@@ -124,6 +130,20 @@ describe('client tokens at /client/negotiate', () => {
     assert.equal(await negotiate(await token({}, `http://${host}/client/?hub=chat`), 'hub=CHAT'), 200);
   });
 
+  it('answers a CORS preflight with the origin reflected and credentials allowed', async () => {
+    const response = await fetch(`${base}/client/negotiate?hub=chat&negotiateVersion=1`, {
+      method: 'OPTIONS',
+      headers: {
+        Origin: 'http://app.example',
+        'Access-Control-Request-Method': 'POST',
+        'Access-Control-Request-Headers': 'authorization, x-requested-with, x-signalr-user-agent',
+      },
+    });
+    assert.equal(response.status, 204);
+    assert.equal(response.headers.get('access-control-allow-origin'), 'http://app.example');
+    assert.equal(response.headers.get('access-control-allow-credentials'), 'true');
+  });
+
   it('accepts the token from the access_token query parameter', async () => {
     assert.equal(await negotiate(await token({}, `http://${host}/client/?hub=chat`), 'hub=chat', true), 200);
   });
@@ -151,4 +171,35 @@ describe('client tokens at /client/negotiate', () => {
       }
     });
   }
+});
+
+describe('a hub server of your own', () => {
+  it('serves /client with the service verifying tokens, and is left open by service.close()', async () => {
+    let service: SignalRService | undefined;
+    const hubServer: HubServer = createHubServer({
+      auth: { required: true, verify: (token, request) => service!.verifyClientToken(token, request) },
+    });
+    service = createSignalRService({ keys: [primary], hubServer });
+    const { url } = await service.listen();
+    try {
+      const access = await service.clientAccess('chat', { userId: 'own' });
+      const client = new signalR.HubConnectionBuilder()
+        .withUrl(access.url, { accessTokenFactory: () => access.accessToken })
+        .configureLogging(signalR.LogLevel.None)
+        .build();
+      await client.start();
+      assert.equal(hubServer.hub('chat').connection(client.connectionId!)?.userId, 'own');
+      await client.stop();
+      const wrong = await fetch(`${url}/client/negotiate?hub=chat`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${access.accessToken.slice(0, -2)}xx` },
+      });
+      assert.equal(wrong.status, 401);
+      await service.close();
+      assert.doesNotThrow(() => hubServer.hub('chat'));
+    } finally {
+      await service.close();
+      await hubServer.close();
+    }
+  });
 });

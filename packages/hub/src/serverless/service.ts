@@ -43,7 +43,8 @@ export interface SignalRServiceOptions {
   upstreamOptions?: Pick<UpstreamOptions, 'timeoutMs' | 'retries' | 'backoff' | 'maxResponseBytes' | 'fetch'>;
   /**
    * The hub server: options for the one the service creates (its `auth` is replaced), or a server
-   * of your own whose `auth` you set with {@link SignalRService.authOptions}. @default a new server
+   * of your own (e.g. shared with `/hubs/{name}` routes) whose `auth.verify` calls
+   * {@link SignalRService.verifyClientToken}; the service does not close it. @default a new server
    */
   hubServer?: HubServer | Omit<HubServerOptions, 'auth'>;
   /** Largest REST request body, in bytes. @default 1_048_576 */
@@ -133,20 +134,22 @@ export class SignalRService extends TypedEmitter<SignalRServiceEvents> {
 
   /** Client-token checks for `/client/*`: HS256 with any key, `aud` = the client URL (leniently), `exp` required. */
   authOptions(): HubAuthOptions {
-    return {
-      required: true,
-      userIdClaims,
-      verify: async (token, request): Promise<Principal> => {
-        const url = new URL(request.url ?? '/', 'http://localhost');
-        const payload = await verifyToken(token, this.#keys, this.#clock);
-        const hub = url.searchParams.get('hub') ?? '';
-        if (!audienceMatches(payload.aud, '/client', allowedHosts(this.#endpoints(), request), hub)) {
-          throw new HubError(HubErrorCode.Unauthorized, "The token's 'aud' is not this hub's client URL.");
-        }
-        const userId = userIdClaims.map((c) => payload[c]).find((v) => typeof v === 'string' && v !== '');
-        return { userId: userId as string | undefined, claims: payload };
-      },
-    };
+    return { required: true, userIdClaims, verify: (token, request) => this.verifyClientToken(token, request) };
+  }
+
+  /**
+   * Verifies a client token for the hub named in the request's `?hub=`; throws HUB_UNAUTHORIZED.
+   * For a hub server of your own: `auth: { verify: (t, r) => service.verifyClientToken(t, r) }`.
+   */
+  async verifyClientToken(token: string, request: IncomingMessage): Promise<Principal> {
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    const payload = await verifyToken(token, this.#keys, this.#clock);
+    const hub = url.searchParams.get('hub') ?? '';
+    if (!audienceMatches(payload.aud, '/client', allowedHosts(this.#endpoints(), request), hub)) {
+      throw new HubError(HubErrorCode.Unauthorized, "The token's 'aud' is not this hub's client URL.");
+    }
+    const userId = userIdClaims.map((c) => payload[c]).find((v) => typeof v === 'string' && v !== '');
+    return { userId: userId as string | undefined, claims: payload };
   }
 
   /** The `{url, accessToken}` a negotiate function returns, as Azure's bindings build it. */
