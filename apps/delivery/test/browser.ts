@@ -1,0 +1,35 @@
+/**
+ * Debian's chromium driven by playwright-core (never a downloaded browser). Under CI a missing
+ * browser fails the test; elsewhere the test is skipped naming what to install.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { type Browser, chromium } from 'playwright-core';
+
+export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/** Where screenshots go (gitignored). */
+export const artifactsDir = fileURLToPath(new URL('../../../test-artifacts/delivery/', import.meta.url));
+
+/** `false` when the browser can be launched, else the reason to skip. Throws under CI. */
+export function browserSkipReason(): string | false {
+  if (existsSync(chromiumPath)) return false;
+  if (process.env.CI) throw new Error(`${chromiumPath} is missing: .ci/run must install Debian's chromium package.`);
+  return `no browser at ${chromiumPath}: run 'apt-get install chromium' to run the browser tests`;
+}
+
+export function launchBrowser(): Promise<Browser> {
+  mkdirSync(artifactsDir, { recursive: true });
+  return chromium.launch({
+    executablePath: chromiumPath,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
+  });
+}

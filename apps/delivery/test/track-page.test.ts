@@ -1,0 +1,105 @@
+/**
+ * The tracking page in real headless Chromium: it negotiates through the `negotiate` function with
+ * the official browser client, the simulator sends positions of two orders to queue `locations`,
+ * and the page of order 1001 shows its courier's marker moving to the customer and lists exactly
+ * that order's positions. Screenshots are kept in test-artifacts/delivery/.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Browser } from 'playwright-core';
+import { cityRoutes, type LocationMessage, runSimulator } from '../src/index.ts';
+import { artifactsDir, browserSkipReason, launchBrowser } from './browser.ts';
+import { startTestSystem, type TestSystem } from './system.ts';
+
+const skip = browserSkipReason();
+
+describe('tracking page in headless Chromium', { skip }, () => {
+  let system: TestSystem;
+  let browser: Browser;
+  before(async () => {
+    system = await startTestSystem();
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+    await system?.[Symbol.asyncDispose]();
+  });
+
+  it('moves the courier marker and lists the positions of its own order only', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const problems: string[] = [];
+    page.on('pageerror', (err) => problems.push(err.message));
+    page.on('console', (m) => {
+      if (m.type() === 'error') problems.push(m.text());
+    });
+    await page.goto(`${system.url}/track?order=1001`);
+    await page.locator('#status[data-state="live"]').waitFor({ timeout: 10_000 });
+    assert.equal(await page.locator('#courier').getAttribute('visibility'), 'hidden');
+    assert.equal(await page.locator('#store').textContent(), 'Pike Street Pizza');
+
+    const sender = system.bus.createSender('locations');
+    const mine: LocationMessage[] = [];
+    const routes = cityRoutes().filter((r) => r.orderid === '1001' || r.orderid === '1002');
+    let firstTransform: string | null = null;
+    const result = await runSimulator({
+      routes,
+      intervalMs: 120,
+      speedMps: 1500, // 180 m per position: a route in about ten positions
+      send: async (location) => {
+        if (location.orderid === '1001') mine.push(location);
+        await sender.send({ body: location, contentType: 'application/json', subject: 'driveby' });
+        if (firstTransform === null && location.orderid === '1001') {
+          await page.locator('#messages li').first().waitFor();
+          firstTransform = await page.locator('#courier').getAttribute('transform');
+        }
+      },
+    });
+    await sender.close();
+    assert.equal(result.arrived, 2);
+    assert.ok(mine.length >= 5, `order 1001 sent ${mine.length} positions`);
+
+    const items = page.locator('#messages li');
+    await page.waitForFunction((n) => document.querySelectorAll('#messages li').length === n, mine.length);
+    assert.equal(await page.locator('#count').textContent(), String(mine.length));
+    const texts = await items.allTextContents();
+    assert.ok(
+      texts.every((t) => t.includes('order 1001') && !t.includes('order 1002')),
+      texts.join('\n'),
+    );
+    const last = mine.at(-1)!;
+    assert.ok(texts[0]!.includes(`${last.lat.toFixed(5)}, ${last.longitude.toFixed(5)}`), texts[0]);
+
+    // The marker glides to the last position: the customer's pin.
+    const courier = page.locator('#courier');
+    assert.equal(await courier.getAttribute('visibility'), 'visible');
+    assert.equal(Number(await courier.getAttribute('data-lat')), last.lat);
+    const pinAt = await page.locator('.pin.customer').getAttribute('transform');
+    const xy = (t: string | null) => (t?.match(/-?[\d.]+/g) ?? []).map(Number);
+    await page.waitForFunction(([x, y]) => {
+      const [cx, cy] = (
+        document
+          .getElementById('courier')
+          ?.getAttribute('transform')
+          ?.match(/-?[\d.]+/g) ?? []
+      ).map(Number);
+      return Math.abs(cx! - x!) < 1 && Math.abs(cy! - y!) < 1;
+    }, xy(pinAt));
+    assert.notDeepEqual(xy(await courier.getAttribute('transform')), xy(firstTransform));
+    assert.equal(await page.locator('#distance').textContent(), 'arrived');
+
+    await page.screenshot({ path: join(artifactsDir, 'track-order-1001.png') });
+    assert.deepEqual(problems, []);
+    await page.close();
+  });
+
+  it('asks which order to track when the link names none', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await page.goto(`${system.url}/track`);
+    await page.locator('#picker').waitFor({ state: 'visible' });
+    assert.equal(await page.locator('#picker-orders a').count(), 3);
+    assert.equal(await page.locator('#status').getAttribute('data-state'), 'offline');
+    await page.screenshot({ path: join(artifactsDir, 'track-no-order.png') });
+    await page.close();
+  });
+});
