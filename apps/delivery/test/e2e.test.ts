@@ -14,9 +14,10 @@ import type { LocationMessage } from '../src/index.ts';
 import { startTestSystem, type TestSystem } from './system.ts';
 
 const cli = fileURLToPath(new URL('../../../packages/cli/src/main.ts', import.meta.url));
+const simulate = fileURLToPath(new URL('../src/simulate.ts', import.meta.url));
 
-function hubbub(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+function run(script: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => {
@@ -52,7 +53,7 @@ describe('live location: queue → function → SignalR group → official clien
     const ana = await customer(system, '1001');
     const ben = await customer(system, '1002');
     try {
-      const sent = await hubbub([
+      const sent = await run(cli, [
         'send',
         'locations',
         JSON.stringify({ orderid: '1001', storeid: 7, lat: 47.6141, longitude: -122.318 }),
@@ -99,6 +100,46 @@ describe('live location: queue → function → SignalR group → official clien
       await ana.connection.stop();
       await ben.connection.stop();
     }
+  });
+
+  it('runs the courier simulator against the bus HTTP API until the courier arrives', async () => {
+    const chi = await customer(system, '1003');
+    try {
+      const out = await run(simulate, [
+        '--url',
+        `${system.url}/bus`,
+        '--order',
+        '1003',
+        '--interval',
+        '5',
+        '--speed',
+        '60000',
+      ]);
+      assert.equal(out.code, 0, out.stderr);
+      const sent = Number(/Sent (\d+) positions; 1 couriers arrived/.exec(out.stdout)?.[1]);
+      assert.ok(sent >= 2, out.stdout);
+      await waitFor(() => chi.received.length === sent, { what: `${sent} positions of order 1003` });
+      assert.deepEqual(new Set(chi.received.map((l) => l.courierid)), new Set(['courier-chi']));
+      assert.deepEqual([chi.received.at(-1)?.lat, chi.received.at(-1)?.longitude], [47.6254, -122.3194]);
+    } finally {
+      await chi.connection.stop();
+    }
+  });
+
+  it('simulator CLI: bad options exit 1 with a message', async () => {
+    for (const [args, message] of [
+      [['--speed', '0'], /--speed must be a positive number/],
+      [['--interval', 'soon'], /--interval must be a positive number/],
+      [['--order', '999'], /no demo order 999/],
+      [['--key', 'nokey'], /--key must be name=key/],
+    ] as const) {
+      const out = await run(simulate, ['--url', `${system.url}/bus`, ...args]);
+      assert.equal(out.code, 1, args.join(' '));
+      assert.match(out.stderr, message);
+    }
+    const missing = await run(simulate, ['--url', `${system.url}/bus`, '--queue', 'nope', '--order', '1001']);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /answered 404/);
   });
 
   it('refuses a negotiate without a valid order id', async () => {
