@@ -1,0 +1,236 @@
+/**
+ * The load generator: one process holding every client connection, speaking just enough of each
+ * contender's protocol to join the broadcast audience and count deliveries.
+ *   hubbub:   POST negotiate (version 1), WebSocket with `id=<connectionToken>`, JSON handshake,
+ *             invoke `join('g')`, count text frames that carry target `m`; pings every 10 s.
+ *   ws:       raw WebSocket, every message counts.
+ *   socketio: socket.io-client (websocket transport only), emit `join` with an ack, count `m` events.
+ * @module
+ */
+import { request } from 'node:http';
+import { io, type Socket } from 'socket.io-client';
+import { WebSocket } from 'ws';
+import { serveIpc } from './ipc.ts';
+
+export type ClientKind = 'hubbub' | 'ws' | 'socketio';
+
+export type ClientApi = {
+  /** Opens `count` more connections, `batch` at a time; resolves when all are ready or failed. */
+  connect(args: { kind: ClientKind; port: number; count: number; batch: number }): Promise<{
+    ready: number;
+    failed: number;
+    firstError: string | undefined;
+    ms: number;
+  }>;
+  /** Resets the delivery counter and arms it for `total` deliveries. */
+  expect(args: { total: number }): null;
+  /** Waits until the armed total arrived (or `timeoutMs` passed). */
+  wait(args: { timeoutMs: number }): Promise<{ received: number; complete: boolean; lastNs: string }>;
+  /** Closes every connection and waits for them to end. */
+  closeAll(args: null): Promise<{ closed: number }>;
+};
+
+interface Open {
+  close(): Promise<void>;
+}
+
+const HANDSHAKE = '{"protocol":"json","version":1}\x1e';
+const JOIN = '{"type":1,"invocationId":"0","target":"join","arguments":["g"]}\x1e';
+const PING = '{"type":6}\x1e';
+const TARGET = Buffer.from('"target":"m"');
+const CONNECT_TIMEOUT_MS = 20_000;
+
+const open: Open[] = [];
+const hubbubSockets = new Set<WebSocket>();
+let received = 0;
+let expected = Number.POSITIVE_INFINITY;
+let lastNs = 0n;
+let onComplete: (() => void) | undefined;
+
+function delivered(): void {
+  if (++received === expected) {
+    lastNs = process.hrtime.bigint();
+    onComplete?.();
+  }
+}
+
+// Hubbub closes connections that stay silent for clientTimeoutMs (30 s by default).
+setInterval(() => {
+  for (const ws of hubbubSockets) if (ws.readyState === WebSocket.OPEN) ws.send(PING);
+}, 10_000).unref();
+
+function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what} timed out`)), CONNECT_TIMEOUT_MS);
+    promise.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        reject(e);
+      },
+    );
+  });
+}
+
+/** A fresh TCP connection per negotiate, closed after it, so no keep-alive sockets stay on the server. */
+function negotiate(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { host: '127.0.0.1', port, method: 'POST', path: '/hubs/bench/negotiate?negotiateVersion=1', agent: false },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          body += chunk;
+        });
+        res.on('end', () => {
+          try {
+            const parsed = JSON.parse(body) as { connectionToken?: string; error?: string };
+            if (parsed.connectionToken === undefined) throw new Error(`negotiate: ${body}`);
+            resolve(parsed.connectionToken);
+          } catch (err) {
+            reject(err);
+          }
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function closeWs(ws: WebSocket): Promise<void> {
+  if (ws.readyState === WebSocket.CLOSED) return Promise.resolve();
+  return new Promise((resolve) => {
+    ws.once('close', () => resolve());
+    ws.close();
+  });
+}
+
+async function openHubbub(port: number): Promise<Open> {
+  const token = await negotiate(port);
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/hubs/bench?id=${encodeURIComponent(token)}`, {
+    perMessageDeflate: false,
+  });
+  await new Promise<void>((resolve, reject) => {
+    let stage: 'handshake' | 'join' | 'counting' = 'handshake';
+    ws.on('open', () => ws.send(HANDSHAKE));
+    ws.on('error', reject);
+    ws.on('close', () => reject(new Error('closed before joining')));
+    ws.on('message', (data: Buffer) => {
+      if (stage === 'counting') {
+        if (data.indexOf(TARGET) !== -1) delivered();
+        return;
+      }
+      const text = data.toString('utf8');
+      if (text.includes('"error"')) {
+        reject(new Error(`hubbub ${stage}: ${text}`));
+        ws.terminate();
+      } else if (stage === 'handshake') {
+        stage = 'join';
+        ws.send(JOIN);
+      } else if (text.includes('"type":3')) {
+        stage = 'counting';
+        resolve();
+      }
+    });
+  });
+  hubbubSockets.add(ws);
+  return {
+    close: () => {
+      hubbubSockets.delete(ws);
+      return closeWs(ws);
+    },
+  };
+}
+
+async function openWs(port: number): Promise<Open> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/`, { perMessageDeflate: false });
+  ws.on('message', delivered);
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.on('error', reject);
+  });
+  return { close: () => closeWs(ws) };
+}
+
+async function openSocketIo(port: number): Promise<Open> {
+  const socket: Socket = io(`http://127.0.0.1:${port}`, {
+    transports: ['websocket'],
+    forceNew: true,
+    reconnection: false,
+    timeout: CONNECT_TIMEOUT_MS,
+  });
+  socket.on('m', delivered);
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', () => socket.emit('join', 'g', () => resolve()));
+    socket.once('connect_error', reject);
+  });
+  return {
+    close: () =>
+      new Promise<void>((resolve) => {
+        if (socket.disconnected) return resolve();
+        socket.once('disconnect', () => resolve());
+        socket.disconnect();
+      }),
+  };
+}
+
+const openers: Record<ClientKind, (port: number) => Promise<Open>> = {
+  hubbub: openHubbub,
+  ws: openWs,
+  socketio: openSocketIo,
+};
+
+serveIpc<ClientApi>({
+  connect: async ({ kind, port, count, batch }) => {
+    const start = process.hrtime.bigint();
+    let ready = 0;
+    let failed = 0;
+    let firstError: string | undefined;
+    for (let done = 0; done < count; done += batch) {
+      const n = Math.min(batch, count - done);
+      const results = await Promise.allSettled(
+        Array.from({ length: n }, () => withTimeout(openers[kind](port), `${kind} connect`)),
+      );
+      for (const r of results) {
+        if (r.status === 'fulfilled') {
+          open.push(r.value);
+          ready++;
+        } else {
+          failed++;
+          firstError ??= String(r.reason);
+        }
+      }
+      if (failed > 0 && failed >= batch) break; // the server is not accepting; stop early
+    }
+    return { ready, failed, firstError, ms: Number(process.hrtime.bigint() - start) / 1e6 };
+  },
+  expect: ({ total }) => {
+    received = 0;
+    expected = total;
+    lastNs = 0n;
+    return null;
+  },
+  wait: ({ timeoutMs }) =>
+    new Promise((resolve) => {
+      const finish = () => {
+        clearTimeout(timer);
+        onComplete = undefined;
+        resolve({ received, complete: received >= expected, lastNs: lastNs.toString() });
+      };
+      const timer = setTimeout(finish, timeoutMs);
+      if (received >= expected) finish();
+      else onComplete = finish;
+    }),
+  closeAll: async () => {
+    const all = open.splice(0);
+    for (let i = 0; i < all.length; i += 500) {
+      await Promise.all(all.slice(i, i + 500).map((c) => withTimeout(c.close(), 'close').catch(() => undefined)));
+    }
+    return { closed: all.length };
+  },
+});

@@ -1,0 +1,21 @@
+/**
+ * Hubbub through the full SignalR path: negotiate, WebSocket transport, JSON hub protocol, group
+ * membership granted by a hub method, and `hub.clients.group('g').send('m', payload)` through the
+ * in-process backplane. Server options are the defaults.
+ * @module
+ */
+import { createHubServer } from '@hubbub/hub';
+import { serveContender } from './server-harness.ts';
+
+const server = createHubServer();
+const hub = server.hub('bench');
+hub.method<[string]>('join', (ctx, group) => ctx.groups.add(ctx.connectionId, group));
+const { port } = await server.listen({ port: 0, host: '127.0.0.1' });
+
+serveContender({
+  port,
+  ready: () => hub.connectionCount,
+  burst: (payload, count) => {
+    for (let i = 0; i < count; i++) void hub.clients.group('g').send('m', payload);
+  },
+});
