@@ -33,7 +33,10 @@ export {
   clientUrl,
   createClientAccess,
   createServerToken,
+  createTokenVerifier,
   type ServerTokenOptions,
+  type TokenVerifier,
+  type TokenVerifierOptions,
 } from './serverless/tokens.ts';
 export {
   type UpstreamOptions,

@@ -10,7 +10,9 @@ import { decodeJwt, SignJWT } from 'jose';
 import {
   createClientAccess,
   createHubServer,
+  createServerToken,
   createSignalRService,
+  createTokenVerifier,
   type HubServer,
   type SignalRService,
 } from '../src/index.ts';
@@ -55,6 +57,36 @@ describe('createClientAccess', () => {
       createClientAccess({ endpoint: 'http://h', accessKey: 'k', hub: 'chat', lifetimeMs: 0 }),
       (e: unknown) => isHubbubError(e, 'HUB_BAD_REQUEST'),
     );
+  });
+});
+
+describe('createTokenVerifier', () => {
+  it('remembers verified tokens but still expires them by the clock', async () => {
+    const clock = new ManualClock(1_800_000_000_000);
+    const verify = createTokenVerifier({ keys: ['other-key', primary], clock, toleranceSeconds: 0 });
+    const token = await createServerToken({ audience: 'http://h/x', accessKey: primary, lifetimeMs: 60_000, clock });
+    assert.equal((await verify(token)).aud, 'http://h/x');
+    clock.advance(30_000);
+    assert.equal((await verify(token)).aud, 'http://h/x');
+    clock.advance(31_000);
+    await assert.rejects(verify(token), (e: unknown) => isHubbubError(e, 'HUB_UNAUTHORIZED'));
+    await assert.rejects(verify(token), (e: unknown) => isHubbubError(e, 'HUB_UNAUTHORIZED'));
+  });
+
+  it('rechecks nbf on a remembered token, and never remembers a rejected one', async () => {
+    const clock = new ManualClock(1_800_000_000_000);
+    const verify = createTokenVerifier({ keys: [primary], clock, toleranceSeconds: 0 });
+    const token = await createServerToken({ audience: 'a', accessKey: primary, clock });
+    await verify(token);
+    // The clock steps back before the token's nbf: the remembered token is refused.
+    clock.advance(-10_000);
+    await assert.rejects(verify(token), (e: unknown) => isHubbubError(e, 'HUB_UNAUTHORIZED'));
+    clock.advance(10_000);
+    assert.ok(await verify(token));
+    const forged = await createServerToken({ audience: 'a', accessKey: secondary, clock });
+    for (let i = 0; i < 2; i++) {
+      await assert.rejects(verify(forged), (e: unknown) => isHubbubError(e, 'HUB_UNAUTHORIZED'));
+    }
   });
 });
 

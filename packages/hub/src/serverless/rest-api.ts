@@ -12,13 +12,13 @@ import { HubError, HubErrorCode } from '../errors.ts';
 import type { Hub } from '../hub.ts';
 import { parseBinaryPayload } from './binary-payload.ts';
 import { matchRoute, type Operation, routes2022, routesV1 } from './rest-routes.ts';
-import { allowedHosts, audienceMatches, verifyToken } from './tokens.ts';
+import { type AccessKey, allowedHosts, audienceMatches, createTokenVerifier } from './tokens.ts';
 
 export interface RestApiOptions {
   /** The hub called `name`, created on first use (throws HUB_BAD_REQUEST for an invalid name). */
   hub(name: string): Hub;
   /** Keys server tokens may be signed with. */
-  keys: readonly Uint8Array[];
+  keys: readonly AccessKey[];
   /** Endpoints whose host a token's `aud` may name (the request's Host is always accepted). */
   endpoints: () => readonly string[];
   clock: Clock;
@@ -43,6 +43,7 @@ export const HUB_NAME = /^[A-Za-z][A-Za-z0-9_]{0,127}$/;
 export function createRestApi(options: RestApiOptions): RequestHandler {
   const maxBody = options.maxBodyBytes ?? 1_048_576;
   const ttls = new Map<string, TimerHandle>();
+  const verify = createTokenVerifier({ keys: options.keys, clock: options.clock });
 
   return (request, response) => {
     const url = new URL(request.url ?? '/', 'http://localhost');
@@ -112,7 +113,7 @@ export function createRestApi(options: RestApiOptions): RequestHandler {
     const header = request.headers.authorization;
     const token = header === undefined ? undefined : /^Bearer\s+(\S+)$/i.exec(header.trim())?.[1];
     if (token === undefined) throw new HubError(HubErrorCode.Unauthorized, 'A bearer token is required.');
-    const payload = await verifyToken(token, options.keys, options.clock);
+    const payload = await verify(token);
     if (!audienceMatches(payload.aud, url.pathname, allowedHosts(options.endpoints(), request))) {
       throw new HubError(HubErrorCode.Unauthorized, "The token's 'aud' does not name this request URL.");
     }

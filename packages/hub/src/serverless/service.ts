@@ -25,8 +25,8 @@ import {
   audienceMatches,
   type ClientAccess,
   createClientAccess,
-  keyBytes,
-  verifyToken,
+  createTokenVerifier,
+  type TokenVerifier,
 } from './tokens.ts';
 import { UpstreamClient, type UpstreamOptions, type UpstreamRule } from './upstream.ts';
 
@@ -70,7 +70,7 @@ export class SignalRService extends TypedEmitter<SignalRServiceEvents> {
   readonly hubServer: HubServer;
   readonly #ownsServer: boolean;
   readonly #accessKeys: readonly string[];
-  readonly #keys: readonly Uint8Array[];
+  readonly #verify: TokenVerifier;
   readonly #clock: Clock;
   readonly #logger: Logger;
   readonly #upstream: UpstreamClient;
@@ -88,10 +88,10 @@ export class SignalRService extends TypedEmitter<SignalRServiceEvents> {
     if (this.#accessKeys.length === 0 || this.#accessKeys.some((k) => k === '')) {
       throw new InvalidOptionError('keys', 'give a connection string or at least one non-empty access key');
     }
-    this.#keys = this.#accessKeys.map(keyBytes);
     this.#endpoint = parsed[0]?.endpoint ?? options.endpoint?.replace(/\/+$/, '');
     this.#clientEndpoint = parsed[0]?.clientEndpoint ?? this.#endpoint;
     this.#clock = options.clock ?? systemClock;
+    this.#verify = createTokenVerifier({ keys: this.#accessKeys, clock: this.#clock });
     this.#logger = (options.logger ?? silentLogger).child({ component: 'signalr-service' });
     this.#upstream = new UpstreamClient({
       ...options.upstreamOptions,
@@ -108,7 +108,7 @@ export class SignalRService extends TypedEmitter<SignalRServiceEvents> {
     }
     this.#rest = createRestApi({
       hub: (name) => this.hub(name),
-      keys: this.#keys,
+      keys: this.#accessKeys,
       endpoints: () => this.#endpoints(),
       clock: this.#clock,
       ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
@@ -143,7 +143,7 @@ export class SignalRService extends TypedEmitter<SignalRServiceEvents> {
    */
   async verifyClientToken(token: string, request: IncomingMessage): Promise<Principal> {
     const url = new URL(request.url ?? '/', 'http://localhost');
-    const payload = await verifyToken(token, this.#keys, this.#clock);
+    const payload = await this.#verify(token);
     const hub = url.searchParams.get('hub') ?? '';
     if (!audienceMatches(payload.aud, '/client', allowedHosts(this.#endpoints(), request), hub)) {
       throw new HubError(HubErrorCode.Unauthorized, "The token's 'aud' is not this hub's client URL.");

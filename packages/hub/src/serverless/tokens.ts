@@ -5,6 +5,7 @@
  * leniently: scheme, trailing slashes, query order and letter case do not matter.
  * @module
  */
+import { createSecretKey } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { type Clock, systemClock } from '@hubbub/kernel';
 import { type JWTPayload, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
@@ -106,29 +107,64 @@ async function sign(claims: Record<string, unknown>, aud: string, key: AccessKey
     .sign(keyBytes(key));
 }
 
-/** Verifies an HS256 token against every key; `exp` is required. Throws HUB_UNAUTHORIZED. */
-export async function verifyToken(
-  token: string,
-  keys: readonly Uint8Array[],
-  clock: Clock,
-  toleranceSeconds = 5,
-): Promise<JWTPayload> {
-  let last: unknown;
-  for (const key of keys) {
-    try {
-      const { payload } = await jwtVerify(token, key, {
-        algorithms: ['HS256'],
-        currentDate: new Date(clock.now()),
-        clockTolerance: toleranceSeconds,
-        requiredClaims: ['exp'],
-      });
-      return payload;
-    } catch (err) {
-      last = err;
-      if (!(err instanceof joseErrors.JWSSignatureVerificationFailed)) break;
+export interface TokenVerifierOptions {
+  keys: readonly AccessKey[];
+  clock: Clock;
+  /** Leeway for `exp`/`nbf`, in seconds. @default 5 */
+  toleranceSeconds?: number;
+  /** Verified tokens remembered, so a token used again skips the HMAC check (its times are rechecked). @default 1024 */
+  cacheSize?: number;
+}
+
+export type TokenVerifier = (token: string) => Promise<JWTPayload>;
+
+/**
+ * Verifies HS256 tokens against every key (`exp` required; throws HUB_UNAUTHORIZED). SDKs reuse a
+ * token for many requests, so verified tokens are kept in a small LRU; a hit only rechecks the
+ * token's `exp` and `nbf` against the clock.
+ */
+export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
+  const keys = options.keys.map((k) => createSecretKey(keyBytes(k)));
+  const tolerance = options.toleranceSeconds ?? 5;
+  const cacheSize = options.cacheSize ?? 1024;
+  const cache = new Map<string, JWTPayload>();
+  return async (token) => {
+    const cached = cache.get(token);
+    if (cached !== undefined) {
+      const now = options.clock.now() / 1000;
+      if (typeof cached.exp === 'number' && now > cached.exp + tolerance) {
+        cache.delete(token);
+        throw new HubError(HubErrorCode.Unauthorized, 'The access token has expired.');
+      }
+      if (typeof cached.nbf === 'number' && now < cached.nbf - tolerance) {
+        throw new HubError(HubErrorCode.Unauthorized, "The access token's 'nbf' claim is invalid.");
+      }
+      cache.delete(token);
+      cache.set(token, cached);
+      return cached;
     }
-  }
-  throw new HubError(HubErrorCode.Unauthorized, describe(last), { cause: last });
+    let last: unknown;
+    for (const key of keys) {
+      try {
+        const { payload } = await jwtVerify(token, key, {
+          algorithms: ['HS256'],
+          currentDate: new Date(options.clock.now()),
+          clockTolerance: tolerance,
+          requiredClaims: ['exp'],
+        });
+        if (cacheSize > 0) {
+          if (cache.size >= cacheSize) cache.delete(cache.keys().next().value!);
+          cache.set(token, payload);
+        }
+        return payload;
+      } catch (err) {
+        last = err;
+        // A bad signature may just mean another key signed it; anything else is final.
+        if (!(err instanceof joseErrors.JWSSignatureVerificationFailed)) break;
+      }
+    }
+    throw new HubError(HubErrorCode.Unauthorized, describe(last), { cause: last });
+  };
 }
 
 function describe(err: unknown): string {
