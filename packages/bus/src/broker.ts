@@ -74,6 +74,7 @@ interface Timed {
 
 const earliest = (a: Timed, b: Timed): boolean => a.at < b.at;
 const MAX_HOPS = 4;
+const CARRIED_FIELDS = ['hops', 'deadLetterReason', 'deadLetterErrorDescription', 'deadLetterSource'] as const;
 const OPTIONAL_FIELDS = [
   'scheduledEnqueueTime',
   'messageId',
@@ -265,6 +266,11 @@ export class Broker {
     for (const sub of topic.subscriptions.values()) {
       const copy = this.#filter(sub, active, seq, now);
       if (copy === undefined) continue;
+      if ('filterError' in copy) {
+        const msg = this.#stored(sub.store, MAX_TIME_TO_LIVE_MS, active, seq, hops, now, false);
+        this.#deadLetterNew(sub.store, msg, 'FilterEvaluationException', copy.filterError, now, ops, inserts);
+        continue;
+      }
       if (sub.props.forwardTo !== undefined) {
         const next = this.catalog.entityKeyOf(sub.props.forwardTo);
         if (next !== undefined && hops < MAX_HOPS) {
@@ -285,13 +291,16 @@ export class Broker {
     }
   }
 
-  /** Applies a subscription's rules: undefined when none matches, else the (action-applied) copy. */
+  /**
+   * Applies a subscription's rules: undefined when none matches, the (action-applied) copy when one
+   * does, or `{ filterError }` when evaluation threw and the subscription dead-letters on that.
+   */
   #filter<M extends Omit<StoredMessage, 'entity' | 'seq' | 'enqueuedTime' | 'deliveryCount' | 'state'>>(
     sub: SubscriptionEntry,
     m: M,
     seq: number,
     now: number,
-  ): M | undefined {
+  ): M | undefined | { filterError: string } {
     if (sub.compiled.length === 1 && sub.compiled[0]!.isTrue) return m;
     const view = { ...m, sequenceNumber: BigInt(seq), enqueuedTime: new Date(now), deliveryCount: 0 } as unknown;
     let routable = view as RoutableMessage;
@@ -301,8 +310,11 @@ export class Broker {
         if (!rule.rule.matches(view as RoutableMessage)) continue;
         matched = true;
         routable = rule.rule.apply(routable);
-      } catch {
-        // A filter that cannot be evaluated does not match (Service Bus may dead-letter instead).
+      } catch (err) {
+        if (sub.props.deadLetteringOnFilterEvaluationExceptions) {
+          return { filterError: `Rule '${rule.rule.name}': ${err instanceof Error ? err.message : String(err)}` };
+        }
+        // Otherwise a rule that cannot be evaluated does not match.
       }
     }
     if (!matched) return undefined;
@@ -313,7 +325,11 @@ export class Broker {
       deliveryCount: _c,
       ...changed
     } = routable as RoutableMessage & Record<string, unknown>;
-    return { ...m, ...(changed as object), body: m.body, bodyType: m.bodyType } as M;
+    // The action's result is authoritative for message fields (REMOVE drops them); bookkeeping
+    // fields the rules never see are carried over.
+    const out: Record<string, unknown> = { ...changed, body: m.body, bodyType: m.bodyType };
+    for (const k of CARRIED_FIELDS) if (m[k] !== undefined) out[k] = m[k];
+    return out as M;
   }
 
   #stored(

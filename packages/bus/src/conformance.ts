@@ -426,6 +426,15 @@ export function describeBusEngine<E extends BusEngine>(options: BusEngineSuiteOp
         await bus.admin.createSubscription('orders', 'vip', {
           rules: [{ name: 'corr', filter: { kind: 'correlation', subject: 'vip' } }],
         });
+        await bus.admin.createSubscription('orders', 'strip', {
+          rules: [
+            {
+              name: 'strip',
+              filter: { kind: 'true' },
+              action: { sqlExpression: "REMOVE secret; SET sys.To = 'audit'" },
+            },
+          ],
+        });
         await bus.admin.createSubscription('orders', 'big');
         await bus.admin.deleteRule('orders', 'big', '$Default');
         await bus.admin.createRule('orders', 'big', {
@@ -446,13 +455,21 @@ export function describeBusEngine<E extends BusEngine>(options: BusEngineSuiteOp
           'BUS_INVALID_FILTER',
         );
         await bus.createSender('orders').send([
-          { body: 1, subject: 'vip', applicationProperties: { total: 50 } },
+          { body: 1, subject: 'vip', applicationProperties: { total: 50, secret: 's' } },
           { body: 2, applicationProperties: { total: 500 } },
         ]);
         const read = async (sub: string): Promise<ServiceBusReceivedMessage[]> =>
           bus.createReceiver({ topic: 'orders', subscription: sub }).receiveMessages(10, { maxWaitTimeMs: 0 });
         assert.deepEqual(bodies(await read('all')), [1, 2]);
         assert.deepEqual(bodies(await read('none')), []);
+        const stripped = await read('strip');
+        assert.deepEqual(
+          stripped.map((m) => [m.to, 'secret' in m.applicationProperties]),
+          [
+            ['audit', false],
+            ['audit', false],
+          ],
+        );
         assert.deepEqual(bodies(await read('vip')), [1]);
         const big = await read('big');
         assert.deepEqual(bodies(big), [2]);
