@@ -3,13 +3,15 @@
  * than `maxConcurrentCalls` are in flight and runs each through `handle`.
  * @module
  */
-import type { Logger } from '@hubbub/kernel';
+import { backoffDelay, type Clock, type Logger } from '@hubbub/kernel';
 
 export interface ListenerOptions {
   readonly maxConcurrentCalls: number;
   readonly logger: Logger;
   /** Named in the log line when receiving fails. */
   readonly what: string;
+  /** Paces restarts after a failed receive (1 s doubling to 30 s). */
+  readonly clock: Clock;
 }
 
 export interface BusListener {
@@ -48,20 +50,42 @@ export function startListener<T>(
     running.add(task);
   };
 
-  const pump = (async () => {
-    const iterator = receive(abort.signal)[Symbol.asyncIterator]();
-    try {
-      for (;;) {
-        await slotFree();
-        if (abort.signal.aborted) break;
-        const next = await iterator.next();
-        if (next.done) break;
-        dispatch(next.value);
+  /** Resolves after `ms` on the clock, or at once when the listener closes. */
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = options.clock.setTimeout(done, ms);
+      function done() {
+        timer.cancel();
+        abort.signal.removeEventListener('abort', done);
+        resolve();
       }
-    } catch (err) {
-      if (!abort.signal.aborted) options.logger.error({ err, source: options.what }, 'Service Bus receive failed.');
-    } finally {
-      await iterator.return?.();
+      abort.signal.addEventListener('abort', done, { once: true });
+    });
+
+  // Receiving restarts after a failure (a missing entity may be created later; a bus may recover).
+  const pump = (async () => {
+    let failures = 0;
+    while (!abort.signal.aborted) {
+      const iterator = receive(abort.signal)[Symbol.asyncIterator]();
+      try {
+        for (;;) {
+          await slotFree();
+          if (abort.signal.aborted) break;
+          const next = await iterator.next();
+          if (next.done) break;
+          failures = 0;
+          dispatch(next.value);
+        }
+      } catch (err) {
+        if (abort.signal.aborted) break;
+        failures++;
+        const retryInMs = backoffDelay(failures, { initialMs: 1_000, maxMs: 30_000, random: () => 1 });
+        options.logger.error({ err, source: options.what, retryInMs }, 'Service Bus receive failed; retrying.');
+      } finally {
+        await iterator.return?.();
+      }
+      if (!abort.signal.aborted)
+        await pause(backoffDelay(Math.max(1, failures), { initialMs: 1_000, maxMs: 30_000, random: () => 1 }));
     }
   })();
 

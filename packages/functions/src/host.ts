@@ -333,7 +333,7 @@ export function createFunctionsHost(options: FunctionsHostOptions): FunctionsHos
       listeners.push(
         startListener(
           receive,
-          { maxConcurrentCalls: sessions ? 1 : config.maxConcurrentCalls, logger, what: JSON.stringify(source) },
+          { maxConcurrentCalls: sessions ? 1 : config.maxConcurrentCalls, logger, clock, what: JSON.stringify(source) },
           (messages) => handleBusMessages(deps, entry, messages),
         ),
       );

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type Bus, createBus } from '@hubbub/bus';
-import { ManualClock, waitFor } from '@hubbub/kernel';
+import { type Logger, ManualClock, silentLogger, waitFor } from '@hubbub/kernel';
 import { serve } from './support.ts';
 
 type State = {
@@ -194,6 +194,21 @@ describe('Service Bus trigger and output on the Hubbub bus', () => {
     const props = await bus.admin.getRuntimeProperties({ queue: 'long-q' });
     assert.equal(props.deadLetterMessageCount, 0);
     assert.deepEqual((await state()).long, [{ message: 'slow work', deliveryCount: 1 }]);
+  });
+
+  it('keeps retrying a listener whose queue does not exist yet, and delivers once it does', async () => {
+    const clock = new ManualClock();
+    await using bus = await createBus({ url: 'memory://', entities: { queues: [{ name: 'notifications' }] } });
+    const errors: Record<string, unknown>[] = [];
+    const logger: Logger = { ...silentLogger, error: (fields) => errors.push(fields), child: () => logger };
+    await using _app = await serve({ app: 'bus-app', bus, clock, logger });
+    await waitFor(() => errors.some((e) => e.source === '{"queue":"orders"}'));
+    await bus.admin.createQueue('orders');
+    await bus.createSender('orders').send({ body: { id: 1 } });
+    await waitFor(async () => {
+      clock.advance(1_000); // the listener restarts after its back-off
+      return (await bus.admin.getRuntimeProperties({ queue: 'notifications' })).activeMessageCount === 2;
+    });
   });
 
   it('sends from an HTTP function through a serviceBus output', async () => {
