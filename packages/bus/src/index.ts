@@ -58,6 +58,7 @@ export {
   createBusHttpHandler,
   createSasToken,
   type SasKey,
+  type SasRight,
   verifySasToken,
 } from './http/index.ts';
 export { createMemoryEngine, MemoryEngine } from './memory-engine.ts';

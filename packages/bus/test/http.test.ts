@@ -516,7 +516,18 @@ describe('bus HTTP API: SAS auth, mounting and limits', () => {
   const key = { name: 'RootManageSharedAccessKey', key: 'c2VjcmV0' };
   let h: Harness;
   before(async () => {
-    h = await start({ keys: [key], basePath: '/bus', maxRequestBytes: 4096 }, true);
+    h = await start(
+      {
+        keys: [
+          key,
+          { name: 'sender', key: 'send-key', rights: ['Send'] },
+          { name: 'listener', key: 'listen-key', rights: ['Listen'] },
+        ],
+        basePath: '/bus',
+        maxRequestBytes: 4096,
+      },
+      true,
+    );
   });
   after(() => stop(h));
 
@@ -553,6 +564,39 @@ describe('bus HTTP API: SAS auth, mounting and limits', () => {
     });
   }
 
+  it('enforces Send, Listen and Manage rights per key', async () => {
+    const sender = { name: 'sender', key: 'send-key' };
+    const listener = { name: 'listener', key: 'listen-key' };
+    const as = (k: { name: string; key: string }): Record<string, string> => ({ authorization: token(h.base, k) });
+    assert.equal(
+      (await fetch(`${h.base}/orders/messages`, { method: 'POST', headers: as(sender), body: 'r' })).status,
+      201,
+    );
+    const denied = await expectError(
+      await fetch(`${h.base}/orders/messages/head?timeout=0`, { method: 'DELETE', headers: as(sender) }),
+      401,
+      'BUS_UNAUTHORIZED',
+    );
+    assert.equal(denied.required, 'Listen');
+    await expectError(
+      await fetch(`${h.base}/orders/messages`, { method: 'POST', headers: as(listener), body: 'x' }),
+      401,
+      'BUS_UNAUTHORIZED',
+    );
+    await expectError(await fetch(`${h.base}/orders`, { headers: as(listener) }), 401, 'BUS_UNAUTHORIZED');
+    await expectError(
+      await fetch(`${h.base}/q9`, { method: 'PUT', headers: as(sender), body: '{}' }),
+      401,
+      'BUS_UNAUTHORIZED',
+    );
+    const peeked = await fetch(`${h.base}/orders/messages?count=5`, { headers: as(listener) });
+    assert.equal(peeked.status, 200);
+    const got = await fetch(`${h.base}/orders/messages/head?timeout=0`, { method: 'POST', headers: as(listener) });
+    assert.equal(await got.text(), 'r');
+    assert.equal((await fetch(got.headers.get('location')!, { method: 'DELETE', headers: as(listener) })).status, 200);
+    assert.equal((await fetch(`${h.base}/orders`, { headers: as(key) })).status, 200);
+  });
+
   it('passes requests outside its base path to next()', async () => {
     const res = await fetch(`${h.base.replace('/bus', '')}/api/other`);
     assert.equal(res.status, 299);
@@ -577,6 +621,11 @@ describe('bus HTTP API: SAS auth, mounting and limits', () => {
       code: 'KERNEL_INVALID_OPTION',
     });
     assert.throws(() => createBusHttpHandler(h.bus, { maxRequestBytes: 0 }), { code: 'KERNEL_INVALID_OPTION' });
+    for (const rights of [[], ['Read']] as never[]) {
+      assert.throws(() => createBusHttpHandler(h.bus, { keys: [{ name: 'k', key: 'v', rights }] }), {
+        code: 'KERNEL_INVALID_OPTION',
+      });
+    }
     assert.throws(() => createBusHttpHandler(h.bus, { maxTimeoutSeconds: -1 }), { code: 'KERNEL_INVALID_OPTION' });
   });
 });

@@ -10,11 +10,11 @@ import * as management from './management.ts';
 import { type MessageContext, peek, receiveHead, sendMessages, settle } from './messages.ts';
 import { BusHttpError, sendError, sendJson } from './respond.ts';
 import { parseRoute, type Route, routeEntity } from './route.ts';
-import { type SasKey, verifySasToken } from './sas.ts';
+import { type SasKey, type SasRight, verifySasToken } from './sas.ts';
 
 export { BATCH_CONTENT_TYPE, parseBatch, toBatchEntry } from './messages.ts';
 export { BusHttpError, type BusHttpErrorCode, BusHttpErrorStatus } from './respond.ts';
-export { createSasToken, type SasKey, verifySasToken } from './sas.ts';
+export { createSasToken, type SasKey, type SasRight, verifySasToken } from './sas.ts';
 
 export interface BusHttpOptions {
   /** Path prefix the API lives under (`/bus`); requests outside it go to `next` (or get 404). @default '' */
@@ -55,15 +55,30 @@ const allowed: Record<Route['kind'], readonly string[]> = {
   entity: ['GET', 'PUT', 'DELETE'],
 };
 
+const validRights = new Set<unknown>(['Send', 'Listen', 'Manage']);
+
+/** The right a request needs: sending is Send, receiving, settling and peeking Listen, the rest Manage. */
+function requiredRight(route: Route, method: string): SasRight {
+  if (route.kind === 'messages') return method === 'POST' ? 'Send' : 'Listen';
+  if (route.kind === 'head' || route.kind === 'locked') return 'Listen';
+  return 'Manage';
+}
+
 /** Creates the request handler. `bus` is a {@link Bus} from `createBus`. */
 export function createBusHttpHandler(bus: Bus, options: BusHttpOptions = {}): BusHttpHandler {
   const basePath = normalizeBase(options.basePath ?? '');
   const keys = new Map<string, string>();
+  const rights = new Map<string, ReadonlySet<SasRight>>();
   for (const k of options.keys ?? []) {
     if (typeof k?.name !== 'string' || k.name === '' || typeof k.key !== 'string' || k.key === '') {
       throw new InvalidOptionError('keys', 'each key needs a non-empty name and key');
     }
+    const granted = k.rights ?? ['Manage'];
+    if (!Array.isArray(granted) || granted.length === 0 || granted.some((r) => !validRights.has(r))) {
+      throw new InvalidOptionError('keys', "rights must list 'Send', 'Listen' and/or 'Manage'");
+    }
     keys.set(k.name, k.key);
+    rights.set(k.name, new Set(granted.includes('Manage') ? ['Send', 'Listen', 'Manage'] : granted));
   }
   const maxRequestBytes = options.maxRequestBytes ?? 1_048_576;
   if (!Number.isInteger(maxRequestBytes) || maxRequestBytes < 1) {
@@ -87,6 +102,16 @@ export function createBusHttpHandler(bus: Bus, options: BusHttpOptions = {}): Bu
     if (keys.size > 0) {
       const verdict = verifySasToken(req.headers.authorization, keys, routeEntity(route), clock.now(), url.pathname);
       if (!verdict.ok) throw new BusHttpError('BUS_UNAUTHORIZED', `Unauthorized: ${verdict.reason}.`);
+      const needed = requiredRight(route, method);
+      if (!rights.get(verdict.keyName)?.has(needed)) {
+        throw new BusHttpError(
+          'BUS_UNAUTHORIZED',
+          `Unauthorized: key '${verdict.keyName}' lacks the ${needed} right.`,
+          {
+            required: needed,
+          },
+        );
+      }
     }
     const host = req.headers.host ?? 'localhost';
     const ctx: MessageContext = { bus, maxRequestBytes, maxTimeoutSeconds, baseUrl: `http://${host}${basePath}` };

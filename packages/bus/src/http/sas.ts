@@ -6,10 +6,15 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
+/** What a key may do, as Service Bus shared access policies grant it. */
+export type SasRight = 'Send' | 'Listen' | 'Manage';
+
 /** A named key that may sign tokens (Service Bus "SharedAccessKeyName" / "SharedAccessKey"). */
 export interface SasKey {
   readonly name: string;
   readonly key: string;
+  /** What tokens signed with this key may do (`Manage` implies the others). @default ['Manage'] */
+  readonly rights?: readonly SasRight[];
 }
 
 /** Builds a token the way the Azure SDKs do; used by the CLI and tests. */
