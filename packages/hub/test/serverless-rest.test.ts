@@ -417,3 +417,30 @@ describe('ttl on user groups', () => {
     }
   });
 });
+
+describe('unexpected failures', () => {
+  it('answers 500 and emits error when the backplane refuses a send', async () => {
+    const broken = createSignalRService({
+      keys: [key],
+      hubServer: {
+        backplane: {
+          publish: () => Promise.reject(new Error('backplane down')),
+          subscribe: () => () => {},
+          close: async () => {},
+        },
+      },
+    });
+    const errors: string[] = [];
+    broken.on('error', (error) => errors.push(error.message));
+    const { url } = await broken.listen();
+    try {
+      const reply = await restClient(() => url)('POST', '/api/hubs/chat/:send', {
+        body: { target: 'm', arguments: [] },
+      });
+      assert.equal(reply.status, 500);
+      assert.deepEqual(errors, ['backplane down']);
+    } finally {
+      await broken.close();
+    }
+  });
+});

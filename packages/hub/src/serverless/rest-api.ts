@@ -24,6 +24,8 @@ export interface RestApiOptions {
   clock: Clock;
   /** Largest request body, in bytes. @default 1_048_576 (Azure's limit) */
   maxBodyBytes?: number;
+  /** Told about unexpected failures (e.g. a backplane that is down); the caller gets a 500. @default ignored */
+  onError?: (error: Error) => void;
 }
 
 export type RequestHandler = (request: IncomingMessage, response: ServerResponse) => boolean;
@@ -55,10 +57,16 @@ export function createRestApi(options: RestApiOptions): RequestHandler {
     const prefix = /^\/api\/(v1\/)?hubs\//i.exec(path);
     if (prefix === null) return false;
     serve(request, response, url, path.slice(prefix[0].length), prefix[1] !== undefined).catch((err: unknown) => {
-      const error =
-        err instanceof HubError ? err : new HubError(HubErrorCode.BadRequest, 'Internal error.', { status: 500 });
-      if (!response.headersSent) fail(response, error);
-      else response.destroy();
+      if (response.headersSent) {
+        response.destroy();
+      } else if (err instanceof HubError) {
+        fail(response, err);
+      } else {
+        options.onError?.(err instanceof Error ? err : new Error(String(err)));
+        const text = JSON.stringify({ message: 'Internal error.' });
+        response.writeHead(500, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': text.length });
+        response.end(text);
+      }
     });
     return true;
   };

@@ -55,6 +55,8 @@ export interface SignalRServiceOptions {
 }
 
 export type SignalRServiceEvents = {
+  /** An unexpected failure while serving a REST request (it was answered with 500). */
+  error: (error: Error) => void;
   /** A connection event could not be delivered upstream, even after retries. */
   'upstream-error': (error: HubError, event: { hub: string; event: string; connectionId: string }) => void;
 };
@@ -111,6 +113,10 @@ export class SignalRService extends TypedEmitter<SignalRServiceEvents> {
       keys: this.#accessKeys,
       endpoints: () => this.#endpoints(),
       clock: this.#clock,
+      onError: (error) => {
+        this.#logger.error({ err: error }, 'REST request failed');
+        this.emit('error', error);
+      },
       ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
     });
   }
