@@ -5,6 +5,7 @@
  *
  *   npm run bench:hub-fanout -- [--connections 1000] [--broadcasts 500] [--burst 50] [--rounds 3]
  *                               [--idle 15000] [--batch 200] [--payload 100] [--only hubbub,ws]
+ *                               [--profile hubbub]   (--cpu-prof of that server's throughput phase)
  *
  * Prints one JSON object on stdout; progress goes to stderr.
  * @module
@@ -28,6 +29,7 @@ const { values: flags } = parseArgs({
     batch: { type: 'string', default: '200' },
     payload: { type: 'string', default: '100' },
     only: { type: 'string' },
+    profile: { type: 'string' },
   },
 });
 const int = (name: keyof typeof flags) => {
@@ -88,9 +90,13 @@ const here = dirname(fileURLToPath(import.meta.url));
 const children = new Set<Peer<never>>();
 const log = (message: string) => process.stderr.write(`[hub-fanout] ${message}\n`);
 
-function start<A extends Record<string, (args: never) => unknown>>(script: string, name: string): Peer<A> {
+function start<A extends Record<string, (args: never) => unknown>>(
+  script: string,
+  name: string,
+  extraExecArgv: string[] = [],
+): Peer<A> {
   const child = fork(join(here, script), [], {
-    execArgv: ['--expose-gc', '--import', 'tsx'],
+    execArgv: ['--expose-gc', '--import', 'tsx', ...extraExecArgv],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const peer = new Peer<A>(child, name);
@@ -103,12 +109,18 @@ async function stop(peer: Peer<never>): Promise<void> {
   if (peer.child.exitCode !== null || peer.child.signalCode !== null) return;
   await new Promise<void>((resolve) => {
     peer.child.once('exit', () => resolve());
-    peer.child.kill('SIGTERM');
+    // Servers exit by themselves when asked (a profile gets written); anything else gets SIGTERM.
+    (peer as unknown as Peer<ServerApi>).call('exit', null, 2_000).catch(() => peer.child.kill('SIGTERM'));
+    setTimeout(() => peer.child.kill('SIGTERM'), 3_000).unref();
   });
 }
 
-async function startServer(spec: ContenderSpec): Promise<{ server: Peer<ServerApi>; port: number }> {
-  const server = start<ServerApi>(spec.script, `server ${spec.name}`);
+async function startServer(spec: ContenderSpec, profile = false): Promise<{ server: Peer<ServerApi>; port: number }> {
+  const server = start<ServerApi>(
+    spec.script,
+    `server ${spec.name}`,
+    profile ? ['--cpu-prof', `--cpu-prof-dir=${join(here, '..', '.tmp', 'profiles')}`] : [],
+  );
   await server.serving;
   return { server, port: await server.call('port', null) };
 }
@@ -164,7 +176,7 @@ async function broadcastRound(
 }
 
 async function throughput(spec: ContenderSpec, client: Peer<ClientApi>) {
-  const { server, port } = await startServer(spec);
+  const { server, port } = await startServer(spec, flags.profile === spec.name);
   try {
     const opened = await client.call(
       'connect',

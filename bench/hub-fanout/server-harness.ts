@@ -40,6 +40,8 @@ export type ServerApi = {
   broadcast(args: { count: number; burst: number; payloadBytes: number }): { t0: string };
   /** Ends the phase: CPU used since `broadcast` began. */
   stop(args: null): PhaseCpu;
+  /** Exits soon after answering (lets `--cpu-prof` write its profile). */
+  exit(args: null): null;
 };
 
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -86,6 +88,10 @@ export function serveContender(contender: Contender): void {
       const loopMs = Number(end - phase.t0) / 1e6;
       phase = undefined;
       return { userUs: user, systemUs: system, loopMs };
+    },
+    exit: () => {
+      setTimeout(() => process.exit(0), 10);
+      return null;
     },
   });
 }
