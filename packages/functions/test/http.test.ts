@@ -208,6 +208,18 @@ describe('ESM app', () => {
     assert.deepEqual(await (await fetch(`${app.base}/api/extra`)).json(), { esm: true });
   });
 
+  it('keeps registrations apart when two hosts load at the same time', async () => {
+    const [one, two] = await Promise.all([serve({ app: 'esm-app' }), serve({ app: 'http-app' })]);
+    try {
+      assert.deepEqual(one.host.functions.map((f) => f.name).sort(), ['extra', 'greet']);
+      assert.ok(two.host.functions.some((f) => f.name === 'hello'));
+      assert.ok(!two.host.functions.some((f) => f.name === 'greet'));
+    } finally {
+      await one[Symbol.asyncDispose]();
+      await two[Symbol.asyncDispose]();
+    }
+  });
+
   it('loads the same app in two hosts at once', async () => {
     await using one = await serve({ app: 'esm-app' });
     await using two = await serve({ app: 'esm-app' });
