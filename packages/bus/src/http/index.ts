@@ -121,7 +121,7 @@ export function createBusHttpHandler(bus: Bus, options: BusHttpOptions = {}): Bu
         else await sendMessages(ctx, route.entity, req, res);
         return;
       case 'head':
-        await receiveHead(ctx, route.entity, method === 'POST' ? 'peekLock' : 'receiveAndDelete', url, req, res);
+        await receiveHead(ctx, route.entity, method === 'POST' ? 'peekLock' : 'receiveAndDelete', url, res);
         return;
       case 'locked':
         await settle(ctx, route.entity, route.lockToken, method, res);

@@ -105,7 +105,6 @@ export async function receiveHead(
   entity: string,
   mode: 'peekLock' | 'receiveAndDelete',
   url: URL,
-  req: IncomingMessage,
   res: ServerResponse,
 ): Promise<void> {
   const wait = timeoutMs(ctx, url);
@@ -132,7 +131,6 @@ export async function receiveHead(
     writeDelivery(ctx, entity, delivery, mode === 'peekLock' ? 201 : 200, res);
   } finally {
     res.off('close', onClose);
-    void req;
   }
 }
 

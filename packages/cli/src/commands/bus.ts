@@ -25,7 +25,7 @@ Prints {"listening":"http://host:port/bus"} when ready; stops on SIGINT / SIGTER
 `;
 
 export async function run(args: string[]): Promise<number> {
-  const { values, positionals } = parseCommandArgs(
+  const { values } = parseCommandArgs(
     args,
     {
       port: { type: 'string' },
@@ -42,7 +42,6 @@ export async function run(args: string[]): Promise<number> {
     process.stdout.write(help);
     return 0;
   }
-  void positionals;
   const portText = values.port ?? process.env.PORT ?? '7071';
   const port = Number(portText);
   if (!Number.isInteger(port) || port < 0 || port > 65535)
