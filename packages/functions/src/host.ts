@@ -38,7 +38,7 @@ import {
   writeError,
 } from './http-trigger.ts';
 import { type InvocationScope, runAppHook } from './invoke.ts';
-import { createFunctionKeys, type FunctionKeys, type FunctionKeysOptions } from './keys.ts';
+import { createFunctionKeys, type FunctionKeys, type FunctionKeysOptions, keysFromSettings } from './keys.ts';
 import {
   type BusReceivedMessage,
   type BusResolver,
@@ -62,7 +62,10 @@ export interface FunctionsHostOptions {
   hub?: SignalRTarget | SignalRResolver;
   /** Bus for Service Bus triggers and outputs (a `@hubbub/bus` Bus or any {@link FunctionsBus}), or a resolver per connection setting. @default none (those bindings fail to start) */
   bus?: FunctionsBus | Bus | BusResolver | ((connection: { name: string; value: string }) => Bus | Promise<Bus>);
-  /** Function keys for `authLevel` function/admin. @default random master and host keys (see `host.keys`) */
+  /**
+   * Function keys for `authLevel` function/admin; they win over the settings HUBBUB_FUNCTIONS_MASTER_KEY,
+   * HUBBUB_FUNCTIONS_HOST_KEYS and HUBBUB_FUNCTIONS_KEY_<function>. @default random master and host keys (see `host.keys`)
+   */
   keys?: FunctionKeysOptions;
   /** Largest accepted HTTP request body in bytes. @default 104_857_600 (100 MB, as Azure) */
   maxRequestBodyBytes?: number;
@@ -93,6 +96,7 @@ export interface FunctionsHost {
   handleHttp(req: IncomingMessage, res: ServerResponse): void;
   /** The loaded functions (empty until `start()` resolved). */
   readonly functions: readonly FunctionInfo[];
+  /** The keys in force (read settings at `start()`). */
   readonly keys: FunctionKeys;
   /** The route prefix from host.json (`api` by default). */
   readonly routePrefix: string;
@@ -123,7 +127,7 @@ export function createFunctionsHost(options: FunctionsHostOptions): FunctionsHos
   const clock = options.clock ?? systemClock;
   const ids = options.ids ?? randomIds;
   const logger = options.logger ?? silentLogger;
-  const keys = createFunctionKeys(options.keys);
+  let keys = createFunctionKeys(options.keys);
   const maxBody = options.maxRequestBodyBytes ?? 104_857_600;
   const drainTimeoutMs = options.drainTimeoutMs ?? 30_000;
 
@@ -216,6 +220,7 @@ export function createFunctionsHost(options: FunctionsHostOptions): FunctionsHos
     try {
       config = await readHostConfig(appDir);
       const settings = { ...(await readLocalSettings(appDir)), ...checkSettings(options.settings, 'settings') };
+      keys = createFunctionKeys(keysFromSettings(settings, options.keys));
       const services: BindingServices = { settings, clock, ids, logger };
       const hub = hubFor(settings);
       const bus = busFor(settings);
@@ -398,7 +403,9 @@ export function createFunctionsHost(options: FunctionsHostOptions): FunctionsHos
     get functions() {
       return infos;
     },
-    keys,
+    get keys() {
+      return keys;
+    },
     get routePrefix() {
       return config.routePrefix;
     },

@@ -51,3 +51,38 @@ export function authorize(
   if (level === 'admin') return false;
   return [...keys.host, ...(keys.functions[functionName] ?? [])].some((k) => same(presented, k));
 }
+
+/** Setting names that carry keys (`options.keys` wins over them). */
+export const KEY_SETTINGS = {
+  master: 'HUBBUB_FUNCTIONS_MASTER_KEY',
+  /** Comma-separated host keys. */
+  host: 'HUBBUB_FUNCTIONS_HOST_KEYS',
+  /** Prefix of per-function keys: `HUBBUB_FUNCTIONS_KEY_<functionName>` (comma-separated). */
+  functionPrefix: 'HUBBUB_FUNCTIONS_KEY_',
+} as const;
+
+/** Keys named by settings, overlaid with explicit options. */
+export function keysFromSettings(
+  settings: Readonly<Record<string, string>>,
+  options: FunctionKeysOptions = {},
+): FunctionKeysOptions {
+  const split = (v: string | undefined) =>
+    v === undefined
+      ? undefined
+      : v
+          .split(',')
+          .map((k) => k.trim())
+          .filter(Boolean);
+  const functions: Record<string, readonly string[]> = {};
+  for (const [name, value] of Object.entries(settings)) {
+    if (name.startsWith(KEY_SETTINGS.functionPrefix))
+      functions[name.slice(KEY_SETTINGS.functionPrefix.length)] = split(value) ?? [];
+  }
+  const master = options.master ?? settings[KEY_SETTINGS.master];
+  const host = options.host ?? split(settings[KEY_SETTINGS.host]);
+  return {
+    ...(master === undefined || master === '' ? {} : { master }),
+    ...(host === undefined || host.length === 0 ? {} : { host }),
+    functions: { ...functions, ...(options.functions ?? {}) },
+  };
+}

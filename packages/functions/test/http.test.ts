@@ -175,6 +175,30 @@ describe('auth levels and function keys', () => {
     assert.equal((await fetch(`${app.base}/api/admin/things?code=master-key`)).status, 200);
   });
 
+  it('reads keys from settings, with options winning', async () => {
+    await using app = await serve({
+      app: 'http-app',
+      settings: {
+        HUBBUB_FUNCTIONS_MASTER_KEY: 'm-from-settings',
+        HUBBUB_FUNCTIONS_HOST_KEYS: 'h1, h2',
+        HUBBUB_FUNCTIONS_KEY_secret: 'only-secret',
+      },
+      keys: { host: 'h-from-options' },
+    });
+    assert.equal(app.host.keys.master, 'm-from-settings');
+    assert.deepEqual(app.host.keys.host, ['h-from-options']);
+    for (const [key, status] of [
+      ['only-secret', 200],
+      ['h-from-options', 200],
+      ['h1', 401],
+      ['m-from-settings', 200],
+    ] as const) {
+      const res = await fetch(`${app.base}/api/secret?code=${key}`);
+      assert.equal(res.status, status, key);
+      await res.body?.cancel();
+    }
+  });
+
   it('generates keys when none are given', async () => {
     await using app = await serve({ app: 'http-app' });
     assert.ok(app.host.keys.master.length >= 32);
