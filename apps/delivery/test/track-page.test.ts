@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { waitFor } from '@hubbub/kernel';
 import type { Browser } from 'playwright-core';
 import { cityRoutes, type LocationMessage, runSimulator } from '../src/index.ts';
 import { artifactsDir, browserSkipReason, launchBrowser } from './browser.ts';
@@ -60,7 +61,7 @@ describe('tracking page in headless Chromium', { skip }, () => {
     assert.ok(mine.length >= 5, `order 1001 sent ${mine.length} positions`);
 
     const items = page.locator('#messages li');
-    await page.waitForFunction((n) => document.querySelectorAll('#messages li').length === n, mine.length);
+    await waitFor(async () => (await items.count()) === mine.length, { what: `${mine.length} listed positions` });
     assert.equal(await page.locator('#count').textContent(), String(mine.length));
     const texts = await items.allTextContents();
     assert.ok(
@@ -76,15 +77,14 @@ describe('tracking page in headless Chromium', { skip }, () => {
     assert.equal(Number(await courier.getAttribute('data-lat')), last.lat);
     const pinAt = await page.locator('.pin.customer').getAttribute('transform');
     const xy = (t: string | null) => (t?.match(/-?[\d.]+/g) ?? []).map(Number);
-    await page.waitForFunction(([x, y]) => {
-      const [cx, cy] = (
-        document
-          .getElementById('courier')
-          ?.getAttribute('transform')
-          ?.match(/-?[\d.]+/g) ?? []
-      ).map(Number);
-      return Math.abs(cx! - x!) < 1 && Math.abs(cy! - y!) < 1;
-    }, xy(pinAt));
+    const [px, py] = xy(pinAt);
+    await waitFor(
+      async () => {
+        const [x, y] = xy(await courier.getAttribute('transform'));
+        return Math.abs(x! - px!) < 1 && Math.abs(y! - py!) < 1;
+      },
+      { what: "the marker on the customer's pin" },
+    );
     assert.notDeepEqual(xy(await courier.getAttribute('transform')), xy(firstTransform));
     assert.equal(await page.locator('#distance').textContent(), 'arrived');
 
