@@ -237,7 +237,13 @@ export function createFunctionsHost(options: FunctionsHostOptions): FunctionsHos
           message,
         ),
       );
-      entries = app.registry.functions.map((fn) => {
+      const disabled = (name: string) => /^(true|1)$/i.test(settings[`AzureWebJobs.${name}.Disabled`]?.trim() ?? '');
+      const enabled = app.registry.functions.filter((fn) => {
+        if (!disabled(fn.metadata.name)) return true;
+        logger.info({ function: fn.metadata.name }, 'Function disabled by its AzureWebJobs.<name>.Disabled setting.');
+        return false;
+      });
+      entries = enabled.map((fn) => {
         const bindings: typeof fn.metadata.bindings = {};
         for (const [name, info] of Object.entries(fn.metadata.bindings)) {
           bindings[name] = resolveBindingSettings(info, settings, { functionName: fn.metadata.name, binding: name });

@@ -16,6 +16,18 @@ describe('HTTP trigger (CommonJS app)', () => {
     assert.ok(app.host.functions.some((f) => f.name === 'secret'));
   });
 
+  it('leaves out functions disabled by AzureWebJobs.<name>.Disabled', async () => {
+    await using app = await serve({
+      app: 'http-app',
+      settings: { 'AzureWebJobs.hello.Disabled': 'true', 'AzureWebJobs.boom.Disabled': '0' },
+    });
+    assert.ok(!app.host.functions.some((f) => f.name === 'hello'));
+    assert.ok(app.host.functions.some((f) => f.name === 'boom'));
+    const res = await fetch(`${app.base}/api/hello/Ada`);
+    assert.equal(res.status, 404);
+    await res.body?.cancel();
+  });
+
   it('routes optional parameters and query strings through the library HttpRequest', async () => {
     await using app = await serve({ app: 'http-app' });
     const named = await fetch(`${app.base}/api/hello/Ada`);
