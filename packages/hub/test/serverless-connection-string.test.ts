@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isHubbubError } from '@hubbub/kernel';
-import { formatConnectionString, parseConnectionString } from '../src/index.ts';
+import { createSignalRService, formatConnectionString, parseConnectionString } from '../src/index.ts';
 
 describe('parseConnectionString', () => {
   const valid: Array<[string, { endpoint: string; clientEndpoint: string; accessKey: string; version: string }]> = [
@@ -95,5 +95,38 @@ describe('formatConnectionString', () => {
         (err: unknown) => isHubbubError(err, 'HUB_INVALID_CONNECTION_STRING'),
       );
     }
+  });
+});
+
+describe('createSignalRService endpoints and keys', () => {
+  const invalid = (err: unknown) => isHubbubError(err, 'KERNEL_INVALID_OPTION');
+
+  it('takes the endpoint from the first connection string and every key from all of them', async () => {
+    const service = createSignalRService({
+      connectionString: [
+        'Endpoint=http://svc.example;Port=8888;AccessKey=one;Version=1.0;',
+        'Endpoint=http://svc.example;Port=8888;AccessKey=two;Version=1.0;ClientEndpoint=https://public.example',
+      ],
+    });
+    assert.equal(service.endpoint, 'http://svc.example:8888');
+    assert.equal(service.connectionString, 'Endpoint=http://svc.example:8888;AccessKey=one;Version=1.0;');
+    assert.equal((await service.clientAccess('Chat')).url, 'http://svc.example:8888/client/?hub=chat');
+    await service.close();
+  });
+
+  it('rejects a bad endpoint, no keys or an empty key, and says when the endpoint is not known yet', async () => {
+    assert.throws(() => createSignalRService({ keys: ['k'], endpoint: 'ftp://x' }), invalid);
+    assert.throws(() => createSignalRService({ keys: [] }), invalid);
+    assert.throws(() => createSignalRService({ keys: [''] }), invalid);
+    assert.throws(
+      () => createSignalRService({ connectionString: 'Endpoint=http://h' }),
+      (err: unknown) => isHubbubError(err, 'HUB_INVALID_CONNECTION_STRING'),
+    );
+    const service = createSignalRService({ keys: ['k'] });
+    assert.throws(() => service.connectionString, invalid);
+    await assert.rejects(service.clientAccess('chat'), invalid);
+    const { url } = await service.listen();
+    assert.equal(service.connectionString, `Endpoint=${url};AccessKey=k;Version=1.0;`);
+    await service.close();
   });
 });

@@ -80,6 +80,8 @@ export class SignalRService extends TypedEmitter<SignalRServiceEvents> {
   readonly #wired = new WeakSet<Hub>();
   #endpoint: string | undefined;
   #clientEndpoint: string | undefined;
+  /** Every Endpoint and ClientEndpoint configured: hosts a token's `aud` may name. */
+  readonly #configuredEndpoints: readonly string[];
   #server: Server | undefined;
   #closed = false;
 
@@ -90,8 +92,12 @@ export class SignalRService extends TypedEmitter<SignalRServiceEvents> {
     if (this.#accessKeys.length === 0 || this.#accessKeys.some((k) => k === '')) {
       throw new InvalidOptionError('keys', 'give a connection string or at least one non-empty access key');
     }
-    this.#endpoint = parsed[0]?.endpoint ?? options.endpoint?.replace(/\/+$/, '');
+    this.#endpoint = parsed[0]?.endpoint ?? validEndpoint(options.endpoint);
     this.#clientEndpoint = parsed[0]?.clientEndpoint ?? this.#endpoint;
+    this.#configuredEndpoints = [
+      ...parsed.flatMap((p) => [p.endpoint, p.clientEndpoint]),
+      ...(this.#endpoint === undefined ? [] : [this.#endpoint]),
+    ];
     this.#clock = options.clock ?? systemClock;
     this.#verify = createTokenVerifier({ keys: this.#accessKeys, clock: this.#clock });
     this.#logger = (options.logger ?? silentLogger).child({ component: 'signalr-service' });
@@ -128,7 +134,7 @@ export class SignalRService extends TypedEmitter<SignalRServiceEvents> {
 
   /** The connection string naming this service and its signing key, once the endpoint is known. */
   get connectionString(): string {
-    if (this.#endpoint === undefined) throw new HubError(HubErrorCode.Closed, 'The endpoint is known after listen().');
+    if (this.#endpoint === undefined) throw unknownEndpoint();
     return formatConnectionString({
       endpoint: this.#endpoint,
       accessKey: this.#accessKeys[0]!,
@@ -163,9 +169,7 @@ export class SignalRService extends TypedEmitter<SignalRServiceEvents> {
     hub: string,
     options: { userId?: string; claims?: Record<string, unknown>; lifetimeMs?: number } = {},
   ): Promise<ClientAccess> {
-    if (this.#clientEndpoint === undefined) {
-      throw new HubError(HubErrorCode.Closed, 'The endpoint is known after listen().');
-    }
+    if (this.#clientEndpoint === undefined) throw unknownEndpoint();
     return createClientAccess({
       ...options,
       endpoint: this.#clientEndpoint,
@@ -251,7 +255,9 @@ export class SignalRService extends TypedEmitter<SignalRServiceEvents> {
   }
 
   #endpoints(): string[] {
-    return [this.#endpoint, this.#clientEndpoint].filter((e): e is string => e !== undefined);
+    const list = [...this.#configuredEndpoints];
+    if (this.#endpoint !== undefined) list.push(this.#endpoint);
+    return list;
   }
 
   #clientHub(url: URL): Hub | HubError {
@@ -301,6 +307,24 @@ export class SignalRService extends TypedEmitter<SignalRServiceEvents> {
 
 export function createSignalRService(options: SignalRServiceOptions): SignalRService {
   return new SignalRService(options);
+}
+
+function unknownEndpoint(): InvalidOptionError {
+  return new InvalidOptionError('endpoint', 'not known before listen(); give an endpoint or a connection string');
+}
+
+function validEndpoint(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  let url: URL | undefined;
+  try {
+    url = new URL(value);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.search !== '') {
+    throw new InvalidOptionError('endpoint', `must be an http(s) URL without a query, got '${value}'`);
+  }
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
 }
 
 function parseAll(value: string | readonly string[] | undefined): ConnectionString[] {
