@@ -235,3 +235,44 @@ describe('a hub server of your own', () => {
     }
   });
 });
+
+describe('behind a proxy that serves the service under a path', () => {
+  it('accepts client and server tokens whose aud carries the public path prefix', async () => {
+    const service = createSignalRService({
+      connectionString: `Endpoint=https://proxy.example/signalr;AccessKey=${primary};Version=1.0;`,
+    });
+    const { url } = await service.listen();
+    try {
+      const access = await service.clientAccess('chat');
+      assert.equal(access.url, 'https://proxy.example/signalr/client/?hub=chat');
+      // The proxy strips /signalr and forwards to the service.
+      const negotiate = await fetch(`${url}/client/negotiate?hub=chat`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${access.accessToken}` },
+      });
+      assert.equal(negotiate.status, 200);
+      const token = await createServerToken({
+        audience: 'https://proxy.example/signalr/api/hubs/chat/:send?api-version=2022-06-01',
+        accessKey: primary,
+      });
+      const send = await fetch(`${url}/api/hubs/chat/:send?api-version=2022-06-01`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ target: 'm', arguments: [] }),
+      });
+      assert.equal(send.status, 202);
+      const elsewhere = await createServerToken({
+        audience: 'https://proxy.example/other/api/hubs/chat/:send',
+        accessKey: primary,
+      });
+      const refused = await fetch(`${url}/api/hubs/chat/:send?api-version=2022-06-01`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${elsewhere}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ target: 'm', arguments: [] }),
+      });
+      assert.equal(refused.status, 401);
+    } finally {
+      await service.close();
+    }
+  });
+});

@@ -12,7 +12,7 @@ import { HubError, HubErrorCode } from '../errors.ts';
 import type { Hub } from '../hub.ts';
 import { parseBinaryPayload } from './binary-payload.ts';
 import { matchRoute, type Operation, routes2022, routesV1 } from './rest-routes.ts';
-import { type AccessKey, allowedHosts, audienceMatches, createTokenVerifier } from './tokens.ts';
+import { type AccessKey, audienceMatches, audienceScope, createTokenVerifier } from './tokens.ts';
 
 export interface RestApiOptions {
   /** The hub called `name`, created on first use (throws HUB_BAD_REQUEST for an invalid name). */
@@ -122,7 +122,7 @@ export function createRestApi(options: RestApiOptions): RequestHandler {
     const token = header === undefined ? undefined : /^Bearer\s+(\S+)$/i.exec(header.trim())?.[1];
     if (token === undefined) throw new HubError(HubErrorCode.Unauthorized, 'A bearer token is required.');
     const payload = await verify(token);
-    if (!audienceMatches(payload.aud, url.pathname, allowedHosts(options.endpoints(), request))) {
+    if (!audienceMatches(payload.aud, url.pathname, audienceScope(options.endpoints(), request))) {
       throw new HubError(HubErrorCode.Unauthorized, "The token's 'aud' does not name this request URL.");
     }
   }

@@ -21,8 +21,8 @@ import { createHubServer, HubServer, type ListenOptions } from '../server.ts';
 import { type ConnectionString, formatConnectionString, parseConnectionString } from './connection-string.ts';
 import { createRestApi, HUB_NAME, type RequestHandler } from './rest-api.ts';
 import {
-  allowedHosts,
   audienceMatches,
+  audienceScope,
   type ClientAccess,
   createClientAccess,
   createTokenVerifier,
@@ -157,7 +157,7 @@ export class SignalRService extends TypedEmitter<SignalRServiceEvents> {
     const url = new URL(request.url ?? '/', 'http://localhost');
     const payload = await this.#verify(token);
     const hub = url.searchParams.get('hub') ?? '';
-    if (!audienceMatches(payload.aud, '/client', allowedHosts(this.#endpoints(), request), hub)) {
+    if (!audienceMatches(payload.aud, '/client', audienceScope(this.#endpoints(), request), hub)) {
       throw new HubError(HubErrorCode.Unauthorized, "The token's 'aud' is not this hub's client URL.");
     }
     const userId = userIdClaims.map((c) => payload[c]).find((v) => typeof v === 'string' && v !== '');

@@ -203,29 +203,40 @@ function shape(url: string): AudienceShape | undefined {
   }
 }
 
-/** The hosts a token's `aud` may name: the configured endpoints and the request's own Host. */
-export function allowedHosts(endpoints: readonly string[], request: IncomingMessage): Set<string> {
+/** Where a token's `aud` may point: hosts and path prefixes of the configured endpoints, and the request's own Host. */
+export interface AudienceScope {
+  readonly hosts: ReadonlySet<string>;
+  /** `''` plus each endpoint's path (a service behind a proxy at `https://x/signalr` has `/signalr`). */
+  readonly prefixes: ReadonlySet<string>;
+}
+
+export function audienceScope(endpoints: readonly string[], request: IncomingMessage): AudienceScope {
   const hosts = new Set<string>();
+  const prefixes = new Set<string>(['']);
   for (const e of endpoints) {
     const s = shape(e);
-    if (s !== undefined) hosts.add(s.host);
+    if (s === undefined) continue;
+    hosts.add(s.host);
+    prefixes.add(s.path);
   }
   if (request.headers.host !== undefined) hosts.add(request.headers.host.toLowerCase());
-  return hosts;
+  return { hosts, prefixes };
 }
 
 /**
- * Whether `aud` (a string or list) names `expected`: same host (one of `hosts`), same path ignoring
- * case and trailing slashes, and, when `hub` is given, the same `hub` query value. Other query
- * parameters (`api-version`, `asrs.op`, …) are ignored.
+ * Whether `aud` (a string or list) names `expectedPath` as served here: a host in scope, the same
+ * path (after one of the scope's prefixes) ignoring case, percent-encoding and trailing slashes,
+ * and, when `hub` is given, the same `hub` query value. Other query parameters (`api-version`,
+ * `asrs.op`, …) are ignored.
  */
-export function audienceMatches(aud: unknown, expectedPath: string, hosts: Set<string>, hub?: string): boolean {
+export function audienceMatches(aud: unknown, expectedPath: string, scope: AudienceScope, hub?: string): boolean {
   const list = typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud : [];
   const path = normalizePath(expectedPath);
   return list.some((a) => {
     if (typeof a !== 'string') return false;
     const s = shape(a);
-    if (s === undefined || !hosts.has(s.host) || s.path !== path) return false;
+    if (s === undefined || !scope.hosts.has(s.host)) return false;
+    if (![...scope.prefixes].some((prefix) => s.path === prefix + path)) return false;
     return hub === undefined || s.hub === hub.toLowerCase();
   });
 }
