@@ -5,7 +5,7 @@
  * @module
  */
 import { access, readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
+import { createRequire, register } from 'node:module';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { glob, isDynamicPattern } from 'tinyglobby';
@@ -14,6 +14,14 @@ import { FunctionsError } from './errors.ts';
 
 const requireHere = createRequire(import.meta.url);
 let generation = 0;
+let esmHooks = false;
+
+/** Makes re-imports of an ESM app reach its own imported modules too (see esm-reload-hooks.mjs). */
+function installEsmReloadHooks(): void {
+  if (esmHooks) return;
+  esmHooks = true;
+  register(new URL('./esm-reload-hooks.mjs', import.meta.url));
+}
 
 export interface PackageJson {
   main?: string | string[];
@@ -115,6 +123,7 @@ export async function loadApp(appDir: string, log: Registry['log']): Promise<Loa
       const path = isAbsolute(file) ? file : join(dir, file);
       try {
         if (isEsm(path, packageJson)) {
+          installEsmReloadHooks();
           // A query makes a fresh module instance, so a second host loading the same app registers too.
           await import(`${pathToFileURL(path).href}?hubbub-load=${load}`);
         } else {

@@ -244,6 +244,14 @@ describe('ESM app', () => {
     assert.deepEqual(await (await fetch(`${app.base}/api/extra`)).json(), { esm: true });
   });
 
+  it('registers again when an ESM entry that only imports other modules is loaded a second time', async () => {
+    for (let round = 0; round < 2; round++) {
+      await using app = await serve({ app: 'esm-nested' });
+      assert.deepEqual(app.host.functions.map((f) => f.name).sort(), ['orders', 'status'], `round ${round}`);
+      assert.deepEqual(await (await fetch(`${app.base}/api/orders`)).json(), { label: 'list of orders' });
+    }
+  });
+
   it('keeps registrations apart when two hosts load at the same time', async () => {
     const [one, two] = await Promise.all([serve({ app: 'esm-app' }), serve({ app: 'http-app' })]);
     try {
