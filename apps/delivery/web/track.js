@@ -186,7 +186,8 @@
     where.textContent = `${Number(loc.lat).toFixed(5)}, ${Number(loc.longitude).toFixed(5)}`;
     const who = document.createElement('span');
     who.className = 'who';
-    who.textContent = [loc.courierid ?? 'courier', `store ${loc.storeid ?? '?'}`, `order ${loc.orderid}`].join(' · ');
+    who.textContent = `${loc.courierid ?? 'courier'} · from store ${loc.storeid ?? '?'}`;
+    li.dataset.order = String(loc.orderid);
     li.append(time, where, who);
     const list = $('messages');
     list.prepend(li);

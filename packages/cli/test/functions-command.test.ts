@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from '@hubbub/kernel';
 import * as signalR from '@microsoft/signalr';
+import { staticRoutes } from '../src/commands/functions.ts';
 import { browserSkipReason, launchBrowser } from './browser.ts';
 import { hubbub, type Running } from './cli.ts';
 
@@ -114,6 +115,18 @@ describe('hubbub functions runs the seed sample', () => {
   });
 });
 
+describe('hubbub functions --static', () => {
+  it('serves each file of the directory, x.html also at /x and index.html at /', () => {
+    const web = fileURLToPath(new URL('../../../apps/delivery/web', import.meta.url));
+    const routes = staticRoutes(web);
+    assert.equal(routes['/track'], `${web}/track.html`);
+    assert.equal(routes['/track.html'], `${web}/track.html`);
+    assert.equal(routes['/track.js'], `${web}/track.js`);
+    assert.equal(routes['/'], undefined);
+    assert.equal(staticRoutes(example)['/'], `${example}/index.html`);
+  });
+});
+
 describe('hubbub functions: bad input', () => {
   for (const [args, message] of [
     [[], /needs an app directory/],
@@ -122,6 +135,7 @@ describe('hubbub functions: bad input', () => {
     [[example, '--port', 'seven'], /--port/],
     [[example, '--log-level', 'loud'], /--log-level/],
     [[example, 'extra'], /unexpected argument 'extra'/],
+    [[example, '--static', '/nonexistent/web'], /--static: '\/nonexistent\/web' is not a directory/],
   ] as const) {
     it(`fails for: ${args.join(' ') || '(no arguments)'}`, async () => {
       const run = hubbub(['functions', ...args]);

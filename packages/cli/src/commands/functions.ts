@@ -6,10 +6,10 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { type Bus, createBus, createBusHttpHandler } from '@hubbub/bus';
 import {
   type BusSource,
@@ -41,6 +41,7 @@ Queues and topic subscriptions named by the app's triggers are created when miss
   --port N            port (default $PORT or 7071)
   --host H            interface to listen on (default 127.0.0.1)
   --bus URL           memory:// (default) or file://DIR to keep messages across restarts
+  --static DIR        serve the files in DIR at / instead (x.html also at /x)
   --public-url URL    URL browsers reach this server at (default http://<host>:<port>)
   --log-level L       debug, info (default), warn, error
   -h, --help          this help
@@ -68,8 +69,23 @@ export interface FunctionsSystemOptions {
   publicUrl?: string;
   /** @default {} */
   settings?: Record<string, string>;
+  /** A directory of static files served at / (`x.html` also at `/x`, `index.html` at `/`). @default <appDir>/index.html only */
+  staticDir?: string;
   /** @default silentLogger */
   logger?: Logger;
+}
+
+/** URL path → file for the files directly in `dir`. */
+export function staticRoutes(dir: string): Record<string, string> {
+  const routes: Record<string, string> = {};
+  for (const name of readdirSync(dir).sort()) {
+    const file = join(dir, name);
+    if (!statSync(file).isFile()) continue;
+    routes[`/${name}`] = file;
+    if (name === 'index.html') routes['/'] = file;
+    else if (name.endsWith('.html')) routes[`/${name.slice(0, -'.html'.length)}`] = file;
+  }
+  return routes;
 }
 
 /** A bus that creates the queue or subscription a trigger receives from when it is missing. */
@@ -128,7 +144,13 @@ export async function startFunctionsSystem(options: FunctionsSystemOptions): Pro
   const bus = await createBus({ url: options.busUrl ?? 'memory://' });
   const busApi = createBusHttpHandler(bus, { basePath: '/bus', logger });
   const index = resolve(appDir, 'index.html');
-  const web = createStaticFiles({ ...(existsSync(index) ? { '/': index } : {}), ...signalRBrowserClient() });
+  const pages =
+    options.staticDir !== undefined
+      ? staticRoutes(resolve(options.staticDir))
+      : existsSync(index)
+        ? { '/': index }
+        : {};
+  const web = createStaticFiles({ ...pages, ...signalRBrowserClient() });
   let functions: FunctionsHost | undefined;
 
   const server: Server = createServer((req, res) => {
@@ -204,6 +226,7 @@ export async function run(args: string[]): Promise<number> {
     host: { type: 'string' },
     bus: { type: 'string' },
     'public-url': { type: 'string' },
+    static: { type: 'string' },
     'log-level': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -229,6 +252,9 @@ export async function run(args: string[]): Promise<number> {
   if (!['debug', 'info', 'warn', 'error'].includes(level)) {
     throw new UsageError(`--log-level: '${level}' is not one of debug, info, warn, error.`);
   }
+  if (values.static !== undefined && !existsSync(resolve(values.static))) {
+    throw new UsageError(`--static: '${values.static}' is not a directory`);
+  }
   const settings: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (typeof v === 'string') settings[k] = v;
 
@@ -240,6 +266,7 @@ export async function run(args: string[]): Promise<number> {
     settings,
     logger: createConsoleLogger({ level }),
     ...(values['public-url'] === undefined ? {} : { publicUrl: values['public-url'] }),
+    ...(values.static === undefined ? {} : { staticDir: values.static }),
   });
   const lines = [`Functions in ${appDir}:`, ''];
   for (const f of system.host.functions) {
@@ -249,7 +276,16 @@ export async function run(args: string[]): Promise<number> {
         : `  ${f.name}: [${f.methods?.join(',')}] ${system.url}/${f.route}`,
     );
   }
-  const page = existsSync(resolve(appDir, 'index.html')) ? `  Page:    ${system.url}/\n` : '';
+  const pageFiles = values.static === undefined ? [] : Object.keys(staticRoutes(resolve(values.static)));
+  const page =
+    values.static !== undefined
+      ? `  Pages:   ${pageFiles
+          .filter((p) => !p.includes('.'))
+          .map((p) => system.url + p)
+          .join('  ')}\n`
+      : existsSync(resolve(appDir, 'index.html'))
+        ? `  Page:    ${system.url}/\n`
+        : '';
   process.stdout.write(
     `${lines.join('\n')}\n\n${page}  Hub:     ${system.url}/hubs/<hub>\n  Bus API: ${system.url}/bus  (hubbub send <queue> '<json>' sends here)\n\nPress Ctrl-C to stop.\n`,
   );
