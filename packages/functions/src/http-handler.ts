@@ -33,7 +33,7 @@ export interface HttpHandlerDeps {
 
 /** Handles one request; rejects with a FunctionsError the caller writes as a JSON error. */
 export async function serveHttp(deps: HttpHandlerDeps, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
+  const url = requestUrl(req);
   const prefix = deps.routePrefix === '' ? '' : `/${deps.routePrefix}`;
   const path = url.pathname;
   const lowerPath = path.toLowerCase();
@@ -91,4 +91,14 @@ export async function serveHttp(deps: HttpHandlerDeps, req: IncomingMessage, res
         ? response.returnValue
         : response.outputData?.find((o) => o.name === httpOut.name)?.data;
   writeRpcHttpResponse(res, (data?.http ?? undefined) as RpcHttpData | undefined, method === 'HEAD');
+}
+
+/** The absolute request URL; a malformed Host header falls back to the loopback address. */
+function requestUrl(req: IncomingMessage): URL {
+  const proto = req.headers['x-forwarded-proto'] === 'https' ? 'https' : 'http';
+  try {
+    return new URL(req.url ?? '/', `${proto}://${req.headers.host ?? '127.0.0.1'}`);
+  } catch {
+    return new URL(req.url ?? '/', 'http://127.0.0.1');
+  }
 }

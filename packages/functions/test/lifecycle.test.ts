@@ -79,6 +79,24 @@ describe('host lifecycle', () => {
     assert.equal((line.fields.err as Error).message, 'kaboom');
   });
 
+  it('survives a malformed Host header', async () => {
+    await using app = await serve({ app: 'http-app' });
+    const { port } = app.server.address() as AddressInfo;
+    const { request } = await import('node:http');
+    const status = await new Promise<number | undefined>((resolve, reject) => {
+      const req = request(
+        { host: '127.0.0.1', port, path: '/api/hello/Ada', headers: { host: 'bad host:x' } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode);
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(status, 200);
+  });
+
   it('answers HEAD for GET routes without a body', async () => {
     await using app = await serve({ app: 'http-app' });
     const res = await fetch(`${app.base}/api/hello/Ada`, { method: 'HEAD' });
