@@ -1,9 +1,12 @@
 /** `hubbub hub`, run as a process: it prints its URL and connection string, serves the REST API, and stops on SIGTERM. */
 import assert from 'node:assert/strict';
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from '@hubbub/kernel';
+import * as signalR from '@microsoft/signalr';
 import { SignJWT } from 'jose';
 
 const main = fileURLToPath(new URL('../main.ts', import.meta.url));
@@ -93,10 +96,53 @@ describe('hubbub hub', () => {
     }
   });
 
+  it('posts connection events to --upstream', async () => {
+    const events: string[] = [];
+    const receiver = createServer((request, response) => {
+      events.push(`${request.headers['x-asrs-category']}/${request.headers['x-asrs-event']} ${request.url}`);
+      request.resume();
+      response.writeHead(200).end();
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const upstream = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks/{hub}/{event}`;
+    const run = start([
+      '--port',
+      '0',
+      '--connection-string',
+      `Endpoint=http://127.0.0.1;AccessKey=${key};`,
+      '--upstream',
+      upstream,
+    ]);
+    try {
+      const { url } = await ready(run);
+      const aud = `${url}/client/?hub=chat`;
+      const token = await new SignJWT({ 'asrs.s.uid': 'cli-user' })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setAudience(aud)
+        .setExpirationTime('5m')
+        .sign(new TextEncoder().encode(key));
+      const client = new signalR.HubConnectionBuilder()
+        .withUrl(aud, { accessTokenFactory: () => token })
+        .configureLogging(signalR.LogLevel.None)
+        .build();
+      await client.start();
+      await waitFor(() => events.includes('connections/connected /hooks/chat/connected'));
+      await client.stop();
+      await waitFor(() => events.includes('connections/disconnected /hooks/chat/disconnected'));
+    } finally {
+      await stop(run.child, run.exited);
+      receiver.closeAllConnections();
+      await new Promise<void>((resolve) => receiver.close(() => resolve()));
+    }
+  });
+
   it('exits 1 with a clear error for a bad port or connection string', async () => {
     const badPort = start(['--port', 'x']);
     assert.equal(await badPort.exited, 1);
     assert.match(badPort.err(), /--port/);
+    const badUpstream = start(['--port', '0', '--upstream', 'ftp://nowhere/{event}']);
+    assert.equal(await badUpstream.exited, 1);
+    assert.match(badUpstream.err(), /KERNEL_INVALID_OPTION/);
     const badCs = start(['--connection-string', 'Endpoint=http://h;Version=1.0']);
     assert.equal(await badCs.exited, 1);
     assert.match(badCs.err(), /HUB_INVALID_CONNECTION_STRING/);
