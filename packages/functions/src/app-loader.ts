@@ -104,6 +104,18 @@ function forgetAppModules(appDir: string): void {
   }
 }
 
+/** Turns the library's process-wide `enableHttpStream` back off so later apps in this process work. */
+function resetHttpStream(appDir: string): void {
+  try {
+    const library = requireHere(requireHere.resolve('@azure/functions', { paths: [appDir] })) as {
+      app?: { setup?: (options: { enableHttpStream: boolean }) => void };
+    };
+    library.app?.setup?.({ enableHttpStream: false });
+  } catch {
+    /* the app's library cannot be reached or is locked; nothing more to undo */
+  }
+}
+
 export interface LoadedApp {
   readonly registry: Registry;
   readonly entryPoints: string[];
@@ -139,6 +151,7 @@ export async function loadApp(appDir: string, log: Registry['log']): Promise<Loa
     }
   });
   if (registry.unsupported !== undefined) {
+    resetHttpStream(dir);
     throw new FunctionsError(
       'FUNCTIONS_UNSUPPORTED',
       `The app enables ${registry.unsupported}, which Hubbub does not support.`,

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { type Logger, silentLogger, waitFor } from '@hubbub/kernel';
 import { createFunctionsHost } from '../src/index.ts';
-import { fixture } from './support.ts';
+import { fixture, serve } from './support.ts';
 
 async function startFails(app: string, settings: Record<string, string> = {}) {
   const host = createFunctionsHost({ appDir: fixture(app), settings });
@@ -39,6 +39,14 @@ describe('loading failures', () => {
       assert.equal(err.code, code, err.message);
     });
   }
+
+  it('leaves HTTP working for the next app after refusing enableHttpStream', async () => {
+    const err = await startFails('broken-streaming');
+    assert.equal(err.code, 'FUNCTIONS_UNSUPPORTED');
+    await using app = await serve({ app: 'esm-app' });
+    const res = await fetch(`${app.base}/api/extra`, { signal: AbortSignal.timeout(5_000) });
+    assert.deepEqual(await res.json(), { esm: true });
+  });
 
   it('reports a package.json that is not JSON', async (t) => {
     const dir = await mkdtemp(join(tmpdir(), 'hubbub-functions-'));
