@@ -91,6 +91,33 @@ describe('tracking page in headless Chromium', { skip }, () => {
     await page.close();
   });
 
+  it('draws map tiles under the route when a tile URL is given', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const requested: string[] = [];
+    // A stand-in tile server: each tile is an SVG naming itself.
+    await page.route('https://tiles.test/**', (route) => {
+      const [z, x, y] = new URL(route.request().url()).pathname.slice(1).replace('.png', '').split('/');
+      requested.push(`${z}/${x}/${y}`);
+      return route.fulfill({
+        contentType: 'image/svg+xml',
+        body: `<svg xmlns="http://www.w3.org/2000/svg" width="256" height="256"><rect width="256" height="256" fill="#dfe7ee" stroke="#9fb3c8"/><text x="128" y="128" text-anchor="middle" font-size="14" fill="#52677d">${z}/${x}/${y}</text></svg>`,
+      });
+    });
+    const tiles = encodeURIComponent('https://tiles.test/{z}/{x}/{y}.png');
+    await page.goto(`${system.url}/track?order=1002&tiles=${tiles}`);
+    await page.locator('#status[data-state="live"]').waitFor({ timeout: 10_000 });
+    const images = page.locator('#tiles image');
+    const count = await images.count();
+    // The city's bounds cover tiles x 10499–10501, y 22882–22886 at zoom 16; the wide window shows more columns.
+    assert.ok(count > 3 * 5 && count <= 7 * 5, `${count} tiles`);
+    assert.equal(await page.locator('#base').isVisible(), false);
+    assert.equal(await page.locator('#attribution').textContent(), 'Tiles: tiles.test');
+    await waitFor(() => requested.length === count, { what: 'every tile requested' });
+    for (const t of requested) assert.match(t, /^16\/(1049[7-9]|1050[0-3])\/2288[2-6]$/);
+    await page.screenshot({ path: join(artifactsDir, 'track-tiles.png') });
+    await page.close();
+  });
+
   it('asks which order to track when the link names none', async () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     await page.goto(`${system.url}/track`);

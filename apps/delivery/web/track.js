@@ -60,7 +60,14 @@
     for (const s of streets)
       svgEl('polyline', { class: `street${s.major ? ' major' : ''}`, points: pointsOf(s.path) }, base);
     labelStreets(base, city.streets, w, h);
-    if (tileUrl) drawTiles(city.bounds);
+    if (tileUrl) {
+      drawTiles();
+      let pending;
+      addEventListener('resize', () => {
+        clearTimeout(pending);
+        pending = setTimeout(drawTiles, 200);
+      });
+    }
   }
 
   /**
@@ -106,12 +113,19 @@
     });
   }
 
-  function drawTiles(bounds) {
+  /** Places the tiles that cover what the map shows (the bounds, and more in a wider or taller window). */
+  function drawTiles() {
     const tiles = $('tiles');
-    const x0 = Math.floor(mercX(bounds.west) / 256);
-    const x1 = Math.floor(mercX(bounds.east) / 256);
-    const y0 = Math.floor(mercY(bounds.north) / 256);
-    const y1 = Math.floor(mercY(bounds.south) / 256);
+    tiles.replaceChildren();
+    const map = $('map');
+    const box = map.viewBox.baseVal;
+    const { width, height } = map.getBoundingClientRect();
+    const scale = Math.min(width / box.width, height / box.height) || 1;
+    const [vw, vh] = [width / scale, height / scale];
+    const left = origin[0] + box.x - (vw - box.width) / 2;
+    const top = origin[1] + box.y - (vh - box.height) / 2;
+    const [x0, x1] = [Math.floor(left / 256), Math.floor((left + vw) / 256)];
+    const [y0, y1] = [Math.floor(top / 256), Math.floor((top + vh) / 256)];
     for (let x = x0; x <= x1; x++) {
       for (let y = y0; y <= y1; y++) {
         const href = tileUrl.replace('{z}', String(zoom)).replace('{x}', String(x)).replace('{y}', String(y));
