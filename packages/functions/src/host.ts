@@ -16,16 +16,10 @@ import {
   type TimerHandle,
 } from '@hubbub/kernel';
 import { loadApp } from './app-loader.ts';
-import {
-  type BindingScope,
-  type BindingServices,
-  bindFunction,
-  createBindingRegistry,
-  type FunctionEntry,
-} from './bindings.ts';
-import { fromHubbubBus, isHubbubBus } from './bus-adapter.ts';
+import { type BindingServices, bindFunction, createBindingRegistry, type FunctionEntry } from './bindings.ts';
 import { type BusListener, startListener } from './bus-listener.ts';
 import { handleBusMessages } from './bus-trigger.ts';
+import { createConnections } from './connections.ts';
 import { FunctionsError, isFunctionsError } from './errors.ts';
 import { createExecutor, type Executor } from './executor.ts';
 import { type HostConfig, readHostConfig, readLocalSettings } from './host-config.ts';
@@ -47,9 +41,8 @@ import {
   type FunctionsBus,
   sourceOf,
 } from './service-bus.ts';
-import { checkSettings, connectionValue, resolveBindingSettings } from './settings.ts';
+import { checkSettings, resolveBindingSettings } from './settings.ts';
 import { createSignalRBindings, type SignalRResolver, type SignalRTarget } from './signalr.ts';
-import { fromSignalRService } from './signalr-rest.ts';
 import { startTimer, type TimerRunner, timerInput, timerTriggerBinding } from './timer-trigger.ts';
 import { toTypedData } from './typed-data.ts';
 
@@ -157,62 +150,7 @@ export function createFunctionsHost(options: FunctionsHostOptions): FunctionsHos
     return p;
   };
 
-  type Connection = { name: string; value: string };
-  function resolver<T>(
-    given: T | ((c: Connection) => T | Promise<T>) | undefined,
-    what: string,
-    fallback?: (c: Connection) => Promise<T | undefined>,
-  ) {
-    const cache = new Map<string, Promise<T | undefined>>();
-    return (settings: Record<string, string>) =>
-      async (setting: string, bindingScope: BindingScope): Promise<T> => {
-        const value = connectionValue(settings, setting, bindingScope);
-        if (given !== undefined && typeof given !== 'function') return given;
-        let found = cache.get(setting);
-        if (found === undefined) {
-          const make = given === undefined ? fallback : (given as (c: Connection) => T | Promise<T>);
-          found = Promise.resolve(make?.({ name: setting, value }));
-          cache.set(setting, found);
-        }
-        const target = await found;
-        if (target === undefined) {
-          throw new FunctionsError(
-            'FUNCTIONS_BINDING_UNAVAILABLE',
-            `Function "${bindingScope.functionName}", binding "${bindingScope.binding}" needs a ${what}, but the host was given none for connection "${setting}".`,
-            { detail: { function: bindingScope.functionName, binding: bindingScope.binding, setting } },
-          );
-        }
-        return target;
-      };
-  }
-  /** Buses the host opened itself from `memory://` / `file://` connection settings; closed with the host. */
-  const ownedBuses: Bus[] = [];
-  const busFromUrl = async ({ value }: Connection): Promise<FunctionsBus | undefined> => {
-    if (!/^(memory|file):\/\//.test(value.trim())) return undefined;
-    const { createBus } = await import('@hubbub/bus');
-    const bus = await createBus({ url: value.trim(), clock });
-    ownedBuses.push(bus);
-    return fromHubbubBus(bus);
-  };
-  // Without a hub option, an Azure-style connection string names a SignalR service reached over REST.
-  const hubFromConnectionString = async ({ name, value }: Connection): Promise<SignalRTarget | undefined> =>
-    /endpoint=/i.test(value) ? fromSignalRService(value, { clock, setting: name }) : undefined;
-  const hubFor = resolver<SignalRTarget>(options.hub, 'SignalR hub', hubFromConnectionString);
-  const givenBus = options.bus;
-  const busFor = resolver<FunctionsBus>(
-    givenBus === undefined || isHubbubBus(givenBus) || typeof givenBus !== 'function'
-      ? isHubbubBus(givenBus)
-        ? fromHubbubBus(givenBus)
-        : givenBus
-      : async (connection) => {
-          const made: FunctionsBus | Bus = await (
-            givenBus as (c: typeof connection) => FunctionsBus | Bus | Promise<FunctionsBus | Bus>
-          )(connection);
-          return isHubbubBus(made) ? fromHubbubBus(made) : made;
-        },
-    'bus',
-    busFromUrl,
-  );
+  const connections = createConnections({ hub: options.hub, bus: options.bus, clock });
 
   async function start(): Promise<void> {
     if (state !== 'new') throw new FunctionsError('FUNCTIONS_CLOSED', `The host cannot start: it is ${state}.`);
@@ -222,8 +160,8 @@ export function createFunctionsHost(options: FunctionsHostOptions): FunctionsHos
       const settings = { ...(await readLocalSettings(appDir)), ...checkSettings(options.settings, 'settings') };
       keys = createFunctionKeys(keysFromSettings(settings, options.keys));
       const services: BindingServices = { settings, clock, ids, logger };
-      const hub = hubFor(settings);
-      const bus = busFor(settings);
+      const hub = connections.hubFor(settings);
+      const bus = connections.busFor(settings);
       const registry = createBindingRegistry([
         httpTriggerBinding,
         httpOutputBinding,
@@ -382,7 +320,7 @@ export function createFunctionsHost(options: FunctionsHostOptions): FunctionsHos
       logger.warn({ running: inFlight.size, drainTimeoutMs }, 'Closing with invocations still running.');
     }
     timer?.cancel();
-    await Promise.allSettled(ownedBuses.splice(0).map((b) => b.close()));
+    await connections.close();
     if (scope !== undefined) {
       await runAppHook(scope, 'appTerminate', appLevelHookData).catch((err: unknown) =>
         logger.error({ err }, 'appTerminate hook failed.'),
