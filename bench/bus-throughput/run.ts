@@ -99,11 +99,13 @@ async function graphileHarness(connectionString: string): Promise<Harness> {
   const utils = await makeWorkerUtils({ connectionString });
   await utils.migrate();
   let onDone: (t: number) => void = () => {};
+  // The settings graphile-worker's performance page uses: a local queue, batched completions.
   const runner = await run({
     connectionString,
-    concurrency: 16,
+    concurrency: 24,
     noHandleSignals: true,
     pollInterval: 1000,
+    preset: { worker: { localQueue: { size: 500 }, completeJobBatchDelay: 0, failJobBatchDelay: 0, maxPoolSize: 25 } },
     logger: new (await import('graphile-worker')).Logger(() => () => {}),
     taskList: {
       bench: async (payload) => {
@@ -182,9 +184,29 @@ async function latency(h: Harness, rate: number, seconds: number): Promise<Resul
   return summarize(h.name, `latency at ${rate} msg/s`, latencies, performance.now() - start);
 }
 
+/** The disk's own fsync latency (4 KiB write + fdatasync, sequential) during the run, for context. */
+async function fsyncProbe(dir: string, ms: number): Promise<{ p50Ms: number; p99Ms: number; samples: number }> {
+  const { open } = await import('node:fs/promises');
+  const fh = await open(join(dir, 'probe'), 'w');
+  const buf = Buffer.alloc(4096, 1);
+  const lat: number[] = [];
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    const t = performance.now();
+    await fh.write(buf);
+    await fh.datasync();
+    lat.push(performance.now() - t);
+  }
+  await fh.close();
+  const sorted = Float64Array.from(lat).sort();
+  return { p50Ms: +percentile(sorted, 50).toFixed(3), p99Ms: +percentile(sorted, 99).toFixed(3), samples: lat.length };
+}
+
 const results: Result[] = [];
 const scratch = mkdtempSync(join(tmpdir(), 'hubbub-bench-bus-'));
+let fsync: Awaited<ReturnType<typeof fsyncProbe>> | undefined;
 try {
+  fsync = await fsyncProbe(scratch, 2_000);
   for (const system of ['memory', 'file', 'graphile']) {
     if (!only.has(system)) continue;
     const make = (): Promise<Harness> =>
@@ -203,6 +225,6 @@ try {
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }
-process.stdout.write(
-  `${JSON.stringify({ node: process.version, cpus: (await import('node:os')).cpus().length, results }, null, 2)}\n`,
-);
+const { cpus, loadavg } = await import('node:os');
+const report = { node: process.version, cpus: cpus().length, loadavg: loadavg(), fsync, results };
+process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
