@@ -170,10 +170,10 @@ function cookieHeader(c: RpcHttpCookie): string {
   return s;
 }
 
-/** Writes the library's http response (or 204 when the function set none). */
+/** Writes the library's http response (or, like the Functions host's OkResult, an empty 200 when the function set none). */
 export function writeRpcHttpResponse(res: ServerResponse, http: RpcHttpData | undefined, head: boolean): void {
   if (http === undefined) {
-    res.writeHead(204).end();
+    res.writeHead(200, { 'content-length': '0' }).end();
     return;
   }
   const status = Number(http.statusCode ?? 200) || 200;

@@ -122,11 +122,12 @@ describe('HTTP trigger (CommonJS app)', () => {
     assert.equal(user.username, 'ada');
   });
 
-  it('buffers streamed response bodies and answers 204 when nothing is returned', async () => {
+  it('buffers streamed response bodies and answers an empty 200 when nothing is returned', async () => {
     await using app = await serve({ app: 'http-app' });
     assert.equal(await (await fetch(`${app.base}/api/streamed`)).text(), 'one,two');
     const none = await fetch(`${app.base}/api/nothing`);
-    assert.equal(none.status, 204);
+    assert.equal(none.status, 200);
+    assert.equal(await none.text(), '');
   });
 
   it('answers 404 and 405 with JSON error bodies', async () => {
