@@ -448,6 +448,16 @@ export class Broker {
   receive(path: string, options: ReceiveOptions): Promise<Delivery[]> {
     this.#check();
     const store = this.catalog.receivable(path);
+    if (!Number.isInteger(options.maxMessages) || options.maxMessages < 1) {
+      throw new BusError('BUS_INVALID_OPTION', 'maxMessages: must be a positive integer', {
+        detail: { option: 'maxMessages' },
+      });
+    }
+    if (options.mode !== 'peekLock' && options.mode !== 'receiveAndDelete') {
+      throw new BusError('BUS_INVALID_OPTION', "mode: must be 'peekLock' or 'receiveAndDelete'", {
+        detail: { option: 'mode' },
+      });
+    }
     let session: SessionQueue | undefined;
     if (options.session !== undefined) {
       session = this.#session(store, options.session).session;
