@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { sequentialIds } from '@hubbub/kernel';
-import { hasExpression, resolveExpressions } from './binding-expressions.ts';
+import { resolveExpressions } from './binding-expressions.ts';
 
 const env = { functionName: 'fn', binding: 'b', now: () => Date.parse('2026-01-02T03:04:05Z'), ids: sequentialIds() };
 const data = {
@@ -33,11 +33,5 @@ describe('resolveExpressions', () => {
   it('fails on an unknown name with FUNCTIONS_INVALID_BINDING', () => {
     assert.throws(() => resolveExpressions('{nope}', data, env), { code: 'FUNCTIONS_INVALID_BINDING' });
     assert.throws(() => resolveExpressions('{order.nope}', data, env), { code: 'FUNCTIONS_INVALID_BINDING' });
-  });
-
-  it('detects expressions', () => {
-    assert.equal(hasExpression('a{b}c'), true);
-    assert.equal(hasExpression('abc'), false);
-    assert.equal(hasExpression(3), false);
   });
 });

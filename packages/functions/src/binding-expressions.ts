@@ -64,6 +64,3 @@ export function resolveExpressions(template: string, data: ExpressionData, env: 
     return value;
   });
 }
-
-/** True when `value` contains a binding expression. */
-export const hasExpression = (value: unknown): value is string => typeof value === 'string' && /\{[^{}]+\}/.test(value);

@@ -16,7 +16,7 @@ export interface BindingScope {
   readonly binding: string;
 }
 
-/** What bindings may use: settings, time, ids, and the hub and bus the host resolves lazily. */
+/** What bindings may use: the resolved settings, time, ids and the logger. */
 export interface BindingServices {
   readonly settings: Settings;
   readonly clock: Clock;
