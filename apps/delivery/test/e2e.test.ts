@@ -154,10 +154,10 @@ describe('live location: queue → function → SignalR group → official clien
 
   it('lets no one reach the hub without a token from negotiate', async () => {
     const sneaky = new signalR.HubConnectionBuilder()
-      .withUrl(`${system.url}/hubs/tracking`)
+      .withUrl(`${system.url}/client/?hub=tracking`)
       .configureLogging(signalR.LogLevel.None)
       .build();
-    await assert.rejects(sneaky.start());
+    await assert.rejects(sneaky.start(), /401/);
   });
 
   it('dead-letters a message that is not a location, and keeps delivering the next ones', async () => {

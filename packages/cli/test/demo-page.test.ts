@@ -12,7 +12,7 @@ const skip = browserSkipReason();
 describe('demo page in Chromium', { skip }, () => {
   let system: RunningSystem;
   before(async () => {
-    system = await startSystem({ port: 0, logger: silentLogger });
+    system = await startSystem({ port: 0, demo: true, logger: silentLogger });
   });
   after(() => system.close());
 

@@ -1,5 +1,8 @@
 /** `hubbub start` as a user runs it: prints where to open it, serves the page and the hub, stops on Ctrl-C. */
 import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { waitFor } from '@hubbub/kernel';
 import * as signalR from '@microsoft/signalr';
@@ -7,13 +10,17 @@ import { hubbub } from './cli.ts';
 
 describe('hubbub start', () => {
   it('serves the demo page and its hub, and stops cleanly on SIGINT', async () => {
-    const run = hubbub(['start', '--port', '0'], { HUBBUB_LOG_LEVEL: 'warn' });
+    const data = mkdtempSync(join(tmpdir(), 'hubbub-start-'));
+    const run = hubbub(['start', '--port', '0', '--data', data], { HUBBUB_LOG_LEVEL: 'warn' });
     try {
       const url = await waitFor(() => /Open (http:\/\/\S+)\//.exec(run.stdout())?.[1], {
         timeoutMs: 20_000,
         what: 'the URL',
       });
-      const page = await fetch(`${url}/`);
+      const home = await fetch(`${url}/`, { redirect: 'manual' });
+      assert.equal(home.status, 302);
+      assert.equal(home.headers.get('location'), '/demo');
+      const page = await fetch(`${url}/demo`);
       assert.equal(page.status, 200);
       assert.match(await page.text(), /signalr\.min\.js/);
       assert.equal((await fetch(`${url}/vendor/signalr.min.js`)).status, 200);
@@ -38,6 +45,8 @@ describe('hubbub start', () => {
     }
     assert.equal(await run.exited, 0);
     assert.match(run.stdout(), /Stopped\./);
+    assert.ok(existsSync(join(data, 'keys.json')), 'the access key is kept in the data directory');
+    rmSync(data, { recursive: true, force: true });
   });
 
   it('refuses a bad port with a usage error', async () => {

@@ -1,28 +1,14 @@
 /**
  * `hubbub functions <app-dir>`: runs an `@azure/functions` v4 app as `func start` would, on one
- * port (default 7071) together with everything it talks to — a hub (Azure SignalR stand-in) at
- * /hubs, a bus with its HTTP API at /bus, the functions at /api — and serves the app's
- * `index.html` at / and the SignalR browser client at /vendor/signalr.min.js.
+ * port (default 7071) together with everything it talks to (see {@link startSystem}), and serves
+ * the app's `index.html` at / and the SignalR browser client at /vendor/signalr.min.js.
  * @module
  */
-import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
-import { type Bus, createBus, createBusHttpHandler } from '@hubbub/bus';
-import {
-  type BusSource,
-  createFunctionsHost,
-  type FunctionsBus,
-  type FunctionsHost,
-  fromHubbubBus,
-  fromHubServer,
-} from '@hubbub/functions';
-import { createHubServer, type HubServer } from '@hubbub/hub';
-import { createConsoleLogger, type Logger, type LogLevel, silentLogger } from '@hubbub/kernel';
+import { createConsoleLogger, type LogLevel } from '@hubbub/kernel';
 import { parseCommandArgs, UsageError } from '../args.ts';
-import { createStaticFiles, signalRBrowserClient } from '../static.ts';
+import { startSystem } from '../system.ts';
 
 export const summary = 'Run an @azure/functions v4 app with a hub and a bus on one port (like func start)';
 
@@ -32,7 +18,8 @@ Runs the function app in <app-dir> (its package.json "main", host.json, local.se
 one port with a hub and a bus of its own, as 'func start' runs it against Azure:
 
   /api/...            the app's HTTP functions (the negotiate function, ...)
-  /hubs/<hub>         the hub its SignalR bindings use (the Azure SignalR Service stand-in)
+  /client/?hub=<hub>  the hubs its SignalR bindings use (the Azure SignalR Service stand-in;
+                      its REST API answers at /api/hubs/... and /api/v1/...)
   /bus                the bus HTTP API: 'hubbub send <queue> ...' sends here
   /                   <app-dir>/index.html, if there is one, and /vendor/signalr.min.js
 
@@ -48,34 +35,7 @@ Queues and topic subscriptions named by the app's triggers are created when miss
 
 App settings come from local.settings.json "Values", overridden by the environment.`;
 
-export interface FunctionsSystem {
-  readonly url: string;
-  readonly port: number;
-  readonly host: FunctionsHost;
-  readonly hub: HubServer;
-  readonly bus: Bus;
-  close(): Promise<void>;
-}
-
-export interface FunctionsSystemOptions {
-  appDir: string;
-  /** @default 7071 */
-  port?: number;
-  /** @default '127.0.0.1' */
-  host?: string;
-  /** @default 'memory://' */
-  busUrl?: string;
-  /** @default http://<host>:<port> (localhost when listening on every interface) */
-  publicUrl?: string;
-  /** @default {} */
-  settings?: Record<string, string>;
-  /** A directory of static files served at / (`x.html` also at `/x`, `index.html` at `/`). @default <appDir>/index.html only */
-  staticDir?: string;
-  /** @default silentLogger */
-  logger?: Logger;
-}
-
-/** URL path → file for the files directly in `dir`. */
+/** URL path → file for the files directly in `dir` (`x.html` also at `/x`, `index.html` at `/`). */
 export function staticRoutes(dir: string): Record<string, string> {
   const routes: Record<string, string> = {};
   for (const name of readdirSync(dir).sort()) {
@@ -86,138 +46,6 @@ export function staticRoutes(dir: string): Record<string, string> {
     else if (name.endsWith('.html')) routes[`/${name.slice(0, -'.html'.length)}`] = file;
   }
   return routes;
-}
-
-/** A bus that creates the queue or subscription a trigger receives from when it is missing. */
-function creatingEntities(bus: Bus, ready: Promise<unknown>[]): FunctionsBus {
-  const inner = fromHubbubBus(bus);
-  const ensure = async (source: BusSource) => {
-    if ('queue' in source) {
-      if (!(await bus.admin.queueExists(source.queue))) await bus.admin.createQueue(source.queue);
-      return;
-    }
-    if (!(await bus.admin.topicExists(source.topic))) await bus.admin.createTopic(source.topic);
-    const subs = await bus.admin.listSubscriptions(source.topic);
-    if (!subs.some((s) => s.subscriptionName === source.subscription)) {
-      await bus.admin.createSubscription(source.topic, source.subscription);
-    }
-  };
-  const after = <T>(source: BusSource, items: () => AsyncIterable<T>): AsyncIterable<T> => {
-    const done = ensure(source);
-    ready.push(done);
-    return (async function* () {
-      await done;
-      yield* items();
-    })();
-  };
-  const batches = inner.receiveBatches;
-  return {
-    send: (entity, messages) => inner.send(entity, messages),
-    receive: (source, options) => after(source, () => inner.receive(source, options)),
-    ...(batches === undefined
-      ? {}
-      : { receiveBatches: (source, options) => after(source, () => batches.call(inner, source, options)) }),
-  };
-}
-
-/** CORS for /api: the seed's page calls http://localhost:7071/api/ from wherever it is served. */
-function cors(req: IncomingMessage, res: ServerResponse): boolean {
-  const origin = req.headers.origin;
-  if (origin === undefined) return false;
-  res.setHeader('Access-Control-Allow-Origin', origin);
-  res.setHeader('Access-Control-Allow-Credentials', 'true');
-  res.setHeader('Vary', 'Origin');
-  if (req.method !== 'OPTIONS') return false;
-  res.writeHead(204, {
-    'Access-Control-Allow-Methods': 'GET, POST, PUT, PATCH, DELETE, OPTIONS',
-    'Access-Control-Allow-Headers': req.headers['access-control-request-headers'] ?? '*',
-    'Access-Control-Max-Age': '600',
-  });
-  res.end();
-  return true;
-}
-
-export async function startFunctionsSystem(options: FunctionsSystemOptions): Promise<FunctionsSystem> {
-  const appDir = resolve(options.appDir);
-  const logger = options.logger ?? silentLogger;
-  const hub = createHubServer({ auth: { keys: [randomBytes(32).toString('base64url')] }, logger });
-  const bus = await createBus({ url: options.busUrl ?? 'memory://' });
-  const busApi = createBusHttpHandler(bus, { basePath: '/bus', logger });
-  const index = resolve(appDir, 'index.html');
-  const pages =
-    options.staticDir !== undefined
-      ? staticRoutes(resolve(options.staticDir))
-      : existsSync(index)
-        ? { '/': index }
-        : {};
-  const web = createStaticFiles({ ...pages, ...signalRBrowserClient() });
-  let functions: FunctionsHost | undefined;
-
-  const server: Server = createServer((req, res) => {
-    if (hub.handleRequest(req, res)) return;
-    busApi(req, res, () => {
-      if (functions !== undefined && /^\/api(\/|\?|$)/.test(req.url ?? '')) {
-        if (!cors(req, res)) functions.handleHttp(req, res);
-        return;
-      }
-      if (web(req, res)) return;
-      res.writeHead(404, { 'Content-Type': 'application/json' }).end('{"code":"NOT_FOUND","message":"Not found."}');
-    });
-  });
-  server.on('upgrade', (req, socket, head) => {
-    if (!hub.handleUpgrade(req, socket, head)) socket.destroy();
-  });
-  const host = options.host ?? '127.0.0.1';
-  try {
-    await new Promise<void>((ok, fail) => {
-      server.once('error', fail);
-      server.listen(options.port ?? 7071, host, () => ok());
-    });
-  } catch (err) {
-    await hub.close();
-    await bus.close();
-    throw err;
-  }
-  const { port } = server.address() as AddressInfo;
-  const url =
-    options.publicUrl?.replace(/\/+$/, '') ??
-    `http://${host === '0.0.0.0' || host === '::' ? 'localhost' : host}:${port}`;
-
-  const ready: Promise<unknown>[] = [];
-  const started = createFunctionsHost({
-    appDir,
-    settings: options.settings ?? {},
-    bus: creatingEntities(bus, ready),
-    hub: fromHubServer(hub, { url }),
-    logger,
-  });
-  const stopAll = async () => {
-    await hub.close();
-    server.closeAllConnections();
-    await new Promise<void>((ok) => server.close(() => ok()));
-    await bus.close();
-  };
-  try {
-    await started.start();
-    await Promise.all(ready);
-  } catch (err) {
-    await started.close().catch(() => undefined);
-    await stopAll();
-    throw err;
-  }
-  functions = started;
-
-  return {
-    url,
-    port,
-    host: started,
-    hub,
-    bus,
-    async close() {
-      await started.close();
-      await stopAll();
-    },
-  };
 }
 
 export async function run(args: string[]): Promise<number> {
@@ -258,18 +86,22 @@ export async function run(args: string[]): Promise<number> {
   const settings: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (typeof v === 'string') settings[k] = v;
 
-  const system = await startFunctionsSystem({
-    appDir,
+  const index = resolve(appDir, 'index.html');
+  const pages =
+    values.static !== undefined ? staticRoutes(resolve(values.static)) : existsSync(index) ? { '/': index } : {};
+  const system = await startSystem({
+    app: { dir: appDir },
+    pages,
     port,
     host: values.host ?? '127.0.0.1',
     busUrl,
     settings,
     logger: createConsoleLogger({ level }),
     ...(values['public-url'] === undefined ? {} : { publicUrl: values['public-url'] }),
-    ...(values.static === undefined ? {} : { staticDir: values.static }),
   });
+  const functions = system.functions!;
   const lines = [`Functions in ${appDir}:`, ''];
-  for (const f of system.host.functions) {
+  for (const f of functions.functions) {
     lines.push(
       f.route === undefined
         ? `  ${f.name}: ${f.trigger}`
@@ -287,7 +119,7 @@ export async function run(args: string[]): Promise<number> {
         ? `  Page:    ${system.url}/\n`
         : '';
   process.stdout.write(
-    `${lines.join('\n')}\n\n${page}  Hub:     ${system.url}/hubs/<hub>\n  Bus API: ${system.url}/bus  (hubbub send <queue> '<json>' sends here)\n\nPress Ctrl-C to stop.\n`,
+    `${lines.join('\n')}\n\n${page}  Hubs:    ${system.url}/client/?hub=<hub>\n  Bus API: ${system.url}/bus  (hubbub send <queue> '<json>' sends here)\n\nSignalR: ${system.connectionString}\n\nPress Ctrl-C to stop.\n`,
   );
 
   await new Promise<void>((done) => {

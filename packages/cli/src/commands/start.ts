@@ -2,50 +2,60 @@
  * `hubbub start`: the whole system in one process on one port.
  * @module
  */
-import { createConsoleLogger, type LogLevel } from '@hubbub/kernel';
-import { parseCommandArgs, UsageError } from '../args.ts';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { UsageError } from '../args.ts';
+import { parseSystemFlags, runUntilSignal, systemFlagsHelp } from '../run-system.ts';
 import { startSystem } from '../system.ts';
+import { staticRoutes } from './functions.ts';
 
 export const summary = 'Run everything in one process (default port 7071) and print where to open it';
 
-const usage = `Usage: hubbub start [--port 7071] [--host 127.0.0.1] [--log-level info]
+const usage = `Usage: hubbub start [options]
 
-Environment: PORT or HUBBUB_PORT, HUBBUB_HOST, HUBBUB_LOG_LEVEL.`;
+Runs the hub (self-hosted at /hubs, Azure SignalR serverless at /client and /api/hubs), the bus
+(HTTP API at /bus, durable in the data directory), a function app (/api) and a live demo page
+(/demo) on one port.
+
+${systemFlagsHelp}
+  --app DIR           an @azure/functions v4 app to run (its index.html is served at /)
+  --static DIR        serve the files in DIR at / (x.html also at /x)
+
+App settings come from the app's local.settings.json "Values", overridden by the environment.`;
 
 export async function run(args: string[]): Promise<number> {
-  const { values } = parseCommandArgs(args, {
-    port: { type: 'string' },
-    host: { type: 'string' },
-    'log-level': { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  });
-  if (values.help) {
+  const parsed = parseSystemFlags(args, { app: { type: 'string' }, static: { type: 'string' } });
+  if (parsed === undefined) {
     process.stdout.write(`${usage}\n`);
     return 0;
   }
-  const portText = values.port ?? process.env.HUBBUB_PORT ?? process.env.PORT ?? '7071';
-  const port = Number(portText);
-  if (!Number.isInteger(port) || port < 0 || port > 65_535)
-    throw new UsageError(`--port: '${portText}' is not a port number.`);
-  const level = (values['log-level'] ?? process.env.HUBBUB_LOG_LEVEL ?? 'info') as LogLevel;
-  if (!['debug', 'info', 'warn', 'error'].includes(level))
-    throw new UsageError(`--log-level: '${level}' is not one of debug, info, warn, error.`);
-  const logger = createConsoleLogger({ level });
+  const { system: flags, values, positionals } = parsed;
+  if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+  const appDir = values.app === undefined ? undefined : resolve(String(values.app));
+  if (appDir !== undefined && !existsSync(resolve(appDir, 'package.json'))) {
+    throw new UsageError(`--app: '${values.app}' is not a function app: it has no package.json`);
+  }
+  const staticDir = values.static === undefined ? undefined : resolve(String(values.static));
+  if (staticDir !== undefined && !existsSync(staticDir))
+    throw new UsageError(`--static: '${values.static}' is not a directory`);
+  const pages = {
+    ...(appDir !== undefined && existsSync(resolve(appDir, 'index.html'))
+      ? { '/': resolve(appDir, 'index.html') }
+      : {}),
+    ...(staticDir === undefined ? {} : staticRoutes(staticDir)),
+  };
+  const settings: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (typeof v === 'string') settings[k] = v;
 
-  const system = await startSystem({ port, host: values.host ?? process.env.HUBBUB_HOST ?? '127.0.0.1', logger });
-  process.stdout.write(
-    `Hubbub is running.\n\n  Open ${system.url}/ in a browser.\n  Hub endpoint: ${system.url}/hubs/<name>\n\nPress Ctrl-C to stop.\n`,
-  );
-
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      process.stdout.write(`\nReceived ${signal}, shutting down…\n`);
-      resolve();
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
+  const system = await startSystem({
+    ...flags,
+    demo: true,
+    settings,
+    pages,
+    ...(appDir === undefined ? {} : { app: { dir: appDir } }),
   });
-  await system.close();
-  process.stdout.write('Stopped.\n');
-  return 0;
+  return runUntilSignal(
+    system,
+    `Hubbub is running.\n\n  Open ${system.url}/ in a browser.\n  Demo page:     ${system.url}/demo\n  Bus API:       ${system.url}/bus\n  SignalR:       ${system.connectionString}\n\nPress Ctrl-C to stop.\n`,
+  );
 }

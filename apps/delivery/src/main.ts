@@ -1,0 +1,77 @@
+/**
+ * `npm start`: the delivery system on Hubbub, in one process on one port — the function app,
+ * the tracking page, the hub, the bus (durable in the data directory) — with simulated couriers
+ * driving the demo orders so there is something to watch.
+ * @module
+ */
+import { parseSystemFlags, runUntilSignal, startSystem, systemFlagsHelp, UsageError } from '@hubbub/cli';
+import { cityRoutes } from './city.ts';
+import { deliveryApp } from './index.ts';
+import { runSimulator } from './simulator.ts';
+
+const usage = `Usage: npm start -- [options]
+
+Runs the food-delivery system on Hubbub: open the printed URL to track an order live.
+
+${systemFlagsHelp}
+  --no-simulate       do not drive the demo couriers (send locations yourself with 'hubbub send')`;
+
+async function main(args: string[]): Promise<number> {
+  const parsed = parseSystemFlags(args, { 'no-simulate': { type: 'boolean' } });
+  if (parsed === undefined) {
+    process.stdout.write(`${usage}\n`);
+    return 0;
+  }
+  const { system: flags, values, positionals } = parsed;
+  if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+  const settings: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (typeof v === 'string') settings[k] = v;
+
+  const system = await startSystem({
+    ...flags,
+    app: { dir: deliveryApp.functionsDir, queues: deliveryApp.queues },
+    pages: deliveryApp.webFiles,
+    demo: true,
+    home: '/track',
+    settings,
+  });
+
+  const simulation = new AbortController();
+  let simulated: Promise<unknown> = Promise.resolve();
+  if (values['no-simulate'] !== true) {
+    const sender = system.bus.createSender(deliveryApp.queues[0]!);
+    simulated = runSimulator({
+      routes: cityRoutes(),
+      loop: true,
+      signal: simulation.signal,
+      send: (location) => sender.send({ body: location, subject: 'driveby', contentType: 'application/json' }),
+    }).catch((err: unknown) => flags.logger.error({ err }, 'the courier simulator stopped'));
+  }
+
+  const orders = cityRoutes()
+    .map((r) => `    ${system.url}/track?order=${r.orderid}`)
+    .join('\n');
+  const closing = {
+    ...system,
+    async close() {
+      simulation.abort();
+      await simulated;
+      await system.close();
+    },
+  };
+  return runUntilSignal(
+    closing,
+    `Hubbub delivery is running.\n\n  Open ${system.url}/ in a browser, or track an order:\n${orders}\n\n  Couriers: ${values['no-simulate'] === true ? 'not simulated (--no-simulate)' : 'simulated, looping'}\n  Bus API:  ${system.url}/bus   (hubbub send locations '{"orderid":"1001","lat":47.61,"longitude":-122.32}')\n  Demo:     ${system.url}/demo\n  Data:     ${flags.dataDir}\n\nPress Ctrl-C to stop.\n`,
+  );
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    const code = (err as { code?: unknown }).code;
+    process.stderr.write(`hubbub: ${err instanceof Error ? err.message : String(err)}${code ? ` [${code}]` : ''}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,66 @@
+/**
+ * What `hubbub start` and app entry points share: the system's command-line flags, and running
+ * it until Ctrl-C.
+ * @module
+ */
+import { createConsoleLogger, type LogLevel } from '@hubbub/kernel';
+import { parseCommandArgs, UsageError } from './args.ts';
+import type { RunningSystem, SystemOptions } from './system.ts';
+
+export const systemFlagsHelp = `  --port N            port (default $PORT, $HUBBUB_PORT or 7071)
+  --host H            interface to listen on (default $HUBBUB_HOST or 127.0.0.1)
+  --public-url URL    URL browsers reach this server at (default http://<host>:<port>)
+  --data DIR          where the bus log and keys live (default $HUBBUB_DATA_DIR or .data)
+  --log-level L       debug, info (default), warn, error ($HUBBUB_LOG_LEVEL)
+  -h, --help          this help`;
+
+const flags = {
+  port: { type: 'string' },
+  host: { type: 'string' },
+  'public-url': { type: 'string' },
+  data: { type: 'string' },
+  'log-level': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export type SystemFlags = Pick<SystemOptions, 'port' | 'host' | 'publicUrl' | 'dataDir' | 'logger'>;
+
+/** Parses the shared flags plus `extra`; `undefined` means `--help` was asked for. */
+export function parseSystemFlags<E extends Parameters<typeof parseCommandArgs>[1]>(args: string[], extra: E) {
+  const { values, positionals } = parseCommandArgs(args, { ...flags, ...extra });
+  const v = values as Record<string, string | boolean | undefined>;
+  if (v.help) return undefined;
+  const portText = String(v.port ?? process.env.HUBBUB_PORT ?? process.env.PORT ?? '7071');
+  const port = Number(portText);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535)
+    throw new UsageError(`--port: '${portText}' is not a port number.`);
+  const level = String(v['log-level'] ?? process.env.HUBBUB_LOG_LEVEL ?? 'info') as LogLevel;
+  if (!['debug', 'info', 'warn', 'error'].includes(level)) {
+    throw new UsageError(`--log-level: '${level}' is not one of debug, info, warn, error.`);
+  }
+  const publicUrl = v['public-url'];
+  if (publicUrl !== undefined && !/^https?:\/\/[^/]+/.test(String(publicUrl))) {
+    throw new UsageError(`--public-url: '${publicUrl}' is not an http(s) URL.`);
+  }
+  const system: SystemFlags = {
+    port,
+    host: String(v.host ?? process.env.HUBBUB_HOST ?? '127.0.0.1'),
+    dataDir: String(v.data ?? process.env.HUBBUB_DATA_DIR ?? '.data'),
+    logger: createConsoleLogger({ level }),
+    ...(publicUrl === undefined ? {} : { publicUrl: String(publicUrl) }),
+  };
+  return { system, values: v, positionals };
+}
+
+/** Waits for SIGINT or SIGTERM, then closes the system (running functions finish first). */
+export async function runUntilSignal(system: RunningSystem, banner: string): Promise<number> {
+  process.stdout.write(banner);
+  const signal = await new Promise<string>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
+  process.stdout.write(`\nReceived ${signal}, shutting down…\n`);
+  await system.close();
+  process.stdout.write('Stopped.\n');
+  return 0;
+}
