@@ -1,0 +1,118 @@
+/**
+ * `npm start` stops on Ctrl-C without losing what it accepted and starts again on the same data:
+ * every location the bus API acknowledged before the signal is either delivered to the customer
+ * or still durable in the queue, and the restarted system delivers what was left.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { createBus } from '@hubbub/bus';
+import { waitFor } from '@hubbub/kernel';
+import * as signalR from '@microsoft/signalr';
+
+const main = new URL('../src/main.ts', import.meta.url).pathname;
+const data = mkdtempSync(join(tmpdir(), 'hubbub-restart-'));
+after(() => rmSync(data, { recursive: true, force: true }));
+
+function start(): { child: ChildProcess; url: Promise<string>; exited: Promise<number | null>; output: () => string } {
+  const child = spawn(process.execPath, ['--import', 'tsx', main, '--port', '0', '--data', data, '--no-simulate'], {
+    env: { ...process.env, HUBBUB_LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    output += d.toString();
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    output += d.toString();
+  });
+  const url = waitFor(() => /Open (http:\/\/\S+)\//.exec(output)?.[1], { timeoutMs: 30_000, what: 'the URL' });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, url, exited, output: () => output };
+}
+
+async function customer(url: string, orderid: string, received: Set<number>) {
+  const connection = new signalR.HubConnectionBuilder()
+    .withUrl(`${url}/api?orderid=${orderid}`)
+    .configureLogging(signalR.LogLevel.None)
+    .build();
+  connection.on('location', (location: { timestamp: string }) => received.add(seqOf(location.timestamp)));
+  await connection.start();
+  return connection;
+}
+
+// The function forwards only the location's own fields, so the sequence number rides in its timestamp.
+const epoch = Date.UTC(2026, 0, 1);
+const seqOf = (timestamp: string) => (Date.parse(timestamp) - epoch) / 1_000;
+const location = (seq: number) => ({
+  orderid: '1001',
+  storeid: 7,
+  lat: 47.615,
+  longitude: -122.3175,
+  timestamp: new Date(epoch + seq * 1_000).toISOString(),
+});
+
+describe('npm start: Ctrl-C and restart on the same data', () => {
+  it('loses no acknowledged message across a shutdown, and delivers the rest after the restart', async () => {
+    const first = start();
+    const url = await first.url;
+    const received = new Set<number>();
+    const ana = await customer(url, '1001', received);
+
+    const acknowledged = new Set<number>();
+    let next = 0;
+    const sendLoop = async () => {
+      for (;;) {
+        const seq = next++;
+        if (seq >= 400) return;
+        try {
+          const res = await fetch(`${url}/bus/locations/messages`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', brokerproperties: '{"Label":"driveby"}' },
+            body: JSON.stringify(location(seq)),
+          });
+          await res.arrayBuffer();
+          if (res.status === 201) acknowledged.add(seq);
+        } catch {
+          return; // the server went away mid-request: not acknowledged
+        }
+      }
+    };
+    const senders = Array.from({ length: 4 }, sendLoop);
+    await waitFor(() => acknowledged.size >= 150, { timeoutMs: 30_000, what: '150 acknowledged sends' });
+    first.child.kill('SIGINT');
+    await Promise.all(senders);
+    assert.equal(await first.exited, 0, first.output());
+    assert.match(first.output(), /Stopped\./);
+    await ana.stop();
+    const key = readFileSync(join(data, 'keys.json'), 'utf8');
+
+    // Everything acknowledged was delivered or is still in the queue on disk.
+    const bus = await createBus({ url: `file://${join(data, 'bus')}` });
+    const left = new Set(
+      (await bus.createReceiver('locations').peekMessages(1_000)).map((m) =>
+        seqOf((m.body as { timestamp: string }).timestamp),
+      ),
+    );
+    await bus.close();
+    const lost = [...acknowledged].filter((seq) => !received.has(seq) && !left.has(seq));
+    assert.deepEqual(lost, [], `${acknowledged.size} acknowledged, ${received.size} delivered, ${left.size} left`);
+
+    // The restarted system keeps its key and drains what was left.
+    const second = start();
+    const url2 = await second.url;
+    assert.equal(readFileSync(join(data, 'keys.json'), 'utf8'), key);
+    await waitFor(
+      async () => {
+        const res = await fetch(`${url2}/bus/locations/messages?count=1000`);
+        return res.status === 200 && ((await res.json()) as unknown[]).length === 0;
+      },
+      { timeoutMs: 30_000, what: 'the queue to drain after the restart' },
+    );
+    second.child.kill('SIGINT');
+    assert.equal(await second.exited, 0, second.output());
+  });
+});
