@@ -36,6 +36,8 @@ interface Result {
   messagesPerSecond: number;
   p50Ms: number;
   p99Ms: number;
+  p999Ms: number;
+  maxMs: number;
 }
 
 function percentile(sorted: Float64Array, p: number): number {
@@ -53,6 +55,8 @@ function summarize(system: string, scenario: string, latencies: number[], elapse
     messagesPerSecond: Math.round(latencies.length / (elapsedMs / 1000)),
     p50Ms: +percentile(sorted, 50).toFixed(3),
     p99Ms: +percentile(sorted, 99).toFixed(3),
+    p999Ms: +percentile(sorted, 99.9).toFixed(3),
+    maxMs: +(sorted.at(-1) ?? Number.NaN).toFixed(3),
   };
 }
 
@@ -185,7 +189,10 @@ async function latency(h: Harness, rate: number, seconds: number): Promise<Resul
 }
 
 /** The disk's own fsync latency (4 KiB write + fdatasync, sequential) during the run, for context. */
-async function fsyncProbe(dir: string, ms: number): Promise<{ p50Ms: number; p99Ms: number; samples: number }> {
+async function fsyncProbe(
+  dir: string,
+  ms: number,
+): Promise<{ p50Ms: number; p99Ms: number; p999Ms: number; maxMs: number; samples: number }> {
   const { open } = await import('node:fs/promises');
   const fh = await open(join(dir, 'probe'), 'w');
   const buf = Buffer.alloc(4096, 1);
@@ -199,14 +206,20 @@ async function fsyncProbe(dir: string, ms: number): Promise<{ p50Ms: number; p99
   }
   await fh.close();
   const sorted = Float64Array.from(lat).sort();
-  return { p50Ms: +percentile(sorted, 50).toFixed(3), p99Ms: +percentile(sorted, 99).toFixed(3), samples: lat.length };
+  return {
+    p50Ms: +percentile(sorted, 50).toFixed(3),
+    p99Ms: +percentile(sorted, 99).toFixed(3),
+    p999Ms: +percentile(sorted, 99.9).toFixed(3),
+    maxMs: +(sorted.at(-1) ?? Number.NaN).toFixed(3),
+    samples: lat.length,
+  };
 }
 
 const results: Result[] = [];
 const scratch = mkdtempSync(join(tmpdir(), 'hubbub-bench-bus-'));
 let fsync: Awaited<ReturnType<typeof fsyncProbe>> | undefined;
 try {
-  fsync = await fsyncProbe(scratch, 2_000);
+  fsync = await fsyncProbe(scratch, 5_000);
   for (const system of ['memory', 'file', 'graphile']) {
     if (!only.has(system)) continue;
     const make = (): Promise<Harness> =>
@@ -228,3 +241,4 @@ try {
 const { cpus, loadavg } = await import('node:os');
 const report = { node: process.version, cpus: cpus().length, loadavg: loadavg(), fsync, results };
 process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+process.exit(0); // graphile-worker's pools keep the event loop alive

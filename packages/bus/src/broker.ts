@@ -151,6 +151,10 @@ export class Broker {
   async send(entity: string, messages: readonly ServiceBusMessage[]): Promise<bigint[]> {
     this.#check();
     const target = this.catalog.sendTarget(entity);
+    if (!Array.isArray(messages)) {
+      throw new BusError('BUS_INVALID_MESSAGE', 'messages: must be an array', { detail: { field: 'messages' } });
+    }
+    if (messages.length === 0) return [];
     const max = target.props.maxMessageSizeInKilobytes * 1024;
     const encoded: EncodedMessage[] = [];
     for (const [i, m] of messages.entries()) {
@@ -199,7 +203,7 @@ export class Broker {
       throw err;
     }
     this.events.emit('sent', { entity: target.props.name, count: seqs.length });
-    if (seen.size > 10_000) this.catalog.pruneDedupe(target.key, now);
+    if (added.length > 0) this.catalog.maybePruneDedupe(target.key, now);
     return seqs;
   }
 
@@ -740,10 +744,9 @@ export class Broker {
       propertiesToModify?: ServiceBusMessage['applicationProperties'];
     } = {},
   ): Promise<void> {
-    const { store } = this.catalog.receivable(path).isDeadLetter
-      ? { store: this.catalog.receivable(path) }
-      : { store: undefined };
-    if (store !== undefined) {
+    this.#check();
+    const store = this.catalog.receivable(path);
+    if (store.isDeadLetter) {
       throw new BusError('BUS_INVALID_OPERATION', `Cannot dead-letter a message in ${store.path}.`, {
         detail: { entity: store.path },
       });
@@ -936,6 +939,9 @@ export class Broker {
     }
     for (const w of [...store.waiters]) if (w.session === s && w.wake()) store.waiters.delete(w);
     for (const w of [...store.sessionWaiters]) if (w()) store.sessionWaiters.delete(w);
+    if (s.lockToken === undefined && s.state === undefined && s.locked.size === 0 && !hasMessages(store, s)) {
+      store.sessions.delete(s.id); // forget idle sessions so the map does not grow with every id ever seen
+    }
   }
 
   // ── timers ──────────────────────────────────────────────────────────────────────────────────
@@ -1039,6 +1045,11 @@ export class Broker {
   lockCount(store: Store): number {
     return store.lockedCount;
   }
+}
+
+function hasMessages(store: Store, s: SessionQueue): boolean {
+  for (const e of store.messages.values()) if (e.msg.sessionId === s.id) return true;
+  return false;
 }
 
 function notScheduled(entity: string, n: bigint): BusError {

@@ -95,6 +95,7 @@ export class Catalog {
   readonly stores = new Map<string, Store>();
   readonly #sequences = new Map<string, number>();
   readonly #dedupe = new Map<string, Map<string, number>>();
+  readonly #pruneAt = new Map<string, number>();
   readonly #engine: BusEngine;
   readonly #clock: Clock;
   readonly #hooks: CatalogHooks;
@@ -196,9 +197,12 @@ export class Catalog {
     return map;
   }
 
-  pruneDedupe(key: string, now: number): void {
+  /** Drops expired history entries, amortised: only once the map doubled since the last pass. */
+  maybePruneDedupe(key: string, now: number): void {
     const map = this.#dedupe.get(key);
-    if (map !== undefined) for (const [id, until] of map) if (until <= now) map.delete(id);
+    if (map === undefined || map.size < (this.#pruneAt.get(key) ?? 10_000)) return;
+    for (const [id, until] of map) if (until <= now) map.delete(id);
+    this.#pruneAt.set(key, Math.max(10_000, map.size * 2));
   }
 
   // ── install / uninstall ─────────────────────────────────────────────────────────────────────

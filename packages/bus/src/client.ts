@@ -218,8 +218,9 @@ export class Bus {
     return this.#broker;
   }
 
-  #track<T extends { close(): Promise<void> }>(x: T): T {
+  #track<T extends Receiver>(x: T): T {
     this.#closables.add(x);
+    x.onClosed = () => this.#closables.delete(x);
     return x;
   }
 
@@ -265,10 +266,16 @@ export class Bus {
   /** Runs `handler` for every message with bounded concurrency; completes on success, abandons on throw. */
   createProcessor(address: EntityAddress, handler: MessageHandler, options: ProcessorOptions = {}): Processor {
     this.#open();
-    const receiver = new Receiver(this.#broker, entityPath(address), {
-      receiveMode: options.receiveMode ?? 'peekLock',
-    });
-    return this.#track(createProcessor(this.#broker, receiver, handler, options));
+    const path = entityPath(address);
+    if (this.#broker.catalog.receivable(path).settings.requiresSession) {
+      throw new BusError('BUS_INVALID_OPERATION', `${path} requires sessions: accept sessions to process it.`, {
+        detail: { entity: path },
+      });
+    }
+    const receiver = this.#track(new Receiver(this.#broker, path, { receiveMode: options.receiveMode ?? 'peekLock' }));
+    const processor = createProcessor(this.#broker, receiver, handler, options);
+    this.#closables.add(processor); // closed (drained) with the bus
+    return processor;
   }
 
   async close(): Promise<void> {

@@ -373,6 +373,7 @@ export function describeBusEngine<E extends BusEngine>(options: BusEngineSuiteOp
         ]);
         await rejects(sender.send({ body: 'none' }), 'BUS_INVALID_MESSAGE');
         await rejects(bus.createReceiver('q').receiveMessages(1), 'BUS_INVALID_OPERATION');
+        await rejects(() => bus.createProcessor('q', () => {}), 'BUS_INVALID_OPERATION');
         const a = await bus.acceptSession('q', 'a');
         await rejects(bus.acceptSession('q', 'a'), 'BUS_SESSION_CANNOT_BE_LOCKED');
         const first = await a.receiveMessages(2);

@@ -48,6 +48,8 @@ export class Receiver implements AsyncIterable<ServiceBusReceivedMessage> {
   readonly #abort = new AbortController();
   #lastPeeked = 0n;
   #closed = false;
+  /** Called once when the receiver closes (the bus stops tracking it). */
+  onClosed: (() => void) | undefined;
 
   constructor(broker: Broker, path: string, options: ReceiverOptions = {}, session?: string) {
     this.broker = broker;
@@ -162,6 +164,7 @@ export class Receiver implements AsyncIterable<ServiceBusReceivedMessage> {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.onClosed?.();
     this.#abort.abort(closedError('receiver'));
     const left = this.#buffer.splice(0);
     if (this.receiveMode === 'peekLock') await Promise.allSettled(left.map((m) => m.abandon()));
