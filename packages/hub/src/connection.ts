@@ -74,8 +74,7 @@ export class HubConnection {
   readonly principal: Principal;
   /** Whether negotiate granted stateful reconnect; the handshake version must also be 2 for it to apply. */
   readonly statefulAllowed: boolean;
-  /** Free-form per-connection state for hub methods. */
-  readonly items = new Map<string, unknown>();
+  #items: Map<string, unknown> | undefined;
   /** Groups this connection is in (names), maintained by the hub. */
   readonly groups = new Set<string>();
   /** The connect request's query string, including the leading `?` (or empty). */
@@ -104,6 +103,12 @@ export class HubConnection {
     this.principal = init.principal;
     this.statefulAllowed = init.stateful;
     this.lastReceivedTick = this.lastSentTick = this.stateSinceTick = owner.tick;
+  }
+
+  /** Free-form per-connection state for hub methods (created on first use). */
+  get items(): Map<string, unknown> {
+    this.#items ??= new Map();
+    return this.#items;
   }
 
   get userId(): string | undefined {

@@ -140,25 +140,19 @@ export class Endpoints {
       }
     }
     const target = connection;
+    const query = url.search; // read now: the callback should not keep the URL alive
     this.#wss.handleUpgrade(request, socket, head, (ws) => {
       if (target.state === ConnectionState.Closed) {
         ws.close(1000);
         return;
       }
       const previous = target.transport;
-      const transport = new WebSocketTransport(ws, socket, this.#host.scheduler, {
-        onData: (data, binary) => target.receive(data, binary),
-        onClose: (clean) => {
-          this.#sockets.delete(transport);
-          target.transportClosed(transport, clean);
-        },
-      });
-      this.#sockets.add(transport);
+      const transport = new WebSocketTransport(ws, socket, this.#host.scheduler, target, this.#sockets);
       if (previous instanceof WebSocketTransport) {
         target.transportClosed(previous, false);
         previous.terminate();
       }
-      target.query = url.search;
+      target.query = query;
       target.attach(transport);
     });
   }
@@ -203,9 +197,7 @@ export class Endpoints {
       );
     }
     request.socket.setNoDelay(true);
-    const transport = new ServerSentEventsTransport(response, this.#host.scheduler, {
-      onClose: () => connection.transportClosed(transport, true),
-    });
+    const transport = new ServerSentEventsTransport(response, this.#host.scheduler, connection);
     connection.query = url.search;
     connection.attach(transport);
   }

@@ -251,7 +251,9 @@ export class Hub extends TypedEmitter<HubEvents> implements ConnectionOwner {
       connectionId: connection.connectionId,
       userId: connection.userId,
       claims: connection.principal.claims,
-      items: connection.items,
+      get items() {
+        return connection.items;
+      },
       clients: createCallerClients(
         {
           name: this.name,

@@ -102,12 +102,29 @@ class UploadStream implements AsyncIterable<unknown> {
   }
 }
 
-/** Per-connection invocation state, created on first use. */
-interface InvocationState {
-  uploads: Map<string, UploadStream>;
-  streams: Map<string, AbortController>;
-  pendingResults: Map<string, { resolve(value: unknown): void; reject(error: Error): void }>;
-  nextInvocationId: number;
+/** Per-connection invocation state, created on first use; each map only when first needed. */
+class InvocationState {
+  #uploads: Map<string, UploadStream> | undefined;
+  #streams: Map<string, AbortController> | undefined;
+  #pendingResults: Map<string, { resolve(value: unknown): void; reject(error: Error): void }> | undefined;
+  nextInvocationId = 0;
+
+  get uploads(): Map<string, UploadStream> {
+    this.#uploads ??= new Map();
+    return this.#uploads;
+  }
+  get streams(): Map<string, AbortController> {
+    this.#streams ??= new Map();
+    return this.#streams;
+  }
+  get pendingResults(): Map<string, { resolve(value: unknown): void; reject(error: Error): void }> {
+    this.#pendingResults ??= new Map();
+    return this.#pendingResults;
+  }
+  /** The maps that exist, for cleanup without creating the others. */
+  existing() {
+    return { uploads: this.#uploads, streams: this.#streams, pendingResults: this.#pendingResults };
+  }
 }
 
 /**
@@ -160,7 +177,7 @@ export class Invoker<C> {
         this.#invoke(connection, message, context);
         return;
       case MessageType.StreamItem: {
-        const upload = this.#stateOf(connection).uploads.get(message.invocationId);
+        const upload = this.#state.get(connection)?.existing().uploads?.get(message.invocationId);
         if (upload !== undefined && !upload.push(message.item)) {
           connection.close('Connection closed with an error. Stream buffer exceeded.');
         }
@@ -170,7 +187,7 @@ export class Invoker<C> {
         this.#complete(connection, message);
         return;
       case MessageType.CancelInvocation:
-        this.#stateOf(connection).streams.get(message.invocationId)?.abort();
+        this.#state.get(connection)?.existing().streams?.get(message.invocationId)?.abort();
         return;
       default:
         return;
@@ -206,17 +223,18 @@ export class Invoker<C> {
   connectionClosed(connection: HubConnection): void {
     const state = this.#state.get(connection);
     if (state === undefined) return;
-    for (const controller of state.streams.values()) controller.abort();
-    for (const upload of state.uploads.values()) upload.end(new HubError(HubErrorCode.Closed, 'Connection closed.'));
+    const { uploads, streams, pendingResults } = state.existing();
+    for (const controller of streams?.values() ?? []) controller.abort();
+    for (const upload of uploads?.values() ?? []) upload.end(new HubError(HubErrorCode.Closed, 'Connection closed.'));
     const closed = new HubError(HubErrorCode.InvocationFailed, 'Connection disconnected before a result arrived.');
-    for (const pending of state.pendingResults.values()) pending.reject(closed);
+    for (const pending of pendingResults?.values() ?? []) pending.reject(closed);
     this.#state.delete(connection);
   }
 
   #stateOf(connection: HubConnection): InvocationState {
     let state = this.#state.get(connection);
     if (state === undefined) {
-      state = { uploads: new Map(), streams: new Map(), pendingResults: new Map(), nextInvocationId: 0 };
+      state = new InvocationState();
       this.#state.set(connection, state);
     }
     return state;

@@ -74,6 +74,14 @@ function buildSseEvent(payload: Uint8Array): Buffer {
   return Buffer.from(`${out}\r\n`, 'utf8');
 }
 
+/** Who a transport reports to: the connection it carries (no per-connection closures needed). */
+export interface TransportOwner {
+  /** One inbound payload (a WebSocket message or an HTTP POST body). */
+  receive(data: Buffer, binary: boolean): void;
+  /** The transport ended; `clean` is false when it dropped without a close handshake. */
+  transportClosed(transport: Transport, clean: boolean): void;
+}
+
 /** What a connection needs from its transport. */
 export interface Transport {
   readonly kind: TransportKind;

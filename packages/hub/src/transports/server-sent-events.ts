@@ -4,8 +4,13 @@
  * @module
  */
 import type { ServerResponse } from 'node:http';
-import { type FlushScheduler, type OutboundFrame, type Transport, TransportKind } from '../transport.ts';
-import type { TransportEvents } from './websocket.ts';
+import {
+  type FlushScheduler,
+  type OutboundFrame,
+  type Transport,
+  TransportKind,
+  type TransportOwner,
+} from '../transport.ts';
 
 export class ServerSentEventsTransport implements Transport {
   readonly kind = TransportKind.ServerSentEvents;
@@ -14,7 +19,7 @@ export class ServerSentEventsTransport implements Transport {
   #queue: Buffer[] = [];
   #queuedBytes = 0;
 
-  constructor(res: ServerResponse, scheduler: FlushScheduler, events: Pick<TransportEvents, 'onClose'>) {
+  constructor(res: ServerResponse, scheduler: FlushScheduler, owner: TransportOwner) {
     this.#res = res;
     this.#scheduler = scheduler;
     res.writeHead(200, {
@@ -26,7 +31,8 @@ export class ServerSentEventsTransport implements Transport {
     });
     // A comment first: some browsers fire `open` only once data arrives.
     res.write(':\r\n');
-    res.on('close', () => events.onClose(false));
+    // An SSE stream has no close handshake, and no stateful reconnect: its end ends the connection.
+    res.on('close', () => owner.transportClosed(this, true));
   }
 
   send(frame: OutboundFrame): void {

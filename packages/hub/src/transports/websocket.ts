@@ -6,14 +6,13 @@
  */
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
-import { type FlushScheduler, type OutboundFrame, type Transport, TransportKind } from '../transport.ts';
-
-export interface TransportEvents {
-  /** One inbound payload (a WebSocket message or an HTTP POST body). */
-  onData(data: Buffer, binary: boolean): void;
-  /** The transport ended; `clean` is false when it dropped without a close handshake. */
-  onClose(clean: boolean): void;
-}
+import {
+  type FlushScheduler,
+  type OutboundFrame,
+  type Transport,
+  TransportKind,
+  type TransportOwner,
+} from '../transport.ts';
 
 export class WebSocketTransport implements Transport {
   readonly kind = TransportKind.WebSockets;
@@ -23,12 +22,23 @@ export class WebSocketTransport implements Transport {
   #queue: Buffer | Buffer[] | undefined;
   #queuedBytes = 0;
 
-  constructor(ws: WebSocket, socket: Duplex, scheduler: FlushScheduler, events: TransportEvents) {
+  /** `open` holds every live WebSocket transport; this one leaves it when it closes. */
+  constructor(
+    ws: WebSocket,
+    socket: Duplex,
+    scheduler: FlushScheduler,
+    owner: TransportOwner,
+    open: Set<WebSocketTransport>,
+  ) {
     this.#ws = ws;
     this.#socket = socket;
     this.#scheduler = scheduler;
-    ws.on('message', (data: Buffer, isBinary: boolean) => events.onData(data, isBinary));
-    ws.on('close', (code: number) => events.onClose(code === 1000 || code === 1001));
+    open.add(this);
+    ws.on('message', (data: Buffer, isBinary: boolean) => owner.receive(data, isBinary));
+    ws.on('close', (code: number) => {
+      open.delete(this);
+      owner.transportClosed(this, code === 1000 || code === 1001);
+    });
     ws.on('error', () => {
       // ws closes the socket itself after an error and then emits 'close'.
     });
