@@ -1,0 +1,246 @@
+/**
+ * bench/e2e-latency: queue → function → hub → client latency of the delivery system as `npm start`
+ * runs it, beside the same hub delivery without queue and function (the baseline), with customers
+ * connected through the `negotiate` function. The system runs in one child process (with the paced
+ * location source inside it); one load-generating child holds every customer connection.
+ *
+ *   npm run -s bench:e2e-latency -- [--clients 1000] [--per-order 1] [--rate 1000] [--tick 1]
+ *                                   [--warmup 3] [--measure 12] [--bus file,memory]
+ *                                   [--paths function,direct] [--profile file]
+ *
+ * Prints one JSON object on stdout; progress goes to stderr.
+ * @module
+ */
+import { fork } from 'node:child_process';
+import { cpus, loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { Peer } from '../hub-fanout/ipc.ts';
+import type { ClientApi, LatencySummary } from './client.ts';
+import type { BusKind, PathKind, PhaseStats, ServerApi } from './server.ts';
+
+const { values: flags } = parseArgs({
+  options: {
+    clients: { type: 'string', default: '1000' },
+    'per-order': { type: 'string', default: '1' },
+    rate: { type: 'string', default: '1000' },
+    tick: { type: 'string', default: '1' },
+    warmup: { type: 'string', default: '3' },
+    measure: { type: 'string', default: '12' },
+    drain: { type: 'string', default: '5' },
+    batch: { type: 'string', default: '100' },
+    bus: { type: 'string', default: 'file,memory' },
+    paths: { type: 'string', default: 'function,direct' },
+    profile: { type: 'string' },
+    'max-concurrent-calls': { type: 'string' },
+  },
+});
+const num = (name: keyof typeof flags, min: number, max: number) => {
+  const value = Number(flags[name]);
+  if (!Number.isFinite(value) || value < min || value > max) throw new Error(`--${name} must be in [${min}, ${max}]`);
+  return value;
+};
+const list = <T extends string>(name: keyof typeof flags, allowed: readonly T[]): T[] => {
+  const values = String(flags[name])
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  for (const v of values) if (!allowed.includes(v as T)) throw new Error(`--${name}: '${v}' is not one of ${allowed}`);
+  return values as T[];
+};
+const config = {
+  clients: num('clients', 1, 20_000),
+  clientsPerOrder: num('per-order', 1, 1_000),
+  ratePerSec: num('rate', 1, 20_000),
+  tickMs: num('tick', 1, 100),
+  warmupSec: num('warmup', 0, 30),
+  measureSec: num('measure', 1, 30),
+  drainSec: num('drain', 1, 30),
+  batch: num('batch', 1, 1_000),
+  buses: list<BusKind>('bus', ['file', 'memory']),
+  paths: list<PathKind>('paths', ['function', 'direct']),
+  /** What-if: the function app with another extensions.serviceBus.maxConcurrentCalls (host.json says 16). */
+  maxConcurrentCalls: flags['max-concurrent-calls'] === undefined ? undefined : num('max-concurrent-calls', 1, 10_000),
+};
+if (config.clients % config.clientsPerOrder !== 0) throw new Error('--clients must be a multiple of --per-order');
+/** `--profile file-function,memory-direct`: CPU profiles of those measured windows (server process). */
+const profiles = (flags.profile ?? '').split(',').map((s) => s.trim());
+const orders = config.clients / config.clientsPerOrder;
+const TARGET_P99_MS = 20;
+const RUN_TIMEOUT_MS = 3 * 60_000;
+const PHASE_TIMEOUT_MS = 60_000;
+
+const here = dirname(fileURLToPath(import.meta.url));
+const children = new Set<Peer<never>>();
+const log = (message: string) => process.stderr.write(`[e2e-latency] ${message}\n`);
+
+function start<A extends Record<string, (args: never) => unknown>>(
+  script: string,
+  name: string,
+  execArgv: string[] = [],
+): Peer<A> {
+  const child = fork(join(here, script), [], {
+    execArgv: ['--import', 'tsx', ...execArgv],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const peer = new Peer<A>(child, name);
+  children.add(peer as unknown as Peer<never>);
+  child.on('exit', () => children.delete(peer as unknown as Peer<never>));
+  return peer;
+}
+
+async function stop(peer: Peer<never>, exitCall: boolean): Promise<void> {
+  if (peer.child.exitCode !== null || peer.child.signalCode !== null) return;
+  await new Promise<void>((resolve) => {
+    peer.child.once('exit', () => resolve());
+    if (exitCall)
+      (peer as unknown as Peer<ServerApi>).call('exit', null, 10_000).catch(() => peer.child.kill('SIGTERM'));
+    else peer.child.kill('SIGTERM');
+    setTimeout(() => peer.child.kill('SIGKILL'), 15_000).unref();
+  });
+}
+
+interface PathResult {
+  path: string;
+  /** What the client measured (deliveries of the measured window). */
+  client: LatencySummary;
+  /** What the sender saw. */
+  server: PhaseStats;
+  /** Messages left in queue `locations` after the phase (function path). */
+  backlog?: number;
+}
+
+const PATH_NAMES: Record<PathKind, string> = {
+  function: "bus sender → queue 'locations' → forwardLocation → SignalR output binding → group 'order-<id>' → client",
+  direct: "signalR.hub('tracking').send(group 'order-<id>', 'location', [location]) → client (no queue, no function)",
+};
+
+async function runBus(bus: BusKind, client: Peer<ClientApi>): Promise<Record<string, unknown>> {
+  const server = start<ServerApi>('server.ts', `server ${bus}`);
+  try {
+    await server.serving;
+    const { port } = await server.call('start', {
+      bus,
+      ...(config.maxConcurrentCalls === undefined ? {} : { maxConcurrentCalls: config.maxConcurrentCalls }),
+    });
+    const orderIds = Array.from({ length: config.clients }, (_, i) => `bench-${i % orders}`);
+    const opened = await client.call('connect', { port, orders: orderIds, batch: config.batch }, PHASE_TIMEOUT_MS);
+    const serverCount = await server.call('connections', null);
+    log(`${bus} bus: ${opened.ready} customers connected (${opened.failed} failed) in ${opened.ms} ms`);
+    if (opened.ready === 0) throw new Error(`no customer connected: ${opened.firstError}`);
+    const results: Record<string, PathResult> = {};
+    for (const path of config.paths) {
+      const phase = `${bus}-${path}`;
+      await client.call('arm', { phase });
+      const stats = await server.call(
+        'run',
+        {
+          path,
+          phase,
+          rate: config.ratePerSec,
+          tickMs: config.tickMs,
+          warmupMs: config.warmupSec * 1000,
+          measureMs: config.measureSec * 1000,
+          orders,
+          ...(profiles.includes(phase)
+            ? { profile: join(here, '..', '.tmp', 'profiles', `e2e-${phase}.cpuprofile`) }
+            : {}),
+        },
+        PHASE_TIMEOUT_MS,
+      );
+      const summary = await client.call(
+        'collect',
+        { expected: stats.sent * config.clientsPerOrder, timeoutMs: config.drainSec * 1000 },
+        PHASE_TIMEOUT_MS,
+      );
+      const result: PathResult = { path: PATH_NAMES[path], client: summary, server: stats };
+      if (path === 'function') result.backlog = await server.call('backlog', null);
+      results[path] = result;
+      const l = summary.latencyMs;
+      log(
+        `${phase}: p50 ${l.p50} ms, p99 ${l.p99} ms, max ${l.max} ms; ${summary.received}/${summary.expected} received; server CPU ${stats.cpuPercent}%`,
+      );
+    }
+    return {
+      connections: {
+        ready: opened.ready,
+        failed: opened.failed,
+        ...(opened.firstError === undefined ? {} : { firstError: opened.firstError }),
+        serverCount,
+        connectMs: opened.ms,
+      },
+      ...results,
+    };
+  } finally {
+    await client.call('closeAll', null, PHASE_TIMEOUT_MS).catch(() => undefined);
+    await stop(server as unknown as Peer<never>, true);
+  }
+}
+
+const round = (x: number, digits = 2) => Number(x.toFixed(digits));
+
+async function main() {
+  const runTimer = setTimeout(() => {
+    log(`the whole run exceeded ${RUN_TIMEOUT_MS / 1000} s; stopping`);
+    process.exit(1);
+  }, RUN_TIMEOUT_MS);
+  const started = Date.now();
+  const loadBefore = loadavg().map((x) => round(x));
+  const client = start<ClientApi>('client.ts', 'client');
+  const results: Record<string, Record<string, unknown>> = {};
+  try {
+    await client.serving;
+    for (const bus of config.buses) {
+      log(`${bus} bus: ${config.clients} customers (${orders} orders × ${config.clientsPerOrder})`);
+      results[bus] = await runBus(bus, client);
+    }
+  } finally {
+    clearTimeout(runTimer);
+    await stop(client as unknown as Peer<never>, false);
+  }
+  const p = (bus: string, path: string, key: 'p50' | 'p99') =>
+    (results[bus]?.[path] as PathResult | undefined)?.client.latencyMs[key];
+  const ratio = (a: number | undefined, b: number | undefined) =>
+    a === undefined || b === undefined || b === 0 ? undefined : round(a / b, 2);
+  const ratios: Record<string, unknown> = {};
+  const targets: Record<string, unknown> = {};
+  for (const bus of config.buses) {
+    ratios[`${bus}FunctionVsDirect`] = {
+      p50: ratio(p(bus, 'function', 'p50'), p(bus, 'direct', 'p50')),
+      p99: ratio(p(bus, 'function', 'p99'), p(bus, 'direct', 'p99')),
+    };
+    const p99 = p(bus, 'function', 'p99');
+    const r = results[bus]?.function as PathResult | undefined;
+    targets[`${bus}FunctionP99Ms`] = {
+      max: TARGET_P99_MS,
+      value: p99,
+      complete: r === undefined ? undefined : r.client.missing === 0 && r.server.sendErrors === 0,
+      pass: p99 === undefined || r === undefined ? undefined : p99 < TARGET_P99_MS && r.client.missing === 0,
+    };
+  }
+  const report = {
+    benchmark: 'e2e-latency',
+    date: new Date().toISOString(),
+    node: process.version,
+    machine: {
+      cpus: cpus().length,
+      model: cpus()[0]?.model ?? 'unknown',
+      loadAverage1m: { before: loadBefore[0], after: round(loadavg()[0] ?? 0) },
+    },
+    config: { ...config, orders, deliveriesPerMessage: config.clientsPerOrder },
+    wallSeconds: Math.round((Date.now() - started) / 1000),
+    results,
+    ratios,
+    targets,
+  };
+  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+}
+
+process.on('exit', () => {
+  for (const peer of children) peer.child.kill('SIGKILL');
+});
+main().catch((err: unknown) => {
+  log(err instanceof Error ? (err.stack ?? err.message) : String(err));
+  process.exitCode = 1;
+});

@@ -1,0 +1,265 @@
+/**
+ * The system under test: exactly what `npm start` composes (`startSystem` with the delivery app),
+ * plus a paced location source inside the same process, driven by `run.ts` over IPC.
+ *
+ *   path 'function': `bus.createSender('locations').send(message)` → file (or memory) bus →
+ *                    functions host → `forwardLocation` → SignalR output binding → hub group
+ *   path 'direct':   `signalR.hub('tracking').send({kind:'groups', …}, 'location', [location])`,
+ *                    the same location object the function would send; no queue, no function
+ *
+ * Every message is stamped `sentAt` (`process.hrtime`, ms: the system-wide monotonic clock the
+ * client process reads too) just before it is handed to the sender or the hub.
+ * `forwardLocation` passes only the fields it knows (orderid, storeid, courierid, lat, longitude,
+ * timestamp), so the probe also travels in `courierid`: `probe:<phase>:<seq>:<sentAt>`.
+ * @module
+ */
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { startSystem } from '@hubbub/cli';
+import { deliveryApp } from '@hubbub/delivery';
+import { silentLogger } from '@hubbub/kernel';
+import { serveIpc } from '../hub-fanout/ipc.ts';
+
+export type BusKind = 'file' | 'memory';
+export type PathKind = 'function' | 'direct';
+
+export interface PhaseStats {
+  /** Messages sent in the measured window (warm-up excluded). */
+  sent: number;
+  /** Sends that failed (rejected by the bus or the hub). */
+  sendErrors: number;
+  firstError?: string;
+  /** Achieved send rate over the measured window, messages/s. */
+  rate: number;
+  /** Largest number of messages one timer tick had to send (catching up after a late tick). */
+  maxPerTick: number;
+  /** Bus acknowledgement (durable append) of the measured sends, ms after sentAt: p50/p99/max. */
+  sendAckMs?: { p50: number; p99: number; max: number };
+  /**
+   * Function path: sentAt → the hub's `send` called by the SignalR output binding, ms (queue,
+   * receive loop and function invocation; the rest is hub → client).
+   */
+  toHubSendMs?: { p50: number; p99: number; max: number };
+  /** Event-loop delay during the measured window, ms. */
+  eventLoopDelayMs: { p50: number; p99: number; max: number };
+  /** CPU of this process during the measured window, % of one core. */
+  cpuPercent: number;
+}
+
+export type ServerApi = {
+  /**
+   * Starts the system. `maxConcurrentCalls` (a what-if, not what `npm start` runs) starts a copy of
+   * the function app whose host.json sets extensions.serviceBus.maxConcurrentCalls to it.
+   */
+  start(args: { bus: BusKind; maxConcurrentCalls?: number }): Promise<{ port: number; url: string; dataDir: string }>;
+  /** Clients the hub has (to check the load generator's count). */
+  connections(args: null): number;
+  /**
+   * Sends at `rate` msg/s: `warmupMs` of warm-up (phase `warm`), then `measureMs` tagged `phase`;
+   * resolves when every measured send has settled.
+   */
+  run(args: {
+    path: PathKind;
+    phase: string;
+    rate: number;
+    tickMs: number;
+    warmupMs: number;
+    measureMs: number;
+    orders: number;
+    /** Writes a CPU profile of the measured window to this file (`.cpuprofile`). */
+    profile?: string;
+  }): Promise<PhaseStats>;
+  /** Messages waiting in queue `locations` (should be 0 after a phase). */
+  backlog(args: null): Promise<number>;
+  /** Closes the system, removes the data directory and exits soon after answering. */
+  exit(args: null): Promise<null>;
+};
+
+if (process.send === undefined) throw new Error('This script is started by bench/e2e-latency/run.ts.');
+
+// The system-wide monotonic clock (CLOCK_MONOTONIC on Linux), the same in every process.
+// `performance.timeOrigin + performance.now()` is not: each process pairs its hrtime origin with a
+// wall-clock reading taken at a slightly different moment, and two processes disagreed by ~1 ms.
+const now = () => Number(process.hrtime.bigint()) / 1e6;
+const r3 = (x: number) => Math.round(x * 1000) / 1000;
+
+function quantiles(values: number[]): { p50: number; p99: number; max: number } {
+  if (values.length === 0) return { p50: 0, p99: 0, max: 0 };
+  const s = Float64Array.from(values).sort();
+  const at = (q: number) => s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)]!;
+  return { p50: r3(at(0.5)), p99: r3(at(0.99)), max: r3(s[s.length - 1]!) };
+}
+
+/** A copy of the delivery function app (inside the repository, so `@azure/functions` resolves) with another maxConcurrentCalls. */
+function patchedApp(maxConcurrentCalls: number): string {
+  const dir = fileURLToPath(new URL(`../.tmp/e2e-latency-app-${maxConcurrentCalls}`, import.meta.url));
+  rmSync(dir, { recursive: true, force: true });
+  cpSync(deliveryApp.functionsDir, dir, { recursive: true, filter: (src) => !src.includes('node_modules') });
+  const hostJson = JSON.parse(readFileSync(join(dir, 'host.json'), 'utf8')) as {
+    extensions: { serviceBus: Record<string, unknown> };
+  };
+  hostJson.extensions.serviceBus.maxConcurrentCalls = maxConcurrentCalls;
+  writeFileSync(join(dir, 'host.json'), JSON.stringify(hostJson, null, 2));
+  return dir;
+}
+
+let system: Awaited<ReturnType<typeof startSystem>> | undefined;
+let dataDir: string | undefined;
+const orderId = (i: number) => `bench-${i}`;
+
+serveIpc<ServerApi>({
+  start: async ({ bus, maxConcurrentCalls }) => {
+    dataDir = mkdtempSync(join(tmpdir(), 'hubbub-e2e-latency-'));
+    const appDir = maxConcurrentCalls === undefined ? deliveryApp.functionsDir : patchedApp(maxConcurrentCalls);
+    system = await startSystem({
+      port: 0,
+      dataDir,
+      ...(bus === 'memory' ? { busUrl: 'memory://' } : {}),
+      app: { dir: appDir, queues: deliveryApp.queues },
+      pages: deliveryApp.webFiles,
+      logger: silentLogger,
+    });
+    return { port: system.port, url: system.url, dataDir };
+  },
+  connections: () => {
+    if (system === undefined) throw new Error('not started');
+    return system.signalR.hub('tracking').connectionCount;
+  },
+  run: ({ path, phase, rate, tickMs, warmupMs, measureMs, orders, profile }) => {
+    if (system === undefined) throw new Error('not started');
+    const sys = system;
+    const sender = path === 'function' ? sys.bus.createSender(deliveryApp.queues[0]!) : undefined;
+    const hub = sys.signalR.hub('tracking');
+    const acks: number[] = [];
+    // Stage split: wrap this hub's send (the output binding calls it) to time sentAt → hub send.
+    const hubSends: number[] = [];
+    const send = hub.send;
+    if (sender !== undefined) {
+      hub.send = function timedSend(this: typeof hub, ...args: Parameters<typeof send>) {
+        const probe = (args[2][0] as { courierid?: unknown } | undefined)?.courierid;
+        if (typeof probe === 'string' && probe.startsWith(`probe:${phase}:`)) {
+          hubSends.push(now() - Number(probe.slice(probe.lastIndexOf(':') + 1)));
+        }
+        return send.apply(this, args);
+      };
+    }
+    let session: Session | undefined;
+    const pending = new Set<Promise<void>>();
+    let sent = 0;
+    let sendErrors = 0;
+    let firstError: string | undefined;
+    let maxPerTick = 0;
+    let seq = 0;
+
+    const sendOne = (measured: boolean) => {
+      const n = seq++;
+      const orderid = orderId(n % orders);
+      const sentAt = now();
+      const courierid = `probe:${measured ? phase : 'warm'}:${n}:${sentAt}`;
+      const lat = 47.6 + (n % 1000) / 100_000;
+      const longitude = -122.3 - (n % 1000) / 100_000;
+      let work: Promise<void>;
+      if (sender !== undefined) {
+        const body = { orderid, storeid: 7, courierid, lat, longitude, seq: n, sentAt };
+        work = sender.send({ body, subject: 'driveby', contentType: 'application/json' });
+        if (measured) work = work.then(() => void acks.push(now() - sentAt));
+      } else {
+        // What forwardLocation would send for that body.
+        const location = { orderid, storeid: 7, courierid, lat, longitude, timestamp: new Date().toISOString() };
+        work = hub.send({ kind: 'groups', names: [`order-${orderid}`] }, 'location', [location]);
+      }
+      const tracked: Promise<void> = work
+        .catch((err: unknown) => {
+          if (!measured) return;
+          sendErrors++;
+          firstError ??= err instanceof Error ? err.message : String(err);
+        })
+        .finally(() => pending.delete(tracked));
+      pending.add(tracked);
+      if (measured) sent++;
+    };
+
+    return new Promise<PhaseStats>((resolve) => {
+      const t0 = now();
+      const measureFrom = t0 + warmupMs;
+      const end = measureFrom + measureMs;
+      let due = 0;
+      let measuring = false;
+      let cpu0: NodeJS.CpuUsage | undefined;
+      let measuredFrom = 0;
+      let measuredSeq0 = 0;
+      const loop = monitorEventLoopDelay({ resolution: 1 });
+
+      const tick = () => {
+        const t = now();
+        if (!measuring && t >= measureFrom) {
+          measuring = true;
+          measuredFrom = t;
+          measuredSeq0 = seq;
+          cpu0 = process.cpuUsage();
+          loop.enable();
+          if (profile !== undefined) {
+            session = new Session();
+            session.connect();
+            void session.post('Profiler.enable').then(() => session?.post('Profiler.start'));
+          }
+        }
+        const target = Math.floor((Math.min(t, end) - t0) * (rate / 1000));
+        const n = target - due;
+        if (measuring) maxPerTick = Math.max(maxPerTick, n);
+        for (let i = 0; i < n; i++) sendOne(measuring);
+        due = target;
+        if (t >= end) finish(t);
+      };
+      const timer = setInterval(tick, tickMs);
+
+      const finish = (t: number) => {
+        clearInterval(timer);
+        loop.disable();
+        const cpu = process.cpuUsage(cpu0);
+        const windowMs = t - measuredFrom;
+        const eventLoopDelayMs = {
+          p50: r3(loop.percentile(50) / 1e6),
+          p99: r3(loop.percentile(99) / 1e6),
+          max: r3(loop.max / 1e6),
+        };
+        const measuredCount = seq - measuredSeq0;
+        void Promise.allSettled([...pending]).then(async () => {
+          await sender?.close();
+          hub.send = send;
+          if (session !== undefined && profile !== undefined) {
+            const { profile: cpuProfile } = await session.post('Profiler.stop');
+            session.disconnect();
+            mkdirSync(dirname(profile), { recursive: true });
+            writeFileSync(profile, JSON.stringify(cpuProfile));
+          }
+          resolve({
+            sent,
+            sendErrors,
+            ...(firstError === undefined ? {} : { firstError }),
+            rate: Math.round((measuredCount / windowMs) * 1000),
+            maxPerTick,
+            ...(sender === undefined ? {} : { sendAckMs: quantiles(acks), toHubSendMs: quantiles(hubSends) }),
+            eventLoopDelayMs,
+            cpuPercent: Math.round(((cpu.user + cpu.system) / 1000 / windowMs) * 1000) / 10,
+          });
+        });
+      };
+    });
+  },
+  backlog: async () => {
+    if (system === undefined) throw new Error('not started');
+    const props = await system.bus.admin.getRuntimeProperties(deliveryApp.queues[0]!);
+    return props.activeMessageCount;
+  },
+  exit: async () => {
+    await system?.close().catch(() => undefined);
+    if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true });
+    setTimeout(() => process.exit(0), 10);
+    return null;
+  },
+});
