@@ -184,7 +184,10 @@ export class FileEngine implements BusEngine {
       return;
     }
     try {
-      await this.#fh!.write(frames);
+      for (let at = 0; at < frames.length; ) {
+        const { bytesWritten } = await this.#fh!.write(frames, at, frames.length - at); // short writes loop
+        at += bytesWritten;
+      }
       if (this.#fsync) await this.#fh!.datasync();
       this.#bytes += frames.length;
       this.flushes++;
