@@ -20,7 +20,14 @@ import type {
 } from './entities.ts';
 import { BusError, closedError } from './errors.ts';
 import type { ServiceBusMessage } from './message.ts';
-import { createProcessor, type MessageHandler, type Processor, type ProcessorOptions } from './processor.ts';
+import {
+  createProcessor,
+  createSessionProcessor,
+  type MessageHandler,
+  type Processor,
+  type ProcessorOptions,
+  type SessionProcessorOptions,
+} from './processor.ts';
 import { Receiver, type ReceiverOptions, SessionReceiver } from './receiver.ts';
 import type { RuleDescription } from './rules/index.ts';
 
@@ -275,6 +282,29 @@ export class Bus {
     const receiver = this.#track(new Receiver(this.#broker, path, { receiveMode: options.receiveMode ?? 'peekLock' }));
     const processor = createProcessor(this.#broker, receiver, handler, options);
     this.#closables.add(processor); // closed (drained) with the bus
+    return processor;
+  }
+
+  /**
+   * Processes a session-enabled queue or subscription: up to `maxConcurrentSessions` sessions at
+   * once, each session's messages in order, one at a time.
+   */
+  createSessionProcessor(
+    address: EntityAddress,
+    handler: MessageHandler,
+    options: SessionProcessorOptions = {},
+  ): Processor {
+    this.#open();
+    const path = entityPath(address);
+    if (!this.#broker.catalog.receivable(path).settings.requiresSession) {
+      throw new BusError('BUS_INVALID_OPERATION', `${path} does not require sessions.`, { detail: { entity: path } });
+    }
+    const processor = createSessionProcessor(
+      (signal) => this.acceptNextSession(address, { maxWaitTimeMs: 2_147_483_647, abortSignal: signal }),
+      handler,
+      options,
+    );
+    this.#closables.add(processor);
     return processor;
   }
 

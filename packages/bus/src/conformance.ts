@@ -10,7 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ManualClock, sequentialIds } from '@hubbub/kernel';
+import { ManualClock, sequentialIds, waitFor } from '@hubbub/kernel';
 import { type Bus, createBus } from './client.ts';
 import type { BusEngine } from './engine.ts';
 import type { BusErrorCode } from './errors.ts';
@@ -597,6 +597,35 @@ export function describeBusEngine<E extends BusEngine>(options: BusEngineSuiteOp
         assert.equal(errors.length, 2);
         assert.ok(peak <= 2);
         assert.equal((await bus.admin.getRuntimeProperties('q')).totalMessageCount, 1);
+      });
+    });
+
+    describe('session processor', () => {
+      test('processes each session in order, sessions in parallel', async ({ bus, clock }) => {
+        await bus.admin.createQueue('s', { requiresSession: true, lockDuration: 300_000 });
+        await bus
+          .createSender('s')
+          .send(['a', 'b', 'a', 'b', 'a', 'c'].map((sessionId, i) => ({ body: `${sessionId}${i}`, sessionId })));
+        const seen = new Map<string, unknown[]>();
+        const processor = bus.createSessionProcessor(
+          's',
+          async (m) => {
+            seen.set(m.sessionId!, [...(seen.get(m.sessionId!) ?? []), m.body]);
+            await new Promise((r) => setImmediate(r));
+          },
+          { maxConcurrentSessions: 2 },
+        );
+        // Idle sessions are released after sessionIdleTimeoutMs (1 s of the manual clock).
+        await waitFor(
+          async () => {
+            clock.advance(1_000);
+            return (await bus.admin.getRuntimeProperties('s')).totalMessageCount === 0;
+          },
+          { timeoutMs: 10_000 },
+        );
+        await processor.close();
+        assert.deepEqual(Object.fromEntries(seen), { a: ['a0', 'a2', 'a4'], b: ['b1', 'b3'], c: ['c5'] });
+        await rejects(() => bus.createSessionProcessor('plain-missing', () => {}), 'BUS_ENTITY_NOT_FOUND');
       });
     });
 

@@ -69,7 +69,7 @@ export {
   type SenderFields,
   type ServiceBusMessage,
 } from './message.ts';
-export type { MessageHandler, Processor, ProcessorOptions } from './processor.ts';
+export type { MessageHandler, Processor, ProcessorOptions, SessionProcessorOptions } from './processor.ts';
 export { type DeadLetterOptions, ServiceBusReceivedMessage, toReceivedMessage } from './received-message.ts';
 export {
   type PeekOptions,

@@ -7,7 +7,7 @@
 import type { Broker, ReceiveMode } from './broker.ts';
 import { BusError } from './errors.ts';
 import { ServiceBusReceivedMessage } from './received-message.ts';
-import type { Receiver } from './receiver.ts';
+import type { Receiver, SessionReceiver } from './receiver.ts';
 
 export type MessageHandler = (message: ServiceBusReceivedMessage) => Promise<void> | void;
 
@@ -110,6 +110,103 @@ export function createProcessor(
     slot?.();
     if (inFlight > 0) await new Promise<void>((r) => idle.push(r));
     await receiver.close();
+  };
+  return {
+    get running() {
+      return running;
+    },
+    get handled() {
+      return handled;
+    },
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+export interface SessionProcessorOptions {
+  /** Sessions handled at once (one handler call at a time within a session, in order). @default 8 */
+  maxConcurrentSessions?: number;
+  /** Complete on success, abandon on failure. @default true */
+  autoComplete?: boolean;
+  /** Release a session after it had no message for this long. @default 1_000 */
+  sessionIdleTimeoutMs?: number;
+  /** Handler and settlement failures. @default ignore */
+  onError?: (error: unknown, message: ServiceBusReceivedMessage | undefined) => void;
+}
+
+/** What a session processor needs from the bus: accepting the next session. */
+export type AcceptNext = (signal: AbortSignal) => Promise<SessionReceiver>;
+
+/**
+ * Processes sessions: each slot accepts the next session with messages, hands its messages to the
+ * handler one at a time in order, and releases the session after `sessionIdleTimeoutMs` of quiet.
+ */
+export function createSessionProcessor(
+  acceptNext: AcceptNext,
+  handler: MessageHandler,
+  options: SessionProcessorOptions,
+): Processor {
+  const slots = options.maxConcurrentSessions ?? 8;
+  if (!Number.isInteger(slots) || slots < 1 || slots > 1_000) {
+    throw new BusError('BUS_INVALID_OPTION', 'maxConcurrentSessions: must be an integer in 1…1000', {
+      detail: { option: 'maxConcurrentSessions' },
+    });
+  }
+  if (typeof handler !== 'function') {
+    throw new BusError('BUS_INVALID_OPTION', 'handler: must be a function', { detail: { option: 'handler' } });
+  }
+  const idle = options.sessionIdleTimeoutMs ?? 1_000;
+  const autoComplete = options.autoComplete ?? true;
+  const onError = options.onError ?? (() => {});
+  const abort = new AbortController();
+  let running = true;
+  let handled = 0;
+  const open = new Set<SessionReceiver>();
+
+  const slot = async (): Promise<void> => {
+    while (running) {
+      let session: SessionReceiver;
+      try {
+        session = await acceptNext(abort.signal);
+      } catch (err) {
+        if (!running) return;
+        if ((err as { code?: string }).code !== 'BUS_SESSION_CANNOT_BE_LOCKED') {
+          onError(err, undefined);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        continue;
+      }
+      open.add(session);
+      try {
+        while (running) {
+          const [m] = await session.receiveMessages(1, { maxWaitTimeMs: idle });
+          if (m === undefined) break;
+          try {
+            await handler(m);
+            if (autoComplete) await m.complete();
+          } catch (err) {
+            onError(err, m);
+            if (autoComplete) await m.abandon().catch((e: unknown) => onError(e, m));
+          } finally {
+            handled++;
+          }
+        }
+      } catch (err) {
+        if (running) onError(err, undefined);
+      } finally {
+        open.delete(session);
+        await session.close();
+      }
+    }
+  };
+  const loops = Array.from({ length: slots }, slot);
+
+  const close = async (): Promise<void> => {
+    if (!running) return;
+    running = false;
+    abort.abort();
+    await Promise.allSettled([...open].map((s) => s.close())); // ends their idle waits
+    await Promise.allSettled(loops);
   };
   return {
     get running() {
