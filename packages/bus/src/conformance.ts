@@ -495,6 +495,30 @@ export function describeBusEngine<E extends BusEngine>(options: BusEngineSuiteOp
       });
     });
 
+    describe('limits', () => {
+      test('forwarding stops after 4 hops with MaxTransferHopCountExceeded', async ({ bus }) => {
+        for (let i = 6; i >= 1; i--) await bus.admin.createQueue(`q${i}`, i < 6 ? { forwardTo: `q${i + 1}` } : {});
+        await bus.createSender('q1').send({ body: 'far' });
+        assert.equal((await bus.admin.getRuntimeProperties('q6')).activeMessageCount, 0);
+        const [dead] = await bus.createReceiver('q5/$deadletterqueue').receiveMessages(1, { maxWaitTimeMs: 0 });
+        assert.equal(dead!.body, 'far');
+        assert.equal(dead!.deadLetterReason, 'MaxTransferHopCountExceeded');
+      });
+
+      test('duplicate detection on a topic drops the repeat before fan-out', async ({ bus }) => {
+        await bus.admin.createTopic('t', { requiresDuplicateDetection: true });
+        await bus.admin.createSubscription('t', 'a');
+        await bus.admin.createSubscription('t', 'b');
+        const sender = bus.createSender('t');
+        await sender.send({ body: 1, messageId: 'x' });
+        await sender.send({ body: 2, messageId: 'x' });
+        for (const sub of ['a', 'b']) {
+          const got = await bus.createReceiver({ topic: 't', subscription: sub }).peekMessages(5);
+          assert.deepEqual(bodies(got), [1]);
+        }
+      });
+    });
+
     describe('bad input', () => {
       test('oversized messages are refused with MESSAGE_TOO_LARGE and nothing is accepted', async ({ bus }) => {
         await bus.admin.createQueue('q');
