@@ -3,6 +3,8 @@
  * auto-forwarding), duplicate detection, TTL, scheduling, peek-lock and its settlements,
  * dead-lettering, deferral and sessions. State changes go through {@link BusEngine.write} before
  * they become visible (a send resolves after its messages are durable); locks and waiters are memory.
+ * Routing lives in `routing.ts`; this file is long because locks, sessions and timers share the
+ * same private maps, and splitting a class's private state across modules would hide that.
  * @module
  */
 import { type Clock, type IdSource, randomIds, systemClock, type TimerHandle, TypedEmitter } from '@hubbub/kernel';
@@ -184,7 +186,8 @@ export class Broker {
       for (const id of added) seen.delete(id);
       throw err;
     }
-    this.events.emit('sent', { entity: target.props.name, count: seqs.length });
+    const accepted = seqs.filter((n) => n !== 0n).length; // duplicates are accepted but dropped
+    if (accepted > 0) this.events.emit('sent', { entity: target.props.name, count: accepted });
     if (added.length > 0) this.catalog.maybePruneDedupe(target.key, now);
     return seqs;
   }
