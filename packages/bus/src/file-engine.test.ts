@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -155,8 +156,25 @@ describe('file engine', () => {
       (await engine.open()).messages.map((m) => m.seq),
       [1, 2],
     );
-    assert.deepEqual(readdirSync(d), ['00000002.base.log']);
+    assert.deepEqual(readdirSync(d).sort(), ['00000002.base.log', 'LOCK']);
     await engine.close();
+    assert.deepEqual(readdirSync(d), ['00000002.base.log']);
+  });
+
+  it("lets one engine at a time use a directory, and takes over a dead owner's lock", async () => {
+    const d = dir();
+    const first = new FileEngine({ dir: d });
+    await first.open();
+    await assert.rejects(new FileEngine({ dir: d }).open(), { code: 'BUS_ENGINE_FAILURE' });
+    await first.close();
+    writeFileSync(join(d, 'LOCK'), String(process.ppid)); // a live process owns it
+    await assert.rejects(new FileEngine({ dir: d }).open(), { code: 'BUS_ENGINE_FAILURE' });
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']).stdout.toString();
+    writeFileSync(join(d, 'LOCK'), dead); // its owner is gone (killed without closing)
+    const taker = new FileEngine({ dir: d });
+    await taker.open();
+    assert.equal(readFileSync(join(d, 'LOCK'), 'utf8'), String(process.pid));
+    await taker.close();
   });
 
   it('rejects writes after close with BUS_CLOSED', async () => {

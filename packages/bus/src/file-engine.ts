@@ -11,8 +11,8 @@
  * @module
  */
 import { closeSync, fsyncSync, openSync } from 'node:fs';
-import { type FileHandle, mkdir, open, readdir, readFile, rename, rm, truncate } from 'node:fs/promises';
-import { join } from 'node:path';
+import { type FileHandle, mkdir, open, readdir, readFile, rename, rm, truncate, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { type Clock, systemClock } from '@hubbub/kernel';
 import type { BusEngine, EngineOp, EngineState } from './engine.ts';
 import { BusError, closedError } from './errors.ts';
@@ -74,6 +74,16 @@ export class FileEngine implements BusEngine {
 
   async open(): Promise<EngineState> {
     await mkdir(this.#dir, { recursive: true });
+    await this.#lock();
+    try {
+      return await this.#open();
+    } catch (err) {
+      await this.#unlock();
+      throw err;
+    }
+  }
+
+  async #open(): Promise<EngineState> {
     const files = (await readdir(this.#dir)).sort();
     for (const f of files) if (f.endsWith('.tmp')) await rm(join(this.#dir, f), { force: true });
     let segments = files.filter((f) => SEGMENT.test(f));
@@ -132,6 +142,49 @@ export class FileEngine implements BusEngine {
     this.#closed = true;
     await this.#fh?.close();
     this.#fh = undefined;
+    await this.#unlock();
+  }
+
+  async #unlock(): Promise<void> {
+    openDirs.delete(resolve(this.#dir));
+    await rm(join(this.#dir, LOCK), { force: true });
+  }
+
+  /** One process per directory: a LOCK file holding the owner's pid; a dead owner's lock is taken over. */
+  async #lock(): Promise<void> {
+    const key = resolve(this.#dir);
+    if (openDirs.has(key)) {
+      throw new BusError('BUS_ENGINE_FAILURE', `${this.#dir} is already open in this process.`, {
+        detail: { dir: this.#dir, pid: process.pid },
+      });
+    }
+    openDirs.add(key);
+    try {
+      await this.#lockFile();
+    } catch (err) {
+      openDirs.delete(key);
+      throw err;
+    }
+  }
+
+  async #lockFile(): Promise<void> {
+    const path = join(this.#dir, LOCK);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        await writeFile(path, String(process.pid), { flag: 'wx' });
+        return;
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'EEXIST') throw err;
+      }
+      const owner = Number((await readFile(path, 'utf8').catch(() => '')).trim());
+      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
+        throw new BusError('BUS_ENGINE_FAILURE', `${this.#dir} is in use by process ${owner}.`, {
+          detail: { dir: this.#dir, pid: owner },
+        });
+      }
+      await rm(path, { force: true }); // stale: its owner is gone (or it is ours from an unclean close)
+    }
+    throw new BusError('BUS_ENGINE_FAILURE', `Could not lock ${this.#dir}.`, { detail: { dir: this.#dir } });
   }
 
   #kick(): void {
@@ -246,6 +299,19 @@ export class FileEngine implements BusEngine {
 
   #failure(): BusError {
     return new BusError('BUS_ENGINE_FAILURE', 'The file engine failed to write its log.', { cause: this.#failed });
+  }
+}
+
+const LOCK = 'LOCK';
+/** Directories open in this process (the LOCK file's pid cannot tell two engines of one process apart). */
+const openDirs = new Set<string>();
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as { code?: string }).code === 'EPERM';
   }
 }
 
