@@ -449,7 +449,7 @@ export class Broker {
     const store = this.catalog.receivable(path);
     const session = sessionToken === undefined ? undefined : this.#session(store, sessionToken).session;
     const entries: Entry[] = [];
-    for (const n of sequenceNumbers) {
+    for (const n of new Set(sequenceNumbers)) {
       const e = store.messages.get(Number(n));
       if (
         e === undefined ||
