@@ -76,7 +76,7 @@ export function encodeMessage(input: ServiceBusMessage): EncodedMessage {
     if (typeof value !== 'string') throw invalid(field, 'must be a string');
     if (SHORT_FIELDS.has(field) && value.length > 128) throw invalid(field, 'must be at most 128 characters');
     out[field] = value;
-    size += value.length;
+    size += Buffer.byteLength(value);
   }
   if (input.timeToLive !== undefined) {
     if (typeof input.timeToLive !== 'number' || !(input.timeToLive > 0)) {
@@ -98,7 +98,7 @@ export function encodeMessage(input: ServiceBusMessage): EncodedMessage {
     const copy: Record<string, PropertyValue> = {};
     for (const [k, v] of Object.entries(props)) {
       copy[k] = checkProperty(k, v);
-      size += k.length + (typeof v === 'string' ? v.length : 8);
+      size += Buffer.byteLength(k) + (typeof v === 'string' ? Buffer.byteLength(v) : 8);
     }
     out.applicationProperties = copy;
   }
