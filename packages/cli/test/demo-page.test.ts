@@ -1,6 +1,8 @@
 /** The start page in real headless Chromium: two pages see each other's messages live. */
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { silentLogger } from '@hubbub/kernel';
 import { type RunningSystem, startSystem } from '../src/system.ts';
@@ -42,6 +44,42 @@ describe('demo page in Chromium', { skip }, () => {
       await bob.screenshot({ path: `${artifacts}demo-page.png`, fullPage: true });
     } finally {
       await browser.close();
+    }
+  });
+
+  it('connects from a page on another origin (CORS with credentials), over every transport', async () => {
+    // The page is served from 127.0.0.1 and talks to the hub at localhost: two origins.
+    const hubOrigin = system.url.replace('127.0.0.1', 'localhost');
+    const page = `<!doctype html><script src="${hubOrigin}/vendor/signalr.min.js"></script><script>
+      window.connectWith = async (transport) => {
+        const c = new signalR.HubConnectionBuilder().withUrl('${hubOrigin}/hubs/demo', { transport }).build();
+        await c.start();
+        const used = await c.invoke('transport');
+        await c.stop();
+        return used;
+      };
+    </script>`;
+    const other = createServer((_req, res) => res.writeHead(200, { 'Content-Type': 'text/html' }).end(page));
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    const browser = await launchBrowser();
+    try {
+      const tab = await browser.newPage();
+      await tab.goto(`http://127.0.0.1:${(other.address() as AddressInfo).port}/`);
+      await tab.waitForFunction(() => 'connectWith' in window);
+      for (const [bit, name] of [
+        [1, 'WebSockets'],
+        [2, 'ServerSentEvents'],
+        [4, 'LongPolling'],
+      ] as const) {
+        const used = await tab.evaluate(
+          (t) => (window as unknown as { connectWith(t: number): Promise<string> }).connectWith(t),
+          bit,
+        );
+        assert.equal(used, name);
+      }
+    } finally {
+      await browser.close();
+      other.close();
     }
   });
 });
