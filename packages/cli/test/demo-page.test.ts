@@ -65,14 +65,14 @@ describe('demo page in Chromium', { skip }, () => {
     try {
       const tab = await browser.newPage();
       await tab.goto(`http://127.0.0.1:${(other.address() as AddressInfo).port}/`);
-      await tab.waitForFunction(() => 'connectWith' in window);
+      await tab.waitForFunction(() => 'connectWith' in globalThis);
       for (const [bit, name] of [
         [1, 'WebSockets'],
         [2, 'ServerSentEvents'],
         [4, 'LongPolling'],
       ] as const) {
         const used = await tab.evaluate(
-          (t) => (window as unknown as { connectWith(t: number): Promise<string> }).connectWith(t),
+          (t) => (globalThis as unknown as { connectWith(t: number): Promise<string> }).connectWith(t),
           bit,
         );
         assert.equal(used, name);
