@@ -12,6 +12,7 @@
  * @module
  */
 import { fork } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -180,6 +181,25 @@ async function runBus(bus: BusKind, client: Peer<ClientApi>): Promise<Record<str
 
 const round = (x: number, digits = 2) => Number(x.toFixed(digits));
 
+/** Linux PSI: µs that some / all tasks were stalled on I/O since boot (undefined elsewhere). */
+function ioStallUs(): { some: number; full: number } | undefined {
+  try {
+    const text = readFileSync('/proc/pressure/io', 'utf8');
+    const total = (kind: string) => Number(new RegExp(`^${kind} .*total=(\\d+)`, 'm').exec(text)?.[1] ?? Number.NaN);
+    return { some: total('some'), full: total('full') };
+  } catch {
+    return undefined;
+  }
+}
+
+function ioStall(before: ReturnType<typeof ioStallUs>, after: ReturnType<typeof ioStallUs>, wallMs: number) {
+  if (before === undefined || after === undefined) return {};
+  const percent = (us: number) => round((us / 1000 / wallMs) * 100, 1);
+  return {
+    ioPressurePercent: { some: percent(after.some - before.some), full: percent(after.full - before.full) },
+  };
+}
+
 async function main() {
   const runTimer = setTimeout(() => {
     log(`the whole run exceeded ${RUN_TIMEOUT_MS / 1000} s; stopping`);
@@ -187,6 +207,7 @@ async function main() {
   }, RUN_TIMEOUT_MS);
   const started = Date.now();
   const loadBefore = loadavg().map((x) => round(x));
+  const ioBefore = ioStallUs();
   const client = start<ClientApi>('client.ts', 'client');
   const results: Record<string, Record<string, unknown>> = {};
   try {
@@ -227,6 +248,8 @@ async function main() {
       cpus: cpus().length,
       model: cpus()[0]?.model ?? 'unknown',
       loadAverage1m: { before: loadBefore[0], after: round(loadavg()[0] ?? 0) },
+      // The file bus waits for fdatasync: time the machine's tasks spent stalled on I/O during the run.
+      ...ioStall(ioBefore, ioStallUs(), Date.now() - started),
     },
     config: { ...config, orders, deliveriesPerMessage: config.clientsPerOrder },
     wallSeconds: Math.round((Date.now() - started) / 1000),
