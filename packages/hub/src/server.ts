@@ -7,12 +7,14 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { MessageType } from '@hubbub/hub-protocol';
 import { type TimerHandle, TypedEmitter } from '@hubbub/kernel';
 import { createAuthenticator } from './auth.ts';
 import { ConnectionState, HubConnection, type Principal } from './connection.ts';
 import { createCors } from './cors.ts';
 import { Endpoints } from './endpoints.ts';
 import { HubError, HubErrorCode } from './errors.ts';
+import { FanOutMessage } from './frames.ts';
 import { sendError, sendText } from './http.ts';
 import { Hub } from './hub.ts';
 import { type HubServerOptions, type ResolvedHubServerOptions, resolveHubServerOptions } from './options.ts';
@@ -238,6 +240,7 @@ export class HubServer extends TypedEmitter<HubServerEvents> {
     const reconnectWindow = ticks(o.stateful?.windowMs ?? 0);
     const now = o.clock.now();
     const tick = this.#tick;
+    const pings = new FanOutMessage({ type: MessageType.Ping }); // encoded once per protocol per tick
     for (const connection of [...this.#byToken.values()]) {
       const transport = connection.transport;
       switch (connection.state) {
@@ -267,7 +270,7 @@ export class HubServer extends TypedEmitter<HubServerEvents> {
           }
           connection.flushAck();
           if (tick - connection.lastSentTick >= keepAlive && transport?.kind !== TransportKind.LongPolling) {
-            connection.send({ type: 6 });
+            connection.sendFrame(pings.frameFor(connection.protocol!), false);
           }
           break;
       }
