@@ -13,6 +13,7 @@
  * @module
  */
 import { request } from 'node:http';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { WebSocket } from 'ws';
 import { serveIpc } from '../hub-fanout/ipc.ts';
 
@@ -31,6 +32,8 @@ export interface LatencySummary {
   cpuPercent: number;
   /** Connections closed by the server during the phase. */
   closed: number;
+  /** Garbage-collection pauses of the load generator during the phase. */
+  gc: { count: number; totalMs: number; maxMs: number };
 }
 
 export type ClientApi = {
@@ -66,6 +69,16 @@ let seen = new Set<string>();
 let duplicates = 0;
 let closedDuringPhase = 0;
 let onDelivery: (() => void) | undefined;
+
+const gc = { count: 0, totalMs: 0, maxMs: 0 };
+new PerformanceObserver((list) => {
+  if (armed === undefined) return;
+  for (const entry of list.getEntries()) {
+    gc.count++;
+    gc.totalMs += entry.duration;
+    gc.maxMs = Math.max(gc.maxMs, entry.duration);
+  }
+}).observe({ entryTypes: ['gc'] });
 
 setInterval(() => {
   for (const ws of sockets) if (ws.readyState === WebSocket.OPEN) ws.send(PING);
@@ -213,6 +226,7 @@ serveIpc<ClientApi>({
     seen = new Set();
     duplicates = 0;
     closedDuringPhase = 0;
+    Object.assign(gc, { count: 0, totalMs: 0, maxMs: 0 });
     cpu0 = process.cpuUsage();
     armedAt = now();
     return null;
@@ -243,6 +257,7 @@ serveIpc<ClientApi>({
           missing: Math.max(0, expected - s.length),
           cpuPercent: Math.round(((cpu.user + cpu.system) / 1000 / (now() - armedAt)) * 1000) / 10,
           closed: closedDuringPhase,
+          gc: { count: gc.count, totalMs: r3(gc.totalMs), maxMs: r3(gc.maxMs) },
         };
         armed = undefined;
         resolve(summary);

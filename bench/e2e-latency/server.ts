@@ -17,7 +17,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { constants, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { startSystem } from '@hubbub/cli';
 import { deliveryApp } from '@hubbub/delivery';
@@ -44,6 +44,8 @@ export interface PhaseStats {
    * receive loop and function invocation; the rest is hub → client).
    */
   toHubSendMs?: { p50: number; p99: number; max: number };
+  /** Garbage-collection pauses of this process during the measured window. */
+  gc: { count: number; totalMs: number; maxMs: number; major: number; majorMs: number };
   /** Event-loop delay during the measured window, ms. */
   eventLoopDelayMs: { p50: number; p99: number; max: number };
   /** CPU of this process during the measured window, % of one core. */
@@ -193,6 +195,20 @@ serveIpc<ServerApi>({
       let measuredFrom = 0;
       let measuredSeq0 = 0;
       const loop = monitorEventLoopDelay({ resolution: 1 });
+      const gc = { count: 0, totalMs: 0, maxMs: 0, major: 0, majorMs: 0 };
+      const gcObserver = new PerformanceObserver((list) => {
+        if (!measuring) return;
+        for (const entry of list.getEntries()) {
+          gc.count++;
+          gc.totalMs += entry.duration;
+          gc.maxMs = Math.max(gc.maxMs, entry.duration);
+          if ((entry as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) {
+            gc.major++;
+            gc.majorMs += entry.duration;
+          }
+        }
+      });
+      gcObserver.observe({ entryTypes: ['gc'] });
 
       const tick = () => {
         const t = now();
@@ -206,6 +222,14 @@ serveIpc<ServerApi>({
             session = new Session();
             session.connect();
             void session.post('Profiler.enable').then(() => session?.post('Profiler.start'));
+            // Allocation sampling too, counting what the GC already collected: where the garbage comes from.
+            void session.post('HeapProfiler.enable').then(() =>
+              session?.post('HeapProfiler.startSampling', {
+                samplingInterval: 32_768,
+                includeObjectsCollectedByMajorGC: true,
+                includeObjectsCollectedByMinorGC: true,
+              }),
+            );
           }
         }
         const target = Math.floor((Math.min(t, end) - t0) * (rate / 1000));
@@ -220,6 +244,7 @@ serveIpc<ServerApi>({
       const finish = (t: number) => {
         clearInterval(timer);
         loop.disable();
+        gcObserver.disconnect();
         const cpu = process.cpuUsage(cpu0);
         const windowMs = t - measuredFrom;
         const eventLoopDelayMs = {
@@ -233,9 +258,11 @@ serveIpc<ServerApi>({
           hub.send = send;
           if (session !== undefined && profile !== undefined) {
             const { profile: cpuProfile } = await session.post('Profiler.stop');
+            const { profile: heapProfile } = await session.post('HeapProfiler.stopSampling');
             session.disconnect();
             mkdirSync(dirname(profile), { recursive: true });
             writeFileSync(profile, JSON.stringify(cpuProfile));
+            writeFileSync(profile.replace(/\.cpuprofile$/, '.heapprofile'), JSON.stringify(heapProfile));
           }
           resolve({
             sent,
@@ -244,6 +271,7 @@ serveIpc<ServerApi>({
             rate: Math.round((measuredCount / windowMs) * 1000),
             maxPerTick,
             ...(sender === undefined ? {} : { sendAckMs: quantiles(acks), toHubSendMs: quantiles(hubSends) }),
+            gc: { ...gc, totalMs: r3(gc.totalMs), maxMs: r3(gc.maxMs), majorMs: r3(gc.majorMs) },
             eventLoopDelayMs,
             cpuPercent: Math.round(((cpu.user + cpu.system) / 1000 / windowMs) * 1000) / 10,
           });
