@@ -35,6 +35,7 @@ const { values: flags } = parseArgs({
     paths: { type: 'string', default: 'function,direct' },
     profile: { type: 'string' },
     'max-concurrent-calls': { type: 'string' },
+    'server-node-flags': { type: 'string' },
   },
 });
 const num = (name: keyof typeof flags, min: number, max: number) => {
@@ -63,6 +64,8 @@ const config = {
   paths: list<PathKind>('paths', ['function', 'direct']),
   /** What-if: the function app with another extensions.serviceBus.maxConcurrentCalls (host.json says 16). */
   maxConcurrentCalls: flags['max-concurrent-calls'] === undefined ? undefined : num('max-concurrent-calls', 1, 10_000),
+  /** What-if: extra Node flags for the system process (e.g. `--max-semi-space-size=64`). */
+  serverNodeFlags: (flags['server-node-flags'] ?? '').split(' ').filter((f) => f !== ''),
 };
 if (config.clients % config.clientsPerOrder !== 0) throw new Error('--clients must be a multiple of --per-order');
 /** `--profile file-function,memory-direct`: CPU profiles of those measured windows (server process). */
@@ -118,7 +121,7 @@ const PATH_NAMES: Record<PathKind, string> = {
 };
 
 async function runBus(bus: BusKind, client: Peer<ClientApi>): Promise<Record<string, unknown>> {
-  const server = start<ServerApi>('server.ts', `server ${bus}`);
+  const server = start<ServerApi>('server.ts', `server ${bus}`, config.serverNodeFlags);
   try {
     await server.serving;
     const { port } = await server.call('start', {
