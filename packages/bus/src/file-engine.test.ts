@@ -114,7 +114,8 @@ describe('file engine', () => {
     await engine.write([{ op: 'remove', entity: 'q', seq: 50 }]);
     const before = statSync(join(d, segments(d)[0]!)).size;
     await engine.compact();
-    assert.deepEqual(segments(d), ['00000002.base.log']);
+    // The base takes the number after the old segment; new writes went to a fresh segment after it.
+    assert.deepEqual(segments(d), ['00000002.base.log', '00000003.log']);
     assert.ok(statSync(join(d, '00000002.base.log')).size < before);
     await engine.write([append(51)]);
     await engine.close();
@@ -137,8 +138,114 @@ describe('file engine', () => {
       await engine.write([append(i)]);
       await engine.write([{ op: 'remove', entity: 'q', seq: i }]);
     }
-    assert.ok(segments(d).every((f) => f.endsWith('.base.log')));
     await engine.close();
+    const files = segments(d);
+    assert.ok(files[0]!.endsWith('.base.log') && files.length <= 2, files.join());
+  });
+
+  it('keeps acknowledging writes while a compaction is in progress, and recovers from a crash mid-compaction', async () => {
+    const d = dir();
+    let held: () => void = () => {};
+    let entered: () => void = () => {};
+    const inside = new Promise<void>((r) => {
+      entered = r;
+    });
+    const gate = new Promise<void>((r) => {
+      held = r;
+    });
+    let steps = 0;
+    const engine = new FileEngine({
+      dir: d,
+      compactionStep: async () => {
+        if (steps++ === 1) {
+          entered(); // one chunk is written; hold the compaction before the next
+          await gate;
+        }
+      },
+    });
+    await engine.open();
+    // 400 live messages: the base takes two chunks (256 ops each), and the compaction is held between them.
+    await Promise.all(Array.from({ length: 1200 }, (_, i) => engine.write([append(i + 1)])));
+    await Promise.all(
+      Array.from({ length: 1200 }, (_, i) => i + 1)
+        .filter((i) => i % 3 !== 0)
+        .map((seq) => engine.write([{ op: 'remove', entity: 'q', seq }])),
+    );
+    let compacted = false;
+    const compaction = engine.compact().then(() => {
+      compacted = true;
+    });
+    await inside;
+    assert.ok(readdirSync(d).includes('00000002.base.log.tmp'), 'the base is being written');
+    const flushes = engine.flushes;
+    await engine.write([append(1201)]);
+    await engine.write([{ op: 'remove', entity: 'q', seq: 3 }]);
+    await Promise.all([engine.write([append(1202)]), engine.write([append(1203)])]);
+    assert.equal(compacted, false, 'the writes were acknowledged while the compaction was held');
+    assert.ok(engine.flushes > flushes);
+
+    // A crash now (the process dies; what was written is on disk): a copy of the directory recovers.
+    const copy = dir();
+    for (const f of readdirSync(d)) if (f !== 'LOCK') writeFileSync(join(copy, f), readFileSync(join(d, f)));
+    const expected = [...Array.from({ length: 400 }, (_, i) => 3 * (i + 1)).filter((s) => s !== 3), 1201, 1202, 1203];
+    const recovered = new FileEngine({ dir: copy });
+    const state = await recovered.open();
+    assert.deepEqual(
+      state.messages.map((m) => m.seq),
+      expected,
+    );
+    assert.equal(state.sequences.q, 1203);
+    assert.ok(!readdirSync(copy).some((f) => f.endsWith('.tmp')), 'the unfinished base was discarded');
+    await recovered.write([append(1204)]);
+    await recovered.close();
+
+    held();
+    await compaction;
+    assert.deepEqual(segments(d), ['00000002.base.log', '00000003.log']);
+    await engine.close();
+    const reopened = new FileEngine({ dir: d });
+    assert.deepEqual(
+      (await reopened.open()).messages.map((m) => m.seq),
+      expected,
+    );
+    await reopened.close();
+  });
+
+  it('abandons a compaction in progress on close, leaving a log that replays', async () => {
+    const d = dir();
+    let entered: () => void = () => {};
+    const inside = new Promise<void>((r) => {
+      entered = r;
+    });
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const engine = new FileEngine({
+      dir: d,
+      compactionStep: async () => {
+        entered();
+        await gate;
+      },
+    });
+    await engine.open();
+    for (let i = 1; i <= 10; i++) await engine.write([append(i)]);
+    await engine.write([{ op: 'remove', entity: 'q', seq: 1 }]);
+    const compaction = engine.compact();
+    await inside;
+    await engine.write([append(11)]);
+    const closing = engine.close();
+    release();
+    await closing;
+    await compaction;
+    assert.deepEqual(segments(d), ['00000001.log', '00000003.log'], 'no base was installed');
+    assert.ok(!readdirSync(d).some((f) => f.endsWith('.tmp')));
+    const reopened = new FileEngine({ dir: d });
+    assert.deepEqual(
+      (await reopened.open()).messages.map((m) => m.seq),
+      [2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+    );
+    await reopened.close();
   });
 
   it('ignores an unfinished compaction and segments older than the newest base', async () => {
@@ -150,15 +257,15 @@ describe('file engine', () => {
     await engine.write([append(2)]);
     await engine.close();
     writeFileSync(join(d, '00000001.log'), encodeFrame([append(99)])); // stale, older than the base
-    writeFileSync(join(d, '00000003.base.log.tmp'), 'half-written');
+    writeFileSync(join(d, '00000004.base.log.tmp'), 'half-written');
     engine = new FileEngine({ dir: d });
     assert.deepEqual(
       (await engine.open()).messages.map((m) => m.seq),
       [1, 2],
     );
-    assert.deepEqual(readdirSync(d).sort(), ['00000002.base.log', 'LOCK']);
+    assert.deepEqual(readdirSync(d).sort(), ['00000002.base.log', '00000003.log', 'LOCK']);
     await engine.close();
-    assert.deepEqual(readdirSync(d), ['00000002.base.log']);
+    assert.deepEqual(readdirSync(d).sort(), ['00000002.base.log', '00000003.log']);
   });
 
   it("lets one engine at a time use a directory, and takes over a dead owner's lock", async () => {

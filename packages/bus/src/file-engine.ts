@@ -5,9 +5,12 @@
  *   fsyncs once (group commit), then resolves all of them. Nothing resolves before its fsync.
  * - `open()` replays the segments (`NNNNNNNN.log`, and `NNNNNNNN.base.log` written by compaction),
  *   truncating a torn tail, into a {@link LiveState}.
- * - Compaction writes the live state into `<next>.base.log.tmp`, fsyncs it, renames it, fsyncs the
- *   directory, then deletes older segments; new writes append to the base segment. A crash at any
- *   step leaves either the old segments or a complete base (older segments are ignored).
+ * - Compaction stays off the write path. Between two flushes it captures the live state (array
+ *   copies of references) and rotates new writes to a fresh segment `<n+2>.log`; in the background
+ *   it writes the capture into `<n+1>.base.log.tmp` chunk by chunk, fsyncs, renames it, fsyncs the
+ *   directory and deletes segments `<= n`. Replay order is old segments, base, newer segments; a
+ *   crash at any step leaves either the old segments plus the new one, or the base plus the new
+ *   one (segments older than the newest base are ignored).
  * @module
  */
 import { closeSync, fsyncSync, openSync } from 'node:fs';
@@ -16,7 +19,7 @@ import { join, resolve } from 'node:path';
 import { type Clock, systemClock } from '@hubbub/kernel';
 import type { BusEngine, EngineOp, EngineState } from './engine.ts';
 import { BusError, closedError } from './errors.ts';
-import { LiveState } from './live-state.ts';
+import { captureOps, type LiveCapture, LiveState } from './live-state.ts';
 import { decodeFrames, encodeFrame } from './log-codec.ts';
 
 export interface FileEngineOptions {
@@ -28,6 +31,25 @@ export interface FileEngineOptions {
   fsync?: boolean;
   /** Prunes expired duplicate-detection entries at compaction. @default systemClock */
   clock?: Clock;
+  /** Called after each flush (group commit) with its size and timings; for benchmarks and diagnostics. @default none */
+  onFlush?: (flush: FlushTiming) => void;
+  /**
+   * Awaited by a compaction before it writes each chunk of the live state; lets tests hold a
+   * compaction open (writes keep flushing meanwhile). @default none
+   */
+  compactionStep?: () => Promise<void> | void;
+}
+
+/** One flush as reported to {@link FileEngineOptions.onFlush}. */
+export interface FlushTiming {
+  /** Frame bytes written. */
+  readonly bytes: number;
+  /** `write()` calls that shared this flush. */
+  readonly writes: number;
+  /** Time in `write(2)`, ms. */
+  readonly writeMs: number;
+  /** Time in `fdatasync(2)`, ms (0 without fsync). */
+  readonly syncMs: number;
 }
 
 interface Pending {
@@ -55,7 +77,12 @@ export class FileEngine implements BusEngine {
   #scheduled = false;
   #failed: unknown;
   #closed = true;
-  #compactRequested: Array<() => void> = [];
+  #compactRequested: Array<{ resolve: () => void; reject: (err: unknown) => void }> = [];
+  /** The compaction running in the background, if any. */
+  #compaction: Promise<void> | undefined;
+  #closing = false;
+  readonly #onFlush: ((flush: FlushTiming) => void) | undefined;
+  readonly #compactionStep: (() => Promise<void> | void) | undefined;
   #idle: Array<() => void> = [];
   /** Flushes (fsyncs) so far; observability for tests and benchmarks. */
   flushes = 0;
@@ -70,6 +97,8 @@ export class FileEngine implements BusEngine {
     this.#compactAfter = options.compactAfterBytes ?? 64 * 1024 * 1024;
     this.#fsync = options.fsync ?? true;
     this.#clock = options.clock ?? systemClock;
+    this.#onFlush = options.onFlush;
+    this.#compactionStep = options.compactionStep;
   }
 
   async open(): Promise<EngineState> {
@@ -115,6 +144,7 @@ export class FileEngine implements BusEngine {
     this.#fh = await open(join(this.#dir, current), 'a');
     if (last === undefined) syncDir(this.#dir);
     this.#closed = false;
+    this.#closing = false;
     this.#failed = undefined;
     return this.#state.snapshot();
   }
@@ -130,16 +160,22 @@ export class FileEngine implements BusEngine {
 
   compact(): Promise<void> {
     if (this.#closed) return Promise.reject(closedError('engine'));
-    return new Promise((resolve) => {
-      this.#compactRequested.push(resolve);
+    return new Promise((resolve, reject) => {
+      this.#compactRequested.push({ resolve, reject });
       this.#kick();
     });
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
-    if (this.#flushing || this.#queue.length > 0) await new Promise<void>((r) => this.#idle.push(r));
+    this.#closing = true; // a running compaction stops at its next chunk; no new one starts
+    while (this.#flushing || this.#queue.length > 0 || this.#compaction !== undefined) {
+      if (this.#flushing || this.#queue.length > 0) await new Promise<void>((r) => this.#idle.push(r));
+      else await this.#compaction;
+    }
+    for (const w of this.#compactRequested.splice(0)) w.resolve(); // nothing to compact into any more
     this.#closed = true;
+    this.#closing = false;
     await this.#fh?.close();
     this.#fh = undefined;
     await this.#unlock();
@@ -196,27 +232,30 @@ export class FileEngine implements BusEngine {
     });
   }
 
+  /** Flushes queued writes one group at a time; between two flushes, starts a compaction when due. */
   async #flushLoop(): Promise<void> {
     if (this.#flushing) return;
     this.#flushing = true;
     try {
-      while (this.#queue.length > 0 || this.#compactRequested.length > 0) {
+      while (this.#queue.length > 0 || (this.#compactRequested.length > 0 && this.#compaction === undefined)) {
         const batch = this.#queue;
         this.#queue = [];
         if (batch.length > 0) await this.#flush(batch);
-        if (this.#failed === undefined && (this.#compactRequested.length > 0 || this.#shouldCompact())) {
-          const waiters = this.#compactRequested;
-          this.#compactRequested = [];
+        if (
+          this.#failed === undefined &&
+          !this.#closing &&
+          this.#compaction === undefined &&
+          (this.#compactRequested.length > 0 || this.#shouldCompact())
+        ) {
           try {
-            await this.#compact();
+            await this.#startCompaction();
           } catch (err) {
             this.#failed = err;
           }
-          for (const w of waiters) w();
         }
         if (this.#failed !== undefined) {
           for (const p of this.#queue.splice(0)) p.reject(this.#failure());
-          for (const w of this.#compactRequested.splice(0)) w();
+          for (const w of this.#compactRequested.splice(0)) w.reject(this.#failure());
         }
       }
     } finally {
@@ -237,13 +276,16 @@ export class FileEngine implements BusEngine {
       return;
     }
     try {
+      const t0 = performance.now();
       for (let at = 0; at < frames.length; ) {
         const { bytesWritten } = await this.#fh!.write(frames, at, frames.length - at); // short writes loop
         at += bytesWritten;
       }
+      const t1 = performance.now();
       if (this.#fsync) await this.#fh!.datasync();
       this.#bytes += frames.length;
       this.flushes++;
+      this.#onFlush?.({ bytes: frames.length, writes: batch.length, writeMs: t1 - t0, syncMs: performance.now() - t1 });
     } catch (err) {
       this.#failed = err;
       for (const p of batch) p.reject(this.#failure());
@@ -257,44 +299,103 @@ export class FileEngine implements BusEngine {
     return this.#bytes >= this.#compactAfter && this.#state.garbage > this.#state.live;
   }
 
-  async #compact(): Promise<void> {
+  /**
+   * The only part of a compaction on the write path, run between two flushes: capture the live
+   * state (references, no encoding) and rotate new writes to a fresh segment. The segment numbered
+   * between the old ones and the new one is left for the base the background work writes, so
+   * replay order is old segments < base < new segment, and a base covers exactly the old ones.
+   */
+  async #startCompaction(): Promise<void> {
+    const waiters = this.#compactRequested.splice(0);
     this.#state.prune(this.#clock.now());
-    const next = this.#segment + 1;
-    const final = join(this.#dir, name(next, true));
+    const capture = this.#state.capture();
+    this.#state.garbage = 0; // what the capture holds is live; garbage from here on is in the new segment
+    const base = this.#segment + 1;
+    const next = this.#segment + 2;
+    const fh = await open(join(this.#dir, name(next, false)), 'a');
+    try {
+      await syncDirAsync(this.#dir); // the new segment's name is durable before a write there is acknowledged
+    } catch (err) {
+      await fh.close();
+      throw err;
+    }
+    const old = this.#fh!;
+    const retired = this.#segments;
+    this.#fh = fh;
+    this.#segment = next;
+    this.#segments = [...retired, name(next, false)];
+    const bytesBefore = this.#bytes;
+    this.#compaction = this.#compactInBackground(capture, base, retired, bytesBefore, old).then(
+      () => {
+        for (const w of waiters) w.resolve();
+      },
+      (err: unknown) => {
+        if (this.#failed === undefined) this.#failed = err;
+        for (const w of waiters) w.reject(this.#failure());
+      },
+    );
+    void this.#compaction.finally(() => {
+      this.#compaction = undefined;
+      if (this.#compactRequested.length > 0 || this.#queue.length > 0) this.#kick();
+    });
+  }
+
+  /**
+   * Writes the captured state to `<base>.base.log.tmp` in frames of at most {@link CHUNK_OPS} ops /
+   * {@link CHUNK_BYTES} body bytes, each write yielding to the event loop, fsyncing every few MiB
+   * so the final fsync stays short; then renames it into place, fsyncs the directory and deletes
+   * the retired segments. Writes keep flushing to the new segment throughout.
+   */
+  async #compactInBackground(
+    capture: LiveCapture,
+    base: number,
+    retired: readonly string[],
+    bytesBefore: number,
+    old: FileHandle,
+  ): Promise<void> {
+    await old.close();
+    const final = join(this.#dir, name(base, true));
     const tmp = `${final}.tmp`;
     const fh = await open(tmp, 'w');
     let bytes = 0;
+    let unsynced = 0;
     try {
       let chunk: EngineOp[] = [];
-      for (const op of this.#state.ops()) {
-        chunk.push(op);
-        if (chunk.length === 512) {
-          const frame = encodeFrame(chunk);
-          await fh.write(frame);
-          bytes += frame.length;
-          chunk = [];
-        }
-      }
-      if (chunk.length > 0) {
+      let chunkBytes = 0;
+      const emit = async (): Promise<void> => {
+        await this.#compactionStep?.();
+        if (this.#closing) throw ABORTED;
         const frame = encodeFrame(chunk);
-        await fh.write(frame);
+        chunk = [];
+        chunkBytes = 0;
+        for (let at = 0; at < frame.length; ) at += (await fh.write(frame, at, frame.length - at)).bytesWritten;
         bytes += frame.length;
+        unsynced += frame.length;
+        if (unsynced >= SYNC_EVERY) {
+          unsynced = 0;
+          if (this.#fsync) await fh.datasync();
+        }
+      };
+      for (const op of captureOps(capture)) {
+        chunk.push(op);
+        if (op.op === 'append') chunkBytes += op.message.body.byteLength;
+        if (chunk.length >= CHUNK_OPS || chunkBytes >= CHUNK_BYTES) await emit();
       }
-      await fh.sync();
-    } finally {
-      await fh.close();
+      if (chunk.length > 0) await emit();
+      if (this.#fsync) await fh.sync();
+    } catch (err) {
+      await fh.close().catch(() => {});
+      await rm(tmp, { force: true });
+      if (err === ABORTED) return; // closing: the old segments and the new one are a complete log
+      throw err;
     }
+    await fh.close();
     await rename(tmp, final);
-    syncDir(this.#dir);
-    await this.#fh!.close();
-    for (const f of this.#segments) await rm(join(this.#dir, f), { force: true });
-    this.#segments = [name(next, true)];
-    this.#segment = next;
-    this.#fh = await open(final, 'a');
-    this.#bytes = bytes;
-    const fresh = new LiveState();
-    for (const op of this.#state.ops()) fresh.apply(op);
-    this.#state = fresh;
+    await syncDirAsync(this.#dir);
+    const baseName = name(base, true);
+    this.#segments = [baseName, ...this.#segments.filter((f) => !retired.includes(f))];
+    this.#bytes = this.#bytes - bytesBefore + bytes;
+    for (const f of retired) await rm(join(this.#dir, f), { force: true }); // a crash here: open() deletes them
   }
 
   #failure(): BusError {
@@ -303,6 +404,13 @@ export class FileEngine implements BusEngine {
 }
 
 const LOCK = 'LOCK';
+/** Ops per compaction frame, and body bytes per frame: small slices keep the event loop responsive. */
+const CHUNK_OPS = 256;
+const CHUNK_BYTES = 256 * 1024;
+/** The compaction fsyncs its output every this many bytes so the final fsync has little to flush. */
+const SYNC_EVERY = 4 * 1024 * 1024;
+/** Thrown inside a compaction when the engine closes. */
+const ABORTED = Symbol('aborted');
 /** Directories open in this process (the LOCK file's pid cannot tell two engines of one process apart). */
 const openDirs = new Set<string>();
 
@@ -312,6 +420,15 @@ function isAlive(pid: number): boolean {
     return true;
   } catch (err) {
     return (err as { code?: string }).code === 'EPERM';
+  }
+}
+
+async function syncDirAsync(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
   }
 }
 

@@ -149,20 +149,50 @@ export class LiveState {
     };
   }
 
-  /** The ops that rebuild this state from nothing (what compaction writes). */
-  *ops(): Generator<EngineOp> {
-    const s = this.snapshot();
-    for (const entity of s.entities) yield { op: 'entity', entity };
-    // A sequence watermark is carried by a tombstone-free update of the highest seq: emit the
-    // watermark as a removed placeholder so replay restores it.
-    for (const [entity, seq] of Object.entries(s.sequences)) {
-      yield { op: 'append', message: placeholder(entity, seq) };
-      yield { op: 'remove', entity, seq };
-    }
-    for (const message of s.messages) yield { op: 'append', message };
-    for (const x of s.sessions) yield { op: 'session', ...x };
-    for (const x of s.dedupe) yield { op: 'dedupe', ...x };
+  /**
+   * A point-in-time copy of the live state for compaction to write while writes go on: arrays of
+   * references, O(live records) and no sorting (replay re-sorts). Stored messages, session states
+   * and entity records are replaced on change, never mutated, so the copy stays consistent.
+   */
+  capture(): LiveCapture {
+    const messages: StoredMessage[][] = [];
+    for (const map of this.messages.values()) if (map.size > 0) messages.push([...map.values()]);
+    const sessions: Array<[string, Array<[string, Uint8Array]>]> = [];
+    for (const [entity, map] of this.sessions) if (map.size > 0) sessions.push([entity, [...map]]);
+    const dedupe: Array<[string, Array<[string, number]>]> = [];
+    for (const [entity, map] of this.dedupe) if (map.size > 0) dedupe.push([entity, [...map]]);
+    return { entities: [...this.entities.values()], sequences: [...this.sequences], messages, sessions, dedupe };
   }
+
+  /** The ops that rebuild this state from nothing (what compaction writes). */
+  ops(): Generator<EngineOp> {
+    return captureOps(this.capture());
+  }
+}
+
+/** What {@link LiveState.capture} returns. */
+export interface LiveCapture {
+  readonly entities: readonly EntityRecord[];
+  readonly sequences: ReadonlyArray<readonly [string, number]>;
+  /** Per entity, its live messages (in insertion order). */
+  readonly messages: ReadonlyArray<readonly StoredMessage[]>;
+  readonly sessions: ReadonlyArray<readonly [string, ReadonlyArray<readonly [string, Uint8Array]>]>;
+  readonly dedupe: ReadonlyArray<readonly [string, ReadonlyArray<readonly [string, number]>]>;
+}
+
+/** The ops that rebuild a captured state from nothing. */
+export function* captureOps(c: LiveCapture): Generator<EngineOp> {
+  for (const entity of c.entities) yield { op: 'entity', entity };
+  // The sequence watermark survives as an appended-then-removed placeholder at the highest seq.
+  for (const [entity, seq] of c.sequences) {
+    yield { op: 'append', message: placeholder(entity, seq) };
+    yield { op: 'remove', entity, seq };
+  }
+  for (const list of c.messages) for (const message of list) yield { op: 'append', message };
+  for (const [entity, list] of c.sessions)
+    for (const [sessionId, state] of list) yield { op: 'session', entity, sessionId, state };
+  for (const [entity, list] of c.dedupe)
+    for (const [messageId, until] of list) yield { op: 'dedupe', entity, messageId, until };
 }
 
 function placeholder(entity: string, seq: number): StoredMessage {
