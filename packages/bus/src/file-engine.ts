@@ -1,8 +1,10 @@
 /**
  * `file://DIR`: an append-only log of op batches with group commit, replay on open and compaction.
  *
- * - `write()` queues its ops; one flush encodes every queued batch into one frame, writes it and
- *   fsyncs once (group commit), then resolves all of them. Nothing resolves before its fsync.
+ * - `write()` queues its ops; one flush encodes every queued batch into one frame and writes it to
+ *   a segment opened with `O_DSYNC`, so the write returns once the frame is durable (group commit:
+ *   one synchronous write for every queued batch), then resolves all of them. Nothing resolves
+ *   before its frame is durable.
  * - `open()` replays the segments (`NNNNNNNN.log`, and `NNNNNNNN.base.log` written by compaction),
  *   truncating a torn tail, into a {@link LiveState}.
  * - Compaction stays off the write path. Between two flushes it captures the live state (array
@@ -13,7 +15,7 @@
  *   one (segments older than the newest base are ignored).
  * @module
  */
-import { closeSync, fsyncSync, openSync } from 'node:fs';
+import { closeSync, constants, fsyncSync, openSync } from 'node:fs';
 import { type FileHandle, mkdir, open, readdir, readFile, rename, rm, truncate, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { type Clock, systemClock } from '@hubbub/kernel';
@@ -46,10 +48,8 @@ export interface FlushTiming {
   readonly bytes: number;
   /** `write()` calls that shared this flush. */
   readonly writes: number;
-  /** Time in `write(2)`, ms. */
-  readonly writeMs: number;
-  /** Time in `fdatasync(2)`, ms (0 without fsync). */
-  readonly syncMs: number;
+  /** From handing the frame to the OS until it was durable (the `O_DSYNC` write), ms. */
+  readonly ms: number;
 }
 
 interface Pending {
@@ -86,6 +86,8 @@ export class FileEngine implements BusEngine {
   #idle: Array<() => void> = [];
   /** Flushes (fsyncs) so far; observability for tests and benchmarks. */
   flushes = 0;
+  /** Compactions installed so far (a base renamed into place). */
+  compactions = 0;
 
   /** The log directory. */
   get dir(): string {
@@ -141,7 +143,7 @@ export class FileEngine implements BusEngine {
     this.#segment = last === undefined ? 1 : Number(SEGMENT.exec(last)![1]);
     const current = last ?? name(1, false);
     this.#segments = last === undefined ? [current] : segments;
-    this.#fh = await open(join(this.#dir, current), 'a');
+    this.#fh = await open(join(this.#dir, current), this.#logFlags());
     if (last === undefined) syncDir(this.#dir);
     this.#closed = false;
     this.#closing = false;
@@ -277,15 +279,15 @@ export class FileEngine implements BusEngine {
     }
     try {
       const t0 = performance.now();
+      // The segment is open with O_DSYNC (when fsync is on): the write returns once the frame is
+      // durable, the equivalent of write + fdatasync in one syscall and one thread-pool round trip.
       for (let at = 0; at < frames.length; ) {
         const { bytesWritten } = await this.#fh!.write(frames, at, frames.length - at); // short writes loop
         at += bytesWritten;
       }
-      const t1 = performance.now();
-      if (this.#fsync) await this.#fh!.datasync();
       this.#bytes += frames.length;
       this.flushes++;
-      this.#onFlush?.({ bytes: frames.length, writes: batch.length, writeMs: t1 - t0, syncMs: performance.now() - t1 });
+      this.#onFlush?.({ bytes: frames.length, writes: batch.length, ms: performance.now() - t0 });
     } catch (err) {
       this.#failed = err;
       for (const p of batch) p.reject(this.#failure());
@@ -293,6 +295,12 @@ export class FileEngine implements BusEngine {
     }
     for (const p of batch) for (const op of p.ops) this.#state.apply(op);
     for (const p of batch) p.resolve();
+  }
+
+  /** Log segments are appended to; with fsync on, `O_DSYNC` makes each write durable before it returns. */
+  #logFlags(): number {
+    const { O_APPEND, O_CREAT, O_WRONLY, O_DSYNC } = constants;
+    return O_WRONLY | O_CREAT | O_APPEND | (this.#fsync ? O_DSYNC : 0);
   }
 
   #shouldCompact(): boolean {
@@ -312,7 +320,7 @@ export class FileEngine implements BusEngine {
     this.#state.garbage = 0; // what the capture holds is live; garbage from here on is in the new segment
     const base = this.#segment + 1;
     const next = this.#segment + 2;
-    const fh = await open(join(this.#dir, name(next, false)), 'a');
+    const fh = await open(join(this.#dir, name(next, false)), this.#logFlags());
     try {
       await syncDirAsync(this.#dir); // the new segment's name is durable before a write there is acknowledged
     } catch (err) {
@@ -395,6 +403,7 @@ export class FileEngine implements BusEngine {
     const baseName = name(base, true);
     this.#segments = [baseName, ...this.#segments.filter((f) => !retired.includes(f))];
     this.#bytes = this.#bytes - bytesBefore + bytes;
+    this.compactions++;
     for (const f of retired) await rm(join(this.#dir, f), { force: true }); // a crash here: open() deletes them
   }
 
