@@ -2,11 +2,19 @@
 // engines, with graphile-worker on PostgreSQL as the baseline, in one run. Prints JSON.
 //   node --import tsx bench/bus-throughput/run.ts [--count 100000] [--senders 16] [--batch 1]
 //        [--rate 5000] [--seconds 4] [--pg-count 20000] [--only memory,file,graphile]
+//        [--compact-after BYTES] [--probe]
+// Latency = from the start of a message's send() to its receipt (`receive*`) and to its acknowledged
+// complete() (`p50Ms`…). The latency runs also report where time went: event-loop delay, GC pauses,
+// and for the file engine every flush's durable-write time (stalls = flushes that took > 10 ms)
+// and compactions; `--probe` runs an independent fsync probe process (4 KiB + fdatasync every 10 ms)
+// during them, to tell disk stalls from our own.
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { type Bus, createBus } from '@hubbub/bus';
+import { type Bus, createBus, FileEngine, type FlushTiming } from '@hubbub/bus';
 
 const { values: args } = parseArgs({
   options: {
@@ -18,6 +26,8 @@ const { values: args } = parseArgs({
     'pg-count': { type: 'string', default: '20000' },
     only: { type: 'string', default: 'memory,file,graphile' },
     pg: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/test' },
+    'compact-after': { type: 'string' },
+    probe: { type: 'boolean', default: false },
   },
 });
 const COUNT = Number(args.count);
@@ -38,6 +48,10 @@ interface Result {
   p99Ms: number;
   p999Ms: number;
   maxMs: number;
+  receiveP50Ms: number;
+  receiveP99Ms: number;
+  receiveMaxMs: number;
+  diagnostics?: Record<string, unknown>;
 }
 
 function percentile(sorted: Float64Array, p: number): number {
@@ -45,8 +59,15 @@ function percentile(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-function summarize(system: string, scenario: string, latencies: number[], elapsedMs: number): Result {
+function summarize(
+  system: string,
+  scenario: string,
+  latencies: number[],
+  received: number[],
+  elapsedMs: number,
+): Result {
   const sorted = Float64Array.from(latencies).sort();
+  const r = Float64Array.from(received).sort();
   return {
     system,
     scenario,
@@ -57,20 +78,47 @@ function summarize(system: string, scenario: string, latencies: number[], elapse
     p99Ms: +percentile(sorted, 99).toFixed(3),
     p999Ms: +percentile(sorted, 99.9).toFixed(3),
     maxMs: +(sorted.at(-1) ?? Number.NaN).toFixed(3),
+    receiveP50Ms: +percentile(r, 50).toFixed(3),
+    receiveP99Ms: +percentile(r, 99).toFixed(3),
+    receiveMaxMs: +(r.at(-1) ?? Number.NaN).toFixed(3),
   };
+}
+
+/** p50 / p99 / p99.9 / max of a list, rounded. */
+function spread(values: number[]): { p50: number; p99: number; p999: number; max: number } {
+  const s = Float64Array.from(values).sort();
+  const at = (p: number): number => +percentile(s, p).toFixed(3);
+  return { p50: at(50), p99: at(99), p999: at(99.9), max: +(s.at(-1) ?? Number.NaN).toFixed(3) };
 }
 
 interface Harness {
   name: string;
   /** Sends one batch; bodies carry their send time. */
   send(bodies: Array<{ t: number; i: number }>): Promise<void>;
-  /** Starts consuming; `onDone(t)` is called after each message's completion is acknowledged. */
-  consume(onDone: (t: number) => void): void;
+  /**
+   * Starts consuming; `onDone(t, receivedAt)` is called after each message's completion is
+   * acknowledged, with the time the consumer got it.
+   */
+  consume(onDone: (t: number, receivedAt: number) => void): void;
   close(): Promise<void>;
+  /** The file engine's flushes since the last call (its `onFlush` reports), and its compactions. */
+  flushes?(): { flushes: Array<FlushTiming & { at: number }>; compactions: number };
 }
 
 async function busHarness(name: string, url: string): Promise<Harness> {
-  const bus: Bus = await createBus({ url, entities: { queues: [{ name: 'bench' }] } });
+  let flushes: Array<FlushTiming & { at: number }> = [];
+  const compactAfter = args['compact-after'];
+  const engine = url.startsWith('file://')
+    ? new FileEngine({
+        dir: url.slice('file://'.length),
+        onFlush: (f) => flushes.push({ at: performance.now(), ...f }),
+        ...(compactAfter === undefined ? {} : { compactAfterBytes: Number(compactAfter) }),
+      })
+    : undefined;
+  const bus: Bus = await createBus({
+    ...(engine === undefined ? { url } : { engine }),
+    entities: { queues: [{ name: 'bench' }] },
+  });
   const sender = bus.createSender('bench');
   let running = true;
   const loops: Promise<void>[] = [];
@@ -84,7 +132,8 @@ async function busHarness(name: string, url: string): Promise<Harness> {
           (async () => {
             while (running) {
               const got = await receiver.receiveMessages(256, { maxWaitTimeMs: 100 }).catch(() => []);
-              await Promise.all(got.map((m) => m.complete().then(() => onDone((m.body as { t: number }).t))));
+              const at = performance.now();
+              await Promise.all(got.map((m) => m.complete().then(() => onDone((m.body as { t: number }).t, at))));
             }
           })(),
         );
@@ -95,6 +144,15 @@ async function busHarness(name: string, url: string): Promise<Harness> {
       await Promise.all(loops);
       await bus.close();
     },
+    ...(engine === undefined
+      ? {}
+      : {
+          flushes() {
+            const out = flushes;
+            flushes = [];
+            return { flushes: out, compactions: engine.compactions };
+          },
+        }),
   };
 }
 
@@ -102,7 +160,7 @@ async function graphileHarness(connectionString: string): Promise<Harness> {
   const { makeWorkerUtils, run } = await import('graphile-worker');
   const utils = await makeWorkerUtils({ connectionString });
   await utils.migrate();
-  let onDone: (t: number) => void = () => {};
+  let onDone: (t: number, receivedAt: number) => void = () => {};
   // The settings graphile-worker's performance page uses: a local queue, batched completions.
   const runner = await run({
     connectionString,
@@ -113,7 +171,7 @@ async function graphileHarness(connectionString: string): Promise<Harness> {
     logger: new (await import('graphile-worker')).Logger(() => () => {}),
     taskList: {
       bench: async (payload) => {
-        onDone((payload as { t: number }).t);
+        onDone((payload as { t: number }).t, performance.now());
       },
     },
   });
@@ -136,12 +194,14 @@ async function graphileHarness(connectionString: string): Promise<Harness> {
 /** Throughput: `senders` concurrent senders push `count` messages; receivers complete them. */
 async function throughput(h: Harness, count: number): Promise<Result> {
   const latencies: number[] = [];
+  const received: number[] = [];
   let finish: () => void = () => {};
   const finished = new Promise<void>((r) => {
     finish = r;
   });
-  h.consume((t) => {
+  h.consume((t, at) => {
     latencies.push(performance.now() - t);
+    received.push(at - t);
     if (latencies.length === count) finish();
   });
   const start = performance.now();
@@ -156,21 +216,34 @@ async function throughput(h: Harness, count: number): Promise<Result> {
     }),
   );
   await Promise.race([finished, new Promise((r) => setTimeout(r, 120_000))]);
-  return summarize(h.name, `throughput ${SENDERS} senders × batch ${BATCH}`, latencies, performance.now() - start);
+  h.flushes?.(); // not analysed for throughput runs
+  const elapsed = performance.now() - start;
+  return summarize(h.name, `throughput ${SENDERS} senders × batch ${BATCH}`, latencies, received, elapsed);
 }
 
 /** Latency at a fixed offered rate (single-message sends), for `seconds`. */
-async function latency(h: Harness, rate: number, seconds: number): Promise<Result> {
+async function latency(h: Harness, rate: number, seconds: number, scratch: string): Promise<Result> {
   const latencies: number[] = [];
+  const received: number[] = [];
   const total = rate * seconds;
   let finish: () => void = () => {};
   const finished = new Promise<void>((r) => {
     finish = r;
   });
-  h.consume((t) => {
+  h.consume((t, at) => {
     latencies.push(performance.now() - t);
+    received.push(at - t);
     if (latencies.length === total) finish();
   });
+  const eld = monitorEventLoopDelay({ resolution: 1 });
+  const gc: number[] = [];
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) gc.push(e.duration);
+  });
+  gcObserver.observe({ entryTypes: ['gc'] });
+  const probe = args.probe ? startProbe(scratch) : undefined;
+  h.flushes?.(); // from here on
+  eld.enable();
   const start = performance.now();
   let sent = 0;
   const inflight = new Set<Promise<void>>();
@@ -185,7 +258,71 @@ async function latency(h: Harness, rate: number, seconds: number): Promise<Resul
   }
   await Promise.all(inflight);
   await Promise.race([finished, new Promise((r) => setTimeout(r, 60_000))]);
-  return summarize(h.name, `latency at ${rate} msg/s`, latencies, performance.now() - start);
+  const elapsed = performance.now() - start;
+  eld.disable();
+  gcObserver.disconnect();
+  const result = summarize(h.name, `latency at ${rate} msg/s`, latencies, received, elapsed);
+  const ms = (ns: number): number => +(ns / 1e6).toFixed(3);
+  const diagnostics: Record<string, unknown> = {
+    eventLoopDelayMs: { p50: ms(eld.percentile(50)), p99: ms(eld.percentile(99)), max: ms(eld.max) },
+    gc: { count: gc.length, totalMs: +gc.reduce((a, b) => a + b, 0).toFixed(1), ...spread(gc) },
+  };
+  const f = h.flushes?.();
+  if (f !== undefined) {
+    const stalls = f.flushes.filter((x) => x.ms > 10);
+    diagnostics.flushes = {
+      count: f.flushes.length,
+      writesPerFlush: spread(f.flushes.map((x) => x.writes)),
+      durableWriteMs: spread(f.flushes.map((x) => x.ms)),
+      // Every message sent while no fdatasync completes waits at least that long: the part of the run
+      // covered by stalls, minus the 10 ms budget each, is a floor on the share of messages over 10 ms.
+      stallsOver10ms: stalls.map((x) => [+(x.at - x.ms - start).toFixed(0), +x.ms.toFixed(1)]),
+      shareOfRunInStallsOver10ms: +(stalls.reduce((a, x) => a + x.ms - 10, 0) / elapsed).toFixed(4),
+    };
+    diagnostics.compactions = f.compactions;
+  }
+  if (probe !== undefined) diagnostics.independentFsyncProbeMs = await probe.stop(start);
+  result.diagnostics = diagnostics;
+  return result;
+}
+
+/**
+ * An fsync probe in its own process (4 KiB write + fdatasync every 10 ms on its own file), so disk
+ * stalls show up independently of the bus's event loop. `stop(start)` returns its spread and the
+ * slow samples (> 10 ms) as [ms since start, duration].
+ */
+function startProbe(dir: string): { stop(start: number): Promise<Record<string, unknown>> } {
+  const code = `const fs = require('node:fs');
+const fd = fs.openSync(${JSON.stringify(join(dir, 'probe-during'))}, 'w');
+const buf = Buffer.alloc(4096, 1);
+setInterval(() => {
+  const t = performance.now();
+  fs.writeSync(fd, buf);
+  fs.fdatasyncSync(fd);
+  process.stdout.write((performance.timeOrigin + t).toFixed(1) + ' ' + (performance.now() - t).toFixed(3) + '\\n');
+}, 10);`;
+  const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (b: Buffer) => {
+    out += b.toString();
+  });
+  return {
+    async stop(start) {
+      child.kill();
+      await new Promise((r) => child.once('close', r));
+      const t0 = performance.timeOrigin + start;
+      const rows = out
+        .trim()
+        .split('\n')
+        .map((l) => l.split(' ').map(Number) as [number, number])
+        .filter(([t]) => t >= t0);
+      return {
+        samples: rows.length,
+        ...spread(rows.map((r) => r[1])),
+        over10ms: rows.filter((r) => r[1] > 10).map((r) => [+(r[0] - t0).toFixed(0), +r[1].toFixed(1)]),
+      };
+    },
+  };
 }
 
 /** The disk's own fsync latency (4 KiB write + fdatasync, sequential) during the run, for context. */
@@ -232,7 +369,7 @@ try {
     results.push(await throughput(h, system === 'graphile' ? PG_COUNT : COUNT));
     await h.close();
     h = await make();
-    results.push(await latency(h, RATE, SECONDS));
+    results.push(await latency(h, RATE, SECONDS, scratch));
     await h.close();
   }
 } finally {
