@@ -2,12 +2,14 @@
 // engines, with graphile-worker on PostgreSQL as the baseline, in one run. Prints JSON.
 //   node --import tsx bench/bus-throughput/run.ts [--count 100000] [--senders 16] [--batch 1]
 //        [--rate 5000] [--seconds 4] [--pg-count 20000] [--only memory,file,graphile]
-//        [--compact-after BYTES] [--probe]
+//        [--compact-after BYTES] [--probe] [--backlog N --compact-at MS]
 // Latency = from the start of a message's send() to its receipt (`receive*`) and to its acknowledged
 // complete() (`p50Ms`…). The latency runs also report where time went: event-loop delay, GC pauses,
 // and for the file engine every flush's durable-write time (stalls = flushes that took > 10 ms)
 // and compactions; `--probe` runs an independent fsync probe process (4 KiB + fdatasync every 10 ms)
-// during them, to tell disk stalls from our own.
+// during them, to tell disk stalls from our own. `--backlog N` first parks N messages (200-byte
+// bodies) in a second queue, so the live state is large; `--compact-at MS` starts a compaction that
+// many ms into the latency run and reports the latency of the messages sent while it ran.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,6 +30,8 @@ const { values: args } = parseArgs({
     pg: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/test' },
     'compact-after': { type: 'string' },
     probe: { type: 'boolean', default: false },
+    backlog: { type: 'string', default: '0' },
+    'compact-at': { type: 'string' },
   },
 });
 const COUNT = Number(args.count);
@@ -36,6 +40,7 @@ const BATCH = Number(args.batch);
 const RATE = Number(args.rate);
 const SECONDS = Number(args.seconds);
 const PG_COUNT = Number(args['pg-count']);
+const BACKLOG = Number(args.backlog);
 const only = new Set(args.only.split(','));
 
 interface Result {
@@ -103,6 +108,10 @@ interface Harness {
   close(): Promise<void>;
   /** The file engine's flushes since the last call (its `onFlush` reports), and its compactions. */
   flushes?(): { flushes: Array<FlushTiming & { at: number }>; compactions: number };
+  /** Parks `n` messages in a queue nobody reads (bus only). */
+  backlog?(n: number): Promise<void>;
+  /** Compacts the engine's storage (bus only). */
+  compact?(): Promise<void>;
 }
 
 async function busHarness(name: string, url: string): Promise<Harness> {
@@ -117,7 +126,7 @@ async function busHarness(name: string, url: string): Promise<Harness> {
     : undefined;
   const bus: Bus = await createBus({
     ...(engine === undefined ? { url } : { engine }),
-    entities: { queues: [{ name: 'bench' }] },
+    entities: { queues: [{ name: 'bench' }, { name: 'backlog' }] },
   });
   const sender = bus.createSender('bench');
   let running = true;
@@ -144,6 +153,13 @@ async function busHarness(name: string, url: string): Promise<Harness> {
       await Promise.all(loops);
       await bus.close();
     },
+    async backlog(n) {
+      const parked = bus.createSender('backlog');
+      const body = 'x'.repeat(200);
+      for (let i = 0; i < n; i += 1000)
+        await parked.send(Array.from({ length: Math.min(1000, n - i) }, () => ({ body })));
+    },
+    compact: async () => engine?.compact(),
     ...(engine === undefined
       ? {}
       : {
@@ -225,6 +241,7 @@ async function throughput(h: Harness, count: number): Promise<Result> {
 async function latency(h: Harness, rate: number, seconds: number, scratch: string): Promise<Result> {
   const latencies: number[] = [];
   const received: number[] = [];
+  const sentAt: number[] = [];
   const total = rate * seconds;
   let finish: () => void = () => {};
   const finished = new Promise<void>((r) => {
@@ -233,8 +250,10 @@ async function latency(h: Harness, rate: number, seconds: number, scratch: strin
   h.consume((t, at) => {
     latencies.push(performance.now() - t);
     received.push(at - t);
+    sentAt.push(t);
     if (latencies.length === total) finish();
   });
+  await h.backlog?.(BACKLOG);
   const eld = monitorEventLoopDelay({ resolution: 1 });
   const gc: number[] = [];
   const gcObserver = new PerformanceObserver((list) => {
@@ -242,6 +261,16 @@ async function latency(h: Harness, rate: number, seconds: number, scratch: strin
   });
   gcObserver.observe({ entryTypes: ['gc'] });
   const probe = args.probe ? startProbe(scratch) : undefined;
+  let compaction: { from: number; to: number } | undefined;
+  if (args['compact-at'] !== undefined && h.compact !== undefined) {
+    const compact = h.compact;
+    setTimeout(() => {
+      const from = performance.now();
+      void compact().then(() => {
+        compaction = { from, to: performance.now() };
+      });
+    }, Number(args['compact-at']));
+  }
   h.flushes?.(); // from here on
   eld.enable();
   const start = performance.now();
@@ -272,6 +301,7 @@ async function latency(h: Harness, rate: number, seconds: number, scratch: strin
     const stalls = f.flushes.filter((x) => x.ms > 10);
     diagnostics.flushes = {
       count: f.flushes.length,
+      bytes: f.flushes.reduce((a, x) => a + x.bytes, 0),
       writesPerFlush: spread(f.flushes.map((x) => x.writes)),
       durableWriteMs: spread(f.flushes.map((x) => x.ms)),
       // Every message sent while no fdatasync completes waits at least that long: the part of the run
@@ -280,6 +310,16 @@ async function latency(h: Harness, rate: number, seconds: number, scratch: strin
       shareOfRunInStallsOver10ms: +(stalls.reduce((a, x) => a + x.ms - 10, 0) / elapsed).toFixed(4),
     };
     diagnostics.compactions = f.compactions;
+  }
+  if (compaction !== undefined) {
+    const { from, to } = compaction;
+    const during = latencies.filter((_, i) => sentAt[i]! >= from && sentAt[i]! <= to);
+    diagnostics.compactAt = {
+      startedMs: +(from - start).toFixed(0),
+      tookMs: +(to - from).toFixed(1),
+      messagesSentMeanwhile: during.length,
+      theirLatencyMs: spread(during),
+    };
   }
   if (probe !== undefined) diagnostics.independentFsyncProbeMs = await probe.stop(start);
   result.diagnostics = diagnostics;
