@@ -173,6 +173,7 @@ export class FileEngine implements BusEngine {
 
   compact(): Promise<void> {
     if (this.#closed) return Promise.reject(closedError('engine'));
+    if (this.#closing) return Promise.resolve(); // close() abandons compactions; the log is complete as it is
     return new Promise((resolve, reject) => {
       this.#compactRequested.push({ resolve, reject });
       this.#kick();
@@ -250,16 +251,11 @@ export class FileEngine implements BusEngine {
     if (this.#flushing) return;
     this.#flushing = true;
     try {
-      while (this.#queue.length > 0 || (this.#compactRequested.length > 0 && this.#compaction === undefined)) {
+      while (this.#queue.length > 0 || this.#compactionDue()) {
         const batch = this.#queue;
         this.#queue = [];
         if (batch.length > 0) await this.#flush(batch);
-        if (
-          this.#failed === undefined &&
-          !this.#closing &&
-          this.#compaction === undefined &&
-          (this.#compactRequested.length > 0 || this.#shouldCompact())
-        ) {
+        if (this.#compactionDue() || (this.#canCompact() && this.#shouldCompact())) {
           try {
             await this.#startCompaction();
           } catch (err) {
@@ -312,6 +308,16 @@ export class FileEngine implements BusEngine {
   #logFlags(): number {
     const { O_APPEND, O_CREAT, O_WRONLY, O_DSYNC } = constants;
     return O_WRONLY | O_CREAT | O_APPEND | (this.#fsync ? O_DSYNC : 0);
+  }
+
+  /** A compaction may start now: none running, not failed, not closing. */
+  #canCompact(): boolean {
+    return this.#compaction === undefined && this.#failed === undefined && !this.#closing;
+  }
+
+  /** `compact()` was called and a compaction may start. */
+  #compactionDue(): boolean {
+    return this.#compactRequested.length > 0 && this.#canCompact();
   }
 
   #shouldCompact(): boolean {
