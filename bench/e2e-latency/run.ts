@@ -65,7 +65,8 @@ const config = {
   /** What-if: the function app with another extensions.serviceBus.maxConcurrentCalls (host.json says 16). */
   maxConcurrentCalls: flags['max-concurrent-calls'] === undefined ? undefined : num('max-concurrent-calls', 1, 10_000),
   /** What-if: extra Node flags for the system process (e.g. `--max-semi-space-size=64`). */
-  serverNodeFlags: (flags['server-node-flags'] ?? '').split(' ').filter((f) => f !== ''),
+  // The server runs with the Node flags `npm start` uses (package.json), unless told otherwise.
+  serverNodeFlags: (flags['server-node-flags'] ?? '--max-semi-space-size=64').split(' ').filter((f) => f !== ''),
 };
 if (config.clients % config.clientsPerOrder !== 0) throw new Error('--clients must be a multiple of --per-order');
 /** `--profile file-function,memory-direct`: CPU profiles of those measured windows (server process). */
