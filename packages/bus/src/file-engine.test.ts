@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { EngineOp, StoredMessage } from './engine.ts';
-import { FileEngine } from './file-engine.ts';
+import { FileEngine, type FlushTiming } from './file-engine.ts';
 import { decodeFrames, encodeFrame } from './log-codec.ts';
 
 const dir = (): string => mkdtempSync(join(tmpdir(), 'hubbub-file-engine-'));
@@ -63,10 +63,17 @@ describe('log codec', () => {
 describe('file engine', () => {
   it('resolves a write only once its frame is on disk, sharing flushes between concurrent writes', async () => {
     const d = dir();
-    const engine = new FileEngine({ dir: d });
+    const reported: FlushTiming[] = [];
+    const engine = new FileEngine({ dir: d, onFlush: (f) => reported.push(f) });
     await engine.open();
     await Promise.all(Array.from({ length: 100 }, (_, i) => engine.write([append(i + 1)])));
     assert.ok(engine.flushes < 100, `expected group commit, got ${engine.flushes} flushes`);
+    assert.equal(reported.length, engine.flushes);
+    assert.equal(
+      reported.reduce((n, f) => n + f.writes, 0),
+      100,
+    );
+    assert.ok(reported.every((f) => f.bytes > 0 && f.ms >= 0));
     const [segment] = segments(d);
     let seen = 0;
     decodeFrames(readFileSync(join(d, segment!)), (ops) => {
