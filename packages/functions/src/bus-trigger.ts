@@ -90,17 +90,30 @@ export async function handleBusMessages(
   const bodies = messages.map((m) => bodyData(m, binary));
   let triggerData: RpcTypedData;
   let metadata: Record<string, unknown>;
-  let values: Record<string, unknown> = {};
+  // Binding expressions ({orderid}, {MessageId}) read the payload and metadata; most functions have
+  // none, so the body is parsed for them only when an expression asks.
+  let values: Record<string, unknown> | undefined;
+  let valuesOf: () => Record<string, unknown> = () => ({});
   if (info.cardinality === 'many') {
     triggerData = batchData(bodies);
     const keys = [...new Set(metas.flatMap((m) => Object.keys(m)))];
     metadata = Object.fromEntries(keys.map((k) => [`${k}Array`, metas.map((m) => m[k] ?? null)]));
   } else {
-    triggerData = bodies[0]!;
-    metadata = metas[0]!;
-    const payload = payloadOf(triggerData);
-    values = { ...(typeof payload === 'object' && payload !== null ? payload : {}), ...metadata };
+    const single = bodies[0]!;
+    const meta = metas[0]!;
+    triggerData = single;
+    metadata = meta;
+    valuesOf = () => {
+      const payload = payloadOf(single);
+      return { ...(typeof payload === 'object' && payload !== null ? payload : {}), ...meta };
+    };
   }
+  const expressions = {
+    get values() {
+      values ??= valuesOf();
+      return values;
+    },
+  };
   const stopRenewing = keepLocked(deps, messages);
   try {
     await deps.track(
@@ -108,7 +121,7 @@ export async function handleBusMessages(
         invocationId,
         triggerData,
         triggerMetadata: toRpcMetadata(metadata),
-        data: { invocationId, expressions: { values } },
+        data: { invocationId, expressions },
         signal: deps.signal,
       }),
     );

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { createBus } from '@hubbub/bus';
+import { waitFor } from '@hubbub/kernel';
 import type { ConnectionInfoRequest, SignalRGroupAction, SignalRMessage, SignalRTarget } from '../src/index.ts';
 import { serve } from './support.ts';
 
@@ -144,5 +146,25 @@ describe('SignalR bindings', () => {
     const res = await fetch(`${app.base}/api/negotiate`, { method: 'POST' });
     assert.equal(res.status, 500);
     assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'FUNCTIONS_BINDING_UNAVAILABLE');
+  });
+});
+
+describe('binding expressions on a Service Bus trigger', () => {
+  it('resolve from the message body and trigger metadata', async () => {
+    const { calls, target } = recordingTarget();
+    const bus = await createBus({ url: 'memory://', entities: { queues: [{ name: 'notifications' }] } });
+    await using app = await serve({ app: 'bus-signalr-app', hub: target, bus });
+    await bus.createSender('notifications').send({
+      messageId: 'm-1',
+      body: { region: 'north', customer: 'ada' },
+      contentType: 'application/json',
+    });
+    await waitFor(() => calls.length === 1, { what: 'the SignalR output' });
+    assert.deepEqual(calls[0], {
+      op: 'send',
+      hub: 'orders_north_m-1',
+      value: { target: 'update', userId: 'ada', arguments: ['m-1'] },
+    });
+    await bus.close();
   });
 });
