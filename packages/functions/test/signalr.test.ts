@@ -153,7 +153,7 @@ describe('binding expressions on a Service Bus trigger', () => {
   it('resolve from the message body and trigger metadata', async () => {
     const { calls, target } = recordingTarget();
     const bus = await createBus({ url: 'memory://', entities: { queues: [{ name: 'notifications' }] } });
-    await using app = await serve({ app: 'bus-signalr-app', hub: target, bus });
+    await using _app = await serve({ app: 'bus-signalr-app', hub: target, bus });
     await bus.createSender('notifications').send({
       messageId: 'm-1',
       body: { region: 'north', customer: 'ada' },
