@@ -1,35 +1,18 @@
 /**
- * Debian's chromium driven by playwright-core (never a downloaded browser). Under CI a missing
- * browser fails the test; elsewhere the test is skipped naming what to install.
+ * Debian's chromium for the delivery app's browser tests (the launcher the CLI's tests use), and
+ * where this app's screenshots go.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { type Browser, chromium } from 'playwright-core';
+import { browserSkipReason, launchBrowser as launch } from '@hubbub/cli/testing';
+import type { Browser } from 'playwright-core';
 
-export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export { browserSkipReason };
 
 /** Where screenshots go (gitignored). */
 export const artifactsDir = fileURLToPath(new URL('../../../test-artifacts/delivery/', import.meta.url));
 
-/** `false` when the browser can be launched, else the reason to skip. Throws under CI. */
-export function browserSkipReason(): string | false {
-  if (existsSync(chromiumPath)) return false;
-  if (process.env.CI) throw new Error(`${chromiumPath} is missing: .ci/run must install Debian's chromium package.`);
-  return `no browser at ${chromiumPath}: run 'apt-get install chromium' to run the browser tests`;
-}
-
 export function launchBrowser(): Promise<Browser> {
   mkdirSync(artifactsDir, { recursive: true });
-  return chromium.launch({
-    executablePath: chromiumPath,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
+  return launch();
 }
