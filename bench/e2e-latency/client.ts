@@ -15,7 +15,8 @@
 import { request } from 'node:http';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { WebSocket } from 'ws';
-import { serveIpc } from '../hub-fanout/ipc.ts';
+import { withTimeout } from '../lib/children.ts';
+import { serveIpc } from '../lib/ipc.ts';
 
 export interface LatencySummary {
   phase: string;
@@ -177,22 +178,6 @@ async function openCustomer(port: number, orderid: string, client: number): Prom
   });
 }
 
-function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what} timed out`)), CONNECT_TIMEOUT_MS);
-    promise.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(timer);
-        reject(e);
-      },
-    );
-  });
-}
-
 const r3 = (x: number) => Math.round(x * 1000) / 1000;
 let cpu0 = process.cpuUsage();
 let armedAt = 0;
@@ -207,7 +192,7 @@ serveIpc<ClientApi>({
     for (let done = 0; done < orders.length; done += batch) {
       const slice = orders.slice(done, done + batch);
       const results = await Promise.allSettled(
-        slice.map((orderid) => withTimeout(openCustomer(port, orderid, nextClient++), 'connect')),
+        slice.map((orderid) => withTimeout(openCustomer(port, orderid, nextClient++), CONNECT_TIMEOUT_MS, 'connect')),
       );
       for (const r of results) {
         if (r.status === 'fulfilled') ready++;

@@ -11,13 +11,13 @@
  * Prints one JSON object on stdout; progress goes to stderr.
  * @module
  */
-import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Peer } from '../hub-fanout/ipc.ts';
+import { Children } from '../lib/children.ts';
+import type { Api, Peer } from '../lib/ipc.ts';
 import type { ClientApi, LatencySummary } from './client.ts';
 import type { BusKind, PathKind, PhaseStats, ServerApi } from './server.ts';
 
@@ -77,34 +77,13 @@ const RUN_TIMEOUT_MS = 3 * 60_000;
 const PHASE_TIMEOUT_MS = 60_000;
 
 const here = dirname(fileURLToPath(import.meta.url));
-const children = new Set<Peer<never>>();
+const children = new Children(here);
+const start = <A extends Api>(script: string, name: string, execArgv: string[] = []) =>
+  children.start<A>(script, name, execArgv);
+/** The server is asked to exit (it may write profiles); the client gets SIGTERM. */
+const stop = (peer: Peer<never>, askToExit: boolean) =>
+  children.stop(peer as unknown as Peer<Api>, { askToExit, timeoutMs: 10_000 });
 const log = (message: string) => process.stderr.write(`[e2e-latency] ${message}\n`);
-
-function start<A extends Record<string, (args: never) => unknown>>(
-  script: string,
-  name: string,
-  execArgv: string[] = [],
-): Peer<A> {
-  const child = fork(join(here, script), [], {
-    execArgv: ['--import', 'tsx', ...execArgv],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const peer = new Peer<A>(child, name);
-  children.add(peer as unknown as Peer<never>);
-  child.on('exit', () => children.delete(peer as unknown as Peer<never>));
-  return peer;
-}
-
-async function stop(peer: Peer<never>, exitCall: boolean): Promise<void> {
-  if (peer.child.exitCode !== null || peer.child.signalCode !== null) return;
-  await new Promise<void>((resolve) => {
-    peer.child.once('exit', () => resolve());
-    if (exitCall)
-      (peer as unknown as Peer<ServerApi>).call('exit', null, 10_000).catch(() => peer.child.kill('SIGTERM'));
-    else peer.child.kill('SIGTERM');
-    setTimeout(() => peer.child.kill('SIGKILL'), 15_000).unref();
-  });
-}
 
 interface PathResult {
   path: string;
@@ -265,7 +244,7 @@ async function main() {
 }
 
 process.on('exit', () => {
-  for (const peer of children) peer.child.kill('SIGKILL');
+  children.killAll();
 });
 main().catch((err: unknown) => {
   log(err instanceof Error ? (err.stack ?? err.message) : String(err));

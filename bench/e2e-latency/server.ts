@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { startSystem } from '@hubbub/cli';
 import { deliveryApp } from '@hubbub/delivery';
 import { silentLogger } from '@hubbub/kernel';
-import { serveIpc } from '../hub-fanout/ipc.ts';
+import { serveIpc } from '../lib/ipc.ts';
 
 export type BusKind = 'file' | 'memory';
 export type PathKind = 'function' | 'direct';

@@ -10,7 +10,8 @@
 import { request } from 'node:http';
 import { io, type Socket } from 'socket.io-client';
 import { WebSocket } from 'ws';
-import { serveIpc } from './ipc.ts';
+import { withTimeout } from '../lib/children.ts';
+import { serveIpc } from '../lib/ipc.ts';
 
 export type ClientKind = 'hubbub' | 'ws' | 'socketio';
 
@@ -58,22 +59,6 @@ function delivered(): void {
 setInterval(() => {
   for (const ws of hubbubSockets) if (ws.readyState === WebSocket.OPEN) ws.send(PING);
 }, 10_000).unref();
-
-function withTimeout<T>(promise: Promise<T>, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what} timed out`)), CONNECT_TIMEOUT_MS);
-    promise.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(timer);
-        reject(e);
-      },
-    );
-  });
-}
 
 /** A fresh TCP connection per negotiate, closed after it, so no keep-alive sockets stay on the server. */
 function negotiate(port: number): Promise<string> {
@@ -194,7 +179,7 @@ serveIpc<ClientApi>({
     for (let done = 0; done < count; done += batch) {
       const n = Math.min(batch, count - done);
       const results = await Promise.allSettled(
-        Array.from({ length: n }, () => withTimeout(openers[kind](port), `${kind} connect`)),
+        Array.from({ length: n }, () => withTimeout(openers[kind](port), CONNECT_TIMEOUT_MS, `${kind} connect`)),
       );
       for (const r of results) {
         if (r.status === 'fulfilled') {
@@ -229,7 +214,9 @@ serveIpc<ClientApi>({
   closeAll: async () => {
     const all = open.splice(0);
     for (let i = 0; i < all.length; i += 500) {
-      await Promise.all(all.slice(i, i + 500).map((c) => withTimeout(c.close(), 'close').catch(() => undefined)));
+      await Promise.all(
+        all.slice(i, i + 500).map((c) => withTimeout(c.close(), CONNECT_TIMEOUT_MS, 'close').catch(() => undefined)),
+      );
     }
     return { closed: all.length };
   },

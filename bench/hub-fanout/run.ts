@@ -10,13 +10,13 @@
  * Prints one JSON object on stdout; progress goes to stderr.
  * @module
  */
-import { fork } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { Children } from '../lib/children.ts';
+import type { Api, Peer } from '../lib/ipc.ts';
 import type { ClientApi, ClientKind } from './client.ts';
-import { Peer } from './ipc.ts';
 import type { MemorySnapshot, ServerApi } from './server-harness.ts';
 
 const { values: flags } = parseArgs({
@@ -87,33 +87,13 @@ const only = flags.only?.split(',').map((s) => s.trim());
 const selected = contenders.filter((c) => only === undefined || only.includes(c.name));
 
 const here = dirname(fileURLToPath(import.meta.url));
-const children = new Set<Peer<never>>();
+const children = new Children(here, ['--expose-gc']);
+const start = <A extends Api>(script: string, name: string, execArgv: string[] = []) =>
+  children.start<A>(script, name, execArgv);
+/** Servers exit by themselves when asked (a profile gets written); a client gets SIGTERM. */
+const stop = (peer: Peer<never>, askToExit = true) =>
+  children.stop(peer as unknown as Peer<Api>, { askToExit, timeoutMs: 2_000 });
 const log = (message: string) => process.stderr.write(`[hub-fanout] ${message}\n`);
-
-function start<A extends Record<string, (args: never) => unknown>>(
-  script: string,
-  name: string,
-  extraExecArgv: string[] = [],
-): Peer<A> {
-  const child = fork(join(here, script), [], {
-    execArgv: ['--expose-gc', '--import', 'tsx', ...extraExecArgv],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const peer = new Peer<A>(child, name);
-  children.add(peer as unknown as Peer<never>);
-  child.on('exit', () => children.delete(peer as unknown as Peer<never>));
-  return peer;
-}
-
-async function stop(peer: Peer<never>): Promise<void> {
-  if (peer.child.exitCode !== null || peer.child.signalCode !== null) return;
-  await new Promise<void>((resolve) => {
-    peer.child.once('exit', () => resolve());
-    // Servers exit by themselves when asked (a profile gets written); anything else gets SIGTERM.
-    (peer as unknown as Peer<ServerApi>).call('exit', null, 2_000).catch(() => peer.child.kill('SIGTERM'));
-    setTimeout(() => peer.child.kill('SIGTERM'), 3_000).unref();
-  });
-}
 
 async function startServer(spec: ContenderSpec, profile = false): Promise<{ server: Peer<ServerApi>; port: number }> {
   const server = start<ServerApi>(
@@ -325,7 +305,7 @@ function summarize(results: Results) {
 }
 
 process.on('exit', () => {
-  for (const peer of children) peer.child.kill('SIGKILL');
+  children.killAll();
 });
 main().catch((err: unknown) => {
   log(err instanceof Error ? (err.stack ?? err.message) : String(err));

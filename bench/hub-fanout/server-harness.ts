@@ -4,7 +4,7 @@
  * from `process.cpuUsage()` (user + system, all threads of this process).
  * @module
  */
-import { serveIpc } from './ipc.ts';
+import { serveIpc } from '../lib/ipc.ts';
 
 /** What a contender's server script provides. */
 export interface Contender {

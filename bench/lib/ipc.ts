@@ -23,8 +23,7 @@ interface Response {
 /** Child side: answers requests from the parent with `handlers`. */
 export function serveIpc<A extends Api>(handlers: A): void {
   const send = process.send?.bind(process);
-  if (send === undefined)
-    throw new Error('This script is started by bench/hub-fanout/run.ts (it needs an IPC channel).');
+  if (send === undefined) throw new Error("This script is started by a benchmark's run.ts (it needs an IPC channel).");
   process.on('message', (raw: unknown) => {
     const { id, method, args } = raw as Request;
     const handler = handlers[method];
