@@ -20,7 +20,7 @@ import { join, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { type Bus, createBus, createBusHttpHandler } from '@hubbub/bus';
 import { createFunctionsHost, type FunctionsHost, fromHubServer, type SignalRTarget } from '@hubbub/functions';
-import { createHubServer, createSignalRService, type HubServer, type SignalRService } from '@hubbub/hub';
+import { createCors, createHubServer, createSignalRService, type HubServer, type SignalRService } from '@hubbub/hub';
 import { InvalidOptionError, type Logger } from '@hubbub/kernel';
 import { createDemoHub } from './demo.ts';
 import { creatingEntities } from './entities.ts';
@@ -94,6 +94,8 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     ...signalRBrowserClient(),
   });
 
+  // CORS for /api: pages on other origins call the functions (the seed's page calls http://localhost:7071/api/).
+  const apiCors = createCors({ methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] });
   let signalR: SignalRService | undefined;
   let functions: FunctionsHost | undefined;
   const server: Server = createServer((request, response) => {
@@ -104,7 +106,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   const route = (request: IncomingMessage, response: ServerResponse) => {
     const path = (request.url ?? '/').split('?')[0] ?? '/';
     if (functions !== undefined && /^\/api(\/|$)/.test(path)) {
-      if (!corsPreflight(request, response)) functions.handleHttp(request, response);
+      if (apiCors(request, response) === 'continue') functions.handleHttp(request, response);
       return;
     }
     if (web(request, response)) return;
@@ -217,21 +219,4 @@ function accessKey(dataDir: string | undefined): string {
   const key = randomBytes(32).toString('base64');
   writeFileSync(file, `${JSON.stringify({ signalRAccessKey: key }, null, 2)}\n`, { mode: 0o600 });
   return key;
-}
-
-/** CORS for /api: pages on other origins (the seed's page calls http://localhost:7071/api/). */
-function corsPreflight(request: IncomingMessage, response: ServerResponse): boolean {
-  const origin = request.headers.origin;
-  if (origin === undefined) return false;
-  response.setHeader('Access-Control-Allow-Origin', origin);
-  response.setHeader('Access-Control-Allow-Credentials', 'true');
-  response.setHeader('Vary', 'Origin');
-  if (request.method !== 'OPTIONS') return false;
-  response.writeHead(204, {
-    'Access-Control-Allow-Methods': 'GET, POST, PUT, PATCH, DELETE, OPTIONS',
-    'Access-Control-Allow-Headers': request.headers['access-control-request-headers'] ?? '*',
-    'Access-Control-Max-Age': '600',
-  });
-  response.end();
-  return true;
 }

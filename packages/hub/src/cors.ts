@@ -8,6 +8,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 export interface CorsOptions {
   /** Origins allowed to connect: `true` for any (reflected), a list, or a predicate. @default true */
   origins?: true | readonly string[] | ((origin: string) => boolean);
+  /** Methods a preflight allows. @default ['GET', 'POST', 'DELETE', 'OPTIONS'] (what the SignalR client uses) */
+  methods?: readonly string[];
 }
 
 const allowHeaders = 'authorization, content-type, x-requested-with, x-signalr-user-agent';
@@ -16,6 +18,7 @@ export type CorsHandler = (request: IncomingMessage, response: ServerResponse) =
 
 export function createCors(options: CorsOptions = {}): CorsHandler {
   const origins = options.origins ?? true;
+  const methods = (options.methods ?? ['GET', 'POST', 'DELETE', 'OPTIONS']).join(', ');
   const allowed =
     origins === true
       ? () => true
@@ -24,7 +27,8 @@ export function createCors(options: CorsOptions = {}): CorsHandler {
         : (origin: string) => origins.includes(origin);
   return (request, response) => {
     const origin = request.headers.origin;
-    if (origin === undefined) return request.method === 'OPTIONS' ? preflight(response, undefined) : 'continue';
+    if (origin === undefined)
+      return request.method === 'OPTIONS' ? preflight(response, methods, undefined) : 'continue';
     if (!allowed(origin)) {
       if (request.method === 'OPTIONS') {
         response.writeHead(403).end();
@@ -36,14 +40,14 @@ export function createCors(options: CorsOptions = {}): CorsHandler {
     response.setHeader('Access-Control-Allow-Credentials', 'true');
     response.setHeader('Vary', 'Origin');
     return request.method === 'OPTIONS'
-      ? preflight(response, request.headers['access-control-request-headers'])
+      ? preflight(response, methods, request.headers['access-control-request-headers'])
       : 'continue';
   };
 }
 
-function preflight(response: ServerResponse, requested: string | undefined): 'preflight' {
+function preflight(response: ServerResponse, methods: string, requested: string | undefined): 'preflight' {
   response.writeHead(204, {
-    'Access-Control-Allow-Methods': 'GET, POST, DELETE, OPTIONS',
+    'Access-Control-Allow-Methods': methods,
     'Access-Control-Allow-Headers': requested ?? allowHeaders,
     'Access-Control-Max-Age': '86400',
   });

@@ -8,7 +8,7 @@ export {
 } from './backplane.ts';
 export type { CallerClients, ClientProxy, HubClients, SingleClientProxy } from './clients.ts';
 export { ConnectionState, type HubConnection, type Principal } from './connection.ts';
-export type { CorsOptions } from './cors.ts';
+export { type CorsHandler, type CorsOptions, createCors } from './cors.ts';
 export { HubError, HubErrorCode } from './errors.ts';
 export { type GroupManager, Hub, type HubEvents, type InvocationContext } from './hub.ts';
 export { HubMethodError, type InvocationFallback, type MethodOptions } from './invoker.ts';
