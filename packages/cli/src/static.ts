@@ -2,9 +2,10 @@
  * Serves a fixed set of files (the web pages and the SignalR browser client) from memory.
  * @module
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
 
 const types: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -49,4 +50,17 @@ export function signalRBrowserClient(): Record<string, string> {
     '/vendor/signalr.min.js': `${dist}browser/signalr.min.js`,
     '/vendor/signalr.min.js.map': `${dist}browser/signalr.min.js.map`,
   };
+}
+
+/** URL path → file for the files directly in `dir` (`x.html` also at `/x`, `index.html` at `/`). */
+export function staticRoutes(dir: string): Record<string, string> {
+  const routes: Record<string, string> = {};
+  for (const name of readdirSync(dir).sort()) {
+    const file = join(dir, name);
+    if (!statSync(file).isFile()) continue;
+    routes[`/${name}`] = file;
+    if (name === 'index.html') routes['/'] = file;
+    else if (name.endsWith('.html')) routes[`/${name.slice(0, -'.html'.length)}`] = file;
+  }
+  return routes;
 }

@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from '@hubbub/kernel';
 import * as signalR from '@microsoft/signalr';
-import { staticRoutes } from '../src/commands/functions.ts';
+import { staticRoutes } from '../src/static.ts';
 import { browserSkipReason, launchBrowser } from './browser.ts';
 import { hubbub, type Running } from './cli.ts';
 

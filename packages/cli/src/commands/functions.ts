@@ -4,10 +4,11 @@
  * the app's `index.html` at / and the SignalR browser client at /vendor/signalr.min.js.
  * @module
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { createConsoleLogger, type LogLevel } from '@hubbub/kernel';
 import { parseCommandArgs, UsageError } from '../args.ts';
+import { staticRoutes } from '../static.ts';
 import { startSystem } from '../system.ts';
 
 export const summary = 'Run an @azure/functions v4 app with a hub and a bus on one port (like func start)';
@@ -34,19 +35,6 @@ Queues and topic subscriptions named by the app's triggers are created when miss
   -h, --help          this help
 
 App settings come from local.settings.json "Values", overridden by the environment.`;
-
-/** URL path → file for the files directly in `dir` (`x.html` also at `/x`, `index.html` at `/`). */
-export function staticRoutes(dir: string): Record<string, string> {
-  const routes: Record<string, string> = {};
-  for (const name of readdirSync(dir).sort()) {
-    const file = join(dir, name);
-    if (!statSync(file).isFile()) continue;
-    routes[`/${name}`] = file;
-    if (name === 'index.html') routes['/'] = file;
-    else if (name.endsWith('.html')) routes[`/${name.slice(0, -'.html'.length)}`] = file;
-  }
-  return routes;
-}
 
 export async function run(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(args, {
@@ -108,14 +96,13 @@ export async function run(args: string[]): Promise<number> {
         : `  ${f.name}: [${f.methods?.join(',')}] ${system.url}/${f.route}`,
     );
   }
-  const pageFiles = values.static === undefined ? [] : Object.keys(staticRoutes(resolve(values.static)));
   const page =
     values.static !== undefined
-      ? `  Pages:   ${pageFiles
+      ? `  Pages:   ${Object.keys(pages)
           .filter((p) => !p.includes('.'))
           .map((p) => system.url + p)
           .join('  ')}\n`
-      : existsSync(resolve(appDir, 'index.html'))
+      : '/' in pages
         ? `  Page:    ${system.url}/\n`
         : '';
   process.stdout.write(
