@@ -198,23 +198,11 @@ function optionalPath(option: string, value: string | undefined): string | undef
 export function queueProperties(name: string, o: QueueOptions, createdAt: Date): QueueProperties {
   return {
     name: checkEntityName(name),
-    lockDuration: range('lockDuration', toMilliseconds('lockDuration', o.lockDuration ?? 60_000), 1, 300_000),
-    maxDeliveryCount: range('maxDeliveryCount', o.maxDeliveryCount ?? 10, 1, 2_147_483_647),
-    defaultMessageTimeToLive: positive(
-      'defaultMessageTimeToLive',
-      toMilliseconds('defaultMessageTimeToLive', o.defaultMessageTimeToLive ?? MAX_TIME_TO_LIVE_MS),
-    ),
-    deadLetteringOnMessageExpiration: bool(
-      'deadLetteringOnMessageExpiration',
-      o.deadLetteringOnMessageExpiration,
-      false,
-    ),
-    requiresDuplicateDetection: bool('requiresDuplicateDetection', o.requiresDuplicateDetection, false),
-    duplicateDetectionHistoryTimeWindow: window(o.duplicateDetectionHistoryTimeWindow),
+    ...receiving(o),
+    ...duplicateDetection(o),
     requiresSession: bool('requiresSession', o.requiresSession, false),
-    forwardTo: optionalPath('forwardTo', o.forwardTo),
-    forwardDeadLetteredMessagesTo: optionalPath('forwardDeadLetteredMessagesTo', o.forwardDeadLetteredMessagesTo),
-    maxMessageSizeInKilobytes: range('maxMessageSizeInKilobytes', o.maxMessageSizeInKilobytes ?? 256, 1, 102_400),
+    ...forwarding(o),
+    maxMessageSizeInKilobytes: maxMessageSize(o),
     createdAt,
   };
 }
@@ -222,13 +210,9 @@ export function queueProperties(name: string, o: QueueOptions, createdAt: Date):
 export function topicProperties(name: string, o: TopicOptions, createdAt: Date): TopicProperties {
   return {
     name: checkEntityName(name),
-    defaultMessageTimeToLive: positive(
-      'defaultMessageTimeToLive',
-      toMilliseconds('defaultMessageTimeToLive', o.defaultMessageTimeToLive ?? MAX_TIME_TO_LIVE_MS),
-    ),
-    requiresDuplicateDetection: bool('requiresDuplicateDetection', o.requiresDuplicateDetection, false),
-    duplicateDetectionHistoryTimeWindow: window(o.duplicateDetectionHistoryTimeWindow),
-    maxMessageSizeInKilobytes: range('maxMessageSizeInKilobytes', o.maxMessageSizeInKilobytes ?? 256, 1, 102_400),
+    defaultMessageTimeToLive: defaultTimeToLive(o),
+    ...duplicateDetection(o),
+    maxMessageSizeInKilobytes: maxMessageSize(o),
     createdAt,
   };
 }
@@ -242,27 +226,54 @@ export function subscriptionProperties(
   return {
     topicName: checkEntityName(topicName),
     subscriptionName: checkShortName(name),
-    lockDuration: range('lockDuration', toMilliseconds('lockDuration', o.lockDuration ?? 60_000), 1, 300_000),
-    maxDeliveryCount: range('maxDeliveryCount', o.maxDeliveryCount ?? 10, 1, 2_147_483_647),
-    defaultMessageTimeToLive: positive(
-      'defaultMessageTimeToLive',
-      toMilliseconds('defaultMessageTimeToLive', o.defaultMessageTimeToLive ?? MAX_TIME_TO_LIVE_MS),
-    ),
-    deadLetteringOnMessageExpiration: bool(
-      'deadLetteringOnMessageExpiration',
-      o.deadLetteringOnMessageExpiration,
-      false,
-    ),
+    ...receiving(o),
     deadLetteringOnFilterEvaluationExceptions: bool(
       'deadLetteringOnFilterEvaluationExceptions',
       o.deadLetteringOnFilterEvaluationExceptions,
       false,
     ),
     requiresSession: bool('requiresSession', o.requiresSession, false),
-    forwardTo: optionalPath('forwardTo', o.forwardTo),
-    forwardDeadLetteredMessagesTo: optionalPath('forwardDeadLetteredMessagesTo', o.forwardDeadLetteredMessagesTo),
+    ...forwarding(o),
     createdAt,
   };
+}
+
+/** Properties every entity that is received from (queue, subscription) has, with Service Bus's defaults. */
+function receiving(o: QueueOptions | SubscriptionOptions) {
+  return {
+    lockDuration: range('lockDuration', toMilliseconds('lockDuration', o.lockDuration ?? 60_000), 1, 300_000),
+    maxDeliveryCount: range('maxDeliveryCount', o.maxDeliveryCount ?? 10, 1, 2_147_483_647),
+    defaultMessageTimeToLive: defaultTimeToLive(o),
+    deadLetteringOnMessageExpiration: bool(
+      'deadLetteringOnMessageExpiration',
+      o.deadLetteringOnMessageExpiration,
+      false,
+    ),
+  };
+}
+
+/** Duplicate detection, which every entity that is sent to (queue, topic) has. */
+function duplicateDetection(o: QueueOptions | TopicOptions) {
+  return {
+    requiresDuplicateDetection: bool('requiresDuplicateDetection', o.requiresDuplicateDetection, false),
+    duplicateDetectionHistoryTimeWindow: window(o.duplicateDetectionHistoryTimeWindow),
+  };
+}
+
+function forwarding(o: QueueOptions | SubscriptionOptions) {
+  return {
+    forwardTo: optionalPath('forwardTo', o.forwardTo),
+    forwardDeadLetteredMessagesTo: optionalPath('forwardDeadLetteredMessagesTo', o.forwardDeadLetteredMessagesTo),
+  };
+}
+
+function defaultTimeToLive(o: { defaultMessageTimeToLive?: Duration }): number {
+  const ttl = toMilliseconds('defaultMessageTimeToLive', o.defaultMessageTimeToLive ?? MAX_TIME_TO_LIVE_MS);
+  return positive('defaultMessageTimeToLive', ttl);
+}
+
+function maxMessageSize(o: { maxMessageSizeInKilobytes?: number }): number {
+  return range('maxMessageSizeInKilobytes', o.maxMessageSizeInKilobytes ?? 256, 1, 102_400);
 }
 
 function positive(option: string, ms: number): number {

@@ -5,22 +5,11 @@
  */
 import type { BodyType, StoredMessage } from './engine.ts';
 import { BusError } from './errors.ts';
-import type { PropertyValue, ServiceBusMessage } from './message.ts';
+import { MESSAGE_STRING_FIELDS, type PropertyValue, type ServiceBusMessage } from './message.ts';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-const STRING_FIELDS = [
-  'messageId',
-  'correlationId',
-  'subject',
-  'contentType',
-  'to',
-  'replyTo',
-  'replyToSessionId',
-  'sessionId',
-  'partitionKey',
-] as const;
 const SHORT_FIELDS = new Set(['messageId', 'sessionId', 'partitionKey', 'replyToSessionId']);
 
 /** The sender's fields, validated, with the body as bytes. */
@@ -70,7 +59,7 @@ export function encodeMessage(input: ServiceBusMessage): EncodedMessage {
   const { body, bodyType } = encodeBody(input.body);
   const out: Record<string, unknown> = { body, bodyType };
   let size = body.byteLength;
-  for (const field of STRING_FIELDS) {
+  for (const field of MESSAGE_STRING_FIELDS) {
     const value = input[field];
     if (value === undefined) continue;
     if (typeof value !== 'string') throw invalid(field, 'must be a string');

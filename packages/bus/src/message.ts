@@ -27,6 +27,19 @@ export interface ServiceBusMessage {
   applicationProperties?: Record<string, PropertyValue>;
 }
 
+/** The sender's string fields, in the order codecs write them. */
+export const MESSAGE_STRING_FIELDS = [
+  'messageId',
+  'correlationId',
+  'subject',
+  'contentType',
+  'to',
+  'replyTo',
+  'replyToSessionId',
+  'sessionId',
+  'partitionKey',
+] as const satisfies ReadonlyArray<keyof ServiceBusMessage>;
+
 export const MessageState = { Active: 'active', Deferred: 'deferred', Scheduled: 'scheduled' } as const;
 export type MessageState = (typeof MessageState)[keyof typeof MessageState];
 

@@ -7,6 +7,7 @@
 import type { Catalog, SubscriptionEntry } from './catalog.ts';
 import type { EngineOp, StoredMessage } from './engine.ts';
 import { MAX_TIME_TO_LIVE_MS } from './entities.ts';
+import { MESSAGE_STRING_FIELDS } from './message.ts';
 import type { RoutableMessage } from './rules/index.ts';
 import type { Store } from './store.ts';
 
@@ -17,15 +18,7 @@ const MAX_HOPS = 4;
 const CARRIED_FIELDS = ['hops', 'deadLetterReason', 'deadLetterErrorDescription', 'deadLetterSource'] as const;
 const OPTIONAL_FIELDS = [
   'scheduledEnqueueTime',
-  'messageId',
-  'correlationId',
-  'subject',
-  'contentType',
-  'to',
-  'replyTo',
-  'replyToSessionId',
-  'sessionId',
-  'partitionKey',
+  ...MESSAGE_STRING_FIELDS,
   'timeToLive',
   'applicationProperties',
   'deadLetterReason',
