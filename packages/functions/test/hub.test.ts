@@ -5,6 +5,7 @@ import { createHubServer } from '@hubbub/hub';
 import { waitFor } from '@hubbub/kernel';
 import * as signalR from '@microsoft/signalr';
 import { fromHubServer, hubServerResolver } from '../src/index.ts';
+import { assertBroadcastReachesAda, negotiateAsAda } from './signalr-flow.ts';
 import { serve } from './support.ts';
 
 describe('SignalR bindings on the Hubbub hub', () => {
@@ -13,38 +14,9 @@ describe('SignalR bindings on the Hubbub hub', () => {
     const { url } = await hub.listen({ host: '127.0.0.1', port: 0 });
     await using app = await serve({ app: 'signalr-app', hub: fromHubServer(hub, { url }) });
 
-    const negotiate = await fetch(`${app.base}/api/negotiate`, {
-      method: 'POST',
-      headers: { 'x-ms-client-principal-id': 'ada' },
-    });
-    const info = (await negotiate.json()) as { url: string; accessToken: string };
+    const info = await negotiateAsAda(app.base);
     assert.equal(info.url, `${url.replace(/\/+$/, '')}/hubs/orders`);
-
-    const received: unknown[] = [];
-    const client = new signalR.HubConnectionBuilder()
-      .withUrl(info.url, { accessTokenFactory: () => info.accessToken })
-      .configureLogging(signalR.LogLevel.None)
-      .build();
-    client.on('status', (value: unknown) => received.push(value));
-    await client.start();
-    try {
-      const res = await fetch(`${app.base}/api/broadcast`, {
-        method: 'POST',
-        body: JSON.stringify([
-          { target: 'status', arguments: ['to-all'] },
-          { target: 'status', arguments: ['to-ada'], userId: 'ada' },
-          { target: 'status', arguments: ['to-bob'], userId: 'bob' },
-          { action: 'add', userId: 'ada', groupName: 'order-1' },
-          { target: 'status', arguments: ['to-group'], groupName: 'order-1' },
-          { target: 'status', arguments: ['to-connection'], connectionId: client.connectionId },
-        ]),
-      });
-      assert.equal(res.status, 202);
-      await waitFor(() => received.length >= 4);
-      assert.deepEqual(received, ['to-all', 'to-ada', 'to-group', 'to-connection']);
-    } finally {
-      await client.stop();
-    }
+    await assertBroadcastReachesAda(app.base, info);
   });
 });
 

@@ -5,8 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createSignalRService } from '@hubbub/hub';
-import { waitFor } from '@hubbub/kernel';
-import * as signalR from '@microsoft/signalr';
+import { assertBroadcastReachesAda, negotiateAsAda } from './signalr-flow.ts';
 import { serve } from './support.ts';
 
 describe('SignalR bindings against the hub in Azure SignalR service mode', () => {
@@ -18,37 +17,8 @@ describe('SignalR bindings against the hub in Azure SignalR service mode', () =>
       settings: { AzureSignalRConnectionString: service.connectionString },
     });
 
-    const negotiate = await fetch(`${app.base}/api/negotiate`, {
-      method: 'POST',
-      headers: { 'x-ms-client-principal-id': 'ada' },
-    });
-    const info = (await negotiate.json()) as { url: string; accessToken: string };
+    const info = await negotiateAsAda(app.base);
     assert.match(info.url, /\/client\/\?hub=orders$/);
-
-    const received: unknown[] = [];
-    const client = new signalR.HubConnectionBuilder()
-      .withUrl(info.url, { accessTokenFactory: () => info.accessToken })
-      .configureLogging(signalR.LogLevel.None)
-      .build();
-    client.on('status', (value: unknown) => received.push(value));
-    await client.start();
-    try {
-      const res = await fetch(`${app.base}/api/broadcast`, {
-        method: 'POST',
-        body: JSON.stringify([
-          { target: 'status', arguments: ['to-all'] },
-          { target: 'status', arguments: ['to-ada'], userId: 'ada' },
-          { target: 'status', arguments: ['to-bob'], userId: 'bob' },
-          { action: 'add', userId: 'ada', groupName: 'order-1' },
-          { target: 'status', arguments: ['to-group'], groupName: 'order-1' },
-          { target: 'status', arguments: ['to-connection'], connectionId: client.connectionId },
-        ]),
-      });
-      assert.equal(res.status, 202);
-      await waitFor(() => received.length >= 4);
-      assert.deepEqual(received, ['to-all', 'to-ada', 'to-group', 'to-connection']);
-    } finally {
-      await client.stop();
-    }
+    await assertBroadcastReachesAda(app.base, info);
   });
 });
