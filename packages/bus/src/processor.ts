@@ -33,21 +33,24 @@ export interface Processor {
 
 const FOREVER = 2_147_483_647;
 
+/** Validates a processor's concurrency option and handler once, at construction. */
+function checkConcurrency(option: string, value: number, max: number, handler: unknown): number {
+  if (!Number.isInteger(value) || value < 1 || value > max) {
+    throw new BusError('BUS_INVALID_OPTION', `${option}: must be an integer in 1…${max}`, { detail: { option } });
+  }
+  if (typeof handler !== 'function') {
+    throw new BusError('BUS_INVALID_OPTION', 'handler: must be a function', { detail: { option: 'handler' } });
+  }
+  return value;
+}
+
 export function createProcessor(
   broker: Broker,
   receiver: Receiver,
   handler: MessageHandler,
   options: ProcessorOptions,
 ): Processor {
-  const max = options.maxConcurrentCalls ?? 1;
-  if (!Number.isInteger(max) || max < 1 || max > 10_000) {
-    throw new BusError('BUS_INVALID_OPTION', 'maxConcurrentCalls: must be an integer in 1…10000', {
-      detail: { option: 'maxConcurrentCalls' },
-    });
-  }
-  if (typeof handler !== 'function') {
-    throw new BusError('BUS_INVALID_OPTION', 'handler: must be a function', { detail: { option: 'handler' } });
-  }
+  const max = checkConcurrency('maxConcurrentCalls', options.maxConcurrentCalls ?? 1, 10_000, handler);
   const autoComplete = options.autoComplete ?? true;
   const peekLock = receiver.receiveMode === 'peekLock';
   const onError = options.onError ?? (() => {});
@@ -146,15 +149,7 @@ export function createSessionProcessor(
   handler: MessageHandler,
   options: SessionProcessorOptions,
 ): Processor {
-  const slots = options.maxConcurrentSessions ?? 8;
-  if (!Number.isInteger(slots) || slots < 1 || slots > 1_000) {
-    throw new BusError('BUS_INVALID_OPTION', 'maxConcurrentSessions: must be an integer in 1…1000', {
-      detail: { option: 'maxConcurrentSessions' },
-    });
-  }
-  if (typeof handler !== 'function') {
-    throw new BusError('BUS_INVALID_OPTION', 'handler: must be a function', { detail: { option: 'handler' } });
-  }
+  const slots = checkConcurrency('maxConcurrentSessions', options.maxConcurrentSessions ?? 8, 1_000, handler);
   const idle = options.sessionIdleTimeoutMs ?? 1_000;
   const autoComplete = options.autoComplete ?? true;
   const onError = options.onError ?? (() => {});
