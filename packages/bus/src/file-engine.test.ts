@@ -1,11 +1,21 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  write as fsWrite,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { crc32 } from 'node:zlib';
+import { waitFor } from '@hubbub/kernel';
 import type { EngineOp, StoredMessage } from './engine.ts';
-import { FileEngine, type FlushTiming } from './file-engine.ts';
+import { FileEngine, type FlushTiming, type FsWrite } from './file-engine.ts';
 import { decodeFrames, encodeFrame } from './log-codec.ts';
 
 const dir = (): string => mkdtempSync(join(tmpdir(), 'hubbub-file-engine-'));
@@ -41,6 +51,75 @@ describe('log codec', () => {
       frame.length,
     );
     assert.deepEqual(got, ops);
+  });
+
+  it('round-trips every optional message field and a remove in binary records', () => {
+    const full = append(7, {
+      state: 'deferred',
+      bodyType: 'json',
+      body: new TextEncoder().encode('{"a":1}'),
+      deliveryCount: 3,
+      expiresAt: 9_000,
+      scheduledEnqueueTime: 8_000,
+      messageId: 'm-ü-7',
+      correlationId: 'c',
+      subject: 'driveby',
+      contentType: 'application/json',
+      to: 't',
+      replyTo: 'r',
+      replyToSessionId: 'rs',
+      sessionId: 's-😀',
+      partitionKey: 'p',
+      timeToLive: 60_000,
+      applicationProperties: { n: 1.5, b: true, big: -(2n ** 64n), d: new Date(5), s: 'x', z: null },
+      deadLetterReason: 'why',
+      deadLetterErrorDescription: 'because',
+      deadLetterSource: 'q',
+      hops: 2,
+    });
+    const ops: EngineOp[] = [
+      full,
+      append(8, { bodyType: 'bytes', body: new Uint8Array(0) }),
+      { op: 'remove', entity: 'q', seq: 7 },
+    ];
+    const got: EngineOp[] = [];
+    const frame = encodeFrame(ops);
+    assert.equal(
+      decodeFrames(frame, (batch) => got.push(...batch)),
+      frame.length,
+    );
+    assert.deepEqual(got, ops);
+  });
+
+  it('reads frames written by the version-1 (JSON) codec', () => {
+    const got: EngineOp[] = [];
+    const buf = readFileSync(new URL('../test/fixtures/log-v1.bin', import.meta.url));
+    assert.equal(
+      decodeFrames(buf, (batch) => got.push(...batch)),
+      buf.length,
+    );
+    assert.deepEqual(
+      got.map((op) => op.op),
+      ['append', 'session', 'update', 'entity', 'dedupe', 'remove'],
+    );
+    const first = got[0] as Extract<EngineOp, { op: 'append' }>;
+    assert.equal(new TextDecoder().decode(first.message.body), 'body-1');
+    assert.equal(first.message.subject, 'driveby');
+    assert.deepEqual(first.message.applicationProperties, { when: new Date(123), big: 2n ** 70n, s: 'x', n: null });
+    assert.deepEqual((got[1] as Extract<EngineOp, { op: 'session' }>).state, new Uint8Array([9, 8]));
+  });
+
+  it('treats a frame with an unknown record kind as the end of the log', () => {
+    const a = encodeFrame([append(1)]);
+    const b = encodeFrame([{ op: 'remove', entity: 'q', seq: 1 }]);
+    const payload = Buffer.from(b.subarray(8));
+    payload[8] = 99; // the first record's kind byte
+    const bad = Buffer.concat([Buffer.from(b.subarray(0, 4)), Buffer.alloc(4), payload]);
+    bad.writeUInt32LE(crc32(payload), 4); // intact checksum, unknown content
+    assert.equal(
+      decodeFrames(Buffer.concat([a, bad]), () => {}),
+      a.length,
+    );
   });
 
   it('stops at a torn or corrupt frame', () => {
@@ -290,6 +369,123 @@ describe('file engine', () => {
     await taker.open();
     assert.equal(readFileSync(join(d, 'LOCK'), 'utf8'), String(process.pid));
     await taker.close();
+  });
+
+  it('writes flushes concurrently but acknowledges them in log order', async () => {
+    const d = dir();
+    let held: (() => void) | undefined;
+    let frames = 0;
+    const write: FsWrite = (fd, buffer, offset, length, position, callback) => {
+      if (length >= 1024 * 1024) return fsWrite(fd, buffer, offset, length, position, callback); // a prefill
+      const first = frames++ === 0;
+      fsWrite(fd, buffer, offset, length, position, (err, n) => {
+        if (first) held = () => callback(err, n);
+        else callback(err, n);
+      });
+    };
+    const engine = new FileEngine({ dir: d, fsWrite: write });
+    await engine.open();
+    const order: number[] = [];
+    const a = engine.write([append(1)]).then(() => order.push(1));
+    await waitFor(() => held, { what: 'the first flush to be written and held' });
+    const b = engine.write([append(2)]).then(() => order.push(2));
+    await waitFor(() => frames === 2, { what: 'the second flush to start while the first is held' });
+    await new Promise((r) => setTimeout(r, 20)); // the second write is durable; it must still wait
+    assert.deepEqual(order, []);
+    held!();
+    await Promise.all([a, b]);
+    assert.deepEqual(order, [1, 2]);
+    await engine.close();
+    const reopened = new FileEngine({ dir: d });
+    assert.deepEqual(
+      (await reopened.open()).messages.map((m) => m.seq),
+      [1, 2],
+    );
+    await reopened.close();
+  });
+
+  it('fails a write that does not reach the disk, and every flush after it, keeping what was acknowledged', async () => {
+    const d = dir();
+    let frames = 0;
+    let release: (() => void) | undefined;
+    const write: FsWrite = (fd, buffer, offset, length, position, callback) => {
+      if (length >= 1024 * 1024) return fsWrite(fd, buffer, offset, length, position, callback);
+      frames++;
+      if (frames === 2) {
+        // The second flush never lands; it reports EIO once the third one is on disk.
+        release = () => callback(Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' }), 0);
+        return;
+      }
+      fsWrite(fd, buffer, offset, length, position, (err, n) => {
+        callback(err, n);
+        if (frames === 3) release?.();
+      });
+    };
+    const engine = new FileEngine({ dir: d, fsWrite: write });
+    await engine.open();
+    await engine.write([append(1)]);
+    const lost = engine.write([append(2)]);
+    await waitFor(() => frames === 2, { what: 'the second flush to start' });
+    const after = engine.write([append(3)]); // written while the second is in flight, at the next position
+    await assert.rejects(lost, { code: 'BUS_ENGINE_FAILURE' });
+    await assert.rejects(after, { code: 'BUS_ENGINE_FAILURE' });
+    await assert.rejects(engine.write([append(4)]), { code: 'BUS_ENGINE_FAILURE' });
+    await engine.close();
+    const reopened = new FileEngine({ dir: d });
+    assert.deepEqual(
+      (await reopened.open()).messages.map((m) => m.seq),
+      [1],
+      'replay stops where the failed frame should have been',
+    );
+    await reopened.write([append(5)]);
+    await reopened.close();
+    const again = new FileEngine({ dir: d });
+    assert.deepEqual(
+      (await again.open()).messages.map((m) => m.seq),
+      [1, 5],
+    );
+    await again.close();
+  });
+
+  it('keeps the segment zero-filled ahead of the log, replays across the zeros and trims them on close', async () => {
+    const d = dir();
+    const engine = new FileEngine({ dir: d });
+    await engine.open();
+    for (let i = 1; i <= 20; i++) await engine.write([append(i)]);
+    const path = join(d, segments(d)[0]!);
+    const end = (): number => decodeFrames(readFileSync(path), () => {});
+    await waitFor(() => statSync(path).size >= end() + 1024 * 1024, { what: 'a prefill past the log end' });
+
+    // A crash now leaves the zeros on disk: a copy of the directory replays and appends after the frames.
+    const copy = dir();
+    writeFileSync(join(copy, segments(d)[0]!), readFileSync(path));
+    const recovered = new FileEngine({ dir: copy });
+    assert.equal((await recovered.open()).messages.length, 20);
+    await recovered.write([append(21)]);
+    await recovered.close();
+    const again = new FileEngine({ dir: copy });
+    assert.equal((await again.open()).messages.at(-1)?.seq, 21);
+    await again.close();
+
+    await engine.close();
+    assert.equal(statSync(path).size, end(), 'close trims the unused zeros');
+  });
+
+  it('accepts zeros after the last frame of an older segment', async () => {
+    const d = dir();
+    writeFileSync(join(d, '00000001.log'), Buffer.concat([encodeFrame([append(1)]), Buffer.alloc(3000)]));
+    writeFileSync(join(d, '00000002.log'), encodeFrame([append(2)]));
+    const engine = new FileEngine({ dir: d });
+    assert.deepEqual(
+      (await engine.open()).messages.map((m) => m.seq),
+      [1, 2],
+    );
+    await engine.close();
+  });
+
+  it('refuses out-of-range pipeline options with BUS_INVALID_OPTION', () => {
+    assert.throws(() => new FileEngine({ dir: dir(), maxInFlight: 0 }), { code: 'BUS_INVALID_OPTION' });
+    assert.throws(() => new FileEngine({ dir: dir(), flushAfterWrites: 1.5 }), { code: 'BUS_INVALID_OPTION' });
   });
 
   it('rejects writes after close with BUS_CLOSED', async () => {

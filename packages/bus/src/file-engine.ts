@@ -1,10 +1,14 @@
 /**
  * `file://DIR`: an append-only log of op batches with group commit, replay on open and compaction.
  *
- * - `write()` queues its ops; one flush encodes every queued batch into one frame and writes it to
- *   a segment opened with `O_DSYNC`, so the write returns once the frame is durable (group commit:
- *   one synchronous write for every queued batch), then resolves all of them. Nothing resolves
- *   before its frame is durable.
+ * - `write()` queues its ops; a flush encodes every write queued so far into one frame and writes
+ *   it at the end of the segment, opened with `O_DSYNC`, so the write returns once the frame is
+ *   durable (group commit). Up to `maxInFlight` flushes are written at once, each at its own
+ *   position; they are acknowledged strictly in log order, and nothing resolves before its frame
+ *   and every frame before it are durable.
+ * - The segment is kept zero-filled ahead of the log's end (durable zeros, written in the
+ *   background), so a flush overwrites existing blocks instead of growing the file: no journal
+ *   commit per flush. Replay treats zeros after the last frame as unused space; close trims them.
  * - `open()` replays the segments (`NNNNNNNN.log`, and `NNNNNNNN.base.log` written by compaction),
  *   truncating a torn tail, into a {@link LiveState}.
  * - Compaction stays off the write path. Between two flushes it captures the live state (array
@@ -15,7 +19,7 @@
  *   one (segments older than the newest base are ignored).
  * @module
  */
-import { closeSync, constants, fsyncSync, openSync } from 'node:fs';
+import { closeSync, constants, write as fsWrite, fsyncSync, openSync } from 'node:fs';
 import {
   type FileHandle,
   mkdir,
@@ -42,6 +46,18 @@ export interface FileEngineOptions {
   compactAfterBytes?: number;
   /** Skip fsync (benchmarks of the non-durable path only). @default true */
   fsync?: boolean;
+  /**
+   * Flushes written at once. With more than one, a flush starts while the previous one is still on
+   * its way to disk (at the next position), so encoding and the disk overlap; they are still
+   * acknowledged in log order. @default 2
+   */
+  maxInFlight?: number;
+  /**
+   * A flush starts as soon as this many writes are queued (and fewer than `maxInFlight` flushes are
+   * being written) rather than at the end of the event-loop turn, so that under load the disk
+   * writes one batch while the next is being produced. @default 8
+   */
+  flushAfterWrites?: number;
   /** Prunes expired duplicate-detection entries at compaction. @default systemClock */
   clock?: Clock;
   /** Called after each flush (group commit) with its size and timings; for benchmarks and diagnostics. @default none */
@@ -51,7 +67,19 @@ export interface FileEngineOptions {
    * compaction open (writes keep flushing meanwhile). @default none
    */
   compactionStep?: () => Promise<void> | void;
+  /** Replaces `fs.write` for the log's writes and prefills; for fault injection in tests. @default fs.write */
+  fsWrite?: FsWrite;
 }
+
+/** The shape of `fs.write(fd, buffer, offset, length, position, callback)`. */
+export type FsWrite = (
+  fd: number,
+  buffer: Buffer,
+  offset: number,
+  length: number,
+  position: number,
+  callback: (err: NodeJS.ErrnoException | null, written: number) => void,
+) => void;
 
 /** One flush as reported to {@link FileEngineOptions.onFlush}. */
 export interface FlushTiming {
@@ -61,6 +89,14 @@ export interface FlushTiming {
   readonly writes: number;
   /** From handing the frame to the OS until it was durable (the `O_DSYNC` write), ms. */
   readonly ms: number;
+}
+
+interface Flush {
+  batch: Pending[];
+  bytes: number;
+  done: boolean;
+  error: unknown;
+  ms: number;
 }
 
 interface Pending {
@@ -84,8 +120,26 @@ export class FileEngine implements BusEngine {
   #segments: string[] = [];
   #bytes = 0;
   #queue: Pending[] = [];
-  #flushing = false;
+  /** Flushes being written, in log order. */
+  #inflight: Flush[] = [];
+  /** A flush failed and was reached in log order: every flush after it is rejected. */
+  #rejectInflight = false;
+  /** Where the next frame goes in the current segment. */
+  #offset = 0;
+  /** A compaction is rotating the segment; no flush starts meanwhile. */
+  #rotating = false;
+  /** The next frame, encoded, waiting for a slot or for a prefill it would overlap. */
+  #ready: { batch: Pending[]; frame: Buffer } | undefined;
+  /** The current segment holds durable zeros (or frames) up to here. */
+  #prefilled = 0;
+  /** The zeros being written from `from` on. */
+  #prefill: { from: number } | undefined;
+  /** A prefill failed; the segment is extended by its writes from then on. */
+  #prefillOff = false;
   #scheduled = false;
+  readonly #maxInFlight: number;
+  readonly #flushAfter: number;
+  readonly #fsWrite: FsWrite;
   #failed: unknown;
   #closed = true;
   #compactRequested: Array<{ resolve: () => void; reject: (err: unknown) => void }> = [];
@@ -109,9 +163,12 @@ export class FileEngine implements BusEngine {
     this.#dir = options.dir;
     this.#compactAfter = options.compactAfterBytes ?? 64 * 1024 * 1024;
     this.#fsync = options.fsync ?? true;
+    this.#maxInFlight = positiveInteger('maxInFlight', options.maxInFlight, 2);
+    this.#flushAfter = positiveInteger('flushAfterWrites', options.flushAfterWrites, 8);
     this.#clock = options.clock ?? systemClock;
     this.#onFlush = options.onFlush;
     this.#compactionStep = options.compactionStep;
+    this.#fsWrite = options.fsWrite ?? fsWrite;
   }
 
   async open(): Promise<EngineState> {
@@ -136,19 +193,22 @@ export class FileEngine implements BusEngine {
     }
     this.#state = new LiveState();
     this.#bytes = 0;
+    this.#offset = 0;
     for (const [i, f] of segments.entries()) {
       const path = join(this.#dir, f);
       const buf = await readFile(path);
       const end = decodeFrames(buf, (ops) => {
         for (const op of ops) this.#state.apply(op);
       });
-      if (end < buf.length) {
-        if (i !== segments.length - 1) {
-          throw new BusError('BUS_ENGINE_FAILURE', `Corrupt log segment ${path} at offset ${end}.`);
-        }
-        await truncate(path, end); // a torn tail: the batch was never acknowledged
+      const last = i === segments.length - 1;
+      // Zeros after the last frame are a prefill; anything else there is a torn tail if it is the
+      // last segment (its batches were never acknowledged) and corruption if it is not.
+      if (end < buf.length && !last && !isZero(buf.subarray(end))) {
+        throw new BusError('BUS_ENGINE_FAILURE', `Corrupt log segment ${path} at offset ${end}.`);
       }
+      if (end < buf.length && last) await truncate(path, end);
       this.#bytes += end;
+      this.#offset = end; // the last segment's end is where writing resumes
     }
     const last = segments.at(-1);
     this.#segment = last === undefined ? 1 : Number(SEGMENT.exec(last)![1]);
@@ -156,9 +216,12 @@ export class FileEngine implements BusEngine {
     this.#segments = last === undefined ? [current] : segments;
     this.#fh = await open(join(this.#dir, current), this.#logFlags());
     if (last === undefined) syncDir(this.#dir);
+    this.#prefilled = this.#offset;
+    this.#prefillOff = false;
     this.#closed = false;
     this.#closing = false;
     this.#failed = undefined;
+    this.#rejectInflight = false;
     return this.#state.snapshot();
   }
 
@@ -167,7 +230,8 @@ export class FileEngine implements BusEngine {
     if (this.#failed !== undefined) return Promise.reject(this.#failure());
     return new Promise<void>((resolve, reject) => {
       this.#queue.push({ ops, resolve, reject });
-      this.#kick();
+      if (this.#queue.length >= this.#flushAfter) this.#pump();
+      else this.#kick();
     });
   }
 
@@ -183,13 +247,14 @@ export class FileEngine implements BusEngine {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closing = true; // a running compaction stops at its next chunk; no new one starts
-    while (this.#flushing || this.#queue.length > 0 || this.#compaction !== undefined) {
-      if (this.#flushing || this.#queue.length > 0) await new Promise<void>((r) => this.#idle.push(r));
+    while (this.#busy() || this.#compaction !== undefined) {
+      if (this.#busy()) await new Promise<void>((r) => this.#idle.push(r));
       else await this.#compaction;
     }
     for (const w of this.#compactRequested.splice(0)) w.resolve(); // nothing to compact into any more
     this.#closed = true;
     this.#closing = false;
+    if (this.#fh !== undefined && this.#prefilled > this.#offset) await this.#fh.truncate(this.#offset);
     await this.#fh?.close();
     this.#fh = undefined;
     await this.#unlock();
@@ -237,77 +302,169 @@ export class FileEngine implements BusEngine {
     throw new BusError('BUS_ENGINE_FAILURE', `Could not lock ${this.#dir}.`, { detail: { dir: this.#dir } });
   }
 
+  /** Writes are queued, encoded, being written, or waiting for a rotation or a prefill. */
+  #busy(): boolean {
+    return (
+      this.#inflight.length > 0 ||
+      this.#queue.length > 0 ||
+      this.#ready !== undefined ||
+      this.#rotating ||
+      this.#prefill !== undefined
+    );
+  }
+
   #kick(): void {
-    if (this.#flushing || this.#scheduled) return;
+    if (this.#scheduled) return;
     this.#scheduled = true;
     setImmediate(() => {
       this.#scheduled = false;
-      void this.#flushLoop();
+      this.#pump();
     });
   }
 
-  /** Flushes queued writes one group at a time; between two flushes, starts a compaction when due. */
-  async #flushLoop(): Promise<void> {
-    if (this.#flushing) return;
-    this.#flushing = true;
-    try {
-      while (this.#queue.length > 0 || this.#compactionDue()) {
-        const batch = this.#queue;
-        this.#queue = [];
-        if (batch.length > 0) await this.#flush(batch);
-        if (this.#compactionDue() || (this.#canCompact() && this.#shouldCompact())) {
-          try {
-            await this.#startCompaction();
-          } catch (err) {
-            this.#failed = err;
-          }
-        }
-        if (this.#failed !== undefined) {
-          for (const p of this.#queue.splice(0)) p.reject(this.#failure());
-          for (const w of this.#compactRequested.splice(0)) w.reject(this.#failure());
-        }
+  /**
+   * Starts flushes while fewer than `maxInFlight` are being written, each taking every write queued
+   * so far; starts a compaction when one is due, once the flushes in flight have drained (its
+   * rotation swaps the segment). Runs from `setImmediate`, so the writes a turn queues share a flush.
+   */
+  #pump(): void {
+    if (this.#rotating || this.#closed) return;
+    if (this.#failed !== undefined) {
+      for (const p of this.#ready?.batch ?? []) p.reject(this.#failure());
+      this.#ready = undefined;
+      for (const p of this.#queue.splice(0)) p.reject(this.#failure());
+      for (const w of this.#compactRequested.splice(0)) w.reject(this.#failure());
+    } else if (this.#compactionDue() || (this.#canCompact() && this.#shouldCompact())) {
+      // The rotation swaps the segment: nothing may be writing to the old one.
+      if (this.#inflight.length > 0 || this.#prefill !== undefined || this.#ready !== undefined) {
+        if (this.#ready !== undefined && this.#inflight.length < this.#maxInFlight) this.#startReady();
+        return; // the last write to finish pumps again
       }
-    } finally {
-      this.#flushing = false;
-      for (const r of this.#idle.splice(0)) r();
+      this.#rotating = true;
+      this.#startCompaction().then(
+        () => this.#rotated(),
+        (err: unknown) => {
+          this.#failed ??= err;
+          this.#rotated();
+        },
+      );
+      return;
+    } else {
+      while (this.#inflight.length < this.#maxInFlight) {
+        if (this.#ready === undefined) {
+          if (this.#queue.length === 0) break;
+          const batch = this.#queue;
+          this.#queue = [];
+          this.#encode(batch);
+          continue;
+        }
+        if (!this.#startReady()) break;
+      }
+      this.#maybePrefill();
     }
+    if (!this.#busy()) for (const r of this.#idle.splice(0)) r();
   }
 
-  async #flush(batch: Pending[]): Promise<void> {
-    let frames: Buffer;
+  #rotated(): void {
+    this.#rotating = false;
+    this.#pump();
+  }
+
+  /**
+   * Encodes a batch into one frame: all-or-nothing together, which is at least as strong as each
+   * write's own atomicity, and one encode + checksum instead of many.
+   */
+  #encode(batch: Pending[]): void {
     try {
-      // One frame for every write queued since the last flush: all-or-nothing together, which is
-      // at least as strong as each write's own atomicity, and one encode + checksum instead of many.
-      frames = encodeFrame(batch.length === 1 ? batch[0]!.ops : batch.flatMap((p) => p.ops));
+      let ops = batch[0]!.ops;
+      if (batch.length > 1) {
+        const all: EngineOp[] = []; // a loop: flatMap costs several times more on arrays this small
+        for (const p of batch) for (const op of p.ops) all.push(op);
+        ops = all;
+      }
+      const frame = encodeFrame(ops);
+      this.#ready = { batch, frame };
     } catch (err) {
       const failure = new BusError('BUS_INVALID_MESSAGE', 'A record could not be encoded.', { cause: err });
       for (const p of batch) p.reject(failure);
-      return;
     }
-    try {
-      const t0 = performance.now();
-      // The segment is open with O_DSYNC (when fsync is on): the write returns once the frame is
-      // durable, the equivalent of write + fdatasync in one syscall and one thread-pool round trip.
-      for (let at = 0; at < frames.length; ) {
-        const { bytesWritten } = await this.#fh!.write(frames, at, frames.length - at); // short writes loop
-        at += bytesWritten;
-      }
-      this.#bytes += frames.length;
-      this.flushes++;
-      this.#onFlush?.({ bytes: frames.length, writes: batch.length, ms: performance.now() - t0 });
-    } catch (err) {
-      this.#failed = err;
-      for (const p of batch) p.reject(this.#failure());
-      return;
-    }
-    for (const p of batch) for (const op of p.ops) this.#state.apply(op);
-    for (const p of batch) p.resolve();
   }
 
-  /** Log segments are appended to; with fsync on, `O_DSYNC` makes each write durable before it returns. */
+  /**
+   * Writes the encoded frame at the end of the segment, unless that overlaps the zeros a prefill
+   * is writing (then the prefill's end pumps again). The segment is open with `O_DSYNC` (when fsync
+   * is on), so the write returns once the frame is durable: write + fdatasync in one syscall.
+   */
+  #startReady(): boolean {
+    const { batch, frame } = this.#ready!;
+    const position = this.#offset;
+    if (this.#prefill !== undefined && position + frame.length > this.#prefill.from) return false;
+    this.#ready = undefined;
+    const flush: Flush = { batch, bytes: frame.length, done: false, error: undefined, ms: 0 };
+    this.#offset += frame.length;
+    this.#bytes += frame.length;
+    this.#inflight.push(flush);
+    const t0 = performance.now();
+    writeAt(this.#fsWrite, this.#fh!.fd, frame, position, (err) => {
+      flush.done = true;
+      if (err === null) flush.ms = performance.now() - t0;
+      else {
+        flush.error = err;
+        this.#failed ??= err;
+      }
+      this.#settle();
+    });
+    return true;
+  }
+
+  /**
+   * Acknowledges finished flushes in log order: a flush is applied and resolved only once every
+   * flush before it is durable too, so an acknowledged write never depends on one that may be lost.
+   * From a failed flush on, everything is rejected (replay stops at the failed frame).
+   */
+  #settle(): void {
+    while (this.#inflight[0]?.done === true) {
+      const flush = this.#inflight.shift()!;
+      if (flush.error !== undefined) this.#rejectInflight = true;
+      if (this.#rejectInflight) {
+        for (const p of flush.batch) p.reject(this.#failure());
+        continue;
+      }
+      this.flushes++;
+      this.#onFlush?.({ bytes: flush.bytes, writes: flush.batch.length, ms: flush.ms });
+      for (const p of flush.batch) for (const op of p.ops) this.#state.apply(op);
+      for (const p of flush.batch) p.resolve();
+    }
+    this.#kick();
+  }
+
+  /**
+   * Keeps the segment zero-filled and durable {@link PREFILL_AHEAD} bytes past the end of the log,
+   * one {@link PREFILL_CHUNK} at a time, in the background. A synchronous write into blocks that
+   * already exist changes no file metadata, so it needs no journal commit: it is ~35% faster than
+   * an appending one on ext4 and concurrent ones proceed in parallel. Frames never overlap a chunk
+   * being filled; one that would waits for it ({@link #startReady}).
+   */
+  #maybePrefill(): void {
+    if (!this.#fsync || this.#prefill !== undefined || this.#closing || this.#closed || this.#prefillOff) return;
+    const frontier = this.#offset + (this.#ready?.frame.length ?? 0);
+    if (this.#prefilled - frontier >= PREFILL_AHEAD) return;
+    const from = Math.max(this.#prefilled, frontier);
+    const fh = this.#fh!;
+    this.#prefill = { from };
+    writeAt(this.#fsWrite, fh.fd, ZEROS, from, (err) => {
+      this.#prefill = undefined;
+      // A failed prefill is not fatal: writes extend the file as without one (a full disk fails them).
+      if (err !== null) this.#prefillOff = true;
+      else if (fh === this.#fh) this.#prefilled = from + ZEROS.length;
+      this.#kick();
+    });
+  }
+
+  /** With fsync on, `O_DSYNC` makes each write durable before it returns. Writes are positional. */
   #logFlags(): number {
-    const { O_APPEND, O_CREAT, O_WRONLY, O_DSYNC } = constants;
-    return O_WRONLY | O_CREAT | O_APPEND | (this.#fsync ? O_DSYNC : 0);
+    const { O_CREAT, O_WRONLY, O_DSYNC } = constants;
+    return O_WRONLY | O_CREAT | (this.#fsync ? O_DSYNC : 0);
   }
 
   /** A compaction may start now: none running, not failed, not closing. */
@@ -347,6 +504,9 @@ export class FileEngine implements BusEngine {
     const old = this.#fh!;
     const retired = this.#segments;
     this.#fh = fh;
+    this.#offset = 0;
+    this.#prefilled = 0;
+    this.#prefillOff = false;
     this.#segment = next;
     this.#segments = [...retired, name(next, false)];
     const bytesBefore = this.#bytes;
@@ -431,6 +591,10 @@ export class FileEngine implements BusEngine {
 }
 
 const LOCK = 'LOCK';
+/** Zeros written per prefill step, and how far ahead of the log's end the segment is kept filled. */
+const PREFILL_CHUNK = 1024 * 1024;
+const PREFILL_AHEAD = 4 * PREFILL_CHUNK;
+const ZEROS = Buffer.alloc(PREFILL_CHUNK);
 /** Ops per compaction frame, and body bytes per frame: small slices keep the event loop responsive. */
 const CHUNK_OPS = 256;
 const CHUNK_BYTES = 256 * 1024;
@@ -442,6 +606,16 @@ const RELEASE_STEP = 4 * 1024 * 1024;
 const ABORTED = Symbol('aborted');
 /** Directories open in this process (the LOCK file's pid cannot tell two engines of one process apart). */
 const openDirs = new Set<string>();
+
+function positiveInteger(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 1) {
+    throw new BusError('BUS_INVALID_OPTION', `${name} must be a positive integer, got ${value}.`, {
+      detail: { option: name },
+    });
+  }
+  return value;
+}
 
 function isAlive(pid: number): boolean {
   try {
@@ -463,6 +637,30 @@ async function release(path: string): Promise<void> {
   );
   for (let len = size - RELEASE_STEP; len > 0; len -= RELEASE_STEP) await truncate(path, len);
   await rm(path, { force: true });
+}
+
+function isZero(buf: Buffer): boolean {
+  for (let at = 0; at < buf.length; at += ZEROS.length) {
+    const part = buf.subarray(at, at + ZEROS.length);
+    if (!part.equals(ZEROS.subarray(0, part.length))) return false;
+  }
+  return true;
+}
+
+/**
+ * Writes all of `buf` at `position`, looping over short writes, then calls `done`. The callback API
+ * costs the event loop less per write than `FileHandle.write`'s promise; the caller keeps the file
+ * open until `done`.
+ */
+function writeAt(write: FsWrite, fd: number, buf: Buffer, position: number, done: (err: Error | null) => void): void {
+  const step = (at: number): void => {
+    write(fd, buf, at, buf.length - at, position + at, (err, written) => {
+      if (err !== null) done(err);
+      else if (at + written < buf.length) step(at + written);
+      else done(null);
+    });
+  };
+  step(0);
 }
 
 async function syncDirAsync(dir: string): Promise<void> {

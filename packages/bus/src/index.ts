@@ -47,7 +47,7 @@ export {
   type TopicProperties,
 } from './entities.ts';
 export { BusError, type BusErrorCode, BusErrorStatus, isBusError } from './errors.ts';
-export { createFileEngine, FileEngine, type FileEngineOptions, type FlushTiming } from './file-engine.ts';
+export { createFileEngine, FileEngine, type FileEngineOptions, type FlushTiming, type FsWrite } from './file-engine.ts';
 export {
   BATCH_CONTENT_TYPE,
   BusHttpError,

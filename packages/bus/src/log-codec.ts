@@ -1,15 +1,49 @@
 /**
- * Frames of the file engine's log: `[u32 length][u32 crc32][payload]`, payload =
- * `[u32 json length][JSON array of ops][binary blobs]`. Message bodies and session states travel as
- * raw bytes after the JSON (`{"$bin": size}` in their place, blobs in op order); bigint and Date
- * values are tagged (`{"$b": "…"}`, `{"$d": ms}`). A frame is one atomic batch: a torn or corrupt
- * frame at the tail is discarded on replay.
+ * Frames of the file engine's log: `[u32 length][u32 crc32][payload]`. A frame is one atomic batch:
+ * a torn or corrupt frame at the tail is discarded on replay.
+ *
+ * Payload (version 2, written): `[u32 0xFFFFFFFF][u32 op count]` then one record per op, led by a
+ * kind byte. The ops every message makes — `append` and `remove` — are binary records (strings as
+ * `[u32 byte length][utf8]`, numbers as f64, a bit set of the optional fields present, the body's
+ * bytes last); every other op is `[u32 length][JSON]` followed by its blobs (`[u32 length][bytes]`,
+ * session state), as rare ops do not need the speed. Application properties are JSON inside the
+ * record, with bigint and Date values tagged (`{"$b": "…"}`, `{"$d": ms}`).
+ *
+ * Payload version 1 (logs written before, still read): `[u32 json length][JSON array of ops][blobs]`
+ * with `{"$bin": size}`-style lengths in place of bodies and session states.
  * @module
  */
 import { crc32 } from 'node:zlib';
-import type { EngineOp, StoredMessage } from './engine.ts';
+import type { BodyType, EngineOp, StoredMessage } from './engine.ts';
 
 const HEADER = 8;
+/** Where a version-1 payload has its JSON length; no JSON is this long. */
+const V2 = 0xffffffff;
+/** Record kinds. */
+const Kind = { Json: 0, Append: 1, Remove: 2 } as const;
+/** Indexed by the codes {@link stateCode} and {@link bodyTypeCode} write. */
+const STATES = ['active', 'deferred', 'scheduled'] as const;
+const BODY_TYPES: readonly BodyType[] = ['bytes', 'string', 'json'];
+/** Optional message fields in record order, with how each is written. */
+const OPTIONAL: ReadonlyArray<readonly [keyof StoredMessage, 'num' | 'str' | 'props']> = [
+  ['expiresAt', 'num'],
+  ['scheduledEnqueueTime', 'num'],
+  ['messageId', 'str'],
+  ['correlationId', 'str'],
+  ['subject', 'str'],
+  ['contentType', 'str'],
+  ['to', 'str'],
+  ['replyTo', 'str'],
+  ['replyToSessionId', 'str'],
+  ['sessionId', 'str'],
+  ['partitionKey', 'str'],
+  ['timeToLive', 'num'],
+  ['applicationProperties', 'props'],
+  ['deadLetterReason', 'str'],
+  ['deadLetterErrorDescription', 'str'],
+  ['deadLetterSource', 'str'],
+  ['hops', 'num'],
+];
 
 /** Tags bigint / Date / bytes anywhere in a (rare, small) value such as entity properties. */
 function tagDeep(value: unknown): unknown {
@@ -45,48 +79,290 @@ function tagProps(props: Readonly<Record<string, unknown>>): Record<string, unkn
   return out ?? (props as Record<string, unknown>);
 }
 
-function encodeOp(op: EngineOp, blobs: Uint8Array[]): unknown {
-  switch (op.op) {
-    case 'append': {
-      const m = op.message;
-      blobs.push(m.body);
-      const out: Record<string, unknown> = { ...m, body: m.body.byteLength };
-      if (m.applicationProperties !== undefined) out.applicationProperties = tagProps(m.applicationProperties);
-      return { op: 'append', message: out };
-    }
-    case 'update':
-      return op.patch.applicationProperties === undefined
-        ? op
-        : { ...op, patch: { ...op.patch, applicationProperties: tagProps(op.patch.applicationProperties) } };
-    case 'session':
-      if (op.state === null) return op;
-      blobs.push(op.state);
-      return { ...op, state: op.state.byteLength };
-    case 'entity':
-      return { op: 'entity', entity: tagDeep(op.entity) };
-    default:
-      return op;
+/**
+ * Builds one payload in a buffer it grows by doubling and reuses across frames (the frame copies
+ * out of it), so a flush allocates little besides its frame.
+ */
+class Writer {
+  buf = Buffer.allocUnsafe(64 * 1024);
+  at = 0;
+
+  ensure(n: number): void {
+    if (this.at + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.at + n) size *= 2;
+    const next = Buffer.allocUnsafe(size);
+    this.buf.copy(next, 0, 0, this.at);
+    this.buf = next;
+  }
+
+  u8(v: number): void {
+    this.ensure(1);
+    this.buf[this.at++] = v;
+  }
+
+  u32(v: number): void {
+    this.ensure(4);
+    this.buf.writeUInt32LE(v, this.at);
+    this.at += 4;
+  }
+
+  f64(v: number): void {
+    this.ensure(8);
+    this.buf.writeDoubleLE(v, this.at);
+    this.at += 8;
+  }
+
+  str(v: string): void {
+    this.ensure(4 + v.length * 3); // utf8 needs at most 3 bytes per UTF-16 unit
+    const n = this.buf.write(v, this.at + 4);
+    this.buf.writeUInt32LE(n, this.at);
+    this.at += 4 + n;
+  }
+
+  bytes(v: Uint8Array): void {
+    this.ensure(4 + v.byteLength);
+    this.buf.writeUInt32LE(v.byteLength, this.at);
+    this.buf.set(v, this.at + 4);
+    this.at += 4 + v.byteLength;
   }
 }
 
-export function encodeFrame(ops: readonly EngineOp[]): Buffer {
-  const blobs: Uint8Array[] = [];
-  const json = JSON.stringify(ops.map((op) => encodeOp(op, blobs)));
-  let blobBytes = 0;
-  for (const b of blobs) blobBytes += b.byteLength;
-  const jsonLength = Buffer.byteLength(json);
-  const payloadLength = 4 + jsonLength + blobBytes;
-  const frame = Buffer.allocUnsafe(HEADER + payloadLength);
-  frame.writeUInt32LE(payloadLength, 0);
-  frame.writeUInt32LE(jsonLength, HEADER);
-  frame.write(json, HEADER + 4, 'utf8');
-  let at = HEADER + 4 + jsonLength;
-  for (const b of blobs) {
-    frame.set(b, at);
-    at += b.byteLength;
+const writer = new Writer();
+
+function writeAppend(w: Writer, m: StoredMessage): void {
+  w.u8(Kind.Append);
+  w.str(m.entity);
+  w.f64(m.seq);
+  w.f64(m.enqueuedTime);
+  w.f64(m.deliveryCount);
+  w.u8(stateCode(m.state));
+  w.u8(bodyTypeCode(m.bodyType));
+  // Field by field (keyed access by name in a loop is several times slower on this path).
+  const present =
+    (m.expiresAt === undefined ? 0 : 1) |
+    (m.scheduledEnqueueTime === undefined ? 0 : 2) |
+    (m.messageId === undefined ? 0 : 4) |
+    (m.correlationId === undefined ? 0 : 8) |
+    (m.subject === undefined ? 0 : 16) |
+    (m.contentType === undefined ? 0 : 32) |
+    (m.to === undefined ? 0 : 64) |
+    (m.replyTo === undefined ? 0 : 128) |
+    (m.replyToSessionId === undefined ? 0 : 256) |
+    (m.sessionId === undefined ? 0 : 512) |
+    (m.partitionKey === undefined ? 0 : 1024) |
+    (m.timeToLive === undefined ? 0 : 2048) |
+    (m.applicationProperties === undefined ? 0 : 4096) |
+    (m.deadLetterReason === undefined ? 0 : 8192) |
+    (m.deadLetterErrorDescription === undefined ? 0 : 16384) |
+    (m.deadLetterSource === undefined ? 0 : 32768) |
+    (m.hops === undefined ? 0 : 65536);
+  w.u32(present);
+  if (m.expiresAt !== undefined) w.f64(m.expiresAt);
+  if (m.scheduledEnqueueTime !== undefined) w.f64(m.scheduledEnqueueTime);
+  if (m.messageId !== undefined) w.str(m.messageId);
+  if (m.correlationId !== undefined) w.str(m.correlationId);
+  if (m.subject !== undefined) w.str(m.subject);
+  if (m.contentType !== undefined) w.str(m.contentType);
+  if (m.to !== undefined) w.str(m.to);
+  if (m.replyTo !== undefined) w.str(m.replyTo);
+  if (m.replyToSessionId !== undefined) w.str(m.replyToSessionId);
+  if (m.sessionId !== undefined) w.str(m.sessionId);
+  if (m.partitionKey !== undefined) w.str(m.partitionKey);
+  if (m.timeToLive !== undefined) w.f64(m.timeToLive);
+  if (m.applicationProperties !== undefined) w.str(JSON.stringify(tagProps(m.applicationProperties)));
+  if (m.deadLetterReason !== undefined) w.str(m.deadLetterReason);
+  if (m.deadLetterErrorDescription !== undefined) w.str(m.deadLetterErrorDescription);
+  if (m.deadLetterSource !== undefined) w.str(m.deadLetterSource);
+  if (m.hops !== undefined) w.f64(m.hops);
+  w.bytes(m.body);
+}
+
+function stateCode(state: StoredMessage['state']): number {
+  switch (state) {
+    case 'active':
+      return 0;
+    case 'deferred':
+      return 1;
+    case 'scheduled':
+      return 2;
+    default:
+      throw new TypeError(`Unknown message state ${String(state)}`);
   }
-  frame.writeUInt32LE(crc32(frame.subarray(HEADER)), 4);
+}
+
+function bodyTypeCode(bodyType: BodyType): number {
+  switch (bodyType) {
+    case 'bytes':
+      return 0;
+    case 'string':
+      return 1;
+    case 'json':
+      return 2;
+    default:
+      throw new TypeError(`Unknown body type ${String(bodyType)}`);
+  }
+}
+
+/** Rare ops as JSON; bodies-like values (session state) follow as blobs. */
+function writeJson(w: Writer, op: EngineOp): void {
+  const blobs: Uint8Array[] = [];
+  let json: unknown;
+  switch (op.op) {
+    case 'update':
+      json =
+        op.patch.applicationProperties === undefined
+          ? op
+          : { ...op, patch: { ...op.patch, applicationProperties: tagProps(op.patch.applicationProperties) } };
+      break;
+    case 'session':
+      if (op.state !== null) blobs.push(op.state);
+      json = op.state === null ? op : { ...op, state: op.state.byteLength };
+      break;
+    case 'entity':
+      json = { op: 'entity', entity: tagDeep(op.entity) };
+      break;
+    default:
+      json = op;
+  }
+  w.u8(Kind.Json);
+  w.str(JSON.stringify(json));
+  for (const b of blobs) w.bytes(b);
+}
+
+/** Encodes one batch of ops as one frame. */
+export function encodeFrame(ops: readonly EngineOp[]): Buffer {
+  const w = writer;
+  w.at = 0;
+  w.u32(V2);
+  w.u32(ops.length);
+  for (const op of ops) {
+    if (op.op === 'append') writeAppend(w, op.message);
+    else if (op.op === 'remove') {
+      w.u8(Kind.Remove);
+      w.str(op.entity);
+      w.f64(op.seq);
+    } else writeJson(w, op);
+  }
+  const payload = w.buf.subarray(0, w.at);
+  const frame = Buffer.allocUnsafe(HEADER + w.at);
+  frame.writeUInt32LE(w.at, 0);
+  frame.writeUInt32LE(crc32(payload), 4);
+  payload.copy(frame, HEADER);
+  if (w.buf.length > 1024 * 1024) w.buf = Buffer.allocUnsafe(64 * 1024); // do not hold on to a huge batch's buffer
   return frame;
+}
+
+/** Reads a version-2 payload; throws on anything malformed (the frame then counts as torn). */
+class Reader {
+  at = 0;
+  readonly buf: Buffer;
+
+  constructor(buf: Buffer) {
+    this.buf = buf;
+  }
+
+  check(n: number): void {
+    if (this.at + n > this.buf.length) throw new RangeError('record past the end of the frame');
+  }
+
+  u8(): number {
+    this.check(1);
+    return this.buf[this.at++]!;
+  }
+
+  u32(): number {
+    this.check(4);
+    const v = this.buf.readUInt32LE(this.at);
+    this.at += 4;
+    return v;
+  }
+
+  f64(): number {
+    this.check(8);
+    const v = this.buf.readDoubleLE(this.at);
+    this.at += 8;
+    return v;
+  }
+
+  str(): string {
+    const n = this.u32();
+    this.check(n);
+    const v = this.buf.toString('utf8', this.at, this.at + n);
+    this.at += n;
+    return v;
+  }
+
+  /** A copy, so a decoded message does not keep the whole segment in memory. */
+  bytes(): Uint8Array {
+    const n = this.u32();
+    this.check(n);
+    const v = new Uint8Array(this.buf.subarray(this.at, this.at + n));
+    this.at += n;
+    return v;
+  }
+}
+
+function readAppend(r: Reader): EngineOp {
+  const m: Record<string, unknown> = {
+    entity: r.str(),
+    seq: r.f64(),
+    body: undefined,
+    bodyType: undefined,
+    enqueuedTime: r.f64(),
+    deliveryCount: r.f64(),
+    state: STATES[r.u8()],
+  };
+  m.bodyType = BODY_TYPES[r.u8()];
+  if (m.state === undefined || m.bodyType === undefined) throw new RangeError('unknown state or body type');
+  const present = r.u32();
+  for (let i = 0; i < OPTIONAL.length; i++) {
+    if ((present & (1 << i)) === 0) continue;
+    const [field, how] = OPTIONAL[i]!;
+    m[field] = how === 'num' ? r.f64() : how === 'str' ? r.str() : untagProps(JSON.parse(r.str()));
+  }
+  m.body = r.bytes();
+  return { op: 'append', message: m as unknown as StoredMessage };
+}
+
+function readJson(r: Reader): EngineOp {
+  const raw = JSON.parse(r.str()) as Record<string, unknown>;
+  return decodeOp(raw, (size) => {
+    const bytes = r.bytes();
+    if (bytes.byteLength !== size) throw new RangeError('blob size mismatch');
+    return bytes;
+  });
+}
+
+function decodeV2(payload: Buffer): EngineOp[] {
+  const r = new Reader(payload);
+  r.at = 4;
+  const count = r.u32();
+  const ops: EngineOp[] = [];
+  for (let i = 0; i < count; i++) {
+    const kind = r.u8();
+    if (kind === Kind.Append) ops.push(readAppend(r));
+    else if (kind === Kind.Remove) ops.push({ op: 'remove', entity: r.str(), seq: r.f64() });
+    else if (kind === Kind.Json) ops.push(readJson(r));
+    else throw new RangeError(`unknown record kind ${kind}`);
+  }
+  if (r.at !== payload.length) throw new RangeError('trailing bytes in frame');
+  return ops;
+}
+
+/** Version 1: `[u32 json length][JSON array of ops][blobs in op order]`. */
+function decodeV1(payload: Buffer): EngineOp[] {
+  const jsonLength = payload.readUInt32LE(0);
+  if (4 + jsonLength > payload.length) throw new RangeError('json past the end of the frame');
+  let blobAt = 4 + jsonLength;
+  const take = (size: number): Uint8Array => {
+    if (!Number.isInteger(size) || size < 0 || blobAt + size > payload.length) throw new RangeError('bad blob');
+    const bytes = new Uint8Array(payload.subarray(blobAt, blobAt + size)); // a copy
+    blobAt += size;
+    return bytes;
+  };
+  const raw = JSON.parse(payload.toString('utf8', 4, 4 + jsonLength)) as Array<Record<string, unknown>>;
+  return raw.map((op) => decodeOp(op, take));
 }
 
 function untagProps(props: Record<string, unknown>): Record<string, unknown> {
@@ -131,19 +407,9 @@ export function decodeFrames(buf: Buffer, onBatch: (ops: EngineOp[]) => void): n
     if (length < 4 || at + HEADER + length > buf.length) break;
     const payload = buf.subarray(at + HEADER, at + HEADER + length);
     if (crc32(payload) !== buf.readUInt32LE(at + 4)) break;
-    const jsonLength = payload.readUInt32LE(0);
-    if (4 + jsonLength > payload.length) break;
-    let blobAt = 4 + jsonLength;
-    const take = (size: number): Uint8Array => {
-      if (!Number.isInteger(size) || size < 0 || blobAt + size > payload.length) throw new RangeError('bad blob');
-      const bytes = new Uint8Array(payload.subarray(blobAt, blobAt + size)); // a copy
-      blobAt += size;
-      return bytes;
-    };
     let ops: EngineOp[];
     try {
-      const raw = JSON.parse(payload.toString('utf8', 4, 4 + jsonLength)) as Array<Record<string, unknown>>;
-      ops = raw.map((op) => decodeOp(op, take));
+      ops = payload.readUInt32LE(0) === V2 ? decodeV2(payload) : decodeV1(payload);
     } catch {
       break;
     }

@@ -7,7 +7,6 @@ import type { BodyType, StoredMessage } from './engine.ts';
 import { BusError } from './errors.ts';
 import { MESSAGE_STRING_FIELDS, type PropertyValue, type ServiceBusMessage } from './message.ts';
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 const SHORT_FIELDS = new Set(['messageId', 'sessionId', 'partitionKey', 'replyToSessionId']);
@@ -24,7 +23,7 @@ function invalid(field: string, message: string): BusError {
 
 function encodeBody(body: unknown): { body: Uint8Array; bodyType: BodyType } {
   if (body instanceof Uint8Array) return { body, bodyType: 'bytes' };
-  if (typeof body === 'string') return { body: encoder.encode(body), bodyType: 'string' };
+  if (typeof body === 'string') return { body: Buffer.from(body, 'utf8'), bodyType: 'string' }; // Buffer.from is ~5× TextEncoder on short strings
   if (body === undefined) throw invalid('body', 'is required (use null for an empty body)');
   let json: string | undefined;
   try {
@@ -36,7 +35,7 @@ function encodeBody(body: unknown): { body: Uint8Array; bodyType: BodyType } {
     });
   }
   if (json === undefined) throw invalid('body', 'is not JSON-serializable');
-  return { body: encoder.encode(json), bodyType: 'json' };
+  return { body: Buffer.from(json, 'utf8'), bodyType: 'json' };
 }
 
 function checkProperty(name: string, value: unknown): PropertyValue {
