@@ -27,6 +27,95 @@ class FlakyEngine implements BusEngine {
   }
 }
 
+/** A memory engine whose writes wait, in order, until released: a slow disk. */
+class GatedEngine implements BusEngine {
+  readonly kind = 'gated';
+  readonly inner = new MemoryEngine();
+  gated = false;
+  /** The op kinds written, in order. */
+  readonly written: string[] = [];
+  readonly #held: Array<() => void> = [];
+  open(): Promise<EngineState> {
+    return this.inner.open();
+  }
+  write(ops: readonly EngineOp[]): Promise<void> {
+    this.written.push(...ops.map((op) => op.op));
+    if (!this.gated) return this.inner.write(ops);
+    return new Promise((resolve, reject) => this.#held.push(() => this.inner.write(ops).then(resolve, reject)));
+  }
+  get held(): number {
+    return this.#held.length;
+  }
+  release(): void {
+    this.gated = false;
+    for (const write of this.#held.splice(0)) write();
+  }
+  compact(): Promise<void> {
+    return this.inner.compact();
+  }
+  close(): Promise<void> {
+    this.release(); // a failed test must not leave writes hanging
+    return this.inner.close();
+  }
+}
+
+const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+describe('visibility', () => {
+  it("'accepted' (the default) delivers while the send is being written; acknowledgements wait for the disk", async () => {
+    const engine = new GatedEngine();
+    await using bus = await createBus({ engine, entities: { queues: [{ name: 'q' }] } });
+    engine.gated = true;
+    engine.written.length = 0;
+    const acks: string[] = [];
+    const sent = bus
+      .createSender('q')
+      .send({ body: 'hello' })
+      .then(() => acks.push('send'));
+    const [m] = await bus.createReceiver('q').receiveMessages(1, { maxWaitTimeMs: 1_000 });
+    assert.equal(m?.body, 'hello');
+    const completed = m!.complete().then(() => acks.push('complete'));
+    await turn();
+    assert.deepEqual(acks, [], 'nothing is acknowledged before it is durable');
+    assert.equal(engine.held, 2);
+    assert.deepEqual(engine.written, ['append', 'remove'], 'the completion is written after the message');
+    engine.release();
+    await Promise.all([sent, completed]);
+    assert.deepEqual(acks.sort(), ['complete', 'send']);
+  });
+
+  it("'durable' delivers only once the send is durable", async () => {
+    const engine = new GatedEngine();
+    await using bus = await createBus({ engine, visibility: 'durable', entities: { queues: [{ name: 'q' }] } });
+    engine.gated = true;
+    const sent = bus.createSender('q').send({ body: 'hello' });
+    const receiver = bus.createReceiver('q');
+    await turn();
+    assert.deepEqual(await receiver.receiveMessages(1, { maxWaitTimeMs: 0 }), []);
+    engine.release();
+    await sent;
+    const [m] = await receiver.receiveMessages(1, { maxWaitTimeMs: 0 });
+    assert.equal(m?.body, 'hello');
+  });
+
+  it("'accepted': a message whose write fails is taken back; a receiver that got it cannot settle it", async () => {
+    const engine = new FlakyEngine();
+    await using bus = await createBus({ engine, entities: { queues: [{ name: 'q' }] } });
+    const receiver = bus.createReceiver('q');
+    const waiting = receiver.receiveMessages(1, { maxWaitTimeMs: 1_000 });
+    engine.failing = true;
+    await assert.rejects(bus.createSender('q').send({ body: 'doomed' }), { code: 'BUS_ENGINE_FAILURE' });
+    const [m] = await waiting; // it was delivered while its write was on its way
+    assert.equal(m?.body, 'doomed');
+    await assert.rejects(m!.complete(), { code: 'BUS_LOCK_LOST' });
+    assert.equal((await bus.admin.getRuntimeProperties('q')).activeMessageCount, 0);
+  });
+
+  it('refuses an unknown visibility with BUS_INVALID_OPTION', async () => {
+    await assert.rejects(createBus({ visibility: 'eventually' as 'durable' }), { code: 'BUS_INVALID_OPTION' });
+  });
+});
+
 describe('broker', () => {
   it('a failed write rejects the send, shows nothing and forgets the messageId', async () => {
     const engine = new FlakyEngine();

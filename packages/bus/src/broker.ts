@@ -54,7 +54,23 @@ export interface BrokerOptions {
   clock?: Clock;
   /** Lock tokens and generated message ids. @default randomIds */
   ids?: IdSource;
+  /** When a sent message becomes receivable; see {@link Visibility}. @default 'accepted' */
+  visibility?: Visibility;
 }
+
+/**
+ * When a sent message becomes receivable. Either way its sender is acknowledged only once it is
+ * durable, and a settlement is acknowledged only once it is durable, which (the log being one
+ * sequence) implies the message it settles is too.
+ *
+ * - `accepted`: as soon as the broker has accepted and sequenced it, while its write is on its way
+ *   to disk (as NATS JetStream and RabbitMQ classic queues deliver). A slow disk then delays
+ *   acknowledgements, not deliveries. If the process dies before the write lands, a receiver may
+ *   have seen a message that is gone after restart; its sender was never acknowledged and sends
+ *   it again (at-least-once, as always).
+ * - `durable`: only once it is durable: a receiver never sees a message a crash could take back.
+ */
+export type Visibility = 'accepted' | 'durable';
 
 export interface ReceiveOptions {
   maxMessages: number;
@@ -93,9 +109,20 @@ export class Broker {
   #timer: TimerHandle | undefined;
   #timerAt = Number.POSITIVE_INFINITY;
   #closed = false;
+  readonly #visibility: Visibility;
 
   private constructor(options: BrokerOptions) {
     this.#engine = options.engine;
+    this.#visibility = options.visibility ?? 'accepted';
+    if (this.#visibility !== 'accepted' && this.#visibility !== 'durable') {
+      throw new BusError(
+        'BUS_INVALID_OPTION',
+        `visibility: must be 'accepted' or 'durable', got '${String(options.visibility)}'`,
+        {
+          detail: { option: 'visibility' },
+        },
+      );
+    }
     this.#clock = options.clock ?? systemClock;
     this.#ids = options.ids ?? randomIds;
     this.catalog = new Catalog(this.#engine, this.#clock, {
@@ -211,9 +238,34 @@ export class Broker {
     await this.#engine.write(ops);
   }
 
+  /** Writes `ops` and shows `inserts`: at once or once durable (see {@link Visibility}); resolves once durable. */
   async #commit(ops: EngineOp[], inserts: readonly StoredMessage[]): Promise<void> {
-    if (ops.length > 0) await this.#engine.write(ops);
+    if (ops.length === 0 || this.#visibility === 'durable') {
+      if (ops.length > 0) await this.#engine.write(ops);
+      for (const msg of inserts) this.#insert(msg);
+      return;
+    }
+    const durable = this.#engine.write(ops);
     for (const msg of inserts) this.#insert(msg);
+    try {
+      await durable;
+    } catch (err) {
+      for (const msg of inserts) this.#withdraw(msg);
+      throw err;
+    }
+  }
+
+  /** Takes back a message shown before its write failed (the engine has failed; nothing settles it now). */
+  #withdraw(msg: StoredMessage): void {
+    const store = this.catalog.stores.get(msg.entity);
+    if (store === undefined) {
+      this.catalog.topics.get(msg.entity)?.scheduled.delete(msg.seq);
+      return;
+    }
+    const e = store.messages.get(msg.seq);
+    if (e === undefined || e.msg !== msg) return;
+    if (e.lockToken !== undefined) this.#unlock(store, e);
+    store.messages.delete(msg.seq);
   }
 
   /** Makes a durable message visible in memory. */

@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { type Clock, type IdSource, systemClock, type TypedEmitter } from '@hubbub/kernel';
-import { Broker, type BusEvents } from './broker.ts';
+import { Broker, type BusEvents, type Visibility } from './broker.ts';
 import { fromEmulatorConfig } from './config.ts';
 import type { BusEngine } from './engine.ts';
 import type {
@@ -44,6 +44,11 @@ export interface BusOptions {
   clock?: Clock;
   /** Lock tokens and generated message ids. @default randomIds */
   ids?: IdSource;
+  /**
+   * When a sent message becomes receivable: `accepted` (at once, while its write is on its way to
+   * disk) or `durable` (once it is). Senders are acknowledged once durable either way. @default 'accepted'
+   */
+  visibility?: Visibility;
 }
 
 /** Where a receiver reads from. */
@@ -358,7 +363,12 @@ export async function createBus(options: BusOptions = {}): Promise<Bus> {
     }
   }
   const engine = options.engine ?? (await engineFromUrl(options.url ?? 'memory://', clock));
-  const broker = await Broker.open({ engine, clock, ...(options.ids === undefined ? {} : { ids: options.ids }) });
+  const broker = await Broker.open({
+    engine,
+    clock,
+    ...(options.ids === undefined ? {} : { ids: options.ids }),
+    ...(options.visibility === undefined ? {} : { visibility: options.visibility }),
+  });
   try {
     if (config !== undefined) await broker.catalog.applyConfig(config);
     if (options.entities !== undefined) await broker.catalog.applyConfig(options.entities);

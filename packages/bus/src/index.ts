@@ -12,6 +12,7 @@ export {
   type ReceiveMode,
   type ReceiveOptions,
   type SessionLock,
+  type Visibility,
 } from './broker.ts';
 export {
   type AcceptSessionOptions,
