@@ -90,6 +90,8 @@ interface Timed {
 }
 
 const earliest = (a: Timed, b: Timed): boolean => a.at < b.at;
+/** A receive waiting this long (the largest timer delay) waits until a message, an abort or close: no timer. */
+const NEVER = 2_147_483_647;
 
 export class Broker {
   readonly events = new TypedEmitter<BusEvents>();
@@ -372,10 +374,12 @@ export class Broker {
         else resolve([]);
       };
       store.waiters.add(waiter);
-      timer = this.#clock.setTimeout(() => {
-        done();
-        resolve([]);
-      }, options.maxWaitTimeMs);
+      if (options.maxWaitTimeMs < NEVER) {
+        timer = this.#clock.setTimeout(() => {
+          done();
+          resolve([]);
+        }, options.maxWaitTimeMs);
+      }
       options.signal?.addEventListener('abort', onAbort, { once: true });
     });
   }

@@ -117,20 +117,23 @@ export async function invokeFunction(
   const { context } = args;
   userContext = context;
   const hookData: Record<string, unknown> = {};
-
-  const pre = hookContext(hookData, scope, { functionCallback: fn.callback, inputs: args.inputs });
-  Object.defineProperty(pre, 'invocationContext', { get: () => context, set: readOnly('invocationContext') });
-  coreCtx.state = 'preInvocationHooks';
-  try {
-    await runHooks(scope, 'preInvocation', pre);
-  } finally {
-    coreCtx.state = undefined;
+  let inputs = args.inputs as unknown[];
+  let callback = fn.callback;
+  if (scope.registry.hooksOf('preInvocation').length > 0) {
+    const pre = hookContext(hookData, scope, { functionCallback: callback, inputs });
+    Object.defineProperty(pre, 'invocationContext', { get: () => context, set: readOnly('invocationContext') });
+    coreCtx.state = 'preInvocationHooks';
+    try {
+      await runHooks(scope, 'preInvocation', pre);
+    } finally {
+      coreCtx.state = undefined;
+    }
+    inputs = pre.inputs as unknown[];
+    callback = pre.functionCallback as FunctionCallback;
   }
-  const inputs = pre.inputs as unknown[];
-  const callback = pre.functionCallback as FunctionCallback;
 
-  const post = hookContext(hookData, scope, { inputs, result: null, error: null });
-  Object.defineProperty(post, 'invocationContext', { get: () => context, set: readOnly('invocationContext') });
+  // Hook contexts are built only for apps that register hooks: most invocations have none.
+  const post: { result: unknown; error: unknown } = { result: null, error: null };
   coreCtx.state = 'invocation';
   try {
     post.result = await model.invokeFunction(context, inputs, callback);
@@ -139,11 +142,17 @@ export async function invokeFunction(
   } finally {
     coreCtx.state = undefined;
   }
-  coreCtx.state = 'postInvocationHooks';
-  try {
-    await runHooks(scope, 'postInvocation', post);
-  } finally {
-    coreCtx.state = undefined;
+  if (scope.registry.hooksOf('postInvocation').length > 0) {
+    const ctx = hookContext(hookData, scope, { inputs, result: post.result, error: post.error });
+    Object.defineProperty(ctx, 'invocationContext', { get: () => context, set: readOnly('invocationContext') });
+    coreCtx.state = 'postInvocationHooks';
+    try {
+      await runHooks(scope, 'postInvocation', ctx);
+    } finally {
+      coreCtx.state = undefined;
+    }
+    post.result = ctx.result;
+    post.error = ctx.error;
   }
   if (post.error !== null && post.error !== undefined) throw post.error;
   return { response: await model.getResponse(context, post.result), context };

@@ -109,36 +109,41 @@ export function bodyData(message: BusReceivedMessage, binary: boolean): RpcTyped
 
 /** Trigger metadata with the Azure extension's key names (the library camel-cases them). */
 export function triggerMetadataOf(message: BusReceivedMessage): Record<string, unknown> {
-  const meta: Record<string, unknown> = {
-    MessageId: message.messageId,
-    CorrelationId: message.correlationId,
-    ContentType: message.contentType,
-    Label: message.subject,
-    Subject: message.subject,
-    To: message.to,
-    ReplyTo: message.replyTo,
-    ReplyToSessionId: message.replyToSessionId,
-    SessionId: message.sessionId,
-    PartitionKey: message.partitionKey,
-    // The Functions host (the .NET SDK) counts this delivery too: 1 on the first delivery.
-    DeliveryCount: message.deliveryCount + 1,
-    SequenceNumber: Number(message.sequenceNumber),
-    EnqueuedTimeUtc: message.enqueuedTime.toISOString(),
-    ExpiresAtUtc: message.expiresAt?.toISOString(),
-    LockedUntilUtc: message.lockedUntil?.toISOString(),
-    LockToken: message.lockToken,
-    DeadLetterSource: message.deadLetterSource,
-    ApplicationProperties: { ...(message.applicationProperties ?? {}) },
-    UserProperties: { ...(message.applicationProperties ?? {}) },
+  // Only the keys with a value, added one by one: deleting keys would turn the object into a slow dictionary.
+  const meta: Record<string, unknown> = {};
+  const put = (key: string, value: unknown) => {
+    if (value !== undefined) meta[key] = value;
   };
-  for (const key of Object.keys(meta)) if (meta[key] === undefined) delete meta[key];
+  put('MessageId', message.messageId);
+  put('CorrelationId', message.correlationId);
+  put('ContentType', message.contentType);
+  put('Label', message.subject);
+  put('Subject', message.subject);
+  put('To', message.to);
+  put('ReplyTo', message.replyTo);
+  put('ReplyToSessionId', message.replyToSessionId);
+  put('SessionId', message.sessionId);
+  put('PartitionKey', message.partitionKey);
+  // The Functions host (the .NET SDK) counts this delivery too: 1 on the first delivery.
+  meta.DeliveryCount = message.deliveryCount + 1;
+  meta.SequenceNumber = Number(message.sequenceNumber);
+  meta.EnqueuedTimeUtc = message.enqueuedTime.toISOString();
+  put('ExpiresAtUtc', message.expiresAt?.toISOString());
+  put('LockedUntilUtc', message.lockedUntil?.toISOString());
+  put('LockToken', message.lockToken);
+  put('DeadLetterSource', message.deadLetterSource);
+  meta.ApplicationProperties = { ...(message.applicationProperties ?? {}) };
+  meta.UserProperties = { ...(message.applicationProperties ?? {}) };
   return meta;
 }
 
 export function toRpcMetadata(meta: Record<string, unknown>): Record<string, RpcTypedData> {
   const out: Record<string, RpcTypedData> = {};
   // Strings travel as JSON so the library gives back exactly the string (a message id "123" stays a string).
-  for (const [key, value] of Object.entries(meta)) out[key] = typeof value === 'number' ? { int: value } : json(value);
+  for (const key in meta) {
+    const value = meta[key];
+    out[key] = typeof value === 'number' ? { int: value } : json(value);
+  }
   return out;
 }
 
