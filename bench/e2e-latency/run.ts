@@ -64,9 +64,9 @@ const config = {
   paths: list<PathKind>('paths', ['function', 'direct']),
   /** What-if: the function app with another extensions.serviceBus.maxConcurrentCalls (host.json says 16). */
   maxConcurrentCalls: flags['max-concurrent-calls'] === undefined ? undefined : num('max-concurrent-calls', 1, 10_000),
-  /** What-if: extra Node flags for the system process (e.g. `--max-semi-space-size=64`). */
+  /** What-if: extra Node flags for the system process (e.g. `--max-semi-space-size=8`). */
   // The server runs with the Node flags `npm start` uses (package.json), unless told otherwise.
-  serverNodeFlags: (flags['server-node-flags'] ?? '--max-semi-space-size=64').split(' ').filter((f) => f !== ''),
+  serverNodeFlags: (flags['server-node-flags'] ?? '--max-semi-space-size=8').split(' ').filter((f) => f !== ''),
 };
 if (config.clients % config.clientsPerOrder !== 0) throw new Error('--clients must be a multiple of --per-order');
 /** `--profile file-function,memory-direct`: CPU profiles of those measured windows (server process). */

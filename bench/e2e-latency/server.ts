@@ -8,7 +8,8 @@
  *                    the same location object the function would send; no queue, no function
  *
  * Every message is stamped `sentAt` (`process.hrtime`, ms: the system-wide monotonic clock the
- * client process reads too) just before it is handed to the sender or the hub.
+ * client process reads too): the moment the rate made it due, so that a stall of this process
+ * counts against every message it holds back.
  * `forwardLocation` passes only the fields it knows (orderid, storeid, courierid, lat, longitude,
  * timestamp), so the probe also travels in `courierid`: `probe:<phase>:<seq>:<sentAt>`.
  * @module
@@ -157,10 +158,14 @@ serveIpc<ServerApi>({
     let maxPerTick = 0;
     let seq = 0;
 
-    const sendOne = (measured: boolean) => {
+    /**
+     * `sentAt` is when the message was due by the rate, not when the late tick got to it: a stall
+     * of this process (GC, a blocked loop) counts in full against every message it delays, not
+     * only against those already in flight (no coordinated omission).
+     */
+    const sendOne = (measured: boolean, sentAt: number) => {
       const n = seq++;
       const orderid = orderId(n % orders);
-      const sentAt = now();
       const courierid = `probe:${measured ? phase : 'warm'}:${n}:${sentAt}`;
       const lat = 47.6 + (n % 1000) / 100_000;
       const longitude = -122.3 - (n % 1000) / 100_000;
@@ -235,7 +240,8 @@ serveIpc<ServerApi>({
         const target = Math.floor((Math.min(t, end) - t0) * (rate / 1000));
         const n = target - due;
         if (measuring) maxPerTick = Math.max(maxPerTick, n);
-        for (let i = 0; i < n; i++) sendOne(measuring);
+        // Message k (0-based from t0) falls due at t0 + (k + 1) / rate.
+        for (let i = 0; i < n; i++) sendOne(measuring, t0 + ((due + i + 1) * 1000) / rate);
         due = target;
         if (t >= end) finish(t);
       };
