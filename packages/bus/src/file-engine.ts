@@ -443,13 +443,15 @@ export class FileEngine implements BusEngine {
    * one {@link PREFILL_CHUNK} at a time, in the background. A synchronous write into blocks that
    * already exist changes no file metadata, so it needs no journal commit: it is ~35% faster than
    * an appending one on ext4 and concurrent ones proceed in parallel. Frames never overlap a chunk
-   * being filled; one that would waits for it ({@link #startReady}).
+   * being filled; one that would waits for it ({@link #startReady}). When the log has caught up
+   * with the zeros (a new segment, a burst), the chunk starts {@link PREFILL_GAP} past the log's end,
+   * so the frames right behind keep appending instead of waiting for it.
    */
   #maybePrefill(): void {
     if (!this.#fsync || this.#prefill !== undefined || this.#closing || this.#closed || this.#prefillOff) return;
     const frontier = this.#offset + (this.#ready?.frame.length ?? 0);
     if (this.#prefilled - frontier >= PREFILL_AHEAD) return;
-    const from = Math.max(this.#prefilled, frontier);
+    const from = Math.max(this.#prefilled, frontier + PREFILL_GAP);
     const fh = this.#fh!;
     this.#prefill = { from };
     writeAt(this.#fsWrite, fh.fd, ZEROS, from, (err) => {
@@ -594,6 +596,8 @@ const LOCK = 'LOCK';
 /** Zeros written per prefill step, and how far ahead of the log's end the segment is kept filled. */
 const PREFILL_CHUNK = 1024 * 1024;
 const PREFILL_AHEAD = 4 * PREFILL_CHUNK;
+/** Room left for appending frames when a chunk has to start right at the log's end. */
+const PREFILL_GAP = 256 * 1024;
 const ZEROS = Buffer.alloc(PREFILL_CHUNK);
 /** Ops per compaction frame, and body bytes per frame: small slices keep the event loop responsive. */
 const CHUNK_OPS = 256;
