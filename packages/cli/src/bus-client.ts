@@ -205,6 +205,8 @@ class HttpTarget implements BusTarget {
       await (await this.#fetch(path, { method })).arrayBuffer();
     };
     const message = fromBrokerProperties(bp, props, presentBody(bytes, contentType, false));
+    // REST counts the delivery it answers (1 on the first); the CLI prints the library's count (0).
+    message.deliveryCount = Math.max(0, message.deliveryCount - 1);
     if (contentType !== undefined) message.contentType = contentType;
     return {
       message,

@@ -137,7 +137,7 @@ export async function receiveHead(
 function writeDelivery(ctx: MessageContext, entity: string, d: Delivery, status: number, res: ServerResponse): void {
   const m = toReceivedMessage(d);
   const headers: Record<string, string> = {
-    brokerproperties: JSON.stringify(messageToBrokerProperties(m)),
+    brokerproperties: JSON.stringify(messageToBrokerProperties(m, 'received')),
     'content-length': String(d.msg.body.byteLength),
   };
   const contentType = m.contentType ?? (d.msg.bodyType === 'string' ? 'text/plain; charset=utf-8' : undefined);
@@ -205,7 +205,7 @@ export function toBatchEntry(d: Delivery): Record<string, unknown> {
   return {
     Body: d.msg.bodyType === 'bytes' ? bytes.toString('base64') : bytes.toString('utf8'),
     ...(d.msg.bodyType === 'bytes' ? { BodyEncoding: 'base64' } : {}),
-    BrokerProperties: messageToBrokerProperties(m),
+    BrokerProperties: messageToBrokerProperties(m, 'peeked'),
     UserProperties: user,
   };
 }

@@ -144,10 +144,18 @@ export function formatPropertyValue(value: PropertyValue): string {
 /** Header-safe property name: only token characters survive as a header. */
 export const isHeaderName = (name: string): boolean => /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name);
 
-/** The BrokerProperties object of a received message. */
-export function messageToBrokerProperties(m: ReceivedMessage): Record<string, unknown> {
+/**
+ * The BrokerProperties object of a message. `DeliveryCount` is the broker's count, which includes
+ * the delivery being answered (1 on the first receive, as Service Bus's REST API and .NET SDK report
+ * it); a peek is no delivery and shows the earlier ones. (`ReceivedMessage.deliveryCount` follows
+ * `@azure/service-bus`, 0 on the first delivery.)
+ */
+export function messageToBrokerProperties(
+  m: ReceivedMessage,
+  delivery: 'received' | 'peeked',
+): Record<string, unknown> {
   const bp: Record<string, unknown> = {
-    DeliveryCount: m.deliveryCount,
+    DeliveryCount: delivery === 'received' ? m.deliveryCount + 1 : m.deliveryCount,
     EnqueuedSequenceNumber: Number(m.sequenceNumber),
     EnqueuedTimeUtc: m.enqueuedTime.toUTCString(),
     SequenceNumber: Number(m.sequenceNumber),
