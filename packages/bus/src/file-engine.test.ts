@@ -31,6 +31,23 @@ const msg = (seq: number, extra: Partial<StoredMessage> = {}): StoredMessage => 
 });
 const append = (seq: number, extra?: Partial<StoredMessage>): EngineOp => ({ op: 'append', message: msg(seq, extra) });
 const segments = (d: string): string[] => readdirSync(d).filter((f) => f.endsWith('.log'));
+/** Encodes `ops` as one frame and checks that the whole frame decodes back to them. */
+function assertRoundTrip(ops: EngineOp[]): void {
+  const got: EngineOp[] = [];
+  const frame = encodeFrame(ops);
+  assert.equal(
+    decodeFrames(frame, (batch) => got.push(...batch)),
+    frame.length,
+  );
+  assert.deepEqual(got, ops);
+}
+/** The sequence numbers a fresh engine replays from `d` (opened and closed again). */
+async function replayed(d: string): Promise<number[]> {
+  const engine = new FileEngine({ dir: d });
+  const seqs = (await engine.open()).messages.map((m) => m.seq);
+  await engine.close();
+  return seqs;
+}
 
 describe('log codec', () => {
   it('round-trips bodies, session state and tagged property values', () => {
@@ -44,13 +61,7 @@ describe('log codec', () => {
       { op: 'remove', entity: 'q', seq: 1 },
       { op: 'dedupe', entity: 'q', messageId: 'm', until: 5 },
     ];
-    const got: EngineOp[] = [];
-    const frame = encodeFrame(ops);
-    assert.equal(
-      decodeFrames(frame, (batch) => got.push(...batch)),
-      frame.length,
-    );
-    assert.deepEqual(got, ops);
+    assertRoundTrip(ops);
   });
 
   it('round-trips every optional message field and a remove in binary records', () => {
@@ -82,13 +93,7 @@ describe('log codec', () => {
       append(8, { bodyType: 'bytes', body: new Uint8Array(0) }),
       { op: 'remove', entity: 'q', seq: 7 },
     ];
-    const got: EngineOp[] = [];
-    const frame = encodeFrame(ops);
-    assert.equal(
-      decodeFrames(frame, (batch) => got.push(...batch)),
-      frame.length,
-    );
-    assert.deepEqual(got, ops);
+    assertRoundTrip(ops);
   });
 
   it('reads frames written by the version-1 (JSON) codec', () => {
@@ -396,12 +401,7 @@ describe('file engine', () => {
     await Promise.all([a, b]);
     assert.deepEqual(order, [1, 2]);
     await engine.close();
-    const reopened = new FileEngine({ dir: d });
-    assert.deepEqual(
-      (await reopened.open()).messages.map((m) => m.seq),
-      [1, 2],
-    );
-    await reopened.close();
+    assert.deepEqual(await replayed(d), [1, 2]);
   });
 
   it('fails a write that does not reach the disk, and every flush after it, keeping what was acknowledged', async () => {
@@ -431,20 +431,12 @@ describe('file engine', () => {
     await assert.rejects(after, { code: 'BUS_ENGINE_FAILURE' });
     await assert.rejects(engine.write([append(4)]), { code: 'BUS_ENGINE_FAILURE' });
     await engine.close();
+    assert.deepEqual(await replayed(d), [1], 'replay stops where the failed frame should have been');
     const reopened = new FileEngine({ dir: d });
-    assert.deepEqual(
-      (await reopened.open()).messages.map((m) => m.seq),
-      [1],
-      'replay stops where the failed frame should have been',
-    );
+    await reopened.open();
     await reopened.write([append(5)]);
     await reopened.close();
-    const again = new FileEngine({ dir: d });
-    assert.deepEqual(
-      (await again.open()).messages.map((m) => m.seq),
-      [1, 5],
-    );
-    await again.close();
+    assert.deepEqual(await replayed(d), [1, 5]);
   });
 
   it('keeps the segment zero-filled ahead of the log, replays across the zeros and trims them on close', async () => {
@@ -463,9 +455,7 @@ describe('file engine', () => {
     assert.equal((await recovered.open()).messages.length, 20);
     await recovered.write([append(21)]);
     await recovered.close();
-    const again = new FileEngine({ dir: copy });
-    assert.equal((await again.open()).messages.at(-1)?.seq, 21);
-    await again.close();
+    assert.equal((await replayed(copy)).at(-1), 21);
 
     await engine.close();
     assert.equal(statSync(path).size, end(), 'close trims the unused zeros');
@@ -475,12 +465,7 @@ describe('file engine', () => {
     const d = dir();
     writeFileSync(join(d, '00000001.log'), Buffer.concat([encodeFrame([append(1)]), Buffer.alloc(3000)]));
     writeFileSync(join(d, '00000002.log'), encodeFrame([append(2)]));
-    const engine = new FileEngine({ dir: d });
-    assert.deepEqual(
-      (await engine.open()).messages.map((m) => m.seq),
-      [1, 2],
-    );
-    await engine.close();
+    assert.deepEqual(await replayed(d), [1, 2]);
   });
 
   it('refuses out-of-range pipeline options with BUS_INVALID_OPTION', () => {

@@ -117,43 +117,42 @@ export async function invokeFunction(
   const { context } = args;
   userContext = context;
   const hookData: Record<string, unknown> = {};
-  let inputs = args.inputs as unknown[];
-  let callback = fn.callback;
-  if (scope.registry.hooksOf('preInvocation').length > 0) {
-    const pre = hookContext(hookData, scope, { functionCallback: callback, inputs });
-    Object.defineProperty(pre, 'invocationContext', { get: () => context, set: readOnly('invocationContext') });
-    coreCtx.state = 'preInvocationHooks';
+  // Hook contexts are built only for apps that register hooks: most invocations have none.
+  const runInvocationHooks = async (name: 'preInvocation' | 'postInvocation', fields: Record<string, unknown>) => {
+    const ctx = hookContext(hookData, scope, fields);
+    Object.defineProperty(ctx, 'invocationContext', { get: () => context, set: readOnly('invocationContext') });
+    coreCtx.state = `${name}Hooks`;
     try {
-      await runHooks(scope, 'preInvocation', pre);
+      await runHooks(scope, name, ctx);
     } finally {
       coreCtx.state = undefined;
     }
+    return ctx;
+  };
+
+  let inputs = args.inputs as unknown[];
+  let callback = fn.callback;
+  if (scope.registry.hooksOf('preInvocation').length > 0) {
+    const pre = await runInvocationHooks('preInvocation', { functionCallback: callback, inputs });
     inputs = pre.inputs as unknown[];
     callback = pre.functionCallback as FunctionCallback;
   }
 
-  // Hook contexts are built only for apps that register hooks: most invocations have none.
-  const post: { result: unknown; error: unknown } = { result: null, error: null };
+  let result: unknown = null;
+  let error: unknown = null;
   coreCtx.state = 'invocation';
   try {
-    post.result = await model.invokeFunction(context, inputs, callback);
+    result = await model.invokeFunction(context, inputs, callback);
   } catch (err) {
-    post.error = err;
+    error = err;
   } finally {
     coreCtx.state = undefined;
   }
   if (scope.registry.hooksOf('postInvocation').length > 0) {
-    const ctx = hookContext(hookData, scope, { inputs, result: post.result, error: post.error });
-    Object.defineProperty(ctx, 'invocationContext', { get: () => context, set: readOnly('invocationContext') });
-    coreCtx.state = 'postInvocationHooks';
-    try {
-      await runHooks(scope, 'postInvocation', ctx);
-    } finally {
-      coreCtx.state = undefined;
-    }
-    post.result = ctx.result;
-    post.error = ctx.error;
+    const post = await runInvocationHooks('postInvocation', { inputs, result, error });
+    result = post.result;
+    error = post.error;
   }
-  if (post.error !== null && post.error !== undefined) throw post.error;
-  return { response: await model.getResponse(context, post.result), context };
+  if (error !== null && error !== undefined) throw error;
+  return { response: await model.getResponse(context, result), context };
 }
