@@ -12,9 +12,8 @@ import { type BusReceivedMessage, bodyData, toRpcMetadata, triggerMetadataOf } f
 
 export interface BusTriggerDeps {
   readonly ids: IdSource;
-  readonly clock: Clock;
-  /** Locks are renewed while the function runs, for at most this long. */
-  readonly maxAutoLockRenewalMs: number;
+  /** Keeps the messages locked while the function runs. */
+  readonly locks: LockRenewer;
   readonly logger: Logger;
   readonly executor: Executor;
   readonly track: <T>(work: Promise<T>) => Promise<T>;
@@ -47,36 +46,94 @@ function payloadOf(data: RpcTypedData): unknown {
 }
 
 /**
- * Renews each message's lock at half its remaining time until `stop()` or the renewal budget ends,
- * as the Azure extension does with maxAutoLockRenewalDuration.
+ * Renews the locks of the messages being handled at half their remaining time, as the Azure
+ * extension does with maxAutoLockRenewalDuration, until they are settled or the renewal budget
+ * ends. One timer for every message in flight (armed for the earliest renewal due) instead of one
+ * per message: with a fixed lock duration a new message is due after every one already held, so
+ * holding one costs a map entry.
  */
-function keepLocked(deps: BusTriggerDeps, messages: readonly BusReceivedMessage[]): () => void {
-  const started = deps.clock.now();
-  const timers = new Set<TimerHandle>();
-  let stopped = false;
-  const schedule = (message: BusReceivedMessage, lockedUntil: Date | undefined) => {
-    if (stopped || message.renewLock === undefined || lockedUntil === undefined) return;
-    const now = deps.clock.now();
-    if (now - started >= deps.maxAutoLockRenewalMs) return;
-    const timer = deps.clock.setTimeout(
-      () => {
-        timers.delete(timer);
-        if (stopped) return;
-        message.renewLock!().then(
-          (until) => schedule(message, until),
-          (err: unknown) => deps.logger.warn({ err, messageId: message.messageId }, 'Lock renewal failed.'),
-        );
-      },
-      Math.max(0, (lockedUntil.getTime() - now) / 2),
-    );
-    timers.add(timer);
-  };
-  for (const message of messages) schedule(message, message.lockedUntil);
-  return () => {
-    stopped = true;
-    for (const timer of timers) timer.cancel();
-  };
+export class LockRenewer {
+  readonly #clock: Clock;
+  readonly #budgetMs: number;
+  readonly #logger: Logger;
+  readonly #held = new Map<BusReceivedMessage, { readonly started: number; renewAt: number; renewing: boolean }>();
+  #timer: TimerHandle | undefined;
+  #timerAt = Number.POSITIVE_INFINITY;
+
+  constructor(options: { clock: Clock; maxAutoLockRenewalMs: number; logger: Logger }) {
+    this.#clock = options.clock;
+    this.#budgetMs = options.maxAutoLockRenewalMs;
+    this.#logger = options.logger;
+  }
+
+  /** Messages held now. */
+  get size(): number {
+    return this.#held.size;
+  }
+
+  /** Keeps `messages` locked until {@link release}. */
+  hold(messages: readonly BusReceivedMessage[]): void {
+    const now = this.#clock.now();
+    for (const message of messages) {
+      if (message.renewLock === undefined || message.lockedUntil === undefined) continue;
+      const entry = { started: now, renewAt: halfway(now, message.lockedUntil), renewing: false };
+      this.#held.set(message, entry);
+      this.#arm(entry.renewAt);
+    }
+  }
+
+  release(messages: readonly BusReceivedMessage[]): void {
+    for (const message of messages) this.#held.delete(message);
+    if (this.#held.size === 0) this.#disarm();
+  }
+
+  #arm(at: number): void {
+    if (at >= this.#timerAt) return;
+    this.#timer?.cancel();
+    this.#timerAt = at;
+    this.#timer = this.#clock.setTimeout(() => this.#due(), Math.max(0, at - this.#clock.now()));
+  }
+
+  #disarm(): void {
+    this.#timer?.cancel();
+    this.#timer = undefined;
+    this.#timerAt = Number.POSITIVE_INFINITY;
+  }
+
+  #due(): void {
+    this.#timer = undefined;
+    this.#timerAt = Number.POSITIVE_INFINITY;
+    const now = this.#clock.now();
+    let next = Number.POSITIVE_INFINITY;
+    for (const [message, entry] of this.#held) {
+      if (entry.renewing) continue;
+      if (now - entry.started >= this.#budgetMs) {
+        this.#held.delete(message); // the budget is spent: the lock runs out on its own
+        continue;
+      }
+      if (entry.renewAt > now) {
+        next = Math.min(next, entry.renewAt);
+        continue;
+      }
+      entry.renewing = true;
+      message.renewLock!().then(
+        (until) => {
+          entry.renewing = false;
+          if (this.#held.get(message) !== entry) return;
+          entry.renewAt = halfway(this.#clock.now(), until);
+          this.#arm(entry.renewAt);
+        },
+        (err: unknown) => {
+          this.#held.delete(message);
+          this.#logger.warn({ err, messageId: message.messageId }, 'Lock renewal failed.');
+        },
+      );
+    }
+    if (next < Number.POSITIVE_INFINITY) this.#arm(next);
+  }
 }
+
+const halfway = (now: number, lockedUntil: Date): number => now + Math.max(0, (lockedUntil.getTime() - now) / 2);
 
 export async function handleBusMessages(
   deps: BusTriggerDeps,
@@ -114,7 +171,7 @@ export async function handleBusMessages(
       return values;
     },
   };
-  const stopRenewing = keepLocked(deps, messages);
+  deps.locks.hold(messages);
   try {
     await deps.track(
       deps.executor.execute(entry, {
@@ -126,7 +183,7 @@ export async function handleBusMessages(
       }),
     );
   } catch (err) {
-    stopRenewing();
+    deps.locks.release(messages);
     deps.logger.warn(
       { err, function: entry.name, messageIds: messages.map((m) => m.messageId), invocationId },
       'Function failed; abandoning its message(s).',
@@ -136,7 +193,7 @@ export async function handleBusMessages(
     );
     return;
   }
-  stopRenewing();
+  deps.locks.release(messages);
   await Promise.all(
     messages.map((m) =>
       m.complete().catch((e: unknown) => deps.logger.error({ err: e, function: entry.name }, 'Complete failed.')),

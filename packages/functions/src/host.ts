@@ -18,7 +18,7 @@ import {
 import { loadApp } from './app-loader.ts';
 import { type BindingServices, bindFunction, createBindingRegistry, type FunctionEntry } from './bindings.ts';
 import { type BusListener, startListener } from './bus-listener.ts';
-import { handleBusMessages } from './bus-trigger.ts';
+import { handleBusMessages, LockRenewer } from './bus-trigger.ts';
 import { createConnections } from './connections.ts';
 import { FunctionsError, isFunctionsError } from './errors.ts';
 import { createExecutor, type Executor } from './executor.ts';
@@ -272,11 +272,10 @@ export function createFunctionsHost(options: FunctionsHostOptions): FunctionsHos
     const deps = {
       ids,
       logger,
-      clock,
+      locks: new LockRenewer({ clock, maxAutoLockRenewalMs: config.maxAutoLockRenewalMs, logger }),
       executor: executor!,
       track,
       signal: closing.signal,
-      maxAutoLockRenewalMs: config.maxAutoLockRenewalMs,
     };
     for (let i = 0; i < pumps; i++) {
       listeners.push(
