@@ -143,7 +143,7 @@ async function runBus(bus: BusKind, client: Peer<ClientApi>): Promise<Record<str
       results[path] = result;
       const l = summary.latencyMs;
       log(
-        `${phase}: p50 ${l.p50} ms, p99 ${l.p99} ms, max ${l.max} ms; ${summary.received}/${summary.expected} received; server CPU ${stats.cpuPercent}%`,
+        `${phase}: p50 ${l.p50} ms, p99 ${l.p99} ms, max ${l.max} ms; ${summary.received}/${summary.expected} received; server CPU ${stats.cpuPercent}% (main thread busy ${stats.mainThreadBusyPercent}%)`,
       );
     }
     return {
@@ -183,6 +183,22 @@ function ioStall(before: ReturnType<typeof ioStallUs>, after: ReturnType<typeof 
   };
 }
 
+/** Linux: CPU time of all CPUs and the part stolen by the hypervisor since boot, in jiffies. */
+function cpuJiffies(): { total: number; steal: number } | undefined {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    return { total: fields.reduce((a, b) => a + b, 0), steal: fields[7] ?? 0 };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The share of the machine's CPU time the hypervisor took during the run: this VM's processes waited for it. */
+function cpuSteal(before: ReturnType<typeof cpuJiffies>, after: ReturnType<typeof cpuJiffies>) {
+  if (before === undefined || after === undefined || after.total === before.total) return {};
+  return { cpuStealPercent: round(((after.steal - before.steal) / (after.total - before.total)) * 100, 1) };
+}
+
 async function main() {
   const runTimer = setTimeout(() => {
     log(`the whole run exceeded ${RUN_TIMEOUT_MS / 1000} s; stopping`);
@@ -191,6 +207,7 @@ async function main() {
   const started = Date.now();
   const loadBefore = loadavg().map((x) => round(x));
   const ioBefore = ioStallUs();
+  const cpuBefore = cpuJiffies();
   const client = start<ClientApi>('client.ts', 'client');
   const results: Record<string, Record<string, unknown>> = {};
   try {
@@ -233,6 +250,7 @@ async function main() {
       loadAverage1m: { before: loadBefore[0], after: round(loadavg()[0] ?? 0) },
       // The file bus waits for fdatasync: time the machine's tasks spent stalled on I/O during the run.
       ...ioStall(ioBefore, ioStallUs(), Date.now() - started),
+      ...cpuSteal(cpuBefore, cpuJiffies()),
     },
     config: { ...config, orders, deliveriesPerMessage: config.clientsPerOrder },
     wallSeconds: Math.round((Date.now() - started) / 1000),

@@ -51,6 +51,8 @@ export interface PhaseStats {
   eventLoopDelayMs: { p50: number; p99: number; max: number };
   /** CPU of this process during the measured window, % of one core. */
   cpuPercent: number;
+  /** Share of the window the main thread was busy (event-loop utilization), %. */
+  mainThreadBusyPercent: number;
 }
 
 export type ServerApi = {
@@ -197,6 +199,7 @@ serveIpc<ServerApi>({
       let due = 0;
       let measuring = false;
       let cpu0: NodeJS.CpuUsage | undefined;
+      let elu0: ReturnType<typeof performance.eventLoopUtilization> | undefined;
       let measuredFrom = 0;
       let measuredSeq0 = 0;
       const loop = monitorEventLoopDelay({ resolution: 1 });
@@ -222,6 +225,7 @@ serveIpc<ServerApi>({
           measuredFrom = t;
           measuredSeq0 = seq;
           cpu0 = process.cpuUsage();
+          elu0 = performance.eventLoopUtilization();
           loop.enable();
           if (profile !== undefined) {
             session = new Session();
@@ -252,6 +256,7 @@ serveIpc<ServerApi>({
         loop.disable();
         gcObserver.disconnect();
         const cpu = process.cpuUsage(cpu0);
+        const elu = performance.eventLoopUtilization(elu0);
         const windowMs = t - measuredFrom;
         const eventLoopDelayMs = {
           p50: r3(loop.percentile(50) / 1e6),
@@ -280,6 +285,7 @@ serveIpc<ServerApi>({
             gc: { ...gc, totalMs: r3(gc.totalMs), maxMs: r3(gc.maxMs), majorMs: r3(gc.majorMs) },
             eventLoopDelayMs,
             cpuPercent: Math.round(((cpu.user + cpu.system) / 1000 / windowMs) * 1000) / 10,
+            mainThreadBusyPercent: Math.round(elu.utilization * 1000) / 10,
           });
         });
       };
