@@ -52,6 +52,10 @@ export class ServiceBusReceivedMessage implements ReceivedMessage {
   get bodyBytes(): Uint8Array {
     return this.#msg.body;
   }
+  /** How the body was sent, so `bodyBytes` can be read without decoding: bytes, a string, or JSON text. */
+  get bodyType(): 'bytes' | 'string' | 'json' {
+    return this.#msg.bodyType;
+  }
   get messageId(): string | undefined {
     return this.#msg.messageId;
   }

@@ -13,6 +13,12 @@ import { connectionValue } from './settings.ts';
 /** A peek-locked message as a trigger receives it; settlement lives on the message. */
 export interface BusReceivedMessage {
   readonly body: unknown;
+  /**
+   * Optional: the body as stored and how it was sent (`@hubbub/bus` messages have both), so a JSON
+   * or text body reaches the function without a parse and a re-serialisation.
+   */
+  readonly bodyBytes?: Uint8Array;
+  readonly bodyType?: 'bytes' | 'string' | 'json';
   readonly messageId?: string | undefined;
   readonly correlationId?: string | undefined;
   readonly subject?: string | undefined;
@@ -87,12 +93,25 @@ export function sourceOf(binding: Readonly<RpcBindingInfo>, scope: BindingScope)
   };
 }
 
-const json = (value: unknown): RpcTypedData => ({
-  json: JSON.stringify(value, (_, v) => (typeof v === 'bigint' ? Number(v) : v)),
-});
+const bigintAsNumber = (_: string, v: unknown): unknown => (typeof v === 'bigint' ? Number(v) : v);
+
+/** JSON typed data; bigints become numbers (a replacer only when one is there: it slows every key). */
+function json(value: unknown): RpcTypedData {
+  try {
+    return { json: JSON.stringify(value) };
+  } catch {
+    return { json: JSON.stringify(value, bigintAsNumber) };
+  }
+}
 
 /** The message body as the Azure extension hands it to Node: text (JSON-parsed by the library) or bytes. */
 export function bodyData(message: BusReceivedMessage, binary: boolean): RpcTypedData {
+  const stored = message.bodyBytes;
+  if (stored !== undefined && !binary && (message.bodyType === 'json' || message.bodyType === 'string')) {
+    const text = Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength).toString('utf8');
+    if (message.bodyType === 'string') return { string: text };
+    return text === '' ? { string: '' } : { json: text }; // the JSON text as sent
+  }
   const body = message.body;
   if (body instanceof Uint8Array) {
     if (binary) return { bytes: body };
