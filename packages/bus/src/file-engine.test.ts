@@ -380,12 +380,16 @@ describe('file engine', () => {
     const d = dir();
     let held: (() => void) | undefined;
     let frames = 0;
+    let secondLanded = false;
     const write: FsWrite = (fd, buffer, offset, length, position, callback) => {
       if (length >= 1024 * 1024) return fsWrite(fd, buffer, offset, length, position, callback); // a prefill
       const first = frames++ === 0;
       fsWrite(fd, buffer, offset, length, position, (err, n) => {
         if (first) held = () => callback(err, n);
-        else callback(err, n);
+        else {
+          callback(err, n);
+          secondLanded = true;
+        }
       });
     };
     const engine = new FileEngine({ dir: d, fsWrite: write });
@@ -394,9 +398,9 @@ describe('file engine', () => {
     const a = engine.write([append(1)]).then(() => order.push(1));
     await waitFor(() => held, { what: 'the first flush to be written and held' });
     const b = engine.write([append(2)]).then(() => order.push(2));
-    await waitFor(() => frames === 2, { what: 'the second flush to start while the first is held' });
-    await new Promise((r) => setTimeout(r, 20)); // the second write is durable; it must still wait
-    assert.deepEqual(order, []);
+    await waitFor(() => secondLanded, { what: 'the second flush to land while the first is held' });
+    await new Promise((r) => setImmediate(r)); // what its landing would resolve has run
+    assert.deepEqual(order, [], 'the second flush is durable but waits for the first');
     held!();
     await Promise.all([a, b]);
     assert.deepEqual(order, [1, 2]);

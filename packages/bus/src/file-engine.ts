@@ -19,25 +19,24 @@
  *   one (segments older than the newest base are ignored).
  * @module
  */
-import { closeSync, constants, write as fsWrite, fsyncSync, openSync } from 'node:fs';
-import {
-  type FileHandle,
-  mkdir,
-  open,
-  readdir,
-  readFile,
-  rename,
-  rm,
-  stat,
-  truncate,
-  writeFile,
-} from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { constants, write as fsWrite } from 'node:fs';
+import { type FileHandle, mkdir, open, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { type Clock, systemClock } from '@hubbub/kernel';
 import type { BusEngine, EngineOp, EngineState } from './engine.ts';
 import { BusError, closedError } from './errors.ts';
 import { captureOps, type LiveCapture, LiveState } from './live-state.ts';
-import { decodeFrames, encodeFrame } from './log-codec.ts';
+import { encodeFrame } from './log-codec.ts';
+import {
+  lockLogDir,
+  releaseSegment,
+  replayLog,
+  segmentName,
+  segmentNumber,
+  syncDir,
+  syncDirNow,
+  unlockLogDir,
+} from './log-dir.ts';
 
 export interface FileEngineOptions {
   /** Directory holding the log; created if missing. */
@@ -105,9 +104,6 @@ interface Pending {
   reject: (err: unknown) => void;
 }
 
-const SEGMENT = /^(\d{8})(\.base)?\.log$/;
-const name = (n: number, base: boolean): string => `${String(n).padStart(8, '0')}${base ? '.base' : ''}.log`;
-
 export class FileEngine implements BusEngine {
   readonly kind = 'file';
   readonly #dir: string;
@@ -173,49 +169,26 @@ export class FileEngine implements BusEngine {
 
   async open(): Promise<EngineState> {
     await mkdir(this.#dir, { recursive: true });
-    await this.#lock();
+    await lockLogDir(this.#dir);
     try {
       return await this.#open();
     } catch (err) {
-      await this.#unlock();
+      await unlockLogDir(this.#dir);
       throw err;
     }
   }
 
   async #open(): Promise<EngineState> {
-    const files = (await readdir(this.#dir)).sort();
-    for (const f of files) if (f.endsWith('.tmp')) await rm(join(this.#dir, f), { force: true });
-    let segments = files.filter((f) => SEGMENT.test(f));
-    const lastBase = segments.findLastIndex((f) => f.includes('.base.'));
-    if (lastBase > 0) {
-      for (const f of segments.slice(0, lastBase)) await rm(join(this.#dir, f), { force: true });
-      segments = segments.slice(lastBase);
-    }
     this.#state = new LiveState();
-    this.#bytes = 0;
-    this.#offset = 0;
-    for (const [i, f] of segments.entries()) {
-      const path = join(this.#dir, f);
-      const buf = await readFile(path);
-      const end = decodeFrames(buf, (ops) => {
-        for (const op of ops) this.#state.apply(op);
-      });
-      const last = i === segments.length - 1;
-      // Zeros after the last frame are a prefill; anything else there is a torn tail if it is the
-      // last segment (its batches were never acknowledged) and corruption if it is not.
-      if (end < buf.length && !last && !isZero(buf.subarray(end))) {
-        throw new BusError('BUS_ENGINE_FAILURE', `Corrupt log segment ${path} at offset ${end}.`);
-      }
-      if (end < buf.length && last) await truncate(path, end);
-      this.#bytes += end;
-      this.#offset = end; // the last segment's end is where writing resumes
-    }
-    const last = segments.at(-1);
-    this.#segment = last === undefined ? 1 : Number(SEGMENT.exec(last)![1]);
-    const current = last ?? name(1, false);
-    this.#segments = last === undefined ? [current] : segments;
+    const replayed = await replayLog(this.#dir, (op) => this.#state.apply(op));
+    const last = replayed.segments.at(-1);
+    this.#bytes = replayed.bytes;
+    this.#offset = replayed.end;
+    this.#segment = last === undefined ? 1 : segmentNumber(last);
+    const current = last ?? segmentName(1, false);
+    this.#segments = last === undefined ? [current] : replayed.segments;
     this.#fh = await open(join(this.#dir, current), this.#logFlags());
-    if (last === undefined) syncDir(this.#dir);
+    if (last === undefined) syncDirNow(this.#dir);
     this.#prefilled = this.#offset;
     this.#prefillOff = false;
     this.#closed = false;
@@ -257,49 +230,7 @@ export class FileEngine implements BusEngine {
     if (this.#fh !== undefined && this.#prefilled > this.#offset) await this.#fh.truncate(this.#offset);
     await this.#fh?.close();
     this.#fh = undefined;
-    await this.#unlock();
-  }
-
-  async #unlock(): Promise<void> {
-    openDirs.delete(resolve(this.#dir));
-    await rm(join(this.#dir, LOCK), { force: true });
-  }
-
-  /** One process per directory: a LOCK file holding the owner's pid; a dead owner's lock is taken over. */
-  async #lock(): Promise<void> {
-    const key = resolve(this.#dir);
-    if (openDirs.has(key)) {
-      throw new BusError('BUS_ENGINE_FAILURE', `${this.#dir} is already open in this process.`, {
-        detail: { dir: this.#dir, pid: process.pid },
-      });
-    }
-    openDirs.add(key);
-    try {
-      await this.#lockFile();
-    } catch (err) {
-      openDirs.delete(key);
-      throw err;
-    }
-  }
-
-  async #lockFile(): Promise<void> {
-    const path = join(this.#dir, LOCK);
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        await writeFile(path, String(process.pid), { flag: 'wx' });
-        return;
-      } catch (err) {
-        if ((err as { code?: string }).code !== 'EEXIST') throw err;
-      }
-      const owner = Number((await readFile(path, 'utf8').catch(() => '')).trim());
-      if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
-        throw new BusError('BUS_ENGINE_FAILURE', `${this.#dir} is in use by process ${owner}.`, {
-          detail: { dir: this.#dir, pid: owner },
-        });
-      }
-      await rm(path, { force: true }); // stale: its owner is gone (or it is ours from an unclean close)
-    }
-    throw new BusError('BUS_ENGINE_FAILURE', `Could not lock ${this.#dir}.`, { detail: { dir: this.#dir } });
+    await unlockLogDir(this.#dir);
   }
 
   /** Writes are queued, encoded, being written, or waiting for a rotation or a prefill. */
@@ -496,9 +427,9 @@ export class FileEngine implements BusEngine {
     this.#state.garbage = 0; // what the capture holds is live; garbage from here on is in the new segment
     const base = this.#segment + 1;
     const next = this.#segment + 2;
-    const fh = await open(join(this.#dir, name(next, false)), this.#logFlags());
+    const fh = await open(join(this.#dir, segmentName(next, false)), this.#logFlags());
     try {
-      await syncDirAsync(this.#dir); // the new segment's name is durable before a write there is acknowledged
+      await syncDir(this.#dir); // the new segment's name is durable before a write there is acknowledged
     } catch (err) {
       await fh.close();
       throw err;
@@ -510,7 +441,7 @@ export class FileEngine implements BusEngine {
     this.#prefilled = 0;
     this.#prefillOff = false;
     this.#segment = next;
-    this.#segments = [...retired, name(next, false)];
+    this.#segments = [...retired, segmentName(next, false)];
     const bytesBefore = this.#bytes;
     this.#compaction = this.#compactInBackground(capture, base, retired, bytesBefore, old).then(
       () => {
@@ -541,7 +472,7 @@ export class FileEngine implements BusEngine {
     old: FileHandle,
   ): Promise<void> {
     await old.close();
-    const final = join(this.#dir, name(base, true));
+    const final = join(this.#dir, segmentName(base, true));
     const tmp = `${final}.tmp`;
     const fh = await open(tmp, 'w');
     let bytes = 0;
@@ -578,13 +509,13 @@ export class FileEngine implements BusEngine {
     }
     await fh.close();
     await rename(tmp, final);
-    await syncDirAsync(this.#dir);
-    const baseName = name(base, true);
+    await syncDir(this.#dir);
+    const baseName = segmentName(base, true);
     this.#segments = [baseName, ...this.#segments.filter((f) => !retired.includes(f))];
     this.#bytes = this.#bytes - bytesBefore + bytes;
     this.compactions++;
     // A crash from here on: open() deletes segments older than the base without reading them.
-    for (const f of retired) await release(join(this.#dir, f));
+    for (const f of retired) await releaseSegment(join(this.#dir, f));
   }
 
   #failure(): BusError {
@@ -592,7 +523,6 @@ export class FileEngine implements BusEngine {
   }
 }
 
-const LOCK = 'LOCK';
 /** Zeros written per prefill step, and how far ahead of the log's end the segment is kept filled. */
 const PREFILL_CHUNK = 1024 * 1024;
 const PREFILL_AHEAD = 4 * PREFILL_CHUNK;
@@ -604,12 +534,8 @@ const CHUNK_OPS = 256;
 const CHUNK_BYTES = 256 * 1024;
 /** The compaction fsyncs its output every this many bytes so the final fsync has little to flush. */
 const SYNC_EVERY = 4 * 1024 * 1024;
-/** Retired segments shrink by this much per step before they are unlinked. */
-const RELEASE_STEP = 4 * 1024 * 1024;
 /** Thrown inside a compaction when the engine closes. */
 const ABORTED = Symbol('aborted');
-/** Directories open in this process (the LOCK file's pid cannot tell two engines of one process apart). */
-const openDirs = new Set<string>();
 
 function positiveInteger(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
@@ -619,36 +545,6 @@ function positiveInteger(name: string, value: number | undefined, fallback: numb
     });
   }
   return value;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as { code?: string }).code === 'EPERM';
-  }
-}
-
-/**
- * Deletes a retired segment, shrinking it in steps first: freeing a 64 MiB file's extents in one
- * unlink makes one large journal commit that the log's next synchronous write waits for.
- */
-async function release(path: string): Promise<void> {
-  const size = await stat(path).then(
-    (s) => s.size,
-    () => 0,
-  );
-  for (let len = size - RELEASE_STEP; len > 0; len -= RELEASE_STEP) await truncate(path, len);
-  await rm(path, { force: true });
-}
-
-function isZero(buf: Buffer): boolean {
-  for (let at = 0; at < buf.length; at += ZEROS.length) {
-    const part = buf.subarray(at, at + ZEROS.length);
-    if (!part.equals(ZEROS.subarray(0, part.length))) return false;
-  }
-  return true;
 }
 
 /**
@@ -665,24 +561,6 @@ function writeAt(write: FsWrite, fd: number, buf: Buffer, position: number, done
     });
   };
   step(0);
-}
-
-async function syncDirAsync(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-function syncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 export function createFileEngine(options: FileEngineOptions): BusEngine {
