@@ -270,7 +270,7 @@ export class Broker {
     store.messages.delete(msg.seq);
   }
 
-  /** Makes a durable message visible in memory. */
+  /** Makes a message visible in memory: once accepted or once durable, as {@link Visibility} says. */
   #insert(msg: StoredMessage): void {
     const store = this.catalog.stores.get(msg.entity);
     if (store === undefined) {
