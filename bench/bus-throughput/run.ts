@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { type Bus, createBus, FileEngine, type FlushTiming } from '@hubbub/bus';
+import { watchMachine } from '../lib/machine.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -393,6 +394,7 @@ async function fsyncProbe(
 }
 
 const results: Result[] = [];
+const machine = watchMachine();
 const scratch = mkdtempSync(join(tmpdir(), 'hubbub-bench-bus-'));
 let fsync: Awaited<ReturnType<typeof fsyncProbe>> | undefined;
 try {
@@ -416,6 +418,14 @@ try {
   rmSync(scratch, { recursive: true, force: true });
 }
 const { cpus, loadavg } = await import('node:os');
-const report = { node: process.version, cpus: cpus().length, loadavg: loadavg(), fsync, results };
+// I/O stalls and the hypervisor's CPU steal during the whole run: both slow every system measured.
+const report = {
+  node: process.version,
+  cpus: cpus().length,
+  loadavg: loadavg(),
+  machine: machine.stop(),
+  fsync,
+  results,
+};
 process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
 process.exit(0); // graphile-worker's pools keep the event loop alive

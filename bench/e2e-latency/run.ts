@@ -11,13 +11,13 @@
  * Prints one JSON object on stdout; progress goes to stderr.
  * @module
  */
-import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Children } from '../lib/children.ts';
 import type { Api, Peer } from '../lib/ipc.ts';
+import { watchMachine } from '../lib/machine.ts';
 import type { ClientApi, LatencySummary } from './client.ts';
 import type { BusKind, PathKind, PhaseStats, ServerApi } from './server.ts';
 
@@ -164,41 +164,6 @@ async function runBus(bus: BusKind, client: Peer<ClientApi>): Promise<Record<str
 
 const round = (x: number, digits = 2) => Number(x.toFixed(digits));
 
-/** Linux PSI: µs that some / all tasks were stalled on I/O since boot (undefined elsewhere). */
-function ioStallUs(): { some: number; full: number } | undefined {
-  try {
-    const text = readFileSync('/proc/pressure/io', 'utf8');
-    const total = (kind: string) => Number(new RegExp(`^${kind} .*total=(\\d+)`, 'm').exec(text)?.[1] ?? Number.NaN);
-    return { some: total('some'), full: total('full') };
-  } catch {
-    return undefined;
-  }
-}
-
-function ioStall(before: ReturnType<typeof ioStallUs>, after: ReturnType<typeof ioStallUs>, wallMs: number) {
-  if (before === undefined || after === undefined) return {};
-  const percent = (us: number) => round((us / 1000 / wallMs) * 100, 1);
-  return {
-    ioPressurePercent: { some: percent(after.some - before.some), full: percent(after.full - before.full) },
-  };
-}
-
-/** Linux: CPU time of all CPUs and the part stolen by the hypervisor since boot, in jiffies. */
-function cpuJiffies(): { total: number; steal: number } | undefined {
-  try {
-    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-    return { total: fields.reduce((a, b) => a + b, 0), steal: fields[7] ?? 0 };
-  } catch {
-    return undefined;
-  }
-}
-
-/** The share of the machine's CPU time the hypervisor took during the run: this VM's processes waited for it. */
-function cpuSteal(before: ReturnType<typeof cpuJiffies>, after: ReturnType<typeof cpuJiffies>) {
-  if (before === undefined || after === undefined || after.total === before.total) return {};
-  return { cpuStealPercent: round(((after.steal - before.steal) / (after.total - before.total)) * 100, 1) };
-}
-
 async function main() {
   const runTimer = setTimeout(() => {
     log(`the whole run exceeded ${RUN_TIMEOUT_MS / 1000} s; stopping`);
@@ -206,8 +171,7 @@ async function main() {
   }, RUN_TIMEOUT_MS);
   const started = Date.now();
   const loadBefore = loadavg().map((x) => round(x));
-  const ioBefore = ioStallUs();
-  const cpuBefore = cpuJiffies();
+  const machine = watchMachine();
   const client = start<ClientApi>('client.ts', 'client');
   const results: Record<string, Record<string, unknown>> = {};
   try {
@@ -249,8 +213,7 @@ async function main() {
       model: cpus()[0]?.model ?? 'unknown',
       loadAverage1m: { before: loadBefore[0], after: round(loadavg()[0] ?? 0) },
       // The file bus waits for fdatasync: time the machine's tasks spent stalled on I/O during the run.
-      ...ioStall(ioBefore, ioStallUs(), Date.now() - started),
-      ...cpuSteal(cpuBefore, cpuJiffies()),
+      ...machine.stop(),
     },
     config: { ...config, orders, deliveriesPerMessage: config.clientsPerOrder },
     wallSeconds: Math.round((Date.now() - started) / 1000),
