@@ -5,9 +5,9 @@
  * function and put in its order's group by the server — receives it. Customers of other orders don't.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { ran, runScript } from '@hubbub/cli/testing';
 import { waitFor } from '@hubbub/kernel';
 import * as signalR from '@microsoft/signalr';
 import type { LocationMessage } from '../src/index.ts';
@@ -16,18 +16,7 @@ import { startTestSystem, type TestSystem } from './system.ts';
 const cli = fileURLToPath(new URL('../../../packages/cli/src/main.ts', import.meta.url));
 const simulate = fileURLToPath(new URL('../src/simulate.ts', import.meta.url));
 
-function run(script: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => {
-    stdout += d;
-  });
-  child.stderr.on('data', (d: Buffer) => {
-    stderr += d;
-  });
-  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
-}
+const run = (script: string, args: string[]) => ran(runScript(script, args));
 
 async function customer(system: TestSystem, orderid: string) {
   const received: LocationMessage[] = [];

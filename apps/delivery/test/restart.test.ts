@@ -4,12 +4,13 @@
  * or still durable in the queue, and the restarted system delivers what was left.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { createBus } from '@hubbub/bus';
+import { runScript } from '@hubbub/cli/testing';
 import { waitFor } from '@hubbub/kernel';
 import * as signalR from '@microsoft/signalr';
 
@@ -18,20 +19,10 @@ const data = mkdtempSync(join(tmpdir(), 'hubbub-restart-'));
 after(() => rmSync(data, { recursive: true, force: true }));
 
 function start(): { child: ChildProcess; url: Promise<string>; exited: Promise<number | null>; output: () => string } {
-  const child = spawn(process.execPath, ['--import', 'tsx', main, '--port', '0', '--data', data, '--no-simulate'], {
-    env: { ...process.env, HUBBUB_LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout!.on('data', (d: Buffer) => {
-    output += d.toString();
-  });
-  child.stderr!.on('data', (d: Buffer) => {
-    output += d.toString();
-  });
-  const url = waitFor(() => /Open (http:\/\/\S+)\//.exec(output)?.[1], { timeoutMs: 30_000, what: 'the URL' });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, url, exited, output: () => output };
+  const run = runScript(main, ['--port', '0', '--data', data, '--no-simulate'], { env: { HUBBUB_LOG_LEVEL: 'warn' } });
+  const output = () => run.stdout() + run.stderr();
+  const url = waitFor(() => /Open (http:\/\/\S+)\//.exec(run.stdout())?.[1], { timeoutMs: 30_000, what: 'the URL' });
+  return { child: run.child, url, exited: run.exited, output };
 }
 
 async function customer(url: string, orderid: string, received: Set<number>) {

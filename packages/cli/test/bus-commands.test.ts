@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -7,36 +6,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Bus, createBus, createBusHttpHandler } from '@hubbub/bus';
+import { waitFor } from '@hubbub/kernel';
 import type { Command } from '../src/command.ts';
+import { ran, hubbub as run } from './cli.ts';
 
 const root = new URL('../../../', import.meta.url).pathname;
-const main = join(root, 'packages/cli/src/main.ts');
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function hubbub(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', main, ...args], {
-      cwd: root,
-      env: { ...process.env, HUBBUB_BUS_URL: '', HUBBUB_BUS_KEY: '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+/** `hubbub …` run to the end from the repository root, with no bus configured in the environment. */
+const hubbub = (args: string[], env: Record<string, string> = {}) =>
+  ran(run(args, { HUBBUB_BUS_URL: '', HUBBUB_BUS_KEY: '', ...env }, root));
 
 const lines = (out: string): Array<Record<string, unknown>> =>
   out
@@ -303,28 +281,24 @@ describe('bus CLI commands: usage errors, direct file:// access, and `hubbub bus
   });
 
   it('`hubbub bus` serves the HTTP API until SIGTERM', async () => {
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', main, 'bus', '--port', '0', '--url', 'memory://', '--key', 'k=v'],
-      {
-        cwd: root,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    const listening = await new Promise<string>((resolve, reject) => {
-      let out = '';
-      child.stdout.on('data', (d: Buffer) => {
-        out += d;
-        const line = out.split('\n').find((l) => l.includes('listening'));
-        if (line !== undefined) resolve((JSON.parse(line) as { listening: string }).listening);
-      });
-      child.on('close', (code) => reject(new Error(`hubbub bus exited with ${code}`)));
-    });
+    const bus = run(['bus', '--port', '0', '--url', 'memory://', '--key', 'k=v'], {}, root);
+    const listening = await Promise.race([
+      waitFor(
+        () => {
+          const line = bus
+            .stdout()
+            .split('\n')
+            .find((l) => l.includes('listening'));
+          return line === undefined ? undefined : (JSON.parse(line) as { listening: string }).listening;
+        },
+        { timeoutMs: 30_000, what: 'hubbub bus to listen' },
+      ),
+      bus.exited.then((code) => assert.fail(`hubbub bus exited with ${code}: ${bus.stderr()}`)),
+    ]);
     assert.match(listening, /^http:\/\/127\.0\.0\.1:\d+\/bus$/);
     const created = await fetch(`${listening}/q1`, { method: 'PUT', body: '{}' });
     assert.equal(created.status, 401);
-    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-    child.kill('SIGTERM');
-    assert.equal(await exited, 0);
+    bus.child.kill('SIGTERM');
+    assert.equal(await bus.exited, 0);
   });
 });

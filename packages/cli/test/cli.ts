@@ -1,4 +1,8 @@
-/** Runs the `hubbub` command as a child process, as a user would. */
+/**
+ * Runs a script of this repository (through tsx) or the `hubbub` command as a child process, as a
+ * user would, collecting what it prints. Shared by the CLI's and the apps' tests
+ * (`@hubbub/cli/testing`).
+ */
 import { type ChildProcess, spawn } from 'node:child_process';
 
 const main = new URL('../src/main.ts', import.meta.url).pathname;
@@ -7,12 +11,22 @@ export interface Running {
   child: ChildProcess;
   stdout: () => string;
   stderr: () => string;
+  /** The exit code, once the process has exited and its output is all read. */
   exited: Promise<number | null>;
 }
 
-export function hubbub(args: string[], env: Record<string, string> = {}): Running {
-  const child = spawn(process.execPath, ['--import', 'tsx', main, ...args], {
-    env: { ...process.env, ...env },
+export interface RunOptions {
+  /** Added to (or, when `undefined`, removed from) the parent's environment. */
+  env?: Record<string, string | undefined>;
+  cwd?: string;
+}
+
+export function runScript(script: string, args: string[], options: RunOptions = {}): Running {
+  const env: Record<string, string | undefined> = { ...process.env, ...options.env };
+  for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+    env,
+    ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -23,6 +37,20 @@ export function hubbub(args: string[], env: Record<string, string> = {}): Runnin
   child.stderr!.on('data', (d: Buffer) => {
     err += d.toString();
   });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve(code));
+  });
   return { child, stdout: () => out, stderr: () => err, exited };
+}
+
+/** `hubbub …` as a process. */
+export function hubbub(args: string[], env: Record<string, string | undefined> = {}, cwd?: string): Running {
+  return runScript(main, args, { env, ...(cwd === undefined ? {} : { cwd }) });
+}
+
+/** Runs to the end: the exit code and everything printed. */
+export async function ran(run: Running): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const code = await run.exited;
+  return { code, stdout: run.stdout(), stderr: run.stderr() };
 }

@@ -1,45 +1,35 @@
 /** `hubbub hub`, run as a process: it prints its URL and connection string, serves the REST API, and stops on SIGTERM. */
 import assert from 'node:assert/strict';
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { waitFor } from '@hubbub/kernel';
 import * as signalR from '@microsoft/signalr';
 import { SignJWT } from 'jose';
+import { hubbub } from '../../test/cli.ts';
 
-const main = fileURLToPath(new URL('../main.ts', import.meta.url));
 const key = 'cli-hub-key-0123456789abcdefghijklmnopqrstu';
 
-function start(args: string[], env: Record<string, string> = {}) {
-  const clean = { ...process.env };
-  delete clean.HUBBUB_SIGNALR_CONNECTION_STRING;
-  delete clean.AzureSignalRConnectionString;
-  const child = spawn(process.execPath, ['--import', 'tsx', main, 'hub', ...args], { env: { ...clean, ...env } });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => {
-    stdout += d.toString();
+/** `hubbub hub …` with no connection string in the environment unless `env` gives one. */
+const start = (args: string[], env: Record<string, string> = {}) =>
+  hubbub(['hub', ...args], {
+    HUBBUB_SIGNALR_CONNECTION_STRING: undefined,
+    AzureSignalRConnectionString: undefined,
+    ...env,
   });
-  child.stderr.on('data', (d: Buffer) => {
-    stderr += d.toString();
-  });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, exited, out: () => stdout, err: () => stderr };
-}
 
 async function ready(run: ReturnType<typeof start>) {
   const match = await waitFor(
     () =>
-      /listening on (\S+)\nConnectionString: (\S+)/.exec(run.out()) ??
-      (run.child.exitCode !== null ? assert.fail(run.err()) : null),
+      /listening on (\S+)\nConnectionString: (\S+)/.exec(run.stdout()) ??
+      (run.child.exitCode !== null ? assert.fail(run.stderr()) : null),
     { timeoutMs: 20_000, what: 'hubbub hub to print its address' },
   );
   return { url: match[1]!, connectionString: match[2]! };
 }
 
-async function stop(child: ChildProcessWithoutNullStreams, exited: Promise<number | null>) {
+async function stop(child: ChildProcess, exited: Promise<number | null>) {
   child.kill('SIGTERM');
   return exited;
 }
@@ -75,7 +65,7 @@ describe('hubbub hub', () => {
     } finally {
       assert.equal(await stop(run.child, run.exited), 0);
     }
-    assert.match(run.out(), /Stopped\./);
+    assert.match(run.stdout(), /Stopped\./);
   });
 
   it('reads HUBBUB_SIGNALR_CONNECTION_STRING, or makes a key when none is given', async () => {
@@ -139,12 +129,12 @@ describe('hubbub hub', () => {
   it('exits 1 with a clear error for a bad port or connection string', async () => {
     const badPort = start(['--port', 'x']);
     assert.equal(await badPort.exited, 1);
-    assert.match(badPort.err(), /--port/);
+    assert.match(badPort.stderr(), /--port/);
     const badUpstream = start(['--port', '0', '--upstream', 'ftp://nowhere/{event}']);
     assert.equal(await badUpstream.exited, 1);
-    assert.match(badUpstream.err(), /KERNEL_INVALID_OPTION/);
+    assert.match(badUpstream.stderr(), /KERNEL_INVALID_OPTION/);
     const badCs = start(['--connection-string', 'Endpoint=http://h;Version=1.0']);
     assert.equal(await badCs.exited, 1);
-    assert.match(badCs.err(), /HUB_INVALID_CONNECTION_STRING/);
+    assert.match(badCs.stderr(), /HUB_INVALID_CONNECTION_STRING/);
   });
 });
