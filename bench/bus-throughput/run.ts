@@ -417,12 +417,9 @@ try {
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }
-const { cpus, loadavg } = await import('node:os');
 // I/O stalls and the hypervisor's CPU steal during the whole run: both slow every system measured.
 const report = {
   node: process.version,
-  cpus: cpus().length,
-  loadavg: loadavg(),
   machine: machine.stop(),
   fsync,
   results,

@@ -11,7 +11,6 @@
  * Prints one JSON object on stdout; progress goes to stderr.
  * @module
  */
-import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -170,7 +169,6 @@ async function main() {
     process.exit(1);
   }, RUN_TIMEOUT_MS);
   const started = Date.now();
-  const loadBefore = loadavg().map((x) => round(x));
   const machine = watchMachine();
   const client = start<ClientApi>('client.ts', 'client');
   const results: Record<string, Record<string, unknown>> = {};
@@ -208,13 +206,8 @@ async function main() {
     benchmark: 'e2e-latency',
     date: new Date().toISOString(),
     node: process.version,
-    machine: {
-      cpus: cpus().length,
-      model: cpus()[0]?.model ?? 'unknown',
-      loadAverage1m: { before: loadBefore[0], after: round(loadavg()[0] ?? 0) },
-      // The file bus waits for fdatasync: time the machine's tasks spent stalled on I/O during the run.
-      ...machine.stop(),
-    },
+    // The file bus waits for fdatasync (I/O stalls); CPU steal slows both processes.
+    machine: machine.stop(),
     config: { ...config, orders, deliveriesPerMessage: config.clientsPerOrder },
     wallSeconds: Math.round((Date.now() - started) / 1000),
     results,

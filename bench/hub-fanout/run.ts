@@ -10,12 +10,12 @@
  * Prints one JSON object on stdout; progress goes to stderr.
  * @module
  */
-import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Children } from '../lib/children.ts';
 import type { Api, Peer } from '../lib/ipc.ts';
+import { watchMachine } from '../lib/machine.ts';
 import type { ClientApi, ClientKind } from './client.ts';
 import type { MemorySnapshot, ServerApi } from './server-harness.ts';
 
@@ -229,7 +229,7 @@ async function main() {
   await client.serving;
   const results: Record<string, { path: string; throughput?: unknown; idle?: unknown }> = {};
   const started = Date.now();
-  const loadBefore = loadavg().map((x) => round(x));
+  const machine = watchMachine();
   try {
     for (const spec of selected) {
       log(`${spec.name}: throughput, ${config.connections} connections × ${config.broadcasts} broadcasts`);
@@ -249,12 +249,8 @@ async function main() {
     benchmark: 'hub-fanout',
     date: new Date().toISOString(),
     node: process.version,
-    machine: {
-      cpus: cpus().length,
-      model: cpus()[0]?.model ?? 'unknown',
-      // Other work on the machine competes for the same cores: wall-clock rates suffer first.
-      loadAverage1m: { before: loadBefore[0], after: round(loadavg()[0] ?? 0) },
-    },
+    // Other work on the machine competes for the same cores: wall-clock rates suffer first.
+    machine: machine.stop(),
     config,
     wallSeconds: Math.round((Date.now() - started) / 1000),
     results,

@@ -1,15 +1,28 @@
 /**
- * The machine's condition during a run, for reading it: the share of wall time tasks were stalled
- * on I/O (Linux PSI; the benchmark's own fsyncs count too) and the share of CPU time the hypervisor
- * took (steal: every process here waited for it). Empty where `/proc` does not have them.
+ * The machine and its condition during a run, for reading it: cores, CPU model, 1-minute load
+ * average before and after, the share of wall time tasks were stalled on I/O (Linux PSI; the
+ * benchmark's own fsyncs count too) and the share of CPU time the hypervisor took (steal: every
+ * process here waited for it). The last two are left out where `/proc` does not have them.
  * @module
  */
 import { readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 
 const round1 = (x: number) => Math.round(x * 10) / 10;
+const round2 = (x: number) => Math.round(x * 100) / 100;
+
+export interface MachineReport {
+  cpus: number;
+  model: string;
+  /** Other work on the machine competes for the same cores. */
+  loadAverage1m: { before: number; after: number };
+  ioPressurePercent?: { some: number; full: number };
+  cpuStealPercent?: number;
+}
 
 interface Sample {
   readonly at: number;
+  readonly load: number;
   /** µs that some / all tasks were stalled on I/O since boot. */
   readonly io: { some: number; full: number } | undefined;
   /** Jiffies of all CPUs, and those stolen by the hypervisor, since boot. */
@@ -35,11 +48,9 @@ function cpuJiffies(): Sample['cpu'] {
   }
 }
 
-/** Starts watching; `stop()` returns `{ ioPressurePercent?, cpuStealPercent? }` for the time since. */
-export function watchMachine(): {
-  stop(): { ioPressurePercent?: { some: number; full: number }; cpuStealPercent?: number };
-} {
-  const before: Sample = { at: Date.now(), io: ioStallUs(), cpu: cpuJiffies() };
+/** Starts watching; `stop()` describes the machine over the time since. */
+export function watchMachine(): { stop(): MachineReport } {
+  const before: Sample = { at: Date.now(), load: loadavg()[0] ?? 0, io: ioStallUs(), cpu: cpuJiffies() };
   return {
     stop() {
       const io = ioStallUs();
@@ -47,6 +58,9 @@ export function watchMachine(): {
       const wallMs = Math.max(1, Date.now() - before.at);
       const percent = (us: number) => round1((us / 1000 / wallMs) * 100);
       return {
+        cpus: cpus().length,
+        model: cpus()[0]?.model ?? 'unknown',
+        loadAverage1m: { before: round2(before.load), after: round2(loadavg()[0] ?? 0) },
         ...(before.io === undefined || io === undefined
           ? {}
           : {
