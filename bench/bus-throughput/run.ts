@@ -208,10 +208,14 @@ async function graphileHarness(connectionString: string): Promise<Harness> {
   };
 }
 
-/** Throughput: `senders` concurrent senders push `count` messages; receivers complete them. */
-async function throughput(h: Harness, count: number): Promise<Result> {
+/**
+ * Starts `h`'s consumers and records, per completed message, its latency to the acknowledged
+ * complete, to its receipt, and when it was sent; `finished` resolves once `count` completed.
+ */
+function collect(h: Harness, count: number) {
   const latencies: number[] = [];
   const received: number[] = [];
+  const sentAt: number[] = [];
   let finish: () => void = () => {};
   const finished = new Promise<void>((r) => {
     finish = r;
@@ -219,8 +223,15 @@ async function throughput(h: Harness, count: number): Promise<Result> {
   h.consume((t, at) => {
     latencies.push(performance.now() - t);
     received.push(at - t);
+    sentAt.push(t);
     if (latencies.length === count) finish();
   });
+  return { latencies, received, sentAt, finished };
+}
+
+/** Throughput: `senders` concurrent senders push `count` messages; receivers complete them. */
+async function throughput(h: Harness, count: number): Promise<Result> {
+  const { latencies, received, finished } = collect(h, count);
   const start = performance.now();
   let next = 0;
   await Promise.all(
@@ -240,20 +251,8 @@ async function throughput(h: Harness, count: number): Promise<Result> {
 
 /** Latency at a fixed offered rate (single-message sends), for `seconds`. */
 async function latency(h: Harness, rate: number, seconds: number, scratch: string): Promise<Result> {
-  const latencies: number[] = [];
-  const received: number[] = [];
-  const sentAt: number[] = [];
   const total = rate * seconds;
-  let finish: () => void = () => {};
-  const finished = new Promise<void>((r) => {
-    finish = r;
-  });
-  h.consume((t, at) => {
-    latencies.push(performance.now() - t);
-    received.push(at - t);
-    sentAt.push(t);
-    if (latencies.length === total) finish();
-  });
+  const { latencies, received, sentAt, finished } = collect(h, total);
   await h.backlog?.(BACKLOG);
   const eld = monitorEventLoopDelay({ resolution: 1 });
   const gc: number[] = [];
