@@ -21,7 +21,7 @@ import type { Duplex } from 'node:stream';
 import { type Bus, createBus, createBusHttpHandler } from '@hubbub/bus';
 import { createFunctionsHost, type FunctionsHost, fromHubServer, type SignalRTarget } from '@hubbub/functions';
 import { createCors, createHubServer, createSignalRService, type HubServer, type SignalRService } from '@hubbub/hub';
-import { InvalidOptionError, type Logger } from '@hubbub/kernel';
+import { closeHttpServer, InvalidOptionError, type Logger } from '@hubbub/kernel';
 import { createDemoHub } from './demo.ts';
 import { creatingEntities } from './entities.ts';
 import { createStaticFiles, signalRBrowserClient } from './static.ts';
@@ -151,8 +151,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   const stop = async () => {
     stopDemo();
     await Promise.all([service.close(), hubs.close()]);
-    server.closeAllConnections();
-    await new Promise<void>((ok) => server.close(() => ok()));
+    await closeHttpServer(server);
     await bus.close();
   };
 

@@ -8,7 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { MessageType } from '@hubbub/hub-protocol';
-import { type TimerHandle, TypedEmitter } from '@hubbub/kernel';
+import { closeHttpServer, type TimerHandle, TypedEmitter } from '@hubbub/kernel';
 import { createAuthenticator } from './auth.ts';
 import { ConnectionState, HubConnection, type Principal } from './connection.ts';
 import { createCors } from './cors.ts';
@@ -180,11 +180,7 @@ export class HubServer extends TypedEmitter<HubServerEvents> {
       connection.close('Server is shutting down.', { allowReconnect: true });
     }
     this.#endpoints.close();
-    const server = this.#server;
-    if (server !== undefined) {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    }
+    if (this.#server !== undefined) await closeHttpServer(this.#server);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -2,6 +2,7 @@ export { type BackoffOptions, backoffDelay } from './backoff.ts';
 export { type Clock, ManualClock, systemClock, type TimerHandle } from './clock.ts';
 export { AbortedError, HubbubError, type HubbubErrorOptions, InvalidOptionError, isHubbubError } from './errors.ts';
 export { type EventMap, TypedEmitter } from './events.ts';
+export { closeHttpServer } from './http-server.ts';
 export { type IdSource, randomIds, sequentialIds } from './ids.ts';
 export { type ConsoleLoggerOptions, createConsoleLogger, type Logger, type LogLevel, silentLogger } from './logger.ts';
 export { type WaitForOptions, waitFor } from './wait-for.ts';

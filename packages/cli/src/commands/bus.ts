@@ -5,7 +5,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createBus, createBusHttpHandler, type SasKey } from '@hubbub/bus';
-import { createConsoleLogger } from '@hubbub/kernel';
+import { closeHttpServer, createConsoleLogger } from '@hubbub/kernel';
 import { parseCommandArgs, UsageError } from '../args.ts';
 import { parseKey } from '../bus-client.ts';
 
@@ -85,8 +85,7 @@ export async function run(args: string[]): Promise<number> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await closeHttpServer(server);
   await bus.close();
   return 0;
 }

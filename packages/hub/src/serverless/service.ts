@@ -10,7 +10,15 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { MessageType } from '@hubbub/hub-protocol';
-import { type Clock, InvalidOptionError, type Logger, silentLogger, systemClock, TypedEmitter } from '@hubbub/kernel';
+import {
+  type Clock,
+  closeHttpServer,
+  InvalidOptionError,
+  type Logger,
+  silentLogger,
+  systemClock,
+  TypedEmitter,
+} from '@hubbub/kernel';
 import type { HubAuthOptions } from '../auth.ts';
 import type { HubConnection, Principal } from '../connection.ts';
 import { HubError, HubErrorCode } from '../errors.ts';
@@ -243,11 +251,7 @@ export class SignalRService extends TypedEmitter<SignalRServiceEvents> {
     this.#closed = true;
     if (this.#ownsServer) await this.hubServer.close();
     this.#upstream.close();
-    const server = this.#server;
-    if (server !== undefined) {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    }
+    if (this.#server !== undefined) await closeHttpServer(this.#server);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
