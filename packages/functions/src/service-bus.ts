@@ -126,31 +126,32 @@ export function bodyData(message: BusReceivedMessage, binary: boolean): RpcTyped
   return json(body);
 }
 
+function setDefined(target: Record<string, unknown>, key: string, value: unknown): void {
+  if (value !== undefined) target[key] = value;
+}
+
 /** Trigger metadata with the Azure extension's key names (the library camel-cases them). */
 export function triggerMetadataOf(message: BusReceivedMessage): Record<string, unknown> {
   // Only the keys with a value, added one by one: deleting keys would turn the object into a slow dictionary.
   const meta: Record<string, unknown> = {};
-  const put = (key: string, value: unknown) => {
-    if (value !== undefined) meta[key] = value;
-  };
-  put('MessageId', message.messageId);
-  put('CorrelationId', message.correlationId);
-  put('ContentType', message.contentType);
-  put('Label', message.subject);
-  put('Subject', message.subject);
-  put('To', message.to);
-  put('ReplyTo', message.replyTo);
-  put('ReplyToSessionId', message.replyToSessionId);
-  put('SessionId', message.sessionId);
-  put('PartitionKey', message.partitionKey);
+  setDefined(meta, 'MessageId', message.messageId);
+  setDefined(meta, 'CorrelationId', message.correlationId);
+  setDefined(meta, 'ContentType', message.contentType);
+  setDefined(meta, 'Label', message.subject);
+  setDefined(meta, 'Subject', message.subject);
+  setDefined(meta, 'To', message.to);
+  setDefined(meta, 'ReplyTo', message.replyTo);
+  setDefined(meta, 'ReplyToSessionId', message.replyToSessionId);
+  setDefined(meta, 'SessionId', message.sessionId);
+  setDefined(meta, 'PartitionKey', message.partitionKey);
   // The Functions host (the .NET SDK) counts this delivery too: 1 on the first delivery.
   meta.DeliveryCount = message.deliveryCount + 1;
   meta.SequenceNumber = Number(message.sequenceNumber);
   meta.EnqueuedTimeUtc = message.enqueuedTime.toISOString();
-  put('ExpiresAtUtc', message.expiresAt?.toISOString());
-  put('LockedUntilUtc', message.lockedUntil?.toISOString());
-  put('LockToken', message.lockToken);
-  put('DeadLetterSource', message.deadLetterSource);
+  setDefined(meta, 'ExpiresAtUtc', message.expiresAt?.toISOString());
+  setDefined(meta, 'LockedUntilUtc', message.lockedUntil?.toISOString());
+  setDefined(meta, 'LockToken', message.lockToken);
+  setDefined(meta, 'DeadLetterSource', message.deadLetterSource);
   meta.ApplicationProperties = { ...(message.applicationProperties ?? {}) };
   meta.UserProperties = { ...(message.applicationProperties ?? {}) };
   return meta;
