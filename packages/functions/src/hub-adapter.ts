@@ -4,8 +4,7 @@
  * Azure SignalR-style token (HS256, `aud` = the client URL, user id in `asrs.s.uid`).
  * @module
  */
-import { createHmac } from 'node:crypto';
-import type { HubServer } from '@hubbub/hub';
+import { createClientToken, type HubServer } from '@hubbub/hub';
 import { type Clock, systemClock } from '@hubbub/kernel';
 import { FunctionsError } from './errors.ts';
 import { parseConnectionString } from './settings.ts';
@@ -20,18 +19,6 @@ export interface HubTargetOptions {
   lifetimeMs?: number;
   /** @default systemClock */
   clock?: Clock;
-}
-
-const b64url = (value: string | Buffer) => Buffer.from(value).toString('base64url');
-
-/** Signs an HS256 JWT. */
-export function signToken(claims: Record<string, unknown>, key: string | Uint8Array): string {
-  const head = b64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
-  const body = b64url(JSON.stringify(claims));
-  const signature = createHmac('sha256', typeof key === 'string' ? Buffer.from(key, 'utf8') : key)
-    .update(`${head}.${body}`)
-    .digest('base64url');
-  return `${head}.${body}.${signature}`;
 }
 
 export function fromHubServer(server: HubServer, options: HubTargetOptions): SignalRTarget {
@@ -76,16 +63,15 @@ export function fromHubServer(server: HubServer, options: HubTargetOptions): Sig
       const name = hubOf(hub).name;
       const url = `${base}${server.options.basePath}/${encodeURIComponent(name)}`;
       if (key === undefined) return { url, accessToken: '' };
-      const now = Math.floor(clock.now() / 1000);
-      const claims: Record<string, unknown> = {
-        ...(request.claims ?? {}),
-        aud: url,
-        iat: now,
-        nbf: now,
-        exp: now + Math.ceil((request.lifetimeMs ?? lifetimeMs) / 1000),
-        ...(request.userId === undefined ? {} : { 'asrs.s.uid': request.userId }),
-      };
-      return { url, accessToken: signToken(claims, key) };
+      const accessToken = await createClientToken({
+        url,
+        accessKey: key,
+        lifetimeMs: request.lifetimeMs ?? lifetimeMs,
+        clock,
+        ...(request.userId === undefined ? {} : { userId: request.userId }),
+        ...(request.claims === undefined ? {} : { claims: request.claims }),
+      });
+      return { url, accessToken };
     },
   };
 }

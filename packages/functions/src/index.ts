@@ -2,7 +2,7 @@ export type { BindingType } from './bindings.ts';
 export { type BusAdapterOptions, fromHubbubBus } from './bus-adapter.ts';
 export { FunctionsError, type FunctionsErrorCode, FunctionsErrorStatus, isFunctionsError } from './errors.ts';
 export { createFunctionsHost, type FunctionInfo, type FunctionsHost, type FunctionsHostOptions } from './host.ts';
-export { fromHubServer, type HubTargetOptions, hubServerResolver, signToken } from './hub-adapter.ts';
+export { fromHubServer, type HubTargetOptions, hubServerResolver } from './hub-adapter.ts';
 export type { FunctionKeys, FunctionKeysOptions } from './keys.ts';
 export { parseSchedule, type Schedule } from './ncrontab.ts';
 export type {

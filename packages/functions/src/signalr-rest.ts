@@ -6,9 +6,9 @@
  * computed locally: `{endpoint}/client/?hub={hub}` and an HS256 token with `aud` = that URL.
  * @module
  */
+import { createClientAccess, createServerToken } from '@hubbub/hub';
 import { type Clock, systemClock } from '@hubbub/kernel';
 import { FunctionsError } from './errors.ts';
-import { signToken } from './hub-adapter.ts';
 import { parseConnectionString } from './settings.ts';
 import type { SignalRTarget } from './signalr.ts';
 
@@ -73,14 +73,13 @@ export function signalRServiceEndpoints(connectionString: string, setting = 'Azu
 export function fromSignalRService(connectionString: string, options: SignalRServiceOptions = {}): SignalRTarget {
   const { endpoint, clientEndpoint, accessKey } = signalRServiceEndpoints(connectionString, options.setting);
   const clock = options.clock ?? systemClock;
-  const lifetime = Math.ceil((options.lifetimeMs ?? 3_600_000) / 1000);
+  const lifetimeMs = options.lifetimeMs ?? 3_600_000;
   const timeoutMs = options.timeoutMs ?? 10_000;
   const seg = encodeURIComponent;
 
   async function call(method: string, path: string, body?: unknown): Promise<void> {
     const url = `${endpoint}/api/hubs/${path}?api-version=${API_VERSION}`;
-    const now = Math.floor(clock.now() / 1000);
-    const token = signToken({ aud: url, iat: now, nbf: now, exp: now + lifetime }, accessKey);
+    const token = await createServerToken({ audience: url, accessKey, lifetimeMs, clock });
     const res = await fetch(url, {
       method,
       headers: {
@@ -117,18 +116,16 @@ export function fromSignalRService(connectionString: string, options: SignalRSer
         else await call(action.action === 'add' ? 'PUT' : 'DELETE', `${h}/users/${user}/groups/${group}`);
       }
     },
-    async connectionInfo(hub, request) {
-      const url = `${clientEndpoint}/client/?hub=${seg(hub.toLowerCase())}`;
-      const now = Math.floor(clock.now() / 1000);
-      const claims: Record<string, unknown> = {
-        ...(request.claims ?? {}),
-        aud: url,
-        iat: now,
-        nbf: now,
-        exp: now + (request.lifetimeMs === undefined ? lifetime : Math.ceil(request.lifetimeMs / 1000)),
-        ...(request.userId === undefined ? {} : { 'asrs.s.uid': request.userId }),
-      };
-      return { url, accessToken: signToken(claims, accessKey) };
+    connectionInfo(hub, request) {
+      return createClientAccess({
+        endpoint: clientEndpoint,
+        accessKey,
+        hub,
+        lifetimeMs: request.lifetimeMs ?? lifetimeMs,
+        clock,
+        ...(request.userId === undefined ? {} : { userId: request.userId }),
+        ...(request.claims === undefined ? {} : { claims: request.claims }),
+      });
     },
   };
 }

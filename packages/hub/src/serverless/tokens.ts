@@ -61,13 +61,24 @@ export async function createClientAccess(options: ClientAccessOptions): Promise<
     throw new HubError(HubErrorCode.InvalidConnectionString, 'Give a connection string, or an endpoint and a key.');
   }
   const url = clientUrl(endpoint, options.hub);
+  const { connectionString: _c, endpoint: _e, hub: _h, ...token } = options;
+  return { url, accessToken: await createClientToken({ ...token, url, accessKey: key }) };
+}
+
+export interface ClientTokenOptions extends Pick<ClientAccessOptions, 'userId' | 'claims' | 'lifetimeMs' | 'clock'> {
+  /** The URL the client connects to: the token's `aud`. */
+  url: string;
+  accessKey: AccessKey;
+}
+
+/** The access token a client presents at `url` (what {@link createClientAccess} returns with it). */
+export function createClientToken(options: ClientTokenOptions): Promise<string> {
   const claims: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(options.claims ?? {})) {
     claims[reserved.has(name) ? `asrs.u.${name}` : name] = value;
   }
   if (options.userId !== undefined) claims['asrs.s.uid'] = options.userId;
-  const accessToken = await sign(claims, url, key, options.lifetimeMs ?? 3_600_000, options.clock ?? systemClock);
-  return { url, accessToken };
+  return sign(claims, options.url, options.accessKey, options.lifetimeMs ?? 3_600_000, options.clock ?? systemClock);
 }
 
 export interface ServerTokenOptions {
