@@ -2,7 +2,30 @@ export { type BackoffOptions, backoffDelay } from './backoff.ts';
 export { type Clock, ManualClock, systemClock, type TimerHandle } from './clock.ts';
 export { AbortedError, HubbubError, type HubbubErrorOptions, InvalidOptionError, isHubbubError } from './errors.ts';
 export { type EventMap, TypedEmitter } from './events.ts';
+export {
+  decodePathSegment,
+  HttpError,
+  internalError,
+  queryParam,
+  readBody,
+  refuseUpgrade,
+  requestTarget,
+  sendError,
+  sendJson,
+  statusText,
+} from './http.ts';
+export {
+  createHttpServer,
+  type GuardOptions,
+  guardRequest,
+  guardUpgrade,
+  type HttpServerOptions,
+  type RequestHandler,
+  type ServerLimits,
+  type UpgradeHandler,
+} from './http-guard.ts';
 export { closeHttpServer } from './http-server.ts';
 export { type IdSource, randomIds, sequentialIds } from './ids.ts';
 export { type ConsoleLoggerOptions, createConsoleLogger, type Logger, type LogLevel, silentLogger } from './logger.ts';
+export { createRateLimiter, type RateLimiter, type RateLimitOptions } from './rate-limit.ts';
 export { type WaitForOptions, waitFor } from './wait-for.ts';
