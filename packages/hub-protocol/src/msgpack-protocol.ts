@@ -7,6 +7,7 @@ import { Decoder, Encoder } from '@msgpack/msgpack';
 import { allocBytes } from './bytes.ts';
 import { HubProtocolError, HubProtocolErrorCode, invalidMessage } from './errors.ts';
 import { type Headers, type HubMessage, MessageType, TransferFormat } from './messages.ts';
+import { findInvalidUtf8String } from './msgpack-utf8.ts';
 import type { HubProtocol } from './protocol.ts';
 import {
   isEmptyHeaders,
@@ -55,6 +56,9 @@ export const messagePackProtocol: HubProtocol = {
         value = decoder.decode(input.subarray(start, end));
       } catch (cause) {
         throw invalidMessage('Message is not valid MessagePack.', cause);
+      }
+      if (findInvalidUtf8String(input, start, end) !== -1) {
+        throw invalidMessage('Message contains a string that is not valid UTF-8.');
       }
       const message = fromMessagePackArray(value);
       if (message !== undefined) messages.push(message);
