@@ -20,6 +20,8 @@ export const BusErrorStatus = {
   BUS_SESSION_LOCK_LOST: 410,
   /** A SQL or correlation filter did not compile (`detail.position` is a 1-based char offset). */
   BUS_INVALID_FILTER: 400,
+  /** A rule's LIKEs spent more than `maxEvaluationSteps` comparisons on one message (a filter evaluation exception). */
+  BUS_FILTER_BUDGET_EXCEEDED: 400,
   /** A SQL rule action did not compile. */
   BUS_INVALID_ACTION: 400,
   /** A message field is invalid (wrong type, too long, missing session id on a session entity …). */

@@ -9,6 +9,7 @@ import type { ActionStatement, SqlValue } from './ast.ts';
 import { compileExpr, findUserProperty } from './evaluate.ts';
 import type { RoutableMessage } from './index.ts';
 import { syntaxErrorFactory } from './lexer.ts';
+import { EvaluationBudget } from './like.ts';
 import { parseAction } from './parser.ts';
 import { systemProperties, writableSystemProperties } from './system-properties.ts';
 
@@ -22,7 +23,7 @@ function toSystemString(v: SqlValue): string | undefined {
   return String(v);
 }
 
-function compileStatement(s: ActionStatement, expression: string): Step {
+function compileStatement(s: ActionStatement, expression: string, budget: EvaluationBudget): Step {
   const target = s.target;
   if (target.scope === 'sys') {
     const prop = systemProperties.get(target.name)!;
@@ -39,7 +40,7 @@ function compileStatement(s: ActionStatement, expression: string): Step {
         delete m[field];
       };
     }
-    const value = compileExpr(s.value);
+    const value = compileExpr(s.value, budget);
     return (m) => {
       const v = toSystemString(value(m));
       if (v === undefined) delete m[field];
@@ -53,7 +54,7 @@ function compileStatement(s: ActionStatement, expression: string): Step {
       if (found !== undefined) delete m.applicationProperties[found.key];
     };
   }
-  const value = compileExpr(s.value);
+  const value = compileExpr(s.value, budget);
   return (m) => {
     const v = value(m);
     const found = findUserProperty(m.applicationProperties, name);
@@ -64,8 +65,10 @@ function compileStatement(s: ActionStatement, expression: string): Step {
 /** Compiles an action expression, throwing `BUS_INVALID_ACTION` with the 1-based position on error. */
 export function compileAction(expression: string): ActionFn {
   const statements = parseAction(expression, syntaxErrorFactory('BUS_INVALID_ACTION', expression));
-  const steps = statements.map((s) => compileStatement(s, expression));
+  const budget = new EvaluationBudget();
+  const steps = statements.map((s) => compileStatement(s, expression, budget));
   return (message) => {
+    budget.reset();
     // Object.assign keeps the copies extensible without a dictionary-mode transition (much faster than spread when SET adds keys).
     const copy = Object.assign({}, message, {
       applicationProperties: Object.assign({}, message.applicationProperties) as Record<string, PropertyValue>,

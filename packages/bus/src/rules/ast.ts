@@ -3,6 +3,7 @@
  * its first character so that later checks can still point at the source.
  * @module
  */
+import type { LikePattern } from './like.ts';
 
 /** A value during evaluation. `null` is SQL NULL / unknown (also a missing property). */
 export type SqlValue = string | number | bigint | boolean | Date | null;
@@ -53,7 +54,7 @@ export type Expr =
   | {
       readonly type: 'like';
       readonly operand: Expr;
-      readonly pattern: RegExp;
+      readonly pattern: LikePattern;
       readonly negated: boolean;
       readonly position: number;
     }

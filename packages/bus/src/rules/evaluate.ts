@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { PropertyValue } from '../message.ts';
 import type { ArithmeticOperator, ComparisonOperator, Expr, PropertyRef, SqlValue } from './ast.ts';
 import type { RoutableMessage } from './index.ts';
+import type { EvaluationBudget } from './like.ts';
 import { systemProperties } from './system-properties.ts';
 
 export type Evaluator = (m: RoutableMessage) => SqlValue;
@@ -139,7 +140,9 @@ function isDouble(e: Expr): boolean {
 
 const truth = (v: SqlValue): boolean | null => (typeof v === 'boolean' ? v : null);
 
-export function compileExpr(e: Expr): Evaluator {
+/** Compiles `e`; every LIKE in it charges `budget`, which the caller resets before each message. */
+export function compileExpr(e: Expr, budget: EvaluationBudget): Evaluator {
+  const compile = (sub: Expr): Evaluator => compileExpr(sub, budget);
   switch (e.type) {
     case 'constant': {
       const value = e.value;
@@ -150,22 +153,22 @@ export function compileExpr(e: Expr): Evaluator {
     case 'newid':
       return () => randomUUID();
     case 'negate': {
-      const operand = compileExpr(e.operand);
+      const operand = compile(e.operand);
       return (m) => {
         const v = operand(m);
         return isNumeric(v) ? -v : null;
       };
     }
     case 'not': {
-      const operand = compileExpr(e.operand);
+      const operand = compile(e.operand);
       return (m) => {
         const v = truth(operand(m));
         return v === null ? null : !v;
       };
     }
     case 'logical': {
-      const left = compileExpr(e.left);
-      const right = compileExpr(e.right);
+      const left = compile(e.left);
+      const right = compile(e.right);
       if (e.op === 'AND') {
         return (m) => {
           const a = truth(left(m));
@@ -185,20 +188,20 @@ export function compileExpr(e: Expr): Evaluator {
     }
     case 'compare': {
       const { op } = e;
-      const left = compileExpr(e.left);
-      const right = compileExpr(e.right);
+      const left = compile(e.left);
+      const right = compile(e.right);
       return (m) => compare(op, left(m), right(m));
     }
     case 'arithmetic': {
       const { op } = e;
       const integral = !isDouble(e);
-      const left = compileExpr(e.left);
-      const right = compileExpr(e.right);
+      const left = compile(e.left);
+      const right = compile(e.right);
       return (m) => arithmetic(op, left(m), right(m), integral);
     }
     case 'in': {
-      const operand = compileExpr(e.operand);
-      const list = e.list.map(compileExpr);
+      const operand = compile(e.operand);
+      const list = e.list.map(compile);
       const negated = e.negated;
       return (m) => {
         const v = operand(m);
@@ -213,15 +216,15 @@ export function compileExpr(e: Expr): Evaluator {
       };
     }
     case 'like': {
-      const operand = compileExpr(e.operand);
-      const { pattern, negated } = e;
+      const operand = compile(e.operand);
+      const { pattern, negated, position } = e;
       return (m) => {
         const v = operand(m);
-        return typeof v === 'string' ? pattern.test(v) !== negated : null;
+        return typeof v === 'string' ? pattern.test(v, budget, position) !== negated : null;
       };
     }
     case 'isNull': {
-      const operand = compileExpr(e.operand);
+      const operand = compile(e.operand);
       const negated = e.negated;
       return (m) => (operand(m) === null) !== negated;
     }

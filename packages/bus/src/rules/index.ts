@@ -9,6 +9,7 @@ import { compileAction } from './action.ts';
 import { compileCorrelation } from './correlation.ts';
 import { compileExpr } from './evaluate.ts';
 import { syntaxErrorFactory } from './lexer.ts';
+import { EvaluationBudget } from './like.ts';
 import { parseFilter } from './parser.ts';
 
 export type RuleFilter =
@@ -51,15 +52,23 @@ const always = (): boolean => true;
 const never = (): boolean => false;
 const identity = (m: RoutableMessage): RoutableMessage => m;
 
-/** Compiles a SQL filter expression into a predicate (TRUE matches; FALSE and unknown do not). */
+/**
+ * Compiles a SQL filter expression into a predicate (TRUE matches; FALSE and unknown do not). The
+ * predicate throws BUS_FILTER_BUDGET_EXCEEDED when its LIKEs spend more than `maxEvaluationSteps`
+ * on one message (routing treats that as a filter evaluation exception).
+ */
 export function compileSqlFilter(expression: string): (message: RoutableMessage) => boolean {
   if (typeof expression !== 'string') {
     throw new BusError('BUS_INVALID_FILTER', 'a SQL filter expression must be a string at position 1', {
       detail: { position: 1, expression: String(expression) },
     });
   }
-  const evaluate = compileExpr(parseFilter(expression, syntaxErrorFactory('BUS_INVALID_FILTER', expression)));
-  return (m) => evaluate(m) === true;
+  const budget = new EvaluationBudget();
+  const evaluate = compileExpr(parseFilter(expression, syntaxErrorFactory('BUS_INVALID_FILTER', expression)), budget);
+  return (m) => {
+    budget.reset();
+    return evaluate(m) === true;
+  };
 }
 
 function compileFilter(filter: RuleFilter): (message: RoutableMessage) => boolean {
@@ -94,4 +103,5 @@ export function compileRule(rule: RuleDescription): CompiledRule {
   return { name: rule.name, matches, apply };
 }
 
+export { maxEvaluationSteps } from './like.ts';
 export { maxExpressionLength } from './parser.ts';

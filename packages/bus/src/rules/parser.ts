@@ -6,6 +6,7 @@
  */
 import type { ActionStatement, ArithmeticOperator, ComparisonOperator, Expr, PropertyRef } from './ast.ts';
 import { type SyntaxErrorFactory, type Token, TokenKind, tokenize } from './lexer.ts';
+import { compileLike } from './like.ts';
 import { systemProperties } from './system-properties.ts';
 
 const keywords = new Set(['and', 'or', 'not', 'in', 'like', 'escape', 'is', 'null', 'true', 'false', 'exists']);
@@ -196,7 +197,7 @@ class Parser {
       if ([...e.text].length !== 1) throw this.#fail('ESCAPE must be exactly one character', e.position);
       escapeChar = e.text;
     }
-    const pattern = likeToRegExp(patternToken.text, escapeChar, () =>
+    const pattern = compileLike(patternToken.text, escapeChar, () =>
       this.#fail('LIKE pattern ends with its escape character', patternToken.position),
     );
     return { type: 'like', operand, pattern, negated, position };
@@ -333,21 +334,4 @@ export function parseFilter(source: string, fail: SyntaxErrorFactory): Expr {
 
 export function parseAction(source: string, fail: SyntaxErrorFactory): ActionStatement[] {
   return new Parser(source, fail).action();
-}
-
-/** Translates a LIKE pattern (`%` any run, `_` one character, optional escape character) into an anchored RegExp. */
-export function likeToRegExp(pattern: string, escapeChar: string | undefined, danglingEscape: () => Error): RegExp {
-  let source = '^';
-  const chars = [...pattern];
-  for (let i = 0; i < chars.length; i++) {
-    const c = chars[i]!;
-    if (escapeChar !== undefined && c === escapeChar) {
-      const next = chars[++i];
-      if (next === undefined) throw danglingEscape();
-      source += next.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&');
-    } else if (c === '%') source += '.*';
-    else if (c === '_') source += '.';
-    else source += c.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&');
-  }
-  return new RegExp(`${source}$`, 'su');
 }
