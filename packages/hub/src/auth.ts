@@ -6,7 +6,7 @@
  * @module
  */
 import type { IncomingMessage } from 'node:http';
-import type { Clock } from '@hubbub/kernel';
+import { type Clock, queryParam } from '@hubbub/kernel';
 import { errors as joseErrors, jwtVerify } from 'jose';
 import type { Principal } from './connection.ts';
 import { HubError, HubErrorCode } from './errors.ts';
@@ -37,7 +37,7 @@ export function bearerToken(request: IncomingMessage, url: URL): string | undefi
     const match = /^Bearer\s+(.+)$/i.exec(header.trim());
     return match?.[1];
   }
-  return url.searchParams.get('access_token') ?? undefined;
+  return queryParam(url.searchParams, 'access_token');
 }
 
 export function createAuthenticator(options: HubAuthOptions | undefined, clock: Clock): Authenticator {

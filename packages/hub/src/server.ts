@@ -4,18 +4,31 @@
  * keep-alive pings, acknowledges stateful messages and enforces every timeout.
  * @module
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { MessageType } from '@hubbub/hub-protocol';
-import { closeHttpServer, type TimerHandle, TypedEmitter } from '@hubbub/kernel';
+import {
+  closeHttpServer,
+  createHttpServer,
+  decodePathSegment,
+  type GuardOptions,
+  guardRequest,
+  guardUpgrade,
+  ignoreBody,
+  requestTarget,
+  type ServerLimits,
+  sendError as sendKernelError,
+  type TimerHandle,
+  TypedEmitter,
+} from '@hubbub/kernel';
 import { createAuthenticator } from './auth.ts';
 import { ConnectionState, HubConnection, type Principal } from './connection.ts';
 import { createCors } from './cors.ts';
 import { Endpoints } from './endpoints.ts';
 import { HubError, HubErrorCode } from './errors.ts';
 import { FanOutMessage } from './frames.ts';
-import { sendError, sendText } from './http.ts';
+import { sendError } from './http.ts';
 import { Hub } from './hub.ts';
 import { type HubServerOptions, type ResolvedHubServerOptions, resolveHubServerOptions } from './options.ts';
 import { FlushScheduler, TransportKind } from './transport.ts';
@@ -31,6 +44,8 @@ export interface ListenOptions {
   port?: number;
   /** @default '127.0.0.1' */
   host?: string;
+  /** Timeouts and the connection cap of the server listened on. @default kernel's ServerLimits defaults */
+  limits?: ServerLimits;
 }
 
 export class HubServer extends TypedEmitter<HubServerEvents> {
@@ -41,6 +56,7 @@ export class HubServer extends TypedEmitter<HubServerEvents> {
   readonly #endpoints: Endpoints;
   readonly #cors: ReturnType<typeof createCors>;
   readonly #unsubscribe: () => void;
+  readonly #guard: GuardOptions = { onError: (error) => this.emit('error', error) };
   #tick = 0;
   #timer: TimerHandle | undefined;
   #server: Server | undefined;
@@ -91,6 +107,11 @@ export class HubServer extends TypedEmitter<HubServerEvents> {
     return hub;
   }
 
+  /** The hub called `name` (case-insensitive) if it exists; never creates one. */
+  findHub(name: string): Hub | undefined {
+    return this.#hubs.get(name.toLowerCase());
+  }
+
   /** Hubs created so far. */
   hubs(): IterableIterator<Hub> {
     return this.#hubs.values();
@@ -100,13 +121,13 @@ export class HubServer extends TypedEmitter<HubServerEvents> {
    * Handles `{basePath}/{hub}/negotiate` and `{basePath}/{hub}`; returns false for other paths so
    * the caller can route them elsewhere.
    */
-  handleRequest(request: IncomingMessage, response: ServerResponse): boolean {
-    const url = requestUrl(request);
+  readonly handleRequest = guardRequest((request: IncomingMessage, response: ServerResponse): boolean => {
+    const url = requestTarget(request);
     const route = this.#route(url.pathname);
     if (route === undefined) return false;
     this.serve(route.hub, route.negotiate, request, response, url);
     return true;
-  }
+  }, this.#guard);
 
   /** Serves one request for a hub chosen by the caller (the serverless `/client/?hub=` endpoint uses this). */
   serve(
@@ -114,8 +135,9 @@ export class HubServer extends TypedEmitter<HubServerEvents> {
     negotiate: boolean,
     request: IncomingMessage,
     response: ServerResponse,
-    url = requestUrl(request),
+    url = requestTarget(request),
   ) {
+    if (negotiate) ignoreBody(request, response);
     if (this.#cors(request, response) !== 'continue') return;
     const hub = this.#hubs.get(hubName.toLowerCase());
     if (hub === undefined)
@@ -127,15 +149,16 @@ export class HubServer extends TypedEmitter<HubServerEvents> {
   }
 
   /** Handles a WebSocket upgrade on a hub path; returns false for other paths. */
-  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): boolean {
-    const url = requestUrl(request);
+  readonly handleUpgrade = guardUpgrade((request: IncomingMessage, socket: Duplex, head: Buffer): boolean => {
+    const url = requestTarget(request);
     const route = this.#route(url.pathname);
     if (route === undefined || route.negotiate) return false;
     this.serveUpgrade(route.hub, request, socket, head, url);
     return true;
-  }
+  }, this.#guard);
 
-  serveUpgrade(hubName: string, request: IncomingMessage, socket: Duplex, head: Buffer, url = requestUrl(request)) {
+  serveUpgrade(hubName: string, request: IncomingMessage, socket: Duplex, head: Buffer, url = requestTarget(request)) {
+    if (socket.listenerCount('error') === 0) socket.on('error', () => socket.destroy());
     const hub = this.#hubs.get(hubName.toLowerCase());
     if (hub === undefined) {
       socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
@@ -149,11 +172,11 @@ export class HubServer extends TypedEmitter<HubServerEvents> {
 
   /** Starts an HTTP server of its own serving only the hubs. */
   async listen(options: ListenOptions = {}): Promise<{ port: number; url: string }> {
-    const server = createServer((request, response) => {
-      if (!this.handleRequest(request, response)) sendText(response, 404, 'Not Found');
-    });
-    server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-      if (!this.handleUpgrade(request, socket, head)) socket.destroy();
+    const server = createHttpServer({
+      ...this.#guard,
+      request: this.handleRequest,
+      upgrade: this.handleUpgrade,
+      ...(options.limits === undefined ? {} : { limits: options.limits }),
     });
     this.#server = server;
     const host = options.host ?? '127.0.0.1';
@@ -193,8 +216,8 @@ export class HubServer extends TypedEmitter<HubServerEvents> {
     const rest = pathname.slice(base.length + 1).replace(/\/+$/, '');
     const [hub, action, extra] = rest.split('/');
     if (hub === undefined || hub === '' || extra !== undefined) return undefined;
-    if (action === undefined) return { hub: decodeURIComponent(hub), negotiate: false };
-    return action === 'negotiate' ? { hub: decodeURIComponent(hub), negotiate: true } : undefined;
+    if (action === undefined) return { hub: decodePathSegment(hub), negotiate: false };
+    return action === 'negotiate' ? { hub: decodePathSegment(hub), negotiate: true } : undefined;
   }
 
   #open(hub: Hub, principal: Principal, stateful: boolean, version: number): HubConnection {
@@ -211,9 +234,10 @@ export class HubServer extends TypedEmitter<HubServerEvents> {
   }
 
   #failed(err: unknown, response: ServerResponse): void {
-    this.emit('error', err instanceof Error ? err : new Error(String(err)));
-    if (!response.headersSent) sendText(response, 500, 'Internal Server Error');
-    else response.destroy();
+    if (!(typeof (err as { status?: unknown }).status === 'number' && (err as { status: number }).status < 500)) {
+      this.emit('error', err instanceof Error ? err : new Error(String(err)));
+    }
+    sendKernelError(response, err);
   }
 
   #schedule(): void {
@@ -276,8 +300,4 @@ export class HubServer extends TypedEmitter<HubServerEvents> {
 
 export function createHubServer(options: HubServerOptions = {}): HubServer {
   return new HubServer(options);
-}
-
-function requestUrl(request: IncomingMessage): URL {
-  return new URL(request.url ?? '/', 'http://localhost');
 }

@@ -98,6 +98,21 @@ export function readBody(request: IncomingMessage, limit: number): Promise<Buffe
   });
 }
 
+/**
+ * For a route that reads no body: a request that carries one anyway gets its reply with
+ * `Connection: close`, and the connection is dropped once the reply is out, so an ignored body is
+ * never read to its end (Node would otherwise read and discard it all to reuse the connection).
+ */
+export function ignoreBody(request: IncomingMessage, response: ServerResponse): void {
+  const length = request.headers['content-length'];
+  const hasBody = (length !== undefined && length !== '0') || request.headers['transfer-encoding'] !== undefined;
+  if (!hasBody) return;
+  response.shouldKeepAlive = false;
+  response.once('finish', () => {
+    if (!request.complete) request.socket.destroy();
+  });
+}
+
 /** Reads and drops what the client still sends, up to {@link discardBytes}; then drops the connection. */
 function discard(request: IncomingMessage): void {
   let dropped = 0;

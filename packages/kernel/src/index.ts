@@ -5,6 +5,7 @@ export { type EventMap, TypedEmitter } from './events.ts';
 export {
   decodePathSegment,
   HttpError,
+  ignoreBody,
   internalError,
   queryParam,
   readBody,

@@ -6,7 +6,7 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Clock, TimerHandle } from '@hubbub/kernel';
+import { type Clock, HubbubError, queryParam, requestTarget, type TimerHandle } from '@hubbub/kernel';
 import type { Audience, Exclusions } from '../backplane.ts';
 import { HubError, HubErrorCode } from '../errors.ts';
 import type { Hub } from '../hub.ts';
@@ -48,7 +48,7 @@ export function createRestApi(options: RestApiOptions): RequestHandler {
   const verify = createTokenVerifier({ keys: options.keys, clock: options.clock });
 
   return (request, response) => {
-    const url = new URL(request.url ?? '/', 'http://localhost');
+    const url = requestTarget(request);
     const path = url.pathname;
     if (/^\/api(\/v1)?\/health\/?$/i.test(path)) {
       response.writeHead(request.method === 'HEAD' || request.method === 'GET' ? 200 : 405).end();
@@ -59,7 +59,7 @@ export function createRestApi(options: RestApiOptions): RequestHandler {
     serve(request, response, url, path.slice(prefix[0].length), prefix[1] !== undefined).catch((err: unknown) => {
       if (response.headersSent) {
         response.destroy();
-      } else if (err instanceof HubError) {
+      } else if (err instanceof HubError || (err instanceof HubbubError && err.status !== undefined)) {
         fail(response, err);
       } else {
         options.onError?.(err instanceof Error ? err : new Error(String(err)));
@@ -92,13 +92,13 @@ export function createRestApi(options: RestApiOptions): RequestHandler {
     }
     await authenticate(request, url);
     if (!v1) {
-      const version = url.searchParams.get('api-version');
+      const version = queryParam(url.searchParams, 'api-version') ?? null;
       if (version === null) throw bad("The 'api-version' query parameter is required.", 'api-version');
       if (!/^\d{4}-\d{2}-\d{2}(-preview)?$/.test(version)) {
         throw bad(`Unsupported api-version '${version}'.`, 'api-version');
       }
     }
-    const application = url.searchParams.get('application');
+    const application = queryParam(url.searchParams, 'application') ?? null;
     const hubName = application === null || application === '' ? hubSegment : `${application}_${hubSegment}`;
     if (!HUB_NAME.test(hubName)) {
       throw bad(`Invalid hub name '${hubName}': a letter, then letters, digits or underscores.`, 'hub');
@@ -194,7 +194,7 @@ export function createRestApi(options: RestApiOptions): RequestHandler {
 
   /** `ttl` in seconds: 0 adds only the user's current connections; N > 0 ends the membership after N s. */
   async function addUserToGroup(hub: Hub, user: string, group: string, url: URL): Promise<void> {
-    const raw = url.searchParams.get('ttl');
+    const raw = queryParam(url.searchParams, 'ttl') ?? null;
     const ttl = raw === null ? undefined : Number(raw);
     if (raw !== null && !(/^\d+$/.test(raw) && Number.isSafeInteger(ttl))) {
       throw bad(`'ttl' must be a whole number of seconds, got '${raw}'.`, 'ttl');
@@ -286,7 +286,7 @@ function exclusions(url: URL): Exclusions | undefined {
 }
 
 function closeOptions(url: URL, exclude: Exclusions | undefined) {
-  const reason = url.searchParams.get('reason');
+  const reason = queryParam(url.searchParams, 'reason') ?? null;
   return {
     ...(reason === null || reason === '' ? {} : { reason }),
     ...(exclude === undefined ? {} : { exclude }),
@@ -333,7 +333,7 @@ function bad(message: string, field: string): HubError {
 }
 
 /** Azure's `ErrorDetail` shape, with Hubbub's stable code: `{code, message, target}`. */
-function fail(response: ServerResponse, error: HubError, azureCode?: string): void {
+function fail(response: ServerResponse, error: HubbubError, azureCode?: string): void {
   const status = error.status ?? 500;
   if (status === 401) response.setHeader('WWW-Authenticate', 'Bearer');
   const field = error.detail?.field;

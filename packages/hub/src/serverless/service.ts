@@ -6,23 +6,29 @@
  * connection string.
  * @module
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { MessageType } from '@hubbub/hub-protocol';
 import {
   type Clock,
   closeHttpServer,
+  createHttpServer,
+  type GuardOptions,
+  guardRequest,
+  guardUpgrade,
   InvalidOptionError,
   type Logger,
+  queryParam,
+  refuseUpgrade,
+  requestTarget,
   silentLogger,
   systemClock,
   TypedEmitter,
 } from '@hubbub/kernel';
-import type { HubAuthOptions } from '../auth.ts';
+import { bearerToken, type HubAuthOptions } from '../auth.ts';
 import type { HubConnection, Principal } from '../connection.ts';
 import { HubError, HubErrorCode } from '../errors.ts';
-import { sendText } from '../http.ts';
 import type { Hub } from '../hub.ts';
 import type { HubServerOptions } from '../options.ts';
 import { createHubServer, HubServer, type ListenOptions } from '../server.ts';
@@ -92,6 +98,7 @@ export class SignalRService extends TypedEmitter<SignalRServiceEvents> {
   readonly #configuredEndpoints: readonly string[];
   #server: Server | undefined;
   #closed = false;
+  readonly #guard: GuardOptions = { onError: (error) => this.emit('error', error) };
 
   constructor(options: SignalRServiceOptions) {
     super();
@@ -162,9 +169,9 @@ export class SignalRService extends TypedEmitter<SignalRServiceEvents> {
    * For a hub server of your own: `auth: { verify: (t, r) => service.verifyClientToken(t, r) }`.
    */
   async verifyClientToken(token: string, request: IncomingMessage): Promise<Principal> {
-    const url = new URL(request.url ?? '/', 'http://localhost');
+    const url = requestTarget(request);
     const payload = await this.#verify(token);
-    const hub = url.searchParams.get('hub') ?? '';
+    const hub = queryParam(url.searchParams, 'hub') ?? '';
     if (!audienceMatches(payload.aud, '/client', audienceScope(this.#endpoints(), request), hub)) {
       throw new HubError(HubErrorCode.Unauthorized, "The token's 'aud' is not this hub's client URL.");
     }
@@ -198,39 +205,57 @@ export class SignalRService extends TypedEmitter<SignalRServiceEvents> {
   }
 
   /** Serves `/client/negotiate`, `/client/` and `/api/…`; returns false for any other path. */
-  handleRequest(request: IncomingMessage, response: ServerResponse): boolean {
-    const url = new URL(request.url ?? '/', 'http://localhost');
-    const client = clientRoute(url.pathname);
-    if (client === undefined) return this.#rest(request, response);
-    const hub = this.#clientHub(url);
-    if (hub instanceof HubError) {
-      sendText(response, 400, hub.message);
-      return true;
-    }
-    this.hubServer.serve(hub.name, client === 'negotiate', request, response, url);
-    return true;
-  }
+  readonly handleRequest = guardRequest(
+    (request: IncomingMessage, response: ServerResponse): boolean | Promise<void> => {
+      const url = requestTarget(request);
+      const client = clientRoute(url.pathname);
+      if (client === undefined) return this.#rest(request, response);
+      const name = this.#clientHubName(url);
+      const serve = () => this.hubServer.serve(this.hub(name).name, client === 'negotiate', request, response, url);
+      if (this.hubServer.findHub(name) !== undefined) {
+        serve();
+        return true;
+      }
+      return this.#provenFirstClient(name, request, url).then(serve);
+    },
+    this.#guard,
+  );
 
   /** Serves WebSocket upgrades on `/client/`; returns false for any other path. */
-  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): boolean {
-    const url = new URL(request.url ?? '/', 'http://localhost');
+  readonly handleUpgrade = guardUpgrade((request: IncomingMessage, socket: Duplex, head: Buffer): boolean => {
+    const url = requestTarget(request);
     if (clientRoute(url.pathname) !== 'connect') return false;
-    const hub = this.#clientHub(url);
-    if (hub instanceof HubError) {
-      socket.end(`HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
-      return true;
-    }
-    this.hubServer.serveUpgrade(hub.name, request, socket, head, url);
+    const name = this.#clientHubName(url);
+    const serve = () => this.hubServer.serveUpgrade(this.hub(name).name, request, socket, head, url);
+    if (this.hubServer.findHub(name) !== undefined) serve();
+    else this.#provenFirstClient(name, request, url).then(serve, (err: unknown) => refuseUpgrade(socket, err));
     return true;
+  }, this.#guard);
+
+  /**
+   * A hub comes into being for a client only once that client proved its token: a request that
+   * fails authentication leaves no hub behind (otherwise every made-up name would be kept forever).
+   */
+  async #provenFirstClient(name: string, request: IncomingMessage, url: URL): Promise<void> {
+    const token = bearerToken(request, url);
+    if (token === undefined || token === '') {
+      throw new HubError(HubErrorCode.Unauthorized, 'An access token is required.');
+    }
+    try {
+      await this.verifyClientToken(token, request);
+    } catch (err) {
+      if (err instanceof HubError) throw err;
+      throw new HubError(HubErrorCode.Unauthorized, 'The access token was rejected.', { cause: err });
+    }
   }
 
   /** Listens on its own HTTP server; the endpoint defaults to the address listened on. */
   async listen(options: ListenOptions = {}): Promise<{ port: number; url: string }> {
-    const server = createServer((request, response) => {
-      if (!this.handleRequest(request, response)) sendText(response, 404, 'Not Found');
-    });
-    server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-      if (!this.handleUpgrade(request, socket, head)) socket.destroy();
+    const server = createHttpServer({
+      ...this.#guard,
+      request: this.handleRequest,
+      upgrade: this.handleUpgrade,
+      ...(options.limits === undefined ? {} : { limits: options.limits }),
     });
     const host = options.host ?? '127.0.0.1';
     await new Promise<void>((resolve, reject) => {
@@ -264,20 +289,22 @@ export class SignalRService extends TypedEmitter<SignalRServiceEvents> {
     return list;
   }
 
-  #clientHub(url: URL): Hub | HubError {
-    const name = url.searchParams.get('hub');
-    if (name === null || name === '') {
-      return new HubError(HubErrorCode.BadRequest, "The 'hub' query parameter is required.");
+  /** The `hub` query parameter of a `/client` request, validated; a HUB_BAD_REQUEST (400) otherwise. */
+  #clientHubName(url: URL): string {
+    const name = queryParam(url.searchParams, 'hub');
+    if (name === undefined || name === '') {
+      throw new HubError(HubErrorCode.BadRequest, "The 'hub' query parameter is required.", { status: 400 });
     }
     if (!HUB_NAME.test(name)) {
-      return new HubError(HubErrorCode.BadRequest, `Invalid hub name '${name}': a letter, then letters, digits or _.`);
+      throw new HubError(
+        HubErrorCode.BadRequest,
+        `Invalid hub name '${name.slice(0, 64)}': a letter, then letters, digits or _.`,
+        {
+          status: 400,
+        },
+      );
     }
-    try {
-      return this.hub(name);
-    } catch (err) {
-      if (err instanceof HubError) return err;
-      throw err;
-    }
+    return name;
   }
 
   #wire(hub: Hub): void {
