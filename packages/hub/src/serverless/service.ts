@@ -216,7 +216,7 @@ export class SignalRService extends TypedEmitter<SignalRServiceEvents> {
         serve();
         return true;
       }
-      return this.#provenFirstClient(name, request, url).then(serve);
+      return this.#provenFirstClient(request, url).then(serve);
     },
     this.#guard,
   );
@@ -228,7 +228,7 @@ export class SignalRService extends TypedEmitter<SignalRServiceEvents> {
     const name = this.#clientHubName(url);
     const serve = () => this.hubServer.serveUpgrade(this.hub(name).name, request, socket, head, url);
     if (this.hubServer.findHub(name) !== undefined) serve();
-    else this.#provenFirstClient(name, request, url).then(serve, (err: unknown) => refuseUpgrade(socket, err));
+    else this.#provenFirstClient(request, url).then(serve, (err: unknown) => refuseUpgrade(socket, err));
     return true;
   }, this.#guard);
 
@@ -236,7 +236,7 @@ export class SignalRService extends TypedEmitter<SignalRServiceEvents> {
    * A hub comes into being for a client only once that client proved its token: a request that
    * fails authentication leaves no hub behind (otherwise every made-up name would be kept forever).
    */
-  async #provenFirstClient(name: string, request: IncomingMessage, url: URL): Promise<void> {
+  async #provenFirstClient(request: IncomingMessage, url: URL): Promise<void> {
     const token = bearerToken(request, url);
     if (token === undefined || token === '') {
       throw new HubError(HubErrorCode.Unauthorized, 'An access token is required.');
