@@ -4,7 +4,17 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type Clock, InvalidOptionError, type Logger, silentLogger, systemClock } from '@hubbub/kernel';
+import {
+  type Clock,
+  createRateLimiter,
+  guardRequest,
+  InvalidOptionError,
+  type Logger,
+  type RateLimitOptions,
+  requestTarget,
+  silentLogger,
+  systemClock,
+} from '@hubbub/kernel';
 import type { Bus } from '../client.ts';
 import * as management from './management.ts';
 import { type MessageContext, peek, receiveHead, sendMessages, settle } from './messages.ts';
@@ -32,6 +42,11 @@ export interface BusHttpOptions {
   clock?: Clock;
   /** Unexpected (500) failures are logged here. @default silentLogger */
   logger?: Logger;
+  /**
+   * Requests each client may make, as a token bucket kept twice: per remote address and per SAS
+   * key name; over it a request gets 429 KERNEL_RATE_LIMITED with `Retry-After`. @default no limit
+   */
+  rateLimit?: Pick<RateLimitOptions, 'ratePerSecond' | 'burst' | 'maxKeys'>;
 }
 
 export type BusHttpHandler = (req: IncomingMessage, res: ServerResponse, next?: () => void) => void;
@@ -88,6 +103,7 @@ export function createBusHttpHandler(bus: Bus, options: BusHttpOptions = {}): Bu
   if (!(maxTimeoutSeconds >= 0)) throw new InvalidOptionError('maxTimeoutSeconds', 'must be ≥ 0');
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? silentLogger;
+  const limiter = options.rateLimit === undefined ? undefined : createRateLimiter({ ...options.rateLimit, clock });
 
   async function handle(req: IncomingMessage, res: ServerResponse, pathname: string, url: URL): Promise<void> {
     const route = parseRoute(pathname);
@@ -99,9 +115,11 @@ export function createBusHttpHandler(bus: Bus, options: BusHttpOptions = {}): Bu
         allow: allowed[route.kind],
       });
     }
+    limiter?.check(`ip:${req.socket.remoteAddress}`, 'bus requests from this address');
     if (keys.size > 0) {
       const verdict = verifySasToken(req.headers.authorization, keys, routeEntity(route), clock.now(), url.pathname);
       if (!verdict.ok) throw new BusHttpError('BUS_UNAUTHORIZED', `Unauthorized: ${verdict.reason}.`);
+      limiter?.check(`key:${verdict.keyName}`, `bus requests with key '${verdict.keyName}'`);
       const needed = requiredRight(route, method);
       if (!rights.get(verdict.keyName)?.has(needed)) {
         throw new BusHttpError(
@@ -147,23 +165,29 @@ export function createBusHttpHandler(bus: Bus, options: BusHttpOptions = {}): Bu
     }
   }
 
+  const serve = guardRequest(
+    (req: IncomingMessage, res: ServerResponse): boolean | Promise<void> => {
+      const url = requestTarget(req);
+      const path = url.pathname;
+      const inside = basePath === '' || path === basePath || path.startsWith(`${basePath}/`);
+      if (!inside) return false;
+      return handle(req, res, path.slice(basePath.length), url);
+    },
+    {
+      onError: (err, req) => logger.error({ err, method: req.method, path: req.url }, 'bus HTTP request failed'),
+      reply: (res, err) => {
+        const req = res.req;
+        const status = (err as { status?: number }).status;
+        // Drain what the client is still sending so the error reaches it (unless it was too large).
+        if (!req.readableEnded && status !== 413) req.resume();
+        sendError(res, err);
+        if (status === 413) res.on('finish', () => req.destroy());
+      },
+    },
+  );
   return (req, res, next) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const path = url.pathname;
-    const inside = basePath === '' || path === basePath || path.startsWith(`${basePath}/`);
-    if (!inside) {
-      if (next !== undefined) next();
-      else sendError(res, new BusHttpError('BUS_ROUTE_NOT_FOUND', `No bus API route at ${path}.`));
-      return;
-    }
-    handle(req, res, path.slice(basePath.length), url).catch((err: unknown) => {
-      if (!(err instanceof Error && 'status' in err && err.status !== undefined)) {
-        logger.error({ err, method: req.method, path }, 'bus HTTP request failed');
-      }
-      // Drain what the client is still sending so the error reaches it (unless it was too large).
-      if (!req.readableEnded && (err as { status?: number }).status !== 413) req.resume();
-      sendError(res, err);
-      if ((err as { status?: number }).status === 413) res.on('finish', () => req.destroy());
-    });
+    if (serve(req, res) !== false) return;
+    if (next !== undefined) next();
+    else sendError(res, new BusHttpError('BUS_ROUTE_NOT_FOUND', `No bus API route at ${req.url?.split('?')[0]}.`));
   };
 }

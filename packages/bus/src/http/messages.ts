@@ -4,6 +4,7 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { queryParam } from '@hubbub/kernel';
 import type { Delivery } from '../broker.ts';
 import type { Bus } from '../client.ts';
 import { BusError } from '../errors.ts';
@@ -88,7 +89,7 @@ export function parseBatch(value: unknown): ServiceBusMessage[] {
 }
 
 function timeoutMs(ctx: MessageContext, url: URL): number {
-  const raw = url.searchParams.get('timeout');
+  const raw = queryParam(url.searchParams, 'timeout') ?? null;
   if (raw === null) return Math.min(60, ctx.maxTimeoutSeconds) * 1000;
   const seconds = Number(raw);
   if (raw.trim() === '' || !Number.isFinite(seconds) || seconds < 0) {
@@ -180,8 +181,8 @@ export async function settle(
 
 /** `GET /{entity}/messages?count=N&fromSequenceNumber=S` (Hubbub extension): peek without locking, as a JSON batch. */
 export function peek(ctx: MessageContext, entity: string, url: URL, res: ServerResponse): void {
-  const count = url.searchParams.get('count') ?? '1';
-  const from = url.searchParams.get('fromSequenceNumber') ?? '1';
+  const count = queryParam(url.searchParams, 'count') ?? '1';
+  const from = queryParam(url.searchParams, 'fromSequenceNumber') ?? '1';
   if (!/^\d+$/.test(count) || Number(count) < 1 || Number(count) > 1000) {
     throw new BusError('BUS_INVALID_OPTION', 'count: must be an integer in 1…1000', { detail: { option: 'count' } });
   }

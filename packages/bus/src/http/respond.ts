@@ -105,5 +105,7 @@ export function sendError(res: ServerResponse, err: unknown): void {
   const headers: Record<string, string> = {};
   if (status === 401) headers['www-authenticate'] = 'SharedAccessSignature';
   if (status === 413) headers.connection = 'close';
+  const retryAfter = known ? err.detail?.retryAfterSeconds : undefined;
+  if (typeof retryAfter === 'number') headers['retry-after'] = String(retryAfter);
   sendJson(res, status, { detail: {}, ...body }, headers);
 }
