@@ -13,6 +13,8 @@ export interface ExpressionData {
   headers?: Readonly<Record<string, string>>;
   /** Query parameters for HTTP triggers. */
   query?: Readonly<Record<string, string>>;
+  /** Query parameters (lower-case) given more than once: an expression reading one is a 400, never a guess. */
+  repeatedQuery?: ReadonlySet<string> | undefined;
   /** Route parameters, trigger metadata and top-level properties of a JSON payload. */
   values?: Readonly<Record<string, unknown>>;
 }
@@ -40,7 +42,16 @@ function lookup(expr: string, data: ExpressionData, env: ExpressionEnv): string 
   if (k === 'sys.methodname') return env.functionName;
   // Absent headers and query parameters resolve to '' (an anonymous caller has no principal header).
   if (k.startsWith('headers.')) return String(lower(data.headers, key.slice(8)) ?? '');
-  if (k.startsWith('query.')) return String(lower(data.query, key.slice(6)) ?? '');
+  if (k.startsWith('query.')) {
+    if (data.repeatedQuery?.has(k.slice(6))) {
+      throw new FunctionsError(
+        'FUNCTIONS_BAD_REQUEST',
+        `The query parameter '${key.slice(6)}' is given more than once; binding {${key}} needs one value.`,
+        { detail: { parameter: key.slice(6) } },
+      );
+    }
+    return String(lower(data.query, key.slice(6)) ?? '');
+  }
   let value: unknown = data.values;
   for (const part of key.split('.')) {
     value = typeof value === 'object' && value !== null ? lower(value as Record<string, unknown>, part) : undefined;

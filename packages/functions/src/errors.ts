@@ -21,6 +21,8 @@ export const FunctionsErrorStatus = {
   FUNCTIONS_BINDING_UNAVAILABLE: 500,
   /** The app asked for something this host does not support (e.g. `enableHttpStream`). */
   FUNCTIONS_UNSUPPORTED: 500,
+  /** The request cannot be bound: a query parameter a binding expression reads is given twice. */
+  FUNCTIONS_BAD_REQUEST: 400,
   /** No function or route matches. */
   FUNCTIONS_NOT_FOUND: 404,
   /** A route matches but not for this HTTP method. */

@@ -9,6 +9,7 @@ import type { Bus } from '@hubbub/bus';
 import {
   type Clock,
   type IdSource,
+  isHubbubError,
   type Logger,
   randomIds,
   silentLogger,
@@ -334,9 +335,10 @@ export function createFunctionsHost(options: FunctionsHostOptions): FunctionsHos
     [Symbol.asyncDispose]: close,
     handleHttp(req, res) {
       handle(req, res).catch((err: unknown) => {
-        const error = isFunctionsError(err)
-          ? err
-          : new FunctionsError('FUNCTIONS_INVOCATION_FAILED', 'The request failed.', { cause: err });
+        const error =
+          isFunctionsError(err) || (isHubbubError(err) && err.status !== undefined && err.status < 500)
+            ? err
+            : new FunctionsError('FUNCTIONS_INVOCATION_FAILED', 'The request failed.', { cause: err });
         if (error.code === 'FUNCTIONS_OUTPUT_FAILED' || error.code === 'FUNCTIONS_INVOCATION_FAILED') {
           logger.error({ err: error }, 'HTTP invocation failed.');
         }

@@ -4,7 +4,7 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { IdSource, Logger } from '@hubbub/kernel';
+import { type IdSource, type Logger, requestTarget } from '@hubbub/kernel';
 import type { RpcHttpData } from './core-types.ts';
 import { FunctionsError, isFunctionsError } from './errors.ts';
 import type { Executor } from './executor.ts';
@@ -48,6 +48,7 @@ export async function serveHttp(deps: HttpHandlerDeps, req: IncomingMessage, res
   const entry = match.route.entry;
   const invocationId = deps.ids.uuid();
   const query = Object.fromEntries(url.searchParams);
+  const repeatedQuery = repeatedNames(url.searchParams);
   let bodyValues: Record<string, unknown> = {};
   if (body.length > 0 && /json/i.test(headers['content-type'] ?? '')) {
     try {
@@ -66,7 +67,7 @@ export async function serveHttp(deps: HttpHandlerDeps, req: IncomingMessage, res
         triggerMetadata: {},
         data: {
           invocationId,
-          expressions: { headers, query, values: { ...bodyValues, ...match.params, query, headers } },
+          expressions: { headers, query, repeatedQuery, values: { ...bodyValues, ...match.params, query, headers } },
         },
         retry: false,
       }),
@@ -93,12 +94,29 @@ export async function serveHttp(deps: HttpHandlerDeps, req: IncomingMessage, res
   writeRpcHttpResponse(res, (data?.http ?? undefined) as RpcHttpData | undefined, method === 'HEAD');
 }
 
-/** The absolute request URL; a malformed Host header falls back to the loopback address. */
+/**
+ * The absolute request URL; a malformed target is a KERNEL_BAD_URL (400), a malformed Host header
+ * falls back to the loopback address.
+ */
 function requestUrl(req: IncomingMessage): URL {
+  const target = requestTarget(req);
   const proto = req.headers['x-forwarded-proto'] === 'https' ? 'https' : 'http';
   try {
-    return new URL(req.url ?? '/', `${proto}://${req.headers.host ?? '127.0.0.1'}`);
+    return new URL(`${target.pathname}${target.search}`, `${proto}://${req.headers.host ?? '127.0.0.1'}`);
   } catch {
-    return new URL(req.url ?? '/', 'http://127.0.0.1');
+    return target;
   }
+}
+
+/** Lower-case names of the query parameters given more than once. */
+function repeatedNames(params: URLSearchParams): ReadonlySet<string> | undefined {
+  let seen: Set<string> | undefined;
+  let repeated: Set<string> | undefined;
+  for (const name of params.keys()) {
+    const key = name.toLowerCase();
+    seen ??= new Set();
+    if (seen.has(key)) (repeated ??= new Set()).add(key);
+    seen.add(key);
+  }
+  return repeated;
 }

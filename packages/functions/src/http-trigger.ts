@@ -5,6 +5,7 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type HubbubError, isHubbubError, readBody as readLimitedBody } from '@hubbub/kernel';
 import type { BindingScope, BindingType, FunctionEntry } from './bindings.ts';
 import type { RpcBindingInfo, RpcHttpCookie, RpcHttpData } from './core-types.ts';
 import { FunctionsError } from './errors.ts';
@@ -111,27 +112,16 @@ export function checkKey(keys: FunctionKeys, match: RouteMatch, req: IncomingMes
   }
 }
 
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        req.removeAllListeners('data');
-        req.resume();
-        reject(
-          new FunctionsError('FUNCTIONS_PAYLOAD_TOO_LARGE', `Request body exceeds ${limit} bytes.`, {
-            detail: { limit },
-          }),
-        );
-        return;
-      }
-      chunks.push(chunk);
+/** The request body under `limit` (kernel's readBody), too large being FUNCTIONS_PAYLOAD_TOO_LARGE (413). */
+export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  try {
+    return await readLimitedBody(req, limit);
+  } catch (err) {
+    if (!isHubbubError(err, 'KERNEL_BODY_TOO_LARGE')) throw err;
+    throw new FunctionsError('FUNCTIONS_PAYLOAD_TOO_LARGE', `Request body exceeds ${limit} bytes.`, {
+      detail: { limit },
     });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
+  }
 }
 
 export function flatHeaders(req: IncomingMessage): Record<string, string> {
@@ -195,7 +185,7 @@ export function writeRpcHttpResponse(res: ServerResponse, http: RpcHttpData | un
 }
 
 /** Writes a JSON error body with the error's status. */
-export function writeError(res: ServerResponse, err: FunctionsError): void {
+export function writeError(res: ServerResponse, err: HubbubError): void {
   if (res.headersSent) {
     res.destroy();
     return;
