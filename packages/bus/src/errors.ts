@@ -36,6 +36,8 @@ export const BusErrorStatus = {
   BUS_INVALID_OPTION: 400,
   /** The operation is not allowed on this entity (send to a subscription, dead-letter from a DLQ …). */
   BUS_INVALID_OPERATION: 400,
+  /** The engine's directory is locked by a live process (`detail.dir`, `detail.pid`; this one when opened twice). */
+  BUS_DIR_LOCKED: 409,
   /** The storage engine failed (I/O error); the operation was not acknowledged. */
   BUS_ENGINE_FAILURE: 500,
 } as const;

@@ -11,6 +11,7 @@ import { open, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/
 import { join, resolve } from 'node:path';
 import type { EngineOp } from './engine.ts';
 import { BusError } from './errors.ts';
+import { isGone, lockContent, parseLock } from './lock-owner.ts';
 import { decodeFrames } from './log-codec.ts';
 
 const SEGMENT = /^(\d{8})(\.base)?\.log$/;
@@ -67,14 +68,14 @@ export async function replayLog(dir: string, apply: (op: EngineOp) => void): Pro
   return { segments, bytes, end };
 }
 
-/** One process per directory: a LOCK file holding the owner's pid; a dead owner's lock is taken over. */
+/**
+ * One process per directory: a LOCK file naming the owner (see {@link lockContent}). The lock of
+ * an owner that is gone — exited, killed and not yet reaped, or its pid reused — is taken over;
+ * a live owner's is refused with BUS_DIR_LOCKED.
+ */
 export async function lockLogDir(dir: string): Promise<void> {
   const key = resolve(dir);
-  if (openDirs.has(key)) {
-    throw new BusError('BUS_ENGINE_FAILURE', `${dir} is already open in this process.`, {
-      detail: { dir, pid: process.pid },
-    });
-  }
+  if (openDirs.has(key)) throw dirLocked(dir, process.pid, `${dir} is already open in this process.`);
   openDirs.add(key);
   try {
     await lockFile(dir);
@@ -89,33 +90,25 @@ export async function unlockLogDir(dir: string): Promise<void> {
   await rm(join(dir, LOCK), { force: true });
 }
 
+const dirLocked = (dir: string, pid: number, message: string): BusError =>
+  new BusError('BUS_DIR_LOCKED', message, { detail: { dir, pid } });
+
 async function lockFile(dir: string): Promise<void> {
   const path = join(dir, LOCK);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      await writeFile(path, String(process.pid), { flag: 'wx' });
+      await writeFile(path, lockContent(), { flag: 'wx' });
       return;
     } catch (err) {
       if ((err as { code?: string }).code !== 'EEXIST') throw err;
     }
-    const owner = Number((await readFile(path, 'utf8').catch(() => '')).trim());
-    if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
-      throw new BusError('BUS_ENGINE_FAILURE', `${dir} is in use by process ${owner}.`, {
-        detail: { dir, pid: owner },
-      });
+    const owner = parseLock(await readFile(path, 'utf8').catch(() => ''));
+    if (owner !== undefined && owner.pid !== process.pid && !(await isGone(owner))) {
+      throw dirLocked(dir, owner.pid, `${dir} is in use by process ${owner.pid}.`);
     }
     await rm(path, { force: true }); // stale: its owner is gone (or it is ours from an unclean close)
   }
   throw new BusError('BUS_ENGINE_FAILURE', `Could not lock ${dir}.`, { detail: { dir } });
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as { code?: string }).code === 'EPERM';
-  }
 }
 
 function isZero(buf: Buffer): boolean {
