@@ -6,11 +6,12 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { readBody, sendError as sendCodedError } from '@hubbub/kernel';
 import { WebSocketServer } from 'ws';
 import type { Authenticator } from './auth.ts';
 import { ConnectionState, type HubConnection, type Principal } from './connection.ts';
 import { HubError, HubErrorCode } from './errors.ts';
-import { readBody, sendError, sendJson, sendText } from './http.ts';
+import { sendError, sendJson, sendText } from './http.ts';
 import type { Hub } from './hub.ts';
 import type { ResolvedHubServerOptions } from './options.ts';
 import { type FlushScheduler, TransportKind } from './transport.ts';
@@ -104,7 +105,11 @@ export class Endpoints {
 
   /** A WebSocket upgrade on the connection endpoint (with `id`, or without under skipNegotiation). */
   async upgrade(hub: Hub, request: IncomingMessage, socket: Duplex, head: Buffer, url: URL): Promise<void> {
+    // Until `ws` owns the socket (or after a refusal), a peer reset must not be an unhandled 'error'.
+    const onSocketError = () => socket.destroy();
+    socket.on('error', onSocketError);
     const refuse = (status: number, text: string) => {
+      if (socket.destroyed) return;
       socket.end(
         `HTTP/1.1 ${status} ${statusText(status)}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
       );
@@ -119,6 +124,7 @@ export class Endpoints {
       const error = err instanceof HubError ? err : new HubError(HubErrorCode.Unauthorized, 'Unauthorized');
       return refuse(error.status ?? 401, error.message);
     }
+    if (socket.destroyed) return; // the client left while we checked its token
     const token = url.searchParams.get('id');
     let connection: HubConnection | undefined;
     if (token === null || token === '') {
@@ -142,6 +148,7 @@ export class Endpoints {
     const target = connection;
     const query = url.search; // read now: the callback should not keep the URL alive
     this.#wss.handleUpgrade(request, socket, head, (ws) => {
+      socket.off('error', onSocketError); // ws listens from here on
       if (target.state === ConnectionState.Closed) {
         ws.close(1000);
         return;
@@ -174,10 +181,10 @@ export class Endpoints {
       return sendText(response, 405, 'POST requests are not allowed on WebSocket connections.');
     let body: Buffer;
     try {
+      // An oversized body is answered 413 (and the connection closed after the answer), not reset.
       body = await readBody(request, Math.max(1_048_576, this.#host.options.maxMessageBytes * 4));
     } catch (err) {
-      if (err instanceof HubError) return sendError(response, err);
-      throw err;
+      return sendCodedError(response, err);
     }
     const binary = !(request.headers['content-type'] ?? '').startsWith('text/');
     connection.receive(body, binary);
