@@ -1,6 +1,14 @@
 /**
  * One client connection: its transport, the handshake, protocol framing, the outbound buffer bound
  * and, when negotiated, stateful reconnect (sequence numbers, acks and replay).
+ *
+ * Outbound bounds. A plain connection's frames wait in its transport; a stateful connection's
+ * sequenced frames wait in its replay buffer (sent or not, until acknowledged) and are handed to
+ * the transport only while the socket holds less than `maxBufferedBytes`, the rest following as it
+ * drains — so a replay after a reconnect, and the live traffic behind it, never count against the
+ * socket. Either way the bytes waiting may go over their bound (`maxBufferedBytes`, or the replay
+ * buffer's `statefulBufferBytes`) for `slowConsumerGraceMs`, never past twice the bound; a client
+ * that stays over longer, or goes past that, is closed with a Close message saying why.
  * @module
  */
 import {
@@ -14,6 +22,7 @@ import {
   writeHandshakeResponse,
 } from '@hubbub/hub-protocol';
 import { HubError, HubErrorCode } from './errors.ts';
+import { hubDefaults } from './options.ts';
 import { OutboundFrame, type Transport, TransportKind } from './transport.ts';
 
 /** Who is on the other end, as established by the access token. */
@@ -27,6 +36,8 @@ export interface ConnectionOwner {
   /** Monotonic tick counter of the server's housekeeping loop. */
   readonly tick: number;
   readonly limits: ConnectionLimits;
+  /** The current time, in ms, from the server's clock. */
+  now(): number;
   connected(connection: HubConnection): void;
   message(connection: HubConnection, message: HubMessage): void;
   /** The connection ended; `connection.protocol` is set only if its handshake had succeeded. */
@@ -37,7 +48,18 @@ export interface ConnectionLimits {
   readonly maxMessageBytes: number;
   readonly maxBufferedBytes: number;
   readonly statefulBufferBytes: number;
+  /** How long the outbound bytes may stay over their bound, in ms. @default 5_000 */
+  readonly slowConsumerGraceMs?: number;
 }
+
+/** A Close message the client never received: its transport was down when the connection ended. */
+export interface MissedClose {
+  readonly error: string;
+  readonly allowReconnect: boolean;
+}
+
+/** What the client is told when its reconnect window ran out before it came back. */
+export const WINDOW_EXPIRED = 'The connection no longer exists (its reconnect window expired); negotiate again.';
 
 export const ConnectionState = {
   /** Negotiated; waiting for a transport and the handshake. */
@@ -53,9 +75,11 @@ export type ConnectionState = (typeof ConnectionState)[keyof typeof ConnectionSt
 interface Sequencing {
   /** Sequence id of the last sequenced frame sent. */
   sent: number;
-  /** Sent frames not yet acknowledged, oldest first. */
+  /** Frames not yet acknowledged, oldest first: written to the transport up to `written`, then waiting. */
   unacked: Array<{ id: number; frame: OutboundFrame }>;
   unackedBytes: number;
+  /** Sequence id of the last frame handed to the current transport. */
+  written: number;
   /** Sequenced messages received and processed. */
   received: number;
   /** Received id last acknowledged to the client. */
@@ -91,6 +115,9 @@ export class HubConnection {
   readonly #owner: ConnectionOwner;
   #handshakeBuffer: Buffer | undefined;
   #sequencing: Sequencing | undefined;
+  /** Since when (ms) the outbound bytes have been over their bound; undefined while under it. */
+  #overSince: number | undefined;
+  #missedClose: MissedClose | undefined;
 
   constructor(
     owner: ConnectionOwner,
@@ -117,6 +144,11 @@ export class HubConnection {
 
   get isStateful(): boolean {
     return this.#sequencing !== undefined;
+  }
+
+  /** Set when the connection ended while its stateful transport was down: what the client was not told. */
+  get missedClose(): MissedClose | undefined {
+    return this.#missedClose;
   }
 
   /** Attaches the transport. A stateful connection re-attaching resends what the client has not acked. */
@@ -161,7 +193,10 @@ export class HubConnection {
     }
   }
 
-  /** Sends one encoded frame; sequenced frames are kept for replay until acknowledged. */
+  /**
+   * Sends one encoded frame. On a stateful connection sequenced frames go to the replay buffer,
+   * which feeds the transport as fast as its socket drains, and stay there until acknowledged.
+   */
   sendFrame(frame: OutboundFrame, sequenced: boolean): void {
     if (this.state === ConnectionState.Closed) return;
     const seq = this.#sequencing;
@@ -169,16 +204,14 @@ export class HubConnection {
       seq.sent++;
       seq.unacked.push({ id: seq.sent, frame });
       seq.unackedBytes += frame.byteLength;
-      if (seq.unackedBytes > this.#owner.limits.statefulBufferBytes) {
-        this.#slowConsumer('unacknowledged messages');
-        return;
-      }
+      if (this.#withinBounds()) this.#pump();
+      return;
     }
     const transport = this.transport;
     if (transport === undefined || this.state === ConnectionState.Disconnected) return;
     transport.send(frame);
     this.lastSentTick = this.#owner.tick;
-    if (transport.bufferedBytes() > this.#owner.limits.maxBufferedBytes) this.#slowConsumer('the outbound buffer');
+    this.#withinBounds();
   }
 
   /** Encodes and sends one message in this connection's protocol. */
@@ -197,6 +230,16 @@ export class HubConnection {
     if (seq === undefined || seq.received === seq.acked || this.state !== ConnectionState.Connected) return;
     seq.acked = seq.received;
     this.send({ type: MessageType.Ack, sequenceId: seq.received });
+  }
+
+  /**
+   * The transport handed off its backlog: the connection is no longer over its bound (if it was),
+   * and a stateful one writes what waits in its replay buffer.
+   */
+  transportDrained(transport: Transport): void {
+    if (transport !== this.transport) return;
+    if (this.#overSince !== undefined && !this.#withinBounds()) return;
+    this.#pump();
   }
 
   /**
@@ -221,19 +264,34 @@ export class HubConnection {
    */
   close(reason?: string, options: { allowReconnect?: boolean; error?: Error } = {}): void {
     if (this.state === ConnectionState.Closed) return;
+    if (this.state === ConnectionState.Disconnected) {
+      // No transport to carry the Close: keep it for a client that comes back too late.
+      this.#missedClose =
+        reason === undefined
+          ? { error: WINDOW_EXPIRED, allowReconnect: true }
+          : { error: reason, allowReconnect: options.allowReconnect === true };
+      this.#finish(options.error ?? (reason === undefined ? undefined : new HubError(HubErrorCode.Closed, reason)));
+      return;
+    }
     const transport = this.transport;
     if (transport !== undefined && this.protocol !== undefined) {
-      const message: CloseMessage = {
-        type: MessageType.Close,
-        ...(reason === undefined ? {} : { error: reason }),
-        ...(options.allowReconnect ? { allowReconnect: true } : {}),
-      };
-      transport.send(new OutboundFrame(this.protocol.writeMessage(message), this.protocol.transferFormat === 'Binary'));
+      this.#pump(Number.POSITIVE_INFINITY); // what waits in the replay buffer goes out before the Close
+      transport.send(this.#closeFrame(reason, options.allowReconnect === true));
     }
     this.transport = undefined;
     transport?.close();
     const error = options.error ?? (reason === undefined ? undefined : new HubError(HubErrorCode.Closed, reason));
     this.#finish(error);
+  }
+
+  #closeFrame(reason: string | undefined, allowReconnect: boolean): OutboundFrame {
+    const protocol = this.protocol!;
+    const message: CloseMessage = {
+      type: MessageType.Close,
+      ...(reason === undefined ? {} : { error: reason }),
+      ...(allowReconnect ? { allowReconnect: true } : {}),
+    };
+    return new OutboundFrame(protocol.writeMessage(message), protocol.transferFormat === 'Binary');
   }
 
   /** Rejects a handshake: the error response, then the end of the transport. */
@@ -275,7 +333,15 @@ export class HubConnection {
     }
     this.protocol = protocol;
     if (this.statefulAllowed && version >= 2 && this.transport?.kind === TransportKind.WebSockets) {
-      this.#sequencing = { sent: 0, unacked: [], unackedBytes: 0, received: 0, acked: 0, resumeFrom: undefined };
+      this.#sequencing = {
+        sent: 0,
+        unacked: [],
+        unackedBytes: 0,
+        written: 0,
+        received: 0,
+        acked: 0,
+        resumeFrom: undefined,
+      };
     }
     this.transport?.send(new OutboundFrame(writeHandshakeResponse(), protocol.transferFormat === 'Binary'));
     this.state = ConnectionState.Connected;
@@ -334,9 +400,11 @@ export class HubConnection {
       drop++;
     }
     if (drop > 0) seq.unacked.splice(0, drop);
+    if (id > seq.written) seq.written = Math.min(id, seq.sent); // never resend what the client says it has
+    this.#withinBounds();
   }
 
-  /** After a reconnect: Sequence{first unacked id}, then every unacked frame in order. */
+  /** After a reconnect: Sequence{first unacked id}, then every unacked frame in order, paced. */
   #resend(): void {
     const seq = this.#sequencing;
     const transport = this.transport;
@@ -348,19 +416,66 @@ export class HubConnection {
         this.protocol!.transferFormat === 'Binary',
       ),
     );
-    for (const { frame } of seq.unacked) transport.send(frame);
+    seq.written = first - 1;
+    this.#pump();
   }
 
+  /**
+   * Hands waiting replay-buffer frames to the transport while its socket holds less than `room`
+   * bytes (the connection's `maxBufferedBytes`); the transport says when it has drained.
+   */
+  #pump(room = this.#owner.limits.maxBufferedBytes): void {
+    const seq = this.#sequencing;
+    const transport = this.transport;
+    if (seq === undefined || transport === undefined || this.state !== ConnectionState.Connected) return;
+    const unacked = seq.unacked;
+    if (unacked.length === 0 || seq.written >= seq.sent) return;
+    let index = seq.written + 1 - unacked[0]!.id;
+    if (index >= unacked.length || transport.bufferedBytes() >= room) return;
+    do {
+      const entry = unacked[index++]!;
+      transport.send(entry.frame);
+      seq.written = entry.id;
+    } while (index < unacked.length && transport.bufferedBytes() < room);
+    this.lastSentTick = this.#owner.tick;
+  }
+
+  /**
+   * Checks the outbound bytes against their bound: the replay buffer of a stateful connection,
+   * the transport's queue otherwise. Over it for longer than the grace period, or over twice it,
+   * closes the connection as a slow consumer. Returns whether the connection is still open.
+   */
+  #withinBounds(): boolean {
+    const limits = this.#owner.limits;
+    const seq = this.#sequencing;
+    const bytes = seq !== undefined ? seq.unackedBytes : (this.transport?.bufferedBytes() ?? 0);
+    const bound = seq !== undefined ? limits.statefulBufferBytes : limits.maxBufferedBytes;
+    if (bytes <= bound) {
+      this.#overSince = undefined;
+      return true;
+    }
+    const now = this.#owner.now();
+    this.#overSince ??= now;
+    const grace = limits.slowConsumerGraceMs ?? hubDefaults.slowConsumerGraceMs;
+    if (bytes <= 2 * bound && now - this.#overSince <= grace) return true;
+    this.#slowConsumer(seq !== undefined ? 'unacknowledged messages' : 'the outbound buffer');
+    return false;
+  }
+
+  /** Closes a client that does not keep up: what is queued is dropped, a Close says why. */
   #slowConsumer(what: string): void {
     const reason = `Connection closed with an error. The client is not reading fast enough: ${what} exceeded its bound.`;
+    const error = new HubError(HubErrorCode.SlowConsumer, reason);
     const transport = this.transport;
     this.transport = undefined;
-    if (transport !== undefined && 'terminate' in transport && typeof transport.terminate === 'function') {
-      transport.terminate();
-    } else {
-      transport?.close();
+    if (this.state === ConnectionState.Disconnected) {
+      this.#missedClose = { error: reason, allowReconnect: true };
+    } else if (transport !== undefined && this.protocol !== undefined) {
+      transport.discard();
+      transport.send(this.#closeFrame(reason, true));
+      transport.close();
     }
-    this.#finish(new HubError(HubErrorCode.SlowConsumer, reason));
+    this.#finish(error);
   }
 
   #finish(error: Error | undefined): void {

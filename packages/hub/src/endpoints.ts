@@ -6,10 +6,17 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import {
+  jsonProtocol,
+  MessageType,
+  messagePackProtocol,
+  parseHandshakeRequest,
+  writeHandshakeResponse,
+} from '@hubbub/hub-protocol';
 import { readBody, sendError as sendCodedError } from '@hubbub/kernel';
-import { WebSocketServer } from 'ws';
+import { type WebSocket, WebSocketServer } from 'ws';
 import type { Authenticator } from './auth.ts';
-import { ConnectionState, type HubConnection, type Principal } from './connection.ts';
+import { ConnectionState, type HubConnection, type MissedClose, type Principal } from './connection.ts';
 import { HubError, HubErrorCode } from './errors.ts';
 import { sendError, sendJson, sendText } from './http.ts';
 import type { Hub } from './hub.ts';
@@ -103,7 +110,11 @@ export class Endpoints {
     return this.#longPoll(connection, response, url);
   }
 
-  /** A WebSocket upgrade on the connection endpoint (with `id`, or without under skipNegotiation). */
+  /**
+   * A WebSocket upgrade on the connection endpoint (with `id`, or without under skipNegotiation).
+   * A stateful client coming back after its connection ended unseen is accepted only to be told
+   * why (see {@link Endpoints.#explainMissedClose}); any other unknown id gets 404.
+   */
   async upgrade(hub: Hub, request: IncomingMessage, socket: Duplex, head: Buffer, url: URL): Promise<void> {
     // Until `ws` owns the socket (or after a refusal), a peer reset must not be an unhandled 'error'.
     const onSocketError = () => socket.destroy();
@@ -132,7 +143,13 @@ export class Endpoints {
     } else {
       connection = this.#host.find(token);
       if (connection === undefined || connection.hubName !== hub.name || connection.state === ConnectionState.Closed) {
-        return refuse(404, 'No Connection with that ID');
+        const missed = hub.takeMissedClose(token, principal.userId);
+        if (missed === undefined) return refuse(404, 'No Connection with that ID');
+        this.#wss.handleUpgrade(request, socket, head, (ws) => {
+          socket.off('error', onSocketError);
+          this.#explainMissedClose(ws, missed);
+        });
+        return;
       }
       if (connection.userId !== principal.userId)
         return refuse(403, 'The user identity cannot change during a connection.');
@@ -161,6 +178,38 @@ export class Endpoints {
       }
       target.query = query;
       target.attach(transport);
+    });
+  }
+
+  /**
+   * Tells a client whose stateful connection ended while it was away why it cannot resume. The
+   * client reconnects without a handshake and sends its Sequence message first, in its protocol
+   * (a text frame for JSON, binary for MessagePack); the answer is a Sequence (the client drops
+   * everything until one arrives) and the Close it missed, so that the official client reports
+   * "Server returned an error on close: …" instead of a bare 1006. A client that sends a handshake
+   * instead gets the reason as a handshake error. Silence ends the socket after the handshake timeout.
+   */
+  #explainMissedClose(ws: WebSocket, close: MissedClose): void {
+    const timer = this.#host.options.clock.setTimeout(() => ws.terminate(), this.#host.options.handshakeTimeoutMs);
+    ws.on('error', () => {});
+    ws.once('close', () => timer.cancel());
+    ws.once('message', (data: Buffer, binary: boolean) => {
+      timer.cancel();
+      let reply: Uint8Array;
+      if (!binary && isHandshake(data)) {
+        reply = writeHandshakeResponse(close.error);
+      } else {
+        const protocol = binary ? messagePackProtocol : jsonProtocol;
+        const sequence = protocol.writeMessage({ type: MessageType.Sequence, sequenceId: 1 });
+        const message = protocol.writeMessage({
+          type: MessageType.Close,
+          error: close.error,
+          ...(close.allowReconnect ? { allowReconnect: true } : {}),
+        });
+        reply = Buffer.concat([sequence, message]);
+      }
+      ws.send(reply, { binary });
+      ws.close(1000);
     });
   }
 
@@ -217,7 +266,7 @@ export class Endpoints {
     const current = connection.transport;
     if (current === undefined) {
       // The first poll activates the connection and returns at once.
-      const transport = new LongPollingTransport(this.#host.scheduler, now);
+      const transport = new LongPollingTransport(this.#host.scheduler, connection, now);
       connection.query = url.search;
       connection.attach(transport);
       response.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': 0 }).end();
@@ -255,6 +304,15 @@ export class Endpoints {
       return false;
     }
     return true;
+  }
+}
+
+/** Whether a first text frame is a handshake request rather than a hub message. */
+function isHandshake(data: Buffer): boolean {
+  try {
+    return parseHandshakeRequest(data) !== undefined;
+  } catch {
+    return false;
   }
 }
 

@@ -6,13 +6,20 @@
  */
 
 import { type HubMessage, MessageType } from '@hubbub/hub-protocol';
-import { type Logger, TypedEmitter } from '@hubbub/kernel';
+import { type Clock, type Logger, systemClock, TypedEmitter } from '@hubbub/kernel';
 import type { Audience, Backplane, BackplaneMessage, Exclusions } from './backplane.ts';
 import { type CallerClients, createCallerClients, createHubClients, type HubClients } from './clients.ts';
-import { type ConnectionLimits, type ConnectionOwner, ConnectionState, type HubConnection } from './connection.ts';
+import {
+  type ConnectionLimits,
+  type ConnectionOwner,
+  ConnectionState,
+  type HubConnection,
+  type MissedClose,
+} from './connection.ts';
 import { HubError, HubErrorCode } from './errors.ts';
 import { FanOutMessage } from './frames.ts';
 import { type InvocationFallback, Invoker, type MethodOptions } from './invoker.ts';
+import { hubDefaults } from './options.ts';
 
 /** What a hub method receives as its first argument. */
 export interface InvocationContext {
@@ -56,9 +63,15 @@ export interface HubInit {
   tick: () => number;
   /** Called for every connection that ends, handshake or not, so the server can forget it. */
   released: (connection: HubConnection) => void;
+  /** Reads the time for grace periods. @default systemClock */
+  clock?: Clock;
+  /** See `HubServerOptions.slowConsumerGraceMs`. @default 5_000 */
+  slowConsumerGraceMs?: number;
 }
 
 const neverAborted = new AbortController().signal;
+/** Stateful connections that ended unseen, remembered (per hub) so that a late reconnect learns why. */
+const MISSED_CLOSES_KEPT = 10_000;
 
 export class Hub extends TypedEmitter<HubEvents> implements ConnectionOwner {
   readonly name: string;
@@ -77,11 +90,19 @@ export class Hub extends TypedEmitter<HubEvents> implements ConnectionOwner {
   readonly #groups = new Map<string, Set<HubConnection>>();
   /** Group memberships granted to users (they follow the user's future connections). */
   readonly #userGroups = new Map<string, Set<string>>();
+  /** Connection token → the Close its client missed, oldest first, at most MISSED_CLOSES_KEPT. */
+  readonly #missedCloses = new Map<string, { userId: string | undefined; close: MissedClose }>();
+  readonly #clock: Clock;
 
   constructor(init: HubInit) {
     super();
     this.name = init.name;
-    this.limits = init.limits;
+    this.#clock = init.clock ?? systemClock;
+    this.limits = {
+      ...init.limits,
+      slowConsumerGraceMs:
+        init.limits.slowConsumerGraceMs ?? init.slowConsumerGraceMs ?? hubDefaults.slowConsumerGraceMs,
+    };
     this.#backplane = init.backplane;
     this.#logger = init.logger.child({ hub: init.name });
     this.#tick = init.tick;
@@ -106,6 +127,10 @@ export class Hub extends TypedEmitter<HubEvents> implements ConnectionOwner {
 
   get tick(): number {
     return this.#tick();
+  }
+
+  now(): number {
+    return this.#clock.now();
   }
 
   /** Registers a method clients call with `invoke`/`send`; its return value is the result. */
@@ -233,6 +258,7 @@ export class Hub extends TypedEmitter<HubEvents> implements ConnectionOwner {
 
   closed(connection: HubConnection, error: Error | undefined): void {
     this.#released(connection);
+    if (connection.missedClose !== undefined) this.#rememberMissedClose(connection, connection.missedClose);
     if (this.#connections.get(connection.connectionId) !== connection) return;
     this.#connections.delete(connection.connectionId);
     const userId = connection.userId;
@@ -244,6 +270,26 @@ export class Hub extends TypedEmitter<HubEvents> implements ConnectionOwner {
     for (const group of connection.groups) this.#leave(connection, group);
     this.#invoker.connectionClosed(connection);
     this.emit('disconnected', connection, error);
+  }
+
+  /**
+   * The Close a stateful connection's client missed because it ended while the client was away
+   * (e.g. its reconnect window expired), for a client reconnecting with `connectionToken` as
+   * `userId`. Given once: a second attempt finds nothing.
+   * @internal
+   */
+  takeMissedClose(connectionToken: string, userId: string | undefined): MissedClose | undefined {
+    const entry = this.#missedCloses.get(connectionToken);
+    if (entry === undefined || entry.userId !== userId) return undefined;
+    this.#missedCloses.delete(connectionToken);
+    return entry.close;
+  }
+
+  #rememberMissedClose(connection: HubConnection, close: MissedClose): void {
+    this.#missedCloses.set(connection.connectionToken, { userId: connection.userId, close });
+    if (this.#missedCloses.size > MISSED_CLOSES_KEPT) {
+      this.#missedCloses.delete(this.#missedCloses.keys().next().value!);
+    }
   }
 
   #context(connection: HubConnection, signal?: AbortSignal): InvocationContext {

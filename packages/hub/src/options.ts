@@ -39,10 +39,21 @@ export interface HubServerOptions {
   longPollDisconnectMs?: number;
   /** Largest hub message a client may send, in bytes. @default 32_768 */
   maxMessageBytes?: number;
-  /** Outbound bytes a connection may have queued before it is closed as a slow consumer. @default 1_048_576 */
+  /**
+   * Outbound bytes a connection may have queued. One that stays over it for longer than
+   * `slowConsumerGraceMs`, or goes over twice it, is closed as a slow consumer (HUB_SLOW_CONSUMER).
+   * Stateful connections are paced instead: writes stop at this many bytes and resume as the socket
+   * drains, and their bound is the replay buffer's. @default 1_048_576
+   */
   maxBufferedBytes?: number;
-  /** Stateful reconnect: allowed when clients ask, with this window and replay buffer. @default enabled, 30 s, 1 MiB */
+  /**
+   * Stateful reconnect: allowed when clients ask, with this window and replay buffer. The buffer
+   * holds what the client has not acknowledged (sent or waiting to be sent); it is bounded like
+   * `maxBufferedBytes`. @default enabled, 30 s, 1 MiB
+   */
   statefulReconnect?: false | { windowMs?: number; bufferBytes?: number };
+  /** How long a connection may stay over its outbound bound before it is closed, in ms. @default 5_000 */
+  slowConsumerGraceMs?: number;
   /** Send the messages of unexpected hub-method errors to clients. @default false */
   detailedErrors?: boolean;
   /** Carries sends and group changes between nodes. @default in-process */
@@ -68,6 +79,7 @@ export interface ResolvedHubServerOptions {
   readonly maxMessageBytes: number;
   readonly maxBufferedBytes: number;
   readonly stateful: { readonly windowMs: number; readonly bufferBytes: number } | undefined;
+  readonly slowConsumerGraceMs: number;
   readonly detailedErrors: boolean;
   readonly backplane: Backplane;
   readonly tickMs: number;
@@ -75,6 +87,11 @@ export interface ResolvedHubServerOptions {
   readonly ids: IdSource;
   readonly logger: Logger;
 }
+
+/** Defaults the hub applies itself when its creator passes none (`HubInit` in hub.ts). */
+export const hubDefaults = {
+  slowConsumerGraceMs: 5_000,
+} as const;
 
 function positive(name: string, value: number | undefined, fallback: number): number {
   const v = value ?? fallback;
@@ -118,6 +135,7 @@ export function resolveHubServerOptions(options: HubServerOptions = {}): Resolve
     maxMessageBytes: positive('maxMessageBytes', options.maxMessageBytes, 32_768),
     maxBufferedBytes: positive('maxBufferedBytes', options.maxBufferedBytes, 1_048_576),
     stateful,
+    slowConsumerGraceMs: positive('slowConsumerGraceMs', options.slowConsumerGraceMs, hubDefaults.slowConsumerGraceMs),
     detailedErrors: options.detailedErrors ?? false,
     backplane: options.backplane ?? createInProcessBackplane(),
     tickMs: positive('tickMs', options.tickMs, Math.max(10, Math.min(1_000, Math.floor(shortest / 4)))),

@@ -80,6 +80,8 @@ export interface TransportOwner {
   receive(data: Buffer, binary: boolean): void;
   /** The transport ended; `clean` is false when it dropped without a close handshake. */
   transportClosed(transport: Transport, clean: boolean): void;
+  /** The transport can take more: its socket drained, or a flush went out without backpressure. */
+  transportDrained(transport: Transport): void;
 }
 
 /** What a connection needs from its transport. */
@@ -89,6 +91,8 @@ export interface Transport {
   send(frame: OutboundFrame): void;
   /** Bytes accepted but not yet handed to the kernel. */
   bufferedBytes(): number;
+  /** Drops the frames queued but not yet written (a slow consumer's last Close then goes first). */
+  discard(): void;
   /** Ends the transport (after flushing what is queued). */
   close(): void;
 }

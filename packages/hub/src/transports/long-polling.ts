@@ -5,7 +5,13 @@
  * @module
  */
 import type { ServerResponse } from 'node:http';
-import { type FlushScheduler, type OutboundFrame, type Transport, TransportKind } from '../transport.ts';
+import {
+  type FlushScheduler,
+  type OutboundFrame,
+  type Transport,
+  TransportKind,
+  type TransportOwner,
+} from '../transport.ts';
 
 const pollHeaders = {
   'Content-Type': 'application/octet-stream',
@@ -17,6 +23,7 @@ const pollHeaders = {
 export class LongPollingTransport implements Transport {
   readonly kind = TransportKind.LongPolling;
   readonly #scheduler: FlushScheduler;
+  readonly #owner: TransportOwner;
   #queue: Uint8Array[] = [];
   #queuedBytes = 0;
   #poll: ServerResponse | undefined;
@@ -27,8 +34,9 @@ export class LongPollingTransport implements Transport {
   /** The latest time the server told us (the transport has no clock of its own). */
   #lastNow: number;
 
-  constructor(scheduler: FlushScheduler, now: number) {
+  constructor(scheduler: FlushScheduler, owner: TransportOwner, now: number) {
     this.#scheduler = scheduler;
+    this.#owner = owner;
     this.#idleSince = this.#lastNow = now;
   }
 
@@ -70,6 +78,7 @@ export class LongPollingTransport implements Transport {
     this.#queuedBytes = 0;
     this.#poll = undefined;
     res.writeHead(200, { ...pollHeaders, 'Content-Length': body.length }).end(body);
+    this.#owner.transportDrained(this); // the poll took the whole queue
   }
 
   /** Ends a poll that has waited `timeoutMs` with an empty 200 (the client polls again). */
@@ -84,6 +93,11 @@ export class LongPollingTransport implements Transport {
   /** True when no poll has been parked for `timeoutMs`: the client is gone. */
   isAbandoned(now: number, timeoutMs: number): boolean {
     return this.#poll === undefined && now - this.#idleSince >= timeoutMs;
+  }
+
+  discard(): void {
+    this.#queue = [];
+    this.#queuedBytes = 0;
   }
 
   bufferedBytes(): number {

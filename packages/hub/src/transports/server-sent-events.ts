@@ -16,12 +16,14 @@ export class ServerSentEventsTransport implements Transport {
   readonly kind = TransportKind.ServerSentEvents;
   readonly #res: ServerResponse;
   readonly #scheduler: FlushScheduler;
+  readonly #owner: TransportOwner;
   #queue: Buffer[] = [];
   #queuedBytes = 0;
 
   constructor(res: ServerResponse, scheduler: FlushScheduler, owner: TransportOwner) {
     this.#res = res;
     this.#scheduler = scheduler;
+    this.#owner = owner;
     res.writeHead(200, {
       'Content-Type': 'text/event-stream',
       'Cache-Control': 'no-cache, no-store',
@@ -33,6 +35,7 @@ export class ServerSentEventsTransport implements Transport {
     res.write(':\r\n');
     // An SSE stream has no close handshake, and no stateful reconnect: its end ends the connection.
     res.on('close', () => owner.transportClosed(this, true));
+    res.on('drain', () => owner.transportDrained(this));
   }
 
   send(frame: OutboundFrame): void {
@@ -50,11 +53,17 @@ export class ServerSentEventsTransport implements Transport {
     if (this.#res.writableEnded || this.#res.destroyed) return;
     if (queue.length === 1) {
       this.#res.write(queue[0]);
-      return;
+    } else {
+      this.#res.cork();
+      for (const bytes of queue) this.#res.write(bytes);
+      this.#res.uncork();
     }
-    this.#res.cork();
-    for (const bytes of queue) this.#res.write(bytes);
-    this.#res.uncork();
+    if (!this.#res.writableNeedDrain) this.#owner.transportDrained(this);
+  }
+
+  discard(): void {
+    this.#queue = [];
+    this.#queuedBytes = 0;
   }
 
   bufferedBytes(): number {

@@ -1,7 +1,8 @@
 /**
  * WebSockets: `ws` performs the upgrade, parses inbound frames and runs the close handshake;
  * outbound data frames are pre-built once per message ({@link OutboundFrame.wsFrame}) and written
- * straight to the socket we handed to `ws`, corked when a turn queued several.
+ * straight to the socket we handed to `ws`, corked when a turn queued several. The owner hears
+ * when the socket has room again, so that it can pace what it writes.
  * @module
  */
 import type { Duplex } from 'node:stream';
@@ -19,6 +20,7 @@ export class WebSocketTransport implements Transport {
   readonly #ws: WebSocket;
   readonly #socket: Duplex;
   readonly #scheduler: FlushScheduler;
+  readonly #owner: TransportOwner;
   #queue: Buffer | Buffer[] | undefined;
   #queuedBytes = 0;
 
@@ -33,7 +35,9 @@ export class WebSocketTransport implements Transport {
     this.#ws = ws;
     this.#socket = socket;
     this.#scheduler = scheduler;
+    this.#owner = owner;
     open.add(this);
+    socket.on('drain', () => owner.transportDrained(this));
     ws.on('message', (data: Buffer, isBinary: boolean) => owner.receive(data, isBinary));
     ws.on('close', (code: number) => {
       open.delete(this);
@@ -71,10 +75,17 @@ export class WebSocketTransport implements Transport {
     } else {
       this.#socket.write(queue);
     }
+    // Without backpressure no 'drain' follows: say now that there is room.
+    if (!this.#socket.writableNeedDrain) this.#owner.transportDrained(this);
   }
 
   bufferedBytes(): number {
     return this.#queuedBytes + this.#socket.writableLength;
+  }
+
+  discard(): void {
+    this.#queue = undefined;
+    this.#queuedBytes = 0;
   }
 
   close(): void {
