@@ -16,6 +16,7 @@ import {
   systemClock,
   type TimerHandle,
 } from '@hubbub/kernel';
+import { exposeSettings } from './app-environment.ts';
 import { loadApp } from './app-loader.ts';
 import { type BindingServices, bindFunction, createBindingRegistry, type FunctionEntry } from './bindings.ts';
 import { type BusListener, startListener } from './bus-listener.ts';
@@ -52,6 +53,11 @@ export interface FunctionsHostOptions {
   appDir: string;
   /** App settings; they override local.settings.json `Values` (the CLI passes the environment). @default {} */
   settings?: Readonly<Record<string, string>>;
+  /**
+   * Expose the app settings to the app's code as environment variables (`process.env.Name`), as
+   * Azure and Core Tools do; restored on close(). @default true
+   */
+  exposeSettings?: boolean;
   /** SignalR target for `signalR` / `signalRConnectionInfo` bindings, or a resolver per connection setting. @default none (those bindings fail to start) */
   hub?: SignalRTarget | SignalRResolver;
   /** Bus for Service Bus triggers and outputs (a `@hubbub/bus` Bus or any {@link FunctionsBus}), or a resolver per connection setting. @default none (those bindings fail to start) */
@@ -152,6 +158,7 @@ export function createFunctionsHost(options: FunctionsHostOptions): FunctionsHos
   };
 
   const connections = createConnections({ hub: options.hub, bus: options.bus, clock });
+  let restoreEnvironment = (): void => {};
 
   async function start(): Promise<void> {
     if (state !== 'new') throw new FunctionsError('FUNCTIONS_CLOSED', `The host cannot start: it is ${state}.`);
@@ -161,6 +168,7 @@ export function createFunctionsHost(options: FunctionsHostOptions): FunctionsHos
       const settings = { ...(await readLocalSettings(appDir)), ...checkSettings(options.settings, 'settings') };
       keys = createFunctionKeys(keysFromSettings(settings, options.keys));
       const services: BindingServices = { settings, clock, ids, logger };
+      if (options.exposeSettings !== false) restoreEnvironment = exposeSettings(settings);
       const hub = connections.hubFor(settings);
       const bus = connections.busFor(settings);
       const registry = createBindingRegistry([
@@ -321,6 +329,7 @@ export function createFunctionsHost(options: FunctionsHostOptions): FunctionsHos
     }
     timer?.cancel();
     await connections.close();
+    restoreEnvironment();
     if (scope !== undefined) {
       await runAppHook(scope, 'appTerminate', appLevelHookData).catch((err: unknown) =>
         logger.error({ err }, 'appTerminate hook failed.'),

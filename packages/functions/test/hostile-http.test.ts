@@ -42,7 +42,7 @@ describe('HTTP functions under hostile requests', () => {
       const body = (await res.json()) as { error: { code: string; detail: { parameter: string } } };
       assert.equal(body.error.code, 'FUNCTIONS_BAD_REQUEST');
     }
-    assert.deepEqual(requests, [], 'no connection info was made for an ambiguous user');
+    assert.equal(requests.length, 0, 'no connection info was made for an ambiguous user');
     const ok = await fetch(`${app.base}/api/negotiateWithClaims?user=ada`, { method: 'POST' });
     assert.equal(ok.status, 200);
     assert.equal(requests.at(-1)?.userId, 'ada');
