@@ -16,6 +16,10 @@ describe('createRateLimiter', () => {
     clock.advance(100);
     assert.equal(limiter.take('a'), 0);
     assert.equal(limiter.take('b'), 0, 'keys have their own buckets');
+    assert.equal(limiter.available('a'), 0);
+    clock.advance(50);
+    assert.equal(limiter.available('a'), 0.5);
+    assert.equal(limiter.available('never-seen'), 3);
   });
 
   it('check() throws KERNEL_RATE_LIMITED with a whole number of seconds to wait', () => {

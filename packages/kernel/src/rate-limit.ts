@@ -24,6 +24,8 @@ export interface RateLimiter {
   take(key: string, cost?: number): number;
   /** Like {@link take}, but throws KERNEL_RATE_LIMITED (429, `detail.retryAfterSeconds`) when refused. */
   check(key: string, what: string, cost?: number): void;
+  /** Tokens `key` has now (without spending any). */
+  available(key: string): number;
   /** Keys remembered now. */
   readonly size: number;
 }
@@ -71,6 +73,11 @@ export function createRateLimiter(options: RateLimitOptions): RateLimiter {
       throw new HttpError('KERNEL_RATE_LIMITED', 429, `Too many ${what}; retry in ${retryAfterSeconds} s.`, {
         detail: { retryAfterSeconds },
       });
+    },
+    available(key) {
+      const bucket = buckets.get(key);
+      if (bucket === undefined) return burst;
+      return Math.min(burst, bucket.tokens + ((clock.now() - bucket.at) / 1000) * rate);
     },
     get size() {
       return buckets.size;
