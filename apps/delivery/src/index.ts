@@ -16,6 +16,8 @@ export interface DeliveryApp {
   readonly queues: readonly string[];
   /** SignalR hubs the functions use. */
   readonly hubs: readonly string[];
+  /** App secrets the system keeps in its data directory and hands the functions as settings. */
+  readonly secrets: readonly string[];
 }
 
 export const deliveryApp: DeliveryApp = {
@@ -29,6 +31,7 @@ export const deliveryApp: DeliveryApp = {
   },
   queues: ['locations'],
   hubs: ['tracking'],
+  secrets: ['TrackingKey'],
 };
 
 export { type City, cityFile, cityRoutes, loadCity } from './city.ts';
@@ -43,3 +46,4 @@ export {
   type SimulatorOptions,
   type SimulatorResult,
 } from './simulator.ts';
+export { createTrackingToken, TRACKING_KEY_SETTING, trackingLink, verifyTrackingToken } from './tracking.ts';

@@ -6,7 +6,7 @@
  */
 import { parseSystemFlags, runUntilSignal, startSystem, systemFlagsHelp, UsageError } from '@hubbub/cli';
 import { cityRoutes } from './city.ts';
-import { deliveryApp } from './index.ts';
+import { deliveryApp, TRACKING_KEY_SETTING, trackingLink } from './index.ts';
 import { runSimulator } from './simulator.ts';
 
 const usage = `Usage: npm start -- [options]
@@ -27,10 +27,14 @@ async function main(args: string[]): Promise<number> {
   const settings: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (typeof v === 'string') settings[k] = v;
 
+  const simulate = values['no-simulate'] !== true;
+  const demoOrders = cityRoutes().map((r) => r.orderid);
+  if (simulate) settings.DemoOrders = demoOrders.join(',');
   const system = await startSystem({
     ...flags,
     app: { dir: deliveryApp.functionsDir, queues: deliveryApp.queues },
     pages: deliveryApp.webFiles,
+    secrets: deliveryApp.secrets,
     demo: true,
     home: '/track',
     settings,
@@ -38,7 +42,7 @@ async function main(args: string[]): Promise<number> {
 
   const simulation = new AbortController();
   let simulated: Promise<unknown> = Promise.resolve();
-  if (values['no-simulate'] !== true) {
+  if (simulate) {
     const sender = system.bus.createSender(deliveryApp.queues[0]!);
     simulated = runSimulator({
       routes: cityRoutes(),
@@ -48,9 +52,9 @@ async function main(args: string[]): Promise<number> {
     }).catch((err: unknown) => flags.logger.error({ err }, 'the courier simulator stopped'));
   }
 
-  const orders = cityRoutes()
-    .map((r) => `    ${system.url}/track?order=${r.orderid}`)
-    .join('\n');
+  const trackingKey = system.keys.secrets[TRACKING_KEY_SETTING]!;
+  const orders = demoOrders.map((id) => `    ${trackingLink(system.url, id, trackingKey)}`).join('\n');
+  const bus = system.keys.bus;
   const closing = {
     ...system,
     async close() {
@@ -61,7 +65,7 @@ async function main(args: string[]): Promise<number> {
   };
   return runUntilSignal(
     closing,
-    `Hubbub delivery is running.\n\n  Open ${system.url}/ in a browser, or track an order:\n${orders}\n\n  Couriers: ${values['no-simulate'] === true ? 'not simulated (--no-simulate)' : 'simulated, looping'}\n  Bus API:  ${system.url}/bus   (hubbub send locations '{"orderid":"1001","lat":47.61,"longitude":-122.32}')\n  Demo:     ${system.url}/demo\n  Data:     ${flags.dataDir}\n\nPress Ctrl-C to stop.\n`,
+    `Hubbub delivery is running.\n\n  Open ${system.url}/ in a browser, or track an order (links valid 24 h):\n${orders}\n\n  Couriers: ${simulate ? 'simulated, looping' : 'not simulated (--no-simulate)'}\n  Bus API:  ${system.url}/bus   (npm run hubbub -- send locations '{"orderid":"1001","lat":47.61,"longitude":-122.32}')\n            key ${bus.name}=${bus.key}  (HUBBUB_BUS_KEY; hubbub send reads it from ${flags.dataDir}/keys.json)\n  SignalR:  ${system.connectionString}\n  Demo:     ${system.url}/demo\n  Data:     ${flags.dataDir}\n\nPress Ctrl-C to stop.\n`,
   );
 }
 

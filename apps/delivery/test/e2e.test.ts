@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { ran, runScript } from '@hubbub/cli/testing';
 import { waitFor } from '@hubbub/kernel';
 import * as signalR from '@microsoft/signalr';
-import type { LocationMessage } from '../src/index.ts';
+import { createTrackingToken, type LocationMessage } from '../src/index.ts';
 import { startTestSystem, type TestSystem } from './system.ts';
 
 const cli = fileURLToPath(new URL('../../../packages/cli/src/main.ts', import.meta.url));
@@ -21,7 +21,7 @@ const run = (script: string, args: string[]) => ran(runScript(script, args));
 async function customer(system: TestSystem, orderid: string) {
   const received: LocationMessage[] = [];
   const connection = new signalR.HubConnectionBuilder()
-    .withUrl(`${system.url}/api?orderid=${orderid}`)
+    .withUrl(`${system.url}/api?${system.trackingQuery(orderid)}`)
     .configureLogging(signalR.LogLevel.None)
     .build();
   connection.on('location', (location: LocationMessage) => received.push(location));
@@ -52,6 +52,8 @@ describe('live location: queue → function → SignalR group → official clien
         'application/json',
         '--url',
         `${system.url}/bus`,
+        '--key',
+        system.busKeyArg,
       ]);
       assert.equal(sent.code, 0, sent.stderr);
 
@@ -97,6 +99,8 @@ describe('live location: queue → function → SignalR group → official clien
       const out = await run(simulate, [
         '--url',
         `${system.url}/bus`,
+        '--key',
+        system.busKeyArg,
         '--order',
         '1003',
         '--interval',
@@ -122,11 +126,20 @@ describe('live location: queue → function → SignalR group → official clien
       [['--order', '999'], /no demo order 999/],
       [['--key', 'nokey'], /--key must be name=key/],
     ] as const) {
-      const out = await run(simulate, ['--url', `${system.url}/bus`, ...args]);
+      const out = await run(simulate, ['--url', `${system.url}/bus`, '--key', system.busKeyArg, ...args]);
       assert.equal(out.code, 1, args.join(' '));
       assert.match(out.stderr, message);
     }
-    const missing = await run(simulate, ['--url', `${system.url}/bus`, '--queue', 'nope', '--order', '1001']);
+    const missing = await run(simulate, [
+      '--url',
+      `${system.url}/bus`,
+      '--key',
+      system.busKeyArg,
+      '--queue',
+      'nope',
+      '--order',
+      '1001',
+    ]);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /answered 404/);
   });
@@ -139,6 +152,61 @@ describe('live location: queue → function → SignalR group → official clien
       assert.equal(body.error.code, 'DELIVERY_INVALID_ORDER_ID');
       assert.equal(body.error.detail.field, 'orderid');
     }
+  });
+
+  it('grants tracking only to a signed, unexpired token naming that order', async () => {
+    const negotiate = async (query: string) => {
+      const res = await fetch(`${system.url}/api/negotiate?${query}`, { method: 'POST' });
+      return {
+        status: res.status,
+        body: (await res.json()) as { error?: { code: string; detail?: { reason?: string } } },
+      };
+    };
+    const good = system.trackingQuery('1001');
+    const token = new URLSearchParams(good).get('token')!;
+    const [payload, signature] = token.split('.') as [string, string];
+    const forgedPayload = Buffer.from(JSON.stringify({ o: '1002', exp: 4_102_444_800 })).toString('base64url');
+    const expired = createTrackingToken('1001', 'not-the-servers-key-but-long', { ttlSeconds: -10 });
+    const cases: [string, number, string, string?][] = [
+      ['orderid=1001', 401, 'DELIVERY_TRACKING_TOKEN_REQUIRED'],
+      [`orderid=1001&token=${token}&token=${token}`, 401, 'DELIVERY_TRACKING_TOKEN_REQUIRED'],
+      [`orderid=1002&token=${token}`, 401, 'DELIVERY_TRACKING_TOKEN_INVALID', 'another-order'],
+      [`orderid=1002&token=${forgedPayload}.${signature}`, 401, 'DELIVERY_TRACKING_TOKEN_INVALID', 'signature'],
+      [`orderid=1001&token=${payload}.${'A'.repeat(43)}`, 401, 'DELIVERY_TRACKING_TOKEN_INVALID', 'signature'],
+      [`orderid=1001&token=${expired}`, 401, 'DELIVERY_TRACKING_TOKEN_INVALID', 'signature'],
+      [`orderid=1001&token=${'x'.repeat(2000)}`, 401, 'DELIVERY_TRACKING_TOKEN_INVALID', 'malformed'],
+      [`orderid=1001&orderid=1002&token=${token}`, 400, 'FUNCTIONS_BAD_REQUEST'],
+      ['orderid=1&orderid=%20evil%0Auser', 400, 'FUNCTIONS_BAD_REQUEST'],
+    ];
+    for (const [query, status, code, reason] of cases) {
+      const { status: got, body } = await negotiate(query);
+      assert.equal(got, status, query);
+      assert.equal(body.error?.code, code, query);
+      if (reason !== undefined) assert.equal(body.error?.detail?.reason, reason, query);
+    }
+    const ok = await negotiate(good);
+    assert.equal(ok.status, 200);
+  });
+
+  it('refuses an expired tracking token signed with the right key', async () => {
+    const res = await fetch(`${system.url}/api/negotiate?${system.trackingQuery('1001', -1)}`, { method: 'POST' });
+    assert.equal(res.status, 401);
+    const body = (await res.json()) as { error: { code: string; detail: { reason: string } } };
+    assert.equal(body.error.detail.reason, 'expired');
+  });
+
+  it('requires the bus key for every bus API call, and lists no demo orders unless asked to', async () => {
+    const unsigned = await fetch(`${system.url}/bus/locations/messages`, { method: 'POST', body: '{}' });
+    assert.equal(unsigned.status, 401);
+    await unsigned.arrayBuffer();
+    const signed = await fetch(`${system.url}/bus/locations/messages?count=1`, {
+      headers: { authorization: system.busAuthorization() },
+    });
+    assert.equal(signed.status === 200 || signed.status === 204, true, String(signed.status));
+    await signed.arrayBuffer();
+    const demo = await fetch(`${system.url}/api/demo-orders`);
+    assert.equal(demo.status, 404);
+    await demo.arrayBuffer();
   });
 
   it('lets no one reach the hub without a token from negotiate', async () => {

@@ -9,10 +9,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { createBus } from '@hubbub/bus';
+import { createBus, createSasToken, type SasKey } from '@hubbub/bus';
 import { runScript } from '@hubbub/cli/testing';
 import { waitFor } from '@hubbub/kernel';
 import * as signalR from '@microsoft/signalr';
+import { createTrackingToken } from '../src/index.ts';
 
 const main = new URL('../src/main.ts', import.meta.url).pathname;
 const data = mkdtempSync(join(tmpdir(), 'hubbub-restart-'));
@@ -25,9 +26,19 @@ function start(): { child: ChildProcess; url: Promise<string>; exited: Promise<n
   return { child: run.child, url, exited: run.exited, output };
 }
 
+/** What `npm start` keeps in its data directory: the bus key and the tracking key. */
+let stored: { bus: SasKey; tracking: string } | undefined;
+function keys(): { bus: SasKey; tracking: string } {
+  if (stored !== undefined) return stored;
+  const file = JSON.parse(readFileSync(join(data, 'keys.json'), 'utf8'));
+  stored = { bus: { name: file.busKeyName, key: file.busKey }, tracking: file.secrets.TrackingKey };
+  return stored;
+}
+
 async function customer(url: string, orderid: string, received: Set<number>) {
+  const token = createTrackingToken(orderid, keys().tracking);
   const connection = new signalR.HubConnectionBuilder()
-    .withUrl(`${url}/api?orderid=${orderid}`)
+    .withUrl(`${url}/api?orderid=${orderid}&token=${encodeURIComponent(token)}`)
     .configureLogging(signalR.LogLevel.None)
     .build();
   connection.on('location', (location: { timestamp: string }) => received.add(seqOf(location.timestamp)));
@@ -62,7 +73,11 @@ describe('npm start: Ctrl-C and restart on the same data', () => {
         try {
           const res = await fetch(`${url}/bus/locations/messages`, {
             method: 'POST',
-            headers: { 'content-type': 'application/json', brokerproperties: '{"Label":"driveby"}' },
+            headers: {
+              'content-type': 'application/json',
+              brokerproperties: '{"Label":"driveby"}',
+              authorization: createSasToken(`${url}/bus`, keys().bus, Date.now() / 1000 + 600),
+            },
             body: JSON.stringify(location(seq)),
           });
           await res.arrayBuffer();
@@ -98,7 +113,9 @@ describe('npm start: Ctrl-C and restart on the same data', () => {
     assert.equal(readFileSync(join(data, 'keys.json'), 'utf8'), key);
     await waitFor(
       async () => {
-        const res = await fetch(`${url2}/bus/locations/messages?count=1000`);
+        const res = await fetch(`${url2}/bus/locations/messages?count=1000`, {
+          headers: { authorization: createSasToken(`${url2}/bus`, keys().bus, Date.now() / 1000 + 600) },
+        });
         return res.status === 200 && ((await res.json()) as unknown[]).length === 0;
       },
       { timeoutMs: 30_000, what: 'the queue to drain after the restart' },

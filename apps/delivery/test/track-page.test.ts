@@ -19,7 +19,7 @@ describe('tracking page in headless Chromium', { skip }, () => {
   let system: TestSystem;
   let browser: Browser;
   before(async () => {
-    system = await startTestSystem();
+    system = await startTestSystem({ demoOrders: ['1001', '1002', '1003'] });
     browser = await launchBrowser();
   });
   after(async () => {
@@ -34,7 +34,7 @@ describe('tracking page in headless Chromium', { skip }, () => {
     page.on('console', (m) => {
       if (m.type() === 'error') problems.push(m.text());
     });
-    await page.goto(`${system.url}/track?order=1001`);
+    await page.goto(system.trackingLink('1001'));
     await page.locator('#status[data-state="live"]').waitFor({ timeout: 10_000 });
     assert.equal(await page.locator('#courier').getAttribute('visibility'), 'hidden');
     assert.equal(await page.locator('#store').textContent(), 'Pike Street Pizza');
@@ -104,7 +104,7 @@ describe('tracking page in headless Chromium', { skip }, () => {
       });
     });
     const tiles = encodeURIComponent('https://tiles.test/{z}/{x}/{y}.png');
-    await page.goto(`${system.url}/track?order=1002&tiles=${tiles}`);
+    await page.goto(`${system.trackingLink('1002')}&tiles=${tiles}`);
     await page.locator('#status[data-state="live"]').waitFor({ timeout: 10_000 });
     const images = page.locator('#tiles image');
     const count = await images.count();
@@ -122,9 +122,21 @@ describe('tracking page in headless Chromium', { skip }, () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     await page.goto(`${system.url}/track`);
     await page.locator('#picker').waitFor({ state: 'visible' });
+    await page.locator('#picker-orders a').first().waitFor();
     assert.equal(await page.locator('#picker-orders a').count(), 3);
     assert.equal(await page.locator('#status').getAttribute('data-state'), 'offline');
     await page.screenshot({ path: join(artifactsDir, 'track-no-order.png') });
+    await page.locator('#picker-orders a').first().click();
+    await page.locator('#status[data-state="live"]').waitFor({ timeout: 10_000 });
+    await page.close();
+  });
+
+  it('says so when the link carries no valid tracking token', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await page.goto(`${system.url}/track?order=1001&token=forged.token`);
+    await page.locator('#status', { hasText: 'not valid' }).waitFor({ timeout: 10_000 });
+    assert.equal(await page.locator('#status').getAttribute('data-state'), 'offline');
+    await page.screenshot({ path: join(artifactsDir, 'track-bad-token.png') });
     await page.close();
   });
 });

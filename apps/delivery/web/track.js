@@ -2,11 +2,13 @@
 // tile URL template), negotiates through the `negotiate` function for its order, and moves the
 // courier marker with each `location` message the server sends to the order's group.
 //
-// Query parameters: order (or orderid) — the order to track; api — base URL of the functions
-// (default /api); tiles — e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png; zoom — tile zoom (16).
+// Query parameters: order (or orderid) — the order to track; token — the signed tracking token of
+// the order's link (the credential: the order id alone grants nothing); api — base URL of the
+// functions (default /api); tiles — e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png; zoom — tile zoom (16).
 (() => {
   const params = new URLSearchParams(location.search);
   const orderId = params.get('order') ?? params.get('orderid') ?? '';
+  const token = params.get('token') ?? '';
   const apiBase = params.get('api') ?? '/api';
   const tileUrl = params.get('tiles');
   const zoom = Number(params.get('zoom') ?? 16);
@@ -234,13 +236,22 @@
     if (orderId === '') {
       setStatus('offline', 'No order');
       const list = $('picker-orders');
-      for (const o of city.orders) {
-        const store = city.stores.find((s) => s.storeid === o.storeid);
+      const demo = await fetch(`${apiBase}/demo-orders`)
+        .then((r) => (r.ok ? r.json() : { orders: [] }))
+        .catch(() => ({ orders: [] }));
+      for (const { orderid, token: demoToken } of demo.orders) {
+        const o = city.orders.find((x) => x.orderid === orderid);
+        const store = o && city.stores.find((s) => s.storeid === o.storeid);
         const li = document.createElement('li');
         const a = document.createElement('a');
-        a.href = `?order=${encodeURIComponent(o.orderid)}`;
-        a.textContent = `Order ${o.orderid} · ${store ? store.name : 'store'} → ${o.customer.name}`;
+        a.href = `?order=${encodeURIComponent(orderid)}&token=${encodeURIComponent(demoToken)}`;
+        a.textContent = `Order ${orderid} · ${store ? store.name : 'store'} → ${o ? o.customer.name : 'customer'}`;
         li.append(a);
+        list.append(li);
+      }
+      if (demo.orders.length === 0) {
+        const li = document.createElement('li');
+        li.textContent = 'Open the tracking link of your order.';
         list.append(li);
       }
       $('picker').hidden = false;
@@ -262,7 +273,7 @@
     }
 
     const connection = new signalR.HubConnectionBuilder()
-      .withUrl(`${apiBase}?orderid=${encodeURIComponent(orderId)}`)
+      .withUrl(`${apiBase}?orderid=${encodeURIComponent(orderId)}&token=${encodeURIComponent(token)}`)
       .withAutomaticReconnect()
       .configureLogging(signalR.LogLevel.Warning)
       .build();
@@ -278,7 +289,12 @@
         setStatus('connecting', 'Connecting…');
         await connection.start();
         setStatus('live', 'Live');
-      } catch {
+      } catch (err) {
+        // The client wraps the negotiate function's 401 in its own error and keeps only the status in the text.
+        if (err && (err.statusCode === 401 || /Status code '401'/.test(String(err.message)))) {
+          setStatus('offline', 'This tracking link is not valid or has expired');
+          return;
+        }
         setStatus('offline', 'Offline — retrying');
         setTimeout(connect, 3000);
       }

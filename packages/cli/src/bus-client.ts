@@ -7,6 +7,7 @@
 import { type Bus, createBus, createSasToken, type ReceivedMessage, type SasKey } from '@hubbub/bus';
 import { HubbubError } from '@hubbub/kernel';
 import { UsageError } from './args.ts';
+import { storedBusKey } from './keys-file.ts';
 
 /** A message as the commands print it (one JSON object per line). */
 export interface CliMessage {
@@ -388,7 +389,8 @@ export const targetOptions = {
 
 const URL_HELP = `  --url URL        where the bus is: http://host:port/bus (a running Hubbub; default
                    $HUBBUB_BUS_URL or ${DEFAULT_BUS_URL}), file://DIR or memory://
-  --key NAME=KEY   sign requests with this shared access key (default $HUBBUB_BUS_KEY)`;
+  --key NAME=KEY   sign requests with this shared access key (default $HUBBUB_BUS_KEY, else the
+                   key npm start keeps in $HUBBUB_DATA_DIR/keys.json, default .data/keys.json)`;
 
 export const usage = (lines: string): string => `${lines}\n${URL_HELP}\n`;
 
@@ -396,7 +398,9 @@ export const usage = (lines: string): string => `${lines}\n${URL_HELP}\n`;
 export function targetFrom(values: { url?: string | undefined; key?: string | undefined }): Promise<BusTarget> {
   const url = values.url ?? process.env.HUBBUB_BUS_URL ?? DEFAULT_BUS_URL;
   const keyText = values.key ?? process.env.HUBBUB_BUS_KEY;
-  return openTarget(url, keyText === undefined || keyText === '' ? undefined : parseKey(keyText));
+  const key =
+    keyText === undefined || keyText === '' ? storedBusKey(process.env.HUBBUB_DATA_DIR ?? '.data') : parseKey(keyText);
+  return openTarget(url, key);
 }
 
 /** A positive integer flag. */

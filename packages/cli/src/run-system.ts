@@ -5,6 +5,7 @@
  */
 import { createConsoleLogger, type LogLevel } from '@hubbub/kernel';
 import { parseCommandArgs, UsageError } from './args.ts';
+import { parseKey } from './bus-client.ts';
 import type { RunningSystem, SystemOptions } from './system.ts';
 
 export const systemFlagsHelp = `  --port N            port (default $PORT, $HUBBUB_PORT or 7071)
@@ -12,6 +13,8 @@ export const systemFlagsHelp = `  --port N            port (default $PORT, $HUBB
   --public-url URL    URL browsers reach this server at (default http://<host>:<port>)
   --data DIR          where the bus log and keys live (default $HUBBUB_DATA_DIR or .data)
   --log-level L       debug, info (default), warn, error ($HUBBUB_LOG_LEVEL)
+  Keys are generated into <data>/keys.json on first start; to give them (required with a --host
+  beyond loopback): $HUBBUB_SIGNALR_KEY (16+ characters) and $HUBBUB_BUS_KEY (name=key)
   -h, --help          this help`;
 
 const flags = {
@@ -23,7 +26,7 @@ const flags = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-export type SystemFlags = Pick<SystemOptions, 'port' | 'host' | 'publicUrl' | 'dataDir' | 'logger'>;
+export type SystemFlags = Pick<SystemOptions, 'port' | 'host' | 'publicUrl' | 'dataDir' | 'logger' | 'keys'>;
 
 /** Parses the shared flags plus `extra`; `undefined` means `--help` was asked for. */
 export function parseSystemFlags<E extends Parameters<typeof parseCommandArgs>[1]>(args: string[], extra: E) {
@@ -49,6 +52,14 @@ export function parseSystemFlags<E extends Parameters<typeof parseCommandArgs>[1
     logger: createConsoleLogger({ level }),
     ...(publicUrl === undefined ? {} : { publicUrl: String(publicUrl) }),
   };
+  const signalRKey = process.env.HUBBUB_SIGNALR_KEY;
+  const busKey = process.env.HUBBUB_BUS_KEY;
+  if ((signalRKey ?? '') !== '' || (busKey ?? '') !== '') {
+    system.keys = {
+      ...(signalRKey ? { signalR: signalRKey } : {}),
+      ...(busKey ? { bus: parseKey(busKey) } : {}),
+    };
+  }
   return { system, values: v, positionals };
 }
 

@@ -12,18 +12,29 @@
  * HTTP with the same contracts as the Azure services they replace.
  * @module
  */
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { mkdirSync } from 'node:fs';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { type Bus, createBus, createBusHttpHandler } from '@hubbub/bus';
+import { type Bus, createBus, createBusHttpHandler, type SasKey } from '@hubbub/bus';
 import { createFunctionsHost, type FunctionsHost, fromHubServer, type SignalRTarget } from '@hubbub/functions';
 import { createCors, createHubServer, createSignalRService, type HubServer, type SignalRService } from '@hubbub/hub';
-import { closeHttpServer, InvalidOptionError, type Logger } from '@hubbub/kernel';
+import {
+  closeHttpServer,
+  createHttpServer,
+  HttpError,
+  InvalidOptionError,
+  type Logger,
+  requestTarget,
+  type ServerLimits,
+  sendError,
+  sendJson,
+} from '@hubbub/kernel';
 import { createDemoHub } from './demo.ts';
 import { creatingEntities } from './entities.ts';
+import { createFrontDoor, type SystemRateLimits } from './front-door.ts';
+import { loadKeys, type SystemKeys } from './keys-file.ts';
 import { createStaticFiles, signalRBrowserClient } from './static.ts';
 
 export interface FunctionApp {
@@ -57,6 +68,21 @@ export interface SystemOptions {
   home?: string;
   /** App settings; override the app's local.settings.json Values. @default {} */
   settings?: Readonly<Record<string, string>>;
+  /**
+   * Keys given explicitly. Any not given is read from `<dataDir>/keys.json`, or generated there on
+   * first start (in memory without a data directory). Binding beyond loopback requires both.
+   */
+  keys?: { signalR?: string; bus?: SasKey };
+  /** App secrets (setting names) kept in keys.json beside the keys and given to the app as settings. @default [] */
+  secrets?: readonly string[];
+  /** Origins other than the server's own that pages may call /api, /hubs and /client from; '*' for any. @default [] */
+  corsOrigins?: readonly string[];
+  /** Request budgets per client address; `false` turns them off (benchmarks). @default {@link defaultRateLimits} */
+  rateLimits?: Partial<SystemRateLimits> | false;
+  /** Largest request body an HTTP function receives, in bytes. @default 1_048_576 */
+  maxBodyBytes?: number;
+  /** Socket timeouts and the connection cap. @default kernel's ServerLimits defaults */
+  limits?: ServerLimits;
   logger: Logger;
 }
 
@@ -71,20 +97,44 @@ export interface RunningSystem {
   readonly functions: FunctionsHost | undefined;
   /** `Endpoint=…;AccessKey=…;Version=1.0;` naming this server. */
   readonly connectionString: string;
+  /** The keys in force: SignalR access key, bus shared access key, app secrets. */
+  readonly keys: SystemKeys;
   close(): Promise<void>;
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 export async function startSystem(options: SystemOptions): Promise<RunningSystem> {
   const { logger } = options;
   const dataDir = options.dataDir === undefined ? undefined : resolve(options.dataDir);
   if (dataDir !== undefined) mkdirSync(dataDir, { recursive: true });
-  const busUrl = options.busUrl ?? (dataDir === undefined ? 'memory://' : `file://${join(dataDir, 'bus')}`);
+  const busUrl = options.busUrl ?? (dataDir === undefined ? 'memory://' : `file://${resolve(dataDir, 'bus')}`);
   if (!/^(memory|file):\/\//.test(busUrl))
     throw new InvalidOptionError('busUrl', `must be memory:// or file://DIR, got '${busUrl}'`);
+  const host = options.host ?? '127.0.0.1';
+  const exposed = !isLoopback(host);
+  if (exposed && (options.keys?.signalR === undefined || options.keys.bus === undefined)) {
+    throw new InvalidOptionError(
+      'host',
+      `listening on '${host}' makes Hubbub reachable from other machines: give the keys explicitly (HUBBUB_SIGNALR_KEY and HUBBUB_BUS_KEY=name=key; see docs/security.md)`,
+    );
+  }
+  const keys = loadKeys(dataDir, options.keys ?? {}, options.secrets ?? []);
+  const maxBodyBytes = options.maxBodyBytes ?? 1_048_576;
+  if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 1) {
+    throw new InvalidOptionError('maxBodyBytes', 'must be a positive integer');
+  }
 
+  const origins = new Set(options.corsOrigins ?? []);
+  const cors = { origins: (origin: string) => origins.has(origin) || origins.has('*') };
+  const door = createFrontDoor(options.rateLimits);
   const bus = await createBus({ url: busUrl });
-  const busApi = createBusHttpHandler(bus, { basePath: '/bus', logger: logger.child({ part: 'bus-http' }) });
-  const hubs = createHubServer({ logger: logger.child({ part: 'hubs' }) });
+  const busApi = createBusHttpHandler(bus, {
+    basePath: '/bus',
+    keys: [keys.bus],
+    logger: logger.child({ part: 'bus-http' }),
+    ...(door.busRateLimit === undefined ? {} : { rateLimit: door.busRateLimit }),
+  });
+  const hubs = createHubServer({ logger: logger.child({ part: 'hubs' }), cors });
   hubs.on('error', (err) => logger.error({ err }, 'hub request failed'));
   const stopDemo = options.demo ? createDemoHub(hubs.hub('demo')) : () => {};
   const home = options.home ?? (options.demo ? '/demo' : undefined);
@@ -94,38 +144,48 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     ...signalRBrowserClient(),
   });
 
-  // CORS for /api: pages on other origins call the functions (the seed's page calls http://localhost:7071/api/).
-  const apiCors = createCors({ methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] });
+  // CORS for /api: only the server's own origin and those configured may call the functions.
+  const apiCors = createCors({ origins: cors.origins, methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] });
   let signalR: SignalRService | undefined;
   let functions: FunctionsHost | undefined;
-  const server: Server = createServer((request, response) => {
-    if (signalR?.handleRequest(request, response)) return;
-    if (hubs.handleRequest(request, response)) return;
-    busApi(request, response, () => route(request, response));
-  });
-  const route = (request: IncomingMessage, response: ServerResponse) => {
-    const path = (request.url ?? '/').split('?')[0] ?? '/';
+  const route = (request: IncomingMessage, response: ServerResponse): boolean | Promise<unknown> => {
+    door.admit(request, response);
+    if (signalR?.handleRequest(request, response)) return true;
+    if (hubs.handleRequest(request, response)) return true;
+    let passed = false;
+    busApi(request, response, () => {
+      passed = true;
+    });
+    if (!passed) return true;
+    const path = requestTarget(request).pathname;
     if (functions !== undefined && /^\/api(\/|$)/.test(path)) {
       if (apiCors(request, response) === 'continue') functions.handleHttp(request, response);
-      return;
+      return true;
     }
-    if (web(request, response)) return;
+    if (web(request, response)) return true;
     if (path === '/' && home !== undefined) {
       response.writeHead(302, { Location: home }).end();
-      return;
+      return true;
     }
     if (path === '/healthz') {
-      response.writeHead(200, { 'Content-Type': 'application/json' }).end('{"status":"ok"}');
-      return;
+      sendJson(response, 200, { status: 'ok' });
+      return true;
     }
-    response.writeHead(404, { 'Content-Type': 'application/json' }).end('{"code":"NOT_FOUND","message":"Not found."}');
+    sendError(response, new HttpError('KERNEL_NOT_FOUND', 404, 'Not found.', { detail: { path: path.slice(0, 256) } }));
+    return true;
   };
-  server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-    if (signalR?.handleUpgrade(request, socket, head)) return;
-    if (!hubs.handleUpgrade(request, socket, head)) socket.destroy();
+  const upgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): boolean => {
+    door.admitUpgrade(request);
+    if (signalR?.handleUpgrade(request, socket, head)) return true;
+    return hubs.handleUpgrade(request, socket, head);
+  };
+  const server: Server = createHttpServer({
+    request: route,
+    upgrade,
+    onError: (err, request) => logger.error({ err, method: request.method, url: request.url }, 'request failed'),
+    ...(options.limits === undefined ? {} : { limits: options.limits }),
   });
 
-  const host = options.host ?? '127.0.0.1';
   try {
     await new Promise<void>((ok, fail) => {
       server.once('error', fail);
@@ -138,11 +198,20 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   const { port } = server.address() as AddressInfo;
   const url =
     options.publicUrl?.replace(/\/+$/, '') ??
-    `http://${host === '0.0.0.0' || host === '::' ? 'localhost' : host}:${port}`;
+    `http://${host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host}:${port}`;
+  for (const origin of [new URL(url).origin, `http://localhost:${port}`, `http://127.0.0.1:${port}`])
+    origins.add(origin);
+  if (exposed) {
+    logger.warn(
+      { host, port },
+      'Hubbub is listening beyond loopback: every API needs its key, but put TLS in front of it (see docs/security.md).',
+    );
+  }
 
   signalR = createSignalRService({
     endpoint: url,
-    keys: [accessKey(dataDir)],
+    keys: [keys.signalR],
+    hubServer: { cors },
     logger: logger.child({ part: 'signalr' }),
   });
   const service = signalR;
@@ -162,7 +231,8 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     }
     const host = createFunctionsHost({
       appDir: resolve(options.app.dir),
-      settings: { AzureSignalRConnectionString: connectionString, ...options.settings },
+      settings: { AzureSignalRConnectionString: connectionString, ...keys.secrets, ...options.settings },
+      maxRequestBodyBytes: maxBodyBytes,
       bus: creatingEntities(bus, ready),
       hub: inProcessSignalR(service, url),
       logger: logger.child({ part: 'functions' }),
@@ -178,6 +248,16 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     functions = host;
   }
 
+  let closing: Promise<void> | undefined;
+  /** Stops taking work first; then lets running functions finish and settle their messages. */
+  function close(): Promise<void> {
+    closing ??= (async () => {
+      await functions?.close();
+      await stop();
+    })();
+    return closing;
+  }
+
   return {
     url,
     port,
@@ -186,11 +266,9 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     hubs,
     functions,
     connectionString,
-    async close() {
-      // Stop taking work first; then let running functions finish and settle their messages.
-      await functions?.close();
-      await stop();
-    },
+    keys,
+    close,
+    [Symbol.asyncDispose]: close,
   };
 }
 
@@ -207,15 +285,6 @@ function inProcessSignalR(service: SignalRService, url: string): SignalRTarget {
   };
 }
 
-/** The access key that signs SignalR tokens: kept in the data directory so tokens survive a restart. */
-function accessKey(dataDir: string | undefined): string {
-  if (dataDir === undefined) return randomBytes(32).toString('base64');
-  const file = join(dataDir, 'keys.json');
-  if (existsSync(file)) {
-    const stored = JSON.parse(readFileSync(file, 'utf8')) as { signalRAccessKey?: unknown };
-    if (typeof stored.signalRAccessKey === 'string' && stored.signalRAccessKey !== '') return stored.signalRAccessKey;
-  }
-  const key = randomBytes(32).toString('base64');
-  writeFileSync(file, `${JSON.stringify({ signalRAccessKey: key }, null, 2)}\n`, { mode: 0o600 });
-  return key;
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }

@@ -48,9 +48,15 @@ describe('demo page in Chromium', { skip }, () => {
   });
 
   it('connects from a page on another origin (CORS with credentials), over every transport', async () => {
-    // The page is served from 127.0.0.1 and talks to the hub at localhost: two origins.
-    const hubOrigin = system.url.replace('127.0.0.1', 'localhost');
-    const page = `<!doctype html><script src="${hubOrigin}/vendor/signalr.min.js"></script><script>
+    // The page is served from another port of 127.0.0.1 and talks to the hub at localhost: two
+    // origins. Only an origin the system is told about may call it with credentials.
+    const other = createServer((_req, res) => res.writeHead(200, { 'Content-Type': 'text/html' }).end(page));
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    const pageOrigin = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
+    await using allowing = await startSystem({ port: 0, demo: true, logger: silentLogger, corsOrigins: [pageOrigin] });
+    const hubOrigin = allowing.url.replace('127.0.0.1', 'localhost');
+    let page = '';
+    page = `<!doctype html><script src="${hubOrigin}/vendor/signalr.min.js"></script><script>
       window.connectWith = async (transport) => {
         const c = new signalR.HubConnectionBuilder().withUrl('${hubOrigin}/hubs/demo', { transport }).build();
         await c.start();
@@ -59,12 +65,10 @@ describe('demo page in Chromium', { skip }, () => {
         return used;
       };
     </script>`;
-    const other = createServer((_req, res) => res.writeHead(200, { 'Content-Type': 'text/html' }).end(page));
-    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
     const browser = await launchBrowser();
     try {
       const tab = await browser.newPage();
-      await tab.goto(`http://127.0.0.1:${(other.address() as AddressInfo).port}/`);
+      await tab.goto(`${pageOrigin}/`);
       await tab.waitForFunction(() => 'connectWith' in globalThis);
       for (const [bit, name] of [
         [1, 'WebSockets'],
@@ -81,5 +85,33 @@ describe('demo page in Chromium', { skip }, () => {
       await browser.close();
       other.close();
     }
+  });
+});
+
+describe('CORS of the all-in-one server', () => {
+  it('answers only its own origin and the configured ones, never reflecting any origin', async () => {
+    await using system = await startSystem({
+      port: 0,
+      demo: true,
+      logger: silentLogger,
+      corsOrigins: ['https://app.example'],
+    });
+    const ask = async (origin: string) => {
+      const res = await fetch(`${system.url}/hubs/demo/negotiate?negotiateVersion=1`, {
+        method: 'OPTIONS',
+        headers: { origin, 'access-control-request-method': 'POST' },
+      });
+      await res.arrayBuffer();
+      return { status: res.status, allowed: res.headers.get('access-control-allow-origin') };
+    };
+    assert.deepEqual(await ask('https://evil.example'), { status: 403, allowed: null });
+    assert.deepEqual(await ask('https://app.example'), { status: 204, allowed: 'https://app.example' });
+    assert.deepEqual(await ask(system.url), { status: 204, allowed: system.url });
+    const post = await fetch(`${system.url}/hubs/demo/negotiate?negotiateVersion=1`, {
+      method: 'POST',
+      headers: { origin: 'https://evil.example' },
+    });
+    await post.arrayBuffer();
+    assert.equal(post.headers.get('access-control-allow-origin'), null);
   });
 });

@@ -5,7 +5,9 @@
  * target `notify` after negotiating through the `negotiate` function.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from '@hubbub/kernel';
@@ -17,19 +19,24 @@ import { hubbub, type Running } from './cli.ts';
 const example = fileURLToPath(new URL('../../../examples/seed-live-location', import.meta.url));
 const artifacts = fileURLToPath(new URL('../../../test-artifacts/', import.meta.url));
 const seedMessage = { orderid: 1, storeid: 7, lat: 47.6, longitude: -122.3 };
+const data = mkdtempSync(join(tmpdir(), 'hubbub-functions-'));
+after(() => rmSync(data, { recursive: true, force: true }));
 
 async function send(url: string, body: unknown): Promise<void> {
-  const sent = hubbub([
-    'send',
-    'locations',
-    JSON.stringify(body),
-    '--label',
-    'driveby',
-    '--content-type',
-    'application/json',
-    '--url',
-    `${url}/bus`,
-  ]);
+  const sent = hubbub(
+    [
+      'send',
+      'locations',
+      JSON.stringify(body),
+      '--label',
+      'driveby',
+      '--content-type',
+      'application/json',
+      '--url',
+      `${url}/bus`,
+    ],
+    { HUBBUB_DATA_DIR: data },
+  );
   assert.equal(await sent.exited, 0, sent.stderr());
 }
 
@@ -37,7 +44,7 @@ describe('hubbub functions runs the seed sample', () => {
   let app: Running;
   let url: string;
   before(async () => {
-    app = hubbub(['functions', example, '--port', '0', '--log-level', 'warn']);
+    app = hubbub(['functions', example, '--port', '0', '--log-level', 'warn', '--data', data]);
     const line = await waitFor(() => /\[POST\] (http:\/\/[^/]+)\/api\/negotiate/.exec(app.stdout()), {
       timeoutMs: 20_000,
       what: `the functions to be listed (stderr: ${app.stderr()})`,

@@ -4,7 +4,7 @@
  * the app's `index.html` at / and the SignalR browser client at /vendor/signalr.min.js.
  * @module
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createConsoleLogger, type LogLevel } from '@hubbub/kernel';
 import { parseCommandArgs, UsageError } from '../args.ts';
@@ -29,6 +29,10 @@ Queues and topic subscriptions named by the app's triggers are created when miss
   --port N            port (default $PORT or 7071)
   --host H            interface to listen on (default 127.0.0.1)
   --bus URL           memory:// (default) or file://DIR to keep messages across restarts
+  --data DIR          where the keys live (default $HUBBUB_DATA_DIR or .data; 'hubbub send' finds
+                      the bus key there)
+  --cors ORIGINS      origins allowed to call /api from pages elsewhere, comma-separated, '*' for
+                      any (default local.settings.json Host.CORS; always this server's own)
   --static DIR        serve the files in DIR at / instead (x.html also at /x)
   --public-url URL    URL browsers reach this server at (default http://<host>:<port>)
   --log-level L       debug, info (default), warn, error
@@ -41,6 +45,8 @@ export async function run(args: string[]): Promise<number> {
     port: { type: 'string' },
     host: { type: 'string' },
     bus: { type: 'string' },
+    data: { type: 'string' },
+    cors: { type: 'string' },
     'public-url': { type: 'string' },
     static: { type: 'string' },
     'log-level': { type: 'string' },
@@ -77,13 +83,19 @@ export async function run(args: string[]): Promise<number> {
   const index = resolve(appDir, 'index.html');
   const pages =
     values.static !== undefined ? staticRoutes(resolve(values.static)) : existsSync(index) ? { '/': index } : {};
+  const corsText = values.cors ?? hostCors(appDir);
   const system = await startSystem({
     app: { dir: appDir },
     pages,
     port,
     host: values.host ?? '127.0.0.1',
     busUrl,
+    dataDir: values.data ?? process.env.HUBBUB_DATA_DIR ?? '.data',
     settings,
+    corsOrigins: (corsText ?? '')
+      .split(',')
+      .map((o) => o.trim())
+      .filter((o) => o !== ''),
     logger: createConsoleLogger({ level }),
     ...(values['public-url'] === undefined ? {} : { publicUrl: values['public-url'] }),
   });
@@ -106,7 +118,7 @@ export async function run(args: string[]): Promise<number> {
         ? `  Page:    ${system.url}/\n`
         : '';
   process.stdout.write(
-    `${lines.join('\n')}\n\n${page}  Hubs:    ${system.url}/client/?hub=<hub>\n  Bus API: ${system.url}/bus  (hubbub send <queue> '<json>' sends here)\n\nSignalR: ${system.connectionString}\n\nPress Ctrl-C to stop.\n`,
+    `${lines.join('\n')}\n\n${page}  Hubs:    ${system.url}/client/?hub=<hub>\n  Bus API: ${system.url}/bus  (hubbub send <queue> '<json>' sends here; key ${system.keys.bus.name}=${system.keys.bus.key})\n\nSignalR: ${system.connectionString}\n\nPress Ctrl-C to stop.\n`,
   );
 
   await new Promise<void>((done) => {
@@ -116,4 +128,16 @@ export async function run(args: string[]): Promise<number> {
   await system.close();
   process.stdout.write('Stopped.\n');
   return 0;
+}
+
+/** Core Tools' `Host.CORS` of local.settings.json: the origins pages may call the functions from. */
+function hostCors(appDir: string): string | undefined {
+  try {
+    const settings = JSON.parse(readFileSync(resolve(appDir, 'local.settings.json'), 'utf8')) as {
+      Host?: { CORS?: unknown };
+    };
+    return typeof settings.Host?.CORS === 'string' ? settings.Host.CORS : undefined;
+  } catch {
+    return undefined;
+  }
 }

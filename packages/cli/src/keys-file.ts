@@ -1,0 +1,87 @@
+/**
+ * The keys of a running system, kept in `<dataDir>/keys.json` (mode 0600) so that tokens, signed
+ * requests and links survive a restart: the SignalR access key, the bus's shared access key, and
+ * named app secrets (such as the delivery app's TrackingKey). A key given explicitly wins and is
+ * not written; a missing one is generated once. Without a data directory they live in memory.
+ * @module
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { SasKey } from '@hubbub/bus';
+import { InvalidOptionError } from '@hubbub/kernel';
+
+export interface SystemKeys {
+  /** Signs SignalR client and server tokens. */
+  readonly signalR: string;
+  /** Clients of the bus HTTP API sign with it (`SharedAccessSignature`, Manage right). */
+  readonly bus: SasKey;
+  /** App secrets by setting name. */
+  readonly secrets: Readonly<Record<string, string>>;
+}
+
+export interface GivenKeys {
+  signalR?: string;
+  bus?: SasKey;
+}
+
+interface KeysFile {
+  signalRAccessKey?: unknown;
+  busKeyName?: unknown;
+  busKey?: unknown;
+  secrets?: Record<string, unknown>;
+}
+
+const BUS_KEY_NAME = 'RootManageSharedAccessKey';
+const fresh = () => randomBytes(32).toString('base64');
+const text = (value: unknown) => (typeof value === 'string' && value.length >= 16 ? value : undefined);
+
+/** The keys file of a data directory, `undefined` when there is none (or it is unreadable). */
+export function readKeysFile(dataDir: string): KeysFile | undefined {
+  const file = join(dataDir, 'keys.json');
+  if (!existsSync(file)) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(readFileSync(file, 'utf8'));
+    return typeof parsed === 'object' && parsed !== null ? (parsed as KeysFile) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The bus key stored in a data directory, for clients on the same machine (`hubbub send`). */
+export function storedBusKey(dataDir: string): SasKey | undefined {
+  const stored = readKeysFile(dataDir);
+  const key = text(stored?.busKey);
+  const name = typeof stored?.busKeyName === 'string' ? stored.busKeyName : BUS_KEY_NAME;
+  return key === undefined ? undefined : { name, key };
+}
+
+/** Loads the keys (explicit ones first, then the file), generates what is missing and saves it. */
+export function loadKeys(dataDir: string | undefined, given: GivenKeys, secretNames: readonly string[]): SystemKeys {
+  if (given.signalR !== undefined && given.signalR.length < 16) {
+    throw new InvalidOptionError('keys.signalR', 'must be at least 16 characters');
+  }
+  if (given.bus !== undefined && (given.bus.name === '' || given.bus.key.length < 16)) {
+    throw new InvalidOptionError('keys.bus', 'needs a name and a key of at least 16 characters');
+  }
+  const stored = dataDir === undefined ? undefined : readKeysFile(dataDir);
+  const next: KeysFile = { ...stored };
+  const signalR = given.signalR ?? text(stored?.signalRAccessKey) ?? (next.signalRAccessKey = fresh());
+  let bus = given.bus;
+  if (bus === undefined) {
+    const key = text(stored?.busKey) ?? (next.busKey = fresh());
+    const name = typeof stored?.busKeyName === 'string' && stored.busKeyName !== '' ? stored.busKeyName : BUS_KEY_NAME;
+    next.busKeyName = name;
+    bus = { name, key };
+  }
+  const secrets: Record<string, string> = {};
+  const storedSecrets = { ...stored?.secrets };
+  for (const name of secretNames) {
+    secrets[name] = text(storedSecrets[name]) ?? (storedSecrets[name] = fresh());
+  }
+  next.secrets = storedSecrets;
+  if (dataDir !== undefined && JSON.stringify(next) !== JSON.stringify(stored)) {
+    writeFileSync(join(dataDir, 'keys.json'), `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600 });
+  }
+  return { signalR, bus, secrets };
+}
