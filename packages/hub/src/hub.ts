@@ -20,6 +20,7 @@ import { HubError, HubErrorCode } from './errors.ts';
 import { FanOutMessage } from './frames.ts';
 import { type InvocationFallback, Invoker, type MethodOptions } from './invoker.ts';
 import { hubDefaults } from './options.ts';
+import { UserGroupMemberships } from './user-groups.ts';
 
 /** What a hub method receives as its first argument. */
 export interface InvocationContext {
@@ -38,7 +39,10 @@ export interface InvocationContext {
 export interface GroupManager {
   add(connectionId: string, group: string): Promise<void>;
   remove(connectionId: string, group: string): Promise<void>;
-  /** Adds every connection of a user, now and in the future, until removed. */
+  /**
+   * Adds every connection of a user, now and in the future, until removed or until the grant
+   * expires (`userGroupTtlMs` after it was made or after the user's last connection ended).
+   */
   addUser(userId: string, group: string): Promise<void>;
   removeUser(userId: string, group: string): Promise<void>;
   removeUserFromAll(userId: string): Promise<void>;
@@ -63,10 +67,14 @@ export interface HubInit {
   tick: () => number;
   /** Called for every connection that ends, handshake or not, so the server can forget it. */
   released: (connection: HubConnection) => void;
-  /** Reads the time for grace periods. @default systemClock */
+  /** Reads the time for grace periods and membership TTLs. @default systemClock */
   clock?: Clock;
   /** See `HubServerOptions.slowConsumerGraceMs`. @default 5_000 */
   slowConsumerGraceMs?: number;
+  /** See `HubServerOptions.userGroupTtlMs`. @default 86_400_000 */
+  userGroupTtlMs?: number;
+  /** See `HubServerOptions.maxUserGroupMemberships`. @default 100_000 */
+  maxUserGroupMemberships?: number;
 }
 
 const neverAborted = new AbortController().signal;
@@ -89,7 +97,8 @@ export class Hub extends TypedEmitter<HubEvents> implements ConnectionOwner {
   readonly #users = new Map<string, Set<HubConnection>>();
   readonly #groups = new Map<string, Set<HubConnection>>();
   /** Group memberships granted to users (they follow the user's future connections). */
-  readonly #userGroups = new Map<string, Set<string>>();
+  readonly #userGroups: UserGroupMemberships;
+  #userGroupsFull = false;
   /** Connection token → the Close its client missed, oldest first, at most MISSED_CLOSES_KEPT. */
   readonly #missedCloses = new Map<string, { userId: string | undefined; close: MissedClose }>();
   readonly #clock: Clock;
@@ -103,6 +112,12 @@ export class Hub extends TypedEmitter<HubEvents> implements ConnectionOwner {
       slowConsumerGraceMs:
         init.limits.slowConsumerGraceMs ?? init.slowConsumerGraceMs ?? hubDefaults.slowConsumerGraceMs,
     };
+    this.#userGroups = new UserGroupMemberships({
+      ttlMs: init.userGroupTtlMs ?? hubDefaults.userGroupTtlMs,
+      max: init.maxUserGroupMemberships ?? hubDefaults.maxUserGroupMemberships,
+      clock: this.#clock,
+      isConnected: (userId) => this.#users.has(userId),
+    });
     this.#backplane = init.backplane;
     this.#logger = init.logger.child({ hub: init.name });
     this.#tick = init.tick;
@@ -208,8 +223,12 @@ export class Hub extends TypedEmitter<HubEvents> implements ConnectionOwner {
   hasGroup(group: string): boolean {
     return (this.#groups.get(group)?.size ?? 0) > 0;
   }
+  /** User group memberships (`groups.addUser`) this node keeps for users' future connections. */
+  get userGroupMembershipCount(): number {
+    return this.#userGroups.size;
+  }
   isUserInGroup(userId: string, group: string): boolean {
-    if (this.#userGroups.get(userId)?.has(group)) return true;
+    if (this.#userGroups.has(userId, group)) return true;
     for (const connection of this.#users.get(userId) ?? []) if (connection.groups.has(group)) return true;
     return false;
   }
@@ -247,7 +266,7 @@ export class Hub extends TypedEmitter<HubEvents> implements ConnectionOwner {
       const set = this.#users.get(userId);
       if (set === undefined) this.#users.set(userId, new Set([connection]));
       else set.add(connection);
-      for (const group of this.#userGroups.get(userId) ?? []) this.#join(connection, group);
+      for (const group of this.#userGroups.groupsOf(userId)) this.#join(connection, group);
     }
     this.emit('connected', connection);
   }
@@ -265,7 +284,10 @@ export class Hub extends TypedEmitter<HubEvents> implements ConnectionOwner {
     if (userId !== undefined) {
       const set = this.#users.get(userId);
       set?.delete(connection);
-      if (set?.size === 0) this.#users.delete(userId);
+      if (set?.size === 0) {
+        this.#users.delete(userId);
+        this.#userGroups.disconnected(userId);
+      }
     }
     for (const group of connection.groups) this.#leave(connection, group);
     this.#invoker.connectionClosed(connection);
@@ -378,15 +400,19 @@ export class Hub extends TypedEmitter<HubEvents> implements ConnectionOwner {
     if (userId === undefined) return;
     const connections = this.#users.get(userId) ?? new Set<HubConnection>();
     if (action === 'add' && group !== undefined) {
-      const groups = this.#userGroups.get(userId);
-      if (groups === undefined) this.#userGroups.set(userId, new Set([group]));
-      else groups.add(group);
+      if (this.#userGroups.add(userId, group) > 0 && !this.#userGroupsFull) {
+        this.#userGroupsFull = true; // said once; the count is `userGroupMembershipCount`
+        this.#logger.warn(
+          { count: this.#userGroups.size },
+          'user group memberships at maxUserGroupMemberships: the oldest are dropped',
+        );
+      }
       for (const connection of connections) this.#join(connection, group);
     } else if (action === 'remove' && group !== undefined) {
-      this.#userGroups.get(userId)?.delete(group);
+      this.#userGroups.remove(userId, group);
       for (const connection of connections) this.#leave(connection, group);
     } else if (action === 'remove-all') {
-      this.#userGroups.delete(userId);
+      this.#userGroups.removeAll(userId);
       for (const connection of connections) for (const g of [...connection.groups]) this.#leave(connection, g);
     }
   }

@@ -54,6 +54,14 @@ export interface HubServerOptions {
   statefulReconnect?: false | { windowMs?: number; bufferBytes?: number };
   /** How long a connection may stay over its outbound bound before it is closed, in ms. @default 5_000 */
   slowConsumerGraceMs?: number;
+  /**
+   * How long a user's group membership (`groups.addUser`) lasts, in ms: from when it was granted,
+   * or from when the user's last connection ended, whichever is later. Connections that joined the
+   * group keep it while they live. @default 86_400_000 (24 h)
+   */
+  userGroupTtlMs?: number;
+  /** User group memberships kept per hub; past it the oldest is dropped. @default 100_000 */
+  maxUserGroupMemberships?: number;
   /** Send the messages of unexpected hub-method errors to clients. @default false */
   detailedErrors?: boolean;
   /** Carries sends and group changes between nodes. @default in-process */
@@ -80,6 +88,8 @@ export interface ResolvedHubServerOptions {
   readonly maxBufferedBytes: number;
   readonly stateful: { readonly windowMs: number; readonly bufferBytes: number } | undefined;
   readonly slowConsumerGraceMs: number;
+  readonly userGroupTtlMs: number;
+  readonly maxUserGroupMemberships: number;
   readonly detailedErrors: boolean;
   readonly backplane: Backplane;
   readonly tickMs: number;
@@ -91,7 +101,15 @@ export interface ResolvedHubServerOptions {
 /** Defaults the hub applies itself when its creator passes none (`HubInit` in hub.ts). */
 export const hubDefaults = {
   slowConsumerGraceMs: 5_000,
+  userGroupTtlMs: 86_400_000,
+  maxUserGroupMemberships: 100_000,
 } as const;
+
+function positiveInteger(name: string, value: number | undefined, fallback: number): number {
+  const v = positive(name, value, fallback);
+  if (!Number.isInteger(v)) throw new InvalidOptionError(name, `must be an integer, got ${v}`);
+  return v;
+}
 
 function positive(name: string, value: number | undefined, fallback: number): number {
   const v = value ?? fallback;
@@ -136,6 +154,12 @@ export function resolveHubServerOptions(options: HubServerOptions = {}): Resolve
     maxBufferedBytes: positive('maxBufferedBytes', options.maxBufferedBytes, 1_048_576),
     stateful,
     slowConsumerGraceMs: positive('slowConsumerGraceMs', options.slowConsumerGraceMs, hubDefaults.slowConsumerGraceMs),
+    userGroupTtlMs: positive('userGroupTtlMs', options.userGroupTtlMs, hubDefaults.userGroupTtlMs),
+    maxUserGroupMemberships: positiveInteger(
+      'maxUserGroupMemberships',
+      options.maxUserGroupMemberships,
+      hubDefaults.maxUserGroupMemberships,
+    ),
     detailedErrors: options.detailedErrors ?? false,
     backplane: options.backplane ?? createInProcessBackplane(),
     tickMs: positive('tickMs', options.tickMs, Math.max(10, Math.min(1_000, Math.floor(shortest / 4)))),
