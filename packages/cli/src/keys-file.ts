@@ -66,18 +66,24 @@ export function loadKeys(dataDir: string | undefined, given: GivenKeys, secretNa
   }
   const stored = dataDir === undefined ? undefined : readKeysFile(dataDir);
   const next: KeysFile = { ...stored };
-  const signalR = given.signalR ?? text(stored?.signalRAccessKey) ?? (next.signalRAccessKey = fresh());
+  let signalR = given.signalR;
+  if (signalR === undefined) {
+    signalR = text(stored?.signalRAccessKey) ?? fresh();
+    next.signalRAccessKey = signalR;
+  }
   let bus = given.bus;
   if (bus === undefined) {
-    const key = text(stored?.busKey) ?? (next.busKey = fresh());
     const name = typeof stored?.busKeyName === 'string' && stored.busKeyName !== '' ? stored.busKeyName : BUS_KEY_NAME;
-    next.busKeyName = name;
-    bus = { name, key };
+    bus = { name, key: text(stored?.busKey) ?? fresh() };
+    next.busKeyName = bus.name;
+    next.busKey = bus.key;
   }
   const secrets: Record<string, string> = {};
   const storedSecrets = { ...stored?.secrets };
   for (const name of secretNames) {
-    secrets[name] = text(storedSecrets[name]) ?? (storedSecrets[name] = fresh());
+    const secret = text(storedSecrets[name]) ?? fresh();
+    secrets[name] = secret;
+    storedSecrets[name] = secret;
   }
   next.secrets = storedSecrets;
   if (dataDir !== undefined && JSON.stringify(next) !== JSON.stringify(stored)) {

@@ -110,12 +110,14 @@ function requestUrl(req: IncomingMessage): URL {
 
 /** Lower-case names of the query parameters given more than once. */
 function repeatedNames(params: URLSearchParams): ReadonlySet<string> | undefined {
-  let seen: Set<string> | undefined;
+  const seen = new Set<string>();
   let repeated: Set<string> | undefined;
   for (const name of params.keys()) {
     const key = name.toLowerCase();
-    seen ??= new Set();
-    if (seen.has(key)) (repeated ??= new Set()).add(key);
+    if (seen.has(key)) {
+      repeated ??= new Set();
+      repeated.add(key);
+    }
     seen.add(key);
   }
   return repeated;
