@@ -14,6 +14,7 @@
  */
 import { request } from 'node:http';
 import { PerformanceObserver } from 'node:perf_hooks';
+import { createTrackingToken } from '@hubbub/delivery';
 import { WebSocket } from 'ws';
 import { withTimeout } from '../lib/children.ts';
 import { serveIpc } from '../lib/ipc.ts';
@@ -39,7 +40,7 @@ export interface LatencySummary {
 
 export type ClientApi = {
   /** Opens one connection per entry of `orders` (an order id each), `batch` at a time. */
-  connect(args: { port: number; orders: string[]; batch: number }): Promise<{
+  connect(args: { port: number; orders: string[]; batch: number; trackingKey: string }): Promise<{
     ready: number;
     failed: number;
     firstError: string | undefined;
@@ -134,8 +135,12 @@ function post(port: number, path: string, headers: Record<string, string> = {}):
   });
 }
 
-async function openCustomer(port: number, orderid: string, client: number): Promise<void> {
-  const info = (await post(port, `/api/negotiate?orderid=${encodeURIComponent(orderid)}`)) as {
+async function openCustomer(port: number, orderid: string, client: number, trackingKey: string): Promise<void> {
+  const token = createTrackingToken(orderid, trackingKey);
+  const info = (await post(
+    port,
+    `/api/negotiate?orderid=${encodeURIComponent(orderid)}&token=${encodeURIComponent(token)}`,
+  )) as {
     url?: string;
     accessToken?: string;
   };
@@ -184,7 +189,7 @@ let armedAt = 0;
 let nextClient = 0;
 
 serveIpc<ClientApi>({
-  connect: async ({ port, orders, batch }) => {
+  connect: async ({ port, orders, batch, trackingKey }) => {
     const start = now();
     let ready = 0;
     let failed = 0;
@@ -192,7 +197,9 @@ serveIpc<ClientApi>({
     for (let done = 0; done < orders.length; done += batch) {
       const slice = orders.slice(done, done + batch);
       const results = await Promise.allSettled(
-        slice.map((orderid) => withTimeout(openCustomer(port, orderid, nextClient++), CONNECT_TIMEOUT_MS, 'connect')),
+        slice.map((orderid) =>
+          withTimeout(openCustomer(port, orderid, nextClient++, trackingKey), CONNECT_TIMEOUT_MS, 'connect'),
+        ),
       );
       for (const r of results) {
         if (r.status === 'fulfilled') ready++;

@@ -103,12 +103,16 @@ async function runBus(bus: BusKind, client: Peer<ClientApi>): Promise<Record<str
   const server = start<ServerApi>('server.ts', `server ${bus}`, config.serverNodeFlags);
   try {
     await server.serving;
-    const { port } = await server.call('start', {
+    const { port, trackingKey } = await server.call('start', {
       bus,
       ...(config.maxConcurrentCalls === undefined ? {} : { maxConcurrentCalls: config.maxConcurrentCalls }),
     });
     const orderIds = Array.from({ length: config.clients }, (_, i) => `bench-${i % orders}`);
-    const opened = await client.call('connect', { port, orders: orderIds, batch: config.batch }, PHASE_TIMEOUT_MS);
+    const opened = await client.call(
+      'connect',
+      { port, orders: orderIds, batch: config.batch, trackingKey },
+      PHASE_TIMEOUT_MS,
+    );
     const serverCount = await server.call('connections', null);
     log(`${bus} bus: ${opened.ready} customers connected (${opened.failed} failed) in ${opened.ms} ms`);
     if (opened.ready === 0) throw new Error(`no customer connected: ${opened.firstError}`);

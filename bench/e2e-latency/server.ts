@@ -60,7 +60,10 @@ export type ServerApi = {
    * Starts the system. `maxConcurrentCalls` (a what-if, not what `npm start` runs) starts a copy of
    * the function app whose host.json sets extensions.serviceBus.maxConcurrentCalls to it.
    */
-  start(args: { bus: BusKind; maxConcurrentCalls?: number }): Promise<{ port: number; url: string; dataDir: string }>;
+  start(args: {
+    bus: BusKind;
+    maxConcurrentCalls?: number;
+  }): Promise<{ port: number; url: string; dataDir: string; trackingKey: string }>;
   /** Clients the hub has (to check the load generator's count). */
   connections(args: null): number;
   /**
@@ -126,9 +129,13 @@ serveIpc<ServerApi>({
       ...(bus === 'memory' ? { busUrl: 'memory://' } : {}),
       app: { dir: appDir, queues: deliveryApp.queues },
       pages: deliveryApp.webFiles,
+      secrets: deliveryApp.secrets,
+      // One load generator on one address opens every customer: the per-address budgets of
+      // `npm start` would pace the connect phase, not the latency measured here.
+      rateLimits: false,
       logger: silentLogger,
     });
-    return { port: system.port, url: system.url, dataDir };
+    return { port: system.port, url: system.url, dataDir, trackingKey: system.keys.secrets.TrackingKey! };
   },
   connections: () => {
     if (system === undefined) throw new Error('not started');
