@@ -38,8 +38,11 @@ export function findInvalidUtf8String(bytes: Uint8Array, start: number, end: num
       p += skip(bytes, p, head);
       continue;
     }
-    if (!isWellFormedUtf8(bytes, at, at + length)) return p;
-    p = at + length;
+    const stop = at + length;
+    let i = at;
+    while (i < stop && bytes[i]! < 0x80) i++; // most strings are ASCII: no call for them
+    if (i < stop && !isWellFormedUtf8(bytes, i, stop)) return p;
+    p = stop;
   }
   return -1;
 }
