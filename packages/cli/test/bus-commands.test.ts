@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type Bus, createBus, createBusHttpHandler } from '@hubbub/bus';
+import { type Bus, createBus, createBusHttpHandler, createSasToken } from '@hubbub/bus';
 import { waitFor } from '@hubbub/kernel';
 import type { Command } from '../src/command.ts';
 import { ran, hubbub as run } from './cli.ts';
@@ -277,6 +277,44 @@ describe('bus CLI commands: usage errors, direct file:// access, and `hubbub bus
       assert.equal(lines((await hubbub(['peek', 'jobs', ...target])).stdout).length, 0);
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('`hubbub bus` without --key generates one, prints it and requires it; beyond loopback it needs --key', async () => {
+    const data = await mkdtemp(join(tmpdir(), 'hubbub-bus-keys-'));
+    try {
+      const bus = run(['bus', '--port', '0', '--url', 'memory://', '--data', data], {}, root);
+      const [listening, key] = await Promise.race([
+        waitFor(
+          () => {
+            const out = bus.stdout();
+            const at = /"listening":"([^"]+)"/.exec(out)?.[1];
+            const key = /Bus key: (\S+)=(\S+)/.exec(out);
+            return at === undefined || key === null ? undefined : ([at, { name: key[1]!, key: key[2]! }] as const);
+          },
+          { timeoutMs: 30_000, what: 'hubbub bus to listen' },
+        ),
+        bus.exited.then((code) => assert.fail(`hubbub bus exited with ${code}: ${bus.stderr()}`)),
+      ]);
+      const stored = JSON.parse(await readFile(join(data, 'keys.json'), 'utf8')) as { busKey: string };
+      assert.equal(stored.busKey, key.key);
+      const anonymous = await fetch(`${listening}/q1`, { method: 'PUT', body: '{}' });
+      assert.equal(anonymous.status, 401);
+      await anonymous.arrayBuffer();
+      const signed = await fetch(`${listening}/q1`, {
+        method: 'PUT',
+        body: '{}',
+        headers: { authorization: createSasToken(listening, key, Date.now() / 1000 + 60) },
+      });
+      assert.equal(signed.status, 201);
+      await signed.arrayBuffer();
+      bus.child.kill('SIGTERM');
+      assert.equal(await bus.exited, 0);
+      const exposed = await hubbub(['bus', '--port', '0', '--url', 'memory://', '--host', '0.0.0.0', '--data', data]);
+      assert.equal(exposed.code, 1);
+      assert.match(exposed.stderr, /--key[\s\S]*CLI_USAGE/);
+    } finally {
+      await rm(data, { recursive: true, force: true });
     }
   });
 

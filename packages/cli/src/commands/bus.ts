@@ -2,12 +2,14 @@
  * `hubbub bus`: runs the bus and its HTTP API alone.
  * @module
  */
-import { createServer } from 'node:http';
+import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { createBus, createBusHttpHandler, type SasKey } from '@hubbub/bus';
-import { closeHttpServer, createConsoleLogger } from '@hubbub/kernel';
+import { closeHttpServer, createConsoleLogger, createHttpServer } from '@hubbub/kernel';
 import { parseCommandArgs, UsageError } from '../args.ts';
 import { parseKey } from '../bus-client.ts';
+import { defaultRateLimits } from '../front-door.ts';
+import { loadKeys } from '../keys-file.ts';
 
 export const summary = 'Run the bus (Service Bus semantics) and its HTTP API on its own';
 
@@ -19,7 +21,9 @@ const help = `Usage: hubbub bus [options]
   --config FILE      entities to create: {"queues":[…],"topics":[…]} or a Service Bus emulator Config.json
   --base-path P      path the API is served under (default /bus)
   --key NAME=KEY     shared access key clients must sign with (repeatable; default $HUBBUB_BUS_KEYS,
-                     "name=key;name2=key2"). Without keys requests are not authenticated.
+                     "name=key;name2=key2"); required with a --host beyond loopback. Without one,
+                     a key is generated into <data>/keys.json on first start and printed.
+  --data DIR         where that key lives (default $HUBBUB_DATA_DIR or .data)
 
 Prints {"listening":"http://host:port/bus"} when ready; stops on SIGINT / SIGTERM.
 `;
@@ -34,6 +38,7 @@ export async function run(args: string[]): Promise<number> {
       config: { type: 'string' },
       'base-path': { type: 'string' },
       key: { type: 'string', multiple: true },
+      data: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     false,
@@ -51,14 +56,28 @@ export async function run(args: string[]): Promise<number> {
   if (basePath !== '' && !basePath.startsWith('/')) throw new UsageError("--base-path must start with '/'");
   const keyTexts = values.key ?? (process.env.HUBBUB_BUS_KEYS ?? '').split(';').filter((s) => s !== '');
   const keys: SasKey[] = keyTexts.map(parseKey);
+  if (keys.length === 0) {
+    if (!['127.0.0.1', 'localhost', '::1'].includes(host)) {
+      throw new UsageError(`--host ${host} makes the bus reachable from other machines: give its keys with --key`);
+    }
+    const dataDir = values.data ?? process.env.HUBBUB_DATA_DIR ?? '.data';
+    mkdirSync(dataDir, { recursive: true });
+    keys.push(loadKeys(dataDir, {}, []).bus);
+  }
 
   const logger = createConsoleLogger({ bindings: { part: 'bus' } });
   const bus = await createBus({
     url: values.url ?? 'file://.hubbub/bus',
     ...(values.config === undefined ? {} : { configFile: values.config }),
   });
-  const handler = createBusHttpHandler(bus, { basePath, keys, logger });
-  const server = createServer((req, res) => handler(req, res));
+  const handler = createBusHttpHandler(bus, { basePath, keys, logger, rateLimit: defaultRateLimits.bus });
+  const server = createHttpServer({
+    request: (req, res) => {
+      handler(req, res);
+      return true;
+    },
+    onError: (err, req) => logger.error({ err, method: req.method, url: req.url }, 'request failed'),
+  });
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -74,7 +93,9 @@ export async function run(args: string[]): Promise<number> {
   const address = server.address() as AddressInfo;
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   process.stdout.write(`${JSON.stringify({ listening: `http://${shownHost}:${address.port}${basePath}` })}\n`);
-  if (keys.length === 0) logger.warn({}, 'no --key given: the bus HTTP API accepts unauthenticated requests');
+  if (values.key === undefined && process.env.HUBBUB_BUS_KEYS === undefined) {
+    process.stdout.write(`Bus key: ${keys[0]!.name}=${keys[0]!.key}  (hubbub send --key, or $HUBBUB_BUS_KEY)\n`);
+  }
 
   await new Promise<void>((resolve) => {
     const stop = (): void => {
