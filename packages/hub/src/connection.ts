@@ -23,6 +23,7 @@ import {
 } from '@hubbub/hub-protocol';
 import { HubError, HubErrorCode } from './errors.ts';
 import { hubDefaults } from './options.ts';
+import { ReplayBuffer } from './replay-buffer.ts';
 import { OutboundFrame, type Transport, TransportKind } from './transport.ts';
 
 /** Who is on the other end, as established by the access token. */
@@ -73,13 +74,8 @@ export const ConnectionState = {
 export type ConnectionState = (typeof ConnectionState)[keyof typeof ConnectionState];
 
 interface Sequencing {
-  /** Sequence id of the last sequenced frame sent. */
-  sent: number;
-  /** Frames not yet acknowledged, oldest first: written to the transport up to `written`, then waiting. */
-  unacked: Array<{ id: number; frame: OutboundFrame }>;
-  unackedBytes: number;
-  /** Sequence id of the last frame handed to the current transport. */
-  written: number;
+  /** What was sent (or waits to be) and is not acknowledged yet. */
+  readonly replay: ReplayBuffer;
   /** Sequenced messages received and processed. */
   received: number;
   /** Received id last acknowledged to the client. */
@@ -201,9 +197,7 @@ export class HubConnection {
     if (this.state === ConnectionState.Closed) return;
     const seq = this.#sequencing;
     if (seq !== undefined && sequenced) {
-      seq.sent++;
-      seq.unacked.push({ id: seq.sent, frame });
-      seq.unackedBytes += frame.byteLength;
+      seq.replay.push(frame);
       if (this.#withinBounds()) this.#pump();
       return;
     }
@@ -333,15 +327,7 @@ export class HubConnection {
     }
     this.protocol = protocol;
     if (this.statefulAllowed && version >= 2 && this.transport?.kind === TransportKind.WebSockets) {
-      this.#sequencing = {
-        sent: 0,
-        unacked: [],
-        unackedBytes: 0,
-        written: 0,
-        received: 0,
-        acked: 0,
-        resumeFrom: undefined,
-      };
+      this.#sequencing = { replay: new ReplayBuffer(), received: 0, acked: 0, resumeFrom: undefined };
     }
     this.transport?.send(new OutboundFrame(writeHandshakeResponse(), protocol.transferFormat === 'Binary'));
     this.state = ConnectionState.Connected;
@@ -393,14 +379,7 @@ export class HubConnection {
   }
 
   #acknowledge(id: number): void {
-    const seq = this.#sequencing!;
-    let drop = 0;
-    while (drop < seq.unacked.length && seq.unacked[drop]!.id <= id) {
-      seq.unackedBytes -= seq.unacked[drop]!.frame.byteLength;
-      drop++;
-    }
-    if (drop > 0) seq.unacked.splice(0, drop);
-    if (id > seq.written) seq.written = Math.min(id, seq.sent); // never resend what the client says it has
+    this.#sequencing!.replay.acknowledge(id);
     this.#withinBounds();
   }
 
@@ -409,14 +388,13 @@ export class HubConnection {
     const seq = this.#sequencing;
     const transport = this.transport;
     if (seq === undefined || transport === undefined) return;
-    const first = seq.unacked[0]?.id ?? seq.sent + 1;
+    const first = seq.replay.rewind();
     transport.send(
       new OutboundFrame(
         this.protocol!.writeMessage({ type: MessageType.Sequence, sequenceId: first }),
         this.protocol!.transferFormat === 'Binary',
       ),
     );
-    seq.written = first - 1;
     this.#pump();
   }
 
@@ -428,16 +406,7 @@ export class HubConnection {
     const seq = this.#sequencing;
     const transport = this.transport;
     if (seq === undefined || transport === undefined || this.state !== ConnectionState.Connected) return;
-    const unacked = seq.unacked;
-    if (unacked.length === 0 || seq.written >= seq.sent) return;
-    let index = seq.written + 1 - unacked[0]!.id;
-    if (index >= unacked.length || transport.bufferedBytes() >= room) return;
-    do {
-      const entry = unacked[index++]!;
-      transport.send(entry.frame);
-      seq.written = entry.id;
-    } while (index < unacked.length && transport.bufferedBytes() < room);
-    this.lastSentTick = this.#owner.tick;
+    if (seq.replay.writeTo(transport, room)) this.lastSentTick = this.#owner.tick;
   }
 
   /**
@@ -448,7 +417,7 @@ export class HubConnection {
   #withinBounds(): boolean {
     const limits = this.#owner.limits;
     const seq = this.#sequencing;
-    const bytes = seq !== undefined ? seq.unackedBytes : (this.transport?.bufferedBytes() ?? 0);
+    const bytes = seq !== undefined ? seq.replay.bytes : (this.transport?.bufferedBytes() ?? 0);
     const bound = seq !== undefined ? limits.statefulBufferBytes : limits.maxBufferedBytes;
     if (bytes <= bound) {
       this.#overSince = undefined;
