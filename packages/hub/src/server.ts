@@ -96,6 +96,10 @@ export class HubServer extends TypedEmitter<HubServerEvents> {
         },
         logger: this.options.logger,
         detailedErrors: this.options.detailedErrors,
+        clock: this.options.clock,
+        slowConsumerGraceMs: this.options.slowConsumerGraceMs,
+        userGroupTtlMs: this.options.userGroupTtlMs,
+        maxUserGroupMemberships: this.options.maxUserGroupMemberships,
         tick: () => this.#tick,
         released: (connection) => {
           if (this.#byToken.get(connection.connectionToken) === connection)
