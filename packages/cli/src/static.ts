@@ -4,6 +4,7 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { requestTarget } from '@hubbub/kernel';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
@@ -22,7 +23,7 @@ export function createStaticFiles(files: Record<string, string>): StaticFiles {
   const cache = new Map<string, Buffer>();
   return (request, response) => {
     if (request.method !== 'GET' && request.method !== 'HEAD') return false;
-    const path = new URL(request.url ?? '/', 'http://localhost').pathname;
+    const path = requestTarget(request).pathname;
     const file = files[path];
     if (file === undefined) return false;
     let body = cache.get(path);

@@ -31,6 +31,29 @@ function raw(port: number, bytes: string | Buffer, then?: (socket: ReturnType<ty
   });
 }
 
+/** POSTs a 12 MB body in chunks; resolves with the answer and how much could be sent before the server hung up. */
+function postBig(port: number, target: string): Promise<{ answer: string; sent: number }> {
+  let sent = 0;
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    let text = '';
+    socket.on('data', (d) => {
+      text += d;
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => resolve({ answer: text, sent }));
+    socket.write(`POST ${target} HTTP/1.1\r\nHost: x\r\nContent-Length: 12000000\r\n\r\n`);
+    const chunk = Buffer.alloc(65_536, 97);
+    const pump = () => {
+      while (sent < 12_000_000 && !socket.destroyed) {
+        sent += chunk.length;
+        if (!socket.write(chunk)) return void socket.once('drain', pump);
+      }
+    };
+    pump();
+  });
+}
+
 const get = (target: string, extra = '') => `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${extra}\r\n`;
 const upgrade = (target: string) =>
   `GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
@@ -136,6 +159,14 @@ describe('the serverless /client endpoint under hostile requests', () => {
       );
     }
     assert.equal(hubCount(), before);
+  });
+
+  it('refuses an unauthenticated negotiate with a large body without reading it', async () => {
+    for (const target of ['/client/negotiate?hub=bigbody', '/client/?hub=bigbody&id=x']) {
+      const { answer, sent } = await postBig(port, target);
+      assert.match(answer, /^HTTP\/1.1 401/, target);
+      assert.ok(sent < 12_000_000, `${target}: the client sent all ${sent} bytes`);
+    }
   });
 
   it('creates the hub for a client whose token is valid', async () => {

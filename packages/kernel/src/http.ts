@@ -144,8 +144,9 @@ export function internalError(cause: unknown): HttpError {
 
 /**
  * Answers with a coded error `{code, message, detail?}` and its status (500 for an error without
- * one). A 413 or 429 closes the connection after the reply; a 429 carries `Retry-After`. Once the
- * headers are out, the response can only be dropped.
+ * one). A 413 or 429 closes the connection after the reply, and so does any error to a request
+ * whose body was not read; a 429 carries `Retry-After`. Once the headers are out, the response can
+ * only be dropped.
  */
 export function sendError(response: ServerResponse, error: unknown): void {
   const coded = error instanceof HubbubError && error.status !== undefined ? error : internalError(error);
@@ -153,6 +154,8 @@ export function sendError(response: ServerResponse, error: unknown): void {
     response.destroy();
     return;
   }
+  // An error reply ends the exchange: a body the handler never read is not read to its end either.
+  if (response.req !== undefined) ignoreBody(response.req, response);
   const headers: Headers = {};
   const status = coded.status ?? 500;
   const retryAfter = coded.detail?.retryAfterSeconds;
