@@ -1,12 +1,14 @@
 /**
  * What the fuzz suite throws at the all-in-one server: raw HTTP requests and WebSocket upgrades
- * aimed at every route family. `{token}` in a target stands for a fresh connection token of the
- * demo hub, filled in when the case is sent.
+ * aimed at every route family. `{token}` (a fresh connection token of the demo hub), `{sas}`,
+ * `{jwt}` and `{tracking}` (valid credentials) are filled in when a case is sent, so that some
+ * cases get past authentication.
  * Large fillers are kept as `{ fill: n }` so that a counterexample prints short.
  * @module
  */
 import fc from 'fast-check';
 import { handshakeFrame, renderFrame, signalRFrame, type WireFrame } from './fuzz-frames.ts';
+import type { Vars } from './fuzz-server.ts';
 import { upgradeRequest } from './fuzz-wire.ts';
 
 /** `prefix` followed by `fill` letters. */
@@ -34,22 +36,50 @@ export interface UpgradeCase {
 }
 
 const fill = (max: number) => fc.integer({ min: 1, max }).map((n): Fill => ({ fill: n }));
-export const bytesOf = (chunk: Chunk, token = ''): Buffer =>
+export const bytesOf = (chunk: Chunk, vars?: Vars): Buffer =>
   typeof chunk === 'string'
-    ? Buffer.from(chunk.replaceAll('{token}', token))
+    ? Buffer.from(
+        vars === undefined
+          ? chunk
+          : chunk.replace(/\{(token|sas|jwt|tracking)\}/g, (_, name: keyof Vars) => vars[name]),
+      )
     : chunk instanceof Uint8Array
       ? Buffer.from(chunk)
       : Buffer.concat([Buffer.from(chunk.prefix ?? ''), Buffer.alloc(chunk.fill, 'a')]);
 
+type Endpoint = readonly [method: string, target: string, authorization?: string];
+/** What each route family serves, as a client holding the right credential asks for it. */
+const endpoints: readonly Endpoint[] = [
+  ['POST', '/hubs/demo/negotiate?negotiateVersion=1'],
+  ['GET', '/hubs/demo?id={token}'],
+  ['POST', '/hubs/demo?id={token}'],
+  ['DELETE', '/hubs/demo?id={token}'],
+  ['POST', '/client/negotiate?hub=tracking', 'Bearer {jwt}'],
+  ['POST', '/api/negotiate?orderid=1001&token={tracking}'],
+  ['GET', '/api/demo-orders'],
+  ['POST', '/api/v1/hubs/tracking/:send', 'Bearer {jwt}'],
+  ['POST', '/api/v1/hubs/tracking/groups/order-1001/:send', 'Bearer {jwt}'],
+  ['PUT', '/api/v1/hubs/tracking/groups/order-1001/users/customer-1001', 'Bearer {jwt}'],
+  ['DELETE', '/api/v1/hubs/tracking/users/customer-1001/groups/order-1001', 'Bearer {jwt}'],
+  ['POST', '/api/hubs/tracking/:send?api-version=2022-11-01', 'Bearer {jwt}'],
+  ['HEAD', '/api/hubs/tracking/connections/c?api-version=2022-11-01', 'Bearer {jwt}'],
+  ['POST', '/bus/locations/messages', '{sas}'],
+  ['POST', '/bus/locations/messages/head?timeout=0', '{sas}'],
+  ['DELETE', '/bus/locations/messages/head?timeout=0', '{sas}'],
+  ['DELETE', '/bus/locations/messages/1/tok', '{sas}'],
+  ['PUT', '/bus/locations/messages/1/tok', '{sas}'],
+  ['GET', '/bus/locations', '{sas}'],
+  ['GET', '/bus/$Resources/Queues', '{sas}'],
+  ['GET', '/track?order=1001&token={tracking}'],
+  ['GET', '/demo'],
+  ['GET', '/healthz'],
+  ['GET', '/vendor/signalr.min.js'],
+];
 const routes = [
-  ...['/hubs/demo', '/hubs/demo/negotiate', '/hubs/demo?id={token}', '/hubs/x', '/hubs/x/negotiate', '/hubs/'],
-  ...['/client/negotiate?hub=tracking', '/client/negotiate', '/client/?hub=tracking', '/client/', '/client'],
-  ...['/api/negotiate?orderid=1001', '/api/negotiate', '/api/health', '/api/v1/health', '/api/'],
-  ...['/api/v1/hubs/tracking/:send', '/api/v1/hubs/x/users/u', '/api/v1/hubs/x/groups/g/connections/c'],
-  ...['/api/hubs/tracking/:send?api-version=2022-11-01', '/api/hubs/x/groups/g/users/u', '/api/hubs/x/connections/c'],
-  ...['/bus/locations/messages', '/bus/q/messages', '/bus/q/messages/head', '/bus/q/messages/1/tok', '/bus/q'],
-  ...['/bus/$Resources/Queues', '/bus/t/subscriptions/s/messages/head', '/bus/t/subscriptions/s/rules/r'],
-  ...['/track', '/track?order=1001', '/demo', '/healthz', '/', '/track.js', '/city.json', '/vendor/signalr.min.js'],
+  ...endpoints.map(([, target]) => target),
+  ...['/hubs/x/negotiate', '/hubs/', '/client/?hub=tracking&access_token={jwt}', '/client/', '/api/', '/api/health'],
+  ...['/api/v1/hubs/x/users/u', '/api/hubs/x/groups/g/users/u', '/bus/q/messages', '/bus/q/messages/1/tok', '/bus/q'],
+  ...['/bus/t/subscriptions/s/messages/head', '/bus/t/subscriptions/s/rules/r', '/track', '/', '/city.json'],
 ];
 const badPercent = '% %Z %ZZ %G0 %E2%82 %C0%AF %ED%A0%80 %FF %00 %2F %25 %% %u0041'.split(' ');
 const odd = ['\\', '#', '..', '.', '', ';', '@', ':', '\t', '\x7f'];
@@ -99,15 +129,7 @@ const oddTarget = fc.oneof(
 );
 
 /** Where a very long path or query value starts. */
-const longPrefixes = [
-  '/hubs/',
-  '/bus/',
-  '/api/',
-  '/',
-  '/client/negotiate?hub=',
-  '/api/negotiate?orderid=',
-  '/track?x=',
-];
+const longPrefixes = ['/hubs/', '/bus/', '/api/', '/', '/client/negotiate?hub=', '/api/negotiate?orderid=', '/t?x='];
 
 /** Any request target: mostly a route of the server, mangled; sometimes anything at all. */
 export const target: fc.Arbitrary<Chunk> = fc.oneof(
@@ -135,6 +157,7 @@ const sas = fc
   .tuple(piece, piece, fc.oneof(fc.nat().map(String), piece), piece)
   .map(([sr, sig, se, skn]) => `SharedAccessSignature sr=${sr}&sig=${sig}&se=${se}&skn=${skn}`);
 const authorization = fc.oneof(
+  fc.constantFrom('{sas}', 'Bearer {jwt}'),
   jwt.map((t) => `Bearer ${t}`),
   sas,
   fc.constantFrom(
@@ -172,32 +195,55 @@ const brokenHeader: fc.Arbitrary<Header> = fc.oneof(
   fc.tuple(fc.constant('X-Big'), fill(20_000)),
 );
 const header = fc.oneof({ weight: 6, arbitrary: acceptedHeader }, { weight: 1, arbitrary: brokenHeader });
+const bodies = [
+  ...['', '{', 'null', '{"orderid":"1001","lat":47.61,"longitude":-122.32}', '{"target":"location","arguments":[1]}'],
+  ...['{"protocol":"json","version":1}\x1e', '{"type":1,"target":"send","arguments":["a","b"]}\x1e', '{"type":6}\x1e'],
+];
 const body: fc.Arbitrary<Chunk> = fc.oneof(
   { weight: 8, arbitrary: fc.json({ maxDepth: 3 }) },
   { weight: 2, arbitrary: fc.uint8Array({ maxLength: 512 }) },
   { weight: 2, arbitrary: fc.string({ unit: 'binary', maxLength: 200 }) },
-  { weight: 4, arbitrary: fc.constantFrom('', '{', 'null', '{"orderid":"1001","lat":47.61,"longitude":-122.32}') },
+  { weight: 4, arbitrary: fc.constantFrom(...bodies) },
   { weight: 1, arbitrary: fill(2 * 1024 * 1024) },
 );
 
-export const httpCase: fc.Arbitrary<HttpCase> = fc.record({
-  method,
-  target,
-  version: fc.oneof({ weight: 9, arbitrary: fc.constant('HTTP/1.1') }, fc.constantFrom('HTTP/1.0', 'HTTP/2.0', '')),
-  headers: fc.array(header, { maxLength: 4 }),
-  body,
-  framing: fc.constantFrom('length', 'length', 'length', 'chunked', 'none'),
-  hold: fc.boolean(),
-});
+/** A request line: an endpoint as its client sends it (with its credential), or any method on any target. */
+const line = fc.oneof(
+  fc.tuple(fc.constantFrom(...endpoints), fc.option(query)).map(([[method, path, authorization], q]) => ({
+    method,
+    target: q === null ? path : path + (path.includes('?') ? q.replace('?', '&') : q),
+    credential: authorization === undefined ? [] : [['Authorization', authorization] as const],
+  })),
+  { weight: 2, arbitrary: fc.record({ method, target, credential: fc.constant([]) }) },
+);
 
-export function renderHttp(c: HttpCase, connectionToken: string): Buffer {
+export const httpCase: fc.Arbitrary<HttpCase> = fc
+  .record({
+    line,
+    version: fc.oneof({ weight: 9, arbitrary: fc.constant('HTTP/1.1') }, fc.constantFrom('HTTP/1.0', 'HTTP/2.0', '')),
+    headers: fc.array(header, { maxLength: 4 }),
+    body,
+    framing: fc.constantFrom('length', 'length', 'length', 'chunked', 'none'),
+    hold: fc.boolean(),
+  })
+  .map(({ line: { method, target, credential }, headers, ...rest }) => ({
+    method,
+    target,
+    headers: [...credential, ...headers],
+    ...rest,
+  }));
+
+/** The path of a target, without filling anything in (a REST token's audience). */
+export const pathOf = (target: Chunk): string => bytesOf(target).toString('latin1').split('?')[0]!;
+
+export function renderHttp(c: HttpCase, vars: Vars): Buffer {
   const payload = bytesOf(c.body);
   const line = Buffer.concat([
     Buffer.from(`${c.method} `),
-    bytesOf(c.target, connectionToken),
+    bytesOf(c.target, vars),
     Buffer.from(c.version === '' ? '' : ` ${c.version}`),
   ]);
-  const headers = c.headers.map(([name, value]) => Buffer.concat([Buffer.from(`${name}: `), bytesOf(value)]));
+  const headers = c.headers.map(([name, value]) => Buffer.concat([Buffer.from(`${name}: `), bytesOf(value, vars)]));
   if (c.framing === 'length') headers.push(Buffer.from(`Content-Length: ${payload.length}`));
   if (c.framing === 'chunked') headers.push(Buffer.from('Transfer-Encoding: chunked'));
   const framed =
@@ -209,7 +255,7 @@ export function renderHttp(c: HttpCase, connectionToken: string): Buffer {
   return Buffer.concat([...head, crlf, framed]);
 }
 
-const wsRoutes = ['/hubs/demo?id={token}', '/hubs/demo', '/hubs/%ZZ', '/hubs/x?id=1', '/client/?hub=tracking'];
+const wsRoutes = ['/hubs/demo?id={token}', '/hubs/demo', '/hubs/%ZZ', '/client/?hub=tracking&access_token={jwt}'];
 export const upgradeCase: fc.Arbitrary<UpgradeCase> = fc.record({
   target: fc.oneof(
     { weight: 2, arbitrary: fc.constantFrom(...wsRoutes) },
@@ -227,8 +273,8 @@ export const upgradeCase: fc.Arbitrary<UpgradeCase> = fc.record({
   frames: fc.array(fc.oneof(handshakeFrame, signalRFrame('json'), signalRFrame('messagepack')), { maxLength: 3 }),
 });
 
-export function renderUpgrade(c: UpgradeCase, connectionToken: string): Buffer {
-  const extra = c.headers.map(([name, value]) => `${name}: ${bytesOf(value).toString('latin1')}\r\n`).join('');
-  const request = upgradeRequest(bytesOf(c.target, connectionToken).toString('latin1'), extra);
+export function renderUpgrade(c: UpgradeCase, vars: Vars): Buffer {
+  const extra = c.headers.map(([name, value]) => `${name}: ${bytesOf(value, vars).toString('latin1')}\r\n`).join('');
+  const request = upgradeRequest(bytesOf(c.target, vars).toString('latin1'), extra);
   return Buffer.concat([Buffer.from(request, 'latin1'), ...c.frames.map(renderFrame)]);
 }

@@ -93,8 +93,24 @@ const target = fc.oneof(
 );
 const json = fc.jsonValue({ maxDepth: 2 });
 
-/** A JSON-protocol message: mostly the right shape, with fields of any type. */
+/** Messages a well-behaved client sends the demo hub (methods send, count, transport). */
+const valid: readonly Value[][] = [
+  [1, {}, null, 'send', ['ana', 'hello']],
+  [1, {}, '1', 'send', ['ana', 'hello']],
+  [1, {}, '2', 'count', []],
+  [1, {}, '3', 'transport', []],
+  [4, {}, '4', 'count', []],
+  [5, {}, '4'],
+  [3, {}, '9', 1, 'done'],
+  [6],
+  [7, null, false],
+];
+const asJson = ([type, headers, invocationId, target, args]: Value[]) =>
+  JSON.stringify({ type, headers, invocationId: invocationId ?? undefined, target, arguments: args });
+
+/** A JSON-protocol message: valid ones, or the right shape with fields of any type, or anything. */
 const jsonMessage = fc.oneof(
+  { weight: 2, arbitrary: fc.constantFrom(...valid.map(asJson)) },
   {
     weight: 4,
     arbitrary: fc
@@ -158,10 +174,17 @@ const msgpackPayload: fc.Arbitrary<Payload> = fc.oneof(
   {
     weight: 5,
     arbitrary: fc
-      .array(fc.oneof({ weight: 4, arbitrary: msgpackMessage }, fc.uint8Array({ maxLength: 24 })), {
-        minLength: 1,
-        maxLength: 3,
-      })
+      .array(
+        fc.oneof(
+          { weight: 2, arbitrary: fc.constantFrom(...valid.map((m) => Uint8Array.from(msgpack(m)))) },
+          { weight: 4, arbitrary: msgpackMessage },
+          fc.uint8Array({ maxLength: 24 }),
+        ),
+        {
+          minLength: 1,
+          maxLength: 3,
+        },
+      )
       .map((messages) => Uint8Array.from(messages.flatMap((m) => [...varint(m.length), ...m]))),
   },
   {

@@ -1,86 +1,27 @@
 /**
- * The fuzz suite's wire: `npm start` as a child process (so a crash is seen, not suffered), raw
- * TCP exchanges that put malformed request lines on the wire unmodified, and a minimal WebSocket
- * peer that can write frames no well-behaved client would.
+ * The fuzz suite's wire: raw TCP exchanges that put malformed request lines on the wire unmodified,
+ * and a minimal WebSocket peer that can write frames no well-behaved client would. Every connection
+ * goes to 127.0.0.1 from a given loopback address (`from`), so that the server's per-address
+ * budgets of the fuzzing clients and of the alive checks stay apart.
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { join } from 'node:path';
-import { type Running, runScript } from '@hubbub/cli/testing';
 import { waitFor } from '@hubbub/kernel';
 
-const main = new URL('../src/main.ts', import.meta.url).pathname;
 const host = '127.0.0.1';
 
-export interface FuzzServer {
-  readonly port: number;
-  readonly url: string;
-  readonly run: Running;
-  /** Set once the process has exited: its exit code, or the signal that ended it. */
-  readonly exit: () => string | undefined;
-  stop(): Promise<void>;
-}
-
 /**
- * Servers still running. They are killed when this process ends, even without its after hooks: on
- * exit, and on a signal (which is then raised again, so the process ends as it would have).
+ * Writes `bytes` on a new connection and collects what comes back until the server closes it, a
+ * second passes, or (with `hold`) the first answer arrives; without `hold` it half-closes right
+ * after writing. Never rejects: a reset is an answer too.
  */
-const live = new Set<Running>();
-const reap = () => {
-  for (const run of live) run.child.kill('SIGKILL');
-};
-process.once('exit', reap);
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.once(signal, () => {
-    reap();
-    process.kill(process.pid, signal);
-  });
-}
-
-/** Starts `npm start --port 0 --no-simulate` on a fresh data directory below `root`. */
-export async function startServer(root: string): Promise<FuzzServer> {
-  const data = mkdtempSync(join(root, 'data-'));
-  const run = runScript(main, ['--port', '0', '--data', data, '--no-simulate'], { env: { HUBBUB_LOG_LEVEL: 'error' } });
-  let exit: string | undefined;
-  live.add(run);
-  run.child.once('exit', (code, signal) => {
-    exit = signal ?? `code ${code}`;
-    live.delete(run);
-  });
-  try {
-    const url = await waitFor(() => (exit === undefined ? /Open (http:\/\/\S+)\//.exec(run.stdout())?.[1] : 'exited'), {
-      timeoutMs: 30_000,
-      what: 'the printed URL',
-    });
-    if (exit !== undefined) throw new Error(`the server exited (${exit}) before it printed its URL: ${run.stderr()}`);
-    return {
-      port: Number(new URL(url).port),
-      url,
-      run,
-      exit: () => exit,
-      async stop() {
-        if (exit === undefined) run.child.kill('SIGKILL');
-        await run.exited.catch(() => undefined);
-      },
-    };
-  } catch (err) {
-    run.child.kill('SIGKILL');
-    throw err;
-  }
-}
-
-/**
- * Writes `bytes` on a new connection and collects what comes back until the server closes it,
- * `timeoutMs` passes, or (with `hold`) after the first answer. Never rejects: a reset is an answer.
- */
-export function exchange(port: number, bytes: Uint8Array, options: { hold?: boolean; timeoutMs?: number } = {}) {
-  const { hold = false, timeoutMs = 1_000 } = options;
+export function exchange(port: number, from: string, bytes: Uint8Array, options: { hold?: boolean } = {}) {
+  const { hold = false } = options;
   return new Promise<Buffer>((resolve) => {
     const chunks: Buffer[] = [];
-    const socket = connect(port, host);
-    const timer = setTimeout(() => socket.destroy(), timeoutMs);
+    const socket = connect({ port, host, localAddress: from });
+    const timer = setTimeout(() => socket.destroy(), 1_000);
     socket.on('error', () => undefined);
     socket.on('data', (chunk: Buffer) => {
       chunks.push(chunk);
@@ -141,9 +82,9 @@ export interface WsPeer {
   close(): void;
 }
 
-export function openWebSocket(port: number, target: string, timeoutMs = 5_000): Promise<WsPeer> {
+export function openWebSocket(port: number, from: string, target: string, timeoutMs = 5_000): Promise<WsPeer> {
   return new Promise((resolve, reject) => {
-    const socket = connect(port, host);
+    const socket = connect({ port, host, localAddress: from });
     const messages: Buffer[] = [];
     let pongs = 0;
     let closing = false; // the server sent a close frame: it reads no more
@@ -213,8 +154,13 @@ function readFrame(buffer: Buffer): { opcode: number; payload: Buffer; size: num
 }
 
 /** Connects to the demo hub with `token` and completes the SignalR handshake; rejects without `{}\x1e`. */
-export async function handshake(port: number, token: string, protocol: 'json' | 'messagepack'): Promise<WsPeer> {
-  const peer = await openWebSocket(port, `/hubs/demo?id=${encodeURIComponent(token)}`);
+export async function handshake(
+  port: number,
+  from: string,
+  token: string,
+  protocol: 'json' | 'messagepack',
+): Promise<WsPeer> {
+  const peer = await openWebSocket(port, from, `/hubs/demo?id=${encodeURIComponent(token)}`);
   const request = Buffer.from(`${JSON.stringify({ protocol, version: 1 })}\x1e`);
   peer.socket.write(wsFrame(0x1, request));
   try {

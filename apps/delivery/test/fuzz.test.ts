@@ -1,13 +1,14 @@
 /**
  * One bad request must never take Hubbub down. `npm start`'s server runs as a child process and
  * gets malformed request lines, percent-encodings, methods, headers and bodies on every route
- * family, WebSocket upgrades, and random SignalR frames after a handshake; after every case it must
- * still be running and answer GET /healthz, and every few cases (and at the end) also a negotiate
- * and a WebSocket handshake on the demo hub. The requests known to have crashed it go first.
+ * family (some with valid credentials, to get past authentication), WebSocket upgrades, and random
+ * SignalR frames after a handshake; after every case it must still be running and answer GET
+ * /healthz, and every few cases (and at the end) also a negotiate and a WebSocket handshake on the
+ * demo hub, from a loopback address of its own. The requests known to have crashed it go first.
  *
  *   node --import tsx --test apps/delivery/test/fuzz.test.ts    # default: 15 s of random cases, ~20 s in all
  *   HUBBUB_FUZZ_SECONDS=300 node --import tsx --test apps/delivery/test/fuzz.test.ts    # a longer run
- *   HUBBUB_FUZZ_SEED=<seed> …    # replays the run a failure printed ("seed: …"); the seed is random otherwise
+ *   HUBBUB_FUZZ_SEED=<seed> …    # the same cases as the run that printed "seed: <seed>"; random otherwise
  *
  * No shrinking (a case that kills the server would leave nothing to shrink against): a failure
  * prints the case, the seed, the cases just before it, and the server's stderr.
@@ -20,9 +21,10 @@ import { join } from 'node:path';
 import { after, describe, it, type TestContext } from 'node:test';
 import { waitFor } from '@hubbub/kernel';
 import fc from 'fast-check';
-import { bytesOf, httpCase, renderHttp, renderUpgrade, upgradeCase } from './fuzz-arbitraries.ts';
+import { bytesOf, type Chunk, httpCase, pathOf, renderHttp, renderUpgrade, upgradeCase } from './fuzz-arbitraries.ts';
 import { framesCase, renderFrame, type WireFrame } from './fuzz-frames.ts';
-import { exchange, type FuzzServer, handshake, startServer, upgradeRequest } from './fuzz-wire.ts';
+import { type Answer, type FuzzServer, request, startServer, type Vars } from './fuzz-server.ts';
+import { exchange, handshake, upgradeRequest } from './fuzz-wire.ts';
 
 const seconds = Number(process.env.HUBBUB_FUZZ_SECONDS ?? 15);
 const seed = Number(process.env.HUBBUB_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
@@ -32,7 +34,7 @@ const fullCheckEvery = 10;
 
 interface KnownVector {
   readonly name: string;
-  /** The request, `{token}` standing for a fresh connection token of the demo hub. */
+  /** The request; `{token}` stands for a fresh connection token of the demo hub. */
   readonly request: string;
   /** Frames written right after it. */
   readonly frames?: readonly WireFrame[];
@@ -101,25 +103,30 @@ function remember(what: string): void {
   if (recent.length > 5) recent.shift();
 }
 
-/** A well-formed request, retried (at most three times, Retry-After capped at 2 s) when rate limited. */
-async function request(s: FuzzServer, path: string, init: RequestInit = {}): Promise<Response> {
+/**
+ * Fuzzing clients connect from 16 loopback addresses in turn, the alive checks from 8 others: the
+ * server keeps request budgets per address, and a legitimate client must not pay for an attacker.
+ */
+const fuzzer = (n: number) => `127.0.0.${2 + (n % 16)}`;
+let checks = 0;
+const checker = () => `127.0.1.${1 + (checks++ % 8)}`;
+
+/** A well-formed request from a checker, retried (three times at most, waiting ≤ 2 s) when rate limited. */
+async function checked(s: FuzzServer, method: string, path: string): Promise<Answer> {
   for (let attempt = 1; ; attempt++) {
-    const response = await fetch(`${s.url}${path}`, { ...init, signal: AbortSignal.timeout(5_000) });
-    if (response.status !== 429 || attempt === 3) return response;
-    await response.arrayBuffer();
-    const wait = Math.min(2_000, 1_000 * Number(response.headers.get('retry-after') ?? 1));
+    const answer = await request(s, method, path, checker());
+    if (answer.status !== 429 || attempt === 3) return answer;
+    const wait = Math.min(2_000, 1_000 * Number(answer.headers['retry-after'] ?? 1));
     await new Promise((resolve) => setTimeout(resolve, wait));
   }
 }
 
-async function negotiate(s: FuzzServer): Promise<string> {
-  const response = await request(s, '/hubs/demo/negotiate?negotiateVersion=1', { method: 'POST' });
-  const text = await response.text();
-  assert.equal(response.status, 200, `negotiate answered ${response.status}: ${text}`);
-  const { connectionToken } = JSON.parse(text) as { connectionToken?: unknown };
-  assert.equal(typeof connectionToken, 'string', `negotiate answered without a connectionToken: ${text}`);
-  return connectionToken as string;
-}
+const tokenOf = (answer: Answer): string | undefined => {
+  if (answer.status !== 200) return undefined;
+  const { connectionToken } = JSON.parse(answer.body) as { connectionToken?: unknown };
+  return typeof connectionToken === 'string' ? connectionToken : undefined;
+};
+const negotiatePath = '/hubs/demo/negotiate?negotiateVersion=1';
 
 /** Runs `step`; when it fails, fails saying what came before and what the server printed. */
 async function diagnosed<T>(s: FuzzServer, what: string, step: () => Promise<T>): Promise<T> {
@@ -138,34 +145,48 @@ async function diagnosed<T>(s: FuzzServer, what: string, step: () => Promise<T>)
 /** GET /healthz answers 200; with `full`, a negotiate and a WebSocket handshake on the demo hub succeed too. */
 const assertAlive = (s: FuzzServer, full: boolean, what: string) =>
   diagnosed(s, what, async () => {
-    const response = await request(s, '/healthz');
-    const text = await response.text();
-    assert.equal(response.status, 200, `GET /healthz answered ${response.status}: ${text}`);
-    if (full) (await handshake(s.port, await negotiate(s), 'json')).close();
+    const health = await checked(s, 'GET', '/healthz');
+    assert.equal(health.status, 200, `GET /healthz answered ${health.status}: ${health.body}`);
+    if (!full) return;
+    const negotiated = await checked(s, 'POST', negotiatePath);
+    const token = tokenOf(negotiated);
+    assert.ok(token, `negotiate answered ${negotiated.status}: ${negotiated.body}`);
+    (await handshake(s.port, checker(), token, 'json')).close();
   });
 
-/** A fresh connection token when the case asks for one (`{token}`). */
-const tokenFor = (s: FuzzServer, shown: string, what: string) =>
-  shown.includes('{token}') ? diagnosed(s, what, () => negotiate(s)) : Promise.resolve('');
+/** A connection token negotiated by a fuzzing client, or '' when it got none (over its budget). */
+const fuzzToken = (s: FuzzServer, from: string) =>
+  request(s, 'POST', negotiatePath, from).then(tokenOf, () => undefined);
 
-/** Sends random cases for `share` of the budget, checking the server after each. */
+/** Credentials for a case that names them; a connection token only when it asks for one. */
+async function varsFor(s: FuzzServer, shown: string, from: string, target: Chunk = '/'): Promise<Vars> {
+  const token = shown.includes('{token}') ? ((await fuzzToken(s, from)) ?? '') : '';
+  return s.vars(pathOf(target), token);
+}
+
+/** Sends random cases for `share` of the budget from the fuzzing addresses, checking the server after each. */
 async function fuzz<T>(
   t: TestContext,
   arbitrary: fc.Arbitrary<T>,
   share: number,
-  send: (s: FuzzServer, c: T, token: string) => Promise<void>,
+  send: (s: FuzzServer, c: T, from: string, shown: string) => Promise<void>,
 ) {
   const s = await server();
   let cases = 0;
+  let running: Promise<unknown> = Promise.resolve();
   const started = Date.now();
+  const run = async (c: T) => {
+    const n = ++cases;
+    const shown = fc.stringify(c);
+    remember(`#${n} ${shown}`);
+    await send(s, c, fuzzer(n), shown);
+    await assertAlive(s, n % fullCheckEvery === 0, `case #${n}`);
+  };
   await fc.assert(
-    fc.asyncProperty(arbitrary, async (c) => {
-      const shown = fc.stringify(c);
-      const token = await tokenFor(s, shown, `case #${cases}`);
-      cases++;
-      remember(`#${cases} ${shown}`);
-      await send(s, c, token);
-      await assertAlive(s, cases % fullCheckEvery === 0, `case #${cases}`);
+    fc.asyncProperty(arbitrary, (c) => {
+      const result = run(c);
+      running = result.catch((err: unknown) => err);
+      return result;
     }),
     {
       seed,
@@ -175,8 +196,11 @@ async function fuzz<T>(
       plugins: [fc.interruptAfterTimeLimit(seconds * 1_000 * share)],
     },
   );
+  const late = await running; // the time limit interrupts without waiting for the case in flight
+  if (late instanceof Error) throw late;
   await assertAlive(s, true, `the last of ${cases} cases`);
   t.diagnostic(`seed ${seed}: ${cases} cases in ${((Date.now() - started) / 1_000).toFixed(1)} s`);
+  return cases;
 }
 
 const budget = { timeout: seconds * 1_000 + 60_000 };
@@ -186,38 +210,41 @@ describe('fuzz: one bad request never takes the all-in-one server down', () => {
     for (const vector of knownVectors) {
       it(`survives ${vector.name}`, async () => {
         const s = await server();
-        const token = await tokenFor(s, vector.request, 'the previous test');
+        const vars = await varsFor(s, vector.request, fuzzer(0));
         remember(vector.name);
         const frames = (vector.frames ?? []).map(renderFrame);
-        await exchange(s.port, Buffer.concat([bytesOf(vector.request, token), ...frames]));
+        await exchange(s.port, fuzzer(0), Buffer.concat([bytesOf(vector.request, vars), ...frames]));
         await assertAlive(s, true, vector.name);
       });
     }
   });
 
-  it('survives random requests on every route', budget, (t) =>
-    fuzz(t, httpCase, 0.5, async (s, c, token) => {
-      await exchange(s.port, renderHttp(c, token), { hold: c.hold });
-    }),
-  );
+  it('survives random requests on every route', budget, async (t) => {
+    await fuzz(t, httpCase, 0.5, async (s, c, from, shown) => {
+      await exchange(s.port, from, renderHttp(c, await varsFor(s, shown, from, c.target)), { hold: c.hold });
+    });
+  });
 
-  it('survives random WebSocket upgrades', budget, (t) =>
-    fuzz(t, upgradeCase, 0.2, async (s, c, token) => {
-      await exchange(s.port, renderUpgrade(c, token));
-    }),
-  );
+  it('survives random WebSocket upgrades', budget, async (t) => {
+    await fuzz(t, upgradeCase, 0.2, async (s, c, from, shown) => {
+      await exchange(s.port, from, renderUpgrade(c, await varsFor(s, shown, from, c.target)));
+    });
+  });
 
-  it('survives random SignalR frames after a handshake', budget, (t) =>
-    fuzz(t, framesCase, 0.3, async (s, c) => {
-      const peer = await diagnosed(s, 'the previous case', async () =>
-        handshake(s.port, await negotiate(s), c.protocol),
-      );
+  it('survives random SignalR frames after a handshake', budget, async (t) => {
+    let connected = 0;
+    const cases = await fuzz(t, framesCase, 0.3, async (s, c, from) => {
+      const token = await fuzzToken(s, from);
+      const peer = token && (await handshake(s.port, from, token, c.protocol).catch(() => undefined));
+      if (!peer) return; // over this address's budget: the alive check after it still runs
+      connected++;
       try {
         for (const frame of c.frames) peer.socket.write(renderFrame(frame));
         await peer.settle(1_000, { end: c.frames.some((f) => f.length !== undefined) });
       } finally {
         peer.close();
       }
-    }),
-  );
+    });
+    assert.ok(connected >= cases / 2, `only ${connected} of ${cases} cases completed a handshake`);
+  });
 });
