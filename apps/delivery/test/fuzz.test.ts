@@ -205,6 +205,12 @@ async function fuzz<T>(
 
 const budget = { timeout: seconds * 1_000 + 60_000 };
 
+/** Bad input is the client's error: a 5xx answer means a handler failed on it (the guard caught a bug). */
+function assertNoServerError(answer: Buffer): void {
+  const status = /^HTTP\/1\.1 (\d{3})/.exec(answer.subarray(0, 16).toString('latin1'))?.[1];
+  assert.ok(status === undefined || !status.startsWith('5'), `the server answered ${status}`);
+}
+
 describe('fuzz: one bad request never takes the all-in-one server down', () => {
   describe('known crash vectors', () => {
     for (const vector of knownVectors) {
@@ -213,7 +219,9 @@ describe('fuzz: one bad request never takes the all-in-one server down', () => {
         const vars = await varsFor(s, vector.request, fuzzer(0));
         remember(vector.name);
         const frames = (vector.frames ?? []).map(renderFrame);
-        await exchange(s.port, fuzzer(0), Buffer.concat([bytesOf(vector.request, vars), ...frames]));
+        assertNoServerError(
+          await exchange(s.port, fuzzer(0), Buffer.concat([bytesOf(vector.request, vars), ...frames])),
+        );
         await assertAlive(s, true, vector.name);
       });
     }
@@ -221,13 +229,16 @@ describe('fuzz: one bad request never takes the all-in-one server down', () => {
 
   it('survives random requests on every route', budget, async (t) => {
     await fuzz(t, httpCase, 0.5, async (s, c, from, shown) => {
-      await exchange(s.port, from, renderHttp(c, await varsFor(s, shown, from, c.target)), { hold: c.hold });
+      const answer = await exchange(s.port, from, renderHttp(c, await varsFor(s, shown, from, c.target)), {
+        hold: c.hold,
+      });
+      assertNoServerError(answer);
     });
   });
 
   it('survives random WebSocket upgrades', budget, async (t) => {
     await fuzz(t, upgradeCase, 0.2, async (s, c, from, shown) => {
-      await exchange(s.port, from, renderUpgrade(c, await varsFor(s, shown, from, c.target)));
+      assertNoServerError(await exchange(s.port, from, renderUpgrade(c, await varsFor(s, shown, from, c.target))));
     });
   });
 
