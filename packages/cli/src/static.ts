@@ -4,9 +4,9 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { requestTarget } from '@hubbub/kernel';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { requestTarget } from '@hubbub/kernel';
 
 const types: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',

@@ -1,5 +1,4 @@
 /** The hub server hands its clock and per-hub limits to every hub it creates. */
-import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { ManualClock, waitFor } from '@hubbub/kernel';
 import { createHubServer } from '../src/index.ts';
