@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The package graph points one way: kernel <- hub-protocol <- hub; kernel <- bus <- bus-*;
-// apps on top. Fails on an edge not allowed below, an unknown workspace package, or a cycle.
+// system (the composition root) over the parts; the CLI and the apps on system, and nothing on the
+// CLI. Fails on an edge not allowed below, an unknown workspace package, or a cycle.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -18,18 +19,24 @@ const allowed = {
   store: ['kernel'],
   cache: ['kernel'],
   push: ['kernel'],
-  cli: ['*'],
+  'test-kit': [],
+  system: ['kernel', 'hub-protocol', 'hub', 'bus', 'functions', 'test-kit'],
+  cli: ['kernel', 'hub-protocol', 'hub', 'bus', 'functions', 'system', 'test-kit'],
 };
+/** Nothing imports the CLI: it is commands only; apps and benchmarks sit on @hubbub/system. */
+const nobodyDependsOn = ['cli'];
 
 const problems = [];
+const hubbubDeps = (pkg) =>
+  Object.keys({ ...pkg.dependencies, ...pkg.devDependencies, ...pkg.peerDependencies })
+    .filter((d) => d.startsWith('@hubbub/'))
+    .map((d) => d.slice('@hubbub/'.length));
 const graph = new Map();
 for (const dir of readdirSync(join(root, 'packages'))) {
   const file = join(root, 'packages', dir, 'package.json');
   if (!existsSync(file)) continue;
   const pkg = JSON.parse(readFileSync(file, 'utf8'));
-  const deps = Object.keys({ ...pkg.dependencies, ...pkg.devDependencies, ...pkg.peerDependencies })
-    .filter((d) => d.startsWith('@hubbub/'))
-    .map((d) => d.slice('@hubbub/'.length));
+  const deps = hubbubDeps(pkg);
   graph.set(dir, deps);
   if (pkg.name !== `@hubbub/${dir}`) problems.push(`packages/${dir}: name must be @hubbub/${dir}, is ${pkg.name}`);
   const rule = allowed[dir];
@@ -40,6 +47,17 @@ for (const dir of readdirSync(join(root, 'packages'))) {
   for (const d of deps) {
     if (!rule.includes('*') && !rule.includes(d)) problems.push(`packages/${dir} must not depend on @hubbub/${d}`);
   }
+}
+
+for (const dir of ['apps', 'examples']) {
+  for (const name of existsSync(join(root, dir)) ? readdirSync(join(root, dir)) : []) {
+    const file = join(root, dir, name, 'package.json');
+    if (existsSync(file)) graph.set(`${dir}/${name}`, hubbubDeps(JSON.parse(readFileSync(file, 'utf8'))));
+  }
+}
+graph.set('bench', hubbubDeps(JSON.parse(readFileSync(join(root, 'bench', 'package.json'), 'utf8'))));
+for (const [node, deps] of graph) {
+  for (const d of deps) if (nobodyDependsOn.includes(d)) problems.push(`${node} must not depend on @hubbub/${d}`);
 }
 
 const state = new Map();

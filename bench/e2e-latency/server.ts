@@ -20,9 +20,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { constants, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { startSystem } from '@hubbub/cli';
 import { deliveryApp } from '@hubbub/delivery';
 import { silentLogger } from '@hubbub/kernel';
+import { startSystem } from '@hubbub/system';
 import { serveIpc } from '../lib/ipc.ts';
 
 export type BusKind = 'file' | 'memory';

@@ -4,7 +4,7 @@
  * driving the demo orders so there is something to watch.
  * @module
  */
-import { parseSystemFlags, runUntilSignal, startSystem, systemFlagsHelp, UsageError } from '@hubbub/cli';
+import { parseSystemFlags, runUntilSignal, startSystem, systemFlagsHelp, UsageError } from '@hubbub/system';
 import { cityRoutes } from './city.ts';
 import { deliveryApp, TRACKING_KEY_SETTING, trackingLink } from './index.ts';
 import { runSimulator } from './simulator.ts';

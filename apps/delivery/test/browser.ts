@@ -4,7 +4,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { browserSkipReason, launchBrowser as launch } from '@hubbub/cli/testing';
+import { browserSkipReason, launchBrowser as launch } from '@hubbub/test-kit';
 import type { Browser } from 'playwright-core';
 
 export { browserSkipReason };

@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { ran, runScript } from '@hubbub/cli/testing';
 import { waitFor } from '@hubbub/kernel';
+import { ran, runScript } from '@hubbub/test-kit';
 import * as signalR from '@microsoft/signalr';
 import { createTrackingToken, type LocationMessage } from '../src/index.ts';
 import { startTestSystem, type TestSystem } from './system.ts';

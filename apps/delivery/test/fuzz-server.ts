@@ -9,9 +9,9 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { createSasToken } from '@hubbub/bus';
-import { type Running, runScript } from '@hubbub/cli/testing';
 import { createServerToken } from '@hubbub/hub';
 import { waitFor } from '@hubbub/kernel';
+import { type Running, runScript } from '@hubbub/test-kit';
 
 const main = new URL('../src/main.ts', import.meta.url).pathname;
 

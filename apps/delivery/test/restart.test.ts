@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { createBus, createSasToken, type SasKey } from '@hubbub/bus';
-import { runScript } from '@hubbub/cli/testing';
 import { waitFor } from '@hubbub/kernel';
+import { runScript } from '@hubbub/test-kit';
 import * as signalR from '@microsoft/signalr';
 import { createTrackingToken } from '../src/index.ts';
 

@@ -4,8 +4,8 @@
  */
 
 import { type Bus, createSasToken, type SasKey } from '@hubbub/bus';
-import { startSystem } from '@hubbub/cli';
 import { silentLogger } from '@hubbub/kernel';
+import { startSystem } from '@hubbub/system';
 import { createTrackingToken, deliveryApp, TRACKING_KEY_SETTING, trackingLink } from '../src/index.ts';
 
 export interface TestSystem {

@@ -6,8 +6,9 @@
  */
 import { type Bus, createBus, createSasToken, type ReceivedMessage, type SasKey } from '@hubbub/bus';
 import { HubbubError } from '@hubbub/kernel';
-import { UsageError } from './args.ts';
-import { storedBusKey } from './keys-file.ts';
+import { parseKey, storedBusKey, UsageError } from '@hubbub/system';
+
+export { parseKey };
 
 /** A message as the commands print it (one JSON object per line). */
 export interface CliMessage {
@@ -59,13 +60,6 @@ export interface BusTarget {
 }
 
 export const DEFAULT_BUS_URL = 'http://127.0.0.1:7071/bus';
-
-/** Parses `name=value` into a SAS key. */
-export function parseKey(text: string): SasKey {
-  const eq = text.indexOf('=');
-  if (eq <= 0 || eq === text.length - 1) throw new UsageError(`--key must be name=value, got '${text}'`);
-  return { name: text.slice(0, eq), key: text.slice(eq + 1) };
-}
 
 export async function openTarget(url: string, key: SasKey | undefined): Promise<BusTarget> {
   if (url.startsWith('http://') || url.startsWith('https://')) return new HttpTarget(url.replace(/\/+$/, ''), key);

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type Bus, createBus, createBusHttpHandler, createSasToken } from '@hubbub/bus';
 import { waitFor } from '@hubbub/kernel';
+import { ran, hubbub as run } from '@hubbub/test-kit';
 import type { Command } from '../src/command.ts';
-import { ran, hubbub as run } from './cli.ts';
 
 const root = new URL('../../../', import.meta.url).pathname;
 

@@ -11,10 +11,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from '@hubbub/kernel';
+import { staticRoutes } from '@hubbub/system';
+import { browserSkipReason, hubbub, launchBrowser, type Running } from '@hubbub/test-kit';
 import * as signalR from '@microsoft/signalr';
-import { staticRoutes } from '../src/static.ts';
-import { browserSkipReason, launchBrowser } from './browser.ts';
-import { hubbub, type Running } from './cli.ts';
 
 const example = fileURLToPath(new URL('../../../examples/seed-live-location', import.meta.url));
 const artifacts = fileURLToPath(new URL('../../../test-artifacts/', import.meta.url));

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { waitFor } from '@hubbub/kernel';
+import { hubbub } from '@hubbub/test-kit';
 import * as signalR from '@microsoft/signalr';
-import { hubbub } from './cli.ts';
 
 describe('hubbub start', () => {
   it('serves the demo page and its hub, and stops cleanly on SIGINT', async () => {

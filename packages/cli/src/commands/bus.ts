@@ -6,10 +6,8 @@ import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { createBus, createBusHttpHandler, type SasKey } from '@hubbub/bus';
 import { closeHttpServer, createConsoleLogger, createHttpServer } from '@hubbub/kernel';
-import { parseCommandArgs, UsageError } from '../args.ts';
+import { defaultRateLimits, loadKeys, parseCommandArgs, UsageError } from '@hubbub/system';
 import { parseKey } from '../bus-client.ts';
-import { defaultRateLimits } from '../front-door.ts';
-import { loadKeys } from '../keys-file.ts';
 
 export const summary = 'Run the bus (Service Bus semantics) and its HTTP API on its own';
 

@@ -2,7 +2,7 @@
  * `hubbub dlq list|resubmit <entity>`: inspects a dead-letter queue and sends its messages back.
  * @module
  */
-import { parseCommandArgs, UsageError } from '../args.ts';
+import { parseCommandArgs, UsageError } from '@hubbub/system';
 import { intFlag, printJson, targetFrom, targetOptions, usage } from '../bus-client.ts';
 
 export const summary = 'List or resubmit the dead-letter queue of a bus queue or subscription';

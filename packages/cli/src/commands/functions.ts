@@ -7,9 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createConsoleLogger, type LogLevel } from '@hubbub/kernel';
-import { parseCommandArgs, UsageError } from '../args.ts';
-import { staticRoutes } from '../static.ts';
-import { startSystem } from '../system.ts';
+import { parseCommandArgs, startSystem, staticRoutes, UsageError } from '@hubbub/system';
 
 export const summary = 'Run an @azure/functions v4 app with a hub and a bus on one port (like func start)';
 

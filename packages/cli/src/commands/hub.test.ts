@@ -5,9 +5,9 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { waitFor } from '@hubbub/kernel';
+import { hubbub } from '@hubbub/test-kit';
 import * as signalR from '@microsoft/signalr';
 import { SignJWT } from 'jose';
-import { hubbub } from '../../test/cli.ts';
 
 const key = 'cli-hub-key-0123456789abcdefghijklmnopqrstu';
 

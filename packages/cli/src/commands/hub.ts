@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { createSignalRService, formatConnectionString, parseConnectionString } from '@hubbub/hub';
 import { createConsoleLogger, type LogLevel } from '@hubbub/kernel';
-import { parseCommandArgs, UsageError } from '../args.ts';
+import { parseCommandArgs, UsageError } from '@hubbub/system';
 import { connectionStrings } from '../signalr-env.ts';
 
 export const summary = 'Run the hub alone as an Azure SignalR Service (serverless) stand-in';

@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { formatConnectionString } from '@hubbub/hub';
-import { parseCommandArgs } from '../args.ts';
+import { parseCommandArgs } from '@hubbub/system';
 
 export const summary = 'Print a new SignalR access key and its connection string';
 

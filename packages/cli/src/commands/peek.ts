@@ -2,7 +2,7 @@
  * `hubbub peek <entity>`: shows messages without receiving them.
  * @module
  */
-import { parseCommandArgs, UsageError } from '../args.ts';
+import { parseCommandArgs, UsageError } from '@hubbub/system';
 import { intFlag, printJson, targetFrom, targetOptions, usage } from '../bus-client.ts';
 
 export const summary = 'Peek at messages of a bus queue or subscription without removing them';

@@ -2,7 +2,7 @@
  * `hubbub receive <entity>`: receives messages and prints them, one JSON object per line.
  * @module
  */
-import { parseCommandArgs, UsageError } from '../args.ts';
+import { parseCommandArgs, UsageError } from '@hubbub/system';
 import { intFlag, printJson, targetFrom, targetOptions, usage } from '../bus-client.ts';
 
 export const summary = 'Receive (and remove) messages from a bus queue or subscription';

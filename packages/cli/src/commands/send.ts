@@ -3,7 +3,7 @@
  * @module
  */
 import { readFile } from 'node:fs/promises';
-import { parseCommandArgs, UsageError } from '../args.ts';
+import { parseCommandArgs, UsageError } from '@hubbub/system';
 import { type OutgoingMessage, printJson, targetFrom, targetOptions, usage } from '../bus-client.ts';
 
 export const summary = 'Send a message to a bus queue or topic';

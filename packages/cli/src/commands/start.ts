@@ -4,10 +4,14 @@
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { UsageError } from '../args.ts';
-import { parseSystemFlags, runUntilSignal, systemFlagsHelp } from '../run-system.ts';
-import { staticRoutes } from '../static.ts';
-import { startSystem } from '../system.ts';
+import {
+  parseSystemFlags,
+  runUntilSignal,
+  startSystem,
+  staticRoutes,
+  systemFlagsHelp,
+  UsageError,
+} from '@hubbub/system';
 
 export const summary = 'Run everything in one process (default port 7071) and print where to open it';
 

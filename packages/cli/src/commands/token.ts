@@ -4,7 +4,7 @@
  * @module
  */
 import { createClientAccess, createServerToken, parseConnectionString } from '@hubbub/hub';
-import { parseCommandArgs, UsageError } from '../args.ts';
+import { parseCommandArgs, UsageError } from '@hubbub/system';
 import { connectionStrings } from '../signalr-env.ts';
 
 export const summary = 'Print a SignalR client token ({url, accessToken}) or a REST API server token';

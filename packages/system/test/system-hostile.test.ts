@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { silentLogger } from '@hubbub/kernel';
-import { startSystem } from '../src/system.ts';
+import { startSystem } from '../src/index.ts';
 
 function raw(port: number, bytes: string): Promise<string> {
   return new Promise((resolve) => {

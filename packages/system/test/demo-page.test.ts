@@ -5,8 +5,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { silentLogger } from '@hubbub/kernel';
-import { type RunningSystem, startSystem } from '../src/system.ts';
-import { browserSkipReason, launchBrowser } from './browser.ts';
+import { browserSkipReason, launchBrowser } from '@hubbub/test-kit';
+import { type RunningSystem, startSystem } from '../src/index.ts';
 
 const artifacts = new URL('../../../test-artifacts/', import.meta.url).pathname;
 const skip = browserSkipReason();

@@ -10,6 +10,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SasKey } from '@hubbub/bus';
 import { InvalidOptionError } from '@hubbub/kernel';
+import { UsageError } from './args.ts';
 
 export interface SystemKeys {
   /** Signs SignalR client and server tokens. */
@@ -90,4 +91,11 @@ export function loadKeys(dataDir: string | undefined, given: GivenKeys, secretNa
     writeFileSync(join(dataDir, 'keys.json'), `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600 });
   }
   return { signalR, bus, secrets };
+}
+
+/** Parses `name=value` (a flag or `$HUBBUB_BUS_KEY`) into a SAS key; a CLI_USAGE error otherwise. */
+export function parseKey(text: string): SasKey {
+  const eq = text.indexOf('=');
+  if (eq <= 0 || eq === text.length - 1) throw new UsageError(`--key must be name=value, got '${text}'`);
+  return { name: text.slice(0, eq), key: text.slice(eq + 1) };
 }

@@ -5,7 +5,7 @@
  */
 import { createConsoleLogger, type LogLevel } from '@hubbub/kernel';
 import { parseCommandArgs, UsageError } from './args.ts';
-import { parseKey } from './bus-client.ts';
+import { parseKey } from './keys-file.ts';
 import type { RunningSystem, SystemOptions } from './system.ts';
 
 export const systemFlagsHelp = `  --port N            port (default $PORT, $HUBBUB_PORT or 7071)

@@ -1,6 +1,6 @@
 /**
  * Debian's chromium driven by playwright-core (never a downloaded browser), shared by the browser
- * tests of the CLI and the apps (`@hubbub/cli/testing`). Under CI a missing
+ * tests of the CLI and the apps (`@hubbub/test-kit`). Under CI a missing
  * browser fails the test; elsewhere the test is skipped with what to install.
  */
 import { existsSync } from 'node:fs';

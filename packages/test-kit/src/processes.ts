@@ -1,11 +1,12 @@
 /**
  * Runs a script of this repository (through tsx) or the `hubbub` command as a child process, as a
  * user would, collecting what it prints. Shared by the CLI's and the apps' tests
- * (`@hubbub/cli/testing`).
+ * (`@hubbub/test-kit`).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 
-const main = new URL('../src/main.ts', import.meta.url).pathname;
+/** The `hubbub` command, run from source as a user would run it (a path, not an import: nothing imports the CLI). */
+const main = new URL('../../cli/src/main.ts', import.meta.url).pathname;
 
 export interface Running {
   child: ChildProcess;

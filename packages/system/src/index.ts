@@ -1,0 +1,19 @@
+/**
+ * @hubbub/system — the composition root. It starts the whole system (or one part) on one port,
+ * keeps its keys, guards its front door, and bridges the parts: the bus feeds the functions host's
+ * triggers, the hub serves its SignalR bindings. The CLI and the apps sit on it.
+ * @module
+ */
+export { parseCommandArgs, UsageError } from './args.ts';
+export { createDemoHub } from './demo.ts';
+export {
+  createFrontDoor,
+  defaultRateLimits,
+  type FrontDoor,
+  type RateLimit,
+  type SystemRateLimits,
+} from './front-door.ts';
+export { type GivenKeys, loadKeys, parseKey, type SystemKeys, storedBusKey } from './keys-file.ts';
+export { parseSystemFlags, runUntilSignal, type SystemFlags, systemFlagsHelp } from './run-system.ts';
+export { createStaticFiles, type StaticFiles, signalRBrowserClient, staticRoutes } from './static.ts';
+export { type FunctionApp, type RunningSystem, type SystemOptions, startSystem } from './system.ts';
