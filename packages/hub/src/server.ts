@@ -16,6 +16,7 @@ import {
   guardRequest,
   guardUpgrade,
   ignoreBody,
+  type Part,
   requestTarget,
   type ServerLimits,
   sendError as sendKernelError,
@@ -48,7 +49,7 @@ export interface ListenOptions {
   limits?: ServerLimits;
 }
 
-export class HubServer extends TypedEmitter<HubServerEvents> {
+export class HubServer extends TypedEmitter<HubServerEvents> implements Part<HubServerEvents> {
   readonly options: ResolvedHubServerOptions;
   readonly #hubs = new Map<string, Hub>();
   readonly #byToken = new Map<string, HubConnection>();
@@ -61,6 +62,7 @@ export class HubServer extends TypedEmitter<HubServerEvents> {
   #timer: TimerHandle | undefined;
   #server: Server | undefined;
   #closed = false;
+  #started = false;
 
   constructor(options: HubServerOptions = {}) {
     super();
@@ -75,6 +77,20 @@ export class HubServer extends TypedEmitter<HubServerEvents> {
       find: (token) => this.#byToken.get(token),
     });
     this.#unsubscribe = this.options.backplane.subscribe((message) => this.#hubs.get(message.hub)?.apply(message));
+  }
+
+  /**
+   * Starts the housekeeping loop (keep-alive pings, acks, every timeout). The factory starts
+   * nothing; `listen()`, and the first request or upgrade a mounted server hands over, start it
+   * too, so a server mounted in someone else's `node:http` server never runs without it.
+   */
+  async start(): Promise<void> {
+    this.#ensureStarted();
+  }
+
+  #ensureStarted(): void {
+    if (this.#started || this.#closed) return;
+    this.#started = true;
     this.#schedule();
   }
 
@@ -126,6 +142,7 @@ export class HubServer extends TypedEmitter<HubServerEvents> {
    * the caller can route them elsewhere.
    */
   readonly handleRequest = guardRequest((request: IncomingMessage, response: ServerResponse): boolean => {
+    this.#ensureStarted();
     const url = requestTarget(request);
     const route = this.#route(url.pathname);
     if (route === undefined) return false;
@@ -141,6 +158,7 @@ export class HubServer extends TypedEmitter<HubServerEvents> {
     response: ServerResponse,
     url = requestTarget(request),
   ) {
+    this.#ensureStarted();
     if (negotiate) ignoreBody(request, response);
     if (this.#cors(request, response) !== 'continue') return;
     const hub = this.#hubs.get(hubName.toLowerCase());
@@ -154,6 +172,7 @@ export class HubServer extends TypedEmitter<HubServerEvents> {
 
   /** Handles a WebSocket upgrade on a hub path; returns false for other paths. */
   readonly handleUpgrade = guardUpgrade((request: IncomingMessage, socket: Duplex, head: Buffer): boolean => {
+    this.#ensureStarted();
     const url = requestTarget(request);
     const route = this.#route(url.pathname);
     if (route === undefined || route.negotiate) return false;
@@ -163,6 +182,7 @@ export class HubServer extends TypedEmitter<HubServerEvents> {
 
   serveUpgrade(hubName: string, request: IncomingMessage, socket: Duplex, head: Buffer, url = requestTarget(request)) {
     if (socket.listenerCount('error') === 0) socket.on('error', () => socket.destroy());
+    this.#ensureStarted();
     const hub = this.#hubs.get(hubName.toLowerCase());
     if (hub === undefined) {
       socket.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
@@ -176,6 +196,7 @@ export class HubServer extends TypedEmitter<HubServerEvents> {
 
   /** Starts an HTTP server of its own serving only the hubs. */
   async listen(options: ListenOptions = {}): Promise<{ port: number; url: string }> {
+    this.#ensureStarted();
     const server = createHttpServer({
       ...this.#guard,
       request: this.handleRequest,

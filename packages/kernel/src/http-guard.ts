@@ -24,8 +24,11 @@ export interface GuardOptions {
   reply?: (response: ServerResponse, error: unknown) => void;
 }
 
+/** A request handler after the guard: synchronous, true when it took the request (an async one always does). */
+export type GuardedRequestHandler = (request: IncomingMessage, response: ServerResponse) => boolean;
+
 /** Wraps a request handler so that a throw or a rejection is answered, reported and contained. */
-export function guardRequest<H extends RequestHandler>(handler: H, options: GuardOptions = {}): H {
+export function guardRequest(handler: RequestHandler, options: GuardOptions = {}): GuardedRequestHandler {
   const reply = options.reply ?? sendError;
   const fail = (error: unknown, request: IncomingMessage, response: ServerResponse) => {
     report(error, request, options);
@@ -37,7 +40,7 @@ export function guardRequest<H extends RequestHandler>(handler: H, options: Guar
       response.destroy();
     }
   };
-  return ((request: IncomingMessage, response: ServerResponse) => {
+  return (request, response) => {
     try {
       const result = handler(request, response);
       if (result instanceof Promise) {
@@ -49,7 +52,7 @@ export function guardRequest<H extends RequestHandler>(handler: H, options: Guar
       fail(error, request, response);
       return true;
     }
-  }) as H;
+  };
 }
 
 /**

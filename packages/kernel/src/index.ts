@@ -17,6 +17,7 @@ export {
 } from './http.ts';
 export {
   createHttpServer,
+  type GuardedRequestHandler,
   type GuardOptions,
   guardRequest,
   guardUpgrade,
@@ -28,5 +29,6 @@ export {
 export { closeHttpServer } from './http-server.ts';
 export { type IdSource, randomIds, sequentialIds } from './ids.ts';
 export { type ConsoleLoggerOptions, createConsoleLogger, type Logger, type LogLevel, silentLogger } from './logger.ts';
+export { type Mount, mountParts, type Part } from './part.ts';
 export { createRateLimiter, type RateLimiter, type RateLimitOptions } from './rate-limit.ts';
 export { type WaitForOptions, waitFor } from './wait-for.ts';

@@ -19,6 +19,7 @@ import {
   guardUpgrade,
   InvalidOptionError,
   type Logger,
+  type Part,
   queryParam,
   refuseUpgrade,
   requestTarget,
@@ -82,7 +83,7 @@ const userIdClaims = [
   'sub',
 ];
 
-export class SignalRService extends TypedEmitter<SignalRServiceEvents> {
+export class SignalRService extends TypedEmitter<SignalRServiceEvents> implements Part<SignalRServiceEvents> {
   readonly hubServer: HubServer;
   readonly #ownsServer: boolean;
   readonly #accessKeys: readonly string[];
@@ -140,6 +141,11 @@ export class SignalRService extends TypedEmitter<SignalRServiceEvents> {
       },
       ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
     });
+  }
+
+  /** Starts the hub server it created (its housekeeping loop); the factory starts nothing. */
+  async start(): Promise<void> {
+    if (this.#ownsServer) await this.hubServer.start();
   }
 
   /** Origin servers use (REST API), once known. */
