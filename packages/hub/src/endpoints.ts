@@ -172,7 +172,7 @@ export class Endpoints {
       }
       const previous = target.transport;
       const transport = new WebSocketTransport(ws, socket, this.#host.scheduler, target, this.#sockets);
-      if (previous instanceof WebSocketTransport) {
+      if (previous?.terminate !== undefined) {
         target.transportClosed(previous, false);
         previous.terminate();
       }
@@ -272,8 +272,7 @@ export class Endpoints {
       response.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': 0 }).end();
       return;
     }
-    if (!(current instanceof LongPollingTransport))
-      return sendText(response, 400, 'Cannot change transports mid-connection');
+    if (current.poll === undefined) return sendText(response, 400, 'Cannot change transports mid-connection');
     current.poll(response, now);
   }
 

@@ -33,7 +33,6 @@ import { sendError } from './http.ts';
 import { Hub } from './hub.ts';
 import { type HubServerOptions, type ResolvedHubServerOptions, resolveHubServerOptions } from './options.ts';
 import { FlushScheduler, TransportKind } from './transport.ts';
-import { LongPollingTransport } from './transports/long-polling.ts';
 
 export type HubServerEvents = {
   /** An unexpected failure while serving a request. */
@@ -302,8 +301,9 @@ export class HubServer extends TypedEmitter<HubServerEvents> implements Part<Hub
           if (tick - connection.stateSinceTick >= reconnectWindow) connection.close();
           break;
         case ConnectionState.Connected:
-          if (transport instanceof LongPollingTransport) {
-            transport.expirePoll(now, o.longPollTimeoutMs);
+          if (transport?.isAbandoned !== undefined) {
+            // A long-polling client keeps no socket: its polls are its heartbeat.
+            transport.expirePoll?.(now, o.longPollTimeoutMs);
             if (transport.isAbandoned(now, o.longPollDisconnectMs)) connection.close();
             break;
           }

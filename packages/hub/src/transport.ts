@@ -3,6 +3,7 @@
  * for all recipients and writes them, coalescing everything queued in one event-loop turn.
  * @module
  */
+import type { ServerResponse } from 'node:http';
 
 export const TransportKind = {
   WebSockets: 'WebSockets',
@@ -95,6 +96,14 @@ export interface Transport {
   discard(): void;
   /** Ends the transport (after flushing what is queued). */
   close(): void;
+  /** Drops the transport at once, without flushing (a WebSocket replaced by a reconnect). */
+  terminate?(): void;
+  /** Long polling: takes the next poll request, answered with what is queued or when it expires. */
+  poll?(response: ServerResponse, now: number): void;
+  /** Long polling: answers a poll that has waited `timeoutMs` (empty, so the client polls again). */
+  expirePoll?(now: number, timeoutMs: number): void;
+  /** Long polling: the client has not polled for `timeoutMs` (it keeps no socket to watch). */
+  isAbandoned?(now: number, timeoutMs: number): boolean;
 }
 
 /**
