@@ -6,7 +6,15 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type Clock, HubbubError, queryParam, requestTarget, type TimerHandle } from '@hubbub/kernel';
+import {
+  type Clock,
+  HubbubError,
+  ignoreBody,
+  queryParam,
+  readBody,
+  requestTarget,
+  type TimerHandle,
+} from '@hubbub/kernel';
 import type { Audience, Exclusions } from '../backplane.ts';
 import { HubError, HubErrorCode } from '../errors.ts';
 import type { Hub } from '../hub.ts';
@@ -108,9 +116,7 @@ export function createRestApi(options: RestApiOptions): RequestHandler {
     const operation = match.route.operation;
     const sends = operation.startsWith('send') || operation === 'broadcast';
     if (!sends && request.method !== 'HEAD') request.resume();
-    const body = sends
-      ? parsePayload(await readLimited(request, response, maxBody), request.headers['content-type'])
-      : undefined;
+    const body = sends ? parsePayload(await readBody(request, maxBody), request.headers['content-type']) : undefined;
     const call: Call = { hub: options.hub(hubName), params, url, body };
     const outcome = await execute(operation, call);
     if (outcome === 'not-found') return notFound(response, request.method === 'HEAD', operation, call);
@@ -229,35 +235,6 @@ export function createRestApi(options: RestApiOptions): RequestHandler {
   }
 }
 
-/** Reads a body of at most `limit` bytes; a larger one gets 413 and the connection is closed after the answer. */
-function readLimited(request: IncomingMessage, response: ServerResponse, limit: number): Promise<Buffer> {
-  const tooLarge = () => {
-    response.setHeader('Connection', 'close');
-    return new HubError(HubErrorCode.BadRequest, `The request body exceeds ${limit} bytes.`, {
-      status: 413,
-      detail: { field: 'body' },
-    });
-  };
-  if (Number(request.headers['content-length'] ?? 0) > limit) return Promise.reject(tooLarge());
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        request.off('data', onData);
-        request.pause();
-        reject(tooLarge());
-        return;
-      }
-      chunks.push(chunk);
-    };
-    request.on('data', onData);
-    request.on('end', () => resolve(Buffer.concat(chunks, size)));
-    request.on('error', reject);
-  });
-}
-
 function ttlKey(hub: Hub, user: string, group: string): string {
   return `${hub.name}\u0000${user}\u0000${group}`;
 }
@@ -334,6 +311,7 @@ function bad(message: string, field: string): HubError {
 
 /** Azure's `ErrorDetail` shape, with Hubbub's stable code: `{code, message, target}`. */
 function fail(response: ServerResponse, error: HubbubError, azureCode?: string): void {
+  ignoreBody(response.req, response); // an error ends the exchange: an unread body is not read to its end
   const status = error.status ?? 500;
   if (status === 401) response.setHeader('WWW-Authenticate', 'Bearer');
   const field = error.detail?.field;
