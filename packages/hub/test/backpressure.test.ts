@@ -8,41 +8,13 @@ import { describe, it } from 'node:test';
 import { waitFor } from '@hubbub/kernel';
 import { HubConnectionState } from '@microsoft/signalr';
 import { ConnectionState, type HubConnection } from '../src/index.ts';
-import { buildClient, deferred, startHub } from './helpers.ts';
+import { authGate, buildClient, deferred, startHub } from './helpers.ts';
 import { RawClient } from './raw.ts';
-
-/** A gate in front of token checks: while closed, every upgrade (a reconnect too) waits. */
-function authGate() {
-  let gate: Promise<void> | undefined;
-  let open = () => {};
-  let waiting = 0;
-  return {
-    auth: {
-      verify: async () => {
-        waiting++;
-        await gate;
-        return { userId: 'courier-7', claims: {} };
-      },
-    },
-    close() {
-      const d = deferred();
-      gate = d.promise;
-      open = () => d.resolve();
-    },
-    open() {
-      gate = undefined;
-      open();
-    },
-    get waiting() {
-      return waiting;
-    },
-  };
-}
 
 describe('stateful reconnect past the socket bound', () => {
   for (const protocol of ['json', 'messagepack'] as const) {
     it(`replays over 1 MiB sent during an outage, then live messages, in order, without closing (${protocol})`, async () => {
-      const gate = authGate();
+      const gate = authGate('courier-7');
       const { server, url } = await startHub({
         auth: gate.auth,
         maxBufferedBytes: 1_048_576,

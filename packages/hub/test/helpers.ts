@@ -57,3 +57,31 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T)
   });
   return { promise, resolve };
 }
+
+/** A gate in front of token checks for `userId`: while closed, every negotiate and upgrade (a reconnect too) waits. */
+export function authGate(userId: string) {
+  let gate: Promise<void> | undefined;
+  let release = () => {};
+  let waiting = 0;
+  return {
+    auth: {
+      verify: async () => {
+        waiting++;
+        await gate;
+        return { userId, claims: {} };
+      },
+    },
+    close() {
+      const d = deferred();
+      gate = d.promise;
+      release = () => d.resolve();
+    },
+    open() {
+      gate = undefined;
+      release();
+    },
+    get waiting() {
+      return waiting;
+    },
+  };
+}

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { waitFor } from '@hubbub/kernel';
+import { rawExchange as raw } from '@hubbub/kernel/testing';
 import {
   createHubServer,
   createServerToken,
@@ -15,21 +16,6 @@ import {
   type SignalRService,
 } from '../src/index.ts';
 import { RawClient } from './raw.ts';
-
-/** Writes raw bytes, resolves with the whole answer once the server closes (or after `idleMs` quiet). */
-function raw(port: number, bytes: string | Buffer, then?: (socket: ReturnType<typeof connect>) => void) {
-  return new Promise<string>((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    let text = '';
-    socket.on('data', (d) => {
-      text += d;
-      then?.(socket);
-    });
-    socket.on('error', () => {});
-    socket.on('close', () => resolve(text));
-    socket.write(bytes);
-  });
-}
 
 /** POSTs a 12 MB body in chunks; resolves with the answer and how much could be sent before the server hung up. */
 function postBig(port: number, target: string): Promise<{ answer: string; sent: number }> {
@@ -124,8 +110,8 @@ describe('self-hosted hubs under hostile requests', () => {
 
   it('survives a peer reset during a refused upgrade', async () => {
     for (let i = 0; i < 20; i++) {
-      await raw(port, upgrade('/hubs/chat?id=no-such-connection'), (socket) => socket.resetAndDestroy());
-      await raw(port, upgrade('/hubs/nohub'), (socket) => socket.resetAndDestroy());
+      await raw(port, upgrade('/hubs/chat?id=no-such-connection'), { onData: (socket) => socket.resetAndDestroy() });
+      await raw(port, upgrade('/hubs/nohub'), { onData: (socket) => socket.resetAndDestroy() });
     }
     const client = await RawClient.json(base, 'chat');
     client.ws.close();

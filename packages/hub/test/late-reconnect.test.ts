@@ -6,39 +6,11 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ManualClock, waitFor } from '@hubbub/kernel';
 import { ConnectionState } from '../src/index.ts';
-import { buildClient, deferred, type ProtocolName, startHub } from './helpers.ts';
+import { authGate, buildClient, deferred, type ProtocolName, startHub } from './helpers.ts';
 import { negotiate, RawClient } from './raw.ts';
 
 const timing = { keepAliveIntervalMs: 1_000, clientTimeoutMs: 3_000, handshakeTimeoutMs: 2_000, tickMs: 100 };
 const expired = /The connection no longer exists \(its reconnect window expired\); negotiate again\./;
-
-/** A gate in front of token checks: while closed, every upgrade (a reconnect too) waits. */
-function authGate() {
-  let gate: Promise<void> | undefined;
-  let release = () => {};
-  let waiting = 0;
-  return {
-    auth: {
-      verify: async () => {
-        waiting++;
-        await gate;
-        return { userId: 'customer-42', claims: {} };
-      },
-    },
-    close() {
-      const d = deferred();
-      gate = d.promise;
-      release = () => d.resolve();
-    },
-    open() {
-      gate = undefined;
-      release();
-    },
-    get waiting() {
-      return waiting;
-    },
-  };
-}
 
 /** Advances the manual clock a tick at a time (with real I/O between) until `done` holds. */
 async function advanceUntil(clock: ManualClock, done: () => boolean, what: string): Promise<void> {
@@ -56,7 +28,7 @@ describe('a stateful client whose reconnect window expired', () => {
   for (const protocol of ['json', 'messagepack'] satisfies ProtocolName[]) {
     it(`is told why with a Close message, and the official client shows it (${protocol})`, async () => {
       const clock = new ManualClock();
-      const gate = authGate();
+      const gate = authGate('customer-42');
       const { server, url } = await startHub({
         ...timing,
         clock,
@@ -89,7 +61,7 @@ describe('a stateful client whose reconnect window expired', () => {
 
   it('lets a client with automatic reconnect renegotiate, telling it why', async () => {
     const clock = new ManualClock();
-    const gate = authGate();
+    const gate = authGate('customer-42');
     const { server, url } = await startHub({
       ...timing,
       clock,

@@ -13,40 +13,12 @@ import { Endpoints } from '../src/endpoints.ts';
 import { Hub } from '../src/index.ts';
 import { resolveHubServerOptions } from '../src/options.ts';
 import { FlushScheduler } from '../src/transport.ts';
-import { deferred } from './helpers.ts';
-
-/** A gate in front of token checks: while closed, every upgrade waits. */
-function authGate() {
-  let gate: Promise<void> | undefined;
-  let release = () => {};
-  let waiting = 0;
-  return {
-    auth: {
-      verify: async () => {
-        waiting++;
-        await gate;
-        return { userId: 'customer-42', claims: {} };
-      },
-    },
-    close() {
-      const d = deferred();
-      gate = d.promise;
-      release = () => d.resolve();
-    },
-    open() {
-      gate = undefined;
-      release();
-    },
-    get waiting() {
-      return waiting;
-    },
-  };
-}
+import { authGate, deferred } from './helpers.ts';
 
 describe('a client that resets its connection during an upgrade', () => {
   /** Endpoints alone behind a bare node:http server: nothing else puts an error listener on the socket. */
   async function bareEndpoints() {
-    const gate = authGate();
+    const gate = authGate('customer-42');
     const options = resolveHubServerOptions({ auth: gate.auth });
     const hub = new Hub({
       name: 'tracking',

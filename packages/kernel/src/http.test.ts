@@ -6,6 +6,7 @@ import { HubbubError } from './errors.ts';
 import { decodePathSegment, HttpError, queryParam, readBody, requestTarget, sendJson } from './http.ts';
 import { createHttpServer, guardRequest } from './http-guard.ts';
 import { closeHttpServer } from './http-server.ts';
+import { rawExchange as raw } from './testing.ts';
 import { waitFor } from './wait-for.ts';
 
 const target = (url: string) => requestTarget({ url } as IncomingMessage);
@@ -44,21 +45,6 @@ describe('decodePathSegment and queryParam', () => {
     });
   });
 });
-
-/** Sends raw bytes and resolves with everything the server answered before closing. */
-function raw(port: number, bytes: string | Buffer, options: { end?: boolean } = {}): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    let text = '';
-    socket.on('data', (d) => {
-      text += d;
-    });
-    socket.on('error', () => {});
-    socket.on('close', () => resolve(text));
-    socket.write(bytes);
-    if (options.end) socket.end();
-  });
-}
 
 async function listen(server: Server): Promise<number> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

@@ -10,20 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { silentLogger } from '@hubbub/kernel';
+import { rawExchange as raw } from '@hubbub/kernel/testing';
 import { startSystem } from '../src/index.ts';
-
-function raw(port: number, bytes: string): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    let text = '';
-    socket.on('data', (d) => {
-      text += d;
-    });
-    socket.on('error', () => {});
-    socket.on('close', () => resolve(text));
-    socket.write(bytes);
-  });
-}
 
 describe('the all-in-one server under hostile requests', () => {
   const data = mkdtempSync(join(tmpdir(), 'hubbub-system-'));
