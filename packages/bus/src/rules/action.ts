@@ -7,11 +7,11 @@ import { BusError } from '../errors.ts';
 import type { PropertyValue } from '../message.ts';
 import type { ActionStatement, SqlValue } from './ast.ts';
 import { compileExpr, findUserProperty } from './evaluate.ts';
-import type { RoutableMessage } from './index.ts';
 import { syntaxErrorFactory } from './lexer.ts';
 import { EvaluationBudget } from './like.ts';
 import { parseAction } from './parser.ts';
 import { systemProperties, writableSystemProperties } from './system-properties.ts';
+import type { RoutableMessage } from './types.ts';
 
 export type ActionFn = (m: RoutableMessage) => RoutableMessage;
 

@@ -6,7 +6,7 @@
 import { BusError } from '../errors.ts';
 import type { PropertyValue } from '../message.ts';
 import { compareValues } from './evaluate.ts';
-import type { RoutableMessage, RuleFilter } from './index.ts';
+import type { RoutableMessage, RuleFilter } from './types.ts';
 
 type CorrelationFilter = Extract<RuleFilter, { kind: 'correlation' }>;
 

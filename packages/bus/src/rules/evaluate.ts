@@ -8,9 +8,9 @@
 import { randomUUID } from 'node:crypto';
 import type { PropertyValue } from '../message.ts';
 import type { ArithmeticOperator, ComparisonOperator, Expr, PropertyRef, SqlValue } from './ast.ts';
-import type { RoutableMessage } from './index.ts';
 import type { EvaluationBudget } from './like.ts';
 import { systemProperties } from './system-properties.ts';
+import type { RoutableMessage } from './types.ts';
 
 export type Evaluator = (m: RoutableMessage) => SqlValue;
 

@@ -4,49 +4,15 @@
  * @module
  */
 import { BusError } from '../errors.ts';
-import type { PropertyValue, ServiceBusMessage } from '../message.ts';
 import { compileAction } from './action.ts';
 import { compileCorrelation } from './correlation.ts';
 import { compileExpr } from './evaluate.ts';
 import { syntaxErrorFactory } from './lexer.ts';
 import { EvaluationBudget } from './like.ts';
 import { parseFilter } from './parser.ts';
+import type { CompiledRule, RoutableMessage, RuleDescription, RuleFilter } from './types.ts';
 
-export type RuleFilter =
-  | { kind: 'sql'; expression: string }
-  | {
-      kind: 'correlation';
-      correlationId?: string;
-      messageId?: string;
-      to?: string;
-      replyTo?: string;
-      subject?: string;
-      sessionId?: string;
-      replyToSessionId?: string;
-      contentType?: string;
-      applicationProperties?: Record<string, PropertyValue>;
-    }
-  | { kind: 'true' }
-  | { kind: 'false' };
-
-export interface RuleDescription {
-  name: string;
-  filter: RuleFilter;
-  action?: { sqlExpression: string };
-}
-
-export interface CompiledRule {
-  readonly name: string;
-  matches(message: RoutableMessage): boolean;
-  /** Applies the rule action (SET/REMOVE on properties); returns a new message, never mutates. Identity when no action. */
-  apply(message: RoutableMessage): RoutableMessage;
-}
-
-export type RoutableMessage = ServiceBusMessage & {
-  sequenceNumber?: bigint;
-  enqueuedTime?: Date;
-  deliveryCount?: number;
-};
+export type { CompiledRule, RoutableMessage, RuleDescription, RuleFilter } from './types.ts';
 
 const always = (): boolean => true;
 const never = (): boolean => false;

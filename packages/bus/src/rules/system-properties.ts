@@ -3,7 +3,7 @@
  * Names are case-insensitive; `Label` and `Subject` are the same property.
  * @module
  */
-import type { RoutableMessage } from './index.ts';
+import type { RoutableMessage } from './types.ts';
 
 type Read = (m: RoutableMessage) => string | number | bigint | Date | undefined;
 type StringField =
