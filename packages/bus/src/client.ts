@@ -5,9 +5,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { type Clock, type IdSource, systemClock, type TypedEmitter } from '@hubbub/kernel';
-import { Broker, type BusEvents, type Visibility } from './broker.ts';
+import { Broker, type BusEvents, type Visibility } from './broker/local-broker.ts';
 import { fromEmulatorConfig } from './config.ts';
-import type { BusEngine } from './engine.ts';
+import type { BusEngine } from './engine/port.ts';
 import type {
   EntitiesConfig,
   EntityRuntimeProperties,
@@ -328,13 +328,13 @@ export class Bus {
 export async function engineFromUrl(url: string, clock: Clock = systemClock): Promise<BusEngine> {
   if (typeof url !== 'string') throw new BusError('BUS_INVALID_OPTION', 'url: must be a string');
   if (url === 'memory://' || url === 'memory:') {
-    const { MemoryEngine } = await import('./memory-engine.ts');
+    const { MemoryEngine } = await import('./engine/memory/engine.ts');
     return new MemoryEngine();
   }
   if (url.startsWith('file://')) {
     const dir = url.slice('file://'.length);
     if (dir === '') throw new BusError('BUS_INVALID_OPTION', 'url: file:// needs a directory (file://./data)');
-    const { FileEngine } = await import('./file-engine.ts');
+    const { FileEngine } = await import('./engine/file/engine.ts');
     return new FileEngine({ dir, clock });
   }
   throw new BusError(

@@ -13,7 +13,7 @@ export {
   type ReceiveOptions,
   type SessionLock,
   type Visibility,
-} from './broker.ts';
+} from './broker/local-broker.ts';
 export {
   type AcceptSessionOptions,
   Bus,
@@ -26,6 +26,14 @@ export {
   Sender,
 } from './client.ts';
 export { fromEmulatorConfig } from './config.ts';
+export {
+  createFileEngine,
+  FileEngine,
+  type FileEngineOptions,
+  type FlushTiming,
+  type FsWrite,
+} from './engine/file/engine.ts';
+export { createMemoryEngine, MemoryEngine } from './engine/memory/engine.ts';
 export type {
   BodyType,
   BusEngine,
@@ -34,7 +42,7 @@ export type {
   EntityRecord,
   MessagePatch,
   StoredMessage,
-} from './engine.ts';
+} from './engine/port.ts';
 export {
   type Duration,
   type EntitiesConfig,
@@ -48,7 +56,6 @@ export {
   type TopicProperties,
 } from './entities.ts';
 export { BusError, type BusErrorCode, BusErrorStatus, isBusError } from './errors.ts';
-export { createFileEngine, FileEngine, type FileEngineOptions, type FlushTiming, type FsWrite } from './file-engine.ts';
 export {
   BATCH_CONTENT_TYPE,
   BusHttpError,
@@ -62,7 +69,6 @@ export {
   type SasRight,
   verifySasToken,
 } from './http/index.ts';
-export { createMemoryEngine, MemoryEngine } from './memory-engine.ts';
 export {
   MessageState,
   type PropertyValue,

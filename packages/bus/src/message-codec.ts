@@ -3,7 +3,7 @@
  * receiver sees.
  * @module
  */
-import type { BodyType, StoredMessage } from './engine.ts';
+import type { BodyType, StoredMessage } from './engine/port.ts';
 import { BusError } from './errors.ts';
 import { MESSAGE_STRING_FIELDS, type PropertyValue, type ServiceBusMessage } from './message.ts';
 

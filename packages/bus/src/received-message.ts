@@ -3,8 +3,8 @@
  * methods (`complete`, `abandon`, `deadLetter`, `defer`, `renewLock`).
  * @module
  */
-import type { Broker, Delivery } from './broker.ts';
-import type { StoredMessage } from './engine.ts';
+import type { Broker, Delivery } from './broker/local-broker.ts';
+import type { StoredMessage } from './engine/port.ts';
 import { BusError } from './errors.ts';
 import type { MessageState, PropertyValue, ReceivedMessage } from './message.ts';
 import { decodeBody } from './message-codec.ts';

@@ -4,7 +4,7 @@
  * and the session lock.
  * @module
  */
-import type { Broker, Delivery, ReceiveMode } from './broker.ts';
+import type { Broker, Delivery, ReceiveMode } from './broker/local-broker.ts';
 import { BusError, closedError } from './errors.ts';
 import { ServiceBusReceivedMessage } from './received-message.ts';
 

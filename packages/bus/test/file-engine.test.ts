@@ -1,8 +1,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describeBusEngine } from '../src/conformance.ts';
-import { FileEngine } from '../src/file-engine.ts';
+import { describeBusEngine } from '../src/engine/conformance.ts';
+import { FileEngine } from '../src/engine/file/engine.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'hubbub-bus-conformance-'));
 let n = 0;

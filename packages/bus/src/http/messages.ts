@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { queryParam } from '@hubbub/kernel';
-import type { Delivery } from '../broker.ts';
+import type { Delivery } from '../broker/local-broker.ts';
 import type { Bus } from '../client.ts';
 import { BusError } from '../errors.ts';
 import type { PropertyValue, ServiceBusMessage } from '../message.ts';

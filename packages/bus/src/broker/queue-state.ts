@@ -1,14 +1,16 @@
 /**
- * In-memory state of one receivable entity (a queue, a subscription or a dead-letter queue):
- * its messages, what is available in sequence order (per session when sessions are required),
- * message and session locks, and receivers waiting for messages.
+ * The in-memory state of one queue as its receivers see it — a queue's, a subscription's or a
+ * dead-letter queue's (Service Bus receives from each the same way): its messages, what is
+ * available in sequence order (per session when sessions are required), message and session
+ * locks, and receivers waiting for messages. Named for what it holds: the messages at rest are
+ * the engine's, this is the broker's working view of them.
  * @module
  */
-import type { StoredMessage } from './engine.ts';
+import type { StoredMessage } from '../engine/port.ts';
 import { Heap } from './heap.ts';
 
-/** Receive-side settings of a store (from the queue / subscription, or inherited by its DLQ). */
-export interface StoreSettings {
+/** Receive-side settings of a queue (from the queue / subscription, or inherited by its DLQ). */
+export interface QueueSettings {
   lockDuration: number;
   maxDeliveryCount: number;
   deadLetteringOnMessageExpiration: boolean;
@@ -51,19 +53,19 @@ export interface Waiter {
 
 const bySeq = (a: Entry, b: Entry): boolean => a.msg.seq < b.msg.seq;
 
-export class Store {
+export class QueueState {
   readonly key: string;
   /** Display path (`orders`, `orders/$deadletterqueue`, `t/subscriptions/s`). */
   readonly path: string;
   readonly isDeadLetter: boolean;
-  settings: StoreSettings;
+  settings: QueueSettings;
   readonly messages = new Map<number, Entry>();
   readonly available = new Heap<Entry>(bySeq);
   readonly sessions = new Map<string, SessionQueue>();
   readonly waiters = new Set<Waiter>();
   /** Waiters for accept-next-session. */
   readonly sessionWaiters = new Set<() => boolean>();
-  deadLetter: Store | undefined;
+  deadLetter: QueueState | undefined;
   lockedCount = 0;
   /**
    * Message locks in the order they were taken (= expiry order, the lock duration being fixed):
@@ -71,7 +73,7 @@ export class Store {
    */
   readonly lockQueue: LockRecord[] = [];
   lockHead = 0;
-  /** Whether the broker's timer heap holds an entry for this store's lock queue. */
+  /** Whether the broker's timer heap holds an entry for this queue's lock queue. */
   lockTimerQueued = false;
 
   /** Drops settled / renewed records from the head of the lock queue. */
@@ -87,7 +89,7 @@ export class Store {
     }
   }
 
-  constructor(key: string, path: string, settings: StoreSettings, isDeadLetter: boolean) {
+  constructor(key: string, path: string, settings: QueueSettings, isDeadLetter: boolean) {
     this.key = key;
     this.path = path;
     this.settings = settings;

@@ -14,7 +14,7 @@
  * @module
  */
 import { crc32 } from 'node:zlib';
-import type { BodyType, EngineOp, StoredMessage } from './engine.ts';
+import type { BodyType, EngineOp, StoredMessage } from '../port.ts';
 
 const HEADER = 8;
 /** Where a version-1 payload has its JSON length; no JSON is this long. */

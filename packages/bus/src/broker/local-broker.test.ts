@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ManualClock } from '@hubbub/kernel';
-import { Broker } from './broker.ts';
-import { createBus } from './client.ts';
-import type { BusEngine, EngineOp, EngineState } from './engine.ts';
-import { BusError } from './errors.ts';
-import { MemoryEngine } from './memory-engine.ts';
+import { createBus } from '../client.ts';
+import { MemoryEngine } from '../engine/memory/engine.ts';
+import type { BusEngine, EngineOp, EngineState } from '../engine/port.ts';
+import { BusError } from '../errors.ts';
+import { Broker } from './local-broker.ts';
 
 /** A memory engine whose writes can be made to fail. */
 class FlakyEngine implements BusEngine {

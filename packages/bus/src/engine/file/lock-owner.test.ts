@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, describe, it } from 'node:test';
 import { waitFor } from '@hubbub/kernel';
-import { isBusError } from './errors.ts';
+import { isBusError } from '../../errors.ts';
 import { lockLogDir, unlockLogDir } from './log-dir.ts';
 
 const dir = (): string => mkdtempSync(join(tmpdir(), 'hubbub-lock-'));

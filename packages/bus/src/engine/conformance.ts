@@ -11,10 +11,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ManualClock, sequentialIds, waitFor } from '@hubbub/kernel';
-import { type Bus, createBus } from './client.ts';
-import type { BusEngine } from './engine.ts';
-import type { BusErrorCode } from './errors.ts';
-import type { ServiceBusReceivedMessage } from './received-message.ts';
+import { type Bus, createBus } from '../client.ts';
+import type { BusErrorCode } from '../errors.ts';
+import type { ServiceBusReceivedMessage } from '../received-message.ts';
+import type { BusEngine } from './port.ts';
 
 export interface BusEngineSuiteOptions<E extends BusEngine> {
   name: string;

@@ -14,8 +14,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { crc32 } from 'node:zlib';
 import { waitFor } from '@hubbub/kernel';
-import type { EngineOp, StoredMessage } from './engine.ts';
-import { FileEngine, type FlushTiming, type FsWrite } from './file-engine.ts';
+import type { EngineOp, StoredMessage } from '../port.ts';
+import { FileEngine, type FlushTiming, type FsWrite } from './engine.ts';
 import { decodeFrames, encodeFrame } from './log-codec.ts';
 
 const dir = (): string => mkdtempSync(join(tmpdir(), 'hubbub-file-engine-'));
@@ -98,7 +98,7 @@ describe('log codec', () => {
 
   it('reads frames written by the version-1 (JSON) codec', () => {
     const got: EngineOp[] = [];
-    const buf = readFileSync(new URL('../test/fixtures/log-v1.bin', import.meta.url));
+    const buf = readFileSync(new URL('../../../test/fixtures/log-v1.bin', import.meta.url));
     assert.equal(
       decodeFrames(buf, (batch) => got.push(...batch)),
       buf.length,

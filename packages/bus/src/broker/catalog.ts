@@ -1,10 +1,10 @@
 /**
- * The entity catalog: queues, topics, subscriptions and rules, their stores, sequence counters
+ * The entity catalog: queues, topics, subscriptions and rules, their queue states, sequence counters
  * and duplicate-detection history. Admin changes are written to the engine before they apply.
  * @module
  */
 import type { Clock } from '@hubbub/kernel';
-import type { BusEngine, EngineState, EntityRecord, StoredMessage } from './engine.ts';
+import type { BusEngine, EngineState, EntityRecord, StoredMessage } from '../engine/port.ts';
 import {
   checkShortName,
   DEAD_LETTER_SUFFIX,
@@ -22,16 +22,16 @@ import {
   type TopicOptions,
   type TopicProperties,
   topicProperties,
-} from './entities.ts';
-import { BusError, entityExists, entityNotFound } from './errors.ts';
-import { type CompiledRule, compileRule, type RuleDescription } from './rules/index.ts';
-import { Store, type StoreSettings } from './store.ts';
+} from '../entities.ts';
+import { BusError, entityExists, entityNotFound } from '../errors.ts';
+import { type CompiledRule, compileRule, type RuleDescription } from '../rules/index.ts';
+import { type QueueSettings, QueueState } from './queue-state.ts';
 
 export interface QueueEntry {
   readonly kind: 'queue';
   readonly key: string;
   props: QueueProperties;
-  readonly store: Store;
+  readonly queue: QueueState;
 }
 
 export interface SubscriptionEntry {
@@ -39,7 +39,7 @@ export interface SubscriptionEntry {
   props: SubscriptionProperties;
   rules: RuleDescription[];
   compiled: Array<{ rule: CompiledRule; isTrue: boolean }>;
-  readonly store: Store;
+  readonly queue: QueueState;
 }
 
 export interface TopicEntry {
@@ -52,7 +52,7 @@ export interface TopicEntry {
 }
 
 export interface CatalogHooks {
-  onStoreRemoved(store: Store): void;
+  onQueueRemoved(queue: QueueState): void;
   onScheduled(key: string, seq: number, at: number): void;
 }
 
@@ -62,7 +62,7 @@ function compile(rules: readonly RuleDescription[]): SubscriptionEntry['compiled
   return rules.map((r) => ({ rule: compileRule(r), isTrue: r.filter.kind === 'true' && r.action === undefined }));
 }
 
-function settings(p: QueueProperties | SubscriptionProperties): StoreSettings {
+function settings(p: QueueProperties | SubscriptionProperties): QueueSettings {
   return {
     lockDuration: p.lockDuration,
     maxDeliveryCount: p.maxDeliveryCount,
@@ -72,7 +72,7 @@ function settings(p: QueueProperties | SubscriptionProperties): StoreSettings {
   };
 }
 
-function deadLetterSettings(p: QueueProperties | SubscriptionProperties): StoreSettings {
+function deadLetterSettings(p: QueueProperties | SubscriptionProperties): QueueSettings {
   return {
     lockDuration: p.lockDuration,
     maxDeliveryCount: Number.POSITIVE_INFINITY,
@@ -91,8 +91,8 @@ const withoutIdentity = (p: object): any => {
 export class Catalog {
   readonly queues = new Map<string, QueueEntry>();
   readonly topics = new Map<string, TopicEntry>();
-  /** Every receivable store by key: queues, subscriptions and their dead-letter queues. */
-  readonly stores = new Map<string, Store>();
+  /** The state of every queue a receiver can read, by key: queues, subscriptions and their dead-letter queues. */
+  readonly queueStates = new Map<string, QueueState>();
   readonly #sequences = new Map<string, number>();
   readonly #dedupe = new Map<string, Map<string, number>>();
   readonly #pruneAt = new Map<string, number>();
@@ -142,9 +142,9 @@ export class Catalog {
       if (seq > (this.#sequences.get(owner) ?? 0)) this.#sequences.set(owner, seq);
     }
     for (const msg of state.messages) {
-      const store = this.stores.get(msg.entity);
-      if (store !== undefined) {
-        store.insert(msg);
+      const queue = this.queueStates.get(msg.entity);
+      if (queue !== undefined) {
+        queue.insert(msg);
         if (msg.state === 'scheduled') this.#hooks.onScheduled(msg.entity, msg.seq, msg.scheduledEnqueueTime ?? 0);
         continue;
       }
@@ -155,8 +155,8 @@ export class Catalog {
       }
     }
     for (const s of state.sessions) {
-      const store = this.stores.get(s.entity);
-      if (store !== undefined) store.session(s.sessionId).state = s.state;
+      const queue = this.queueStates.get(s.entity);
+      if (queue !== undefined) queue.session(s.sessionId).state = s.state;
     }
     for (const d of state.dedupe) this.dedupe(d.entity).set(d.messageId, d.until);
   }
@@ -175,10 +175,10 @@ export class Catalog {
     return this.queues.has(key) || this.topics.has(key) ? key : undefined;
   }
 
-  receivable(path: string): Store {
-    const store = typeof path === 'string' ? this.stores.get(path.toLowerCase()) : undefined;
-    if (store === undefined) throw entityNotFound(String(path));
-    return store;
+  receivable(path: string): QueueState {
+    const queue = typeof path === 'string' ? this.queueStates.get(path.toLowerCase()) : undefined;
+    if (queue === undefined) throw entityNotFound(String(path));
+    return queue;
   }
 
   /** Next sequence number of a queue or topic (subscriptions share their topic's). */
@@ -209,12 +209,17 @@ export class Catalog {
 
   #installQueue(props: QueueProperties): QueueEntry {
     const key = entityKey(props.name);
-    const store = new Store(key, props.name, settings(props), false);
-    store.deadLetter = new Store(deadLetterKey(key), `${props.name}/$DeadLetterQueue`, deadLetterSettings(props), true);
-    const entry: QueueEntry = { kind: 'queue', key, props, store };
+    const queue = new QueueState(key, props.name, settings(props), false);
+    queue.deadLetter = new QueueState(
+      deadLetterKey(key),
+      `${props.name}/$DeadLetterQueue`,
+      deadLetterSettings(props),
+      true,
+    );
+    const entry: QueueEntry = { kind: 'queue', key, props, queue };
     this.queues.set(key, entry);
-    this.stores.set(key, store);
-    this.stores.set(store.deadLetter.key, store.deadLetter);
+    this.queueStates.set(key, queue);
+    this.queueStates.set(queue.deadLetter.key, queue.deadLetter);
     return entry;
   }
 
@@ -228,21 +233,21 @@ export class Catalog {
   #installSubscription(topic: TopicEntry, props: SubscriptionProperties, rules: RuleDescription[]): SubscriptionEntry {
     const key = subscriptionKey(topic.props.name, props.subscriptionName);
     const path = `${topic.props.name}/Subscriptions/${props.subscriptionName}`;
-    const store = new Store(key, path, settings(props), false);
-    store.deadLetter = new Store(deadLetterKey(key), `${path}/$DeadLetterQueue`, deadLetterSettings(props), true);
-    const entry: SubscriptionEntry = { key, props, rules, compiled: compile(rules), store };
+    const queue = new QueueState(key, path, settings(props), false);
+    queue.deadLetter = new QueueState(deadLetterKey(key), `${path}/$DeadLetterQueue`, deadLetterSettings(props), true);
+    const entry: SubscriptionEntry = { key, props, rules, compiled: compile(rules), queue };
     topic.subscriptions.set(props.subscriptionName.toLowerCase(), entry);
-    this.stores.set(key, store);
-    this.stores.set(store.deadLetter.key, store.deadLetter);
+    this.queueStates.set(key, queue);
+    this.queueStates.set(queue.deadLetter.key, queue.deadLetter);
     return entry;
   }
 
-  #removeStore(store: Store): void {
-    this.stores.delete(store.key);
-    this.#hooks.onStoreRemoved(store);
-    if (store.deadLetter !== undefined) {
-      this.stores.delete(store.deadLetter.key);
-      this.#hooks.onStoreRemoved(store.deadLetter);
+  #removeQueue(queue: QueueState): void {
+    this.queueStates.delete(queue.key);
+    this.#hooks.onQueueRemoved(queue);
+    if (queue.deadLetter !== undefined) {
+      this.queueStates.delete(queue.deadLetter.key);
+      this.#hooks.onQueueRemoved(queue.deadLetter);
     }
   }
 
@@ -266,8 +271,8 @@ export class Catalog {
     );
     await this.#engine.write([{ op: 'entity', entity: { key: entry.key, kind: 'queue', props: { ...props } } }]);
     entry.props = props;
-    entry.store.settings = settings(props);
-    entry.store.deadLetter!.settings = deadLetterSettings(props);
+    entry.queue.settings = settings(props);
+    entry.queue.deadLetter!.settings = deadLetterSettings(props);
     return props;
   }
 
@@ -284,7 +289,7 @@ export class Catalog {
     await this.#engine.write([{ op: 'drop', key: entry.key }]);
     this.queues.delete(entry.key);
     this.#dedupe.delete(entry.key);
-    this.#removeStore(entry.store);
+    this.#removeQueue(entry.queue);
   }
 
   #queue(name: string): QueueEntry {
@@ -329,7 +334,7 @@ export class Catalog {
     await this.#engine.write([{ op: 'drop', key: entry.key }]);
     this.topics.delete(entry.key);
     this.#dedupe.delete(entry.key);
-    for (const sub of entry.subscriptions.values()) this.#removeStore(sub.store);
+    for (const sub of entry.subscriptions.values()) this.#removeQueue(sub.queue);
   }
 
   #topic(name: string): TopicEntry {
@@ -372,8 +377,8 @@ export class Catalog {
     );
     await this.#writeSubscription(topic, props, sub.rules);
     sub.props = props;
-    sub.store.settings = settings(props);
-    sub.store.deadLetter!.settings = deadLetterSettings(props);
+    sub.queue.settings = settings(props);
+    sub.queue.deadLetter!.settings = deadLetterSettings(props);
     return props;
   }
 
@@ -389,7 +394,7 @@ export class Catalog {
     const { topic, sub } = this.#subscription(topicName, name);
     await this.#engine.write([{ op: 'drop', key: sub.key }]);
     topic.subscriptions.delete(sub.props.subscriptionName.toLowerCase());
-    this.#removeStore(sub.store);
+    this.#removeQueue(sub.queue);
   }
 
   #subscription(topicName: string, name: string): { topic: TopicEntry; sub: SubscriptionEntry } {
@@ -415,7 +420,7 @@ export class Catalog {
     const copy = cloneRule(rule);
     const compiled = compileRule(copy);
     if (sub.rules.some((r) => r.name.toLowerCase() === rule.name.toLowerCase())) {
-      throw entityExists(`${sub.store.path}/Rules/${rule.name}`);
+      throw entityExists(`${sub.queue.path}/Rules/${rule.name}`);
     }
     const rules = [...sub.rules, copy];
     await this.#writeSubscription(topic, sub.props, rules);
@@ -430,7 +435,7 @@ export class Catalog {
   async deleteRule(topicName: string, subscription: string, ruleName: string): Promise<void> {
     const { topic, sub } = this.#subscription(topicName, subscription);
     const i = sub.rules.findIndex((r) => r.name.toLowerCase() === String(ruleName).toLowerCase());
-    if (i < 0) throw entityNotFound(`${sub.store.path}/Rules/${String(ruleName)}`);
+    if (i < 0) throw entityNotFound(`${sub.queue.path}/Rules/${String(ruleName)}`);
     const rules = sub.rules.filter((_, j) => j !== i);
     await this.#writeSubscription(topic, sub.props, rules);
     sub.rules = rules;
@@ -440,7 +445,7 @@ export class Catalog {
   getRule(topicName: string, subscription: string, ruleName: string): RuleDescription {
     const { sub } = this.#subscription(topicName, subscription);
     const rule = sub.rules.find((r) => r.name.toLowerCase() === String(ruleName).toLowerCase());
-    if (rule === undefined) throw entityNotFound(`${sub.store.path}/Rules/${String(ruleName)}`);
+    if (rule === undefined) throw entityNotFound(`${sub.queue.path}/Rules/${String(ruleName)}`);
     return rule;
   }
 
@@ -451,17 +456,17 @@ export class Catalog {
   // ── runtime + config ────────────────────────────────────────────────────────────────────────
 
   runtimeProperties(path: string): EntityRuntimeProperties {
-    const store = this.receivable(path);
-    const c = store.counts();
-    const dead = store.deadLetter?.messages.size ?? 0;
+    const queue = this.receivable(path);
+    const c = queue.counts();
+    const dead = queue.deadLetter?.messages.size ?? 0;
     return {
-      path: store.path,
+      path: queue.path,
       activeMessageCount: c.active,
       scheduledMessageCount: c.scheduled,
       deferredMessageCount: c.deferred,
       deadLetterMessageCount: dead,
-      lockedMessageCount: store.lockedCount,
-      totalMessageCount: store.messages.size + dead,
+      lockedMessageCount: queue.lockedCount,
+      totalMessageCount: queue.messages.size + dead,
     };
   }
 

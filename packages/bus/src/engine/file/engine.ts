@@ -23,9 +23,9 @@ import { constants, write as fsWrite } from 'node:fs';
 import { type FileHandle, mkdir, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Clock, systemClock } from '@hubbub/kernel';
-import type { BusEngine, EngineOp, EngineState } from './engine.ts';
-import { BusError, closedError } from './errors.ts';
-import { captureOps, type LiveCapture, LiveState } from './live-state.ts';
+import { BusError, closedError } from '../../errors.ts';
+import { captureOps, type LiveCapture, LiveState } from '../live-state.ts';
+import type { BusEngine, EngineOp, EngineState } from '../port.ts';
 import { encodeFrame } from './log-codec.ts';
 import {
   lockLogDir,

@@ -1,5 +1,5 @@
 /**
- * The storage port of the bus. The broker (`broker.ts`) implements Service Bus semantics once;
+ * The storage port of the bus. The broker (`../broker/local-broker.ts`) implements Service Bus semantics once;
  * an engine only makes the broker's state changes durable and gives them back on start.
  *
  * Where the line sits, and why: every state change is an {@link EngineOp} keyed by
@@ -11,7 +11,7 @@
  * just redelivers).
  * @module
  */
-import type { PropertyValue } from './message.ts';
+import type { PropertyValue } from '../message.ts';
 
 /** How a body was given, so it is handed back in the same shape. */
 export type BodyType = 'bytes' | 'string' | 'json';

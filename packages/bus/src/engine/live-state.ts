@@ -3,7 +3,7 @@
  * every {@link EngineOp} in order. Shared by the memory and file engines.
  * @module
  */
-import type { EngineOp, EngineState, EntityRecord, StoredMessage } from './engine.ts';
+import type { EngineOp, EngineState, EntityRecord, StoredMessage } from './port.ts';
 
 /** An entity's own key, its dead-letter queue, and (for a topic) its subscriptions and their DLQs. */
 const belongsTo = (entity: string, key: string): boolean =>

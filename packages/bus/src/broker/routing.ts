@@ -4,12 +4,13 @@
  * engine ops and the messages to show once those ops are durable; touches no broker state.
  * @module
  */
+
+import type { EngineOp, StoredMessage } from '../engine/port.ts';
+import { MAX_TIME_TO_LIVE_MS } from '../entities.ts';
+import { MESSAGE_STRING_FIELDS } from '../message.ts';
+import type { RoutableMessage } from '../rules/index.ts';
 import type { Catalog, SubscriptionEntry } from './catalog.ts';
-import type { EngineOp, StoredMessage } from './engine.ts';
-import { MAX_TIME_TO_LIVE_MS } from './entities.ts';
-import { MESSAGE_STRING_FIELDS } from './message.ts';
-import type { RoutableMessage } from './rules/index.ts';
-import type { Store } from './store.ts';
+import type { QueueState } from './queue-state.ts';
 
 /** A message's sender-side fields, before the broker stamps entity, sequence number and state. */
 export type MessageFields = Omit<StoredMessage, 'entity' | 'seq' | 'enqueuedTime' | 'deliveryCount' | 'state'>;
@@ -48,17 +49,17 @@ export class Router {
   ): void {
     const fields = m;
     const scheduled = fields.scheduledEnqueueTime !== undefined && fields.scheduledEnqueueTime > now;
-    const queue = this.#catalog.queues.get(key);
-    if (queue !== undefined) {
-      if (queue.props.forwardTo !== undefined && !scheduled) {
-        const next = this.#catalog.entityKeyOf(queue.props.forwardTo);
+    const entry = this.#catalog.queues.get(key);
+    if (entry !== undefined) {
+      if (entry.props.forwardTo !== undefined && !scheduled) {
+        const next = this.#catalog.entityKeyOf(entry.props.forwardTo);
         if (next !== undefined && hops < MAX_HOPS) {
           return this.route(next, fields, this.#catalog.nextSeq(next), hops + 1, now, ops, inserts);
         }
       }
-      const msg = this.#stored(queue.store, queue.props.defaultMessageTimeToLive, fields, seq, hops, now, scheduled);
-      if (queue.props.forwardTo !== undefined && !scheduled) {
-        return this.deadLetterNew(queue.store, msg, 'MaxTransferHopCountExceeded', undefined, now, ops, inserts);
+      const msg = this.#stored(entry.queue, entry.props.defaultMessageTimeToLive, fields, seq, hops, now, scheduled);
+      if (entry.props.forwardTo !== undefined && !scheduled) {
+        return this.deadLetterNew(entry.queue, msg, 'MaxTransferHopCountExceeded', undefined, now, ops, inserts);
       }
       ops.push({ op: 'append', message: msg });
       inserts.push(msg);
@@ -78,8 +79,8 @@ export class Router {
       const copy = this.#filter(sub, active, seq, now);
       if (copy === undefined) continue;
       if ('filterError' in copy) {
-        const msg = this.#stored(sub.store, MAX_TIME_TO_LIVE_MS, active, seq, hops, now, false);
-        this.deadLetterNew(sub.store, msg, 'FilterEvaluationException', copy.filterError, now, ops, inserts);
+        const msg = this.#stored(sub.queue, MAX_TIME_TO_LIVE_MS, active, seq, hops, now, false);
+        this.deadLetterNew(sub.queue, msg, 'FilterEvaluationException', copy.filterError, now, ops, inserts);
         continue;
       }
       if (sub.props.forwardTo !== undefined) {
@@ -90,11 +91,11 @@ export class Router {
         }
       }
       const ttl = Math.min(topic.props.defaultMessageTimeToLive, sub.props.defaultMessageTimeToLive);
-      const msg = this.#stored(sub.store, ttl, copy, seq, hops, now, false);
+      const msg = this.#stored(sub.queue, ttl, copy, seq, hops, now, false);
       if (sub.props.forwardTo !== undefined) {
-        this.deadLetterNew(sub.store, msg, 'MaxTransferHopCountExceeded', undefined, now, ops, inserts);
+        this.deadLetterNew(sub.queue, msg, 'MaxTransferHopCountExceeded', undefined, now, ops, inserts);
       } else if (sub.props.requiresSession && msg.sessionId === undefined) {
-        this.deadLetterNew(sub.store, msg, 'Session ID is null.', undefined, now, ops, inserts);
+        this.deadLetterNew(sub.queue, msg, 'Session ID is null.', undefined, now, ops, inserts);
       } else {
         ops.push({ op: 'append', message: msg });
         inserts.push(msg);
@@ -144,7 +145,7 @@ export class Router {
   }
 
   #stored(
-    store: Store | undefined,
+    queue: QueueState | undefined,
     defaultTtl: number,
     f: Omit<StoredMessage, 'entity' | 'seq' | 'enqueuedTime' | 'deliveryCount' | 'state'>,
     seq: number,
@@ -156,7 +157,7 @@ export class Router {
     const ttl = Math.min(f.timeToLive ?? MAX_TIME_TO_LIVE_MS, defaultTtl);
     // One object literal of a fixed shape (spreads of optional fields are slow on the hot path).
     const msg: Record<string, unknown> = {
-      entity: store?.key ?? '',
+      entity: queue?.key ?? '',
       seq,
       body: f.body,
       bodyType: f.bodyType,
@@ -173,9 +174,9 @@ export class Router {
     return msg as unknown as StoredMessage;
   }
 
-  /** Ops that dead-letter `msg` (not yet in memory) from `store`: to its DLQ or its DLQ forward target. */
+  /** Ops that dead-letter `msg` (not yet in memory) from `queue`: to its DLQ or its DLQ forward target. */
   deadLetterNew(
-    store: Store,
+    queue: QueueState,
     msg: StoredMessage,
     reason: string,
     description: string | undefined,
@@ -187,18 +188,18 @@ export class Router {
       ...msg,
       state: 'active',
       deadLetterReason: reason,
-      deadLetterSource: store.path,
+      deadLetterSource: queue.path,
       ...(description === undefined ? {} : { deadLetterErrorDescription: description }),
     };
     const { expiresAt: _e, ...noExpiry } = dead;
-    const forward = store.settings.forwardDeadLetteredMessagesTo;
+    const forward = queue.settings.forwardDeadLetteredMessagesTo;
     const next = forward === undefined ? undefined : this.#catalog.entityKeyOf(forward);
     if (next !== undefined && (msg.hops ?? 0) < MAX_HOPS) {
       const { entity: _a, seq: _b, enqueuedTime: _c, deliveryCount: _d, state: _s, ...fields } = noExpiry;
       this.route(next, fields, this.#catalog.nextSeq(next), (msg.hops ?? 0) + 1, now, ops, inserts);
       return;
     }
-    const dlq = store.deadLetter!;
+    const dlq = queue.deadLetter!;
     const inDlq: StoredMessage = { ...noExpiry, entity: dlq.key };
     ops.push({ op: 'append', message: inDlq });
     inserts.push(inDlq);

@@ -8,14 +8,14 @@
  * @module
  */
 import { type Clock, type IdSource, randomIds, systemClock, type TimerHandle, TypedEmitter } from '@hubbub/kernel';
+import type { BusEngine, EngineOp, StoredMessage } from '../engine/port.ts';
+import { BusError, closedError, lockLost } from '../errors.ts';
+import type { PropertyValue, ServiceBusMessage } from '../message.ts';
+import { type EncodedMessage, encodeMessage } from '../message-codec.ts';
 import { Catalog, type QueueEntry, type TopicEntry } from './catalog.ts';
-import type { BusEngine, EngineOp, StoredMessage } from './engine.ts';
-import { BusError, closedError, lockLost } from './errors.ts';
 import { Heap } from './heap.ts';
-import type { PropertyValue, ServiceBusMessage } from './message.ts';
-import { type EncodedMessage, encodeMessage } from './message-codec.ts';
+import { type Entry, isStale, type QueueState, type SessionQueue } from './queue-state.ts';
 import { Router } from './routing.ts';
-import { type Entry, isStale, type SessionQueue, type Store } from './store.ts';
 
 export type ReceiveMode = 'peekLock' | 'receiveAndDelete';
 
@@ -100,8 +100,8 @@ export class Broker {
   readonly #clock: Clock;
   readonly #ids: IdSource;
   readonly #router: Router;
-  readonly #locks = new Map<string, { store: Store; entry: Entry }>();
-  readonly #sessionLocks = new Map<string, { store: Store; session: SessionQueue }>();
+  readonly #locks = new Map<string, { queue: QueueState; entry: Entry }>();
+  readonly #sessionLocks = new Map<string, { queue: QueueState; session: SessionQueue }>();
   /** Message lock tokens released with their session (settling them reports SESSION_LOCK_LOST). */
   readonly #lostWithSession = new Map<string, string>();
   /** Lock expiries (token set), session lock expiries (key + token) and schedules (no token). */
@@ -128,7 +128,7 @@ export class Broker {
     this.#clock = options.clock ?? systemClock;
     this.#ids = options.ids ?? randomIds;
     this.catalog = new Catalog(this.#engine, this.#clock, {
-      onStoreRemoved: (store) => this.#storeRemoved(store),
+      onQueueRemoved: (queue) => this.#queueRemoved(queue),
       onScheduled: (key, seq, at) => this.#schedule(key, seq, at),
     });
     this.#router = new Router(this.catalog);
@@ -150,7 +150,7 @@ export class Broker {
     if (this.#closed) return;
     this.#closed = true;
     this.#timer?.cancel();
-    for (const store of this.catalog.stores.values()) this.#storeRemoved(store, closedError('bus'));
+    for (const queue of this.catalog.queueStates.values()) this.#queueRemoved(queue, closedError('bus'));
     await this.#engine.close();
   }
 
@@ -229,9 +229,9 @@ export class Broker {
     for (const n of sequenceNumbers) {
       const seq = Number(n);
       if (target.kind === 'queue') {
-        const e = target.store.messages.get(seq);
+        const e = target.queue.messages.get(seq);
         if (e === undefined || e.msg.state !== 'scheduled') throw notScheduled(entity, n);
-        target.store.messages.delete(seq);
+        target.queue.messages.delete(seq);
       } else if (!target.scheduled.delete(seq)) {
         throw notScheduled(entity, n);
       }
@@ -259,21 +259,21 @@ export class Broker {
 
   /** Takes back a message shown before its write failed (the engine has failed; nothing settles it now). */
   #withdraw(msg: StoredMessage): void {
-    const store = this.catalog.stores.get(msg.entity);
-    if (store === undefined) {
+    const queue = this.catalog.queueStates.get(msg.entity);
+    if (queue === undefined) {
       this.catalog.topics.get(msg.entity)?.scheduled.delete(msg.seq);
       return;
     }
-    const e = store.messages.get(msg.seq);
+    const e = queue.messages.get(msg.seq);
     if (e === undefined || e.msg !== msg) return;
-    if (e.lockToken !== undefined) this.#unlock(store, e);
-    store.messages.delete(msg.seq);
+    if (e.lockToken !== undefined) this.#unlock(queue, e);
+    queue.messages.delete(msg.seq);
   }
 
   /** Makes a message visible in memory: once accepted or once durable, as {@link Visibility} says. */
   #insert(msg: StoredMessage): void {
-    const store = this.catalog.stores.get(msg.entity);
-    if (store === undefined) {
+    const queue = this.catalog.queueStates.get(msg.entity);
+    if (queue === undefined) {
       const topic = this.catalog.topics.get(msg.entity);
       if (topic !== undefined && msg.state === 'scheduled') {
         topic.scheduled.set(msg.seq, msg);
@@ -281,11 +281,11 @@ export class Broker {
       }
       return;
     }
-    store.insert(msg);
+    queue.insert(msg);
     if (msg.state === 'scheduled') this.#schedule(msg.entity, msg.seq, msg.scheduledEnqueueTime ?? 0);
-    if (store.isDeadLetter) {
+    if (queue.isDeadLetter) {
       this.events.emit('deadLettered', {
-        entity: store.path,
+        entity: queue.path,
         sequenceNumber: BigInt(msg.seq),
         reason: msg.deadLetterReason ?? '',
       });
@@ -295,10 +295,15 @@ export class Broker {
   // ── dead-lettering ──────────────────────────────────────────────────────────────────────────
 
   /** Moves a stored message (already removed from memory) to the DLQ; returns once durable. */
-  #deadLetterStored(store: Store, msg: StoredMessage, reason: string, description: string | undefined): Promise<void> {
-    const ops: EngineOp[] = [{ op: 'remove', entity: store.key, seq: msg.seq }];
+  #deadLetterStored(
+    queue: QueueState,
+    msg: StoredMessage,
+    reason: string,
+    description: string | undefined,
+  ): Promise<void> {
+    const ops: EngineOp[] = [{ op: 'remove', entity: queue.key, seq: msg.seq }];
     const inserts: StoredMessage[] = [];
-    this.#router.deadLetterNew(store, msg, reason, description, this.#clock.now(), ops, inserts);
+    this.#router.deadLetterNew(queue, msg, reason, description, this.#clock.now(), ops, inserts);
     return this.#commit(ops, inserts);
   }
 
@@ -319,7 +324,7 @@ export class Broker {
   /** Receives up to `maxMessages`, waiting up to `maxWaitTimeMs` for the first one. */
   receive(path: string, options: ReceiveOptions): Promise<Delivery[]> {
     this.#check();
-    const store = this.catalog.receivable(path);
+    const queue = this.catalog.receivable(path);
     if (!Number.isInteger(options.maxMessages) || options.maxMessages < 1) {
       throw new BusError('BUS_INVALID_OPTION', 'maxMessages: must be a positive integer', {
         detail: { option: 'maxMessages' },
@@ -332,38 +337,38 @@ export class Broker {
     }
     let session: SessionQueue | undefined;
     if (options.session !== undefined) {
-      session = this.#session(store, options.session).session;
-    } else if (store.settings.requiresSession) {
-      throw new BusError('BUS_INVALID_OPERATION', `${store.path} requires sessions: accept a session to receive.`, {
-        detail: { entity: store.path },
+      session = this.#session(queue, options.session).session;
+    } else if (queue.settings.requiresSession) {
+      throw new BusError('BUS_INVALID_OPERATION', `${queue.path} requires sessions: accept a session to receive.`, {
+        detail: { entity: queue.path },
       });
     }
-    const taken = this.#take(store, session, options.maxMessages, options.mode);
-    if (taken.length > 0 || options.maxWaitTimeMs <= 0) return this.#finish(store, taken, options.mode);
+    const taken = this.#take(queue, session, options.maxMessages, options.mode);
+    if (taken.length > 0 || options.maxWaitTimeMs <= 0) return this.#finish(queue, taken, options.mode);
     return new Promise<Delivery[]>((resolve, reject) => {
       let timer: TimerHandle | undefined;
       const done = (): void => {
-        store.waiters.delete(waiter);
+        queue.waiters.delete(waiter);
         timer?.cancel();
         options.signal?.removeEventListener('abort', onAbort);
       };
       const waiter = {
         session,
         wake: (): boolean => {
-          if (this.#closed || !this.catalog.stores.has(store.key)) {
+          if (this.#closed || !this.catalog.queueStates.has(queue.key)) {
             done();
-            reject(this.#closed ? closedError('bus') : this.#gone(store));
+            reject(this.#closed ? closedError('bus') : this.#gone(queue));
             return true;
           }
           if (session !== undefined && session.lockToken !== options.session) {
             done();
-            reject(sessionLockLost(store.path, session.id));
+            reject(sessionLockLost(queue.path, session.id));
             return true;
           }
-          const got = this.#take(store, session, options.maxMessages, options.mode);
+          const got = this.#take(queue, session, options.maxMessages, options.mode);
           if (got.length === 0) return false;
           done();
-          this.#finish(store, got, options.mode).then(resolve, reject);
+          this.#finish(queue, got, options.mode).then(resolve, reject);
           return true;
         },
       };
@@ -373,7 +378,7 @@ export class Broker {
         if (reason instanceof BusError) reject(reason);
         else resolve([]);
       };
-      store.waiters.add(waiter);
+      queue.waiters.add(waiter);
       if (options.maxWaitTimeMs < NEVER) {
         timer = this.#clock.setTimeout(() => {
           done();
@@ -384,94 +389,94 @@ export class Broker {
     });
   }
 
-  #gone(store: Store): BusError {
-    return new BusError('BUS_ENTITY_NOT_FOUND', `The messaging entity '${store.path}' was deleted.`, {
-      detail: { entity: store.path },
+  #gone(queue: QueueState): BusError {
+    return new BusError('BUS_ENTITY_NOT_FOUND', `The messaging entity '${queue.path}' was deleted.`, {
+      detail: { entity: queue.path },
     });
   }
 
-  #take(store: Store, session: SessionQueue | undefined, max: number, mode: ReceiveMode): Entry[] {
-    const heap = session?.available ?? store.available;
+  #take(queue: QueueState, session: SessionQueue | undefined, max: number, mode: ReceiveMode): Entry[] {
+    const heap = session?.available ?? queue.available;
     const out: Entry[] = [];
     const now = this.#clock.now();
     while (out.length < max) {
-      const e = store.next(heap);
+      const e = queue.next(heap);
       if (e === undefined) break;
-      if (e.msg.expiresAt !== undefined && e.msg.expiresAt <= now && !store.isDeadLetter) {
-        this.#expire(store, e);
+      if (e.msg.expiresAt !== undefined && e.msg.expiresAt <= now && !queue.isDeadLetter) {
+        this.#expire(queue, e);
         continue;
       }
-      if (mode === 'peekLock') this.#lock(store, e, session, now);
-      else store.messages.delete(e.msg.seq);
+      if (mode === 'peekLock') this.#lock(queue, e, session, now);
+      else queue.messages.delete(e.msg.seq);
       out.push(e);
     }
     return out;
   }
 
-  #lock(store: Store, e: Entry, session: SessionQueue | undefined, now: number): void {
+  #lock(queue: QueueState, e: Entry, session: SessionQueue | undefined, now: number): void {
     const token = this.#ids.uuid();
     e.lockToken = token;
-    store.lockedCount++;
-    this.#locks.set(token, { store, entry: e });
+    queue.lockedCount++;
+    this.#locks.set(token, { queue, entry: e });
     if (session !== undefined) {
       e.sessionLock = session.lockToken;
       e.lockedUntil = session.lockedUntil;
       session.locked.add(e);
     } else {
-      e.lockedUntil = now + store.settings.lockDuration;
-      this.#queueLock(store, e, token);
+      e.lockedUntil = now + queue.settings.lockDuration;
+      this.#queueLock(queue, e, token);
     }
   }
 
-  #queueLock(store: Store, e: Entry, token: string): void {
-    store.lockQueue.push({ entry: e, token, until: e.lockedUntil });
-    if (!store.lockTimerQueued) {
-      store.lockTimerQueued = true;
-      this.#lockTimes.push({ at: e.lockedUntil, key: store.key, seq: 0, token: undefined });
+  #queueLock(queue: QueueState, e: Entry, token: string): void {
+    queue.lockQueue.push({ entry: e, token, until: e.lockedUntil });
+    if (!queue.lockTimerQueued) {
+      queue.lockTimerQueued = true;
+      this.#lockTimes.push({ at: e.lockedUntil, key: queue.key, seq: 0, token: undefined });
       if (e.lockedUntil < this.#timerAt) this.#arm();
     }
   }
 
-  /** The lock timer of a store fired: expire due locks from the head of its queue, re-arm for the rest. */
-  #expireLocks(store: Store, now: number): void {
-    store.lockTimerQueued = false;
-    const q = store.lockQueue;
-    while (store.lockHead < q.length) {
-      const r = q[store.lockHead]!;
+  /** The lock timer of a queue fired: expire due locks from the head of its queue, re-arm for the rest. */
+  #expireLocks(queue: QueueState, now: number): void {
+    queue.lockTimerQueued = false;
+    const q = queue.lockQueue;
+    while (queue.lockHead < q.length) {
+      const r = q[queue.lockHead]!;
       if (isStale(r)) {
-        store.lockHead++;
+        queue.lockHead++;
         continue;
       }
       if (r.until > now) break;
-      this.#expireLock(store, r.entry); // unlocking trims the queue past this record
+      this.#expireLock(queue, r.entry); // unlocking trims the queue past this record
     }
-    store.trimLocks();
-    const head = q[store.lockHead];
+    queue.trimLocks();
+    const head = q[queue.lockHead];
     if (head !== undefined) {
-      store.lockTimerQueued = true;
-      this.#lockTimes.push({ at: head.until, key: store.key, seq: 0, token: undefined });
+      queue.lockTimerQueued = true;
+      this.#lockTimes.push({ at: head.until, key: queue.key, seq: 0, token: undefined });
     }
   }
 
-  async #finish(store: Store, taken: Entry[], mode: ReceiveMode): Promise<Delivery[]> {
+  async #finish(queue: QueueState, taken: Entry[], mode: ReceiveMode): Promise<Delivery[]> {
     if (mode === 'receiveAndDelete' && taken.length > 0) {
-      await this.#engine.write(taken.map((e) => ({ op: 'remove', entity: store.key, seq: e.msg.seq }) as const));
+      await this.#engine.write(taken.map((e) => ({ op: 'remove', entity: queue.key, seq: e.msg.seq }) as const));
     }
     return taken.map((e) => ({
       msg: e.msg,
-      path: store.path,
+      path: queue.path,
       lockToken: e.lockToken,
       lockedUntil: e.lockToken === undefined ? undefined : e.lockedUntil,
     }));
   }
 
-  #expire(store: Store, e: Entry): void {
-    store.messages.delete(e.msg.seq);
-    this.events.emit('expired', { entity: store.path, sequenceNumber: BigInt(e.msg.seq) });
-    if (store.settings.deadLetteringOnMessageExpiration) {
-      this.#background(this.#deadLetterStored(store, e.msg, 'TTLExpiredException', 'The message expired.'));
+  #expire(queue: QueueState, e: Entry): void {
+    queue.messages.delete(e.msg.seq);
+    this.events.emit('expired', { entity: queue.path, sequenceNumber: BigInt(e.msg.seq) });
+    if (queue.settings.deadLetteringOnMessageExpiration) {
+      this.#background(this.#deadLetterStored(queue, e.msg, 'TTLExpiredException', 'The message expired.'));
     } else {
-      this.#background(this.#engine.write([{ op: 'remove', entity: store.key, seq: e.msg.seq }]));
+      this.#background(this.#engine.write([{ op: 'remove', entity: queue.key, seq: e.msg.seq }]));
     }
   }
 
@@ -481,16 +486,16 @@ export class Broker {
     options: { fromSequenceNumber?: bigint; maxMessageCount: number; sessionId?: string | undefined },
   ): Delivery[] {
     this.#check();
-    const store = this.catalog.receivable(path);
+    const queue = this.catalog.receivable(path);
     const from = Number(options.fromSequenceNumber ?? 1n);
     const seqs: number[] = [];
-    for (const [seq, e] of store.messages) {
+    for (const [seq, e] of queue.messages) {
       if (seq >= from && (options.sessionId === undefined || e.msg.sessionId === options.sessionId)) seqs.push(seq);
     }
     seqs.sort((a, b) => a - b);
     return seqs.slice(0, options.maxMessageCount).map((seq) => {
-      const e = store.messages.get(seq)!;
-      return { msg: e.msg, path: store.path, lockToken: undefined, lockedUntil: undefined };
+      const e = queue.messages.get(seq)!;
+      return { msg: e.msg, path: queue.path, lockToken: undefined, lockedUntil: undefined };
     });
   }
 
@@ -502,74 +507,74 @@ export class Broker {
     sessionToken?: string,
   ): Promise<Delivery[]> {
     this.#check();
-    const store = this.catalog.receivable(path);
-    const session = sessionToken === undefined ? undefined : this.#session(store, sessionToken).session;
+    const queue = this.catalog.receivable(path);
+    const session = sessionToken === undefined ? undefined : this.#session(queue, sessionToken).session;
     const entries: Entry[] = [];
     for (const n of new Set(sequenceNumbers)) {
-      const e = store.messages.get(Number(n));
+      const e = queue.messages.get(Number(n));
       if (
         e === undefined ||
         e.msg.state !== 'deferred' ||
         e.lockToken !== undefined ||
-        (store.settings.requiresSession && e.msg.sessionId !== session?.id)
+        (queue.settings.requiresSession && e.msg.sessionId !== session?.id)
       ) {
-        throw new BusError('BUS_MESSAGE_NOT_FOUND', `No deferred message with sequence number ${n} in ${store.path}.`, {
-          detail: { entity: store.path, sequenceNumber: String(n) },
+        throw new BusError('BUS_MESSAGE_NOT_FOUND', `No deferred message with sequence number ${n} in ${queue.path}.`, {
+          detail: { entity: queue.path, sequenceNumber: String(n) },
         });
       }
       entries.push(e);
     }
     const now = this.#clock.now();
     for (const e of entries) {
-      if (mode === 'peekLock') this.#lock(store, e, session, now);
-      else store.messages.delete(e.msg.seq);
+      if (mode === 'peekLock') this.#lock(queue, e, session, now);
+      else queue.messages.delete(e.msg.seq);
     }
-    return this.#finish(store, entries, mode);
+    return this.#finish(queue, entries, mode);
   }
 
   // ── settlement ──────────────────────────────────────────────────────────────────────────────
 
   /** The locked entry for `lockToken` in `path`; throws BUS_LOCK_LOST / BUS_SESSION_LOCK_LOST. */
-  #locked(path: string, lockToken: string): { store: Store; entry: Entry } {
+  #locked(path: string, lockToken: string): { queue: QueueState; entry: Entry } {
     this.#check();
-    const store = this.catalog.receivable(path);
+    const queue = this.catalog.receivable(path);
     const held = this.#locks.get(lockToken);
-    if (held === undefined || held.store !== store || held.entry.lockToken !== lockToken) {
+    if (held === undefined || held.queue !== queue || held.entry.lockToken !== lockToken) {
       const sessionId = this.#lostWithSession.get(lockToken);
-      throw sessionId === undefined ? lockLost(lockToken) : sessionLockLost(store.path, sessionId);
+      throw sessionId === undefined ? lockLost(lockToken) : sessionLockLost(queue.path, sessionId);
     }
     const now = this.#clock.now();
     const e = held.entry;
     if (e.sessionLock !== undefined) {
-      const s = store.sessions.get(e.msg.sessionId ?? '');
+      const s = queue.sessions.get(e.msg.sessionId ?? '');
       if (s === undefined || s.lockToken !== e.sessionLock || s.lockedUntil <= now) {
-        throw sessionLockLost(store.path, e.msg.sessionId ?? '');
+        throw sessionLockLost(queue.path, e.msg.sessionId ?? '');
       }
     } else if (e.lockedUntil <= now) {
-      this.#expireLock(store, e);
+      this.#expireLock(queue, e);
       throw lockLost(lockToken);
     }
     return held;
   }
 
-  #unlock(store: Store, e: Entry): void {
+  #unlock(queue: QueueState, e: Entry): void {
     if (e.lockToken !== undefined) this.#locks.delete(e.lockToken);
     e.lockToken = undefined;
     e.lockedUntil = 0;
-    store.lockedCount--;
+    queue.lockedCount--;
     if (e.sessionLock !== undefined) {
-      store.sessions.get(e.msg.sessionId ?? '')?.locked.delete(e);
+      queue.sessions.get(e.msg.sessionId ?? '')?.locked.delete(e);
       e.sessionLock = undefined;
     } else {
-      store.trimLocks();
+      queue.trimLocks();
     }
   }
 
   async complete(path: string, lockToken: string): Promise<void> {
-    const { store, entry } = this.#locked(path, lockToken);
-    this.#unlock(store, entry);
-    store.messages.delete(entry.msg.seq);
-    await this.#engine.write([{ op: 'remove', entity: store.key, seq: entry.msg.seq }]);
+    const { queue, entry } = this.#locked(path, lockToken);
+    this.#unlock(queue, entry);
+    queue.messages.delete(entry.msg.seq);
+    await this.#engine.write([{ op: 'remove', entity: queue.key, seq: entry.msg.seq }]);
   }
 
   async abandon(
@@ -577,13 +582,13 @@ export class Broker {
     lockToken: string,
     properties?: ServiceBusMessage['applicationProperties'],
   ): Promise<void> {
-    const { store, entry } = this.#locked(path, lockToken);
-    this.#unlock(store, entry);
-    await this.#redeliver(store, entry, properties);
+    const { queue, entry } = this.#locked(path, lockToken);
+    this.#unlock(queue, entry);
+    await this.#redeliver(queue, entry, properties);
   }
 
   /** Returns a message after abandon or lock loss: delivery count + 1, or the DLQ past the maximum. */
-  #redeliver(store: Store, entry: Entry, properties?: ServiceBusMessage['applicationProperties']): Promise<void> {
+  #redeliver(queue: QueueState, entry: Entry, properties?: ServiceBusMessage['applicationProperties']): Promise<void> {
     const deliveryCount = entry.msg.deliveryCount + 1;
     const patch = {
       deliveryCount,
@@ -592,17 +597,17 @@ export class Broker {
         : { applicationProperties: { ...entry.msg.applicationProperties, ...checkProps(properties) } }),
     };
     entry.msg = { ...entry.msg, ...patch };
-    if (deliveryCount >= store.settings.maxDeliveryCount && !store.isDeadLetter) {
-      store.messages.delete(entry.msg.seq);
+    if (deliveryCount >= queue.settings.maxDeliveryCount && !queue.isDeadLetter) {
+      queue.messages.delete(entry.msg.seq);
       return this.#deadLetterStored(
-        store,
+        queue,
         entry.msg,
         'MaxDeliveryCountExceeded',
-        `Message could not be consumed after ${store.settings.maxDeliveryCount} delivery attempts.`,
+        `Message could not be consumed after ${queue.settings.maxDeliveryCount} delivery attempts.`,
       );
     }
-    if (entry.msg.state === 'active') store.makeAvailable(entry);
-    return this.#engine.write([{ op: 'update', entity: store.key, seq: entry.msg.seq, patch }]);
+    if (entry.msg.state === 'active') queue.makeAvailable(entry);
+    return this.#engine.write([{ op: 'update', entity: queue.key, seq: entry.msg.seq, patch }]);
   }
 
   async deadLetter(
@@ -615,10 +620,10 @@ export class Broker {
     } = {},
   ): Promise<void> {
     this.#check();
-    const store = this.catalog.receivable(path);
-    if (store.isDeadLetter) {
-      throw new BusError('BUS_INVALID_OPERATION', `Cannot dead-letter a message in ${store.path}.`, {
-        detail: { entity: store.path },
+    const queue = this.catalog.receivable(path);
+    if (queue.isDeadLetter) {
+      throw new BusError('BUS_INVALID_OPERATION', `Cannot dead-letter a message in ${queue.path}.`, {
+        detail: { entity: queue.path },
       });
     }
     if (options.reason !== undefined && (typeof options.reason !== 'string' || options.reason.length > 4096)) {
@@ -627,8 +632,8 @@ export class Broker {
       });
     }
     const held = this.#locked(path, lockToken);
-    this.#unlock(held.store, held.entry);
-    held.store.messages.delete(held.entry.msg.seq);
+    this.#unlock(held.queue, held.entry);
+    held.queue.messages.delete(held.entry.msg.seq);
     const msg =
       options.propertiesToModify === undefined
         ? held.entry.msg
@@ -639,12 +644,12 @@ export class Broker {
               ...checkProps(options.propertiesToModify),
             },
           };
-    await this.#deadLetterStored(held.store, msg, options.reason ?? '', options.errorDescription);
+    await this.#deadLetterStored(held.queue, msg, options.reason ?? '', options.errorDescription);
   }
 
   async defer(path: string, lockToken: string, properties?: ServiceBusMessage['applicationProperties']): Promise<void> {
-    const { store, entry } = this.#locked(path, lockToken);
-    this.#unlock(store, entry);
+    const { queue, entry } = this.#locked(path, lockToken);
+    this.#unlock(queue, entry);
     const patch = {
       state: 'deferred' as const,
       ...(properties === undefined
@@ -652,36 +657,36 @@ export class Broker {
         : { applicationProperties: { ...entry.msg.applicationProperties, ...checkProps(properties) } }),
     };
     entry.msg = { ...entry.msg, ...patch };
-    await this.#engine.write([{ op: 'update', entity: store.key, seq: entry.msg.seq, patch }]);
+    await this.#engine.write([{ op: 'update', entity: queue.key, seq: entry.msg.seq, patch }]);
   }
 
   /** Extends a message lock by the entity's lock duration; returns the new expiry. */
   renewLock(path: string, lockToken: string): Date {
-    const { store, entry } = this.#locked(path, lockToken);
+    const { queue, entry } = this.#locked(path, lockToken);
     if (entry.sessionLock !== undefined) {
       return new Date(this.renewSessionLock(path, entry.sessionLock));
     }
-    entry.lockedUntil = this.#clock.now() + store.settings.lockDuration;
-    this.#queueLock(store, entry, lockToken);
-    store.trimLocks();
+    entry.lockedUntil = this.#clock.now() + queue.settings.lockDuration;
+    this.#queueLock(queue, entry, lockToken);
+    queue.trimLocks();
     return new Date(entry.lockedUntil);
   }
 
-  #expireLock(store: Store, e: Entry): void {
-    this.#unlock(store, e);
-    this.events.emit('lockExpired', { entity: store.path, sequenceNumber: BigInt(e.msg.seq) });
-    this.#background(this.#redeliver(store, e));
+  #expireLock(queue: QueueState, e: Entry): void {
+    this.#unlock(queue, e);
+    this.events.emit('lockExpired', { entity: queue.path, sequenceNumber: BigInt(e.msg.seq) });
+    this.#background(this.#redeliver(queue, e));
   }
 
   // ── sessions ────────────────────────────────────────────────────────────────────────────────
 
-  #session(store: Store, token: string): { session: SessionQueue } {
+  #session(queue: QueueState, token: string): { session: SessionQueue } {
     const held = this.#sessionLocks.get(token);
-    if (held === undefined || held.store !== store) throw sessionLockLost(store.path, '');
+    if (held === undefined || held.queue !== queue) throw sessionLockLost(queue.path, '');
     const s = held.session;
     if (s.lockToken !== token || s.lockedUntil <= this.#clock.now()) {
-      if (s.lockToken === token) this.#releaseSession(store, s);
-      throw sessionLockLost(store.path, s.id);
+      if (s.lockToken === token) this.#releaseSession(queue, s);
+      throw sessionLockLost(queue.path, s.id);
     }
     return { session: s };
   }
@@ -693,11 +698,11 @@ export class Broker {
     options: { maxWaitTimeMs: number; signal?: AbortSignal | undefined },
   ): Promise<SessionLock> {
     this.#check();
-    const store = this.catalog.receivable(path);
-    if (!store.settings.requiresSession) {
+    const queue = this.catalog.receivable(path);
+    if (!queue.settings.requiresSession) {
       return Promise.reject(
-        new BusError('BUS_INVALID_OPERATION', `${store.path} does not require sessions.`, {
-          detail: { entity: store.path },
+        new BusError('BUS_INVALID_OPERATION', `${queue.path} does not require sessions.`, {
+          detail: { entity: queue.path },
         }),
       );
     }
@@ -706,72 +711,72 @@ export class Broker {
       if (typeof sessionId !== 'string' || sessionId.length > 128) {
         return Promise.reject(new BusError('BUS_INVALID_OPTION', 'sessionId: must be a string of ≤ 128 chars'));
       }
-      const s = store.session(sessionId);
+      const s = queue.session(sessionId);
       if (s.lockToken !== undefined && s.lockedUntil > now) {
         return Promise.reject(
           new BusError('BUS_SESSION_CANNOT_BE_LOCKED', `Session '${sessionId}' is locked by another receiver.`, {
-            detail: { entity: store.path, sessionId },
+            detail: { entity: queue.path, sessionId },
           }),
         );
       }
-      if (s.lockToken !== undefined) this.#releaseSession(store, s);
-      return Promise.resolve(this.#lockSession(store, s, now));
+      if (s.lockToken !== undefined) this.#releaseSession(queue, s);
+      return Promise.resolve(this.#lockSession(queue, s, now));
     }
-    const ready = store.unlockedSessionWithMessages(now);
+    const ready = queue.unlockedSessionWithMessages(now);
     if (ready !== undefined) {
-      if (ready.lockToken !== undefined) this.#releaseSession(store, ready);
-      return Promise.resolve(this.#lockSession(store, ready, now));
+      if (ready.lockToken !== undefined) this.#releaseSession(queue, ready);
+      return Promise.resolve(this.#lockSession(queue, ready, now));
     }
     return new Promise<SessionLock>((resolve, reject) => {
       const finish = (): void => {
-        store.sessionWaiters.delete(waiter);
+        queue.sessionWaiters.delete(waiter);
         timer.cancel();
         options.signal?.removeEventListener('abort', timeout);
       };
       const waiter = (): boolean => {
-        if (this.#closed || !this.catalog.stores.has(store.key)) {
+        if (this.#closed || !this.catalog.queueStates.has(queue.key)) {
           finish();
-          reject(this.#closed ? closedError('bus') : this.#gone(store));
+          reject(this.#closed ? closedError('bus') : this.#gone(queue));
           return true;
         }
         const t = this.#clock.now();
-        const s = store.unlockedSessionWithMessages(t);
+        const s = queue.unlockedSessionWithMessages(t);
         if (s === undefined) return false;
         finish();
-        if (s.lockToken !== undefined) this.#releaseSession(store, s);
-        resolve(this.#lockSession(store, s, t));
+        if (s.lockToken !== undefined) this.#releaseSession(queue, s);
+        resolve(this.#lockSession(queue, s, t));
         return true;
       };
       const timeout = (): void => {
         finish();
         reject(
-          new BusError('BUS_SESSION_CANNOT_BE_LOCKED', `No session of ${store.path} became available in time.`, {
-            detail: { entity: store.path, reason: 'timeout' },
+          new BusError('BUS_SESSION_CANNOT_BE_LOCKED', `No session of ${queue.path} became available in time.`, {
+            detail: { entity: queue.path, reason: 'timeout' },
           }),
         );
       };
-      store.sessionWaiters.add(waiter);
+      queue.sessionWaiters.add(waiter);
       const timer = this.#clock.setTimeout(timeout, options.maxWaitTimeMs);
       options.signal?.addEventListener('abort', timeout, { once: true });
     });
   }
 
-  #lockSession(store: Store, s: SessionQueue, now: number): SessionLock {
+  #lockSession(queue: QueueState, s: SessionQueue, now: number): SessionLock {
     const token = this.#ids.uuid();
     s.lockToken = token;
-    s.lockedUntil = now + store.settings.lockDuration;
-    this.#sessionLocks.set(token, { store, session: s });
-    this.#sessionTimes.push({ at: s.lockedUntil, key: store.key, seq: 0, token });
+    s.lockedUntil = now + queue.settings.lockDuration;
+    this.#sessionLocks.set(token, { queue, session: s });
+    this.#sessionTimes.push({ at: s.lockedUntil, key: queue.key, seq: 0, token });
     if (s.lockedUntil < this.#timerAt) this.#arm();
     return { sessionId: s.id, lockToken: token, lockedUntil: s.lockedUntil };
   }
 
   renewSessionLock(path: string, token: string): number {
     const { session } = this.#session(this.catalog.receivable(path), token);
-    const store = this.catalog.receivable(path);
-    session.lockedUntil = this.#clock.now() + store.settings.lockDuration;
+    const queue = this.catalog.receivable(path);
+    session.lockedUntil = this.#clock.now() + queue.settings.lockDuration;
     for (const e of session.locked) e.lockedUntil = session.lockedUntil;
-    this.#sessionTimes.push({ at: session.lockedUntil, key: store.key, seq: 0, token });
+    this.#sessionTimes.push({ at: session.lockedUntil, key: queue.key, seq: 0, token });
     return session.lockedUntil;
   }
 
@@ -782,35 +787,35 @@ export class Broker {
 
   async setSessionState(path: string, token: string, state: Uint8Array | null): Promise<void> {
     this.#check();
-    const store = this.catalog.receivable(path);
-    const { session } = this.#session(store, token);
-    await this.#engine.write([{ op: 'session', entity: store.key, sessionId: session.id, state }]);
+    const queue = this.catalog.receivable(path);
+    const { session } = this.#session(queue, token);
+    await this.#engine.write([{ op: 'session', entity: queue.key, sessionId: session.id, state }]);
     session.state = state ?? undefined;
   }
 
   /** Releases a session lock (receiver closed); its in-flight messages return with delivery count + 1. */
   releaseSession(path: string, token: string): void {
     if (this.#closed) return;
-    const store = this.catalog.stores.get(path.toLowerCase());
+    const queue = this.catalog.queueStates.get(path.toLowerCase());
     const held = this.#sessionLocks.get(token);
-    if (store === undefined || held === undefined || held.session.lockToken !== token) return;
-    this.#releaseSession(store, held.session);
+    if (queue === undefined || held === undefined || held.session.lockToken !== token) return;
+    this.#releaseSession(queue, held.session);
   }
 
-  #releaseSession(store: Store, s: SessionQueue): void {
+  #releaseSession(queue: QueueState, s: SessionQueue): void {
     if (s.lockToken !== undefined) this.#sessionLocks.delete(s.lockToken);
     s.lockToken = undefined;
     s.lockedUntil = 0;
     if (this.#lostWithSession.size > 10_000) this.#lostWithSession.clear();
     for (const e of [...s.locked]) {
       if (e.lockToken !== undefined) this.#lostWithSession.set(e.lockToken, s.id);
-      this.#unlock(store, e);
-      this.#background(this.#redeliver(store, e));
+      this.#unlock(queue, e);
+      this.#background(this.#redeliver(queue, e));
     }
-    for (const w of [...store.waiters]) if (w.session === s && w.wake()) store.waiters.delete(w);
-    for (const w of [...store.sessionWaiters]) if (w()) store.sessionWaiters.delete(w);
-    if (s.lockToken === undefined && s.state === undefined && s.locked.size === 0 && !hasMessages(store, s)) {
-      store.sessions.delete(s.id); // forget idle sessions so the map does not grow with every id ever seen
+    for (const w of [...queue.waiters]) if (w.session === s && w.wake()) queue.waiters.delete(w);
+    for (const w of [...queue.sessionWaiters]) if (w()) queue.sessionWaiters.delete(w);
+    if (s.lockToken === undefined && s.state === undefined && s.locked.size === 0 && !hasMessages(queue, s)) {
+      queue.sessions.delete(s.id); // forget idle sessions so the map does not grow with every id ever seen
     }
   }
 
@@ -848,14 +853,14 @@ export class Broker {
     const now = this.#clock.now();
     for (let t = this.#lockTimes.peek(); t !== undefined && t.at <= now; t = this.#lockTimes.peek()) {
       this.#lockTimes.pop();
-      const store = this.catalog.stores.get(t.key);
-      if (store !== undefined) this.#expireLocks(store, now);
+      const queue = this.catalog.queueStates.get(t.key);
+      if (queue !== undefined) this.#expireLocks(queue, now);
     }
     for (let t = this.#sessionTimes.peek(); t !== undefined && t.at <= now; t = this.#sessionTimes.peek()) {
       this.#sessionTimes.pop();
       const held = this.#sessionLocks.get(t.token!);
       if (held !== undefined && held.session.lockToken === t.token && held.session.lockedUntil <= now) {
-        this.#releaseSession(held.store, held.session);
+        this.#releaseSession(held.queue, held.session);
       }
     }
     for (let t = this.#scheduleTimes.peek(); t !== undefined && t.at <= now; t = this.#scheduleTimes.peek()) {
@@ -867,9 +872,9 @@ export class Broker {
 
   /** A scheduled message fell due: activate it in its queue, or route it from its topic. */
   #activate(key: string, seq: number, now: number): void {
-    const store = this.catalog.stores.get(key);
-    if (store !== undefined) {
-      const e = store.messages.get(seq);
+    const queue = this.catalog.queueStates.get(key);
+    if (queue !== undefined) {
+      const e = queue.messages.get(seq);
       if (e === undefined || e.msg.state !== 'scheduled') return;
       const at = e.msg.scheduledEnqueueTime ?? now;
       const ttl = e.msg.expiresAt === undefined ? undefined : e.msg.expiresAt - e.msg.enqueuedTime;
@@ -880,7 +885,7 @@ export class Broker {
       };
       e.msg = { ...e.msg, ...patch };
       this.#background(this.#engine.write([{ op: 'update', entity: key, seq, patch }]));
-      store.makeAvailable(e);
+      queue.makeAvailable(e);
       return;
     }
     const topic = this.catalog.topics.get(key);
@@ -903,22 +908,22 @@ export class Broker {
     this.#background(this.#commit(ops, inserts));
   }
 
-  #storeRemoved(store: Store, reason?: BusError): void {
-    for (const [token, held] of this.#locks) if (held.store === store) this.#locks.delete(token);
-    for (const [token, held] of this.#sessionLocks) if (held.store === store) this.#sessionLocks.delete(token);
+  #queueRemoved(queue: QueueState, reason?: BusError): void {
+    for (const [token, held] of this.#locks) if (held.queue === queue) this.#locks.delete(token);
+    for (const [token, held] of this.#sessionLocks) if (held.queue === queue) this.#sessionLocks.delete(token);
     void reason;
-    for (const w of [...store.waiters]) w.wake();
-    for (const w of [...store.sessionWaiters]) w();
+    for (const w of [...queue.waiters]) w.wake();
+    for (const w of [...queue.sessionWaiters]) w();
   }
 
   /** For admin runtime properties. */
-  lockCount(store: Store): number {
-    return store.lockedCount;
+  lockCount(queue: QueueState): number {
+    return queue.lockedCount;
   }
 }
 
-function hasMessages(store: Store, s: SessionQueue): boolean {
-  for (const e of store.messages.values()) if (e.msg.sessionId === s.id) return true;
+function hasMessages(queue: QueueState, s: SessionQueue): boolean {
+  for (const e of queue.messages.values()) if (e.msg.sessionId === s.id) return true;
   return false;
 }
 

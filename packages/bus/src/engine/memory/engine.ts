@@ -4,9 +4,10 @@
  * how the conformance suite exercises restarts on it).
  * @module
  */
-import type { BusEngine, EngineOp, EngineState } from './engine.ts';
-import { closedError } from './errors.ts';
-import { LiveState } from './live-state.ts';
+
+import { closedError } from '../../errors.ts';
+import { LiveState } from '../live-state.ts';
+import type { BusEngine, EngineOp, EngineState } from '../port.ts';
 
 export class MemoryEngine implements BusEngine {
   readonly kind = 'memory';

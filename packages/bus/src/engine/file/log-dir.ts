@@ -9,8 +9,8 @@
 import { closeSync, fsyncSync, openSync } from 'node:fs';
 import { open, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { EngineOp } from './engine.ts';
-import { BusError } from './errors.ts';
+import { BusError } from '../../errors.ts';
+import type { EngineOp } from '../port.ts';
 import { isGone, lockContent, parseLock } from './lock-owner.ts';
 import { decodeFrames } from './log-codec.ts';
 
