@@ -1,0 +1,73 @@
+/**
+ * The machine's Redis for the integration tests: where it is, a key prefix of its own per run, and
+ * what to do when it is not there — fail loudly under CI, naming the command that starts it;
+ * elsewhere skip, saying why.
+ * @module
+ */
+import { randomUUID } from 'node:crypto';
+import { connect } from 'node:net';
+import type { CacheEngineSuiteOptions } from '@hubbub/cache/engine';
+
+export const REDIS_URL = 'redis://127.0.0.1:6379';
+const START = 'redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no';
+
+export interface RedisUnderTest {
+  readonly url: string;
+  /** Every key this run writes starts with it. */
+  readonly prefix: string;
+  /** Why the tests are skipped; absent when Redis answered. */
+  readonly unavailable?: string;
+  /** Deletes every key under `prefix`. */
+  cleanup(): Promise<void>;
+  /** The conformance suite's prefix / unavailable / cleanup. */
+  readonly suite: Pick<CacheEngineSuiteOptions, 'prefix' | 'unavailable' | 'cleanup'>;
+}
+
+function probe(port: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port, timeout: 2_000 });
+    socket.once('connect', () => {
+      socket.end();
+      resolve(undefined);
+    });
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve('connection timed out');
+    });
+    socket.once('error', (err) => resolve(err.message));
+  });
+}
+
+export async function redisUnderTest(): Promise<RedisUnderTest> {
+  const prefix = `hubbub-test:${randomUUID()}:`;
+  const problem = await probe(6379);
+  if (problem !== undefined) {
+    const what = `Redis is not reachable at 127.0.0.1:6379 (${problem})`;
+    if (process.env.CI) throw new Error(`${what}; the cache's integration tests need it: start it with \`${START}\`.`);
+    const unavailable = `${what}; start it with \`${START}\` to run these tests`;
+    const cleanup = async () => {};
+    return { url: REDIS_URL, prefix, unavailable, cleanup, suite: { prefix, unavailable, cleanup } };
+  }
+  const cleanup = () => deleteKeys(prefix);
+  return { url: REDIS_URL, prefix, cleanup, suite: { prefix, cleanup } };
+}
+
+/** A plain client for checks and set-up behind the cache's back. */
+export async function rawClient() {
+  const { createClient } = await import('redis');
+  const client = createClient({ url: REDIS_URL });
+  client.on('error', () => {});
+  await client.connect();
+  return client;
+}
+
+async function deleteKeys(prefix: string): Promise<void> {
+  const client = await rawClient();
+  try {
+    for await (const keys of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 500 })) {
+      if (keys.length > 0) await client.unlink(keys);
+    }
+  } finally {
+    client.destroy();
+  }
+}
