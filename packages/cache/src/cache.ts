@@ -5,7 +5,7 @@
  * @module
  */
 import { AbortedError, type Part, TypedEmitter } from '@hubbub/kernel';
-import { decodeValue, encodeValue } from './codec.ts';
+import { decodeValue, encodeValue, utf8BytesOver } from './codec.ts';
 import { CacheError, CacheErrorCode, closedError } from './errors.ts';
 import { type CacheOptions, engineFor, type ResolvedCacheOptions, resolveCacheOptions } from './options.ts';
 import type { CacheEngine, EvictedEvent } from './port.ts';
@@ -135,27 +135,28 @@ export class Cache extends TypedEmitter<CacheEvents> implements Part<CacheEvents
   }
 
   /**
-   * Cache-aside: the value at `key`, or else what `loader` produces, stored with `ttlMs`. While
-   * one lookup-and-load for a key runs in this process, other callers for that key share its
-   * promise, so a stampede calls the loader once. A failed load stores nothing and every waiter
-   * gets its error; the next call loads again.
+   * Cache-aside: the value at `key`, or else what `loader` produces, stored with `ttlMs`. While a
+   * load for a key runs in this process, callers that miss the same key share its promise, so a
+   * stampede calls the loader once. A failed load stores nothing and every waiter gets its error;
+   * the next miss loads again. (A hit is a plain `get`: it never waits on anyone.)
    */
-  getOrLoad<T>(key: string, loader: Loader<T>, options: SetOptions = {}): Promise<T> {
+  async getOrLoad<T>(key: string, loader: Loader<T>, options: SetOptions = {}): Promise<T> {
+    const full = this.#key(key);
+    const ttlMs = this.#ttl(options.ttlMs);
+    const engine = this.#begin();
+    let stored: string | undefined;
     try {
-      const full = this.#key(key);
-      const ttlMs = this.#ttl(options.ttlMs);
-      this.#running();
-      return this.#flights.run(full, () => this.#load(key, full, loader, ttlMs));
-    } catch (err) {
-      return Promise.reject(err);
+      stored = await engine.get(full);
+    } finally {
+      this.#end();
     }
+    if (stored !== undefined) return decodeValue(stored, full) as T;
+    return this.#flights.run(full, () => this.#load(key, full, loader, ttlMs));
   }
 
   async #load<T>(key: string, full: string, loader: Loader<T>, ttlMs: number | undefined): Promise<T> {
     const engine = this.#begin();
     try {
-      const stored = await engine.get(full);
-      if (stored !== undefined) return decodeValue(stored, full) as T;
       const value = await loader({ key, signal: this.#abort.signal });
       if (value !== undefined) await engine.set(full, this.#encode(value), ttlMs);
       return value;
@@ -237,25 +238,26 @@ export class Cache extends TypedEmitter<CacheEvents> implements Part<CacheEvents
     }
     const { prefix, maxKeyBytes } = this.options;
     const full = prefix === '' ? key : prefix + key;
-    if (full.length * 3 > maxKeyBytes) {
-      const size = Buffer.byteLength(full, 'utf8');
-      if (size > maxKeyBytes) {
-        throw new CacheError(CacheErrorCode.TooLarge, `The key is ${size} bytes; maxKeyBytes is ${maxKeyBytes}.`, {
-          detail: { what: 'key', limit: maxKeyBytes, size },
-        });
-      }
+    const size = utf8BytesOver(full, maxKeyBytes);
+    if (size !== undefined) {
+      throw new CacheError(CacheErrorCode.TooLarge, `The key is ${size} bytes; maxKeyBytes is ${maxKeyBytes}.`, {
+        detail: { what: 'key', limit: maxKeyBytes, size },
+      });
     }
     return full;
   }
 
-  #encode(value: unknown): Uint8Array {
+  #encode(value: unknown): string {
     const encoded = encodeValue(value);
     const { maxValueBytes } = this.options;
-    if (encoded.byteLength > maxValueBytes) {
+    const size = utf8BytesOver(encoded, maxValueBytes);
+    if (size !== undefined) {
       throw new CacheError(
         CacheErrorCode.TooLarge,
-        `The value is ${encoded.byteLength} bytes stored; maxValueBytes is ${maxValueBytes}.`,
-        { detail: { what: 'value', limit: maxValueBytes, size: encoded.byteLength } },
+        `The value is ${size} bytes stored; maxValueBytes is ${maxValueBytes}.`,
+        {
+          detail: { what: 'value', limit: maxValueBytes, size },
+        },
       );
     }
     return encoded;

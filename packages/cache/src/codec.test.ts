@@ -1,33 +1,31 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeValue, encodeValue } from './codec.ts';
-
-const text = (bytes: Uint8Array) => Buffer.from(bytes).toString('latin1');
+import { decodeValue, encodeValue, utf8BytesOver } from './codec.ts';
 
 describe('value codec', () => {
   const cases: Array<[string, unknown, string]> = [
     ['an integer as its digits', 42, '42'],
     ['a negative float', -1.5, '-1.5'],
-    ['a string as JSON text', 'hi', '"hi"'],
+    ['a string as JSON text', 'hi ✓', '"hi ✓"'],
     ['null', null, 'null'],
     ['an object', { a: [1, true] }, '{"a":[1,true]}'],
+    ['bytes as NUL + base64', Uint8Array.from([0x7b, 0, 255]), '\u0000ewD/'],
+    ['no bytes as a lone NUL', new Uint8Array(0), '\u0000'],
   ];
   for (const [what, value, stored] of cases) {
     it(`stores ${what}`, () => {
-      const encoded = encodeValue(value);
-      assert.equal(text(encoded), stored);
-      assert.deepEqual(decodeValue(encoded, 'k'), value);
+      assert.equal(encodeValue(value), stored);
+      assert.deepEqual(decodeValue(stored, 'k'), value);
     });
   }
 
-  it('stores bytes behind a 0x00 tag and reads back a plain copy', () => {
-    const source = Uint8Array.from([0x7b, 0, 255]);
-    const encoded = encodeValue(source);
-    assert.deepEqual([...encoded], [0, 0x7b, 0, 255]);
-    source[0] = 1;
-    const back = decodeValue(encoded, 'k') as Uint8Array;
+  it('reads bytes back as a plain Uint8Array that does not share the caller’s memory', () => {
+    const source = Buffer.from([1, 2, 3]);
+    const stored = encodeValue(source);
+    source[0] = 9;
+    const back = decodeValue(stored, 'k') as Uint8Array;
     assert.equal(Object.getPrototypeOf(back), Uint8Array.prototype);
-    assert.deepEqual([...back], [0x7b, 0, 255]);
+    assert.deepEqual([...back], [1, 2, 3]);
   });
 
   it('refuses values JSON cannot carry, and stored text it did not write', () => {
@@ -35,7 +33,14 @@ describe('value codec', () => {
       assert.throws(() => encodeValue(value), { code: 'CACHE_INVALID_VALUE' });
     }
     for (const stored of ['', 'hello', '{"a":']) {
-      assert.throws(() => decodeValue(Buffer.from(stored), 'k'), { code: 'CACHE_INVALID_VALUE' });
+      assert.throws(() => decodeValue(stored, 'k'), { code: 'CACHE_INVALID_VALUE' });
     }
+  });
+
+  it('counts UTF-8 bytes only when they could pass the limit', () => {
+    assert.equal(utf8BytesOver('abc', 9), undefined);
+    assert.equal(utf8BytesOver('ééé', 5), 6);
+    assert.equal(utf8BytesOver('abcdef', 5), 6);
+    assert.equal(utf8BytesOver('ab', 1), 2);
   });
 });

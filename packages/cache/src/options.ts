@@ -18,7 +18,7 @@ export interface CacheOptions {
   maxBytes?: number;
   /** UTF-8 bytes of a key, prefix included. @default 1_024 */
   maxKeyBytes?: number;
-  /** Bytes of a stored value (its JSON text; bytes plus one). @default 1_048_576 (1 MiB) */
+  /** UTF-8 bytes of a stored value (its JSON text; for bytes, 1 + their base64). @default 1_048_576 (1 MiB) */
   maxValueBytes?: number;
   /** TTL of `set` and `getOrLoad` calls that give none, in ms. @default none: entries live until deleted or evicted */
   defaultTtlMs?: number;

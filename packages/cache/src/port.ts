@@ -1,7 +1,7 @@
 /**
  * The storage port of the cache: {@link CacheEngine} and what an engine reports.
  *
- * Where the line sits, and why: an engine stores opaque bytes under full keys (prefix applied)
+ * Where the line sits, and why: an engine stores opaque text under full keys (prefix applied)
  * and owns expiry and atomic increment, because a shared server (Redis) must do both itself for
  * several processes to agree. Everything that is the same for every engine sits above it in the
  * cache: validation and bounds, the value codec, prefixes, default TTLs and single-flight loading
@@ -27,18 +27,19 @@ export interface CacheEngineEvents {
 }
 
 /**
- * Bytes by key with expiry. Keys arrive validated and prefixed, values encoded; `ttlMs` is a
- * positive integer or undefined (no expiry). Failures reject with a {@link CacheError}.
+ * Stored text by key, with expiry. Keys arrive validated and prefixed; values arrive serialised by
+ * the cache (JSON text, or NUL + base64 for bytes) and must come back exactly as given. `ttlMs` is
+ * a positive integer or undefined (no expiry). Failures reject with a {@link CacheError}.
  */
 export interface CacheEngine {
   /** `memory`, `redis` … */
   readonly kind: string;
   /** Connects or allocates; the first call happens in `cache.start()`. Rejects with CACHE_UNAVAILABLE. */
   open(events: CacheEngineEvents): Promise<void>;
-  /** The stored bytes, or undefined when the key is missing or expired. */
-  get(key: string): Promise<Uint8Array | undefined>;
-  /** Stores `value`, replacing any earlier value and TTL. The engine may keep the array. */
-  set(key: string, value: Uint8Array, ttlMs: number | undefined): Promise<void>;
+  /** The stored text, or undefined when the key is missing or expired. */
+  get(key: string): Promise<string | undefined>;
+  /** Stores `value`, replacing any earlier value and TTL. */
+  set(key: string, value: string, ttlMs: number | undefined): Promise<void>;
   /** Removes the key; true when it existed. */
   delete(key: string): Promise<boolean>;
   /**

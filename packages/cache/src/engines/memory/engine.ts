@@ -1,6 +1,6 @@
 /**
  * The in-process engine and the reference for every other: an LRU bounded in bytes (each entry
- * counts its key's UTF-8 bytes plus its stored value's), TTL on the injected clock. An expired
+ * counts the UTF-8 bytes of its key and of its stored value), TTL on the injected clock. An expired
  * entry vanishes when read; writes also sweep a few entries each, so expired ones that nobody reads
  * are released without a timer.
  * @module
@@ -22,7 +22,7 @@ const SWEEP_STEP = 4;
 const INTEGER = /^(?:0|-?[1-9][0-9]{0,19})$/;
 
 interface Entry {
-  readonly value: Uint8Array;
+  readonly value: string;
   /** ms since epoch; Infinity when it never expires. */
   readonly expiresAt: number;
   readonly bytes: number;
@@ -61,11 +61,11 @@ export class MemoryEngine implements CacheEngine {
     this.#events = events;
   }
 
-  async get(key: string): Promise<Uint8Array | undefined> {
+  async get(key: string): Promise<string | undefined> {
     return this.#live(key)?.value;
   }
 
-  async set(key: string, value: Uint8Array, ttlMs: number | undefined): Promise<void> {
+  async set(key: string, value: string, ttlMs: number | undefined): Promise<void> {
     this.#open();
     const expiresAt = ttlMs === undefined ? Number.POSITIVE_INFINITY : this.#clock.now() + ttlMs;
     this.#put(key, value, expiresAt);
@@ -83,8 +83,7 @@ export class MemoryEngine implements CacheEngine {
     const entry = this.#live(key);
     let current = 0;
     if (entry !== undefined) {
-      const text = Buffer.from(entry.value.buffer, entry.value.byteOffset, entry.value.byteLength).toString('latin1');
-      current = INTEGER.test(text) ? Number(text) : Number.NaN;
+      current = INTEGER.test(entry.value) ? Number(entry.value) : Number.NaN;
       if (!Number.isSafeInteger(current)) {
         throw new CacheError(CacheErrorCode.NotANumber, `The value at '${key}' is not an integer.`, {
           detail: { key },
@@ -96,7 +95,7 @@ export class MemoryEngine implements CacheEngine {
       throw new CacheError(CacheErrorCode.NotANumber, `Incrementing '${key}' would pass ±2^53.`, { detail: { key } });
     }
     const expiresAt = entry?.expiresAt ?? (ttlMs === undefined ? Number.POSITIVE_INFINITY : this.#clock.now() + ttlMs);
-    this.#put(key, Buffer.from(String(next), 'latin1'), expiresAt);
+    this.#put(key, String(next), expiresAt);
     return next;
   }
 
@@ -131,8 +130,8 @@ export class MemoryEngine implements CacheEngine {
     return entry;
   }
 
-  #put(key: string, value: Uint8Array, expiresAt: number): void {
-    const bytes = Buffer.byteLength(key, 'utf8') + value.byteLength;
+  #put(key: string, value: string, expiresAt: number): void {
+    const bytes = Buffer.byteLength(key, 'utf8') + Buffer.byteLength(value, 'utf8');
     if (bytes > this.maxBytes) {
       throw new CacheError(CacheErrorCode.TooLarge, `The entry '${key}' (${bytes} bytes) is over maxBytes.`, {
         detail: { what: 'entry', limit: this.maxBytes, size: bytes },

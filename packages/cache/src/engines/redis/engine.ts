@@ -25,15 +25,12 @@ export interface RedisEngineOptions {
 
 type Redis = typeof import('redis');
 type Client = RedisClientType;
-/** The same connection, answering bulk strings as Buffers. */
-type BytesView = { get(key: string): Promise<Buffer | null> };
 
 export class RedisEngine implements CacheEngine {
   readonly kind = 'redis';
   readonly #options: RedisEngineOptions;
   #redis: Redis | undefined;
   #client: Client | undefined;
-  #bytes: BytesView | undefined;
   #events: CacheEngineEvents | undefined;
   #down = false;
 
@@ -73,31 +70,30 @@ export class RedisEngine implements CacheEngine {
     connected = true;
     this.#redis = redis;
     this.#client = client;
-    this.#bytes = client.withTypeMapping({ [redis.RESP_TYPES.BLOB_STRING]: Buffer });
     this.#events = events;
   }
 
-  async get(key: string): Promise<Uint8Array | undefined> {
-    const bytes = this.#open().bytes;
+  async get(key: string): Promise<string | undefined> {
+    const client = this.#open();
     try {
-      return (await bytes.get(key)) ?? undefined;
+      return (await client.get(key)) ?? undefined;
     } catch (err) {
       throw this.#failure(err, key);
     }
   }
 
-  async set(key: string, value: Uint8Array, ttlMs: number | undefined): Promise<void> {
-    const { client } = this.#open();
+  async set(key: string, value: string, ttlMs: number | undefined): Promise<void> {
+    const client = this.#open();
     try {
-      if (ttlMs === undefined) await client.set(key, toBuffer(value));
-      else await client.set(key, toBuffer(value), { expiration: { type: 'PX', value: ttlMs } });
+      if (ttlMs === undefined) await client.set(key, value);
+      else await client.set(key, value, { expiration: { type: 'PX', value: ttlMs } });
     } catch (err) {
       throw this.#failure(err, key);
     }
   }
 
   async delete(key: string): Promise<boolean> {
-    const { client } = this.#open();
+    const client = this.#open();
     try {
       return (await client.del(key)) > 0;
     } catch (err) {
@@ -106,7 +102,7 @@ export class RedisEngine implements CacheEngine {
   }
 
   async increment(key: string, by: number, ttlMs: number | undefined): Promise<number> {
-    const { client } = this.#open();
+    const client = this.#open();
     try {
       if (ttlMs === undefined) return await client.incrBy(key, by);
       const [, result] = await client
@@ -121,7 +117,7 @@ export class RedisEngine implements CacheEngine {
   }
 
   async ttl(key: string): Promise<number | undefined> {
-    const { client } = this.#open();
+    const client = this.#open();
     try {
       const ms = await client.pTTL(key);
       return ms === -2 ? undefined : ms === -1 ? Number.POSITIVE_INFINITY : ms;
@@ -133,16 +129,15 @@ export class RedisEngine implements CacheEngine {
   async close(): Promise<void> {
     const client = this.#client;
     this.#client = undefined;
-    this.#bytes = undefined;
     this.#events = undefined;
     if (client === undefined || !client.isOpen) return;
     if (client.isReady) await client.close();
     else client.destroy();
   }
 
-  #open(): { client: Client; bytes: BytesView } {
-    if (this.#client === undefined || this.#bytes === undefined) throw closedError('closed');
-    return { client: this.#client, bytes: this.#bytes };
+  #open(): Client {
+    if (this.#client === undefined) throw closedError('closed');
+    return this.#client;
   }
 
   /** A Redis or connection error as a CacheError. */
@@ -172,10 +167,6 @@ export class RedisEngine implements CacheEngine {
 
 function unavailable(message: string, cause: unknown): CacheError {
   return new CacheError(CacheErrorCode.Unavailable, message, { cause });
-}
-
-function toBuffer(value: Uint8Array): Buffer {
-  return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
 }
 
 /** The URL without its password, for messages. */
