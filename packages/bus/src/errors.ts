@@ -73,3 +73,12 @@ export const lockLost = (lockToken: string): BusError =>
   );
 
 export const closedError = (what: string): BusError => new BusError('BUS_CLOSED', `The ${what} is closed.`);
+
+export const sessionLockLost = (entity: string, sessionId: string): BusError =>
+  new BusError('BUS_SESSION_LOCK_LOST', `The session lock on '${sessionId}' in ${entity} was lost.`, {
+    detail: { entity, sessionId },
+  });
+
+/** A receive or session accept that was waiting on an entity deleted meanwhile. */
+export const entityDeleted = (entity: string): BusError =>
+  new BusError('BUS_ENTITY_NOT_FOUND', `The messaging entity '${entity}' was deleted.`, { detail: { entity } });
