@@ -16,7 +16,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { type Bus, createBus, FileEngine, type FlushTiming } from '@hubbub/bus';
+import { type Bus, createBus } from '@hubbub/bus';
+import { FileEngine, type FlushTiming } from '@hubbub/bus/engine';
 import { watchMachine } from '../lib/machine.ts';
 
 const { values: args } = parseArgs({

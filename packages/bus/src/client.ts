@@ -1,23 +1,19 @@
 /**
  * `createBus({ url })`: the bus as a library — senders, receivers, session receivers, processors
- * and admin, over a broker on the engine the URL names (`memory://`, `file://DIR`).
+ * and admin in the Azure SDK's shapes. Every operation goes to a {@link Broker} (the operations
+ * port, `broker/port.ts`): the in-process one over the engine the URL names (`memory://`,
+ * `file://DIR`), or one passed in.
  * @module
  */
 import { readFile } from 'node:fs/promises';
 import { type Clock, type IdSource, systemClock, type TypedEmitter } from '@hubbub/kernel';
-import { Broker, type BusEvents, type Visibility } from './broker/local-broker.ts';
-import { fromEmulatorConfig } from './config.ts';
+import { type EntityAddress, entityPath } from './address.ts';
+import type { BusAdmin } from './admin.ts';
+import { createLocalBroker, type Visibility } from './broker/local-broker.ts';
+import type { Broker, BusEvents } from './broker/port.ts';
+import { applyEntities, fromEmulatorConfig } from './config.ts';
 import type { BusEngine } from './engine/port.ts';
-import type {
-  EntitiesConfig,
-  EntityRuntimeProperties,
-  QueueOptions,
-  QueueProperties,
-  SubscriptionOptions,
-  SubscriptionProperties,
-  TopicOptions,
-  TopicProperties,
-} from './entities.ts';
+import type { EntitiesConfig } from './entities.ts';
 import { BusError, closedError } from './errors.ts';
 import type { ServiceBusMessage } from './message.ts';
 import {
@@ -29,13 +25,18 @@ import {
   type SessionProcessorOptions,
 } from './processor.ts';
 import { Receiver, type ReceiverOptions, SessionReceiver } from './receiver.ts';
-import type { RuleDescription } from './rules/index.ts';
 
 export interface BusOptions {
   /** `memory://` or `file://DIR` (relative to the working directory, or `file:///abs`). @default 'memory://' */
   url?: string;
-  /** An engine instance; overrides `url` (e.g. a NATS engine from another package). */
+  /** A storage engine (`@hubbub/bus/engine`); overrides `url`. */
   engine?: BusEngine;
+  /**
+   * A broker — the operations port (`@hubbub/bus/broker`), e.g. a NATS JetStream one from another
+   * package; overrides `url`, `engine`, `clock`, `ids` and `visibility`, which configure the
+   * in-process broker used otherwise. The bus closes it when it closes.
+   */
+  broker?: Broker;
   /** Entities created at start when missing. */
   entities?: EntitiesConfig;
   /** JSON file of entities: `{queues, topics}` or the Service Bus emulator's Config.json. */
@@ -51,29 +52,10 @@ export interface BusOptions {
   visibility?: Visibility;
 }
 
-/** Where a receiver reads from. */
-export type EntityAddress =
-  | string
-  | { queue: string; subQueue?: 'deadLetter' }
-  | { topic: string; subscription: string; subQueue?: 'deadLetter' };
-
 export interface AcceptSessionOptions extends ReceiverOptions {
   /** How long `acceptNextSession` waits for a session. @default 60_000 */
   maxWaitTimeMs?: number;
   abortSignal?: AbortSignal;
-}
-
-/** Resolves an {@link EntityAddress} to a receivable path. */
-export function entityPath(address: EntityAddress): string {
-  if (typeof address === 'string') return address;
-  if (address === null || typeof address !== 'object') {
-    throw new BusError(
-      'BUS_INVALID_ENTITY_NAME',
-      'An entity address must be a path or {queue} / {topic, subscription}.',
-    );
-  }
-  const base = 'queue' in address ? address.queue : `${address.topic}/Subscriptions/${address.subscription}`;
-  return address.subQueue === 'deadLetter' ? `${base}/$DeadLetterQueue` : base;
 }
 
 export class Sender {
@@ -84,7 +66,7 @@ export class Sender {
   constructor(broker: Broker, entity: string) {
     this.#broker = broker;
     this.entityPath = entity;
-    broker.catalog.sendTarget(entity);
+    broker.entity(entity, 'send');
   }
 
   /** Sends one message or a batch (atomically); resolves once durable. */
@@ -126,90 +108,6 @@ export class Sender {
   }
 }
 
-/** Entity management; every change is durable before it resolves. */
-export class BusAdmin {
-  readonly #broker: Broker;
-  constructor(broker: Broker) {
-    this.#broker = broker;
-  }
-  get #c() {
-    if (this.#broker.closed) throw closedError('bus');
-    return this.#broker.catalog;
-  }
-  async createQueue(name: string, options?: QueueOptions): Promise<QueueProperties> {
-    return this.#c.createQueue(name, options);
-  }
-  async updateQueue(name: string, options: QueueOptions): Promise<QueueProperties> {
-    return this.#c.updateQueue(name, options);
-  }
-  async getQueue(name: string): Promise<QueueProperties> {
-    return this.#c.getQueue(name);
-  }
-  async listQueues(): Promise<QueueProperties[]> {
-    return this.#c.listQueues();
-  }
-  async queueExists(name: string): Promise<boolean> {
-    return this.#c.queues.has(String(name).toLowerCase());
-  }
-  async deleteQueue(name: string): Promise<void> {
-    return this.#c.deleteQueue(name);
-  }
-  async createTopic(name: string, options?: TopicOptions): Promise<TopicProperties> {
-    return this.#c.createTopic(name, options);
-  }
-  async updateTopic(name: string, options: TopicOptions): Promise<TopicProperties> {
-    return this.#c.updateTopic(name, options);
-  }
-  async getTopic(name: string): Promise<TopicProperties> {
-    return this.#c.getTopic(name);
-  }
-  async listTopics(): Promise<TopicProperties[]> {
-    return this.#c.listTopics();
-  }
-  async topicExists(name: string): Promise<boolean> {
-    return this.#c.topics.has(String(name).toLowerCase());
-  }
-  async deleteTopic(name: string): Promise<void> {
-    return this.#c.deleteTopic(name);
-  }
-  async createSubscription(
-    topic: string,
-    name: string,
-    options?: SubscriptionOptions,
-  ): Promise<SubscriptionProperties> {
-    return this.#c.createSubscription(topic, name, options);
-  }
-  async updateSubscription(topic: string, name: string, options: SubscriptionOptions): Promise<SubscriptionProperties> {
-    return this.#c.updateSubscription(topic, name, options);
-  }
-  async getSubscription(topic: string, name: string): Promise<SubscriptionProperties> {
-    return this.#c.getSubscription(topic, name);
-  }
-  async listSubscriptions(topic: string): Promise<SubscriptionProperties[]> {
-    return this.#c.listSubscriptions(topic);
-  }
-  async deleteSubscription(topic: string, name: string): Promise<void> {
-    return this.#c.deleteSubscription(topic, name);
-  }
-  /** Adds a rule (BUS_INVALID_FILTER / BUS_INVALID_ACTION when it does not compile, BUS_ENTITY_EXISTS on a duplicate name). */
-  async createRule(topic: string, subscription: string, rule: RuleDescription): Promise<RuleDescription> {
-    return this.#c.createRule(topic, subscription, rule);
-  }
-  async deleteRule(topic: string, subscription: string, ruleName: string): Promise<void> {
-    return this.#c.deleteRule(topic, subscription, ruleName);
-  }
-  async getRule(topic: string, subscription: string, ruleName: string): Promise<RuleDescription> {
-    return this.#c.getRule(topic, subscription, ruleName);
-  }
-  async listRules(topic: string, subscription: string): Promise<RuleDescription[]> {
-    return this.#c.listRules(topic, subscription);
-  }
-  /** Message counts of a queue, subscription or dead-letter queue. */
-  async getRuntimeProperties(address: EntityAddress): Promise<EntityRuntimeProperties> {
-    return this.#c.runtimeProperties(entityPath(address));
-  }
-}
-
 export class Bus {
   readonly admin: BusAdmin;
   readonly #broker: Broker;
@@ -217,7 +115,7 @@ export class Bus {
 
   constructor(broker: Broker) {
     this.#broker = broker;
-    this.admin = new BusAdmin(broker);
+    this.admin = broker.admin;
   }
 
   /** Typed events: sent, deadLettered, expired, lockExpired, error. */
@@ -225,7 +123,7 @@ export class Bus {
     return this.#broker.events;
   }
 
-  /** The broker underneath (for the HTTP API and other front-ends). */
+  /** The broker underneath: the operations port, for the HTTP API and other front-ends. */
   get broker(): Broker {
     return this.#broker;
   }
@@ -260,7 +158,7 @@ export class Bus {
   ): Promise<SessionReceiver> {
     this.#open();
     const path = entityPath(address);
-    const lock = await this.#broker.acceptSession(path, sessionId, { maxWaitTimeMs: 0 });
+    const lock = await this.#broker.sessions.accept(path, sessionId, { maxWaitTimeMs: 0 });
     return this.#track(new SessionReceiver(this.#broker, path, lock, options));
   }
 
@@ -268,7 +166,7 @@ export class Bus {
   async acceptNextSession(address: EntityAddress, options: AcceptSessionOptions = {}): Promise<SessionReceiver> {
     this.#open();
     const path = entityPath(address);
-    const lock = await this.#broker.acceptSession(path, undefined, {
+    const lock = await this.#broker.sessions.accept(path, undefined, {
       maxWaitTimeMs: options.maxWaitTimeMs ?? 60_000,
       signal: options.abortSignal,
     });
@@ -279,7 +177,7 @@ export class Bus {
   createProcessor(address: EntityAddress, handler: MessageHandler, options: ProcessorOptions = {}): Processor {
     this.#open();
     const path = entityPath(address);
-    if (this.#broker.catalog.receivable(path).settings.requiresSession) {
+    if (this.#broker.entity(path, 'receive').requiresSession) {
       throw new BusError('BUS_INVALID_OPERATION', `${path} requires sessions: accept sessions to process it.`, {
         detail: { entity: path },
       });
@@ -301,7 +199,7 @@ export class Bus {
   ): Processor {
     this.#open();
     const path = entityPath(address);
-    if (!this.#broker.catalog.receivable(path).settings.requiresSession) {
+    if (!this.#broker.entity(path, 'receive').requiresSession) {
       throw new BusError('BUS_INVALID_OPERATION', `${path} does not require sessions.`, { detail: { entity: path } });
     }
     const processor = createSessionProcessor(
@@ -328,14 +226,14 @@ export class Bus {
 export async function engineFromUrl(url: string, clock: Clock = systemClock): Promise<BusEngine> {
   if (typeof url !== 'string') throw new BusError('BUS_INVALID_OPTION', 'url: must be a string');
   if (url === 'memory://' || url === 'memory:') {
-    const { MemoryEngine } = await import('./engine/memory/engine.ts');
-    return new MemoryEngine();
+    const { createMemoryEngine } = await import('./engine/memory/engine.ts');
+    return createMemoryEngine();
   }
   if (url.startsWith('file://')) {
     const dir = url.slice('file://'.length);
     if (dir === '') throw new BusError('BUS_INVALID_OPTION', 'url: file:// needs a directory (file://./data)');
-    const { FileEngine } = await import('./engine/file/engine.ts');
-    return new FileEngine({ dir, clock });
+    const { createFileEngine } = await import('./engine/file/engine.ts');
+    return createFileEngine({ dir, clock });
   }
   throw new BusError(
     'BUS_INVALID_OPTION',
@@ -346,7 +244,10 @@ export async function engineFromUrl(url: string, clock: Clock = systemClock): Pr
   );
 }
 
-/** Opens a bus: recovers the engine's state, then creates the declared entities that are missing. */
+/**
+ * Opens a bus: on `options.broker`, or on the in-process broker over the engine `url` names
+ * (recovering its state); then creates the declared entities that are missing.
+ */
 export async function createBus(options: BusOptions = {}): Promise<Bus> {
   const clock = options.clock ?? systemClock;
   let config: EntitiesConfig | undefined;
@@ -362,19 +263,23 @@ export async function createBus(options: BusOptions = {}): Promise<Bus> {
       });
     }
   }
-  const engine = options.engine ?? (await engineFromUrl(options.url ?? 'memory://', clock));
-  const broker = await Broker.open({
-    engine,
-    clock,
-    ...(options.ids === undefined ? {} : { ids: options.ids }),
-    ...(options.visibility === undefined ? {} : { visibility: options.visibility }),
-  });
+  const broker = options.broker ?? (await openLocalBroker(options, clock));
   try {
-    if (config !== undefined) await broker.catalog.applyConfig(config);
-    if (options.entities !== undefined) await broker.catalog.applyConfig(options.entities);
+    if (config !== undefined) await applyEntities(broker.admin, config);
+    if (options.entities !== undefined) await applyEntities(broker.admin, options.entities);
   } catch (err) {
     await broker.close();
     throw err;
   }
   return new Bus(broker);
+}
+
+async function openLocalBroker(options: BusOptions, clock: Clock): Promise<Broker> {
+  const engine = options.engine ?? (await engineFromUrl(options.url ?? 'memory://', clock));
+  return createLocalBroker({
+    engine,
+    clock,
+    ...(options.ids === undefined ? {} : { ids: options.ids }),
+    ...(options.visibility === undefined ? {} : { visibility: options.visibility }),
+  });
 }

@@ -1,8 +1,10 @@
 /**
- * Entity config files: Hubbub's own `{queues, topics}` shape, or the Azure Service Bus emulator's
- * Config.json (`UserConfig.Namespaces[].Queues/Topics` with PascalCase properties), converted.
+ * Declared entities: Hubbub's own `{queues, topics}` shape, or the Azure Service Bus emulator's
+ * Config.json (`UserConfig.Namespaces[].Queues/Topics` with PascalCase properties), converted;
+ * and applying them through any broker's admin (create what is missing).
  * @module
  */
+import type { BusAdmin } from './admin.ts';
 import type { EntitiesConfig } from './entities.ts';
 import { BusError } from './errors.ts';
 import type { RuleDescription, RuleFilter } from './rules/index.ts';
@@ -77,4 +79,27 @@ export function fromEmulatorConfig(json: unknown): EntitiesConfig {
     }
   }
   return out;
+}
+
+/** Creates the declared entities that do not exist yet (existing ones are left as they are). */
+export async function applyEntities(admin: BusAdmin, config: EntitiesConfig): Promise<void> {
+  if (config === null || typeof config !== 'object') {
+    throw new BusError('BUS_INVALID_OPTION', 'entities: must be an object with queues and topics');
+  }
+  for (const q of config.queues ?? []) {
+    const { name, ...options } = q;
+    if (!(await admin.queueExists(name))) await admin.createQueue(name, options);
+  }
+  for (const t of config.topics ?? []) {
+    const { name, subscriptions, ...options } = t;
+    if (!(await admin.topicExists(name))) await admin.createTopic(name, options);
+    for (const s of subscriptions ?? []) {
+      const { name: subName, ...subOptions } = s;
+      const existing = await admin.listSubscriptions(name);
+      const key = String(subName).toLowerCase();
+      if (!existing.some((e) => e.subscriptionName.toLowerCase() === key)) {
+        await admin.createSubscription(name, subName, subOptions);
+      }
+    }
+  }
 }

@@ -4,7 +4,7 @@
  * (so it is retried, then dead-lettered after the maximum delivery count).
  * @module
  */
-import type { Broker, ReceiveMode } from './broker/local-broker.ts';
+import type { Broker, ReceiveMode } from './broker/port.ts';
 import { BusError } from './errors.ts';
 import { ServiceBusReceivedMessage } from './received-message.ts';
 import type { Receiver, SessionReceiver } from './receiver.ts';

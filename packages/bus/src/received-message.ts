@@ -3,7 +3,7 @@
  * methods (`complete`, `abandon`, `deadLetter`, `defer`, `renewLock`).
  * @module
  */
-import type { Broker, Delivery } from './broker/local-broker.ts';
+import type { Broker, Delivery, Settlement } from './broker/port.ts';
 import type { StoredMessage } from './engine/port.ts';
 import { BusError } from './errors.ts';
 import type { MessageState, PropertyValue, ReceivedMessage } from './message.ts';
@@ -18,6 +18,7 @@ export interface DeadLetterOptions {
 }
 
 const EMPTY: Readonly<Record<string, PropertyValue>> = Object.freeze({});
+const COMPLETE: Settlement = Object.freeze({ kind: 'complete' });
 
 /** Plain data of a received message (what the HTTP API serialises). */
 export function toReceivedMessage(d: Delivery): ReceivedMessage {
@@ -134,7 +135,7 @@ export class ServiceBusReceivedMessage implements ReceivedMessage {
   complete(): Promise<void> {
     try {
       const { broker, token } = this.#settle();
-      return broker.complete(this.#path, token);
+      return broker.settle(this.#path, token, COMPLETE);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -144,7 +145,7 @@ export class ServiceBusReceivedMessage implements ReceivedMessage {
   abandon(propertiesToModify?: Record<string, PropertyValue>): Promise<void> {
     try {
       const { broker, token } = this.#settle();
-      return broker.abandon(this.#path, token, propertiesToModify);
+      return broker.settle(this.#path, token, { kind: 'abandon', propertiesToModify });
     } catch (err) {
       return Promise.reject(err);
     }
@@ -154,7 +155,12 @@ export class ServiceBusReceivedMessage implements ReceivedMessage {
   deadLetter(options: DeadLetterOptions = {}): Promise<void> {
     try {
       const { broker, token } = this.#settle();
-      return broker.deadLetter(this.#path, token, options);
+      return broker.settle(this.#path, token, {
+        kind: 'deadLetter',
+        reason: options.reason,
+        errorDescription: options.errorDescription,
+        propertiesToModify: options.propertiesToModify,
+      });
     } catch (err) {
       return Promise.reject(err);
     }
@@ -164,7 +170,7 @@ export class ServiceBusReceivedMessage implements ReceivedMessage {
   defer(propertiesToModify?: Record<string, PropertyValue>): Promise<void> {
     try {
       const { broker, token } = this.#settle();
-      return broker.defer(this.#path, token, propertiesToModify);
+      return broker.settle(this.#path, token, { kind: 'defer', propertiesToModify });
     } catch (err) {
       return Promise.reject(err);
     }
@@ -173,7 +179,7 @@ export class ServiceBusReceivedMessage implements ReceivedMessage {
   /** Extends the lock by the entity's lock duration; resolves with the new expiry. */
   async renewLock(): Promise<Date> {
     const { broker, token } = this.#settle();
-    this.lockedUntil = broker.renewLock(this.#path, token);
+    this.lockedUntil = await broker.renewLock(this.#path, token);
     return this.lockedUntil;
   }
 

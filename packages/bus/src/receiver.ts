@@ -4,7 +4,7 @@
  * and the session lock.
  * @module
  */
-import type { Broker, Delivery, ReceiveMode } from './broker/local-broker.ts';
+import type { Broker, Delivery, ReceiveMode } from './broker/port.ts';
 import { BusError, closedError } from './errors.ts';
 import { ServiceBusReceivedMessage } from './received-message.ts';
 
@@ -73,7 +73,7 @@ export class Receiver implements AsyncIterable<ServiceBusReceivedMessage> {
     if (!(this.#maxWait >= 0)) {
       throw new BusError('BUS_INVALID_OPTION', 'maxWaitTimeMs: must be ≥ 0', { detail: { option: 'maxWaitTimeMs' } });
     }
-    broker.catalog.receivable(path);
+    broker.entity(path, 'receive');
   }
 
   get isClosed(): boolean {
@@ -111,7 +111,7 @@ export class Receiver implements AsyncIterable<ServiceBusReceivedMessage> {
     checkCount(maxMessageCount, 'maxMessageCount');
     if (this.isClosed) throw closedError('receiver');
     const from = options.fromSequenceNumber ?? this.#lastPeeked + 1n;
-    const got = this.broker.peek(this.entityPath, {
+    const got = await this.broker.peek(this.entityPath, {
       fromSequenceNumber: from,
       maxMessageCount,
       sessionId: this.peekSessionId,
@@ -207,13 +207,13 @@ export class SessionReceiver extends Receiver {
 
   /** Extends the session lock (and its messages' locks) by the lock duration. */
   async renewSessionLock(): Promise<Date> {
-    this.#lockedUntil = this.broker.renewSessionLock(this.entityPath, this.#token);
+    this.#lockedUntil = await this.broker.sessions.renew(this.entityPath, this.#token);
     return new Date(this.#lockedUntil);
   }
 
   /** The session state: bytes as set, a string, or a JSON value; undefined when never set. */
   async getSessionState(): Promise<unknown> {
-    const raw = this.broker.getSessionState(this.entityPath, this.#token);
+    const raw = await this.broker.sessions.getState(this.entityPath, this.#token);
     if (raw === undefined || raw.byteLength === 0) return undefined;
     const body = raw.subarray(1);
     if (raw[0] === 0) return Buffer.from(body);
@@ -228,12 +228,12 @@ export class SessionReceiver extends Receiver {
     else if (state instanceof Uint8Array) raw = concat(0, state);
     else if (typeof state === 'string') raw = concat(1, new TextEncoder().encode(state));
     else raw = concat(2, new TextEncoder().encode(JSON.stringify(state)));
-    await this.broker.setSessionState(this.entityPath, this.#token, raw);
+    await this.broker.sessions.setState(this.entityPath, this.#token, raw);
   }
 
   override async close(): Promise<void> {
     await super.close();
-    this.broker.releaseSession(this.entityPath, this.#token);
+    await this.broker.sessions.release(this.entityPath, this.#token);
   }
 }
 

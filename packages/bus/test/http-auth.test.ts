@@ -62,8 +62,8 @@ const routes: Array<
 
 /** Everything a request could change: entities, their properties, rules, and every message. */
 async function snapshot(): Promise<unknown> {
-  const messages = (path: string) =>
-    bus.broker.peek(path, { maxMessageCount: 100 }).map(({ msg }) => ({
+  const messages = async (path: string) =>
+    (await bus.broker.peek(path, { maxMessageCount: 100 })).map(({ msg }) => ({
       seq: msg.seq,
       body: Buffer.from(msg.body).toString(),
       deliveryCount: msg.deliveryCount,
@@ -74,9 +74,9 @@ async function snapshot(): Promise<unknown> {
     topics: await bus.admin.listTopics(),
     subscriptions: await bus.admin.listSubscriptions('events'),
     rules: await bus.admin.listRules('events', 'all'),
-    orders: messages('orders'),
-    held: messages('held'),
-    all: messages('events/subscriptions/all'),
+    orders: await messages('orders'),
+    held: await messages('held'),
+    all: await messages('events/subscriptions/all'),
   };
 }
 

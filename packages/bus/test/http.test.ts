@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { ManualClock, waitFor } from '@hubbub/kernel';
+import type { LocalBroker } from '../src/broker/local-broker.ts';
 import { type BusHttpOptions, createBusHttpHandler, createSasToken } from '../src/http/index.ts';
 import { type Bus, createBus } from '../src/index.ts';
 
@@ -148,7 +149,8 @@ describe('bus HTTP API: messages', () => {
   });
 
   it('stops waiting when the client goes away, without taking a message', async () => {
-    const store = h.bus.broker.catalog.receivable('orders');
+    // The in-process broker's own view of the queue: its waiting receivers.
+    const store = (h.bus.broker as LocalBroker).catalog.receivable('orders');
     const abort = new AbortController();
     const waiting = fetch(`${h.base}/orders/messages/head?timeout=30`, { method: 'POST', signal: abort.signal });
     await waitFor(() => store.waiters.size === 1, { what: 'a waiting receive' });

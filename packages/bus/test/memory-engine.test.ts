@@ -1,5 +1,5 @@
-import { describeBusEngine } from '../src/engine/conformance.ts';
-import { MemoryEngine } from '../src/engine/memory/engine.ts';
+import { createMemoryEngine } from '@hubbub/bus/engine';
+import { describeBusEngine } from '@hubbub/bus/engine/conformance';
 
 // The memory engine keeps its state across close/open of the same instance, so it can "restart".
-describeBusEngine({ name: 'memory', create: () => new MemoryEngine(), reopen: (engine) => engine });
+describeBusEngine({ name: 'memory', create: () => createMemoryEngine(), reopen: (engine) => engine });

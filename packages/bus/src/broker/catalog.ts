@@ -9,7 +9,6 @@ import {
   checkShortName,
   DEAD_LETTER_SUFFIX,
   deadLetterKey,
-  type EntitiesConfig,
   type EntityRuntimeProperties,
   entityKey,
   type QueueOptions,
@@ -453,7 +452,7 @@ export class Catalog {
     return [...this.#subscription(topicName, subscription).sub.rules];
   }
 
-  // ── runtime + config ────────────────────────────────────────────────────────────────────────
+  // ── runtime ────────────────────────────────────────────────────────────────────────
 
   runtimeProperties(path: string): EntityRuntimeProperties {
     const queue = this.receivable(path);
@@ -468,27 +467,6 @@ export class Catalog {
       lockedMessageCount: queue.lockedCount,
       totalMessageCount: queue.messages.size + dead,
     };
-  }
-
-  /** Creates the declared entities that do not exist yet (existing ones are left as they are). */
-  async applyConfig(config: EntitiesConfig): Promise<void> {
-    if (config === null || typeof config !== 'object') {
-      throw new BusError('BUS_INVALID_OPTION', 'entities: must be an object with queues and topics');
-    }
-    for (const q of config.queues ?? []) {
-      const { name, ...options } = q;
-      if (!this.queues.has(entityKey(name))) await this.createQueue(name, options);
-    }
-    for (const t of config.topics ?? []) {
-      const { name, subscriptions, ...options } = t;
-      if (!this.topics.has(entityKey(name))) await this.createTopic(name, options);
-      for (const s of subscriptions ?? []) {
-        const { name: subName, ...subOptions } = s;
-        if (!this.topics.get(entityKey(name))!.subscriptions.has(subName.toLowerCase())) {
-          await this.createSubscription(name, subName, subOptions);
-        }
-      }
-    }
   }
 }
 

@@ -5,7 +5,7 @@ import { createBus } from '../client.ts';
 import { MemoryEngine } from '../engine/memory/engine.ts';
 import type { BusEngine, EngineOp, EngineState } from '../engine/port.ts';
 import { BusError } from '../errors.ts';
-import { Broker } from './local-broker.ts';
+import { createLocalBroker, LocalBroker } from './local-broker.ts';
 
 /** A memory engine whose writes can be made to fail. */
 class FlakyEngine implements BusEngine {
@@ -148,7 +148,7 @@ describe('broker', () => {
   });
 
   it('validates receive options at the broker door', async () => {
-    const broker = await Broker.open({ engine: new MemoryEngine() });
+    const broker = await LocalBroker.open({ engine: new MemoryEngine() });
     await broker.catalog.createQueue('q');
     assert.throws(() => broker.receive('q', { maxMessages: 0, mode: 'peekLock', maxWaitTimeMs: 0 }), {
       code: 'BUS_INVALID_OPTION',
@@ -156,8 +156,11 @@ describe('broker', () => {
     assert.throws(() => broker.receive('q', { maxMessages: 1, mode: 'sometimes' as 'peekLock', maxWaitTimeMs: 0 }), {
       code: 'BUS_INVALID_OPTION',
     });
-    assert.throws(() => broker.renewLock('q', 'no-such-token'), { code: 'BUS_LOCK_LOST' });
-    await assert.rejects(broker.complete('q', 'no-such-token'), { code: 'BUS_LOCK_LOST' });
+    await assert.rejects(broker.renewLock('q', 'no-such-token'), { code: 'BUS_LOCK_LOST' });
+    await assert.rejects(broker.settle('q', 'no-such-token', { kind: 'complete' }), { code: 'BUS_LOCK_LOST' });
+    await assert.rejects(broker.settle('q', 'no-such-token', { kind: 'keep' } as never), {
+      code: 'BUS_INVALID_OPTION',
+    });
     await broker.close();
   });
 
@@ -183,5 +186,19 @@ describe('broker', () => {
       'lockExpired 1',
       'deadLettered q/$DeadLetterQueue MaxDeliveryCountExceeded',
     ]);
+  });
+});
+
+describe('createBus({ broker })', () => {
+  it('runs on the broker it is given: entities through its admin, operations through it, closed with it', async () => {
+    const broker = await createLocalBroker({ engine: new MemoryEngine() });
+    const bus = await createBus({ broker, entities: { queues: [{ name: 'q' }] } });
+    assert.equal(bus.broker, broker);
+    assert.equal(await broker.admin.queueExists('q'), true);
+    await bus.createSender('q').send({ body: 'via the port' });
+    const [d] = await broker.receive('q', { maxMessages: 1, mode: 'receiveAndDelete', maxWaitTimeMs: 0 });
+    assert.equal(new TextDecoder().decode(d?.msg.body), 'via the port');
+    await bus.close();
+    assert.equal(broker.closed, true);
   });
 });

@@ -16,15 +16,27 @@
  * @module
  */
 import { type Clock, type IdSource, randomIds, systemClock, TypedEmitter } from '@hubbub/kernel';
+import type { BusAdmin } from '../admin.ts';
 import type { BusEngine, EngineOp, StoredMessage } from '../engine/port.ts';
 import { BusError, closedError } from '../errors.ts';
 import type { ServiceBusMessage } from '../message.ts';
 import { type EncodedMessage, encodeMessage } from '../message-codec.ts';
+import { LocalAdmin } from './admin.ts';
 import { Alarm } from './alarm.ts';
 import { Catalog } from './catalog.ts';
 import type { BrokerContext } from './context.ts';
 import { MessageLocks } from './locks.ts';
-import type { BusEvents, Delivery, ReceiveMode, ReceiveOptions, SessionLock } from './port.ts';
+import type {
+  Broker,
+  BrokerSessions,
+  BusEvents,
+  Delivery,
+  EntityInfo,
+  PeekRange,
+  ReceiveMode,
+  ReceiveOptions,
+  Settlement,
+} from './port.ts';
 import type { QueueState } from './queue-state.ts';
 import { Receiving } from './receiving.ts';
 import { Router } from './routing.ts';
@@ -32,7 +44,8 @@ import { Schedule } from './schedule.ts';
 import { SessionLocks } from './sessions.ts';
 import { Settling } from './settling.ts';
 
-export interface BrokerOptions {
+export interface LocalBrokerOptions {
+  /** Where state is kept (`@hubbub/bus/engine`). */
   engine: BusEngine;
   /** @default systemClock */
   clock?: Clock;
@@ -56,8 +69,11 @@ export interface BrokerOptions {
  */
 export type Visibility = 'accepted' | 'durable';
 
-export class Broker {
+export class LocalBroker implements Broker {
   readonly events = new TypedEmitter<BusEvents>();
+  readonly admin: BusAdmin;
+  readonly sessions: BrokerSessions;
+  /** The entities and their queue states (for tests that look inside). */
   readonly catalog: Catalog;
   readonly #engine: BusEngine;
   readonly #clock: Clock;
@@ -72,7 +88,7 @@ export class Broker {
   #closed = false;
   readonly #visibility: Visibility;
 
-  private constructor(options: BrokerOptions) {
+  private constructor(options: LocalBrokerOptions) {
     this.#engine = options.engine;
     this.#visibility = options.visibility ?? 'accepted';
     if (this.#visibility !== 'accepted' && this.#visibility !== 'durable') {
@@ -108,6 +124,8 @@ export class Broker {
     };
     this.#locks = new MessageLocks(ctx);
     this.#sessions = new SessionLocks(ctx, this.#locks);
+    this.sessions = this.#sessions;
+    this.admin = new LocalAdmin(this.catalog, () => this.#closed);
     this.#schedule = new Schedule(ctx, this.#router);
     this.#receiving = new Receiving(ctx, this.#locks, this.#sessions);
     this.#settling = new Settling(ctx, this.#locks, this.#sessions);
@@ -117,8 +135,8 @@ export class Broker {
     this.#alarm.watch(this.#schedule);
   }
 
-  static async open(options: BrokerOptions): Promise<Broker> {
-    const broker = new Broker(options);
+  static async open(options: LocalBrokerOptions): Promise<LocalBroker> {
+    const broker = new LocalBroker(options);
     const state = await options.engine.open();
     broker.catalog.restore(state);
     broker.#alarm.arm();
@@ -289,22 +307,25 @@ export class Broker {
     });
   }
 
-  // ── receive (see receiving.ts) and settlement (settling.ts) ─────────────────────────────────
+  // ── lookups, receive (see receiving.ts) and settlement (settling.ts) ─────────────────────────
 
-  /** Receives up to `maxMessages`, waiting up to `maxWaitTimeMs` for the first one. */
+  entity(path: string, use: 'send' | 'receive'): EntityInfo {
+    if (use === 'send') {
+      const target = this.catalog.sendTarget(path);
+      return { path: target.props.name, requiresSession: target.kind === 'queue' && target.props.requiresSession };
+    }
+    const queue = this.catalog.receivable(path);
+    return { path: queue.path, requiresSession: queue.settings.requiresSession };
+  }
+
   receive(path: string, options: ReceiveOptions): Promise<Delivery[]> {
     return this.#receiving.receive(path, options);
   }
 
-  /** Messages in sequence order from `fromSequenceNumber`, without locking (includes locked, deferred, scheduled). */
-  peek(
-    path: string,
-    options: { fromSequenceNumber?: bigint; maxMessageCount: number; sessionId?: string | undefined },
-  ): Delivery[] {
-    return this.#receiving.peek(path, options);
+  async peek(path: string, range: PeekRange): Promise<Delivery[]> {
+    return this.#receiving.peek(path, range);
   }
 
-  /** Receives deferred messages by sequence number (BUS_MESSAGE_NOT_FOUND when one is not deferred). */
   receiveDeferred(
     path: string,
     sequenceNumbers: readonly bigint[],
@@ -314,61 +335,12 @@ export class Broker {
     return this.#receiving.receiveDeferred(path, sequenceNumbers, mode, sessionToken);
   }
 
-  complete(path: string, lockToken: string): Promise<void> {
-    return this.#settling.complete(path, lockToken);
+  settle(path: string, lockToken: string, settlement: Settlement): Promise<void> {
+    return this.#settling.settle(path, lockToken, settlement);
   }
 
-  abandon(path: string, lockToken: string, properties?: ServiceBusMessage['applicationProperties']): Promise<void> {
-    return this.#settling.abandon(path, lockToken, properties);
-  }
-
-  deadLetter(
-    path: string,
-    lockToken: string,
-    options: {
-      reason?: string;
-      errorDescription?: string;
-      propertiesToModify?: ServiceBusMessage['applicationProperties'];
-    } = {},
-  ): Promise<void> {
-    return this.#settling.deadLetter(path, lockToken, options);
-  }
-
-  defer(path: string, lockToken: string, properties?: ServiceBusMessage['applicationProperties']): Promise<void> {
-    return this.#settling.defer(path, lockToken, properties);
-  }
-
-  /** Extends a message lock by the entity's lock duration; returns the new expiry. */
-  renewLock(path: string, lockToken: string): Date {
+  renewLock(path: string, lockToken: string): Promise<Date> {
     return this.#settling.renewLock(path, lockToken);
-  }
-
-  // ── sessions (see sessions.ts) ──────────────────────────────────────────────────────────────
-
-  /** Locks a named session, or (sessionId undefined) the next unlocked session with messages. */
-  acceptSession(
-    path: string,
-    sessionId: string | undefined,
-    options: { maxWaitTimeMs: number; signal?: AbortSignal | undefined },
-  ): Promise<SessionLock> {
-    return this.#sessions.accept(path, sessionId, options);
-  }
-
-  renewSessionLock(path: string, token: string): number {
-    return this.#sessions.renew(path, token);
-  }
-
-  getSessionState(path: string, token: string): Uint8Array | undefined {
-    return this.#sessions.getState(path, token);
-  }
-
-  setSessionState(path: string, token: string, state: Uint8Array | null): Promise<void> {
-    return this.#sessions.setState(path, token, state);
-  }
-
-  /** Releases a session lock (receiver closed); its in-flight messages return with delivery count + 1. */
-  releaseSession(path: string, token: string): void {
-    this.#sessions.release(path, token);
   }
 
   #queueRemoved(queue: QueueState): void {
@@ -379,4 +351,7 @@ export class Broker {
   }
 }
 
-export type { BusEvents, Delivery, ReceiveMode, ReceiveOptions, SessionLock };
+/** Opens the in-process broker over `engine`: replays its state, then serves. */
+export function createLocalBroker(options: LocalBrokerOptions): Promise<Broker> {
+  return LocalBroker.open(options);
+}

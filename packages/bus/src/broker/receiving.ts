@@ -11,7 +11,7 @@ import { BusError, closedError, entityDeleted, sessionLockLost } from '../errors
 import type { Catalog } from './catalog.ts';
 import type { BrokerContext } from './context.ts';
 import type { MessageLocks } from './locks.ts';
-import type { Delivery, ReceiveMode, ReceiveOptions } from './port.ts';
+import type { Delivery, PeekRange, ReceiveMode, ReceiveOptions } from './port.ts';
 import type { Entry, QueueState, SessionQueue } from './queue-state.ts';
 import type { SessionLocks } from './sessions.ts';
 
@@ -142,10 +142,7 @@ export class Receiving {
   }
 
   /** Messages in sequence order from `fromSequenceNumber`, without locking (includes locked, deferred, scheduled). */
-  peek(
-    path: string,
-    options: { fromSequenceNumber?: bigint; maxMessageCount: number; sessionId?: string | undefined },
-  ): Delivery[] {
+  peek(path: string, options: PeekRange): Delivery[] {
     this.#ctx.check();
     const queue = this.#catalog.receivable(path);
     const from = Number(options.fromSequenceNumber ?? 1n);

@@ -12,12 +12,12 @@ import type { Catalog } from './catalog.ts';
 import type { BrokerContext } from './context.ts';
 import { Heap } from './heap.ts';
 import type { MessageLocks } from './locks.ts';
-import type { SessionLock } from './port.ts';
+import type { BrokerSessions, SessionLock } from './port.ts';
 import type { QueueState, SessionQueue } from './queue-state.ts';
 
 const earliest = (a: { at: number }, b: { at: number }): boolean => a.at < b.at;
 
-export class SessionLocks implements Deadlines {
+export class SessionLocks implements BrokerSessions, Deadlines {
   readonly #held = new Map<string, { queue: QueueState; session: SessionQueue }>();
   /** Session lock deadlines; a renewal adds one, a stale one is skipped when it comes due. */
   readonly #due = new Heap<{ at: number; token: string }>(earliest);
@@ -125,8 +125,8 @@ export class SessionLocks implements Deadlines {
     return { sessionId: s.id, lockToken: token, lockedUntil: s.lockedUntil };
   }
 
-  /** Extends a session lock and its messages' locks by the lock duration; returns the new expiry. */
-  renew(path: string, token: string): number {
+  /** Extends a session lock and its messages' locks by the lock duration; resolves with the new expiry. */
+  async renew(path: string, token: string): Promise<number> {
     const session = this.locked(this.#catalog.receivable(path), token);
     const queue = this.#catalog.receivable(path);
     session.lockedUntil = this.#clock.now() + queue.settings.lockDuration;
@@ -135,7 +135,7 @@ export class SessionLocks implements Deadlines {
     return session.lockedUntil;
   }
 
-  getState(path: string, token: string): Uint8Array | undefined {
+  async getState(path: string, token: string): Promise<Uint8Array | undefined> {
     this.#ctx.check();
     return this.locked(this.#catalog.receivable(path), token).state;
   }
@@ -149,7 +149,7 @@ export class SessionLocks implements Deadlines {
   }
 
   /** Releases a session lock (receiver closed); its in-flight messages return with delivery count + 1. */
-  release(path: string, token: string): void {
+  async release(path: string, token: string): Promise<void> {
     if (this.#ctx.closed()) return;
     const queue = this.#catalog.queueStates.get(path.toLowerCase());
     const held = this.#held.get(token);

@@ -12,6 +12,7 @@ import { encodeMessage } from '../message-codec.ts';
 import type { Catalog } from './catalog.ts';
 import type { BrokerContext } from './context.ts';
 import type { Held, MessageLocks } from './locks.ts';
+import type { Settlement } from './port.ts';
 import type { Entry, QueueState } from './queue-state.ts';
 import type { SessionLocks } from './sessions.ts';
 
@@ -36,14 +37,38 @@ export class Settling {
     return this.#locks.held(this.#catalog.receivable(path), lockToken);
   }
 
-  async complete(path: string, lockToken: string): Promise<void> {
+  /** Settles a peek-locked message as `settlement` says. */
+  settle(path: string, lockToken: string, settlement: Settlement): Promise<void> {
+    switch (settlement?.kind) {
+      case 'complete':
+        return this.#complete(path, lockToken);
+      case 'abandon':
+        return this.#abandon(path, lockToken, settlement.propertiesToModify);
+      case 'deadLetter':
+        return this.#deadLetter(path, lockToken, settlement);
+      case 'defer':
+        return this.#defer(path, lockToken, settlement.propertiesToModify);
+      default:
+        return Promise.reject(
+          new BusError(
+            'BUS_INVALID_OPTION',
+            "settlement: kind must be 'complete', 'abandon', 'deadLetter' or 'defer'",
+            {
+              detail: { option: 'settlement' },
+            },
+          ),
+        );
+    }
+  }
+
+  async #complete(path: string, lockToken: string): Promise<void> {
     const { queue, entry } = this.#locked(path, lockToken);
     this.#locks.unlock(queue, entry);
     queue.messages.delete(entry.msg.seq);
     await this.#engine.write([{ op: 'remove', entity: queue.key, seq: entry.msg.seq }]);
   }
 
-  async abandon(
+  async #abandon(
     path: string,
     lockToken: string,
     properties?: ServiceBusMessage['applicationProperties'],
@@ -76,14 +101,10 @@ export class Settling {
     return this.#engine.write([{ op: 'update', entity: queue.key, seq: entry.msg.seq, patch }]);
   }
 
-  async deadLetter(
+  async #deadLetter(
     path: string,
     lockToken: string,
-    options: {
-      reason?: string;
-      errorDescription?: string;
-      propertiesToModify?: ServiceBusMessage['applicationProperties'];
-    } = {},
+    options: Extract<Settlement, { kind: 'deadLetter' }>,
   ): Promise<void> {
     this.#ctx.check();
     const queue = this.#catalog.receivable(path);
@@ -113,7 +134,11 @@ export class Settling {
     await this.#ctx.deadLetter(held.queue, msg, options.reason ?? '', options.errorDescription);
   }
 
-  async defer(path: string, lockToken: string, properties?: ServiceBusMessage['applicationProperties']): Promise<void> {
+  async #defer(
+    path: string,
+    lockToken: string,
+    properties?: ServiceBusMessage['applicationProperties'],
+  ): Promise<void> {
     const { queue, entry } = this.#locked(path, lockToken);
     this.#locks.unlock(queue, entry);
     const patch = {
@@ -126,11 +151,11 @@ export class Settling {
     await this.#engine.write([{ op: 'update', entity: queue.key, seq: entry.msg.seq, patch }]);
   }
 
-  /** Extends a message lock by the entity's lock duration; returns the new expiry. */
-  renewLock(path: string, lockToken: string): Date {
+  /** Extends a message lock by the entity's lock duration; resolves with the new expiry. */
+  async renewLock(path: string, lockToken: string): Promise<Date> {
     const { queue, entry } = this.#locked(path, lockToken);
     if (entry.sessionLock !== undefined) {
-      return new Date(this.#sessions.renew(path, entry.sessionLock));
+      return new Date(await this.#sessions.renew(path, entry.sessionLock));
     }
     return this.#locks.renew(queue, entry, lockToken);
   }

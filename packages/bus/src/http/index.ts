@@ -135,7 +135,7 @@ export function createBusHttpHandler(bus: Bus, options: BusHttpOptions = {}): Bu
     const ctx: MessageContext = { bus, maxRequestBytes, maxTimeoutSeconds, baseUrl: `http://${host}${basePath}` };
     switch (route.kind) {
       case 'messages':
-        if (method === 'GET') peek(ctx, route.entity, url, res);
+        if (method === 'GET') await peek(ctx, route.entity, url, res);
         else await sendMessages(ctx, route.entity, req, res);
         return;
       case 'head':

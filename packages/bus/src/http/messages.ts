@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { queryParam } from '@hubbub/kernel';
-import type { Delivery } from '../broker/local-broker.ts';
+import type { Delivery } from '../broker/port.ts';
 import type { Bus } from '../client.ts';
 import { BusError } from '../errors.ts';
 import type { PropertyValue, ServiceBusMessage } from '../message.ts';
@@ -122,7 +122,7 @@ export async function receiveHead(
     if (abort.signal.aborted) {
       // The client went away while waiting: give a peek-locked message back at once.
       if (delivery?.lockToken !== undefined)
-        await ctx.bus.broker.abandon(delivery.path, delivery.lockToken).catch(() => {});
+        await ctx.bus.broker.settle(delivery.path, delivery.lockToken, { kind: 'abandon' }).catch(() => {});
       return;
     }
     if (delivery === undefined) {
@@ -167,10 +167,10 @@ export async function settle(
   res: ServerResponse,
 ): Promise<void> {
   const broker = ctx.bus.broker;
-  if (method === 'DELETE') await broker.complete(entity, lockToken);
-  else if (method === 'PUT') await broker.abandon(entity, lockToken);
+  if (method === 'DELETE') await broker.settle(entity, lockToken, { kind: 'complete' });
+  else if (method === 'PUT') await broker.settle(entity, lockToken, { kind: 'abandon' });
   else {
-    const lockedUntil = broker.renewLock(entity, lockToken);
+    const lockedUntil = await broker.renewLock(entity, lockToken);
     sendEmpty(res, 200, {
       brokerproperties: JSON.stringify({ LockToken: lockToken, LockedUntilUtc: lockedUntil.toUTCString() }),
     });
@@ -180,7 +180,7 @@ export async function settle(
 }
 
 /** `GET /{entity}/messages?count=N&fromSequenceNumber=S` (Hubbub extension): peek without locking, as a JSON batch. */
-export function peek(ctx: MessageContext, entity: string, url: URL, res: ServerResponse): void {
+export async function peek(ctx: MessageContext, entity: string, url: URL, res: ServerResponse): Promise<void> {
   const count = queryParam(url.searchParams, 'count') ?? '1';
   const from = queryParam(url.searchParams, 'fromSequenceNumber') ?? '1';
   if (!/^\d+$/.test(count) || Number(count) < 1 || Number(count) > 1000) {
@@ -191,7 +191,10 @@ export function peek(ctx: MessageContext, entity: string, url: URL, res: ServerR
       detail: { option: 'fromSequenceNumber' },
     });
   }
-  const deliveries = ctx.bus.broker.peek(entity, { fromSequenceNumber: BigInt(from), maxMessageCount: Number(count) });
+  const deliveries = await ctx.bus.broker.peek(entity, {
+    fromSequenceNumber: BigInt(from),
+    maxMessageCount: Number(count),
+  });
   sendJson(res, 200, deliveries.map(toBatchEntry));
 }
 

@@ -563,6 +563,6 @@ function writeAt(write: FsWrite, fd: number, buf: Buffer, position: number, done
   step(0);
 }
 
-export function createFileEngine(options: FileEngineOptions): BusEngine {
+export function createFileEngine(options: FileEngineOptions): FileEngine {
   return new FileEngine(options);
 }
