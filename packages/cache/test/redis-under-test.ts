@@ -9,7 +9,8 @@ import { connect } from 'node:net';
 import type { CacheEngineSuiteOptions } from '@hubbub/cache/engine';
 
 export const REDIS_URL = 'redis://127.0.0.1:6379';
-const START = 'redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no';
+const start = (port: number) =>
+  `redis-server --daemonize yes --bind 127.0.0.1 --port ${port} --save "" --appendonly no`;
 
 export interface RedisUnderTest {
   readonly url: string;
@@ -38,31 +39,34 @@ function probe(port: number): Promise<string | undefined> {
   });
 }
 
-export async function redisUnderTest(): Promise<RedisUnderTest> {
+/** The Redis on 127.0.0.1:`port` (6379), or why there is none. */
+export async function redisUnderTest(port = 6379): Promise<RedisUnderTest> {
+  const url = `redis://127.0.0.1:${port}`;
   const prefix = `hubbub-test:${randomUUID()}:`;
-  const problem = await probe(6379);
+  const problem = await probe(port);
   if (problem !== undefined) {
-    const what = `Redis is not reachable at 127.0.0.1:6379 (${problem})`;
-    if (process.env.CI) throw new Error(`${what}; the cache's integration tests need it: start it with \`${START}\`.`);
-    const unavailable = `${what}; start it with \`${START}\` to run these tests`;
+    const what = `Redis is not reachable at 127.0.0.1:${port} (${problem})`;
+    if (process.env.CI)
+      throw new Error(`${what}; the cache's integration tests need it: start it with \`${start(port)}\`.`);
+    const unavailable = `${what}; start it with \`${start(port)}\` to run these tests`;
     const cleanup = async () => {};
-    return { url: REDIS_URL, prefix, unavailable, cleanup, suite: { prefix, unavailable, cleanup } };
+    return { url, prefix, unavailable, cleanup, suite: { prefix, unavailable, cleanup } };
   }
-  const cleanup = () => deleteKeys(prefix);
-  return { url: REDIS_URL, prefix, cleanup, suite: { prefix, cleanup } };
+  const cleanup = () => deleteKeys(url, prefix);
+  return { url, prefix, cleanup, suite: { prefix, cleanup } };
 }
 
 /** A plain client for checks and set-up behind the cache's back. */
-export async function rawClient() {
+export async function rawClient(url = REDIS_URL) {
   const { createClient } = await import('redis');
-  const client = createClient({ url: REDIS_URL });
+  const client = createClient({ url });
   client.on('error', () => {});
   await client.connect();
   return client;
 }
 
-async function deleteKeys(prefix: string): Promise<void> {
-  const client = await rawClient();
+async function deleteKeys(url: string, prefix: string): Promise<void> {
+  const client = await rawClient(url);
   try {
     for await (const keys of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 500 })) {
       if (keys.length > 0) await client.unlink(keys);
