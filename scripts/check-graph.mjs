@@ -15,7 +15,7 @@ const allowed = {
   bus: ['kernel'],
   'bus-nats': ['kernel', 'bus'],
   'bus-amqp': ['kernel', 'bus'],
-  functions: ['kernel', 'hub-protocol', 'hub', 'bus'],
+  functions: ['kernel'],
   store: ['kernel'],
   cache: ['kernel'],
   push: ['kernel'],

@@ -52,3 +52,16 @@ export class FunctionsError extends HubbubError {
 export function isFunctionsError(value: unknown, code?: FunctionsErrorCode): value is FunctionsError {
   return value instanceof FunctionsError && (code === undefined || value.code === code);
 }
+
+/** What an invocation failed with, as a FunctionsError: its own, or FUNCTIONS_INVOCATION_FAILED with the cause chained. */
+export function invocationError(err: unknown, functionName: string, invocationId?: string): FunctionsError {
+  if (isFunctionsError(err)) return err;
+  return new FunctionsError(
+    'FUNCTIONS_INVOCATION_FAILED',
+    `Function "${functionName}" failed${invocationId === undefined ? '' : ` (invocation ${invocationId})`}.`,
+    {
+      cause: err,
+      detail: invocationId === undefined ? { function: functionName } : { function: functionName, invocationId },
+    },
+  );
+}

@@ -4,10 +4,11 @@
  * succeeds only when the function and every output binding succeeded.
  * @module
  */
-import { AbortedError, type Clock } from '@hubbub/kernel';
+import { AbortedError, type Clock, type TypedEmitter } from '@hubbub/kernel';
 import type { BindingServices, FunctionEntry, InvocationData } from './bindings.ts';
 import type { RpcInvocationResponse, RpcRetryOptions, RpcTypedData } from './core-types.ts';
 import { FunctionsError } from './errors.ts';
+import type { FunctionsHostEvents } from './events.ts';
 import { type InvocationScope, invokeFunction } from './invoke.ts';
 import { fromTypedData, toTypedData } from './typed-data.ts';
 
@@ -65,7 +66,11 @@ export interface Executor {
   execute(entry: FunctionEntry, request: ExecuteRequest): Promise<RpcInvocationResponse>;
 }
 
-export function createExecutor(scope: InvocationScope, services: BindingServices): Executor {
+export function createExecutor(
+  scope: InvocationScope,
+  services: BindingServices,
+  events: TypedEmitter<FunctionsHostEvents>,
+): Executor {
   async function attempt(entry: FunctionEntry, request: ExecuteRequest, retryContext: object | undefined) {
     const inputData = [{ name: entry.trigger.name, data: request.triggerData }];
     for (const input of entry.inputs) {
@@ -127,6 +132,11 @@ export function createExecutor(scope: InvocationScope, services: BindingServices
           last = err;
           if (policy === undefined || (policy.maxRetryCount >= 0 && retryCount >= policy.maxRetryCount)) throw err;
           retryCount++;
+          events.emit('invocation:retrying', err, {
+            function: entry.name,
+            invocationId: request.invocationId,
+            retryCount,
+          });
           services.logger.warn(
             { function: entry.name, invocationId: request.invocationId, retryCount, err },
             'Function failed; retrying under its retry policy.',

@@ -1,40 +1,19 @@
 /**
- * host.json and local.settings.json, read once at start.
+ * host.json and local.settings.json, read once at start. Each extension reads its own section of
+ * host.json `extensions` (with the helpers here, so every bad value fails the same way).
  * @module
  */
 import { join } from 'node:path';
 import { readJsonFile } from './app-loader.ts';
 import { FunctionsError } from './errors.ts';
 
-export interface HostConfig {
-  /** extensions.http.routePrefix. @default 'api' */
-  readonly routePrefix: string;
-  /** extensions.serviceBus.maxConcurrentCalls (also read from messageHandlerOptions). @default 16 */
-  readonly maxConcurrentCalls: number;
-  /** extensions.serviceBus.maxConcurrentSessions. @default 8 */
-  readonly maxConcurrentSessions: number;
-  /** extensions.serviceBus.maxMessageBatchSize (cardinality 'many'). @default 1000 */
-  readonly maxMessageBatchSize: number;
-  /** extensions.serviceBus.maxAutoLockRenewalDuration in ms (`hh:mm:ss` in host.json). @default 300_000 */
-  readonly maxAutoLockRenewalMs: number;
+/** host.json: the sections of `extensions`, each handed to the extension of that name. */
+export interface HostJson {
+  readonly extensions: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
 }
 
-interface HostJson {
-  version?: string;
-  extensions?: {
-    http?: { routePrefix?: unknown };
-    serviceBus?: {
-      maxConcurrentCalls?: unknown;
-      maxConcurrentSessions?: unknown;
-      maxMessageBatchSize?: unknown;
-      maxAutoLockRenewalDuration?: unknown;
-      messageHandlerOptions?: { maxConcurrentCalls?: unknown };
-      sessionHandlerOptions?: { maxConcurrentSessions?: unknown };
-    };
-  };
-}
-
-function positive(value: unknown, fallback: number, field: string): number {
+/** A positive integer host.json value, `fallback` when absent; `field` names it in the error. */
+export function positiveInteger(value: unknown, fallback: number, field: string): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
     throw new FunctionsError('FUNCTIONS_INVALID_SETTING', `host.json ${field} must be a positive integer.`, {
@@ -44,8 +23,8 @@ function positive(value: unknown, fallback: number, field: string): number {
   return value;
 }
 
-/** A host.json TimeSpan (`[d.]hh:mm:ss[.fff]`) in ms. */
-function timeSpan(value: unknown, fallback: number, field: string): number {
+/** A host.json TimeSpan (`[d.]hh:mm:ss[.fff]`) in ms, `fallback` when absent. */
+export function timeSpanMs(value: unknown, fallback: number, field: string): number {
   if (value === undefined) return fallback;
   const m =
     typeof value === 'string' ? /^(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{1,3}))?$/.exec(value.trim()) : null;
@@ -58,34 +37,16 @@ function timeSpan(value: unknown, fallback: number, field: string): number {
   return (((Number(d) * 24 + Number(h)) * 60 + Number(min)) * 60 + Number(sec)) * 1000 + Number(ms.padEnd(3, '0'));
 }
 
-export async function readHostConfig(appDir: string): Promise<HostConfig> {
-  const json = (await readJsonFile<HostJson>(join(appDir, 'host.json'), 'host.json', true)) ?? {};
-  const prefix = json.extensions?.http?.routePrefix;
-  if (prefix !== undefined && typeof prefix !== 'string') {
-    throw new FunctionsError('FUNCTIONS_INVALID_SETTING', 'host.json extensions.http.routePrefix must be a string.', {
-      detail: { field: 'extensions.http.routePrefix' },
-    });
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+export async function readHostJson(appDir: string): Promise<HostJson> {
+  const json = await readJsonFile<{ extensions?: unknown }>(join(appDir, 'host.json'), 'host.json', true);
+  const extensions: Record<string, Readonly<Record<string, unknown>>> = {};
+  if (isRecord(json?.extensions)) {
+    for (const [name, section] of Object.entries(json.extensions)) if (isRecord(section)) extensions[name] = section;
   }
-  const sb = json.extensions?.serviceBus ?? {};
-  return {
-    routePrefix: (prefix ?? 'api').replace(/^\/+|\/+$/g, ''),
-    maxConcurrentCalls: positive(
-      sb.maxConcurrentCalls ?? sb.messageHandlerOptions?.maxConcurrentCalls,
-      16,
-      'extensions.serviceBus.maxConcurrentCalls',
-    ),
-    maxConcurrentSessions: positive(
-      sb.maxConcurrentSessions ?? sb.sessionHandlerOptions?.maxConcurrentSessions,
-      8,
-      'extensions.serviceBus.maxConcurrentSessions',
-    ),
-    maxMessageBatchSize: positive(sb.maxMessageBatchSize, 1000, 'extensions.serviceBus.maxMessageBatchSize'),
-    maxAutoLockRenewalMs: timeSpan(
-      sb.maxAutoLockRenewalDuration,
-      300_000,
-      'extensions.serviceBus.maxAutoLockRenewalDuration',
-    ),
-  };
+  return { extensions };
 }
 
 /** `Values` of local.settings.json (absent file → {}). */

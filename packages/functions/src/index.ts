@@ -1,18 +1,23 @@
-export type { BindingType } from './bindings.ts';
-export { type BusAdapterOptions, fromHubbubBus } from './bus-adapter.ts';
+/**
+ * @hubbub/functions — a host for `@azure/functions` v4 apps. It depends on the kernel only: the
+ * bus and the hub reach it through its ports ({@link BusPort}, {@link SignalRTarget}), which the
+ * composition root (`@hubbub/system`) implements; every trigger and binding comes as an extension.
+ * Writing an extension: `@hubbub/functions/extension`. Test doubles: `@hubbub/functions/testing`.
+ * @module
+ */
+export type { Connection } from './connections.ts';
 export { FunctionsError, type FunctionsErrorCode, FunctionsErrorStatus, isFunctionsError } from './errors.ts';
-export { createFunctionsHost, type FunctionInfo, type FunctionsHost, type FunctionsHostOptions } from './host.ts';
-export { fromHubServer, type HubTargetOptions, hubServerResolver } from './hub-adapter.ts';
-export type { FunctionKeys, FunctionKeysOptions } from './keys.ts';
-export { parseSchedule, type Schedule } from './ncrontab.ts';
+export type { FunctionsHostEvents, InvocationFailure } from './events.ts';
+export type { Extension } from './extension.ts';
+export { builtInExtensions, type ExtensionOptions } from './extensions/index.ts';
 export type {
   BusOutgoingMessage,
+  BusPort,
   BusReceivedMessage,
   BusReceiveOptions,
   BusResolver,
   BusSource,
-  FunctionsBus,
-} from './service-bus.ts';
+} from './extensions/service-bus/port.ts';
 export type {
   ConnectionInfoRequest,
   SignalRConnectionInfo,
@@ -20,5 +25,10 @@ export type {
   SignalRMessage,
   SignalRResolver,
   SignalRTarget,
-} from './signalr.ts';
-export { fromSignalRService, type SignalRServiceOptions } from './signalr-rest.ts';
+} from './extensions/signalr/port.ts';
+export { parseSchedule, type Schedule } from './extensions/timer/ncrontab.ts';
+export { createFunctionsHost, type FunctionsHost } from './host.ts';
+export type { FunctionsHostOptions } from './host-options.ts';
+export type { FunctionKeys, FunctionKeysOptions } from './keys.ts';
+export { parseConnectionString } from './settings.ts';
+export type { FunctionInfo } from './trigger-listeners.ts';

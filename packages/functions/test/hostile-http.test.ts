@@ -35,7 +35,7 @@ describe('HTTP functions under hostile requests', () => {
   };
 
   it('refuses a query parameter given twice when a binding expression reads it', async () => {
-    await using app = await serve({ app: 'signalr-app', hub });
+    await using app = await serve({ app: 'signalr-app', signalR: hub });
     for (const query of ['user=ada&user=eve', 'user=1&user=%20evil%0Auser', 'user=ada&USER=eve']) {
       const res = await fetch(`${app.base}/api/negotiateWithClaims?${query}`, { method: 'POST' });
       assert.equal(res.status, 400, query);

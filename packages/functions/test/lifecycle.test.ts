@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
-import type { Logger } from '@hubbub/kernel';
+import { type Logger, waitFor } from '@hubbub/kernel';
 import { createFunctionsHost } from '../src/index.ts';
 import { fixture, serve } from './support.ts';
 
@@ -50,6 +50,21 @@ describe('host lifecycle', () => {
     assert.equal(g.httpAppTerminations, before + 1);
   });
 
+  it('reports an appTerminate hook that throws, and closes anyway', async () => {
+    const g = globalThis as { httpAppTerminateFails?: boolean };
+    const host = createFunctionsHost({ appDir: fixture('http-app') });
+    const failures: { hook: string; error: string }[] = [];
+    host.on('hook:failed', (err, info) => failures.push({ hook: info.hook, error: (err as Error).message }));
+    await host.start();
+    g.httpAppTerminateFails = true;
+    try {
+      await host.close();
+    } finally {
+      delete g.httpAppTerminateFails;
+    }
+    assert.deepEqual(failures, [{ hook: 'appTerminate', error: 'terminate failed' }]);
+  });
+
   it('forwards context.log to the logger with the function name and invocation id', async () => {
     const { lines, logger } = recordingLogger();
     await using app = await serve({ app: 'http-app', logger });
@@ -70,13 +85,50 @@ describe('host lifecycle', () => {
     assert.equal(lines.find((l) => l.message === '[greet] greeting quiet')?.level, 'debug');
   });
 
-  it('logs a failing HTTP function as an error with its cause', async () => {
+  it('reports a failing HTTP function, then logs it as an error with its cause', async () => {
     const { lines, logger } = recordingLogger();
     await using app = await serve({ app: 'http-app', logger });
-    await (await fetch(`${app.base}/api/boom`)).text();
+    const order: string[] = [];
+    const failed: Record<string, unknown>[] = [];
+    app.host.on('invocation:failed', (err, info) => {
+      order.push('event');
+      failed.push({
+        code: err.code,
+        cause: (err.cause as Error).message,
+        function: info.function,
+        trigger: info.trigger,
+      });
+      assert.match(String(info.invocationId), /^[0-9a-f-]{36}$/);
+    });
+    const { error: logError } = logger;
+    logger.error = (fields, message) => {
+      order.push('log');
+      logError(fields, message);
+    };
+    const res = await fetch(`${app.base}/api/boom`);
+    assert.equal(res.status, 500);
+    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'FUNCTIONS_INVOCATION_FAILED');
     const line = lines.find((l) => l.level === 'error' && l.fields.function === 'boom');
     assert.ok(line, 'error logged');
     assert.equal((line.fields.err as Error).message, 'kaboom');
+    assert.deepEqual(failed, [
+      { code: 'FUNCTIONS_INVOCATION_FAILED', cause: 'kaboom', function: 'boom', trigger: 'httpTrigger' },
+    ]);
+    assert.deepEqual(order, ['event', 'log']);
+  });
+
+  it('reports a request that fails outside any function (its body was cut off)', async () => {
+    await using app = await serve({ app: 'http-app' });
+    const failed: { code: string; method: string; path: string }[] = [];
+    app.host.on('request:failed', (err, info) => failed.push({ code: err.code, ...info }));
+    const { port } = app.server.address() as AddressInfo;
+    const { connect } = await import('node:net');
+    const socket = connect(port, '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write('POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\npartial');
+    socket.destroy();
+    await waitFor(() => failed.length === 1);
+    assert.deepEqual(failed, [{ code: 'FUNCTIONS_INVOCATION_FAILED', method: 'POST', path: '/api/echo' }]);
   });
 
   it('survives a malformed Host header', async () => {

@@ -3,7 +3,6 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { type Logger, silentLogger, waitFor } from '@hubbub/kernel';
 import { createFunctionsHost } from '../src/index.ts';
 import { fixture, serve } from './support.ts';
 
@@ -75,25 +74,6 @@ describe('loading failures', () => {
     });
     assert.equal(noBus.code, 'FUNCTIONS_BINDING_UNAVAILABLE');
     assert.equal(noBus.detail?.setting, 'ServiceBusConnection');
-  });
-
-  it('opens its own bus for a memory:// connection and logs a listener that cannot receive', async () => {
-    const errors: unknown[] = [];
-    const logger: Logger = { ...silentLogger, error: (fields) => errors.push(fields), child: () => logger };
-    const host = createFunctionsHost({
-      appDir: fixture('broken-missing-setting'),
-      settings: { OrdersQueue: 'orders', ServiceBusConnection: 'memory://' },
-      logger,
-    });
-    await host.start();
-    try {
-      await waitFor(() => errors.length > 0);
-      const [fields] = errors as { err: { code: string }; source: string }[];
-      assert.equal(fields?.err.code, 'BUS_ENTITY_NOT_FOUND');
-      assert.equal(fields?.source, '{"queue":"orders"}');
-    } finally {
-      await host.close();
-    }
   });
 
   it('validates options at construction', () => {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createBus } from '@hubbub/bus';
 import { waitFor } from '@hubbub/kernel';
 import type { ConnectionInfoRequest, SignalRGroupAction, SignalRMessage, SignalRTarget } from '../src/index.ts';
+import { MemoryBus } from '../src/testing/index.ts';
 import { serve } from './support.ts';
 
 /** A recording implementation of the SignalR port. */
@@ -26,7 +26,7 @@ function recordingTarget() {
 describe('SignalR bindings', () => {
   it('signalRConnectionInfo resolves the hub from a %setting% and the user id from a header expression', async () => {
     const { calls, target } = recordingTarget();
-    await using app = await serve({ app: 'signalr-app', hub: target });
+    await using app = await serve({ app: 'signalr-app', signalR: target });
     const res = await fetch(`${app.base}/api/negotiate`, {
       method: 'POST',
       headers: { 'x-ms-client-principal-id': 'ada' },
@@ -42,7 +42,7 @@ describe('SignalR bindings', () => {
 
   it('copies the claims named in claimTypeList from idToken', async () => {
     const { calls, target } = recordingTarget();
-    await using app = await serve({ app: 'signalr-app', hub: target });
+    await using app = await serve({ app: 'signalr-app', signalR: target });
     const payload = Buffer.from(JSON.stringify({ name: 'Ada', role: 'courier', secret: 'x' })).toString('base64url');
     const token = `e30.${payload}.sig`;
     const res = await fetch(`${app.base}/api/negotiateWithClaims?user=ada`, {
@@ -65,7 +65,7 @@ describe('SignalR bindings', () => {
 
   it('signalR output sends messages to all, users, groups and connections, and applies group actions', async () => {
     const { calls, target } = recordingTarget();
-    await using app = await serve({ app: 'signalr-app', hub: target });
+    await using app = await serve({ app: 'signalr-app', signalR: target });
     const res = await fetch(`${app.base}/api/broadcast`, {
       method: 'POST',
       body: JSON.stringify([
@@ -95,7 +95,7 @@ describe('SignalR bindings', () => {
 
   it('resolves binding expressions from route parameters in hubName', async () => {
     const { calls, target } = recordingTarget();
-    await using app = await serve({ app: 'signalr-app', hub: target });
+    await using app = await serve({ app: 'signalr-app', signalR: target });
     const res = await fetch(`${app.base}/api/users/lin/notify`, { method: 'POST' });
     assert.equal(res.status, 204);
     assert.deepEqual(calls, [
@@ -105,7 +105,7 @@ describe('SignalR bindings', () => {
 
   it('fails the invocation with FUNCTIONS_OUTPUT_FAILED for an invalid message or a failing hub', async () => {
     const { target } = recordingTarget();
-    await using app = await serve({ app: 'signalr-app', hub: target });
+    await using app = await serve({ app: 'signalr-app', signalR: target });
     for (const bad of [
       { arguments: [] },
       { target: 'x', arguments: 'nope' },
@@ -118,7 +118,7 @@ describe('SignalR bindings', () => {
       assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'FUNCTIONS_OUTPUT_FAILED');
     }
     const failing: SignalRTarget = { ...target, send: async () => Promise.reject(new Error('hub down')) };
-    await using down = await serve({ app: 'signalr-app', hub: failing });
+    await using down = await serve({ app: 'signalr-app', signalR: failing });
     const res = await fetch(`${down.base}/api/broadcast`, {
       method: 'POST',
       body: JSON.stringify({ target: 't', arguments: [] }),
@@ -131,7 +131,7 @@ describe('SignalR bindings', () => {
     const seen: { name: string; value: string }[] = [];
     await using app = await serve({
       app: 'signalr-app',
-      hub: (connection) => {
+      signalR: (connection) => {
         seen.push(connection);
         return target;
       },
@@ -141,20 +141,54 @@ describe('SignalR bindings', () => {
     assert.match(seen[0]?.value ?? '', /^Endpoint=http:\/\/127\.0\.0\.1;AccessKey=/);
   });
 
-  it('answers FUNCTIONS_BINDING_UNAVAILABLE when there is no hub and the connection string names none', async () => {
-    await using app = await serve({ app: 'signalr-app', settings: { AzureSignalRConnectionString: 'UseHubbub=true' } });
-    const res = await fetch(`${app.base}/api/negotiate`, { method: 'POST' });
-    assert.equal(res.status, 500);
-    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'FUNCTIONS_BINDING_UNAVAILABLE');
+  it('answers FUNCTIONS_BINDING_UNAVAILABLE when it was given no hub, or a resolver that names none', async () => {
+    const cases = [{}, { signalR: () => undefined }];
+    for (const given of cases) {
+      await using app = await serve({ app: 'signalr-app', ...given });
+      const res = await fetch(`${app.base}/api/negotiate`, { method: 'POST' });
+      assert.equal(res.status, 500);
+      const { error } = (await res.json()) as { error: { code: string; detail: Record<string, unknown> } };
+      assert.equal(error.code, 'FUNCTIONS_BINDING_UNAVAILABLE');
+      assert.equal(error.detail.setting, 'AzureSignalRConnectionString');
+    }
+  });
+
+  it('asks a resolver once per connection setting and reports a failed invocation', async () => {
+    const { target } = recordingTarget();
+    let made = 0;
+    await using app = await serve({
+      app: 'signalr-app',
+      signalR: () => {
+        made++;
+        return { ...target, send: async () => Promise.reject(new Error('hub down')) };
+      },
+    });
+    const failed: { code: string; function: string; trigger: string }[] = [];
+    app.host.on('invocation:failed', (err, info) =>
+      failed.push({ code: err.code, function: info.function, trigger: info.trigger }),
+    );
+    for (let i = 0; i < 2; i++) {
+      const res = await fetch(`${app.base}/api/broadcast`, {
+        method: 'POST',
+        body: JSON.stringify({ target: 't', arguments: [] }),
+      });
+      assert.equal(res.status, 500);
+      await res.body?.cancel();
+    }
+    assert.equal(made, 1);
+    assert.deepEqual(
+      failed,
+      Array(2).fill({ code: 'FUNCTIONS_OUTPUT_FAILED', function: 'broadcast', trigger: 'httpTrigger' }),
+    );
   });
 });
 
 describe('binding expressions on a Service Bus trigger', () => {
   it('resolve from the message body and trigger metadata', async () => {
     const { calls, target } = recordingTarget();
-    const bus = await createBus({ url: 'memory://', entities: { queues: [{ name: 'notifications' }] } });
-    await using _app = await serve({ app: 'bus-signalr-app', hub: target, bus });
-    await bus.createSender('notifications').send({
+    const bus = new MemoryBus();
+    await using _app = await serve({ app: 'bus-signalr-app', signalR: target, bus });
+    bus.enqueue('notifications', {
       messageId: 'm-1',
       body: { region: 'north', customer: 'ada' },
       contentType: 'application/json',
@@ -165,6 +199,6 @@ describe('binding expressions on a Service Bus trigger', () => {
       hub: 'orders_north_m-1',
       value: { target: 'update', userId: 'ada', arguments: ['m-1'] },
     });
-    await bus.close();
+    await waitFor(() => bus.deliveries[0]?.settled === 'completed', { what: 'the message completed' });
   });
 });

@@ -57,6 +57,10 @@ describe('timer trigger', () => {
   it('retries a failing timer function under its retry options with retryContext', async () => {
     const clock = new ManualClock(Date.parse('2026-01-01T00:59:59Z'));
     await using app = await serve({ app: 'timer-app', clock });
+    const retrying: { function: string; retryCount: number; error: string }[] = [];
+    app.host.on('invocation:retrying', (err, info) =>
+      retrying.push({ function: info.function, retryCount: info.retryCount, error: (err as Error).message }),
+    );
     clock.advance(1_000);
     const flaky = async () => (await calls(app.base)).filter((c) => c.name === 'flaky');
     await waitFor(async () => (await flaky()).length === 1);
@@ -69,12 +73,39 @@ describe('timer trigger', () => {
       { name: 'flaky', retryCount: 1, error: 'attempt 1 failed' },
       { name: 'flaky', retryCount: 2, error: 'attempt 2 failed' },
     ]);
+    assert.deepEqual(retrying, [
+      { function: 'flaky', retryCount: 1, error: 'attempt 1 failed' },
+      { function: 'flaky', retryCount: 2, error: 'attempt 2 failed' },
+    ]);
     await fetch(`${app.base}/api/release`, { method: 'POST' }); // 'slow' also fired at 01:00:00 and waits
+  });
+
+  it('reports a failing timer function and keeps its schedule', async () => {
+    const clock = new ManualClock(Date.parse('2026-01-01T00:29:59Z'));
+    await using app = await serve({ app: 'timer-app', clock });
+    const failed: Record<string, unknown>[] = [];
+    app.host.on('invocation:failed', (err, info) =>
+      failed.push({
+        code: err.code,
+        cause: (err.cause as Error).message,
+        function: info.function,
+        trigger: info.trigger,
+      }),
+    );
+    clock.advance(1_000); // 00:30:00 — 'broken' throws ('slow' starts too, and waits)
+    await waitFor(() => failed.length === 1);
+    assert.deepEqual(failed, [
+      { code: 'FUNCTIONS_INVOCATION_FAILED', cause: 'broken timer', function: 'broken', trigger: 'timerTrigger' },
+    ]);
+    await waitFor(() => app.host.nextTimerRun('broken') === Date.parse('2026-01-02T00:30:00Z'));
+    await fetch(`${app.base}/api/release`, { method: 'POST' });
   });
 
   it('close() stops waiting for a hung invocation after drainTimeoutMs', async () => {
     const clock = new ManualClock(Date.parse('2026-01-01T00:00:59Z'));
     const app = await serve({ app: 'timer-app', clock, drainTimeoutMs: 5_000 });
+    const timeouts: unknown[] = [];
+    app.host.on('drain:timeout', (info) => timeouts.push(info));
     clock.advance(1_000); // 00:01:00 — 'slow' starts and never finishes
     await waitFor(async () => (await calls(app.base)).some((c) => c.name === 'slow'));
     app.server.closeAllConnections();
@@ -88,5 +119,6 @@ describe('timer trigger', () => {
     clock.advance(5_000);
     await closing;
     assert.equal(done, true);
+    assert.deepEqual(timeouts, [{ running: 1, drainTimeoutMs: 5_000 }]);
   });
 });

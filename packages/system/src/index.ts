@@ -5,6 +5,20 @@
  * @module
  */
 export { parseCommandArgs, UsageError } from './args.ts';
+export {
+  type BusBridge,
+  type BusBridgeOptions,
+  type BusConnections,
+  bridgeBus,
+  busConnections,
+} from './bridges/bus.ts';
+export {
+  fromHubServer,
+  fromSignalRServiceInProcess,
+  type HubTargetOptions,
+  hubServerResolver,
+} from './bridges/signalr.ts';
+export { fromSignalRService, type SignalRServiceOptions, signalRServiceResolver } from './bridges/signalr-rest.ts';
 export { createDemoHub } from './demo.ts';
 export {
   createFrontDoor,

@@ -18,7 +18,7 @@ import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { type Bus, createBus, createBusHttpHandler, type SasKey } from '@hubbub/bus';
-import { createFunctionsHost, type FunctionsHost, fromHubServer, type SignalRTarget } from '@hubbub/functions';
+import { createFunctionsHost, type FunctionsHost } from '@hubbub/functions';
 import { createCors, createHubServer, createSignalRService, type HubServer, type SignalRService } from '@hubbub/hub';
 import {
   closeHttpServer,
@@ -31,8 +31,9 @@ import {
   sendError,
   sendJson,
 } from '@hubbub/kernel';
+import { bridgeBus } from './bridges/bus.ts';
+import { fromSignalRServiceInProcess } from './bridges/signalr.ts';
 import { createDemoHub } from './demo.ts';
-import { creatingEntities } from './entities.ts';
 import { createFrontDoor, type SystemRateLimits } from './front-door.ts';
 import { loadKeys, type SystemKeys } from './keys-file.ts';
 import { createStaticFiles, signalRBrowserClient } from './static.ts';
@@ -225,21 +226,22 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   };
 
   if (options.app !== undefined) {
-    const ready: Promise<unknown>[] = [];
     for (const queue of options.app.queues ?? []) {
       if (!(await bus.admin.queueExists(queue))) await bus.admin.createQueue(queue);
     }
+    // The bridges: triggers and outputs reach the bus, and SignalR bindings the hubs, in process.
+    const busPort = bridgeBus(bus, { createEntities: true });
     const host = createFunctionsHost({
       appDir: resolve(options.app.dir),
       settings: { AzureSignalRConnectionString: connectionString, ...keys.secrets, ...options.settings },
       maxRequestBodyBytes: maxBodyBytes,
-      bus: creatingEntities(bus, ready),
-      hub: inProcessSignalR(service, url),
+      bus: busPort,
+      signalR: fromSignalRServiceInProcess(service),
       logger: logger.child({ part: 'functions' }),
     });
     try {
       await host.start();
-      await Promise.all(ready);
+      await busPort.ready();
     } catch (err) {
       await host.close().catch(() => undefined);
       await stop();
@@ -269,19 +271,6 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     keys,
     close,
     [Symbol.asyncDispose]: close,
-  };
-}
-
-/**
- * SignalR bindings in process: sends and group changes go straight to the service's hubs;
- * negotiate gets `{url, accessToken}` for `/client/?hub=…`, exactly as Azure's binding builds it.
- */
-function inProcessSignalR(service: SignalRService, url: string): SignalRTarget {
-  const direct = fromHubServer(service.hubServer, { url });
-  return {
-    send: (hub, message) => direct.send(service.hub(hub).name, message),
-    groupAction: (hub, action) => direct.groupAction(service.hub(hub).name, action),
-    connectionInfo: (hub, request) => service.clientAccess(hub, request),
   };
 }
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type Logger, ManualClock, silentLogger } from '@hubbub/kernel';
-import { LockRenewer } from './bus-trigger.ts';
-import type { BusReceivedMessage } from './service-bus.ts';
+import { ManualClock } from '@hubbub/kernel';
+import { LockRenewer } from './lock-renewer.ts';
+import type { BusReceivedMessage } from './port.ts';
 
 const LOCK_MS = 30_000;
 const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
@@ -40,7 +40,11 @@ async function advance(clock: ManualClock, ms: number, step = 1_000): Promise<vo
 describe('LockRenewer', () => {
   it('renews every held lock at half its remaining time until released', async () => {
     const clock = new ManualClock(0);
-    const renewer = new LockRenewer({ clock, maxAutoLockRenewalMs: 300_000, logger: silentLogger });
+    const renewer = new LockRenewer({
+      clock,
+      maxAutoLockRenewalMs: 300_000,
+      lost: () => assert.fail('no renewal fails'),
+    });
     const a = lockedMessage(clock, 'a');
     renewer.hold([a]);
     await advance(clock, 5_000);
@@ -59,7 +63,11 @@ describe('LockRenewer', () => {
 
   it('stops renewing once the renewal budget is spent', async () => {
     const clock = new ManualClock(0);
-    const renewer = new LockRenewer({ clock, maxAutoLockRenewalMs: 40_000, logger: silentLogger });
+    const renewer = new LockRenewer({
+      clock,
+      maxAutoLockRenewalMs: 40_000,
+      lost: () => assert.fail('no renewal fails'),
+    });
     const a = lockedMessage(clock, 'a');
     renewer.hold([a]);
     await advance(clock, 120_000);
@@ -67,11 +75,14 @@ describe('LockRenewer', () => {
     assert.equal(renewer.size, 0);
   });
 
-  it('logs a failed renewal and leaves that lock to run out, keeping the others', async () => {
+  it('reports a failed renewal and leaves that lock to run out, keeping the others', async () => {
     const clock = new ManualClock(0);
-    const warnings: unknown[] = [];
-    const logger: Logger = { ...silentLogger, warn: (fields) => warnings.push(fields), child: () => logger };
-    const renewer = new LockRenewer({ clock, maxAutoLockRenewalMs: 300_000, logger });
+    const lost: { messageId: string | undefined; error: unknown }[] = [];
+    const renewer = new LockRenewer({
+      clock,
+      maxAutoLockRenewalMs: 300_000,
+      lost: (message, error) => lost.push({ messageId: message.messageId, error }),
+    });
     const a = lockedMessage(clock, 'a');
     const b = lockedMessage(clock, 'b');
     a.fail = true;
@@ -79,14 +90,20 @@ describe('LockRenewer', () => {
     await advance(clock, 35_000);
     assert.deepEqual(a.renewals, []);
     assert.deepEqual(b.renewals, [15_000, 30_000]);
-    assert.equal(warnings.length, 1);
-    assert.equal((warnings[0] as { messageId: string }).messageId, 'a');
+    assert.deepEqual(
+      lost.map((l) => ({ messageId: l.messageId, error: (l.error as Error).message })),
+      [{ messageId: 'a', error: 'lock lost' }],
+    );
     assert.equal(renewer.size, 1);
   });
 
   it('skips messages without a lock (receive-and-delete)', () => {
     const clock = new ManualClock(0);
-    const renewer = new LockRenewer({ clock, maxAutoLockRenewalMs: 300_000, logger: silentLogger });
+    const renewer = new LockRenewer({
+      clock,
+      maxAutoLockRenewalMs: 300_000,
+      lost: () => assert.fail('no renewal fails'),
+    });
     const { renewLock: _r, lockedUntil: _l, ...unlocked } = lockedMessage(clock, 'a');
     renewer.hold([unlocked]);
     assert.equal(renewer.size, 0);

@@ -6,7 +6,7 @@
  * cron: when both are restricted, either may match. Times are UTC.
  * @module
  */
-import { FunctionsError } from './errors.ts';
+import { FunctionsError } from '../../errors.ts';
 
 export interface Schedule {
   readonly expression: string;

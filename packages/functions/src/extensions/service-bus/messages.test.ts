@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type BusReceivedMessage, bodyData, toRpcMetadata, triggerMetadataOf } from './service-bus.ts';
+import { bodyData, toRpcMetadata, triggerMetadataOf } from './messages.ts';
+import type { BusReceivedMessage } from './port.ts';
 
 const settled = { complete: async () => {}, abandon: async () => {} };
 const message = (fields: Partial<BusReceivedMessage> & Pick<BusReceivedMessage, 'body'>): BusReceivedMessage => ({

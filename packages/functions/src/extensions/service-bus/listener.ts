@@ -3,15 +3,16 @@
  * than `maxConcurrentCalls` are in flight and runs each through `handle`.
  * @module
  */
-import { backoffDelay, type Clock, type Logger } from '@hubbub/kernel';
+import { backoffDelay, type Clock } from '@hubbub/kernel';
 
 export interface ListenerOptions {
   readonly maxConcurrentCalls: number;
-  readonly logger: Logger;
-  /** Named in the log line when receiving fails. */
-  readonly what: string;
   /** Paces restarts after a failed receive (1 s doubling to 30 s). */
   readonly clock: Clock;
+  /** Receiving failed; the listener receives again after `retryInMs`. */
+  readonly receiveFailed: (error: unknown, retryInMs: number) => void;
+  /** `handle` rejected (it settles its deliveries itself, so this is a bug it reports). */
+  readonly handleFailed: (error: unknown) => void;
 }
 
 export interface BusListener {
@@ -41,7 +42,7 @@ export function startListener<T>(
 
   const dispatch = (delivery: T) => {
     const task: Promise<void> = handle(delivery)
-      .catch((err: unknown) => options.logger.error({ err }, 'Service Bus delivery handler failed.'))
+      .catch(options.handleFailed)
       .finally(() => {
         running.delete(task);
         wake?.();
@@ -80,7 +81,7 @@ export function startListener<T>(
         if (abort.signal.aborted) break;
         failures++;
         const retryInMs = backoffDelay(failures, { initialMs: 1_000, maxMs: 30_000, random: () => 1 });
-        options.logger.error({ err, source: options.what, retryInMs }, 'Service Bus receive failed; retrying.');
+        options.receiveFailed(err, retryInMs);
       } finally {
         await iterator.return?.();
       }

@@ -1,16 +1,15 @@
 /**
- * A {@link SignalRTarget} that speaks Azure SignalR Service's data-plane REST API (api-version
- * 2022-06-01), as the Azure Functions SignalR extension does: for a hub running in another process
- * (Hubbub's hub in service mode, or Azure SignalR itself), named by a connection string
- * `Endpoint=http://host;Port=…;AccessKey=…;Version=1.0;[ClientEndpoint=…;]`. Connection info is
- * computed locally: `{endpoint}/client/?hub={hub}` and an HS256 token with `aud` = that URL.
+ * The functions host's SignalR extension ({@link SignalRTarget}) on a hub in another process
+ * (Hubbub's hub in service mode, or Azure SignalR itself) named by a connection string
+ * `Endpoint=http://host;Port=…;AccessKey=…;Version=1.0;[ClientEndpoint=…;]`, through Azure SignalR
+ * Service's data-plane REST API (api-version 2022-06-01), as the Azure Functions SignalR extension
+ * does. Connection info is computed locally: `{endpoint}/client/?hub={hub}` and an HS256 token
+ * with `aud` = that URL, signed here with the hub's token functions.
  * @module
  */
+import { FunctionsError, parseConnectionString, type SignalRResolver, type SignalRTarget } from '@hubbub/functions';
 import { createClientAccess, createServerToken } from '@hubbub/hub';
 import { type Clock, systemClock } from '@hubbub/kernel';
-import { FunctionsError } from './errors.ts';
-import { parseConnectionString } from './settings.ts';
-import type { SignalRTarget } from './signalr.ts';
 
 const API_VERSION = '2022-06-01';
 
@@ -128,4 +127,14 @@ export function fromSignalRService(connectionString: string, options: SignalRSer
       });
     },
   };
+}
+
+/**
+ * The factory the functions host is given for SignalR connection settings: an
+ * `Endpoint=…;AccessKey=…` value names a SignalR service reached over its REST API (one target per
+ * connection string); any other value names none (the binding is FUNCTIONS_BINDING_UNAVAILABLE).
+ */
+export function signalRServiceResolver(options: Omit<SignalRServiceOptions, 'setting'> = {}): SignalRResolver {
+  return ({ name, value }) =>
+    /endpoint=/i.test(value) ? fromSignalRService(value, { ...options, setting: name }) : undefined;
 }

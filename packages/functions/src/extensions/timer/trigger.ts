@@ -6,19 +6,48 @@
  * @module
  */
 import type { Clock, TimerHandle } from '@hubbub/kernel';
-import { type BindingType, type FunctionEntry, requireString } from './bindings.ts';
+import type { FunctionEntry } from '../../bindings.ts';
+import { invocationError } from '../../errors.ts';
+import type { ExtensionContext, Trigger } from '../../extension.ts';
+import { toTypedData } from '../../typed-data.ts';
+import { timerTriggerBinding } from './bindings.ts';
 import { parseSchedule, type Schedule } from './ncrontab.ts';
 
 /** How late (ms) an occurrence may start before it counts as past due. */
 export const PAST_DUE_TOLERANCE_MS = 1_000;
 
-export const timerTriggerBinding: BindingType = {
-  type: 'timerTrigger',
-  direction: 'trigger',
-  validate(binding, scope) {
-    parseSchedule(requireString(binding, scope, 'schedule'));
-  },
-};
+export function timerTrigger(context: ExtensionContext): Trigger {
+  const { clock, ids, events, logger, signal } = context;
+  return {
+    binding: timerTriggerBinding,
+    start(functions, invoke) {
+      const runners = functions.map((entry) =>
+        startTimer(entry, clock, async (tick) => {
+          const invocationId = ids.uuid();
+          try {
+            await invoke(entry, {
+              invocationId,
+              triggerData: toTypedData(timerInput(tick, clock.now())),
+              triggerMetadata: {},
+              data: { invocationId: '', expressions: {} },
+              signal,
+            });
+          } catch (err) {
+            const error = invocationError(err, entry.name, invocationId);
+            events.emit('invocation:failed', error, { function: entry.name, trigger: 'timerTrigger', invocationId });
+            logger.error({ err, function: entry.name, invocationId }, 'Timer function failed.');
+          }
+        }),
+      );
+      return {
+        async close() {
+          for (const runner of runners) runner.stop();
+        },
+        nextRun: (name) => runners.find((r) => r.entry.name === name)?.nextAt,
+      };
+    },
+  };
+}
 
 export interface TimerTick {
   readonly isPastDue: boolean;

@@ -1,4 +1,4 @@
-/** The SignalR bindings over Azure SignalR's REST API, against a recording server that checks tokens. */
+/** The SignalR bridge over Azure SignalR's REST API, against a recording server that checks tokens. */
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { once } from 'node:events';
@@ -6,8 +6,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { ManualClock } from '@hubbub/kernel';
-import { fromSignalRService } from '../src/index.ts';
-import { serve } from './support.ts';
+import { fromSignalRService, signalRServiceResolver } from '../src/index.ts';
+import { serve } from './function-apps.ts';
 
 const key = 'rest-access-key-0123456789abcdef0123';
 
@@ -55,6 +55,7 @@ describe('SignalR bindings over the Azure SignalR REST API', () => {
     await using app = await serve({
       app: 'signalr-app',
       settings: { AzureSignalRConnectionString: rest.connectionString },
+      signalR: signalRServiceResolver(),
     });
     const res = await fetch(`${app.base}/api/broadcast`, {
       method: 'POST',
@@ -97,6 +98,7 @@ describe('SignalR bindings over the Azure SignalR REST API', () => {
     await using app = await serve({
       app: 'signalr-app',
       settings: { AzureSignalRConnectionString: rest.connectionString },
+      signalR: signalRServiceResolver(),
     });
     const res = await fetch(`${app.base}/api/negotiate`, {
       method: 'POST',
@@ -131,6 +133,7 @@ describe('SignalR bindings over the Azure SignalR REST API', () => {
     await using app = await serve({
       app: 'signalr-app',
       settings: { AzureSignalRConnectionString: rest.connectionString },
+      signalR: signalRServiceResolver(),
     });
     const res = await fetch(`${app.base}/api/broadcast`, {
       method: 'POST',
@@ -145,5 +148,18 @@ describe('SignalR bindings over the Azure SignalR REST API', () => {
     ]) {
       assert.throws(() => fromSignalRService(bad), { code: 'FUNCTIONS_INVALID_SETTING' }, bad);
     }
+  });
+});
+
+describe('signalRServiceResolver', () => {
+  it('names no target for a connection string without an Endpoint', async () => {
+    await using app = await serve({
+      app: 'signalr-app',
+      settings: { AzureSignalRConnectionString: 'UseHubbub=true' },
+      signalR: signalRServiceResolver(),
+    });
+    const res = await fetch(`${app.base}/api/negotiate`, { method: 'POST' });
+    assert.equal(res.status, 500);
+    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'FUNCTIONS_BINDING_UNAVAILABLE');
   });
 });

@@ -1,8 +1,14 @@
+/**
+ * The functions host's Service Bus trigger and output on Hubbub's bus, through the bus bridge:
+ * settlement, dead-lettering, retries, topics, sessions, bytes, concurrency, batches, lock renewal.
+ */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type Bus, createBus } from '@hubbub/bus';
+import { createFunctionsHost } from '@hubbub/functions';
 import { type Logger, ManualClock, silentLogger, waitFor } from '@hubbub/kernel';
-import { serve } from './support.ts';
+import { bridgeBus, busConnections } from '../src/index.ts';
+import { fixture, serve } from './function-apps.ts';
 
 type State = {
   orders: { message: Record<string, unknown>; metadata: Record<string, unknown> }[];
@@ -50,7 +56,7 @@ async function drain(bus: Bus, queue: string, count: number) {
 describe('Service Bus trigger and output on the Hubbub bus', () => {
   it('delivers a queue message with Azure-shaped triggerMetadata, completes it, and sends outputs', async () => {
     await using bus = await newBus();
-    await using app = await serve({ app: 'bus-app', bus });
+    await using app = await serve({ app: 'bus-app', bus: bridgeBus(bus) });
     await bus.createSender('orders').send({
       body: { id: 7 },
       messageId: '123',
@@ -81,7 +87,9 @@ describe('Service Bus trigger and output on the Hubbub bus', () => {
 
   it('abandons when the function throws and the bus dead-letters at maxDeliveryCount', async () => {
     await using bus = await newBus();
-    await using app = await serve({ app: 'bus-app', bus });
+    await using app = await serve({ app: 'bus-app', bus: bridgeBus(bus) });
+    const failed: { code: string; function: string }[] = [];
+    app.host.on('invocation:failed', (err, info) => failed.push({ code: err.code, function: info.function }));
     await bus.createSender('orders').send({ body: { id: 9, fail: true } });
     const dlq = bus.createReceiver({ queue: 'orders', subQueue: 'deadLetter' });
     const [dead] = await dlq.receiveMessages(1, { maxWaitTimeMs: 5_000 });
@@ -95,6 +103,7 @@ describe('Service Bus trigger and output on the Hubbub bus', () => {
       state.orders.map((o) => o.metadata.deliveryCount),
       [1, 2, 3],
     );
+    assert.deepEqual(failed, Array(3).fill({ code: 'FUNCTIONS_INVOCATION_FAILED', function: 'processOrder' }));
     // The host survived: the next message is processed.
     await bus.createSender('orders').send({ body: { id: 10 } });
     assert.equal((await drain(bus, 'notifications', 2)).length, 2);
@@ -102,7 +111,7 @@ describe('Service Bus trigger and output on the Hubbub bus', () => {
 
   it('retries in process under the retry options before settling', async () => {
     await using bus = await newBus();
-    await using app = await serve({ app: 'bus-app', bus });
+    await using app = await serve({ app: 'bus-app', bus: bridgeBus(bus) });
     await bus.createSender('retry-q').send({ body: 'again' });
     const state = await waitFor(async () => {
       const s = (await (await fetch(`${app.base}/api/state`)).json()) as State;
@@ -118,7 +127,7 @@ describe('Service Bus trigger and output on the Hubbub bus', () => {
 
   it('triggers on a topic subscription and sends the return value to a queue', async () => {
     await using bus = await newBus();
-    await using _app = await serve({ app: 'bus-app', bus });
+    await using _app = await serve({ app: 'bus-app', bus: bridgeBus(bus) });
     await bus.createSender('events').send({ body: 'order-shipped', subject: 'shipping' });
     assert.deepEqual(await drain(bus, 'audit-log', 1), [
       { body: { audited: 'order-shipped' }, contentType: 'application/json' },
@@ -127,7 +136,7 @@ describe('Service Bus trigger and output on the Hubbub bus', () => {
 
   it('keeps each session in order', async () => {
     await using bus = await newBus();
-    await using app = await serve({ app: 'bus-app', bus });
+    await using app = await serve({ app: 'bus-app', bus: bridgeBus(bus) });
     const sender = bus.createSender('session-q');
     for (let n = 1; n <= 4; n++) {
       await sender.send([
@@ -149,7 +158,7 @@ describe('Service Bus trigger and output on the Hubbub bus', () => {
 
   it('hands binary bodies over as bytes and honours maxConcurrentCalls', async () => {
     await using bus = await newBus();
-    await using app = await serve({ app: 'bus-app', bus });
+    await using app = await serve({ app: 'bus-app', bus: bridgeBus(bus) });
     await bus.createSender('bytes-q').send({ body: new Uint8Array([0xff, 0x00, 0xfe]) });
     const orders = Array.from({ length: 12 }, (_, i) => ({ body: { id: i, slow: true } }));
     await bus.createSender('orders').send(orders);
@@ -169,7 +178,7 @@ describe('Service Bus trigger and output on the Hubbub bus', () => {
       { body: 'two', messageId: 'b' },
       { body: { n: 3 }, messageId: 'c' },
     ]);
-    await using app = await serve({ app: 'bus-app', bus });
+    await using app = await serve({ app: 'bus-app', bus: bridgeBus(bus) });
     const state = await waitFor(async () => {
       const s = (await (await fetch(`${app.base}/api/state`)).json()) as State;
       return s.batches.flatMap((b) => b.messages).length === 3 ? s : undefined;
@@ -181,7 +190,7 @@ describe('Service Bus trigger and output on the Hubbub bus', () => {
   it('renews the lock while a long function runs, so the message is neither redelivered nor lost', async () => {
     const clock = new ManualClock();
     await using bus = await newBus(clock);
-    await using app = await serve({ app: 'bus-app', bus, clock });
+    await using app = await serve({ app: 'bus-app', bus: bridgeBus(bus), clock });
     await bus.createSender('long-q').send({ body: 'slow work' });
     const state = async () => (await (await fetch(`${app.base}/api/state`)).json()) as State;
     await waitFor(async () => (await state()).long.length === 1);
@@ -201,8 +210,20 @@ describe('Service Bus trigger and output on the Hubbub bus', () => {
     await using bus = await createBus({ url: 'memory://', entities: { queues: [{ name: 'notifications' }] } });
     const errors: Record<string, unknown>[] = [];
     const logger: Logger = { ...silentLogger, error: (fields) => errors.push(fields), child: () => logger };
-    await using _app = await serve({ app: 'bus-app', bus, clock, logger });
-    await waitFor(() => errors.some((e) => e.source === '{"queue":"orders"}'));
+    await using app = await serve({ app: 'bus-app', bus: bridgeBus(bus), clock, logger });
+    const failures: { code: unknown; source: string }[] = [];
+    app.host.on('receive:failed', (err, info) =>
+      failures.push({ code: (err as { code?: unknown }).code, source: info.source }),
+    );
+    await waitFor(() => {
+      clock.advance(1_000); // the listener fails again after its back-off
+      return failures.some((f) => f.source === '{"queue":"orders"}');
+    });
+    assert.equal(failures[0]?.code, 'BUS_ENTITY_NOT_FOUND');
+    assert.ok(
+      errors.some((e) => e.source === '{"queue":"orders"}'),
+      'and logs it',
+    );
     await bus.admin.createQueue('orders');
     await bus.createSender('orders').send({ body: { id: 1 } });
     await waitFor(async () => {
@@ -213,10 +234,66 @@ describe('Service Bus trigger and output on the Hubbub bus', () => {
 
   it('sends from an HTTP function through a serviceBus output', async () => {
     await using bus = await newBus();
-    await using app = await serve({ app: 'bus-app', bus });
+    await using app = await serve({ app: 'bus-app', bus: bridgeBus(bus) });
     const res = await fetch(`${app.base}/api/enqueue`, { method: 'POST', body: JSON.stringify({ id: 42 }) });
     assert.equal(res.status, 202);
     const notes = await drain(bus, 'notifications', 2);
     assert.deepEqual((notes[0] as { body: unknown }).body, { orderId: 42, status: 'accepted' });
+  });
+
+  it('creates the queue and the subscription a trigger receives from, when asked', async () => {
+    await using bus = await createBus({
+      url: 'memory://',
+      entities: { queues: [{ name: 'notifications' }, { name: 'audit-log' }] },
+    });
+    const port = bridgeBus(bus, { createEntities: true });
+    await using app = await serve({ app: 'bus-app', bus: port });
+    await port.ready();
+    assert.ok(await bus.admin.queueExists('orders'));
+    assert.ok(await bus.admin.queueExists('session-q'));
+    assert.deepEqual(
+      (await bus.admin.listSubscriptions('events')).map((s) => s.subscriptionName),
+      ['audit'],
+    );
+    await bus.createSender('events').send({ body: 'created', subject: 'x' });
+    await waitFor(async () => ((await (await fetch(`${app.base}/api/state`)).json()) as State).audits.length > 0);
+  });
+});
+
+describe('busConnections', () => {
+  it('opens a bus of its own for a memory:// connection, and the listener reports that it cannot receive', async () => {
+    const connections = busConnections();
+    const errors: unknown[] = [];
+    const logger: Logger = { ...silentLogger, error: (fields) => errors.push(fields), child: () => logger };
+    const host = createFunctionsHost({
+      appDir: fixture('broken-missing-setting'),
+      settings: { OrdersQueue: 'orders', ServiceBusConnection: 'memory://' },
+      bus: connections.resolve,
+      logger,
+    });
+    const failures: { code: unknown; source: string }[] = [];
+    host.on('receive:failed', (err, info) =>
+      failures.push({ code: (err as { code?: unknown }).code, source: info.source }),
+    );
+    await host.start();
+    try {
+      await waitFor(() => failures.length > 0);
+      assert.deepEqual(failures[0], { code: 'BUS_ENTITY_NOT_FOUND', source: '{"queue":"orders"}' });
+      const [fields] = errors as { err: { code: string }; source: string }[];
+      assert.equal(fields?.err.code, 'BUS_ENTITY_NOT_FOUND');
+      assert.equal(fields?.source, '{"queue":"orders"}');
+    } finally {
+      await host.close();
+      await connections.close();
+    }
+  });
+
+  it('names no bus for any other connection string', async () => {
+    const connections = busConnections();
+    assert.equal(
+      await connections.resolve({ name: 'S', value: 'Endpoint=sb://127.0.0.1;SharedAccessKey=x' }),
+      undefined,
+    );
+    await connections.close();
   });
 });

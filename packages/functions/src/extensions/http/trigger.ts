@@ -1,0 +1,136 @@
+/**
+ * The HTTP trigger: serves the app's HTTP functions — prefix, route, method and key checks, then
+ * one invocation whose http output becomes the response.
+ * @module
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { requestTarget } from '@hubbub/kernel';
+import type { RpcHttpData } from '../../core-types.ts';
+import { FunctionsError, invocationError } from '../../errors.ts';
+import type { ExtensionContext, Invoke, Trigger } from '../../extension.ts';
+import { httpOutputBinding, httpTriggerBinding } from './bindings.ts';
+import { checkKey, compileHttpRoutes, type HttpRoute, matchRoute } from './routes.ts';
+import { flatHeaders, readBody, toRpcHttpRequest, writeRpcHttpResponse } from './rpc-http.ts';
+
+/** host.json `extensions.http` and the host's body limit. */
+export interface HttpConfig {
+  /** extensions.http.routePrefix. @default 'api' */
+  readonly routePrefix: string;
+  /** Largest accepted request body in bytes. */
+  readonly maxRequestBodyBytes: number;
+}
+
+export function httpTrigger(context: ExtensionContext, config: HttpConfig): Trigger {
+  return {
+    binding: httpTriggerBinding,
+    start(functions, invoke) {
+      const routes = compileHttpRoutes(functions);
+      const described = new Map(
+        routes.map((r) => [
+          r.entry.name,
+          {
+            route: [config.routePrefix, r.route.template.replace(/^\/+/, '')].filter(Boolean).join('/'),
+            methods: [...r.methods],
+            authLevel: r.authLevel,
+          },
+        ]),
+      );
+      return {
+        async close() {},
+        handleRequest: (req, res) => serveHttp(context, config, routes, invoke, req, res),
+        describe: (name) => described.get(name),
+      };
+    },
+  };
+}
+
+/** Handles one request; rejects with a FunctionsError the host writes as a JSON error. */
+async function serveHttp(
+  context: ExtensionContext,
+  config: HttpConfig,
+  routes: readonly HttpRoute[],
+  invoke: Invoke,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
+  const url = requestUrl(req);
+  const prefix = config.routePrefix === '' ? '' : `/${config.routePrefix}`;
+  const path = url.pathname;
+  const lowerPath = path.toLowerCase();
+  if (prefix !== '' && lowerPath !== prefix.toLowerCase() && !lowerPath.startsWith(`${prefix.toLowerCase()}/`)) {
+    throw new FunctionsError('FUNCTIONS_NOT_FOUND', `No function is routed at ${path}.`, { detail: { path } });
+  }
+  const method = (req.method ?? 'GET').toUpperCase();
+  const match = matchRoute(routes, method, path.slice(prefix.length));
+  checkKey(context.keys, match, req, url.searchParams);
+  const body = await readBody(req, config.maxRequestBodyBytes);
+  const headers = flatHeaders(req);
+  const entry = match.route.entry;
+  const invocationId = context.ids.uuid();
+  const query = Object.fromEntries(url.searchParams);
+  const repeatedQuery = repeatedNames(url.searchParams);
+  let bodyValues: Record<string, unknown> = {};
+  if (body.length > 0 && /json/i.test(headers['content-type'] ?? '')) {
+    try {
+      const parsed: unknown = JSON.parse(body.toString('utf8'));
+      if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed))
+        bodyValues = parsed as Record<string, unknown>;
+    } catch {
+      /* not JSON after all: no body values for binding expressions */
+    }
+  }
+  const response = await invoke(entry, {
+    invocationId,
+    triggerData: { http: toRpcHttpRequest(req, url.href, headers, match.params, body) },
+    triggerMetadata: {},
+    data: {
+      invocationId,
+      expressions: { headers, query, repeatedQuery, values: { ...bodyValues, ...match.params, query, headers } },
+    },
+    retry: false,
+  }).catch((err: unknown) => {
+    const error = invocationError(err, entry.name, invocationId);
+    if ((error.status ?? 500) >= 500) {
+      context.events.emit('invocation:failed', error, { function: entry.name, trigger: 'httpTrigger', invocationId });
+      context.logger.error({ err, function: entry.name, invocationId }, 'HTTP function failed.');
+    }
+    throw error;
+  });
+  const httpOut = entry.outputs.find((o) => o.kind === httpOutputBinding);
+  const data =
+    httpOut === undefined
+      ? undefined
+      : httpOut.name === '$return'
+        ? response.returnValue
+        : response.outputData?.find((o) => o.name === httpOut.name)?.data;
+  writeRpcHttpResponse(res, (data?.http ?? undefined) as RpcHttpData | undefined, method === 'HEAD');
+}
+
+/**
+ * The absolute request URL; a malformed target is a KERNEL_BAD_URL (400), a malformed Host header
+ * falls back to the loopback address.
+ */
+function requestUrl(req: IncomingMessage): URL {
+  const target = requestTarget(req);
+  const proto = req.headers['x-forwarded-proto'] === 'https' ? 'https' : 'http';
+  try {
+    return new URL(`${target.pathname}${target.search}`, `${proto}://${req.headers.host ?? '127.0.0.1'}`);
+  } catch {
+    return target;
+  }
+}
+
+/** Lower-case names of the query parameters given more than once. */
+function repeatedNames(params: URLSearchParams): ReadonlySet<string> | undefined {
+  const seen = new Set<string>();
+  let repeated: Set<string> | undefined;
+  for (const name of params.keys()) {
+    const key = name.toLowerCase();
+    if (seen.has(key)) {
+      repeated ??= new Set();
+      repeated.add(key);
+    }
+    seen.add(key);
+  }
+  return repeated;
+}

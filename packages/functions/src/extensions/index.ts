@@ -1,0 +1,27 @@
+/**
+ * The list of extensions the host loads. A new trigger or binding is a folder beside these
+ * (`<name>/index.ts`, `bindings.ts`, and where it has them `trigger.ts`, `port.ts`) and a line
+ * here; its port, if it needs one, is a field of {@link ExtensionOptions}. No host file changes.
+ * @module
+ */
+import type { Extension } from '../extension.ts';
+import { type HttpExtensionOptions, httpExtension } from './http/index.ts';
+import { type ServiceBusExtensionOptions, serviceBusExtension } from './service-bus/index.ts';
+import { type SignalRExtensionOptions, signalRExtension } from './signalr/index.ts';
+import { timerExtension } from './timer/index.ts';
+
+/** What the extensions are given: their ports and limits (fields of the host's options). */
+export interface ExtensionOptions extends HttpExtensionOptions, ServiceBusExtensionOptions, SignalRExtensionOptions {}
+
+/**
+ * Every extension, in start order: triggers that can fail to start (a missing bus) start before
+ * timers, whose `runOnStartup` functions run at once.
+ */
+export function builtInExtensions(options: ExtensionOptions = {}): Extension[] {
+  return [
+    httpExtension({ maxRequestBodyBytes: options.maxRequestBodyBytes }),
+    serviceBusExtension({ bus: options.bus }),
+    timerExtension(),
+    signalRExtension({ signalR: options.signalR }),
+  ];
+}

@@ -1,0 +1,190 @@
+/**
+ * The Service Bus trigger: per function, pumps that receive from its queue or subscription (one,
+ * or `maxConcurrentSessions` for a session-enabled one) and run each delivery — a message, or a
+ * batch for `cardinality: 'many'` — as one invocation with the input and metadata the Azure
+ * extension produces. Every message is completed once the function and its outputs succeeded,
+ * and abandoned otherwise; its lock is renewed while the function runs.
+ * @module
+ */
+import type { FunctionEntry } from '../../bindings.ts';
+import type { ResolvePort } from '../../connections.ts';
+import type { RpcTypedData } from '../../core-types.ts';
+import { invocationError } from '../../errors.ts';
+import type { ExecuteRequest } from '../../executor.ts';
+import type { ExtensionContext, Invoke, Trigger } from '../../extension.ts';
+import { busSettingOf, serviceBusTriggerBinding, sourceOf } from './bindings.ts';
+import { type BusListener, startListener } from './listener.ts';
+import { LockRenewer } from './lock-renewer.ts';
+import { batchData, bodyData, payloadOf, toRpcMetadata, triggerMetadataOf } from './messages.ts';
+import type { BusPort, BusReceivedMessage } from './port.ts';
+
+/** host.json `extensions.serviceBus`. */
+export interface ServiceBusConfig {
+  /** Concurrent invocations per function (sessions: per session, 1). @default 16 */
+  readonly maxConcurrentCalls: number;
+  /** Sessions handled at once per session-enabled function. @default 8 */
+  readonly maxConcurrentSessions: number;
+  /** Largest batch for `cardinality: 'many'`. @default 1000 */
+  readonly maxMessageBatchSize: number;
+  /** How long a message's lock is renewed while its function runs, in ms. @default 300_000 */
+  readonly maxAutoLockRenewalMs: number;
+}
+
+export function serviceBusTrigger(
+  context: ExtensionContext,
+  config: ServiceBusConfig,
+  bus: ResolvePort<BusPort>,
+): Trigger {
+  return {
+    binding: serviceBusTriggerBinding(context.settings),
+    async start(functions, invoke) {
+      // Every bus is resolved before any function starts: a missing one fails the start.
+      const ports: BusPort[] = [];
+      for (const entry of functions) {
+        ports.push(
+          await bus(busSettingOf(entry.trigger.info), { functionName: entry.name, binding: entry.trigger.name }),
+        );
+      }
+      const listeners = functions.flatMap((entry, i) => listen(context, config, entry, ports[i]!, invoke));
+      return {
+        async close() {
+          await Promise.all(listeners.map((l) => l.close()));
+        },
+      };
+    },
+  };
+}
+
+/** Starts the pumps of one function. */
+function listen(
+  context: ExtensionContext,
+  config: ServiceBusConfig,
+  entry: FunctionEntry,
+  bus: BusPort,
+  invoke: Invoke,
+): BusListener[] {
+  const { events, logger } = context;
+  const info = entry.trigger.info;
+  const sessions = info.isSessionsEnabled === true;
+  const source = sourceOf(info, { functionName: entry.name, binding: entry.trigger.name });
+  const what = JSON.stringify(source);
+  const many = info.cardinality === 'many';
+  const receive = (signal: AbortSignal): AsyncIterable<readonly BusReceivedMessage[]> =>
+    many && bus.receiveBatches !== undefined
+      ? bus.receiveBatches(source, { sessions, signal, maxMessages: config.maxMessageBatchSize })
+      : singles(bus.receive(source, { sessions, signal }));
+  const locks = new LockRenewer({
+    clock: context.clock,
+    maxAutoLockRenewalMs: config.maxAutoLockRenewalMs,
+    lost(message, err) {
+      events.emit('lock:lost', err, { function: entry.name, messageId: message.messageId });
+      logger.warn({ err, function: entry.name, messageId: message.messageId }, 'Lock renewal failed.');
+    },
+  });
+  const handle = deliveryHandler(context, entry, locks, invoke);
+  const options = {
+    maxConcurrentCalls: sessions ? 1 : config.maxConcurrentCalls,
+    clock: context.clock,
+    receiveFailed(err: unknown, retryInMs: number) {
+      events.emit('receive:failed', err, { function: entry.name, source: what, retryInMs });
+      logger.error({ err, function: entry.name, source: what, retryInMs }, 'Service Bus receive failed; retrying.');
+    },
+    handleFailed(err: unknown) {
+      const error = invocationError(err, entry.name);
+      events.emit('invocation:failed', error, { function: entry.name, trigger: String(info.type) });
+      logger.error({ err, function: entry.name }, 'Service Bus delivery handler failed.');
+    },
+  };
+  // Sessions: maxConcurrentSessions pumps, each holding one session and handling its messages in order.
+  const pumps = sessions ? config.maxConcurrentSessions : 1;
+  return Array.from({ length: pumps }, () => startListener(receive, options, handle));
+}
+
+/** Runs one delivery and settles its messages: completed on success, abandoned on any failure. */
+function deliveryHandler(context: ExtensionContext, entry: FunctionEntry, locks: LockRenewer, invoke: Invoke) {
+  const { events, logger } = context;
+  const settle = (messages: readonly BusReceivedMessage[], action: 'complete' | 'abandon') =>
+    Promise.all(
+      messages.map((m) =>
+        m[action]().catch((err: unknown) => {
+          events.emit('settle:failed', err, { function: entry.name, messageId: m.messageId, action });
+          logger.error(
+            { err, function: entry.name, messageId: m.messageId },
+            action === 'complete' ? 'Complete failed.' : 'Abandon failed.',
+          );
+        }),
+      ),
+    );
+  return async (messages: readonly BusReceivedMessage[]): Promise<void> => {
+    const invocationId = context.ids.uuid();
+    locks.hold(messages);
+    try {
+      await invoke(entry, requestOf(entry, messages, invocationId, context.signal));
+    } catch (err) {
+      locks.release(messages);
+      const error = invocationError(err, entry.name, invocationId);
+      events.emit('invocation:failed', error, {
+        function: entry.name,
+        trigger: String(entry.trigger.info.type),
+        invocationId,
+      });
+      logger.warn(
+        { err, function: entry.name, messageIds: messages.map((m) => m.messageId), invocationId },
+        'Function failed; abandoning its message(s).',
+      );
+      await settle(messages, 'abandon');
+      return;
+    }
+    locks.release(messages);
+    await settle(messages, 'complete');
+  };
+}
+
+/** The invocation of one delivery. */
+function requestOf(
+  entry: FunctionEntry,
+  messages: readonly BusReceivedMessage[],
+  invocationId: string,
+  signal: AbortSignal,
+): ExecuteRequest {
+  const info = entry.trigger.info;
+  const binary = info.dataType === 'binary';
+  let triggerData: RpcTypedData;
+  let metadata: Record<string, unknown>;
+  // Binding expressions ({orderid}, {MessageId}) read the payload and metadata; most functions have
+  // none, so the body is parsed for them only when an expression asks.
+  let values: Record<string, unknown> | undefined;
+  let valuesOf: () => Record<string, unknown> = () => ({});
+  if (info.cardinality === 'many') {
+    const metas = messages.map(triggerMetadataOf);
+    triggerData = batchData(messages.map((m) => bodyData(m, binary)));
+    const keys = [...new Set(metas.flatMap((m) => Object.keys(m)))];
+    metadata = Object.fromEntries(keys.map((k) => [`${k}Array`, metas.map((m) => m[k] ?? null)]));
+  } else {
+    const single = bodyData(messages[0]!, binary);
+    const meta = triggerMetadataOf(messages[0]!);
+    triggerData = single;
+    metadata = meta;
+    valuesOf = () => {
+      const payload = payloadOf(single);
+      return { ...(typeof payload === 'object' && payload !== null ? payload : {}), ...meta };
+    };
+  }
+  const expressions = {
+    get values() {
+      values ??= valuesOf();
+      return values;
+    },
+  };
+  return {
+    invocationId,
+    triggerData,
+    triggerMetadata: toRpcMetadata(metadata),
+    data: { invocationId, expressions },
+    signal,
+  };
+}
+
+async function* singles<T>(items: AsyncIterable<T>): AsyncGenerator<readonly T[]> {
+  for await (const item of items) yield [item];
+}

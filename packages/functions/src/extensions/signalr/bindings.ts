@@ -1,0 +1,144 @@
+/**
+ * SignalR bindings as the Azure Functions SignalR extension defines them: the `signalRConnectionInfo`
+ * input (`{ url, accessToken }` for a hub and optional user id) and the `signalR` output (messages
+ * to all, a user, a group or a connection, and group actions), on a {@link SignalRTarget}.
+ * @module
+ */
+import { resolveExpressions } from '../../binding-expressions.ts';
+import type { BindingScope, BindingServices, BindingType, InvocationData } from '../../bindings.ts';
+import type { ResolvePort } from '../../connections.ts';
+import type { RpcBindingInfo } from '../../core-types.ts';
+import { FunctionsError } from '../../errors.ts';
+import { connectionValue } from '../../settings.ts';
+import type { SignalRTarget } from './port.ts';
+
+export const DEFAULT_SIGNALR_SETTING = 'AzureSignalRConnectionString';
+
+function settingOf(binding: Readonly<RpcBindingInfo>): string {
+  const v = binding.connectionStringSetting ?? binding.connection;
+  return typeof v === 'string' && v !== '' ? v : DEFAULT_SIGNALR_SETTING;
+}
+
+function hubOf(binding: Readonly<RpcBindingInfo>, scope: BindingScope): string {
+  const hub = binding.hubName;
+  if (typeof hub !== 'string' || hub.trim() === '') {
+    throw new FunctionsError(
+      'FUNCTIONS_INVALID_BINDING',
+      `Function "${scope.functionName}", binding "${scope.binding}" needs a "hubName".`,
+      {
+        detail: { function: scope.functionName, binding: scope.binding, property: 'hubName' },
+      },
+    );
+  }
+  return hub;
+}
+
+function badValue(scope: BindingScope, why: string): FunctionsError {
+  return new FunctionsError(
+    'FUNCTIONS_INVALID_BINDING',
+    `Function "${scope.functionName}", binding "${scope.binding}": ${why}`,
+    {
+      detail: { function: scope.functionName, binding: scope.binding },
+    },
+  );
+}
+
+const optionalString = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
+
+/** Claims of the binding's `idToken` (a JWT, `Bearer ` optional) whose types are in `claimTypeList`. */
+function tokenClaims(
+  binding: Readonly<RpcBindingInfo>,
+  scope: BindingScope,
+  data: InvocationData,
+  env: Parameters<typeof resolveExpressions>[2],
+): Record<string, unknown> | undefined {
+  const raw = optionalString(binding.idToken);
+  if (raw === undefined) return undefined;
+  const token = resolveExpressions(raw, data.expressions, env)
+    .replace(/^Bearer\s+/i, '')
+    .trim();
+  if (token === '') return undefined;
+  let payload: unknown;
+  try {
+    payload = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8'));
+  } catch {
+    payload = undefined;
+  }
+  if (typeof payload !== 'object' || payload === null) throw badValue(scope, 'idToken is not a JWT.');
+  const types = Array.isArray(binding.claimTypeList) ? binding.claimTypeList.map(String) : [];
+  return Object.fromEntries(Object.entries(payload).filter(([type]) => types.includes(type)));
+}
+
+export function createSignalRBindings(services: BindingServices, resolve: ResolvePort<SignalRTarget>): BindingType[] {
+  const validate = (binding: Readonly<RpcBindingInfo>, scope: BindingScope) => {
+    hubOf(binding, scope);
+    connectionValue(services.settings, settingOf(binding), scope);
+  };
+  const env = (scope: BindingScope) => ({ ...scope, now: () => services.clock.now(), ids: services.ids });
+  /** The hub name, its `{expressions}` resolved (most names have none: no work for them). */
+  const hubName = (binding: Readonly<RpcBindingInfo>, scope: BindingScope, data: InvocationData) => {
+    const hub = hubOf(binding, scope);
+    return hub.includes('{') ? resolveExpressions(hub, data.expressions, env(scope)) : hub;
+  };
+
+  const input: BindingType = {
+    type: 'signalRConnectionInfo',
+    direction: 'in',
+    validate,
+    async read(binding, scope, data: InvocationData) {
+      const hub = hubName(binding, scope, data);
+      const rawUser = optionalString(binding.userId);
+      const userId = rawUser === undefined ? undefined : resolveExpressions(rawUser, data.expressions, env(scope));
+      const claims = tokenClaims(binding, scope, data, env(scope));
+      const target = await resolve(settingOf(binding), scope);
+      const info = await target.connectionInfo(hub, {
+        ...(userId ? { userId } : {}),
+        ...(claims === undefined ? {} : { claims }),
+      });
+      return { url: info.url, accessToken: info.accessToken };
+    },
+  };
+
+  const output: BindingType = {
+    type: 'signalR',
+    direction: 'out',
+    validate,
+    async write(binding, scope, value, data: InvocationData) {
+      const hub = hubName(binding, scope, data);
+      const target = await resolve(settingOf(binding), scope);
+      if (!Array.isArray(value)) return deliver(target, hub, scope, value);
+      for (const item of value) await deliver(target, hub, scope, item);
+    },
+  };
+  return [input, output];
+}
+
+const groupActions = { add: 'add', remove: 'remove', removeall: 'removeAll' } as const;
+
+/** Sends one message or applies one group action. */
+async function deliver(target: SignalRTarget, hub: string, scope: BindingScope, item: unknown): Promise<void> {
+  if (typeof item !== 'object' || item === null)
+    throw badValue(scope, 'each value must be a SignalR message or group action object.');
+  const o = item as Record<string, unknown>;
+  const routing = {
+    ...(optionalString(o.connectionId) ? { connectionId: o.connectionId as string } : {}),
+    ...(optionalString(o.userId) ? { userId: o.userId as string } : {}),
+    ...(optionalString(o.groupName) ? { groupName: o.groupName as string } : {}),
+  };
+  if (o.action !== undefined) {
+    const kind = groupActions[String(o.action).toLowerCase() as keyof typeof groupActions];
+    if (kind === undefined)
+      throw badValue(scope, `group action "${String(o.action)}" is not add, remove or removeAll.`);
+    if (kind !== 'removeAll' && routing.groupName === undefined)
+      throw badValue(scope, 'a group action needs a groupName.');
+    if (routing.connectionId === undefined && routing.userId === undefined) {
+      throw badValue(scope, 'a group action needs a userId or a connectionId.');
+    }
+    await target.groupAction(hub, { action: kind, ...routing });
+    return;
+  }
+  if (typeof o.target !== 'string' || o.target === '') throw badValue(scope, 'a SignalR message needs a "target".');
+  const args = o.arguments === undefined ? [] : o.arguments;
+  if (!Array.isArray(args)) throw badValue(scope, 'a SignalR message "arguments" must be an array.');
+  await target.send(hub, { target: o.target, arguments: args, ...routing });
+}

@@ -1,0 +1,51 @@
+/**
+ * The port SignalR bindings reach a hub through: sends, group actions and the connection info a
+ * negotiate function returns. The composition root adapts Hubbub's hub (in process) or a SignalR
+ * service (over its REST API) to it; this package never signs a token itself.
+ * @module
+ */
+import type { Connection } from '../../connections.ts';
+
+export interface SignalRMessage {
+  target: string;
+  arguments: unknown[];
+  userId?: string;
+  groupName?: string;
+  connectionId?: string;
+}
+
+export interface SignalRGroupAction {
+  action: 'add' | 'remove' | 'removeAll';
+  groupName?: string;
+  userId?: string;
+  connectionId?: string;
+}
+
+export interface SignalRConnectionInfo {
+  url: string;
+  accessToken: string;
+}
+
+export interface ConnectionInfoRequest {
+  userId?: string;
+  /** Extra claims copied into the token. */
+  claims?: Record<string, unknown>;
+  /** Token lifetime. @default 1 hour */
+  lifetimeMs?: number;
+}
+
+/** The port SignalR bindings talk to. Message precedence: connectionId > userId > groupName > all. */
+export interface SignalRTarget {
+  send(hub: string, message: SignalRMessage): Promise<void>;
+  groupAction(hub: string, action: SignalRGroupAction): Promise<void>;
+  connectionInfo(hub: string, request: ConnectionInfoRequest): Promise<SignalRConnectionInfo>;
+}
+
+/**
+ * Picks the target for a connection setting (`{ name, value }` of e.g. AzureSignalRConnectionString);
+ * undefined for none. The composition root decides what a connection string names (Hubbub's hub in
+ * this process, or a SignalR service reached over its REST API).
+ */
+export type SignalRResolver = (
+  connection: Connection,
+) => SignalRTarget | undefined | Promise<SignalRTarget | undefined>;

@@ -1,0 +1,63 @@
+/**
+ * The options of {@link createFunctionsHost}, validated once at construction.
+ * @module
+ */
+import type { Clock, IdSource, Logger } from '@hubbub/kernel';
+import { FunctionsError } from './errors.ts';
+import type { Extension } from './extension.ts';
+import { builtInExtensions, type ExtensionOptions } from './extensions/index.ts';
+import type { FunctionKeysOptions } from './keys.ts';
+import { checkSettings, nonNegativeInteger } from './settings.ts';
+
+/**
+ * Besides these, the extensions' own options: `bus` (a {@link BusPort} or a resolver per connection
+ * setting, for Service Bus triggers and outputs), `signalR` (a {@link SignalRTarget} or a resolver,
+ * for the SignalR bindings) and `maxRequestBodyBytes` (HTTP). A binding whose port was not given is
+ * FUNCTIONS_BINDING_UNAVAILABLE (at start for triggers, per invocation for inputs and outputs).
+ */
+export interface FunctionsHostOptions extends ExtensionOptions {
+  /** Directory of the function app (its package.json names the entry files in `main`). */
+  appDir: string;
+  /** App settings; they override local.settings.json `Values` (the CLI passes the environment). @default {} */
+  settings?: Readonly<Record<string, string>>;
+  /**
+   * Expose the app settings to the app's code as environment variables (`process.env.Name`), as
+   * Azure and Core Tools do; restored on close(). @default true
+   */
+  exposeSettings?: boolean;
+  /**
+   * Function keys for `authLevel` function/admin; they win over the settings HUBBUB_FUNCTIONS_MASTER_KEY,
+   * HUBBUB_FUNCTIONS_HOST_KEYS and HUBBUB_FUNCTIONS_KEY_<function>. @default random master and host keys (see `host.keys`)
+   */
+  keys?: FunctionKeysOptions;
+  /** `close()` waits this long (on `clock`) for running invocations before it gives up on them. @default 30_000 */
+  drainTimeoutMs?: number;
+  /**
+   * Extensions besides the built-in ones (http, serviceBus, timer, signalR, made from the options
+   * above); one with the name of a built-in one replaces it. @default []
+   */
+  extensions?: readonly Extension[];
+  /** @default systemClock */
+  clock?: Clock;
+  /** @default randomIds */
+  ids?: IdSource;
+  /** @default silentLogger */
+  logger?: Logger;
+}
+
+export function checkOptions(options: FunctionsHostOptions): void {
+  if (typeof options?.appDir !== 'string' || options.appDir === '') {
+    throw new FunctionsError('FUNCTIONS_INVALID_SETTING', 'appDir must be a non-empty string.', {
+      detail: { option: 'appDir' },
+    });
+  }
+  nonNegativeInteger(options.drainTimeoutMs, 'drainTimeoutMs');
+  checkSettings(options.settings, 'settings');
+}
+
+/** The built-in extensions, with those given replacing the ones of the same name and the rest added. */
+export function extensionsOf(options: FunctionsHostOptions): Extension[] {
+  const given = options.extensions ?? [];
+  const names = new Set(given.map((e) => e.name));
+  return [...builtInExtensions(options).filter((e) => !names.has(e.name)), ...given];
+}
