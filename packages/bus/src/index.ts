@@ -30,7 +30,9 @@ export {
   type BusHttpOptions,
   createBusHttpHandler,
   createSasToken,
+  readBrokerProperties,
   type SasKey,
+  writeBrokerProperties,
 } from './http/index.ts';
 export { MessageState, type PropertyValue, type ReceivedMessage, type ServiceBusMessage } from './message.ts';
 export type { MessageHandler, Processor, ProcessorOptions, SessionProcessorOptions } from './processor.ts';

@@ -4,7 +4,15 @@
  * (`file://DIR`, `memory://`).
  * @module
  */
-import { type Bus, createBus, createSasToken, type ReceivedMessage, type SasKey } from '@hubbub/bus';
+import {
+  type Bus,
+  createBus,
+  createSasToken,
+  type ReceivedMessage,
+  readBrokerProperties,
+  type SasKey,
+  writeBrokerProperties,
+} from '@hubbub/bus';
 import { HubbubError } from '@hubbub/kernel';
 import { parseKey, storedBusKey, UsageError } from '@hubbub/system';
 
@@ -147,14 +155,15 @@ class HttpTarget implements BusTarget {
   }
 
   async send(entity: string, m: OutgoingMessage): Promise<void> {
-    const bp: Record<string, unknown> = {};
-    if (m.messageId !== undefined) bp.MessageId = m.messageId;
-    if (m.subject !== undefined) bp.Label = m.subject;
-    if (m.correlationId !== undefined) bp.CorrelationId = m.correlationId;
-    if (m.sessionId !== undefined) bp.SessionId = m.sessionId;
-    if (m.to !== undefined) bp.To = m.to;
-    if (m.replyTo !== undefined) bp.ReplyTo = m.replyTo;
-    if (m.timeToLiveMs !== undefined) bp.TimeToLive = m.timeToLiveMs / 1000;
+    const bp = writeBrokerProperties({
+      messageId: m.messageId,
+      subject: m.subject,
+      correlationId: m.correlationId,
+      sessionId: m.sessionId,
+      to: m.to,
+      replyTo: m.replyTo,
+      timeToLive: m.timeToLiveMs,
+    });
     const headers: Record<string, string> = { brokerproperties: JSON.stringify(bp) };
     if (m.contentType !== undefined) headers['content-type'] = m.contentType;
     for (const [k, v] of Object.entries(m.applicationProperties)) {
@@ -199,9 +208,8 @@ class HttpTarget implements BusTarget {
       const path = new URL(location).pathname.slice(basePath.length);
       await (await this.#fetch(path, { method })).arrayBuffer();
     };
-    const message = fromBrokerProperties(bp, props, presentBody(bytes, contentType, false));
     // REST counts the delivery it answers (1 on the first); the CLI prints the library's count (0).
-    message.deliveryCount = Math.max(0, message.deliveryCount - 1);
+    const message = fromBrokerProperties(bp, 'received', props, presentBody(bytes, contentType, false));
     if (contentType !== undefined) message.contentType = contentType;
     return {
       message,
@@ -226,6 +234,7 @@ class HttpTarget implements BusTarget {
       const type = e.BrokerProperties.ContentType as string | undefined;
       return fromBrokerProperties(
         e.BrokerProperties,
+        'peeked',
         e.UserProperties,
         presentBody(bytes, type, e.BodyEncoding !== 'base64'),
       );
@@ -244,29 +253,29 @@ export class RemoteError extends HubbubError {
 
 function fromBrokerProperties(
   bp: Record<string, unknown>,
+  delivery: 'received' | 'peeked',
   props: Record<string, unknown>,
   body: Pick<CliMessage, 'body' | 'bodyEncoding'>,
 ): CliMessage {
-  const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+  const r = readBrokerProperties(bp, delivery);
   const m: CliMessage = {
-    sequenceNumber: Number(bp.SequenceNumber),
-    deliveryCount: Number(bp.DeliveryCount ?? 0),
+    sequenceNumber: Number(r.sequenceNumber),
+    deliveryCount: r.deliveryCount,
     applicationProperties: props,
     ...body,
   };
   const set = <K extends keyof CliMessage>(k: K, v: CliMessage[K] | undefined): void => {
     if (v !== undefined) m[k] = v;
   };
-  set('messageId', str(bp.MessageId));
-  set('subject', str(bp.Label));
-  set('contentType', str(bp.ContentType));
-  set('correlationId', str(bp.CorrelationId));
-  set('sessionId', str(bp.SessionId));
-  const enq = str(bp.EnqueuedTimeUtc);
-  set('enqueuedTime', enq === undefined ? undefined : new Date(enq).toISOString());
-  set('state', str(bp.State)?.toLowerCase());
-  set('deadLetterReason', str(bp.DeadLetterReason));
-  set('deadLetterErrorDescription', str(bp.DeadLetterErrorDescription));
+  set('messageId', r.messageId);
+  set('subject', r.subject);
+  set('contentType', r.contentType);
+  set('correlationId', r.correlationId);
+  set('sessionId', r.sessionId);
+  set('enqueuedTime', r.enqueuedTime?.toISOString());
+  set('state', r.state);
+  set('deadLetterReason', r.deadLetterReason);
+  set('deadLetterErrorDescription', r.deadLetterErrorDescription);
   return m;
 }
 

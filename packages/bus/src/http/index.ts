@@ -22,6 +22,7 @@ import { BusHttpError, sendError, sendJson } from './respond.ts';
 import { parseRoute, type Route, routeEntity } from './route.ts';
 import { type SasKey, type SasRight, verifySasToken } from './sas.ts';
 
+export { type BrokerPropertiesFields, readBrokerProperties, writeBrokerProperties } from './broker-properties.ts';
 export { BATCH_CONTENT_TYPE, parseBatch, toBatchEntry } from './messages.ts';
 export { BusHttpError, type BusHttpErrorCode, BusHttpErrorStatus } from './respond.ts';
 export { createSasToken, type SasKey, type SasRight, verifySasToken } from './sas.ts';

@@ -10,16 +10,13 @@ import type { Bus } from '../client.ts';
 import { BusError } from '../errors.ts';
 import type { PropertyValue, ServiceBusMessage } from '../message.ts';
 import { toReceivedMessage } from '../received-message.ts';
-import { parseJson, readBody, sendEmpty, sendJson } from './respond.ts';
 import {
   brokerPropertiesToMessage,
-  customHeadersToProperties,
-  decodeBody,
-  formatPropertyValue,
-  isHeaderName,
   messageToBrokerProperties,
   parseBrokerPropertiesHeader,
-} from './wire.ts';
+} from './broker-properties.ts';
+import { parseJson, readBody, sendEmpty, sendJson } from './respond.ts';
+import { customHeadersToProperties, decodeBody, formatPropertyValue, isHeaderName } from './wire.ts';
 
 export const BATCH_CONTENT_TYPE = 'application/vnd.microsoft.servicebus.json';
 

@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isBusError } from '../errors.ts';
-import { createSasToken, verifySasToken } from './sas.ts';
 import {
-  customHeadersToProperties,
-  decodeBody,
-  encodeBody,
-  formatPropertyValue,
+  messageToBrokerProperties,
   parseBrokerPropertiesHeader,
-  parsePropertyValue,
-} from './wire.ts';
+  readBrokerProperties,
+  writeBrokerProperties,
+} from './broker-properties.ts';
+import { createSasToken, verifySasToken } from './sas.ts';
+import { customHeadersToProperties, decodeBody, encodeBody, formatPropertyValue, parsePropertyValue } from './wire.ts';
 
 describe('SAS tokens', () => {
   const keys = new Map([['RootManageSharedAccessKey', 'secret-key']]);
@@ -160,5 +159,65 @@ describe('REST message wire format', () => {
     assert.equal(encodeBody('hi').toString(), 'hi');
     assert.equal(encodeBody(new Uint8Array([104, 105])).toString(), 'hi');
     assert.equal(encodeBody(undefined).length, 0);
+  });
+});
+
+describe('BrokerProperties, both ways', () => {
+  it('reads back what the API writes, as the library counts deliveries', () => {
+    const message = {
+      body: 'x',
+      applicationProperties: {},
+      messageId: 'm1',
+      correlationId: 'c1',
+      subject: 's',
+      sessionId: 'k',
+      contentType: 'text/plain',
+      timeToLive: 60_000,
+      sequenceNumber: 7n,
+      enqueuedTime: new Date('2026-01-02T03:04:05Z'),
+      expiresAt: undefined,
+      deliveryCount: 2,
+      state: 'deferred',
+      lockToken: 'lock-1',
+      lockedUntil: new Date('2026-01-02T03:05:05Z'),
+      deadLetterReason: undefined,
+      deadLetterErrorDescription: undefined,
+      deadLetterSource: undefined,
+    } as const;
+    for (const delivery of ['received', 'peeked'] as const) {
+      const bp = JSON.parse(JSON.stringify(messageToBrokerProperties(message, delivery)));
+      assert.deepEqual(readBrokerProperties(bp, delivery), {
+        deliveryCount: 2,
+        sequenceNumber: 7n,
+        messageId: 'm1',
+        correlationId: 'c1',
+        subject: 's',
+        sessionId: 'k',
+        contentType: 'text/plain',
+        enqueuedTime: message.enqueuedTime,
+        state: 'deferred',
+        lockToken: 'lock-1',
+        lockedUntil: message.lockedUntil,
+      });
+    }
+  });
+
+  it('writes what a sender sets, and the API parses it back', () => {
+    const fields = { messageId: 'm', subject: 'label', replyTo: 'r', timeToLive: 1_500, partitionKey: undefined };
+    const bp = writeBrokerProperties(fields);
+    assert.deepEqual(bp, { MessageId: 'm', Label: 'label', ReplyTo: 'r', TimeToLive: 1.5 });
+    assert.deepEqual(parseBrokerPropertiesHeader(JSON.stringify(bp)), {
+      messageId: 'm',
+      subject: 'label',
+      replyTo: 'r',
+      timeToLive: 1_500,
+    });
+  });
+
+  it('leaves out properties of the wrong type when reading', () => {
+    assert.deepEqual(readBrokerProperties({ MessageId: 5, DeliveryCount: 1, State: 'Active' }, 'received'), {
+      deliveryCount: 0,
+      state: 'active',
+    });
   });
 });
