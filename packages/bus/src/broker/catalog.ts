@@ -1,28 +1,20 @@
 /**
- * The entity catalog: queues, topics, subscriptions and rules, their queue states, sequence counters
- * and duplicate-detection history. Admin changes are written to the engine before they apply.
+ * The entity catalog of the in-process broker: queues, topics, subscriptions and rules, their
+ * queue states, sequence counters and duplicate-detection history — rebuilt from the engine's
+ * state on open, looked up by every operation, changed by `admin.ts` once a change is durable.
  * @module
  */
-import type { Clock } from '@hubbub/kernel';
-import type { BusEngine, EngineState, EntityRecord, StoredMessage } from '../engine/port.ts';
+import type { EngineState, EntityRecord, StoredMessage } from '../engine/port.ts';
 import {
-  checkShortName,
   DEAD_LETTER_SUFFIX,
   deadLetterKey,
-  type EntityRuntimeProperties,
   entityKey,
-  type QueueOptions,
   type QueueProperties,
-  queueProperties,
-  type SubscriptionOptions,
   type SubscriptionProperties,
   subscriptionKey,
-  subscriptionProperties,
-  type TopicOptions,
   type TopicProperties,
-  topicProperties,
 } from '../entities.ts';
-import { BusError, entityExists, entityNotFound } from '../errors.ts';
+import { entityNotFound } from '../errors.ts';
 import { type CompiledRule, compileRule, type RuleDescription } from '../rules/index.ts';
 import { type QueueSettings, QueueState } from './queue-state.ts';
 
@@ -55,13 +47,11 @@ export interface CatalogHooks {
   onScheduled(key: string, seq: number, at: number): void;
 }
 
-export const DEFAULT_RULE: RuleDescription = { name: '$Default', filter: { kind: 'true' } };
-
-function compile(rules: readonly RuleDescription[]): SubscriptionEntry['compiled'] {
+export function compileRules(rules: readonly RuleDescription[]): SubscriptionEntry['compiled'] {
   return rules.map((r) => ({ rule: compileRule(r), isTrue: r.filter.kind === 'true' && r.action === undefined }));
 }
 
-function settings(p: QueueProperties | SubscriptionProperties): QueueSettings {
+export function queueSettings(p: QueueProperties | SubscriptionProperties): QueueSettings {
   return {
     lockDuration: p.lockDuration,
     maxDeliveryCount: p.maxDeliveryCount,
@@ -71,7 +61,7 @@ function settings(p: QueueProperties | SubscriptionProperties): QueueSettings {
   };
 }
 
-function deadLetterSettings(p: QueueProperties | SubscriptionProperties): QueueSettings {
+export function deadLetterSettings(p: QueueProperties | SubscriptionProperties): QueueSettings {
   return {
     lockDuration: p.lockDuration,
     maxDeliveryCount: Number.POSITIVE_INFINITY,
@@ -81,12 +71,6 @@ function deadLetterSettings(p: QueueProperties | SubscriptionProperties): QueueS
   };
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: entity props are plain option bags here
-const withoutIdentity = (p: object): any => {
-  const { name: _n, topicName: _t, subscriptionName: _s, createdAt: _c, ...rest } = p as Record<string, unknown>;
-  return rest;
-};
-
 export class Catalog {
   readonly queues = new Map<string, QueueEntry>();
   readonly topics = new Map<string, TopicEntry>();
@@ -95,13 +79,9 @@ export class Catalog {
   readonly #sequences = new Map<string, number>();
   readonly #dedupe = new Map<string, Map<string, number>>();
   readonly #pruneAt = new Map<string, number>();
-  readonly #engine: BusEngine;
-  readonly #clock: Clock;
   readonly #hooks: CatalogHooks;
 
-  constructor(engine: BusEngine, clock: Clock, hooks: CatalogHooks) {
-    this.#engine = engine;
-    this.#clock = clock;
+  constructor(hooks: CatalogHooks) {
     this.#hooks = hooks;
   }
 
@@ -110,8 +90,8 @@ export class Catalog {
   restore(state: EngineState): void {
     const subs: EntityRecord[] = [];
     for (const r of state.entities) {
-      if (r.kind === 'queue') this.#installQueue(r.props as unknown as QueueProperties);
-      else if (r.kind === 'topic') this.#installTopic(r.props as unknown as TopicProperties);
+      if (r.kind === 'queue') this.installQueue(r.props as unknown as QueueProperties);
+      else if (r.kind === 'topic') this.installTopic(r.props as unknown as TopicProperties);
       else subs.push(r);
     }
     for (const r of subs) {
@@ -120,7 +100,7 @@ export class Catalog {
       if (topic === undefined) continue;
       let usable = rules;
       try {
-        compile(rules);
+        compileRules(rules);
       } catch {
         usable = rules.filter((rule) => {
           try {
@@ -131,7 +111,7 @@ export class Catalog {
           }
         });
       }
-      this.#installSubscription(topic, props, usable);
+      this.installSubscription(topic, props, usable);
     }
     for (const [key, seq] of Object.entries(state.sequences)) {
       // Sequence numbers belong to queues and topics; DLQs and subscriptions carry their owner's.
@@ -206,9 +186,9 @@ export class Catalog {
 
   // ── install / uninstall ─────────────────────────────────────────────────────────────────────
 
-  #installQueue(props: QueueProperties): QueueEntry {
+  installQueue(props: QueueProperties): QueueEntry {
     const key = entityKey(props.name);
-    const queue = new QueueState(key, props.name, settings(props), false);
+    const queue = new QueueState(key, props.name, queueSettings(props), false);
     queue.deadLetter = new QueueState(
       deadLetterKey(key),
       `${props.name}/$DeadLetterQueue`,
@@ -222,26 +202,27 @@ export class Catalog {
     return entry;
   }
 
-  #installTopic(props: TopicProperties): TopicEntry {
+  installTopic(props: TopicProperties): TopicEntry {
     const key = entityKey(props.name);
     const entry: TopicEntry = { kind: 'topic', key, props, subscriptions: new Map(), scheduled: new Map() };
     this.topics.set(key, entry);
     return entry;
   }
 
-  #installSubscription(topic: TopicEntry, props: SubscriptionProperties, rules: RuleDescription[]): SubscriptionEntry {
+  installSubscription(topic: TopicEntry, props: SubscriptionProperties, rules: RuleDescription[]): SubscriptionEntry {
     const key = subscriptionKey(topic.props.name, props.subscriptionName);
     const path = `${topic.props.name}/Subscriptions/${props.subscriptionName}`;
-    const queue = new QueueState(key, path, settings(props), false);
+    const queue = new QueueState(key, path, queueSettings(props), false);
     queue.deadLetter = new QueueState(deadLetterKey(key), `${path}/$DeadLetterQueue`, deadLetterSettings(props), true);
-    const entry: SubscriptionEntry = { key, props, rules, compiled: compile(rules), queue };
+    const entry: SubscriptionEntry = { key, props, rules, compiled: compileRules(rules), queue };
     topic.subscriptions.set(props.subscriptionName.toLowerCase(), entry);
     this.queueStates.set(key, queue);
     this.queueStates.set(queue.deadLetter.key, queue.deadLetter);
     return entry;
   }
 
-  #removeQueue(queue: QueueState): void {
+  /** Takes a queue state (and its dead-letter queue's) out: its entity was deleted. */
+  uninstall(queue: QueueState): void {
     this.queueStates.delete(queue.key);
     this.#hooks.onQueueRemoved(queue);
     if (queue.deadLetter !== undefined) {
@@ -250,239 +231,32 @@ export class Catalog {
     }
   }
 
-  // ── queues ──────────────────────────────────────────────────────────────────────────────────
+  // ── lookups used by admin ───────────────────────────────────────────────────────────────────
 
-  async createQueue(name: string, options: QueueOptions = {}): Promise<QueueProperties> {
-    const props = queueProperties(name, options, new Date(this.#clock.now()));
-    const key = entityKey(name);
-    if (this.queues.has(key) || this.topics.has(key)) throw entityExists(name);
-    await this.#engine.write([{ op: 'entity', entity: { key, kind: 'queue', props: { ...props } } }]);
-    if (this.queues.has(key) || this.topics.has(key)) throw entityExists(name);
-    return this.#installQueue(props).props;
-  }
-
-  async updateQueue(name: string, options: QueueOptions): Promise<QueueProperties> {
-    const entry = this.#queue(name);
-    const props = queueProperties(
-      entry.props.name,
-      { ...withoutIdentity(entry.props), ...options },
-      entry.props.createdAt,
-    );
-    await this.#engine.write([{ op: 'entity', entity: { key: entry.key, kind: 'queue', props: { ...props } } }]);
-    entry.props = props;
-    entry.queue.settings = settings(props);
-    entry.queue.deadLetter!.settings = deadLetterSettings(props);
-    return props;
-  }
-
-  getQueue(name: string): QueueProperties {
-    return this.#queue(name).props;
-  }
-
-  listQueues(): QueueProperties[] {
-    return [...this.queues.values()].map((q) => q.props);
-  }
-
-  async deleteQueue(name: string): Promise<void> {
-    const entry = this.#queue(name);
-    await this.#engine.write([{ op: 'drop', key: entry.key }]);
-    this.queues.delete(entry.key);
-    this.#dedupe.delete(entry.key);
-    this.#removeQueue(entry.queue);
-  }
-
-  #queue(name: string): QueueEntry {
+  /** The queue named `name`; BUS_ENTITY_NOT_FOUND. */
+  queue(name: string): QueueEntry {
     const entry = typeof name === 'string' ? this.queues.get(entityKey(name)) : undefined;
     if (entry === undefined) throw entityNotFound(String(name));
     return entry;
   }
 
-  // ── topics ──────────────────────────────────────────────────────────────────────────────────
-
-  async createTopic(name: string, options: TopicOptions = {}): Promise<TopicProperties> {
-    const props = topicProperties(name, options, new Date(this.#clock.now()));
-    const key = entityKey(name);
-    if (this.queues.has(key) || this.topics.has(key)) throw entityExists(name);
-    await this.#engine.write([{ op: 'entity', entity: { key, kind: 'topic', props: { ...props } } }]);
-    if (this.queues.has(key) || this.topics.has(key)) throw entityExists(name);
-    return this.#installTopic(props).props;
-  }
-
-  async updateTopic(name: string, options: TopicOptions): Promise<TopicProperties> {
-    const entry = this.#topic(name);
-    const props = topicProperties(
-      entry.props.name,
-      { ...withoutIdentity(entry.props), ...options },
-      entry.props.createdAt,
-    );
-    await this.#engine.write([{ op: 'entity', entity: { key: entry.key, kind: 'topic', props: { ...props } } }]);
-    entry.props = props;
-    return props;
-  }
-
-  getTopic(name: string): TopicProperties {
-    return this.#topic(name).props;
-  }
-
-  listTopics(): TopicProperties[] {
-    return [...this.topics.values()].map((t) => t.props);
-  }
-
-  async deleteTopic(name: string): Promise<void> {
-    const entry = this.#topic(name);
-    await this.#engine.write([{ op: 'drop', key: entry.key }]);
-    this.topics.delete(entry.key);
-    this.#dedupe.delete(entry.key);
-    for (const sub of entry.subscriptions.values()) this.#removeQueue(sub.queue);
-  }
-
-  #topic(name: string): TopicEntry {
+  /** The topic named `name`; BUS_ENTITY_NOT_FOUND. */
+  topic(name: string): TopicEntry {
     const entry = typeof name === 'string' ? this.topics.get(entityKey(name)) : undefined;
     if (entry === undefined) throw entityNotFound(String(name));
     return entry;
   }
 
-  // ── subscriptions ───────────────────────────────────────────────────────────────────────────
-
-  async createSubscription(
-    topicName: string,
-    name: string,
-    options: SubscriptionOptions = {},
-  ): Promise<SubscriptionProperties> {
-    const topic = this.#topic(topicName);
-    const { rules: given, ...rest } = options;
-    const props = subscriptionProperties(topic.props.name, name, rest, new Date(this.#clock.now()));
-    const rules = given === undefined || given.length === 0 ? [DEFAULT_RULE] : given.map(cloneRule);
-    compile(rules);
-    checkUniqueRules(rules);
-    if (topic.subscriptions.has(name.toLowerCase())) throw entityExists(`${topicName}/Subscriptions/${name}`);
-    await this.#writeSubscription(topic, props, rules);
-    if (topic.subscriptions.has(name.toLowerCase())) throw entityExists(`${topicName}/Subscriptions/${name}`);
-    return this.#installSubscription(topic, props, rules).props;
-  }
-
-  async updateSubscription(
-    topicName: string,
-    name: string,
-    options: SubscriptionOptions,
-  ): Promise<SubscriptionProperties> {
-    const { topic, sub } = this.#subscription(topicName, name);
-    const { rules: _ignored, ...rest } = options;
-    const props = subscriptionProperties(
-      topic.props.name,
-      sub.props.subscriptionName,
-      { ...withoutIdentity(sub.props), ...rest },
-      sub.props.createdAt,
-    );
-    await this.#writeSubscription(topic, props, sub.rules);
-    sub.props = props;
-    sub.queue.settings = settings(props);
-    sub.queue.deadLetter!.settings = deadLetterSettings(props);
-    return props;
-  }
-
-  getSubscription(topicName: string, name: string): SubscriptionProperties {
-    return this.#subscription(topicName, name).sub.props;
-  }
-
-  listSubscriptions(topicName: string): SubscriptionProperties[] {
-    return [...this.#topic(topicName).subscriptions.values()].map((s) => s.props);
-  }
-
-  async deleteSubscription(topicName: string, name: string): Promise<void> {
-    const { topic, sub } = this.#subscription(topicName, name);
-    await this.#engine.write([{ op: 'drop', key: sub.key }]);
-    topic.subscriptions.delete(sub.props.subscriptionName.toLowerCase());
-    this.#removeQueue(sub.queue);
-  }
-
-  #subscription(topicName: string, name: string): { topic: TopicEntry; sub: SubscriptionEntry } {
-    const topic = this.#topic(topicName);
+  /** A subscription and its topic; BUS_ENTITY_NOT_FOUND. */
+  subscription(topicName: string, name: string): { topic: TopicEntry; sub: SubscriptionEntry } {
+    const topic = this.topic(topicName);
     const sub = typeof name === 'string' ? topic.subscriptions.get(name.toLowerCase()) : undefined;
     if (sub === undefined) throw entityNotFound(`${topicName}/Subscriptions/${String(name)}`);
     return { topic, sub };
   }
 
-  #writeSubscription(topic: TopicEntry, props: SubscriptionProperties, rules: RuleDescription[]): Promise<void> {
-    const key = subscriptionKey(topic.props.name, props.subscriptionName);
-    return this.#engine.write([{ op: 'entity', entity: { key, kind: 'subscription', props: { ...props, rules } } }]);
-  }
-
-  // ── rules ───────────────────────────────────────────────────────────────────────────────────
-
-  async createRule(topicName: string, subscription: string, rule: RuleDescription): Promise<RuleDescription> {
-    const { topic, sub } = this.#subscription(topicName, subscription);
-    if (rule === null || typeof rule !== 'object') {
-      throw new BusError('BUS_INVALID_FILTER', 'A rule must be an object with a name and a filter.');
-    }
-    checkShortName(rule.name, 'rule');
-    const copy = cloneRule(rule);
-    const compiled = compileRule(copy);
-    if (sub.rules.some((r) => r.name.toLowerCase() === rule.name.toLowerCase())) {
-      throw entityExists(`${sub.queue.path}/Rules/${rule.name}`);
-    }
-    const rules = [...sub.rules, copy];
-    await this.#writeSubscription(topic, sub.props, rules);
-    sub.rules = rules;
-    sub.compiled = [
-      ...sub.compiled,
-      { rule: compiled, isTrue: copy.filter.kind === 'true' && copy.action === undefined },
-    ];
-    return copy;
-  }
-
-  async deleteRule(topicName: string, subscription: string, ruleName: string): Promise<void> {
-    const { topic, sub } = this.#subscription(topicName, subscription);
-    const i = sub.rules.findIndex((r) => r.name.toLowerCase() === String(ruleName).toLowerCase());
-    if (i < 0) throw entityNotFound(`${sub.queue.path}/Rules/${String(ruleName)}`);
-    const rules = sub.rules.filter((_, j) => j !== i);
-    await this.#writeSubscription(topic, sub.props, rules);
-    sub.rules = rules;
-    sub.compiled = sub.compiled.filter((_, j) => j !== i);
-  }
-
-  getRule(topicName: string, subscription: string, ruleName: string): RuleDescription {
-    const { sub } = this.#subscription(topicName, subscription);
-    const rule = sub.rules.find((r) => r.name.toLowerCase() === String(ruleName).toLowerCase());
-    if (rule === undefined) throw entityNotFound(`${sub.queue.path}/Rules/${String(ruleName)}`);
-    return rule;
-  }
-
-  listRules(topicName: string, subscription: string): RuleDescription[] {
-    return [...this.#subscription(topicName, subscription).sub.rules];
-  }
-
-  // ── runtime ────────────────────────────────────────────────────────────────────────
-
-  runtimeProperties(path: string): EntityRuntimeProperties {
-    const queue = this.receivable(path);
-    const c = queue.counts();
-    const dead = queue.deadLetter?.messages.size ?? 0;
-    return {
-      path: queue.path,
-      activeMessageCount: c.active,
-      scheduledMessageCount: c.scheduled,
-      deferredMessageCount: c.deferred,
-      deadLetterMessageCount: dead,
-      lockedMessageCount: queue.lockedCount,
-      totalMessageCount: queue.messages.size + dead,
-    };
-  }
-}
-
-function cloneRule(rule: RuleDescription): RuleDescription {
-  const filter = { ...rule.filter } as RuleDescription['filter'];
-  return rule.action === undefined
-    ? { name: rule.name, filter }
-    : { name: rule.name, filter, action: { ...rule.action } };
-}
-
-function checkUniqueRules(rules: readonly RuleDescription[]): void {
-  const seen = new Set<string>();
-  for (const r of rules) {
-    checkShortName(r.name, 'rule');
-    const k = r.name.toLowerCase();
-    if (seen.has(k)) throw entityExists(`rule ${r.name}`);
-    seen.add(k);
+  /** Forgets the duplicate-detection history of a deleted queue or topic. */
+  forgetDedupe(key: string): void {
+    this.#dedupe.delete(key);
   }
 }

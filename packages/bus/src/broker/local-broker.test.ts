@@ -149,7 +149,7 @@ describe('broker', () => {
 
   it('validates receive options at the broker door', async () => {
     const broker = await LocalBroker.open({ engine: new MemoryEngine() });
-    await broker.catalog.createQueue('q');
+    await broker.admin.createQueue('q');
     assert.throws(() => broker.receive('q', { maxMessages: 0, mode: 'peekLock', maxWaitTimeMs: 0 }), {
       code: 'BUS_INVALID_OPTION',
     });

@@ -12,7 +12,8 @@
  * - `receiving.ts` and `settling.ts` — receiving (waiting receivers, TTL on the way out, peek,
  *   deferred) and settling under a lock (complete, abandon, dead-letter, defer, redelivery);
  * - `queue-state.ts` — per queue: its messages, what is available, its waiting receivers;
- * - `catalog.ts` — entities, sequence numbers, duplicate-detection history.
+ * - `catalog.ts` — entities, sequence numbers, duplicate-detection history; `admin.ts` changes
+ *   entities (durably first) for `bus.admin`.
  * @module
  */
 import { type Clock, type IdSource, randomIds, systemClock, TypedEmitter } from '@hubbub/kernel';
@@ -102,7 +103,7 @@ export class LocalBroker implements Broker {
     }
     this.#clock = options.clock ?? systemClock;
     this.#ids = options.ids ?? randomIds;
-    this.catalog = new Catalog(this.#engine, this.#clock, {
+    this.catalog = new Catalog({
       onQueueRemoved: (queue) => this.#queueRemoved(queue),
       onScheduled: (key, seq, at) => this.#schedule.add(key, seq, at),
     });
@@ -125,7 +126,7 @@ export class LocalBroker implements Broker {
     this.#locks = new MessageLocks(ctx);
     this.#sessions = new SessionLocks(ctx, this.#locks);
     this.sessions = this.#sessions;
-    this.admin = new LocalAdmin(this.catalog, () => this.#closed);
+    this.admin = new LocalAdmin(this.catalog, this.#engine, this.#clock, () => this.#closed);
     this.#schedule = new Schedule(ctx, this.#router);
     this.#receiving = new Receiving(ctx, this.#locks, this.#sessions);
     this.#settling = new Settling(ctx, this.#locks, this.#sessions);
