@@ -4,7 +4,8 @@
  * @module
  */
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageRoot } from '@hubbub/kernel';
 import type { CourierRoute, LatLng } from './simulator.ts';
 
 export interface City {
@@ -22,7 +23,7 @@ export interface City {
   }>;
 }
 
-export const cityFile = fileURLToPath(new URL('../web/city.json', import.meta.url));
+export const cityFile = join(packageRoot(import.meta.url), 'web/city.json');
 
 export function loadCity(file = cityFile): City {
   return JSON.parse(readFileSync(file, 'utf8')) as City;

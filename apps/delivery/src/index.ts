@@ -3,9 +3,11 @@
  * what to mount: the function app, the tracking page's files, the queues and hubs it uses.
  * @module
  */
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageRoot } from '@hubbub/kernel';
 
-const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+/** A file of this package (the function app and the pages ship beside the code, not compiled). */
+const here = (path: string) => join(packageRoot(import.meta.url), path);
 
 export interface DeliveryApp {
   /** Absolute path of the `@azure/functions` v4 app (package.json, host.json, local.settings.json). */
@@ -21,13 +23,13 @@ export interface DeliveryApp {
 }
 
 export const deliveryApp: DeliveryApp = {
-  functionsDir: here('../functions'),
+  functionsDir: here('functions'),
   webFiles: {
-    '/track': here('../web/track.html'),
-    '/track.html': here('../web/track.html'),
-    '/track.js': here('../web/track.js'),
-    '/track.css': here('../web/track.css'),
-    '/city.json': here('../web/city.json'),
+    '/track': here('web/track.html'),
+    '/track.html': here('web/track.html'),
+    '/track.js': here('web/track.js'),
+    '/track.css': here('web/track.css'),
+    '/city.json': here('web/city.json'),
   },
   queues: ['locations'],
   hubs: ['tracking'],

@@ -5,13 +5,17 @@
  * @module
  */
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { packageRoot } from '@hubbub/kernel';
 
 interface TrackingModule {
   createTrackingToken(orderId: string, key: string, options?: { ttlSeconds?: number; nowMs?: number }): string;
   verifyTrackingToken(token: string, key: string, nowMs?: number): { orderId: string } | { error: string };
 }
 
-const tracking = createRequire(import.meta.url)('../functions/src/tracking.js') as TrackingModule;
+const tracking = createRequire(import.meta.url)(
+  join(packageRoot(import.meta.url), 'functions/src/tracking.js'),
+) as TrackingModule;
 
 /** The app setting that holds the key tracking tokens are signed with. */
 export const TRACKING_KEY_SETTING = 'TrackingKey';

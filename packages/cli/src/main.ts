@@ -9,15 +9,17 @@ import { isHubbubError } from '@hubbub/kernel';
 import type { Command } from './command.ts';
 
 const commandsDir = new URL('./commands/', import.meta.url);
+/** `.ts` when run from source (tsx), `.js` when compiled. */
+const ext = import.meta.url.slice(import.meta.url.lastIndexOf('.'));
 const available = (): string[] =>
   readdirSync(commandsDir)
-    .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))
-    .map((f) => f.slice(0, -3))
+    .filter((f) => f.endsWith(ext) && !f.endsWith(`.test${ext}`))
+    .map((f) => f.slice(0, -ext.length))
     .sort();
 
 async function load(name: string): Promise<Command | undefined> {
   if (!available().includes(name)) return undefined;
-  return (await import(new URL(`${name}.ts`, commandsDir).href)) as Command;
+  return (await import(new URL(`${name}${ext}`, commandsDir).href)) as Command;
 }
 
 async function help(): Promise<void> {

@@ -8,6 +8,7 @@ import { access, readFile } from 'node:fs/promises';
 import { createRequire, register } from 'node:module';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { packageRoot } from '@hubbub/kernel';
 import { glob, isDynamicPattern } from 'tinyglobby';
 import { Registry, withRegistry } from './core-module.ts';
 import { FunctionsError } from './errors.ts';
@@ -20,7 +21,8 @@ let esmHooks = false;
 function installEsmReloadHooks(): void {
   if (esmHooks) return;
   esmHooks = true;
-  register(new URL('./esm-reload-hooks.mjs', import.meta.url));
+  // A plain .mjs beside the sources (tsc does not emit it): found from the package root, src or dist alike.
+  register(pathToFileURL(join(packageRoot(import.meta.url), 'src/esm-reload-hooks.mjs')));
 }
 
 export interface PackageJson {

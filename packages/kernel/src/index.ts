@@ -29,6 +29,7 @@ export {
 export { closeHttpServer } from './http-server.ts';
 export { type IdSource, randomIds, sequentialIds } from './ids.ts';
 export { type ConsoleLoggerOptions, createConsoleLogger, type Logger, type LogLevel, silentLogger } from './logger.ts';
+export { packageRoot } from './package-root.ts';
 export { type Mount, mountParts, type Part } from './part.ts';
 export { createRateLimiter, type RateLimiter, type RateLimitOptions } from './rate-limit.ts';
 export { type WaitForOptions, waitFor } from './wait-for.ts';

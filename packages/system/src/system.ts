@@ -15,7 +15,7 @@
 import { mkdirSync } from 'node:fs';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { type Bus, createBus, createBusHttpHandler, type SasKey } from '@hubbub/bus';
 import { createFunctionsHost, type FunctionsHost } from '@hubbub/functions';
@@ -26,6 +26,7 @@ import {
   HttpError,
   InvalidOptionError,
   type Logger,
+  packageRoot,
   requestTarget,
   type ServerLimits,
   sendError,
@@ -140,7 +141,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   const stopDemo = options.demo ? createDemoHub(hubs.hub('demo')) : () => {};
   const home = options.home ?? (options.demo ? '/demo' : undefined);
   const web = createStaticFiles({
-    ...(options.demo ? { '/demo': new URL('./web/demo.html', import.meta.url).pathname } : {}),
+    ...(options.demo ? { '/demo': join(packageRoot(import.meta.url), 'src/web/demo.html') } : {}),
     ...options.pages,
     ...signalRBrowserClient(),
   });

@@ -25,7 +25,7 @@ export interface RunOptions {
 export function runScript(script: string, args: string[], options: RunOptions = {}): Running {
   const env: Record<string, string | undefined> = { ...process.env, ...options.env };
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', script, ...args], {
     env,
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
     stdio: ['ignore', 'pipe', 'pipe'],
