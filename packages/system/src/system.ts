@@ -17,7 +17,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { type Bus, createBus, createBusHttpHandler, type SasKey } from '@hubbub/bus';
+import { type Bus, type BusHttpHandler, createBus, createBusHttpHandler, type SasKey } from '@hubbub/bus';
 import { createFunctionsHost, type FunctionsHost } from '@hubbub/functions';
 import { createCors, createHubServer, createSignalRService, type HubServer, type SignalRService } from '@hubbub/hub';
 import {
@@ -26,6 +26,7 @@ import {
   HttpError,
   InvalidOptionError,
   type Logger,
+  mountParts,
   packageRoot,
   requestTarget,
   type ServerLimits,
@@ -150,36 +151,32 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   const apiCors = createCors({ origins: cors.origins, methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] });
   let signalR: SignalRService | undefined;
   let functions: FunctionsHost | undefined;
-  const route = (request: IncomingMessage, response: ServerResponse): boolean | Promise<unknown> => {
+  // The parts on the one port, tried in order: the first that takes a request serves it.
+  const parts = mountParts([
+    { handleRequest: (req, res) => signalR?.handleRequest(req, res) ?? false },
+    { handleUpgrade: (req, socket, head) => signalR?.handleUpgrade(req, socket, head) ?? false },
+    hubs,
+    { handleRequest: (req, res) => mountedBusApi(busApi, req, res) },
+    {
+      handleRequest: (req, res) => {
+        if (functions === undefined || !/^\/api(\/|$)/.test(requestTarget(req).pathname)) return false;
+        if (apiCors(req, res) === 'continue') functions.handleHttp(req, res);
+        return true;
+      },
+    },
+    { handleRequest: web },
+    { handleRequest: (req, res) => serveSystemPaths(req, res, home) },
+  ]);
+  const route = (request: IncomingMessage, response: ServerResponse): boolean => {
     door.admit(request, response);
-    if (signalR?.handleRequest(request, response)) return true;
-    if (hubs.handleRequest(request, response)) return true;
-    let passed = false;
-    busApi(request, response, () => {
-      passed = true;
-    });
-    if (!passed) return true;
+    if (parts.handleRequest(request, response)) return true;
     const path = requestTarget(request).pathname;
-    if (functions !== undefined && /^\/api(\/|$)/.test(path)) {
-      if (apiCors(request, response) === 'continue') functions.handleHttp(request, response);
-      return true;
-    }
-    if (web(request, response)) return true;
-    if (path === '/' && home !== undefined) {
-      response.writeHead(302, { Location: home }).end();
-      return true;
-    }
-    if (path === '/healthz') {
-      sendJson(response, 200, { status: 'ok' });
-      return true;
-    }
     sendError(response, new HttpError('KERNEL_NOT_FOUND', 404, 'Not found.', { detail: { path: path.slice(0, 256) } }));
     return true;
   };
   const upgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): boolean => {
     door.admitUpgrade(request);
-    if (signalR?.handleUpgrade(request, socket, head)) return true;
-    return hubs.handleUpgrade(request, socket, head);
+    return parts.handleUpgrade(request, socket, head);
   };
   const server: Server = createHttpServer({
     request: route,
@@ -217,6 +214,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     logger: logger.child({ part: 'signalr' }),
   });
   const service = signalR;
+  await Promise.all([hubs.start(), service.start()]);
   const connectionString = service.connectionString;
 
   const stop = async () => {
@@ -273,6 +271,29 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     close,
     [Symbol.asyncDispose]: close,
   };
+}
+
+/** The bus API as a part: it takes what is under its base path and passes the rest on. */
+function mountedBusApi(busApi: BusHttpHandler, request: IncomingMessage, response: ServerResponse): boolean {
+  let passed = false;
+  busApi(request, response, () => {
+    passed = true;
+  });
+  return !passed;
+}
+
+/** `/` (a redirect to the home page, when there is one) and `/healthz`. */
+function serveSystemPaths(request: IncomingMessage, response: ServerResponse, home: string | undefined): boolean {
+  const path = requestTarget(request).pathname;
+  if (path === '/' && home !== undefined) {
+    response.writeHead(302, { Location: home }).end();
+    return true;
+  }
+  if (path === '/healthz') {
+    sendJson(response, 200, { status: 'ok' });
+    return true;
+  }
+  return false;
 }
 
 function isLoopback(host: string): boolean {
