@@ -8,7 +8,6 @@
 import type { IncomingMessage } from 'node:http';
 import { type Clock, queryParam } from '@hubbub/kernel';
 import { errors as joseErrors, jwtVerify } from 'jose';
-import type { Principal } from './connection.ts';
 import { HubError, HubErrorCode } from './errors.ts';
 
 export interface HubAuthOptions {
@@ -24,6 +23,12 @@ export interface HubAuthOptions {
   required?: boolean;
   /** Leeway for `exp`/`nbf`, in seconds. @default 5 */
   clockToleranceSeconds?: number;
+}
+
+/** Who is on the other end, as established by the access token. */
+export interface Principal {
+  readonly userId: string | undefined;
+  readonly claims: Readonly<Record<string, unknown>>;
 }
 
 export type Authenticator = (request: IncomingMessage, url: URL, hub: string) => Promise<Principal>;

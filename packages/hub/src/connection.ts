@@ -21,16 +21,13 @@ import {
   parseHandshakeRequest,
   writeHandshakeResponse,
 } from '@hubbub/hub-protocol';
+import type { Principal } from './auth.ts';
 import { HubError, HubErrorCode } from './errors.ts';
 import { hubDefaults } from './options.ts';
 import { ReplayBuffer } from './replay-buffer.ts';
 import { OutboundFrame, type Transport, TransportKind } from './transport.ts';
 
-/** Who is on the other end, as established by the access token. */
-export interface Principal {
-  readonly userId: string | undefined;
-  readonly claims: Readonly<Record<string, unknown>>;
-}
+export type { Principal };
 
 /** What a connection needs from the hub that owns it. */
 export interface ConnectionOwner {

@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import { waitFor } from '@hubbub/kernel';
 import { HubConnectionState } from '@microsoft/signalr';
 import { ConnectionState, type HubConnection } from '../src/index.ts';
-import { authGate, buildClient, deferred, startHub } from './helpers.ts';
+import { authGate, buildClient, startHub } from './helpers.ts';
 import { RawClient } from './raw.ts';
 
 describe('stateful reconnect past the socket bound', () => {

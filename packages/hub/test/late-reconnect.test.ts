@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ManualClock, waitFor } from '@hubbub/kernel';
 import { ConnectionState } from '../src/index.ts';
-import { authGate, buildClient, deferred, type ProtocolName, startHub } from './helpers.ts';
+import { authGate, buildClient, type ProtocolName, startHub } from './helpers.ts';
 import { negotiate, RawClient } from './raw.ts';
 
 const timing = { keepAliveIntervalMs: 1_000, clientTimeoutMs: 3_000, handshakeTimeoutMs: 2_000, tickMs: 100 };

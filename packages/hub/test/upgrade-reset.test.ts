@@ -13,7 +13,7 @@ import { Endpoints } from '../src/endpoints.ts';
 import { Hub } from '../src/index.ts';
 import { resolveHubServerOptions } from '../src/options.ts';
 import { FlushScheduler } from '../src/transport.ts';
-import { authGate, deferred } from './helpers.ts';
+import { authGate } from './helpers.ts';
 
 describe('a client that resets its connection during an upgrade', () => {
   /** Endpoints alone behind a bare node:http server: nothing else puts an error listener on the socket. */
