@@ -137,7 +137,7 @@ describe('hubbub functions: bad input', () => {
   for (const [args, message] of [
     [[], /needs an app directory/],
     [['/nonexistent/app'], /is not a function app/],
-    [[example, '--bus', 'redis://x'], /--bus must be memory:\/\/ or file:\/\/DIR/],
+    [[example, '--bus', 'redis://x'], /--bus must be one of memory:\/\/, file:\/\/DIR/],
     [[example, '--port', 'seven'], /--port/],
     [[example, '--log-level', 'loud'], /--log-level/],
     [[example, 'extra'], /unexpected argument 'extra'/],

@@ -17,7 +17,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { type Bus, type BusHttpHandler, createBus, createBusHttpHandler, type SasKey } from '@hubbub/bus';
+import { type Bus, type BusHttpHandler, createBusHttpHandler, type SasKey } from '@hubbub/bus';
 import { createFunctionsHost, type FunctionsHost } from '@hubbub/functions';
 import { createCors, createHubServer, createSignalRService, type HubServer, type SignalRService } from '@hubbub/hub';
 import {
@@ -36,6 +36,7 @@ import {
 import { bridgeBus } from './bridges/bus.ts';
 import { fromSignalRServiceInProcess } from './bridges/signalr.ts';
 import { createDemoHub } from './demo.ts';
+import { engineScheme, openBus } from './engines.ts';
 import { createFrontDoor, type SystemRateLimits } from './front-door.ts';
 import { loadKeys, type SystemKeys } from './keys-file.ts';
 import { createStaticFiles, signalRBrowserClient } from './static.ts';
@@ -111,8 +112,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   const dataDir = options.dataDir === undefined ? undefined : resolve(options.dataDir);
   if (dataDir !== undefined) mkdirSync(dataDir, { recursive: true });
   const busUrl = options.busUrl ?? (dataDir === undefined ? 'memory://' : `file://${resolve(dataDir, 'bus')}`);
-  if (!/^(memory|file):\/\//.test(busUrl))
-    throw new InvalidOptionError('busUrl', `must be memory:// or file://DIR, got '${busUrl}'`);
+  engineScheme('bus', busUrl);
   const host = options.host ?? '127.0.0.1';
   const exposed = !isLoopback(host);
   if (exposed && (options.keys?.signalR === undefined || options.keys.bus === undefined)) {
@@ -130,7 +130,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   const origins = new Set(options.corsOrigins ?? []);
   const cors = { origins: (origin: string) => origins.has(origin) || origins.has('*') };
   const door = createFrontDoor(options.rateLimits);
-  const bus = await createBus({ url: busUrl });
+  const bus = await openBus(busUrl);
   const busApi = createBusHttpHandler(bus, {
     basePath: '/bus',
     keys: [keys.bus],

@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createConsoleLogger, type LogLevel } from '@hubbub/kernel';
-import { parseCommandArgs, startSystem, staticRoutes, UsageError } from '@hubbub/system';
+import { engineScheme, parseCommandArgs, startSystem, staticRoutes, UsageError } from '@hubbub/system';
 
 export const summary = 'Run an @azure/functions v4 app with a hub and a bus on one port (like func start)';
 
@@ -66,8 +66,11 @@ export async function run(args: string[]): Promise<number> {
     throw new UsageError(`--port: '${portText}' is not a port number.`);
   }
   const busUrl = values.bus ?? 'memory://';
-  if (!/^(memory|file):\/\//.test(busUrl))
-    throw new UsageError(`--bus must be memory:// or file://DIR, got '${busUrl}'`);
+  try {
+    engineScheme('bus', busUrl);
+  } catch (err) {
+    throw new UsageError(`--bus ${(err as Error).message.replace(/^busUrl: /, '')}`, { cause: err });
+  }
   const level = (values['log-level'] ?? 'info') as LogLevel;
   if (!['debug', 'info', 'warn', 'error'].includes(level)) {
     throw new UsageError(`--log-level: '${level}' is not one of debug, info, warn, error.`);

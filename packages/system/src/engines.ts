@@ -1,0 +1,52 @@
+/**
+ * One table from engine URL scheme to the adapter that opens it, for every part the system
+ * composes. Adapters are imported lazily (`await import()`), so an engine's code — and its client
+ * library — loads only when a URL names it. The distributed engines (`nats://` for the bus,
+ * `redis://` for the hub backplane and the cache, `pglite://` / `postgres://` for the store) join
+ * this table as their packages land; nothing else parses engine URLs.
+ * @module
+ */
+import type { Bus } from '@hubbub/bus';
+import type { BusEngine } from '@hubbub/bus/engine';
+import { type Clock, InvalidOptionError, systemClock } from '@hubbub/kernel';
+
+interface EngineContext {
+  readonly clock: Clock;
+}
+
+type BusEngineAdapter = (url: URL, raw: string, context: EngineContext) => Promise<BusEngine>;
+
+/** Bus engines by URL scheme. */
+const busEngines: Readonly<Record<string, BusEngineAdapter>> = {
+  'memory:': async () => (await import('@hubbub/bus/engine')).createMemoryEngine(),
+  'file:': async (_url, raw, { clock }) => {
+    const dir = raw.slice('file://'.length);
+    if (dir === '') throw new InvalidOptionError('busUrl', 'file:// needs a directory (file://./data)');
+    return (await import('@hubbub/bus/engine')).createFileEngine({ dir, clock });
+  },
+};
+
+/** The scheme of an engine URL the table knows for `part`; a KERNEL_INVALID_OPTION naming the choices otherwise. */
+export function engineScheme(part: 'bus', url: string): string {
+  let scheme: string | undefined;
+  try {
+    scheme = url.includes('://') ? new URL(url).protocol : undefined;
+  } catch {
+    scheme = undefined;
+  }
+  const known = Object.keys(busEngines);
+  if (scheme === undefined || !known.includes(scheme)) {
+    const choices = known.map((s) => `${s}//${s === 'file:' ? 'DIR' : ''}`).join(', ');
+    throw new InvalidOptionError(`${part}Url`, `must be one of ${choices}, got '${url}'`);
+  }
+  return scheme;
+}
+
+/** Opens the bus the URL names (`memory://`, `file://DIR`), on the in-process broker. */
+export async function openBus(url: string, options: { clock?: Clock } = {}): Promise<Bus> {
+  const scheme = engineScheme('bus', url);
+  const clock = options.clock ?? systemClock;
+  const engine = await busEngines[scheme]!(new URL(url), url, { clock });
+  const { createBus } = await import('@hubbub/bus');
+  return createBus({ engine, clock });
+}
