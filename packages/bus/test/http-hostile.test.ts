@@ -5,24 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
-import { type AddressInfo, connect } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { closeHttpServer, createHttpServer, ManualClock } from '@hubbub/kernel';
+import { rawExchange as raw } from '@hubbub/kernel/testing';
 import { createBusHttpHandler, createSasToken } from '../src/http/index.ts';
 import { type Bus, createBus } from '../src/index.ts';
-
-function raw(port: number, bytes: string): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    let text = '';
-    socket.on('data', (d) => {
-      text += d;
-    });
-    socket.on('error', () => {});
-    socket.on('close', () => resolve(text));
-    socket.write(bytes);
-  });
-}
 
 describe('bus HTTP API under hostile requests', () => {
   const clock = new ManualClock(Date.now());

@@ -4,23 +4,13 @@
  * is refused before it is read.
  */
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
 import { describe, it } from 'node:test';
+import { rawExchange } from '@hubbub/kernel/testing';
 import type { ConnectionInfoRequest, SignalRTarget } from '../src/index.ts';
 import { serve } from './support.ts';
 
 function raw(base: string, bytes: string): Promise<string> {
-  const { port } = new URL(base);
-  return new Promise((resolve) => {
-    const socket = connect(Number(port), '127.0.0.1');
-    let text = '';
-    socket.on('data', (d) => {
-      text += d;
-    });
-    socket.on('error', () => {});
-    socket.on('close', () => resolve(text));
-    socket.write(bytes);
-  });
+  return rawExchange(Number(new URL(base).port), bytes);
 }
 
 describe('HTTP functions under hostile requests', () => {

@@ -3,7 +3,7 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HubbubError, isHubbubError } from '@hubbub/kernel';
+import { HubbubError, isHubbubError, readBody as readLimitedBody } from '@hubbub/kernel';
 import { BusError } from '../errors.ts';
 
 /** Errors that exist only at the HTTP boundary (the rest are {@link BusError}s). */
@@ -24,39 +24,21 @@ export class BusHttpError extends HubbubError {
   }
 }
 
-/** Reads the whole body, failing with BUS_MESSAGE_TOO_LARGE past `limit` bytes. */
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) return Promise.reject(tooLarge(declared, limit));
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let failed = false;
-    req.on('data', (chunk: Buffer) => {
-      if (failed) return;
-      size += chunk.length;
-      if (size > limit) {
-        failed = true;
-        chunks.length = 0;
-        reject(tooLarge(size, limit));
-        return;
-      }
-      chunks.push(chunk);
+/**
+ * Reads the whole body with the kernel's `readBody` (bounded, never buffered past the limit); too
+ * large stays BUS_MESSAGE_TOO_LARGE (413) as Service Bus clients expect.
+ */
+export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  try {
+    return await readLimitedBody(req, limit);
+  } catch (err) {
+    if (!isHubbubError(err, 'KERNEL_BODY_TOO_LARGE')) throw err;
+    const declared = Number(req.headers['content-length']);
+    const size = Number.isFinite(declared) && declared > limit ? declared : limit + 1;
+    throw new BusError('BUS_MESSAGE_TOO_LARGE', `The request body (${size} bytes or more) exceeds ${limit} bytes.`, {
+      detail: { size, maxSize: limit },
     });
-    req.on('end', () => {
-      if (!failed) resolve(Buffer.concat(chunks, size));
-    });
-    req.on('error', (err) => {
-      if (!failed) reject(err);
-      failed = true;
-    });
-  });
-}
-
-function tooLarge(size: number, limit: number): BusError {
-  return new BusError('BUS_MESSAGE_TOO_LARGE', `The request body (${size} bytes or more) exceeds ${limit} bytes.`, {
-    detail: { size, maxSize: limit },
-  });
+  }
 }
 
 /** Parses a JSON request body; `what` names it in the error (BUS_INVALID_MESSAGE or BUS_INVALID_OPTION). */
