@@ -13,7 +13,16 @@ export async function driverFromUrl(url: string): Promise<DocumentDriver> {
     const { MemoryDriver } = await import('./drivers/memory/driver.ts');
     return new MemoryDriver();
   }
-  throw new InvalidOptionError('url', `unsupported store URL (memory://, pglite://DIR, postgres://…)`);
+  if (url.startsWith('pglite://')) {
+    const { PgliteDriver } = await import('./drivers/pglite/driver.ts');
+    const dir = url.slice('pglite://'.length);
+    return new PgliteDriver(dir === '' ? {} : { dir });
+  }
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
+    const { PostgresDriver } = await import('./drivers/postgres/driver.ts');
+    return new PostgresDriver(postgresOptions(url));
+  }
+  throw new InvalidOptionError('url', 'unsupported store URL (memory://, pglite://DIR, postgres://…)');
 }
 
 /** Splits Hubbub's own query parameters (`schema`, `max`) off a PostgreSQL URL. */
@@ -41,5 +50,12 @@ export function postgresOptions(url: string): { connectionString: string; schema
 
 /** Whether a URL names a driver this package has (checked at construction, loaded at start). */
 export function isDriverUrl(url: unknown): url is string {
-  return typeof url === 'string' && (url === 'memory://' || url === 'memory:' || false);
+  return (
+    typeof url === 'string' &&
+    (url === 'memory://' ||
+      url === 'memory:' ||
+      url.startsWith('pglite://') ||
+      url.startsWith('postgres://') ||
+      url.startsWith('postgresql://'))
+  );
 }

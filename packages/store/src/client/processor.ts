@@ -261,15 +261,8 @@ export class ChangeFeedProcessor implements Part<ChangeFeedProcessorEvents>, Asy
         }),
       );
       if (this.#owned.get(range) !== owned) continue;
-      const from = owned.position;
       owned.position = page.position;
-      if (page.items.length === 0) {
-        // Nothing new: keep the position for reading, but let the checkpoint move only with a batch,
-        // unless there was none yet ('now' resolved to a position worth keeping).
-        if (from === null && owned.lease.continuation === null)
-          void this.#checkpoint(range, owned, page.position).catch(() => {});
-        continue;
-      }
+      if (page.items.length === 0) continue;
       this.#cursor = (this.#cursor + i + 1) % Math.max(1, ranges.length);
       const outstanding = { range, done: false };
       this.#outstanding = outstanding;
@@ -300,6 +293,7 @@ export class ChangeFeedProcessor implements Part<ChangeFeedProcessorEvents>, Asy
   #waitForWork(def: ContainerDefinition, seen: number): Promise<void> {
     const abort = new AbortController();
     return new Promise<void>((resolve) => {
+      if (this.#state !== 'running') return resolve();
       const done = (): void => {
         this.#wake = undefined;
         abort.abort();

@@ -19,6 +19,8 @@ export interface DocumentDriverSuiteOptions<D extends DocumentDriver = DocumentD
   reopen?: (closed: D) => D | Promise<D>;
   /** Test names to skip, each with its reason. */
   skip?: Record<string, string>;
+  /** Set when the driver cannot run here (its server is not reachable): every test skips with this reason. */
+  unavailable?: string;
 }
 
 export interface Ctx {
@@ -39,7 +41,7 @@ export const SUITE_SWEEP_INTERVAL_MS = 600_000;
 export type TestFn = (title: string, body: (ctx: Ctx) => Promise<void>) => void;
 
 export function makeTest<D extends DocumentDriver>(options: DocumentDriverSuiteOptions<D>): TestFn {
-  const { create, destroy, reopen, skip = {} } = options;
+  const { create, destroy, reopen, skip = {}, unavailable } = options;
   return (title, body) => {
     const run = async (): Promise<void> => {
       const clock = new ManualClock(1_700_000_000_000);
@@ -78,7 +80,9 @@ export function makeTest<D extends DocumentDriver>(options: DocumentDriverSuiteO
       }
     };
     const reason =
-      skip[title] ?? (title.includes('[restart]') && reopen === undefined ? 'the driver cannot reopen' : undefined);
+      unavailable ??
+      skip[title] ??
+      (title.includes('[restart]') && reopen === undefined ? 'the driver cannot reopen' : undefined);
     if (reason !== undefined) it(title, { skip: reason }, run);
     else it(title, run);
   };
