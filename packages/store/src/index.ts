@@ -28,6 +28,13 @@ export type {
 } from './client/types.ts';
 export type { DocumentDriver } from './driver.ts';
 export { isStoreError, StoreError, type StoreErrorCode, StoreErrorStatus } from './errors.ts';
+export {
+  createStoreHttpHandler,
+  type SignInput,
+  type StoreHttpHandler,
+  type StoreHttpOptions,
+  signRequest,
+} from './http/index.ts';
 export { DEFAULT_MAX_ITEM_BYTES, type PartitionKey } from './item.ts';
 export { MAX_PATCH_OPERATIONS, type PatchOperation } from './patch.ts';
 export type { QueryParameter, QuerySpec } from './query/bind.ts';

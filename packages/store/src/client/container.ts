@@ -51,7 +51,8 @@ function definitionOf(
 ): Omit<ContainerDefinition, 'handle'> {
   const invalid = (option: string, message: string): StoreError =>
     new StoreError('STORE_INVALID_REQUEST', `${option}: ${message}`, { detail: { option } });
-  const id = checkName(request?.id, 'container');
+  if (typeof request !== 'object' || request === null) throw invalid('request', 'a container is { id, partitionKey }');
+  const id = checkName(request.id, 'container');
   const pk = request.partitionKey;
   const paths = typeof pk === 'string' ? [pk] : pk?.paths;
   if (!Array.isArray(paths) || paths.length !== 1)

@@ -144,7 +144,7 @@ function batchOp(
   prepare: (body: unknown, id?: string) => Prepared,
   patch: (id: string, request: PatchRequest, ifMatch: string | undefined) => WriteOp,
 ): WriteOp {
-  const ifMatch = (o as { ifMatch?: unknown }).ifMatch;
+  const ifMatch = (o as { ifMatch?: unknown } | null)?.ifMatch;
   if (ifMatch !== undefined && typeof ifMatch !== 'string') {
     throw new StoreError('STORE_INVALID_BATCH', 'ifMatch must be an etag string.', { detail: {} });
   }

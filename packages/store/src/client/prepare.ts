@@ -95,11 +95,9 @@ export function preparePatch(
   request: PatchRequest,
   ifMatch: string | undefined,
 ): WriteOp {
-  const operations = checkPatch(
-    Array.isArray(request) ? request : (request as { operations?: unknown }).operations,
-    splitPath(def.partitionKeyPath),
-  );
-  const condition = Array.isArray(request) ? undefined : (request as { condition?: unknown }).condition;
+  const body = request as { operations?: unknown; condition?: unknown } | null;
+  const operations = checkPatch(Array.isArray(request) ? request : body?.operations, splitPath(def.partitionKeyPath));
+  const condition = Array.isArray(request) ? undefined : body?.condition;
   return {
     op: 'patch',
     id,
