@@ -8,6 +8,7 @@
  */
 import type { Bus } from '@hubbub/bus';
 import type { BusEngine } from '@hubbub/bus/engine';
+import type { Cache } from '@hubbub/cache';
 import { type Clock, InvalidOptionError, systemClock } from '@hubbub/kernel';
 
 interface EngineContext {
@@ -26,17 +27,25 @@ const busEngines: Readonly<Record<string, BusEngineAdapter>> = {
   },
 };
 
+/** Cache engines by URL scheme: the cache package opens both itself; the table says which it serves. */
+const cacheSchemes = ['memory:', 'redis:', 'rediss:'] as const;
+
+const schemesOf = (part: 'bus' | 'cache'): readonly string[] =>
+  part === 'bus' ? Object.keys(busEngines) : cacheSchemes;
+
 /** The scheme of an engine URL the table knows for `part`; a KERNEL_INVALID_OPTION naming the choices otherwise. */
-export function engineScheme(part: 'bus', url: string): string {
+export function engineScheme(part: 'bus' | 'cache', url: string): string {
   let scheme: string | undefined;
   try {
     scheme = url.includes('://') ? new URL(url).protocol : undefined;
   } catch {
     scheme = undefined;
   }
-  const known = Object.keys(busEngines);
+  const known = schemesOf(part);
   if (scheme === undefined || !known.includes(scheme)) {
-    const choices = known.map((s) => `${s}//${s === 'file:' ? 'DIR' : ''}`).join(', ');
+    const choices = known
+      .map((s) => `${s}//${s === 'file:' ? 'DIR' : s.startsWith('redis') ? 'HOST:PORT' : ''}`)
+      .join(', ');
     throw new InvalidOptionError(`${part}Url`, `must be one of ${choices}, got '${url}'`);
   }
   return scheme;
@@ -49,4 +58,13 @@ export async function openBus(url: string, options: { clock?: Clock } = {}): Pro
   const engine = await busEngines[scheme]!(new URL(url), url, { clock });
   const { createBus } = await import('@hubbub/bus');
   return createBus({ engine, clock });
+}
+
+/** Opens (starts) the cache the URL names: the in-process LRU (`memory://`) or Redis (`redis://…`). */
+export async function openCache(url: string, options: { clock?: Clock } = {}): Promise<Cache> {
+  engineScheme('cache', url);
+  const { createCache } = await import('@hubbub/cache');
+  const cache = createCache({ url, ...(options.clock === undefined ? {} : { clock: options.clock }) });
+  await cache.start();
+  return cache;
 }

@@ -18,6 +18,7 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { type Bus, type BusHttpHandler, createBusHttpHandler, type SasKey } from '@hubbub/bus';
+import type { Cache } from '@hubbub/cache';
 import { createFunctionsHost, type FunctionsHost } from '@hubbub/functions';
 import { createCors, createHubServer, createSignalRService, type HubServer, type SignalRService } from '@hubbub/hub';
 import {
@@ -36,7 +37,7 @@ import {
 import { bridgeBus } from './bridges/bus.ts';
 import { fromSignalRServiceInProcess } from './bridges/signalr.ts';
 import { createDemoHub } from './demo.ts';
-import { engineScheme, openBus } from './engines.ts';
+import { engineScheme, openBus, openCache } from './engines.ts';
 import { createFrontDoor, type SystemRateLimits } from './front-door.ts';
 import { loadKeys, type SystemKeys } from './keys-file.ts';
 import { createStaticFiles, signalRBrowserClient } from './static.ts';
@@ -62,6 +63,8 @@ export interface SystemOptions {
   dataDir?: string;
   /** Bus engine URL. @default `file://<dataDir>/bus`, or `memory://` without a data directory */
   busUrl?: string;
+  /** Cache engine URL: the in-process LRU or Redis (`redis://HOST:PORT`). @default 'memory://' */
+  cacheUrl?: string;
   /** The function app to run. */
   app?: FunctionApp;
   /** URL path → file: the pages to serve. @default none */
@@ -94,6 +97,8 @@ export interface RunningSystem {
   readonly url: string;
   readonly port: number;
   readonly bus: Bus;
+  /** The cache (`cacheUrl`), started; the apps' hot reads go through it. */
+  readonly cache: Cache;
   /** The Azure SignalR Service stand-in (serverless hubs at /client). */
   readonly signalR: SignalRService;
   /** Self-hosted hubs at /hubs. */
@@ -113,6 +118,8 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   if (dataDir !== undefined) mkdirSync(dataDir, { recursive: true });
   const busUrl = options.busUrl ?? (dataDir === undefined ? 'memory://' : `file://${resolve(dataDir, 'bus')}`);
   engineScheme('bus', busUrl);
+  const cacheUrl = options.cacheUrl ?? 'memory://';
+  engineScheme('cache', cacheUrl);
   const host = options.host ?? '127.0.0.1';
   const exposed = !isLoopback(host);
   if (exposed && (options.keys?.signalR === undefined || options.keys.bus === undefined)) {
@@ -131,6 +138,13 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   const cors = { origins: (origin: string) => origins.has(origin) || origins.has('*') };
   const door = createFrontDoor(options.rateLimits);
   const bus = await openBus(busUrl);
+  let cache: Cache;
+  try {
+    cache = await openCache(cacheUrl);
+  } catch (err) {
+    await bus.close();
+    throw err;
+  }
   const busApi = createBusHttpHandler(bus, {
     basePath: '/bus',
     keys: [keys.bus],
@@ -191,7 +205,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
       server.listen(options.port ?? 7071, host, () => ok());
     });
   } catch (err) {
-    await Promise.all([hubs.close(), bus.close()]);
+    await Promise.all([hubs.close(), bus.close(), cache.close()]);
     throw err;
   }
   const { port } = server.address() as AddressInfo;
@@ -221,7 +235,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     stopDemo();
     await Promise.all([service.close(), hubs.close()]);
     await closeHttpServer(server);
-    await bus.close();
+    await Promise.all([bus.close(), cache.close()]);
   };
 
   if (options.app !== undefined) {
@@ -263,6 +277,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     url,
     port,
     bus,
+    cache,
     signalR: service,
     hubs,
     functions,

@@ -1,10 +1,12 @@
 /** The one engine URL table: known schemes open lazily, anything else names the choices. */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { it } from 'node:test';
-import { engineScheme, openBus } from '../src/index.ts';
+import { silentLogger } from '@hubbub/kernel';
+import { engineScheme, openBus, startSystem } from '../src/index.ts';
 
 it('opens memory:// and file://DIR buses, and refuses other URLs naming the choices', async () => {
   await using memory = await openBus('memory://');
@@ -23,4 +25,37 @@ it('opens memory:// and file://DIR buses, and refuses other URLs naming the choi
     assert.throws(() => engineScheme('bus', url), { code: 'KERNEL_INVALID_OPTION' }, url);
   }
   await assert.rejects(openBus('file://'), { code: 'KERNEL_INVALID_OPTION' });
+});
+
+const redisUp = await new Promise<boolean>((resolve) => {
+  const socket = createConnection(6379, '127.0.0.1');
+  socket.once('connect', () => {
+    socket.destroy();
+    resolve(true);
+  });
+  socket.once('error', () => resolve(false));
+  setTimeout(() => resolve(false), 1_000).unref();
+});
+const redisSkip =
+  redisUp || process.env.CI
+    ? false
+    : "no Redis on 127.0.0.1:6379 (start it: redis-server --daemonize yes --port 6379 --save '')";
+
+it('gives the system the cache its URL names: memory by default, Redis when configured', async () => {
+  {
+    await using system = await startSystem({ port: 0, logger: silentLogger });
+    await system.cache.set('k', { n: 1 }, { ttlMs: 60_000 });
+    assert.deepEqual(await system.cache.get('k'), { n: 1 });
+  }
+  await assert.rejects(startSystem({ port: 0, logger: silentLogger, cacheUrl: 'nats://x' }), {
+    code: 'KERNEL_INVALID_OPTION',
+  });
+});
+
+it('opens a Redis cache from redis://', { skip: redisSkip }, async () => {
+  await using system = await startSystem({ port: 0, logger: silentLogger, cacheUrl: 'redis://127.0.0.1:6379' });
+  const key = `hubbub-system-test-${process.pid}-${Date.now()}`;
+  assert.equal(await system.cache.increment(key, { ttlMs: 10_000 }), 1);
+  assert.equal(await system.cache.increment(key), 2);
+  await system.cache.delete(key);
 });
