@@ -23,6 +23,10 @@ export type {
   WriteResult,
 } from './driver.ts';
 export { createMemoryDriver, MemoryDriver } from './drivers/memory/driver.ts';
+export { createPgliteDriver, PgliteDriver, type PgliteDriverOptions } from './drivers/pglite/driver.ts';
+export { createPostgresDriver, PostgresDriver, type PostgresDriverOptions } from './drivers/postgres/driver.ts';
+export { SqlDriver, type SqlDriverOptions } from './drivers/sql/driver.ts';
+export type { SqlExecutor, SqlQuery, SqlResult } from './drivers/sql/executor.ts';
 export { applyWrite, atIndex, type Outcome } from './mutation.ts';
 export type { Expr, Query } from './query/ast.ts';
 export { compareSortKeys, evaluate, matches, project, sortKey } from './query/evaluate.ts';
