@@ -8,7 +8,8 @@
 // unmeasured pass, then replayed with the same text, values and prepared-statement names on a
 // pool of the same size (or the same PGlite). Rounds alternate Hubbub and baseline (H B B H).
 // The change-feed hop: items written at --rate per second for --seconds, a consumer in the same
-// process reading the feed; hop = from the start of the write to the consumer seeing the item.
+// process reading the feed; hop = from the start of the write to the consumer seeing the item (the
+// write's own latency is reported beside it, to tell database stalls from feed delays).
 // The baseline consumer issues the feed's two statements (horizon, page) itself and is woken the
 // same way (after each write).
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -191,6 +192,7 @@ interface Consumer {
 async function hop(write: (i: number) => Promise<void>, consumer: Consumer) {
   const n = RATE * SECONDS;
   const started = new Float64Array(n);
+  const written = new Float64Array(n);
   const seenAt = new Float64Array(n);
   let seen = 0;
   const reading = consumer.run((i) => {
@@ -206,7 +208,14 @@ async function hop(write: (i: number) => Promise<void>, consumer: Consumer) {
     const wait = t0 + (i * 1000) / RATE - performance.now();
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
     started[i] = performance.now();
-    pending.push(write(i).catch(() => void failed++));
+    pending.push(
+      write(i).then(
+        () => {
+          written[i] = performance.now();
+        },
+        () => void failed++,
+      ),
+    );
   }
   await Promise.all(pending);
   const writeSeconds = (performance.now() - t0) / 1000;
@@ -217,6 +226,9 @@ async function hop(write: (i: number) => Promise<void>, consumer: Consumer) {
   const hops: number[] = [];
   for (let i = 0; i < n; i++) if (seenAt[i]! > 0) hops.push(seenAt[i]! - started[i]!);
   const s = hops.sort((a, b) => a - b);
+  const w: number[] = [];
+  for (let i = 0; i < n; i++) if (written[i]! > 0) w.push(written[i]! - started[i]!);
+  w.sort((a, b) => a - b);
   return {
     writes: n,
     failed,
@@ -225,6 +237,10 @@ async function hop(write: (i: number) => Promise<void>, consumer: Consumer) {
     p50Ms: round(pct(s, 50), 2),
     p99Ms: round(pct(s, 99), 2),
     maxMs: round(s[s.length - 1] ?? Number.NaN, 2),
+    /** The write alone (start → acknowledged): a stall here is the database's, not the feed's. */
+    writeP50Ms: round(pct(w, 50), 2),
+    writeP99Ms: round(pct(w, 99), 2),
+    writeMaxMs: round(w[w.length - 1] ?? Number.NaN, 2),
   };
 }
 
