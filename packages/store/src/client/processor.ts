@@ -1,10 +1,9 @@
 /**
- * The change-feed processor (`container.changeFeedProcessor()`): instances sharing a `processorName` split a container's feed ranges
- * between them through leases, and take over the ranges of an instance that stops renewing.
+ * The change-feed processor (`container.changeFeedProcessor()`): instances sharing a
+ * `processorName` split a container's feed ranges between them through leases (`leases.ts`: an
+ * item per range, changed only with `ifMatch`, so two instances never both win one), and take over
+ * the ranges of an instance that stops renewing.
  *
- * A lease is a plain item in the lease container (partition key `/id`), one per range:
- * `{ id, owner, expiresAt, continuation }`. Every lease change is a replace with `ifMatch`, so two
- * instances never both think they won the same lease: the loser gets STORE_PRECONDITION_FAILED.
  * Expiry is read on the injected clock. Every `leaseAcquireIntervalMs` an instance balances:
  * it takes free and expired leases up to its fair share (ranges / live instances, rounded up) and,
  * while it holds fewer than its share rounded down, steals one lease per round from the instance
@@ -16,23 +15,15 @@
  * Delivery is at least once: a range that moves between instances may repeat its last batch.
  * @module
  */
-import { createHash } from 'node:crypto';
 import { InvalidOptionError, type Part, type TimerHandle, TypedEmitter } from '@hubbub/kernel';
 import type { ContainerDefinition } from '../driver.ts';
 import { isStoreError, StoreError } from '../errors.ts';
-import type { PartitionKey } from '../item.ts';
 import type { JsonObject } from '../json.ts';
 import { type StoreCore, toStoreError } from './core.ts';
-import type { Item, Items } from './items.ts';
+import { type ContainerLike, type Lease, LeaseTable } from './leases.ts';
 import { pageSize } from './query-iterator.ts';
 
-/** What a processor needs of a container (a {@link Container} has it). */
-export interface ContainerLike {
-  readonly database: string;
-  readonly id: string;
-  readonly items: Items;
-  item(id: string, partitionKey: PartitionKey): Item;
-}
+export type { ContainerLike } from './leases.ts';
 
 export interface ChangeFeedProcessorOptions {
   /** Instances with the same name share the feed. */
@@ -66,19 +57,6 @@ export type ChangeFeedProcessorEvents = {
   error: (error: StoreError, context: { operation: string; range?: number }) => void;
 };
 
-interface Lease {
-  id: string;
-  processor: string;
-  database: string;
-  container: string;
-  range: number;
-  owner: string | null;
-  expiresAt: number;
-  /** The driver position checkpointed; null = where `startFrom` says. */
-  continuation: string | null;
-  _etag?: string;
-}
-
 interface Owned {
   lease: Lease;
   /** Read position (ahead of the checkpoint while a batch is out). */
@@ -111,8 +89,8 @@ export class ChangeFeedProcessor implements Part<ChangeFeedProcessorEvents>, Asy
   readonly instanceName: string;
   readonly #core: StoreCore;
   readonly #container: ContainerLike;
-  readonly #leases: ContainerLike;
-  readonly #name: string;
+  readonly #leaseContainer: ContainerLike;
+  readonly #leases: LeaseTable;
   readonly #startFrom: 'beginning' | 'now';
   readonly #batchSize: number;
   readonly #expirationMs: number;
@@ -148,8 +126,8 @@ export class ChangeFeedProcessor implements Part<ChangeFeedProcessorEvents>, Asy
     }
     this.#core = core;
     this.#container = container;
-    this.#leases = options.leaseContainer;
-    this.#name = options.processorName;
+    this.#leaseContainer = options.leaseContainer;
+    this.#leases = new LeaseTable(options.leaseContainer, options.processorName);
     this.instanceName = options.instanceName ?? core.settings.ids.next();
     this.#startFrom = options.startFrom ?? 'now';
     this.#batchSize = pageSize(options.maxItemCount);
@@ -171,7 +149,7 @@ export class ChangeFeedProcessor implements Part<ChangeFeedProcessorEvents>, Asy
   /** Checks the lease container, creates missing leases, takes a first share, starts the timers. */
   async start(): Promise<void> {
     if (this.#state !== 'new') throw new StoreError('STORE_CLOSED', 'A processor starts once.');
-    const leaseDef = await this.#core.definition(this.#leases.database, this.#leases.id);
+    const leaseDef = await this.#core.definition(this.#leaseContainer.database, this.#leaseContainer.id);
     if (leaseDef.partitionKeyPath !== '/id') {
       throw new StoreError('STORE_INVALID_REQUEST', 'leaseContainer: its partition key path must be /id.', {
         detail: { option: 'leaseContainer' },
@@ -196,7 +174,7 @@ export class ChangeFeedProcessor implements Part<ChangeFeedProcessorEvents>, Asy
     if (!wasRunning) return;
     await Promise.allSettled(
       [...this.#owned.values()].map((o) =>
-        this.#leaseWrite(o, { ...o.lease, owner: null, expiresAt: 0 }).then(() =>
+        this.#leaseWrite(o, { owner: null, expiresAt: 0 }).then(() =>
           this.#events.emit('leaseReleased', o.lease.range),
         ),
       ),
@@ -223,7 +201,7 @@ export class ChangeFeedProcessor implements Part<ChangeFeedProcessorEvents>, Asy
     const now = this.#core.settings.clock.now();
     await Promise.allSettled(
       [...this.#owned.values()].map((o) =>
-        this.#leaseWrite(o, { ...o.lease, expiresAt: now + this.#expirationMs }).catch((err: unknown) => {
+        this.#leaseWrite(o, { expiresAt: now + this.#expirationMs }).catch((err: unknown) => {
           if (!isStoreError(err, 'STORE_LEASE_LOST'))
             this.#events.emit('error', toStoreError(err), { operation: 'renew', range: o.lease.range });
         }),
@@ -277,7 +255,7 @@ export class ChangeFeedProcessor implements Part<ChangeFeedProcessorEvents>, Asy
 
   async #checkpoint(range: number, owned: Owned, position: string): Promise<void> {
     const now = this.#core.settings.clock.now();
-    await this.#leaseWrite(owned, { ...owned.lease, continuation: position, expiresAt: now + this.#expirationMs });
+    await this.#leaseWrite(owned, { continuation: position, expiresAt: now + this.#expirationMs });
     if (this.#owned.get(range) !== owned) throw leaseLost(range);
   }
 
@@ -309,7 +287,13 @@ export class ChangeFeedProcessor implements Part<ChangeFeedProcessorEvents>, Asy
   async #balance(): Promise<void> {
     if (this.#state !== 'running') return;
     const def = await this.#core.definition(this.#container.database, this.#container.id);
-    const leases = await this.#readLeases(def);
+    const leases = await this.#leases.all(def, (range) =>
+      this.#startFrom === 'now'
+        ? this.#core.run(
+            async (driver) => (await driver.changes(def, { range, after: 'now', limit: 0, now: 0 })).position,
+          )
+        : Promise.resolve(null),
+    );
     const now = this.#core.settings.clock.now();
     const live = (l: Lease): boolean => l.owner !== null && l.expiresAt > now;
     for (const l of leases) {
@@ -342,79 +326,24 @@ export class ChangeFeedProcessor implements Part<ChangeFeedProcessorEvents>, Asy
   }
 
   async #acquire(lease: Lease, now: number): Promise<void> {
-    try {
-      const { resource } = await this.#leases
-        .item(lease.id, lease.id)
-        .replace(
-          { ...strip(lease), owner: this.instanceName, expiresAt: now + this.#expirationMs },
-          { ifMatch: lease._etag! },
-        );
-      const taken = resource as unknown as Lease;
-      this.#owned.set(lease.range, { lease: taken, position: taken.continuation, chain: Promise.resolve() });
-      this.#events.emit('leaseAcquired', lease.range);
-      this.#wake?.();
-    } catch (err) {
-      if (!isStoreError(err, 'STORE_PRECONDITION_FAILED') && !isStoreError(err, 'STORE_NOT_FOUND')) throw err;
-    }
-  }
-
-  /** Every lease of this processor and container, creating the missing ones. */
-  async #readLeases(def: ContainerDefinition): Promise<Lease[]> {
-    const prefix = leasePrefix(this.#name, def);
-    const { resources } = await this.#leases.items
-      .query<Lease>({
-        query: 'SELECT * FROM c WHERE STARTSWITH(c.id, @prefix)',
-        parameters: [{ name: '@prefix', value: prefix }],
-      })
-      .fetchAll();
-    const byRange = new Map(resources.map((l) => [l.range, l]));
-    for (let range = 0; range < def.feedRanges; range++) {
-      if (byRange.has(range)) continue;
-      const fresh: Lease = {
-        id: `${prefix}${range}`,
-        processor: this.#name,
-        database: def.database,
-        container: def.id,
-        range,
-        owner: null,
-        expiresAt: 0,
-        continuation:
-          this.#startFrom === 'now'
-            ? (await this.#core.run((driver) => driver.changes(def, { range, after: 'now', limit: 0, now: 0 })))
-                .position
-            : null,
-      };
-      try {
-        const { resource } = await this.#leases.items.create(fresh);
-        byRange.set(range, resource as unknown as Lease);
-      } catch (err) {
-        if (!isStoreError(err, 'STORE_CONFLICT')) throw err;
-        const { resource } = await this.#leases.item(fresh.id, fresh.id).read<Lease>();
-        if (resource !== undefined) byRange.set(range, resource);
-      }
-    }
-    return [...byRange.values()].filter((l) => l.range < def.feedRanges).sort((a, b) => a.range - b.range);
+    const taken = await this.#leases.replace(lease, { owner: this.instanceName, expiresAt: now + this.#expirationMs });
+    if (taken === undefined) return; // another instance got there first
+    this.#owned.set(lease.range, { lease: taken, position: taken.continuation, chain: Promise.resolve() });
+    this.#events.emit('leaseAcquired', lease.range);
+    this.#wake?.();
   }
 
   /** Writes a new version of a held lease (after any write already under way); a stale etag loses the lease. */
-  #leaseWrite(owned: Owned, next: Lease): Promise<void> {
+  #leaseWrite(owned: Owned, changes: Partial<Omit<Lease, '_etag'>>): Promise<void> {
+    const range = owned.lease.range;
     const write = owned.chain.then(async () => {
-      if (this.#owned.get(next.range) !== owned) throw leaseLost(next.range);
-      try {
-        const { resource } = await this.#leases
-          .item(owned.lease.id, owned.lease.id)
-          .replace(
-            { ...strip(next), continuation: next.continuation ?? owned.lease.continuation },
-            { ifMatch: owned.lease._etag! },
-          );
-        owned.lease = resource as unknown as Lease;
-      } catch (err) {
-        if (isStoreError(err, 'STORE_PRECONDITION_FAILED') || isStoreError(err, 'STORE_NOT_FOUND')) {
-          this.#lose(next.range);
-          throw leaseLost(next.range);
-        }
-        throw err;
+      if (this.#owned.get(range) !== owned) throw leaseLost(range);
+      const next = await this.#leases.replace(owned.lease, changes);
+      if (next === undefined) {
+        this.#lose(range);
+        throw leaseLost(range);
       }
+      owned.lease = next;
     });
     owned.chain = write.catch(() => {});
     return write;
@@ -432,20 +361,6 @@ export class ChangeFeedProcessor implements Part<ChangeFeedProcessorEvents>, Asy
     };
     if (this.#state === 'running') this.#timers.set(name, this.#core.settings.clock.setTimeout(tick, ms));
   }
-}
-
-function strip(lease: Lease): Omit<Lease, '_etag'> {
-  const { _etag, ...rest } = lease as Lease & { _ts?: number };
-  delete (rest as { _ts?: number })._ts;
-  return rest;
-}
-
-function leasePrefix(processor: string, def: ContainerDefinition): string {
-  const container = createHash('sha256')
-    .update(`${def.database}\u0000${def.id}\u0000${def.handle}`)
-    .digest('base64url')
-    .slice(0, 16);
-  return `${encodeURIComponent(processor)}|${container}|`;
 }
 
 const leaseLost = (range: number): StoreError =>

@@ -13,7 +13,6 @@ import type {
   ChangesPage,
   ChangesRequest,
   ContainerDefinition,
-  DatabaseDefinition,
   DocumentDriver,
   PartitionRef,
   QueryPage,
@@ -23,12 +22,13 @@ import type {
   WriteOp,
   WriteResult,
 } from '../../driver.ts';
-import { closedError, conflict, notFound, preconditionFailed, StoreError } from '../../errors.ts';
+import { closedError, notFound, preconditionFailed, StoreError } from '../../errors.ts';
 import { fnv1a, type Json, type JsonObject } from '../../json.ts';
 import { applyWrite, atIndex, itemExists, itemNotFound } from '../../mutation.ts';
+import { runCatalog } from './catalog.ts';
 import { isConnectionFailure, type SqlExecutor, type SqlQuery, sqlState, toStoreFailure } from './executor.ts';
 import { readChanges } from './feed.ts';
-import { containerDdl, lockStatement, Names, schemaDdl } from './schema.ts';
+import { lockStatement, Names, schemaDdl } from './schema.ts';
 import { type ContainerStatements, containerStatements } from './statements.ts';
 import { translateQuery, validAfter } from './translate.ts';
 
@@ -90,80 +90,7 @@ export class SqlDriver implements DocumentDriver {
   }
 
   async catalog<O extends CatalogOp>(op: O): Promise<CatalogResults[O['op']]> {
-    return (await this.#guard(undefined, () => this.#catalog(op))) as CatalogResults[O['op']];
-  }
-
-  async #catalog(op: CatalogOp): Promise<CatalogResults[CatalogOp['op']]> {
-    const n = this.names;
-    const x = this.executor;
-    switch (op.op) {
-      case 'createDatabase': {
-        const { rows } = await x.query(
-          `INSERT INTO ${n.databases} (id, created) VALUES ($1::text, $2::bigint) ON CONFLICT DO NOTHING RETURNING id`,
-          [op.id, op.created],
-        );
-        if (rows.length === 0) throw conflict(`The database '${op.id}'`, { database: op.id });
-        return { id: op.id, created: op.created };
-      }
-      case 'deleteDatabase':
-        return x.transaction(async (q) => {
-          await q(lockStatement, [`hubbub-store:${n.schema}`]);
-          const { rows } = await q(`SELECT serial::text AS serial FROM ${n.containers} WHERE database = $1::text`, [
-            op.id,
-          ]);
-          for (const r of rows) await q(`DROP TABLE IF EXISTS ${n.items(r.serial as string)}`);
-          const gone = await q(`DELETE FROM ${n.databases} WHERE id = $1::text RETURNING id`, [op.id]);
-          if (gone.rows.length === 0) throw notFound(`The database '${op.id}'`, { database: op.id });
-          return undefined;
-        });
-      case 'listDatabases': {
-        const { rows } = await x.query(`SELECT id, created::text AS created FROM ${n.databases} ORDER BY id`);
-        return rows.map((r): DatabaseDefinition => ({ id: r.id as string, created: Number(r.created) }));
-      }
-      case 'createContainer':
-        return x.transaction(async (q) => {
-          await q(lockStatement, [`hubbub-store:${n.schema}`]);
-          const { database, id } = op.definition;
-          const db = await q(`SELECT 1 FROM ${n.databases} WHERE id = $1::text`, [database]);
-          if (db.rows.length === 0) throw notFound(`The database '${database}'`, { database });
-          const { rows } = await q(
-            `INSERT INTO ${n.containers} (database, id, definition) VALUES ($1::text, $2::text, $3::jsonb)
-             ON CONFLICT DO NOTHING RETURNING serial::text AS serial`,
-            [database, id, JSON.stringify(op.definition)],
-          );
-          if (rows.length === 0) throw conflict(`The container '${id}'`, { database, container: id });
-          const serial = rows[0]!.serial as string;
-          for (const ddl of containerDdl(n, serial)) await q(ddl);
-          return { ...op.definition, handle: serial };
-        });
-      case 'deleteContainer':
-        return x.transaction(async (q) => {
-          await q(lockStatement, [`hubbub-store:${n.schema}`]);
-          const { rows } = await q(
-            `DELETE FROM ${n.containers} WHERE database = $1::text AND id = $2::text RETURNING serial::text AS serial`,
-            [op.database, op.id],
-          );
-          if (rows.length === 0)
-            throw notFound(`The container '${op.id}'`, { database: op.database, container: op.id });
-          await q(`DROP TABLE IF EXISTS ${n.items(rows[0]!.serial as string)}`);
-          return undefined;
-        });
-      default: {
-        if (op.database !== undefined) {
-          const db = await x.query(`SELECT 1 FROM ${n.databases} WHERE id = $1::text`, [op.database]);
-          if (db.rows.length === 0) throw notFound(`The database '${op.database}'`, { database: op.database });
-        }
-        const { rows } = await x.query(
-          `SELECT serial::text AS serial, definition FROM ${n.containers}
-           WHERE $1::text IS NULL OR database = $1::text ORDER BY database, id`,
-          [op.database ?? null],
-        );
-        return rows.map((r) => ({
-          ...(r.definition as Omit<ContainerDefinition, 'handle'>),
-          handle: r.serial as string,
-        }));
-      }
-    }
+    return (await this.#guard(undefined, () => runCatalog(this.executor, this.names, op))) as CatalogResults[O['op']];
   }
 
   async read(
