@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ManualClock } from '@hubbub/kernel';
+import { ManualClock, waitFor } from '@hubbub/kernel';
 import { MemoryDriver } from '../drivers/memory/driver.ts';
 import type { StoreError } from '../errors.ts';
 import { createStore } from './store.ts';
@@ -99,9 +99,9 @@ describe('store lifecycle', () => {
     const errors: string[] = [];
     store.on('error', (e, context) => errors.push(`${e.code} ${context.operation}`));
     clock.advance(1_000);
-    await new Promise((resolve) => setImmediate(resolve));
+    await waitFor(() => errors.length > 0, { what: 'the sweep to fail' });
     assert.deepEqual(errors, ['STORE_DRIVER_FAILURE sweep']);
-    assert.equal(clock.pending, 1, 'the sweep is scheduled again');
+    await waitFor(() => clock.pending === 1, { what: 'the sweep to be scheduled again' });
     await orders.items.create({ id: 'o1', customerId: 'c1' });
     await store.close();
   });
