@@ -1,0 +1,12 @@
+/**
+ * `@hubbub/push/providers`: the platforms the push service delivers through, and the contract a
+ * new one implements.
+ * @module
+ */
+export type {
+  BrowserChannel,
+  Delivery,
+  DeliveryOutcome,
+  Platform,
+  PushProvider,
+} from './provider.ts';
