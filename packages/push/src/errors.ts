@@ -13,6 +13,34 @@ export const PushErrorCode = {
   InvalidChannel: 'PUSH_INVALID_CHANNEL',
   /** The rendered payload is over the platform's limit (`detail.limit`, `detail.size`). */
   PayloadTooLarge: 'PUSH_PAYLOAD_TOO_LARGE',
+  /** A delivery was handed to a provider after its `close()`. */
+  ProviderClosed: 'PUSH_PROVIDER_CLOSED',
+  /** The local CA's directory could not be read, written or locked (`detail.path`; the cause is chained). */
+  TlsUnavailable: 'PUSH_TLS_UNAVAILABLE',
+  /** A platform Hubbub knows but this service has no provider for (`detail.platform`). */
+  PlatformNotConfigured: 'PUSH_PLATFORM_NOT_CONFIGURED',
+  /** An installation field is missing or malformed (`detail.field`). */
+  InvalidInstallation: 'PUSH_INVALID_INSTALLATION',
+  /** A tag is empty, too long, has a character outside `A-Za-z0-9_@#.:-`, or there are too many (`detail.tag`, `detail.reason`). */
+  InvalidTag: 'PUSH_INVALID_TAG',
+  /** No installation with that id (`detail.installationId`). */
+  InstallationNotFound: 'PUSH_INSTALLATION_NOT_FOUND',
+  /** A JSON Patch operation is malformed or names an unsupported path (`detail.index`, `detail.path`). */
+  InvalidPatch: 'PUSH_INVALID_PATCH',
+  /** A tag expression does not parse (`detail.position`, 0-based). */
+  TagExpressionInvalid: 'PUSH_TAG_EXPRESSION_INVALID',
+  /** A tag expression has more tags than allowed: 20 with only `||`, 6 otherwise (`detail.tags`, `detail.limit`). */
+  TagExpressionTooComplex: 'PUSH_TAG_EXPRESSION_TOO_COMPLEX',
+  /** A template body is not JSON or XML, or its headers are malformed (`detail.template`). */
+  TemplateInvalidBody: 'PUSH_TEMPLATE_INVALID_BODY',
+  /** A template expression does not parse (`detail.template`, `detail.expression`, `detail.position`). */
+  TemplateSyntax: 'PUSH_TEMPLATE_SYNTAX',
+  /** A notification is malformed: format, body, properties, headers or target (`detail.field`). */
+  InvalidNotification: 'PUSH_INVALID_NOTIFICATION',
+  /** A scheduled time is not a time or is too far ahead (`detail.maxAheadMs`). */
+  InvalidSchedule: 'PUSH_INVALID_SCHEDULE',
+  /** The service is not started, or closed. */
+  Closed: 'PUSH_CLOSED',
 } as const;
 
 export type PushErrorCode = (typeof PushErrorCode)[keyof typeof PushErrorCode];
