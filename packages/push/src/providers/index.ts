@@ -10,3 +10,11 @@ export type {
   Platform,
   PushProvider,
 } from './provider.ts';
+export { generateVapidKeys, type VapidDetails, type VapidKeys } from './vapid.ts';
+export {
+  browserChannel,
+  createWebPushProvider,
+  type WebPushProviderOptions,
+  webPushMaxPayloadBytes,
+  webPushOutcome,
+} from './web-push.ts';

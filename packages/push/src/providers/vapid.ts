@@ -1,0 +1,113 @@
+/**
+ * VAPID (RFC 8292) for the Web Push provider: key generation, checking the hub's keys once at
+ * construction, and one signed `Authorization` header per push-service origin, reused until half
+ * its lifetime has passed (the JWT names the origin, not the subscription, so signing per message
+ * would only burn CPU). Signing is the `web-push` library's.
+ * @module
+ */
+import { createECDH, createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { type Clock, InvalidOptionError } from '@hubbub/kernel';
+import webpush from 'web-push';
+
+export interface VapidKeys {
+  /** The uncompressed P-256 public key (65 bytes), base64url: the browser's `applicationServerKey`. */
+  readonly publicKey: string;
+  /** The private scalar (32 bytes), base64url. */
+  readonly privateKey: string;
+}
+
+export interface VapidDetails extends VapidKeys {
+  /** Contact for the push service operator: a `mailto:` or `https:` URL. */
+  readonly subject: string;
+}
+
+/** A fresh VAPID key pair (P-256), in the base64url forms browsers and hubs exchange. */
+export function generateVapidKeys(): VapidKeys {
+  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const jwk = privateKey.export({ format: 'jwk' });
+  const pub = publicKey.export({ format: 'jwk' });
+  const raw = Buffer.concat([
+    Buffer.of(4),
+    Buffer.from(pub.x ?? '', 'base64url'),
+    Buffer.from(pub.y ?? '', 'base64url'),
+  ]);
+  return { publicKey: raw.toString('base64url'), privateKey: jwk.d ?? '' };
+}
+
+/** Throws KERNEL_INVALID_OPTION unless the keys are a matching P-256 pair and the subject a contact URL. */
+export function checkVapidDetails(option: string, vapid: VapidDetails | undefined): void {
+  if (vapid === undefined) throw new InvalidOptionError(option, 'VAPID keys and subject are required.');
+  let subject: URL;
+  try {
+    subject = new URL(vapid.subject);
+  } catch {
+    throw new InvalidOptionError(`${option}.subject`, 'must be a mailto: or https: URL.');
+  }
+  if (subject.protocol !== 'mailto:' && subject.protocol !== 'https:') {
+    throw new InvalidOptionError(`${option}.subject`, 'must be a mailto: or https: URL.');
+  }
+  const pub = decodeB64url(vapid.publicKey);
+  if (pub?.length !== 65 || pub[0] !== 4) {
+    throw new InvalidOptionError(`${option}.publicKey`, 'must be an uncompressed P-256 point (65 bytes), base64url.');
+  }
+  const d = decodeB64url(vapid.privateKey);
+  if (d?.length !== 32) throw new InvalidOptionError(`${option}.privateKey`, 'must be 32 bytes, base64url.');
+  let derived: Buffer;
+  try {
+    createPublicKey({
+      key: {
+        kty: 'EC',
+        crv: 'P-256',
+        x: pub.subarray(1, 33).toString('base64url'),
+        y: pub.subarray(33).toString('base64url'),
+      },
+      format: 'jwk',
+    });
+    const ecdh = createECDH('prime256v1');
+    ecdh.setPrivateKey(d);
+    derived = ecdh.getPublicKey();
+  } catch {
+    throw new InvalidOptionError(`${option}.publicKey`, 'is not a valid P-256 key pair.');
+  }
+  if (!derived.equals(pub))
+    throw new InvalidOptionError(`${option}.privateKey`, 'is not the private key of publicKey.');
+}
+
+/** Strict base64url (the `+/` alphabet and padding tolerated); undefined when it is not. */
+export function decodeB64url(text: unknown): Buffer | undefined {
+  if (typeof text !== 'string' || !/^[A-Za-z0-9_+/-]*={0,2}$/.test(text)) return undefined;
+  return Buffer.from(text, 'base64url');
+}
+
+/** Signs and caches one VAPID `Authorization` header per push-service origin. */
+export class VapidSigner {
+  readonly #vapid: VapidDetails;
+  readonly #clock: Clock;
+  readonly #lifetimeSeconds: number;
+  readonly #cache = new Map<string, { header: string; renewAt: number }>();
+
+  constructor(vapid: VapidDetails, clock: Clock, lifetimeSeconds: number) {
+    this.#vapid = vapid;
+    this.#clock = clock;
+    this.#lifetimeSeconds = lifetimeSeconds;
+  }
+
+  /** The header for `origin` (`https://push.example.net`), signed again once half its lifetime passed. */
+  authorization(origin: string): string {
+    const now = this.#clock.now();
+    const cached = this.#cache.get(origin);
+    if (cached !== undefined && now < cached.renewAt) return cached.header;
+    const exp = Math.floor(now / 1000) + this.#lifetimeSeconds;
+    const { Authorization } = webpush.getVapidHeaders(
+      origin,
+      this.#vapid.subject,
+      this.#vapid.publicKey,
+      this.#vapid.privateKey,
+      'aes128gcm',
+      exp,
+    ) as { Authorization: string };
+    if (this.#cache.size >= 1024) this.#cache.clear(); // origins are few; a flood of them is bounded
+    this.#cache.set(origin, { header: Authorization, renewAt: now + (this.#lifetimeSeconds * 1000) / 2 });
+    return Authorization;
+  }
+}
