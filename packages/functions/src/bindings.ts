@@ -39,11 +39,19 @@ export interface BindingType {
   write?(binding: Readonly<RpcBindingInfo>, scope: BindingScope, value: unknown, data: InvocationData): Promise<void>;
 }
 
-export type BindingRegistry = ReadonlyMap<string, BindingType>;
+/** Lower-cased type → its binding types (an input and an output may share a type, as `cosmosDB` does). */
+export type BindingRegistry = ReadonlyMap<string, readonly BindingType[]>;
 
 export function createBindingRegistry(types: readonly BindingType[]): BindingRegistry {
-  return new Map(types.map((t) => [t.type.toLowerCase(), t]));
+  const registry = new Map<string, BindingType[]>();
+  for (const t of types) {
+    const key = t.type.toLowerCase();
+    registry.set(key, [...(registry.get(key) ?? []), t]);
+  }
+  return registry;
 }
+
+const directionOf = (kind: BindingType): 'in' | 'out' => (kind.direction === 'trigger' ? 'in' : kind.direction);
 
 export interface BoundBinding {
   readonly name: string;
@@ -80,21 +88,21 @@ export function bindFunction(fn: RegisteredFunction, registry: BindingRegistry):
   const outputs: BoundBinding[] = [];
   for (const [bindingName, info] of Object.entries(fn.metadata.bindings)) {
     const type = String(info.type ?? '');
-    const kind = registry.get(type.toLowerCase());
+    const kinds = registry.get(type.toLowerCase());
     const scope = { functionName: name, binding: bindingName };
-    if (kind === undefined) {
+    if (kinds === undefined) {
       throw new FunctionsError(
         'FUNCTIONS_UNKNOWN_BINDING',
         `Function "${name}" uses binding type "${type}" (binding "${bindingName}"), which Hubbub does not support. ` +
-          `Supported: ${[...new Set([...registry.values()].map((t) => t.type))].join(', ')}.`,
+          `Supported: ${[...new Set([...registry.values()].flatMap((ts) => ts.map((t) => t.type)))].join(', ')}.`,
         { detail: { function: name, binding: bindingName, type } },
       );
     }
-    const direction = kind.direction === 'trigger' ? 'in' : kind.direction;
-    if (info.direction !== direction) {
+    const kind = kinds.find((k) => directionOf(k) === info.direction);
+    if (kind === undefined) {
       throw new FunctionsError(
         'FUNCTIONS_INVALID_BINDING',
-        `Function "${name}", binding "${bindingName}": type "${type}" is ${kind.direction === 'out' ? 'an output' : 'an input'} binding, not "${info.direction}".`,
+        `Function "${name}", binding "${bindingName}": type "${type}" is ${directionOf(kinds[0]!) === 'out' ? 'an output' : 'an input'} binding, not "${info.direction}".`,
         { detail: { function: name, binding: bindingName, type } },
       );
     }

@@ -29,7 +29,10 @@ export type FunctionsHostEvents = {
   ) => void;
   /** An HTTP request failed outside any function (it was answered 500 or the socket closed). */
   'request:failed': (error: FunctionsError, info: { readonly method: string; readonly path: string }) => void;
-  /** A trigger could not receive (say, its queue does not exist yet); it tries again after `retryInMs`. */
+  /**
+   * A trigger could not receive (say, its queue or container does not exist yet); it tries again
+   * after `retryInMs`. `source` names the queue, subscription or `database/container`.
+   */
   'receive:failed': (
     error: unknown,
     info: { readonly function: string; readonly source: string; readonly retryInMs: number },
@@ -42,6 +45,14 @@ export type FunctionsHostEvents = {
       readonly messageId: string | undefined;
       readonly action: 'complete' | 'abandon';
     },
+  ) => void;
+  /**
+   * A `cosmosDBTrigger`'s change feed could not checkpoint a batch its function handled (the batch
+   * may come again: delivery is at least once) or keep its leases (the feed retries).
+   */
+  'feed:failed': (
+    error: unknown,
+    info: { readonly function: string; readonly source: string; readonly operation: 'checkpoint' | 'lease' },
   ) => void;
   /** Renewing a message's lock failed: it may be delivered again while its function still runs. */
   'lock:lost': (error: unknown, info: { readonly function: string; readonly messageId: string | undefined }) => void;

@@ -9,6 +9,17 @@ export type { Connection } from './connections.ts';
 export { FunctionsError, type FunctionsErrorCode, FunctionsErrorStatus, isFunctionsError } from './errors.ts';
 export type { FunctionsHostEvents, InvocationFailure } from './events.ts';
 export type { Extension } from './extension.ts';
+export type {
+  StoreChangeBatch,
+  StoreChangeOptions,
+  StoreDocument,
+  StoreLeaseOptions,
+  StorePort,
+  StoreQuery,
+  StoreResolver,
+  StoreTarget,
+  StoreUpsertOptions,
+} from './extensions/cosmos-db/port.ts';
 export { builtInExtensions, type ExtensionOptions } from './extensions/index.ts';
 export type {
   BusOutgoingMessage,

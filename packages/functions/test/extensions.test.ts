@@ -12,18 +12,18 @@ import { fixture, serve } from './support.ts';
 describe('extensions', () => {
   it('loads a function whose binding type an extension brings', async () => {
     const validated: Record<string, unknown>[] = [];
-    const cosmos: Extension = {
-      name: 'cosmosDB',
+    const sql: Extension = {
+      name: 'sql',
       setup: () => ({
-        bindings: [{ type: 'cosmosDB', direction: 'out', validate: (binding) => void validated.push({ ...binding }) }],
+        bindings: [{ type: 'sql', direction: 'out', validate: (binding) => void validated.push({ ...binding }) }],
       }),
     };
-    await using app = await serve({ app: 'broken-unknown-binding', extensions: [cosmos] });
+    await using app = await serve({ app: 'broken-unknown-binding', extensions: [sql] });
     assert.deepEqual(
       app.host.functions.map((f) => [f.name, f.trigger]),
       [['saveDoc', 'httpTrigger']],
     );
-    assert.equal(validated[0]?.containerName, 'docs');
+    assert.equal(validated[0]?.commandText, 'dbo.docs');
     assert.equal((await fetch(`${app.base}/api/saveDoc`)).status, 200);
   });
 

@@ -58,8 +58,8 @@ describe('loading failures', () => {
   it('names the function and binding of an unknown binding type', async () => {
     const err = await startFails('broken-unknown-binding');
     assert.equal(err.detail?.function, 'saveDoc');
-    assert.equal(err.detail?.type, 'cosmosDB');
-    assert.match(String(err.detail?.binding), /^cosmosDBOutput/);
+    assert.equal(err.detail?.type, 'sql');
+    assert.match(String(err.detail?.binding), /^sqlOutput/);
   });
 
   it('names the missing setting, and starts once it is given', async () => {

@@ -5,13 +5,18 @@
  * @module
  */
 import type { Extension } from '../extension.ts';
+import { type CosmosDBExtensionOptions, cosmosDBExtension } from './cosmos-db/index.ts';
 import { type HttpExtensionOptions, httpExtension } from './http/index.ts';
 import { type ServiceBusExtensionOptions, serviceBusExtension } from './service-bus/index.ts';
 import { type SignalRExtensionOptions, signalRExtension } from './signalr/index.ts';
 import { timerExtension } from './timer/index.ts';
 
 /** What the extensions are given: their ports and limits (fields of the host's options). */
-export interface ExtensionOptions extends HttpExtensionOptions, ServiceBusExtensionOptions, SignalRExtensionOptions {}
+export interface ExtensionOptions
+  extends HttpExtensionOptions,
+    ServiceBusExtensionOptions,
+    SignalRExtensionOptions,
+    CosmosDBExtensionOptions {}
 
 /**
  * Every extension, in start order: triggers that can fail to start (a missing bus) start before
@@ -21,6 +26,7 @@ export function builtInExtensions(options: ExtensionOptions = {}): Extension[] {
   return [
     httpExtension({ maxRequestBodyBytes: options.maxRequestBodyBytes }),
     serviceBusExtension({ bus: options.bus }),
+    cosmosDBExtension({ store: options.store }),
     timerExtension(),
     signalRExtension({ signalR: options.signalR }),
   ];
