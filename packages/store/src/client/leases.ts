@@ -17,6 +17,8 @@ export interface ContainerLike {
   readonly id: string;
   readonly items: Items;
   item(id: string, partitionKey: PartitionKey): Item;
+  /** Its definition (a processor checks the lease container's partition key path through it). */
+  read(): Promise<{ readonly resource: { readonly partitionKey: { readonly paths: readonly string[] } } }>;
 }
 
 export interface Lease {

@@ -28,7 +28,7 @@ export type { ContainerLike } from './leases.ts';
 export interface ChangeFeedProcessorOptions {
   /** Instances with the same name share the feed. */
   readonly processorName: string;
-  /** Where leases live; its partition key path must be `/id`. */
+  /** Where leases live (this store or another); its partition key path must be `/id`. */
   readonly leaseContainer: ContainerLike;
   /** This instance's name in the leases. @default a random id */
   readonly instanceName?: string;
@@ -149,8 +149,9 @@ export class ChangeFeedProcessor implements Part<ChangeFeedProcessorEvents>, Asy
   /** Checks the lease container, creates missing leases, takes a first share, starts the timers. */
   async start(): Promise<void> {
     if (this.#state !== 'new') throw new StoreError('STORE_CLOSED', 'A processor starts once.');
-    const leaseDef = await this.#core.definition(this.#leaseContainer.database, this.#leaseContainer.id);
-    if (leaseDef.partitionKeyPath !== '/id') {
+    // Read through the lease container itself: it may live in another store (a leaseConnection).
+    const { resource: leaseDef } = await this.#leaseContainer.read();
+    if (leaseDef.partitionKey.paths[0] !== '/id') {
       throw new StoreError('STORE_INVALID_REQUEST', 'leaseContainer: its partition key path must be /id.', {
         detail: { option: 'leaseContainer' },
       });

@@ -106,3 +106,38 @@ describe('store lifecycle', () => {
     await store.close();
   });
 });
+
+describe('change-feed processor leases', () => {
+  it('may keep its leases in another store (a leaseConnection), checked there for the /id key', async () => {
+    await using store = createStore({ url: 'memory://' });
+    await using other = createStore({ url: 'memory://' });
+    const { database } = await store.databases.createIfNotExists({ id: 'shop' });
+    const { container: orders } = await database.containers.create({ id: 'orders', partitionKey: '/customerId' });
+    const { database: leaseDb } = await other.databases.createIfNotExists({ id: 'ops' });
+    const { container: wrong } = await leaseDb.containers.create({ id: 'wrong', partitionKey: '/owner' });
+    await assert.rejects(orders.changeFeedProcessor({ processorName: 'p', leaseContainer: wrong }).start(), {
+      code: 'STORE_INVALID_REQUEST',
+    });
+    const { container: leases } = await leaseDb.containers.create({ id: 'leases', partitionKey: '/id' });
+    await using processor = orders.changeFeedProcessor({
+      processorName: 'p',
+      leaseContainer: leases,
+      startFrom: 'beginning',
+    });
+    await orders.items.create({ id: 'o1', customerId: 'c1' });
+    for await (const batch of processor) {
+      assert.deepEqual(
+        batch.items.map((i) => i.id),
+        ['o1'],
+      );
+      await batch.complete();
+      break;
+    }
+    const { resources } = await leases.items.query<{ continuation: unknown }>('SELECT * FROM c').fetchAll();
+    assert.equal(
+      resources.filter((l) => typeof l.continuation === 'string').length,
+      1,
+      'the checkpoint is in the other store',
+    );
+  });
+});
