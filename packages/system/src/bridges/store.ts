@@ -1,0 +1,167 @@
+/**
+ * Hubbub's store as the functions host's Cosmos DB extension sees it ({@link StorePort}): point
+ * reads, parameterised queries, upserts (system properties of a document read earlier dropped, as
+ * Cosmos DB does; the database and container created once when the binding asks), and change-feed
+ * subscriptions on the store's `ChangeFeedProcessor`, whose leases may live in another bridged
+ * store (`leaseConnection`). {@link storeConnections} resolves connection settings: the system's
+ * own store for its URL (or a Cosmos DB connection string), another store URL opened on demand.
+ * @module
+ */
+import type { StoreChangeBatch, StoreChangeOptions, StorePort, StoreResolver, StoreTarget } from '@hubbub/functions';
+import type { ChangeFeedProcessor, Container, Store } from '@hubbub/store';
+import { StoreError } from '@hubbub/store';
+
+/** The store behind each bridge, so a subscription can find the store its leases live in. */
+const storeOfPort = new WeakMap<StorePort, Store>();
+
+const SYSTEM_PROPERTIES = ['_etag', '_ts', '_rid', '_self', '_attachments', '_lsn'];
+
+const withoutSystemProperties = (doc: Record<string, unknown>): Record<string, unknown> => {
+  if (!SYSTEM_PROPERTIES.some((p) => p in doc)) return doc;
+  const copy = { ...doc };
+  for (const p of SYSTEM_PROPERTIES) delete copy[p];
+  return copy;
+};
+
+export function bridgeStore(store: Store): StorePort {
+  const containerOf = (t: StoreTarget): Container => store.database(t.database).container(t.container);
+  /** Containers created for outputs with createIfNotExists, by target; a failed creation is tried again. */
+  const created = new Map<string, Promise<void>>();
+  const ensure = (t: StoreTarget, partitionKeyPath: string): Promise<void> => {
+    const key = `${t.database}\u0000${t.container}`;
+    let done = created.get(key);
+    if (done === undefined) {
+      done = (async () => {
+        const { database } = await store.databases.createIfNotExists({ id: t.database });
+        await database.containers.createIfNotExists({ id: t.container, partitionKey: partitionKeyPath });
+      })();
+      done.catch(() => created.delete(key));
+      created.set(key, done);
+    }
+    return done;
+  };
+
+  const port: StorePort = {
+    async read(target, id, partitionKey) {
+      const container = containerOf(target);
+      if (partitionKey !== undefined) return (await container.item(id, partitionKey).read()).resource;
+      const { resources } = await container.items
+        .query<Record<string, unknown>>({
+          query: 'SELECT * FROM c WHERE c.id = @id',
+          parameters: [{ name: '@id', value: id }],
+        })
+        .fetchAll();
+      return resources[0];
+    },
+    async query(target, query, options) {
+      const { resources } = await containerOf(target)
+        .items.query({ query: query.query, parameters: [...query.parameters] }, options)
+        .fetchAll();
+      return resources;
+    },
+    async upsert(target, documents, options) {
+      if (options.createIfNotExists !== undefined) await ensure(target, options.createIfNotExists.partitionKeyPath);
+      const container = containerOf(target);
+      for (const doc of documents) await container.items.upsert(withoutSystemProperties(doc));
+    },
+    changes(target, options) {
+      return subscribe(containerOf(target), options);
+    },
+  };
+  storeOfPort.set(port, store);
+  return port;
+}
+
+async function* subscribe(container: Container, options: StoreChangeOptions): AsyncGenerator<StoreChangeBatch> {
+  const { leases, signal } = options;
+  const leaseStore = storeOfPort.get(leases.port);
+  if (leaseStore === undefined) {
+    throw new StoreError('STORE_INVALID_REQUEST', 'The lease connection does not name a Hubbub store.', {
+      detail: { option: 'leaseConnection' },
+    });
+  }
+  if (leases.createIfNotExists) {
+    const { database } = await leaseStore.databases.createIfNotExists({ id: leases.database });
+    await database.containers.createIfNotExists({ id: leases.container, partitionKey: '/id' });
+  }
+  await container.read(); // STORE_NOT_FOUND now, rather than from the first read of the feed
+  const start = options.startFrom;
+  const processor: ChangeFeedProcessor = container.changeFeedProcessor({
+    processorName: options.processorName,
+    leaseContainer: leaseStore.database(leases.database).container(leases.container),
+    // From a time: from the beginning, skipping documents last written before it (the feed has the latest version of each).
+    startFrom: start === 'now' ? 'now' : 'beginning',
+    maxItemCount: options.maxItems,
+    pollIntervalMs: options.pollDelayMs,
+    ...(options.leaseExpirationMs === undefined ? {} : { leaseExpirationMs: options.leaseExpirationMs }),
+    ...(options.leaseRenewIntervalMs === undefined ? {} : { leaseRenewIntervalMs: options.leaseRenewIntervalMs }),
+    ...(options.leaseAcquireIntervalMs === undefined ? {} : { leaseAcquireIntervalMs: options.leaseAcquireIntervalMs }),
+  });
+  const since = typeof start === 'object' ? Math.floor(start.time / 1000) : undefined;
+  const unsubscribe = processor.on('error', (err) => options.onLeaseError?.(err));
+  // Closing waits for a batch being handled: the trigger completes it, then asks for no more.
+  let handling = false;
+  const stop = () => {
+    if (!handling) void processor.close();
+  };
+  signal.addEventListener('abort', stop, { once: true });
+  try {
+    await processor.start();
+    for await (const batch of processor) {
+      const documents =
+        since === undefined ? batch.items : batch.items.filter((d) => typeof d._ts === 'number' && d._ts >= since);
+      if (documents.length === 0) {
+        await batch.complete();
+        continue;
+      }
+      handling = true;
+      yield { documents, complete: () => batch.complete() };
+      handling = false;
+      if (signal.aborted) break;
+    }
+  } finally {
+    signal.removeEventListener('abort', stop);
+    unsubscribe();
+    await processor.close();
+  }
+}
+
+export interface StoreConnections {
+  /** The resolver to give the functions host as `store`. */
+  readonly resolve: StoreResolver;
+  /** Closes the stores it opened (not the system's). */
+  close(): Promise<void>;
+}
+
+const STORE_URL = /^(memory|pglite|postgres|postgresql):\/\//;
+
+/**
+ * Connection settings → stores. The system's store serves a setting holding its URL, or a value
+ * that is no store URL at all (a Cosmos DB `AccountEndpoint=…;AccountKey=…` string written for
+ * Azure or its emulator); another store URL opens that store, once, closed by `close()`.
+ */
+export function storeConnections(
+  own: { readonly url: string; readonly store: Store },
+  open: (url: string) => Promise<Store>,
+): StoreConnections {
+  const ownPort = bridgeStore(own.store);
+  const opened = new Map<string, Promise<Store>>();
+  return {
+    async resolve({ value }) {
+      const url = value.trim();
+      if (!STORE_URL.test(url) || url === own.url) return ownPort;
+      let store = opened.get(url);
+      if (store === undefined) {
+        store = open(url);
+        opened.set(url, store);
+        store.catch(() => opened.delete(url));
+      }
+      return bridgeStore(await store);
+    },
+    async close() {
+      const stores = [...opened.values()];
+      opened.clear();
+      await Promise.allSettled(stores.map(async (s) => (await s).close()));
+    },
+  };
+}
