@@ -41,6 +41,18 @@ export const PushErrorCode = {
   InvalidSchedule: 'PUSH_INVALID_SCHEDULE',
   /** The service is not started, or closed. */
   Closed: 'PUSH_CLOSED',
+  /** Notification Hubs API: the shared access signature is missing, malformed, wrongly signed, expired or for another hub. */
+  Unauthorized: 'PUSH_UNAUTHORIZED',
+  /** Notification Hubs API: the key's policy lacks the right the route needs (`Listen`, `Send`, `Manage`). */
+  Forbidden: 'PUSH_FORBIDDEN',
+  /** Notification Hubs API: a header, query parameter or body is malformed (`detail.field`). */
+  InvalidRequest: 'PUSH_INVALID_REQUEST',
+  /** Notification Hubs API: no such hub, route, notification or registration. */
+  NotFound: 'PUSH_NOT_FOUND',
+  /** Notification Hubs API: the route does not take this method (the `Allow` header lists those it takes). */
+  MethodNotAllowed: 'PUSH_METHOD_NOT_ALLOWED',
+  /** Notification Hubs API: a route the SDK has that Hubbub does not serve (`detail.route`). */
+  NotSupported: 'PUSH_NOT_SUPPORTED',
 } as const;
 
 export type PushErrorCode = (typeof PushErrorCode)[keyof typeof PushErrorCode];
