@@ -3,6 +3,16 @@
  * new one implements.
  * @module
  */
+
+export {
+  createFcmProvider,
+  type FcmProvider,
+  type FcmProviderOptions,
+  fcmMaxPayloadBytes,
+  fcmOutcome,
+  registrationToken,
+  type ServiceAccount,
+} from './fcm.ts';
 export type {
   BrowserChannel,
   Delivery,

@@ -5,6 +5,15 @@
  * @module
  */
 export { decryptWebPush, EceError, parseEceHeader } from './ece.ts';
+export {
+  type FcmErrorCode,
+  type FcmServer,
+  type FcmServerOptions,
+  type FcmServiceAccount,
+  fcmErrors,
+  type ReceivedFcmMessage,
+  startFcmServer,
+} from './fcm-server.ts';
 export { type VerifiedJwt, verifyJwt } from './jwt.ts';
 export {
   type PushEndpoint,
