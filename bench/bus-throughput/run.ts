@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { type Bus, createBus } from '@hubbub/bus';
+import { type Bus, openBus } from '@hubbub/bus';
 import { FileEngine, type FlushTiming } from '@hubbub/bus/engine';
 import { watchMachine } from '../lib/machine.ts';
 
@@ -126,7 +126,7 @@ async function busHarness(name: string, url: string): Promise<Harness> {
         ...(compactAfter === undefined ? {} : { compactAfterBytes: Number(compactAfter) }),
       })
     : undefined;
-  const bus: Bus = await createBus({
+  const bus: Bus = await openBus({
     ...(engine === undefined ? { url } : { engine }),
     entities: { queues: [{ name: 'bench' }, { name: 'backlog' }] },
   });

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { createBus, createSasToken, type SasKey } from '@hubbub/bus';
+import { createSasToken, openBus, type SasKey } from '@hubbub/bus';
 import { waitFor } from '@hubbub/kernel';
 import { runScript } from '@hubbub/test-kit';
 import * as signalR from '@microsoft/signalr';
@@ -97,7 +97,7 @@ describe('npm start: Ctrl-C and restart on the same data', () => {
     const key = readFileSync(join(data, 'keys.json'), 'utf8');
 
     // Everything acknowledged was delivered or is still in the queue on disk.
-    const bus = await createBus({ url: `file://${join(data, 'bus')}` });
+    const bus = await openBus({ url: `file://${join(data, 'bus')}` });
     const left = new Set(
       (await bus.createReceiver('locations').peekMessages(1_000)).map((m) =>
         seqOf((m.body as { timestamp: string }).timestamp),

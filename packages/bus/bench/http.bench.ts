@@ -8,7 +8,7 @@
 import { Agent, createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
-import { createBus, createBusHttpHandler, createSasToken } from '../src/index.ts';
+import { createBusHttpHandler, createSasToken, openBus } from '../src/index.ts';
 
 const { values } = parseArgs({
   options: { messages: { type: 'string', default: '2000' }, concurrency: { type: 'string', default: '8' } },
@@ -17,7 +17,7 @@ const n = Number(values.messages);
 const concurrency = Number(values.concurrency);
 const body = JSON.stringify({ orderid: 1, storeid: 7, lat: 47.6, longitude: -122.3 });
 
-const bus = await createBus({ url: 'memory://', entities: { queues: [{ name: 'lib' }, { name: 'http' }] } });
+const bus = await openBus({ url: 'memory://', entities: { queues: [{ name: 'lib' }, { name: 'http' }] } });
 const key = { name: 'bench', key: 'bench-key' };
 const handler = createBusHttpHandler(bus, { basePath: '/bus', keys: [key] });
 const server = createServer((req, res) => handler(req, res));

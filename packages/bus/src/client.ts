@@ -2,11 +2,13 @@
  * `createBus({ url })`: the bus as a library — senders, receivers, session receivers, processors
  * and admin in the Azure SDK's shapes. Every operation goes to a {@link Broker} (the operations
  * port, `broker/port.ts`): the in-process one over the engine the URL names (`memory://`,
- * `file://DIR`), or one passed in.
+ * `file://DIR`), or one passed in. The bus is a part like every other: `createBus()` starts
+ * nothing, `start()` opens the engine (recovering its state) and creates the declared entities;
+ * `openBus()` does both.
  * @module
  */
 import { readFile } from 'node:fs/promises';
-import { type Clock, type IdSource, systemClock, type TypedEmitter } from '@hubbub/kernel';
+import { type Clock, type IdSource, type Part, systemClock, TypedEmitter } from '@hubbub/kernel';
 import { type EntityAddress, entityPath } from './address.ts';
 import type { BusAdmin } from './admin.ts';
 import { createLocalBroker, type Visibility } from './broker/local-broker.ts';
@@ -14,7 +16,7 @@ import type { Broker, BusEvents } from './broker/port.ts';
 import { applyEntities, fromEmulatorConfig } from './config.ts';
 import type { BusEngine } from './engine/port.ts';
 import type { EntitiesConfig } from './entities.ts';
-import { BusError, closedError } from './errors.ts';
+import { BusError, closedError, notStartedError } from './errors.ts';
 import type { ServiceBusMessage } from './message.ts';
 import {
   createProcessor,
@@ -108,23 +110,78 @@ export class Sender {
   }
 }
 
-export class Bus {
-  readonly admin: BusAdmin;
-  readonly #broker: Broker;
+export class Bus implements Part<BusEvents> {
+  readonly #options: BusOptions;
+  readonly #events: TypedEmitter<BusEvents>;
   readonly #closables = new Set<{ close(): Promise<void> }>();
+  #broker: Broker | undefined;
+  #starting: Promise<void> | undefined;
+  #closed = false;
 
-  constructor(broker: Broker) {
-    this.#broker = broker;
-    this.admin = broker.admin;
+  /** Use {@link createBus} or {@link openBus}. */
+  constructor(options: BusOptions) {
+    this.#options = options;
+    this.#events = options.broker?.events ?? new TypedEmitter<BusEvents>();
   }
 
-  /** Typed events: sent, deadLettered, expired, lockExpired, error. */
+  /**
+   * Opens the broker — the in-process one over the engine (recovering its state), or the one given
+   * — and creates the declared entities that are missing. A second call returns the first's promise.
+   */
+  start(): Promise<void> {
+    if (this.#closed) return Promise.reject(closedError('bus'));
+    this.#starting ??= this.#open();
+    return this.#starting;
+  }
+
+  async #open(): Promise<void> {
+    const options = this.#options;
+    const clock = options.clock ?? systemClock;
+    let config: EntitiesConfig | undefined;
+    if (options.configFile !== undefined) {
+      let text: string;
+      try {
+        text = await readFile(options.configFile, 'utf8');
+        config = fromEmulatorConfig(JSON.parse(text));
+      } catch (err) {
+        throw new BusError('BUS_INVALID_OPTION', `configFile: cannot read ${options.configFile}`, {
+          detail: { option: 'configFile' },
+          cause: err,
+        });
+      }
+    }
+    const broker = options.broker ?? (await openLocalBroker(options, clock, this.#events));
+    try {
+      if (config !== undefined) await applyEntities(broker.admin, config);
+      if (options.entities !== undefined) await applyEntities(broker.admin, options.entities);
+    } catch (err) {
+      await broker.close();
+      throw err;
+    }
+    if (this.#closed) {
+      await broker.close();
+      throw closedError('bus');
+    }
+    this.#broker = broker;
+  }
+
+  /** Typed events: sent, deadLettered, expired, lockExpired, error. Listeners may be added before start. */
   get events(): TypedEmitter<BusEvents> {
-    return this.#broker.events;
+    return this.#events;
+  }
+
+  on<E extends keyof BusEvents>(event: E, listener: BusEvents[E]): () => void {
+    return this.#events.on(event, listener);
+  }
+
+  /** Queues, topics, subscriptions and rules (BUS_NOT_STARTED before start; after close its calls reject BUS_CLOSED). */
+  get admin(): BusAdmin {
+    return this.broker.admin;
   }
 
   /** The broker underneath: the operations port, for the HTTP API and other front-ends. */
   get broker(): Broker {
+    if (this.#broker === undefined) throw this.#closed ? closedError('bus') : notStartedError();
     return this.#broker;
   }
 
@@ -134,20 +191,21 @@ export class Bus {
     return x;
   }
 
-  #open(): void {
-    if (this.#broker.closed) throw closedError('bus');
+  #running(): Broker {
+    const broker = this.#broker;
+    if (broker === undefined || broker.closed)
+      throw this.#closed || broker !== undefined ? closedError('bus') : notStartedError();
+    return broker;
   }
 
   /** A sender for a queue or topic (BUS_ENTITY_NOT_FOUND if it does not exist). */
   createSender(entity: string): Sender {
-    this.#open();
-    return new Sender(this.#broker, entity);
+    return new Sender(this.#running(), entity);
   }
 
   /** A receiver for a queue, subscription or dead-letter queue. */
   createReceiver(address: EntityAddress, options: ReceiverOptions = {}): Receiver {
-    this.#open();
-    return this.#track(new Receiver(this.#broker, entityPath(address), options));
+    return this.#track(new Receiver(this.#running(), entityPath(address), options));
   }
 
   /** Locks a named session (BUS_SESSION_CANNOT_BE_LOCKED if another receiver holds it). */
@@ -156,34 +214,34 @@ export class Bus {
     sessionId: string,
     options: AcceptSessionOptions = {},
   ): Promise<SessionReceiver> {
-    this.#open();
+    const broker = this.#running();
     const path = entityPath(address);
-    const lock = await this.#broker.sessions.accept(path, sessionId, { maxWaitTimeMs: 0 });
-    return this.#track(new SessionReceiver(this.#broker, path, lock, options));
+    const lock = await broker.sessions.accept(path, sessionId, { maxWaitTimeMs: 0 });
+    return this.#track(new SessionReceiver(broker, path, lock, options));
   }
 
   /** Locks the next session with messages, waiting up to `maxWaitTimeMs` (then BUS_SESSION_CANNOT_BE_LOCKED). */
   async acceptNextSession(address: EntityAddress, options: AcceptSessionOptions = {}): Promise<SessionReceiver> {
-    this.#open();
+    const broker = this.#running();
     const path = entityPath(address);
-    const lock = await this.#broker.sessions.accept(path, undefined, {
+    const lock = await broker.sessions.accept(path, undefined, {
       maxWaitTimeMs: options.maxWaitTimeMs ?? 60_000,
       signal: options.abortSignal,
     });
-    return this.#track(new SessionReceiver(this.#broker, path, lock, options));
+    return this.#track(new SessionReceiver(broker, path, lock, options));
   }
 
   /** Runs `handler` for every message with bounded concurrency; completes on success, abandons on throw. */
   createProcessor(address: EntityAddress, handler: MessageHandler, options: ProcessorOptions = {}): Processor {
-    this.#open();
+    const broker = this.#running();
     const path = entityPath(address);
-    if (this.#broker.entity(path, 'receive').requiresSession) {
+    if (broker.entity(path, 'receive').requiresSession) {
       throw new BusError('BUS_INVALID_OPERATION', `${path} requires sessions: accept sessions to process it.`, {
         detail: { entity: path },
       });
     }
-    const receiver = this.#track(new Receiver(this.#broker, path, { receiveMode: options.receiveMode ?? 'peekLock' }));
-    const processor = createProcessor(this.#broker, receiver, handler, options);
+    const receiver = this.#track(new Receiver(broker, path, { receiveMode: options.receiveMode ?? 'peekLock' }));
+    const processor = createProcessor(broker, receiver, handler, options);
     this.#closables.add(processor); // closed (drained) with the bus
     return processor;
   }
@@ -197,9 +255,8 @@ export class Bus {
     handler: MessageHandler,
     options: SessionProcessorOptions = {},
   ): Processor {
-    this.#open();
     const path = entityPath(address);
-    if (!this.#broker.entity(path, 'receive').requiresSession) {
+    if (!this.#running().entity(path, 'receive').requiresSession) {
       throw new BusError('BUS_INVALID_OPERATION', `${path} does not require sessions.`, { detail: { entity: path } });
     }
     const processor = createSessionProcessor(
@@ -211,10 +268,15 @@ export class Bus {
     return processor;
   }
 
+  /** Drains processors and receivers, then closes the broker. Idempotent; also before or during start. */
   async close(): Promise<void> {
-    if (this.#broker.closed) return;
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#starting?.catch(() => undefined);
+    const broker = this.#broker;
+    if (broker === undefined || broker.closed) return;
     await Promise.allSettled([...this.#closables].map((c) => c.close()));
-    await this.#broker.close();
+    await broker.close();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -222,18 +284,18 @@ export class Bus {
   }
 }
 
-/** Opens an engine for a URL: `memory://` or `file://DIR`. */
-export async function engineFromUrl(url: string, clock: Clock = systemClock): Promise<BusEngine> {
-  if (typeof url !== 'string') throw new BusError('BUS_INVALID_OPTION', 'url: must be a string');
-  if (url === 'memory://' || url === 'memory:') {
-    const { createMemoryEngine } = await import('./engine/memory/engine.ts');
-    return createMemoryEngine();
-  }
+/** Throws BUS_INVALID_OPTION unless `url` names an engine the bus opens itself (`memory://`, `file://DIR`). */
+function checkEngineUrl(url: unknown): void {
+  if (typeof url !== 'string')
+    throw new BusError('BUS_INVALID_OPTION', 'url: must be a string', { detail: { option: 'url' } });
+  if (url === 'memory://' || url === 'memory:') return;
   if (url.startsWith('file://')) {
-    const dir = url.slice('file://'.length);
-    if (dir === '') throw new BusError('BUS_INVALID_OPTION', 'url: file:// needs a directory (file://./data)');
-    const { createFileEngine } = await import('./engine/file/engine.ts');
-    return createFileEngine({ dir, clock });
+    if (url === 'file://') {
+      throw new BusError('BUS_INVALID_OPTION', 'url: file:// needs a directory (file://./data)', {
+        detail: { option: 'url' },
+      });
+    }
+    return;
   }
   throw new BusError(
     'BUS_INVALID_OPTION',
@@ -244,41 +306,46 @@ export async function engineFromUrl(url: string, clock: Clock = systemClock): Pr
   );
 }
 
-/**
- * Opens a bus: on `options.broker`, or on the in-process broker over the engine `url` names
- * (recovering its state); then creates the declared entities that are missing.
- */
-export async function createBus(options: BusOptions = {}): Promise<Bus> {
-  const clock = options.clock ?? systemClock;
-  let config: EntitiesConfig | undefined;
-  if (options.configFile !== undefined) {
-    let text: string;
-    try {
-      text = await readFile(options.configFile, 'utf8');
-      config = fromEmulatorConfig(JSON.parse(text));
-    } catch (err) {
-      throw new BusError('BUS_INVALID_OPTION', `configFile: cannot read ${options.configFile}`, {
-        detail: { option: 'configFile' },
-        cause: err,
-      });
-    }
+/** Opens an engine for a URL: `memory://` or `file://DIR`. */
+export async function engineFromUrl(url: string, clock: Clock = systemClock): Promise<BusEngine> {
+  checkEngineUrl(url);
+  if (url.startsWith('file://')) {
+    const { createFileEngine } = await import('./engine/file/engine.ts');
+    return createFileEngine({ dir: url.slice('file://'.length), clock });
   }
-  const broker = options.broker ?? (await openLocalBroker(options, clock));
-  try {
-    if (config !== undefined) await applyEntities(broker.admin, config);
-    if (options.entities !== undefined) await applyEntities(broker.admin, options.entities);
-  } catch (err) {
-    await broker.close();
-    throw err;
-  }
-  return new Bus(broker);
+  const { createMemoryEngine } = await import('./engine/memory/engine.ts');
+  return createMemoryEngine();
 }
 
-async function openLocalBroker(options: BusOptions, clock: Clock): Promise<Broker> {
+/**
+ * A bus on `options.broker`, or on the in-process broker over the engine `url` (or `engine`)
+ * names. Starts nothing: {@link Bus.start} opens it. Invalid options throw BUS_INVALID_OPTION here.
+ */
+export function createBus(options: BusOptions = {}): Bus {
+  if (options.broker === undefined && options.engine === undefined) checkEngineUrl(options.url ?? 'memory://');
+  if (options.visibility !== undefined && options.visibility !== 'accepted' && options.visibility !== 'durable') {
+    throw new BusError(
+      'BUS_INVALID_OPTION',
+      `visibility: must be 'accepted' or 'durable', got '${String(options.visibility)}'`,
+      { detail: { option: 'visibility' } },
+    );
+  }
+  return new Bus(options);
+}
+
+/** {@link createBus}, started: the engine open (its state recovered) and the declared entities there. */
+export async function openBus(options: BusOptions = {}): Promise<Bus> {
+  const bus = createBus(options);
+  await bus.start();
+  return bus;
+}
+
+async function openLocalBroker(options: BusOptions, clock: Clock, events: TypedEmitter<BusEvents>): Promise<Broker> {
   const engine = options.engine ?? (await engineFromUrl(options.url ?? 'memory://', clock));
   return createLocalBroker({
     engine,
     clock,
+    events,
     ...(options.ids === undefined ? {} : { ids: options.ids }),
     ...(options.visibility === undefined ? {} : { visibility: options.visibility }),
   });

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { createBus } from './client.ts';
+import { createBus, openBus } from './client.ts';
 import { fromEmulatorConfig } from './config.ts';
 import { toMilliseconds } from './entities.ts';
 
@@ -83,7 +83,7 @@ describe('entity config', () => {
   it('creates the entities of a config file at start, and only the missing ones', async () => {
     const file = join(mkdtempSync(join(tmpdir(), 'hubbub-bus-config-')), 'entities.json');
     writeFileSync(file, JSON.stringify({ queues: [{ name: 'orders', maxDeliveryCount: 4 }], topics: [{ name: 't' }] }));
-    await using bus = await createBus({
+    await using bus = await openBus({
       configFile: file,
       entities: { queues: [{ name: 'orders' }, { name: 'more' }] },
     });
@@ -95,10 +95,11 @@ describe('entity config', () => {
   });
 
   it('fails clearly on a missing or invalid config file and on unknown engine URLs', async () => {
-    await assert.rejects(createBus({ configFile: '/nonexistent/entities.json' }), { code: 'BUS_INVALID_OPTION' });
-    await assert.rejects(createBus({ entities: { queues: [{ name: 'bad name' }] } }), {
+    await assert.rejects(openBus({ configFile: '/nonexistent/entities.json' }), { code: 'BUS_INVALID_OPTION' });
+    await assert.rejects(openBus({ entities: { queues: [{ name: 'bad name' }] } }), {
       code: 'BUS_INVALID_ENTITY_NAME',
     });
-    await assert.rejects(createBus({ url: 'redis://x' }), { code: 'BUS_INVALID_OPTION' });
+    assert.throws(() => createBus({ url: 'redis://x' }), { code: 'BUS_INVALID_OPTION' });
+    assert.throws(() => createBus({ url: 'file://' }), { code: 'BUS_INVALID_OPTION' });
   });
 });

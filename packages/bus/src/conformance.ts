@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type Clock, type IdSource, ManualClock, sequentialIds, waitFor } from '@hubbub/kernel';
 import type { Broker } from './broker/port.ts';
-import { type Bus, createBus } from './client.ts';
+import { type Bus, openBus } from './client.ts';
 import type { BusErrorCode } from './errors.ts';
 import type { ServiceBusReceivedMessage } from './received-message.ts';
 
@@ -69,13 +69,13 @@ export function describeBusSuite<B extends Broker>(suiteTitle: string, options: 
       const ctx: Ctx = {
         clock,
         broker,
-        bus: await createBus({ broker }),
+        bus: await openBus({ broker }),
         async restart() {
           if (reopen === undefined) throw new Error('broker cannot reopen');
           await ctx.bus.close();
           broker = await reopen(broker, { clock, ids: sequentialIds('r') });
           ctx.broker = broker;
-          ctx.bus = await createBus({ broker });
+          ctx.bus = await openBus({ broker });
           return ctx.bus;
         },
       };

@@ -30,6 +30,8 @@ export const BusErrorStatus = {
   BUS_MESSAGE_NOT_FOUND: 404,
   /** The bus, sender or receiver was closed. */
   BUS_CLOSED: 503,
+  /** The bus was used before `start()` (use `openBus()`, or await `bus.start()` first). */
+  BUS_NOT_STARTED: 503,
   /** An entity name is empty, too long or uses characters Service Bus forbids. */
   BUS_INVALID_ENTITY_NAME: 400,
   /** An option or entity property is out of range. */
@@ -73,6 +75,9 @@ export const lockLost = (lockToken: string): BusError =>
   );
 
 export const closedError = (what: string): BusError => new BusError('BUS_CLOSED', `The ${what} is closed.`);
+
+export const notStartedError = (): BusError =>
+  new BusError('BUS_NOT_STARTED', 'The bus is not started: await bus.start() first, or open it with openBus().');
 
 export const sessionLockLost = (entity: string, sessionId: string): BusError =>
   new BusError('BUS_SESSION_LOCK_LOST', `The session lock on '${sessionId}' in ${entity} was lost.`, {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createBus } from './client.ts';
+import { openBus } from './client.ts';
 
 // A rule whose LIKE runs out of its evaluation budget on a message is a filter evaluation
 // exception: the subscription dead-letters the message when it asks to, otherwise the rule does
@@ -10,7 +10,7 @@ describe('a filter over its evaluation budget', () => {
   const rule = { name: 'heavy', filter: { kind: 'sql' as const, expression: `sys.Label LIKE '${heavy}'` } };
 
   it('dead-letters with FilterEvaluationException, or does not match, and routes the rest', async () => {
-    await using bus = await createBus({ url: 'memory://' });
+    await using bus = await openBus({ url: 'memory://' });
     await bus.admin.createTopic('t');
     await bus.admin.createSubscription('t', 'strict', {
       rules: [rule],

@@ -1,7 +1,7 @@
 /**
  * @hubbub/bus — Azure Service Bus semantics (queues, topics, subscriptions, rules, sessions,
  * peek-lock, dead-lettering, deferral, scheduling, duplicate detection, auto-forwarding) on an
- * embedded durable engine. Start with {@link createBus}.
+ * embedded durable engine. Start with {@link openBus} (or {@link createBus} and `start()`).
  *
  * This door is for users of the bus. The ports are on their own doors: `@hubbub/bus/broker`
  * (the operations a bus runs on, for another broker such as NATS JetStream) and
@@ -12,7 +12,7 @@
 export type { EntityAddress } from './address.ts';
 export type { BusAdmin } from './admin.ts';
 export type { BusEvents } from './broker/port.ts';
-export { type AcceptSessionOptions, Bus, type BusOptions, createBus, Sender } from './client.ts';
+export { type AcceptSessionOptions, Bus, type BusOptions, createBus, openBus, Sender } from './client.ts';
 export type {
   EntitiesConfig,
   EntityRuntimeProperties,

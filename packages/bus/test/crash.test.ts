@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
-import { createBus } from '../src/client.ts';
+import { openBus } from '../src/client.ts';
 
 const child = new URL('./fixtures/crash-child.ts', import.meta.url).pathname;
 const COUNT = 50_000;
@@ -55,7 +55,7 @@ describe('file engine crash safety', () => {
     assert.ok(acked.size >= killAt, 'the child acknowledged sends before the kill');
     assert.ok(completed.size > 0, 'the child completed messages before the kill');
 
-    await using bus = await createBus({ url: `file://${dir}` });
+    await using bus = await openBus({ url: `file://${dir}` });
     const receiver = bus.createReceiver('crash', { receiveMode: 'receiveAndDelete' });
     const recovered = new Set<number>();
     for (;;) {

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { ManualClock } from '@hubbub/kernel';
 import { createBusHttpHandler, createSasToken, type SasKey } from '../src/http/index.ts';
-import { type Bus, createBus } from '../src/index.ts';
+import { type Bus, openBus } from '../src/index.ts';
 
 // Every route of the keyed HTTP API refuses every kind of bad credential with 401
 // BUS_UNAUTHORIZED and leaves the data as it was: one case per (route, credential), so a route
@@ -83,7 +83,7 @@ async function snapshot(): Promise<unknown> {
 describe('bus HTTP API: every route refuses bad credentials and changes nothing', () => {
   before(async () => {
     clock = new ManualClock(Date.now());
-    bus = await createBus({
+    bus = await openBus({
       url: 'memory://',
       clock,
       entities: {

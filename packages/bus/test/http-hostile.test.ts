@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { closeHttpServer, createHttpServer, ManualClock } from '@hubbub/kernel';
 import { rawExchange as raw } from '@hubbub/kernel/testing';
 import { createBusHttpHandler, createSasToken } from '../src/http/index.ts';
-import { type Bus, createBus } from '../src/index.ts';
+import { type Bus, openBus } from '../src/index.ts';
 
 describe('bus HTTP API under hostile requests', () => {
   const clock = new ManualClock(Date.now());
@@ -22,7 +22,7 @@ describe('bus HTTP API under hostile requests', () => {
   const auth = (entity: string) => createSasToken(`http://x/bus/${entity}`, key, clock.now() / 1000 + 60);
 
   before(async () => {
-    bus = await createBus({ url: 'memory://', clock, entities: { queues: [{ name: 'orders' }] } });
+    bus = await openBus({ url: 'memory://', clock, entities: { queues: [{ name: 'orders' }] } });
     const handler = createBusHttpHandler(bus, {
       basePath: '/bus',
       keys: [key],

@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { ManualClock, waitFor } from '@hubbub/kernel';
 import type { LocalBroker } from '../src/broker/local-broker.ts';
 import { type BusHttpOptions, createBusHttpHandler, createSasToken } from '../src/http/index.ts';
-import { type Bus, createBus } from '../src/index.ts';
+import { type Bus, openBus } from '../src/index.ts';
 
 interface Peeked {
   Body: string;
@@ -24,7 +24,7 @@ interface Harness {
 
 async function start(options: BusHttpOptions = {}, withNext = false): Promise<Harness> {
   const clock = new ManualClock(Date.now());
-  const bus = await createBus({
+  const bus = await openBus({
     url: 'memory://',
     clock,
     entities: {

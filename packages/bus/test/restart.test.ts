@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
-import { createBus } from '../src/index.ts';
+import { openBus } from '../src/index.ts';
 
 const child = new URL('./fixtures/lock-child.ts', import.meta.url).pathname;
 const ACKS = 200;
@@ -74,7 +74,7 @@ describe('restart right after SIGKILL', () => {
           assert.notEqual(state(pid), undefined, 'the killed bus is still in the process table');
         }
         // No delay: the supervisor restarts as soon as it sees the kill.
-        await using bus = await createBus({ url: `file://${dir}` });
+        await using bus = await openBus({ url: `file://${dir}` });
         const receiver = bus.createReceiver('q', { receiveMode: 'receiveAndDelete' });
         const recovered = new Set<number>();
         for (;;) {

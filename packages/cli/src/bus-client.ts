@@ -6,8 +6,8 @@
  */
 import {
   type Bus,
-  createBus,
   createSasToken,
+  openBus,
   type ReceivedMessage,
   readBrokerProperties,
   type SasKey,
@@ -71,7 +71,7 @@ export const DEFAULT_BUS_URL = 'http://127.0.0.1:7071/bus';
 
 export async function openTarget(url: string, key: SasKey | undefined): Promise<BusTarget> {
   if (url.startsWith('http://') || url.startsWith('https://')) return new HttpTarget(url.replace(/\/+$/, ''), key);
-  if (url.startsWith('file://') || url.startsWith('memory:')) return new DirectTarget(await createBus({ url }));
+  if (url.startsWith('file://') || url.startsWith('memory:')) return new DirectTarget(await openBus({ url }));
   throw new UsageError(`--url must be http://…, file://DIR or memory://, got '${url}'`);
 }
 

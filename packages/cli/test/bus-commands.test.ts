@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type Bus, createBus, createBusHttpHandler, createSasToken } from '@hubbub/bus';
+import { type Bus, createBusHttpHandler, createSasToken, openBus } from '@hubbub/bus';
 import { waitFor } from '@hubbub/kernel';
 import { ran, hubbub as run } from '@hubbub/test-kit';
 import type { Command } from '../src/command.ts';
@@ -30,7 +30,7 @@ describe('bus CLI commands against the HTTP API', () => {
   let url: string;
 
   before(async () => {
-    bus = await createBus({
+    bus = await openBus({
       url: 'memory://',
       entities: {
         queues: [
@@ -265,7 +265,7 @@ describe('bus CLI commands: usage errors, direct file:// access, and `hubbub bus
   it('sends and receives directly through a file:// bus', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'hubbub-cli-'));
     try {
-      const setup = await createBus({ url: `file://${dir}`, entities: { queues: [{ name: 'jobs' }] } });
+      const setup = await openBus({ url: `file://${dir}`, entities: { queues: [{ name: 'jobs' }] } });
       await setup.close();
       const target = ['--url', `file://${dir}`];
       assert.equal((await hubbub(['send', 'jobs', '{"n":1}', '--label', 'direct', ...target])).code, 0);

@@ -52,12 +52,12 @@ export function engineScheme(part: 'bus' | 'cache', url: string): string {
 }
 
 /** Opens the bus the URL names (`memory://`, `file://DIR`), on the in-process broker. */
-export async function openBus(url: string, options: { clock?: Clock } = {}): Promise<Bus> {
+export async function openBusAt(url: string, options: { clock?: Clock } = {}): Promise<Bus> {
   const scheme = engineScheme('bus', url);
   const clock = options.clock ?? systemClock;
   const engine = await busEngines[scheme]!(new URL(url), url, { clock });
-  const { createBus } = await import('@hubbub/bus');
-  return createBus({ engine, clock });
+  const { openBus } = await import('@hubbub/bus');
+  return openBus({ engine, clock });
 }
 
 /** Opens (starts) the cache the URL names: the in-process LRU (`memory://`) or Redis (`redis://…`). */

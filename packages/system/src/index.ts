@@ -20,7 +20,7 @@ export {
 } from './bridges/signalr.ts';
 export { fromSignalRService, type SignalRServiceOptions, signalRServiceResolver } from './bridges/signalr-rest.ts';
 export { createDemoHub } from './demo.ts';
-export { engineScheme, openBus, openCache } from './engines.ts';
+export { engineScheme, openBusAt, openCache } from './engines.ts';
 export {
   createFrontDoor,
   defaultRateLimits,

@@ -6,15 +6,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { it } from 'node:test';
 import { silentLogger } from '@hubbub/kernel';
-import { engineScheme, openBus, startSystem } from '../src/index.ts';
+import { engineScheme, openBusAt, startSystem } from '../src/index.ts';
 
 it('opens memory:// and file://DIR buses, and refuses other URLs naming the choices', async () => {
-  await using memory = await openBus('memory://');
+  await using memory = await openBusAt('memory://');
   await memory.admin.createQueue('q');
   await memory.createSender('q').send({ body: 'x' });
   const dir = mkdtempSync(join(tmpdir(), 'hubbub-engines-'));
   try {
-    const file = await openBus(`file://${dir}`);
+    const file = await openBusAt(`file://${dir}`);
     await file.admin.createQueue('q');
     await file.close();
     assert.ok(readdirSync(dir).length > 0, 'the file engine wrote its log');
@@ -24,7 +24,7 @@ it('opens memory:// and file://DIR buses, and refuses other URLs naming the choi
   for (const url of ['nats://127.0.0.1:4222', 'http://x/bus', 'memory', '', '::']) {
     assert.throws(() => engineScheme('bus', url), { code: 'KERNEL_INVALID_OPTION' }, url);
   }
-  await assert.rejects(openBus('file://'), { code: 'KERNEL_INVALID_OPTION' });
+  await assert.rejects(openBusAt('file://'), { code: 'KERNEL_INVALID_OPTION' });
 });
 
 const redisUp = await new Promise<boolean>((resolve) => {

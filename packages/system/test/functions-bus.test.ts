@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type Bus, createBus } from '@hubbub/bus';
+import { type Bus, openBus } from '@hubbub/bus';
 import { createFunctionsHost } from '@hubbub/functions';
 import { type Logger, ManualClock, silentLogger, waitFor } from '@hubbub/kernel';
 import { bridgeBus, busConnections } from '../src/index.ts';
@@ -22,7 +22,7 @@ type State = {
 };
 
 async function newBus(clock?: ManualClock): Promise<Bus> {
-  return createBus({
+  return openBus({
     url: 'memory://',
     ...(clock === undefined ? {} : { clock }),
     entities: {
@@ -207,7 +207,7 @@ describe('Service Bus trigger and output on the Hubbub bus', () => {
 
   it('keeps retrying a listener whose queue does not exist yet, and delivers once it does', async () => {
     const clock = new ManualClock();
-    await using bus = await createBus({ url: 'memory://', entities: { queues: [{ name: 'notifications' }] } });
+    await using bus = await openBus({ url: 'memory://', entities: { queues: [{ name: 'notifications' }] } });
     const errors: Record<string, unknown>[] = [];
     const logger: Logger = { ...silentLogger, error: (fields) => errors.push(fields), child: () => logger };
     await using app = await serve({ app: 'bus-app', bus: bridgeBus(bus), clock, logger });
@@ -242,7 +242,7 @@ describe('Service Bus trigger and output on the Hubbub bus', () => {
   });
 
   it('creates the queue and the subscription a trigger receives from, when asked', async () => {
-    await using bus = await createBus({
+    await using bus = await openBus({
       url: 'memory://',
       entities: { queues: [{ name: 'notifications' }, { name: 'audit-log' }] },
     });

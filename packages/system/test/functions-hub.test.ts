@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createBus } from '@hubbub/bus';
+import { openBus } from '@hubbub/bus';
 import { createHubServer, createSignalRService } from '@hubbub/hub';
 import { waitFor } from '@hubbub/kernel';
 import * as signalR from '@microsoft/signalr';
@@ -79,7 +79,7 @@ describe('fromSignalRServiceInProcess', () => {
       lookups.push(name);
       return hubOf(name);
     };
-    await using bus = await createBus({ url: 'memory://', entities: { queues: [{ name: 'notifications' }] } });
+    await using bus = await openBus({ url: 'memory://', entities: { queues: [{ name: 'notifications' }] } });
     await using _app = await serve({
       app: 'bus-signalr-app',
       bus: bridgeBus(bus),

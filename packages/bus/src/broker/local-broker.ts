@@ -54,6 +54,8 @@ export interface LocalBrokerOptions {
   ids?: IdSource;
   /** When a sent message becomes receivable; see {@link Visibility}. @default 'accepted' */
   visibility?: Visibility;
+  /** Where the broker emits its events. @default a new emitter */
+  events?: TypedEmitter<BusEvents>;
 }
 
 /**
@@ -71,7 +73,7 @@ export interface LocalBrokerOptions {
 export type Visibility = 'accepted' | 'durable';
 
 export class LocalBroker implements Broker {
-  readonly events = new TypedEmitter<BusEvents>();
+  readonly events: TypedEmitter<BusEvents>;
   readonly admin: BusAdmin;
   readonly sessions: BrokerSessions;
   /** The entities and their queue states (for tests that look inside). */
@@ -90,6 +92,7 @@ export class LocalBroker implements Broker {
   readonly #visibility: Visibility;
 
   private constructor(options: LocalBrokerOptions) {
+    this.events = options.events ?? new TypedEmitter<BusEvents>();
     this.#engine = options.engine;
     this.#visibility = options.visibility ?? 'accepted';
     if (this.#visibility !== 'accepted' && this.#visibility !== 'durable') {

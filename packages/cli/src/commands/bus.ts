@@ -4,7 +4,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { createBus, createBusHttpHandler, type SasKey } from '@hubbub/bus';
+import { createBusHttpHandler, openBus, type SasKey } from '@hubbub/bus';
 import { closeHttpServer, createConsoleLogger, createHttpServer } from '@hubbub/kernel';
 import { defaultRateLimits, loadKeys, parseCommandArgs, UsageError } from '@hubbub/system';
 import { parseKey } from '../bus-client.ts';
@@ -64,7 +64,7 @@ export async function run(args: string[]): Promise<number> {
   }
 
   const logger = createConsoleLogger({ bindings: { part: 'bus' } });
-  const bus = await createBus({
+  const bus = await openBus({
     url: values.url ?? 'file://.hubbub/bus',
     ...(values.config === undefined ? {} : { configFile: values.config }),
   });

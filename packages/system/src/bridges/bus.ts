@@ -7,7 +7,7 @@
  * by their stable `code`.
  * @module
  */
-import { type Bus, createBus, type EntityAddress, type Sender, type ServiceBusMessage } from '@hubbub/bus';
+import { type Bus, type EntityAddress, openBus, type Sender, type ServiceBusMessage } from '@hubbub/bus';
 import type { BusPort, BusReceivedMessage, BusResolver, BusSource } from '@hubbub/functions';
 import type { Clock } from '@hubbub/kernel';
 
@@ -176,7 +176,7 @@ export function busConnections(options: { clock?: Clock } = {}): BusConnections 
   return {
     async resolve({ value }) {
       if (!/^(memory|file):\/\//.test(value.trim())) return undefined;
-      const bus = await createBus({
+      const bus = await openBus({
         url: value.trim(),
         ...(options.clock === undefined ? {} : { clock: options.clock }),
       });
