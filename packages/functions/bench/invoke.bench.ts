@@ -66,7 +66,9 @@ const baseline = createServer((_req, res) => {
 });
 const host = createFunctionsHost({ appDir });
 await host.start();
-const hosted = createServer((req, res) => host.handleHttp(req, res));
+const hosted = createServer((req, res) => {
+  if (!host.handleRequest(req, res)) res.writeHead(404).end();
+});
 const [basePort, hostPort] = [await listen(baseline), await listen(hosted)];
 await load(hostPort, '/api/hello/Ada'); // warm-up
 await load(basePort, '/');

@@ -55,6 +55,12 @@ export interface Trigger {
 export interface TriggerListener {
   /** Stops taking work; resolves once the work it took has settled (the host bounds the wait). */
   close(): Promise<void>;
+  /**
+   * Optional, with `handleRequest`: whether a request is addressed to its functions (under its route
+   * prefix). The host asks before serving, and after close, to answer those FUNCTIONS_CLOSED.
+   * @default every request
+   */
+  addresses?(req: IncomingMessage): boolean;
   /** Optional: serves an HTTP request addressed to the functions (it answers every one it gets). */
   handleRequest?(req: IncomingMessage, res: ServerResponse): Promise<void>;
   /** Optional: what `host.functions` says about one of its functions beyond name and trigger. */

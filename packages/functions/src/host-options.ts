@@ -2,6 +2,7 @@
  * The options of {@link createFunctionsHost}, validated once at construction.
  * @module
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Clock, IdSource, Logger } from '@hubbub/kernel';
 import { FunctionsError } from './errors.ts';
 import type { Extension } from './extension.ts';
@@ -30,6 +31,11 @@ export interface FunctionsHostOptions extends ExtensionOptions {
    * HUBBUB_FUNCTIONS_HOST_KEYS and HUBBUB_FUNCTIONS_KEY_<function>. @default random master and host keys (see `host.keys`)
    */
   keys?: FunctionKeysOptions;
+  /**
+   * Runs first on every request the host takes: CORS (`'continue'` to go on; anything else means it
+   * answered, e.g. a preflight or a refused origin). Core Tools' `Host.CORS`. @default none
+   */
+  cors?: (req: IncomingMessage, res: ServerResponse) => 'continue' | 'preflight' | 'denied';
   /** `close()` waits this long (on `clock`) for running invocations before it gives up on them. @default 30_000 */
   drainTimeoutMs?: number;
   /**

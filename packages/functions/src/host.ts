@@ -35,8 +35,12 @@ export interface FunctionsHost
   start(): Promise<void>;
   /** Stops the triggers, waits up to `drainTimeoutMs` for running invocations, runs `appTerminate` hooks. */
   close(): Promise<void>;
-  /** A node:http handler for HTTP triggers; it expects the full path (`/api/…` with the default prefix). */
-  handleHttp(req: IncomingMessage, res: ServerResponse): void;
+  /**
+   * Serves a request addressed to the HTTP functions (under the route prefix, `/api/…` by default)
+   * and returns true, or returns false for any other (and before start). Once the host closes, the
+   * requests it took before are answered FUNCTIONS_CLOSED (503).
+   */
+  handleRequest(req: IncomingMessage, res: ServerResponse): boolean;
   /** The loaded functions (empty until `start()` resolved). */
   readonly functions: readonly FunctionInfo[];
   /** The keys in force (read settings at `start()`). */
@@ -122,15 +126,14 @@ class Host extends TypedEmitter<FunctionsHostEvents> implements FunctionsHost {
     }
   }
 
-  handleHttp(req: IncomingMessage, res: ServerResponse): void {
+  handleRequest(req: IncomingMessage, res: ServerResponse): boolean {
+    if (!this.#triggers.addresses(req)) return false;
+    if ((this.#options.cors?.(req, res) ?? 'continue') !== 'continue') return true;
     const served =
-      this.#state !== 'started'
-        ? Promise.reject(new FunctionsError('FUNCTIONS_CLOSED', 'The functions host is not running.'))
-        : (this.#triggers.handleRequest(req, res) ??
-          Promise.reject(
-            new FunctionsError('FUNCTIONS_NOT_FOUND', 'No function is routed here: the host serves no HTTP.'),
-          ));
+      (this.#state === 'started' ? this.#triggers.handleRequest(req, res) : undefined) ??
+      Promise.reject(new FunctionsError('FUNCTIONS_CLOSED', 'The functions host is not running.'));
     served.catch((err: unknown) => this.#requestFailed(req, res, err));
+    return true;
   }
 
   /** Answers a failed request; a failure that is neither coded nor the client's is reported first. */

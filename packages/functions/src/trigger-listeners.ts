@@ -21,6 +21,7 @@ export interface FunctionInfo {
 export class TriggerListeners {
   #listeners: TriggerListener[] = [];
   #requests: TriggerListener | undefined;
+  #closed = false;
 
   /** Starts every trigger, in order; the first that rejects fails the start (close() stops the others). */
   async start(triggers: readonly Trigger[], entries: readonly FunctionEntry[], invoke: Invoke): Promise<void> {
@@ -37,9 +38,15 @@ export class TriggerListeners {
     }
   }
 
-  /** Serves a request through the trigger that takes requests; undefined when none does. */
+  /** Whether the trigger that takes requests (kept after close) says this one is addressed to it. */
+  addresses(req: IncomingMessage): boolean {
+    const listener = this.#requests;
+    return listener !== undefined && (listener.addresses?.(req) ?? true);
+  }
+
+  /** Serves a request through the trigger that takes requests; undefined when none does or after close. */
   handleRequest(req: IncomingMessage, res: ServerResponse): Promise<void> | undefined {
-    return this.#requests?.handleRequest?.(req, res);
+    return this.#closed ? undefined : this.#requests?.handleRequest?.(req, res);
   }
 
   describe(entry: FunctionEntry): FunctionInfo {
@@ -60,7 +67,7 @@ export class TriggerListeners {
   close(): Promise<void>[] {
     const listeners = this.#listeners;
     this.#listeners = [];
-    this.#requests = undefined;
+    this.#closed = true;
     return listeners.map((l) => l.close());
   }
 }

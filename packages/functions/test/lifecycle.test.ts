@@ -20,19 +20,23 @@ function recordingLogger() {
 }
 
 describe('host lifecycle', () => {
-  it('answers 503 FUNCTIONS_CLOSED before start and after close', async () => {
+  it('takes no request before start (its routes are not known), and answers 503 FUNCTIONS_CLOSED after close', async () => {
     const host = createFunctionsHost({ appDir: fixture('http-app') });
-    const server = createServer((req, res) => host.handleHttp(req, res)).listen(0, '127.0.0.1');
+    const server = createServer((req, res) => {
+      if (!host.handleRequest(req, res)) res.writeHead(404).end();
+    }).listen(0, '127.0.0.1');
     await once(server, 'listening');
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     try {
-      const before = await fetch(`${base}/api/hello`);
-      assert.equal(before.status, 503);
-      assert.equal(((await before.json()) as { error: { code: string } }).error.code, 'FUNCTIONS_CLOSED');
+      assert.equal((await fetch(`${base}/api/hello`)).status, 404);
       await host.start();
       assert.equal((await fetch(`${base}/api/hello`)).status, 200);
+      assert.equal((await fetch(`${base}/elsewhere`)).status, 404, 'outside the route prefix: not taken');
       await host.close();
-      assert.equal((await fetch(`${base}/api/hello`)).status, 503);
+      const after = await fetch(`${base}/api/hello`);
+      assert.equal(after.status, 503);
+      assert.equal(((await after.json()) as { error: { code: string } }).error.code, 'FUNCTIONS_CLOSED');
+      assert.equal((await fetch(`${base}/elsewhere`)).status, 404);
     } finally {
       server.closeAllConnections();
       server.close();

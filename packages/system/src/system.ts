@@ -37,7 +37,7 @@ import {
 import { bridgeBus } from './bridges/bus.ts';
 import { fromSignalRServiceInProcess } from './bridges/signalr.ts';
 import { createDemoHub } from './demo.ts';
-import { engineScheme, openBus, openCache } from './engines.ts';
+import { engineScheme, openBusAt, openCache } from './engines.ts';
 import { createFrontDoor, type SystemRateLimits } from './front-door.ts';
 import { loadKeys, type SystemKeys } from './keys-file.ts';
 import { createStaticFiles, signalRBrowserClient } from './static.ts';
@@ -137,7 +137,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   const origins = new Set(options.corsOrigins ?? []);
   const cors = { origins: (origin: string) => origins.has(origin) || origins.has('*') };
   const door = createFrontDoor(options.rateLimits);
-  const bus = await openBus(busUrl);
+  const bus = await openBusAt(busUrl);
   let cache: Cache;
   try {
     cache = await openCache(cacheUrl);
@@ -171,13 +171,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     { handleUpgrade: (req, socket, head) => signalR?.handleUpgrade(req, socket, head) ?? false },
     hubs,
     { handleRequest: (req, res) => mountedBusApi(busApi, req, res) },
-    {
-      handleRequest: (req, res) => {
-        if (functions === undefined || !/^\/api(\/|$)/.test(requestTarget(req).pathname)) return false;
-        if (apiCors(req, res) === 'continue') functions.handleHttp(req, res);
-        return true;
-      },
-    },
+    { handleRequest: (req, res) => functions?.handleRequest(req, res) ?? false },
     { handleRequest: web },
     { handleRequest: (req, res) => serveSystemPaths(req, res, home) },
   ]);
@@ -248,6 +242,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
       appDir: resolve(options.app.dir),
       settings: { AzureSignalRConnectionString: connectionString, ...keys.secrets, ...options.settings },
       maxRequestBodyBytes: maxBodyBytes,
+      cors: apiCors,
       bus: busPort,
       signalR: fromSignalRServiceInProcess(service),
       logger: logger.child({ part: 'functions' }),

@@ -6,8 +6,10 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { FunctionsError } from '../errors.ts';
 import { createFunctionsHost, type FunctionsHost } from '../host.ts';
 import type { FunctionsHostOptions } from '../host-options.ts';
+import { writeError } from '../write-error.ts';
 
 export interface ServedApp {
   host: FunctionsHost;
@@ -20,7 +22,14 @@ export interface ServedApp {
 export async function serveApp(options: FunctionsHostOptions): Promise<ServedApp> {
   const host = createFunctionsHost(options);
   await host.start();
-  const server = createServer((req, res) => host.handleHttp(req, res));
+  const server = createServer((req, res) => {
+    if (host.handleRequest(req, res)) return;
+    const path = (req.url ?? '/').split('?')[0]!.slice(0, 256);
+    writeError(
+      res,
+      new FunctionsError('FUNCTIONS_NOT_FOUND', `No function is routed at ${path}.`, { detail: { path } }),
+    );
+  });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;

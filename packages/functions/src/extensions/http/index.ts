@@ -1,5 +1,5 @@
 /**
- * The HTTP extension: the `httpTrigger` (served through the host's `handleHttp`) and the `http`
+ * The HTTP extension: the `httpTrigger` (served through the host's `handleRequest`) and the `http`
  * output.
  * @module
  */

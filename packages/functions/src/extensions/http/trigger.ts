@@ -37,6 +37,7 @@ export function httpTrigger(context: ExtensionContext, config: HttpConfig): Trig
       );
       return {
         async close() {},
+        addresses: (req) => addressed(req, config.routePrefix),
         handleRequest: (req, res) => serveHttp(context, config, routes, invoke, req, res),
         describe: (name) => described.get(name),
       };
@@ -56,8 +57,7 @@ async function serveHttp(
   const url = requestUrl(req);
   const prefix = config.routePrefix === '' ? '' : `/${config.routePrefix}`;
   const path = url.pathname;
-  const lowerPath = path.toLowerCase();
-  if (prefix !== '' && lowerPath !== prefix.toLowerCase() && !lowerPath.startsWith(`${prefix.toLowerCase()}/`)) {
+  if (!underPrefix(path, config.routePrefix)) {
     throw new FunctionsError('FUNCTIONS_NOT_FOUND', `No function is routed at ${path}.`, { detail: { path } });
   }
   const method = (req.method ?? 'GET').toUpperCase();
@@ -104,6 +104,25 @@ async function serveHttp(
         ? response.returnValue
         : response.outputData?.find((o) => o.name === httpOut.name)?.data;
   writeRpcHttpResponse(res, (data?.http ?? undefined) as RpcHttpData | undefined, method === 'HEAD');
+}
+
+/** Whether a request is for the functions: under the route prefix, or with a malformed target (answered 400). */
+function addressed(req: IncomingMessage, routePrefix: string): boolean {
+  let path: string;
+  try {
+    path = requestTarget(req).pathname;
+  } catch {
+    return true;
+  }
+  return underPrefix(path, routePrefix);
+}
+
+/** Whether `path` is under the route prefix (case-insensitive, as the Functions host routes). */
+function underPrefix(path: string, routePrefix: string): boolean {
+  if (routePrefix === '') return true;
+  const lower = path.toLowerCase();
+  const prefix = `/${routePrefix.toLowerCase()}`;
+  return lower === prefix || lower.startsWith(`${prefix}/`);
 }
 
 /**
