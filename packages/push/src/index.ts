@@ -4,6 +4,8 @@
  * @module
  */
 export { isPushError, PushError, PushErrorCode } from './errors.ts';
+export { createMemoryPushQueue, MemoryPushQueue, type MemoryPushQueueOptions } from './memory/queue.ts';
+export { createMemoryInstallationRepository, MemoryInstallationRepository } from './memory/repository.ts';
 export type {
   BrowserChannel,
   Installation,
@@ -36,3 +38,13 @@ export {
   type PushServiceEvents,
   type PushServiceOptions,
 } from './service.ts';
+export {
+  MAX_MIXED_TAGS,
+  MAX_OR_TAGS,
+  MAX_TAG_LENGTH,
+  MAX_TAGS_PER_INSTALLATION,
+  parseTagExpression,
+  type TagExpression,
+  type TagNode,
+} from './tags.ts';
+export { type CompiledTemplate, compileTemplate, type Properties, toProperties } from './templates.ts';

@@ -44,7 +44,7 @@ export interface InstallationRepository {
 export function indexTags(installation: Installation): Set<string> {
   const tags = new Set(installation.tags);
   for (const template of Object.values(installation.templates)) for (const t of template.tags ?? []) tags.add(t);
-  tags.add(`$InstallationId:${installation.installationId}`);
-  if (installation.userId !== undefined) tags.add(`$UserId:${installation.userId}`);
+  tags.add(`$InstallationId:{${installation.installationId}}`);
+  if (installation.userId !== undefined) tags.add(`$UserId:{${installation.userId}}`);
   return tags;
 }

@@ -10,8 +10,23 @@
  * queue and begins consuming jobs.
  * @module
  */
-import { type BackoffOptions, type Clock, type IdSource, type Logger, type Part, TypedEmitter } from '@hubbub/kernel';
+import {
+  type BackoffOptions,
+  backoffDelay,
+  type Clock,
+  type IdSource,
+  InvalidOptionError,
+  type Logger,
+  type Part,
+  randomIds,
+  silentLogger,
+  systemClock,
+  TypedEmitter,
+} from '@hubbub/kernel';
 import { PushError, PushErrorCode } from './errors.ts';
+import { applyPatch, normalizeInstallation, validateId } from './installations.ts';
+import { createMemoryPushQueue } from './memory/queue.ts';
+import { createMemoryInstallationRepository } from './memory/repository.ts';
 import type {
   Installation,
   InstallationInput,
@@ -25,9 +40,13 @@ import type {
   SendTarget,
   TestSendOutcome,
 } from './model.ts';
+import { checkNotification, checkTarget, describeTarget } from './notifications.ts';
+import { OutcomeLedger } from './outcomes.ts';
+import { type DeliverJob, DeliveryPipeline, type FanoutJob } from './pipeline.ts';
 import type { PushProvider } from './providers/provider.ts';
-import type { PushQueue } from './queue.ts';
+import type { LockedJob, PushQueue } from './queue.ts';
 import type { InstallationRepository } from './repository.ts';
+import { validateTag } from './tags.ts';
 
 export type * from './model.ts';
 
@@ -156,30 +175,363 @@ export function createPushService(options: PushServiceOptions): PushService {
   return new PushServiceImpl(options);
 }
 
-const pending = (): Promise<never> =>
-  Promise.reject(new PushError(PushErrorCode.Closed, 'The push service is not implemented yet.', { status: 503 }));
+const DEFAULTS = {
+  expiryMs: 30 * 60_000,
+  concurrency: 8,
+  deliveryConcurrency: 32,
+  batchSize: 500,
+  deliveryTimeoutMs: 10_000,
+  maxScheduleAheadMs: 7 * 24 * 3_600_000,
+  idempotencyWindowMs: 10 * 60_000,
+  outcomeRetentionMs: 24 * 3_600_000,
+  testSendLimit: 10,
+} as const;
 
-/** This first commit holds the lifecycle only, so the Notification Hubs front can code against the interface. */
+/** A job handed out this often without completing is dropped (and reported as an `error` event). */
+const MAX_JOB_DELIVERIES = 10;
+
+type NumberOption = keyof typeof DEFAULTS;
+
+function positive(options: PushServiceOptions, name: NumberOption | 'installationTtlMs'): number | undefined {
+  const value = options[name];
+  if (value === undefined) return name === 'installationTtlMs' ? undefined : DEFAULTS[name];
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw new InvalidOptionError(name, `must be a positive integer, got ${String(value)}`);
+  }
+  return value;
+}
+
+type State = 'idle' | 'running' | 'closing' | 'closed';
+
 class PushServiceImpl extends TypedEmitter<PushServiceEvents> implements PushService {
-  readonly options: PushServiceOptions;
+  readonly #providers = new Map<Platform, PushProvider>();
+  readonly #repository: InstallationRepository;
+  readonly #queue: PushQueue;
+  readonly #clock: Clock;
+  readonly #ids: IdSource;
+  readonly #logger: Logger;
+  readonly #backoff: BackoffOptions;
+  readonly #n: Record<NumberOption, number>;
+  readonly #installationTtlMs: number | undefined;
+  readonly #ledger: OutcomeLedger;
+  readonly #pipeline: DeliveryPipeline;
+  readonly #idempotency = new Map<string, { result: SendResult; at: number }>();
+  readonly #abort = new AbortController();
+  #state: State = 'idle';
+  #consuming: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
 
   constructor(options: PushServiceOptions) {
     super();
-    this.options = options;
+    if (!Array.isArray(options?.providers)) throw new InvalidOptionError('providers', 'must be an array of providers');
+    for (const provider of options.providers) {
+      if (this.#providers.has(provider.platform)) {
+        throw new InvalidOptionError('providers', `two providers for platform '${provider.platform}'`);
+      }
+      this.#providers.set(provider.platform, provider);
+    }
+    this.#n = Object.fromEntries(
+      (Object.keys(DEFAULTS) as NumberOption[]).map((k) => [k, positive(options, k)]),
+    ) as Record<NumberOption, number>;
+    this.#installationTtlMs = positive(options, 'installationTtlMs');
+    this.#clock = options.clock ?? systemClock;
+    this.#ids = options.ids ?? randomIds;
+    this.#logger = options.logger ?? silentLogger;
+    this.#backoff = { initialMs: 1_000, maxMs: 60_000, ...options.backoff };
+    this.#repository = options.repository ?? createMemoryInstallationRepository();
+    this.#queue = options.queue ?? createMemoryPushQueue({ clock: this.#clock });
+    this.#ledger = new OutcomeLedger(this.#n.outcomeRetentionMs, () => this.#clock.now());
+    this.#pipeline = new DeliveryPipeline({
+      providers: this.#providers,
+      repository: this.#repository,
+      queue: this.#queue,
+      ledger: this.#ledger,
+      clock: this.#clock,
+      backoff: this.#backoff,
+      batchSize: this.#n.batchSize,
+      deliveryConcurrency: this.#n.deliveryConcurrency,
+      deliveryTimeoutMs: this.#n.deliveryTimeoutMs,
+      events: {
+        completed: (outcome) => this.emit('notification:completed', outcome),
+        failed: (event) => this.emit('delivery:failed', event),
+        retry: (event) => this.emit('delivery:retry', event),
+        channelRemoved: (event) => this.emit('channel:removed', event),
+      },
+    });
   }
 
-  async start(): Promise<void> {}
-  async close(): Promise<void> {}
+  async start(): Promise<void> {
+    if (this.#state === 'running') return;
+    if (this.#state !== 'idle') throw this.#closed();
+    await this.#queue.open();
+    this.#state = 'running';
+    this.#consuming = this.#consume(this.#abort.signal);
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
-  upsertInstallation = pending;
-  patchInstallation = pending;
-  getInstallation = pending;
-  deleteInstallation = pending;
-  listInstallations = pending;
-  send = pending;
-  testSend = pending;
-  cancelScheduled = pending;
-  getNotificationOutcome = pending;
+
+  async upsertInstallation(input: InstallationInput): Promise<Installation> {
+    this.#running();
+    const installation = normalizeInstallation(input, this.#context());
+    await this.#repository.put(installation);
+    return installation;
+  }
+
+  async patchInstallation(
+    installationId: string,
+    operations: readonly InstallationPatchOperation[],
+  ): Promise<Installation> {
+    this.#running();
+    const current = await this.#live(validateId(installationId, 'installationId'));
+    if (current === undefined) throw notFound(installationId);
+    const patched = applyPatch(current, operations);
+    const next = normalizeInstallation(patched, this.#context());
+    const sameChannel = JSON.stringify(next.pushChannel) === JSON.stringify(current.pushChannel);
+    const installation: Installation = {
+      ...next,
+      pushChannelExpired: sameChannel && current.pushChannelExpired && patched.pushChannelExpired !== false,
+    };
+    await this.#repository.put(installation);
+    return installation;
+  }
+
+  async getInstallation(installationId: string): Promise<Installation | undefined> {
+    this.#running();
+    return this.#live(validateId(installationId, 'installationId'));
+  }
+
+  async deleteInstallation(installationId: string): Promise<boolean> {
+    this.#running();
+    return this.#repository.delete(validateId(installationId, 'installationId'));
+  }
+
+  async listInstallations(options: ListInstallationsOptions = {}): Promise<InstallationPage> {
+    this.#running();
+    const limit = options.limit ?? 100;
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1_000) {
+      throw new PushError(PushErrorCode.InvalidInstallation, 'limit must be 1 to 1000.', {
+        status: 400,
+        detail: { field: 'limit' },
+      });
+    }
+    const tag =
+      options.tag === undefined ? undefined : options.tag.startsWith('$') ? options.tag : validateTag(options.tag);
+    const installations: Installation[] = [];
+    const now = this.#clock.now();
+    let more = false;
+    for await (const installation of this.#repository.find({
+      ...(tag === undefined ? {} : { tags: [tag] }),
+      ...(options.platform === undefined ? {} : { platform: options.platform }),
+      ...(options.after === undefined ? {} : { after: options.after }),
+    })) {
+      if (expired(installation, now)) continue;
+      if (installations.length === limit) {
+        more = true;
+        break;
+      }
+      installations.push(installation);
+    }
+    const last = installations.at(-1);
+    return more && last !== undefined ? { installations, next: last.installationId } : { installations };
+  }
+
+  async send(notification: Notification, target: SendTarget, options: SendOptions = {}): Promise<SendResult> {
+    this.#running();
+    const checked = checkNotification(notification, this.#providers);
+    const to = checkTarget(target, checked, this.#providers);
+    const now = this.#clock.now();
+    const scheduledAt = this.#scheduledAt(options.scheduledAt, now);
+    const key = options.idempotencyKey;
+    if (key !== undefined) {
+      this.#sweepIdempotency(now);
+      const seen = this.#idempotency.get(key);
+      if (seen !== undefined) return seen.result;
+    }
+    const notificationId = this.#ids.next();
+    const result: SendResult = scheduledAt === undefined ? { notificationId } : { notificationId, scheduledAt };
+    if (key !== undefined) this.#idempotency.set(key, { result, at: now });
+    this.#ledger.create({
+      notificationId,
+      format: checked.format,
+      target: describeTarget(to),
+      ...(scheduledAt === undefined ? {} : { scheduledAt }),
+    });
+    const job: FanoutJob = {
+      type: 'fanout',
+      notificationId,
+      notification: checked,
+      target: to,
+      expiresAt: (scheduledAt ?? now) + this.#n.expiryMs,
+    };
+    try {
+      const jobId = await this.#queue.enqueue(
+        job as unknown as Record<string, unknown>,
+        scheduledAt === undefined ? {} : { scheduledAt },
+      );
+      this.#ledger.setJobId(notificationId, jobId);
+    } catch (err) {
+      if (key !== undefined) this.#idempotency.delete(key);
+      this.#ledger.cancel(notificationId);
+      throw err;
+    }
+    this.emit(
+      'notification:enqueued',
+      scheduledAt === undefined ? { notificationId } : { notificationId, scheduledAt },
+    );
+    return result;
+  }
+
+  async testSend(notification: Notification, target: SendTarget): Promise<TestSendOutcome> {
+    this.#running();
+    const checked = checkNotification(notification, this.#providers);
+    return this.#pipeline.testSend(checked, checkTarget(target, checked, this.#providers), this.#n.testSendLimit);
+  }
+
+  async cancelScheduled(notificationId: string): Promise<boolean> {
+    this.#running();
+    const jobId = this.#ledger.cancellable(notificationId);
+    if (jobId === undefined || !(await this.#queue.cancel(jobId))) return false;
+    this.#ledger.cancel(notificationId);
+    return true;
+  }
+
+  async getNotificationOutcome(notificationId: string): Promise<NotificationOutcome | undefined> {
+    this.#running();
+    return this.#ledger.get(notificationId);
+  }
+
+  #context() {
+    return { providers: this.#providers, now: this.#clock.now(), installationTtlMs: this.#installationTtlMs };
+  }
+
+  async #live(installationId: string): Promise<Installation | undefined> {
+    const installation = await this.#repository.get(installationId);
+    return installation === undefined || expired(installation, this.#clock.now()) ? undefined : installation;
+  }
+
+  #scheduledAt(value: SendOptions['scheduledAt'], now: number): number | undefined {
+    if (value === undefined) return undefined;
+    const at = value instanceof Date ? value.getTime() : value;
+    if (typeof at !== 'number' || !Number.isFinite(at)) {
+      throw new PushError(PushErrorCode.InvalidSchedule, 'scheduledAt must be a time.', {
+        status: 400,
+        detail: { maxAheadMs: this.#n.maxScheduleAheadMs },
+      });
+    }
+    if (at - now > this.#n.maxScheduleAheadMs) {
+      throw new PushError(
+        PushErrorCode.InvalidSchedule,
+        `A send may be scheduled at most ${this.#n.maxScheduleAheadMs} ms ahead.`,
+        { status: 400, detail: { maxAheadMs: this.#n.maxScheduleAheadMs } },
+      );
+    }
+    return Math.max(at, now);
+  }
+
+  #sweepIdempotency(now: number): void {
+    for (const [key, { at }] of this.#idempotency) {
+      if (now - at <= this.#n.idempotencyWindowMs) break;
+      this.#idempotency.delete(key);
+    }
+  }
+
+  #running(): void {
+    if (this.#state !== 'running') throw this.#closed();
+  }
+
+  #closed(): PushError {
+    return new PushError(
+      PushErrorCode.Closed,
+      this.#state === 'idle' ? 'The push service is not started.' : 'The push service is closed.',
+      { status: 503 },
+    );
+  }
+
+  /** Pulls jobs while there is room for them; a failing receive is retried after a back-off. */
+  async #consume(signal: AbortSignal): Promise<void> {
+    const inFlight = new Set<Promise<void>>();
+    let failures = 0;
+    while (!signal.aborted) {
+      try {
+        for await (const job of this.#queue.receive(signal)) {
+          failures = 0;
+          const work: Promise<void> = this.#process(job).finally(() => inFlight.delete(work));
+          inFlight.add(work);
+          while (inFlight.size >= this.#n.concurrency) await Promise.race(inFlight);
+        }
+      } catch (err) {
+        if (signal.aborted) break;
+        this.#fail(err, 'receiving push jobs failed');
+        await this.#sleep(backoffDelay(++failures, this.#backoff), signal);
+      }
+    }
+    await Promise.all(inFlight);
+  }
+
+  async #process(job: LockedJob): Promise<void> {
+    const body = job.body as unknown as FanoutJob | DeliverJob;
+    try {
+      if (body.type === 'fanout') await this.#pipeline.fanout(body);
+      else if (body.type === 'deliver') await this.#pipeline.deliver(body);
+      else this.#logger.warn({ type: String((body as { type?: unknown }).type) }, 'dropped a push job of unknown type');
+      await job.complete();
+    } catch (err) {
+      this.#fail(err, 'a push job failed; it will be handed out again');
+      if (job.deliveryCount >= MAX_JOB_DELIVERIES) {
+        this.#fail(new Error(`push job of ${body.notificationId} dropped after ${job.deliveryCount} tries`), 'dropped');
+        await job.complete().catch((e: unknown) => this.#fail(e, 'completing a dropped job failed'));
+        return;
+      }
+      await this.#sleep(backoffDelay(job.deliveryCount, this.#backoff), this.#abort.signal);
+      await job.abandon().catch((e: unknown) => this.#fail(e, 'abandoning a push job failed'));
+    }
+  }
+
+  #fail(err: unknown, message: string): void {
+    const error = err instanceof Error ? err : new Error(String(err));
+    this.#logger.error({ err: error }, message);
+    this.emit('error', error);
+  }
+
+  #sleep(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      if (signal.aborted) return resolve();
+      const timer = this.#clock.setTimeout(done, ms);
+      function done() {
+        timer.cancel();
+        signal.removeEventListener('abort', done);
+        resolve();
+      }
+      signal.addEventListener('abort', done);
+    });
+  }
+
+  async #shutdown(): Promise<void> {
+    const wasRunning = this.#state === 'running';
+    this.#state = 'closing';
+    this.#abort.abort();
+    if (wasRunning) await this.#consuming;
+    await this.#queue.close();
+    await this.#repository.close();
+    await Promise.all([...this.#providers.values()].map((p) => p.close()));
+    this.#state = 'closed';
+  }
+}
+
+function expired(installation: Installation, now: number): boolean {
+  return installation.expirationTime !== undefined && Date.parse(installation.expirationTime) <= now;
+}
+
+function notFound(installationId: string): PushError {
+  return new PushError(PushErrorCode.InstallationNotFound, `No installation '${installationId.slice(0, 80)}'.`, {
+    status: 404,
+    detail: { installationId: installationId.slice(0, 256) },
+  });
 }

@@ -1,0 +1,410 @@
+/**
+ * What happens to a send after it is queued. A `fanout` job finds the targets (from the tag index
+ * where the expression allows), renders templates, counts what cannot be sent, and cuts the rest
+ * into `deliver` jobs of `batchSize`. A `deliver` job hands each delivery to its provider and sorts
+ * the outcomes: final ones are counted, a gone channel is marked on its installation, and
+ * `retry` / `throttled` ones go back on the queue as one new job after the back-off (at least the
+ * platform's `retryAfterMs`) — or count `expired` when that would pass the notification's expiry.
+ * @module
+ */
+import { type BackoffOptions, backoffDelay, type Clock } from '@hubbub/kernel';
+import type {
+  BrowserChannel,
+  Installation,
+  Notification,
+  NotificationOutcome,
+  Platform,
+  SendTarget,
+  TestSendOutcome,
+  TestSendResult,
+} from './model.ts';
+import type { CountName, OutcomeLedger } from './outcomes.ts';
+import type { DeliveryOutcome, PushProvider } from './providers/provider.ts';
+import type { PushQueue } from './queue.ts';
+import { type InstallationRepository, indexTags } from './repository.ts';
+import { parseTagExpression, type TagExpression } from './tags.ts';
+import { type CompiledTemplate, compileHeaders, compileTemplate, type Properties, toProperties } from './templates.ts';
+
+/** One delivery as it travels in a job. */
+export interface DeliveryItem {
+  readonly platform: Platform;
+  readonly channel: BrowserChannel | string;
+  readonly installationId?: string;
+  readonly template?: string;
+  /** Rendered template body; absent for native sends (the job's `native.body`). */
+  readonly body?: string;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export interface FanoutJob {
+  readonly type: 'fanout';
+  readonly notificationId: string;
+  readonly notification: Notification;
+  readonly target: SendTarget;
+  readonly expiresAt: number;
+}
+
+export interface DeliverJob {
+  readonly type: 'deliver';
+  readonly notificationId: string;
+  readonly native?: { readonly body: string; readonly headers?: Readonly<Record<string, string>> };
+  readonly expiresAt: number;
+  /** 1 for the first try. */
+  readonly attempt: number;
+  readonly items: readonly DeliveryItem[];
+}
+
+/** A target found, or a delivery that failed before reaching a provider (template too large). */
+type Candidate =
+  | { readonly ok: true; readonly item: DeliveryItem }
+  | { readonly ok: false; readonly item: DeliveryItem; readonly outcome: string; readonly reason: string };
+
+export interface PipelineEvents {
+  completed(outcome: NotificationOutcome): void;
+  failed(event: {
+    notificationId: string;
+    platform: Platform;
+    installationId?: string;
+    template?: string;
+    outcome: 'gone' | 'invalid' | 'expired' | 'failed';
+    reason: string;
+  }): void;
+  retry(event: {
+    notificationId: string;
+    platform: Platform;
+    count: number;
+    attempt: number;
+    delayMs: number;
+    reason: string;
+  }): void;
+  channelRemoved(event: { installationId: string; platform: Platform; reason: string }): void;
+}
+
+export interface PipelineOptions {
+  readonly providers: ReadonlyMap<Platform, PushProvider>;
+  readonly repository: InstallationRepository;
+  readonly queue: PushQueue;
+  readonly ledger: OutcomeLedger;
+  readonly clock: Clock;
+  readonly backoff: BackoffOptions;
+  readonly batchSize: number;
+  readonly deliveryConcurrency: number;
+  readonly deliveryTimeoutMs: number;
+  readonly events: PipelineEvents;
+}
+
+const TEMPLATE_CACHE = 10_000;
+
+export function handleOf(channel: BrowserChannel | string): string {
+  return typeof channel === 'string' ? channel : channel.endpoint;
+}
+
+function sameChannel(a: BrowserChannel | string, b: BrowserChannel | string): boolean {
+  return typeof a === 'string' || typeof b === 'string' ? a === b : a.endpoint === b.endpoint;
+}
+
+/** Runs `fn` over `items` with at most `limit` at once. */
+async function eachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+export class DeliveryPipeline {
+  readonly #o: PipelineOptions;
+  readonly #templates = new Map<string, { body: CompiledTemplate; headers: ReturnType<typeof compileHeaders> }>();
+
+  constructor(options: PipelineOptions) {
+    this.#o = options;
+  }
+
+  /** Finds the targets and queues their deliveries in batches. */
+  async fanout(job: FanoutJob): Promise<void> {
+    const { ledger, queue, clock, events, batchSize } = this.#o;
+    const id = job.notificationId;
+    if (!ledger.begin(id)) return;
+    const expired = clock.now() >= job.expiresAt;
+    const native = job.notification.format === 'template' ? undefined : job.notification;
+    let batch: DeliveryItem[] = [];
+    const flush = async () => {
+      if (batch.length === 0) return;
+      const deliver: DeliverJob = {
+        type: 'deliver',
+        notificationId: id,
+        ...(native === undefined
+          ? {}
+          : {
+              native:
+                native.headers === undefined ? { body: native.body } : { body: native.body, headers: native.headers },
+            }),
+        expiresAt: job.expiresAt,
+        attempt: 1,
+        items: batch,
+      };
+      batch = [];
+      await queue.enqueue(deliver as unknown as Record<string, unknown>);
+    };
+    for await (const c of this.#targets(job.notification, job.target)) {
+      ledger.plan(id, c.item.platform, 1);
+      if (!c.ok) this.#final(id, c.item, 'invalid', c.reason);
+      else if (expired) this.#final(id, c.item, 'expired', 'the notification expired before it was processed');
+      else {
+        batch.push(c.item);
+        if (batch.length >= batchSize) await flush();
+      }
+    }
+    await flush();
+    const done = ledger.fannedOut(id);
+    if (done !== undefined) events.completed(done);
+  }
+
+  /** Delivers a batch once; requeues what is to be retried; counts the rest. */
+  async deliver(job: DeliverJob): Promise<void> {
+    const { clock, queue, events, backoff } = this.#o;
+    const id = job.notificationId;
+    if (clock.now() >= job.expiresAt) {
+      for (const item of job.items) this.#final(id, item, 'expired', 'not handed to the platform before expiry');
+      return;
+    }
+    const results: Array<{ item: DeliveryItem; outcome: DeliveryOutcome }> = [];
+    await eachLimit(job.items, this.#o.deliveryConcurrency, async (item) => {
+      results.push({ item, outcome: await this.#deliverOne(item, job.native) });
+    });
+    const retry = results.filter((r) => r.outcome.kind === 'retry' || r.outcome.kind === 'throttled');
+    const now = clock.now();
+    let delayMs = backoffDelay(job.attempt, backoff);
+    for (const { outcome } of retry) {
+      if ('retryAfterMs' in outcome && outcome.retryAfterMs !== undefined)
+        delayMs = Math.max(delayMs, outcome.retryAfterMs);
+    }
+    const requeue = retry.length > 0 && now + delayMs < job.expiresAt;
+    if (requeue) {
+      // Queued before anything is counted: if this fails the job is handed out again and counts stay right.
+      const next: DeliverJob = { ...job, attempt: job.attempt + 1, items: retry.map((r) => r.item) };
+      await queue.enqueue(next as unknown as Record<string, unknown>, { scheduledAt: now + delayMs });
+      const byPlatform = new Map<Platform, DeliveryOutcome[]>();
+      for (const r of retry) byPlatform.set(r.item.platform, [...(byPlatform.get(r.item.platform) ?? []), r.outcome]);
+      for (const [platform, outcomes] of byPlatform) {
+        const first = outcomes[0] as { reason: string };
+        events.retry({
+          notificationId: id,
+          platform,
+          count: outcomes.length,
+          attempt: job.attempt + 1,
+          delayMs,
+          reason: first.reason,
+        });
+      }
+    }
+    for (const { item, outcome } of results) {
+      switch (outcome.kind) {
+        case 'delivered':
+          this.#count(id, item.platform, 'success');
+          break;
+        case 'gone':
+          await this.#markGone(item, outcome.reason);
+          this.#final(id, item, 'gone', outcome.reason);
+          break;
+        case 'invalid':
+          this.#final(id, item, 'invalid', outcome.reason);
+          break;
+        case 'auth':
+          this.#final(id, item, 'failed', outcome.reason);
+          break;
+        case 'throttled':
+          this.#count(id, item.platform, 'throttled');
+          if (!requeue) this.#final(id, item, 'expired', `throttled until past expiry: ${outcome.reason}`);
+          break;
+        case 'retry':
+          if (!requeue) this.#final(id, item, 'expired', `retries ran past expiry: ${outcome.reason}`);
+          break;
+      }
+    }
+  }
+
+  /** Delivers to at most `limit` targets, each once, and reports every outcome (nothing counted). */
+  async testSend(notification: Notification, target: SendTarget, limit: number): Promise<TestSendOutcome> {
+    const results: TestSendResult[] = [];
+    const native = notification.format === 'template' ? undefined : notification;
+    const candidates: Candidate[] = [];
+    for await (const c of this.#targets(notification, target)) {
+      candidates.push(c);
+      if (candidates.length >= limit) break;
+    }
+    await eachLimit(candidates, this.#o.deliveryConcurrency, async (c) => {
+      const { item } = c;
+      const base = {
+        platform: item.platform,
+        handle: handleOf(item.channel),
+        ...(item.installationId === undefined ? {} : { installationId: item.installationId }),
+        ...(item.template === undefined ? {} : { template: item.template }),
+      };
+      if (!c.ok) {
+        results.push({ ...base, outcome: c.outcome, reason: c.reason });
+        return;
+      }
+      const outcome = await this.#deliverOne(item, native);
+      if (outcome.kind === 'gone') await this.#markGone(item, outcome.reason);
+      results.push({ ...base, outcome: outcome.kind, ...('reason' in outcome ? { reason: outcome.reason } : {}) });
+    });
+    const success = results.filter((r) => r.outcome === 'delivered').length;
+    return { success, failure: results.length - success, results };
+  }
+
+  #count(id: string, platform: Platform, name: CountName): void {
+    const done = this.#o.ledger.count(id, platform, name);
+    if (done !== undefined) this.#o.events.completed(done);
+  }
+
+  #final(id: string, item: DeliveryItem, outcome: 'gone' | 'invalid' | 'expired' | 'failed', reason: string): void {
+    this.#o.events.failed({
+      notificationId: id,
+      platform: item.platform,
+      ...(item.installationId === undefined ? {} : { installationId: item.installationId }),
+      ...(item.template === undefined ? {} : { template: item.template }),
+      outcome,
+      reason,
+    });
+    this.#count(id, item.platform, outcome);
+  }
+
+  async #deliverOne(item: DeliveryItem, native: DeliverJob['native'] | undefined): Promise<DeliveryOutcome> {
+    const provider = this.#o.providers.get(item.platform);
+    if (provider === undefined) return { kind: 'invalid', reason: `no provider for platform '${item.platform}'` };
+    const body = item.body ?? native?.body ?? '';
+    const headers = item.headers ?? native?.headers;
+    const abort = new AbortController();
+    const timer = this.#o.clock.setTimeout(
+      () => abort.abort(new Error(`delivery timed out after ${this.#o.deliveryTimeoutMs} ms`)),
+      this.#o.deliveryTimeoutMs,
+    );
+    try {
+      return await provider.deliver({
+        platform: item.platform,
+        channel: item.channel,
+        body,
+        ...(headers === undefined ? {} : { headers }),
+        signal: abort.signal,
+      });
+    } catch (err) {
+      return { kind: 'retry', reason: `the provider failed: ${(err as Error).message}` };
+    } finally {
+      timer.cancel();
+    }
+  }
+
+  async #markGone(item: DeliveryItem, reason: string): Promise<void> {
+    if (item.installationId === undefined) return;
+    const { repository, events } = this.#o;
+    const installation = await repository.get(item.installationId);
+    if (
+      installation === undefined ||
+      installation.pushChannelExpired ||
+      !sameChannel(installation.pushChannel, item.channel)
+    ) {
+      return;
+    }
+    await repository.put({ ...installation, pushChannelExpired: true });
+    events.channelRemoved({ installationId: installation.installationId, platform: installation.platform, reason });
+  }
+
+  #compiled(name: string, body: string, headers: unknown) {
+    const key = `${body}\u0000${JSON.stringify(headers ?? null)}`;
+    let entry = this.#templates.get(key);
+    if (entry === undefined) {
+      entry = { body: compileTemplate(body, name), headers: compileHeaders(headers, name) };
+      if (this.#templates.size >= TEMPLATE_CACHE) this.#templates.delete(this.#templates.keys().next().value!);
+      this.#templates.set(key, entry);
+    }
+    return entry;
+  }
+
+  /** The deliveries a send makes, in installation id order. */
+  async *#targets(notification: Notification, target: SendTarget): AsyncIterable<Candidate> {
+    if (target.kind === 'handle') {
+      yield { ok: true, item: { platform: target.platform, channel: target.channel } };
+      return;
+    }
+    const { repository, clock } = this.#o;
+    const now = clock.now();
+    const expression = target.kind === 'tags' ? parseTagExpression(target.expression) : undefined;
+    const platform = notification.format === 'template' ? undefined : notification.format;
+    let source: AsyncIterable<Installation> | Iterable<Installation>;
+    if (target.kind === 'installation') {
+      const one = await repository.get(target.installationId);
+      source = one === undefined ? [] : [one];
+    } else {
+      const tags = expression?.indexTags;
+      source = repository.find({
+        ...(tags === undefined ? {} : { tags }),
+        ...(platform === undefined ? {} : { platform }),
+      });
+    }
+    const properties = notification.format === 'template' ? toProperties(notification.properties) : undefined;
+    for await (const installation of source) {
+      if (installation.pushChannelExpired || !this.#o.providers.has(installation.platform)) continue;
+      if (installation.expirationTime !== undefined && Date.parse(installation.expirationTime) <= now) continue;
+      if (properties === undefined) {
+        if (installation.platform !== platform) continue;
+        if (expression !== undefined && !expression.matches(ownTags(installation))) continue;
+        yield {
+          ok: true,
+          item: {
+            platform: installation.platform,
+            channel: installation.pushChannel,
+            installationId: installation.installationId,
+          },
+        };
+      } else {
+        yield* this.#templateTargets(installation, expression, properties);
+      }
+    }
+  }
+
+  *#templateTargets(installation: Installation, expression: TagExpression | undefined, properties: Properties) {
+    const own = expression === undefined ? undefined : ownTags(installation);
+    const provider = this.#o.providers.get(installation.platform)!;
+    for (const [name, template] of Object.entries(installation.templates)) {
+      if (expression !== undefined && own !== undefined) {
+        const tags =
+          template.tags === undefined || template.tags.length === 0 ? own : new Set([...own, ...template.tags]);
+        if (!expression.matches(tags)) continue;
+      }
+      const base = {
+        platform: installation.platform,
+        channel: installation.pushChannel,
+        installationId: installation.installationId,
+        template: name,
+      };
+      let body: string;
+      let headers: Record<string, string> | undefined;
+      try {
+        const compiled = this.#compiled(name, template.body, template.headers);
+        body = compiled.body.render(properties);
+        headers = compiled.headers(properties);
+      } catch (err) {
+        yield { ok: false, item: base, outcome: 'template-error', reason: (err as Error).message } satisfies Candidate;
+        continue;
+      }
+      const size = Buffer.byteLength(body);
+      if (size > provider.maxPayloadBytes) {
+        yield {
+          ok: false,
+          item: base,
+          outcome: 'too-large',
+          reason: `the rendered payload is ${size} bytes, over the platform's ${provider.maxPayloadBytes}`,
+        } satisfies Candidate;
+        continue;
+      }
+      yield { ok: true, item: { ...base, body, ...(headers === undefined ? {} : { headers }) } } satisfies Candidate;
+    }
+  }
+}
+
+/** An installation's own tags with `$InstallationId:{id}` and `$UserId:{id}` (template tags not included). */
+function ownTags(installation: Installation): Set<string> {
+  const tags = indexTags({ ...installation, templates: {} });
+  return tags;
+}
