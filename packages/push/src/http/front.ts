@@ -26,11 +26,14 @@ import {
   systemClock,
   TypedEmitter,
 } from '@hubbub/kernel';
-import { ensureLocalCa, type LocalCa } from '../tls/local-ca.ts';
+import { ensureLocalCa, type LocalCa, type LocalCaOptions } from '../tls/local-ca.ts';
 import type { NotificationHubsBackend } from './exchange.ts';
 import { replyError } from './reply.ts';
 import { createRouter } from './router.ts';
 import type { AccessPolicy } from './sas.ts';
+
+/** The local CA in `dir` (see `ensureLocalCa`): names added to the server certificate, its lifetime and renewal. */
+export type LocalTls = Pick<LocalCaOptions, 'dir' | 'hosts' | 'serverValidityDays' | 'renewBeforeDays'>;
 
 export interface NotificationHubsFrontOptions {
   /** The push service the API drives. Required. */
@@ -44,7 +47,7 @@ export interface NotificationHubsFrontOptions {
    * the server certificate) and renews the server certificate while running; or a PEM pair.
    * Required.
    */
-  tls: { dir: string; hosts?: readonly string[] } | { certPem: string; keyPem: string };
+  tls: LocalTls | { certPem: string; keyPem: string };
   /** Interface to listen on. @default '127.0.0.1' */
   host?: string;
   /** Port to listen on; 0 picks a free one. @default 0 */
@@ -180,7 +183,7 @@ class Front extends TypedEmitter<NotificationHubsFrontEvents> implements Notific
     const o = this.#o;
     let credentials: { cert: string; key: string };
     if ('dir' in o.tls) {
-      this.#ca = await ensureLocalCa({ dir: o.tls.dir, clock: this.#clock, hosts: this.#certHosts(o.tls.hosts ?? []) });
+      this.#ca = await ensureLocalCa(this.#caOptions(o.tls));
       credentials = { cert: this.#ca.certPem, key: this.#ca.keyPem };
     } else {
       credentials = { cert: o.tls.certPem, key: o.tls.keyPem };
@@ -241,9 +244,13 @@ class Front extends TypedEmitter<NotificationHubsFrontEvents> implements Notific
     return this.close();
   }
 
-  #certHosts(extra: readonly string[]): string[] {
+  #caOptions(tls: LocalTls): LocalCaOptions {
     const wildcard = this.#host === '0.0.0.0' || this.#host === '::';
-    return [...extra, ...(wildcard ? [] : [this.#host]), this.#publicHost];
+    return {
+      ...tls,
+      clock: this.#clock,
+      hosts: [...(tls.hosts ?? []), ...(wildcard ? [] : [this.#host]), this.#publicHost],
+    };
   }
 
   /** Origins a token's audience may name: every name on the certificate (or the public host) at the port. */
@@ -263,11 +270,10 @@ class Front extends TypedEmitter<NotificationHubsFrontEvents> implements Notific
   #scheduleRenewal(): void {
     const ca = this.#ca;
     if (ca === undefined || this.#state !== 'started' || !('dir' in this.#o.tls)) return;
-    const dir = this.#o.tls.dir;
-    const hosts = this.#certHosts(this.#o.tls.hosts ?? []);
+    const caOptions = this.#caOptions(this.#o.tls);
     const wait = Math.max(60_000, Math.min(day, ca.renewAt - this.#clock.now()));
     this.#renewal = this.#clock.setTimeout(() => {
-      ensureLocalCa({ dir, clock: this.#clock, hosts }).then(
+      ensureLocalCa(caOptions).then(
         (next) => {
           if (this.#state !== 'started') return;
           this.#ca = next;

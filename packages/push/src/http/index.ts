@@ -6,6 +6,7 @@
 export type { NotificationHubsBackend } from './exchange.ts';
 export {
   createNotificationHubsFront,
+  type LocalTls,
   type NotificationHubsFront,
   type NotificationHubsFrontEvents,
   type NotificationHubsFrontOptions,

@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { connect } from 'node:tls';
+import { ManualClock, waitFor } from '@hubbub/kernel';
+import { createPushService } from '../service.ts';
+import { createNotificationHubsFront, type NotificationHubsFrontOptions } from './front.ts';
+import { defaultAccessPolicies, generateAccessKey } from './sas.ts';
+
+const day = 86_400_000;
+const policies = defaultAccessPolicies({ full: generateAccessKey(), listen: generateAccessKey() });
+
+function peerSerial(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => {
+      resolve(socket.getPeerCertificate().serialNumber);
+      socket.end();
+    });
+    socket.on('error', reject);
+  });
+}
+
+describe('Notification Hubs front', () => {
+  const service = createPushService({ providers: [] });
+
+  it('validates its options at construction', () => {
+    const base: NotificationHubsFrontOptions = { service, policies, tls: { dir: '/tmp/unused' } };
+    const bad: [Partial<NotificationHubsFrontOptions>, string][] = [
+      [{ policies: [] }, 'policies'],
+      [{ policies: [{ name: 'short', key: 'abc', rights: ['Manage'] }] }, 'policies'],
+      [{ policies: [{ name: 'bad name', key: generateAccessKey(), rights: ['Manage'] }] }, 'policies'],
+      [{ policies: [{ name: 'r', key: generateAccessKey(), rights: ['Everything' as 'Manage'] }] }, 'policies'],
+      [{ policies: [policies[0]!, policies[0]!] }, 'policies'],
+      [{ hubName: 'a/b' }, 'hubName'],
+      [{ hubName: '' }, 'hubName'],
+      [{ tls: {} as { dir: string } }, 'tls'],
+      [{ port: 70_000 }, 'port'],
+      [{ maxBodyBytes: 0 }, 'maxBodyBytes'],
+    ];
+    for (const [over, option] of bad) {
+      assert.throws(() => createNotificationHubsFront({ ...base, ...over }), {
+        code: 'KERNEL_INVALID_OPTION',
+        detail: { option },
+      });
+    }
+    const front = createNotificationHubsFront(base);
+    assert.throws(() => front.connectionString(), { code: 'KERNEL_INVALID_OPTION' });
+  });
+
+  it('serves only its hub when mounted, and renews its certificate while running', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hubbub-nh-front-'));
+    const clock = new ManualClock(Date.now());
+    const front = createNotificationHubsFront({
+      service,
+      policies,
+      hubName: 'Orders',
+      clock,
+      tls: { dir, serverValidityDays: 3, renewBeforeDays: 1 },
+    });
+    try {
+      assert.equal(front.handleRequest!({ url: '/Orders/messages/' } as never, {} as never), false, 'not before start');
+      await front.start();
+      await assert.rejects(front.start(), { code: 'KERNEL_INVALID_OPTION' });
+      assert.equal(front.handleRequest!({ url: '/other/messages/' } as never, {} as never), false);
+      assert.match(
+        front.connectionString('DefaultListenSharedAccessSignature'),
+        /SharedAccessKeyName=DefaultListenSharedAccessSignature;/,
+      );
+      assert.equal(front.origin, `https://127.0.0.1:${front.port}`);
+
+      const before = await peerSerial(front.port);
+      const renewed: number[] = [];
+      front.on('tls:renewed', (info) => renewed.push(info.serverNotAfter));
+      clock.advance(day); // the first daily check: not yet due (the renewal falls due a day before expiry)
+      clock.advance(day + 60_000);
+      await waitFor(() => renewed.length === 1, { what: 'the renewal' });
+      assert.ok(renewed[0]! > clock.now() + 2 * day, 'the new certificate runs its full lifetime from now');
+      assert.notEqual(await peerSerial(front.port), before, 'new connections get the new certificate');
+    } finally {
+      await front.close();
+      await front.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

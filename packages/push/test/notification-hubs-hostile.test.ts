@@ -1,0 +1,258 @@
+// Hostile input at the Notification Hubs front, over raw HTTPS and raw TLS: bad, missing, expired
+// and misdirected signatures, oversized and malformed bodies, unknown routes and path tricks. Each
+// is refused with a coded XML error, nothing reaches the service that should not, and the front
+// keeps serving.
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { connect as connectTcp } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { createNotificationHubsFront, defaultAccessPolicies, generateAccessKey } from '../src/http/index.ts';
+import { createPushService, type PushService } from '../src/index.ts';
+import { createWebPushProvider, generateVapidKeys } from '../src/providers/index.ts';
+import { type PushEndpoint, startPushEndpoint } from '../src/testing/index.ts';
+import { type RawReply, rawClient } from './nh-client.ts';
+
+const api = '?api-version=2020-06';
+
+describe('Notification Hubs front: hostile input', () => {
+  let dir: string;
+  let endpoint: PushEndpoint;
+  let service: PushService;
+  let front: ReturnType<typeof createNotificationHubsFront>;
+  let client: ReturnType<typeof rawClient>;
+  const errors: Error[] = [];
+  const keys = { full: generateAccessKey(), listen: generateAccessKey() };
+  const [full, listen] = defaultAccessPolicies(keys);
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'hubbub-nh-'));
+    endpoint = await startPushEndpoint();
+    const vapid = { ...generateVapidKeys(), subject: 'mailto:ops@hubbub.test' };
+    service = createPushService({ providers: [createWebPushProvider({ vapid })] });
+    await service.start();
+    front = createNotificationHubsFront({
+      service,
+      policies: [full!, listen!],
+      hubName: 'orders',
+      tls: { dir },
+      maxBodyBytes: 16_384,
+      onError: (e) => errors.push(e),
+    });
+    await front.start();
+    client = rawClient(front.port, await readFile(front.caPath!, 'utf8'), full!);
+  });
+  after(async () => {
+    await front?.close();
+    await service?.close();
+    await endpoint?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const expect = (reply: RawReply, status: number, code: string) => {
+    assert.equal(reply.status, status, reply.body);
+    assert.equal(reply.code, code, reply.body);
+    assert.equal(reply.headers['x-hubbub-error-code'], code);
+    assert.match(String(reply.headers['content-type']), /^application\/xml/);
+    assert.match(reply.body, /^<Error><Code>\d{3}<\/Code><Detail>[^<]+ TrackingId:[0-9a-f-]{36}<\/Detail><\/Error>$/);
+  };
+  const healthy = async () => {
+    const sub = endpoint.subscribe();
+    const put = await client.send('PUT', `/orders/installations/ok-1${api}`, {
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        installationId: 'ok-1',
+        platform: 'browser',
+        pushChannel: { endpoint: sub.endpoint, p256dh: sub.p256dh, auth: sub.auth },
+      }),
+    });
+    assert.equal(put.status, 200, put.body);
+    assert.equal((await client.send('GET', `/orders/installations/ok-1${api}`)).status, 200);
+  };
+
+  it('refuses missing, malformed, wrongly signed, expired and misdirected signatures with 401', async () => {
+    const path = `/orders/installations/x${api}`;
+    const cases = [
+      await client.send('GET', path, { policy: null }),
+      await client.send('GET', path, { headers: { Authorization: 'Bearer abc' } }),
+      await client.send('GET', path, { headers: { Authorization: 'SharedAccessSignature sr=x&sig=y' } }),
+      await client.send('GET', path, { policy: { name: full!.name, key: keys.listen } }),
+      await client.send('GET', path, { policy: { name: 'RootManageSharedAccessKey', key: keys.full } }),
+      await client.send('GET', path, { expiresAt: Date.now() / 1000 - 3600 }),
+      await client.send('GET', path, { audience: `${client.origin}/otherhub/` }),
+      await client.send('GET', path, { audience: 'https://127.0.0.1:1/' }),
+      await client.send('GET', path, { audience: 'https://evil.example/' }),
+    ];
+    for (const reply of cases) expect(reply, 401, 'PUSH_UNAUTHORIZED');
+    // the listen key may write an installation but not read one or send
+    expect(await client.send('GET', path, { policy: listen! }), 403, 'PUSH_FORBIDDEN');
+    expect(
+      await client.send('POST', `/orders/messages/${api}`, {
+        policy: listen!,
+        headers: { 'ServiceBusNotification-Format': 'browser' },
+        body: 'x',
+      }),
+      403,
+      'PUSH_FORBIDDEN',
+    );
+    await healthy();
+  });
+
+  it('refuses unknown hubs, routes and methods, and a missing or unknown api-version', async () => {
+    expect(await client.send('GET', `/other/installations/x${api}`), 404, 'PUSH_NOT_FOUND');
+    expect(await client.send('GET', `/orders/nothing${api}`), 404, 'PUSH_NOT_FOUND');
+    expect(await client.send('GET', `/orders/installations/a/b${api}`), 404, 'PUSH_NOT_FOUND');
+    expect(await client.send('GET', `/orders/installations//${api}`), 404, 'PUSH_NOT_FOUND');
+    expect(await client.send('GET', `/${api}`), 404, 'PUSH_NOT_FOUND');
+    const post = await client.send('POST', `/orders/installations/x${api}`, { body: '{}' });
+    expect(post, 405, 'PUSH_METHOD_NOT_ALLOWED');
+    assert.equal(post.headers.allow, 'PUT, PATCH, DELETE, GET');
+    expect(await client.send('GET', '/orders/installations/x'), 400, 'PUSH_INVALID_REQUEST');
+    expect(await client.send('GET', '/orders/installations/x?api-version=1999-01'), 400, 'PUSH_INVALID_REQUEST');
+    expect(
+      await client.send('GET', '/orders/installations/x?api-version=2020-06&api-version=1999-01'),
+      400,
+      'KERNEL_REPEATED_PARAMETER',
+    );
+    await healthy();
+  });
+
+  it('refuses oversized, malformed and mismatched bodies before they reach the service', async () => {
+    const put = (body: string | Buffer, id = 'i1') =>
+      client.send('PUT', `/orders/installations/${id}${api}`, {
+        headers: { 'Content-Type': 'application/json' },
+        body,
+      });
+    const big = await put(JSON.stringify({ installationId: 'i1', platform: 'browser', pad: 'x'.repeat(20_000) }));
+    expect(big, 413, 'KERNEL_BODY_TOO_LARGE');
+    expect(await put('{"installationId": "i1", '), 400, 'PUSH_INVALID_REQUEST');
+    expect(await put(''), 400, 'PUSH_INVALID_REQUEST');
+    expect(await put('[1,2]'), 400, 'PUSH_INVALID_REQUEST');
+    expect(await put(Buffer.from([0x7b, 0xff, 0xfe, 0x7d])), 400, 'PUSH_INVALID_REQUEST');
+    expect(await put(JSON.stringify({ installationId: 'other', platform: 'browser' })), 400, 'PUSH_INVALID_REQUEST');
+    expect(
+      await put(JSON.stringify({ installationId: 'i1', platform: 'gcm', pushChannel: 't' })),
+      400,
+      'PUSH_UNKNOWN_PLATFORM',
+    );
+    const patch = (body: string) =>
+      client.send('PATCH', `/orders/installations/ok-1${api}`, {
+        headers: { 'Content-Type': 'application/json' },
+        body,
+      });
+    expect(await patch('{"op":"add"}'), 400, 'PUSH_INVALID_REQUEST');
+    expect(await patch('[]'), 400, 'PUSH_INVALID_REQUEST');
+    expect(
+      await patch(JSON.stringify(Array.from({ length: 300 }, () => ({ op: 'add', path: '/tags', value: 'a' })))),
+      400,
+      'PUSH_INVALID_REQUEST',
+    );
+    expect(await patch('[{"op":"move","path":"/tags"}]'), 400, 'PUSH_INVALID_PATCH');
+    await healthy();
+  });
+
+  it('refuses malformed send headers: format, direct handles, schedule times, template bodies', async () => {
+    const send = (headers: Record<string, string>, body = '{"title":"x"}', query = '') =>
+      client.send('POST', `/orders/messages/${api}${query}`, {
+        headers: { 'Content-Type': 'application/json', ...headers },
+        body,
+      });
+    expect(await send({}), 400, 'PUSH_INVALID_REQUEST');
+    expect(await send({ 'ServiceBusNotification-Format': 'carrier-pigeon' }), 400, 'PUSH_INVALID_REQUEST');
+    expect(await send({ 'ServiceBusNotification-Format': 'adm' }), 400, 'PUSH_UNKNOWN_PLATFORM');
+    expect(
+      await send({ 'ServiceBusNotification-Format': 'browser' }, 'x', '&direct=true'),
+      400,
+      'PUSH_INVALID_REQUEST',
+    );
+    expect(
+      await send(
+        { 'ServiceBusNotification-Format': 'browser', 'ServiceBusNotification-DeviceHandle': 'https://push.example/1' },
+        'x',
+        '&direct=true',
+      ),
+      400,
+      'PUSH_INVALID_REQUEST',
+    );
+    expect(
+      await send(
+        { 'ServiceBusNotification-Format': 'template', 'ServiceBusNotification-DeviceHandle': 'tok' },
+        '{}',
+        '&direct=true',
+      ),
+      400,
+      'PUSH_INVALID_REQUEST',
+    );
+    expect(await send({ 'ServiceBusNotification-Format': 'template' }, '[1]'), 400, 'PUSH_INVALID_REQUEST');
+    expect(await send({ 'ServiceBusNotification-Format': 'template' }, 'not json'), 400, 'PUSH_INVALID_REQUEST');
+    expect(
+      await send({
+        'ServiceBusNotification-Format': 'browser',
+        'ServiceBusNotification-Tags': `${'a || '.repeat(1000)}b`,
+      }),
+      400,
+      'PUSH_INVALID_REQUEST',
+    );
+    const schedule = (time: string | undefined) =>
+      client.send('POST', `/orders/schedulednotifications/${api}`, {
+        headers: {
+          'ServiceBusNotification-Format': 'browser',
+          ...(time === undefined ? {} : { 'ServiceBusNotification-ScheduleTime': time }),
+        },
+        body: 'x',
+      });
+    expect(await schedule(undefined), 400, 'PUSH_INVALID_REQUEST');
+    expect(await schedule('next tuesday'), 400, 'PUSH_INVALID_REQUEST');
+    expect(await schedule(new Date(Date.now() + 30 * 86_400_000).toISOString()), 400, 'PUSH_INVALID_SCHEDULE');
+    expect(await client.send('DELETE', `/orders/schedulednotifications/nope${api}`), 404, 'PUSH_NOT_FOUND');
+    await healthy();
+  });
+
+  it('de-duplicates a retried send by x-ms-client-request-id', async () => {
+    const send = () =>
+      client.send('POST', `/orders/messages/${api}`, {
+        headers: { 'ServiceBusNotification-Format': 'browser', 'x-ms-client-request-id': 'retry-1' },
+        body: '{"title":"once"}',
+      });
+    const first = await send();
+    const second = await send();
+    assert.equal(first.status, 201, first.body);
+    assert.equal(second.status, 201, second.body);
+    assert.match(
+      String(first.headers.location),
+      /^https:\/\/127\.0\.0\.1:\d+\/orders\/messages\/[^/?]+\?api-version=2020-06$/,
+    );
+    assert.equal(first.headers.location, second.headers.location);
+    assert.ok(first.headers.trackingid);
+  });
+
+  it('refuses path tricks and malformed request targets', async () => {
+    expect(await client.send('GET', `/orders/installations/%E0%A4%A${api}`), 400, 'KERNEL_BAD_URL');
+    expect(await client.send('GET', `/orders/installations/a%00b${api}`), 400, 'PUSH_INVALID_REQUEST');
+    expect(await client.send('GET', `/orders/installations/${'x'.repeat(300)}${api}`), 400, 'PUSH_INVALID_REQUEST');
+    // dot segments are resolved before routing: they cannot climb out of the hub
+    expect(await client.send('GET', `/orders/installations/../../other/installations/x${api}`), 404, 'PUSH_NOT_FOUND');
+    expect(await client.send('GET', `/orders/installations/%2e%2e/%2e%2e/x${api}`), 404, 'PUSH_NOT_FOUND');
+    // an encoded slash stays inside the id
+    expect(await client.send('GET', `/orders/installations/a%2Fb${api}`), 404, 'PUSH_INSTALLATION_NOT_FOUND');
+    const absolute = await client.raw(
+      `GET https://127.0.0.1/orders/installations/x${api} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+    );
+    assert.match(absolute, /^HTTP\/1\.1 400 /);
+    assert.match(absolute, /KERNEL_BAD_URL/);
+    const garbage = await client.raw('\x00\x01 not http\r\n\r\n');
+    assert.match(garbage, /^HTTP\/1\.1 400 /);
+    // plain HTTP on the TLS port is dropped, and the front keeps serving
+    await new Promise<void>((resolve) => {
+      const socket = connectTcp(front.port, '127.0.0.1', () =>
+        socket.write(`GET /orders/installations/x${api} HTTP/1.1\r\nHost: x\r\n\r\n`),
+      );
+      socket.on('error', () => resolve());
+      socket.on('close', () => resolve());
+      socket.resume();
+    });
+    await healthy();
+    assert.deepEqual(errors, [], 'no hostile request is a server failure');
+  });
+});
