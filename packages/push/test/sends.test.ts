@@ -468,6 +468,23 @@ describe('sends', () => {
     assert.equal(await push.getNotificationOutcome('n-1'), undefined, 'no id was handed out');
   });
 
+  it('a job that fails (the repository is down) is reported, abandoned after a back-off and handed out again', async () => {
+    const find = repository.find.bind(repository);
+    let failing = true;
+    repository.find = (query) => {
+      if (failing) throw new Error('repository unavailable');
+      return find(query);
+    };
+    const { notificationId } = await push.send({ format: 'fcmv1', body: '{}' }, { kind: 'broadcast' });
+    await waitFor(() => errors.length === 1, { what: 'the error event' });
+    assert.equal(errors[0]?.message, 'repository unavailable');
+    failing = false;
+    clock.advance(1_000);
+    const outcome = await settled(notificationId);
+    assert.equal(outcome.counts.fcmv1?.success, 2);
+    errors.length = 0;
+  });
+
   it('closes its providers with it', async () => {
     await push.close();
     assert.equal(fcm.closed, true);
