@@ -2,7 +2,7 @@
  * Bus errors: one class, stable codes, an HTTP status per code. Tests and callers match on `code`.
  * @module
  */
-import { HubbubError, type HubbubErrorOptions } from '@hubbub/kernel';
+import { CodedError, codeGuard } from '@hubbub/kernel';
 
 /** Every code a bus operation can fail with, and the HTTP status an HTTP boundary answers with. */
 export const BusErrorStatus = {
@@ -47,17 +47,11 @@ export const BusErrorStatus = {
 export type BusErrorCode = keyof typeof BusErrorStatus;
 
 /** A bus failure with a stable {@link BusErrorCode}. */
-export class BusError extends HubbubError {
-  declare readonly code: BusErrorCode;
-
-  constructor(code: BusErrorCode, message: string, options: Omit<HubbubErrorOptions, 'status'> = {}) {
-    super(code, message, { ...options, status: BusErrorStatus[code] });
-  }
+export class BusError extends CodedError<BusErrorCode> {
+  static readonly statuses = BusErrorStatus;
 }
 
-export function isBusError(value: unknown, code?: BusErrorCode): value is BusError {
-  return value instanceof BusError && (code === undefined || value.code === code);
-}
+export const isBusError = codeGuard(BusError);
 
 export const entityNotFound = (entity: string): BusError =>
   new BusError('BUS_ENTITY_NOT_FOUND', `The messaging entity '${entity}' could not be found.`, {

@@ -3,7 +3,7 @@
  * Bad factory options are the kernel's `KERNEL_INVALID_OPTION`, thrown by `createCache()`.
  * @module
  */
-import { HubbubError, type HubbubErrorOptions } from '@hubbub/kernel';
+import { CodedError, codeGuard } from '@hubbub/kernel';
 
 /** Every code a cache operation fails with. */
 export const CacheErrorCode = {
@@ -28,17 +28,9 @@ export const CacheErrorCode = {
 export type CacheErrorCode = (typeof CacheErrorCode)[keyof typeof CacheErrorCode];
 
 /** A cache failure with a stable {@link CacheErrorCode}. */
-export class CacheError extends HubbubError {
-  declare readonly code: CacheErrorCode;
+export class CacheError extends CodedError<CacheErrorCode> {}
 
-  constructor(code: CacheErrorCode, message: string, options: Omit<HubbubErrorOptions, 'status'> = {}) {
-    super(code, message, options);
-  }
-}
-
-export function isCacheError(value: unknown, code?: CacheErrorCode): value is CacheError {
-  return value instanceof CacheError && (code === undefined || value.code === code);
-}
+export const isCacheError = codeGuard(CacheError);
 
 /** `state`: `'idle'` (never started), `'closing'` or `'closed'`. */
 export const closedError = (state: string): CacheError =>

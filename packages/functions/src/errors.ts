@@ -3,7 +3,7 @@
  * Tests and callers match on `code`, never on message text.
  * @module
  */
-import { HubbubError, type HubbubErrorOptions } from '@hubbub/kernel';
+import { CodedError, codeGuard } from '@hubbub/kernel';
 
 /** Every code the functions host fails with, and the HTTP status an HTTP boundary answers with. */
 export const FunctionsErrorStatus = {
@@ -41,17 +41,11 @@ export const FunctionsErrorStatus = {
 
 export type FunctionsErrorCode = keyof typeof FunctionsErrorStatus;
 
-export class FunctionsError extends HubbubError {
-  declare readonly code: FunctionsErrorCode;
-
-  constructor(code: FunctionsErrorCode, message: string, options: Omit<HubbubErrorOptions, 'status'> = {}) {
-    super(code, message, { ...options, status: FunctionsErrorStatus[code] });
-  }
+export class FunctionsError extends CodedError<FunctionsErrorCode> {
+  static readonly statuses = FunctionsErrorStatus;
 }
 
-export function isFunctionsError(value: unknown, code?: FunctionsErrorCode): value is FunctionsError {
-  return value instanceof FunctionsError && (code === undefined || value.code === code);
-}
+export const isFunctionsError = codeGuard(FunctionsError);
 
 /** What an invocation failed with, as a FunctionsError: its own, or FUNCTIONS_INVOCATION_FAILED with the cause chained. */
 export function invocationError(err: unknown, functionName: string, invocationId?: string): FunctionsError {

@@ -2,7 +2,7 @@
  * Hub errors. `status` is the HTTP status a transport request answers with.
  * @module
  */
-import { HubbubError, type HubbubErrorOptions } from '@hubbub/kernel';
+import { CodedError } from '@hubbub/kernel';
 
 export const HubErrorCode = {
   /** Missing, malformed, expired or wrongly signed access token. */
@@ -46,11 +46,6 @@ const statusOf: Partial<Record<HubErrorCode, number>> = {
   HUB_UPSTREAM_FAILED: 502,
 };
 
-export class HubError extends HubbubError {
-  declare readonly code: HubErrorCode;
-
-  constructor(code: HubErrorCode, message: string, options: HubbubErrorOptions = {}) {
-    const status = options.status ?? statusOf[code];
-    super(code, message, status === undefined ? options : { ...options, status });
-  }
+export class HubError extends CodedError<HubErrorCode> {
+  static readonly statuses: Readonly<Partial<Record<HubErrorCode, number>>> = statusOf;
 }

@@ -32,6 +32,35 @@ export class HubbubError extends Error {
   }
 }
 
+/**
+ * The one error idiom of the packages: each has one class over its own codes, and a table from code
+ * to the HTTP status an HTTP boundary answers with (`static statuses`; codes absent from it, or a
+ * class without one, carry none unless given):
+ *
+ * ```ts
+ * export class BusError extends CodedError<BusErrorCode> {
+ *   static readonly statuses = BusErrorStatus;
+ * }
+ * export const isBusError = codeGuard(BusError);
+ * ```
+ */
+export abstract class CodedError<Code extends string> extends HubbubError {
+  declare readonly code: Code;
+
+  constructor(code: Code, message: string, options: HubbubErrorOptions = {}) {
+    const status = options.status ?? (new.target as { statuses?: Readonly<Record<string, number>> }).statuses?.[code];
+    super(code, message, status === undefined ? options : { ...options, status });
+  }
+}
+
+/** `isXError(value, code?)` for an error class: an instance of it, with `code` when given. */
+export function codeGuard<E extends HubbubError>(
+  errorClass: abstract new (...args: never[]) => E,
+): (value: unknown, code?: E['code']) => value is E {
+  return (value: unknown, code?: E['code']): value is E =>
+    value instanceof errorClass && (code === undefined || value.code === code);
+}
+
 /** Options given to a factory were invalid; thrown at construction, never later. */
 export class InvalidOptionError extends HubbubError {
   constructor(option: string, message: string) {

@@ -1,6 +1,14 @@
 export { type BackoffOptions, backoffDelay } from './backoff.ts';
 export { type Clock, ManualClock, systemClock, type TimerHandle } from './clock.ts';
-export { AbortedError, HubbubError, type HubbubErrorOptions, InvalidOptionError, isHubbubError } from './errors.ts';
+export {
+  AbortedError,
+  CodedError,
+  codeGuard,
+  HubbubError,
+  type HubbubErrorOptions,
+  InvalidOptionError,
+  isHubbubError,
+} from './errors.ts';
 export { type EventMap, TypedEmitter } from './events.ts';
 export {
   decodePathSegment,

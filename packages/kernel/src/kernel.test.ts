@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { backoffDelay } from './backoff.ts';
-import { HubbubError, InvalidOptionError, isHubbubError } from './errors.ts';
+import { CodedError, codeGuard, HubbubError, InvalidOptionError, isHubbubError } from './errors.ts';
 import { TypedEmitter } from './events.ts';
 import { randomIds, sequentialIds } from './ids.ts';
 import { createConsoleLogger } from './logger.ts';
@@ -19,6 +19,25 @@ describe('errors', () => {
     assert.ok(isHubbubError(err, 'X_CODE'));
     assert.ok(!isHubbubError(err, 'OTHER'));
     assert.equal(new InvalidOptionError('port', 'must be a number').code, 'KERNEL_INVALID_OPTION');
+  });
+
+  it('CodedError takes its status from the class table, a given one winning; codeGuard narrows by class and code', () => {
+    class ShopError extends CodedError<'SHOP_GONE' | 'SHOP_BUSY' | 'SHOP_ODD'> {
+      static readonly statuses = { SHOP_GONE: 410, SHOP_BUSY: 503 };
+    }
+    class PlainError extends CodedError<'PLAIN_X'> {}
+    const isShopError = codeGuard(ShopError);
+    const gone = new ShopError('SHOP_GONE', 'gone', { detail: { id: 1 } });
+    assert.equal(gone.status, 410);
+    assert.equal(gone.name, 'ShopError');
+    assert.equal(new ShopError('SHOP_ODD', 'odd').status, undefined);
+    assert.equal(new ShopError('SHOP_BUSY', 'busy', { status: 429 }).status, 429);
+    assert.equal(new PlainError('PLAIN_X', 'x').status, undefined);
+    assert.ok(isShopError(gone));
+    assert.ok(isShopError(gone, 'SHOP_GONE'));
+    assert.ok(!isShopError(gone, 'SHOP_BUSY'));
+    assert.ok(!isShopError(new PlainError('PLAIN_X', 'x')));
+    assert.ok(!isShopError(new Error('SHOP_GONE')));
   });
 });
 

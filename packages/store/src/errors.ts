@@ -3,7 +3,7 @@
  * match on `code`, never on the message.
  * @module
  */
-import { HubbubError, type HubbubErrorOptions } from '@hubbub/kernel';
+import { CodedError, codeGuard } from '@hubbub/kernel';
 
 /** Every code a store operation can fail with, and the HTTP status the HTTP API answers with. */
 export const StoreErrorStatus = {
@@ -54,17 +54,11 @@ export const StoreErrorStatus = {
 export type StoreErrorCode = keyof typeof StoreErrorStatus;
 
 /** A store failure with a stable {@link StoreErrorCode}. */
-export class StoreError extends HubbubError {
-  declare readonly code: StoreErrorCode;
-
-  constructor(code: StoreErrorCode, message: string, options: Omit<HubbubErrorOptions, 'status'> = {}) {
-    super(code, message, { ...options, status: StoreErrorStatus[code] });
-  }
+export class StoreError extends CodedError<StoreErrorCode> {
+  static readonly statuses = StoreErrorStatus;
 }
 
-export function isStoreError(value: unknown, code?: StoreErrorCode): value is StoreError {
-  return value instanceof StoreError && (code === undefined || value.code === code);
-}
+export const isStoreError = codeGuard(StoreError);
 
 export const notFound = (what: string, detail: Record<string, unknown> = {}): StoreError =>
   new StoreError('STORE_NOT_FOUND', `${what} does not exist.`, { detail });
