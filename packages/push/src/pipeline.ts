@@ -1,7 +1,8 @@
 /**
  * What happens to a send after it is queued. A `fanout` job finds the targets (from the tag index
  * where the expression allows), renders templates, counts what cannot be sent, and cuts the rest
- * into `deliver` jobs of `batchSize`. A `deliver` job hands each delivery to its provider and sorts
+ * into `deliver` jobs of `batchSize` (the last batch, for most sends the only one, it delivers
+ * itself). A `deliver` job hands each delivery to its provider and sorts
  * the outcomes: final ones are counted, a gone channel is marked on its installation, and
  * `retry` / `throttled` ones go back on the queue as one new job after the back-off (at least the
  * platform's `retryAfterMs`) — or count `expired` when that would pass the notification's expiry.
@@ -128,34 +129,34 @@ export class DeliveryPipeline {
     const expired = clock.now() >= job.expiresAt;
     const native = job.notification.format === 'template' ? undefined : job.notification;
     let batch: DeliveryItem[] = [];
-    const flush = async () => {
-      if (batch.length === 0) return;
-      const deliver: DeliverJob = {
-        type: 'deliver',
-        notificationId: id,
-        ...(native === undefined
-          ? {}
-          : {
-              native:
-                native.headers === undefined ? { body: native.body } : { body: native.body, headers: native.headers },
-            }),
-        expiresAt: job.expiresAt,
-        attempt: 1,
-        items: batch,
-      };
-      batch = [];
-      await queue.enqueue(deliver as unknown as Record<string, unknown>);
-    };
+    const jobOf = (items: DeliveryItem[]): DeliverJob => ({
+      type: 'deliver',
+      notificationId: id,
+      ...(native === undefined
+        ? {}
+        : {
+            native:
+              native.headers === undefined ? { body: native.body } : { body: native.body, headers: native.headers },
+          }),
+      expiresAt: job.expiresAt,
+      attempt: 1,
+      items,
+    });
     for await (const c of this.#targets(job.notification, job.target)) {
       ledger.plan(id, c.item.platform, 1);
       if (!c.ok) this.#final(id, c.item, 'invalid', c.reason);
       else if (expired) this.#final(id, c.item, 'expired', 'the notification expired before it was processed');
       else {
         batch.push(c.item);
-        if (batch.length >= batchSize) await flush();
+        if (batch.length >= batchSize) {
+          await queue.enqueue(jobOf(batch) as unknown as Record<string, unknown>);
+          batch = [];
+        }
       }
     }
-    await flush();
+    // The last (for most sends the only) batch is delivered here, saving a trip through the queue:
+    // the fan-out job is completed only after it, so a crash hands the whole job out again.
+    if (batch.length > 0) await this.deliver(jobOf(batch));
     const done = ledger.fannedOut(id);
     if (done !== undefined) events.completed(done);
   }

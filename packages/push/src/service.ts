@@ -466,6 +466,7 @@ class PushServiceImpl extends TypedEmitter<PushServiceEvents> implements PushSer
           inFlight.add(work);
           while (inFlight.size >= this.#n.concurrency) await Promise.race(inFlight);
         }
+        if (!signal.aborted) throw new Error('the push queue stopped handing out jobs');
       } catch (err) {
         if (signal.aborted) break;
         this.#fail(err, 'receiving push jobs failed');
