@@ -11,8 +11,14 @@ import { after, before, describe, it } from 'node:test';
 import { waitFor } from '@hubbub/kernel';
 import { createNotificationHubsFront, defaultAccessPolicies, generateAccessKey } from '../src/http/index.ts';
 import { createPushService, type PushService } from '../src/index.ts';
-import { createWebPushProvider, generateVapidKeys } from '../src/providers/index.ts';
-import { type PushEndpoint, startPushEndpoint, type TestSubscription } from '../src/testing/index.ts';
+import { createFcmProvider, createWebPushProvider, generateVapidKeys } from '../src/providers/index.ts';
+import {
+  type FcmServer,
+  type PushEndpoint,
+  startFcmServer,
+  startPushEndpoint,
+  type TestSubscription,
+} from '../src/testing/index.ts';
 import { type SdkClient, type SdkReply, startSdk } from './nh-sdk.ts';
 
 const hub = 'orders';
@@ -20,6 +26,7 @@ const hub = 'orders';
 describe('@azure/notification-hubs against the Notification Hubs front', () => {
   let dir: string;
   let endpoint: PushEndpoint;
+  let fcm: FcmServer;
   let service: PushService;
   let front: ReturnType<typeof createNotificationHubsFront>;
   let sdk: SdkClient;
@@ -30,7 +37,13 @@ describe('@azure/notification-hubs against the Notification Hubs front', () => {
     dir = await mkdtemp(join(tmpdir(), 'hubbub-nh-'));
     endpoint = await startPushEndpoint();
     const vapid = { ...generateVapidKeys(), subject: 'mailto:ops@hubbub.test' };
-    service = createPushService({ providers: [createWebPushProvider({ vapid })] });
+    fcm = await startFcmServer();
+    const fcmProvider = createFcmProvider({
+      serviceAccount: fcm.createServiceAccount('hubbub-test'),
+      endpoint: fcm.origin,
+      tokenUri: fcm.tokenUri,
+    });
+    service = createPushService({ providers: [createWebPushProvider({ vapid }), fcmProvider] });
     await service.start();
     front = createNotificationHubsFront({ service, policies: defaultAccessPolicies(keys), hubName: hub, tls: { dir } });
     await front.start();
@@ -43,6 +56,7 @@ describe('@azure/notification-hubs against the Notification Hubs front', () => {
     await front?.close();
     await service?.close();
     await endpoint?.close();
+    await fcm?.close();
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -241,6 +255,45 @@ describe('@azure/notification-hubs against the Notification Hubs front', () => {
     assert.equal(sub.messages.filter((m) => m.text === 'later').length, 0);
     assert.equal((await outcome(soon.notificationId)).state, 'Completed');
     ok(await sdk.call('deleteInstallation', 'sched-1'));
+  });
+
+  it('delivers the fcmv1 format to FCM installations only, by tag and directly, with the body as given', async () => {
+    ok(
+      await sdk.call('createOrUpdateInstallation', {
+        $installation: 'fcmv1',
+        params: { installationId: 'android-1', pushChannel: 'fcm-token-1', tags: ['android'] },
+      }),
+    );
+    const browser = endpoint.subscribe();
+    ok(await sdk.call('createOrUpdateInstallation', browserInstallation('web-2', browser, { tags: ['android'] })));
+    assert.equal(ok(await sdk.call('getInstallation', 'android-1')).pushChannel, 'fcm-token-1');
+    const message = { message: { notification: { title: 'Courier nearby' }, data: { orderId: '42' } } };
+    const sent = ok(
+      await sdk.call(
+        'sendNotification',
+        { $notification: 'fcmv1', params: { body: JSON.stringify(message) } },
+        { tagExpression: 'android' },
+      ),
+    );
+    await waitFor(() => fcm.messages.length === 1, { what: 'the FCM message' });
+    assert.equal(fcm.messages[0]!.token, 'fcm-token-1');
+    assert.deepEqual((fcm.messages[0]!.message as { notification?: unknown }).notification, {
+      title: 'Courier nearby',
+    });
+    const details = await outcome(sent.notificationId);
+    assert.deepEqual(details.fcmV1OutcomeCounts, [{ state: 'Success', count: 1 }]);
+    assert.equal(details.browserOutcomeCounts, undefined);
+    assert.equal(browser.messages.length, 0, 'a native fcmv1 send reaches no browser installation');
+
+    ok(
+      await sdk.call(
+        'sendNotification',
+        { $notification: 'fcmv1', params: { body: JSON.stringify(message) } },
+        { deviceHandle: 'fcm-token-direct' },
+      ),
+    );
+    await waitFor(() => fcm.messages.some((m) => m.token === 'fcm-token-direct'), { what: 'the direct FCM message' });
+    for (const id of ['android-1', 'web-2']) ok(await sdk.call('deleteInstallation', id));
   });
 
   it("enforces the keys' rights: the listen key registers devices but neither sends nor reads", async () => {
