@@ -9,7 +9,8 @@
 import type { Bus } from '@hubbub/bus';
 import type { BusEngine } from '@hubbub/bus/engine';
 import type { Cache } from '@hubbub/cache';
-import { type Clock, InvalidOptionError, systemClock } from '@hubbub/kernel';
+import { type Clock, InvalidOptionError, type Logger, systemClock } from '@hubbub/kernel';
+import type { Store } from '@hubbub/store';
 
 interface EngineContext {
   readonly clock: Clock;
@@ -30,11 +31,28 @@ const busEngines: Readonly<Record<string, BusEngineAdapter>> = {
 /** Cache engines by URL scheme: the cache package opens both itself; the table says which it serves. */
 const cacheSchemes = ['memory:', 'redis:', 'rediss:'] as const;
 
-const schemesOf = (part: 'bus' | 'cache'): readonly string[] =>
-  part === 'bus' ? Object.keys(busEngines) : cacheSchemes;
+/**
+ * Store drivers by URL scheme: the store package loads each (PGlite, `pg`) only when its URL is
+ * used; the table says which it serves. `pglite://DIR` is the embedded default with a data directory.
+ */
+const storeSchemes = ['memory:', 'pglite:', 'postgres:', 'postgresql:'] as const;
+
+type Part = 'bus' | 'cache' | 'store';
+
+const schemesOf = (part: Part): readonly string[] =>
+  part === 'bus' ? Object.keys(busEngines) : part === 'cache' ? cacheSchemes : storeSchemes;
+
+const placeholder = (scheme: string): string =>
+  scheme === 'file:' || scheme === 'pglite:'
+    ? 'DIR'
+    : scheme.startsWith('redis')
+      ? 'HOST:PORT'
+      : scheme.startsWith('postgres')
+        ? 'USER@HOST:PORT/DB'
+        : '';
 
 /** The scheme of an engine URL the table knows for `part`; a KERNEL_INVALID_OPTION naming the choices otherwise. */
-export function engineScheme(part: 'bus' | 'cache', url: string): string {
+export function engineScheme(part: Part, url: string): string {
   let scheme: string | undefined;
   try {
     scheme = url.includes('://') ? new URL(url).protocol : undefined;
@@ -43,9 +61,7 @@ export function engineScheme(part: 'bus' | 'cache', url: string): string {
   }
   const known = schemesOf(part);
   if (scheme === undefined || !known.includes(scheme)) {
-    const choices = known
-      .map((s) => `${s}//${s === 'file:' ? 'DIR' : s.startsWith('redis') ? 'HOST:PORT' : ''}`)
-      .join(', ');
+    const choices = known.map((s) => `${s}//${placeholder(s)}`).join(', ');
     throw new InvalidOptionError(`${part}Url`, `must be one of ${choices}, got '${url}'`);
   }
   return scheme;
@@ -67,4 +83,23 @@ export async function openCache(url: string, options: { clock?: Clock } = {}): P
   const cache = createCache({ url, ...(options.clock === undefined ? {} : { clock: options.clock }) });
   await cache.start();
   return cache;
+}
+
+/**
+ * The store the URL names (`memory://`, `pglite://DIR`, `postgres://…`), created but not started:
+ * `start()` — or its first operation — opens the driver (for PGlite, loading its WASM and, on an
+ * empty directory, initialising the database, which takes seconds), so a caller decides whether
+ * that waits.
+ */
+export async function createStoreAt(url: string, options: { clock?: Clock; logger?: Logger } = {}): Promise<Store> {
+  const scheme = engineScheme('store', url);
+  if (scheme === 'pglite:' && url.slice('pglite://'.length) === '') {
+    throw new InvalidOptionError('storeUrl', 'pglite:// needs a directory (pglite://./data/store)');
+  }
+  const { createStore } = await import('@hubbub/store');
+  return createStore({
+    url,
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
+    ...(options.logger === undefined ? {} : { logger: options.logger }),
+  });
 }

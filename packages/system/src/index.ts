@@ -4,6 +4,9 @@
  * triggers, the hub serves its SignalR bindings. The CLI and the apps sit on it.
  * @module
  */
+
+/** The store's HTTP API and request signing, for the `hubbub store` command (the CLI reaches the store through here). */
+export { createStoreHttpHandler, type SignInput, type Store, signRequest } from '@hubbub/store';
 export { parseCommandArgs, UsageError } from './args.ts';
 export {
   type BusBridge,
@@ -19,8 +22,9 @@ export {
   hubServerResolver,
 } from './bridges/signalr.ts';
 export { fromSignalRService, type SignalRServiceOptions, signalRServiceResolver } from './bridges/signalr-rest.ts';
+export { bridgeStore, type StoreConnections, storeConnections } from './bridges/store.ts';
 export { createDemoHub } from './demo.ts';
-export { engineScheme, openBusAt, openCache } from './engines.ts';
+export { createStoreAt, engineScheme, openBusAt, openCache } from './engines.ts';
 export {
   createFrontDoor,
   defaultRateLimits,
@@ -28,7 +32,7 @@ export {
   type RateLimit,
   type SystemRateLimits,
 } from './front-door.ts';
-export { type GivenKeys, loadKeys, parseKey, type SystemKeys, storedBusKey } from './keys-file.ts';
+export { type GivenKeys, loadKeys, parseKey, type SystemKeys, storedBusKey, storedStoreKey } from './keys-file.ts';
 export { parseSystemFlags, runUntilSignal, type SystemFlags, systemFlagsHelp } from './run-system.ts';
 export { createStaticFiles, type StaticFiles, signalRBrowserClient, staticRoutes } from './static.ts';
 export { type FunctionApp, type RunningSystem, type SystemOptions, startSystem } from './system.ts';

@@ -11,10 +11,11 @@ import type { RunningSystem, SystemOptions } from './system.ts';
 export const systemFlagsHelp = `  --port N            port (default $PORT, $HUBBUB_PORT or 7071)
   --host H            interface to listen on (default $HUBBUB_HOST or 127.0.0.1)
   --public-url URL    URL browsers reach this server at (default http://<host>:<port>)
-  --data DIR          where the bus log and keys live (default $HUBBUB_DATA_DIR or .data)
+  --data DIR          where the bus log, the store and keys live (default $HUBBUB_DATA_DIR or .data)
   --log-level L       debug, info (default), warn, error ($HUBBUB_LOG_LEVEL)
   Keys are generated into <data>/keys.json on first start; to give them (required with a --host
-  beyond loopback): $HUBBUB_SIGNALR_KEY (16+ characters) and $HUBBUB_BUS_KEY (name=key)
+  beyond loopback): $HUBBUB_SIGNALR_KEY (16+ characters), $HUBBUB_BUS_KEY (name=key) and
+  $HUBBUB_STORE_KEY (base64 of 32+ bytes)
   -h, --help          this help`;
 
 const flags = {
@@ -54,10 +55,12 @@ export function parseSystemFlags<E extends Parameters<typeof parseCommandArgs>[1
   };
   const signalRKey = process.env.HUBBUB_SIGNALR_KEY;
   const busKey = process.env.HUBBUB_BUS_KEY;
-  if ((signalRKey ?? '') !== '' || (busKey ?? '') !== '') {
+  const storeKey = process.env.HUBBUB_STORE_KEY;
+  if ((signalRKey ?? '') !== '' || (busKey ?? '') !== '' || (storeKey ?? '') !== '') {
     system.keys = {
       ...(signalRKey ? { signalR: signalRKey } : {}),
       ...(busKey ? { bus: parseKey(busKey) } : {}),
+      ...(storeKey ? { store: storeKey } : {}),
     };
   }
   return { system, values: v, positionals };

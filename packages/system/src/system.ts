@@ -6,9 +6,10 @@
  *                       the Azure SignalR Service stand-in (serverless hubs, REST API)
  *   /hubs/<hub>         self-hosted hubs (the demo)
  *   /bus/…              the bus HTTP API (`hubbub send` sends here)
+ *   /store/dbs/…        the document store's HTTP API (Cosmos DB REST shape, master-key signed)
  *   everything else     the app's pages and the SignalR browser client
  *
- * Functions reach the hub and the bus in process; browsers and other processes reach them over
+ * Functions reach the hub, the bus and the store in process; browsers and other processes reach them over
  * HTTP with the same contracts as the Azure services they replace.
  * @module
  */
@@ -34,10 +35,12 @@ import {
   sendError,
   sendJson,
 } from '@hubbub/kernel';
+import { createStoreHttpHandler, type Store } from '@hubbub/store';
 import { bridgeBus } from './bridges/bus.ts';
 import { fromSignalRServiceInProcess } from './bridges/signalr.ts';
+import { storeConnections } from './bridges/store.ts';
 import { createDemoHub } from './demo.ts';
-import { engineScheme, openBusAt, openCache } from './engines.ts';
+import { createStoreAt, engineScheme, openBusAt, openCache } from './engines.ts';
 import { createFrontDoor, type SystemRateLimits } from './front-door.ts';
 import { loadKeys, type SystemKeys } from './keys-file.ts';
 import { createStaticFiles, signalRBrowserClient } from './static.ts';
@@ -65,6 +68,13 @@ export interface SystemOptions {
   busUrl?: string;
   /** Cache engine URL: the in-process LRU or Redis (`redis://HOST:PORT`). @default 'memory://' */
   cacheUrl?: string;
+  /**
+   * Document store URL: `memory://`, `pglite://DIR` (PostgreSQL in WASM, in this process) or
+   * `postgres://USER@HOST:PORT/DB`. It opens in the background (PGlite takes about a second, a few
+   * on an empty directory), off the path to the first answer; operations wait for it.
+   * @default `pglite://<dataDir>/store`, or `memory://` without a data directory
+   */
+  storeUrl?: string;
   /** The function app to run. */
   app?: FunctionApp;
   /** URL path → file: the pages to serve. @default none */
@@ -77,9 +87,9 @@ export interface SystemOptions {
   settings?: Readonly<Record<string, string>>;
   /**
    * Keys given explicitly. Any not given is read from `<dataDir>/keys.json`, or generated there on
-   * first start (in memory without a data directory). Binding beyond loopback requires both.
+   * first start (in memory without a data directory). Binding beyond loopback requires all three.
    */
-  keys?: { signalR?: string; bus?: SasKey };
+  keys?: { signalR?: string; bus?: SasKey; store?: string };
   /** App secrets (setting names) kept in keys.json beside the keys and given to the app as settings. @default [] */
   secrets?: readonly string[];
   /** Origins other than the server's own that pages may call /api, /hubs and /client from; '*' for any. @default [] */
@@ -99,6 +109,8 @@ export interface RunningSystem {
   readonly bus: Bus;
   /** The cache (`cacheUrl`), started; the apps' hot reads go through it. */
   readonly cache: Cache;
+  /** The document store (`storeUrl`), served at /store; it may still be opening (its operations wait). */
+  readonly store: Store;
   /** The Azure SignalR Service stand-in (serverless hubs at /client). */
   readonly signalR: SignalRService;
   /** Self-hosted hubs at /hubs. */
@@ -106,7 +118,7 @@ export interface RunningSystem {
   readonly functions: FunctionsHost | undefined;
   /** `Endpoint=…;AccessKey=…;Version=1.0;` naming this server. */
   readonly connectionString: string;
-  /** The keys in force: SignalR access key, bus shared access key, app secrets. */
+  /** The keys in force: SignalR access key, bus shared access key, store master key, app secrets. */
   readonly keys: SystemKeys;
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
@@ -120,12 +132,17 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   engineScheme('bus', busUrl);
   const cacheUrl = options.cacheUrl ?? 'memory://';
   engineScheme('cache', cacheUrl);
+  const storeUrl = options.storeUrl ?? (dataDir === undefined ? 'memory://' : `pglite://${resolve(dataDir, 'store')}`);
+  engineScheme('store', storeUrl);
   const host = options.host ?? '127.0.0.1';
   const exposed = !isLoopback(host);
-  if (exposed && (options.keys?.signalR === undefined || options.keys.bus === undefined)) {
+  if (
+    exposed &&
+    (options.keys?.signalR === undefined || options.keys.bus === undefined || options.keys.store === undefined)
+  ) {
     throw new InvalidOptionError(
       'host',
-      `listening on '${host}' makes Hubbub reachable from other machines: give the keys explicitly (HUBBUB_SIGNALR_KEY and HUBBUB_BUS_KEY=name=key; see docs/security.md)`,
+      `listening on '${host}' makes Hubbub reachable from other machines: give the keys explicitly (HUBBUB_SIGNALR_KEY, HUBBUB_BUS_KEY=name=key and HUBBUB_STORE_KEY; see docs/security.md)`,
     );
   }
   const keys = loadKeys(dataDir, options.keys ?? {}, options.secrets ?? []);
@@ -139,12 +156,27 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   const door = createFrontDoor(options.rateLimits);
   const bus = await openBusAt(busUrl);
   let cache: Cache;
+  let store: Store;
   try {
     cache = await openCache(cacheUrl);
   } catch (err) {
     await bus.close();
     throw err;
   }
+  try {
+    store = await createStoreAt(storeUrl, { logger: logger.child({ part: 'store' }) });
+  } catch (err) {
+    await Promise.all([bus.close(), cache.close()]);
+    throw err;
+  }
+  const storeApi = createStoreHttpHandler(store, {
+    key: keys.store,
+    basePath: '/store',
+    onError: (err, request) => logger.error({ err, method: request.method, url: request.url }, 'store request failed'),
+  });
+  const stores = storeConnections({ url: storeUrl, store }, (url) =>
+    createStoreAt(url, { logger: logger.child({ part: 'store', url: withoutPassword(url) }) }),
+  );
   const busApi = createBusHttpHandler(bus, {
     basePath: '/bus',
     keys: [keys.bus],
@@ -171,6 +203,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     { handleUpgrade: (req, socket, head) => signalR?.handleUpgrade(req, socket, head) ?? false },
     hubs,
     { handleRequest: (req, res) => mountedBusApi(busApi, req, res) },
+    storeApi,
     { handleRequest: (req, res) => functions?.handleRequest(req, res) ?? false },
     { handleRequest: web },
     { handleRequest: (req, res) => serveSystemPaths(req, res, home) },
@@ -199,9 +232,17 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
       server.listen(options.port ?? 7071, host, () => ok());
     });
   } catch (err) {
-    await Promise.all([hubs.close(), bus.close(), cache.close()]);
+    await Promise.all([hubs.close(), bus.close(), cache.close(), store.close()]);
     throw err;
   }
+  // Opening the store (PGlite: loading its WASM, initialising an empty directory) runs while the
+  // server already answers; a failure is reported here, and each operation tries to open it again.
+  store.start().catch((err: unknown) => {
+    logger.error(
+      { err, storeUrl: withoutPassword(storeUrl) },
+      'The store could not open; its operations fail until it can.',
+    );
+  });
   const { port } = server.address() as AddressInfo;
   const url =
     options.publicUrl?.replace(/\/+$/, '') ??
@@ -229,14 +270,15 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     stopDemo();
     await Promise.all([service.close(), hubs.close()]);
     await closeHttpServer(server);
-    await Promise.all([bus.close(), cache.close()]);
+    await Promise.all([bus.close(), cache.close(), stores.close().then(() => store.close())]);
   };
 
   if (options.app !== undefined) {
     for (const queue of options.app.queues ?? []) {
       if (!(await bus.admin.queueExists(queue))) await bus.admin.createQueue(queue);
     }
-    // The bridges: triggers and outputs reach the bus, and SignalR bindings the hubs, in process.
+    // The bridges: triggers and outputs reach the bus, SignalR bindings the hubs, and cosmosDB
+    // bindings the store (another store URL in a connection setting opens that store), in process.
     const busPort = bridgeBus(bus, { createEntities: true });
     const host = createFunctionsHost({
       appDir: resolve(options.app.dir),
@@ -245,6 +287,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
       cors: apiCors,
       bus: busPort,
       signalR: fromSignalRServiceInProcess(service),
+      store: stores.resolve,
       logger: logger.child({ part: 'functions' }),
     });
     try {
@@ -273,6 +316,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     port,
     bus,
     cache,
+    store,
     signalR: service,
     hubs,
     functions,
@@ -305,6 +349,9 @@ function serveSystemPaths(request: IncomingMessage, response: ServerResponse, ho
   }
   return false;
 }
+
+/** A store URL fit for a log line: a PostgreSQL password is masked. */
+const withoutPassword = (url: string): string => url.replace(/^(\w+:\/\/[^:/@]+):[^@/]*@/, '$1:***@');
 
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
