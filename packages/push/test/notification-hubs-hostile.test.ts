@@ -209,6 +209,33 @@ describe('Notification Hubs front: hostile input', () => {
     await healthy();
   });
 
+  it('refuses malformed direct batches', async () => {
+    const batch = (contentType: string, body: string, format = 'fcmv1', query = '&direct=true') =>
+      client.send('POST', `/orders/messages/$batch${api}${query}`, {
+        headers: { 'Content-Type': contentType, 'ServiceBusNotification-Format': format },
+        body,
+      });
+    const multipart = (devices: string, notification = '{"message":{}}') =>
+      `--b\r\nContent-type: application/json\r\nContent-Disposition: inline; name=notification\r\n\r\n${notification}\r\n` +
+      `--b\r\nContent-type: application/json\r\nContent-Disposition: inline; name=devices\r\n\r\n${devices}\r\n--b--`;
+    const mixed = 'multipart/mixed; boundary = "b"';
+    expect(await batch('application/json', multipart('["t"]')), 400, 'PUSH_INVALID_REQUEST');
+    expect(await batch('multipart/mixed', multipart('["t"]')), 400, 'PUSH_INVALID_REQUEST');
+    expect(await batch(mixed, multipart('["t"]').replace('--b--', '')), 400, 'PUSH_INVALID_REQUEST');
+    expect(await batch(mixed, multipart('["t"]').replace('name=devices', 'name=other')), 400, 'PUSH_INVALID_REQUEST');
+    expect(await batch(mixed, multipart('{"t":1}')), 400, 'PUSH_INVALID_REQUEST');
+    expect(await batch(mixed, multipart('[1]')), 400, 'PUSH_INVALID_REQUEST');
+    expect(await batch(mixed, multipart('not json')), 400, 'PUSH_INVALID_REQUEST');
+    expect(
+      await batch(mixed, multipart(JSON.stringify(Array.from({ length: 1001 }, (_, i) => `t${i}`)))),
+      400,
+      'PUSH_INVALID_REQUEST',
+    );
+    expect(await batch(mixed, multipart('["https://push.example/1"]'), 'browser'), 400, 'PUSH_INVALID_REQUEST');
+    expect(await batch(mixed, multipart('["t"]'), 'fcmv1', ''), 400, 'PUSH_INVALID_REQUEST');
+    await healthy();
+  });
+
   it('de-duplicates a retried send by x-ms-client-request-id', async () => {
     const send = () =>
       client.send('POST', `/orders/messages/${api}`, {

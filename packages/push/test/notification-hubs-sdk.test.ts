@@ -257,7 +257,7 @@ describe('@azure/notification-hubs against the Notification Hubs front', () => {
     ok(await sdk.call('deleteInstallation', 'sched-1'));
   });
 
-  it('delivers the fcmv1 format to FCM installations only, by tag and directly, with the body as given', async () => {
+  it('delivers the fcmv1 format to FCM installations only, by tag, directly and in a direct batch, with the body as given', async () => {
     ok(
       await sdk.call('createOrUpdateInstallation', {
         $installation: 'fcmv1',
@@ -293,6 +293,21 @@ describe('@azure/notification-hubs against the Notification Hubs front', () => {
       ),
     );
     await waitFor(() => fcm.messages.some((m) => m.token === 'fcm-token-direct'), { what: 'the direct FCM message' });
+
+    const batch = ok(
+      await sdk.call(
+        'sendNotification',
+        { $notification: 'fcmv1', params: { body: JSON.stringify(message) } },
+        { deviceHandle: ['fcm-batch-1', 'fcm-batch-2', 'fcm-batch-3'] },
+      ),
+    );
+    assert.match(batch.notificationId, /^[^/]+$/);
+    await waitFor(
+      () => ['fcm-batch-1', 'fcm-batch-2', 'fcm-batch-3'].every((t) => fcm.messages.some((m) => m.token === t)),
+      {
+        what: 'the batch',
+      },
+    );
     for (const id of ['android-1', 'web-2']) ok(await sdk.call('deleteInstallation', id));
   });
 

@@ -8,6 +8,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Clock, ignoreBody, queryParam, readBody, requestTarget } from '@hubbub/kernel';
 import { PushError } from '../errors.ts';
+import { serveBatch } from './batch.ts';
 import { apiVersion, Exchange, type NotificationHubsBackend } from './exchange.ts';
 import { serveInstallation } from './installations.ts';
 import { invalidRequest } from './reply.ts';
@@ -76,6 +77,8 @@ export function createRouter(c: RouterConfig) {
         return serveInstallation(x, checkPathId(route.id, 'installation id'));
       case 'messages':
         return serveSend(x, false);
+      case 'batch':
+        return serveBatch(x);
       case 'schedule':
         return serveSend(x, true);
       case 'message':

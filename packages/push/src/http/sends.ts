@@ -52,7 +52,8 @@ export async function serveSend(x: Exchange, scheduled: boolean): Promise<void> 
   return replyEmpty(x.response, 201, { ...headers, Location: x.location(`${collection}/${result.notificationId}`) });
 }
 
-function readNotification(x: Exchange): Notification {
+/** The notification a send request carries: its format header, platform headers and body. */
+export function readNotification(x: Exchange, body = x.text()): Notification {
   const format = (x.header('ServiceBusNotification-Format') ?? '').trim().toLowerCase();
   if (format === '')
     throw invalidRequest('The ServiceBusNotification-Format header is required.', 'ServiceBusNotification-Format');
@@ -70,7 +71,6 @@ function readNotification(x: Exchange): Notification {
   for (const [name, value] of Object.entries(x.request.headers)) {
     if (typeof value === 'string' && platformHeader.test(name)) headers[name] = value;
   }
-  const body = x.text();
   if (platform !== 'template') return { format: platform, body, headers };
   let properties: unknown;
   try {
