@@ -1,8 +1,9 @@
 /**
  * `@hubbub/push/conformance`: the suites every implementation of the push service's ports runs —
- * {@link describeInstallationRepository} and {@link describePushQueue}.
+ * {@link describeInstallationRepository}, {@link describePushQueue} and {@link describeOutcomeStore}.
  * @module
  */
+export { describeOutcomeStore, type OutcomeStoreSuiteOptions } from './outcome-conformance.ts';
 export { describePushQueue, type PushQueueSuiteOptions } from './queue-conformance.ts';
 export {
   describeInstallationRepository,

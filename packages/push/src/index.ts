@@ -25,6 +25,12 @@ export type {
   TestSendOutcome,
   TestSendResult,
 } from './model.ts';
+export {
+  createMemoryOutcomeStore,
+  MemoryOutcomeStore,
+  type OutcomeRecord,
+  type OutcomeStore,
+} from './outcomes.ts';
 export type { Platform } from './providers/provider.ts';
 export type { EnqueueOptions, LockedJob, PushJobBody, PushQueue } from './queue.ts';
 export { type InstallationQuery, type InstallationRepository, indexTags } from './repository.ts';

@@ -1,138 +1,140 @@
 /**
- * Per-notification outcome records: state, times, deliveries planned and pending, and counts per
- * platform — what `getNotificationOutcomeDetails` answers. Kept in process memory, swept
- * `retentionMs` after a notification finishes.
+ * Per-notification outcomes — state, times, deliveries planned and pending, counts per platform:
+ * what `getNotificationOutcomeDetails` answers — behind the {@link OutcomeStore} port, so they can
+ * outlive the process as the queued jobs do. The {@link OutcomeLedger} above it turns the
+ * pipeline's steps into atomic record updates, one per job rather than one per delivery.
  * @module
  */
 import type { Notification, NotificationOutcome, NotificationState, OutcomeCounts, Platform } from './model.ts';
 
-/** A final count a delivery ends in, or `throttled` (seen on the way). */
+/** A count a delivery ends in (`success` … `failed`), or `throttled` (seen on the way). */
 export type CountName = keyof OutcomeCounts;
 
-interface Record_ {
-  notificationId: string;
-  state: NotificationState;
-  format: Notification['format'];
-  target: string;
-  enqueueTime: number;
-  scheduledAt?: number;
-  startTime?: number;
-  endTime?: number;
-  deliveries: number;
-  pending: number;
-  fannedOut: boolean;
-  counts: Partial<Record<Platform, OutcomeCounts>>;
-  /** The queue's id for the first job (what a cancel removes). */
-  jobId?: string;
+/** The stored record of one notification: plain JSON. */
+export interface OutcomeRecord {
+  readonly notificationId: string;
+  readonly state: NotificationState;
+  readonly format: Notification['format'];
+  readonly target: string;
+  readonly enqueueTime: number;
+  readonly scheduledAt?: number;
+  readonly startTime?: number;
+  readonly endTime?: number;
+  readonly deliveries: number;
+  readonly pending: number;
+  /** The fan-out has planned every delivery. */
+  readonly fannedOut: boolean;
+  readonly counts: Readonly<Partial<Record<Platform, OutcomeCounts>>>;
+  /** The queue's id of the first job (what cancelling a scheduled send removes). */
+  readonly jobId?: string;
 }
 
-const FINAL: ReadonlySet<CountName> = new Set(['success', 'gone', 'invalid', 'expired', 'failed']);
+/**
+ * Outcome records by notification id. `update` is atomic per record (a store-backed one
+ * re-reads and retries on a conflicting write); `change` may run more than once and must be pure.
+ */
+export interface OutcomeStore {
+  /** `memory`, `store` … */
+  readonly kind: string;
+  create(record: OutcomeRecord): Promise<void>;
+  get(notificationId: string): Promise<OutcomeRecord | undefined>;
+  /** Replaces the record with `change(record)`; resolves with what was stored, or undefined when there is no record. */
+  update(notificationId: string, change: (record: OutcomeRecord) => OutcomeRecord): Promise<OutcomeRecord | undefined>;
+  /** Deletes records that finished (`endTime`) before `before`; resolves with how many. */
+  sweep(before: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** The reference {@link OutcomeStore}, in process memory. */
+export class MemoryOutcomeStore implements OutcomeStore {
+  readonly kind = 'memory';
+  readonly #records = new Map<string, OutcomeRecord>();
+
+  async create(record: OutcomeRecord): Promise<void> {
+    this.#records.set(record.notificationId, structuredClone(record));
+  }
+
+  async get(notificationId: string): Promise<OutcomeRecord | undefined> {
+    const record = this.#records.get(notificationId);
+    return record === undefined ? undefined : structuredClone(record);
+  }
+
+  async update(notificationId: string, change: (record: OutcomeRecord) => OutcomeRecord) {
+    const record = this.#records.get(notificationId);
+    if (record === undefined) return undefined;
+    const next = structuredClone(change(structuredClone(record)));
+    this.#records.set(notificationId, next);
+    return structuredClone(next);
+  }
+
+  async sweep(before: number): Promise<number> {
+    let n = 0;
+    for (const [id, r] of this.#records) {
+      if (r.endTime !== undefined && r.endTime < before) {
+        this.#records.delete(id);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  async close(): Promise<void> {}
+}
+
+export function createMemoryOutcomeStore(): MemoryOutcomeStore {
+  return new MemoryOutcomeStore();
+}
 
 const zero = (): OutcomeCounts => ({ success: 0, gone: 0, invalid: 0, throttled: 0, expired: 0, failed: 0 });
+const FINAL: readonly CountName[] = ['success', 'gone', 'invalid', 'expired', 'failed'];
 
-export class OutcomeLedger {
-  readonly #records = new Map<string, Record_>();
-  readonly #retentionMs: number;
-  readonly #now: () => number;
-  #lastSweep = 0;
+/** Count changes gathered over one job, per platform. */
+export class Tally {
+  readonly planned = new Map<Platform, number>();
+  readonly counts = new Map<Platform, OutcomeCounts>();
 
-  constructor(retentionMs: number, now: () => number) {
-    this.#retentionMs = retentionMs;
-    this.#now = now;
+  plan(platform: Platform, n = 1): void {
+    this.planned.set(platform, (this.planned.get(platform) ?? 0) + n);
   }
 
-  create(init: { notificationId: string; format: Notification['format']; target: string; scheduledAt?: number }): void {
-    this.#sweep();
-    this.#records.set(init.notificationId, {
-      ...init,
-      state: 'Enqueued',
-      enqueueTime: this.#now(),
-      deliveries: 0,
-      pending: 0,
-      fannedOut: false,
-      counts: {},
-    });
+  add(platform: Platform, name: CountName, n = 1): void {
+    let c = this.counts.get(platform);
+    if (c === undefined) {
+      c = zero();
+      this.counts.set(platform, c);
+    }
+    c[name] += n;
   }
 
-  setJobId(notificationId: string, jobId: string): void {
-    const r = this.#records.get(notificationId);
-    if (r !== undefined) r.jobId = jobId;
-  }
-
-  /** The queue id of a notification that has not started, for cancelling it. */
-  cancellable(notificationId: string): string | undefined {
-    const r = this.#records.get(notificationId);
-    return r?.state === 'Enqueued' && r.scheduledAt !== undefined ? r.jobId : undefined;
-  }
-
-  cancel(notificationId: string): void {
-    const r = this.#records.get(notificationId);
-    if (r === undefined) return;
-    r.state = 'Cancelled';
-    r.endTime = this.#now();
-  }
-
-  /** Whether the fan-out of this notification should run (not cancelled, not already fanned out). */
-  begin(notificationId: string): boolean {
-    const r = this.#records.get(notificationId);
-    if (r === undefined) return true;
-    if (r.state === 'Cancelled' || r.fannedOut) return false;
-    r.state = 'Processing';
-    r.startTime ??= this.#now();
-    return true;
-  }
-
-  /** Deliveries found by the fan-out (each later ends in exactly one final count). */
-  plan(notificationId: string, platform: Platform, n: number): void {
-    const r = this.#records.get(notificationId);
-    if (r === undefined) return;
-    r.deliveries += n;
-    r.pending += n;
-    r.counts[platform] ??= zero();
-  }
-
-  /** Adds to a count; final counts settle pending deliveries. Returns the outcome when the notification just completed. */
-  count(notificationId: string, platform: Platform, name: CountName, n = 1): NotificationOutcome | undefined {
-    const r = this.#records.get(notificationId);
-    if (r === undefined || n === 0) return undefined;
-    r.counts[platform] ??= zero();
-    r.counts[platform][name] += n;
-    if (FINAL.has(name)) r.pending -= n;
-    return this.#maybeComplete(r);
-  }
-
-  /** The fan-out has planned every delivery. Returns the outcome when the notification just completed. */
-  fannedOut(notificationId: string): NotificationOutcome | undefined {
-    const r = this.#records.get(notificationId);
-    if (r === undefined) return undefined;
-    r.fannedOut = true;
-    return this.#maybeComplete(r);
-  }
-
-  get(notificationId: string): NotificationOutcome | undefined {
-    this.#sweep();
-    const r = this.#records.get(notificationId);
-    return r === undefined ? undefined : snapshot(r);
-  }
-
-  #maybeComplete(r: Record_): NotificationOutcome | undefined {
-    if (!r.fannedOut || r.pending > 0 || r.state !== 'Processing') return undefined;
-    r.state = r.deliveries === 0 ? 'NoTargetFound' : 'Completed';
-    r.endTime = this.#now();
-    return snapshot(r);
-  }
-
-  /** Drops records finished over `retentionMs` ago; runs at most once a minute. */
-  #sweep(): void {
-    const now = this.#now();
-    if (now - this.#lastSweep < 60_000) return;
-    this.#lastSweep = now;
-    const horizon = now - this.#retentionMs;
-    for (const [id, r] of this.#records) if (r.endTime !== undefined && r.endTime < horizon) this.#records.delete(id);
+  get empty(): boolean {
+    return this.planned.size === 0 && this.counts.size === 0;
   }
 }
 
-function snapshot(r: Record_): NotificationOutcome {
+/** Applies a tally (and maybe the end of the fan-out) to a record. */
+function applyTally(r: OutcomeRecord, tally: Tally, fannedOut: boolean, now: number): OutcomeRecord {
+  const counts: Partial<Record<Platform, OutcomeCounts>> = {};
+  for (const [p, c] of Object.entries(r.counts)) counts[p as Platform] = { ...c };
+  let { deliveries, pending } = r;
+  for (const [platform, n] of tally.planned) {
+    deliveries += n;
+    pending += n;
+    counts[platform] ??= zero();
+  }
+  for (const [platform, delta] of tally.counts) {
+    const c = counts[platform] ?? zero();
+    counts[platform] = c;
+    for (const name of Object.keys(delta) as CountName[]) c[name] += delta[name];
+    for (const name of FINAL) pending -= delta[name];
+  }
+  const next: OutcomeRecord = { ...r, deliveries, pending, counts, fannedOut: r.fannedOut || fannedOut };
+  if (next.fannedOut && next.pending <= 0 && next.state === 'Processing') {
+    return { ...next, state: next.deliveries === 0 ? 'NoTargetFound' : 'Completed', endTime: now };
+  }
+  return next;
+}
+
+export function toOutcome(r: OutcomeRecord): NotificationOutcome {
   const counts: Partial<Record<Platform, OutcomeCounts>> = {};
   for (const [platform, c] of Object.entries(r.counts)) counts[platform as Platform] = { ...c };
   return {
@@ -146,7 +148,96 @@ function snapshot(r: Record_): NotificationOutcome {
     ...(r.endTime === undefined ? {} : { endTime: r.endTime }),
     targetPlatforms: Object.keys(r.counts) as Platform[],
     deliveries: r.deliveries,
-    pending: r.pending,
+    pending: Math.max(0, r.pending),
     counts,
   };
+}
+
+/** The service's view of the outcome store. */
+export class OutcomeLedger {
+  readonly #store: OutcomeStore;
+  readonly #retentionMs: number;
+  readonly #now: () => number;
+  #lastSweep = 0;
+
+  constructor(store: OutcomeStore, retentionMs: number, now: () => number) {
+    this.#store = store;
+    this.#retentionMs = retentionMs;
+    this.#now = now;
+  }
+
+  async create(init: {
+    notificationId: string;
+    format: Notification['format'];
+    target: string;
+    scheduledAt?: number;
+  }): Promise<void> {
+    const now = this.#now();
+    if (now - this.#lastSweep >= 60_000) {
+      this.#lastSweep = now;
+      await this.#store.sweep(now - this.#retentionMs);
+    }
+    await this.#store.create({
+      ...init,
+      state: 'Enqueued',
+      enqueueTime: now,
+      deliveries: 0,
+      pending: 0,
+      fannedOut: false,
+      counts: {},
+    });
+  }
+
+  async setJobId(notificationId: string, jobId: string): Promise<void> {
+    await this.#store.update(notificationId, (r) => ({ ...r, jobId }));
+  }
+
+  /** The queue id of a scheduled notification that has not begun, for cancelling it. */
+  async cancellable(notificationId: string): Promise<string | undefined> {
+    const r = await this.#store.get(notificationId);
+    return r?.state === 'Enqueued' && r.scheduledAt !== undefined ? r.jobId : undefined;
+  }
+
+  async cancel(notificationId: string): Promise<void> {
+    const now = this.#now();
+    await this.#store.update(notificationId, (r) =>
+      r.state === 'Enqueued' ? { ...r, state: 'Cancelled', endTime: now } : r,
+    );
+  }
+
+  /** Whether the fan-out should run (not cancelled, not already done); marks the record Processing. */
+  async begin(notificationId: string): Promise<boolean> {
+    const now = this.#now();
+    let run = true;
+    const stored = await this.#store.update(notificationId, (r) => {
+      run = r.state !== 'Cancelled' && !r.fannedOut;
+      return run ? { ...r, state: 'Processing', startTime: r.startTime ?? now } : r;
+    });
+    return stored === undefined || run;
+  }
+
+  /** Applies a job's tally; resolves with the outcome when this made the notification complete. */
+  async record(notificationId: string, tally: Tally, fannedOut = false): Promise<NotificationOutcome | undefined> {
+    if (tally.empty && !fannedOut) return undefined;
+    const now = this.#now();
+    let before: NotificationState | undefined;
+    const stored = await this.#store.update(notificationId, (r) => {
+      before = r.state;
+      return applyTally(r, tally, fannedOut, now);
+    });
+    return stored !== undefined && before === 'Processing' && stored.state !== 'Processing'
+      ? toOutcome(stored)
+      : undefined;
+  }
+
+  /** The outcome, or undefined when unknown or finished over `retentionMs` ago. */
+  async get(notificationId: string): Promise<NotificationOutcome | undefined> {
+    const r = await this.#store.get(notificationId);
+    if (r === undefined || (r.endTime !== undefined && r.endTime < this.#now() - this.#retentionMs)) return undefined;
+    return toOutcome(r);
+  }
+
+  close(): Promise<void> {
+    return this.#store.close();
+  }
 }

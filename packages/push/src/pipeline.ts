@@ -19,7 +19,7 @@ import type {
   TestSendOutcome,
   TestSendResult,
 } from './model.ts';
-import type { CountName, OutcomeLedger } from './outcomes.ts';
+import { type OutcomeLedger, Tally } from './outcomes.ts';
 import type { DeliveryOutcome, PushProvider } from './providers/provider.ts';
 import type { PushQueue } from './queue.ts';
 import { type InstallationRepository, indexTags } from './repository.ts';
@@ -125,7 +125,8 @@ export class DeliveryPipeline {
   async fanout(job: FanoutJob): Promise<void> {
     const { ledger, queue, clock, events, batchSize } = this.#o;
     const id = job.notificationId;
-    if (!ledger.begin(id)) return;
+    if (!(await ledger.begin(id))) return;
+    const tally = new Tally();
     const expired = clock.now() >= job.expiresAt;
     const native = job.notification.format === 'template' ? undefined : job.notification;
     let batch: DeliveryItem[] = [];
@@ -143,9 +144,9 @@ export class DeliveryPipeline {
       items,
     });
     for await (const c of this.#targets(job.notification, job.target)) {
-      ledger.plan(id, c.item.platform, 1);
-      if (!c.ok) this.#final(id, c.item, 'invalid', c.reason);
-      else if (expired) this.#final(id, c.item, 'expired', 'the notification expired before it was processed');
+      tally.plan(c.item.platform);
+      if (!c.ok) this.#final(tally, id, c.item, 'invalid', c.reason);
+      else if (expired) this.#final(tally, id, c.item, 'expired', 'the notification expired before it was processed');
       else {
         batch.push(c.item);
         if (batch.length >= batchSize) {
@@ -157,17 +158,22 @@ export class DeliveryPipeline {
     // The last (for most sends the only) batch is delivered here, saving a trip through the queue:
     // the fan-out job is completed only after it, so a crash hands the whole job out again.
     if (batch.length > 0) await this.deliver(jobOf(batch));
-    const done = ledger.fannedOut(id);
+    const done = await ledger.record(id, tally, true);
     if (done !== undefined) events.completed(done);
   }
 
   /** Delivers a batch once; requeues what is to be retried; counts the rest. */
   async deliver(job: DeliverJob): Promise<void> {
-    const { clock, queue, events, backoff } = this.#o;
+    const { clock, queue, events, backoff, ledger } = this.#o;
     const id = job.notificationId;
+    const tally = new Tally();
+    const settle = async () => {
+      const done = await ledger.record(id, tally);
+      if (done !== undefined) events.completed(done);
+    };
     if (clock.now() >= job.expiresAt) {
-      for (const item of job.items) this.#final(id, item, 'expired', 'not handed to the platform before expiry');
-      return;
+      for (const item of job.items) this.#final(tally, id, item, 'expired', 'not handed to the platform before expiry');
+      return settle();
     }
     const results: Array<{ item: DeliveryItem; outcome: DeliveryOutcome }> = [];
     await eachLimit(job.items, this.#o.deliveryConcurrency, async (item) => {
@@ -202,27 +208,28 @@ export class DeliveryPipeline {
     for (const { item, outcome } of results) {
       switch (outcome.kind) {
         case 'delivered':
-          this.#count(id, item.platform, 'success');
+          tally.add(item.platform, 'success');
           break;
         case 'gone':
           await this.#markGone(item, outcome.reason);
-          this.#final(id, item, 'gone', outcome.reason);
+          this.#final(tally, id, item, 'gone', outcome.reason);
           break;
         case 'invalid':
-          this.#final(id, item, 'invalid', outcome.reason);
+          this.#final(tally, id, item, 'invalid', outcome.reason);
           break;
         case 'auth':
-          this.#final(id, item, 'failed', outcome.reason);
+          this.#final(tally, id, item, 'failed', outcome.reason);
           break;
         case 'throttled':
-          this.#count(id, item.platform, 'throttled');
-          if (!requeue) this.#final(id, item, 'expired', `throttled until past expiry: ${outcome.reason}`);
+          tally.add(item.platform, 'throttled');
+          if (!requeue) this.#final(tally, id, item, 'expired', `throttled until past expiry: ${outcome.reason}`);
           break;
         case 'retry':
-          if (!requeue) this.#final(id, item, 'expired', `retries ran past expiry: ${outcome.reason}`);
+          if (!requeue) this.#final(tally, id, item, 'expired', `retries ran past expiry: ${outcome.reason}`);
           break;
       }
     }
+    await settle();
   }
 
   /** Delivers to at most `limit` targets, each once, and reports every outcome (nothing counted). */
@@ -254,12 +261,13 @@ export class DeliveryPipeline {
     return { success, failure: results.length - success, results };
   }
 
-  #count(id: string, platform: Platform, name: CountName): void {
-    const done = this.#o.ledger.count(id, platform, name);
-    if (done !== undefined) this.#o.events.completed(done);
-  }
-
-  #final(id: string, item: DeliveryItem, outcome: 'gone' | 'invalid' | 'expired' | 'failed', reason: string): void {
+  #final(
+    tally: Tally,
+    id: string,
+    item: DeliveryItem,
+    outcome: 'gone' | 'invalid' | 'expired' | 'failed',
+    reason: string,
+  ): void {
     this.#o.events.failed({
       notificationId: id,
       platform: item.platform,
@@ -268,7 +276,7 @@ export class DeliveryPipeline {
       outcome,
       reason,
     });
-    this.#count(id, item.platform, outcome);
+    tally.add(item.platform, outcome);
   }
 
   async #deliverOne(item: DeliveryItem, native: DeliverJob['native'] | undefined): Promise<DeliveryOutcome> {

@@ -41,7 +41,7 @@ import type {
   TestSendOutcome,
 } from './model.ts';
 import { checkNotification, checkTarget, describeTarget } from './notifications.ts';
-import { OutcomeLedger } from './outcomes.ts';
+import { createMemoryOutcomeStore, OutcomeLedger, type OutcomeStore } from './outcomes.ts';
 import { type DeliverJob, DeliveryPipeline, type FanoutJob } from './pipeline.ts';
 import type { PushProvider } from './providers/provider.ts';
 import type { LockedJob, PushQueue } from './queue.ts';
@@ -57,6 +57,8 @@ export interface PushServiceOptions {
   repository?: InstallationRepository;
   /** Where send jobs wait. @default a new memory queue: **not durable**, for tests and standalone use */
   queue?: PushQueue;
+  /** Where per-notification outcomes are kept. @default a new memory store (lost on exit) */
+  outcomes?: OutcomeStore;
   /** A delivery not handed to its platform this long after the send counts `expired`. @default 1_800_000 (30 min) */
   expiryMs?: number;
   /** Delay before each retry of a `retry` outcome (a `throttled` one waits at least its `retryAfterMs`). @default { initialMs: 1_000, maxMs: 60_000 } */
@@ -240,7 +242,9 @@ class PushServiceImpl extends TypedEmitter<PushServiceEvents> implements PushSer
     this.#backoff = { initialMs: 1_000, maxMs: 60_000, ...options.backoff };
     this.#repository = options.repository ?? createMemoryInstallationRepository();
     this.#queue = options.queue ?? createMemoryPushQueue({ clock: this.#clock });
-    this.#ledger = new OutcomeLedger(this.#n.outcomeRetentionMs, () => this.#clock.now());
+    this.#ledger = new OutcomeLedger(options.outcomes ?? createMemoryOutcomeStore(), this.#n.outcomeRetentionMs, () =>
+      this.#clock.now(),
+    );
     this.#pipeline = new DeliveryPipeline({
       providers: this.#providers,
       repository: this.#repository,
@@ -357,7 +361,7 @@ class PushServiceImpl extends TypedEmitter<PushServiceEvents> implements PushSer
     const notificationId = this.#ids.next();
     const result: SendResult = scheduledAt === undefined ? { notificationId } : { notificationId, scheduledAt };
     if (key !== undefined) this.#idempotency.set(key, { result, at: now });
-    this.#ledger.create({
+    await this.#ledger.create({
       notificationId,
       format: checked.format,
       target: describeTarget(to),
@@ -375,10 +379,10 @@ class PushServiceImpl extends TypedEmitter<PushServiceEvents> implements PushSer
         job as unknown as Record<string, unknown>,
         scheduledAt === undefined ? {} : { scheduledAt },
       );
-      this.#ledger.setJobId(notificationId, jobId);
+      await this.#ledger.setJobId(notificationId, jobId);
     } catch (err) {
       if (key !== undefined) this.#idempotency.delete(key);
-      this.#ledger.cancel(notificationId);
+      await this.#ledger.cancel(notificationId).catch(() => {});
       throw err;
     }
     this.emit(
@@ -396,9 +400,9 @@ class PushServiceImpl extends TypedEmitter<PushServiceEvents> implements PushSer
 
   async cancelScheduled(notificationId: string): Promise<boolean> {
     this.#running();
-    const jobId = this.#ledger.cancellable(notificationId);
+    const jobId = await this.#ledger.cancellable(notificationId);
     if (jobId === undefined || !(await this.#queue.cancel(jobId))) return false;
-    this.#ledger.cancel(notificationId);
+    await this.#ledger.cancel(notificationId);
     return true;
   }
 
@@ -521,6 +525,7 @@ class PushServiceImpl extends TypedEmitter<PushServiceEvents> implements PushSer
     if (wasRunning) await this.#consuming;
     await this.#queue.close();
     await this.#repository.close();
+    await this.#ledger.close();
     await Promise.all([...this.#providers.values()].map((p) => p.close()));
     this.#state = 'closed';
   }

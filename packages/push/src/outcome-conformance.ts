@@ -1,0 +1,109 @@
+/**
+ * The conformance suite every {@link OutcomeStore} runs. Run it from a five-line file:
+ *
+ * ```ts
+ * import { describeOutcomeStore } from '@hubbub/push/conformance';
+ * import { createMemoryOutcomeStore } from '@hubbub/push';
+ * describeOutcomeStore({ name: 'memory', create: () => createMemoryOutcomeStore() });
+ * ```
+ * @module
+ */
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import type { OutcomeRecord, OutcomeStore } from './outcomes.ts';
+
+export interface OutcomeStoreSuiteOptions {
+  name: string;
+  /** A fresh, empty store per test. */
+  create: () => OutcomeStore | Promise<OutcomeStore>;
+  /** When set, every case is skipped with this reason (the store's server is not reachable). */
+  unavailable?: string;
+  cleanup?: () => Promise<void>;
+}
+
+const record = (id: string, overrides: Partial<OutcomeRecord> = {}): OutcomeRecord => ({
+  notificationId: id,
+  state: 'Enqueued',
+  format: 'template',
+  target: 'a || b',
+  enqueueTime: 1_700_000_000_000,
+  deliveries: 0,
+  pending: 0,
+  fannedOut: false,
+  counts: {},
+  ...overrides,
+});
+
+export function describeOutcomeStore(options: OutcomeStoreSuiteOptions): void {
+  const { name, create, unavailable, cleanup } = options;
+  const test = (title: string, body: (store: OutcomeStore) => Promise<void>): void => {
+    const run = async () => {
+      const store = await create();
+      try {
+        await body(store);
+      } finally {
+        await store.close();
+      }
+    };
+    if (unavailable !== undefined) it(title, { skip: unavailable }, run);
+    else it(title, run);
+  };
+
+  describe(`OutcomeStore conformance: ${name}`, () => {
+    if (cleanup !== undefined && unavailable === undefined) after(cleanup);
+
+    test('round-trips a record; an unknown id is undefined', async (store) => {
+      const full = record('n-1', {
+        state: 'Completed',
+        scheduledAt: 1_700_000_060_000,
+        startTime: 1_700_000_060_001,
+        endTime: 1_700_000_060_002,
+        deliveries: 3,
+        fannedOut: true,
+        counts: { browser: { success: 2, gone: 1, invalid: 0, throttled: 4, expired: 0, failed: 0 } },
+        jobId: 'job-9',
+      });
+      await store.create(full);
+      assert.deepEqual(await store.get('n-1'), full);
+      assert.equal(await store.get('n-2'), undefined);
+    });
+
+    test('update replaces the record with what change returns, and answers it', async (store) => {
+      await store.create(record('n-1'));
+      const stored = await store.update('n-1', (r) => ({ ...r, state: 'Processing', startTime: 5 }));
+      assert.equal(stored?.state, 'Processing');
+      assert.deepEqual(await store.get('n-1'), stored);
+      assert.equal(await store.update('missing', (r) => r), undefined);
+    });
+
+    test('concurrent updates of one record all apply', async (store) => {
+      await store.create(record('n-1'));
+      await Promise.all(
+        Array.from({ length: 20 }, () =>
+          store.update('n-1', (r) => ({ ...r, deliveries: r.deliveries + 1, pending: r.pending + 1 })),
+        ),
+      );
+      const r = await store.get('n-1');
+      assert.deepEqual([r?.deliveries, r?.pending], [20, 20]);
+    });
+
+    test('a record read is not changed by changing the object read', async (store) => {
+      await store.create(
+        record('n-1', { counts: { fcmv1: { success: 1, gone: 0, invalid: 0, throttled: 0, expired: 0, failed: 0 } } }),
+      );
+      const read = (await store.get('n-1')) as { counts: { fcmv1: { success: number } } };
+      read.counts.fcmv1.success = 99;
+      assert.equal((await store.get('n-1'))?.counts.fcmv1?.success, 1);
+    });
+
+    test('sweep deletes records that finished before the horizon, and only those', async (store) => {
+      await store.create(record('old', { state: 'Completed', endTime: 1_000 }));
+      await store.create(record('recent', { state: 'Completed', endTime: 5_000 }));
+      await store.create(record('running', { state: 'Processing' }));
+      assert.equal(await store.sweep(2_000), 1);
+      assert.equal(await store.get('old'), undefined);
+      assert.ok(await store.get('recent'));
+      assert.ok(await store.get('running'));
+    });
+  });
+}
