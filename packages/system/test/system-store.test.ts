@@ -115,6 +115,22 @@ describe('the store in the system', () => {
     );
   });
 
+  it('fails the start with FUNCTIONS_INVALID_SETTING when a connection setting names an unusable store', async () => {
+    await assert.rejects(
+      startSystem({
+        port: 0,
+        logger: silentLogger,
+        app: { dir: fixture('cosmos-app') },
+        settings: { CosmosDBConnection: 'pglite://' },
+      }),
+      (err: { code?: string; detail?: { setting?: string } }) => {
+        assert.equal(err.code, 'FUNCTIONS_INVALID_SETTING');
+        assert.equal(err.detail?.setting, 'CosmosDBConnection');
+        return true;
+      },
+    );
+  });
+
   it('opens the store another URL names for a connection setting, and closes it with the system', async () => {
     const other = tempDir();
     {

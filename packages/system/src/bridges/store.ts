@@ -7,7 +7,14 @@
  * own store for its URL (or a Cosmos DB connection string), another store URL opened on demand.
  * @module
  */
-import type { StoreChangeBatch, StoreChangeOptions, StorePort, StoreResolver, StoreTarget } from '@hubbub/functions';
+import {
+  FunctionsError,
+  type StoreChangeBatch,
+  type StoreChangeOptions,
+  type StorePort,
+  type StoreResolver,
+  type StoreTarget,
+} from '@hubbub/functions';
 import type { ChangeFeedProcessor, Container, Store } from '@hubbub/store';
 import { StoreError } from '@hubbub/store';
 
@@ -147,7 +154,7 @@ export function storeConnections(
   const ownPort = bridgeStore(own.store);
   const opened = new Map<string, Promise<Store>>();
   return {
-    async resolve({ value }) {
+    async resolve({ name, value }) {
       const url = value.trim();
       if (!STORE_URL.test(url) || url === own.url) return ownPort;
       let store = opened.get(url);
@@ -156,7 +163,15 @@ export function storeConnections(
         opened.set(url, store);
         store.catch(() => opened.delete(url));
       }
-      return bridgeStore(await store);
+      try {
+        return bridgeStore(await store);
+      } catch (err) {
+        throw new FunctionsError(
+          'FUNCTIONS_INVALID_SETTING',
+          `Connection setting "${name}" names a store that cannot be used: ${(err as Error)?.message ?? err}`,
+          { cause: err, detail: { setting: name } },
+        );
+      }
     },
     async close() {
       const stores = [...opened.values()];
