@@ -485,6 +485,49 @@ describe('sends', () => {
     errors.length = 0;
   });
 
+  it('reports each send as enqueued, then completed with its outcome', async () => {
+    const enqueued: unknown[] = [];
+    const completed: NotificationOutcome[] = [];
+    push.on('notification:enqueued', (e) => enqueued.push(e));
+    push.on('notification:completed', (o) => completed.push(o));
+    const at = clock.now() + 1_000;
+    const scheduled = await push.send({ format: 'fcmv1', body: '{}' }, { kind: 'broadcast' }, { scheduledAt: at });
+    const now = await push.send({ format: 'fcmv1', body: '{}' }, { kind: 'tags', expression: 'nobody' });
+    assert.deepEqual(enqueued, [
+      { notificationId: scheduled.notificationId, scheduledAt: at },
+      { notificationId: now.notificationId },
+    ]);
+    await waitFor(() => completed.length === 1);
+    assert.deepEqual([completed[0]?.notificationId, completed[0]?.state], [now.notificationId, 'NoTargetFound']);
+    clock.advance(1_000);
+    await waitFor(() => completed.length === 2);
+    const outcome = completed[1]!;
+    assert.equal(outcome.state, 'Completed');
+    assert.equal(outcome.scheduledAt, at);
+    assert.equal(outcome.startTime, at);
+    assert.equal(outcome.endTime, at);
+    assert.deepEqual(outcome, await push.getNotificationOutcome(scheduled.notificationId));
+  });
+
+  it('keeps a finished outcome readable for outcomeRetentionMs', async () => {
+    await open({ outcomeRetentionMs: 60_000 });
+    const { notificationId } = await push.send({ format: 'fcmv1', body: '{}' }, { kind: 'broadcast' });
+    await settled(notificationId);
+    clock.advance(60_000);
+    assert.equal((await push.getNotificationOutcome(notificationId))?.state, 'Completed');
+    clock.advance(1);
+    assert.equal(await push.getNotificationOutcome(notificationId), undefined);
+  });
+
+  it('is an async disposable: leaving the scope closes it', async () => {
+    const provider = new RecordingProvider('fcmv1');
+    {
+      await using scoped = createPushService({ providers: [provider] });
+      await scoped.start();
+    }
+    assert.equal(provider.closed, true);
+  });
+
   it('closes its providers with it', async () => {
     await push.close();
     assert.equal(fcm.closed, true);
