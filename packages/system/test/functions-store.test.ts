@@ -9,9 +9,10 @@ import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { waitFor } from '@hubbub/kernel';
+import type { StoreChangeOptions, StorePort } from '@hubbub/functions';
+import { ManualClock, waitFor } from '@hubbub/kernel';
 import { createStore, type Store } from '@hubbub/store';
-import { storeConnections } from '../src/bridges/store.ts';
+import { bridgeStore, storeConnections } from '../src/bridges/store.ts';
 import { serve } from './function-apps.ts';
 
 const POSTGRES = process.env.HUBBUB_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -164,3 +165,64 @@ for (const driver of drivers) {
     });
   });
 }
+
+describe('the store bridge', () => {
+  const orders = { database: 'shop', container: 'orders' };
+  const subscription = (
+    leasePort: StorePort,
+    signal: AbortSignal,
+    more: Partial<StoreChangeOptions> = {},
+  ): StoreChangeOptions => ({
+    processorName: 'fn',
+    leases: { port: leasePort, database: 'ops', container: 'leases', createIfNotExists: true },
+    startFrom: 'beginning',
+    maxItems: 10,
+    pollDelayMs: 50,
+    signal,
+    ...more,
+  });
+
+  it('starts from a time by skipping documents last written before it; keeps leases in another bridged store', async () => {
+    const clock = new ManualClock(Date.parse('2026-01-01T00:00:00Z'));
+    await using store = createStore({ clock });
+    await using leaseStore = createStore({ clock });
+    const { database } = await store.databases.createIfNotExists({ id: 'shop' });
+    const { container } = await database.containers.createIfNotExists({ id: 'orders', partitionKey: '/id' });
+    await container.items.create({ id: 'old' });
+    clock.advance(10_000);
+    await container.items.create({ id: 'new' });
+    const port = bridgeStore(store);
+    const abort = new AbortController();
+    const seen: string[] = [];
+    for await (const batch of port.changes(
+      orders,
+      subscription(bridgeStore(leaseStore), abort.signal, { startFrom: { time: clock.now() - 5_000 } }),
+    )) {
+      seen.push(...batch.documents.map((d) => String(d.id)));
+      await batch.complete();
+      if (seen.includes('new')) abort.abort();
+    }
+    assert.deepEqual(seen, ['new']);
+    const { resources } = await leaseStore.database('ops').container('leases').items.readAll().fetchAll();
+    assert.ok(resources.length > 0, 'the leases are in the lease store');
+    const { resources: none } = await store.databases.readAll();
+    assert.deepEqual(
+      none.map((d) => d.id),
+      ['shop'],
+      'and not in the watched one',
+    );
+  });
+
+  it('refuses a lease port that is no bridged store, and a watched container that does not exist', async () => {
+    await using store = createStore({});
+    const port = bridgeStore(store);
+    const foreign: StorePort = { ...port };
+    const iterate = async (options: StoreChangeOptions) => {
+      for await (const _ of port.changes(orders, options)) break;
+    };
+    await assert.rejects(iterate(subscription(foreign, new AbortController().signal)), {
+      code: 'STORE_INVALID_REQUEST',
+    });
+    await assert.rejects(iterate(subscription(port, new AbortController().signal)), { code: 'STORE_NOT_FOUND' });
+  });
+});
