@@ -53,6 +53,8 @@ export const PushErrorCode = {
   MethodNotAllowed: 'PUSH_METHOD_NOT_ALLOWED',
   /** Notification Hubs API: a route the SDK has that Hubbub does not serve (`detail.route`). */
   NotSupported: 'PUSH_NOT_SUPPORTED',
+  /** Notification Hubs API: `If-Match` names an ETag the registration no longer has (`detail.etag` is the current one). */
+  PreconditionFailed: 'PUSH_PRECONDITION_FAILED',
 } as const;
 
 export type PushErrorCode = (typeof PushErrorCode)[keyof typeof PushErrorCode];

@@ -236,6 +236,62 @@ describe('Notification Hubs front: hostile input', () => {
     await healthy();
   });
 
+  it('refuses malformed registrations, entity declarations and bad list queries', async () => {
+    const post = (body: string) =>
+      client.send('POST', `/orders/registrations${api}`, {
+        headers: { 'Content-Type': 'application/atom+xml;type=entry;charset=utf-8' },
+        body,
+      });
+    const entry = (description: string) =>
+      `<entry xmlns="http://www.w3.org/2005/Atom"><content type="application/xml">${description}</content></entry>`;
+    expect(await post(''), 400, 'PUSH_INVALID_REQUEST');
+    expect(await post('<entry><content>'), 400, 'PUSH_INVALID_REQUEST');
+    expect(await post('{"json": true}'), 400, 'PUSH_INVALID_REQUEST');
+    expect(
+      await post(
+        `<?xml version="1.0"?><!DOCTYPE lol [<!ENTITY lol "lol">]>${entry('<FcmV1RegistrationDescription><FcmV1RegistrationId>&lol;</FcmV1RegistrationId></FcmV1RegistrationDescription>')}`,
+      ),
+      400,
+      'PUSH_INVALID_REQUEST',
+    );
+    expect(await post('<entry xmlns="http://www.w3.org/2005/Atom"></entry>'), 400, 'PUSH_INVALID_REQUEST');
+    expect(await post(entry('<Unknown/>')), 400, 'PUSH_UNKNOWN_PLATFORM');
+    expect(
+      await post(
+        entry('<GcmRegistrationDescription><GcmRegistrationId>x</GcmRegistrationId></GcmRegistrationDescription>'),
+      ),
+      400,
+      'PUSH_UNKNOWN_PLATFORM',
+    );
+    expect(
+      await post(entry('<FcmV1RegistrationDescription/><AppleRegistrationDescription/>')),
+      400,
+      'PUSH_UNKNOWN_PLATFORM',
+    );
+    expect(
+      await post(
+        entry(
+          '<FcmV1TemplateRegistrationDescription><FcmV1RegistrationId>t</FcmV1RegistrationId></FcmV1TemplateRegistrationDescription>',
+        ),
+      ),
+      400,
+      'PUSH_INVALID_REQUEST',
+    );
+    expect(
+      await client.send('GET', `/orders/registrations${api}&$filter=${encodeURIComponent("Nonsense eq 'x'")}`),
+      400,
+      'PUSH_INVALID_REQUEST',
+    );
+    expect(
+      await client.send('GET', `/orders/registrations${api}&$filter=${encodeURIComponent('1 = 1')}`),
+      400,
+      'PUSH_INVALID_REQUEST',
+    );
+    expect(await client.send('GET', `/orders/registrations${api}&$top=-1`), 400, 'PUSH_INVALID_REQUEST');
+    expect(await client.send('GET', `/orders/feedbackcontainer${api}`), 404, 'PUSH_NOT_SUPPORTED');
+    await healthy();
+  });
+
   it('de-duplicates a retried send by x-ms-client-request-id', async () => {
     const send = () =>
       client.send('POST', `/orders/messages/${api}`, {

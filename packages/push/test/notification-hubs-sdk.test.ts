@@ -392,6 +392,6 @@ describe('@azure/notification-hubs against the Notification Hubs front', () => {
       'PUSH_INSTALLATION_NOT_FOUND',
     );
     await expectError(sdk.call('getNotificationOutcomeDetails', 'no-such-id'), 404, 'PUSH_NOT_FOUND');
-    await expectError(sdk.call('createRegistrationId'), 501, 'PUSH_NOT_SUPPORTED');
+    await expectError(sdk.call('getFeedbackContainerUrl'), 404, 'PUSH_NOT_SUPPORTED');
   });
 });

@@ -11,6 +11,7 @@ import { PushError } from '../errors.ts';
 import { serveBatch } from './batch.ts';
 import { apiVersion, Exchange, type NotificationHubsBackend } from './exchange.ts';
 import { serveInstallation } from './installations.ts';
+import { serveRegistration, serveRegistrationId, serveRegistrations, serveTagRegistrations } from './registrations.ts';
 import { invalidRequest } from './reply.ts';
 import { checkPathId, parseRoute, rights } from './routes.ts';
 import { type AccessPolicy, verifySasToken } from './sas.ts';
@@ -85,12 +86,20 @@ export function createRouter(c: RouterConfig) {
         return serveOutcome(x, checkPathId(route.id, 'notification id'));
       case 'scheduled':
         return serveCancel(x, checkPathId(route.id, 'notification id'));
+      case 'registrationIds':
+        return serveRegistrationId(x);
+      case 'registrations':
+        return serveRegistrations(x);
+      case 'registration':
+        return serveRegistration(x, checkPathId(route.id, 'registration id'));
+      case 'tagRegistrations':
+        return serveTagRegistrations(x, checkPathId(route.tag, 'tag'));
       default:
         throw new PushError(
           'PUSH_NOT_SUPPORTED',
           `Hubbub does not serve ${route.kind} (${method} ${url.pathname.slice(0, 128)}).`,
           {
-            status: 501,
+            status: 404,
             detail: { route: route.kind },
           },
         );

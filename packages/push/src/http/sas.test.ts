@@ -50,7 +50,7 @@ describe('shared access signatures', () => {
       [createSasToken('https://127.0.0.1:7443/', full, now / 1000 - 1), /expired/],
       [token.replace(/&skn=[^&]+/, ''), /needs sr, sig, se and skn/],
       [`${token}&sr=x`, /malformed/],
-      [token.replace(/sig=/, 'sig=%E0%A4%A'), /percent-encoding/],
+      [token.replace(/sig=/, 'sig=%ZZ'), /percent-encoding/],
       [token.replace(/se=\d+/, 'se=soon'), /expiry/],
       [`${token}${'&x=y'.repeat(2000)}`, /too long/],
     ];
