@@ -52,6 +52,8 @@ export interface DeliverJob {
   readonly expiresAt: number;
   /** 1 for the first try. */
   readonly attempt: number;
+  /** The job's duplicate-detection key: `{notificationId}/{batch}/{attempt}`. */
+  readonly key: string;
   readonly items: readonly DeliveryItem[];
 }
 
@@ -130,6 +132,7 @@ export class DeliveryPipeline {
     const expired = clock.now() >= job.expiresAt;
     const native = job.notification.format === 'template' ? undefined : job.notification;
     let batch: DeliveryItem[] = [];
+    let batches = 0;
     const jobOf = (items: DeliveryItem[]): DeliverJob => ({
       type: 'deliver',
       notificationId: id,
@@ -141,6 +144,7 @@ export class DeliveryPipeline {
           }),
       expiresAt: job.expiresAt,
       attempt: 1,
+      key: `${id}/${++batches}/1`,
       items,
     });
     for await (const c of this.#targets(job.notification, job.target)) {
@@ -150,7 +154,8 @@ export class DeliveryPipeline {
       else {
         batch.push(c.item);
         if (batch.length >= batchSize) {
-          await queue.enqueue(jobOf(batch) as unknown as Record<string, unknown>);
+          const next = jobOf(batch);
+          await queue.enqueue(next as unknown as Record<string, unknown>, { key: next.key });
           batch = [];
         }
       }
@@ -189,8 +194,9 @@ export class DeliveryPipeline {
     const requeue = retry.length > 0 && now + delayMs < job.expiresAt;
     if (requeue) {
       // Queued before anything is counted: if this fails the job is handed out again and counts stay right.
-      const next: DeliverJob = { ...job, attempt: job.attempt + 1, items: retry.map((r) => r.item) };
-      await queue.enqueue(next as unknown as Record<string, unknown>, { scheduledAt: now + delayMs });
+      const key = `${job.key.slice(0, job.key.lastIndexOf('/'))}/${job.attempt + 1}`;
+      const next: DeliverJob = { ...job, attempt: job.attempt + 1, key, items: retry.map((r) => r.item) };
+      await queue.enqueue(next as unknown as Record<string, unknown>, { scheduledAt: now + delayMs, key });
       const byPlatform = new Map<Platform, DeliveryOutcome[]>();
       for (const r of retry) byPlatform.set(r.item.platform, [...(byPlatform.get(r.item.platform) ?? []), r.outcome]);
       for (const [platform, outcomes] of byPlatform) {

@@ -139,6 +139,24 @@ export function describePushQueue(options: PushQueueSuiteOptions): void {
       assert.equal(await next(time === 'manual' ? 100 : 500), undefined);
     });
 
+    test('a job whose key the queue took before is not added again', async ({ queue, next }) => {
+      const first = await queue.enqueue({ n: 1 }, { key: 'notification-1/1/1' });
+      const job = await next();
+      await job?.complete();
+      assert.equal(await queue.enqueue({ n: 1 }, { key: 'notification-1/1/1' }), first);
+      await queue.enqueue({ n: 2 }, { key: 'notification-1/2/1' });
+      await queue.enqueue({ n: 3 });
+      await queue.enqueue({ n: 4 });
+      const seen: unknown[] = [];
+      for (let i = 0; i < 3; i++) {
+        const j = await next();
+        seen.push(j?.body.n);
+        await j?.complete();
+      }
+      assert.deepEqual(seen, [2, 3, 4], 'jobs without a key are never dropped');
+      assert.equal(await next(100), undefined);
+    });
+
     test('receive ends when its signal aborts', async ({ queue }) => {
       const abort = new AbortController();
       const seen: unknown[] = [];

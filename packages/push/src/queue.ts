@@ -16,9 +16,20 @@ export type PushJobBody = Readonly<Record<string, unknown>>;
 export interface EnqueueOptions {
   /** Hand the job out no earlier than this (ms since the epoch). @default now */
   readonly scheduledAt?: number;
+  /**
+   * Duplicate detection: a job whose key the queue has taken before (within its window) is not
+   * added again, and `enqueue` resolves with the first job's id. The service keys the jobs a
+   * fan-out or a retry makes, so a fan-out handed out again after a crash queues nothing twice.
+   * On the bus: the message id of a queue with duplicate detection on.
+   */
+  readonly key?: string;
 }
 
-/** A job handed out under a lock: settle it exactly once. */
+/**
+ * A job handed out under a lock: settle it exactly once. The lock must hold while the service
+ * works on the job — a fan-out to 100,000 installations runs about a second on the memory
+ * repository, longer on a database — so a queue with timed locks renews them or locks for minutes.
+ */
 export interface LockedJob {
   readonly body: PushJobBody;
   /** 1 on the first hand-out; more after an abandon or a lost lock. */

@@ -485,6 +485,40 @@ describe('sends', () => {
     errors.length = 0;
   });
 
+  it('a fan-out that fails midway and runs again queues no batch twice, and counts each delivery once', async () => {
+    await open({ batchSize: 2 });
+    for (let n = 0; n < 5; n++) {
+      await push.upsertInstallation({
+        installationId: `b${n}`,
+        platform: 'fcmv1',
+        pushChannel: `b-${n}`,
+        tags: ['batch'],
+      });
+    }
+    const find = repository.find.bind(repository);
+    let runs = 0;
+    repository.find = (query) => {
+      const run = ++runs;
+      return (async function* () {
+        let n = 0;
+        for await (const i of find(query)) {
+          if (run === 1 && ++n === 5) throw new Error('lost the database mid fan-out');
+          yield i;
+        }
+      })();
+    };
+    const { notificationId } = await push.send({ format: 'fcmv1', body: '{}' }, { kind: 'tags', expression: 'batch' });
+    await waitFor(() => errors.length === 1 && fcm.deliveries.length === 4, {
+      what: 'two batches delivered, then the failure',
+    });
+    clock.advance(1_000); // the failed fan-out is abandoned after its back-off and runs again
+    const outcome = await settled(notificationId);
+    assert.equal(runs, 2);
+    assert.deepEqual(fcm.handles().sort(), ['b-0', 'b-1', 'b-2', 'b-3', 'b-4']);
+    assert.deepEqual([outcome.deliveries, outcome.counts.fcmv1?.success], [5, 5]);
+    errors.length = 0;
+  });
+
   it('reports each send as enqueued, then completed with its outcome', async () => {
     const enqueued: unknown[] = [];
     const completed: NotificationOutcome[] = [];

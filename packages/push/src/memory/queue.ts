@@ -11,6 +11,8 @@ import type { EnqueueOptions, LockedJob, PushJobBody, PushQueue } from '../queue
 export interface MemoryPushQueueOptions {
   /** Reads scheduled times. @default systemClock */
   clock?: Clock;
+  /** Job keys remembered for duplicate detection (the oldest are forgotten first). @default 100_000 */
+  keyHistory?: number;
 }
 
 interface Entry {
@@ -25,19 +27,28 @@ export class MemoryPushQueue implements PushQueue {
   readonly #ready: Entry[] = [];
   readonly #scheduled = new Map<string, { entry: Entry; timer: TimerHandle }>();
   readonly #locked = new Map<string, Entry>();
+  readonly #keys = new Map<string, string>();
+  readonly #keyHistory: number;
   #seq = 0;
   readonly #waiters = new Set<() => void>();
   #closed = false;
 
   constructor(options: MemoryPushQueueOptions = {}) {
     this.#clock = options.clock ?? systemClock;
+    this.#keyHistory = options.keyHistory ?? 100_000;
   }
 
   async open(): Promise<void> {}
 
   async enqueue(body: PushJobBody, options: EnqueueOptions = {}): Promise<string> {
+    const seen = options.key === undefined ? undefined : this.#keys.get(options.key);
+    if (seen !== undefined) return seen;
     // A JSON round trip, as a queue that stores bytes would make: a job that is not plain JSON fails here.
     const entry: Entry = { id: `job-${++this.#seq}`, body: JSON.parse(JSON.stringify(body)), deliveryCount: 0 };
+    if (options.key !== undefined) {
+      this.#keys.set(options.key, entry.id);
+      if (this.#keys.size > this.#keyHistory) this.#keys.delete(this.#keys.keys().next().value!);
+    }
     const delay = options.scheduledAt === undefined ? 0 : options.scheduledAt - this.#clock.now();
     if (delay <= 0) this.#push(entry);
     else {
