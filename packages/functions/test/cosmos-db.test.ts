@@ -220,6 +220,24 @@ describe('cosmosDBTrigger', () => {
     });
   });
 
+  it('without a store, an input or output answers FUNCTIONS_BINDING_UNAVAILABLE per invocation', async () => {
+    await using app = await serve({
+      app: 'cosmos-app',
+      settings: { 'AzureWebJobs.onOrder.Disabled': 'true', 'AzureWebJobs.legacyFeed.Disabled': 'true' },
+    });
+    const causes: unknown[] = [];
+    app.host.on('invocation:failed', (err) =>
+      causes.push(err.code === 'FUNCTIONS_OUTPUT_FAILED' ? (err.cause as { code?: unknown }).code : err.code),
+    );
+    const codeOf = async (res: Response) => {
+      assert.equal(res.status, 500);
+      return ((await res.json()) as { error: { code: string } }).error.code;
+    };
+    assert.equal(await codeOf(await fetch(`${app.base}/api/orders/o1`)), 'FUNCTIONS_BINDING_UNAVAILABLE');
+    assert.equal(await codeOf(await post(app.base, { id: 'o1' })), 'FUNCTIONS_OUTPUT_FAILED');
+    assert.deepEqual(causes, ['FUNCTIONS_BINDING_UNAVAILABLE', 'FUNCTIONS_BINDING_UNAVAILABLE']);
+  });
+
   it('resolves a store per connection setting, once, with its value', async () => {
     const store = seeded();
     const asked: string[] = [];
