@@ -11,7 +11,6 @@
 import { type BackoffOptions, backoffDelay, type Clock } from '@hubbub/kernel';
 import type {
   BrowserChannel,
-  Installation,
   Notification,
   NotificationOutcome,
   Platform,
@@ -22,20 +21,10 @@ import type {
 import { type OutcomeLedger, Tally } from './outcomes.ts';
 import type { DeliveryOutcome, PushProvider } from './providers/provider.ts';
 import type { PushQueue } from './queue.ts';
-import { type InstallationRepository, indexTags } from './repository.ts';
-import { parseTagExpression, type TagExpression } from './tags.ts';
-import { type CompiledTemplate, compileHeaders, compileTemplate, type Properties, toProperties } from './templates.ts';
+import type { InstallationRepository } from './repository.ts';
+import { type Candidate, type DeliveryItem, TargetResolver } from './targets.ts';
 
-/** One delivery as it travels in a job. */
-export interface DeliveryItem {
-  readonly platform: Platform;
-  readonly channel: BrowserChannel | string;
-  readonly installationId?: string;
-  readonly template?: string;
-  /** Rendered template body; absent for native sends (the job's `native.body`). */
-  readonly body?: string;
-  readonly headers?: Readonly<Record<string, string>>;
-}
+export type { DeliveryItem };
 
 export interface FanoutJob {
   readonly type: 'fanout';
@@ -56,11 +45,6 @@ export interface DeliverJob {
   readonly key: string;
   readonly items: readonly DeliveryItem[];
 }
-
-/** A target found, or a delivery that failed before reaching a provider (template too large). */
-type Candidate =
-  | { readonly ok: true; readonly item: DeliveryItem }
-  | { readonly ok: false; readonly item: DeliveryItem; readonly outcome: string; readonly reason: string };
 
 export interface PipelineEvents {
   completed(outcome: NotificationOutcome): void;
@@ -96,8 +80,6 @@ export interface PipelineOptions {
   readonly events: PipelineEvents;
 }
 
-const TEMPLATE_CACHE = 10_000;
-
 export function handleOf(channel: BrowserChannel | string): string {
   return typeof channel === 'string' ? channel : channel.endpoint;
 }
@@ -117,10 +99,11 @@ async function eachLimit<T>(items: readonly T[], limit: number, fn: (item: T) =>
 
 export class DeliveryPipeline {
   readonly #o: PipelineOptions;
-  readonly #templates = new Map<string, { body: CompiledTemplate; headers: ReturnType<typeof compileHeaders> }>();
+  readonly #targets: TargetResolver;
 
   constructor(options: PipelineOptions) {
     this.#o = options;
+    this.#targets = new TargetResolver(options);
   }
 
   /** Finds the targets and queues their deliveries in batches. */
@@ -147,7 +130,7 @@ export class DeliveryPipeline {
       key: `${id}/${++batches}/1`,
       items,
     });
-    for await (const c of this.#targets(job.notification, job.target)) {
+    for await (const c of this.#targets.resolve(job.notification, job.target)) {
       tally.plan(c.item.platform);
       if (!c.ok) this.#final(tally, id, c.item, 'invalid', c.reason);
       else if (expired) this.#final(tally, id, c.item, 'expired', 'the notification expired before it was processed');
@@ -243,7 +226,7 @@ export class DeliveryPipeline {
     const results: TestSendResult[] = [];
     const native = notification.format === 'template' ? undefined : notification;
     const candidates: Candidate[] = [];
-    for await (const c of this.#targets(notification, target)) {
+    for await (const c of this.#targets.resolve(notification, target)) {
       candidates.push(c);
       if (candidates.length >= limit) break;
     }
@@ -324,102 +307,4 @@ export class DeliveryPipeline {
     await repository.put({ ...installation, pushChannelExpired: true });
     events.channelRemoved({ installationId: installation.installationId, platform: installation.platform, reason });
   }
-
-  #compiled(name: string, body: string, headers: unknown) {
-    const key = `${body}\u0000${JSON.stringify(headers ?? null)}`;
-    let entry = this.#templates.get(key);
-    if (entry === undefined) {
-      entry = { body: compileTemplate(body, name), headers: compileHeaders(headers, name) };
-      if (this.#templates.size >= TEMPLATE_CACHE) this.#templates.delete(this.#templates.keys().next().value!);
-      this.#templates.set(key, entry);
-    }
-    return entry;
-  }
-
-  /** The deliveries a send makes, in installation id order. */
-  async *#targets(notification: Notification, target: SendTarget): AsyncIterable<Candidate> {
-    if (target.kind === 'handle') {
-      yield { ok: true, item: { platform: target.platform, channel: target.channel } };
-      return;
-    }
-    const { repository, clock } = this.#o;
-    const now = clock.now();
-    const expression = target.kind === 'tags' ? parseTagExpression(target.expression) : undefined;
-    const platform = notification.format === 'template' ? undefined : notification.format;
-    let source: AsyncIterable<Installation> | Iterable<Installation>;
-    if (target.kind === 'installation') {
-      const one = await repository.get(target.installationId);
-      source = one === undefined ? [] : [one];
-    } else {
-      const tags = expression?.indexTags;
-      source = repository.find({
-        ...(tags === undefined ? {} : { tags }),
-        ...(platform === undefined ? {} : { platform }),
-      });
-    }
-    const properties = notification.format === 'template' ? toProperties(notification.properties) : undefined;
-    for await (const installation of source) {
-      if (installation.pushChannelExpired || !this.#o.providers.has(installation.platform)) continue;
-      if (installation.expirationTime !== undefined && Date.parse(installation.expirationTime) <= now) continue;
-      if (properties === undefined) {
-        if (installation.platform !== platform) continue;
-        if (expression !== undefined && !expression.matches(ownTags(installation))) continue;
-        yield {
-          ok: true,
-          item: {
-            platform: installation.platform,
-            channel: installation.pushChannel,
-            installationId: installation.installationId,
-          },
-        };
-      } else {
-        yield* this.#templateTargets(installation, expression, properties);
-      }
-    }
-  }
-
-  *#templateTargets(installation: Installation, expression: TagExpression | undefined, properties: Properties) {
-    const own = expression === undefined ? undefined : ownTags(installation);
-    const provider = this.#o.providers.get(installation.platform)!;
-    for (const [name, template] of Object.entries(installation.templates)) {
-      if (expression !== undefined && own !== undefined) {
-        const tags =
-          template.tags === undefined || template.tags.length === 0 ? own : new Set([...own, ...template.tags]);
-        if (!expression.matches(tags)) continue;
-      }
-      const base = {
-        platform: installation.platform,
-        channel: installation.pushChannel,
-        installationId: installation.installationId,
-        template: name,
-      };
-      let body: string;
-      let headers: Record<string, string> | undefined;
-      try {
-        const compiled = this.#compiled(name, template.body, template.headers);
-        body = compiled.body.render(properties);
-        headers = compiled.headers(properties);
-      } catch (err) {
-        yield { ok: false, item: base, outcome: 'template-error', reason: (err as Error).message } satisfies Candidate;
-        continue;
-      }
-      const size = Buffer.byteLength(body);
-      if (size > provider.maxPayloadBytes) {
-        yield {
-          ok: false,
-          item: base,
-          outcome: 'too-large',
-          reason: `the rendered payload is ${size} bytes, over the platform's ${provider.maxPayloadBytes}`,
-        } satisfies Candidate;
-        continue;
-      }
-      yield { ok: true, item: { ...base, body, ...(headers === undefined ? {} : { headers }) } } satisfies Candidate;
-    }
-  }
-}
-
-/** An installation's own tags with `$InstallationId:{id}` and `$UserId:{id}` (template tags not included). */
-function ownTags(installation: Installation): Set<string> {
-  const tags = indexTags({ ...installation, templates: {} });
-  return tags;
 }

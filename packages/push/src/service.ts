@@ -12,7 +12,6 @@
  */
 import {
   type BackoffOptions,
-  backoffDelay,
   type Clock,
   type IdSource,
   InvalidOptionError,
@@ -42,10 +41,11 @@ import type {
 } from './model.ts';
 import { checkNotification, checkTarget, describeTarget } from './notifications.ts';
 import { createMemoryOutcomeStore, OutcomeLedger, type OutcomeStore } from './outcomes.ts';
-import { type DeliverJob, DeliveryPipeline, type FanoutJob } from './pipeline.ts';
+import { DeliveryPipeline, type FanoutJob } from './pipeline.ts';
 import type { PushProvider } from './providers/provider.ts';
-import type { LockedJob, PushQueue } from './queue.ts';
+import type { PushQueue } from './queue.ts';
 import type { InstallationRepository } from './repository.ts';
+import { runJobs } from './runner.ts';
 import { validateTag } from './tags.ts';
 
 export type * from './model.ts';
@@ -189,9 +189,6 @@ const DEFAULTS = {
   testSendLimit: 10,
 } as const;
 
-/** A job handed out this often without completing is dropped (and reported as an `error` event). */
-const MAX_JOB_DELIVERIES = 10;
-
 type NumberOption = keyof typeof DEFAULTS;
 
 function positive(options: PushServiceOptions, name: NumberOption | 'installationTtlMs'): number | undefined {
@@ -269,7 +266,18 @@ class PushServiceImpl extends TypedEmitter<PushServiceEvents> implements PushSer
     if (this.#state !== 'idle') throw this.#closed();
     await this.#queue.open();
     this.#state = 'running';
-    this.#consuming = this.#consume(this.#abort.signal);
+    this.#consuming = runJobs(
+      {
+        queue: this.#queue,
+        pipeline: this.#pipeline,
+        concurrency: this.#n.concurrency,
+        clock: this.#clock,
+        backoff: this.#backoff,
+        logger: this.#logger,
+        onError: (error) => this.emit('error', error),
+      },
+      this.#abort.signal,
+    );
   }
 
   close(): Promise<void> {
@@ -456,66 +464,6 @@ class PushServiceImpl extends TypedEmitter<PushServiceEvents> implements PushSer
       this.#state === 'idle' ? 'The push service is not started.' : 'The push service is closed.',
       { status: 503 },
     );
-  }
-
-  /** Pulls jobs while there is room for them; a failing receive is retried after a back-off. */
-  async #consume(signal: AbortSignal): Promise<void> {
-    const inFlight = new Set<Promise<void>>();
-    let failures = 0;
-    while (!signal.aborted) {
-      try {
-        for await (const job of this.#queue.receive(signal)) {
-          failures = 0;
-          const work: Promise<void> = this.#process(job).finally(() => inFlight.delete(work));
-          inFlight.add(work);
-          while (inFlight.size >= this.#n.concurrency) await Promise.race(inFlight);
-        }
-        if (!signal.aborted) throw new Error('the push queue stopped handing out jobs');
-      } catch (err) {
-        if (signal.aborted) break;
-        this.#fail(err, 'receiving push jobs failed');
-        await this.#sleep(backoffDelay(++failures, this.#backoff), signal);
-      }
-    }
-    await Promise.all(inFlight);
-  }
-
-  async #process(job: LockedJob): Promise<void> {
-    const body = job.body as unknown as FanoutJob | DeliverJob;
-    try {
-      if (body.type === 'fanout') await this.#pipeline.fanout(body);
-      else if (body.type === 'deliver') await this.#pipeline.deliver(body);
-      else this.#logger.warn({ type: String((body as { type?: unknown }).type) }, 'dropped a push job of unknown type');
-      await job.complete();
-    } catch (err) {
-      this.#fail(err, 'a push job failed; it will be handed out again');
-      if (job.deliveryCount >= MAX_JOB_DELIVERIES) {
-        this.#fail(new Error(`push job of ${body.notificationId} dropped after ${job.deliveryCount} tries`), 'dropped');
-        await job.complete().catch((e: unknown) => this.#fail(e, 'completing a dropped job failed'));
-        return;
-      }
-      await this.#sleep(backoffDelay(job.deliveryCount, this.#backoff), this.#abort.signal);
-      await job.abandon().catch((e: unknown) => this.#fail(e, 'abandoning a push job failed'));
-    }
-  }
-
-  #fail(err: unknown, message: string): void {
-    const error = err instanceof Error ? err : new Error(String(err));
-    this.#logger.error({ err: error }, message);
-    this.emit('error', error);
-  }
-
-  #sleep(ms: number, signal: AbortSignal): Promise<void> {
-    return new Promise((resolve) => {
-      if (signal.aborted) return resolve();
-      const timer = this.#clock.setTimeout(done, ms);
-      function done() {
-        timer.cancel();
-        signal.removeEventListener('abort', done);
-        resolve();
-      }
-      signal.addEventListener('abort', done);
-    });
   }
 
   async #shutdown(): Promise<void> {

@@ -1,0 +1,85 @@
+/**
+ * The consumer side of the push queue: pulls jobs while fewer than `concurrency` are in hand,
+ * hands each to the pipeline, completes it when done, and when it fails reports the error, waits
+ * a back-off and abandons it (so the queue hands it out again) — or drops it after
+ * {@link MAX_JOB_DELIVERIES} tries. A receive that fails is retried after a back-off.
+ * @module
+ */
+import { type BackoffOptions, backoffDelay, type Clock, type Logger } from '@hubbub/kernel';
+import type { DeliverJob, DeliveryPipeline, FanoutJob } from './pipeline.ts';
+import type { LockedJob, PushQueue } from './queue.ts';
+
+/** A job handed out this often without completing is dropped (and reported). */
+export const MAX_JOB_DELIVERIES = 10;
+
+export interface JobRunnerOptions {
+  readonly queue: PushQueue;
+  readonly pipeline: DeliveryPipeline;
+  readonly concurrency: number;
+  readonly clock: Clock;
+  readonly backoff: BackoffOptions;
+  readonly logger: Logger;
+  /** Every failure, as it happens (the service's `error` event). */
+  readonly onError: (error: Error) => void;
+}
+
+/** Resolves after `ms` on `clock`, or at once when `signal` aborts. */
+export function sleep(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = clock.setTimeout(done, ms);
+    function done() {
+      timer.cancel();
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done);
+  });
+}
+
+/** Consumes until `signal` aborts; resolves once the jobs in hand are settled. */
+export async function runJobs(o: JobRunnerOptions, signal: AbortSignal): Promise<void> {
+  const fail = (err: unknown, message: string) => {
+    const error = err instanceof Error ? err : new Error(String(err));
+    o.logger.error({ err: error }, message);
+    o.onError(error);
+  };
+
+  const process = async (job: LockedJob): Promise<void> => {
+    const body = job.body as unknown as FanoutJob | DeliverJob;
+    try {
+      if (body.type === 'fanout') await o.pipeline.fanout(body);
+      else if (body.type === 'deliver') await o.pipeline.deliver(body);
+      else o.logger.warn({ type: String((body as { type?: unknown }).type) }, 'dropped a push job of unknown type');
+      await job.complete();
+    } catch (err) {
+      fail(err, 'a push job failed; it will be handed out again');
+      if (job.deliveryCount >= MAX_JOB_DELIVERIES) {
+        fail(new Error(`push job of ${body.notificationId} dropped after ${job.deliveryCount} tries`), 'dropped');
+        await job.complete().catch((e: unknown) => fail(e, 'completing a dropped job failed'));
+        return;
+      }
+      await sleep(o.clock, backoffDelay(job.deliveryCount, o.backoff), signal);
+      await job.abandon().catch((e: unknown) => fail(e, 'abandoning a push job failed'));
+    }
+  };
+
+  const inFlight = new Set<Promise<void>>();
+  let failures = 0;
+  while (!signal.aborted) {
+    try {
+      for await (const job of o.queue.receive(signal)) {
+        failures = 0;
+        const work: Promise<void> = process(job).finally(() => inFlight.delete(work));
+        inFlight.add(work);
+        while (inFlight.size >= o.concurrency) await Promise.race(inFlight);
+      }
+      if (!signal.aborted) throw new Error('the push queue stopped handing out jobs');
+    } catch (err) {
+      if (signal.aborted) break;
+      fail(err, 'receiving push jobs failed');
+      await sleep(o.clock, backoffDelay(++failures, o.backoff), signal);
+    }
+  }
+  await Promise.all(inFlight);
+}
