@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { waitFor } from '@hubbub/kernel';
 import { signRequest } from '@hubbub/system';
 import { hubbub, ran } from '@hubbub/test-kit';
@@ -121,5 +122,37 @@ describe('hubbub store', () => {
       assert.equal(r.code, 1, args.join(' '));
       assert.match(r.stderr, expected, args.join(' '));
     }
+  });
+});
+
+describe('hubbub functions with a cosmosDB app', () => {
+  it('gives the app a store (memory:// by default, --store URL to keep it) and says where its API is', async () => {
+    const app = fileURLToPath(new URL('../../functions/test/fixtures/cosmos-app', import.meta.url));
+    const keep = `pglite://${join(data, 'functions-store')}`;
+    const run = hubbub(['functions', app, '--port', '0', '--log-level', 'warn', '--data', data, '--store', keep], {
+      CosmosDBConnection: 'AccountEndpoint=https://localhost:8081/;AccountKey=a2V5;',
+    });
+    try {
+      const base = await waitFor(() => /Store: +(http:\/\/\S+)\/store/.exec(run.stdout())?.[1], {
+        timeoutMs: 30_000,
+        what: `the store line (stderr: ${run.stderr()})`,
+      });
+      assert.match(run.stdout(), /pglite:\/\//);
+      const posted = await fetch(`${base}/api/orders`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ id: 'kept', n: 7 }),
+      });
+      assert.equal(posted.status, 201);
+      assert.equal(((await (await fetch(`${base}/api/orders/kept`)).json()) as { n: number }).n, 7);
+    } finally {
+      run.child.kill('SIGINT');
+    }
+    assert.equal(await run.exited, 0);
+    const read = await ran(hubbub(['store', 'read', 'shop', 'orders', 'kept', '--url', keep]));
+    assert.equal(JSON.parse(read.stdout).n, 7, read.stderr);
+    const bad = await ran(hubbub(['functions', app, '--store', 'mongodb://x']));
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /CLI_USAGE/);
   });
 });

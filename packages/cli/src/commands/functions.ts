@@ -20,6 +20,8 @@ one port with a hub and a bus of its own, as 'func start' runs it against Azure:
   /client/?hub=<hub>  the hubs its SignalR bindings use (the Azure SignalR Service stand-in;
                       its REST API answers at /api/hubs/... and /api/v1/...)
   /bus                the bus HTTP API: 'hubbub send <queue> ...' sends here
+  /store              the document store's HTTP API (Cosmos DB shape); the app's cosmosDB
+                      bindings reach the store in process
   /                   <app-dir>/index.html, if there is one, and /vendor/signalr.min.js
 
 Queues and topic subscriptions named by the app's triggers are created when missing.
@@ -27,6 +29,8 @@ Queues and topic subscriptions named by the app's triggers are created when miss
   --port N            port (default $PORT or 7071)
   --host H            interface to listen on (default 127.0.0.1)
   --bus URL           memory:// (default) or file://DIR to keep messages across restarts
+  --store URL         memory:// (default), pglite://DIR or postgres://… to keep documents; a
+                      cosmosDB connection setting holding another store URL opens that store
   --data DIR          where the keys live (default $HUBBUB_DATA_DIR or .data; 'hubbub send' finds
                       the bus key there)
   --cors ORIGINS      origins allowed to call /api from pages elsewhere, comma-separated, '*' for
@@ -43,6 +47,7 @@ export async function run(args: string[]): Promise<number> {
     port: { type: 'string' },
     host: { type: 'string' },
     bus: { type: 'string' },
+    store: { type: 'string' },
     data: { type: 'string' },
     cors: { type: 'string' },
     'public-url': { type: 'string' },
@@ -71,6 +76,12 @@ export async function run(args: string[]): Promise<number> {
   } catch (err) {
     throw new UsageError(`--bus ${(err as Error).message.replace(/^busUrl: /, '')}`, { cause: err });
   }
+  const storeUrl = values.store ?? 'memory://';
+  try {
+    engineScheme('store', storeUrl);
+  } catch (err) {
+    throw new UsageError(`--store ${(err as Error).message.replace(/^storeUrl: /, '')}`, { cause: err });
+  }
   const level = (values['log-level'] ?? 'info') as LogLevel;
   if (!['debug', 'info', 'warn', 'error'].includes(level)) {
     throw new UsageError(`--log-level: '${level}' is not one of debug, info, warn, error.`);
@@ -91,6 +102,7 @@ export async function run(args: string[]): Promise<number> {
     port,
     host: values.host ?? '127.0.0.1',
     busUrl,
+    storeUrl,
     dataDir: values.data ?? process.env.HUBBUB_DATA_DIR ?? '.data',
     settings,
     corsOrigins: (corsText ?? '')
@@ -119,7 +131,7 @@ export async function run(args: string[]): Promise<number> {
         ? `  Page:    ${system.url}/\n`
         : '';
   process.stdout.write(
-    `${lines.join('\n')}\n\n${page}  Hubs:    ${system.url}/client/?hub=<hub>\n  Bus API: ${system.url}/bus  (hubbub send <queue> '<json>' sends here; key ${system.keys.bus.name}=${system.keys.bus.key})\n\nSignalR: ${system.connectionString}\n\nPress Ctrl-C to stop.\n`,
+    `${lines.join('\n')}\n\n${page}  Hubs:    ${system.url}/client/?hub=<hub>\n  Bus API: ${system.url}/bus  (hubbub send <queue> '<json>' sends here; key ${system.keys.bus.name}=${system.keys.bus.key})\n  Store:   ${system.url}/store  (${storeUrl.replace(/^(\w+:\/\/[^:/@]+):[^@/]*@/, '$1:***@')}; master key ${system.keys.store})\n\nSignalR: ${system.connectionString}\n\nPress Ctrl-C to stop.\n`,
   );
 
   await new Promise<void>((done) => {
