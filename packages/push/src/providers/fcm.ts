@@ -9,9 +9,9 @@
 import { type Clock, InvalidOptionError, systemClock } from '@hubbub/kernel';
 import { PushError, PushErrorCode } from '../errors.ts';
 import { AccessTokenSource, type ServiceAccount } from './fcm-token.ts';
-import { type Agents, createAgents, exchange, isLoopbackHost, retryAfterMs } from './http-exchange.ts';
+import { type Agents, createAgents, exchange, retryAfterMs } from './http-exchange.ts';
 import type { Delivery, DeliveryOutcome, PushProvider } from './provider.ts';
-import { positiveInteger, transportOutcome } from './shared.ts';
+import { platformUrl, positiveInteger, transportOutcome } from './shared.ts';
 
 export type { ServiceAccount } from './fcm-token.ts';
 
@@ -244,18 +244,4 @@ function serviceAccountOf(value: ServiceAccount | string | undefined): ServiceAc
     throw new InvalidOptionError('serviceAccount.private_key_id', 'must be a string.');
   }
   return a as unknown as ServiceAccount;
-}
-
-/** An https URL, or http on a loopback host (a local test server). */
-export function platformUrl(option: string, value: string): URL {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new InvalidOptionError(option, 'must be a URL.');
-  }
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
-    throw new InvalidOptionError(option, 'must be https (plain http only for a loopback host).');
-  }
-  return url;
 }

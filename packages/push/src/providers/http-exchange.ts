@@ -88,7 +88,6 @@ export function exchange(agents: Agents, req: ExchangeRequest): Promise<Exchange
     };
     const onAbort = () => fail('aborted');
     const timer = setTimeout(() => fail('timeout'), req.timeoutMs);
-    timer.unref();
     const outgoing = (secure ? httpsRequest : httpRequest)(req.url, {
       method: req.method,
       headers: req.headers,

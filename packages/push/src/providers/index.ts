@@ -5,6 +5,14 @@
  */
 
 export {
+  type ApnsProvider,
+  type ApnsProviderOptions,
+  apnsMaxPayloadBytes,
+  apnsOutcome,
+  createApnsProvider,
+  deviceToken,
+} from './apns.ts';
+export {
   createFcmProvider,
   type FcmProvider,
   type FcmProviderOptions,

@@ -4,6 +4,7 @@
  * @module
  */
 import { InvalidOptionError } from '@hubbub/kernel';
+import { isLoopbackHost } from './http-exchange.ts';
 import type { DeliveryOutcome } from './provider.ts';
 
 /** The value of header `name` (lower-case) in the delivery's headers, whatever its case there. */
@@ -26,4 +27,18 @@ export function transportOutcome(failure: {
 }): DeliveryOutcome {
   const code = (failure.error as { code?: unknown } | undefined)?.code;
   return { kind: 'retry', reason: typeof code === 'string' ? `${failure.reason}: ${code}` : failure.reason };
+}
+
+/** An https URL, or http on a loopback host (a local test server); KERNEL_INVALID_OPTION otherwise. */
+export function platformUrl(option: string, value: string): URL {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new InvalidOptionError(option, 'must be a URL.');
+  }
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopbackHost(url.hostname))) {
+    throw new InvalidOptionError(option, 'must be https (plain http only for a loopback host).');
+  }
+  return url;
 }

@@ -68,6 +68,8 @@ export interface FcmServer {
   refuseAccessTokens(refuse: boolean): void;
   /** Answer the next `times` token requests with `status` (e.g. 503). */
   failTokenRequests(status: number, times?: number): void;
+  /** Connections open to the server now (a closed client leaves none). */
+  openConnections(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -226,6 +228,11 @@ export async function startFcmServer(options: FcmServerOptions = {}): Promise<Fc
     },
     failTokenRequests(status, times = 1) {
       tokenFailures = { status, times };
+    },
+    openConnections() {
+      return new Promise<number>((resolve, reject) =>
+        server.getConnections((error, n) => (error ? reject(error) : resolve(n))),
+      );
     },
     async close() {
       for (const response of hanging) response.destroy();

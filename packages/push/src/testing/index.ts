@@ -4,6 +4,16 @@
  * browser, an FCM HTTP v1 server with its OAuth token endpoint, and an APNs server over h2c.
  * @module
  */
+
+export {
+  type ApnsReason,
+  type ApnsServer,
+  type ApnsServerOptions,
+  type ApnsSigningKey,
+  apnsReasons,
+  type ReceivedApnsNotification,
+  startApnsServer,
+} from './apns-server.ts';
 export { decryptWebPush, EceError, parseEceHeader } from './ece.ts';
 export {
   type FcmErrorCode,

@@ -86,6 +86,8 @@ export interface PushEndpoint {
   readonly refused: readonly RefusedPush[];
   /** Requests being held open by {@link TestSubscription.hang}. */
   readonly hanging: number;
+  /** Connections open to the server now (a closed client leaves none). */
+  openConnections(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -225,6 +227,11 @@ export async function startPushEndpoint(options: PushEndpointOptions = {}): Prom
       };
       subscriptions.set(id, sub);
       return sub;
+    },
+    openConnections() {
+      return new Promise<number>((resolve, reject) =>
+        server.getConnections((error, n) => (error ? reject(error) : resolve(n))),
+      );
     },
     async close() {
       for (const response of hanging) response.destroy();
