@@ -35,4 +35,12 @@ export {
 export { type GivenKeys, loadKeys, parseKey, type SystemKeys, storedBusKey, storedStoreKey } from './keys-file.ts';
 export { parseSystemFlags, runUntilSignal, type SystemFlags, systemFlagsHelp } from './run-system.ts';
 export { createStaticFiles, type StaticFiles, signalRBrowserClient, staticRoutes } from './static.ts';
-export { type FunctionApp, type RunningSystem, type SystemOptions, startSystem } from './system.ts';
+export {
+  type AppPart,
+  type AppPartContext,
+  type AppPartFactory,
+  type FunctionApp,
+  type RunningSystem,
+  type SystemOptions,
+  startSystem,
+} from './system.ts';

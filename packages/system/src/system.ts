@@ -1,7 +1,8 @@
 /**
  * The all-in-one process: one HTTP port serving
  *
- *   /api/…              the function app's HTTP functions (negotiate, …)
+ *   /api/…              the app's parts (`parts`: the delivery REST API), then the function
+ *                       app's HTTP functions (negotiate, …)
  *   /client/…, /api/hubs/…, /api/v1/…
  *                       the Azure SignalR Service stand-in (serverless hubs, REST API)
  *   /hubs/<hub>         self-hosted hubs (the demo)
@@ -28,6 +29,7 @@ import {
   HttpError,
   InvalidOptionError,
   type Logger,
+  type Mount,
   mountParts,
   packageRoot,
   requestTarget,
@@ -77,6 +79,12 @@ export interface SystemOptions {
   storeUrl?: string;
   /** The function app to run. */
   app?: FunctionApp;
+  /**
+   * The app's own parts (a REST API, …), each made from the running bus, store and cache, mounted
+   * on the port ahead of the function app's routes, started before the function app (so entities
+   * its triggers read exist first) and closed after it stops. @default []
+   */
+  parts?: readonly AppPartFactory[];
   /** URL path → file: the pages to serve. @default none */
   pages?: Readonly<Record<string, string>>;
   /** Serve the demo hub and its page at /demo. @default false */
@@ -102,6 +110,26 @@ export interface SystemOptions {
   limits?: ServerLimits;
   logger: Logger;
 }
+
+/** What an app part is made from: the system's engines, already open. */
+export interface AppPartContext {
+  readonly bus: Bus;
+  readonly store: Store;
+  readonly cache: Cache;
+  /** URL browsers reach this server at. */
+  readonly url: string;
+  readonly logger: Logger;
+}
+
+/** A part of an app mounted on the system's port: `handleRequest` says whether it took the request. */
+export interface AppPart extends Mount {
+  /** Creates what the part needs (entities, containers); runs before the function app starts. */
+  start?(): Promise<void>;
+  /** Stops; runs after the function app has stopped, before the engines close. */
+  close?(): Promise<void>;
+}
+
+export type AppPartFactory = (context: AppPartContext) => AppPart;
 
 export interface RunningSystem {
   readonly url: string;
@@ -197,6 +225,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   const apiCors = createCors({ origins: cors.origins, methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] });
   let signalR: SignalRService | undefined;
   let functions: FunctionsHost | undefined;
+  let appParts: readonly AppPart[] = [];
   // The parts on the one port, tried in order: the first that takes a request serves it.
   const parts = mountParts([
     { handleRequest: (req, res) => signalR?.handleRequest(req, res) ?? false },
@@ -204,6 +233,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     hubs,
     { handleRequest: (req, res) => mountedBusApi(busApi, req, res) },
     storeApi,
+    { handleRequest: (req, res) => appParts.some((p) => p.handleRequest?.(req, res) === true) },
     { handleRequest: (req, res) => functions?.handleRequest(req, res) ?? false },
     { handleRequest: web },
     { handleRequest: (req, res) => serveSystemPaths(req, res, home) },
@@ -268,10 +298,25 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
 
   const stop = async () => {
     stopDemo();
+    await closeParts(appParts, logger);
     await Promise.all([service.close(), hubs.close()]);
     await closeHttpServer(server);
     await Promise.all([bus.close(), cache.close(), stores.close().then(() => store.close())]);
   };
+
+  const made: AppPart[] = [];
+  try {
+    for (const factory of options.parts ?? []) {
+      const part = factory({ bus, store, cache, url, logger });
+      made.push(part);
+      await part.start?.();
+    }
+  } catch (err) {
+    await closeParts(made, logger);
+    await stop();
+    throw err;
+  }
+  appParts = made;
 
   if (options.app !== undefined) {
     for (const queue of options.app.queues ?? []) {
@@ -325,6 +370,13 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     close,
     [Symbol.asyncDispose]: close,
   };
+}
+
+/** Closes app parts, the last made first; a failure of one does not keep the others open. */
+async function closeParts(parts: readonly AppPart[], logger: Logger): Promise<void> {
+  for (const part of [...parts].reverse()) {
+    await part.close?.().catch((err: unknown) => logger.error({ err }, 'an app part failed to close'));
+  }
 }
 
 /** The bus API as a part: it takes what is under its base path and passes the rest on. */
