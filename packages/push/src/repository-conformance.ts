@@ -125,12 +125,15 @@ export function describeInstallationRepository(options: InstallationRepositorySu
       assert.deepEqual(await ids(repo, { after: 'i-3' }), ['i-4', 'i-5']);
     });
 
-    test('a stored installation is not changed by changing the object given to put', async (repo) => {
+    test('a stored installation is not changed by changing the object given to put, or the one get returned', async (repo) => {
       const tags = ['a'];
       const installation = sampleInstallation('i-1', { tags });
       await repo.put(installation);
       tags.push('b');
       assert.deepEqual((await repo.get('i-1'))?.tags, ['a']);
+      const read = (await repo.get('i-1')) as { tags: string[] };
+      read.tags.push('c');
+      assert.deepEqual((await repo.get('i-1'))?.tags, ['a'], 'nor by changing what get returned');
     });
   });
 }

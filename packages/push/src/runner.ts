@@ -45,7 +45,7 @@ export async function runJobs(o: JobRunnerOptions, signal: AbortSignal): Promise
     o.onError(error);
   };
 
-  const process = async (job: LockedJob): Promise<void> => {
+  const handle = async (job: LockedJob): Promise<void> => {
     const body = job.body as unknown as FanoutJob | DeliverJob;
     try {
       if (body.type === 'fanout') await o.pipeline.fanout(body);
@@ -70,7 +70,7 @@ export async function runJobs(o: JobRunnerOptions, signal: AbortSignal): Promise
     try {
       for await (const job of o.queue.receive(signal)) {
         failures = 0;
-        const work: Promise<void> = process(job).finally(() => inFlight.delete(work));
+        const work: Promise<void> = handle(job).finally(() => inFlight.delete(work));
         inFlight.add(work);
         while (inFlight.size >= o.concurrency) await Promise.race(inFlight);
       }

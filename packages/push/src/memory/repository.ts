@@ -13,7 +13,8 @@ export class MemoryInstallationRepository implements InstallationRepository {
   readonly #byTag = new Map<string, Set<string>>();
 
   async get(installationId: string): Promise<Installation | undefined> {
-    return this.#installations.get(installationId);
+    const installation = this.#installations.get(installationId);
+    return installation === undefined ? undefined : structuredClone(installation);
   }
 
   async put(installation: Installation): Promise<void> {
@@ -35,6 +36,7 @@ export class MemoryInstallationRepository implements InstallationRepository {
     return this.#installations.delete(installationId);
   }
 
+  /** Yields the stored objects themselves (a fan-out reads 100,000 of them): treat them as read-only. */
   async *find(query: InstallationQuery = {}): AsyncIterable<Installation> {
     let ids: string[];
     if (query.tags === undefined) ids = [...this.#installations.keys()];
