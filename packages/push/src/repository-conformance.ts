@@ -131,7 +131,7 @@ export function describeInstallationRepository(options: InstallationRepositorySu
       await repo.put(installation);
       tags.push('b');
       assert.deepEqual((await repo.get('i-1'))?.tags, ['a']);
-      const read = (await repo.get('i-1')) as { tags: string[] };
+      const read = (await repo.get('i-1')) as unknown as { tags: string[] };
       read.tags.push('c');
       assert.deepEqual((await repo.get('i-1'))?.tags, ['a'], 'nor by changing what get returned');
     });
