@@ -423,9 +423,12 @@ class PushServiceImpl extends TypedEmitter<PushServiceEvents> implements PushSer
     return { providers: this.#providers, now: this.#clock.now(), installationTtlMs: this.#installationTtlMs };
   }
 
+  /** The installation unless unknown or expired; an expired one read here is deleted. */
   async #live(installationId: string): Promise<Installation | undefined> {
     const installation = await this.#repository.get(installationId);
-    return installation === undefined || expired(installation, this.#clock.now()) ? undefined : installation;
+    if (installation === undefined || !expired(installation, this.#clock.now())) return installation;
+    await this.#repository.delete(installationId);
+    return undefined;
   }
 
   #scheduledAt(value: SendOptions['scheduledAt'], now: number): number | undefined {

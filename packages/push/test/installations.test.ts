@@ -263,8 +263,9 @@ describe('installations', () => {
     await push.upsertInstallation(fcm('e', { expirationTime: '2026-12-04T12:00:10Z' }));
     assert.equal((await push.getInstallation('e'))?.expirationTime, '2026-12-04T12:00:10.000Z');
     clock.advance(10_000);
-    assert.equal(await push.getInstallation('e'), undefined);
     assert.deepEqual((await push.listInstallations()).installations, []);
+    assert.equal(await push.getInstallation('e'), undefined);
+    assert.equal(await push.deleteInstallation('e'), false, 'reading it expired deleted it');
   });
 
   it('gives installations a lifetime with installationTtlMs', async () => {
