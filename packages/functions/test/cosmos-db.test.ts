@@ -179,6 +179,31 @@ describe('cosmosDBTrigger', () => {
     assert.equal(store.docs(leases).find((l) => l.id === 'onOrder')?.continuation, 3);
   });
 
+  it('emits feed:failed when a checkpoint or a lease operation fails; the batch comes again', async () => {
+    const store = seeded();
+    store.failCheckpoints = 1;
+    await using app = await serve({
+      app: 'cosmos-app',
+      store,
+      settings: { 'AzureWebJobs.legacyFeed.Disabled': 'true' },
+    });
+    const feed: string[] = [];
+    app.host.on('feed:failed', (err, info) =>
+      feed.push(`${info.function} ${info.source} ${info.operation} ${(err as { code?: string }).code}`),
+    );
+    await post(app.base, { id: 'x' });
+    const state = await waitFor(async () => {
+      const s = await stateOf(app.base);
+      return s.batches.length === 2 ? s : undefined;
+    });
+    assert.deepEqual(state.batches, [['x'], ['x']], 'at least once: the batch whose checkpoint failed comes again');
+    assert.deepEqual(feed.sort(), [
+      'onOrder shop/orders checkpoint STORE_LEASE_LOST',
+      'onOrder shop/orders lease STORE_UNAVAILABLE',
+    ]);
+    await waitFor(() => store.docs(leases).find((l) => l.id === 'onOrder')?.continuation === 1);
+  });
+
   it('subscribes again after receive:failed when its container does not exist yet', async () => {
     const store = new MemoryStore();
     await using app = await serve({ app: 'cosmos-app', store });

@@ -31,6 +31,8 @@ export class MemoryStore implements StorePort {
   readonly subscriptions: { target: StoreTarget; options: StoreChangeOptions }[] = [];
   /** Makes the next `n` upserts fail. */
   failUpserts = 0;
+  /** Makes the next `n` checkpoints (batch completions) fail. */
+  failCheckpoints = 0;
   readonly #wake = new Set<() => void>();
 
   create(target: StoreTarget, partitionKeyPath = '/id'): void {
@@ -126,6 +128,11 @@ export class MemoryStore implements StorePort {
         yield {
           documents,
           complete: async () => {
+            if (this.failCheckpoints > 0) {
+              this.failCheckpoints--;
+              options.onLeaseError?.(codedError('STORE_UNAVAILABLE', 'The lease store went away.'));
+              throw codedError('STORE_LEASE_LOST', 'Another subscriber took the range.');
+            }
             checkpoint = next;
             leaseContainer.docs.set(options.processorName, { id: options.processorName, continuation: next });
           },
