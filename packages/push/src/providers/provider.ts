@@ -63,9 +63,16 @@ export interface PushProvider {
    * (`PUSH_INVALID_CHANNEL`) naming what is wrong.
    */
   validateChannel(channel: unknown): void;
-  /** Largest payload in bytes the platform takes (4096 for APNs and FCM). */
+  /** Largest payload in bytes the platform takes (4096 for APNs and FCM, 3993 of plaintext for Web Push). */
   readonly maxPayloadBytes: number;
-  /** Delivers; resolves with the outcome, never rejects for a platform answer. */
+  /**
+   * Delivers; resolves with the outcome and never rejects for a platform answer, a transport
+   * failure (a `retry` outcome naming `timeout`, `aborted` or `network: CODE`) or a delivery it
+   * refuses before sending (an `invalid` outcome whose reason is `PUSH_INVALID_CHANNEL`,
+   * `PUSH_PAYLOAD_TOO_LARGE`, or names the bad header). Rejects only with
+   * `PUSH_PROVIDER_CLOSED` after {@link close}.
+   */
   deliver(delivery: Delivery): Promise<DeliveryOutcome>;
+  /** Refuses new deliveries and closes the provider's connections. */
   close(): Promise<void>;
 }

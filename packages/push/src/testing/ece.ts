@@ -57,6 +57,12 @@ export function decryptWebPush(body: Buffer, receiver: ECDH, authSecret: Buffer)
   return decryptRecords(body.subarray(header.length), header, ikm);
 }
 
+/** RFC 8188 alone: decrypts an `aes128gcm` body whose input keying material is `ikm`. */
+export function decryptAes128gcm(body: Buffer, ikm: Buffer): Buffer {
+  const header = parseEceHeader(body);
+  return decryptRecords(body.subarray(header.length), header, ikm);
+}
+
 /** RFC 8188 §2.2–2.3: CEK and NONCE from the salt and IKM, then record by record. */
 function decryptRecords(records: Buffer, header: EceHeader, ikm: Buffer): Buffer {
   const cek = Buffer.from(hkdfSync('sha256', ikm, header.salt, Buffer.from('Content-Encoding: aes128gcm\0'), 16));

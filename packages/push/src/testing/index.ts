@@ -14,7 +14,7 @@ export {
   type ReceivedApnsNotification,
   startApnsServer,
 } from './apns-server.ts';
-export { decryptWebPush, EceError, parseEceHeader } from './ece.ts';
+export { decryptAes128gcm, decryptWebPush, EceError, parseEceHeader } from './ece.ts';
 export {
   type FcmErrorCode,
   type FcmServer,
