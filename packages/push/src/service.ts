@@ -218,6 +218,7 @@ class PushServiceImpl extends TypedEmitter<PushServiceEvents> implements PushSer
   readonly #abort = new AbortController();
   #state: State = 'idle';
   #consuming: Promise<void> | undefined;
+  #starting: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(options: PushServiceOptions) {
@@ -261,10 +262,19 @@ class PushServiceImpl extends TypedEmitter<PushServiceEvents> implements PushSer
     });
   }
 
-  async start(): Promise<void> {
-    if (this.#state === 'running') return;
-    if (this.#state !== 'idle') throw this.#closed();
+  /** Opens the queue and begins consuming; a second call shares the first's promise. */
+  start(): Promise<void> {
+    if (this.#state !== 'idle' && this.#state !== 'running') return Promise.reject(this.#closed());
+    this.#starting ??= this.#open().catch((err: unknown) => {
+      this.#starting = undefined;
+      throw err;
+    });
+    return this.#starting;
+  }
+
+  async #open(): Promise<void> {
     await this.#queue.open();
+    if (this.#state !== 'idle') throw this.#closed(); // closed while the queue opened
     this.#state = 'running';
     this.#consuming = runJobs(
       {

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { ManualClock } from '@hubbub/kernel';
+import { createMemoryPushQueue } from '../src/memory/queue.ts';
 import type { InstallationInput } from '../src/model.ts';
+import type { PushQueue } from '../src/queue.ts';
 import { createPushService, type PushService } from '../src/service.ts';
 import { apnsToken, RecordingProvider } from './recording-provider.ts';
 
@@ -301,6 +303,33 @@ describe('installations', () => {
     );
     await rejectsWith(push.listInstallations({ limit: 0 }), 'PUSH_INVALID_INSTALLATION');
     await rejectsWith(push.listInstallations({ tag: 'bad tag' }), 'PUSH_INVALID_TAG');
+  });
+
+  it('starts once however often start is called, and not at all when closed while starting', async () => {
+    let opens = 0;
+    const queue = createMemoryPushQueue();
+    const counting: PushQueue = {
+      kind: 'counting',
+      open: async () => {
+        opens++;
+        await new Promise((resolve) => setImmediate(resolve));
+      },
+      enqueue: (body, options) => queue.enqueue(body, options),
+      cancel: (id) => queue.cancel(id),
+      receive: (signal) => queue.receive(signal),
+      close: async () => {},
+    };
+    const twice = createPushService({ providers: [], queue: counting });
+    await Promise.all([twice.start(), twice.start()]);
+    await twice.start();
+    assert.equal(opens, 1);
+    await twice.close();
+
+    const raced = createPushService({ providers: [], queue: counting });
+    const starting = raced.start();
+    await raced.close();
+    await rejectsWith(starting, 'PUSH_CLOSED');
+    await rejectsWith(raced.getInstallation('a'), 'PUSH_CLOSED');
   });
 
   it('refuses calls before start and after close with PUSH_CLOSED', async () => {
