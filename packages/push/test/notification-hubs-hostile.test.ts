@@ -38,6 +38,7 @@ describe('Notification Hubs front: hostile input', () => {
       hubName: 'orders',
       tls: { dir },
       maxBodyBytes: 16_384,
+      handshakeTimeoutMs: 300,
       onError: (e) => errors.push(e),
     });
     await front.start();
@@ -334,6 +335,12 @@ describe('Notification Hubs front: hostile input', () => {
       socket.on('error', () => resolve());
       socket.on('close', () => resolve());
       socket.resume();
+    });
+    // a connection that never completes its handshake is dropped by the front
+    await new Promise<void>((resolve) => {
+      const socket = connectTcp(front.port, '127.0.0.1');
+      socket.on('error', () => resolve());
+      socket.on('close', () => resolve());
     });
     await healthy();
     assert.deepEqual(errors, [], 'no hostile request is a server failure');

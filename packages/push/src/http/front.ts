@@ -215,7 +215,7 @@ class Front extends TypedEmitter<NotificationHubsFrontEvents> implements Notific
     });
     tls.maxConnections = o.limits?.maxConnections ?? 10_000;
     tls.on('secureConnection', (socket) => http.emit('connection', socket));
-    tls.on('tlsClientError', () => {}); // a failed handshake is the client's business; its socket is destroyed
+    tls.on('tlsClientError', (_error, socket) => socket.destroy()); // a failed or timed-out handshake: the client's business
     await new Promise<void>((resolve, reject) => {
       tls.once('error', reject);
       tls.listen(o.port ?? 0, this.#host, () => {
