@@ -1,10 +1,16 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { Agent, request } from 'node:https';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ManualClock, waitFor } from '@hubbub/kernel';
 import { importJWK, SignJWT } from 'jose';
+import webpush from 'web-push';
 import { createWebPushProvider, generateVapidKeys, type PushProvider } from '../src/providers/index.ts';
 import { type PushEndpoint, startPushEndpoint } from '../src/testing/index.ts';
+import { ensureLocalCa } from '../src/tls/index.ts';
 
 const code = (expected: string) => (err: { code?: string }) => {
   assert.equal(err.code, expected);
@@ -307,6 +313,7 @@ describe('the local push endpoint refuses what a push service refuses', () => {
     }
     const missing = await post(path, { TTL: '0' });
     assert.equal(missing.status, 401);
+    assert.equal((await post('/elsewhere', {})).status, 404);
   });
 
   it('refuses a body it cannot decrypt, a missing TTL, another content coding and a body over 4096 bytes', async () => {
@@ -338,6 +345,56 @@ describe('the local push endpoint refuses what a push service refuses', () => {
     await provider.close();
     assert.deepEqual(outcome, { kind: 'invalid', status: 400, reason: 'HTTP 400' });
     assert.match(endpoint.refused.at(-1)?.reason ?? '', /failed authentication/);
+  });
+});
+
+describe('the local push endpoint over https (a certificate from the local CA)', () => {
+  it('takes pushes from the provider trusting the CA through `ca`, and from web-push’s own sendNotification', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hubbub-push-ca-'));
+    const ca = await ensureLocalCa({ dir });
+    const endpoint = await startPushEndpoint({ tls: { cert: ca.certPem, key: ca.keyPem } });
+    const provider = createWebPushProvider({ vapid, ca: ca.caPem });
+    const untrusting = createWebPushProvider({ vapid, timeoutMs: 2_000 });
+    try {
+      assert.match(endpoint.origin, /^https:\/\/127\.0\.0\.1:\d+$/);
+      const sub = endpoint.subscribe();
+      assert.deepEqual(await provider.deliver({ platform: 'browser', channel: channelOf(sub), body: 'over tls' }), {
+        kind: 'delivered',
+        status: 201,
+      });
+      const refused = await untrusting.deliver({ platform: 'browser', channel: channelOf(sub), body: 'x' });
+      assert.equal(refused.kind, 'retry');
+      assert.match((refused as { reason: string }).reason, /^network: /);
+      const agent = new Agent({ ca: ca.caPem });
+      const answer = await webpush.sendNotification(sub.toJSON(), 'from web-push', {
+        vapidDetails: vapid,
+        TTL: 30,
+        agent,
+      });
+      agent.destroy();
+      assert.equal(answer.statusCode, 201);
+      assert.deepEqual(
+        sub.messages.map((m) => [m.text, m.ttl, m.vapid.claims.aud]),
+        [
+          ['over tls', 86_400, endpoint.origin],
+          ['from web-push', 30, endpoint.origin],
+        ],
+      );
+      const stray = await new Promise<number>((resolve, reject) => {
+        request(`${endpoint.origin}/elsewhere`, { method: 'POST', ca: ca.caPem }, (r) => {
+          r.resume();
+          resolve(r.statusCode ?? 0);
+        })
+          .on('error', reject)
+          .end();
+      });
+      assert.equal(stray, 404);
+    } finally {
+      await provider.close();
+      await untrusting.close();
+      await endpoint.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -10,8 +10,18 @@
  */
 import { createECDH, createPublicKey, type ECDH, randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { type Clock, closeHttpServer, createHttpServer, HttpError, readBody, systemClock } from '@hubbub/kernel';
+import {
+  type Clock,
+  closeHttpServer,
+  createHttpServer,
+  guardRequest,
+  HttpError,
+  readBody,
+  sendError,
+  systemClock,
+} from '@hubbub/kernel';
 import { decryptWebPush, EceError } from './ece.ts';
 import { verifyJwt } from './jwt.ts';
 
@@ -75,6 +85,8 @@ export interface PushEndpointOptions {
   readonly port?: number;
   /** Reads `exp` against it. @default systemClock */
   readonly clock?: Clock;
+  /** Serve https with this certificate and key (PEM) instead of plain http, e.g. from `@hubbub/push/tls`. */
+  readonly tls?: { readonly cert: string; readonly key: string };
 }
 
 export interface PushEndpoint {
@@ -122,10 +134,13 @@ export async function startPushEndpoint(options: PushEndpointOptions = {}): Prom
     response.end(body);
   };
 
-  const handle = async (request: IncomingMessage, response: ServerResponse) => {
+  const route = (request: IncomingMessage, response: ServerResponse) => {
     const match = /^\/push\/([A-Za-z0-9-]+)$/.exec(request.url ?? '');
-    if (request.method !== 'POST' || match === null) return false;
-    const id = match[1] ?? '';
+    if (request.method !== 'POST' || match === null) return false; // 404 KERNEL_NOT_FOUND
+    return handle(request, response, match[1] ?? '');
+  };
+
+  const handle = async (request: IncomingMessage, response: ServerResponse, id: string) => {
     let body: Buffer;
     try {
       body = await readBody(request, maxBody);
@@ -171,13 +186,14 @@ export async function startPushEndpoint(options: PushEndpointOptions = {}): Prom
     return true;
   };
 
-  const server: Server = createHttpServer({ request: handle });
+  const server: Server =
+    options.tls === undefined ? createHttpServer({ request: route }) : httpsServer(options.tls, route);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
   });
   const address = server.address() as AddressInfo;
-  origin = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  origin = `${options.tls === undefined ? 'http' : 'https'}://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
 
   return {
     origin,
@@ -238,6 +254,22 @@ export async function startPushEndpoint(options: PushEndpointOptions = {}): Prom
       await closeHttpServer(server);
     },
   };
+}
+
+/** An https server with the same guarded handler (404 for what it does not serve) and bounded keep-alive. */
+function httpsServer(
+  tls: { cert: string; key: string },
+  route: (q: IncomingMessage, r: ServerResponse) => boolean | Promise<unknown>,
+): Server {
+  const guarded = guardRequest(route);
+  const server = createHttpsServer(
+    { cert: tls.cert, key: tls.key, keepAliveTimeout: 5_000, headersTimeout: 10_000 },
+    (request, response) => {
+      if (!guarded(request, response))
+        sendError(response, new HttpError('KERNEL_NOT_FOUND', 404, 'Nothing is served here.'));
+    },
+  );
+  return server as unknown as Server;
 }
 
 function statusOf(reason: string): number {
