@@ -8,6 +8,7 @@ import { connect as connectTcp } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { connect as connectTls } from 'node:tls';
 import { createNotificationHubsFront, defaultAccessPolicies, generateAccessKey } from '../src/http/index.ts';
 import { createPushService, type PushService } from '../src/index.ts';
 import { createWebPushProvider, generateVapidKeys } from '../src/providers/index.ts';
@@ -39,6 +40,7 @@ describe('Notification Hubs front: hostile input', () => {
       tls: { dir },
       maxBodyBytes: 16_384,
       handshakeTimeoutMs: 300,
+      limits: { idleTimeoutMs: 500 },
       onError: (e) => errors.push(e),
     });
     await front.start();
@@ -339,6 +341,13 @@ describe('Notification Hubs front: hostile input', () => {
     // a connection that never completes its handshake is dropped by the front
     await new Promise<void>((resolve) => {
       const socket = connectTcp(front.port, '127.0.0.1');
+      socket.on('error', () => resolve());
+      socket.on('close', () => resolve());
+    });
+    // nor is one that completes the handshake and then sends no request
+    const ca = await readFile(front.caPath!, 'utf8');
+    await new Promise<void>((resolve) => {
+      const socket = connectTls({ host: '127.0.0.1', port: front.port, ca, servername: 'localhost' });
       socket.on('error', () => resolve());
       socket.on('close', () => resolve());
     });
