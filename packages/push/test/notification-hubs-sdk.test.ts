@@ -11,10 +11,17 @@ import { after, before, describe, it } from 'node:test';
 import { waitFor } from '@hubbub/kernel';
 import { createNotificationHubsFront, defaultAccessPolicies, generateAccessKey } from '../src/http/index.ts';
 import { createPushService, type PushService } from '../src/index.ts';
-import { createFcmProvider, createWebPushProvider, generateVapidKeys } from '../src/providers/index.ts';
 import {
+  createApnsProvider,
+  createFcmProvider,
+  createWebPushProvider,
+  generateVapidKeys,
+} from '../src/providers/index.ts';
+import {
+  type ApnsServer,
   type FcmServer,
   type PushEndpoint,
+  startApnsServer,
   startFcmServer,
   startPushEndpoint,
   type TestSubscription,
@@ -27,6 +34,7 @@ describe('@azure/notification-hubs against the Notification Hubs front', () => {
   let dir: string;
   let endpoint: PushEndpoint;
   let fcm: FcmServer;
+  let apns: ApnsServer;
   let service: PushService;
   let front: ReturnType<typeof createNotificationHubsFront>;
   let sdk: SdkClient;
@@ -43,7 +51,13 @@ describe('@azure/notification-hubs against the Notification Hubs front', () => {
       endpoint: fcm.origin,
       tokenUri: fcm.tokenUri,
     });
-    service = createPushService({ providers: [createWebPushProvider({ vapid }), fcmProvider] });
+    apns = await startApnsServer();
+    const apnsProvider = createApnsProvider({
+      ...apns.createSigningKey(),
+      topic: 'com.hubbub.delivery',
+      endpoint: apns.origin,
+    });
+    service = createPushService({ providers: [createWebPushProvider({ vapid }), fcmProvider, apnsProvider] });
     await service.start();
     front = createNotificationHubsFront({ service, policies: defaultAccessPolicies(keys), hubName: hub, tls: { dir } });
     await front.start();
@@ -57,6 +71,7 @@ describe('@azure/notification-hubs against the Notification Hubs front', () => {
     await service?.close();
     await endpoint?.close();
     await fcm?.close();
+    await apns?.close();
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -309,6 +324,36 @@ describe('@azure/notification-hubs against the Notification Hubs front', () => {
       },
     );
     for (const id of ['android-1', 'web-2']) ok(await sdk.call('deleteInstallation', id));
+  });
+
+  it('delivers the apple format to apns installations with its apns-* headers', async () => {
+    const token = 'ab'.repeat(32);
+    ok(
+      await sdk.call('createOrUpdateInstallation', {
+        $installation: 'apple',
+        params: { installationId: 'iphone-1', pushChannel: token, tags: ['ios'] },
+      }),
+    );
+    assert.equal(ok(await sdk.call('getInstallation', 'iphone-1')).platform, 'apns');
+    const payload = JSON.stringify({ aps: { alert: { title: 'Order 42', body: 'At your door' } } });
+    const sent = ok(
+      await sdk.call(
+        'sendNotification',
+        {
+          $notification: 'apple',
+          params: { body: payload, headers: { 'apns-priority': '10', 'apns-push-type': 'alert' } },
+        },
+        { tagExpression: 'ios' },
+      ),
+    );
+    await waitFor(() => apns.notifications.length === 1, { what: 'the APNs notification' });
+    const received = apns.notifications[0]!;
+    assert.equal(received.deviceToken, token);
+    assert.equal(received.payload, payload);
+    assert.equal(received.headers['apns-priority'], '10');
+    assert.equal(received.headers['apns-push-type'], 'alert');
+    assert.deepEqual((await outcome(sent.notificationId)).apnsOutcomeCounts, [{ state: 'Success', count: 1 }]);
+    ok(await sdk.call('deleteInstallation', 'iphone-1'));
   });
 
   it("enforces the keys' rights: the listen key registers devices but neither sends nor reads", async () => {
