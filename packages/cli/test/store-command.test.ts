@@ -71,6 +71,36 @@ describe('hubbub store', () => {
       const locked = await ran(hubbub(['store', 'databases', '--url', url]));
       assert.equal(locked.code, 1);
       assert.match(locked.stderr, /STORE_DIR_LOCKED/);
+      // Through the running server instead, signed with the key it keeps in <data>/keys.json.
+      const through = ['--endpoint', base, '--data', data];
+      const listed = await ran(hubbub(['store', 'databases', ...through]));
+      assert.equal(listed.code, 0, listed.stderr);
+      assert.deepEqual(JSON.parse(listed.stdout), {
+        databases: [{ id: 'shop', containers: [{ id: 'orders', partitionKey: '/id', items: 3 }] }],
+      });
+      const query = await ran(
+        hubbub([
+          'store',
+          'query',
+          'shop',
+          'orders',
+          'SELECT VALUE c.id FROM c WHERE c.n >= @min ORDER BY c.n',
+          '--param',
+          '@min=2',
+          ...through,
+        ]),
+      );
+      assert.deepEqual(JSON.parse(query.stdout), ['o2', 'o3'], query.stderr);
+      const read = await ran(hubbub(['store', 'read', 'shop', 'orders', 'o1', ...through]));
+      assert.equal(JSON.parse(read.stdout).n, 1, read.stderr);
+      const missing = await ran(hubbub(['store', 'read', 'shop', 'orders', 'nope', ...through]));
+      assert.equal(missing.code, 1);
+      assert.match(missing.stderr, /no item 'nope'/);
+      const wrongKey = await ran(
+        hubbub(['store', 'databases', '--endpoint', base, '--key', Buffer.alloc(32, 1).toString('base64')]),
+      );
+      assert.equal(wrongKey.code, 1);
+      assert.match(wrongKey.stderr, /401|UNAUTHORIZED/);
     } finally {
       run.child.kill('SIGINT');
     }
@@ -116,6 +146,11 @@ describe('hubbub store', () => {
       [['store', 'databases', '--url', 'mongodb://x'], /KERNEL_INVALID_OPTION/],
       [['store', 'query', 'a', 'b', 'SELECT * FROM c', '--param', 'min=1', '--url', 'memory://'], /CLI_USAGE/],
       [['store', '--host', '0.0.0.0', '--port', '0', '--url', 'memory://'], /CLI_USAGE/],
+      [['store', 'databases', '--endpoint', 'ftp://x'], /CLI_USAGE/],
+      [
+        ['store', 'databases', '--endpoint', 'http://127.0.0.1:9/store', '--key', Buffer.alloc(32).toString('base64')],
+        /CLI_STORE_UNREACHABLE/,
+      ],
     ];
     for (const [args, expected] of cases) {
       const r = await ran(hubbub(args));

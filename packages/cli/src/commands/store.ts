@@ -13,9 +13,10 @@ import {
   engineScheme,
   loadKeys,
   parseCommandArgs,
-  type Store,
+  storedStoreKey,
   UsageError,
 } from '@hubbub/system';
+import { localReader, remoteReader, type StoreReader } from '../store-client.ts';
 
 export const summary = 'Run the document store (Cosmos DB shape) and its HTTP API on its own, or query it';
 
@@ -25,6 +26,9 @@ const help = `Usage: hubbub store [serve] [options]                 run the stor
        hubbub store read <db> <container> <id> [--partition-key PK]
 
   --url URL          the store: pglite://DIR (default pglite://<data>/store), postgres://…, memory://
+  --endpoint URL     look into a running server's store over its HTTP API instead
+                     (http://127.0.0.1:7071/store), signed with --key, $HUBBUB_STORE_KEY or the
+                     key in <data>/keys.json
   --data DIR         where the PGlite store and the key live (default $HUBBUB_DATA_DIR or .data)
   --partition-key PK the partition key value (read: default the id; query: default all partitions)
   --param @n=value   a query parameter (repeatable); the value is JSON when it parses, else text
@@ -36,8 +40,8 @@ serve:
                      required with a --host beyond loopback. Without one, a key is generated into
                      <data>/keys.json on first start and printed.
 
-A pglite:// directory has one owner: while \`npm start\` or \`hubbub store\` runs on it, the other
-commands fail with STORE_DIR_LOCKED (stop it first, or keep the store in PostgreSQL).
+A pglite:// directory has one owner: while \`npm start\` or \`hubbub store\` runs on it, opening
+it fails with STORE_DIR_LOCKED — look through the server instead (--endpoint).
 serve prints {"listening":"http://host:port/store"} when ready and stops on SIGINT / SIGTERM.
 The other commands print JSON.
 `;
@@ -46,6 +50,7 @@ const flags = {
   url: { type: 'string' },
   data: { type: 'string' },
   'partition-key': { type: 'string' },
+  endpoint: { type: 'string' },
   param: { type: 'string', multiple: true },
   port: { type: 'string' },
   host: { type: 'string' },
@@ -75,8 +80,8 @@ export async function run(args: string[]): Promise<number> {
       return serve(v, url, dataDir);
     case 'databases':
       if (rest.length > 0) throw new UsageError(`hubbub store databases takes no arguments, got '${rest.join(' ')}'`);
-      return withStore(url, async (store) => {
-        print(await databases(store));
+      return withReader(v, url, dataDir, async (reader) => {
+        print({ databases: await reader.databases() });
         return 0;
       });
     case 'query': {
@@ -84,31 +89,21 @@ export async function run(args: string[]): Promise<number> {
       if (sql === undefined || extra.length > 0)
         throw new UsageError('usage: hubbub store query <db> <container> "<sql>"');
       const parameters = (v.param ?? []).map(parseParam);
-      const pk = v['partition-key'];
-      return withStore(url, async (store) => {
-        const { resources } = await store
-          .database(db!)
-          .container(container!)
-          .items.query({ query: sql, parameters }, pk === undefined ? {} : { partitionKey: pk })
-          .fetchAll();
-        print(resources);
+      return withReader(v, url, dataDir, async (reader) => {
+        print(await reader.query(db!, container!, { query: sql, parameters }, v['partition-key']));
         return 0;
       });
     }
     case 'read': {
       const [db, container, id, ...extra] = rest;
       if (id === undefined || extra.length > 0) throw new UsageError('usage: hubbub store read <db> <container> <id>');
-      return withStore(url, async (store) => {
-        const { resource, statusCode } = await store
-          .database(db!)
-          .container(container!)
-          .item(id, v['partition-key'] ?? id)
-          .read();
-        if (resource === undefined) {
-          process.stderr.write(`hubbub: no item '${id}' in ${db}/${container} [${statusCode}]\n`);
+      return withReader(v, url, dataDir, async (reader) => {
+        const item = await reader.read(db!, container!, id, v['partition-key'] ?? id);
+        if (item === undefined) {
+          process.stderr.write(`hubbub: no item '${id}' in ${db}/${container}\n`);
           return 1;
         }
-        print(resource);
+        print(item);
         return 0;
       });
     }
@@ -135,32 +130,27 @@ function parseParam(text: string): { name: string; value: unknown } {
   return { name: text.slice(0, eq), value };
 }
 
-async function withStore(url: string, work: (store: Store) => Promise<number>): Promise<number> {
+/** Runs `work` on the store of `--endpoint` (over HTTP), or on the store `url` names, opened here and closed after. */
+async function withReader(
+  v: Values,
+  url: string,
+  dataDir: string,
+  work: (reader: StoreReader) => Promise<number>,
+): Promise<number> {
+  if (v.endpoint !== undefined) {
+    if (!/^https?:\/\/[^/]+/.test(v.endpoint))
+      throw new UsageError(`--endpoint must be an http(s) URL, got '${v.endpoint}'`);
+    const key = v.key ?? (process.env.HUBBUB_STORE_KEY || undefined) ?? storedStoreKey(dataDir);
+    if (key === undefined)
+      throw new UsageError(`--endpoint needs the store key: --key, $HUBBUB_STORE_KEY or ${dataDir}/keys.json`);
+    return work(remoteReader(v.endpoint, key));
+  }
   const store = await createStoreAt(url);
   try {
-    return await work(store);
+    return await work(localReader(store));
   } finally {
     await store.close();
   }
-}
-
-async function databases(store: Store) {
-  const { resources: dbs } = await store.databases.readAll();
-  const out = [];
-  for (const db of dbs) {
-    const { resources: containers } = await store.database(db.id).containers.readAll();
-    const listed = [];
-    for (const c of containers) {
-      const { resources } = await store
-        .database(db.id)
-        .container(c.id)
-        .items.query<number>('SELECT VALUE COUNT(1) FROM c')
-        .fetchAll();
-      listed.push({ id: c.id, partitionKey: c.partitionKey.paths[0], items: resources[0] ?? 0 });
-    }
-    out.push({ id: db.id, containers: listed });
-  }
-  return { databases: out };
 }
 
 async function serve(v: Values, url: string, dataDir: string): Promise<number> {
