@@ -113,6 +113,7 @@ async function* subscribe(container: Container, options: StoreChangeOptions): As
   };
   signal.addEventListener('abort', stop, { once: true });
   try {
+    if (signal.aborted) return; // aborted while the containers were looked up: the listener came too late
     await processor.start();
     for await (const batch of processor) {
       const documents =
