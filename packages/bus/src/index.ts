@@ -32,6 +32,9 @@ export {
   createSasToken,
   readBrokerProperties,
   type SasKey,
+  type SasResult,
+  type SasRight,
+  verifySasToken,
   writeBrokerProperties,
 } from './http/index.ts';
 export { MessageState, type PropertyValue, type ReceivedMessage, type ServiceBusMessage } from './message.ts';

@@ -25,7 +25,7 @@ import { type SasKey, type SasRight, verifySasToken } from './sas.ts';
 export { type BrokerPropertiesFields, readBrokerProperties, writeBrokerProperties } from './broker-properties.ts';
 export { BATCH_CONTENT_TYPE, parseBatch, toBatchEntry } from './messages.ts';
 export { BusHttpError, type BusHttpErrorCode, BusHttpErrorStatus } from './respond.ts';
-export { createSasToken, type SasKey, type SasRight, verifySasToken } from './sas.ts';
+export { createSasToken, type SasKey, type SasResult, type SasRight, verifySasToken } from './sas.ts';
 
 export interface BusHttpOptions {
   /** Path prefix the API lives under (`/bus`); requests outside it go to `next` (or get 404). @default '' */

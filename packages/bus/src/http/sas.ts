@@ -25,7 +25,8 @@ export function createSasToken(resource: string, key: SasKey, expiresAtSeconds: 
   return `SharedAccessSignature sr=${sr}&sig=${encodeURIComponent(sig)}&se=${se}&skn=${encodeURIComponent(key.name)}`;
 }
 
-export type SasResult = { ok: true; keyName: string } | { ok: false; reason: string };
+/** `expiresAtMs`: when the token expires (its `se`, in ms since the epoch). */
+export type SasResult = { ok: true; keyName: string; expiresAtMs: number } | { ok: false; reason: string };
 
 /**
  * Checks an `Authorization` header value: known key, valid signature, not expired, and a resource
@@ -78,7 +79,7 @@ export function verifySasToken(
   if (Number(se) * 1000 <= nowMs) return { ok: false, reason: 'token expired' };
   if (!covers(resource, entityPath, requestPath))
     return { ok: false, reason: `token resource '${resource}' does not cover '${entityPath}'` };
-  return { ok: true, keyName };
+  return { ok: true, keyName, expiresAtMs: Number(se) * 1000 };
 }
 
 /** Whether a token resource (`http://host/prefix/queue`, `sb://ns/`, `queue`) grants access to `entityPath`. */

@@ -21,6 +21,7 @@ describe('SAS tokens', () => {
     assert.deepEqual(verifySasToken(token, keys, 'orders', now, '/bus/orders/messages'), {
       ok: true,
       keyName: 'RootManageSharedAccessKey',
+      expiresAtMs: exp * 1000,
     });
   });
 
