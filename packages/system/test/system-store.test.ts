@@ -5,12 +5,30 @@
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { silentLogger, waitFor } from '@hubbub/kernel';
 import { type RunningSystem, signRequest, startSystem } from '../src/index.ts';
 import { fixture } from './function-apps.ts';
+
+const POSTGRES = process.env.HUBBUB_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const postgresUp = await new Promise<boolean>((resolve) => {
+  const { hostname, port } = new URL(POSTGRES);
+  const socket = createConnection(Number(port || 5432), hostname);
+  socket.once('connect', () => {
+    socket.destroy();
+    resolve(true);
+  });
+  socket.once('error', () => resolve(false));
+  setTimeout(() => resolve(false), 1_000).unref();
+});
+if (!postgresUp && process.env.CI) {
+  throw new Error(
+    `PostgreSQL is not reachable at ${POSTGRES}: start it (service postgresql start) or set HUBBUB_TEST_POSTGRES_URL.`,
+  );
+}
 
 const dirs: string[] = [];
 const tempDir = () => {
@@ -154,5 +172,34 @@ describe('the store in the system', () => {
     await using store = await createStoreAt(`pglite://${other}`);
     const { resource } = await store.database('shop').container('orders').item('elsewhere', 'elsewhere').read();
     assert.equal(resource?.id, 'elsewhere');
+  });
+
+  it('runs on PostgreSQL when storeUrl names it', {
+    skip: postgresUp ? false : `PostgreSQL is not reachable at ${POSTGRES}; start it or set HUBBUB_TEST_POSTGRES_URL`,
+  }, async () => {
+    const storeUrl = `${POSTGRES}?schema=hubbub_system_${process.pid}_${Date.now().toString(36)}`;
+    await using system = await startSystem({
+      port: 0,
+      logger: silentLogger,
+      storeUrl,
+      app: { dir: fixture('cosmos-app') },
+      settings: { CosmosDBConnection: storeUrl },
+    });
+    const posted = await fetch(`${system.url}/api/orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ id: 'pg1', customer: 'c9' }),
+    });
+    assert.equal(posted.status, 201);
+    const { resource } = await system.store.database('shop').container('orders').item('pg1', 'pg1').read();
+    assert.equal(resource?.customer, 'c9');
+    await waitFor(
+      async () => {
+        const state = (await (await fetch(`${system.url}/api/state`)).json()) as { seen: { id: string }[] };
+        return state.seen.some((d) => d.id === 'pg1');
+      },
+      { timeoutMs: 20_000, what: 'the trigger to see the write' },
+    );
+    await system.store.database('shop').delete();
   });
 });
