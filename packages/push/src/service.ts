@@ -6,8 +6,13 @@
  *
  * The Notification Hubs REST front (`src/http/`), the CLI and the composition root all drive this
  * interface; it speaks the service's own terms (platform `apns`, not the send format `apple`).
- * The factory validates its options and starts nothing; `start()` opens the repository and the
- * queue and begins consuming jobs.
+ * The factory validates its options and starts nothing; `start()` opens the queue and begins
+ * consuming jobs; `close()` lets the jobs in hand finish, then closes the queue, the repository,
+ * the outcome store and the providers.
+ *
+ * The parts behind it: installations.ts and notifications.ts check what arrives; tags.ts and
+ * templates.ts are the two small languages; targets.ts finds a send's audience; pipeline.ts runs
+ * fan-out and delivery jobs, runner.ts consumes them from the queue; outcomes.ts counts.
  * @module
  */
 import {
