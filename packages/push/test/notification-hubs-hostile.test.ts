@@ -3,55 +3,30 @@
 // is refused with a coded XML error, nothing reaches the service that should not, and the front
 // keeps serving.
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { connect as connectTcp } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect as connectTls } from 'node:tls';
-import { createNotificationHubsFront, defaultAccessPolicies, generateAccessKey } from '../src/http/index.ts';
-import { createPushService, type PushService } from '../src/index.ts';
-import { createWebPushProvider, generateVapidKeys } from '../src/providers/index.ts';
-import { type PushEndpoint, startPushEndpoint } from '../src/testing/index.ts';
 import { type RawReply, rawClient } from './nh-client.ts';
+import { type NotificationHubsFixture, startNotificationHubs } from './nh-fixture.ts';
 
 const api = '?api-version=2020-06';
 
 describe('Notification Hubs front: hostile input', () => {
-  let dir: string;
-  let endpoint: PushEndpoint;
-  let service: PushService;
-  let front: ReturnType<typeof createNotificationHubsFront>;
+  let hubs: NotificationHubsFixture;
   let client: ReturnType<typeof rawClient>;
   const errors: Error[] = [];
-  const keys = { full: generateAccessKey(), listen: generateAccessKey() };
-  const [full, listen] = defaultAccessPolicies(keys);
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'hubbub-nh-'));
-    endpoint = await startPushEndpoint();
-    const vapid = { ...generateVapidKeys(), subject: 'mailto:ops@hubbub.test' };
-    service = createPushService({ providers: [createWebPushProvider({ vapid })] });
-    await service.start();
-    front = createNotificationHubsFront({
-      service,
-      policies: [full!, listen!],
-      hubName: 'orders',
-      tls: { dir },
+    hubs = await startNotificationHubs({
       maxBodyBytes: 16_384,
       handshakeTimeoutMs: 300,
       limits: { idleTimeoutMs: 500 },
       onError: (e) => errors.push(e),
     });
-    await front.start();
-    client = rawClient(front.port, await readFile(front.caPath!, 'utf8'), full!);
+    client = rawClient(hubs.front.port, await readFile(hubs.front.caPath!, 'utf8'), hubs.policies.full);
   });
-  after(async () => {
-    await front?.close();
-    await service?.close();
-    await endpoint?.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  after(() => hubs?.close());
 
   const expect = (reply: RawReply, status: number, code: string) => {
     assert.equal(reply.status, status, reply.body);
@@ -61,7 +36,7 @@ describe('Notification Hubs front: hostile input', () => {
     assert.match(reply.body, /^<Error><Code>\d{3}<\/Code><Detail>[^<]+ TrackingId:[0-9a-f-]{36}<\/Detail><\/Error>$/);
   };
   const healthy = async () => {
-    const sub = endpoint.subscribe();
+    const sub = hubs.endpoint.subscribe();
     const put = await client.send('PUT', `/orders/installations/ok-1${api}`, {
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({
@@ -80,8 +55,8 @@ describe('Notification Hubs front: hostile input', () => {
       await client.send('GET', path, { policy: null }),
       await client.send('GET', path, { headers: { Authorization: 'Bearer abc' } }),
       await client.send('GET', path, { headers: { Authorization: 'SharedAccessSignature sr=x&sig=y' } }),
-      await client.send('GET', path, { policy: { name: full!.name, key: keys.listen } }),
-      await client.send('GET', path, { policy: { name: 'RootManageSharedAccessKey', key: keys.full } }),
+      await client.send('GET', path, { policy: { name: hubs.policies.full.name, key: hubs.policies.listen.key } }),
+      await client.send('GET', path, { policy: { name: 'RootManageSharedAccessKey', key: hubs.policies.full.key } }),
       await client.send('GET', path, { expiresAt: Date.now() / 1000 - 3600 }),
       await client.send('GET', path, { audience: `${client.origin}/otherhub/` }),
       await client.send('GET', path, { audience: 'https://127.0.0.1:1/' }),
@@ -89,10 +64,10 @@ describe('Notification Hubs front: hostile input', () => {
     ];
     for (const reply of cases) expect(reply, 401, 'PUSH_UNAUTHORIZED');
     // the listen key may write an installation but not read one or send
-    expect(await client.send('GET', path, { policy: listen! }), 403, 'PUSH_FORBIDDEN');
+    expect(await client.send('GET', path, { policy: hubs.policies.listen }), 403, 'PUSH_FORBIDDEN');
     expect(
       await client.send('POST', `/orders/messages/${api}`, {
-        policy: listen!,
+        policy: hubs.policies.listen,
         headers: { 'ServiceBusNotification-Format': 'browser' },
         body: 'x',
       }),
@@ -331,7 +306,7 @@ describe('Notification Hubs front: hostile input', () => {
     assert.match(garbage, /^HTTP\/1\.1 400 /);
     // plain HTTP on the TLS port is dropped, and the front keeps serving
     await new Promise<void>((resolve) => {
-      const socket = connectTcp(front.port, '127.0.0.1', () =>
+      const socket = connectTcp(hubs.front.port, '127.0.0.1', () =>
         socket.write(`GET /orders/installations/x${api} HTTP/1.1\r\nHost: x\r\n\r\n`),
       );
       socket.on('error', () => resolve());
@@ -340,14 +315,14 @@ describe('Notification Hubs front: hostile input', () => {
     });
     // a connection that never completes its handshake is dropped by the front
     await new Promise<void>((resolve) => {
-      const socket = connectTcp(front.port, '127.0.0.1');
+      const socket = connectTcp(hubs.front.port, '127.0.0.1');
       socket.on('error', () => resolve());
       socket.on('close', () => resolve());
     });
     // nor is one that completes the handshake and then sends no request
-    const ca = await readFile(front.caPath!, 'utf8');
+    const ca = await readFile(hubs.front.caPath!, 'utf8');
     await new Promise<void>((resolve) => {
-      const socket = connectTls({ host: '127.0.0.1', port: front.port, ca, servername: 'localhost' });
+      const socket = connectTls({ host: '127.0.0.1', port: hubs.front.port, ca, servername: 'localhost' });
       socket.on('error', () => resolve());
       socket.on('close', () => resolve());
     });

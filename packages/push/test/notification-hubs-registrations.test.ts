@@ -2,53 +2,22 @@
 // whose id is the registration id, so sends reach devices registered either way; ETags and
 // If-Match are checked; lists page and filter by channel and by tag.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { waitFor } from '@hubbub/kernel';
-import { createNotificationHubsFront, defaultAccessPolicies, generateAccessKey } from '../src/http/index.ts';
-import { createPushService, type PushService } from '../src/index.ts';
-import { createFcmProvider, createWebPushProvider, generateVapidKeys } from '../src/providers/index.ts';
-import { type FcmServer, type PushEndpoint, startFcmServer, startPushEndpoint } from '../src/testing/index.ts';
+import { type NotificationHubsFixture, startNotificationHubs } from './nh-fixture.ts';
 import { type SdkClient, type SdkReply, startSdk } from './nh-sdk.ts';
 
 describe('@azure/notification-hubs registrations against the Notification Hubs front', () => {
-  let dir: string;
-  let endpoint: PushEndpoint;
-  let fcm: FcmServer;
-  let service: PushService;
-  let front: ReturnType<typeof createNotificationHubsFront>;
+  let hubs: NotificationHubsFixture;
   let sdk: SdkClient;
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'hubbub-nh-reg-'));
-    endpoint = await startPushEndpoint();
-    fcm = await startFcmServer();
-    const vapid = { ...generateVapidKeys(), subject: 'mailto:ops@hubbub.test' };
-    const fcmProvider = createFcmProvider({
-      serviceAccount: fcm.createServiceAccount('hubbub-test'),
-      endpoint: fcm.origin,
-      tokenUri: fcm.tokenUri,
-    });
-    service = createPushService({ providers: [createWebPushProvider({ vapid }), fcmProvider] });
-    await service.start();
-    front = createNotificationHubsFront({
-      service,
-      policies: defaultAccessPolicies({ full: generateAccessKey(), listen: generateAccessKey() }),
-      hubName: 'orders',
-      tls: { dir },
-    });
-    await front.start();
-    sdk = startSdk(front.connectionString(), 'orders', front.caPath!);
+    hubs = await startNotificationHubs();
+    sdk = startSdk(hubs.front.connectionString(), 'orders', hubs.front.caPath!);
   });
   after(async () => {
     await sdk?.close();
-    await front?.close();
-    await service?.close();
-    await fcm?.close();
-    await endpoint?.close();
-    await rm(dir, { recursive: true, force: true });
+    await hubs?.close();
   });
 
   // biome-ignore lint/suspicious/noExplicitAny: the SDK's answers, read as JSON
@@ -65,7 +34,7 @@ describe('@azure/notification-hubs registrations against the Notification Hubs f
   };
 
   it('creates a browser registration under a reserved id, reads it, and reaches it by tag', async () => {
-    const sub = endpoint.subscribe();
+    const sub = hubs.endpoint.subscribe();
     const id = ok(await sdk.call('createRegistrationId'));
     assert.match(id, /^[0-9a-f-]{36}$/);
     const created = ok(
@@ -103,7 +72,7 @@ describe('@azure/notification-hubs registrations against the Notification Hubs f
   });
 
   it('updates with a current ETag, refuses a stale one, and deletes with If-Match', async () => {
-    const sub = endpoint.subscribe();
+    const sub = hubs.endpoint.subscribe();
     const first = ok(
       await sdk.call('createRegistration', {
         $registration: 'Browser',
@@ -172,8 +141,8 @@ describe('@azure/notification-hubs registrations against the Notification Hubs f
         { tagExpression: 'fcmreg' },
       ),
     );
-    await waitFor(() => fcm.messages.some((m) => m.token === 'fcm-reg-1'), { what: 'the template push' });
-    const message = fcm.messages.find((m) => m.token === 'fcm-reg-1')!.message as { notification?: unknown };
+    await waitFor(() => hubs.fcm.messages.some((m) => m.token === 'fcm-reg-1'), { what: 'the template push' });
+    const message = hubs.fcm.messages.find((m) => m.token === 'fcm-reg-1')!.message as { notification?: unknown };
     assert.deepEqual(message.notification, { title: 'Hot food & more' });
 
     const byChannel = ok(

@@ -1,80 +1,34 @@
 // The official @azure/notification-hubs SDK (2.x, unmodified, in its own process trusting the
 // local CA through NODE_EXTRA_CA_CERTS) against Hubbub's Notification Hubs front over the real
-// push service, delivering through the Web Push provider to a local RFC 8030 endpoint that
-// verifies VAPID and decrypts: every call the SDK makes for installations, sends, schedules,
-// cancels and outcome details, with the keys' rights and the service's errors as the SDK surfaces them.
+// push service, delivering through the Web Push, FCM and APNs providers to local servers that
+// check each protocol (the RFC 8030 endpoint verifies VAPID and decrypts): every call the SDK
+// makes for installations, sends, schedules, cancels and outcome details, with the keys' rights
+// and the service's errors as the SDK surfaces them.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { waitFor } from '@hubbub/kernel';
-import { createNotificationHubsFront, defaultAccessPolicies, generateAccessKey } from '../src/http/index.ts';
-import { createPushService, type PushService } from '../src/index.ts';
-import {
-  createApnsProvider,
-  createFcmProvider,
-  createWebPushProvider,
-  generateVapidKeys,
-} from '../src/providers/index.ts';
-import {
-  type ApnsServer,
-  type FcmServer,
-  type PushEndpoint,
-  startApnsServer,
-  startFcmServer,
-  startPushEndpoint,
-  type TestSubscription,
-} from '../src/testing/index.ts';
+import { generateAccessKey } from '../src/http/index.ts';
+import type { TestSubscription } from '../src/testing/index.ts';
+import { type NotificationHubsFixture, startNotificationHubs } from './nh-fixture.ts';
 import { type SdkClient, type SdkReply, startSdk } from './nh-sdk.ts';
 
 const hub = 'orders';
 
 describe('@azure/notification-hubs against the Notification Hubs front', () => {
-  let dir: string;
-  let endpoint: PushEndpoint;
-  let fcm: FcmServer;
-  let apns: ApnsServer;
-  let service: PushService;
-  let front: ReturnType<typeof createNotificationHubsFront>;
+  let hubs: NotificationHubsFixture;
   let sdk: SdkClient;
   let listenSdk: SdkClient;
-  const keys = { full: generateAccessKey(), listen: generateAccessKey() };
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'hubbub-nh-'));
-    endpoint = await startPushEndpoint();
-    const vapid = { ...generateVapidKeys(), subject: 'mailto:ops@hubbub.test' };
-    fcm = await startFcmServer();
-    const fcmProvider = createFcmProvider({
-      serviceAccount: fcm.createServiceAccount('hubbub-test'),
-      endpoint: fcm.origin,
-      tokenUri: fcm.tokenUri,
-    });
-    apns = await startApnsServer();
-    const apnsProvider = createApnsProvider({
-      ...apns.createSigningKey(),
-      topic: 'com.hubbub.delivery',
-      endpoint: apns.origin,
-    });
-    service = createPushService({ providers: [createWebPushProvider({ vapid }), fcmProvider, apnsProvider] });
-    await service.start();
-    front = createNotificationHubsFront({ service, policies: defaultAccessPolicies(keys), hubName: hub, tls: { dir } });
-    await front.start();
-    sdk = startSdk(front.connectionString(), hub, front.caPath!);
-    listenSdk = startSdk(front.connectionString('DefaultListenSharedAccessSignature'), hub, front.caPath!);
+    hubs = await startNotificationHubs({ hubName: hub });
+    sdk = startSdk(hubs.front.connectionString(), hub, hubs.front.caPath!);
+    listenSdk = startSdk(hubs.front.connectionString('DefaultListenSharedAccessSignature'), hub, hubs.front.caPath!);
   });
   after(async () => {
     await sdk?.close();
     await listenSdk?.close();
-    await front?.close();
-    await service?.close();
-    await endpoint?.close();
-    await fcm?.close();
-    await apns?.close();
-    await rm(dir, { recursive: true, force: true });
+    await hubs?.close();
   });
-
   const browserInstallation = (installationId: string, sub: TestSubscription, extra: Record<string, unknown> = {}) => ({
     $installation: 'browser',
     params: { installationId, pushChannel: { endpoint: sub.endpoint, p256dh: sub.p256dh, auth: sub.auth }, ...extra },
@@ -95,14 +49,14 @@ describe('@azure/notification-hubs against the Notification Hubs front', () => {
 
   it('prints a connection string of the SDK shape, on loopback, with the CA in the data directory', () => {
     assert.match(
-      front.connectionString(),
+      hubs.front.connectionString(),
       /^Endpoint=sb:\/\/127\.0\.0\.1:\d+\/;SharedAccessKeyName=DefaultFullSharedAccessSignature;SharedAccessKey=.{44}$/,
     );
-    assert.equal(front.caPath, join(dir, 'ca.pem'));
+    assert.match(hubs.front.caPath ?? '', /\/ca\.pem$/);
   });
 
   it('creates, reads, patches and deletes an installation', async () => {
-    const sub = endpoint.subscribe();
+    const sub = hubs.endpoint.subscribe();
     ok(
       await sdk.call(
         'createOrUpdateInstallation',
@@ -146,8 +100,8 @@ describe('@azure/notification-hubs against the Notification Hubs front', () => {
   });
 
   it('sends to a tag expression, broadcasts, and reads the outcome details', async () => {
-    const vip = endpoint.subscribe();
-    const other = endpoint.subscribe();
+    const vip = hubs.endpoint.subscribe();
+    const other = hubs.endpoint.subscribe();
     ok(await sdk.call('createOrUpdateInstallation', browserInstallation('vip-1', vip, { tags: ['vip', 'city_oslo'] })));
     ok(
       await sdk.call(
@@ -184,7 +138,7 @@ describe('@azure/notification-hubs against the Notification Hubs front', () => {
   });
 
   it('sends directly to a handle, renders templates, and answers test sends with every result', async () => {
-    const loose = endpoint.subscribe();
+    const loose = hubs.endpoint.subscribe();
     ok(
       await sdk.call(
         'sendNotification',
@@ -195,7 +149,7 @@ describe('@azure/notification-hubs against the Notification Hubs front', () => {
     await waitFor(() => loose.messages.length === 1, { what: 'the direct push' });
     assert.equal(loose.messages[0]!.text, 'direct hello');
 
-    const templated = endpoint.subscribe();
+    const templated = hubs.endpoint.subscribe();
     ok(
       await sdk.call(
         'createOrUpdateInstallation',
@@ -242,7 +196,7 @@ describe('@azure/notification-hubs against the Notification Hubs front', () => {
   });
 
   it('schedules a send, cancels it, and refuses a second cancel', async () => {
-    const sub = endpoint.subscribe();
+    const sub = hubs.endpoint.subscribe();
     ok(await sdk.call('createOrUpdateInstallation', browserInstallation('sched-1', sub, { tags: ['later'] })));
     const at = { $date: new Date(Date.now() + 3_600_000).toISOString() };
     const scheduled = ok(
@@ -279,7 +233,7 @@ describe('@azure/notification-hubs against the Notification Hubs front', () => {
         params: { installationId: 'android-1', pushChannel: 'fcm-token-1', tags: ['android'] },
       }),
     );
-    const browser = endpoint.subscribe();
+    const browser = hubs.endpoint.subscribe();
     ok(await sdk.call('createOrUpdateInstallation', browserInstallation('web-2', browser, { tags: ['android'] })));
     assert.equal(ok(await sdk.call('getInstallation', 'android-1')).pushChannel, 'fcm-token-1');
     const message = { message: { notification: { title: 'Courier nearby' }, data: { orderId: '42' } } };
@@ -290,9 +244,9 @@ describe('@azure/notification-hubs against the Notification Hubs front', () => {
         { tagExpression: 'android' },
       ),
     );
-    await waitFor(() => fcm.messages.length === 1, { what: 'the FCM message' });
-    assert.equal(fcm.messages[0]!.token, 'fcm-token-1');
-    assert.deepEqual((fcm.messages[0]!.message as { notification?: unknown }).notification, {
+    await waitFor(() => hubs.fcm.messages.length === 1, { what: 'the FCM message' });
+    assert.equal(hubs.fcm.messages[0]!.token, 'fcm-token-1');
+    assert.deepEqual((hubs.fcm.messages[0]!.message as { notification?: unknown }).notification, {
       title: 'Courier nearby',
     });
     const details = await outcome(sent.notificationId);
@@ -307,7 +261,9 @@ describe('@azure/notification-hubs against the Notification Hubs front', () => {
         { deviceHandle: 'fcm-token-direct' },
       ),
     );
-    await waitFor(() => fcm.messages.some((m) => m.token === 'fcm-token-direct'), { what: 'the direct FCM message' });
+    await waitFor(() => hubs.fcm.messages.some((m) => m.token === 'fcm-token-direct'), {
+      what: 'the direct FCM message',
+    });
 
     const batch = ok(
       await sdk.call(
@@ -318,7 +274,7 @@ describe('@azure/notification-hubs against the Notification Hubs front', () => {
     );
     assert.match(batch.notificationId, /^[^/]+$/);
     await waitFor(
-      () => ['fcm-batch-1', 'fcm-batch-2', 'fcm-batch-3'].every((t) => fcm.messages.some((m) => m.token === t)),
+      () => ['fcm-batch-1', 'fcm-batch-2', 'fcm-batch-3'].every((t) => hubs.fcm.messages.some((m) => m.token === t)),
       {
         what: 'the batch',
       },
@@ -346,8 +302,8 @@ describe('@azure/notification-hubs against the Notification Hubs front', () => {
         { tagExpression: 'ios' },
       ),
     );
-    await waitFor(() => apns.notifications.length === 1, { what: 'the APNs notification' });
-    const received = apns.notifications[0]!;
+    await waitFor(() => hubs.apns.notifications.length === 1, { what: 'the APNs notification' });
+    const received = hubs.apns.notifications[0]!;
     assert.equal(received.deviceToken, token);
     assert.equal(received.payload, payload);
     assert.equal(received.headers['apns-priority'], '10');
@@ -357,7 +313,7 @@ describe('@azure/notification-hubs against the Notification Hubs front', () => {
   });
 
   it("enforces the keys' rights: the listen key registers devices but neither sends nor reads", async () => {
-    const sub = endpoint.subscribe();
+    const sub = hubs.endpoint.subscribe();
     ok(await listenSdk.call('createOrUpdateInstallation', browserInstallation('listen-1', sub)));
     ok(await listenSdk.call('updateInstallation', 'listen-1', [{ op: 'add', path: '/tags', value: 'a' }]));
     for (const reply of [
@@ -372,9 +328,9 @@ describe('@azure/notification-hubs against the Notification Hubs front', () => {
     }
     ok(await listenSdk.call('deleteInstallation', 'listen-1'));
     const wrong = startSdk(
-      front.connectionString().replace(/SharedAccessKey=.*$/, `SharedAccessKey=${generateAccessKey()}`),
+      hubs.front.connectionString().replace(/SharedAccessKey=.*$/, `SharedAccessKey=${generateAccessKey()}`),
       hub,
-      front.caPath!,
+      hubs.front.caPath!,
     );
     try {
       const reply = await wrong.call('getInstallation', 'x');
