@@ -205,6 +205,14 @@ export class OutcomeLedger {
     );
   }
 
+  /** A fan-out given up on: the notification ends `Abandoned` unless it already ended. */
+  async abandon(notificationId: string): Promise<void> {
+    const now = this.#now();
+    await this.#store.update(notificationId, (r) =>
+      r.endTime === undefined ? { ...r, state: 'Abandoned', fannedOut: true, endTime: now } : r,
+    );
+  }
+
   /** Whether the fan-out should run (not cancelled, not already done); marks the record Processing. */
   async begin(notificationId: string): Promise<boolean> {
     const now = this.#now();

@@ -221,6 +221,18 @@ export class DeliveryPipeline {
     await settle();
   }
 
+  /**
+   * A job given up on after too many failed tries: a fan-out leaves its notification `Abandoned`,
+   * a delivery job counts its deliveries `failed`.
+   */
+  async drop(job: FanoutJob | DeliverJob, reason: string): Promise<void> {
+    if (job.type === 'fanout') return this.#o.ledger.abandon(job.notificationId);
+    const tally = new Tally();
+    for (const item of job.items) this.#final(tally, job.notificationId, item, 'failed', reason);
+    const done = await this.#o.ledger.record(job.notificationId, tally);
+    if (done !== undefined) this.#o.events.completed(done);
+  }
+
   /** Delivers to at most `limit` targets, each once, and reports every outcome (nothing counted). */
   async testSend(notification: Notification, target: SendTarget, limit: number): Promise<TestSendOutcome> {
     const results: TestSendResult[] = [];

@@ -1,8 +1,9 @@
 /**
  * The consumer side of the push queue: pulls jobs while fewer than `concurrency` are in hand,
  * hands each to the pipeline, completes it when done, and when it fails reports the error, waits
- * a back-off and abandons it (so the queue hands it out again) — or drops it after
- * {@link MAX_JOB_DELIVERIES} tries. A receive that fails is retried after a back-off.
+ * a back-off and abandons it (so the queue hands it out again) — or, after
+ * {@link MAX_JOB_DELIVERIES} tries, drops it (its notification `Abandoned`, or its deliveries
+ * counted `failed`). A receive that fails is retried after a back-off.
  * @module
  */
 import { type BackoffOptions, backoffDelay, type Clock, type Logger } from '@hubbub/kernel';
@@ -55,7 +56,11 @@ export async function runJobs(o: JobRunnerOptions, signal: AbortSignal): Promise
     } catch (err) {
       fail(err, 'a push job failed; it will be handed out again');
       if (job.deliveryCount >= MAX_JOB_DELIVERIES) {
-        fail(new Error(`push job of ${body.notificationId} dropped after ${job.deliveryCount} tries`), 'dropped');
+        const reason = `push job of ${body.notificationId} dropped after ${job.deliveryCount} tries`;
+        fail(new Error(reason), 'dropped');
+        if (body.type === 'fanout' || body.type === 'deliver') {
+          await o.pipeline.drop(body, reason).catch((e: unknown) => fail(e, 'recording a dropped job failed'));
+        }
         await job.complete().catch((e: unknown) => fail(e, 'completing a dropped job failed'));
         return;
       }

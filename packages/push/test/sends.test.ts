@@ -485,6 +485,25 @@ describe('sends', () => {
     errors.length = 0;
   });
 
+  it('gives a fan-out up after 10 failed tries: the notification ends Abandoned', async () => {
+    repository.find = () => {
+      throw new Error('repository gone for good');
+    };
+    const { notificationId } = await push.send({ format: 'fcmv1', body: '{}' }, { kind: 'broadcast' });
+    for (let i = 1; i < 10; i++) {
+      await waitFor(() => errors.length === i, { what: `failure ${i}` });
+      clock.advance(60_000);
+    }
+    const outcome = await waitFor(async () => {
+      const o = await push.getNotificationOutcome(notificationId);
+      return o?.state === 'Abandoned' ? o : undefined;
+    });
+    assert.equal(outcome.endTime, clock.now());
+    assert.match(errors.at(-1)?.message ?? '', /dropped after 10 tries/);
+    assert.equal(fcm.deliveries.length, 0);
+    errors.length = 0;
+  });
+
   it('a fan-out that fails midway and runs again queues no batch twice, and counts each delivery once', async () => {
     await open({ batchSize: 2 });
     for (let n = 0; n < 5; n++) {
