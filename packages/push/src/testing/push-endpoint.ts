@@ -85,6 +85,8 @@ export interface PushEndpointOptions {
   readonly port?: number;
   /** Reads `exp` against it. @default systemClock */
   readonly clock?: Clock;
+  /** Keep every message in `received` and `sub.messages`; off for long runs that only count (`onMessage`). @default true */
+  readonly record?: boolean;
   /** Serve https with this certificate and key (PEM) instead of plain http, e.g. from `@hubbub/push/tls`. */
   readonly tls?: { readonly cert: string; readonly key: string };
 }
@@ -170,8 +172,10 @@ export async function startPushEndpoint(options: PushEndpointOptions = {}): Prom
       response.writeHead(mode.status, headers).end();
       return true;
     }
-    sub.log.push(checked);
-    received.push(checked);
+    if (options.record !== false) {
+      sub.log.push(checked);
+      received.push(checked);
+    }
     response.writeHead(201, {
       Location: `${origin}/message/${randomUUID()}`,
       TTL: String(checked.ttl),
