@@ -37,15 +37,15 @@ import {
   sendError,
   sendJson,
 } from '@hubbub/kernel';
-import { createStoreHttpHandler, type Store } from '@hubbub/store';
+import type { Store } from '@hubbub/store';
 import { bridgeBus } from './bridges/bus.ts';
 import { fromSignalRServiceInProcess } from './bridges/signalr.ts';
-import { storeConnections } from './bridges/store.ts';
 import { createDemoHub } from './demo.ts';
-import { createStoreAt, engineScheme, openBusAt, openCache } from './engines.ts';
+import { engineScheme, openBusAt, openCache } from './engines.ts';
 import { createFrontDoor, type SystemRateLimits } from './front-door.ts';
 import { loadKeys, type SystemKeys } from './keys-file.ts';
 import { createStaticFiles, signalRBrowserClient } from './static.ts';
+import { createSystemStore, type SystemStore } from './store-part.ts';
 
 export interface FunctionApp {
   /** Directory of an `@azure/functions` v4 app (package.json `main`, host.json, local.settings.json). */
@@ -184,7 +184,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   const door = createFrontDoor(options.rateLimits);
   const bus = await openBusAt(busUrl);
   let cache: Cache;
-  let store: Store;
+  let stores: SystemStore;
   try {
     cache = await openCache(cacheUrl);
   } catch (err) {
@@ -192,19 +192,12 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     throw err;
   }
   try {
-    store = await createStoreAt(storeUrl, { logger: logger.child({ part: 'store' }) });
+    stores = await createSystemStore(storeUrl, keys.store, logger);
   } catch (err) {
     await Promise.all([bus.close(), cache.close()]);
     throw err;
   }
-  const storeApi = createStoreHttpHandler(store, {
-    key: keys.store,
-    basePath: '/store',
-    onError: (err, request) => logger.error({ err, method: request.method, url: request.url }, 'store request failed'),
-  });
-  const stores = storeConnections({ url: storeUrl, store }, (url) =>
-    createStoreAt(url, { logger: logger.child({ part: 'store', url: withoutPassword(url) }) }),
-  );
+  const { store } = stores;
   const busApi = createBusHttpHandler(bus, {
     basePath: '/bus',
     keys: [keys.bus],
@@ -232,7 +225,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     { handleUpgrade: (req, socket, head) => signalR?.handleUpgrade(req, socket, head) ?? false },
     hubs,
     { handleRequest: (req, res) => mountedBusApi(busApi, req, res) },
-    storeApi,
+    stores.api,
     { handleRequest: (req, res) => appParts.some((p) => p.handleRequest?.(req, res) === true) },
     { handleRequest: (req, res) => functions?.handleRequest(req, res) ?? false },
     { handleRequest: web },
@@ -262,17 +255,11 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
       server.listen(options.port ?? 7071, host, () => ok());
     });
   } catch (err) {
-    await Promise.all([hubs.close(), bus.close(), cache.close(), store.close()]);
+    await Promise.all([hubs.close(), bus.close(), cache.close(), stores.close()]);
     throw err;
   }
-  // Opening the store (PGlite: loading its WASM, initialising an empty directory) runs while the
-  // server already answers; a failure is reported here, and each operation tries to open it again.
-  store.start().catch((err: unknown) => {
-    logger.error(
-      { err, storeUrl: withoutPassword(storeUrl) },
-      'The store could not open; its operations fail until it can.',
-    );
-  });
+  // PGlite's WASM load (and initdb on an empty directory) runs while the server already answers.
+  stores.openInBackground();
   const { port } = server.address() as AddressInfo;
   const url =
     options.publicUrl?.replace(/\/+$/, '') ??
@@ -301,7 +288,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     await closeParts(appParts, logger);
     await Promise.all([service.close(), hubs.close()]);
     await closeHttpServer(server);
-    await Promise.all([bus.close(), cache.close(), stores.close().then(() => store.close())]);
+    await Promise.all([bus.close(), cache.close(), stores.close()]);
   };
 
   const made: AppPart[] = [];
@@ -332,7 +319,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
       cors: apiCors,
       bus: busPort,
       signalR: fromSignalRServiceInProcess(service),
-      store: stores.resolve,
+      store: stores.connections.resolve,
       logger: logger.child({ part: 'functions' }),
     });
     try {
@@ -401,9 +388,6 @@ function serveSystemPaths(request: IncomingMessage, response: ServerResponse, ho
   }
   return false;
 }
-
-/** A store URL fit for a log line: a PostgreSQL password is masked. */
-const withoutPassword = (url: string): string => url.replace(/^(\w+:\/\/[^:/@]+):[^@/]*@/, '$1:***@');
 
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
