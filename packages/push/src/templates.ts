@@ -46,6 +46,11 @@ export interface CompiledTemplate {
   render(properties: Properties): string;
 }
 
+/** Characters of a template body: a platform takes 4 KB, so a larger template is a mistake (or an attack). */
+export const MAX_TEMPLATE_BODY = 16_384;
+const MAX_TEMPLATE_HEADERS = 32;
+const MAX_HEADER_VALUE = 1_024;
+
 const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 const OPS = new Set(['$', '#', '.', '%']);
 
@@ -224,6 +229,9 @@ function invalidBody(template: string, message: string): PushError {
 export function compileTemplate(body: unknown, template: string): CompiledTemplate {
   if (typeof body !== 'string' || body.trim().length === 0)
     throw invalidBody(template, 'the body must be a non-empty string');
+  if (body.length > MAX_TEMPLATE_BODY) {
+    throw invalidBody(template, `the body is ${body.length} characters long, over ${MAX_TEMPLATE_BODY}`);
+  }
   const start = body.trimStart()[0];
   if (start === '<') {
     const compiled = compileString(body, template);
@@ -255,8 +263,16 @@ export function compileHeaders(
 ): (properties: Properties) => Record<string, string> | undefined {
   if (headers === undefined || headers === null) return () => undefined;
   if (typeof headers !== 'object' || Array.isArray(headers)) throw invalidBody(template, 'headers must be an object');
-  const compiled = Object.entries(headers).map(([name, value]) => {
+  const entries = Object.entries(headers);
+  if (entries.length > MAX_TEMPLATE_HEADERS) throw invalidBody(template, `at most ${MAX_TEMPLATE_HEADERS} headers`);
+  const compiled = entries.map(([name, value]) => {
     if (typeof value !== 'string') throw invalidBody(template, `header '${name}' must be a string`);
+    if (name.length > 256 || value.length > MAX_HEADER_VALUE) {
+      throw invalidBody(
+        template,
+        `header '${name.slice(0, 40)}' is too long (name 256, value ${MAX_HEADER_VALUE} characters)`,
+      );
+    }
     return [name, compileString(value, template)] as const;
   });
   return (properties) => Object.fromEntries(compiled.map(([name, c]) => [name, renderString(c, properties)]));

@@ -80,6 +80,11 @@ describe('template errors', () => {
       assert.equal(err.detail.template, 'greeting');
     }
     assert.equal(error(() => compileHeaders(['x'], 't')).code, 'PUSH_TEMPLATE_INVALID_BODY');
+    assert.equal(error(() => compileTemplate(`{"a":"${'x'.repeat(16_384)}"}`, 't')).code, 'PUSH_TEMPLATE_INVALID_BODY');
+    assert.equal(compileTemplate(`{"a":"${'x'.repeat(16_370)}"}`, 't').constant, true);
+    const many = Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`h${i}`, 'v']));
+    assert.equal(error(() => compileHeaders(many, 't')).code, 'PUSH_TEMPLATE_INVALID_BODY');
+    assert.equal(error(() => compileHeaders({ h: 'v'.repeat(1_025) }, 't')).code, 'PUSH_TEMPLATE_INVALID_BODY');
     assert.equal(error(() => compileHeaders({ a: 1 }, 't')).code, 'PUSH_TEMPLATE_INVALID_BODY');
   });
 
