@@ -15,7 +15,7 @@ export const PushErrorCode = {
   PayloadTooLarge: 'PUSH_PAYLOAD_TOO_LARGE',
   /** A delivery was handed to a provider after its `close()`. */
   ProviderClosed: 'PUSH_PROVIDER_CLOSED',
-  /** The local CA's directory could not be read, written or locked (`detail.path`; the cause is chained). */
+  /** The local CA's directory could not be read, written or locked (`detail.path`), or a given certificate and key are not usable; the cause is chained. */
   TlsUnavailable: 'PUSH_TLS_UNAVAILABLE',
   /** A platform Hubbub knows but this service has no provider for (`detail.platform`). */
   PlatformNotConfigured: 'PUSH_PLATFORM_NOT_CONFIGURED',
@@ -55,6 +55,8 @@ export const PushErrorCode = {
   NotSupported: 'PUSH_NOT_SUPPORTED',
   /** Notification Hubs API: `If-Match` names an ETag the registration no longer has (`detail.etag` is the current one). */
   PreconditionFailed: 'PUSH_PRECONDITION_FAILED',
+  /** Notification Hubs API: the front could not listen on its host and port (`detail.host`, `detail.port`; the cause is chained). */
+  ListenFailed: 'PUSH_LISTEN_FAILED',
 } as const;
 
 export type PushErrorCode = (typeof PushErrorCode)[keyof typeof PushErrorCode];

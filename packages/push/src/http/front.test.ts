@@ -49,6 +49,36 @@ describe('Notification Hubs front', () => {
     assert.throws(() => front.connectionString(), { code: 'KERNEL_INVALID_OPTION' });
   });
 
+  it('fails to start with a coded error for a taken port or an unusable certificate, and closes cleanly', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hubbub-nh-front-'));
+    const first = createNotificationHubsFront({ service, policies, tls: { dir } });
+    try {
+      await first.start();
+      const second = createNotificationHubsFront({ service, policies, tls: { dir }, port: first.port });
+      await assert.rejects(second.start(), {
+        code: 'PUSH_LISTEN_FAILED',
+        detail: { host: '127.0.0.1', port: first.port },
+      });
+      await second.close();
+      const bad = createNotificationHubsFront({
+        service,
+        policies,
+        tls: { certPem: 'not a certificate', keyPem: 'nor a key' },
+      });
+      await assert.rejects(bad.start(), { code: 'PUSH_TLS_UNAVAILABLE' });
+      await bad.close();
+      // closed while starting: it never serves
+      const early = createNotificationHubsFront({ service, policies, tls: { dir } });
+      const starting = early.start();
+      await early.close();
+      await starting;
+      assert.equal(early.handleRequest!({ url: '/hubbub/messages/' } as never, {} as never), false);
+    } finally {
+      await first.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('serves only its hub when mounted, and renews its certificate while running', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'hubbub-nh-front-'));
     const clock = new ManualClock(Date.now());

@@ -26,6 +26,7 @@ import {
   systemClock,
   TypedEmitter,
 } from '@hubbub/kernel';
+import { PushError } from '../errors.ts';
 import { ensureLocalCa, type LocalCa, type LocalCaOptions } from '../tls/local-ca.ts';
 import type { NotificationHubsBackend } from './exchange.ts';
 import { replyError } from './reply.ts';
@@ -188,6 +189,7 @@ class Front extends TypedEmitter<NotificationHubsFrontEvents> implements Notific
     } else {
       credentials = { cert: o.tls.certPem, key: o.tls.keyPem };
     }
+    if (this.#isClosed()) return; // closed while the CA was read
     const onError = (error: Error) => {
       o.onError?.(error);
       this.emit('error', error);
@@ -206,27 +208,50 @@ class Front extends TypedEmitter<NotificationHubsFrontEvents> implements Notific
       }),
       { reply: replyError, onError },
     );
-    this.#handle = handle;
     const http = createHttpServer({ request: handle, limits: o.limits ?? {}, reply: replyError, onError });
-    const tls = createTlsServer({
-      ...credentials,
-      handshakeTimeout: o.handshakeTimeoutMs ?? 10_000,
-      minVersion: 'TLSv1.2',
-    });
+    let tls: TlsServer;
+    try {
+      tls = createTlsServer({
+        ...credentials,
+        handshakeTimeout: o.handshakeTimeoutMs ?? 10_000,
+        minVersion: 'TLSv1.2',
+      });
+    } catch (cause) {
+      this.#state = 'closed';
+      throw new PushError('PUSH_TLS_UNAVAILABLE', 'The TLS certificate or key is not usable.', { cause });
+    }
     tls.maxConnections = o.limits?.maxConnections ?? 10_000;
     tls.on('secureConnection', (socket) => http.emit('connection', socket));
     tls.on('tlsClientError', (_error, socket) => socket.destroy()); // a failed or timed-out handshake: the client's business
-    await new Promise<void>((resolve, reject) => {
-      tls.once('error', reject);
-      tls.listen(o.port ?? 0, this.#host, () => {
-        tls.off('error', reject);
-        resolve();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        tls.once('error', reject);
+        tls.listen(o.port ?? 0, this.#host, () => {
+          tls.off('error', reject);
+          resolve();
+        });
       });
-    });
+    } catch (cause) {
+      this.#state = 'closed';
+      throw new PushError(
+        'PUSH_LISTEN_FAILED',
+        `The Notification Hubs front could not listen on ${this.#host}:${o.port ?? 0}.`,
+        {
+          cause,
+          detail: { host: this.#host, port: o.port ?? 0 },
+        },
+      );
+    }
     tls.on('error', onError);
     this.#tls = tls;
     this.#http = http;
     this.#port = (tls.address() as AddressInfo).port;
+    if (this.#isClosed()) {
+      // closed while it began to listen
+      await this.#stopServers();
+      return;
+    }
+    this.#handle = handle;
     this.#state = 'started';
     this.#scheduleRenewal();
   }
@@ -234,10 +259,23 @@ class Front extends TypedEmitter<NotificationHubsFrontEvents> implements Notific
   async close(): Promise<void> {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
+    this.#handle = undefined;
     this.#renewal?.cancel();
+    await this.#stopServers();
+  }
+
+  /** Read through a method: `start()` narrows the state, and `close()` may change it across an await. */
+  #isClosed(): boolean {
+    return this.#state === 'closed';
+  }
+
+  async #stopServers(): Promise<void> {
     const tls = this.#tls;
+    this.#tls = undefined;
     if (tls !== undefined) await new Promise<void>((resolve) => tls.close(() => resolve()));
-    if (this.#http !== undefined) await closeHttpServer(this.#http);
+    const http = this.#http;
+    this.#http = undefined;
+    if (http !== undefined) await closeHttpServer(http);
   }
 
   [Symbol.asyncDispose](): Promise<void> {
