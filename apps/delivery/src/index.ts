@@ -16,6 +16,8 @@ export interface DeliveryApp {
   readonly webFiles: Readonly<Record<string, string>>;
   /** Queues the functions are triggered by; create them before starting the functions host. */
   readonly queues: readonly string[];
+  /** Topics the functions and the REST API use (created with their subscriptions by the API part). */
+  readonly topics: readonly string[];
   /** SignalR hubs the functions use. */
   readonly hubs: readonly string[];
   /** App secrets the system keeps in its data directory and hands the functions as settings. */
@@ -32,11 +34,13 @@ export const deliveryApp: DeliveryApp = {
     '/city.json': here('web/city.json'),
   },
   queues: ['locations'],
+  topics: ['orders'],
   hubs: ['tracking'],
-  secrets: ['TrackingKey'],
+  secrets: ['TrackingKey', 'DemoPassword'],
 };
 
 export { type City, cityFile, cityRoutes, loadCity } from './city.ts';
+export * from './orders/index.ts';
 export {
   type CourierRoute,
   distanceMeters,

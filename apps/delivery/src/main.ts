@@ -7,6 +7,8 @@
 import { parseSystemFlags, runUntilSignal, startSystem, systemFlagsHelp, UsageError } from '@hubbub/system';
 import { cityRoutes } from './city.ts';
 import { deliveryApp, TRACKING_KEY_SETTING, trackingLink } from './index.ts';
+import { seedDemoAccounts } from './orders/demo.ts';
+import { deliveryApiPart } from './orders/index.ts';
 import { runSimulator } from './simulator.ts';
 
 const usage = `Usage: npm start -- [options]
@@ -34,6 +36,7 @@ async function main(args: string[]): Promise<number> {
     ...flags,
     app: { dir: deliveryApp.functionsDir, queues: deliveryApp.queues },
     pages: deliveryApp.webFiles,
+    parts: [deliveryApiPart()],
     secrets: deliveryApp.secrets,
     demo: true,
     home: '/track',
@@ -52,6 +55,11 @@ async function main(args: string[]): Promise<number> {
     }).catch((err: unknown) => flags.logger.error({ err }, 'the courier simulator stopped'));
   }
 
+  const demoPassword = system.keys.secrets.DemoPassword!;
+  const accounts = await seedDemoAccounts(system.store, demoPassword);
+  const accountLines = accounts
+    .map((a) => `    ${a.role.padEnd(10)} ${a.email}${a.restaurantId === undefined ? '' : ` (${a.restaurantId})`}`)
+    .join('\n');
   const trackingKey = system.keys.secrets[TRACKING_KEY_SETTING]!;
   const orders = demoOrders.map((id) => `    ${trackingLink(system.url, id, trackingKey)}`).join('\n');
   const bus = system.keys.bus;
@@ -65,7 +73,7 @@ async function main(args: string[]): Promise<number> {
   };
   return runUntilSignal(
     closing,
-    `Hubbub delivery is running.\n\n  Open ${system.url}/ in a browser, or track an order (links valid 24 h):\n${orders}\n\n  Couriers: ${simulate ? 'simulated, looping' : 'not simulated (--no-simulate)'}\n  Bus API:  ${system.url}/bus   (npm run hubbub -- send locations '{"orderid":"1001","lat":47.61,"longitude":-122.32}')\n            key ${bus.name}=${bus.key}  (HUBBUB_BUS_KEY; hubbub send reads it from ${flags.dataDir}/keys.json)\n  SignalR:  ${system.connectionString}\n  Demo:     ${system.url}/demo\n  Data:     ${flags.dataDir}\n\nPress Ctrl-C to stop.\n`,
+    `Hubbub delivery is running.\n\n  Open ${system.url}/ in a browser, or track an order (links valid 24 h):\n${orders}\n\n  REST API: ${system.url}/api/v1/…  (OpenAPI: ${system.url}/api/openapi.json)\n  Demo accounts, password ${demoPassword}:\n${accountLines}\n\n  Couriers: ${simulate ? 'simulated, looping' : 'not simulated (--no-simulate)'}\n  Bus API:  ${system.url}/bus   (npm run hubbub -- send locations '{"orderid":"1001","lat":47.61,"longitude":-122.32}')\n            key ${bus.name}=${bus.key}  (HUBBUB_BUS_KEY; hubbub send reads it from ${flags.dataDir}/keys.json)\n  SignalR:  ${system.connectionString}\n  Demo:     ${system.url}/demo\n  Data:     ${flags.dataDir}\n\nPress Ctrl-C to stop.\n`,
   );
 }
 

@@ -1,0 +1,116 @@
+// Topic "orders", subscription "processing" → the order document: the seed's WebJob. Each message
+// (subject "submitted", sent by the REST API once the customer's request passed its checks) is
+// validated and priced against the restaurant's menu as it is now (cosmosDB input by
+// {restaurantId}) and written to container "orders" (cosmosDB output) as "placed" — or as
+// "rejected" with the reason when the menu no longer allows it, so an order the API accepted
+// always ends in a status. The "placed"/"rejected" event goes back on the topic for the
+// notifications subscription (the serviceBus output sends a body only, as on Azure: the status is
+// in it). A message that is not an order throws: Service Bus retries it, then dead-letters it.
+//
+// A redelivered message finds its order written already (cosmosDB input by {orderId}) and writes
+// nothing: a status set through the API since is never overwritten.
+const { app, input, output } = require('@azure/functions');
+const { priceOrder } = require('../orders.js');
+
+const connection = 'CosmosDBConnection';
+const databaseName = '%DeliveryDatabase%';
+const ORDER_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+const restaurant = input.cosmosDB({
+  connection,
+  databaseName,
+  containerName: 'restaurants',
+  id: '{restaurantId}',
+  partitionKey: '{restaurantId}',
+});
+const existing = input.cosmosDB({
+  connection,
+  databaseName,
+  containerName: 'orders',
+  id: '{orderId}',
+  partitionKey: '{orderId}',
+});
+const orders = output.cosmosDB({
+  connection,
+  databaseName,
+  containerName: 'orders',
+  createIfNotExists: true,
+  partitionKey: '/id',
+});
+const events = output.serviceBusTopic({ connection: 'ServiceBusConnection', topicName: '%OrdersTopic%' });
+
+/** The submission in a message, or throws naming what is wrong. */
+function toSubmission(body) {
+  let value = body;
+  if (Buffer.isBuffer(value)) value = value.toString('utf8');
+  if (typeof value === 'string') value = JSON.parse(value);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new Error('an order message must be a JSON object');
+  }
+  for (const field of ['orderId', 'customerId', 'restaurantId']) {
+    if (typeof value[field] !== 'string' || !ORDER_ID.test(value[field])) {
+      throw new Error(`"${field}" must be 1-64 letters, digits, "-" or "_"`);
+    }
+  }
+  if (!Number.isFinite(Date.parse(value.submittedAt))) throw new Error('"submittedAt" must be an ISO 8601 time');
+  return value;
+}
+
+/** The status event the notifications subscription receives. */
+const statusEvent = (order) => ({
+  orderId: order.id,
+  status: order.status,
+  customerId: order.customerId,
+  restaurantId: order.restaurantId,
+  at: order.updatedAt,
+  reason: order.reason ?? null,
+});
+
+app.serviceBusTopic('processOrder', {
+  connection: 'ServiceBusConnection',
+  topicName: '%OrdersTopic%',
+  subscriptionName: '%OrdersProcessingSubscription%',
+  extraInputs: [restaurant, existing],
+  extraOutputs: [orders, events],
+  handler: async (message, context) => {
+    const submission = toSubmission(message);
+    const written = context.extraInputs.get(existing);
+    if (written !== null && written !== undefined) {
+      context.log(`order ${submission.orderId} is written already (${written.status}); nothing to do`);
+      return;
+    }
+    const at = new Date().toISOString();
+    const order = {
+      id: submission.orderId,
+      customerId: submission.customerId,
+      restaurantId: submission.restaurantId,
+      deliveryAddress: submission.deliveryAddress,
+      note: submission.note ?? null,
+      createdAt: submission.submittedAt,
+      updatedAt: at,
+      courierId: null,
+      reason: null,
+    };
+    let priced;
+    try {
+      priced = priceOrder(context.extraInputs.get(restaurant), submission);
+    } catch (err) {
+      if (err.code !== 'DELIVERY_INVALID_ORDER') throw err;
+      // The API checked this order against the menu; the menu changed since. The order is kept, rejected.
+      const reason = `invalid: ${err.field}: ${err.message}`;
+      Object.assign(order, { status: 'rejected', reason, items: submission.items, lines: [], totalCents: 0 });
+      order.history = [
+        { status: 'placed', at: submission.submittedAt, by: `customer:${submission.customerId}` },
+        { status: 'rejected', at, by: 'processor', reason },
+      ];
+      context.extraOutputs.set(orders, order);
+      context.extraOutputs.set(events, statusEvent(order));
+      return;
+    }
+    const restaurantName = context.extraInputs.get(restaurant).name;
+    Object.assign(order, { restaurantName, status: 'placed', ...priced });
+    order.history = [{ status: 'placed', at: submission.submittedAt, by: `customer:${submission.customerId}` }];
+    context.extraOutputs.set(orders, order);
+    context.extraOutputs.set(events, statusEvent(order));
+  },
+});

@@ -1,0 +1,391 @@
+/**
+ * The delivery REST API as a part of the all-in-one server (`startSystem({ parts })`):
+ * `/api/v1/restaurants…`, `/api/v1/account`, `/api/v1/session`, `/api/v1/orders…` and
+ * `/api/openapi.json`, on the system's store (accounts, sessions, restaurants, orders — read and
+ * written with etags) and bus (topic `orders`). Everything else under `/api` is left to the next
+ * part (the SignalR REST API, the function app). `start()` creates what it uses: the database and
+ * containers, the demo restaurants, topic `orders` with duplicate detection and its subscriptions
+ * `processing` (subject `submitted`) and `notifications` (every status event).
+ * @module
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Bus, Sender } from '@hubbub/bus';
+import {
+  type Clock,
+  createRateLimiter,
+  decodePathSegment,
+  HubbubError,
+  ignoreBody,
+  type Logger,
+  requestTarget,
+  sendError,
+  sendJson,
+  systemClock,
+} from '@hubbub/kernel';
+import type { Store } from '@hubbub/store';
+import { type Accounts, createAccounts, type Principal, publicAccount, unauthorized } from './accounts.ts';
+import { ensureEntities } from './entities.ts';
+import { DeliveryError, notFound } from './errors.ts';
+import { etagHeader, ifMatchOf, parseWith, readJson, sendNoContent, sessionCookie, tokenOf } from './http.ts';
+import { openApiDocument } from './openapi.ts';
+import { createOrders, type Orders } from './orders.ts';
+import { demoRestaurants } from './restaurants.ts';
+import type { Restaurant, Role } from './rules.ts';
+import { Cancel, ID, ListQuery, OrderCreate, SignIn, SignUp, Transition } from './schemas.ts';
+
+export interface DeliveryApiOptions {
+  readonly bus: Bus;
+  readonly store: Store;
+  /** URL browsers reach the server at: its origin is the one cookie-authenticated changes may come from. */
+  readonly url: string;
+  readonly logger: Logger;
+  /** @default systemClock */
+  readonly clock?: Clock;
+  /** Database of the containers. @default 'delivery' (the function app's `DeliveryDatabase` setting) */
+  readonly database?: string;
+  /** Topic orders go to. @default 'orders' (the function app's `OrdersTopic`) */
+  readonly topic?: string;
+  /** How long a session lasts, in seconds. @default 604_800 (7 days) */
+  readonly sessionTtlSeconds?: number;
+  /** Largest request body, in bytes. @default 65_536 */
+  readonly maxBodyBytes?: number;
+  /** Failed sign-ins allowed per client address and per email before 429, refilled one per 30 s. @default 10 */
+  readonly signInFailureBurst?: number;
+}
+
+export interface DeliveryApi {
+  start(): Promise<void>;
+  close(): Promise<void>;
+  handleRequest(request: IncomingMessage, response: ServerResponse): boolean;
+}
+
+type Handler = (request: IncomingMessage, response: ServerResponse, params: string[]) => Promise<void>;
+
+const OURS = /^\/api\/(?:openapi\.json$|v1\/(?:restaurants|orders|account|session)(?:\/|$))/;
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{8,128}$/;
+
+export function createDeliveryApi(options: DeliveryApiOptions): DeliveryApi {
+  const clock = options.clock ?? systemClock;
+  const databaseId = options.database ?? 'delivery';
+  const topic = options.topic ?? 'orders';
+  const sessionTtlSeconds = options.sessionTtlSeconds ?? 604_800;
+  const maxBody = options.maxBodyBytes ?? 65_536;
+  const logger = options.logger;
+  const origin = new URL(options.url).origin;
+  const secure = origin.startsWith('https:');
+  const database = options.store.database(databaseId);
+  const failures = createRateLimiter({ ratePerSecond: 1 / 30, burst: options.signInFailureBurst ?? 10, clock });
+  const signUps = createRateLimiter({ ratePerSecond: 1 / 6, burst: 20, clock });
+  let sender: Sender | undefined;
+  let accounts: Accounts | undefined;
+  let orders: Orders | undefined;
+  const ready = () => {
+    if (accounts === undefined || orders === undefined) {
+      throw new DeliveryError('DELIVERY_UNAVAILABLE', 'The delivery API is starting.');
+    }
+    return { accounts, orders };
+  };
+
+  const addressOf = (request: IncomingMessage) => request.socket.remoteAddress ?? 'unknown';
+
+  /** The caller's principal; DELIVERY_UNAUTHORIZED without a valid session, DELIVERY_CROSS_ORIGIN for a foreign cookie change. */
+  async function principalOf(request: IncomingMessage, ...roles: Role[]): Promise<Principal> {
+    const carried = tokenOf(request);
+    if (carried === undefined) throw unauthorized('missing');
+    const principal = await ready().accounts.resolve(carried.token);
+    const method = request.method ?? 'GET';
+    if (carried.via === 'cookie' && method !== 'GET' && method !== 'HEAD') {
+      const from = request.headers.origin;
+      if (from !== undefined && from !== origin && !isLoopbackOrigin(from, origin)) {
+        throw new DeliveryError('DELIVERY_CROSS_ORIGIN', 'Changes with the session cookie must come from this site.', {
+          detail: { origin: from.slice(0, 200) },
+        });
+      }
+    }
+    if (roles.length > 0 && !roles.includes(principal.role)) {
+      throw new DeliveryError('DELIVERY_FORBIDDEN', `This needs a ${roles.join(' or ')} account.`, {
+        detail: { role: principal.role },
+      });
+    }
+    return principal;
+  }
+
+  /** A restaurant as clients see it: no system properties, no delivery area, no store id. */
+  const restaurantView = (r: Restaurant) => {
+    const hidden = new Set(['deliveryArea', 'storeId', '_etag', '_ts']);
+    return Object.fromEntries(Object.entries(r).filter(([k]) => !hidden.has(k)));
+  };
+
+  async function listRestaurants(): Promise<Restaurant[]> {
+    const { resources } = await database
+      .container('restaurants')
+      .items.query<Restaurant>('SELECT * FROM c ORDER BY c.name')
+      .fetchAll();
+    return resources;
+  }
+
+  async function restaurantOr404(id: string): Promise<Restaurant> {
+    const restaurant = ID.test(id) ? await ready().orders.restaurant(id) : undefined;
+    if (restaurant === undefined) throw notFound('restaurant', id);
+    return restaurant;
+  }
+
+  async function signIn(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const body = await readJson(request, SignIn, maxBody);
+    const keys = [`address:${addressOf(request)}`, `email:${body.email.toLowerCase()}`];
+    for (const key of keys) if (failures.available(key) < 1) failures.check(key, 'failed sign-ins');
+    let account: Awaited<ReturnType<Accounts['authenticate']>>;
+    try {
+      account = await ready().accounts.authenticate(body.email, body.password);
+    } catch (err) {
+      if (err instanceof DeliveryError && err.code === 'DELIVERY_INVALID_CREDENTIALS')
+        for (const key of keys) failures.take(key);
+      throw err;
+    }
+    await sendSession(response, 201, account);
+  }
+
+  async function sendSession(
+    response: ServerResponse,
+    status: number,
+    account: Awaited<ReturnType<Accounts['authenticate']>>,
+  ): Promise<void> {
+    const { token, expiresAt } = await ready().accounts.openSession(account);
+    sendJson(
+      response,
+      status,
+      { token, expiresAt: new Date(expiresAt).toISOString(), account: publicAccount(account) },
+      { 'Set-Cookie': sessionCookie(token, sessionTtlSeconds, secure) },
+    );
+  }
+
+  const routes: { path: RegExp; methods: Record<string, Handler> }[] = [
+    {
+      path: /^\/api\/openapi\.json$/,
+      methods: { GET: async (_q, res) => sendJson(res, 200, openApiDocument(options.url)) },
+    },
+    {
+      path: /^\/api\/v1\/restaurants$/,
+      methods: {
+        GET: async (_q, res) =>
+          sendJson(res, 200, {
+            items: (await listRestaurants()).map(({ menu: _, ...r }) => restaurantView(r as Restaurant)),
+          }),
+      },
+    },
+    {
+      path: /^\/api\/v1\/restaurants\/([^/]+)$/,
+      methods: { GET: async (_q, res, [id]) => sendJson(res, 200, restaurantView(await restaurantOr404(id!))) },
+    },
+    {
+      path: /^\/api\/v1\/restaurants\/([^/]+)\/menu$/,
+      methods: {
+        GET: async (_q, res, [id]) => {
+          const r = await restaurantOr404(id!);
+          sendJson(res, 200, { restaurantId: r.id, currency: r.currency, items: r.menu });
+        },
+      },
+    },
+    {
+      path: /^\/api\/v1\/account$/,
+      methods: {
+        POST: async (req, res) => {
+          signUps.check(`address:${addressOf(req)}`, 'sign-ups');
+          const body = await readJson(req, SignUp, maxBody);
+          const account = await ready().accounts.create({ ...body, role: 'customer' });
+          await sendSession(res, 201, account);
+        },
+        GET: async (req, res) => {
+          const principal = await principalOf(req);
+          const account = await ready().accounts.read(principal.id);
+          if (account === undefined) throw unauthorized('unknown');
+          sendJson(res, 200, publicAccount(account));
+        },
+      },
+    },
+    {
+      path: /^\/api\/v1\/session$/,
+      methods: {
+        POST: signIn,
+        DELETE: async (req, res) => {
+          const principal = await principalOf(req);
+          await ready().accounts.closeSession(principal);
+          sendNoContent(res, { 'Set-Cookie': sessionCookie('', 0, secure) });
+        },
+      },
+    },
+    {
+      path: /^\/api\/v1\/orders$/,
+      methods: {
+        POST: async (req, res) => {
+          const principal = await principalOf(req, 'customer');
+          const key = idempotencyKeyOf(req);
+          const body = await readJson(req, OrderCreate, maxBody);
+          const id = await ready().orders.submit(principal, body, key);
+          const url = `${options.url}/api/v1/orders/${id}`;
+          sendJson(res, 202, { id, status: 'submitted', url }, { Location: url, 'Retry-After': '1' });
+        },
+        GET: async (req, res) => {
+          const principal = await principalOf(req);
+          const params = Object.fromEntries(requestTarget(req).searchParams);
+          const query = parseWith(ListQuery, params, 'DELIVERY_INVALID_QUERY');
+          sendJson(res, 200, await ready().orders.list(principal, query));
+        },
+      },
+    },
+    {
+      path: /^\/api\/v1\/orders\/([^/]+)$/,
+      methods: {
+        GET: async (req, res, [id]) => {
+          const principal = await principalOf(req);
+          if (!ID.test(id!)) throw notFound('order', id);
+          const { order, etag } = await ready().orders.get(principal, id!);
+          sendJson(res, 200, order, { ETag: etagHeader(etag) });
+        },
+      },
+    },
+    {
+      path: /^\/api\/v1\/orders\/([^/]+)\/cancel$/,
+      methods: {
+        POST: async (req, res, [id]) => {
+          const principal = await principalOf(req, 'customer');
+          if (!ID.test(id!)) throw notFound('order', id);
+          const hasBody = req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0';
+          const body =
+            hasBody || req.headers['transfer-encoding'] !== undefined ? await readJson(req, Cancel, maxBody) : {};
+          const { order, etag } = await ready().orders.transition(
+            principal,
+            id!,
+            'cancelled',
+            body.reason,
+            ifMatchOf(req),
+          );
+          sendJson(res, 200, order, { ETag: etagHeader(etag) });
+        },
+      },
+    },
+    {
+      path: /^\/api\/v1\/orders\/([^/]+)\/transitions$/,
+      methods: {
+        POST: async (req, res, [id]) => {
+          const principal = await principalOf(req);
+          if (!ID.test(id!)) throw notFound('order', id);
+          const body = await readJson(req, Transition, maxBody);
+          const { order, etag } = await ready().orders.transition(principal, id!, body.to, body.reason, ifMatchOf(req));
+          sendJson(res, 200, order, { ETag: etagHeader(etag) });
+        },
+      },
+    },
+  ];
+
+  async function serve(request: IncomingMessage, response: ServerResponse, path: string): Promise<void> {
+    if (request.method === 'GET' || request.method === 'HEAD' || request.method === 'DELETE')
+      ignoreBody(request, response);
+    for (const route of routes) {
+      const match = route.path.exec(path);
+      if (match === null) continue;
+      const handler = route.methods[request.method ?? 'GET'];
+      if (handler === undefined) {
+        const allow = Object.keys(route.methods).join(', ');
+        throw new DeliveryError('DELIVERY_METHOD_NOT_ALLOWED', `${request.method} is not served here; use ${allow}.`, {
+          detail: { allow },
+        });
+      }
+      await handler(request, response, match.slice(1).map(decodePathSegment));
+      return;
+    }
+    throw new DeliveryError('DELIVERY_NOT_FOUND', `Nothing is served at ${path.slice(0, 200)}.`, {
+      detail: { resource: 'route', path: path.slice(0, 256) },
+    });
+  }
+
+  function fail(response: ServerResponse, request: IncomingMessage, err: unknown): void {
+    let reply = err;
+    if (!(err instanceof DeliveryError) && !(err instanceof HubbubError && err.code.startsWith('KERNEL_'))) {
+      const code = (err as { code?: unknown }).code;
+      if (
+        code === 'STORE_UNAVAILABLE' ||
+        code === 'STORE_CLOSED' ||
+        code === 'BUS_CLOSED' ||
+        code === 'BUS_ENGINE_FAILURE'
+      ) {
+        reply = new DeliveryError('DELIVERY_UNAVAILABLE', 'The service cannot reach its data right now; retry.', {
+          cause: err,
+        });
+      }
+      logger.error({ err, method: request.method, url: request.url }, 'delivery API request failed');
+    }
+    if (reply instanceof DeliveryError && reply.code === 'DELIVERY_METHOD_NOT_ALLOWED' && !response.headersSent) {
+      response.setHeader('Allow', String(reply.detail?.allow ?? ''));
+    }
+    sendError(response, reply);
+  }
+
+  return {
+    async start() {
+      await ensureEntities(options.bus, topic, logger);
+      const { database: db } = await options.store.databases.createIfNotExists({ id: databaseId });
+      const container = async (id: string, extra: { defaultTtl?: number } = {}) =>
+        (await db.containers.createIfNotExists({ id, partitionKey: '/id', ...extra })).container;
+      const [restaurants, ordersContainer, accountsContainer, sessions] = await Promise.all([
+        container('restaurants'),
+        container('orders'),
+        container('accounts'),
+        container('sessions', { defaultTtl: -1 }),
+      ]);
+      for (const r of demoRestaurants()) {
+        if ((await restaurants.item(r.id, r.id).read()).resource === undefined) await restaurants.items.upsert(r);
+      }
+      sender = options.bus.createSender(topic);
+      accounts = createAccounts({ accounts: accountsContainer, sessions, clock, sessionTtlSeconds });
+      orders = createOrders({ orders: ordersContainer, restaurants, sender, clock });
+    },
+    async close() {
+      accounts = undefined;
+      orders = undefined;
+      await sender?.close();
+    },
+    handleRequest(request, response) {
+      const path = requestTarget(request).pathname;
+      if (!OURS.test(path)) return false;
+      serve(request, response, path).catch((err: unknown) => fail(response, request, err));
+      return true;
+    },
+  };
+}
+
+/** The `Idempotency-Key` header: required, 8–128 visible ASCII characters. */
+function idempotencyKeyOf(request: IncomingMessage): string {
+  const key = request.headers['idempotency-key'];
+  if (key === undefined) {
+    throw new DeliveryError(
+      'DELIVERY_IDEMPOTENCY_KEY_REQUIRED',
+      'Send an Idempotency-Key header (a UUID will do) with each new order.',
+      {
+        detail: { field: 'Idempotency-Key' },
+      },
+    );
+  }
+  if (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key)) {
+    throw new DeliveryError(
+      'DELIVERY_INVALID_IDEMPOTENCY_KEY',
+      'The Idempotency-Key must be 8-128 visible ASCII characters.',
+      {
+        detail: { field: 'Idempotency-Key' },
+      },
+    );
+  }
+  return key;
+}
+
+/** The same server reached through another loopback name (localhost vs 127.0.0.1) is the same site. */
+function isLoopbackOrigin(from: string, own: string): boolean {
+  try {
+    const a = new URL(from);
+    const b = new URL(own);
+    const loopback = (h: string) => h === 'localhost' || h === '127.0.0.1' || h === '[::1]';
+    return a.protocol === b.protocol && a.port === b.port && loopback(a.hostname) && loopback(b.hostname);
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,26 @@
+/**
+ * Orders, accounts and the versioned REST API of Hubbub Delivery: mount {@link deliveryApiPart}
+ * in `startSystem({ parts })`; the processor is the function app's `processOrder`.
+ * @module
+ */
+import type { AppPartFactory } from '@hubbub/system';
+import { createDeliveryApi, type DeliveryApiOptions } from './api.ts';
+
+export { accountIdOf, createAccounts } from './accounts.ts';
+export { createDeliveryApi, type DeliveryApi, type DeliveryApiOptions } from './api.ts';
+export { type DemoAccount, demoAccounts, seedDemoAccounts } from './demo.ts';
+export { NOTIFICATIONS, PROCESSING, SUBMITTED } from './entities.ts';
+export { DeliveryError, type DeliveryErrorCode, DeliveryErrorStatus, isDeliveryError } from './errors.ts';
+export { openApiDocument } from './openapi.ts';
+export { orderIdOf } from './orders.ts';
+export { defaultScrypt, hashPassword, verifyPassword } from './passwords.ts';
+export { demoRestaurants } from './restaurants.ts';
+export * from './rules.ts';
+
+/** The API as an app part of the all-in-one server, on the system's bus and store. */
+export function deliveryApiPart(
+  options: Omit<DeliveryApiOptions, 'bus' | 'store' | 'url' | 'logger'> = {},
+): AppPartFactory {
+  return ({ bus, store, url, logger }) =>
+    createDeliveryApi({ ...options, bus, store, url, logger: logger.child({ part: 'delivery-api' }) });
+}

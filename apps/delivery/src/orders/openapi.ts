@@ -1,0 +1,214 @@
+/**
+ * The OpenAPI 3.1 document of the REST API, generated from the zod schemas the routes validate
+ * with (`z.toJSONSchema`: JSON Schema 2020-12, OpenAPI 3.1's dialect), so the document and the
+ * checks cannot drift apart.
+ * @module
+ */
+import { z } from 'zod';
+import * as schemas from './schemas.ts';
+
+const ref = (id: string) => ({ $ref: `#/components/schemas/${id}` });
+const json = (id: string) => ({ content: { 'application/json': { schema: ref(id) } } });
+const error = (description: string) => ({ description, ...json('Error') });
+const reply = (description: string, id?: string, headers?: Record<string, unknown>) => ({
+  description,
+  ...(id === undefined ? {} : json(id)),
+  ...(headers === undefined ? {} : { headers }),
+});
+const idParam = (name: string) => ({
+  name,
+  in: 'path',
+  required: true,
+  schema: { type: 'string', pattern: schemas.ID.source },
+});
+const etag = { ETag: { description: "The order's version, for If-Match", schema: { type: 'string' } } };
+const ifMatch = {
+  name: 'If-Match',
+  in: 'header',
+  required: false,
+  description: 'Only when the order is still this version (412 otherwise); without it a lost race is checked again',
+  schema: { type: 'string' },
+};
+const signedIn = [{ bearer: [] }, { cookie: [] }];
+const common = {
+  '400': error('A body, query or header is invalid (`detail.field` names it)'),
+  '401': error('No valid session'),
+  '413': error('The body is too large'),
+  '415': error('The body is not application/json'),
+};
+
+let cached: { schemas: Record<string, unknown> } | undefined;
+
+/** The component schemas: every schema of `schemas.ts` with an id. */
+function components(): Record<string, unknown> {
+  cached ??= (() => {
+    const ids = new Set(
+      Object.values(schemas).flatMap((s) => {
+        const id = s instanceof z.ZodType ? (z.globalRegistry.get(s) as { id?: string } | undefined)?.id : undefined;
+        return id === undefined ? [] : [id];
+      }),
+    );
+    const all = z.toJSONSchema(z.globalRegistry, { uri: (id) => `#/components/schemas/${id}` }).schemas;
+    const out: Record<string, unknown> = {};
+    for (const [id, schema] of Object.entries(all)) {
+      if (!ids.has(id)) continue;
+      const { $schema: _, $id: __, ...rest } = schema as Record<string, unknown>;
+      out[id] = rest;
+    }
+    return { schemas: out };
+  })();
+  return cached.schemas;
+}
+
+export function openApiDocument(serverUrl: string): Record<string, unknown> {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Hubbub Delivery API',
+      version: '1.0.0',
+      description:
+        'Restaurants, menus, accounts and orders of Hubbub Delivery. Amounts are integer cents. Errors are `{code, message, detail}` with a stable `DELIVERY_*` code.',
+    },
+    servers: [{ url: serverUrl }],
+    components: {
+      schemas: components(),
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'The token of POST /api/v1/session' },
+        cookie: { type: 'apiKey', in: 'cookie', name: 'hubbub_session' },
+      },
+    },
+    paths: {
+      '/api/v1/restaurants': {
+        get: { summary: 'List restaurants', responses: { '200': reply('The restaurants', 'RestaurantList') } },
+      },
+      '/api/v1/restaurants/{restaurantId}': {
+        get: {
+          summary: 'A restaurant with its menu',
+          parameters: [idParam('restaurantId')],
+          responses: { '200': reply('The restaurant', 'Restaurant'), '404': error('No such restaurant') },
+        },
+      },
+      '/api/v1/restaurants/{restaurantId}/menu': {
+        get: {
+          summary: "A restaurant's menu",
+          parameters: [idParam('restaurantId')],
+          responses: { '200': reply('The menu', 'Menu'), '404': error('No such restaurant') },
+        },
+      },
+      '/api/v1/account': {
+        post: {
+          summary: 'Sign up (customers) and sign in',
+          requestBody: { required: true, ...json('SignUp') },
+          responses: {
+            '201': reply('Signed in; also sets the session cookie', 'Session'),
+            ...common,
+            '409': error('The email is taken'),
+            '429': error('Too many sign-ups'),
+          },
+        },
+        get: {
+          summary: 'The signed-in account',
+          security: signedIn,
+          responses: { '200': reply('The account', 'Account'), '401': common['401'] },
+        },
+      },
+      '/api/v1/session': {
+        post: {
+          summary: 'Sign in',
+          requestBody: { required: true, ...json('SignIn') },
+          responses: {
+            '201': reply('Signed in; also sets the session cookie', 'Session'),
+            ...common,
+            '429': error('Too many failed sign-ins'),
+          },
+        },
+        delete: {
+          summary: 'Sign out',
+          security: signedIn,
+          responses: { '204': reply('Signed out; the cookie is cleared'), '401': common['401'] },
+        },
+      },
+      '/api/v1/orders': {
+        post: {
+          summary: 'Place an order (customers)',
+          description:
+            'Answers 202 once the order is durably on the bus; the processor writes it (GET its URL answers 404 until then). The same Idempotency-Key again names the same order and places nothing new.',
+          security: signedIn,
+          parameters: [
+            {
+              name: 'Idempotency-Key',
+              in: 'header',
+              required: true,
+              schema: { type: 'string', pattern: '^[\\x21-\\x7e]{8,128}$' },
+            },
+          ],
+          requestBody: { required: true, ...json('OrderCreate') },
+          responses: {
+            '202': reply('Accepted', 'OrderAccepted', {
+              Location: { description: "The order's URL", schema: { type: 'string' } },
+            }),
+            ...common,
+            '403': error('Not a customer account'),
+            '422': error('The order does not fit the menu or the delivery area (`detail.field`)'),
+            '503': error('The bus is unavailable; nothing was accepted'),
+          },
+        },
+        get: {
+          summary: 'The orders the caller may see, newest first',
+          security: signedIn,
+          parameters: [
+            { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100, default: 20 } },
+            { name: 'cursor', in: 'query', schema: { type: 'string' } },
+            { name: 'status', in: 'query', schema: { type: 'string' } },
+          ],
+          responses: { '200': reply('A page', 'OrderPage'), '400': common['400'], '401': common['401'] },
+        },
+      },
+      '/api/v1/orders/{orderId}': {
+        get: {
+          summary: 'One order',
+          security: signedIn,
+          parameters: [idParam('orderId')],
+          responses: {
+            '200': reply('The order', 'Order', etag),
+            '401': common['401'],
+            '404': error("No such order, or another's"),
+          },
+        },
+      },
+      '/api/v1/orders/{orderId}/transitions': {
+        post: {
+          summary: 'Move an order along its status machine',
+          description:
+            'placed → accepted | rejected (restaurant) → preparing → ready (restaurant) → picked_up → delivered (courier); the operator may make any of these. The same transition again succeeds and changes nothing.',
+          security: signedIn,
+          parameters: [idParam('orderId'), ifMatch],
+          requestBody: { required: true, ...json('Transition') },
+          responses: {
+            '200': reply('The order after the transition', 'Order', etag),
+            ...common,
+            '403': error('The role may not make this transition'),
+            '404': error("No such order, or another's"),
+            '409': error('The status does not allow it'),
+            '412': error('If-Match names an old version'),
+          },
+        },
+      },
+      '/api/v1/orders/{orderId}/cancel': {
+        post: {
+          summary: 'Cancel an order while it is placed (customers)',
+          security: signedIn,
+          parameters: [idParam('orderId'), ifMatch],
+          requestBody: { required: false, ...json('Cancel') },
+          responses: {
+            '200': reply('The cancelled order', 'Order', etag),
+            ...common,
+            '404': error("No such order, or another's"),
+            '409': error('The restaurant has accepted or rejected it already'),
+            '412': error('If-Match names an old version'),
+          },
+        },
+      },
+    },
+  };
+}
