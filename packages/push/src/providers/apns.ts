@@ -165,7 +165,12 @@ export function createApnsProvider(options: ApnsProviderOptions): ApnsProvider {
     signal: AbortSignal | undefined,
     retried: boolean,
   ): Promise<DeliveryOutcome> => {
-    const jwt = await tokens.get();
+    let jwt: string;
+    try {
+      jwt = await tokens.get();
+    } catch {
+      return { kind: 'auth', reason: 'the provider token could not be signed' };
+    }
     const answer = await post(path, { ...headers, authorization: `bearer ${jwt}` }, body, signal);
     if ('failure' in answer)
       return {

@@ -64,9 +64,11 @@ export class AccessTokenSource {
     const current = this.#current;
     if (current !== undefined && this.#options.clock.now() < current.refreshAt)
       return Promise.resolve({ token: current.token });
-    this.#inFlight ??= this.#exchange().finally(() => {
-      this.#inFlight = undefined;
-    });
+    this.#inFlight ??= this.#exchange()
+      .catch((): TokenResult => ({ outcome: { kind: 'auth', reason: 'the assertion could not be signed' } }))
+      .finally(() => {
+        this.#inFlight = undefined;
+      });
     return this.#inFlight;
   }
 

@@ -73,7 +73,12 @@ export function createWebPushProvider(options: WebPushProviderOptions): PushProv
       if (size > webPushMaxPayloadBytes) return { kind: 'invalid', reason: PushErrorCode.PayloadTooLarge };
       const headers = pushHeaders(delivery, defaultTtl);
       if (typeof headers === 'string') return { kind: 'invalid', reason: headers };
-      const body = webpush.encrypt(channel.p256dh, channel.auth, delivery.body, 'aes128gcm').cipherText;
+      let body: Buffer;
+      try {
+        body = webpush.encrypt(channel.p256dh, channel.auth, delivery.body, 'aes128gcm').cipherText;
+      } catch {
+        return { kind: 'invalid', reason: PushErrorCode.InvalidChannel }; // keys the checks let through but ECDH refused
+      }
       const answer = await exchange(agents, {
         url: channel.url,
         method: 'POST',
