@@ -133,6 +133,39 @@ describe('the store in the system', () => {
     );
   });
 
+  it('a batch whose function failed is not checkpointed: closed during its retry, it comes again after a restart', async () => {
+    const data = tempDir();
+    const options = { port: 0, logger: silentLogger, dataDir: data, app: { dir: fixture('cosmos-app') } };
+    const settings = { CosmosDBConnection: 'AccountEndpoint=https://localhost:8081/;AccountKey=a2V5;' };
+    type State = { seen: { id: string }[]; failed: string[] };
+    const stateOf = async (system: RunningSystem) => (await (await fetch(`${system.url}/api/state`)).json()) as State;
+    {
+      await using first = await startSystem({ ...options, settings });
+      await fetch(`${first.url}/api/orders`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ id: 'r1', failOnce: true }),
+      });
+      await waitFor(async () => (await stateOf(first)).failed.includes('r1'), {
+        timeoutMs: 20_000,
+        what: 'the first failure',
+      });
+      assert.deepEqual((await stateOf(first)).seen, [], 'closed while the batch waits for its retry');
+    }
+    await using second = await startSystem({ ...options, settings });
+    const state = await waitFor(
+      async () => {
+        const s = await stateOf(second);
+        return s.seen.some((d) => d.id === 'r1') ? s : undefined;
+      },
+      { timeoutMs: 20_000, what: 'the batch after the restart' },
+    );
+    assert.deepEqual(
+      state.seen.map((d) => d.id),
+      ['r1'],
+    );
+  });
+
   it('fails the start with FUNCTIONS_INVALID_SETTING when a connection setting names an unusable store', async () => {
     await assert.rejects(
       startSystem({
