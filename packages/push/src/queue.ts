@@ -7,6 +7,12 @@
  * under a peek-lock (complete / abandon), because that is what Hubbub's bus (queue
  * `push-deliveries`) and Service Bus give; retries, expiry and outcome counting read the job
  * itself and live in the service, the same for every queue.
+ *
+ * On Hubbub's bus (queue `push-deliveries`, duplicate detection on, lock duration of minutes):
+ * `enqueue` is `scheduleMessages` with the job as the body, `key` as the message id and the
+ * scheduled time (or now), resolving with the sequence number as text; `cancel` is
+ * `cancelScheduledMessages` (false on BUS_MESSAGE_NOT_FOUND); `receive` is a peek-lock receiver
+ * whose messages' `complete` / `abandon` settle the job (`deliveryCount` from the message).
  * @module
  */
 
