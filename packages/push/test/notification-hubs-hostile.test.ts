@@ -4,9 +4,11 @@
 // keeps serving.
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { connect as connectTcp } from 'node:net';
+import { connect as connectTcp, type Socket } from 'node:net';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect as connectTls } from 'node:tls';
+import { createNotificationHubsFront } from '../src/http/index.ts';
 import { type RawReply, rawClient } from './nh-client.ts';
 import { type NotificationHubsFixture, startNotificationHubs } from './nh-fixture.ts';
 
@@ -20,8 +22,6 @@ describe('Notification Hubs front: hostile input', () => {
   before(async () => {
     hubs = await startNotificationHubs({
       maxBodyBytes: 16_384,
-      handshakeTimeoutMs: 300,
-      limits: { idleTimeoutMs: 500 },
       onError: (e) => errors.push(e),
     });
     client = rawClient(hubs.front.port, await readFile(hubs.front.caPath!, 'utf8'), hubs.policies.full);
@@ -139,6 +139,8 @@ describe('Notification Hubs front: hostile input', () => {
     expect(await send({}), 400, 'PUSH_INVALID_REQUEST');
     expect(await send({ 'ServiceBusNotification-Format': 'carrier-pigeon' }), 400, 'PUSH_INVALID_REQUEST');
     expect(await send({ 'ServiceBusNotification-Format': 'adm' }), 400, 'PUSH_UNKNOWN_PLATFORM');
+    for (const format of ['__proto__', 'constructor', 'toString'])
+      expect(await send({ 'ServiceBusNotification-Format': format }), 400, 'PUSH_INVALID_REQUEST');
     expect(
       await send({ 'ServiceBusNotification-Format': 'browser' }, 'x', '&direct=true'),
       400,
@@ -234,6 +236,14 @@ describe('Notification Hubs front: hostile input', () => {
     );
     expect(await post('<entry xmlns="http://www.w3.org/2005/Atom"></entry>'), 400, 'PUSH_INVALID_REQUEST');
     expect(await post(entry('<Unknown/>')), 400, 'PUSH_UNKNOWN_PLATFORM');
+    for (const kind of ['constructor', 'toString', '__proto__'])
+      expect(
+        await post(
+          entry(`<${kind}RegistrationDescription><DeviceToken>ab</DeviceToken></${kind}RegistrationDescription>`),
+        ),
+        400,
+        'PUSH_UNKNOWN_PLATFORM',
+      );
     expect(
       await post(
         entry('<GcmRegistrationDescription><GcmRegistrationId>x</GcmRegistrationId></GcmRegistrationDescription>'),
@@ -313,20 +323,39 @@ describe('Notification Hubs front: hostile input', () => {
       socket.on('close', () => resolve());
       socket.resume();
     });
-    // a connection that never completes its handshake is dropped by the front
-    await new Promise<void>((resolve) => {
-      const socket = connectTcp(hubs.front.port, '127.0.0.1');
-      socket.on('error', () => resolve());
-      socket.on('close', () => resolve());
-    });
-    // nor is one that completes the handshake and then sends no request
-    const ca = await readFile(hubs.front.caPath!, 'utf8');
-    await new Promise<void>((resolve) => {
-      const socket = connectTls({ host: '127.0.0.1', port: hubs.front.port, ca, servername: 'localhost' });
-      socket.on('error', () => resolve());
-      socket.on('close', () => resolve());
-    });
     await healthy();
     assert.deepEqual(errors, [], 'no hostile request is a server failure');
+  });
+
+  it('drops connections that stall their handshake or never send a request', async () => {
+    const dir = dirname(hubs.front.caPath!);
+    const ca = await readFile(hubs.front.caPath!, 'utf8');
+    const tight = createNotificationHubsFront({
+      service: hubs.service,
+      policies: [hubs.policies.full],
+      hubName: 'orders',
+      tls: {
+        certPem: await readFile(join(dir, 'server.pem'), 'utf8'),
+        keyPem: await readFile(join(dir, 'server-key.pem'), 'utf8'),
+      },
+      handshakeTimeoutMs: 300,
+      limits: { idleTimeoutMs: 500 },
+    });
+    await tight.start();
+    try {
+      const closed = (socket: Socket) =>
+        new Promise<void>((resolve) => {
+          socket.on('error', () => resolve());
+          socket.on('close', () => resolve());
+        });
+      // connects and never says hello
+      await closed(connectTcp(tight.port, '127.0.0.1'));
+      // completes the handshake and then sends no request
+      await closed(connectTls({ host: '127.0.0.1', port: tight.port, ca, servername: 'localhost' }));
+      const tightClient = rawClient(tight.port, ca, hubs.policies.full);
+      expect(await tightClient.send('GET', `/orders/installations/nobody${api}`), 404, 'PUSH_INSTALLATION_NOT_FOUND');
+    } finally {
+      await tight.close();
+    }
   });
 });

@@ -16,7 +16,11 @@ import type { Exchange } from './exchange.ts';
 import { invalidRequest, replyEmpty, replyXml } from './reply.ts';
 import { escapeXml } from './xml.ts';
 
-const kinds: Record<string, Platform> = { Browser: 'browser', FcmV1: 'fcmv1', Apple: 'apns' };
+const kinds = new Map<string, Platform>([
+  ['Browser', 'browser'],
+  ['FcmV1', 'fcmv1'],
+  ['Apple', 'apns'],
+]);
 const kindOf: Record<Platform, string> = { browser: 'Browser', fcmv1: 'FcmV1', apns: 'Apple' };
 const sbNamespace = 'http://schemas.microsoft.com/netservices/2010/10/servicebus/connect';
 const atom = 'http://www.w3.org/2005/Atom';
@@ -99,7 +103,7 @@ export function parseEntry(text: string, id: string): InstallationInput {
     throw invalidRequest('The registration must be an Atom <entry> with a <content>.', 'body');
   const names = Object.keys(content).filter((k) => k.endsWith('RegistrationDescription'));
   const match = /^(\w+?)(Template)?RegistrationDescription$/.exec(names[0] ?? '');
-  const platform = match === null ? undefined : kinds[match[1]!];
+  const platform = match === null ? undefined : kinds.get(match[1]!);
   if (names.length !== 1 || platform === undefined) {
     throw new PushError(
       'PUSH_UNKNOWN_PLATFORM',
@@ -136,7 +140,8 @@ function apnsHeaders(value: unknown): Record<string, string> {
   const list = Array.isArray(items) ? items : items === undefined ? [] : [items];
   const headers: Record<string, string> = {};
   for (const item of list as { Header?: unknown; Value?: unknown }[]) {
-    if (typeof item?.Header === 'string' && typeof item.Value === 'string') headers[item.Header] = item.Value;
+    if (typeof item?.Header === 'string' && typeof item.Value === 'string' && item.Header !== '__proto__')
+      headers[item.Header] = item.Value;
   }
   return headers;
 }

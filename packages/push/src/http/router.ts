@@ -51,7 +51,7 @@ export function createRouter(c: RouterConfig) {
     if (!versions.has(version))
       throw invalidRequest(`api-version '${version.slice(0, 32)}' is not supported; use ${apiVersion}.`, 'api-version');
     const method = request.method ?? 'GET';
-    const right = rights[route.kind][method];
+    const right = Object.hasOwn(rights[route.kind], method) ? rights[route.kind][method] : undefined;
     if (right === undefined) {
       response.setHeader('Allow', Object.keys(rights[route.kind]).join(', '));
       throw new PushError('PUSH_METHOD_NOT_ALLOWED', `${method.slice(0, 16)} is not allowed here.`, { status: 405 });

@@ -14,12 +14,12 @@ import { invalidRequest, replyEmpty, replyXml } from './reply.ts';
 import { notificationDetailsXml, notificationOutcomeXml } from './xml.ts';
 
 /** Send formats (`ServiceBusNotification-Format`) and the platform each reaches; `template` has none. */
-const formats: Record<string, Platform | 'template'> = {
-  apple: 'apns',
-  browser: 'browser',
-  fcmv1: 'fcmv1',
-  template: 'template',
-};
+const formats = new Map<string, Platform | 'template'>([
+  ['apple', 'apns'],
+  ['browser', 'browser'],
+  ['fcmv1', 'fcmv1'],
+  ['template', 'template'],
+]);
 /** Formats the SDK knows and Hubbub does not deliver to. */
 const unsupported = new Set(['gcm', 'adm', 'baidu', 'xiaomi', 'windows', 'wns']);
 
@@ -57,7 +57,7 @@ export function readNotification(x: Exchange, body = x.text()): Notification {
   const format = (x.header('ServiceBusNotification-Format') ?? '').trim().toLowerCase();
   if (format === '')
     throw invalidRequest('The ServiceBusNotification-Format header is required.', 'ServiceBusNotification-Format');
-  const platform = formats[format];
+  const platform = formats.get(format);
   if (platform === undefined) {
     if (unsupported.has(format)) {
       throw new PushError('PUSH_UNKNOWN_PLATFORM', `Hubbub does not deliver the '${format}' format.`, {
