@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ManualClock, waitFor } from '@hubbub/kernel';
 import { type ApnsProvider, createApnsProvider } from '../src/providers/index.ts';
@@ -11,6 +14,7 @@ import {
   apnsReasons,
   startApnsServer,
 } from '../src/testing/index.ts';
+import { ensureLocalCa } from '../src/tls/index.ts';
 
 const code = (expected: string) => (err: { code?: string }) => {
   assert.equal(err.code, expected);
@@ -225,6 +229,47 @@ describe('APNs provider against the local h2c APNs server', () => {
     const outcome = await p.deliver({ platform: 'apns', channel: device(), body: alert });
     assert.equal(outcome.kind, 'retry');
     await p.close();
+  });
+});
+
+describe('APNs over TLS and idle sessions', () => {
+  it('speaks HTTP/2 over TLS (ALPN h2) to an https endpoint, trusting a local CA through `ca`, and refuses an untrusted one', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hubbub-apns-ca-'));
+    const ca = await ensureLocalCa({ dir });
+    const apns = await startApnsServer({ tls: { cert: ca.certPem, key: ca.keyPem } });
+    const key = apns.createSigningKey();
+    const trusting = createApnsProvider({ ...key, topic, endpoint: apns.origin, ca: ca.caPem });
+    const untrusting = createApnsProvider({ ...key, topic, endpoint: apns.origin, timeoutMs: 2_000 });
+    try {
+      assert.match(apns.origin, /^https:/);
+      assert.deepEqual(await trusting.deliver({ platform: 'apns', channel: device(), body: alert }), {
+        kind: 'delivered',
+        status: 200,
+      });
+      const refused = await untrusting.deliver({ platform: 'apns', channel: device(), body: alert });
+      assert.equal(refused.kind, 'retry');
+      assert.equal(apns.notifications.length, 1);
+    } finally {
+      await trusting.close();
+      await untrusting.close();
+      await apns.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('closes a session idle for idleTimeoutMs and opens a new one for the next delivery', async () => {
+    const apns = await startApnsServer();
+    const key = apns.createSigningKey();
+    const provider = createApnsProvider({ ...key, topic, endpoint: apns.origin, idleTimeoutMs: 100 });
+    try {
+      assert.equal((await provider.deliver({ platform: 'apns', channel: device(), body: alert })).kind, 'delivered');
+      await waitFor(() => apns.openSessions === 0, { what: 'the idle session to close' });
+      assert.equal((await provider.deliver({ platform: 'apns', channel: device(), body: alert })).kind, 'delivered');
+      assert.equal(provider.sessionsOpened, 2);
+    } finally {
+      await provider.close();
+      await apns.close();
+    }
   });
 });
 

@@ -8,7 +8,9 @@
  */
 import { generateKeyPairSync, type KeyObject, randomBytes, randomUUID } from 'node:crypto';
 import {
+  createSecureServer,
   createServer,
+  type Http2SecureServer,
   type Http2Server,
   type Http2Session,
   type IncomingHttpHeaders,
@@ -75,10 +77,12 @@ export interface ApnsServerOptions {
   readonly topics?: readonly string[];
   /** Reads `iat` against it. @default systemClock */
   readonly clock?: Clock;
+  /** Serve HTTP/2 over TLS (ALPN h2) with this certificate and key (PEM), as APNs does, instead of h2c. */
+  readonly tls?: { readonly cert: string; readonly key: string };
 }
 
 export interface ApnsServer {
-  /** `http://127.0.0.1:PORT`: the provider's endpoint. */
+  /** `http://127.0.0.1:PORT` (`https://` with `tls`): the provider's endpoint. */
   readonly origin: string;
   /** A new signing key (its own P-256 pair, key id and team id) the server accepts. */
   createSigningKey(): ApnsSigningKey;
@@ -126,7 +130,8 @@ export async function startApnsServer(options: ApnsServerOptions = {}): Promise<
   const sessions = new Set<Http2Session>();
   let sessionCount = 0;
 
-  const server: Http2Server = createServer();
+  const server: Http2Server | Http2SecureServer =
+    options.tls === undefined ? createServer() : createSecureServer({ cert: options.tls.cert, key: options.tls.key });
   server.on('session', (session) => {
     sessionCount++;
     sessions.add(session);
@@ -208,7 +213,7 @@ export async function startApnsServer(options: ApnsServerOptions = {}): Promise<
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
   });
-  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const origin = `${options.tls === undefined ? 'http' : 'https'}://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   return {
     origin,
