@@ -109,6 +109,17 @@ describe('FCM HTTP v1 provider against the local FCM server', () => {
     assert.equal(provider.tokenExchanges, before + 1);
   });
 
+  it('refreshes once for many concurrent sends that all get a 401 with the revoked token', async () => {
+    await provider.deliver({ platform: 'fcmv1', channel: token(++n), body: body() });
+    const before = provider.tokenExchanges;
+    fcm.revokeAccessTokens();
+    const outcomes = await Promise.all(
+      Array.from({ length: 12 }, () => provider.deliver({ platform: 'fcmv1', channel: token(++n), body: body() })),
+    );
+    assert.deepEqual(new Set(outcomes.map((o) => o.kind)), new Set(['delivered']));
+    assert.equal(provider.tokenExchanges, before + 1);
+  });
+
   it('answers auth when FCM refuses the fresh token too: one refresh, never a loop', async () => {
     const before = provider.tokenExchanges;
     fcm.refuseAccessTokens(true);
