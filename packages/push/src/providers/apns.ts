@@ -122,9 +122,13 @@ export function createApnsProvider(options: ApnsProviderOptions): ApnsProvider {
     new Promise((resolve) => {
       if (signal?.aborted) return resolve({ failure: 'aborted' });
       let stream: ClientHttp2Stream;
+      const current = currentSession();
       try {
-        stream = currentSession().request({ ':method': 'POST', ':path': path, ...headers }, { endStream: false });
+        stream = current.request({ ':method': 'POST', ':path': path, ...headers }, { endStream: false });
       } catch (error) {
+        // A session that cannot take a stream (closing, out of stream ids) is replaced for the next one.
+        if (session === current) session = undefined;
+        current.close();
         return resolve({ failure: 'network', detail: (error as { code?: string }).code ?? 'request' });
       }
       let status = 0;
