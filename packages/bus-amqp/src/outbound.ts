@@ -74,6 +74,8 @@ export class Outbound {
     this.#draining = false;
     this.#sent = Math.max(this.#sent, this.#limit);
     this.#link.set_drained(true);
+    // set_drained only marks the flow to write; outside rhea's own event handling nothing would write it.
+    this.#link.connection._register();
   }
 
   #pump(): void {

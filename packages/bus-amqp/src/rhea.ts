@@ -105,6 +105,7 @@ export interface RheaConnection {
   is_closed(): boolean;
   on(event: string, listener: (ctx: RheaContext) => void): void;
   _process(): void;
+  _register(): void;
 }
 
 export interface RheaContext {
