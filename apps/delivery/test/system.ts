@@ -6,7 +6,7 @@
 import { type Bus, createSasToken, type SasKey } from '@hubbub/bus';
 import { silentLogger } from '@hubbub/kernel';
 import { startSystem } from '@hubbub/system';
-import { createTrackingToken, deliveryApp, TRACKING_KEY_SETTING, trackingLink } from '../src/index.ts';
+import { createTrackingToken, deliveryApiPart, deliveryApp, TRACKING_KEY_SETTING, trackingLink } from '../src/index.ts';
 
 export interface TestSystem {
   /** `http://127.0.0.1:PORT` */
@@ -32,6 +32,7 @@ export async function startTestSystem(
     app: { dir: options.appDir ?? deliveryApp.functionsDir, queues: options.queues ?? deliveryApp.queues },
     pages: deliveryApp.webFiles,
     secrets: deliveryApp.secrets,
+    parts: [deliveryApiPart()],
     ...(options.demoOrders === undefined ? {} : { settings: { DemoOrders: options.demoOrders.join(',') } }),
     home: '/track',
     logger: silentLogger,

@@ -76,7 +76,11 @@ export function sessionCookie(token: string, maxAgeSeconds: number, secure: bool
 }
 
 /** A store etag without its quotes (the store's are quoted, as Cosmos DB's). */
-export const unquote = (etag: string): string => etag.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
+export const unquote = (etag: string): string =>
+  etag
+    .trim()
+    .replace(/^W\//, '')
+    .replace(/^"(.*)"$/, '$1');
 
 /** An ETag header value for a store etag: one pair of quotes. */
 export const etagHeader = (etag: string): string => `"${unquote(etag)}"`;
