@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -75,6 +76,52 @@ describe('Notification Hubs front', () => {
       assert.equal(early.handleRequest!({ url: '/hubbub/messages/' } as never, {} as never), false);
     } finally {
       await first.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('limits requests per client address when asked, answering 429 with Retry-After', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hubbub-nh-front-'));
+    const clock = new ManualClock(Date.now());
+    const front = createNotificationHubsFront({
+      service,
+      policies,
+      clock, // no token is earned back while the test runs
+      tls: { dir },
+      rateLimit: { ratePerSecond: 1, burst: 2 },
+    });
+    try {
+      await front.start();
+      const ca = await readFile(front.caPath!, 'utf8');
+      const get = () =>
+        new Promise<{ status: number; retryAfter: string | undefined; code: string | undefined }>((resolve, reject) => {
+          request(
+            {
+              host: '127.0.0.1',
+              port: front.port,
+              path: '/hubbub/installations/x?api-version=2020-06',
+              ca,
+              agent: false,
+            },
+            (res) => {
+              res.resume();
+              resolve({
+                status: res.statusCode ?? 0,
+                retryAfter: res.headers['retry-after'],
+                code: res.headers['x-hubbub-error-code'] as string | undefined,
+              });
+            },
+          )
+            .on('error', reject)
+            .end();
+        });
+      assert.equal((await get()).code, 'PUSH_UNAUTHORIZED');
+      assert.equal((await get()).code, 'PUSH_UNAUTHORIZED');
+      assert.deepEqual(await get(), { status: 429, retryAfter: '1', code: 'KERNEL_RATE_LIMITED' });
+      clock.advance(1_000);
+      assert.equal((await get()).code, 'PUSH_UNAUTHORIZED', 'a token earned back');
+    } finally {
+      await front.close();
       await rm(dir, { recursive: true, force: true });
     }
   });

@@ -19,9 +19,11 @@ import {
   type Clock,
   closeHttpServer,
   createHttpServer,
+  createRateLimiter,
   guardRequest,
   InvalidOptionError,
   type Part,
+  type RateLimitOptions,
   type ServerLimits,
   systemClock,
   TypedEmitter,
@@ -59,6 +61,11 @@ export interface NotificationHubsFrontOptions {
   maxBodyBytes?: number;
   /** How long past its `se` a token is still taken (clock difference). @default 300_000 */
   maxClockSkewMs?: number;
+  /**
+   * Requests each client address may make: `ratePerSecond` earned back, `burst` at once; past it
+   * 429 `KERNEL_RATE_LIMITED` with `Retry-After` (the SDK waits and retries). @default none
+   */
+  rateLimit?: Pick<RateLimitOptions, 'ratePerSecond' | 'burst' | 'maxKeys'>;
   /** Time for a TLS handshake. @default 10_000 */
   handshakeTimeoutMs?: number;
   /** The kernel's HTTP limits for every connection. */
@@ -204,6 +211,7 @@ class Front extends TypedEmitter<NotificationHubsFrontEvents> implements Notific
         clock: this.#clock,
         maxBodyBytes: o.maxBodyBytes ?? 262_144,
         skewMs: o.maxClockSkewMs ?? 300_000,
+        ...(o.rateLimit === undefined ? {} : { limiter: createRateLimiter({ ...o.rateLimit, clock: this.#clock }) }),
         trackingId: () => randomUUID(),
       }),
       { reply: replyError, onError },

@@ -51,7 +51,9 @@ export function replyError(response: ServerResponse, failure: unknown): void {
     'x-hubbub-error-code': error.code,
   };
   if (status === 413 || status === 429) headers.Connection = 'close';
-  if (status === 503) headers['Retry-After'] = 1;
+  const retryAfter = error.detail?.retryAfterSeconds;
+  if (typeof retryAfter === 'number') headers['Retry-After'] = retryAfter;
+  else if (status === 503) headers['Retry-After'] = 1;
   response.writeHead(status, headers);
   response.end(body);
 }

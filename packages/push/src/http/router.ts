@@ -6,7 +6,7 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type Clock, ignoreBody, queryParam, readBody, requestTarget } from '@hubbub/kernel';
+import { type Clock, ignoreBody, queryParam, type RateLimiter, readBody, requestTarget } from '@hubbub/kernel';
 import { PushError } from '../errors.ts';
 import { serveBatch } from './batch.ts';
 import { apiVersion, Exchange, type NotificationHubsBackend } from './exchange.ts';
@@ -28,6 +28,8 @@ export interface RouterConfig {
   readonly clock: Clock;
   readonly maxBodyBytes: number;
   readonly skewMs: number;
+  /** Requests per client address, when limited. */
+  readonly limiter?: RateLimiter;
   readonly trackingId: () => string;
 }
 
@@ -37,6 +39,7 @@ const versions = new Set([apiVersion, '2015-01', '2016-07', '2017-04', '2019-03'
 export function createRouter(c: RouterConfig) {
   return async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     response.setHeader('TrackingId', c.trackingId());
+    c.limiter?.check(`ip:${request.socket.remoteAddress}`, 'requests from this address');
     const url = requestTarget(request);
     const { hub, route } = parseRoute(url.pathname);
     if (hub.toLowerCase() !== c.hubName.toLowerCase())
