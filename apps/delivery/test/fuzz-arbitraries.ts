@@ -74,6 +74,16 @@ const endpoints: readonly Endpoint[] = [
   ['GET', '/demo'],
   ['GET', '/healthz'],
   ['GET', '/vendor/signalr.min.js'],
+  ['GET', '/api/openapi.json'],
+  ['GET', '/api/v1/restaurants'],
+  ['GET', '/api/v1/restaurants/pike-street-pizza/menu'],
+  ['POST', '/api/v1/account'],
+  ['POST', '/api/v1/session'],
+  ['DELETE', '/api/v1/session'],
+  ['POST', '/api/v1/orders'],
+  ['GET', '/api/v1/orders?limit=2&cursor=x'],
+  ['POST', '/api/v1/orders/o-1/transitions'],
+  ['POST', '/api/v1/orders/o-1/cancel'],
 ];
 const routes = [
   ...endpoints.map(([, target]) => target),
