@@ -81,6 +81,9 @@ describe('APNs provider against the local h2c APNs server', () => {
     assert.equal(n?.headers['apns-priority'], '5');
     assert.equal(n?.headers['apns-id'], id);
     assert.equal(n?.headers['apns-expiration'], '0');
+    const once = device();
+    await provider.deliver({ platform: 'apns', channel: once, body: alert, ttlSeconds: 0 });
+    assert.equal(apns.notifications.find((x) => x.deviceToken === once)?.headers['apns-expiration'], '0');
   });
 
   it('uses one HTTP/2 session and one JWT for many concurrent deliveries', async () => {

@@ -275,6 +275,7 @@ describe('Web Push provider options', () => {
       undefined,
       { ...vapid, subject: 'ops@hubbub.test' },
       { ...vapid, subject: 'http://hubbub.test' },
+      { ...vapid, subject: 'https://localhost/contact' },
       { ...vapid, publicKey: 'abc' },
       { ...vapid, privateKey: other.privateKey },
       { ...vapid, privateKey: 'short' },

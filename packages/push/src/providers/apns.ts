@@ -308,7 +308,7 @@ function apnsHeaders(delivery: Delivery, defaultTopic: string, now: number): Rec
   };
   const expiration =
     header(delivery.headers, 'apns-expiration') ??
-    (delivery.ttlSeconds === undefined ? undefined : String(Math.floor(now / 1000) + delivery.ttlSeconds));
+    (delivery.ttlSeconds === undefined ? undefined : expirationOf(delivery.ttlSeconds, now));
   if (expiration !== undefined) {
     if (!/^\d{1,12}$/.test(expiration)) return 'apns-expiration must be a UNIX time in seconds';
     out['apns-expiration'] = expiration;
@@ -319,6 +319,11 @@ function apnsHeaders(delivery: Delivery, defaultTopic: string, now: number): Rec
     out['apns-collapse-id'] = collapse;
   }
   return out;
+}
+
+/** `apns-expiration` for a TTL: 0 means "try once, keep nothing" to APNs as well; else now + TTL. */
+function expirationOf(ttlSeconds: number, now: number): string {
+  return ttlSeconds <= 0 ? '0' : String(Math.floor(now / 1000) + Math.floor(ttlSeconds));
 }
 
 /** A device token: hexadecimal, an even number of digits, 32 to 100 bytes. */

@@ -46,6 +46,12 @@ export function checkVapidDetails(option: string, vapid: VapidDetails | undefine
   if (subject.protocol !== 'mailto:' && subject.protocol !== 'https:') {
     throw new InvalidOptionError(`${option}.subject`, 'must be a mailto: or https: URL.');
   }
+  if (subject.protocol === 'https:' && subject.hostname === 'localhost') {
+    throw new InvalidOptionError(
+      `${option}.subject`,
+      "must be a contact push services can reach; Apple's refuses localhost.",
+    );
+  }
   const pub = decodeB64url(vapid.publicKey);
   if (pub?.length !== 65 || pub[0] !== 4) {
     throw new InvalidOptionError(`${option}.publicKey`, 'must be an uncompressed P-256 point (65 bytes), base64url.');
