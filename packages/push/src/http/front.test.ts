@@ -23,6 +23,23 @@ function peerSerial(port: number): Promise<string> {
   });
 }
 
+/** GET over HTTPS with no Authorization: the status, Retry-After and error code answered. */
+function httpsGet(port: number, ca: string) {
+  return (path = '/hubbub/installations/x?api-version=2020-06') =>
+    new Promise<{ status: number; retryAfter: string | undefined; code: string | undefined }>((resolve, reject) => {
+      request({ host: '127.0.0.1', port, path, ca, agent: false }, (res) => {
+        res.resume();
+        resolve({
+          status: res.statusCode ?? 0,
+          retryAfter: res.headers['retry-after'],
+          code: res.headers['x-hubbub-error-code'] as string | undefined,
+        });
+      })
+        .on('error', reject)
+        .end();
+    });
+}
+
 describe('Notification Hubs front', () => {
   const service = createPushService({ providers: [] });
 
@@ -92,34 +109,38 @@ describe('Notification Hubs front', () => {
     });
     try {
       await front.start();
-      const ca = await readFile(front.caPath!, 'utf8');
-      const get = () =>
-        new Promise<{ status: number; retryAfter: string | undefined; code: string | undefined }>((resolve, reject) => {
-          request(
-            {
-              host: '127.0.0.1',
-              port: front.port,
-              path: '/hubbub/installations/x?api-version=2020-06',
-              ca,
-              agent: false,
-            },
-            (res) => {
-              res.resume();
-              resolve({
-                status: res.statusCode ?? 0,
-                retryAfter: res.headers['retry-after'],
-                code: res.headers['x-hubbub-error-code'] as string | undefined,
-              });
-            },
-          )
-            .on('error', reject)
-            .end();
-        });
+      const get = httpsGet(front.port, await readFile(front.caPath!, 'utf8'));
       assert.equal((await get()).code, 'PUSH_UNAUTHORIZED');
       assert.equal((await get()).code, 'PUSH_UNAUTHORIZED');
       assert.deepEqual(await get(), { status: 429, retryAfter: '1', code: 'KERNEL_RATE_LIMITED' });
       clock.advance(1_000);
       assert.equal((await get()).code, 'PUSH_UNAUTHORIZED', 'a token earned back');
+    } finally {
+      await front.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('answers 429 to an address past its budget of refused requests, whatever it sends next', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hubbub-nh-front-'));
+    const clock = new ManualClock(Date.now());
+    const front = createNotificationHubsFront({
+      service,
+      policies,
+      clock,
+      tls: { dir },
+      failureLimit: { ratePerSecond: 1, burst: 2 },
+    });
+    try {
+      await front.start();
+      const get = httpsGet(front.port, await readFile(front.caPath!, 'utf8'));
+      assert.equal((await get()).code, 'PUSH_UNAUTHORIZED');
+      assert.equal((await get()).code, 'PUSH_UNAUTHORIZED');
+      assert.deepEqual(await get(), { status: 429, retryAfter: '1', code: 'KERNEL_RATE_LIMITED' });
+      // every request from the address is refused now, whatever it asks
+      assert.equal((await get('/hubbub/nothing?api-version=2020-06')).status, 429);
+      clock.advance(1_000);
+      assert.equal((await get()).code, 'PUSH_UNAUTHORIZED');
     } finally {
       await front.close();
       await rm(dir, { recursive: true, force: true });

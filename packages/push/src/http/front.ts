@@ -66,6 +66,12 @@ export interface NotificationHubsFrontOptions {
    * 429 `KERNEL_RATE_LIMITED` with `Retry-After` (the SDK waits and retries). @default none
    */
   rateLimit?: Pick<RateLimitOptions, 'ratePerSecond' | 'burst' | 'maxKeys'>;
+  /**
+   * Refused requests (401, 403) each client address may cause; past the budget every request from
+   * it gets 429 until it has earned a token back. `false` turns it off.
+   * @default { ratePerSecond: 10, burst: 100 } (as the all-in-one port's front door)
+   */
+  failureLimit?: Pick<RateLimitOptions, 'ratePerSecond' | 'burst' | 'maxKeys'> | false;
   /** Time for a TLS handshake. @default 10_000 */
   handshakeTimeoutMs?: number;
   /** The kernel's HTTP limits for every connection. */
@@ -95,6 +101,7 @@ export interface NotificationHubsFront extends Part<NotificationHubsFrontEvents>
 }
 
 const day = 86_400_000;
+const defaultFailureLimit = { ratePerSecond: 10, burst: 100 };
 
 export function createNotificationHubsFront(options: NotificationHubsFrontOptions): NotificationHubsFront {
   return new Front(options);
@@ -212,6 +219,9 @@ class Front extends TypedEmitter<NotificationHubsFrontEvents> implements Notific
         maxBodyBytes: o.maxBodyBytes ?? 262_144,
         skewMs: o.maxClockSkewMs ?? 300_000,
         ...(o.rateLimit === undefined ? {} : { limiter: createRateLimiter({ ...o.rateLimit, clock: this.#clock }) }),
+        ...(o.failureLimit === false
+          ? {}
+          : { failures: createRateLimiter({ ...(o.failureLimit ?? defaultFailureLimit), clock: this.#clock }) }),
         trackingId: () => randomUUID(),
       }),
       { reply: replyError, onError },

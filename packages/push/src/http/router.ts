@@ -30,6 +30,8 @@ export interface RouterConfig {
   readonly skewMs: number;
   /** Requests per client address, when limited. */
   readonly limiter?: RateLimiter;
+  /** Refused (401, 403) requests per client address. */
+  readonly failures?: RateLimiter;
   readonly trackingId: () => string;
 }
 
@@ -39,7 +41,15 @@ const versions = new Set([apiVersion, '2015-01', '2016-07', '2017-04', '2019-03'
 export function createRouter(c: RouterConfig) {
   return async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     response.setHeader('TrackingId', c.trackingId());
-    c.limiter?.check(`ip:${request.socket.remoteAddress}`, 'requests from this address');
+    const address = request.socket.remoteAddress ?? 'unknown';
+    const failures = c.failures;
+    if (failures !== undefined) {
+      if (failures.available(address) < 1) failures.check(address, 'refused requests from this address');
+      response.once('finish', () => {
+        if (response.statusCode === 401 || response.statusCode === 403) failures.take(address);
+      });
+    }
+    c.limiter?.check(address, 'requests from this address');
     const url = requestTarget(request);
     const { hub, route } = parseRoute(url.pathname);
     if (hub.toLowerCase() !== c.hubName.toLowerCase())
