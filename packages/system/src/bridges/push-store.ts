@@ -1,0 +1,213 @@
+/**
+ * The push service's installations ({@link InstallationRepository}) and notification outcomes
+ * ({@link OutcomeStore}) on Hubbub's document store, so both outlive the process (PGlite under
+ * `npm start`, PostgreSQL when several processes share them).
+ *
+ * Layout, in one database (`push` by default):
+ * - `installations`, partitioned by `/id`: one item per installation, `{ id, installation,
+ *   tags, platform, order }`. The item id is a hash of the installation id (which may hold `/`,
+ *   `?` or `#` and run to 256 characters; the store takes neither), `tags` the installation's
+ *   index tags ({@link indexTags}: its own, its templates', `$InstallationId:{…}`, `$UserId:{…}`),
+ *   and `order` the id's UTF-16 code units in hex, so `ORDER BY c.order` is the code-unit order the
+ *   port promises. A tag fan-out is one query, `ARRAY_CONTAINS(c.tags, @t0) OR …`, which the SQL
+ *   drivers answer from the container's GIN index (`doc @> …`) in pages, keyset-paged by `order`
+ *   — never every installation loaded to pick a few.
+ * - `outcomes`, partitioned by `/id`: one item per notification, `{ id, record, endTime }`;
+ *   `update` reads, applies the change and replaces with `ifMatch`, again on a conflicting write.
+ * @module
+ */
+import { createHash } from 'node:crypto';
+import {
+  type Installation,
+  type InstallationQuery,
+  type InstallationRepository,
+  indexTags,
+  type OutcomeRecord,
+  type OutcomeStore,
+} from '@hubbub/push';
+import { type Container, isStoreError, type Store } from '@hubbub/store';
+
+export interface PushStoreOptions {
+  /** The database holding the containers; created when missing. @default 'push' */
+  database?: string;
+  /** Rows per page of a fan-out query. @default 500 */
+  pageSize?: number;
+}
+
+interface InstallationItem {
+  id: string;
+  installation: Installation;
+  tags: string[];
+  platform: string;
+  order: string;
+}
+
+interface OutcomeItem {
+  id: string;
+  record: OutcomeRecord;
+  endTime: number | null;
+}
+
+/** The store's item id for an outside id: fixed length, none of the characters the store refuses. */
+const itemId = (text: string): string => createHash('sha256').update(text).digest('base64url');
+
+/** The id's UTF-16 code units as hex: sorts (as the store sorts strings) in code-unit order. */
+const orderKey = (text: string): string => {
+  let out = '';
+  for (let i = 0; i < text.length; i++) out += text.charCodeAt(i).toString(16).padStart(4, '0');
+  return out;
+};
+
+/** Opens (creating when missing) a container of the push database, once; a failed attempt is tried again. */
+function containerOf(store: Store, database: string, id: string): () => Promise<Container> {
+  let opening: Promise<Container> | undefined;
+  return () => {
+    opening ??= (async () => {
+      const { database: db } = await store.databases.createIfNotExists({ id: database });
+      const { container } = await db.containers.createIfNotExists({ id, partitionKey: '/id' });
+      return container;
+    })();
+    opening.catch(() => {
+      opening = undefined;
+    });
+    return opening;
+  };
+}
+
+/**
+ * Installations on the store. The store is the caller's; `close()` releases nothing of it.
+ */
+export function createStoreInstallationRepository(
+  store: Store,
+  options: PushStoreOptions = {},
+): InstallationRepository {
+  const container = containerOf(store, options.database ?? 'push', 'installations');
+  const pageSize = options.pageSize ?? 500;
+  return {
+    kind: 'store',
+
+    async get(installationId) {
+      const id = itemId(installationId);
+      const { resource } = await (await container()).item(id, id).read<InstallationItem>();
+      return resource?.installation;
+    },
+
+    async put(installation) {
+      const item: InstallationItem = {
+        id: itemId(installation.installationId),
+        installation,
+        tags: [...indexTags(installation)],
+        platform: installation.platform,
+        order: orderKey(installation.installationId),
+      };
+      await (await container()).items.upsert(item);
+    },
+
+    async delete(installationId) {
+      const id = itemId(installationId);
+      try {
+        await (await container()).item(id, id).delete();
+        return true;
+      } catch (err) {
+        if (isStoreError(err) && err.code === 'STORE_NOT_FOUND') return false;
+        throw err;
+      }
+    },
+
+    async *find(query: InstallationQuery = {}) {
+      const { tags, platform, after } = query;
+      if (tags !== undefined && tags.length === 0) return;
+      const where: string[] = [];
+      const parameters: { name: string; value: string }[] = [];
+      if (tags !== undefined) {
+        const unique = [...new Set(tags)];
+        where.push(`(${unique.map((_, n) => `ARRAY_CONTAINS(c.tags, @t${n})`).join(' OR ')})`);
+        for (const [n, tag] of unique.entries()) parameters.push({ name: `@t${n}`, value: tag });
+      }
+      if (platform !== undefined) {
+        where.push('c.platform = @platform');
+        parameters.push({ name: '@platform', value: platform });
+      }
+      if (after !== undefined) {
+        where.push('c.order > @after');
+        parameters.push({ name: '@after', value: orderKey(after) });
+      }
+      const text = `SELECT c.installation FROM c${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY c.order`;
+      const pages = (await container()).items.query<{ installation: Installation }>(
+        { query: text, parameters },
+        { maxItemCount: pageSize },
+      );
+      for await (const page of pages) for (const row of page.resources) yield row.installation;
+    },
+
+    async close() {},
+  };
+}
+
+/**
+ * Notification outcomes on the store. The store is the caller's; `close()` releases nothing of it.
+ */
+export function createStoreOutcomeStore(store: Store, options: PushStoreOptions = {}): OutcomeStore {
+  const container = containerOf(store, options.database ?? 'push', 'outcomes');
+  const itemOf = (record: OutcomeRecord): OutcomeItem => ({
+    id: itemId(record.notificationId),
+    record,
+    endTime: record.endTime ?? null,
+  });
+  return {
+    kind: 'store',
+
+    async create(record) {
+      await (await container()).items.upsert(itemOf(record));
+    },
+
+    async get(notificationId) {
+      const id = itemId(notificationId);
+      const { resource } = await (await container()).item(id, id).read<OutcomeItem>();
+      return resource?.record;
+    },
+
+    async update(notificationId, change) {
+      const id = itemId(notificationId);
+      const c = await container();
+      for (;;) {
+        const { resource } = await c.item(id, id).read<OutcomeItem>();
+        if (resource === undefined) return undefined;
+        const next = change(resource.record);
+        try {
+          await c.item(id, id).replace(itemOf(next), { ifMatch: resource._etag });
+          return structuredClone(next);
+        } catch (err) {
+          if (isStoreError(err) && err.code === 'STORE_PRECONDITION_FAILED') continue;
+          if (isStoreError(err) && err.code === 'STORE_NOT_FOUND') return undefined;
+          throw err;
+        }
+      }
+    },
+
+    async sweep(before) {
+      const c = await container();
+      const pages = c.items.query<{ id: string }>(
+        {
+          query: 'SELECT c.id FROM c WHERE IS_NUMBER(c.endTime) AND c.endTime < @before',
+          parameters: [{ name: '@before', value: before }],
+        },
+        { maxItemCount: 500 },
+      );
+      const ids: string[] = [];
+      for await (const page of pages) for (const row of page.resources) ids.push(row.id);
+      let n = 0;
+      for (const id of ids) {
+        try {
+          await c.item(id, id).delete();
+          n++;
+        } catch (err) {
+          if (!(isStoreError(err) && err.code === 'STORE_NOT_FOUND')) throw err;
+        }
+      }
+      return n;
+    },
+
+    async close() {},
+  };
+}
