@@ -1,7 +1,8 @@
 /**
  * The keys of a running system, kept in `<dataDir>/keys.json` (mode 0600) so that tokens, signed
  * requests and links survive a restart: the SignalR access key, the bus's shared access key, the
- * store's master key, and named app secrets (such as the delivery app's TrackingKey). A key given explicitly wins and is
+ * store's master key, the push part's VAPID key pair and Notification Hubs SAS keys, and named app
+ * secrets (such as the delivery app's TrackingKey). A key given explicitly wins and is
  * not written; a missing one is generated once. Without a data directory they live in memory.
  * @module
  */
@@ -10,6 +11,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SasKey } from '@hubbub/bus';
 import { InvalidOptionError } from '@hubbub/kernel';
+import { generateVapidKeys } from '@hubbub/push/providers';
 import { UsageError } from './args.ts';
 
 export interface SystemKeys {
@@ -21,6 +23,17 @@ export interface SystemKeys {
   readonly store: string;
   /** App secrets by setting name. */
   readonly secrets: Readonly<Record<string, string>>;
+  /** The push part's keys: VAPID (Web Push) and the Notification Hubs policies' SAS keys. */
+  readonly push: PushKeys;
+}
+
+export interface PushKeys {
+  /** The VAPID key pair (base64url); the public key is the browsers' `applicationServerKey`. */
+  readonly vapid: { readonly publicKey: string; readonly privateKey: string };
+  /** `DefaultFullSharedAccessSignature` (Listen, Send, Manage): 32+ characters. */
+  readonly full: string;
+  /** `DefaultListenSharedAccessSignature` (Listen): the key apps may ship. 32+ characters. */
+  readonly listen: string;
 }
 
 export interface GivenKeys {
@@ -28,6 +41,8 @@ export interface GivenKeys {
   bus?: SasKey;
   /** The store's master key: base64 of at least 32 bytes. */
   store?: string;
+  /** Push keys; any part given wins over the file. */
+  push?: Partial<PushKeys>;
 }
 
 interface KeysFile {
@@ -35,6 +50,10 @@ interface KeysFile {
   busKeyName?: unknown;
   busKey?: unknown;
   storeKey?: unknown;
+  vapidPublicKey?: unknown;
+  vapidPrivateKey?: unknown;
+  pushFullKey?: unknown;
+  pushListenKey?: unknown;
   secrets?: Record<string, unknown>;
 }
 
@@ -103,6 +122,7 @@ export function loadKeys(dataDir: string | undefined, given: GivenKeys, secretNa
     store = storeKeyText(stored?.storeKey) ?? fresh();
     next.storeKey = store;
   }
+  const push = loadPushKeys(stored, given.push ?? {}, next);
   const secrets: Record<string, string> = {};
   const storedSecrets = { ...stored?.secrets };
   for (const name of secretNames) {
@@ -114,7 +134,57 @@ export function loadKeys(dataDir: string | undefined, given: GivenKeys, secretNa
   if (dataDir !== undefined && JSON.stringify(next) !== JSON.stringify(stored)) {
     writeFileSync(join(dataDir, 'keys.json'), `${JSON.stringify(next, null, 2)}\n`, { mode: 0o600 });
   }
-  return { signalR, bus, store, secrets };
+  return { signalR, bus, store, secrets, push };
+}
+
+const base64url = (value: unknown, bytes: number): string | undefined =>
+  typeof value === 'string' && /^[A-Za-z0-9_-]+$/.test(value) && Buffer.from(value, 'base64url').length === bytes
+    ? value
+    : undefined;
+const pushKeyText = (value: unknown) => (typeof value === 'string' && value.length >= 32 ? value : undefined);
+
+/** The push keys: given ones win (checked), then the file's; missing ones are made and written to `next`. */
+function loadPushKeys(stored: KeysFile | undefined, given: Partial<PushKeys>, next: KeysFile): PushKeys {
+  if (given.vapid !== undefined) {
+    if (base64url(given.vapid.publicKey, 65) === undefined || base64url(given.vapid.privateKey, 32) === undefined) {
+      throw new InvalidOptionError(
+        'keys.push.vapid',
+        'needs a base64url P-256 public key (65 bytes) and private key (32 bytes), e.g. from `npx web-push generate-vapid-keys`',
+      );
+    }
+  }
+  for (const name of ['full', 'listen'] as const) {
+    if (given[name] !== undefined && pushKeyText(given[name]) === undefined) {
+      throw new InvalidOptionError(`keys.push.${name}`, 'must be at least 32 characters (openssl rand -base64 32)');
+    }
+  }
+  let vapid = given.vapid;
+  if (vapid === undefined) {
+    const publicKey = base64url(stored?.vapidPublicKey, 65);
+    const privateKey = base64url(stored?.vapidPrivateKey, 32);
+    vapid = publicKey !== undefined && privateKey !== undefined ? { publicKey, privateKey } : generateVapidKeys();
+    next.vapidPublicKey = vapid.publicKey;
+    next.vapidPrivateKey = vapid.privateKey;
+  }
+  let full = given.full;
+  if (full === undefined) {
+    full = pushKeyText(stored?.pushFullKey) ?? fresh();
+    next.pushFullKey = full;
+  }
+  let listen = given.listen;
+  if (listen === undefined) {
+    listen = pushKeyText(stored?.pushListenKey) ?? fresh();
+    next.pushListenKey = listen;
+  }
+  return { vapid: { publicKey: vapid.publicKey, privateKey: vapid.privateKey }, full, listen };
+}
+
+/** The push keys stored in a data directory, for clients on the same machine (`hubbub push`). */
+export function storedPushKeys(dataDir: string): Pick<PushKeys, 'full' | 'listen'> | undefined {
+  const stored = readKeysFile(dataDir);
+  const full = pushKeyText(stored?.pushFullKey);
+  const listen = pushKeyText(stored?.pushListenKey);
+  return full === undefined || listen === undefined ? undefined : { full, listen };
 }
 
 /** Parses `name=value` (a flag or `$HUBBUB_BUS_KEY`) into a SAS key; a CLI_USAGE error otherwise. */
