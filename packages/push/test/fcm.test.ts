@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ManualClock } from '@hubbub/kernel';
 import { createFcmProvider, type FcmProvider } from '../src/providers/index.ts';
 import { type FcmServer, type FcmServiceAccount, fcmErrors, startFcmServer } from '../src/testing/index.ts';
+import { ensureLocalCa } from '../src/tls/index.ts';
 
 const code = (expected: string) => (err: { code?: string }) => {
   assert.equal(err.code, expected);
@@ -229,6 +233,33 @@ describe('FCM HTTP v1 provider against the local FCM server', () => {
     assert.equal((await p.deliver({ platform: 'fcmv1', channel: t, body: body() })).kind, 'delivered');
     await p.close();
     await assert.rejects(p.deliver({ platform: 'fcmv1', channel: t, body: body() }), code('PUSH_PROVIDER_CLOSED'));
+  });
+});
+
+describe('FCM over https', () => {
+  it('exchanges the token and sends over TLS to servers with a local-CA certificate, trusted through ca', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hubbub-fcm-ca-'));
+    const ca = await ensureLocalCa({ dir });
+    const fcm = await startFcmServer({ tls: { cert: ca.certPem, key: ca.keyPem } });
+    const account = fcm.createServiceAccount();
+    const trusting = createFcmProvider({ serviceAccount: account, endpoint: fcm.origin, ca: ca.caPem });
+    const untrusting = createFcmProvider({ serviceAccount: account, endpoint: fcm.origin });
+    try {
+      assert.match(account.token_uri, /^https:/);
+      assert.deepEqual(await trusting.deliver({ platform: 'fcmv1', channel: token('tls'), body: body() }), {
+        kind: 'delivered',
+        status: 200,
+      });
+      const refused = await untrusting.deliver({ platform: 'fcmv1', channel: token('tls'), body: body() });
+      assert.equal(refused.kind, 'retry');
+      assert.match((refused as { reason: string }).reason, /^network: /);
+      assert.equal(fcm.messages.length, 1);
+    } finally {
+      await trusting.close();
+      await untrusting.close();
+      await fcm.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

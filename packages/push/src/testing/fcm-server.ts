@@ -9,8 +9,9 @@
 import { generateKeyPairSync, type KeyObject, randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type Clock, closeHttpServer, createHttpServer, readBody, sendJson, systemClock } from '@hubbub/kernel';
+import { type Clock, closeHttpServer, readBody, sendJson, systemClock } from '@hubbub/kernel';
 import { verifyJwt } from './jwt.ts';
+import { serverFor } from './serve.ts';
 
 /** FCM's error codes (`google.firebase.fcm.v1.FcmError`) with the HTTP and RPC status FCM pairs them with. */
 export const fcmErrors = {
@@ -45,6 +46,8 @@ export interface FcmServerOptions {
   readonly accessTokenLifetimeSeconds?: number;
   /** @default systemClock */
   readonly clock?: Clock;
+  /** Serve https with this certificate and key (PEM) instead of plain http. */
+  readonly tls?: { readonly cert: string; readonly key: string };
 }
 
 export interface FcmServer {
@@ -180,12 +183,12 @@ export async function startFcmServer(options: FcmServerOptions = {}): Promise<Fc
     return false;
   };
 
-  const server: Server = createHttpServer({ request: handle });
+  const server: Server = serverFor(handle, options.tls);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => resolve());
   });
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  origin = `${options.tls === undefined ? 'http' : 'https'}://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   return {
     origin,

@@ -10,20 +10,11 @@
  */
 import { createECDH, createPublicKey, type ECDH, randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import {
-  type Clock,
-  closeHttpServer,
-  createHttpServer,
-  guardRequest,
-  HttpError,
-  readBody,
-  sendError,
-  systemClock,
-} from '@hubbub/kernel';
+import { type Clock, closeHttpServer, HttpError, readBody, systemClock } from '@hubbub/kernel';
 import { decryptWebPush, EceError } from './ece.ts';
 import { verifyJwt } from './jwt.ts';
+import { serverFor } from './serve.ts';
 
 export interface ReceivedPush {
   readonly subscriptionId: string;
@@ -190,8 +181,7 @@ export async function startPushEndpoint(options: PushEndpointOptions = {}): Prom
     return true;
   };
 
-  const server: Server =
-    options.tls === undefined ? createHttpServer({ request: route }) : httpsServer(options.tls, route);
+  const server: Server = serverFor(route, options.tls);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
@@ -258,22 +248,6 @@ export async function startPushEndpoint(options: PushEndpointOptions = {}): Prom
       await closeHttpServer(server);
     },
   };
-}
-
-/** An https server with the same guarded handler (404 for what it does not serve) and bounded keep-alive. */
-function httpsServer(
-  tls: { cert: string; key: string },
-  route: (q: IncomingMessage, r: ServerResponse) => boolean | Promise<unknown>,
-): Server {
-  const guarded = guardRequest(route);
-  const server = createHttpsServer(
-    { cert: tls.cert, key: tls.key, keepAliveTimeout: 5_000, headersTimeout: 10_000 },
-    (request, response) => {
-      if (!guarded(request, response))
-        sendError(response, new HttpError('KERNEL_NOT_FOUND', 404, 'Nothing is served here.'));
-    },
-  );
-  return server as unknown as Server;
 }
 
 function statusOf(reason: string): number {
