@@ -5,8 +5,15 @@
  * has no directory lock, this driver keeps one (`lock.ts`): one owner process per directory.
  * Without a directory (`pglite://`) the database lives in memory. Tests may hand in a running
  * PGlite (`instance`), which the driver then neither locks nor closes.
+ *
+ * Memory: PGlite's defaults cost a Node process about 800 MB RSS on a fresh directory (measured:
+ * initdb's WebAssembly instance stays reachable from the one PGlite hands back, and 128 MB of
+ * shared buffers are touched). So a fresh directory is initialised by one instance that is then
+ * closed and dropped, and the store's database runs with {@link DEFAULT_POSTGRESQL_CONF}: about
+ * 190 MB reopening a directory, 350 MB right after creating one (bench/RESULTS.md, store memory).
  * @module
  */
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PGlite, Results, Transaction } from '@electric-sql/pglite';
@@ -22,7 +29,15 @@ export interface PgliteDriverOptions {
   readonly schema?: string;
   /** A PGlite already open, shared with others; the driver does not lock or close it. */
   readonly instance?: PGlite;
+  /** postgresql.conf lines for the database. @default {@link DEFAULT_POSTGRESQL_CONF} */
+  readonly postgresqlConf?: readonly string[];
 }
+
+/**
+ * What the store's embedded database runs with: shared buffers of 32 MB instead of PostgreSQL's
+ * 128 MB, which PGlite would otherwise keep resident in this process.
+ */
+export const DEFAULT_POSTGRESQL_CONF: readonly string[] = ['shared_buffers = 32MB'];
 
 const run =
   (db: Pick<PGlite | Transaction, 'query'>): SqlQuery =>
@@ -57,7 +72,13 @@ export class PgliteDriver extends SqlDriver {
         }
         try {
           const { PGlite } = await import('@electric-sql/pglite');
-          const db = await PGlite.create(dir === undefined ? undefined : join(dir, 'pgdata'));
+          const dataDir = dir === undefined ? undefined : join(dir, 'pgdata');
+          const settings = { postgresqlconf: [...(options.postgresqlConf ?? DEFAULT_POSTGRESQL_CONF)] };
+          if (dataDir !== undefined && !existsSync(join(dataDir, 'PG_VERSION'))) {
+            // initdb's instance stays reachable from the PGlite that ran it: create, close, reopen.
+            await (await PGlite.create(dataDir, settings)).close();
+          }
+          const db = await PGlite.create(dataDir, settings);
           return pgliteExecutor(db, async () => {
             try {
               await db.close();
