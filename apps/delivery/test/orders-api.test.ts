@@ -89,6 +89,22 @@ describe('creating an order', () => {
     await api.processed(other.token, others.body.id);
     const runtime = await api.bus.admin.getRuntimeProperties({ topic: 'orders', subscription: 'processing' });
     assert.equal(runtime.activeMessageCount, 0, 'the duplicate never reached the processor');
+    // Once written, the same key again is the same order; with another body it is refused.
+    const later = await api.call('POST', '/api/v1/orders', {
+      token: customer.token,
+      body: pizza(1),
+      headers: { 'idempotency-key': k },
+    });
+    assert.equal(later.status, 202);
+    assert.equal(later.body.id, first.body.id);
+    const reused = await api.call('POST', '/api/v1/orders', {
+      token: customer.token,
+      body: pizza(3),
+      headers: { 'idempotency-key': k },
+    });
+    assert.equal(reused.status, 422);
+    assert.equal(reused.body.code, 'DELIVERY_IDEMPOTENCY_KEY_REUSED');
+    assert.equal(reused.body.detail.orderId, first.body.id);
     const { resources } = await api.store
       .database('delivery')
       .container('orders')
@@ -385,6 +401,29 @@ describe('the processor', () => {
     const order = (await api.processed(customer.token, 'o-handmade')).body;
     assert.equal(order.status, 'rejected');
     assert.match(order.reason, /^invalid: items\[0\]\.itemId/);
+    // The same submission delivered again (another message id: past the duplicate window) after a
+    // transition writes nothing: the order stays where the API moved it.
+    const accepted = (await api.order(customer.token, key())).body;
+    assert.equal((await transition(restaurant, accepted.id, 'accepted')).status, 200);
+    await sender.send({
+      messageId: 'redelivered-1',
+      subject: 'submitted',
+      contentType: 'application/json',
+      body: {
+        orderId: accepted.id,
+        customerId: customer.id,
+        restaurantId: 'pike-street-pizza',
+        items: [{ itemId: 'margherita', quantity: 9 }],
+        deliveryAddress: { lat: 47.62, lng: -122.315 },
+        submittedAt: new Date().toISOString(),
+      },
+    });
+    await waitFor(
+      async () =>
+        (await api.bus.admin.getRuntimeProperties({ topic: 'orders', subscription: 'processing' }))
+          .activeMessageCount === 0,
+      { what: 'the processor to take the message' },
+    );
     await sender.send({ messageId: 'garbage-1', subject: 'submitted', body: 'not an order' });
     const receiver = api.bus.createReceiver({ topic: 'orders', subscription: 'processing', subQueue: 'deadLetter' });
     const dead = await waitFor(async () => (await receiver.receiveMessages(1, { maxWaitTimeMs: 200 }))[0], {
@@ -392,6 +431,9 @@ describe('the processor', () => {
       what: 'the bad message in the dead-letter queue',
     });
     assert.equal(dead.messageId, 'garbage-1');
+    const kept = (await api.call('GET', `/api/v1/orders/${accepted.id}`, { token: customer.token })).body;
+    assert.equal(kept.status, 'accepted');
+    assert.equal(kept.lines[0].quantity, 2);
     await dead.complete();
     await receiver.close();
     await sender.close();

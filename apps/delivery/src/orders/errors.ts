@@ -20,6 +20,8 @@ export const DeliveryErrorStatus = {
   DELIVERY_IDEMPOTENCY_KEY_REQUIRED: 400,
   /** The `Idempotency-Key` is not 8–128 visible ASCII characters. */
   DELIVERY_INVALID_IDEMPOTENCY_KEY: 400,
+  /** The `Idempotency-Key` was used by this customer for an order with another body (`detail.orderId`). */
+  DELIVERY_IDEMPOTENCY_KEY_REUSED: 422,
   /** The order does not fit the restaurant's menu or area (`detail.field`, e.g. `items[0].itemId`). */
   DELIVERY_INVALID_ORDER: 422,
   /** No session: no bearer token or session cookie, or one that is forged or expired (`detail.reason`). */

@@ -58,7 +58,7 @@ export function createOrders(options: OrdersOptions) {
     (p.role === 'restaurant' && o.restaurantId === p.restaurantId) ||
     (p.role === 'courier' && (o.courierId === p.id || (o.status === 'ready' && o.courierId === null)));
 
-  const view = (p: Principal, o: Order): Order & { next: OrderStatus[] } => ({
+  const view = (p: Principal, { requestHash: _, ...o }: Order): Order & { next: OrderStatus[] } => ({
     ...withoutSystem(o),
     next: nextStatuses(o.status, p.role).filter((to) => checkTransition(o, to, p).ok),
   });
@@ -97,6 +97,22 @@ export function createOrders(options: OrdersOptions) {
         throw new DeliveryError('DELIVERY_INVALID_ORDER', e.message, { detail: { field: e.field } });
       }
       const orderId = orderIdOf(p.id, idempotencyKey);
+      const requestHash = createHash('sha256')
+        .update(JSON.stringify([request.restaurantId, request.items, request.deliveryAddress, request.note ?? null]))
+        .digest('base64url');
+      // Written already (a retry after the duplicate-detection window, or long after): the same
+      // request is the same order; another request under the same key is refused.
+      const written = (await orders.item(orderId, orderId).read<Order>()).resource;
+      if (written !== undefined) {
+        if (typeof written.requestHash === 'string' && written.requestHash !== requestHash) {
+          throw new DeliveryError(
+            'DELIVERY_IDEMPOTENCY_KEY_REUSED',
+            'This Idempotency-Key was used for another order: send a new key for a new order.',
+            { detail: { field: 'Idempotency-Key', orderId } },
+          );
+        }
+        return orderId;
+      }
       await sender.send({
         messageId: `submitted-${orderId}`,
         subject: 'submitted',
@@ -108,6 +124,7 @@ export function createOrders(options: OrdersOptions) {
           items: request.items,
           deliveryAddress: request.deliveryAddress,
           note: request.note ?? null,
+          requestHash,
           submittedAt: new Date(clock.now()).toISOString(),
         },
       });

@@ -96,6 +96,8 @@ export interface Order extends Partial<Priced> {
   readonly createdAt: string;
   readonly updatedAt: string;
   readonly history: readonly HistoryEntry[];
+  /** SHA-256 of the request the order was created from, to tell a retry from a reused Idempotency-Key. */
+  readonly requestHash?: string | null;
 }
 
 export type TransitionCheck = { ok: true; noop: boolean } | { ok: false; reason: 'status' | 'role' };

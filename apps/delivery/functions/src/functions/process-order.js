@@ -86,6 +86,7 @@ app.serviceBusTopic('processOrder', {
       restaurantId: submission.restaurantId,
       deliveryAddress: submission.deliveryAddress,
       note: submission.note ?? null,
+      requestHash: typeof submission.requestHash === 'string' ? submission.requestHash : null,
       createdAt: submission.submittedAt,
       updatedAt: at,
       courierId: null,
