@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { request } from 'node:https';
+import { Agent, request } from 'node:https';
+import { connect as connectTcp } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -141,6 +142,52 @@ describe('Notification Hubs front', () => {
       assert.equal((await get('/hubbub/nothing?api-version=2020-06')).status, 429);
       clock.advance(1_000);
       assert.equal((await get()).code, 'PUSH_UNAUTHORIZED');
+    } finally {
+      await front.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('closes with keep-alive and half-open connections still there, leaving no socket behind', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hubbub-nh-front-'));
+    const front = createNotificationHubsFront({
+      service,
+      policies,
+      tls: { dir },
+      limits: { keepAliveTimeoutMs: 600_000, idleTimeoutMs: 600_000 },
+      handshakeTimeoutMs: 600_000,
+    });
+    try {
+      const before = process.getActiveResourcesInfo().filter((r) => r.startsWith('TCP')).length;
+      await front.start();
+      const ca = await readFile(front.caPath!, 'utf8');
+      const agent = new Agent({ keepAlive: true, ca });
+      const status = await new Promise<number>((resolve, reject) => {
+        request(
+          { host: '127.0.0.1', port: front.port, path: '/hubbub/installations/x?api-version=2020-06', agent },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          },
+        )
+          .on('error', reject)
+          .end();
+      });
+      assert.equal(status, 401);
+      const kept = Object.values(agent.freeSockets).flat();
+      assert.equal(kept.length, 1, 'the client keeps its connection open');
+      const keptClosed = new Promise<void>((resolve) => kept[0]!.once('close', () => resolve()));
+      // and a connection that never starts its handshake
+      const silent = connectTcp(front.port, '127.0.0.1');
+      silent.on('error', () => {});
+      const silentClosed = new Promise<void>((resolve) => silent.once('close', () => resolve()));
+      await new Promise<void>((resolve) => silent.once('connect', () => resolve()));
+      await front.close();
+      await Promise.all([keptClosed, silentClosed]);
+      agent.destroy();
+      await waitFor(() => process.getActiveResourcesInfo().filter((r) => r.startsWith('TCP')).length <= before, {
+        what: 'no TCP handle left',
+      });
     } finally {
       await front.close();
       await rm(dir, { recursive: true, force: true });

@@ -13,7 +13,7 @@
 
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import {
   type Clock,
@@ -119,6 +119,8 @@ class Front extends TypedEmitter<NotificationHubsFrontEvents> implements Notific
   #ca: LocalCa | undefined;
   #renewal: { cancel(): void } | undefined;
   #port = 0;
+  /** Every TCP connection of the TLS port, so that close() can drop those not yet handed to HTTP. */
+  readonly #sockets = new Set<Socket>();
   #state: 'new' | 'starting' | 'started' | 'closed' = 'new';
   #handle: ((request: IncomingMessage, response: ServerResponse) => boolean) | undefined;
 
@@ -239,6 +241,10 @@ class Front extends TypedEmitter<NotificationHubsFrontEvents> implements Notific
       throw new PushError('PUSH_TLS_UNAVAILABLE', 'The TLS certificate or key is not usable.', { cause });
     }
     tls.maxConnections = o.limits?.maxConnections ?? 10_000;
+    tls.on('connection', (socket: Socket) => {
+      this.#sockets.add(socket);
+      socket.once('close', () => this.#sockets.delete(socket));
+    });
     tls.on('secureConnection', (socket) => http.emit('connection', socket));
     tls.on('tlsClientError', (_error, socket) => socket.destroy()); // a failed or timed-out handshake: the client's business
     try {
@@ -287,13 +293,17 @@ class Front extends TypedEmitter<NotificationHubsFrontEvents> implements Notific
     return this.#state === 'closed';
   }
 
+  /** Stops accepting, drops every connection (keep-alive, mid-handshake, idle) and resolves once the port is closed. */
   async #stopServers(): Promise<void> {
     const tls = this.#tls;
-    this.#tls = undefined;
-    if (tls !== undefined) await new Promise<void>((resolve) => tls.close(() => resolve()));
     const http = this.#http;
+    this.#tls = undefined;
     this.#http = undefined;
+    const closed = tls === undefined ? undefined : new Promise<void>((resolve) => tls.close(() => resolve()));
     if (http !== undefined) await closeHttpServer(http);
+    for (const socket of this.#sockets) socket.destroy();
+    this.#sockets.clear();
+    await closed;
   }
 
   [Symbol.asyncDispose](): Promise<void> {
