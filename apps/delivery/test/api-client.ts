@@ -3,6 +3,7 @@
  * 127.0.0.1:0 with memory stores and bus (or the store URL given) — and a small client for it.
  */
 import type { Bus } from '@hubbub/bus';
+import type { Cache } from '@hubbub/cache';
 import { type Clock, silentLogger, waitFor } from '@hubbub/kernel';
 import type { Store } from '@hubbub/store';
 import { startSystem } from '@hubbub/system';
@@ -30,6 +31,7 @@ export interface ApiSystem {
   readonly url: string;
   readonly bus: Bus;
   readonly store: Store;
+  readonly cache: Cache;
   call(method: string, path: string, options?: CallOptions): Promise<Reply>;
   /** Signs up a customer with this email; returns its token and account id. */
   signUp(email: string): Promise<{ token: string; id: string }>;
@@ -91,6 +93,7 @@ export async function startApiSystem(
     url: system.url,
     bus: system.bus,
     store: system.store,
+    cache: system.cache,
     call,
     async signUp(email) {
       const reply = await call('POST', '/api/v1/account', {

@@ -38,6 +38,21 @@ describe('restaurants and menus', () => {
     );
   });
 
+  it('serves restaurants and menus through the cache: a change in the store shows once the entry goes', async () => {
+    const before = await api.call('GET', '/api/v1/restaurants/broadway-noodle-bar/menu');
+    const container = api.store.database('delivery').container('restaurants');
+    const { resource } = await container.item('broadway-noodle-bar', 'broadway-noodle-bar').read<{ name: string }>();
+    const { _etag, _ts, ...doc } = resource as unknown as Record<string, unknown>;
+    await container.items.upsert({ ...doc, name: 'Renamed Noodle Bar' });
+    const cached = await api.call('GET', '/api/v1/restaurants/broadway-noodle-bar');
+    assert.equal(cached.body.name, 'Broadway Noodle Bar', 'read from the cache');
+    assert.deepEqual((await api.call('GET', '/api/v1/restaurants/broadway-noodle-bar/menu')).body, before.body);
+    await api.cache.delete('delivery:restaurant:broadway-noodle-bar');
+    assert.equal((await api.call('GET', '/api/v1/restaurants/broadway-noodle-bar')).body.name, 'Renamed Noodle Bar');
+    await container.items.upsert(doc);
+    await api.cache.delete('delivery:restaurant:broadway-noodle-bar');
+  });
+
   it('answers 404 for an unknown restaurant or route, 405 with Allow for a wrong method', async () => {
     for (const path of [
       '/api/v1/restaurants/nope',

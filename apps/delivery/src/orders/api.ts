@@ -10,6 +10,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Bus, Sender } from '@hubbub/bus';
+import type { Cache } from '@hubbub/cache';
 import {
   type Clock,
   createRateLimiter,
@@ -39,6 +40,10 @@ export interface DeliveryApiOptions {
   /** URL browsers reach the server at: its origin is the one cookie-authenticated changes may come from. */
   readonly url: string;
   readonly logger: Logger;
+  /** Hot reads (restaurants, menus) go through it. @default none: every read goes to the store */
+  readonly cache?: Cache;
+  /** How long a restaurant or menu read is cached, in ms. @default 30_000 */
+  readonly menuTtlMs?: number;
   /** @default systemClock */
   readonly clock?: Clock;
   /** Database of the containers. @default 'delivery' (the function app's `DeliveryDatabase` setting) */
@@ -73,7 +78,6 @@ export function createDeliveryApi(options: DeliveryApiOptions): DeliveryApi {
   const logger = options.logger;
   const origin = new URL(options.url).origin;
   const secure = origin.startsWith('https:');
-  const database = options.store.database(databaseId);
   const failures = createRateLimiter({ ratePerSecond: 1 / 30, burst: options.signInFailureBurst ?? 10, clock });
   const signUps = createRateLimiter({ ratePerSecond: 1 / 6, burst: 20, clock });
   let sender: Sender | undefined;
@@ -115,14 +119,6 @@ export function createDeliveryApi(options: DeliveryApiOptions): DeliveryApi {
     const hidden = new Set(['deliveryArea', 'storeId', '_etag', '_ts']);
     return Object.fromEntries(Object.entries(r).filter(([k]) => !hidden.has(k)));
   };
-
-  async function listRestaurants(): Promise<Restaurant[]> {
-    const { resources } = await database
-      .container('restaurants')
-      .items.query<Restaurant>('SELECT * FROM c ORDER BY c.name')
-      .fetchAll();
-    return resources;
-  }
 
   async function restaurantOr404(id: string): Promise<Restaurant> {
     const restaurant = ID.test(id) ? await ready().orders.restaurant(id) : undefined;
@@ -169,7 +165,7 @@ export function createDeliveryApi(options: DeliveryApiOptions): DeliveryApi {
       methods: {
         GET: async (_q, res) =>
           sendJson(res, 200, {
-            items: (await listRestaurants()).map(({ menu: _, ...r }) => restaurantView(r as Restaurant)),
+            items: (await ready().orders.allRestaurants()).map(({ menu: _, ...r }) => restaurantView(r as Restaurant)),
           }),
       },
     },
@@ -338,7 +334,14 @@ export function createDeliveryApi(options: DeliveryApiOptions): DeliveryApi {
       }
       sender = options.bus.createSender(topic);
       accounts = createAccounts({ accounts: accountsContainer, sessions, clock, sessionTtlSeconds });
-      orders = createOrders({ orders: ordersContainer, restaurants, sender, clock });
+      orders = createOrders({
+        orders: ordersContainer,
+        restaurants,
+        sender,
+        clock,
+        cache: options.cache,
+        menuTtlMs: options.menuTtlMs ?? 30_000,
+      });
     },
     async close() {
       accounts = undefined;

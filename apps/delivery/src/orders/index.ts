@@ -19,8 +19,8 @@ export * from './rules.ts';
 
 /** The API as an app part of the all-in-one server, on the system's bus and store. */
 export function deliveryApiPart(
-  options: Omit<DeliveryApiOptions, 'bus' | 'store' | 'url' | 'logger'> = {},
+  options: Omit<DeliveryApiOptions, 'bus' | 'store' | 'cache' | 'url' | 'logger'> = {},
 ): AppPartFactory {
-  return ({ bus, store, url, logger }) =>
-    createDeliveryApi({ ...options, bus, store, url, logger: logger.child({ part: 'delivery-api' }) });
+  return ({ bus, store, cache, url, logger }) =>
+    createDeliveryApi({ ...options, bus, store, cache, url, logger: logger.child({ part: 'delivery-api' }) });
 }

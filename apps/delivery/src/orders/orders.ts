@@ -9,6 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Sender } from '@hubbub/bus';
+import { type Cache, isCacheError } from '@hubbub/cache';
 import type { Clock } from '@hubbub/kernel';
 import { type Container, isStoreError } from '@hubbub/store';
 import type { Principal } from './accounts.ts';
@@ -42,6 +43,10 @@ export interface OrdersOptions {
   readonly restaurants: Container;
   readonly sender: Sender;
   readonly clock: Clock;
+  /** Restaurants and menus are read through it (cache-aside, `menuTtlMs`); without one, from the store each time. */
+  readonly cache?: Cache | undefined;
+  /** How long a restaurant read stays cached, in ms. */
+  readonly menuTtlMs: number;
 }
 
 export interface Versioned {
@@ -50,7 +55,18 @@ export interface Versioned {
 }
 
 export function createOrders(options: OrdersOptions) {
-  const { orders, restaurants, sender, clock } = options;
+  const { orders, restaurants, sender, clock, cache, menuTtlMs } = options;
+
+  /** `load()` through the cache; when the cache is unreachable, straight from the store. */
+  async function cached<T>(key: string, load: () => Promise<T>): Promise<T> {
+    if (cache === undefined) return load();
+    try {
+      return (await cache.getOrLoad(key, load, { ttlMs: menuTtlMs })) as T;
+    } catch (err) {
+      if (isCacheError(err)) return load();
+      throw err;
+    }
+  }
 
   const visible = (p: Principal, o: Order): boolean =>
     p.role === 'operator' ||
@@ -64,7 +80,18 @@ export function createOrders(options: OrdersOptions) {
   });
 
   async function restaurant(id: string): Promise<Restaurant | undefined> {
-    return (await restaurants.item(id, id).read<Restaurant>()).resource;
+    return cached(
+      `delivery:restaurant:${id}`,
+      async () => (await restaurants.item(id, id).read<Restaurant>()).resource,
+    );
+  }
+
+  /** Every restaurant, by name. */
+  function allRestaurants(): Promise<Restaurant[]> {
+    return cached('delivery:restaurants', async () => {
+      const query = restaurants.items.query<Restaurant>('SELECT * FROM c ORDER BY c.name');
+      return (await query.fetchAll()).resources;
+    });
   }
 
   async function publishStatus(order: Order): Promise<void> {
@@ -86,6 +113,7 @@ export function createOrders(options: OrdersOptions) {
 
   return {
     restaurant,
+    allRestaurants,
 
     /** Checks the order against the menu now and puts it on the bus; resolves with its id once durable. */
     async submit(p: Principal, request: SubmitRequest, idempotencyKey: string): Promise<string> {
