@@ -15,6 +15,8 @@ export {
   bridgeBus,
   busConnections,
 } from './bridges/bus.ts';
+export { createBusPushQueue, PUSH_QUEUE } from './bridges/push-queue.ts';
+export { createStoreInstallationRepository, createStoreOutcomeStore } from './bridges/push-store.ts';
 export {
   fromHubServer,
   fromSignalRServiceInProcess,
@@ -32,7 +34,17 @@ export {
   type RateLimit,
   type SystemRateLimits,
 } from './front-door.ts';
-export { type GivenKeys, loadKeys, parseKey, type SystemKeys, storedBusKey, storedStoreKey } from './keys-file.ts';
+export {
+  type GivenKeys,
+  loadKeys,
+  type PushKeys,
+  parseKey,
+  type SystemKeys,
+  storedBusKey,
+  storedPushKeys,
+  storedStoreKey,
+} from './keys-file.ts';
+export { DEFAULT_PUSH_PORT, type SystemPushOptions, VAPID_KEY_PATH } from './push-part.ts';
 export { parseSystemFlags, runUntilSignal, type SystemFlags, systemFlagsHelp } from './run-system.ts';
 export { createStaticFiles, type StaticFiles, signalRBrowserClient, staticRoutes } from './static.ts';
 export {

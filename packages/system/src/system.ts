@@ -19,7 +19,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { type Bus, type BusHttpHandler, createBusHttpHandler, type SasKey } from '@hubbub/bus';
+import { type Bus, type BusHttpHandler, createBusHttpHandler } from '@hubbub/bus';
 import type { Cache } from '@hubbub/cache';
 import { createFunctionsHost, type FunctionsHost } from '@hubbub/functions';
 import { createCors, createHubServer, createSignalRService, type HubServer, type SignalRService } from '@hubbub/hub';
@@ -37,13 +37,15 @@ import {
   sendError,
   sendJson,
 } from '@hubbub/kernel';
+import type { PushService } from '@hubbub/push';
 import type { Store } from '@hubbub/store';
 import { bridgeBus } from './bridges/bus.ts';
 import { fromSignalRServiceInProcess } from './bridges/signalr.ts';
 import { createDemoHub } from './demo.ts';
 import { engineScheme, openBusAt, openCache } from './engines.ts';
 import { createFrontDoor, type SystemRateLimits } from './front-door.ts';
-import { loadKeys, type SystemKeys } from './keys-file.ts';
+import { type GivenKeys, loadKeys, type SystemKeys } from './keys-file.ts';
+import { createSystemPush, DEFAULT_PUSH_PORT, type SystemPush, type SystemPushOptions } from './push-part.ts';
 import { createStaticFiles, signalRBrowserClient } from './static.ts';
 import { createSystemStore, type SystemStore } from './store-part.ts';
 
@@ -77,6 +79,14 @@ export interface SystemOptions {
    * @default `pglite://<dataDir>/store`, or `memory://` without a data directory
    */
   storeUrl?: string;
+  /**
+   * The push service with its Notification Hubs front (HTTPS on `pushPort`, loopback, the local CA
+   * in `<dataDir>/tls`), jobs on the bus, installations and outcomes in the store; `false`: off.
+   * @default on, Web Push only
+   */
+  push?: SystemPushOptions | false;
+  /** The Notification Hubs front's port; 0 picks a free one. @default 7443, or 0 when `port` is 0 */
+  pushPort?: number;
   /** The function app to run. */
   app?: FunctionApp;
   /**
@@ -97,7 +107,7 @@ export interface SystemOptions {
    * Keys given explicitly. Any not given is read from `<dataDir>/keys.json`, or generated there on
    * first start (in memory without a data directory). Binding beyond loopback requires all three.
    */
-  keys?: { signalR?: string; bus?: SasKey; store?: string };
+  keys?: GivenKeys;
   /** App secrets (setting names) kept in keys.json beside the keys and given to the app as settings. @default [] */
   secrets?: readonly string[];
   /** Origins other than the server's own that pages may call /api, /hubs and /client from; '*' for any. @default [] */
@@ -146,6 +156,12 @@ export interface RunningSystem {
   readonly functions: FunctionsHost | undefined;
   /** `Endpoint=…;AccessKey=…;Version=1.0;` naming this server. */
   readonly connectionString: string;
+  /** The push service (undefined with `push: false`). */
+  readonly push: PushService | undefined;
+  /** The Notification Hubs connection string (full rights), its hub name and the CA clients trust. */
+  readonly pushConnectionString: string | undefined;
+  readonly pushHubName: string | undefined;
+  readonly pushCaPath: string | undefined;
   /** The keys in force: SignalR access key, bus shared access key, store master key, app secrets. */
   readonly keys: SystemKeys;
   close(): Promise<void>;
@@ -198,6 +214,19 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     throw err;
   }
   const { store } = stores;
+  let push: SystemPush | undefined;
+  try {
+    push =
+      options.push === false
+        ? undefined
+        : createSystemPush(
+            { ...options.push, port: options.pushPort ?? (options.port === 0 ? 0 : DEFAULT_PUSH_PORT) },
+            { bus, store, keys: keys.push, dataDir, logger },
+          );
+  } catch (err) {
+    await Promise.all([bus.close(), cache.close(), stores.close()]);
+    throw err;
+  }
   const busApi = createBusHttpHandler(bus, {
     basePath: '/bus',
     keys: [keys.bus],
@@ -226,6 +255,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     hubs,
     { handleRequest: (req, res) => mountedBusApi(busApi, req, res) },
     stores.api,
+    { handleRequest: (req, res) => push?.handleRequest(req, res) ?? false },
     { handleRequest: (req, res) => appParts.some((p) => p.handleRequest?.(req, res) === true) },
     { handleRequest: (req, res) => functions?.handleRequest(req, res) ?? false },
     { handleRequest: web },
@@ -260,6 +290,14 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   }
   // PGlite's WASM load (and initdb on an empty directory) runs while the server already answers.
   stores.openInBackground();
+  try {
+    await push?.start();
+  } catch (err) {
+    await push?.close().catch(() => undefined);
+    await closeHttpServer(server);
+    await Promise.all([hubs.close(), bus.close(), cache.close(), stores.close()]);
+    throw err;
+  }
   const { port } = server.address() as AddressInfo;
   const url =
     options.publicUrl?.replace(/\/+$/, '') ??
@@ -286,7 +324,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   const stop = async () => {
     stopDemo();
     await closeParts(appParts, logger);
-    await Promise.all([service.close(), hubs.close()]);
+    await Promise.all([service.close(), hubs.close(), push?.close()]);
     await closeHttpServer(server);
     await Promise.all([bus.close(), cache.close(), stores.close()]);
   };
@@ -353,6 +391,10 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     hubs,
     functions,
     connectionString,
+    push: push?.service,
+    pushConnectionString: push?.connectionString(),
+    pushHubName: push?.hubName,
+    pushCaPath: push?.caPath,
     keys,
     close,
     [Symbol.asyncDispose]: close,

@@ -1,0 +1,110 @@
+/**
+ * The push part of the all-in-one system: on by default with its Notification Hubs front on a port
+ * of its own, its keys kept in keys.json across restarts (given ones winning), the VAPID public key
+ * served on the system's port, the local CA in the data directory, and `push: false`.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { silentLogger } from '@hubbub/kernel';
+import { generateVapidKeys } from '@hubbub/push/providers';
+import { startSystem } from '../src/index.ts';
+
+const dirs: string[] = [];
+const tempDir = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hubbub-system-push-'));
+  dirs.push(dir);
+  return dir;
+};
+after(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('the push part of the system', () => {
+  it('is on by default: a front on its own port, the connection string, the VAPID key at /push/vapid-public-key', async () => {
+    await using system = await startSystem({ port: 0, logger: silentLogger });
+    assert.ok(system.push);
+    assert.equal(system.pushHubName, 'hubbub');
+    const match =
+      /^Endpoint=sb:\/\/127\.0\.0\.1:(\d+)\/;SharedAccessKeyName=DefaultFullSharedAccessSignature;SharedAccessKey=(.+)$/.exec(
+        system.pushConnectionString ?? '',
+      );
+    assert.ok(match, system.pushConnectionString);
+    assert.notEqual(Number(match[1]), system.port);
+    assert.equal(match[2], system.keys.push.full);
+    assert.ok(system.pushCaPath !== undefined && existsSync(system.pushCaPath));
+
+    const answer = await fetch(`${system.url}/push/vapid-public-key`);
+    assert.equal(answer.status, 200);
+    assert.deepEqual(await answer.json(), { publicKey: system.keys.push.vapid.publicKey });
+    const post = await fetch(`${system.url}/push/vapid-public-key`, { method: 'POST' });
+    assert.equal(post.status, 405);
+    assert.equal(post.headers.get('allow'), 'GET, HEAD');
+  });
+
+  it('keeps its keys in keys.json and its CA in <dataDir>/tls across a restart', async () => {
+    const dataDir = tempDir();
+    let first: { vapid: string; full: string; listen: string; ca: string };
+    {
+      await using system = await startSystem({ port: 0, dataDir, logger: silentLogger });
+      assert.equal(system.pushCaPath, join(dataDir, 'tls', 'ca.pem'));
+      first = {
+        vapid: system.keys.push.vapid.publicKey,
+        full: system.keys.push.full,
+        listen: system.keys.push.listen,
+        ca: readFileSync(join(dataDir, 'tls', 'ca.pem'), 'utf8'),
+      };
+      const file = JSON.parse(readFileSync(join(dataDir, 'keys.json'), 'utf8'));
+      assert.equal(file.vapidPublicKey, first.vapid);
+      assert.equal(file.pushFullKey, first.full);
+      assert.equal(file.pushListenKey, first.listen);
+    }
+    await using again = await startSystem({ port: 0, dataDir, logger: silentLogger });
+    assert.equal(again.keys.push.vapid.publicKey, first.vapid);
+    assert.equal(again.keys.push.full, first.full);
+    assert.equal(again.keys.push.listen, first.listen);
+    assert.equal(readFileSync(join(dataDir, 'tls', 'ca.pem'), 'utf8'), first.ca);
+  });
+
+  it('takes keys given explicitly over the file, and refuses malformed ones with a coded error', async () => {
+    const dataDir = tempDir();
+    const vapid = generateVapidKeys();
+    const full = 'f'.repeat(44);
+    {
+      await using system = await startSystem({
+        port: 0,
+        dataDir,
+        logger: silentLogger,
+        keys: { push: { vapid, full } },
+      });
+      assert.equal(system.keys.push.vapid.publicKey, vapid.publicKey);
+      assert.match(system.pushConnectionString ?? '', new RegExp(`SharedAccessKey=${full}$`));
+      const file = JSON.parse(readFileSync(join(dataDir, 'keys.json'), 'utf8'));
+      assert.equal(file.vapidPublicKey, undefined, 'a given key is not written');
+      assert.equal(file.pushFullKey, undefined);
+      assert.equal(typeof file.pushListenKey, 'string');
+    }
+    for (const push of [{ full: 'short' }, { vapid: { publicKey: 'nope', privateKey: vapid.privateKey } }]) {
+      await assert.rejects(startSystem({ port: 0, logger: silentLogger, keys: { push } }), {
+        code: 'KERNEL_INVALID_OPTION',
+      });
+    }
+  });
+
+  it('a taken push port fails the start with PUSH_LISTEN_FAILED and leaves nothing open', async () => {
+    await using first = await startSystem({ port: 0, logger: silentLogger });
+    const taken = Number(/:(\d+)\//.exec(first.pushConnectionString ?? '')?.[1]);
+    await assert.rejects(startSystem({ port: 0, pushPort: taken, logger: silentLogger }), {
+      code: 'PUSH_LISTEN_FAILED',
+    });
+  });
+
+  it('is off with push: false', async () => {
+    await using system = await startSystem({ port: 0, push: false, logger: silentLogger });
+    assert.equal(system.push, undefined);
+    assert.equal(system.pushConnectionString, undefined);
+    assert.equal((await fetch(`${system.url}/push/vapid-public-key`)).status, 404);
+  });
+});
