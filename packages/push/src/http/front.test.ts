@@ -57,6 +57,8 @@ describe('Notification Hubs front', () => {
       [{ tls: {} as { dir: string } }, 'tls'],
       [{ port: 70_000 }, 'port'],
       [{ maxBodyBytes: 0 }, 'maxBodyBytes'],
+      [{ rateLimit: { ratePerSecond: -1 } }, 'ratePerSecond'],
+      [{ failureLimit: { ratePerSecond: 0 } }, 'ratePerSecond'],
     ];
     for (const [over, option] of bad) {
       assert.throws(() => createNotificationHubsFront({ ...base, ...over }), {

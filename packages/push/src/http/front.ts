@@ -23,6 +23,7 @@ import {
   guardRequest,
   InvalidOptionError,
   type Part,
+  type RateLimiter,
   type RateLimitOptions,
   type ServerLimits,
   systemClock,
@@ -122,6 +123,8 @@ class Front extends TypedEmitter<NotificationHubsFrontEvents> implements Notific
   /** Every TCP connection of the TLS port, so that close() can drop those not yet handed to HTTP. */
   readonly #sockets = new Set<Socket>();
   #state: 'new' | 'starting' | 'started' | 'closed' = 'new';
+  #limiter: RateLimiter | undefined;
+  #failures: RateLimiter | undefined;
   #handle: ((request: IncomingMessage, response: ServerResponse) => boolean) | undefined;
 
   constructor(options: NotificationHubsFrontOptions) {
@@ -162,6 +165,11 @@ class Front extends TypedEmitter<NotificationHubsFrontEvents> implements Notific
     const port = options.port ?? 0;
     if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new InvalidOptionError('port', 'must be 0–65535');
     this.#clock = options.clock ?? systemClock;
+    // token buckets validate their options here, at construction; they start no timer
+    if (options.rateLimit !== undefined)
+      this.#limiter = createRateLimiter({ ...options.rateLimit, clock: this.#clock });
+    if (options.failureLimit !== false)
+      this.#failures = createRateLimiter({ ...(options.failureLimit ?? defaultFailureLimit), clock: this.#clock });
     this.#host = options.host ?? '127.0.0.1';
     this.#publicHost =
       options.publicHost ?? (this.#host === '0.0.0.0' || this.#host === '::' ? '127.0.0.1' : this.#host);
@@ -220,10 +228,8 @@ class Front extends TypedEmitter<NotificationHubsFrontEvents> implements Notific
         clock: this.#clock,
         maxBodyBytes: o.maxBodyBytes ?? 262_144,
         skewMs: o.maxClockSkewMs ?? 300_000,
-        ...(o.rateLimit === undefined ? {} : { limiter: createRateLimiter({ ...o.rateLimit, clock: this.#clock }) }),
-        ...(o.failureLimit === false
-          ? {}
-          : { failures: createRateLimiter({ ...(o.failureLimit ?? defaultFailureLimit), clock: this.#clock }) }),
+        ...(this.#limiter === undefined ? {} : { limiter: this.#limiter }),
+        ...(this.#failures === undefined ? {} : { failures: this.#failures }),
         trackingId: () => randomUUID(),
       }),
       { reply: replyError, onError },
