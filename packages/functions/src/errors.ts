@@ -31,6 +31,8 @@ export const FunctionsErrorStatus = {
   FUNCTIONS_UNAUTHORIZED: 401,
   /** The request body is larger than `maxRequestBodyBytes`. */
   FUNCTIONS_PAYLOAD_TOO_LARGE: 413,
+  /** An upstream request's body is not in a format the trigger reads (MessagePack, say). */
+  FUNCTIONS_UNSUPPORTED_MEDIA_TYPE: 415,
   /** The function (or a hook) threw. */
   FUNCTIONS_INVOCATION_FAILED: 500,
   /** The function succeeded but an output binding failed to deliver. */

@@ -37,6 +37,13 @@ export type {
   SignalRResolver,
   SignalRTarget,
 } from './extensions/signalr/port.ts';
+export {
+  type SignalRTriggerExtension,
+  type SignalRTriggerExtensionOptions,
+  signalRTriggerExtension,
+  type UpstreamReply,
+  type UpstreamRequest,
+} from './extensions/signalr-trigger/index.ts';
 export { parseSchedule, type Schedule } from './extensions/timer/ncrontab.ts';
 export { createFunctionsHost, type FunctionsHost } from './host.ts';
 export type { FunctionsHostOptions } from './host-options.ts';

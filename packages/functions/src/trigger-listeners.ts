@@ -20,7 +20,8 @@ export interface FunctionInfo {
 
 export class TriggerListeners {
   #listeners: TriggerListener[] = [];
-  #requests: TriggerListener | undefined;
+  /** The triggers that take requests, in start order (kept after close). */
+  readonly #requests: TriggerListener[] = [];
   #closed = false;
 
   /** Starts every trigger, in order; the first that rejects fails the start (close() stops the others). */
@@ -34,19 +35,23 @@ export class TriggerListeners {
     for (const trigger of triggers) {
       const listener = await trigger.start(byBinding.get(trigger.binding) ?? [], invoke);
       this.#listeners.push(listener);
-      if (listener.handleRequest !== undefined) this.#requests ??= listener;
+      if (listener.handleRequest !== undefined) this.#requests.push(listener);
     }
   }
 
-  /** Whether the trigger that takes requests (kept after close) says this one is addressed to it. */
-  addresses(req: IncomingMessage): boolean {
-    const listener = this.#requests;
-    return listener !== undefined && (listener.addresses?.(req) ?? true);
+  /** The first trigger that takes requests and says this one is addressed to it. */
+  #addressee(req: IncomingMessage): TriggerListener | undefined {
+    return this.#requests.find((listener) => listener.addresses?.(req) ?? true);
   }
 
-  /** Serves a request through the trigger that takes requests; undefined when none does or after close. */
+  /** Whether a trigger that takes requests (kept after close) says this one is addressed to it. */
+  addresses(req: IncomingMessage): boolean {
+    return this.#addressee(req) !== undefined;
+  }
+
+  /** Serves a request through the trigger it is addressed to; undefined when none is or after close. */
   handleRequest(req: IncomingMessage, res: ServerResponse): Promise<void> | undefined {
-    return this.#closed ? undefined : this.#requests?.handleRequest?.(req, res);
+    return this.#closed ? undefined : this.#addressee(req)?.handleRequest?.(req, res);
   }
 
   describe(entry: FunctionEntry): FunctionInfo {

@@ -9,6 +9,7 @@ import { type CosmosDBExtensionOptions, cosmosDBExtension } from './cosmos-db/in
 import { type HttpExtensionOptions, httpExtension } from './http/index.ts';
 import { type ServiceBusExtensionOptions, serviceBusExtension } from './service-bus/index.ts';
 import { type SignalRExtensionOptions, signalRExtension } from './signalr/index.ts';
+import { type SignalRTriggerExtensionOptions, signalRTriggerExtension } from './signalr-trigger/index.ts';
 import { timerExtension } from './timer/index.ts';
 
 /** What the extensions are given: their ports and limits (fields of the host's options). */
@@ -16,14 +17,17 @@ export interface ExtensionOptions
   extends HttpExtensionOptions,
     ServiceBusExtensionOptions,
     SignalRExtensionOptions,
+    SignalRTriggerExtensionOptions,
     CosmosDBExtensionOptions {}
 
 /**
  * Every extension, in start order: triggers that can fail to start (a missing bus) start before
- * timers, whose `runOnStartup` functions run at once.
+ * timers, whose `runOnStartup` functions run at once. The SignalR trigger comes before HTTP: both
+ * take requests, and an empty route prefix makes HTTP take every path.
  */
 export function builtInExtensions(options: ExtensionOptions = {}): Extension[] {
   return [
+    signalRTriggerExtension({ maxUpstreamBodyBytes: options.maxUpstreamBodyBytes }),
     httpExtension({ maxRequestBodyBytes: options.maxRequestBodyBytes }),
     serviceBusExtension({ bus: options.bus }),
     cosmosDBExtension({ store: options.store }),
