@@ -1,12 +1,12 @@
 #!/usr/bin/env node
 // Every error code the source defines or throws (a quoted KERNEL_/HUB_/BUS_/FUNCTIONS_/CLI_/
-// DELIVERY_… string in a non-test source file) is listed in docs/errors.md, and docs/errors.md
+// SYSTEM_/DELIVERY_… string in a non-test source file) is listed in docs/errors.md, and docs/errors.md
 // lists no code the source does not have.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-const prefixes = ['KERNEL', 'HUB', 'BUS', 'FUNCTIONS', 'CLI', 'DELIVERY', 'STORE', 'PUSH', 'CACHE'];
+const prefixes = ['KERNEL', 'HUB', 'BUS', 'FUNCTIONS', 'CLI', 'DELIVERY', 'STORE', 'PUSH', 'CACHE', 'SYSTEM'];
 const quoted = new RegExp(`['"\`]((?:${prefixes.join('|')})_[A-Z0-9_]+)['"\`]`, 'g');
 const skip = new Set(['node_modules', 'dist', 'test', 'fixtures', 'bench', 'web']);
 

@@ -14,7 +14,8 @@ import {
   writeBrokerProperties,
 } from '@hubbub/bus';
 import { HubbubError } from '@hubbub/kernel';
-import { parseKey, storedBusKey, UsageError } from '@hubbub/system';
+import { parseKey, runningFilePath, storedBusKey, UsageError } from '@hubbub/system';
+import { dataDirFrom, locate, runningSystem, whereToPoint } from './locate.ts';
 
 export { parseKey };
 
@@ -69,8 +70,13 @@ export interface BusTarget {
 
 export const DEFAULT_BUS_URL = 'http://127.0.0.1:7071/bus';
 
-export async function openTarget(url: string, key: SasKey | undefined): Promise<BusTarget> {
-  if (url.startsWith('http://') || url.startsWith('https://')) return new HttpTarget(url.replace(/\/+$/, ''), key);
+/**
+ * Opens the bus at `url`; `hint` ends the error when an HTTP bus cannot be reached (how to point
+ * the command elsewhere).
+ */
+export async function openTarget(url: string, key: SasKey | undefined, hint = ''): Promise<BusTarget> {
+  if (url.startsWith('http://') || url.startsWith('https://'))
+    return new HttpTarget(url.replace(/\/+$/, ''), key, hint);
   if (url.startsWith('file://') || url.startsWith('memory:')) return new DirectTarget(await openBus({ url }));
   throw new UsageError(`--url must be http://…, file://DIR or memory://, got '${url}'`);
 }
@@ -120,10 +126,12 @@ interface HttpError {
 class HttpTarget implements BusTarget {
   readonly #base: string;
   readonly #key: SasKey | undefined;
+  readonly #hint: string;
 
-  constructor(base: string, key: SasKey | undefined) {
+  constructor(base: string, key: SasKey | undefined, hint: string) {
     this.#base = base;
     this.#key = key;
+    this.#hint = hint;
   }
 
   async #fetch(
@@ -137,8 +145,9 @@ class HttpTarget implements BusTarget {
     try {
       res = await fetch(url, { ...init, headers });
     } catch (err) {
-      throw new HubbubError('CLI_BUS_UNREACHABLE', `Cannot reach the bus at ${this.#base} (is Hubbub running?)`, {
+      throw new HubbubError('CLI_BUS_UNREACHABLE', `Cannot reach the bus at ${this.#base}. ${this.#hint}`.trim(), {
         cause: err,
+        detail: { url: this.#base },
       });
     }
     if (res.status >= 400) {
@@ -149,7 +158,10 @@ class HttpTarget implements BusTarget {
       } catch {
         body = { message: text };
       }
-      throw new RemoteError(body.code ?? `HTTP_${res.status}`, body.message ?? `HTTP ${res.status}`, res.status);
+      const message = body.message ?? `HTTP ${res.status}`;
+      const keyHint =
+        res.status === 401 ? ' Sign with the bus key: --key NAME=KEY or $HUBBUB_BUS_KEY (the server prints it).' : '';
+      throw new RemoteError(body.code ?? `HTTP_${res.status}`, `${message}${keyHint}`, res.status);
     }
     return res;
   }
@@ -387,23 +399,51 @@ function fromReceived(r: ReceivedMessage, bytes: Buffer): CliMessage {
 export const targetOptions = {
   url: { type: 'string' },
   key: { type: 'string' },
+  data: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-const URL_HELP = `  --url URL        where the bus is: http://host:port/bus (a running Hubbub; default
-                   $HUBBUB_BUS_URL or ${DEFAULT_BUS_URL}), file://DIR or memory://
+const URL_HELP = `  --url URL        where the bus is: http://host:port/bus, file://DIR or memory:// (default
+                   $HUBBUB_BUS_URL, else the running Hubbub of the data directory, else
+                   ${DEFAULT_BUS_URL})
   --key NAME=KEY   sign requests with this shared access key (default $HUBBUB_BUS_KEY, else the
-                   key npm start keeps in $HUBBUB_DATA_DIR/keys.json, default .data/keys.json)`;
+                   running Hubbub's key, else the one in <data>/keys.json)
+  --data DIR       the data directory of the running Hubbub (default $HUBBUB_DATA_DIR or .data);
+                   npm start and hubbub start write its URLs and keys to <data>/running.json`;
 
 export const usage = (lines: string): string => `${lines}\n${URL_HELP}\n`;
 
-/** Opens the target the `--url` / `--key` flags (or their environment variables) name. */
-export function targetFrom(values: { url?: string | undefined; key?: string | undefined }): Promise<BusTarget> {
-  const url = values.url ?? process.env.HUBBUB_BUS_URL ?? DEFAULT_BUS_URL;
-  const keyText = values.key ?? process.env.HUBBUB_BUS_KEY;
+/**
+ * Opens the target the flags name: `--url`, then `$HUBBUB_BUS_URL`, then the running Hubbub of the
+ * data directory (its `running.json`), then {@link DEFAULT_BUS_URL}; the key likewise (`--key`,
+ * `$HUBBUB_BUS_KEY`, the running Hubbub's, then `<data>/keys.json`).
+ */
+export function targetFrom(values: {
+  url?: string | undefined;
+  key?: string | undefined;
+  data?: string | undefined;
+}): Promise<BusTarget> {
+  const dataDir = dataDirFrom(values.data);
+  const running = runningSystem(dataDir);
+  const id = (text: string) => text;
+  const url = locate({ name: 'url', value: values.url }, ['HUBBUB_BUS_URL'], id, running, (r) => r.bus.url);
   const key =
-    keyText === undefined || keyText === '' ? storedBusKey(process.env.HUBBUB_DATA_DIR ?? '.data') : parseKey(keyText);
-  return openTarget(url, key);
+    locate(
+      { name: 'key', value: values.key === undefined ? undefined : parseKey(values.key) },
+      ['HUBBUB_BUS_KEY'],
+      parseKey,
+      running,
+      (r) => r.bus.key,
+    )?.value ?? storedBusKey(dataDir);
+  const where =
+    url === undefined
+      ? `No running Hubbub was found (${runningFilePath(dataDir)}), so the command tried the default.`
+      : `The URL came from ${url.from}.`;
+  return openTarget(
+    url?.value ?? DEFAULT_BUS_URL,
+    key,
+    `${where} ${whereToPoint('--url URL', 'HUBBUB_BUS_URL', dataDir)}`,
+  );
 }
 
 /** A positive integer flag. */

@@ -46,6 +46,12 @@ export {
 } from './keys-file.ts';
 export { DEFAULT_PUSH_PORT, type SystemPushOptions, VAPID_KEY_PATH } from './push-part.ts';
 export { parseSystemFlags, runUntilSignal, type SystemFlags, systemFlagsHelp } from './run-system.ts';
+export {
+  RUNNING_FILE,
+  type RunningInfo,
+  readRunningFile,
+  runningFilePath,
+} from './running-file.ts';
 export { createStaticFiles, type StaticFiles, signalRBrowserClient, staticRoutes } from './static.ts';
 export {
   type AppPart,

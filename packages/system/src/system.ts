@@ -45,7 +45,9 @@ import { createDemoHub } from './demo.ts';
 import { engineScheme, openBusAt, openCache } from './engines.ts';
 import { createFrontDoor, type SystemRateLimits } from './front-door.ts';
 import { type GivenKeys, loadKeys, type SystemKeys } from './keys-file.ts';
+import { listenOn } from './listen.ts';
 import { createSystemPush, DEFAULT_PUSH_PORT, type SystemPush, type SystemPushOptions } from './push-part.ts';
+import { removeRunningFile, writeRunningFile } from './running-file.ts';
 import { createStaticFiles, signalRBrowserClient } from './static.ts';
 import { createSystemStore, type SystemStore } from './store-part.ts';
 
@@ -280,10 +282,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   });
 
   try {
-    await new Promise<void>((ok, fail) => {
-      server.once('error', fail);
-      server.listen(options.port ?? 7071, host, () => ok());
-    });
+    await listenOn(server, options.port ?? 7071, host);
   } catch (err) {
     await Promise.all([hubs.close(), bus.close(), cache.close(), stores.close()]);
     throw err;
@@ -375,10 +374,23 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   /** Stops taking work first; then lets running functions finish and settle their messages. */
   function close(): Promise<void> {
     closing ??= (async () => {
+      if (dataDir !== undefined) removeRunningFile(dataDir, url);
       await functions?.close();
       await stop();
     })();
     return closing;
+  }
+
+  // Clients on this machine (the CLI) find the system through <dataDir>/running.json.
+  if (dataDir !== undefined) {
+    writeRunningFile(dataDir, {
+      pid: process.pid,
+      startedAt: new Date().toISOString(),
+      url,
+      bus: { url: `${url}/bus`, key: keys.bus },
+      store: { url: `${url}/store`, key: keys.store },
+      signalR: { connectionString },
+    });
   }
 
   return {

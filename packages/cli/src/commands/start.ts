@@ -60,6 +60,10 @@ export async function run(args: string[]): Promise<number> {
   });
   return runUntilSignal(
     system,
-    `Hubbub is running.\n\n  Open ${system.url}/ in a browser.\n  Demo page:     ${system.url}/demo\n  Bus API:       ${system.url}/bus\n  SignalR:       ${system.connectionString}\n\nPress Ctrl-C to stop.\n`,
+    `Hubbub is running.\n\n  Open ${system.url}/ in a browser.\n  Demo page:     ${system.url}/demo\n` +
+      `  Bus API:       ${system.url}/bus   key ${system.keys.bus.name}=${system.keys.bus.key} (HUBBUB_BUS_KEY)\n` +
+      `  Store API:     ${system.url}/store   master key ${system.keys.store} (HUBBUB_STORE_KEY)\n` +
+      `  SignalR:       ${system.connectionString}\n` +
+      `  Data:          ${flags.dataDir}   (hubbub commands find this server through ${flags.dataDir}/running.json)\n\nPress Ctrl-C to stop.\n`,
   );
 }

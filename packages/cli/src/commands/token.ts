@@ -5,6 +5,7 @@
  */
 import { createClientAccess, createServerToken, parseConnectionString } from '@hubbub/hub';
 import { parseCommandArgs, UsageError } from '@hubbub/system';
+import { dataDirFrom } from '../locate.ts';
 import { connectionStrings } from '../signalr-env.ts';
 
 export const summary = 'Print a SignalR client token ({url, accessToken}) or a REST API server token';
@@ -14,7 +15,9 @@ const usage = `Usage:
   hubbub token server --url <REST URL or path> [--lifetime <seconds>]
 
 Options:
-  --connection-string <cs>  default: HUBBUB_SIGNALR_CONNECTION_STRING or AzureSignalRConnectionString
+  --connection-string <cs>  default: HUBBUB_SIGNALR_CONNECTION_STRING or AzureSignalRConnectionString,
+                            else the running Hubbub's (found through <data>/running.json)
+  --data DIR                the running Hubbub's data directory (default $HUBBUB_DATA_DIR or .data)
   --lifetime <seconds>      default 3600
 
 client prints {"url","accessToken"} as JSON; server prints the bearer token.`;
@@ -27,6 +30,7 @@ export async function run(args: string[]): Promise<number> {
     claim: { type: 'string', multiple: true },
     url: { type: 'string' },
     lifetime: { type: 'string' },
+    data: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -37,9 +41,12 @@ export async function run(args: string[]): Promise<number> {
   if ((kind !== 'client' && kind !== 'server') || positionals.length > 1) {
     throw new UsageError(`Say 'client' or 'server'.\n${usage}`);
   }
-  const [text] = connectionStrings(values['connection-string']);
+  const dataDir = dataDirFrom(values.data);
+  const [text] = connectionStrings(values['connection-string'], dataDir);
   if (text === undefined) {
-    throw new UsageError('No connection string: pass --connection-string or set HUBBUB_SIGNALR_CONNECTION_STRING.');
+    throw new UsageError(
+      `No connection string: no running Hubbub was found (${dataDir}/running.json; --data DIR or $HUBBUB_DATA_DIR if its data is elsewhere), so pass --connection-string or set HUBBUB_SIGNALR_CONNECTION_STRING.`,
+    );
   }
   const cs = parseConnectionString(text);
   const lifetimeText = values.lifetime ?? '3600';
