@@ -56,6 +56,12 @@ export type FunctionsHostEvents = {
   ) => void;
   /** Renewing a message's lock failed: it may be delivered again while its function still runs. */
   'lock:lost': (error: unknown, info: { readonly function: string; readonly messageId: string | undefined }) => void;
+  /**
+   * A function could not be loaded (a binding type the host lacks, a bad binding property, a
+   * missing setting) and the rest of the app runs without it, as under Core Tools. With the
+   * host's `strict` option the start fails instead.
+   */
+  'function:skipped': (error: FunctionsError, info: { readonly function: string }) => void;
   /** An app-level hook (`appTerminate`) threw. */
   'hook:failed': (error: unknown, info: { readonly hook: string }) => void;
   /** `close()` stopped waiting for running invocations after `drainTimeoutMs`. */

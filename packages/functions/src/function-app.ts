@@ -8,18 +8,23 @@ import type { Clock, IdSource, Logger, TypedEmitter } from '@hubbub/kernel';
 import { exposeSettings } from './app-environment.ts';
 import { loadApp } from './app-loader.ts';
 import { type BindingServices, bindFunction, createBindingRegistry, type FunctionEntry } from './bindings.ts';
+import { FunctionsError, isFunctionsError } from './errors.ts';
 import type { FunctionsHostEvents } from './events.ts';
 import { createExecutor, type Executor } from './executor.ts';
 import type { Extension, ExtensionSetup, Trigger } from './extension.ts';
 import { readHostJson, readLocalSettings } from './host-config.ts';
 import { type InvocationScope, runAppHook } from './invoke.ts';
 import { createFunctionKeys, type FunctionKeys, type FunctionKeysOptions, keysFromSettings } from './keys.ts';
-import { checkSettings, resolveBindingSettings } from './settings.ts';
+import { checkSettings, resolveBindingSettings, type Settings } from './settings.ts';
 
 export interface FunctionAppOptions {
   readonly appDir: string;
   readonly settings: Readonly<Record<string, string>> | undefined;
   readonly exposeSettings: boolean;
+  /** Make the app directory the working directory while the app runs. */
+  readonly appWorkingDirectory: boolean;
+  /** A function that cannot be loaded fails the load (otherwise it is skipped). */
+  readonly strict: boolean;
   readonly keys: FunctionKeysOptions | undefined;
   readonly extensions: readonly Extension[];
   readonly clock: Clock;
@@ -37,6 +42,28 @@ export interface LoadedApp {
   readonly executor: Executor;
 }
 
+/**
+ * Whether a function is disabled: `AzureWebJobs.<name>.Disabled`, or `AzureWebJobs_<name>_Disabled`
+ * (the form a shell and Linux app settings can carry: `npm run` drops environment names with dots),
+ * `true` or `1`; the function name compared case-insensitively, as Azure does.
+ */
+export function isDisabled(settings: Settings, name: string): boolean {
+  const wanted = [`azurewebjobs.${name}.disabled`, `azurewebjobs_${name}_disabled`].map((s) => s.toLowerCase());
+  for (const [key, value] of Object.entries(settings)) {
+    if (wanted.includes(key.toLowerCase()) && /^(true|1)$/i.test(value.trim())) return true;
+  }
+  return false;
+}
+
+/** Makes `dir` the working directory; the returned function restores the previous one (if still ours). */
+function enterDirectory(dir: string): () => void {
+  const previous = process.cwd();
+  process.chdir(dir);
+  return () => {
+    if (process.cwd() === dir) process.chdir(previous);
+  };
+}
+
 const logLevel = (level: string) =>
   level === 'error' || level === 'critical' ? 'error' : level === 'warning' ? 'warn' : 'debug';
 
@@ -45,6 +72,7 @@ export class FunctionApp {
   #keys: FunctionKeys;
   #scope: InvocationScope | undefined;
   #restoreEnvironment = (): void => {};
+  #restoreDirectory = (): void => {};
   readonly #appLevelHookData: Record<string, unknown> = {};
 
   constructor(options: FunctionAppOptions) {
@@ -64,6 +92,7 @@ export class FunctionApp {
     this.#keys = createFunctionKeys(keysFromSettings(settings, this.#options.keys));
     const services: BindingServices = { settings, clock: this.#options.clock, ids: this.#options.ids, logger };
     if (this.#options.exposeSettings) this.#restoreEnvironment = exposeSettings(settings);
+    if (this.#options.appWorkingDirectory) this.#restoreDirectory = enterDirectory(appDir);
     const setups = this.#options.extensions.map(
       (extension): ExtensionSetup =>
         extension.setup({
@@ -80,19 +109,24 @@ export class FunctionApp {
       ...setups.flatMap((s) => s.bindings ?? []),
     ]);
     const app = await loadApp(appDir, (level, category, message) => logger[logLevel(level)]({ category }, message));
-    const disabled = (name: string) => /^(true|1)$/i.test(settings[`AzureWebJobs.${name}.Disabled`]?.trim() ?? '');
     const enabled = app.registry.functions.filter((fn) => {
-      if (!disabled(fn.metadata.name)) return true;
+      if (!isDisabled(settings, fn.metadata.name)) return true;
       logger.info({ function: fn.metadata.name }, 'Function disabled by its AzureWebJobs.<name>.Disabled setting.');
       return false;
     });
-    const entries = enabled.map((fn) => {
-      const bindings: typeof fn.metadata.bindings = {};
-      for (const [name, info] of Object.entries(fn.metadata.bindings)) {
-        bindings[name] = resolveBindingSettings(info, settings, { functionName: fn.metadata.name, binding: name });
+    const entries: FunctionEntry[] = [];
+    for (const fn of enabled) {
+      try {
+        const bindings: typeof fn.metadata.bindings = {};
+        for (const [name, info] of Object.entries(fn.metadata.bindings)) {
+          bindings[name] = resolveBindingSettings(info, settings, { functionName: fn.metadata.name, binding: name });
+        }
+        entries.push(bindFunction({ ...fn, metadata: { ...fn.metadata, bindings } }, registry));
+      } catch (err) {
+        if (this.#options.strict || !isFunctionsError(err)) throw err;
+        this.#skip(fn.metadata.name, err);
       }
-      return bindFunction({ ...fn, metadata: { ...fn.metadata, bindings } }, registry);
-    });
+    }
     if (entries.length === 0) logger.warn({ appDir }, 'No functions found: the app registered none.');
     this.#scope = { registry: app.registry, appHookData: {}, logger };
     const executor = createExecutor(this.#scope, services, this.#options.events);
@@ -100,10 +134,22 @@ export class FunctionApp {
     return { entries, triggers, executor };
   }
 
+  /** Reports a function that cannot be loaded; the app runs without it. */
+  #skip(name: string, err: FunctionsError): void {
+    const error = new FunctionsError(err.code, `Function "${name}" was not loaded: ${err.message}`, {
+      cause: err,
+      detail: { function: name, ...err.detail },
+    });
+    this.#options.events.emit('function:skipped', error, { function: name });
+    this.#options.logger.error({ err: error, function: name }, `Function "${name}" skipped: ${err.message}`);
+  }
+
   /** Puts the environment back and runs the `appTerminate` hooks (a failing one is reported, not thrown). */
   async unload(): Promise<void> {
     this.#restoreEnvironment();
     this.#restoreEnvironment = () => {};
+    this.#restoreDirectory();
+    this.#restoreDirectory = () => {};
     if (this.#scope === undefined) return;
     await runAppHook(this.#scope, 'appTerminate', this.#appLevelHookData).catch((err: unknown) => {
       this.#options.events.emit('hook:failed', err, { hook: 'appTerminate' });

@@ -28,6 +28,18 @@ export interface FunctionsHostOptions extends ExtensionOptions {
    */
   exposeSettings?: boolean;
   /**
+   * Run the app with its directory as the process's working directory, as Core Tools and Azure do
+   * (a relative `readFile('content/index.html')` works); the previous one is restored on close().
+   * One process runs one app this way at a time. @default true
+   */
+  appWorkingDirectory?: boolean;
+  /**
+   * Fail the start when a function cannot be loaded (an unknown binding type, a bad binding, a
+   * missing setting). Otherwise the function is skipped — `function:skipped` is emitted and
+   * logged — and the rest of the app runs, as under Core Tools. @default false
+   */
+  strict?: boolean;
+  /**
    * Function keys for `authLevel` function/admin; they win over the settings HUBBUB_FUNCTIONS_MASTER_KEY,
    * HUBBUB_FUNCTIONS_HOST_KEYS and HUBBUB_FUNCTIONS_KEY_<function>. @default random master and host keys (see `host.keys`)
    */

@@ -79,6 +79,8 @@ class Host extends TypedEmitter<FunctionsHostEvents> implements FunctionsHost {
       appDir: this.#appDir,
       settings: options.settings,
       exposeSettings: options.exposeSettings !== false,
+      appWorkingDirectory: options.appWorkingDirectory !== false,
+      strict: options.strict === true,
       keys: options.keys,
       extensions: extensionsOf(options),
       clock: this.#clock,

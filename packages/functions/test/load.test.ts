@@ -7,7 +7,7 @@ import { createFunctionsHost } from '../src/index.ts';
 import { fixture, serve } from './support.ts';
 
 async function startFails(app: string, settings: Record<string, string> = {}) {
-  const host = createFunctionsHost({ appDir: fixture(app), settings });
+  const host = createFunctionsHost({ appDir: fixture(app), settings, strict: true });
   try {
     await host.start();
   } catch (err) {
@@ -18,7 +18,7 @@ async function startFails(app: string, settings: Record<string, string> = {}) {
   assert.fail(`${app} started`);
 }
 
-describe('loading failures', () => {
+describe('loading failures (strict)', () => {
   const cases: [string, string][] = [
     ['broken-no-main', 'FUNCTIONS_APP_LOAD_FAILED'],
     ['broken-no-match', 'FUNCTIONS_APP_LOAD_FAILED'],

@@ -28,7 +28,7 @@ export interface ExtensionOptions
 export function builtInExtensions(options: ExtensionOptions = {}): Extension[] {
   return [
     signalRTriggerExtension({ maxUpstreamBodyBytes: options.maxUpstreamBodyBytes }),
-    httpExtension({ maxRequestBodyBytes: options.maxRequestBodyBytes }),
+    httpExtension({ maxRequestBodyBytes: options.maxRequestBodyBytes, enforceKeys: options.enforceKeys }),
     serviceBusExtension({ bus: options.bus }),
     cosmosDBExtension({ store: options.store }),
     timerExtension(),

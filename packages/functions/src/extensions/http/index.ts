@@ -13,6 +13,11 @@ import { httpTrigger } from './trigger.ts';
 export interface HttpExtensionOptions {
   /** Largest accepted request body in bytes. @default 104_857_600 (100 MB, as Azure) */
   readonly maxRequestBodyBytes?: number | undefined;
+  /**
+   * Check function and admin keys. Core Tools' local host does not (`func start --enforce-keys`
+   * turns it on); Azure always does. @default true
+   */
+  readonly enforceKeys?: boolean | undefined;
 }
 
 export function httpExtension(options: HttpExtensionOptions = {}): Extension {
@@ -32,7 +37,11 @@ export function httpExtension(options: HttpExtensionOptions = {}): Extension {
         );
       }
       const routePrefix = (prefix ?? 'api').replace(/^\/+|\/+$/g, '');
-      return { bindings: [httpOutputBinding], trigger: httpTrigger(context, { routePrefix, maxRequestBodyBytes }) };
+      const enforceKeys = options.enforceKeys !== false;
+      return {
+        bindings: [httpOutputBinding],
+        trigger: httpTrigger(context, { routePrefix, maxRequestBodyBytes, enforceKeys }),
+      };
     },
   };
 }

@@ -18,6 +18,8 @@ export interface HttpConfig {
   readonly routePrefix: string;
   /** Largest accepted request body in bytes. */
   readonly maxRequestBodyBytes: number;
+  /** Whether function and admin keys are checked. */
+  readonly enforceKeys: boolean;
 }
 
 export function httpTrigger(context: ExtensionContext, config: HttpConfig): Trigger {
@@ -62,7 +64,7 @@ async function serveHttp(
   }
   const method = (req.method ?? 'GET').toUpperCase();
   const match = matchRoute(routes, method, path.slice(prefix.length));
-  checkKey(context.keys, match, req, url.searchParams);
+  if (config.enforceKeys) checkKey(context.keys, match, req, url.searchParams);
   const body = await readBody(req, config.maxRequestBodyBytes);
   const headers = flatHeaders(req);
   const entry = match.route.entry;
