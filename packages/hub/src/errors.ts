@@ -13,6 +13,10 @@ export const HubErrorCode = {
   ConnectionNotFound: 'HUB_CONNECTION_NOT_FOUND',
   /** No hub with that name is served here. */
   HubNotFound: 'HUB_NOT_FOUND',
+  /** No REST API route has this path (`/api/hubs/{hub}/…`). */
+  RouteNotFound: 'HUB_ROUTE_NOT_FOUND',
+  /** A REST API route has this path, but not for this method (`Allow` lists them). */
+  MethodNotAllowed: 'HUB_METHOD_NOT_ALLOWED',
   /** A transport request is malformed: no id, wrong method, switching transports, bad body. */
   BadRequest: 'HUB_BAD_REQUEST',
   /** A second transport request for a connection that already has one. */
@@ -41,6 +45,8 @@ const statusOf: Partial<Record<HubErrorCode, number>> = {
   HUB_FORBIDDEN: 403,
   HUB_CONNECTION_NOT_FOUND: 404,
   HUB_NOT_FOUND: 404,
+  HUB_ROUTE_NOT_FOUND: 404,
+  HUB_METHOD_NOT_ALLOWED: 405,
   HUB_BAD_REQUEST: 400,
   HUB_CONFLICT: 409,
   HUB_UPSTREAM_FAILED: 502,

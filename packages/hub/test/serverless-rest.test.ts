@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type Clock, ManualClock, waitFor } from '@hubbub/kernel';
 import * as signalR from '@microsoft/signalr';
-import { SignJWT } from 'jose';
+import { decodeJwt, SignJWT } from 'jose';
 import { createServerToken, createSignalRService, type SignalRService } from '../src/index.ts';
 
 const key = 'rest-key-0123456789abcdefghijklmnopqrstuvwxyz';
@@ -165,11 +165,60 @@ describe('bad input', () => {
     assert.equal(big.status, 413);
   });
 
-  it('answers 404 for unknown routes and 405 with Allow for a wrong method', async () => {
-    assert.equal((await rest('POST', '/api/hubs/chat/:nothing', { body: send })).status, 404);
+  it('answers 404 for unknown routes and 405 with Allow for a wrong method, each with its own code', async () => {
+    const missing = await rest('POST', '/api/hubs/chat/:nothing', { body: send });
+    assert.equal(missing.status, 404);
+    assert.equal(missing.json?.code, 'HUB_ROUTE_NOT_FOUND');
+    assert.equal(missing.headers.get('x-ms-error-code'), 'HUB_ROUTE_NOT_FOUND');
     const reply = await rest('GET', '/api/hubs/chat/:send');
     assert.equal(reply.status, 405);
+    assert.equal(reply.json?.code, 'HUB_METHOD_NOT_ALLOWED');
     assert.equal(reply.headers.get('allow'), 'POST');
+  });
+
+  it('generates client tokens (:generateToken, api-version 2022-11-01) the client connects with', async () => {
+    const reply = await rest('POST', '/api/hubs/Chat/:generateToken?userId=gen-user&minutesToExpire=5&role=reader', {
+      apiVersion: '2022-11-01',
+    });
+    assert.equal(reply.status, 200);
+    const token = String(reply.json?.token);
+    const claims = decodeJwt(token);
+    assert.equal(claims['asrs.s.uid'], 'gen-user');
+    assert.equal(claims.role, 'reader');
+    assert.equal(Number(claims.exp) - Number(claims.iat), 300);
+    const { url } = await service.clientAccess('chat');
+    assert.equal(claims.aud, url);
+    const client = new signalR.HubConnectionBuilder()
+      .withUrl(url, { accessTokenFactory: () => token })
+      .configureLogging(signalR.LogLevel.None)
+      .build();
+    await client.start();
+    clients.push(client);
+    const to = await rest('HEAD', '/api/hubs/chat/users/gen-user');
+    assert.equal(to.status, 200);
+    const anonymous = decodeJwt(
+      String((await rest('POST', '/api/hubs/chat/:generateToken', { apiVersion: '2022-11-01' })).json?.token),
+    );
+    assert.equal(anonymous['asrs.s.uid'], undefined);
+    assert.equal(Number(anonymous.exp) - Number(anonymous.iat), 3600);
+  });
+
+  it(':generateToken answers with the codes of the other routes', async () => {
+    const path = '/api/hubs/chat/:generateToken';
+    const unsigned = await rest('POST', path, { token: null });
+    assert.equal(unsigned.status, 401);
+    assert.equal(unsigned.json?.code, 'HUB_UNAUTHORIZED');
+    expect400(await rest('POST', path, { apiVersion: null }), 'api-version');
+    expect400(await rest('POST', `${path}?minutesToExpire=0`), 'minutesToExpire');
+    expect400(await rest('POST', `${path}?minutesToExpire=soon`), 'minutesToExpire');
+    expect400(await rest('POST', `${path}?group=g1`), 'group');
+    expect400(await rest('POST', '/api/hubs/9chat/:generateToken'), 'hub');
+    const get = await rest('GET', path);
+    assert.equal(get.status, 405);
+    assert.equal(get.json?.code, 'HUB_METHOD_NOT_ALLOWED');
+    const v1 = await rest('POST', '/api/v1/hubs/chat/:generateToken');
+    assert.equal(v1.status, 404);
+    assert.equal(v1.json?.code, 'HUB_ROUTE_NOT_FOUND');
   });
 
   it('validates ttl', async () => {

@@ -32,6 +32,14 @@ export interface RestApiOptions {
   clock: Clock;
   /** Largest request body, in bytes. @default 1_048_576 (Azure's limit) */
   maxBodyBytes?: number;
+  /**
+   * A client access token for a hub (`POST /api/hubs/{hub}/:generateToken`), as the service signs
+   * those negotiate returns. @default the route answers HUB_ROUTE_NOT_FOUND
+   */
+  clientToken?: (
+    hub: string,
+    options: { userId?: string; lifetimeMs: number; claims?: Record<string, unknown> },
+  ) => Promise<string>;
   /** Told about unexpected failures (e.g. a backplane that is down); the caller gets a 500. @default ignored */
   onError?: (error: Error) => void;
 }
@@ -89,14 +97,18 @@ export function createRestApi(options: RestApiOptions): RequestHandler {
     if (segments.length > 1 && segments.at(-1) === '') segments.pop();
     const [hubSegment = '', ...after] = segments;
     const match = matchRoute(v1 ? routesV1 : routes2022, request.method ?? 'GET', after);
-    if (match.kind === 'not-found') {
-      throw new HubError(HubErrorCode.BadRequest, `No REST API route ${request.method} ${url.pathname}.`, {
-        status: 404,
-      });
+    if (
+      match.kind === 'not-found' ||
+      (match.kind === 'found' && match.route.operation === 'generateToken' && !options.clientToken)
+    ) {
+      throw new HubError(
+        HubErrorCode.RouteNotFound,
+        `No REST API route ${request.method} ${url.pathname.slice(0, 256)}.`,
+      );
     }
     if (match.kind === 'method-not-allowed') {
       response.setHeader('Allow', match.allow.join(', '));
-      throw new HubError(HubErrorCode.BadRequest, `Method ${request.method} is not allowed here.`, { status: 405 });
+      throw new HubError(HubErrorCode.MethodNotAllowed, `Method ${request.method} is not allowed here.`);
     }
     await authenticate(request, url);
     if (!v1) {
@@ -117,6 +129,7 @@ export function createRestApi(options: RestApiOptions): RequestHandler {
     const sends = operation.startsWith('send') || operation === 'broadcast';
     if (!sends && request.method !== 'HEAD') request.resume();
     const body = sends ? parsePayload(await readBody(request, maxBody), request.headers['content-type']) : undefined;
+    if (operation === 'generateToken') return generateToken(response, hubName, url);
     const call: Call = { hub: options.hub(hubName), params, url, body };
     const outcome = await execute(operation, call);
     if (outcome === 'not-found') return notFound(response, request.method === 'HEAD', operation, call);
@@ -195,7 +208,43 @@ export function createRestApi(options: RestApiOptions): RequestHandler {
         for (const key of [...ttls.keys()]) if (key.startsWith(ttlKey(hub, user, ''))) cancelTtlKey(key);
         await hub.groups.removeUserFromAll(user);
         return 'ok';
+      case 'generateToken':
+        throw new Error('generateToken is answered before execute().');
     }
+  }
+
+  /**
+   * `{ "token": … }`: a client access token for the hub (api-version 2022-11-01), with `userId`,
+   * `minutesToExpire` (default 60) and `role` (repeatable) from the query, as Azure takes them.
+   */
+  async function generateToken(response: ServerResponse, hub: string, url: URL): Promise<void> {
+    const userId = queryParam(url.searchParams, 'userId') ?? null;
+    const rawMinutes = queryParam(url.searchParams, 'minutesToExpire') ?? null;
+    const minutes = rawMinutes === null ? 60 : Number(rawMinutes);
+    if (rawMinutes !== null && !(/^\d+$/.test(rawMinutes) && minutes >= 1 && minutes <= 525_600)) {
+      throw bad(
+        `'minutesToExpire' must be a whole number of minutes from 1 to 525600, got '${rawMinutes.slice(0, 32)}'.`,
+        'minutesToExpire',
+      );
+    }
+    if (url.searchParams.has('group')) {
+      throw bad(
+        "'group' (groups joined on connect) is not supported; add the connection to groups once it is connected.",
+        'group',
+      );
+    }
+    const roles = url.searchParams.getAll('role').filter((r) => r !== '');
+    const token = await options.clientToken!(hub, {
+      ...(userId === null || userId === '' ? {} : { userId }),
+      lifetimeMs: minutes * 60_000,
+      ...(roles.length === 0 ? {} : { claims: { role: roles.length === 1 ? roles[0] : roles } }),
+    });
+    const text = JSON.stringify({ token });
+    response.writeHead(200, {
+      'Content-Type': 'application/json; charset=utf-8',
+      'Content-Length': Buffer.byteLength(text),
+    });
+    response.end(text);
   }
 
   /** `ttl` in seconds: 0 adds only the user's current connections; N > 0 ends the membership after N s. */

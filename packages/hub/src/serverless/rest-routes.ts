@@ -23,7 +23,8 @@ export type Operation =
   | 'removeConnectionFromAllGroups'
   | 'addUserToGroup'
   | 'removeUserFromGroup'
-  | 'removeUserFromAllGroups';
+  | 'removeUserFromAllGroups'
+  | 'generateToken';
 
 interface Route {
   readonly methods: readonly string[];
@@ -39,8 +40,9 @@ function route(methods: readonly string[], pattern: string, operation: Operation
   return { methods, pattern: pattern === '' ? [] : pattern.split('/'), operation, status };
 }
 
-/** api-version 2022-06-01 (and later versions, which keep these paths). */
+/** api-version 2022-06-01 (and later versions, which keep these paths; `:generateToken` is 2022-11-01's). */
 export const routes2022: readonly Route[] = [
+  route(['POST'], ':generateToken', 'generateToken', 200),
   route(['POST'], ':send', 'broadcast', 202),
   route(['POST'], 'users/{user}/:send', 'sendToUser', 202),
   route(['POST'], 'connections/{connectionId}/:send', 'sendToConnection', 202),

@@ -134,6 +134,7 @@ export class SignalRService extends TypedEmitter<SignalRServiceEvents> implement
       hub: (name) => this.hub(name),
       keys: this.#accessKeys,
       endpoints: () => this.#endpoints(),
+      clientToken: async (hub, request) => (await this.clientAccess(hub, request)).accessToken,
       clock: this.#clock,
       onError: (error) => {
         this.#logger.error({ err: error }, 'REST request failed');
