@@ -1,0 +1,213 @@
+/**
+ * `hubbub push`: sends a notification through a running Hubbub's Notification Hubs front, lists
+ * its installations, reads a notification's outcome — and says what happened, nothing included.
+ * @module
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { DEFAULT_PUSH_PORT, parseCommandArgs, storedPushKeys, UsageError } from '@hubbub/system';
+import {
+  listInstallations,
+  notificationOutcome,
+  type OutcomeDetails,
+  type PushTarget,
+  parseConnectionString,
+  sendNotification,
+} from '../push-client.ts';
+
+export const summary = 'Send a push notification, list installations, read an outcome (Notification Hubs front)';
+
+const help = `Usage: hubbub push send (--tag EXPR | --installation ID | --all) [--format F | --template] '<json>'
+       hubbub push installations [--tag TAG]
+       hubbub push outcome <notification-id>
+
+send:
+  --tag EXPR           a tag expression ('customer_42 && !muted')
+  --installation ID    one installation (the tag $InstallationId:{ID})
+  --all                every installation (a broadcast)
+  --format F           the native format of the JSON: browser (default), fcmv1, apple
+  --template           the JSON is template properties ({"order":"42"}), sent to installations' templates
+  --wait S             seconds to wait for the outcome before printing (default 10; 0: do not wait)
+Where the front is (first found):
+  --connection-string CS   Endpoint=sb://127.0.0.1:PORT/;SharedAccessKeyName=…;SharedAccessKey=…
+                           (default $HUBBUB_PUSH_CONNECTION_STRING)
+  --url URL            the front, https://127.0.0.1:${DEFAULT_PUSH_PORT} by default, signed with the full key of
+                       <data>/keys.json
+  --hub NAME           the hub (default $HUBBUB_PUSH_HUB or hubbub)
+  --ca FILE            the CA to trust (default <data>/tls/ca.pem)
+  --data DIR           the running server's data directory (default $HUBBUB_DATA_DIR or .data)
+`;
+
+const flags = {
+  tag: { type: 'string' },
+  installation: { type: 'string' },
+  all: { type: 'boolean' },
+  format: { type: 'string' },
+  template: { type: 'boolean' },
+  wait: { type: 'string' },
+  'connection-string': { type: 'string' },
+  url: { type: 'string' },
+  hub: { type: 'string' },
+  ca: { type: 'string' },
+  data: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type Values = { [K in keyof typeof flags]?: (typeof flags)[K] extends { type: 'boolean' } ? boolean : string };
+
+const FORMATS = ['browser', 'fcmv1', 'apple'];
+const env = (name: string) => (process.env[name]?.trim() ? process.env[name] : undefined);
+
+export async function run(args: string[]): Promise<number> {
+  const { values, positionals } = parseCommandArgs(args, flags, true);
+  const v = values as Values;
+  if (v.help || positionals.length === 0) {
+    process.stdout.write(help);
+    return v.help ? 0 : 1;
+  }
+  const [action, ...rest] = positionals;
+  switch (action) {
+    case 'send':
+      return send(v, rest);
+    case 'installations':
+      if (rest.length > 0) throw new UsageError(`hubbub push installations takes no arguments, got '${rest[0]}'`);
+      return installations(v);
+    case 'outcome':
+      if (rest.length !== 1) throw new UsageError('hubbub push outcome takes one notification id');
+      return outcome(v, rest[0]!);
+    default:
+      throw new UsageError(`unknown push command '${action}': send, installations or outcome`);
+  }
+}
+
+function target(v: Values): PushTarget {
+  const dataDir = resolve(v.data ?? env('HUBBUB_DATA_DIR') ?? '.data');
+  const hubName = v.hub ?? env('HUBBUB_PUSH_HUB') ?? 'hubbub';
+  const caPath = v.ca ?? join(dataDir, 'tls', 'ca.pem');
+  let ca: string | undefined;
+  if (v.ca !== undefined || existsSync(caPath)) {
+    try {
+      ca = readFileSync(caPath, 'utf8');
+    } catch (err) {
+      throw new UsageError(`--ca: '${caPath}' cannot be read (${(err as Error).message})`, { cause: err });
+    }
+  }
+  const cs = v['connection-string'] ?? env('HUBBUB_PUSH_CONNECTION_STRING');
+  if (cs !== undefined) {
+    const parsed = parseConnectionString(cs);
+    if (parsed === undefined) {
+      throw new UsageError(
+        'the connection string must be Endpoint=sb://HOST:PORT/;SharedAccessKeyName=NAME;SharedAccessKey=KEY',
+      );
+    }
+    const from = v['connection-string'] === undefined ? '$HUBBUB_PUSH_CONNECTION_STRING' : '--connection-string';
+    return { ...parsed, hubName, ca, from };
+  }
+  const keys = storedPushKeys(dataDir);
+  if (keys === undefined) {
+    throw new UsageError(
+      `no push key: ${join(dataDir, 'keys.json')} has none. Give --connection-string (printed by npm start), or --data for the server's data directory.`,
+    );
+  }
+  const url = v.url ?? `https://127.0.0.1:${DEFAULT_PUSH_PORT}`;
+  let origin: string;
+  try {
+    const parsed = new URL(url);
+    if (parsed.protocol !== 'https:') throw new Error('not https');
+    origin = parsed.origin;
+  } catch (err) {
+    throw new UsageError(`--url: '${url}' is not an https URL (the front speaks TLS only)`, { cause: err });
+  }
+  return {
+    origin,
+    hubName,
+    keyName: 'DefaultFullSharedAccessSignature',
+    key: keys.full,
+    ca,
+    from: v.url === undefined ? `the default ${origin} and ${join(dataDir, 'keys.json')}` : '--url',
+  };
+}
+
+async function send(v: Values, rest: string[]): Promise<number> {
+  if (rest.length !== 1) throw new UsageError(`hubbub push send takes one JSON argument, got ${rest.length}`);
+  const chosen = [v.tag !== undefined, v.installation !== undefined, v.all === true].filter(Boolean).length;
+  if (chosen !== 1) throw new UsageError('say whom to send to: exactly one of --tag, --installation or --all');
+  if (v.template && v.format !== undefined) throw new UsageError('--template and --format exclude each other');
+  const format = v.template ? 'template' : (v.format ?? 'browser');
+  if (!v.template && !FORMATS.includes(format)) {
+    throw new UsageError(`--format: '${format}' is not one of ${FORMATS.join(', ')}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(rest[0]!);
+  } catch (err) {
+    throw new UsageError(`the notification is not JSON: ${(err as Error).message}`, { cause: err });
+  }
+  if (v.template && (typeof json !== 'object' || json === null || Array.isArray(json))) {
+    throw new UsageError('with --template the JSON is an object of properties ({"order":"42"})');
+  }
+  const waitSeconds = Number(v.wait ?? '10');
+  if (!Number.isFinite(waitSeconds) || waitSeconds < 0 || waitSeconds > 600) {
+    throw new UsageError(`--wait: '${v.wait}' is not a number of seconds from 0 to 600`);
+  }
+  const tags = v.tag ?? (v.installation === undefined ? undefined : `$InstallationId:{${v.installation}}`);
+  const to =
+    v.tag !== undefined
+      ? `tag expression '${v.tag}'`
+      : v.installation !== undefined
+        ? `installation '${v.installation}'`
+        : 'every installation';
+  const t = target(v);
+  const id = await sendNotification(t, { format, body: JSON.stringify(json), tags });
+  process.stdout.write(`Queued notification ${id} (${format}) to ${to}.\n`);
+  if (waitSeconds === 0) return 0;
+  const deadline = Date.now() + waitSeconds * 1000;
+  let details = await notificationOutcome(t, id);
+  while (details !== undefined && !finished(details) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 200));
+    details = await notificationOutcome(t, id);
+  }
+  process.stdout.write(`${describe(id, details)}\n`);
+  return 0;
+}
+
+async function installations(v: Values): Promise<number> {
+  const list = await listInstallations(target(v), v.tag);
+  if (list.length === 0) {
+    process.stdout.write(v.tag === undefined ? 'No installations.\n' : `No installation carries the tag '${v.tag}'.\n`);
+    return 0;
+  }
+  for (const i of list) {
+    const tags = i.tags.length === 0 ? '-' : i.tags.join(',');
+    process.stdout.write(
+      `${i.installationId}\t${i.platform}\t${tags}${i.template === undefined ? '' : `\ttemplate ${i.template}`}\n`,
+    );
+  }
+  process.stdout.write(`${list.length} installation${list.length === 1 ? '' : 's'}.\n`);
+  return 0;
+}
+
+async function outcome(v: Values, id: string): Promise<number> {
+  const details = await notificationOutcome(target(v), id);
+  process.stdout.write(`${describe(id, details)}\n`);
+  return details === undefined ? 1 : 0;
+}
+
+const finished = (d: OutcomeDetails) => !['Enqueued', 'Processing'].includes(d.state);
+
+/** One paragraph saying what became of a notification. */
+function describe(id: string, d: OutcomeDetails | undefined): string {
+  if (d === undefined) return `No notification '${id}' is known (never sent, or finished more than a day ago).`;
+  if (d.state === 'NoTargetFound')
+    return `Nothing was sent: no installation matched (notification ${id}, NoTargetFound).`;
+  const lines = [`Notification ${id}: ${d.state}.`];
+  for (const [platform, counts] of Object.entries(d.counts)) {
+    const text = Object.entries(counts)
+      .map(([name, n]) => `${name} ${n}`)
+      .join(', ');
+    lines.push(`  ${platform.replace(/OutcomeCounts$/, '')}: ${text}`);
+  }
+  if (d.state === 'Completed' && lines.length === 1) lines.push('  no delivery was counted');
+  if (!finished(d)) lines.push(`  still ${d.state}: run 'hubbub push outcome ${id}' later.`);
+  return lines.join('\n');
+}
