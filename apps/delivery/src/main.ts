@@ -7,8 +7,8 @@
 import { parseSystemFlags, runUntilSignal, startSystem, systemFlagsHelp, UsageError } from '@hubbub/system';
 import { cityRoutes } from './city.ts';
 import { deliveryApp, TRACKING_KEY_SETTING, trackingLink } from './index.ts';
-import { seedDemoAccounts } from './orders/demo.ts';
-import { deliveryApiPart } from './orders/index.ts';
+import { demoAccounts, seedDemoAccounts } from './orders/demo.ts';
+import { type DeliveryApi, deliveryApiPart } from './orders/index.ts';
 import { runSimulator } from './simulator.ts';
 
 const usage = `Usage: npm start -- [options]
@@ -32,11 +32,12 @@ async function main(args: string[]): Promise<number> {
   const simulate = values['no-simulate'] !== true;
   const demoOrders = cityRoutes().map((r) => r.orderid);
   if (simulate) settings.DemoOrders = demoOrders.join(',');
+  let api: DeliveryApi | undefined;
   const system = await startSystem({
     ...flags,
     app: { dir: deliveryApp.functionsDir, queues: deliveryApp.queues },
     pages: deliveryApp.webFiles,
-    parts: [deliveryApiPart()],
+    parts: [(context) => (api = deliveryApiPart()(context))],
     secrets: deliveryApp.secrets,
     demo: true,
     home: '/track',
@@ -56,8 +57,15 @@ async function main(args: string[]): Promise<number> {
   }
 
   const demoPassword = system.keys.secrets.DemoPassword!;
-  const accounts = await seedDemoAccounts(system.store, demoPassword);
-  const accountLines = accounts
+  // The demo accounts are created once the API's containers exist (the store may still be opening).
+  const seeded = api!
+    .ready()
+    .then(() => seedDemoAccounts(system.store, demoPassword))
+    .then(
+      () => void process.stdout.write('Demo accounts are ready: sign in with the password above.\n'),
+      (err: unknown) => flags.logger.error({ err }, 'the demo accounts could not be created'),
+    );
+  const accountLines = demoAccounts()
     .map((a) => `    ${a.role.padEnd(10)} ${a.email}${a.restaurantId === undefined ? '' : ` (${a.restaurantId})`}`)
     .join('\n');
   const trackingKey = system.keys.secrets[TRACKING_KEY_SETTING]!;
@@ -67,7 +75,7 @@ async function main(args: string[]): Promise<number> {
     ...system,
     async close() {
       simulation.abort();
-      await simulated;
+      await Promise.all([simulated, seeded]);
       await system.close();
     },
   };

@@ -8,7 +8,7 @@ import { type Clock, silentLogger, waitFor } from '@hubbub/kernel';
 import type { Store } from '@hubbub/store';
 import { startSystem } from '@hubbub/system';
 import { deliveryApp } from '../src/index.ts';
-import { deliveryApiPart, seedDemoAccounts } from '../src/orders/index.ts';
+import { type DeliveryApi, deliveryApiPart, seedDemoAccounts } from '../src/orders/index.ts';
 
 export const DEMO_PASSWORD = 'demo-password-for-tests';
 
@@ -53,20 +53,23 @@ export const pizza = (quantity = 2) => ({
 export async function startApiSystem(
   options: { clock?: Clock; storeUrl?: string; sessionTtlSeconds?: number; demo?: boolean } = {},
 ): Promise<ApiSystem> {
+  let api: DeliveryApi | undefined;
   const system = await startSystem({
     port: 0,
     app: { dir: deliveryApp.functionsDir, queues: deliveryApp.queues },
     pages: deliveryApp.webFiles,
     secrets: deliveryApp.secrets,
     parts: [
-      deliveryApiPart({
-        ...(options.clock === undefined ? {} : { clock: options.clock }),
-        ...(options.sessionTtlSeconds === undefined ? {} : { sessionTtlSeconds: options.sessionTtlSeconds }),
-      }),
+      (context) =>
+        (api = deliveryApiPart({
+          ...(options.clock === undefined ? {} : { clock: options.clock }),
+          ...(options.sessionTtlSeconds === undefined ? {} : { sessionTtlSeconds: options.sessionTtlSeconds }),
+        })(context)),
     ],
     ...(options.storeUrl === undefined ? {} : { storeUrl: options.storeUrl }),
     logger: silentLogger,
   });
+  await api!.ready();
   if (options.demo !== false) await seedDemoAccounts(system.store, DEMO_PASSWORD);
 
   const call = async (method: string, path: string, o: CallOptions = {}): Promise<Reply> => {

@@ -60,8 +60,16 @@ export async function startServer(root: string): Promise<FuzzServer> {
   });
   try {
     const banner = await waitFor(
-      () => (exit !== undefined ? 'exited' : /Press Ctrl-C/.test(run.stdout()) ? run.stdout() : undefined),
-      { timeoutMs: 30_000, what: 'the banner' },
+      // Fuzzing starts once the server is fully up: the store's setup behind the banner (opening
+      // PGlite on a fresh directory, the API's containers, the demo accounts) takes the CPU for a
+      // few seconds, which is start-up, not a request taking the server down.
+      () =>
+        exit !== undefined
+          ? 'exited'
+          : /Press Ctrl-C/.test(run.stdout()) && /Demo accounts are ready/.test(run.stdout())
+            ? run.stdout()
+            : undefined,
+      { timeoutMs: 60_000, what: 'the banner and the demo accounts' },
     );
     if (exit !== undefined) throw new Error(`the server exited (${exit}) before it printed its URL: ${run.stderr()}`);
     const url = /Open (http:\/\/\S+)\//.exec(banner)?.[1];

@@ -24,7 +24,8 @@ function start() {
       const out = run.stdout();
       const url = /Open (http:\/\/\S+)\//.exec(out)?.[1];
       const password = /Demo accounts, password (\S+):/.exec(out)?.[1];
-      return url !== undefined && password !== undefined ? { url, password } : undefined;
+      const seeded = out.includes('Demo accounts are ready');
+      return url !== undefined && password !== undefined && seeded ? { url, password } : undefined;
     },
     { timeoutMs: 60_000, what: 'npm start to print its URL and demo password' },
   );

@@ -59,7 +59,13 @@ export interface DeliveryApiOptions {
 }
 
 export interface DeliveryApi {
+  /** Creates the bus entities (awaited: the processor's trigger needs them) and begins the store's setup. */
   start(): Promise<void>;
+  /**
+   * Resolves once the containers exist and the demo restaurants are in them (requests wait for
+   * this too; a failed setup is tried again by the next request).
+   */
+  ready(): Promise<void>;
   close(): Promise<void>;
   handleRequest(request: IncomingMessage, response: ServerResponse): boolean;
 }
@@ -81,13 +87,48 @@ export function createDeliveryApi(options: DeliveryApiOptions): DeliveryApi {
   const failures = createRateLimiter({ ratePerSecond: 1 / 30, burst: options.signInFailureBurst ?? 10, clock });
   const signUps = createRateLimiter({ ratePerSecond: 1 / 6, burst: 20, clock });
   let sender: Sender | undefined;
-  let accounts: Accounts | undefined;
-  let orders: Orders | undefined;
-  const ready = () => {
-    if (accounts === undefined || orders === undefined) {
-      throw new DeliveryError('DELIVERY_UNAVAILABLE', 'The delivery API is starting.');
+  let services: Promise<{ accounts: Accounts; orders: Orders }> | undefined;
+  let closed = false;
+
+  /** The containers (created when missing), the demo restaurants, and the services on them. */
+  async function setup(topicSender: Sender): Promise<{ accounts: Accounts; orders: Orders }> {
+    const { database: db } = await options.store.databases.createIfNotExists({ id: databaseId });
+    const container = async (id: string, extra: { defaultTtl?: number } = {}) =>
+      (await db.containers.createIfNotExists({ id, partitionKey: '/id', ...extra })).container;
+    const [restaurants, ordersContainer, accountsContainer, sessions] = await Promise.all([
+      container('restaurants'),
+      container('orders'),
+      container('accounts'),
+      container('sessions', { defaultTtl: -1 }),
+    ]);
+    for (const r of demoRestaurants()) {
+      if ((await restaurants.item(r.id, r.id).read()).resource === undefined) await restaurants.items.upsert(r);
     }
-    return { accounts, orders };
+    return {
+      accounts: createAccounts({ accounts: accountsContainer, sessions, clock, sessionTtlSeconds }),
+      orders: createOrders({
+        orders: ordersContainer,
+        restaurants,
+        sender: topicSender,
+        clock,
+        cache: options.cache,
+        menuTtlMs: options.menuTtlMs ?? 30_000,
+      }),
+    };
+  }
+
+  const ready = (): Promise<{ accounts: Accounts; orders: Orders }> => {
+    if (closed || sender === undefined) {
+      return Promise.reject(new DeliveryError('DELIVERY_UNAVAILABLE', 'The delivery API is not running.'));
+    }
+    if (services === undefined) {
+      const pending = setup(sender);
+      pending.catch(() => {
+        if (services === pending) services = undefined;
+      });
+      services = pending;
+    }
+    return services;
   };
 
   const addressOf = (request: IncomingMessage) => request.socket.remoteAddress ?? 'unknown';
@@ -96,7 +137,7 @@ export function createDeliveryApi(options: DeliveryApiOptions): DeliveryApi {
   async function principalOf(request: IncomingMessage, ...roles: Role[]): Promise<Principal> {
     const carried = tokenOf(request);
     if (carried === undefined) throw unauthorized('missing');
-    const principal = await ready().accounts.resolve(carried.token);
+    const principal = await (await ready()).accounts.resolve(carried.token);
     const method = request.method ?? 'GET';
     if (carried.via === 'cookie' && method !== 'GET' && method !== 'HEAD') {
       const from = request.headers.origin;
@@ -121,7 +162,7 @@ export function createDeliveryApi(options: DeliveryApiOptions): DeliveryApi {
   };
 
   async function restaurantOr404(id: string): Promise<Restaurant> {
-    const restaurant = ID.test(id) ? await ready().orders.restaurant(id) : undefined;
+    const restaurant = ID.test(id) ? await (await ready()).orders.restaurant(id) : undefined;
     if (restaurant === undefined) throw notFound('restaurant', id);
     return restaurant;
   }
@@ -132,7 +173,7 @@ export function createDeliveryApi(options: DeliveryApiOptions): DeliveryApi {
     for (const key of keys) if (failures.available(key) < 1) failures.check(key, 'failed sign-ins');
     let account: Awaited<ReturnType<Accounts['authenticate']>>;
     try {
-      account = await ready().accounts.authenticate(body.email, body.password);
+      account = await (await ready()).accounts.authenticate(body.email, body.password);
     } catch (err) {
       if (err instanceof DeliveryError && err.code === 'DELIVERY_INVALID_CREDENTIALS')
         for (const key of keys) failures.take(key);
@@ -146,7 +187,7 @@ export function createDeliveryApi(options: DeliveryApiOptions): DeliveryApi {
     status: number,
     account: Awaited<ReturnType<Accounts['authenticate']>>,
   ): Promise<void> {
-    const { token, expiresAt } = await ready().accounts.openSession(account);
+    const { token, expiresAt } = await (await ready()).accounts.openSession(account);
     sendJson(
       response,
       status,
@@ -165,7 +206,9 @@ export function createDeliveryApi(options: DeliveryApiOptions): DeliveryApi {
       methods: {
         GET: async (_q, res) =>
           sendJson(res, 200, {
-            items: (await ready().orders.allRestaurants()).map(({ menu: _, ...r }) => restaurantView(r as Restaurant)),
+            items: (await (await ready()).orders.allRestaurants()).map(({ menu: _, ...r }) =>
+              restaurantView(r as Restaurant),
+            ),
           }),
       },
     },
@@ -188,12 +231,12 @@ export function createDeliveryApi(options: DeliveryApiOptions): DeliveryApi {
         POST: async (req, res) => {
           signUps.check(`address:${addressOf(req)}`, 'sign-ups');
           const body = await readJson(req, SignUp, maxBody);
-          const account = await ready().accounts.create({ ...body, role: 'customer' });
+          const account = await (await ready()).accounts.create({ ...body, role: 'customer' });
           await sendSession(res, 201, account);
         },
         GET: async (req, res) => {
           const principal = await principalOf(req);
-          const account = await ready().accounts.read(principal.id);
+          const account = await (await ready()).accounts.read(principal.id);
           if (account === undefined) throw unauthorized('unknown');
           sendJson(res, 200, publicAccount(account));
         },
@@ -205,7 +248,7 @@ export function createDeliveryApi(options: DeliveryApiOptions): DeliveryApi {
         POST: signIn,
         DELETE: async (req, res) => {
           const principal = await principalOf(req);
-          await ready().accounts.closeSession(principal);
+          await (await ready()).accounts.closeSession(principal);
           sendNoContent(res, { 'Set-Cookie': sessionCookie('', 0, secure) });
         },
       },
@@ -217,7 +260,7 @@ export function createDeliveryApi(options: DeliveryApiOptions): DeliveryApi {
           const principal = await principalOf(req, 'customer');
           const key = idempotencyKeyOf(req);
           const body = await readJson(req, OrderCreate, maxBody);
-          const id = await ready().orders.submit(principal, body, key);
+          const id = await (await ready()).orders.submit(principal, body, key);
           const url = `${options.url}/api/v1/orders/${id}`;
           sendJson(res, 202, { id, status: 'submitted', url }, { Location: url, 'Retry-After': '1' });
         },
@@ -225,7 +268,7 @@ export function createDeliveryApi(options: DeliveryApiOptions): DeliveryApi {
           const principal = await principalOf(req);
           const params = Object.fromEntries(requestTarget(req).searchParams);
           const query = parseWith(ListQuery, params, 'DELIVERY_INVALID_QUERY');
-          sendJson(res, 200, await ready().orders.list(principal, query));
+          sendJson(res, 200, await (await ready()).orders.list(principal, query));
         },
       },
     },
@@ -235,7 +278,7 @@ export function createDeliveryApi(options: DeliveryApiOptions): DeliveryApi {
         GET: async (req, res, [id]) => {
           const principal = await principalOf(req);
           if (!ID.test(id!)) throw notFound('order', id);
-          const { order, etag } = await ready().orders.get(principal, id!);
+          const { order, etag } = await (await ready()).orders.get(principal, id!);
           sendJson(res, 200, order, { ETag: etagHeader(etag) });
         },
       },
@@ -249,7 +292,7 @@ export function createDeliveryApi(options: DeliveryApiOptions): DeliveryApi {
           const hasBody = req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0';
           const body =
             hasBody || req.headers['transfer-encoding'] !== undefined ? await readJson(req, Cancel, maxBody) : {};
-          const { order, etag } = await ready().orders.transition(
+          const { order, etag } = await (await ready()).orders.transition(
             principal,
             id!,
             'cancelled',
@@ -267,7 +310,13 @@ export function createDeliveryApi(options: DeliveryApiOptions): DeliveryApi {
           const principal = await principalOf(req);
           if (!ID.test(id!)) throw notFound('order', id);
           const body = await readJson(req, Transition, maxBody);
-          const { order, etag } = await ready().orders.transition(principal, id!, body.to, body.reason, ifMatchOf(req));
+          const { order, etag } = await (await ready()).orders.transition(
+            principal,
+            id!,
+            body.to,
+            body.reason,
+            ifMatchOf(req),
+          );
           sendJson(res, 200, order, { ETag: etagHeader(etag) });
         },
       },
@@ -320,32 +369,19 @@ export function createDeliveryApi(options: DeliveryApiOptions): DeliveryApi {
   return {
     async start() {
       await ensureEntities(options.bus, topic, logger);
-      const { database: db } = await options.store.databases.createIfNotExists({ id: databaseId });
-      const container = async (id: string, extra: { defaultTtl?: number } = {}) =>
-        (await db.containers.createIfNotExists({ id, partitionKey: '/id', ...extra })).container;
-      const [restaurants, ordersContainer, accountsContainer, sessions] = await Promise.all([
-        container('restaurants'),
-        container('orders'),
-        container('accounts'),
-        container('sessions', { defaultTtl: -1 }),
-      ]);
-      for (const r of demoRestaurants()) {
-        if ((await restaurants.item(r.id, r.id).read()).resource === undefined) await restaurants.items.upsert(r);
-      }
       sender = options.bus.createSender(topic);
-      accounts = createAccounts({ accounts: accountsContainer, sessions, clock, sessionTtlSeconds });
-      orders = createOrders({
-        orders: ordersContainer,
-        restaurants,
-        sender,
-        clock,
-        cache: options.cache,
-        menuTtlMs: options.menuTtlMs ?? 30_000,
-      });
+      // The store may still be opening (PGlite: seconds on a fresh directory): set up behind the
+      // first answers; requests wait for it.
+      ready().catch((err: unknown) =>
+        logger.error({ err }, 'The delivery API could not set up its containers; requests try again.'),
+      );
+    },
+    async ready() {
+      await ready();
     },
     async close() {
-      accounts = undefined;
-      orders = undefined;
+      closed = true;
+      await services?.catch(() => undefined);
       await sender?.close();
     },
     handleRequest(request, response) {

@@ -3,8 +3,8 @@
  * in `startSystem({ parts })`; the processor is the function app's `processOrder`.
  * @module
  */
-import type { AppPartFactory } from '@hubbub/system';
-import { createDeliveryApi, type DeliveryApiOptions } from './api.ts';
+import type { AppPartContext } from '@hubbub/system';
+import { createDeliveryApi, type DeliveryApi, type DeliveryApiOptions } from './api.ts';
 
 export { accountIdOf, createAccounts } from './accounts.ts';
 export { createDeliveryApi, type DeliveryApi, type DeliveryApiOptions } from './api.ts';
@@ -20,7 +20,7 @@ export * from './rules.ts';
 /** The API as an app part of the all-in-one server, on the system's bus and store. */
 export function deliveryApiPart(
   options: Omit<DeliveryApiOptions, 'bus' | 'store' | 'cache' | 'url' | 'logger'> = {},
-): AppPartFactory {
+): (context: AppPartContext) => DeliveryApi {
   return ({ bus, store, cache, url, logger }) =>
     createDeliveryApi({ ...options, bus, store, cache, url, logger: logger.child({ part: 'delivery-api' }) });
 }
