@@ -216,6 +216,12 @@ export class AmqpFront implements Part<AmqpFrontEvents> {
     socket.once('close', () => {
       this.#connections.delete(socket);
       connection.dispose();
+      // rhea clears its heartbeat timers on 'end' or 'error' only; a socket we destroyed has neither.
+      try {
+        (conn as unknown as { _disconnected(): void })._disconnected();
+      } catch {
+        // already torn down
+      }
     });
     conn.accept(socket);
     // rhea buffers a frame of any announced size: check frame sizes first, then hand bytes over.
