@@ -64,6 +64,29 @@ function toRpcException(err: unknown) {
 
 export interface Executor {
   execute(entry: FunctionEntry, request: ExecuteRequest): Promise<RpcInvocationResponse>;
+  /** The attempts under the retry policy, without the invocation's log lines. */
+  run(entry: FunctionEntry, request: ExecuteRequest): Promise<RpcInvocationResponse>;
+}
+
+/** Why an invocation runs, in the words of `func start`'s `Reason=`. */
+export function invocationReason(entry: FunctionEntry): string {
+  const info = entry.trigger.info as Readonly<Record<string, unknown>>;
+  const named = (key: string) => (typeof info[key] === 'string' ? (info[key] as string) : undefined);
+  switch (info.type) {
+    case 'serviceBusTrigger': {
+      const source =
+        named('queueName') ?? `${named('topicName') ?? '?'}/subscriptions/${named('subscriptionName') ?? '?'}`;
+      return `New ServiceBus message detected on '${source}'.`;
+    }
+    case 'httpTrigger':
+      return 'This function was programmatically called via the host APIs.';
+    case 'timerTrigger':
+      return 'Timer fired.';
+    case 'cosmosDBTrigger':
+      return `New changes on container '${named('containerName') ?? named('collectionName') ?? '?'}'.`;
+    default:
+      return `${String(info.type)} fired.`;
+  }
 }
 
 export function createExecutor(
@@ -112,38 +135,66 @@ export function createExecutor(
     return response;
   }
 
+  async function run(entry: FunctionEntry, request: ExecuteRequest): Promise<RpcInvocationResponse> {
+    const policy = request.retry === false ? undefined : retryPolicy(entry.registered.metadata.retryOptions);
+    let retryCount = 0;
+    let last: unknown;
+    for (;;) {
+      try {
+        const retryContext =
+          policy === undefined
+            ? undefined
+            : {
+                retryCount,
+                maxRetryCount: policy.maxRetryCount,
+                ...(last === undefined ? {} : { exception: toRpcException(last) }),
+              };
+        return await attempt(entry, request, retryContext);
+      } catch (err) {
+        last = err;
+        if (policy === undefined || (policy.maxRetryCount >= 0 && retryCount >= policy.maxRetryCount)) throw err;
+        retryCount++;
+        events.emit('invocation:retrying', err, {
+          function: entry.name,
+          invocationId: request.invocationId,
+          retryCount,
+        });
+        services.logger.warn(
+          { function: entry.name, invocationId: request.invocationId, retryCount, err },
+          'Function failed; retrying under its retry policy.',
+        );
+        await sleep(services.clock, policy.delayMs(retryCount), request.signal);
+      }
+    }
+  }
+
   return {
+    /** One `Executing` line before and one `Executed` line after, as `func start` prints them. */
     async execute(entry, request) {
-      const policy = request.retry === false ? undefined : retryPolicy(entry.registered.metadata.retryOptions);
-      let retryCount = 0;
-      let last: unknown;
-      for (;;) {
-        try {
-          const retryContext =
-            policy === undefined
-              ? undefined
-              : {
-                  retryCount,
-                  maxRetryCount: policy.maxRetryCount,
-                  ...(last === undefined ? {} : { exception: toRpcException(last) }),
-                };
-          return await attempt(entry, request, retryContext);
-        } catch (err) {
-          last = err;
-          if (policy === undefined || (policy.maxRetryCount >= 0 && retryCount >= policy.maxRetryCount)) throw err;
-          retryCount++;
-          events.emit('invocation:retrying', err, {
-            function: entry.name,
-            invocationId: request.invocationId,
-            retryCount,
-          });
-          services.logger.warn(
-            { function: entry.name, invocationId: request.invocationId, retryCount, err },
-            'Function failed; retrying under its retry policy.',
-          );
-          await sleep(services.clock, policy.delayMs(retryCount), request.signal);
-        }
+      const name = `Functions.${entry.name}`;
+      const id = request.invocationId;
+      const started = services.clock.now();
+      services.logger.info(
+        { function: entry.name, invocationId: id },
+        `Executing '${name}' (Reason='${invocationReason(entry)}', Id=${id})`,
+      );
+      try {
+        const response = await run(entry, request);
+        const durationMs = services.clock.now() - started;
+        services.logger.info(
+          { function: entry.name, invocationId: id, durationMs },
+          `Executed '${name}' (Succeeded, Id=${id}, Duration=${durationMs}ms)`,
+        );
+        return response;
+      } catch (err) {
+        const durationMs = services.clock.now() - started;
+        services.logger.error(
+          { function: entry.name, invocationId: id, durationMs, error: (err as Error)?.message ?? String(err) },
+          `Executed '${name}' (Failed, Id=${id}, Duration=${durationMs}ms)`,
+        );
+        throw err;
       }
     },
+    run,
   };
 }

@@ -25,6 +25,7 @@ export {
 } from './bridges/signalr.ts';
 export { fromSignalRService, type SignalRServiceOptions, signalRServiceResolver } from './bridges/signalr-rest.ts';
 export { bridgeStore, type StoreConnections, storeConnections } from './bridges/store.ts';
+export { consoleLogger, type LogFormat, logFlagsHelp } from './console-log.ts';
 export { createDemoHub } from './demo.ts';
 export { createStoreAt, engineScheme, openBusAt, openCache } from './engines.ts';
 export {

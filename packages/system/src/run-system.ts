@@ -3,8 +3,8 @@
  * it until Ctrl-C.
  * @module
  */
-import { createConsoleLogger, type LogLevel } from '@hubbub/kernel';
 import { parseCommandArgs, UsageError } from './args.ts';
+import { consoleLogger, logFlagsHelp } from './console-log.ts';
 import { parseKey } from './keys-file.ts';
 import type { RunningSystem, SystemOptions } from './system.ts';
 
@@ -12,7 +12,7 @@ export const systemFlagsHelp = `  --port N            port (default $PORT, $HUBB
   --host H            interface to listen on (default $HUBBUB_HOST or 127.0.0.1)
   --public-url URL    URL browsers reach this server at (default http://<host>:<port>)
   --data DIR          where the bus log, the store and keys live (default $HUBBUB_DATA_DIR or .data)
-  --log-level L       debug, info (default), warn, error ($HUBBUB_LOG_LEVEL)
+${logFlagsHelp}
   Keys are generated into <data>/keys.json on first start; to give them (required with a --host
   beyond loopback): $HUBBUB_SIGNALR_KEY (16+ characters), $HUBBUB_BUS_KEY (name=key) and
   $HUBBUB_STORE_KEY (base64 of 32+ bytes)
@@ -24,6 +24,7 @@ const flags = {
   'public-url': { type: 'string' },
   data: { type: 'string' },
   'log-level': { type: 'string' },
+  'log-format': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -38,10 +39,10 @@ export function parseSystemFlags<E extends Parameters<typeof parseCommandArgs>[1
   const port = Number(portText);
   if (!Number.isInteger(port) || port < 0 || port > 65_535)
     throw new UsageError(`--port: '${portText}' is not a port number.`);
-  const level = String(v['log-level'] ?? process.env.HUBBUB_LOG_LEVEL ?? 'info') as LogLevel;
-  if (!['debug', 'info', 'warn', 'error'].includes(level)) {
-    throw new UsageError(`--log-level: '${level}' is not one of debug, info, warn, error.`);
-  }
+  const logger = consoleLogger({
+    level: v['log-level'] as string | undefined,
+    format: v['log-format'] as string | undefined,
+  });
   const publicUrl = v['public-url'];
   if (publicUrl !== undefined && !/^https?:\/\/[^/]+/.test(String(publicUrl))) {
     throw new UsageError(`--public-url: '${publicUrl}' is not an http(s) URL.`);
@@ -50,7 +51,7 @@ export function parseSystemFlags<E extends Parameters<typeof parseCommandArgs>[1
     port,
     host: String(v.host ?? process.env.HUBBUB_HOST ?? '127.0.0.1'),
     dataDir: String(v.data ?? process.env.HUBBUB_DATA_DIR ?? '.data'),
-    logger: createConsoleLogger({ level }),
+    logger,
     ...(publicUrl === undefined ? {} : { publicUrl: String(publicUrl) }),
   };
   const signalRKey = process.env.HUBBUB_SIGNALR_KEY;

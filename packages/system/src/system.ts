@@ -201,6 +201,15 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   const cors = { origins: (origin: string) => origins.has(origin) || origins.has('*') };
   const door = createFrontDoor(options.rateLimits);
   const bus = await openBusAt(busUrl);
+  const requestLog = logger.child({ part: 'http' });
+  bus.on('deadLettered', (e) =>
+    logger
+      .child({ part: 'bus' })
+      .warn(
+        { entity: e.entity, sequenceNumber: e.sequenceNumber, reason: e.reason },
+        `Dead-lettered message ${e.sequenceNumber} on ${e.entity}: ${e.reason || 'no reason given'}`,
+      ),
+  );
   let cache: Cache;
   let stores: SystemStore;
   try {
@@ -264,6 +273,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     { handleRequest: (req, res) => serveSystemPaths(req, res, home) },
   ]);
   const route = (request: IncomingMessage, response: ServerResponse): boolean => {
+    logRequest(request, response, requestLog);
     door.admit(request, response);
     if (parts.handleRequest(request, response)) return true;
     const path = requestTarget(request).pathname;
@@ -441,6 +451,19 @@ function serveSystemPaths(request: IncomingMessage, response: ServerResponse, ho
     return true;
   }
   return false;
+}
+
+/** A debug line per request when it is answered: method, path (no query: it may carry tokens), status, duration. */
+function logRequest(request: IncomingMessage, response: ServerResponse, logger: Logger): void {
+  const started = performance.now();
+  response.once('finish', () => {
+    const path = requestTarget(request).pathname.slice(0, 256);
+    const ms = Math.round(performance.now() - started);
+    logger.debug(
+      { status: response.statusCode, durationMs: ms },
+      `${request.method} ${path} ${response.statusCode} ${ms}ms`,
+    );
+  });
 }
 
 function isLoopback(host: string): boolean {

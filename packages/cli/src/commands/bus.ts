@@ -5,8 +5,8 @@
 import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { createBusHttpHandler, openBus, type SasKey } from '@hubbub/bus';
-import { closeHttpServer, createConsoleLogger, createHttpServer } from '@hubbub/kernel';
-import { defaultRateLimits, loadKeys, parseCommandArgs, UsageError } from '@hubbub/system';
+import { closeHttpServer, createHttpServer } from '@hubbub/kernel';
+import { consoleLogger, defaultRateLimits, loadKeys, parseCommandArgs, UsageError } from '@hubbub/system';
 import { parseKey } from '../bus-client.ts';
 
 export const summary = 'Run the bus (Service Bus semantics) and its HTTP API on its own';
@@ -63,7 +63,7 @@ export async function run(args: string[]): Promise<number> {
     keys.push(loadKeys(dataDir, {}, []).bus);
   }
 
-  const logger = createConsoleLogger({ bindings: { part: 'bus' } });
+  const logger = consoleLogger({}, { part: 'bus' });
   const bus = await openBus({
     url: values.url ?? 'file://.hubbub/bus',
     ...(values.config === undefined ? {} : { configFile: values.config }),

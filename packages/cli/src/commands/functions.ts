@@ -6,8 +6,15 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { createConsoleLogger, type LogLevel } from '@hubbub/kernel';
-import { engineScheme, parseCommandArgs, startSystem, staticRoutes, UsageError } from '@hubbub/system';
+import {
+  consoleLogger,
+  engineScheme,
+  logFlagsHelp,
+  parseCommandArgs,
+  startSystem,
+  staticRoutes,
+  UsageError,
+} from '@hubbub/system';
 
 export const summary = 'Run an @azure/functions v4 app with a hub and a bus on one port (like func start)';
 
@@ -37,7 +44,7 @@ Queues and topic subscriptions named by the app's triggers are created when miss
                       any (default local.settings.json Host.CORS; always this server's own)
   --static DIR        serve the files in DIR at / instead (x.html also at /x)
   --public-url URL    URL browsers reach this server at (default http://<host>:<port>)
-  --log-level L       debug, info (default), warn, error
+${logFlagsHelp}
   -h, --help          this help
 
 App settings come from local.settings.json "Values", overridden by the environment.`;
@@ -53,6 +60,7 @@ export async function run(args: string[]): Promise<number> {
     'public-url': { type: 'string' },
     static: { type: 'string' },
     'log-level': { type: 'string' },
+    'log-format': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -82,10 +90,7 @@ export async function run(args: string[]): Promise<number> {
   } catch (err) {
     throw new UsageError(`--store ${(err as Error).message.replace(/^storeUrl: /, '')}`, { cause: err });
   }
-  const level = (values['log-level'] ?? 'info') as LogLevel;
-  if (!['debug', 'info', 'warn', 'error'].includes(level)) {
-    throw new UsageError(`--log-level: '${level}' is not one of debug, info, warn, error.`);
-  }
+  const logger = consoleLogger({ level: values['log-level'], format: values['log-format'] });
   if (values.static !== undefined && !existsSync(resolve(values.static))) {
     throw new UsageError(`--static: '${values.static}' is not a directory`);
   }
@@ -109,7 +114,7 @@ export async function run(args: string[]): Promise<number> {
       .split(',')
       .map((o) => o.trim())
       .filter((o) => o !== ''),
-    logger: createConsoleLogger({ level }),
+    logger,
     ...(values['public-url'] === undefined ? {} : { publicUrl: values['public-url'] }),
   });
   const functions = system.functions!;

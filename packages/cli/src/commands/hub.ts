@@ -5,14 +5,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createSignalRService, formatConnectionString, parseConnectionString } from '@hubbub/hub';
-import { createConsoleLogger, type LogLevel } from '@hubbub/kernel';
-import { parseCommandArgs, UsageError } from '@hubbub/system';
+import { consoleLogger, parseCommandArgs, UsageError } from '@hubbub/system';
 import { connectionStrings } from '../signalr-env.ts';
 
 export const summary = 'Run the hub alone as an Azure SignalR Service (serverless) stand-in';
 
 const usage = `Usage: hubbub hub [--port 7071] [--host 127.0.0.1] [--connection-string <cs>]...
-                  [--upstream <url template>]... [--log-level info]
+                  [--upstream <url template>]... [--log-level info] [--log-format pretty|json]
 
 --connection-string  Azure-form; repeat it to accept several keys (the first signs). Default:
                      HUBBUB_SIGNALR_CONNECTION_STRING or AzureSignalRConnectionString; without
@@ -29,6 +28,7 @@ export async function run(args: string[]): Promise<number> {
       'connection-string': { type: 'string', multiple: true },
       upstream: { type: 'string', multiple: true },
       'log-level': { type: 'string' },
+      'log-format': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     false,
@@ -37,10 +37,7 @@ export async function run(args: string[]): Promise<number> {
     process.stdout.write(`${usage}\n`);
     return 0;
   }
-  const level = (values['log-level'] ?? 'info') as LogLevel;
-  if (!['debug', 'info', 'warn', 'error'].includes(level)) {
-    throw new UsageError(`--log-level: '${level}' is not one of debug, info, warn, error.`);
-  }
+  const logger = consoleLogger({ level: values['log-level'], format: values['log-format'] });
   const given = connectionStrings(values['connection-string']);
   const parsed = given.map(parseConnectionString);
   const portText = values.port ?? (parsed[0] ? new URL(parsed[0].endpoint).port || undefined : undefined) ?? '7071';
@@ -52,7 +49,7 @@ export async function run(args: string[]): Promise<number> {
   const service = createSignalRService({
     ...(generated === undefined ? { connectionString: given } : { keys: [generated] }),
     upstream: (values.upstream ?? []).map((urlTemplate) => ({ urlTemplate })),
-    logger: createConsoleLogger({ level }),
+    logger,
   });
   const { url, port: actual } = await service.listen({ port, host });
   // A configured endpoint on another port (e.g. none, with --port 0) would not reach this process.

@@ -6,8 +6,9 @@
 import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
-import { closeHttpServer, createConsoleLogger, createHttpServer, HttpError, sendError } from '@hubbub/kernel';
+import { closeHttpServer, createHttpServer, HttpError, sendError } from '@hubbub/kernel';
 import {
+  consoleLogger,
   createStoreAt,
   createStoreHttpHandler,
   engineScheme,
@@ -173,7 +174,7 @@ async function serve(v: Values, url: string, dataDir: string): Promise<number> {
     [],
   ).store;
 
-  const logger = createConsoleLogger({ bindings: { part: 'store' } });
+  const logger = consoleLogger({}, { part: 'store' });
   const store = await createStoreAt(url, { logger });
   await store.start();
   const api = createStoreHttpHandler(store, {
