@@ -185,7 +185,7 @@ describe('hostile clients', () => {
     const replies = conn.open_receiver({ source: { address: '$cbs' }, name: 'cbs-reply' });
     const status = new Promise<number>((resolve) => {
       replies.on('message', (c) =>
-        resolve(Number((c.message?.application_properties as Record<string, unknown>)['status-code'])),
+        resolve(Number((c.message?.application_properties as Record<string, unknown> | undefined)?.['status-code'])),
       );
     });
     cbs.on('sendable', () => {});
