@@ -241,6 +241,7 @@ describe('reading orders', () => {
       ['?status=lost', 'DELIVERY_INVALID_QUERY', 'status'],
       ['?colour=red', 'DELIVERY_INVALID_QUERY', 'colour'],
       ['?cursor=bm90IGEgY3Vyc29y', 'DELIVERY_INVALID_CURSOR', 'cursor'],
+      ['?limit=1&limit=100', 'DELIVERY_INVALID_QUERY', 'limit'],
     ];
     for (const [query, code, field] of cases) {
       const reply = await api.call('GET', `/api/v1/orders${query}`, { token });
@@ -253,6 +254,27 @@ describe('reading orders', () => {
       token: operator,
     });
     assert.equal(byOther.body.code, 'DELIVERY_INVALID_CURSOR');
+  });
+});
+
+describe('couriers', () => {
+  it('see the orders ready for pick-up and their own; a pick-up by someone else leaves their list', async () => {
+    const order = (await api.order(customer.token, key())).body;
+    const ids = async (token: string) =>
+      (await api.call('GET', '/api/v1/orders?limit=100', { token })).body.items.map((o: { id: string }) => o.id);
+    assert.ok(!(await ids(courier)).includes(order.id), 'not while placed');
+    for (const to of ['accepted', 'preparing', 'ready'])
+      assert.equal((await transition(restaurant, order.id, to)).status, 200);
+    assert.ok((await ids(courier)).includes(order.id), 'ready for pick-up');
+    const offer = await api.call('GET', `/api/v1/orders/${order.id}`, { token: courier });
+    assert.deepEqual(offer.body.next, ['picked_up']);
+    assert.equal(
+      (await transition(operator, order.id, 'picked_up')).status,
+      200,
+      'the operator may pick up for a courier',
+    );
+    assert.ok(!(await ids(courier)).includes(order.id), 'picked up by someone else');
+    assert.equal((await api.call('GET', `/api/v1/orders/${order.id}`, { token: courier })).status, 404);
   });
 });
 

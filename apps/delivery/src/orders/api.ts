@@ -24,15 +24,25 @@ import {
   systemClock,
 } from '@hubbub/kernel';
 import type { Store } from '@hubbub/store';
-import { type Accounts, createAccounts, type Principal, publicAccount, unauthorized } from './accounts.ts';
+import { type Accounts, type Principal, publicAccount, unauthorized } from './accounts.ts';
 import { ensureEntities } from './entities.ts';
 import { DeliveryError, notFound } from './errors.ts';
-import { etagHeader, ifMatchOf, parseWith, readJson, sendNoContent, sessionCookie, tokenOf } from './http.ts';
+import {
+  etagHeader,
+  idempotencyKeyOf,
+  ifMatchOf,
+  isLoopbackOrigin,
+  parseWith,
+  queryOf,
+  readJson,
+  sendNoContent,
+  sessionCookie,
+  tokenOf,
+} from './http.ts';
 import { openApiDocument } from './openapi.ts';
-import { createOrders, type Orders } from './orders.ts';
-import { demoRestaurants } from './restaurants.ts';
 import type { Restaurant, Role } from './rules.ts';
 import { Cancel, ID, ListQuery, OrderCreate, SignIn, SignUp, Transition } from './schemas.ts';
+import { type Services, setupServices } from './services.ts';
 
 export interface DeliveryApiOptions {
   readonly bus: Bus;
@@ -73,7 +83,6 @@ export interface DeliveryApi {
 type Handler = (request: IncomingMessage, response: ServerResponse, params: string[]) => Promise<void>;
 
 const OURS = /^\/api\/(?:openapi\.json$|v1\/(?:restaurants|orders|account|session)(?:\/|$))/;
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{8,128}$/;
 
 export function createDeliveryApi(options: DeliveryApiOptions): DeliveryApi {
   const clock = options.clock ?? systemClock;
@@ -87,42 +96,23 @@ export function createDeliveryApi(options: DeliveryApiOptions): DeliveryApi {
   const failures = createRateLimiter({ ratePerSecond: 1 / 30, burst: options.signInFailureBurst ?? 10, clock });
   const signUps = createRateLimiter({ ratePerSecond: 1 / 6, burst: 20, clock });
   let sender: Sender | undefined;
-  let services: Promise<{ accounts: Accounts; orders: Orders }> | undefined;
+  let services: Promise<Services> | undefined;
   let closed = false;
 
-  /** The containers (created when missing), the demo restaurants, and the services on them. */
-  async function setup(topicSender: Sender): Promise<{ accounts: Accounts; orders: Orders }> {
-    const { database: db } = await options.store.databases.createIfNotExists({ id: databaseId });
-    const container = async (id: string, extra: { defaultTtl?: number } = {}) =>
-      (await db.containers.createIfNotExists({ id, partitionKey: '/id', ...extra })).container;
-    const [restaurants, ordersContainer, accountsContainer, sessions] = await Promise.all([
-      container('restaurants'),
-      container('orders'),
-      container('accounts'),
-      container('sessions', { defaultTtl: -1 }),
-    ]);
-    for (const r of demoRestaurants()) {
-      if ((await restaurants.item(r.id, r.id).read()).resource === undefined) await restaurants.items.upsert(r);
-    }
-    return {
-      accounts: createAccounts({ accounts: accountsContainer, sessions, clock, sessionTtlSeconds }),
-      orders: createOrders({
-        orders: ordersContainer,
-        restaurants,
-        sender: topicSender,
-        clock,
-        cache: options.cache,
-        menuTtlMs: options.menuTtlMs ?? 30_000,
-      }),
-    };
-  }
-
-  const ready = (): Promise<{ accounts: Accounts; orders: Orders }> => {
+  const ready = (): Promise<Services> => {
     if (closed || sender === undefined) {
       return Promise.reject(new DeliveryError('DELIVERY_UNAVAILABLE', 'The delivery API is not running.'));
     }
     if (services === undefined) {
-      const pending = setup(sender);
+      const pending = setupServices({
+        store: options.store,
+        database: databaseId,
+        sender,
+        clock,
+        sessionTtlSeconds,
+        cache: options.cache,
+        menuTtlMs: options.menuTtlMs ?? 30_000,
+      });
       pending.catch(() => {
         if (services === pending) services = undefined;
       });
@@ -266,7 +256,7 @@ export function createDeliveryApi(options: DeliveryApiOptions): DeliveryApi {
         },
         GET: async (req, res) => {
           const principal = await principalOf(req);
-          const params = Object.fromEntries(requestTarget(req).searchParams);
+          const params = queryOf(req);
           const query = parseWith(ListQuery, params, 'DELIVERY_INVALID_QUERY');
           sendJson(res, 200, await (await ready()).orders.list(principal, query));
         },
@@ -391,40 +381,4 @@ export function createDeliveryApi(options: DeliveryApiOptions): DeliveryApi {
       return true;
     },
   };
-}
-
-/** The `Idempotency-Key` header: required, 8–128 visible ASCII characters. */
-function idempotencyKeyOf(request: IncomingMessage): string {
-  const key = request.headers['idempotency-key'];
-  if (key === undefined) {
-    throw new DeliveryError(
-      'DELIVERY_IDEMPOTENCY_KEY_REQUIRED',
-      'Send an Idempotency-Key header (a UUID will do) with each new order.',
-      {
-        detail: { field: 'Idempotency-Key' },
-      },
-    );
-  }
-  if (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key)) {
-    throw new DeliveryError(
-      'DELIVERY_INVALID_IDEMPOTENCY_KEY',
-      'The Idempotency-Key must be 8-128 visible ASCII characters.',
-      {
-        detail: { field: 'Idempotency-Key' },
-      },
-    );
-  }
-  return key;
-}
-
-/** The same server reached through another loopback name (localhost vs 127.0.0.1) is the same site. */
-function isLoopbackOrigin(from: string, own: string): boolean {
-  try {
-    const a = new URL(from);
-    const b = new URL(own);
-    const loopback = (h: string) => h === 'localhost' || h === '127.0.0.1' || h === '[::1]';
-    return a.protocol === b.protocol && a.port === b.port && loopback(a.hostname) && loopback(b.hostname);
-  } catch {
-    return false;
-  }
 }

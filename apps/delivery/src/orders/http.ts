@@ -5,7 +5,7 @@
  * @module
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { readBody } from '@hubbub/kernel';
+import { readBody, requestTarget } from '@hubbub/kernel';
 import type { z } from 'zod';
 import { DeliveryError } from './errors.ts';
 import { issuesOf } from './schemas.ts';
@@ -97,4 +97,56 @@ export function ifMatchOf(request: IncomingMessage): string | undefined {
 
 export function sendNoContent(response: ServerResponse, headers: Record<string, string> = {}): void {
   response.writeHead(204, { ...headers, 'Cache-Control': 'no-store' }).end();
+}
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{8,128}$/;
+
+/** The `Idempotency-Key` header: required, 8–128 visible ASCII characters. */
+export function idempotencyKeyOf(request: IncomingMessage): string {
+  const key = request.headers['idempotency-key'];
+  if (key === undefined) {
+    throw new DeliveryError(
+      'DELIVERY_IDEMPOTENCY_KEY_REQUIRED',
+      'Send an Idempotency-Key header (a UUID will do) with each new order.',
+      {
+        detail: { field: 'Idempotency-Key' },
+      },
+    );
+  }
+  if (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key)) {
+    throw new DeliveryError(
+      'DELIVERY_INVALID_IDEMPOTENCY_KEY',
+      'The Idempotency-Key must be 8-128 visible ASCII characters.',
+      {
+        detail: { field: 'Idempotency-Key' },
+      },
+    );
+  }
+  return key;
+}
+
+/** The same server reached through another loopback name (localhost vs 127.0.0.1) is the same site. */
+export function isLoopbackOrigin(from: string, own: string): boolean {
+  try {
+    const a = new URL(from);
+    const b = new URL(own);
+    const loopback = (h: string) => h === 'localhost' || h === '127.0.0.1' || h === '[::1]';
+    return a.protocol === b.protocol && a.port === b.port && loopback(a.hostname) && loopback(b.hostname);
+  } catch {
+    return false;
+  }
+}
+
+/** The query parameters as one value each; a parameter given twice is DELIVERY_INVALID_QUERY naming it. */
+export function queryOf(request: IncomingMessage): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of requestTarget(request).searchParams) {
+    if (Object.hasOwn(out, name)) {
+      throw new DeliveryError('DELIVERY_INVALID_QUERY', `The query parameter '${name.slice(0, 64)}' is given twice.`, {
+        detail: { field: name.slice(0, 64) },
+      });
+    }
+    out[name] = value;
+  }
+  return out;
 }
