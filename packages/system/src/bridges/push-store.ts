@@ -149,6 +149,16 @@ export function createStoreInstallationRepository(
  */
 export function createStoreOutcomeStore(store: Store, options: PushStoreOptions = {}): OutcomeStore {
   const container = containerOf(store, options.database ?? 'push', 'outcomes');
+  // The last version this process wrote of each recent record, with its etag: an update tries a
+  // replace of that version first (one write instead of a read and a write — a send updates its
+  // record three times); a write by another process fails the etag, and the update reads again.
+  const written = new Map<string, { record: OutcomeRecord; etag: string }>();
+  const remember = (id: string, record: OutcomeRecord, etag: string | undefined) => {
+    written.delete(id);
+    if (etag === undefined) return;
+    written.set(id, { record: structuredClone(record), etag });
+    if (written.size > 10_000) written.delete(written.keys().next().value as string);
+  };
   const itemOf = (record: OutcomeRecord): OutcomeItem => ({
     id: itemId(record.notificationId),
     record,
@@ -158,7 +168,8 @@ export function createStoreOutcomeStore(store: Store, options: PushStoreOptions 
     kind: 'store',
 
     async create(record) {
-      await (await container()).items.upsert(itemOf(record));
+      const { etag } = await (await container()).items.upsert(itemOf(record));
+      remember(record.notificationId, record, etag);
     },
 
     async get(notificationId) {
@@ -170,14 +181,22 @@ export function createStoreOutcomeStore(store: Store, options: PushStoreOptions 
     async update(notificationId, change) {
       const id = itemId(notificationId);
       const c = await container();
+      let known = written.get(notificationId);
       for (;;) {
-        const { resource } = await c.item(id, id).read<OutcomeItem>();
-        if (resource === undefined) return undefined;
-        const next = change(resource.record);
+        let current = known;
+        known = undefined;
+        if (current === undefined) {
+          const { resource } = await c.item(id, id).read<OutcomeItem>();
+          if (resource === undefined) return undefined;
+          current = { record: resource.record, etag: resource._etag };
+        }
+        const next = change(structuredClone(current.record));
         try {
-          await c.item(id, id).replace(itemOf(next), { ifMatch: resource._etag });
+          const { etag } = await c.item(id, id).replace(itemOf(next), { ifMatch: current.etag });
+          remember(notificationId, next, etag);
           return structuredClone(next);
         } catch (err) {
+          written.delete(notificationId);
           if (isStoreError(err) && err.code === 'STORE_PRECONDITION_FAILED') continue;
           if (isStoreError(err) && err.code === 'STORE_NOT_FOUND') return undefined;
           throw err;
@@ -197,6 +216,7 @@ export function createStoreOutcomeStore(store: Store, options: PushStoreOptions 
       const ids: string[] = [];
       for await (const page of pages) for (const row of page.resources) ids.push(row.id);
       let n = 0;
+      written.clear();
       for (const id of ids) {
         try {
           await c.item(id, id).delete();
