@@ -58,6 +58,7 @@ const routes: Array<
   ['delete rule', 'DELETE', () => `${base}/events/subscriptions/all/rules/vip`],
   ['list queues', 'GET', () => `${base}/$Resources/Queues`],
   ['list topics', 'GET', () => `${base}/$Resources/Topics`],
+  ['overview', 'GET', () => `${base}/`],
 ];
 
 /** Everything a request could change: entities, their properties, rules, and every message. */

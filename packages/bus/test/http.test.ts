@@ -326,7 +326,7 @@ describe('bus HTTP API: messages', () => {
   });
 
   it('answers unknown routes 404 and wrong methods 405', async () => {
-    await expectError(await fetch(`${h.base}/`), 404, 'BUS_ROUTE_NOT_FOUND');
+    await expectError(await fetch(`${h.base}/`, { method: 'POST' }), 405, 'BUS_METHOD_NOT_ALLOWED');
     await expectError(await fetch(`${h.base}/$Resources/Things`), 404, 'BUS_ROUTE_NOT_FOUND');
     await expectError(await fetch(`${h.base}/%E0%A4%A/messages`, { method: 'POST' }), 404, 'BUS_ROUTE_NOT_FOUND');
     const res = await fetch(`${h.base}/orders/messages/head`, { method: 'GET' });
@@ -351,6 +351,34 @@ describe('bus HTTP API: management and topics', () => {
     h = await start();
   });
   after(() => stop(h));
+
+  it('GET on the base path lists every queue, topic and subscription with its counts', async () => {
+    await h.bus.admin.createQueue('overview', { maxDeliveryCount: 1 });
+    const sender = h.bus.createSender('overview');
+    await sender.send([{ body: 'a' }, { body: 'b' }, { body: 'poison' }]);
+    await sender.scheduleMessages({ body: 'later' }, new Date(h.clock.now() + 60_000));
+    const receiver = h.bus.createReceiver('overview');
+    const [first] = await receiver.receiveMessages(1, { maxWaitTimeMs: 0 });
+    await first!.deadLetter({ deadLetterReason: 'Poison' });
+    await h.bus.createSender('events').send({ body: 'e' });
+    const res = await fetch(`${h.base}/`);
+    assert.equal(res.status, 200);
+    const overview = (await res.json()) as { queues: Array<{ name: string }>; topics: unknown[] };
+    assert.deepEqual(
+      overview.queues.find((q) => q.name === 'overview'),
+      { name: 'overview', active: 2, scheduled: 1, deferred: 0, locked: 0, deadLettered: 1 },
+    );
+    assert.deepEqual(overview.topics, [
+      {
+        name: 'events',
+        subscriptions: [{ name: 'all', active: 1, scheduled: 0, deferred: 0, locked: 0, deadLettered: 0 }],
+      },
+    ]);
+    await h.bus.admin.deleteQueue('overview');
+    await h.bus.createReceiver('events/subscriptions/all', { receiveMode: 'receiveAndDelete' }).receiveMessages(1, {
+      maxWaitTimeMs: 0,
+    });
+  });
 
   it('creates, reads, updates, lists and deletes queues and topics as JSON', async () => {
     const created = await fetch(`${h.base}/payments`, {

@@ -18,12 +18,14 @@ import {
 import type { Bus } from '../client.ts';
 import * as management from './management.ts';
 import { type MessageContext, peek, receiveHead, sendMessages, settle } from './messages.ts';
+import { busOverview } from './overview.ts';
 import { BusHttpError, sendError, sendJson } from './respond.ts';
 import { parseRoute, type Route, routeEntity } from './route.ts';
 import { type SasKey, type SasRight, verifySasToken } from './sas.ts';
 
 export { type BrokerPropertiesFields, readBrokerProperties, writeBrokerProperties } from './broker-properties.ts';
 export { BATCH_CONTENT_TYPE, parseBatch, toBatchEntry } from './messages.ts';
+export { type BusOverview, busOverview, type EntityCounts } from './overview.ts';
 export { BusHttpError, type BusHttpErrorCode, BusHttpErrorStatus } from './respond.ts';
 export { createSasToken, type SasKey, type SasResult, type SasRight, verifySasToken } from './sas.ts';
 
@@ -68,6 +70,7 @@ const allowed: Record<Route['kind'], readonly string[]> = {
   rules: ['GET'],
   rule: ['GET', 'PUT', 'DELETE'],
   resources: ['GET'],
+  overview: ['GET'],
   entity: ['GET', 'PUT', 'DELETE'],
 };
 
@@ -162,6 +165,9 @@ export function createBusHttpHandler(bus: Bus, options: BusHttpOptions = {}): Bu
         return;
       case 'resources':
         sendJson(res, 200, route.what === 'queues' ? await bus.admin.listQueues() : await bus.admin.listTopics());
+        return;
+      case 'overview':
+        sendJson(res, 200, await busOverview(bus));
         return;
     }
   }

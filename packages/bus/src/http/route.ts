@@ -21,6 +21,8 @@ export type Route =
   | { kind: 'rule'; topic: string; subscription: string; rule: string }
   /** `/$Resources/Queues`, `/$Resources/Topics` */
   | { kind: 'resources'; what: 'queues' | 'topics' }
+  /** `/` (the base path itself): every entity with its counts */
+  | { kind: 'overview' }
   /** `/{entity}` (queue or topic) */
   | { kind: 'entity'; entity: string };
 
@@ -38,7 +40,7 @@ export function parseRoute(pathname: string): Route | undefined {
     return undefined;
   }
   const n = segments.length;
-  if (n === 0) return undefined;
+  if (n === 0) return { kind: 'overview' };
   const join = (end: number): string => segments.slice(0, end).join('/');
   const at = (i: number): string | undefined => segments[n + i];
 
@@ -78,6 +80,7 @@ export function routeEntity(route: Route): string {
     case 'rule':
       return `${route.topic}/subscriptions/${route.subscription}`;
     case 'resources':
+    case 'overview':
       return '';
   }
 }
