@@ -359,7 +359,7 @@ describe('bus HTTP API: management and topics', () => {
     await sender.scheduleMessages({ body: 'later' }, new Date(h.clock.now() + 60_000));
     const receiver = h.bus.createReceiver('overview');
     const [first] = await receiver.receiveMessages(1, { maxWaitTimeMs: 0 });
-    await first!.deadLetter({ deadLetterReason: 'Poison' });
+    await first!.deadLetter({ reason: 'Poison' });
     await h.bus.createSender('events').send({ body: 'e' });
     const res = await fetch(`${h.base}/`);
     assert.equal(res.status, 200);
