@@ -10,7 +10,7 @@ import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { packageRoot } from '@hubbub/kernel';
 import { glob, isDynamicPattern } from 'tinyglobby';
-import { Registry, withRegistry } from './core-module.ts';
+import { markHttpStream, Registry, withRegistry } from './core-module.ts';
 import { FunctionsError } from './errors.ts';
 
 const requireHere = createRequire(import.meta.url);
@@ -106,15 +106,23 @@ function forgetAppModules(appDir: string): void {
   }
 }
 
-/** Turns the library's process-wide `enableHttpStream` back off so later apps in this process work. */
-function resetHttpStream(appDir: string): void {
+/**
+ * Copies of the library an app switched to HTTP streaming: its setup is locked for good once the
+ * host starts the library's proxy, so the next load in this process requires a fresh copy (CommonJS
+ * apps; an ESM app keeps the copy it imported first).
+ */
+const lockedLibraries = new Set<string>();
+
+function forgetLockedLibraries(): void {
+  for (const path of lockedLibraries) delete requireHere.cache[path];
+  lockedLibraries.clear();
+}
+
+function libraryPath(appDir: string): string | undefined {
   try {
-    const library = requireHere(requireHere.resolve('@azure/functions', { paths: [appDir] })) as {
-      app?: { setup?: (options: { enableHttpStream: boolean }) => void };
-    };
-    library.app?.setup?.({ enableHttpStream: false });
+    return requireHere.resolve('@azure/functions', { paths: [appDir] });
   } catch {
-    /* the app's library cannot be reached or is locked; nothing more to undo */
+    return undefined;
   }
 }
 
@@ -133,6 +141,7 @@ export async function loadApp(appDir: string, log: Registry['log']): Promise<Loa
   const load = ++generation;
   await withRegistry(registry, async () => {
     forgetAppModules(dir);
+    forgetLockedLibraries();
     for (const file of entryPoints) {
       const path = isAbsolute(file) ? file : join(dir, file);
       try {
@@ -152,15 +161,8 @@ export async function loadApp(appDir: string, log: Registry['log']): Promise<Loa
       }
     }
   });
-  if (registry.unsupported !== undefined) {
-    resetHttpStream(dir);
-    throw new FunctionsError(
-      'FUNCTIONS_UNSUPPORTED',
-      `The app enables ${registry.unsupported}, which Hubbub does not support.`,
-      {
-        detail: { appDir: dir, feature: registry.unsupported },
-      },
-    );
-  }
+  markHttpStream(registry);
+  const library = registry.httpStream ? libraryPath(dir) : undefined;
+  if (library !== undefined) lockedLibraries.add(library);
   return { registry, entryPoints, packageJson };
 }

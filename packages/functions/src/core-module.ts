@@ -22,8 +22,8 @@ export interface RegisteredFunction {
 export class Registry {
   readonly functions: RegisteredFunction[] = [];
   readonly hooks = new Map<string, HookCallback[]>();
-  /** Set when the library announced a feature this host cannot honour. */
-  unsupported: string | undefined;
+  /** Set when the library announced HTTP streaming (`app.setup({ enableHttpStream: true })`) while the app loaded. */
+  httpStream = false;
 
   readonly log: (level: string, category: string, message: string) => void;
 
@@ -104,11 +104,28 @@ const coreApi = {
   log(level: string, category: string, message: string): void {
     const registry = target();
     if (registry === undefined) return;
-    // The library announces streaming through a system log; this host serves HTTP over RPC data only.
-    if (loading === registry && message === 'HTTP streaming enabled.') registry.unsupported = 'enableHttpStream';
+    // The library announces streaming through a system log (before any function sets its programming model).
+    if (loading === registry && message === 'HTTP streaming enabled.') registry.httpStream = true;
     registry.log(level, category, message);
   },
 };
+
+/**
+ * Programming models (one per copy of the library) that run HTTP streaming. The library's switch is
+ * process-wide and locked once the app started: every later app on the same copy streams too.
+ */
+const streaming = new WeakSet<ProgrammingModel>();
+
+/** Records that the functions of `registry` (and so their library copy) stream HTTP. */
+export function markHttpStream(registry: Registry): void {
+  if (!registry.httpStream) return;
+  for (const fn of registry.functions) streaming.add(fn.programmingModel);
+}
+
+/** Whether the library copy of `model` runs HTTP requests and responses through its HTTP proxy. */
+export function streamsHttp(model: ProgrammingModel): boolean {
+  return streaming.has(model);
+}
 
 let installed = false;
 

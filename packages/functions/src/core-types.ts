@@ -118,6 +118,8 @@ export interface ProgrammingModel {
   name: string;
   version: string;
   getInvocationModel(coreContext: CoreInvocationContext): InvocationModel | Promise<InvocationModel>;
+  /** What the worker can do; with HTTP streaming on, the library's own HTTP proxy starts and its URL is `HttpUri`. */
+  getCapabilities?(capabilities: Record<string, string>): Promise<Record<string, string>>;
 }
 
 export type FunctionCallback = (...args: unknown[]) => unknown;

@@ -19,7 +19,7 @@ export const FunctionsErrorStatus = {
   FUNCTIONS_INVALID_SCHEDULE: 500,
   /** A binding needs a hub or bus the host was not given. */
   FUNCTIONS_BINDING_UNAVAILABLE: 500,
-  /** The app asked for something this host does not support (e.g. `enableHttpStream`). */
+  /** The app asked for something this host does not support (e.g. self-settled messages). */
   FUNCTIONS_UNSUPPORTED: 500,
   /** The request cannot be bound: a query parameter a binding expression reads is given twice. */
   FUNCTIONS_BAD_REQUEST: 400,

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createFunctionsHost } from '../src/index.ts';
-import { fixture, serve } from './support.ts';
+import { fixture } from './support.ts';
 
 async function startFails(app: string, settings: Record<string, string> = {}) {
   const host = createFunctionsHost({ appDir: fixture(app), settings, strict: true });
@@ -27,7 +27,6 @@ describe('loading failures (strict)', () => {
     ['broken-unknown-binding', 'FUNCTIONS_UNKNOWN_BINDING'],
     ['broken-unknown-trigger', 'FUNCTIONS_UNKNOWN_BINDING'],
     ['broken-missing-setting', 'FUNCTIONS_INVALID_SETTING'],
-    ['broken-streaming', 'FUNCTIONS_UNSUPPORTED'],
     ['broken-route', 'FUNCTIONS_INVALID_BINDING'],
     ['broken-schedule', 'FUNCTIONS_INVALID_SCHEDULE'],
     ['broken-settings', 'FUNCTIONS_INVALID_SETTING'],
@@ -38,14 +37,6 @@ describe('loading failures (strict)', () => {
       assert.equal(err.code, code, err.message);
     });
   }
-
-  it('leaves HTTP working for the next app after refusing enableHttpStream', async () => {
-    const err = await startFails('broken-streaming');
-    assert.equal(err.code, 'FUNCTIONS_UNSUPPORTED');
-    await using app = await serve({ app: 'esm-app' });
-    const res = await fetch(`${app.base}/api/extra`, { signal: AbortSignal.timeout(5_000) });
-    assert.deepEqual(await res.json(), { esm: true });
-  });
 
   it('reports a package.json that is not JSON', async (t) => {
     const dir = await mkdtemp(join(tmpdir(), 'hubbub-functions-'));

@@ -5,12 +5,14 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { requestTarget } from '@hubbub/kernel';
-import type { RpcHttpData } from '../../core-types.ts';
+import { streamsHttp } from '../../core-module.ts';
+import type { RpcHttpData, RpcTypedData } from '../../core-types.ts';
 import { FunctionsError, invocationError } from '../../errors.ts';
 import type { ExtensionContext, Invoke, Trigger } from '../../extension.ts';
 import { httpOutputBinding, httpTriggerBinding } from './bindings.ts';
 import { checkKey, compileHttpRoutes, type HttpRoute, matchRoute } from './routes.ts';
 import { flatHeaders, readBody, toRpcHttpRequest, writeRpcHttpResponse } from './rpc-http.ts';
+import { forward, libraryProxy } from './stream.ts';
 
 /** host.json `extensions.http` and the host's body limit. */
 export interface HttpConfig {
@@ -25,8 +27,12 @@ export interface HttpConfig {
 export function httpTrigger(context: ExtensionContext, config: HttpConfig): Trigger {
   return {
     binding: httpTriggerBinding,
-    start(functions, invoke) {
+    async start(functions, invoke) {
       const routes = compileHttpRoutes(functions);
+      // Streaming apps: the library's proxy starts now, so a failure to start it fails the start.
+      for (const entry of functions) {
+        if (streamsHttp(entry.registered.programmingModel)) await libraryProxy(entry.registered.programmingModel);
+      }
       const described = new Map(
         routes.map((r) => [
           r.entry.name,
@@ -65,9 +71,11 @@ async function serveHttp(
   const method = (req.method ?? 'GET').toUpperCase();
   const match = matchRoute(routes, method, path.slice(prefix.length));
   if (config.enforceKeys) checkKey(context.keys, match, req, url.searchParams);
+  const entry = match.route.entry;
+  if (streamsHttp(entry.registered.programmingModel))
+    return serveStreamed(context, config, match, invoke, req, res, url);
   const body = await readBody(req, config.maxRequestBodyBytes);
   const headers = flatHeaders(req);
-  const entry = match.route.entry;
   const invocationId = context.ids.uuid();
   const query = Object.fromEntries(url.searchParams);
   const repeatedQuery = repeatedNames(url.searchParams);
@@ -91,12 +99,7 @@ async function serveHttp(
     },
     retry: false,
   }).catch((err: unknown) => {
-    const error = invocationError(err, entry.name, invocationId);
-    if ((error.status ?? 500) >= 500) {
-      context.events.emit('invocation:failed', error, { function: entry.name, trigger: 'httpTrigger', invocationId });
-      context.logger.error({ err, function: entry.name, invocationId }, 'HTTP function failed.');
-    }
-    throw error;
+    throw failed(context, err, entry.name, invocationId);
   });
   const httpOut = entry.outputs.find((o) => o.kind === httpOutputBinding);
   const data =
@@ -106,6 +109,57 @@ async function serveHttp(
         ? response.returnValue
         : response.outputData?.find((o) => o.name === httpOut.name)?.data;
   writeRpcHttpResponse(res, (data?.http ?? undefined) as RpcHttpData | undefined, method === 'HEAD');
+}
+
+/** The error an HTTP invocation failed with; a server-side one is reported first. */
+function failed(context: ExtensionContext, err: unknown, name: string, invocationId: string): FunctionsError {
+  const error = invocationError(err, name, invocationId);
+  if ((error.status ?? 500) >= 500) {
+    context.events.emit('invocation:failed', error, { function: name, trigger: 'httpTrigger', invocationId });
+    context.logger.error({ err, function: name, invocationId }, 'HTTP function failed.');
+  }
+  return error;
+}
+
+/**
+ * One invocation of a streaming app: the request goes to the library's proxy as it arrives and the
+ * library's answer comes back as it is written (see stream.ts).
+ */
+async function serveStreamed(
+  context: ExtensionContext,
+  config: HttpConfig,
+  match: ReturnType<typeof matchRoute>,
+  invoke: Invoke,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+): Promise<void> {
+  const entry = match.route.entry;
+  const invocationId = context.ids.uuid();
+  const proxy = await libraryProxy(entry.registered.programmingModel);
+  const exchange = await forward(proxy, invocationId, req, res, url, config.maxRequestBodyBytes);
+  const headers = flatHeaders(req);
+  const triggerMetadata: Record<string, RpcTypedData> = { Headers: { json: JSON.stringify(headers) } };
+  for (const [name, value] of Object.entries(match.params)) triggerMetadata[name] = { string: value };
+  const query = Object.fromEntries(url.searchParams);
+  let failure: unknown;
+  try {
+    await invoke(entry, {
+      invocationId,
+      triggerData: { http: { method: req.method ?? 'GET', url: url.href, headers, params: match.params, body: null } },
+      triggerMetadata,
+      data: {
+        invocationId,
+        expressions: { headers, query, values: { ...match.params, query, headers } },
+      },
+      retry: false,
+    });
+  } catch (err) {
+    failure = err;
+  }
+  exchange.finish(failure);
+  if (failure !== undefined) throw failed(context, failure, entry.name, invocationId);
+  await exchange.done;
 }
 
 /** Whether a request is for the functions: under the route prefix, or with a malformed target (answered 400). */
