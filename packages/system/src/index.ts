@@ -24,6 +24,7 @@ export {
   hubServerResolver,
 } from './bridges/signalr.ts';
 export { fromSignalRService, type SignalRServiceOptions, signalRServiceResolver } from './bridges/signalr-rest.ts';
+export { functionsUpstream, SIGNALR_UPSTREAM_PATH, upstreamFetch } from './bridges/signalr-upstream.ts';
 export { bridgeStore, type StoreConnections, storeConnections } from './bridges/store.ts';
 export { consoleLogger, type LogFormat, logFlagsHelp } from './console-log.ts';
 export { createDemoHub } from './demo.ts';
