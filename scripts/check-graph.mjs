@@ -20,7 +20,7 @@ const allowed = {
   cache: ['kernel'],
   push: ['kernel'],
   'test-kit': [],
-  system: ['kernel', 'hub-protocol', 'hub', 'bus', 'functions', 'cache', 'store', 'push', 'test-kit'],
+  system: ['kernel', 'hub-protocol', 'hub', 'bus', 'bus-amqp', 'functions', 'cache', 'store', 'push', 'test-kit'],
   cli: ['kernel', 'hub-protocol', 'hub', 'bus', 'functions', 'system', 'test-kit'],
 };
 /** Nothing imports the CLI: it is commands only; apps and benchmarks sit on @hubbub/system. */

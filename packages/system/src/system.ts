@@ -20,6 +20,7 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { type Bus, type BusHttpHandler, createBusHttpHandler } from '@hubbub/bus';
+import { type AmqpFront, createAmqpFront, DEFAULT_AMQP_PORT } from '@hubbub/bus-amqp';
 import type { Cache } from '@hubbub/cache';
 import { createFunctionsHost, type FunctionsHost } from '@hubbub/functions';
 import { createCors, createHubServer, createSignalRService, type HubServer, type SignalRService } from '@hubbub/hub';
@@ -89,6 +90,12 @@ export interface SystemOptions {
   push?: SystemPushOptions | false;
   /** The Notification Hubs front's port; 0 picks a free one. @default 7443, or 0 when `port` is 0 */
   pushPort?: number;
+  /**
+   * The bus's AMQP 1.0 front for the official `@azure/service-bus` SDK (plain TCP, connection string
+   * ending in `UseDevelopmentEmulator=true`) on this port of `host`; 0 picks a free one; `false`: off.
+   * @default 5673, or 0 when `port` is 0
+   */
+  amqpPort?: number | false;
   /** The function app to run. */
   app?: FunctionApp;
   /**
@@ -166,6 +173,10 @@ export interface RunningSystem {
   readonly pushCaPath: string | undefined;
   /** The keys in force: SignalR access key, bus shared access key, store master key, app secrets. */
   readonly keys: SystemKeys;
+  /** The bus's AMQP front (undefined with `amqpPort: false`). */
+  readonly amqp: AmqpFront | undefined;
+  /** `Endpoint=sb://HOST:PORT;SharedAccessKeyName=…;SharedAccessKey=…;UseDevelopmentEmulator=true` for the SDK. */
+  readonly amqpConnectionString: string | undefined;
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -307,6 +318,32 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     await Promise.all([hubs.close(), bus.close(), cache.close(), stores.close()]);
     throw err;
   }
+  let amqp: AmqpFront | undefined;
+  if (options.amqpPort !== false) {
+    try {
+      amqp = createAmqpFront({
+        bus,
+        keys: [keys.bus],
+        host,
+        port: options.amqpPort ?? (options.port === 0 ? 0 : DEFAULT_AMQP_PORT),
+      });
+      amqp.on('connectionError', (err) =>
+        logger.child({ part: 'bus-amqp' }).warn({ err }, `AMQP connection closed: ${err.message}`),
+      );
+      await amqp.start();
+    } catch (err) {
+      await amqp?.close().catch(() => undefined);
+      await push?.close().catch(() => undefined);
+      await closeHttpServer(server);
+      await Promise.all([hubs.close(), bus.close(), cache.close(), stores.close()]);
+      throw err;
+    }
+  }
+  const amqpConnectionString =
+    amqp === undefined ? undefined : amqp.connectionString(keys.bus, host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host);
+  if (amqpConnectionString !== undefined) {
+    logger.info({ part: 'bus-amqp' }, `Service Bus SDK connection string: ${amqpConnectionString}`);
+  }
   const { port } = server.address() as AddressInfo;
   const url =
     options.publicUrl?.replace(/\/+$/, '') ??
@@ -333,7 +370,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   const stop = async () => {
     stopDemo();
     await closeParts(appParts, logger);
-    await Promise.all([service.close(), hubs.close(), push?.close()]);
+    await Promise.all([service.close(), hubs.close(), push?.close(), amqp?.close()]);
     await closeHttpServer(server);
     await Promise.all([bus.close(), cache.close(), stores.close()]);
   };
@@ -418,6 +455,8 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     pushHubName: push?.hubName,
     pushCaPath: push?.caPath,
     keys,
+    amqp,
+    amqpConnectionString,
     close,
     [Symbol.asyncDispose]: close,
   };
