@@ -340,7 +340,9 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     }
   }
   const amqpConnectionString =
-    amqp === undefined ? undefined : amqp.connectionString(keys.bus, host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host);
+    amqp === undefined
+      ? undefined
+      : amqp.connectionString(keys.bus, host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host);
   if (amqpConnectionString !== undefined) {
     logger.info({ part: 'bus-amqp' }, `Service Bus SDK connection string: ${amqpConnectionString}`);
   }
@@ -437,6 +439,9 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
       bus: { url: `${url}/bus`, key: keys.bus },
       store: { url: `${url}/store`, key: keys.store },
       signalR: { connectionString },
+      ...(push === undefined
+        ? {}
+        : { push: { connectionString: push.connectionString(), hubName: push.hubName, caPath: push.caPath } }),
     });
   }
 
