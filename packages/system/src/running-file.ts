@@ -26,6 +26,8 @@ export interface RunningInfo {
   readonly store: { readonly url: string; readonly key: string };
   /** `Endpoint=…;AccessKey=…;Version=1.0;` of the SignalR Service stand-in. */
   readonly signalR: { readonly connectionString: string };
+  /** The Notification Hubs front (absent with push off): full-rights connection string, hub, the CA clients trust. */
+  readonly push?: { readonly connectionString: string; readonly hubName: string; readonly caPath: string | undefined };
 }
 
 export const runningFilePath = (dataDir: string): string => join(dataDir, RUNNING_FILE);

@@ -56,6 +56,12 @@ describe('the push part of the system', () => {
         listen: system.keys.push.listen,
         ca: readFileSync(join(dataDir, 'tls', 'ca.pem'), 'utf8'),
       };
+      const running = JSON.parse(readFileSync(join(dataDir, 'running.json'), 'utf8'));
+      assert.deepEqual(running.push, {
+        connectionString: system.pushConnectionString,
+        hubName: 'hubbub',
+        caPath: system.pushCaPath,
+      });
       const file = JSON.parse(readFileSync(join(dataDir, 'keys.json'), 'utf8'));
       assert.equal(file.vapidPublicKey, first.vapid);
       assert.equal(file.pushFullKey, first.full);
