@@ -6,6 +6,7 @@
 import { parseCommandArgs, UsageError } from './args.ts';
 import { consoleLogger, logFlagsHelp } from './console-log.ts';
 import { parseKey } from './keys-file.ts';
+import { pushFlags, pushFlagsHelp, pushOptionsFrom } from './push-env.ts';
 import type { RunningSystem, SystemOptions } from './system.ts';
 
 export const systemFlagsHelp = `  --port N            port (default $PORT, $HUBBUB_PORT or 7071)
@@ -16,6 +17,7 @@ ${logFlagsHelp}
   Keys are generated into <data>/keys.json on first start; to give them (required with a --host
   beyond loopback): $HUBBUB_SIGNALR_KEY (16+ characters), $HUBBUB_BUS_KEY (name=key) and
   $HUBBUB_STORE_KEY (base64 of 32+ bytes)
+${pushFlagsHelp}
   -h, --help          this help`;
 
 const flags = {
@@ -26,9 +28,13 @@ const flags = {
   'log-level': { type: 'string' },
   'log-format': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
+  ...pushFlags,
 } as const;
 
-export type SystemFlags = Pick<SystemOptions, 'port' | 'host' | 'publicUrl' | 'dataDir' | 'logger' | 'keys'>;
+export type SystemFlags = Pick<
+  SystemOptions,
+  'port' | 'host' | 'publicUrl' | 'dataDir' | 'logger' | 'keys' | 'push' | 'pushPort'
+>;
 
 /** Parses the shared flags plus `extra`; `undefined` means `--help` was asked for. */
 export function parseSystemFlags<E extends Parameters<typeof parseCommandArgs>[1]>(args: string[], extra: E) {
@@ -64,6 +70,9 @@ export function parseSystemFlags<E extends Parameters<typeof parseCommandArgs>[1
       ...(storeKey ? { store: storeKey } : {}),
     };
   }
+  const { keys: pushKeys, ...push } = pushOptionsFrom(v, process.env);
+  Object.assign(system, push);
+  if (pushKeys !== undefined) system.keys = { ...system.keys, push: pushKeys };
   return { system, values: v, positionals };
 }
 
