@@ -29,6 +29,7 @@ export {
   type BusHttpHandler,
   type BusHttpOptions,
   type BusOverview,
+  busOverview,
   createBusHttpHandler,
   createSasToken,
   type EntityCounts,

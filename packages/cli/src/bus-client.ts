@@ -6,6 +6,8 @@
  */
 import {
   type Bus,
+  type BusOverview,
+  busOverview,
   createSasToken,
   openBus,
   type ReceivedMessage,
@@ -14,7 +16,7 @@ import {
   writeBrokerProperties,
 } from '@hubbub/bus';
 import { HubbubError } from '@hubbub/kernel';
-import { parseKey, runningFilePath, storedBusKey, UsageError } from '@hubbub/system';
+import { parseKey, runningFilePath, STATUS_PATH, type SystemStatus, storedBusKey, UsageError } from '@hubbub/system';
 import { dataDirFrom, locate, runningSystem, whereToPoint } from './locate.ts';
 
 export { parseKey };
@@ -65,6 +67,13 @@ export interface BusTarget {
   /** One message, waiting up to `timeoutSeconds`; `lock` = peek-lock (settle it), else receive-and-delete. */
   receive(entity: string, lock: boolean, timeoutSeconds: number): Promise<Received | undefined>;
   peek(entity: string, count: number, fromSequenceNumber: number): Promise<CliMessage[]>;
+  /** Every entity with its counts (`GET /bus`). */
+  overview(): Promise<BusOverview>;
+  /**
+   * The hubs and functions of the running system this bus is part of (`GET /hubbub/status`);
+   * `undefined` for a bus on its own (`hubbub bus`, `file://`, `memory://`).
+   */
+  status(): Promise<SystemStatus | undefined>;
   close(): Promise<void>;
 }
 
@@ -134,13 +143,20 @@ class HttpTarget implements BusTarget {
     this.#hint = hint;
   }
 
+  /** The system's root: the bus's base URL without its `/bus`. */
+  get #root(): string {
+    return this.#base.replace(/\/bus$/, '');
+  }
+
   async #fetch(
     path: string,
     init: Omit<RequestInit, 'headers'> & { headers?: Record<string, string> },
   ): Promise<Response> {
-    const url = `${this.#base}${path}`;
+    // A path starting with '//' is on the system's root rather than under the bus's base path.
+    const url = path.startsWith('//') ? `${this.#root}${path.slice(1)}` : `${this.#base}${path}`;
+    const resource = path.startsWith('//') ? url : this.#base;
     const headers: Record<string, string> = { ...init.headers };
-    if (this.#key !== undefined) headers.authorization = createSasToken(this.#base, this.#key, Date.now() / 1000 + 600);
+    if (this.#key !== undefined) headers.authorization = createSasToken(resource, this.#key, Date.now() / 1000 + 600);
     let res: Response;
     try {
       res = await fetch(url, { ...init, headers });
@@ -253,6 +269,19 @@ class HttpTarget implements BusTarget {
     });
   }
 
+  async overview(): Promise<BusOverview> {
+    return (await (await this.#fetch('/', { method: 'GET' })).json()) as BusOverview;
+  }
+
+  async status(): Promise<SystemStatus | undefined> {
+    try {
+      return (await (await this.#fetch(`/${STATUS_PATH}`, { method: 'GET' })).json()) as SystemStatus;
+    } catch (err) {
+      if (err instanceof RemoteError && err.status === 404) return undefined;
+      throw err;
+    }
+  }
+
   async close(): Promise<void> {}
 }
 
@@ -360,6 +389,14 @@ class DirectTarget implements BusTarget {
     const got = await receiver.peekMessages(count, { fromSequenceNumber: BigInt(from) });
     await receiver.close();
     return got.map((m) => fromReceived(m.toJSON(), Buffer.from(m.bodyBytes)));
+  }
+
+  overview(): Promise<BusOverview> {
+    return busOverview(this.#bus);
+  }
+
+  async status(): Promise<undefined> {
+    return undefined;
   }
 
   async close(): Promise<void> {

@@ -223,6 +223,12 @@ export class Hub extends TypedEmitter<HubEvents> implements ConnectionOwner {
   hasGroup(group: string): boolean {
     return (this.#groups.get(group)?.size ?? 0) > 0;
   }
+  /** Groups with at least one connection of this node. */
+  get groupCount(): number {
+    let n = 0;
+    for (const members of this.#groups.values()) if (members.size > 0) n++;
+    return n;
+  }
   /** User group memberships (`groups.addUser`) this node keeps for users' future connections. */
   get userGroupMembershipCount(): number {
     return this.#userGroups.size;

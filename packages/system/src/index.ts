@@ -55,6 +55,7 @@ export {
   runningFilePath,
 } from './running-file.ts';
 export { createStaticFiles, type StaticFiles, signalRBrowserClient, staticRoutes } from './static.ts';
+export { createStatusRoute, STATUS_PATH, type StatusSources, type SystemStatus, systemStatus } from './status.ts';
 export {
   type AppPart,
   type AppPartContext,

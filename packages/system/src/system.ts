@@ -50,6 +50,7 @@ import { listenOn } from './listen.ts';
 import { createSystemPush, DEFAULT_PUSH_PORT, type SystemPush, type SystemPushOptions } from './push-part.ts';
 import { removeRunningFile, writeRunningFile } from './running-file.ts';
 import { createStaticFiles, signalRBrowserClient } from './static.ts';
+import { createStatusRoute } from './status.ts';
 import { createSystemStore, type SystemStore } from './store-part.ts';
 
 export interface FunctionApp {
@@ -276,6 +277,11 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     { handleUpgrade: (req, socket, head) => signalR?.handleUpgrade(req, socket, head) ?? false },
     hubs,
     { handleRequest: (req, res) => mountedBusApi(busApi, req, res) },
+    createStatusRoute({
+      key: keys.bus,
+      hubServers: () => (signalR === undefined ? [hubs] : [hubs, signalR.hubServer]),
+      functions: () => functions,
+    }),
     stores.api,
     { handleRequest: (req, res) => push?.handleRequest(req, res) ?? false },
     { handleRequest: (req, res) => appParts.some((p) => p.handleRequest?.(req, res) === true) },
