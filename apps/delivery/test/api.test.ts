@@ -102,6 +102,13 @@ describe('the OpenAPI document', () => {
     assert.equal(create.additionalProperties, false);
     assert.equal(create.properties.items.items.properties.quantity.maximum, 50);
     assert.equal(doc.components.schemas.SignUp.properties.password.minLength, 8);
+    const list = doc.paths['/api/v1/orders'].get.parameters;
+    assert.deepEqual(
+      list.map((p: { name: string }) => p.name),
+      ['limit', 'cursor', 'status'],
+    );
+    assert.equal(list[0].schema.maximum, 100);
+    assert.ok(list[2].schema.enum.includes('picked_up'));
     // Every $ref resolves to a component.
     const refs = JSON.stringify(doc).match(/#\/components\/schemas\/[A-Za-z]+/g) ?? [];
     for (const ref of new Set(refs)) assert.ok(doc.components.schemas[ref.split('/').at(-1)!], ref);

@@ -37,6 +37,17 @@ const common = {
   '415': error('The body is not application/json'),
 };
 
+/** The query parameters a query schema allows, each with its JSON Schema. */
+function queryParameters(schema: z.ZodType): Record<string, unknown>[] {
+  const json = z.toJSONSchema(schema, { io: 'input' }) as { properties?: Record<string, unknown>; required?: string[] };
+  return Object.entries(json.properties ?? {}).map(([name, property]) => ({
+    name,
+    in: 'query',
+    required: json.required?.includes(name) ?? false,
+    schema: property,
+  }));
+}
+
 let cached: { schemas: Record<string, unknown> } | undefined;
 
 /** The component schemas: every schema of `schemas.ts` with an id. */
@@ -156,11 +167,7 @@ export function openApiDocument(serverUrl: string): Record<string, unknown> {
         get: {
           summary: 'The orders the caller may see, newest first',
           security: signedIn,
-          parameters: [
-            { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 100, default: 20 } },
-            { name: 'cursor', in: 'query', schema: { type: 'string' } },
-            { name: 'status', in: 'query', schema: { type: 'string' } },
-          ],
+          parameters: queryParameters(schemas.ListQuery),
           responses: { '200': reply('A page', 'OrderPage'), '400': common['400'], '401': common['401'] },
         },
       },
