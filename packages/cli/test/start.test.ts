@@ -25,6 +25,17 @@ describe('hubbub start', () => {
       assert.match(await page.text(), /signalr\.min\.js/);
       assert.equal((await fetch(`${url}/vendor/signalr.min.js`)).status, 200);
       assert.equal((await fetch(`${url}/nope`)).status, 404);
+      // The push part: its connection string, hub and the CA to trust, in the banner.
+      const cs =
+        /Push: +(Endpoint=sb:\/\/127\.0\.0\.1:\d+\/;SharedAccessKeyName=DefaultFullSharedAccessSignature;SharedAccessKey=\S+)/.exec(
+          run.stdout(),
+        );
+      assert.ok(cs, run.stdout());
+      assert.match(
+        run.stdout(),
+        new RegExp(`hub hubbub \\(Notification Hubs SDK; trust NODE_EXTRA_CA_CERTS=${join(data, 'tls', 'ca.pem')}\\)`),
+      );
+      assert.equal((await fetch(`${url}/push/vapid-public-key`)).status, 200);
 
       const a = new signalR.HubConnectionBuilder()
         .withUrl(`${url}/hubs/demo`)

@@ -1,15 +1,12 @@
 /**
  * The push part on the command line (`npm start`, `hubbub start`): its flags and environment
- * variables turned into `startSystem` options, and the banner lines that tell a developer how to
- * reach it — the Notification Hubs connection string, the hub name and the CA to trust.
+ * variables turned into `startSystem` options.
  * @module
  */
 import { readFileSync } from 'node:fs';
 import { UsageError } from './args.ts';
 import type { PushKeys } from './keys-file.ts';
 import type { SystemPushOptions } from './push-part.ts';
-import { VAPID_KEY_PATH } from './push-part.ts';
-import type { RunningSystem } from './system.ts';
 
 export const pushFlagsHelp = `  --push-port N       the Notification Hubs front's HTTPS port (default $HUBBUB_PUSH_PORT or 7443)
   --no-push           run without the push service ($HUBBUB_PUSH=off)
@@ -98,14 +95,4 @@ export function pushOptionsFrom(
     ...(pushPort === undefined ? {} : { pushPort }),
     ...(Object.keys(keys).length === 0 ? {} : { keys: keys as Partial<PushKeys> }),
   };
-}
-
-/** The banner lines of the push part (empty with push off). */
-export function pushBanner(system: RunningSystem): string {
-  if (system.pushConnectionString === undefined) return '  Push:          off\n';
-  return (
-    `  Push (Notification Hubs): ${system.pushConnectionString}\n` +
-    `                 hub ${system.pushHubName}; clients trust NODE_EXTRA_CA_CERTS=${system.pushCaPath}\n` +
-    `                 VAPID public key: ${system.url}${VAPID_KEY_PATH}   (hubbub push send --tag … '{"title":"…"}')\n`
-  );
 }

@@ -64,6 +64,10 @@ export async function run(args: string[]): Promise<number> {
       `  Bus API:       ${system.url}/bus   key ${system.keys.bus.name}=${system.keys.bus.key} (HUBBUB_BUS_KEY)\n` +
       `  Store API:     ${system.url}/store   master key ${system.keys.store} (HUBBUB_STORE_KEY)\n` +
       `  SignalR:       ${system.connectionString}\n` +
+      (system.pushConnectionString === undefined
+        ? '  Push:          off\n'
+        : `  Push:          ${system.pushConnectionString}\n` +
+          `                 hub ${system.pushHubName} (Notification Hubs SDK; trust NODE_EXTRA_CA_CERTS=${system.pushCaPath})\n`) +
       `  Data:          ${flags.dataDir}   (hubbub commands find this server through ${flags.dataDir}/running.json)\n\nPress Ctrl-C to stop.\n`,
   );
 }
