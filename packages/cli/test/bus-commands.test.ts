@@ -121,6 +121,25 @@ describe('bus CLI commands against the HTTP API', () => {
     assert.deepEqual(lines(got.stdout)[0]?.body, { a: 1 });
   });
 
+  it('peek on a topic shows the messages of each subscription; an empty peek or dlq list says so', async () => {
+    assert.equal((await hubbub(['send', 'events', '{"b":2}', ...auth()])).code, 0);
+    const peeked = await hubbub(['peek', 'events', ...auth()]);
+    assert.equal(peeked.code, 0, peeked.stderr);
+    assert.deepEqual(
+      lines(peeked.stdout).map((m) => [m.entity, m.body]),
+      [['events/subscriptions/all', { b: 2 }]],
+    );
+    await hubbub(['receive', 'events/subscriptions/all', '--timeout', '1', ...auth()]);
+    const empty = await hubbub(['peek', 'events', ...auth()]);
+    assert.equal(empty.code, 0);
+    assert.equal(empty.stdout, '');
+    assert.match(empty.stderr, /^no messages in events\/subscriptions\/all\n$/);
+    const none = await hubbub(['dlq', 'list', 'dedupe', ...auth()]);
+    assert.equal(none.code, 0);
+    assert.equal(none.stdout, '');
+    assert.match(none.stderr, /^no dead-lettered messages in dedupe\/\$DeadLetterQueue\n$/);
+  });
+
   it('dlq: list shows dead-lettered messages with their reason, resubmit moves them back', async () => {
     await bus.createSender('fragile').send([
       { body: 'one', messageId: 'f1' },

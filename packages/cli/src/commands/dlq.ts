@@ -54,7 +54,9 @@ export async function run(args: string[]): Promise<number> {
     if (action === 'list') {
       if (values.all || values.to !== undefined) throw new UsageError('--all and --to apply to resubmit');
       const count = intFlag('count', values.count, 10);
-      for (const m of await target.peek(dlq, Math.min(count, 1000), intFlag('from', values.from, 1, 0))) printJson(m);
+      const listed = await target.peek(dlq, Math.min(count, 1000), intFlag('from', values.from, 1, 0));
+      for (const m of listed) printJson(m);
+      if (listed.length === 0) process.stderr.write(`no dead-lettered messages in ${dlq}\n`);
       return 0;
     }
     if (values.from !== undefined) throw new UsageError('--from applies to list');
