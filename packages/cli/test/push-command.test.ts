@@ -84,10 +84,12 @@ describe('hubbub push', () => {
     assert.equal(pushes.length, 2);
   });
 
-  it('installations lists them (by tag too), and says when there are none', async () => {
+  it('installations lists them (by tag too, and found through running.json), and says when there are none', async () => {
     const all = await hubbub(['installations', ...front]);
     assert.equal(all.code, 0, all.stderr);
     assert.match(all.stdout, /^browser-7\tbrowser\tcustomer_7\ttemplate order\n1 installation\.\n$/);
+    const found = await hubbub(['installations', '--data', data]);
+    assert.equal(found.stdout, all.stdout, 'found through <data>/running.json on its own');
     const none = await hubbub(['installations', ...front, '--tag', 'nobody']);
     assert.equal(none.stdout, "No installation carries the tag 'nobody'.\n");
   });

@@ -5,7 +5,14 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { DEFAULT_PUSH_PORT, parseCommandArgs, storedPushKeys, UsageError } from '@hubbub/system';
+import {
+  DEFAULT_PUSH_PORT,
+  parseCommandArgs,
+  readRunningFile,
+  runningFilePath,
+  storedPushKeys,
+  UsageError,
+} from '@hubbub/system';
 import {
   listInstallations,
   notificationOutcome,
@@ -31,7 +38,8 @@ send:
 Where the front is (first found):
   --connection-string CS   Endpoint=sb://127.0.0.1:PORT/;SharedAccessKeyName=…;SharedAccessKey=…
                            (default $HUBBUB_PUSH_CONNECTION_STRING)
-  --url URL            the front, https://127.0.0.1:${DEFAULT_PUSH_PORT} by default, signed with the full key of
+  (a running server's <data>/running.json names its front, hub and CA)
+  --url URL            the front (else https://127.0.0.1:${DEFAULT_PUSH_PORT}), signed with the full key of
                        <data>/keys.json
   --hub NAME           the hub (default $HUBBUB_PUSH_HUB or hubbub)
   --ca FILE            the CA to trust (default <data>/tls/ca.pem)
@@ -82,8 +90,9 @@ export async function run(args: string[]): Promise<number> {
 
 function target(v: Values): PushTarget {
   const dataDir = resolve(v.data ?? env('HUBBUB_DATA_DIR') ?? '.data');
-  const hubName = v.hub ?? env('HUBBUB_PUSH_HUB') ?? 'hubbub';
-  const caPath = v.ca ?? join(dataDir, 'tls', 'ca.pem');
+  const running = v.url === undefined ? readRunningFile(dataDir)?.push : undefined;
+  const hubName = v.hub ?? env('HUBBUB_PUSH_HUB') ?? running?.hubName ?? 'hubbub';
+  const caPath = v.ca ?? running?.caPath ?? join(dataDir, 'tls', 'ca.pem');
   let ca: string | undefined;
   if (v.ca !== undefined || existsSync(caPath)) {
     try {
@@ -92,7 +101,7 @@ function target(v: Values): PushTarget {
       throw new UsageError(`--ca: '${caPath}' cannot be read (${(err as Error).message})`, { cause: err });
     }
   }
-  const cs = v['connection-string'] ?? env('HUBBUB_PUSH_CONNECTION_STRING');
+  const cs = v['connection-string'] ?? env('HUBBUB_PUSH_CONNECTION_STRING') ?? running?.connectionString;
   if (cs !== undefined) {
     const parsed = parseConnectionString(cs);
     if (parsed === undefined) {
@@ -100,7 +109,12 @@ function target(v: Values): PushTarget {
         'the connection string must be Endpoint=sb://HOST:PORT/;SharedAccessKeyName=NAME;SharedAccessKey=KEY',
       );
     }
-    const from = v['connection-string'] === undefined ? '$HUBBUB_PUSH_CONNECTION_STRING' : '--connection-string';
+    const from =
+      v['connection-string'] !== undefined
+        ? '--connection-string'
+        : env('HUBBUB_PUSH_CONNECTION_STRING') !== undefined
+          ? '$HUBBUB_PUSH_CONNECTION_STRING'
+          : runningFilePath(dataDir);
     return { ...parsed, hubName, ca, from };
   }
   const keys = storedPushKeys(dataDir);
