@@ -423,6 +423,42 @@ describe('the processor', () => {
     const order = (await api.processed(customer.token, 'o-handmade')).body;
     assert.equal(order.status, 'rejected');
     assert.match(order.reason, /^invalid: items\[0\]\.itemId/);
+    // Delivered again while nobody has moved the order: not written again, its event sent again.
+    const untouched = (await api.order(customer.token, key())).body;
+    const events = api.bus.createReceiver({ topic: 'orders', subscription: 'notifications' });
+    const placedEvents = async (n: number) => {
+      let seen = 0;
+      await waitFor(
+        async () => {
+          for (const m of await events.receiveMessages(50, { maxWaitTimeMs: 100 })) {
+            if ((m.body as { orderId: string }).orderId === untouched.id) seen++;
+            await m.complete();
+          }
+          return seen >= n;
+        },
+        { timeoutMs: 10_000, what: `${n} placed events` },
+      );
+      return seen;
+    };
+    assert.equal(await placedEvents(1), 1);
+    await sender.send({
+      messageId: 'redelivered-0',
+      subject: 'submitted',
+      contentType: 'application/json',
+      body: {
+        orderId: untouched.id,
+        customerId: customer.id,
+        restaurantId: 'pike-street-pizza',
+        items: [{ itemId: 'margherita', quantity: 7 }],
+        deliveryAddress: { lat: 47.62, lng: -122.315 },
+        submittedAt: new Date().toISOString(),
+      },
+    });
+    assert.equal(await placedEvents(1), 1, 'the event came again');
+    await events.close();
+    const same = (await api.call('GET', `/api/v1/orders/${untouched.id}`, { token: customer.token })).body;
+    assert.equal(same.lines[0].quantity, 2, 'not written again');
+
     // The same submission delivered again (another message id: past the duplicate window) after a
     // transition writes nothing: the order stays where the API moved it.
     const accepted = (await api.order(customer.token, key())).body;

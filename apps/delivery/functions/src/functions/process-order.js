@@ -7,8 +7,9 @@
 // notifications subscription (the serviceBus output sends a body only, as on Azure: the status is
 // in it). A message that is not an order throws: Service Bus retries it, then dead-letters it.
 //
-// A redelivered message finds its order written already (cosmosDB input by {orderId}) and writes
-// nothing: a status set through the API since is never overwritten.
+// A redelivered message finds its order written already (cosmosDB input by {orderId}) and does not
+// write it again: a status set through the API since is never overwritten. While the order is
+// untouched since, its event is sent again (events are at least once).
 const { app, input, output } = require('@azure/functions');
 const { priceOrder } = require('../orders.js');
 
@@ -76,7 +77,12 @@ app.serviceBusTopic('processOrder', {
     const submission = toSubmission(message);
     const written = context.extraInputs.get(existing);
     if (written !== null && written !== undefined) {
-      context.log(`order ${submission.orderId} is written already (${written.status}); nothing to do`);
+      // Written by an earlier delivery of this message whose event may not have gone out (the
+      // invocation failed after the write): while nobody has moved the order since, send it again.
+      const history = written.history ?? [];
+      const untouched = history.length === 1 || (history.length === 2 && history[1].by === 'processor');
+      if (untouched) context.extraOutputs.set(events, statusEvent(written));
+      context.log(`order ${submission.orderId} is written already (${written.status}); not written again`);
       return;
     }
     const at = new Date().toISOString();
