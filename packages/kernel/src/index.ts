@@ -40,4 +40,13 @@ export { type ConsoleLoggerOptions, createConsoleLogger, type Logger, type LogLe
 export { packageRoot } from './package-root.ts';
 export { type Mount, mountParts, type Part } from './part.ts';
 export { createRateLimiter, type RateLimiter, type RateLimitOptions } from './rate-limit.ts';
+export {
+  grantsRight,
+  parseSasToken,
+  type SasRight,
+  type SasToken,
+  sasSignature,
+  sasSignatureMatches,
+  signSasToken,
+} from './sas.ts';
 export { type WaitForOptions, waitFor } from './wait-for.ts';

@@ -4,10 +4,9 @@
  * the signature computed with the named key over `urlencode(resource) + "\n" + expiry`.
  * @module
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { parseSasToken, type SasRight, sasSignatureMatches, signSasToken } from '@hubbub/kernel';
 
-/** What a key may do, as Service Bus shared access policies grant it. */
-export type SasRight = 'Send' | 'Listen' | 'Manage';
+export type { SasRight };
 
 /** A named key that may sign tokens (Service Bus "SharedAccessKeyName" / "SharedAccessKey"). */
 export interface SasKey {
@@ -19,10 +18,7 @@ export interface SasKey {
 
 /** Builds a token the way the Azure SDKs do; used by the CLI and tests. */
 export function createSasToken(resource: string, key: SasKey, expiresAtSeconds: number): string {
-  const sr = encodeURIComponent(resource);
-  const se = String(Math.floor(expiresAtSeconds));
-  const sig = createHmac('sha256', key.key).update(`${sr}\n${se}`).digest('base64');
-  return `SharedAccessSignature sr=${sr}&sig=${encodeURIComponent(sig)}&se=${se}&skn=${encodeURIComponent(key.name)}`;
+  return signSasToken(resource, key, expiresAtSeconds);
 }
 
 /** `expiresAtMs`: when the token expires (its `se`, in ms since the epoch). */
@@ -39,47 +35,20 @@ export function verifySasToken(
   nowMs: number,
   requestPath = entityPath,
 ): SasResult {
-  if (header === undefined || header === '') return { ok: false, reason: 'missing Authorization header' };
-  const prefix = 'SharedAccessSignature ';
-  if (!header.startsWith(prefix)) return { ok: false, reason: 'Authorization is not a SharedAccessSignature' };
-  const raw = new Map<string, string>();
-  for (const part of header.slice(prefix.length).trim().split('&')) {
-    const eq = part.indexOf('=');
-    if (eq <= 0) return { ok: false, reason: 'malformed SharedAccessSignature' };
-    raw.set(part.slice(0, eq).toLowerCase(), part.slice(eq + 1));
-  }
-  const sr = raw.get('sr');
-  const sig = raw.get('sig');
-  const se = raw.get('se');
-  const skn = raw.get('skn');
-  if (sr === undefined || sig === undefined || se === undefined || skn === undefined) {
-    return { ok: false, reason: 'SharedAccessSignature needs sr, sig, se and skn' };
-  }
-  let keyName: string;
-  let signature: Buffer;
-  let resource: string;
-  try {
-    keyName = decodeURIComponent(skn);
-    signature = Buffer.from(decodeURIComponent(sig), 'base64');
-    resource = decodeURIComponent(sr);
-  } catch {
-    return { ok: false, reason: 'malformed SharedAccessSignature encoding' };
-  }
-  const key = keys.get(keyName);
-  if (key === undefined) return { ok: false, reason: `unknown key '${keyName}'` };
-  if (!/^\d+$/.test(se)) return { ok: false, reason: 'se must be an expiry in seconds' };
-  // Sign what the client signed: the resource exactly as it appears in the token, and also the
+  const token = parseSasToken(header);
+  if ('error' in token) return { ok: false, reason: token.error };
+  const key = keys.get(token.keyName);
+  if (key === undefined) return { ok: false, reason: `unknown key '${token.keyName.slice(0, 64)}'` };
+  // Check what the client signed: the resource exactly as it appears in the token, and also the
   // canonical encoding (clients differ in percent-encoding case).
-  const candidates = new Set([sr, encodeURIComponent(resource)]);
-  const valid = [...candidates].some((s) => {
-    const expected = createHmac('sha256', key).update(`${s}\n${se}`).digest();
-    return expected.length === signature.length && timingSafeEqual(expected, signature);
-  });
-  if (!valid) return { ok: false, reason: 'signature does not match' };
-  if (Number(se) * 1000 <= nowMs) return { ok: false, reason: 'token expired' };
-  if (!covers(resource, entityPath, requestPath))
-    return { ok: false, reason: `token resource '${resource}' does not cover '${entityPath}'` };
-  return { ok: true, keyName, expiresAtMs: Number(se) * 1000 };
+  const signed = sasSignatureMatches(token, key) || sasSignatureMatches(token, key, encodeURIComponent(token.resource));
+  if (!signed) return { ok: false, reason: 'signature does not match' };
+  const expiresAtMs = Number(token.se) * 1000;
+  if (expiresAtMs <= nowMs) return { ok: false, reason: 'token expired' };
+  if (!covers(token.resource, entityPath, requestPath)) {
+    return { ok: false, reason: `token resource '${token.resource.slice(0, 128)}' does not cover '${entityPath}'` };
+  }
+  return { ok: true, keyName: token.keyName, expiresAtMs };
 }
 
 /** Whether a token resource (`http://host/prefix/queue`, `sb://ns/`, `queue`) grants access to `entityPath`. */

@@ -9,10 +9,11 @@
  * the route needs.
  * @module
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { grantsRight, parseSasToken, type SasRight, sasSignatureMatches, signSasToken } from '@hubbub/kernel';
 
 /** What a policy's key may do. `Manage` includes `Send` and `Listen`. */
-export type AccessRight = 'Listen' | 'Send' | 'Manage';
+export type AccessRight = SasRight;
 
 /** A shared access policy of the hub: a key name, its key, and its rights. */
 export interface AccessPolicy {
@@ -38,10 +39,7 @@ export function defaultAccessPolicies(keys: { full: string; listen: string }): A
 
 /** A token as the SDK builds it; for the CLI, the TypeScript client and tests. */
 export function createSasToken(resource: string, policy: Pick<AccessPolicy, 'name' | 'key'>, expiresAtSeconds: number) {
-  const sr = encodeURIComponent(resource.toLowerCase());
-  const se = String(Math.floor(expiresAtSeconds));
-  const sig = createHmac('sha256', Buffer.from(policy.key, 'utf8')).update(`${sr}\n${se}`).digest('base64');
-  return `SharedAccessSignature sr=${sr}&sig=${encodeURIComponent(sig)}&se=${se}&skn=${encodeURIComponent(policy.name)}`;
+  return signSasToken(resource.toLowerCase(), policy, expiresAtSeconds);
 }
 
 export interface VerifyInput {
@@ -62,55 +60,24 @@ export type VerifyResult =
   | { readonly ok: true; readonly policy: AccessPolicy }
   | { readonly ok: false; readonly status: 401 | 403; readonly reason: string };
 
-const scheme = 'sharedaccesssignature ';
-
 /** Checks a request's token against the hub's policies. Never throws. */
 export function verifySasToken(policies: ReadonlyMap<string, AccessPolicy>, input: VerifyInput): VerifyResult {
   const fail = (reason: string): VerifyResult => ({ ok: false, status: 401, reason });
-  const header = input.header;
-  if (header === undefined || header === '') return fail('the Authorization header is missing');
-  if (header.length > 4096) return fail('the Authorization header is too long');
-  if (header.slice(0, scheme.length).toLowerCase() !== scheme)
-    return fail('Authorization is not a SharedAccessSignature');
-  const fields = new Map<string, string>();
-  for (const part of header.slice(scheme.length).trim().split('&')) {
-    const eq = part.indexOf('=');
-    const name = part.slice(0, eq).toLowerCase();
-    if (eq <= 0 || fields.has(name)) return fail('the SharedAccessSignature is malformed');
-    fields.set(name, part.slice(eq + 1));
-  }
-  const sr = fields.get('sr');
-  const sig = fields.get('sig');
-  const se = fields.get('se');
-  const skn = fields.get('skn');
-  if (sr === undefined || sig === undefined || se === undefined || skn === undefined)
-    return fail('the SharedAccessSignature needs sr, sig, se and skn');
-  let keyName: string;
-  let signature: Buffer;
-  let audience: string;
-  try {
-    keyName = decodeURIComponent(skn);
-    signature = Buffer.from(decodeURIComponent(sig), 'base64');
-    audience = decodeURIComponent(sr);
-  } catch {
-    return fail('the SharedAccessSignature has malformed percent-encoding');
-  }
-  if (!/^\d{1,12}$/.test(se)) return fail('se must be the expiry in seconds since the epoch');
-  const policy = policies.get(keyName);
-  if (policy === undefined) return fail(`the key name '${keyName.slice(0, 64)}' is not a policy of this hub`);
-  const expected = createHmac('sha256', Buffer.from(policy.key, 'utf8')).update(`${sr}\n${se}`).digest();
-  if (signature.length !== expected.length || !timingSafeEqual(signature, expected))
-    return fail('the signature does not match');
-  if (Number(se) * 1000 + input.skewMs <= input.nowMs) return fail('the token has expired');
-  if (!covers(audience, input.origins, input.path))
-    return fail(`the token's audience '${audience.slice(0, 128)}' does not cover this hub`);
+  const token = parseSasToken(input.header);
+  if ('error' in token) return fail(token.error);
+  const policy = policies.get(token.keyName);
+  if (policy === undefined) return fail(`the key name '${token.keyName.slice(0, 64)}' is not a policy of this hub`);
+  if (!sasSignatureMatches(token, policy.key)) return fail('the signature does not match');
+  if (Number(token.se) * 1000 + input.skewMs <= input.nowMs) return fail('the token has expired');
+  if (!covers(token.resource, input.origins, input.path))
+    return fail(`the token's audience '${token.resource.slice(0, 128)}' does not cover this hub`);
   if (!grants(policy, input.right))
     return { ok: false, status: 403, reason: `the policy '${policy.name}' lacks the ${input.right} right` };
   return { ok: true, policy };
 }
 
 export function grants(policy: AccessPolicy, right: AccessRight): boolean {
-  return policy.rights.includes('Manage') || policy.rights.includes(right);
+  return grantsRight(policy.rights, right);
 }
 
 /** The audience with `sb://`/`http://` read as `https://` and a trailing `/` covers `origin + path` when it prefixes it. */
