@@ -127,6 +127,14 @@ describe('hubbub push', () => {
     const gone = await hubbub(['installations', '--url', 'https://127.0.0.1:1', '--data', data]);
     assert.equal(gone.code, 1);
     assert.match(gone.stderr, /\[CLI_PUSH_UNREACHABLE\]/);
+    const notTls = await hubbub(['installations', '--url', `https://127.0.0.1:${system.port}`, '--data', data]);
+    assert.match(notTls.stderr, /\[CLI_PUSH_UNREACHABLE\]/, 'a plain-http port is not the front');
+    const wrongKey = system.pushConnectionString!.replace(/SharedAccessKey=.*$/, `SharedAccessKey=${'x'.repeat(44)}`);
+    const refused = await hubbub(['installations', '--connection-string', wrongKey, '--data', data]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /\[PUSH_UNAUTHORIZED\]/);
+    const badCs = await hubbub(['installations', '--connection-string', 'Endpoint=nope', '--data', data]);
+    assert.match(badCs.stderr, /connection string must be.*\[CLI_USAGE\]/);
     const noKey = await hubbub(['installations', '--data', join(data, 'nothing-here')]);
     assert.match(noKey.stderr, /no push key.*\[CLI_USAGE\]/);
   });
