@@ -3,7 +3,7 @@
  * Bad factory options are the kernel's `KERNEL_INVALID_OPTION`.
  * @module
  */
-import { HubbubError, type HubbubErrorOptions } from '@hubbub/kernel';
+import { CodedError, codeGuard } from '@hubbub/kernel';
 
 /** Every code a push operation fails with (add new ones here, with a line in docs/errors.md). */
 export const PushErrorCode = {
@@ -62,14 +62,6 @@ export const PushErrorCode = {
 export type PushErrorCode = (typeof PushErrorCode)[keyof typeof PushErrorCode];
 
 /** A push failure with a stable {@link PushErrorCode}. */
-export class PushError extends HubbubError {
-  declare readonly code: PushErrorCode;
+export class PushError extends CodedError<PushErrorCode> {}
 
-  constructor(code: PushErrorCode, message: string, options: HubbubErrorOptions = {}) {
-    super(code, message, options);
-  }
-}
-
-export function isPushError(value: unknown, code?: PushErrorCode): value is PushError {
-  return value instanceof PushError && (code === undefined || value.code === code);
-}
+export const isPushError = codeGuard(PushError);
