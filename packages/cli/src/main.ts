@@ -4,9 +4,13 @@
  * `summary` (one line for the help) and `run(args)`; it is loaded only when invoked.
  * @module
  */
-import { readdirSync } from 'node:fs';
-import { isHubbubError } from '@hubbub/kernel';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { isHubbubError, packageRoot } from '@hubbub/kernel';
 import type { Command } from './command.ts';
+
+/** The code of a name that is no command (exit code 2). */
+const UNKNOWN_COMMAND = 'CLI_UNKNOWN_COMMAND';
 
 const commandsDir = new URL('./commands/', import.meta.url);
 /** `.ts` when run from source (tsx), `.js` when compiled. */
@@ -28,7 +32,7 @@ async function help(): Promise<void> {
     const command = await load(name);
     lines.push(`  ${name.padEnd(10)} ${command?.summary ?? ''}`);
   }
-  lines.push('', 'Run `hubbub <command> --help` for the options of one command.');
+  lines.push('', 'Run `hubbub <command> --help` for the options of one command; `hubbub --version` for the version.');
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
@@ -38,9 +42,17 @@ async function main(argv: string[]): Promise<number> {
     await help();
     return name === undefined ? 1 : 0;
   }
+  if (name === '--version' || name === '-v' || name === 'version') {
+    const { version } = JSON.parse(readFileSync(join(packageRoot(import.meta.url), 'package.json'), 'utf8')) as {
+      version: string;
+    };
+    process.stdout.write(`hubbub ${version} (Node.js ${process.version})\n`);
+    return 0;
+  }
   const command = await load(name);
   if (command === undefined) {
-    process.stderr.write(`hubbub: unknown command '${name}'. Run 'hubbub help' for the list.\n`);
+    const hint = name.startsWith('-') ? 'options come after the command' : `the commands are ${available().join(', ')}`;
+    process.stderr.write(`hubbub: unknown command '${name}': ${hint}. Run 'hubbub help'. [${UNKNOWN_COMMAND}]\n`);
     return 2;
   }
   return command.run(args);

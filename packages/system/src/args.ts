@@ -25,6 +25,28 @@ export function parseCommandArgs<O extends Options>(
   try {
     return parseArgs({ args, options, allowPositionals, strict: true });
   } catch (err) {
-    throw new UsageError(err instanceof Error ? err.message : String(err), { cause: err });
+    throw new UsageError(usageMessage(err, options), { cause: err });
+  }
+}
+
+/** Says what `parseArgs` refused in the CLI's words, naming the flag, instead of Node's text. */
+function usageMessage(err: unknown, options: Options): string {
+  const code = (err as { code?: unknown }).code;
+  const message = err instanceof Error ? err.message : String(err);
+  const named = /'(-{1,2}[^' <=]+)/.exec(message)?.[1] ?? /'([^']+)'/.exec(message)?.[1] ?? '';
+  const flags = Object.keys(options)
+    .map((name) => `--${name}`)
+    .join(', ');
+  switch (code) {
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
+      return `unknown option '${named}': this command takes ${flags} (see --help)`;
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE': {
+      const type = options[named.replace(/^-+/, '')]?.type;
+      return type === 'boolean' ? `${named} takes no value` : `${named} needs a value: ${named} VALUE`;
+    }
+    case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
+      return `unexpected argument '${named}': this command takes no arguments, only ${flags}`;
+    default:
+      return message;
   }
 }

@@ -47,7 +47,7 @@ export {
   storedStoreKey,
 } from './keys-file.ts';
 export { DEFAULT_PUSH_PORT, type SystemPushOptions, VAPID_KEY_PATH } from './push-part.ts';
-export { parseSystemFlags, runUntilSignal, type SystemFlags, systemFlagsHelp } from './run-system.ts';
+export { drainingNotice, parseSystemFlags, runUntilSignal, type SystemFlags, systemFlagsHelp } from './run-system.ts';
 export {
   RUNNING_FILE,
   type RunningInfo,

@@ -76,15 +76,37 @@ export function parseSystemFlags<E extends Parameters<typeof parseCommandArgs>[1
   return { system, values: v, positionals };
 }
 
-/** Waits for SIGINT or SIGTERM, then closes the system (running functions finish first). */
-export async function runUntilSignal(system: RunningSystem, banner: string): Promise<number> {
+/**
+ * Waits for SIGINT or SIGTERM, then closes the system: running functions finish and settle their
+ * messages first. A second signal while it drains stops at once (exit code 130).
+ */
+export async function runUntilSignal(system: Pick<RunningSystem, 'close'>, banner: string): Promise<number> {
   process.stdout.write(banner);
   const signal = await new Promise<string>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));
     process.once('SIGTERM', () => resolve('SIGTERM'));
   });
-  process.stdout.write(`\nReceived ${signal}, shutting down…\n`);
-  await system.close();
+  process.stdout.write(`\n${drainingNotice(signal)}\n`);
+  const again = (): void => {
+    process.stdout.write('Stopped without draining.\n');
+    process.exit(130);
+  };
+  process.once('SIGINT', again);
+  process.once('SIGTERM', again);
+  try {
+    await system.close();
+  } finally {
+    process.off('SIGINT', again);
+    process.off('SIGTERM', again);
+  }
   process.stdout.write('Stopped.\n');
   return 0;
+}
+
+/** What the first Ctrl-C says: that it drains, and what a second one would drop. */
+export function drainingNotice(signal: string): string {
+  return (
+    `Received ${signal}: draining — running functions finish and settle their messages, every message the bus acknowledged is kept.\n` +
+    'Press Ctrl-C again to stop at once: running invocations are dropped, their messages come again once their locks expire, and open HTTP requests are cut.'
+  );
 }

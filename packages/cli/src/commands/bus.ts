@@ -6,7 +6,14 @@ import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { createBusHttpHandler, openBus, type SasKey } from '@hubbub/bus';
 import { closeHttpServer, createHttpServer } from '@hubbub/kernel';
-import { consoleLogger, defaultRateLimits, loadKeys, parseCommandArgs, UsageError } from '@hubbub/system';
+import {
+  consoleLogger,
+  defaultRateLimits,
+  loadKeys,
+  parseCommandArgs,
+  runUntilSignal,
+  UsageError,
+} from '@hubbub/system';
 import { parseKey } from '../bus-client.ts';
 
 export const summary = 'Run the bus (Service Bus semantics) and its HTTP API on its own';
@@ -23,7 +30,7 @@ const help = `Usage: hubbub bus [options]
                      a key is generated into <data>/keys.json on first start and printed.
   --data DIR         where that key lives (default $HUBBUB_DATA_DIR or .data)
 
-Prints {"listening":"http://host:port/bus"} when ready; stops on SIGINT / SIGTERM.
+Prints {"listening":"http://host:port/bus"} when ready; stops on SIGINT / SIGTERM ("Stopped.").
 `;
 
 export async function run(args: string[]): Promise<number> {
@@ -95,16 +102,13 @@ export async function run(args: string[]): Promise<number> {
     process.stdout.write(`Bus key: ${keys[0]!.name}=${keys[0]!.key}  (hubbub send --key, or $HUBBUB_BUS_KEY)\n`);
   }
 
-  await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
-  await closeHttpServer(server);
-  await bus.close();
-  return 0;
+  return runUntilSignal(
+    {
+      async close() {
+        await closeHttpServer(server);
+        await bus.close();
+      },
+    },
+    'Press Ctrl-C to stop.\n',
+  );
 }

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createSignalRService, formatConnectionString, parseConnectionString } from '@hubbub/hub';
-import { consoleLogger, parseCommandArgs, UsageError } from '@hubbub/system';
+import { consoleLogger, parseCommandArgs, runUntilSignal, UsageError } from '@hubbub/system';
 import { connectionStrings } from '../signalr-env.ts';
 
 export const summary = 'Run the hub alone as an Azure SignalR Service (serverless) stand-in';
@@ -63,11 +63,5 @@ export async function run(args: string[]): Promise<number> {
       `Clients: ${url}/client/?hub=<name>   REST API: ${url}/api/hubs/<name>/…\n` +
       'Press Ctrl-C to stop.\n',
   );
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
-  });
-  await service.close();
-  process.stdout.write('Stopped.\n');
-  return 0;
+  return runUntilSignal(service, '');
 }
