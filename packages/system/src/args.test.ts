@@ -29,6 +29,9 @@ describe('parseCommandArgs', () => {
   });
 
   it('parses what is right', () => {
-    assert.deepEqual({ ...parseCommandArgs(['--port', '1', 'x', '--json'], options).values }, { port: '1', json: true });
+    assert.deepEqual(
+      { ...parseCommandArgs(['--port', '1', 'x', '--json'], options).values },
+      { port: '1', json: true },
+    );
   });
 });
