@@ -16,10 +16,12 @@ import { fromTypedData, toTypedData } from '../../typed-data.ts';
 import { readBody } from '../http/rpc-http.ts';
 import { type SignalRTriggerSpec, signalRTriggerBinding, triggerSpec } from './bindings.ts';
 import {
+  checkSignature,
   completion,
   errorReply,
   handled,
   readUpstreamCall,
+  readUpstreamHeaders,
   type UpstreamCall,
   type UpstreamReply,
   type UpstreamRequest,
@@ -56,23 +58,23 @@ export function signalRTrigger(
         );
         routes.set(routeKey(spec.hub, spec.category, spec.event), { entry, spec });
       }
-      const keys = [...new Set([...routes.values()].flatMap((b) => b.spec.keys))];
       let open = true;
       const deliver = async (request: UpstreamRequest): Promise<UpstreamReply> => {
         try {
           if (!open) throw new FunctionsError('FUNCTIONS_CLOSED', 'The functions host is not running.');
-          const call = readUpstreamCall(request, keys);
-          const bound = routes.get(routeKey(call.hub, call.category, call.event));
+          const head = readUpstreamHeaders(request);
+          const bound = routes.get(routeKey(head.hub, head.category, head.event));
           if (bound === undefined) {
-            // A connection event nobody listens for is simply not delivered; an invocation needs a function.
-            if (call.category === 'connections') return handled;
+            // A connection event nobody listens for is not delivered (nothing runs); an invocation needs a function.
+            if (head.category === 'connections') return handled;
             throw new FunctionsError(
               'FUNCTIONS_NOT_FOUND',
-              `No signalRTrigger handles "${call.event.slice(0, 64)}" on hub "${call.hub.slice(0, 64)}".`,
-              { detail: { hub: call.hub.slice(0, 64), category: call.category, event: call.event.slice(0, 64) } },
+              `No signalRTrigger handles "${head.event.slice(0, 64)}" on hub "${head.hub.slice(0, 64)}".`,
+              { detail: { hub: head.hub.slice(0, 64), category: head.category, event: head.event.slice(0, 64) } },
             );
           }
-          return await run(context, invoke, bound, call);
+          checkSignature(request, head, bound.spec.keys);
+          return await run(context, invoke, bound, readUpstreamCall(request, head));
         } catch (err) {
           return errorReply(isFunctionsError(err) ? err : invocationError(err, 'signalRTrigger'));
         }

@@ -65,42 +65,38 @@ export function signatureValid(signature: string | undefined, connectionId: stri
   return false;
 }
 
-/** Reads the headers (400 when one is missing, 415 for a body that is not JSON) and checks the signature (401). */
-export function readUpstreamHeaders(request: UpstreamRequest, keys: readonly string[]) {
-  const contentType = (request.headers['content-type'] ?? '').toLowerCase();
-  if (!/^application\/json\b/.test(contentType)) {
-    throw new FunctionsError(
-      'FUNCTIONS_UNSUPPORTED_MEDIA_TYPE',
-      `An upstream request must be application/json (the JSON hub protocol), got "${contentType.slice(0, 64)}".`,
-      { detail: { contentType: contentType.slice(0, 64) } },
-    );
-  }
+/** The `X-ASRS-*` routing headers (400 when one is missing; 404 for a category no trigger has). */
+export function readUpstreamHeaders(request: UpstreamRequest) {
   const connectionId = header(request, 'X-ASRS-Connection-Id');
-  if (!signatureValid(request.headers['x-asrs-signature'], connectionId, keys)) {
-    throw new FunctionsError(
-      'FUNCTIONS_UNAUTHORIZED',
-      'The upstream request is not signed with an access key of this app.',
-      {
-        detail: { header: 'X-ASRS-Signature' },
-      },
-    );
-  }
+  const hub = header(request, 'X-ASRS-Hub');
   const category = header(request, 'X-ASRS-Category').toLowerCase();
+  const event = header(request, 'X-ASRS-Event');
   if (category !== 'connections' && category !== 'messages') {
     throw new FunctionsError(
       'FUNCTIONS_NOT_FOUND',
       `No signalRTrigger handles the category "${category.slice(0, 64)}".`,
-      {
-        detail: { category: category.slice(0, 64) },
-      },
+      { detail: { category: category.slice(0, 64) } },
     );
   }
-  return {
-    connectionId,
-    hub: header(request, 'X-ASRS-Hub'),
-    category: category as Category,
-    event: header(request, 'X-ASRS-Event'),
-  };
+  if (category === 'connections' && !/^(connected|disconnected)$/i.test(event)) {
+    throw bad(`A connections event is connected or disconnected, not "${event.slice(0, 64)}".`, {
+      header: 'X-ASRS-Event',
+    });
+  }
+  return { connectionId, hub, category: category as Category, event };
+}
+
+export type UpstreamHeaders = ReturnType<typeof readUpstreamHeaders>;
+
+/** Throws FUNCTIONS_UNAUTHORIZED (401) unless the request is signed with one of `keys`. */
+export function checkSignature(request: UpstreamRequest, head: UpstreamHeaders, keys: readonly string[]): void {
+  if (!signatureValid(request.headers['x-asrs-signature'], head.connectionId, keys)) {
+    throw new FunctionsError(
+      'FUNCTIONS_UNAUTHORIZED',
+      'The upstream request is not signed with an access key of this app.',
+      { detail: { header: 'X-ASRS-Signature' } },
+    );
+  }
 }
 
 /** A JSON object's property, its name matched case-insensitively (the emulator writes `Type`, `Error`). */
@@ -133,9 +129,16 @@ function parseClaims(text: string | undefined): Record<string, string> {
   return claims;
 }
 
-/** Reads a whole upstream request; `keys` are every access key a signalRTrigger of the app accepts. */
-export function readUpstreamCall(request: UpstreamRequest, keys: readonly string[]): UpstreamCall {
-  const head = readUpstreamHeaders(request, keys);
+/** Reads the body of a signed upstream request (415 when it is not JSON, 400 when it is not the message its category calls for). */
+export function readUpstreamCall(request: UpstreamRequest, head: UpstreamHeaders): UpstreamCall {
+  const contentType = (request.headers['content-type'] ?? '').toLowerCase();
+  if (!/^application\/json\b/.test(contentType)) {
+    throw new FunctionsError(
+      'FUNCTIONS_UNSUPPORTED_MEDIA_TYPE',
+      `An upstream request must be application/json (the JSON hub protocol), got "${contentType.slice(0, 64)}".`,
+      { detail: { contentType: contentType.slice(0, 64) } },
+    );
+  }
   const message = parseBody(request.body);
   const type = property(message, 'type');
   let invocationId: string | undefined;
