@@ -22,7 +22,12 @@ import type { Duplex } from 'node:stream';
 import { type Bus, type BusHttpHandler, createBusHttpHandler } from '@hubbub/bus';
 import { type AmqpFront, createAmqpFront, DEFAULT_AMQP_PORT } from '@hubbub/bus-amqp';
 import type { Cache } from '@hubbub/cache';
-import { createFunctionsHost, type FunctionsHost } from '@hubbub/functions';
+import {
+  createFunctionsHost,
+  type FunctionsError,
+  type FunctionsHost,
+  signalRTriggerExtension,
+} from '@hubbub/functions';
 import { createCors, createHubServer, createSignalRService, type HubServer, type SignalRService } from '@hubbub/hub';
 import {
   closeHttpServer,
@@ -40,8 +45,10 @@ import {
 } from '@hubbub/kernel';
 import type { PushService } from '@hubbub/push';
 import type { Store } from '@hubbub/store';
+import { configuredSignalRKey } from './app-settings.ts';
 import { bridgeBus } from './bridges/bus.ts';
 import { fromSignalRServiceInProcess } from './bridges/signalr.ts';
+import { functionsUpstream, upstreamFetch } from './bridges/signalr-upstream.ts';
 import { createDemoHub } from './demo.ts';
 import { engineScheme, openBusAt, openCache } from './engines.ts';
 import { createFrontDoor, type SystemRateLimits } from './front-door.ts';
@@ -58,6 +65,18 @@ export interface FunctionApp {
   readonly dir: string;
   /** Queues to create before the functions start. @default those its triggers name, on demand */
   readonly queues?: readonly string[];
+  /** Check function keys (`authLevel` function/admin); `hubbub functions` leaves them unchecked, as Core Tools does. @default true */
+  readonly enforceKeys?: boolean;
+  /** Fail the start when a function cannot be loaded, instead of skipping it. @default false */
+  readonly strict?: boolean;
+  /** Told about each function that could not be loaded and was skipped. */
+  readonly onSkipped?: (name: string, error: FunctionsError) => void;
+  /**
+   * Sign hub tokens with the `AccessKey` of the app's `AzureSignalRConnectionString` (settings or
+   * local.settings.json), as Core Tools leaves it in force, so tokens a separate backend makes with
+   * it are accepted; the generated key is accepted too. Ignored beyond loopback. @default false
+   */
+  readonly useConfiguredSignalRKey?: boolean;
 }
 
 export interface SystemOptions {
@@ -365,9 +384,20 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     );
   }
 
+  // The app's signalRTrigger functions take the hub's upstream in process; the AccessKey the app
+  // configured (AzureSignalRConnectionString) signs, so tokens made elsewhere with it are accepted.
+  const appDir = options.app === undefined ? undefined : resolve(options.app.dir);
+  const upstream = appDir === undefined ? undefined : signalRTriggerExtension({ maxUpstreamBodyBytes: maxBodyBytes });
+  const appKey =
+    appDir === undefined || options.app?.useConfiguredSignalRKey !== true || exposed
+      ? undefined
+      : configuredSignalRKey(appDir, options.settings);
   signalR = createSignalRService({
     endpoint: url,
-    keys: [keys.signalR],
+    keys: appKey === undefined ? [keys.signalR] : [appKey, keys.signalR],
+    ...(upstream === undefined
+      ? {}
+      : { upstream: [functionsUpstream(url)], upstreamOptions: { fetch: upstreamFetch(upstream) } }),
     hubServer: { cors },
     logger: logger.child({ part: 'signalr' }),
   });
@@ -405,7 +435,10 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     // bindings the store (another store URL in a connection setting opens that store), in process.
     const busPort = bridgeBus(bus, { createEntities: true });
     const host = createFunctionsHost({
-      appDir: resolve(options.app.dir),
+      appDir: appDir ?? resolve(options.app.dir),
+      extensions: upstream === undefined ? [] : [upstream],
+      ...(options.app.enforceKeys === undefined ? {} : { enforceKeys: options.app.enforceKeys }),
+      ...(options.app.strict === undefined ? {} : { strict: options.app.strict }),
       settings: { AzureSignalRConnectionString: connectionString, ...keys.secrets, ...options.settings },
       maxRequestBodyBytes: maxBodyBytes,
       cors: apiCors,
@@ -414,6 +447,8 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
       store: stores.connections.resolve,
       logger: logger.child({ part: 'functions' }),
     });
+    const onSkipped = options.app.onSkipped;
+    if (onSkipped !== undefined) host.on('function:skipped', (err, info) => onSkipped(info.function, err));
     try {
       await host.start();
       await busPort.ready();
