@@ -18,10 +18,10 @@ import {
 
 export const summary = 'Run an @azure/functions v4 app with a hub and a bus on one port (like func start)';
 
-const usage = `Usage: hubbub functions <app-dir> [options]
+const usage = `Usage: hubbub functions [<app-dir>] [options]
 
-Runs the function app in <app-dir> (its package.json "main", host.json, local.settings.json) on
-one port with a hub and a bus of its own, as 'func start' runs it against Azure:
+Runs the function app in <app-dir> (default: the current directory; its package.json "main",
+host.json, local.settings.json) on one port with a hub and a bus of its own, as 'func start' runs it against Azure:
 
   /api/...            the app's HTTP functions (the negotiate function, ...)
   /client/?hub=<hub>  the hubs its SignalR bindings use (the Azure SignalR Service stand-in;
@@ -44,10 +44,17 @@ Queues and topic subscriptions named by the app's triggers are created when miss
                       any (default local.settings.json Host.CORS; always this server's own)
   --static DIR        serve the files in DIR at / instead (x.html also at /x)
   --public-url URL    URL browsers reach this server at (default http://<host>:<port>)
+  --enforce-keys      check function keys on authLevel function/admin, as Azure does (without it,
+                      as under Core Tools, keys are not checked; they always are with a --host
+                      beyond loopback)
+  --strict            fail the start when a function cannot be loaded (an unsupported binding, a
+                      missing setting); without it the function is reported and the rest runs
 ${logFlagsHelp}
   -h, --help          this help
 
-App settings come from local.settings.json "Values", overridden by the environment.`;
+App settings come from local.settings.json "Values", overridden by the environment. The app runs
+with its directory as its working directory, as under Core Tools; 'hubbub func start' takes Core
+Tools' own flags.`;
 
 export async function run(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(args, {
@@ -61,14 +68,15 @@ export async function run(args: string[]): Promise<number> {
     static: { type: 'string' },
     'log-level': { type: 'string' },
     'log-format': { type: 'string' },
+    'enforce-keys': { type: 'boolean' },
+    strict: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
     process.stdout.write(`${usage}\n`);
     return 0;
   }
-  const [appDir, ...extra] = positionals;
-  if (appDir === undefined) throw new UsageError('functions needs an app directory: hubbub functions <app-dir>');
+  const [appDir = '.', ...extra] = positionals;
   if (extra.length > 0) throw new UsageError(`unexpected argument '${extra[0]}'`);
   if (!existsSync(resolve(appDir, 'package.json'))) {
     throw new UsageError(`'${appDir}' is not a function app: it has no package.json`);
@@ -101,14 +109,22 @@ export async function run(args: string[]): Promise<number> {
   const pages =
     values.static !== undefined ? staticRoutes(resolve(values.static)) : existsSync(index) ? { '/': index } : {};
   const corsText = values.cors ?? hostCors(appDir);
+  const host = values.host ?? '127.0.0.1';
+  const skipped: string[] = [];
   const system = await startSystem({
-    app: { dir: appDir },
+    app: {
+      dir: resolve(appDir),
+      enforceKeys: values['enforce-keys'] === true || !isLoopback(host),
+      strict: values.strict === true,
+      useConfiguredSignalRKey: isLoopback(host),
+      onSkipped: (name, err) => skipped.push(`  ${name}: not loaded — ${err.message} [${err.code}]`),
+    },
     pages,
     port,
-    host: values.host ?? '127.0.0.1',
+    host,
     busUrl,
     storeUrl,
-    dataDir: values.data ?? process.env.HUBBUB_DATA_DIR ?? '.data',
+    dataDir: resolve(values.data ?? process.env.HUBBUB_DATA_DIR ?? '.data'),
     settings,
     corsOrigins: (corsText ?? '')
       .split(',')
@@ -118,7 +134,7 @@ export async function run(args: string[]): Promise<number> {
     ...(values['public-url'] === undefined ? {} : { publicUrl: values['public-url'] }),
   });
   const functions = system.functions!;
-  const lines = [`Functions in ${appDir}:`, ''];
+  const lines = [`Functions in ${resolve(appDir)}:`, ''];
   for (const f of functions.functions) {
     lines.push(
       f.route === undefined
@@ -126,6 +142,7 @@ export async function run(args: string[]): Promise<number> {
         : `  ${f.name}: [${f.methods?.join(',')}] ${system.url}/${f.route}`,
     );
   }
+  if (skipped.length > 0) lines.push('', 'Skipped (the rest of the app runs; --strict to fail instead):', ...skipped);
   const page =
     values.static !== undefined
       ? `  Pages:   ${Object.keys(pages)
@@ -146,6 +163,10 @@ export async function run(args: string[]): Promise<number> {
   await system.close();
   process.stdout.write('Stopped.\n');
   return 0;
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 /** Core Tools' `Host.CORS` of local.settings.json: the origins pages may call the functions from. */
