@@ -23,7 +23,8 @@ describe('the SDK over AMQP → function → hub → SignalR client', () => {
       app: { dir: example, queues: ['locations'] },
     });
     const cs = system.amqpConnectionString;
-    assert.ok(cs?.startsWith('Endpoint=sb://127.0.0.1:') && cs.endsWith(';UseDevelopmentEmulator=true'), cs);
+    if (cs === undefined) assert.fail('startSystem gave no AMQP connection string');
+    assert.ok(cs.startsWith('Endpoint=sb://127.0.0.1:') && cs.endsWith(';UseDevelopmentEmulator=true'), cs);
     assert.ok(cs.includes(`SharedAccessKeyName=${system.keys.bus.name};SharedAccessKey=${system.keys.bus.key}`));
 
     const info = (await (await fetch(`${system.url}/api/negotiate`, { method: 'POST' })).json()) as {
