@@ -35,7 +35,7 @@ describe('decodeTransfer', () => {
     const [json] = decodeTransfer({ body: amqpMessage.data_section(Buffer.from('{"a":1}')) }, 0);
     assert.deepEqual(json?.body, { a: 1 });
     const [bytes] = decodeTransfer({ body: amqpMessage.data_section(Buffer.from([0xff, 0x00])) }, 0);
-    assert.deepEqual([...(bytes?.body as Uint8Array)], [0xff, 0x00]);
+    assert.deepEqual([...(bytes!.body as Uint8Array)], [0xff, 0x00]);
     const [text] = decodeTransfer({ body: 'plain' }, 0);
     assert.equal(text?.body, 'plain');
   });
