@@ -8,8 +8,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { silentLogger } from '@hubbub/kernel';
+import { silentLogger, waitFor } from '@hubbub/kernel';
 import { generateVapidKeys } from '@hubbub/push/providers';
+import { startApnsServer, startFcmServer } from '@hubbub/push/testing';
 import { startSystem } from '../src/index.ts';
 
 const dirs: string[] = [];
@@ -105,6 +106,58 @@ describe('the push part of the system', () => {
     await assert.rejects(startSystem({ port: 0, pushPort: taken, logger: silentLogger }), {
       code: 'PUSH_LISTEN_FAILED',
     });
+  });
+
+  it('delivers through FCM and APNs when they are configured, and without them refuses those platforms', async () => {
+    const fcm = await startFcmServer();
+    const apns = await startApnsServer({ topics: ['com.hubbub.delivery'] });
+    try {
+      const fcmToken = 'fcm-token-1:abc';
+      const apnsToken = 'a'.repeat(64);
+      {
+        await using system = await startSystem({
+          port: 0,
+          logger: silentLogger,
+          push: {
+            fcm: {
+              serviceAccount: JSON.stringify(fcm.createServiceAccount('hubbub-test')),
+              endpoint: fcm.origin,
+              tokenUri: fcm.tokenUri,
+            },
+            apns: { ...apns.createSigningKey(), topic: 'com.hubbub.delivery', endpoint: apns.origin },
+          },
+        });
+        const push = system.push!;
+        await push.upsertInstallation({
+          installationId: 'android-1',
+          platform: 'fcmv1',
+          pushChannel: fcmToken,
+          tags: ['t'],
+        });
+        await push.upsertInstallation({
+          installationId: 'ios-1',
+          platform: 'apns',
+          pushChannel: apnsToken,
+          tags: ['t'],
+        });
+        await push.send(
+          { format: 'fcmv1', body: '{"message":{"notification":{"title":"Order 42"}}}' },
+          { kind: 'tags', expression: 't' },
+        );
+        await push.send({ format: 'apns', body: '{"aps":{"alert":"Order 42"}}' }, { kind: 'tags', expression: 't' });
+        await waitFor(() => fcm.messages.length === 1 && apns.notifications.length === 1, { timeoutMs: 10_000 });
+        assert.equal(fcm.messages[0]?.token, fcmToken);
+        assert.equal(apns.notifications[0]?.deviceToken, apnsToken);
+        assert.equal(apns.notifications[0]?.headers['apns-topic'], 'com.hubbub.delivery');
+      }
+      await using plain = await startSystem({ port: 0, logger: silentLogger });
+      await assert.rejects(
+        plain.push!.upsertInstallation({ installationId: 'android-1', platform: 'fcmv1', pushChannel: fcmToken }),
+        { code: 'PUSH_PLATFORM_NOT_CONFIGURED' },
+      );
+    } finally {
+      await Promise.all([fcm.close(), apns.close()]);
+    }
   });
 
   it('is off with push: false', async () => {
