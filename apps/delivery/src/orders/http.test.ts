@@ -29,6 +29,7 @@ it('quotes an ETag once and reads If-Match with or without quotes', () => {
   assert.equal(ifMatchOf(request({ 'if-match': '"abc"' })), 'abc');
   assert.equal(ifMatchOf(request({ 'if-match': 'W/"abc"' })), 'abc');
   assert.equal(ifMatchOf(request({})), undefined);
+  assert.equal(ifMatchOf(request({ 'if-match': '*' })), undefined);
 });
 
 it('requires one Idempotency-Key of 8-128 visible ASCII characters', () => {

@@ -85,14 +85,12 @@ export const unquote = (etag: string): string =>
 /** An ETag header value for a store etag: one pair of quotes. */
 export const etagHeader = (etag: string): string => `"${unquote(etag)}"`;
 
-/** The etag `If-Match` names (quotes and a weak prefix removed), or undefined when absent. */
+/** The etag `If-Match` names (quotes and a weak prefix removed), or undefined when absent or `*`. */
 export function ifMatchOf(request: IncomingMessage): string | undefined {
   const value = request.headers['if-match'];
-  if (value === undefined) return undefined;
-  return value
-    .trim()
-    .replace(/^W\//, '')
-    .replace(/^"(.*)"$/, '$1');
+  // `*` matches any current version: the order must exist, which every transition checks anyway.
+  if (value === undefined || value.trim() === '*') return undefined;
+  return unquote(value);
 }
 
 export function sendNoContent(response: ServerResponse, headers: Record<string, string> = {}): void {
