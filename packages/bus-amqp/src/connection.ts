@@ -269,9 +269,16 @@ export class AmqpConnection {
     }
     if (target.toLowerCase().endsWith(MANAGEMENT)) {
       const path = target.slice(0, -MANAGEMENT.length);
-      try {
-        this.#ctx.broker().entity(path, 'receive');
-      } catch {
+      // A queue, subscription or dead-letter queue (receivers) or a topic (senders scheduling).
+      const exists = (['receive', 'send'] as const).some((use) => {
+        try {
+          this.#ctx.broker().entity(path, use);
+          return true;
+        } catch {
+          return false;
+        }
+      });
+      if (!exists) {
         this.#refuse(link, notFound(path));
         return;
       }

@@ -145,6 +145,14 @@ for (const engine of ['memory', 'file'] as const) {
       await filtered.close();
     });
 
+    it('schedules and cancels on a topic', async () => {
+      const sender = client.createSender('t');
+      const [seq] = await sender.scheduleMessages({ body: 'later' }, new Date(Date.now() + 3_600_000));
+      assert.ok(seq !== undefined);
+      await sender.cancelScheduledMessages(seq);
+      await failsWith('MessageNotFound', () => sender.cancelScheduledMessages(seq));
+    });
+
     it('reports missing subscriptions and bad filters', async () => {
       await failsWith('MessagingEntityNotFound', () =>
         client.createReceiver('t', 'nope').receiveMessages(1, { maxWaitTimeInMs: 500 }),
