@@ -188,7 +188,8 @@ export function createExecutor(
         return response;
       } catch (err) {
         const durationMs = services.clock.now() - started;
-        services.logger.error(
+        // A warning: the trigger reports the error itself (its event first, then its error line).
+        services.logger.warn(
           { function: entry.name, invocationId: id, durationMs, error: (err as Error)?.message ?? String(err) },
           `Executed '${name}' (Failed, Id=${id}, Duration=${durationMs}ms)`,
         );
