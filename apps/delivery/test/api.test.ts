@@ -76,7 +76,7 @@ describe('restaurants and menus', () => {
   it('leaves the SignalR REST API and the functions their /api paths', async () => {
     assert.equal((await api.call('GET', '/api/v1/health')).status, 200);
     const negotiate = await api.call('POST', '/api/negotiate?orderid=1001');
-    assert.equal(negotiate.body.error.code, 'DELIVERY_TRACKING_TOKEN_REQUIRED');
+    assert.equal(negotiate.body.code, 'DELIVERY_TRACKING_TOKEN_REQUIRED');
   });
 });
 

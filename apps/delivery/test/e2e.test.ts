@@ -148,9 +148,9 @@ describe('live location: queue → function → SignalR group → official clien
     for (const query of ['', '?orderid=', '?orderid=a%20b', `?orderid=${'x'.repeat(65)}`, '?orderid=..%2F1']) {
       const res = await fetch(`${system.url}/api/negotiate${query}`, { method: 'POST' });
       assert.equal(res.status, 400, query);
-      const body = (await res.json()) as { error: { code: string; detail: { field: string } } };
-      assert.equal(body.error.code, 'DELIVERY_INVALID_ORDER_ID');
-      assert.equal(body.error.detail.field, 'orderid');
+      const body = (await res.json()) as { code: string; detail: { field: string } };
+      assert.equal(body.code, 'DELIVERY_INVALID_ORDER_ID');
+      assert.equal(body.detail.field, 'orderid');
     }
   });
 
@@ -159,7 +159,7 @@ describe('live location: queue → function → SignalR group → official clien
       const res = await fetch(`${system.url}/api/negotiate?${query}`, { method: 'POST' });
       return {
         status: res.status,
-        body: (await res.json()) as { error?: { code: string; detail?: { reason?: string } } },
+        body: (await res.json()) as { code?: string; detail?: { reason?: string } },
       };
     };
     const good = system.trackingQuery('1001');
@@ -181,8 +181,8 @@ describe('live location: queue → function → SignalR group → official clien
     for (const [query, status, code, reason] of cases) {
       const { status: got, body } = await negotiate(query);
       assert.equal(got, status, query);
-      assert.equal(body.error?.code, code, query);
-      if (reason !== undefined) assert.equal(body.error?.detail?.reason, reason, query);
+      assert.equal(body.code, code, query);
+      if (reason !== undefined) assert.equal(body.detail?.reason, reason, query);
     }
     const ok = await negotiate(good);
     assert.equal(ok.status, 200);
@@ -191,8 +191,8 @@ describe('live location: queue → function → SignalR group → official clien
   it('refuses an expired tracking token signed with the right key', async () => {
     const res = await fetch(`${system.url}/api/negotiate?${system.trackingQuery('1001', -1)}`, { method: 'POST' });
     assert.equal(res.status, 401);
-    const body = (await res.json()) as { error: { code: string; detail: { reason: string } } };
-    assert.equal(body.error.detail.reason, 'expired');
+    const body = (await res.json()) as { code: string; detail: { reason: string } };
+    assert.equal(body.detail.reason, 'expired');
   });
 
   it('requires the bus key for every bus API call, and lists no demo orders unless asked to', async () => {

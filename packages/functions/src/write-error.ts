@@ -1,6 +1,6 @@
 /**
- * The functions host's error reply: `{ "error": { code, message, detail } }` with the error's
- * status (and `Allow` for a 405).
+ * The functions host's error reply: `{ code, message, detail }` — the one error shape of every
+ * part on the system's port — with the error's status (and `Allow` for a 405).
  * @module
  */
 import type { ServerResponse } from 'node:http';
@@ -12,7 +12,7 @@ export function writeError(res: ServerResponse, err: HubbubError): void {
     res.destroy();
     return;
   }
-  const body = JSON.stringify({ error: err.toJSON() });
+  const body = JSON.stringify(err.toJSON());
   const headers: Record<string, string> = {
     'content-type': 'application/json; charset=utf-8',
     'content-length': String(Buffer.byteLength(body)),

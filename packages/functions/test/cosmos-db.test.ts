@@ -107,7 +107,7 @@ describe('cosmosDB output', () => {
     app.host.on('invocation:failed', (err) => failed.push(`${err.code}:${(err.cause as { code?: string }).code}`));
     const notDoc = await post(app.base, [{ id: 'ok' }, 42]);
     assert.equal(notDoc.status, 500);
-    assert.equal(((await notDoc.json()) as { error: { code: string } }).error.code, 'FUNCTIONS_OUTPUT_FAILED');
+    assert.equal(((await notDoc.json()) as { code: string }).code, 'FUNCTIONS_OUTPUT_FAILED');
     store.failUpserts = 1;
     assert.equal((await post(app.base, { id: 'x' })).status, 500);
     assert.deepEqual(store.docs(orders), [], 'nothing of a failed output is written');
@@ -256,7 +256,7 @@ describe('cosmosDBTrigger', () => {
     );
     const codeOf = async (res: Response) => {
       assert.equal(res.status, 500);
-      return ((await res.json()) as { error: { code: string } }).error.code;
+      return ((await res.json()) as { code: string }).code;
     };
     assert.equal(await codeOf(await fetch(`${app.base}/api/orders/o1`)), 'FUNCTIONS_BINDING_UNAVAILABLE');
     assert.equal(await codeOf(await post(app.base, { id: 'o1' })), 'FUNCTIONS_OUTPUT_FAILED');

@@ -29,8 +29,8 @@ describe('HTTP functions under hostile requests', () => {
     for (const query of ['user=ada&user=eve', 'user=1&user=%20evil%0Auser', 'user=ada&USER=eve']) {
       const res = await fetch(`${app.base}/api/negotiateWithClaims?${query}`, { method: 'POST' });
       assert.equal(res.status, 400, query);
-      const body = (await res.json()) as { error: { code: string; detail: { parameter: string } } };
-      assert.equal(body.error.code, 'FUNCTIONS_BAD_REQUEST');
+      const body = (await res.json()) as { code: string; detail: { parameter: string } };
+      assert.equal(body.code, 'FUNCTIONS_BAD_REQUEST');
     }
     assert.equal(requests.length, 0, 'no connection info was made for an ambiguous user');
     const ok = await fetch(`${app.base}/api/negotiateWithClaims?user=ada`, { method: 'POST' });

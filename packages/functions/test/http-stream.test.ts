@@ -68,11 +68,11 @@ describe('HTTP streaming', () => {
     app.host.on('invocation:failed', (err) => failures.push(err.code));
     const res = await fetch(`${app.base}/api/fails`);
     assert.equal(res.status, 500);
-    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'FUNCTIONS_INVOCATION_FAILED');
+    assert.equal(((await res.json()) as { code: string }).code, 'FUNCTIONS_INVOCATION_FAILED');
     assert.deepEqual(failures, ['FUNCTIONS_INVOCATION_FAILED']);
     const big = await fetch(`${app.base}/api/upload`, { method: 'POST', body: Buffer.alloc(4096, 1) });
     assert.equal(big.status, 413);
-    assert.equal(((await big.json()) as { error: { code: string } }).error.code, 'FUNCTIONS_PAYLOAD_TOO_LARGE');
+    assert.equal(((await big.json()) as { code: string }).code, 'FUNCTIONS_PAYLOAD_TOO_LARGE');
     const ok = await fetch(`${app.base}/api/upload`, { method: 'POST', body: 'small' });
     assert.equal(((await ok.json()) as { bytes: number }).bytes, 5);
   });

@@ -134,23 +134,23 @@ describe('HTTP trigger (CommonJS app)', () => {
     await using app = await serve({ app: 'http-app' });
     const missing = await fetch(`${app.base}/api/nope`);
     assert.equal(missing.status, 404);
-    assert.equal(((await missing.json()) as { error: { code: string } }).error.code, 'FUNCTIONS_NOT_FOUND');
+    assert.equal(((await missing.json()) as { code: string }).code, 'FUNCTIONS_NOT_FOUND');
     const outside = await fetch(`${app.base}/other/hello`);
     assert.equal(outside.status, 404);
     await outside.body?.cancel();
     const wrong = await fetch(`${app.base}/api/hello`, { method: 'PUT' });
     assert.equal(wrong.status, 405);
     assert.equal(wrong.headers.get('allow'), 'GET');
-    assert.equal(((await wrong.json()) as { error: { code: string } }).error.code, 'FUNCTIONS_METHOD_NOT_ALLOWED');
+    assert.equal(((await wrong.json()) as { code: string }).code, 'FUNCTIONS_METHOD_NOT_ALLOWED');
   });
 
   it('turns a throwing function into a 500 JSON error and keeps serving', async () => {
     await using app = await serve({ app: 'http-app' });
     const res = await fetch(`${app.base}/api/boom`);
     assert.equal(res.status, 500);
-    const body = (await res.json()) as { error: { code: string; detail: { function: string } } };
-    assert.equal(body.error.code, 'FUNCTIONS_INVOCATION_FAILED');
-    assert.equal(body.error.detail.function, 'boom');
+    const body = (await res.json()) as { code: string; detail: { function: string } };
+    assert.equal(body.code, 'FUNCTIONS_INVOCATION_FAILED');
+    assert.equal(body.detail.function, 'boom');
     assert.equal((await fetch(`${app.base}/api/hello/again`)).status, 200);
   });
 
@@ -162,7 +162,7 @@ describe('HTTP trigger (CommonJS app)', () => {
       headers: { 'content-type': 'text/plain' },
     });
     assert.equal(res.status, 413);
-    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'FUNCTIONS_PAYLOAD_TOO_LARGE');
+    assert.equal(((await res.json()) as { code: string }).code, 'FUNCTIONS_PAYLOAD_TOO_LARGE');
   });
 });
 
@@ -173,7 +173,7 @@ describe('auth levels and function keys', () => {
     await using app = await serve({ app: 'http-app', keys });
     const denied = await fetch(`${app.base}/api/secret`);
     assert.equal(denied.status, 401);
-    assert.equal(((await denied.json()) as { error: { code: string } }).error.code, 'FUNCTIONS_UNAUTHORIZED');
+    assert.equal(((await denied.json()) as { code: string }).code, 'FUNCTIONS_UNAUTHORIZED');
     assert.equal((await fetch(`${app.base}/api/secret`, { headers: { 'x-functions-key': 'wrong' } })).status, 401);
     for (const key of ['secret-key', 'host-key', 'master-key']) {
       const ok = await fetch(`${app.base}/api/secret`, { headers: { 'x-functions-key': key } });

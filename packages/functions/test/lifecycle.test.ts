@@ -35,7 +35,7 @@ describe('host lifecycle', () => {
       await host.close();
       const after = await fetch(`${base}/api/hello`);
       assert.equal(after.status, 503);
-      assert.equal(((await after.json()) as { error: { code: string } }).error.code, 'FUNCTIONS_CLOSED');
+      assert.equal(((await after.json()) as { code: string }).code, 'FUNCTIONS_CLOSED');
       assert.equal((await fetch(`${base}/elsewhere`)).status, 404);
     } finally {
       server.closeAllConnections();
@@ -111,7 +111,7 @@ describe('host lifecycle', () => {
     };
     const res = await fetch(`${app.base}/api/boom`);
     assert.equal(res.status, 500);
-    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'FUNCTIONS_INVOCATION_FAILED');
+    assert.equal(((await res.json()) as { code: string }).code, 'FUNCTIONS_INVOCATION_FAILED');
     const line = lines.find((l) => l.level === 'error' && l.fields.function === 'boom');
     assert.ok(line, 'error logged');
     assert.equal((line.fields.err as Error).message, 'kaboom');

@@ -108,7 +108,7 @@ describe('signalRTrigger over /runtime/webhooks/signalr', () => {
     // Without an invocation id nobody waits: the failure is the reply's status.
     const oneWay = await post(app.base, { event: 'fail', body: invocation('fail', []) });
     assert.equal(oneWay.status, 500);
-    assert.equal(((await oneWay.json()) as { error: { code: string } }).error.code, 'FUNCTIONS_INVOCATION_FAILED');
+    assert.equal(((await oneWay.json()) as { code: string }).code, 'FUNCTIONS_INVOCATION_FAILED');
   });
 
   it('runs connection events and messages whose output bindings reach the hub', async () => {
@@ -161,7 +161,7 @@ describe('signalRTrigger over /runtime/webhooks/signalr', () => {
     for (const c of cases) {
       const res = await post(app.base, { event: 'broadcast', body: invocation('broadcast', ['forged']), ...c });
       assert.equal(res.status, 401, JSON.stringify(c));
-      assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'FUNCTIONS_UNAUTHORIZED');
+      assert.equal(((await res.json()) as { code: string }).code, 'FUNCTIONS_UNAUTHORIZED');
     }
     assert.deepEqual(sent, []);
   });
@@ -187,7 +187,7 @@ describe('signalRTrigger over /runtime/webhooks/signalr', () => {
     for (const [c, status, code] of cases) {
       const res = await post(app.base, c);
       assert.equal(res.status, status, JSON.stringify(c));
-      assert.equal(((await res.json()) as { error: { code: string } }).error.code, code, JSON.stringify(c));
+      assert.equal(((await res.json()) as { code: string }).code, code, JSON.stringify(c));
     }
     const get = await fetch(`${app.base}/runtime/webhooks/signalr`);
     assert.equal(get.status, 405);
@@ -202,7 +202,7 @@ describe('signalRTrigger over /runtime/webhooks/signalr', () => {
     await using app = await serve({ app: 'bidirectional-chat', signalR: failing });
     const res = await post(app.base, { category: 'connections', event: 'connected', body: { type: 10 } });
     assert.equal(res.status, 403);
-    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'FUNCTIONS_OUTPUT_FAILED');
+    assert.equal(((await res.json()) as { code: string }).code, 'FUNCTIONS_OUTPUT_FAILED');
     const unhandled = await post(app.base, {
       hub: 'quiet',
       category: 'connections',

@@ -60,7 +60,7 @@ describe('SignalR bindings', () => {
       method: 'POST',
       headers: { authorization: 'Bearer nope' },
     });
-    assert.equal(((await bad.json()) as { error: { code: string } }).error.code, 'FUNCTIONS_INVALID_BINDING');
+    assert.equal(((await bad.json()) as { code: string }).code, 'FUNCTIONS_INVALID_BINDING');
   });
 
   it('signalR output sends messages to all, users, groups and connections, and applies group actions', async () => {
@@ -115,7 +115,7 @@ describe('SignalR bindings', () => {
     ]) {
       const res = await fetch(`${app.base}/api/broadcast`, { method: 'POST', body: JSON.stringify(bad) });
       assert.equal(res.status, 500, JSON.stringify(bad));
-      assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'FUNCTIONS_OUTPUT_FAILED');
+      assert.equal(((await res.json()) as { code: string }).code, 'FUNCTIONS_OUTPUT_FAILED');
     }
     const failing: SignalRTarget = { ...target, send: async () => Promise.reject(new Error('hub down')) };
     await using down = await serve({ app: 'signalr-app', signalR: failing });
@@ -123,7 +123,7 @@ describe('SignalR bindings', () => {
       method: 'POST',
       body: JSON.stringify({ target: 't', arguments: [] }),
     });
-    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'FUNCTIONS_OUTPUT_FAILED');
+    assert.equal(((await res.json()) as { code: string }).code, 'FUNCTIONS_OUTPUT_FAILED');
   });
 
   it('passes the connection setting to a hub resolver', async () => {
@@ -147,7 +147,7 @@ describe('SignalR bindings', () => {
       await using app = await serve({ app: 'signalr-app', ...given });
       const res = await fetch(`${app.base}/api/negotiate`, { method: 'POST' });
       assert.equal(res.status, 500);
-      const { error } = (await res.json()) as { error: { code: string; detail: Record<string, unknown> } };
+      const error = (await res.json()) as { code: string; detail: Record<string, unknown> };
       assert.equal(error.code, 'FUNCTIONS_BINDING_UNAVAILABLE');
       assert.equal(error.detail.setting, 'AzureSignalRConnectionString');
     }

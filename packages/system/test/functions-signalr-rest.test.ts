@@ -139,7 +139,7 @@ describe('SignalR bindings over the Azure SignalR REST API', () => {
       method: 'POST',
       body: JSON.stringify({ target: 't', arguments: [] }),
     });
-    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'FUNCTIONS_OUTPUT_FAILED');
+    assert.equal(((await res.json()) as { code: string }).code, 'FUNCTIONS_OUTPUT_FAILED');
     for (const bad of [
       'Endpoint=ftp://x;AccessKey=k',
       'Endpoint=http://x',
@@ -160,6 +160,6 @@ describe('signalRServiceResolver', () => {
     });
     const res = await fetch(`${app.base}/api/negotiate`, { method: 'POST' });
     assert.equal(res.status, 500);
-    assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'FUNCTIONS_BINDING_UNAVAILABLE');
+    assert.equal(((await res.json()) as { code: string }).code, 'FUNCTIONS_BINDING_UNAVAILABLE');
   });
 });

@@ -14,7 +14,7 @@ app.http('demoOrders', {
     if (ids.length === 0 || key === undefined || key.length < 16) {
       return {
         status: 404,
-        jsonBody: { error: { code: 'DELIVERY_NO_DEMO', message: 'No demo orders on this server.' } },
+        jsonBody: { code: 'DELIVERY_NO_DEMO', message: 'No demo orders on this server.', detail: {} },
       };
     }
     const orders = ids.map((orderid) => ({ orderid, token: createTrackingToken(orderid, key, { ttlSeconds: 3600 }) }));

@@ -23,7 +23,7 @@ const groups = output.generic({
 });
 
 function refuse(status, code, message, detail) {
-  return { status, jsonBody: { error: { code, message, detail } } };
+  return { status, jsonBody: { code, message, detail } };
 }
 
 /** The one value of a query parameter, or undefined when it is absent or given more than once. */

@@ -180,7 +180,7 @@ function writeReply(res: ServerResponse, reply: UpstreamReply, method: string): 
     });
     res
       .writeHead(405, { allow: 'POST', 'content-type': 'application/json' })
-      .end(JSON.stringify({ error: err.toJSON() }));
+      .end(JSON.stringify(err.toJSON()));
     return;
   }
   res.writeHead(reply.status, { ...reply.headers, 'content-length': String(reply.body.byteLength) }).end(reply.body);

@@ -206,6 +206,6 @@ export function errorReply(err: FunctionsError): UpstreamReply {
   return {
     status: err.status ?? 500,
     headers: json,
-    body: Buffer.from(JSON.stringify({ error: err.toJSON() })),
+    body: Buffer.from(JSON.stringify(err.toJSON())),
   };
 }
