@@ -5,9 +5,11 @@
  * their signalR outputs and return values.
  */
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { signalRTriggerExtension } from '@hubbub/functions';
 import { createSignalRService } from '@hubbub/hub';
+import { type CompletionMessage, MessageType, messagePackProtocol, readVarInt } from '@hubbub/hub-protocol';
 import { waitFor } from '@hubbub/kernel';
 import * as signalR from '@microsoft/signalr';
 import { functionsUpstream, upstreamFetch } from '../src/bridges/signalr-upstream.ts';
@@ -104,5 +106,40 @@ describe('signalRTrigger through the hub upstream, in process', () => {
     await waitFor(() => ada.got.length === 1);
     assert.deepEqual(ada.got.shift(), { target: 'connectionLeft', value: bobId });
     await ada.client.stop();
+  });
+
+  it('carries a MessagePack client invocation across as JSON and its Completion back as MessagePack', async () => {
+    const upstream = signalRTriggerExtension();
+    await using app = await serve({
+      app: 'bidirectional-chat',
+      settings: { AzureSignalRConnectionString: `Endpoint=http://127.0.0.1;AccessKey=${KEY};Version=1.0;` },
+      extensions: [upstream],
+    });
+    const framed = messagePackProtocol.writeMessage({
+      type: MessageType.Invocation,
+      invocationId: '5',
+      target: 'echo',
+      arguments: ['packed'],
+    });
+    const prefix = readVarInt(framed, 0)!;
+    const reply = await upstreamFetch(upstream)('http://functions.in-process/runtime/webhooks/signalr', {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-msgpack',
+        'x-asrs-connection-id': 'c-1',
+        'x-asrs-hub': 'simplechat',
+        'x-asrs-category': 'messages',
+        'x-asrs-event': 'echo',
+        'x-asrs-signature': `sha256=${createHmac('sha256', KEY).update('c-1').digest('hex')}`,
+      },
+      body: framed.subarray(prefix.size),
+    });
+    assert.equal(reply.status, 200);
+    assert.equal(reply.headers.get('content-type'), 'application/x-msgpack');
+    const [completion] = messagePackProtocol.parseMessages(
+      new Uint8Array(await reply.arrayBuffer()),
+    ) as CompletionMessage[];
+    assert.equal(completion?.invocationId, '5');
+    assert.equal((completion?.result as { echo: string }).echo, 'packed');
   });
 });
