@@ -3,7 +3,7 @@
 // returns), its installation read from the store and its outcome written there, then encrypted and
 // POSTed by the Web Push provider — against the `web-push` library's sendNotification called
 // directly, to the same local RFC 8030 endpoint in the same run. Prints JSON.
-//   node --import tsx --conditions=source bench/push/service.ts [--sends 1000] [--rounds 3] [--depth 16] [--store pglite|memory]
+//   node --import tsx --conditions=source bench/push/service.ts [--sends 1000] [--rounds 3] [--depth 16] [--store pglite|memory|postgres]
 // The endpoint runs in a child process over https (a certificate from the system's own local CA)
 // and verifies and decrypts every push. Each round sends `sends` notifications, each to one
 // installation (a direct send by installation id, round-robin over 100 browser installations),
@@ -63,6 +63,11 @@ async function main() {
       logger: silentLogger,
       rateLimits: false,
       ...(args.store === 'memory' ? { storeUrl: 'memory://' } : {}),
+      ...(args.store === 'postgres'
+        ? {
+            storeUrl: `${process.env.HUBBUB_BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test'}?schema=bench_push_${process.pid}`,
+          }
+        : {}),
       push: {
         webPushCa: await readFile(join(dataDir, 'tls', 'ca.pem'), 'utf8'),
         vapidSubject: 'mailto:bench@hubbub.test',
@@ -124,6 +129,7 @@ async function main() {
       const order: Who[] = r % 2 === 0 ? ['system', 'webPush'] : ['webPush', 'system'];
       for (const who of order) rates[who].push(SENDS / (await run(who)));
     }
+    if (args.store === 'postgres') await system.store.database('push').delete(); // the run's data
     await system.close();
     agent.destroy();
     const system1 = Math.round(median(rates.system));

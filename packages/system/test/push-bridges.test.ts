@@ -65,7 +65,8 @@ const drivers: { name: string; url: () => string; unavailable?: string }[] = [
   { name: 'pglite', url: () => `pglite://${tempDir('hubbub-push-store-')}` },
   {
     name: 'postgres',
-    url: () => `${POSTGRES}?schema=hubbub_push_${process.pid}_${Date.now().toString(36)}`,
+    // One schema for every run (no schema is left behind per run); each run's databases are its own and deleted.
+    url: () => `${POSTGRES}?schema=hubbub_push_test`,
     ...(postgresUp
       ? {}
       : { unavailable: `PostgreSQL is not reachable at ${POSTGRES}; start it or set HUBBUB_TEST_POSTGRES_URL` }),
@@ -78,7 +79,7 @@ for (const driver of drivers) {
   let n = 0;
   const open = () => {
     store ??= createStore({ url: driver.url() });
-    const database = `push-${driver.name}-${++n}`;
+    const database = `push-${driver.name}-${process.pid}-${++n}`;
     databases.push(database);
     return { store, database };
   };
