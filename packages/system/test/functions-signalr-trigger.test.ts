@@ -110,7 +110,7 @@ describe('signalRTrigger through the hub upstream, in process', () => {
 
   it('carries a MessagePack client invocation across as JSON and its Completion back as MessagePack', async () => {
     const upstream = signalRTriggerExtension();
-    await using app = await serve({
+    await using _app = await serve({
       app: 'bidirectional-chat',
       settings: { AzureSignalRConnectionString: `Endpoint=http://127.0.0.1;AccessKey=${KEY};Version=1.0;` },
       extensions: [upstream],
@@ -139,7 +139,8 @@ describe('signalRTrigger through the hub upstream, in process', () => {
     const [completion] = messagePackProtocol.parseMessages(
       new Uint8Array(await reply.arrayBuffer()),
     ) as CompletionMessage[];
-    assert.equal(completion?.invocationId, '5');
-    assert.equal((completion?.result as { echo: string }).echo, 'packed');
+    assert.ok(completion !== undefined);
+    assert.equal(completion.invocationId, '5');
+    assert.equal((completion.result as { echo: string }).echo, 'packed');
   });
 });

@@ -178,9 +178,7 @@ function writeReply(res: ServerResponse, reply: UpstreamReply, method: string): 
     const err = new FunctionsError('FUNCTIONS_METHOD_NOT_ALLOWED', 'The SignalR upstream takes POST.', {
       detail: { allow: ['POST'] },
     });
-    res
-      .writeHead(405, { allow: 'POST', 'content-type': 'application/json' })
-      .end(JSON.stringify(err.toJSON()));
+    res.writeHead(405, { allow: 'POST', 'content-type': 'application/json' }).end(JSON.stringify(err.toJSON()));
     return;
   }
   res.writeHead(reply.status, { ...reply.headers, 'content-length': String(reply.body.byteLength) }).end(reply.body);
