@@ -145,6 +145,36 @@ for (const engine of ['memory', 'file'] as const) {
       await filtered.close();
     });
 
+    it('peeks a session and dead-letters into a subscription dead-letter queue', async () => {
+      await client.createSender('sess').sendMessages([
+        { body: 'p1', sessionId: 'peek' },
+        { body: 'p2', sessionId: 'peek' },
+      ]);
+      const s = await client.acceptSession('sess', 'peek');
+      assert.deepEqual(
+        (await s.peekMessages(5)).map((m) => m.body),
+        ['p1', 'p2'],
+      );
+      for (const m of await s.receiveMessages(2, { maxWaitTimeInMs: 2000 })) await s.completeMessage(m);
+      await s.close();
+
+      await client.createSender('t').sendMessages({ body: 'poison' });
+      const all = client.createReceiver('t', 'all');
+      const [m] = await all.receiveMessages(1, { maxWaitTimeInMs: 2000 });
+      assert.equal(m?.body, 'poison');
+      await all.deadLetterMessage(m!, { deadLetterReason: 'poison', deadLetterErrorDescription: 'cannot parse' });
+      const dlq = client.createReceiver('t', 'all', { subQueueType: 'deadLetter', receiveMode: 'receiveAndDelete' });
+      const [dead] = await dlq.receiveMessages(1, { maxWaitTimeInMs: 2000 });
+      assert.equal(dead?.body, 'poison');
+      assert.equal(dead?.deadLetterReason, 'poison');
+      await dlq.close();
+      await all.close();
+      // The filtered subscription took nothing: its rules do not match.
+      const filtered = client.createReceiver('t', 'filtered');
+      assert.equal((await filtered.peekMessages(5)).length, 0);
+      await filtered.close();
+    });
+
     it('schedules and cancels on a topic', async () => {
       const sender = client.createSender('t');
       const [seq] = await sender.scheduleMessages({ body: 'later' }, new Date(Date.now() + 3_600_000));
