@@ -62,6 +62,23 @@ describe('CBS: SAS tokens verified against the bus keys', () => {
     await client.close();
   });
 
+  it("checks the key's rights: a Send-only key sends but may not receive or manage rules", async () => {
+    const limited = await startHarness({
+      entities: { queues: [{ name: 'orders' }], topics: [{ name: 't', subscriptions: [{ name: 's' }] }] },
+      front: { keys: [KEY, { name: 'sender', key: 'sender-key-0123456789', rights: ['Send'] }] },
+    });
+    const cs = limited.connectionString.replace(KEY.name, 'sender').replace(KEY.key, 'sender-key-0123456789');
+    const client = new ServiceBusClient(cs, quick);
+    await client.createSender('orders').sendMessages({ body: 'allowed' });
+    assert.equal(
+      await code(() => client.createReceiver('orders').receiveMessages(1, { maxWaitTimeInMs: 500 })),
+      'UnauthorizedAccess',
+    );
+    assert.equal(await code(() => client.createRuleManager('t', 's').deleteRule('$Default')), 'UnauthorizedAccess');
+    await client.close();
+    await limited.close();
+  });
+
   it('enforces token expiry per link: a receiver outliving its token is detached with UnauthorizedAccess', async () => {
     const token = createSasToken(`sb://127.0.0.1:${h.port}/`, KEY, clock.now() / 1000 + 600);
     const cs = `Endpoint=sb://127.0.0.1:${h.port};SharedAccessSignature=${token};UseDevelopmentEmulator=true`;
