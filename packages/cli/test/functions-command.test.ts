@@ -135,7 +135,7 @@ describe('hubbub functions --static', () => {
 
 describe('hubbub functions: bad input', () => {
   for (const [args, message] of [
-    [[], /needs an app directory/],
+    [[], /'\.' is not a function app: it has no package\.json/],
     [['/nonexistent/app'], /is not a function app/],
     [[example, '--bus', 'redis://x'], /--bus must be one of memory:\/\/, file:\/\/DIR/],
     [[example, '--port', 'seven'], /--port/],
@@ -144,7 +144,9 @@ describe('hubbub functions: bad input', () => {
     [[example, '--static', '/nonexistent/web'], /--static: '\/nonexistent\/web' is not a directory/],
   ] as const) {
     it(`fails for: ${args.join(' ') || '(no arguments)'}`, async () => {
-      const run = hubbub(['functions', ...args]);
+      // From a directory that is no app (in the repository, where tsx resolves): without <app-dir>
+      // the current directory is the app.
+      const run = hubbub(['functions', ...args], {}, fileURLToPath(new URL('.', import.meta.url)));
       assert.equal(await run.exited, 1);
       assert.match(run.stderr(), message);
       assert.match(run.stderr(), /\[CLI_USAGE\]/);
