@@ -542,7 +542,8 @@ function serveSystemPaths(request: IncomingMessage, response: ServerResponse, ho
 function logRequest(request: IncomingMessage, response: ServerResponse, logger: Logger): void {
   const started = performance.now();
   response.once('finish', () => {
-    const path = requestTarget(request).pathname.slice(0, 256);
+    // Raw target, query cut: a malformed one (answered 400 by the guard) must not throw here.
+    const path = (request.url ?? '').split('?', 1)[0]!.slice(0, 256);
     const ms = Math.round(performance.now() - started);
     logger.debug(
       { status: response.statusCode, durationMs: ms },
