@@ -6,7 +6,12 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { describe, it } from 'node:test';
-import type { SignalRGroupAction, SignalRMessage, SignalRTarget } from '../src/index.ts';
+import {
+  type SignalRGroupAction,
+  type SignalRMessage,
+  type SignalRTarget,
+  signalRTriggerExtension,
+} from '../src/index.ts';
 import { serve } from './support.ts';
 
 const KEY = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH';
@@ -210,5 +215,26 @@ describe('signalRTrigger over /runtime/webhooks/signalr', () => {
       body: { type: 10 },
     });
     assert.equal(unhandled.status, 200);
+  });
+
+  it('bounds the body (413) and answers 503 before the host started and after it closed', async () => {
+    const upstream = signalRTriggerExtension({ maxUpstreamBodyBytes: 256 });
+    const request = { headers: { 'content-type': 'application/json' }, body: Buffer.from('{}') };
+    const before = await upstream.deliver(request);
+    assert.equal(before.status, 503);
+    const { target } = recordingTarget();
+    const app = await serve({ app: 'bidirectional-chat', signalR: target, extensions: [upstream] });
+    try {
+      const big = await post(app.base, { body: invocation('echo', ['x'.repeat(300)], '1') });
+      assert.equal(big.status, 413);
+      assert.equal(((await big.json()) as { code: string }).code, 'FUNCTIONS_PAYLOAD_TOO_LARGE');
+      const inProcess = await upstream.deliver({ ...request, body: Buffer.alloc(300, 0x20) });
+      assert.equal(inProcess.status, 413);
+    } finally {
+      await app[Symbol.asyncDispose]();
+    }
+    const after = await upstream.deliver(request);
+    assert.equal(after.status, 503);
+    assert.equal(JSON.parse(Buffer.from(after.body).toString()).code, 'FUNCTIONS_CLOSED');
   });
 });
