@@ -8,7 +8,8 @@ import type { Socket } from 'node:net';
 import type { SasRight } from '@hubbub/bus';
 import type { Broker } from '@hubbub/bus/broker';
 import type { Clock, TimerHandle } from '@hubbub/kernel';
-import { type Grant, type KeyRing, TokenStore } from './auth.ts';
+import type { Grant, KeyRing } from './auth.ts';
+import { Claims } from './claims.ts';
 import { ticks } from './codec.ts';
 import { Condition, notFound, toAmqpError } from './conditions.ts';
 import { AmqpFrontError, AmqpFrontErrorCode } from './errors.ts';
@@ -16,8 +17,8 @@ import { AmqpFrontError, AmqpFrontErrorCode } from './errors.ts';
 type Code = keyof typeof AmqpFrontErrorCode;
 
 import { guardTransfers, isPoisoned, sendToEntity, settleIncoming } from './inbound.ts';
-import { handleManagement, knowsOperation, rightFor } from './management.ts';
 import { Outbound, settleDelivery } from './outbound.ts';
+import { Requests } from './requests.ts';
 import {
   type AmqpError,
   type AmqpMessage,
@@ -60,9 +61,6 @@ type LinkRole =
 
 interface LinkState {
   role: LinkRole;
-  expiresAt: number;
-  right: SasRight | undefined;
-  authPath: string | undefined;
 }
 
 const MANAGEMENT = '/$management';
@@ -71,14 +69,12 @@ export class AmqpConnection {
   readonly #conn: RheaConnection;
   readonly #socket: Socket;
   readonly #ctx: ConnectionContext;
-  readonly #tokens: TokenStore;
+  readonly #claims: Claims<RheaLink>;
   readonly #links = new Map<RheaLink, LinkState>();
-  readonly #replies = new Map<string, RheaLink>();
-  readonly #sessionLocks = new Map<string, string>();
+  readonly #requests: Requests;
   #sessions = 0;
   #attachWindowStart = 0;
   #attachesInWindow = 0;
-  #expiryTimer: TimerHandle | undefined;
   #authTimer: TimerHandle | undefined;
   #closed = false;
 
@@ -86,9 +82,14 @@ export class AmqpConnection {
     this.#conn = conn;
     this.#socket = socket;
     this.#ctx = ctx;
-    this.#tokens = new TokenStore(ctx.ring, ctx.limits.maxTokens);
+    this.#claims = new Claims<RheaLink>(ctx.ring, ctx.limits.maxTokens, ctx.clock, (link) => {
+      this.#linkClosed(link);
+      link.close({ condition: Condition.Unauthorized, description: 'The token for this link expired.' });
+    });
+    this.#claims.onFirstToken = () => this.#authTimer?.cancel();
+    this.#requests = new Requests(this.#claims, ctx.broker, ctx.limits.maxReceiveBatch);
     this.#authTimer = ctx.clock.setTimeout(() => {
-      if (this.#tokens.size === 0)
+      if (!this.#claims.hasTokens)
         this.fail('Unauthorized', Condition.Unauthorized, 'No token was put on $cbs in time.');
     }, ctx.limits.authTimeoutMs);
     const on = (event: string, fn: (c: RheaContext) => void): void =>
@@ -176,7 +177,7 @@ export class AmqpConnection {
     if (this.#closed) return;
     this.#closed = true;
     this.#authTimer?.cancel();
-    this.#expiryTimer?.cancel();
+    this.#claims.dispose();
     for (const link of [...this.#links.keys()]) this.#linkClosed(link);
   }
 
@@ -236,20 +237,15 @@ export class AmqpConnection {
   }
 
   #authorize(link: RheaLink, path: string, right: SasRight | undefined): Grant {
-    const grant = this.#tokens.authorize(path, right, this.#ctx.clock.now());
+    const grant = this.#claims.authorize(path, right);
     if (!grant.ok)
       this.#refuse(link, { condition: Condition.Unauthorized, description: `Unauthorized: ${grant.reason}.` });
     return grant;
   }
 
-  #track(link: RheaLink, role: LinkRole, grant: Grant | undefined, path?: string, right?: SasRight): void {
-    this.#links.set(link, {
-      role,
-      expiresAt: grant?.ok === true ? grant.expiresAtMs : Number.POSITIVE_INFINITY,
-      right,
-      authPath: path,
-    });
-    this.#scheduleExpiry();
+  #track(link: RheaLink, role: LinkRole, grant?: Grant, path?: string, right?: SasRight): void {
+    this.#links.set(link, { role });
+    if (grant?.ok === true && path !== undefined) this.#claims.track(link, grant, path, right);
   }
 
   /** A client's sending link: CBS or management requests, or messages for an entity. */
@@ -317,8 +313,7 @@ export class AmqpConnection {
     if (address === '$cbs' || (typeof address === 'string' && address.toLowerCase().endsWith(MANAGEMENT))) {
       link.set_source({ address });
       link.set_target(attach.target ?? null);
-      this.#replies.set(link.name, link);
-      if (typeof targetAddress === 'string') this.#replies.set(targetAddress, link);
+      this.#requests.addReplyLink(link, targetAddress);
       this.#track(link, { kind: 'reply' }, undefined);
       return;
     }
@@ -377,12 +372,7 @@ export class AmqpConnection {
       this.#ctx.limits.maxSessionWaitMs,
     );
     const abort = new AbortController();
-    this.#links.set(link, {
-      role: { kind: 'pending', abort },
-      expiresAt: Number.POSITIVE_INFINITY,
-      right: undefined,
-      authPath: undefined,
-    });
+    this.#links.set(link, { role: { kind: 'pending', abort } });
     let accepting: Promise<{ sessionId: string; lockToken: string; lockedUntil: number }>;
     try {
       accepting = this.#ctx.broker().sessions.accept(address, requested, { maxWaitTimeMs: wait, signal: abort.signal });
@@ -402,7 +392,7 @@ export class AmqpConnection {
         link.set_source({ address, filter: { 'com.microsoft:session-filter': lock.sessionId } });
         link.local.attach.properties = { 'com.microsoft:locked-until-utc': ticks(lock.lockedUntil) };
         link.attach();
-        this.#sessionLocks.set(sessionKey(address, lock.sessionId), lock.lockToken);
+        this.#requests.lockSession(address, lock.sessionId, lock.lockToken);
         this.#startReceiver(link, address, mode, grant, { id: lock.sessionId, token: lock.lockToken });
       },
       (err: unknown) => {
@@ -460,12 +450,12 @@ export class AmqpConnection {
         return;
       case 'cbs':
         settleIncoming(delivery);
-        this.#putToken(c.message as AmqpMessage);
+        this.#requests.putToken(c.message as AmqpMessage | undefined);
         done();
         return;
       case 'management':
         settleIncoming(delivery);
-        this.#manage(state.role, c.message as AmqpMessage, done);
+        this.#requests.manage(state.role.path, state.role.keyName, c.message as AmqpMessage | undefined, done);
         return;
       default:
         settleIncoming(delivery, {
@@ -473,86 +463,6 @@ export class AmqpConnection {
           description: 'This link does not take messages.',
         });
     }
-  }
-
-  #reply(request: AmqpMessage, reply: AmqpMessage): void {
-    const to = request.reply_to;
-    const link = typeof to === 'string' ? this.#replies.get(to) : undefined;
-    if (link === undefined || !link.is_open()) return;
-    const outgoing = (link.session as unknown as { outgoing: { available(): number } }).outgoing;
-    if (outgoing.available() === 0) {
-      link.close({ condition: Condition.ResourceLimit, description: 'Replies are not being read.' });
-      return;
-    }
-    link.send(reply);
-  }
-
-  #putToken(request: AmqpMessage): void {
-    if (request === undefined || request === null || typeof request !== 'object') return;
-    const props = request.application_properties ?? {};
-    const audience = props.name;
-    const token = request.body;
-    let status = 202;
-    let description = 'Accepted';
-    let condition: string | undefined;
-    if (props.operation !== 'put-token' || typeof audience !== 'string' || typeof token !== 'string') {
-      status = 400;
-      condition = Condition.ArgumentError;
-      description = 'A put-token request needs operation, name (the audience) and a token string.';
-    } else if (props.type !== undefined && props.type !== 'servicebus.windows.net:sastoken') {
-      status = 401;
-      condition = Condition.Unauthorized;
-      description = `Token type '${String(props.type)}' is not supported: use a shared access signature.`;
-    } else {
-      const grant = this.#tokens.put(audience, token, this.#ctx.clock.now());
-      if (grant.ok) {
-        this.#authTimer?.cancel();
-        this.#refreshLinks();
-      } else {
-        status = 401;
-        condition = Condition.Unauthorized;
-        description = `Unauthorized: ${grant.reason}.`;
-      }
-    }
-    const application_properties: Record<string, unknown> = {
-      'status-code': types.wrap_int(status),
-      'status-description': description,
-    };
-    if (condition !== undefined) application_properties['error-condition'] = condition;
-    this.#reply(request, { correlation_id: request.message_id, application_properties });
-  }
-
-  #manage(role: Extract<LinkRole, { kind: 'management' }>, request: AmqpMessage, done: () => void): void {
-    if (request === undefined || request === null || typeof request !== 'object') {
-      done();
-      return;
-    }
-    const operation = String(request.application_properties?.operation ?? '');
-    const right = rightFor(operation);
-    if (knowsOperation(operation) && !this.#tokens.has(role.keyName, right)) {
-      this.#reply(request, {
-        correlation_id: request.message_id,
-        application_properties: {
-          statusCode: types.wrap_int(401),
-          statusDescription: `Unauthorized: key '${role.keyName}' lacks the ${right} right.`,
-          errorCondition: Condition.Unauthorized,
-        },
-      });
-      done();
-      return;
-    }
-    handleManagement(
-      {
-        broker: this.#ctx.broker(),
-        path: role.path,
-        sessionToken: (id) => this.#sessionLocks.get(sessionKey(role.path, id)),
-        maxMessages: this.#ctx.limits.maxReceiveBatch,
-      },
-      request,
-    ).then((reply) => {
-      this.#reply(request, reply);
-      done();
-    });
   }
 
   #outcome(kind: string, c: RheaContext): void {
@@ -566,13 +476,14 @@ export class AmqpConnection {
     const state = this.#links.get(link);
     if (state === undefined) return;
     this.#links.delete(link);
-    for (const [k, v] of this.#replies) if (v === link) this.#replies.delete(k);
+    this.#claims.forget(link);
+    this.#requests.forget(link);
     if (state.role.kind === 'pending') state.role.abort.abort();
     if (state.role.kind === 'receive') {
       state.role.outbound.close();
       const session = state.role.session;
       if (session !== undefined) {
-        this.#sessionLocks.delete(sessionKey(state.role.path, session.id));
+        this.#requests.unlockSession(state.role.path, session.id);
         try {
           this.#ctx
             .broker()
@@ -584,46 +495,7 @@ export class AmqpConnection {
       }
     }
   }
-
-  /** A token was put: links nearing expiry may be covered again. */
-  #refreshLinks(): void {
-    const now = this.#ctx.clock.now();
-    for (const state of this.#links.values()) {
-      if (state.authPath === undefined) continue;
-      const grant = this.#tokens.authorize(state.authPath, state.right, now);
-      if (grant.ok && grant.expiresAtMs > state.expiresAt) state.expiresAt = grant.expiresAtMs;
-    }
-    this.#scheduleExpiry();
-  }
-
-  #scheduleExpiry(): void {
-    this.#expiryTimer?.cancel();
-    this.#expiryTimer = undefined;
-    if (this.#closed) return;
-    let next = Number.POSITIVE_INFINITY;
-    for (const s of this.#links.values()) next = Math.min(next, s.expiresAt);
-    if (next === Number.POSITIVE_INFINITY) return;
-    const delay = Math.max(0, Math.min(next - this.#ctx.clock.now(), 2_147_483_647));
-    this.#expiryTimer = this.#ctx.clock.setTimeout(() => this.#expire(), delay);
-  }
-
-  #expire(): void {
-    const now = this.#ctx.clock.now();
-    for (const [link, state] of [...this.#links]) {
-      if (state.expiresAt > now) continue;
-      const grant = state.authPath === undefined ? undefined : this.#tokens.authorize(state.authPath, state.right, now);
-      if (grant?.ok === true) {
-        state.expiresAt = grant.expiresAtMs;
-        continue;
-      }
-      this.#linkClosed(link);
-      link.close({ condition: Condition.Unauthorized, description: 'The token for this link expired.' });
-    }
-    this.#scheduleExpiry();
-  }
 }
-
-const sessionKey = (path: string, sessionId: string): string => `${path.toLowerCase()}\n${sessionId}`;
 
 function notFoundOr(err: unknown, address: string): AmqpError {
   const e = toAmqpError(err);
