@@ -98,7 +98,13 @@ describe('signalRTrigger over /runtime/webhooks/signalr', () => {
       },
     });
     const info = app.host.functions.find((f) => f.name === 'echo');
-    assert.equal(info?.trigger, 'signalRTrigger');
+    assert.deepEqual(info, {
+      name: 'echo',
+      trigger: 'signalRTrigger',
+      hub: 'simplechat',
+      category: 'messages',
+      event: 'echo',
+    });
   });
 
   it('a function that throws gives the caller a Completion with the error', async () => {

@@ -97,8 +97,8 @@ export function signalRTrigger(
         },
         describe: (name) => {
           for (const { entry, spec } of routes.values()) {
-            if (entry.name === name)
-              return { route: UPSTREAM_PATH.slice(1), hub: spec.hub, category: spec.category, event: spec.event };
+            // No `route`: that names HTTP functions (the upstream path is the trigger's, not the function's).
+            if (entry.name === name) return { hub: spec.hub, category: spec.category, event: spec.event };
           }
           return undefined;
         },
