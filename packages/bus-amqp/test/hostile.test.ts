@@ -204,6 +204,80 @@ describe('hostile clients', () => {
     return conn;
   }
 
+  it('answers malformed CBS and management requests with an error status, not a crash', async () => {
+    const conn = await tokenConnection();
+    const replies = new Map<string, Record<string, unknown>>();
+    const cbsReply = conn.open_receiver({ source: { address: '$cbs' }, name: 'cbs-bad' });
+    cbsReply.on('message', (c) =>
+      replies.set(String(c.message?.correlation_id), c.message?.application_properties as never),
+    );
+    const cbs = conn.open_sender('$cbs');
+    await waitFor(() => cbs.credit > 0);
+    cbs.send({
+      message_id: 'no-token',
+      reply_to: 'cbs-bad',
+      application_properties: { operation: 'put-token', name: 'sb://x/orders' },
+      body: 42,
+    });
+    cbs.send({
+      message_id: 'jwt',
+      reply_to: 'cbs-bad',
+      application_properties: { operation: 'put-token', name: 'sb://x/orders', type: 'jwt' },
+      body: 'eyJ',
+    });
+    // Management on orders (the token covers orders/$management too: its resource is a prefix).
+    const put = conn.open_sender('$cbs');
+    await waitFor(() => put.credit > 0);
+    put.send({
+      message_id: 'm',
+      reply_to: 'cbs-bad',
+      application_properties: {
+        operation: 'put-token',
+        name: 'sb://127.0.0.1/orders/$management',
+        type: 'servicebus.windows.net:sastoken',
+      },
+      body: createSasToken('sb://127.0.0.1/orders/$management', KEY, Date.now() / 1000 + 600),
+    });
+    await waitFor(() => replies.get('m'));
+    const mgmtReply = conn.open_receiver({
+      source: { address: 'orders/$management' },
+      target: { address: 'mgmt-reply' },
+      name: 'mgmt-reply',
+    });
+    mgmtReply.on('message', (c) =>
+      replies.set(String(c.message?.correlation_id), c.message?.application_properties as never),
+    );
+    const mgmt = conn.open_sender({ target: { address: 'orders/$management' } });
+    await waitFor(() => mgmt.credit > 0);
+    mgmt.send({
+      message_id: 'unknown-op',
+      reply_to: 'mgmt-reply',
+      application_properties: { operation: 'com.microsoft:explode' },
+      body: {},
+    });
+    mgmt.send({
+      message_id: 'not-a-map',
+      reply_to: 'mgmt-reply',
+      application_properties: { operation: 'com.microsoft:renew-lock' },
+      body: 'x',
+    });
+    mgmt.send({
+      message_id: 'bad-tokens',
+      reply_to: 'mgmt-reply',
+      application_properties: { operation: 'com.microsoft:renew-lock' },
+      body: { 'lock-tokens': ['not-a-uuid'] },
+    });
+    await waitFor(() => replies.size >= 6, { what: 'six replies' });
+    assert.equal(Number(replies.get('no-token')?.['status-code']), 400);
+    assert.equal(Number(replies.get('jwt')?.['status-code']), 401);
+    assert.equal(Number(replies.get('m')?.['status-code']), 202);
+    assert.equal(Number(replies.get('unknown-op')?.statusCode), 501);
+    assert.equal(String(replies.get('unknown-op')?.errorCondition), 'amqp:not-implemented');
+    assert.equal(Number(replies.get('not-a-map')?.statusCode), 400);
+    assert.equal(Number(replies.get('bad-tokens')?.statusCode), 400);
+    conn.close();
+  });
+
   it('detaches a link that transfers past its credit with amqp:link:transfer-limit-exceeded', async () => {
     const conn = await tokenConnection();
     const sender = conn.open_sender('orders');
