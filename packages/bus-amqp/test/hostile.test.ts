@@ -225,7 +225,7 @@ describe('hostile clients', () => {
       application_properties: { operation: 'put-token', name: 'sb://x/orders', type: 'jwt' },
       body: 'eyJ',
     });
-    // Management on orders (the token covers orders/$management too: its resource is a prefix).
+    // A token for the management node itself is accepted too (the one for orders already covers it).
     const put = conn.open_sender('$cbs');
     await waitFor(() => put.credit > 0);
     put.send({
