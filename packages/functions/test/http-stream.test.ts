@@ -6,7 +6,10 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { request } from 'node:http';
+import { createRequire } from 'node:module';
 import { describe, it } from 'node:test';
+import type { ProgrammingModel } from '../src/core-types.ts';
+import { libraryProxy } from '../src/extensions/http/stream.ts';
 import { serve } from './support.ts';
 
 /** Reads the next chunk of a response as text. */
@@ -83,5 +86,19 @@ describe('HTTP streaming', () => {
     const res = await fetch(`${later.base}/api/extra`, { signal: AbortSignal.timeout(5_000) });
     assert.deepEqual(await res.json(), { esm: true });
     assert.equal((await fetch(`${first.base}/api/items/1`)).status, 200);
+  });
+
+  it("cuts off requests to the library's proxy that this host did not forward", async () => {
+    await using app = await serve({ app: 'http-stream' });
+    // The library's programming model, as the host got it through @azure/functions-core.
+    const core = createRequire(import.meta.url)('@azure/functions-core') as { getProgrammingModel(): ProgrammingModel };
+    const proxy = await libraryProxy(core.getProgrammingModel());
+    for (const headers of [{ 'x-ms-invocation-id': 'made-up' }, {}]) {
+      const req = request({ host: '127.0.0.1', port: proxy.port, path: '/api/ticker', headers });
+      req.end();
+      const [err] = (await once(req, 'error')) as [NodeJS.ErrnoException];
+      assert.equal(err.code, 'ECONNRESET');
+    }
+    assert.equal((await fetch(`${app.base}/api/items/7`)).status, 200);
   });
 });

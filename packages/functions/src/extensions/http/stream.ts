@@ -59,7 +59,10 @@ async function startProxy(model: ProgrammingModel): Promise<LibraryProxy> {
   const waiting = new Map<string, (res: ServerResponse) => void>();
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const id = req.headers['x-ms-invocation-id'];
-    if (typeof id === 'string') waiting.get(id)?.(res);
+    const exchange = typeof id === 'string' ? waiting.get(id) : undefined;
+    // Only this host forwards here: anything else on loopback is cut off at once.
+    if (exchange === undefined) res.destroy();
+    else exchange(res);
   });
   const { port } = server.address() as AddressInfo;
   return {
