@@ -76,6 +76,15 @@ describe('HTTP streaming', () => {
     const big = await fetch(`${app.base}/api/upload`, { method: 'POST', body: Buffer.alloc(4096, 1) });
     assert.equal(big.status, 413);
     assert.equal(((await big.json()) as { code: string }).code, 'FUNCTIONS_PAYLOAD_TOO_LARGE');
+    // Past the limit after the function began reading: still 413.
+    const late = request(`${app.base}/api/upload`, { method: 'POST' });
+    late.write(Buffer.alloc(512, 1));
+    const answered = once(late, 'response');
+    late.write(Buffer.alloc(1024, 1));
+    late.end();
+    const [lateRes] = (await answered) as [import('node:http').IncomingMessage];
+    assert.equal(lateRes.statusCode, 413);
+    lateRes.resume();
     const ok = await fetch(`${app.base}/api/upload`, { method: 'POST', body: 'small' });
     assert.equal(((await ok.json()) as { bytes: number }).bytes, 5);
   });

@@ -111,6 +111,8 @@ export interface StreamedExchange {
   readonly done: Promise<void>;
   /** Ends the exchange once the invocation settled: an empty 200 if the function set no response, or the failure. */
   finish(failure: unknown): void;
+  /** Set once the request body passed the limit (FUNCTIONS_PAYLOAD_TOO_LARGE): what the caller is told. */
+  readonly refused: FunctionsError | undefined;
 }
 
 /**
@@ -141,6 +143,7 @@ export async function forward(
     headers,
   });
   let failed: ((err: unknown) => void) | undefined;
+  let refused: FunctionsError | undefined;
   const done = new Promise<void>((resolve, reject) => {
     failed = reject;
     outgoing.on('error', reject);
@@ -171,6 +174,7 @@ export async function forward(
   } else {
     const limit = limited(maxBodyBytes);
     limit.on('error', (err) => {
+      refused = err as FunctionsError;
       outgoing.destroy();
       failed?.(err);
     });
@@ -179,6 +183,9 @@ export async function forward(
   const serverSide = await Promise.race([library, done.then(() => undefined)]);
   return {
     done,
+    get refused() {
+      return refused;
+    },
     finish(failure) {
       if (serverSide === undefined) return;
       if (failure !== undefined) {

@@ -158,7 +158,8 @@ async function serveStreamed(
     failure = err;
   }
   exchange.finish(failure);
-  if (failure !== undefined) throw failed(context, failure, entry.name, invocationId);
+  // A body cut off at the limit fails the function that read it: the caller is told why (413).
+  if (failure !== undefined) throw exchange.refused ?? failed(context, failure, entry.name, invocationId);
   await exchange.done;
 }
 
