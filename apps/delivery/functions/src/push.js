@@ -1,0 +1,87 @@
+// Push notifications of order statuses, in one place for the notifier (this function app's
+// notify-order) and the web app's registration (apps/delivery/src/push-templates.ts wraps this
+// file with types): the template every browser installation registers, the properties a send
+// fills it with, the tag that reaches one customer, and which statuses notify with what words.
+// Plain values and functions, no I/O.
+//
+// A send is a template send (Notification Hubs' `format: 'template'`) to the tag expression
+// `customerTag(customerId)` with the properties `orderNotification(event)` returns; the push
+// service renders ORDER_STATUS_TEMPLATE with them into the JSON the service worker shows
+// ({title, body, url, orderId, status}).
+
+/** The name of the template in each browser installation. */
+const ORDER_STATUS_TEMPLATE = 'orderStatus';
+
+/** The properties a send must give (names are matched without case by the template). */
+const TEMPLATE_PROPERTIES = ['title', 'body', 'url', 'orderId', 'status'];
+
+/** The Web Push payload: JSON the service worker reads (`sw.js`). */
+const ORDER_STATUS_BODY = JSON.stringify({
+  title: '$(title)',
+  body: '$(body)',
+  url: '$(url)',
+  orderId: '$(orderId)',
+  status: '$(status)',
+});
+
+/** Web Push headers: a status older than an hour is news no longer; the customer waits for it. */
+const ORDER_STATUS_HEADERS = { TTL: '3600', Urgency: 'high' };
+
+/** The statuses a customer is told about, and how. */
+const MESSAGES = {
+  accepted: { title: 'Order accepted', body: (id) => `The restaurant accepted order ${id} and will start on it.` },
+  rejected: {
+    title: 'Order rejected',
+    body: (id, reason) => `The restaurant could not take order ${id}${reason ? `: ${reason}` : '.'}`,
+  },
+  picked_up: { title: 'Out for delivery', body: (id) => `A courier picked up order ${id} and is on the way.` },
+  delivered: { title: 'Delivered', body: (id) => `Order ${id} was delivered. Enjoy your meal!` },
+  cancelled: { title: 'Order cancelled', body: (id) => `Order ${id} was cancelled.` },
+};
+
+/** The statuses that notify the customer. */
+const NOTIFIED_STATUSES = Object.keys(MESSAGES);
+
+/** The templates a browser installation registers (`templates` of a Notification Hubs installation). */
+function installationTemplates() {
+  return { [ORDER_STATUS_TEMPLATE]: { body: ORDER_STATUS_BODY, headers: { ...ORDER_STATUS_HEADERS } } };
+}
+
+/** The tag expression that reaches every installation of one customer (the installation's user id). */
+function customerTag(customerId) {
+  return `$UserId:${customerId}`;
+}
+
+/** The page a notification opens (relative to the app's origin): the order on the notifications page. */
+function orderUrl(orderId) {
+  return `/notifications?order=${encodeURIComponent(orderId)}`;
+}
+
+/**
+ * The template properties for a status event of topic `orders` (`{orderId, status, customerId,
+ * reason?}`), or null when that status does not notify the customer.
+ */
+function orderNotification(event) {
+  const message = MESSAGES[event.status];
+  if (message === undefined) return null;
+  const reason = typeof event.reason === 'string' ? event.reason.slice(0, 200) : undefined;
+  return {
+    title: message.title,
+    body: message.body(event.orderId, reason),
+    url: orderUrl(event.orderId),
+    orderId: event.orderId,
+    status: event.status,
+  };
+}
+
+module.exports = {
+  ORDER_STATUS_TEMPLATE,
+  TEMPLATE_PROPERTIES,
+  ORDER_STATUS_BODY,
+  ORDER_STATUS_HEADERS,
+  NOTIFIED_STATUSES,
+  installationTemplates,
+  customerTag,
+  orderUrl,
+  orderNotification,
+};
