@@ -1,7 +1,10 @@
 /**
- * One client connection: its CBS tokens, its links by role (CBS and management request/reply
- * links, senders into entities, receivers out of them), its bounds, and the token expiry of each
- * link. Every rhea event of the connection lands here; nothing a client sends can throw out of it.
+ * One client connection: its links by role (CBS and management request/reply links, senders into
+ * entities, receivers out of them, session attaches still held) and its bounds (sessions, links,
+ * attaches per second, time to the first token). Every rhea event of the connection lands here and
+ * nothing a client sends can throw out of it. What the tokens allow lives in `claims.ts`, the
+ * request/reply nodes in `requests.ts`, each link's deliveries in `inbound.ts` / `outbound.ts`.
+ * Over 400 lines because the link table and rhea's event wiring are one piece of state.
  * @module
  */
 import type { Socket } from 'node:net';
@@ -13,9 +16,6 @@ import { Claims } from './claims.ts';
 import { ticks } from './codec.ts';
 import { Condition, notFound, toAmqpError } from './conditions.ts';
 import { AmqpFrontError, AmqpFrontErrorCode } from './errors.ts';
-
-type Code = keyof typeof AmqpFrontErrorCode;
-
 import { guardTransfers, isPoisoned, sendToEntity, settleIncoming } from './inbound.ts';
 import { Outbound, settleDelivery } from './outbound.ts';
 import { Requests } from './requests.ts';
@@ -27,6 +27,8 @@ import {
   type RheaLink,
   types,
 } from './rhea.ts';
+
+type Code = keyof typeof AmqpFrontErrorCode;
 
 export interface ConnectionLimits {
   readonly maxSessions: number;
