@@ -43,4 +43,16 @@ describe('AMQP front lifecycle', () => {
     await assert.rejects(front.start(), (err) => isAmqpFrontError(err, 'BUS_AMQP_CLOSED'));
     await front.close();
   });
+
+  it('refuses connections past maxConnections and serves the ones it holds', async () => {
+    await using bus = await openBus({ url: 'memory://' });
+    await using front = createAmqpFront({ bus, keys: [KEY], port: 0, maxConnections: 2 });
+    await front.start();
+    const held = [await RawPeer.connect(front.port!), await RawPeer.connect(front.port!)];
+    for (const peer of held) await peer.handshake();
+    const extra = await RawPeer.connect(front.port!);
+    await extra.waitClosed();
+    assert.equal(front.connectionCount, 2);
+    for (const peer of held) peer.destroy();
+  });
 });
