@@ -5,7 +5,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { requestTarget } from '@hubbub/kernel';
 
 const types: Record<string, string> = {
@@ -18,8 +18,13 @@ const types: Record<string, string> = {
 
 export type StaticFiles = (request: IncomingMessage, response: ServerResponse) => boolean;
 
-/** `files` maps a URL path to a file on disk; each is read once, on first request. */
-export function createStaticFiles(files: Record<string, string>): StaticFiles {
+/**
+ * `files` maps a URL path to a file on disk; each is read once, on first request. Relative paths are
+ * resolved now: a function app later runs with its own directory as the working directory.
+ */
+export function createStaticFiles(given: Record<string, string>): StaticFiles {
+  const files: Record<string, string> = {};
+  for (const [path, file] of Object.entries(given)) files[path] = resolve(file);
   const cache = new Map<string, Buffer>();
   return (request, response) => {
     if (request.method !== 'GET' && request.method !== 'HEAD') return false;
