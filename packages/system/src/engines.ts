@@ -6,6 +6,7 @@
  * this table as their packages land; nothing else parses engine URLs.
  * @module
  */
+import { isAbsolute, resolve as resolvePath } from 'node:path';
 import type { Bus } from '@hubbub/bus';
 import type { BusEngine } from '@hubbub/bus/engine';
 import type { Cache } from '@hubbub/cache';
@@ -102,4 +103,15 @@ export async function createStoreAt(url: string, options: { clock?: Clock; logge
     ...(options.clock === undefined ? {} : { clock: options.clock }),
     ...(options.logger === undefined ? {} : { logger: options.logger }),
   });
+}
+
+/**
+ * A `file://DIR` or `pglite://DIR` URL with its directory made absolute now (others unchanged): a
+ * function app runs with its own directory as the working directory, and an embedded engine may
+ * open its directory later than that.
+ */
+export function absoluteEngineUrl(url: string): string {
+  const match = /^(file|pglite):\/\/(.+)$/i.exec(url);
+  if (match === null || isAbsolute(match[2]!)) return url;
+  return `${match[1]}://${resolvePath(match[2]!)}`;
 }

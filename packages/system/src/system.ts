@@ -50,7 +50,7 @@ import { bridgeBus } from './bridges/bus.ts';
 import { fromSignalRServiceInProcess } from './bridges/signalr.ts';
 import { functionsUpstream, upstreamFetch } from './bridges/signalr-upstream.ts';
 import { createDemoHub } from './demo.ts';
-import { engineScheme, openBusAt, openCache } from './engines.ts';
+import { absoluteEngineUrl, engineScheme, openBusAt, openCache } from './engines.ts';
 import { createFrontDoor, type SystemRateLimits } from './front-door.ts';
 import { type GivenKeys, loadKeys, type SystemKeys } from './keys-file.ts';
 import { listenOn } from './listen.ts';
@@ -205,11 +205,15 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   const { logger } = options;
   const dataDir = options.dataDir === undefined ? undefined : resolve(options.dataDir);
   if (dataDir !== undefined) mkdirSync(dataDir, { recursive: true });
-  const busUrl = options.busUrl ?? (dataDir === undefined ? 'memory://' : `file://${resolve(dataDir, 'bus')}`);
+  const busUrl = absoluteEngineUrl(
+    options.busUrl ?? (dataDir === undefined ? 'memory://' : `file://${resolve(dataDir, 'bus')}`),
+  );
   engineScheme('bus', busUrl);
   const cacheUrl = options.cacheUrl ?? 'memory://';
   engineScheme('cache', cacheUrl);
-  const storeUrl = options.storeUrl ?? (dataDir === undefined ? 'memory://' : `pglite://${resolve(dataDir, 'store')}`);
+  const storeUrl = absoluteEngineUrl(
+    options.storeUrl ?? (dataDir === undefined ? 'memory://' : `pglite://${resolve(dataDir, 'store')}`),
+  );
   engineScheme('store', storeUrl);
   const host = options.host ?? '127.0.0.1';
   const exposed = !isLoopback(host);

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { it } from 'node:test';
 import { silentLogger } from '@hubbub/kernel';
+import { absoluteEngineUrl } from '../src/engines.ts';
 import { engineScheme, openBusAt, startSystem } from '../src/index.ts';
 
 it('opens memory:// and file://DIR buses, and refuses other URLs naming the choices', async () => {
@@ -58,4 +59,13 @@ it('opens a Redis cache from redis://', { skip: redisSkip }, async () => {
   assert.equal(await system.cache.increment(key, { ttlMs: 10_000 }), 1);
   assert.equal(await system.cache.increment(key), 2);
   await system.cache.delete(key);
+});
+
+it('makes the directory of a relative file:// or pglite:// URL absolute, leaving other URLs alone', () => {
+  assert.equal(absoluteEngineUrl('file://./data/bus'), `file://${join(process.cwd(), 'data/bus')}`);
+  assert.equal(absoluteEngineUrl('pglite://store'), `pglite://${join(process.cwd(), 'store')}`);
+  assert.equal(absoluteEngineUrl('file:///var/bus'), 'file:///var/bus');
+  for (const url of ['memory://', 'pglite://', 'postgres://u@h/db', 'nats://127.0.0.1:4222']) {
+    assert.equal(absoluteEngineUrl(url), url);
+  }
 });
