@@ -3,6 +3,7 @@
 // AMQP 1.0 (driven by rhea) when the machine's RabbitMQ speaks it, in one run. Prints JSON.
 //   node --import tsx bench/bus-amqp/run.ts [--count 20000] [--http-count 2000] [--batch 100]
 //        [--senders 4] [--concurrency 200] [--engine file] [--only sdk,http,rabbitmq]
+//        [--receiver stream|batch]   (subscribe, or receiveMessages(concurrency) + concurrent completes)
 // Throughput = messages / (first send → last completion); latency = a message's send → its receipt.
 // Bounded: each contender stops after --seconds (default 20) whether or not it finished.
 import { spawn } from 'node:child_process';
@@ -30,6 +31,7 @@ const { values: args } = parseArgs({
     only: { type: 'string', default: 'sdk,http,rabbitmq' },
     rabbitmq: { type: 'string', default: '127.0.0.1:5672' },
     client: { type: 'string' },
+    receiver: { type: 'string', default: 'stream' },
   },
 });
 const COUNT = Number(args.count);
@@ -83,18 +85,28 @@ async function sdkClient(connectionString: string): Promise<Result> {
   const latencies: number[] = [];
   const receiver = client.createReceiver('sdk');
   const started = performance.now();
-  const done = new Promise<void>((resolve) => {
-    receiver.subscribe(
-      {
-        processMessage: async (m) => {
-          latencies.push(performance.now() - Number(m.applicationProperties?.t));
-          if (latencies.length >= COUNT) resolve();
-        },
-        processError: async () => {},
-      },
-      { maxConcurrentCalls: CONCURRENCY, autoCompleteMessages: true },
-    );
-  });
+  const done =
+    args.receiver === 'batch'
+      ? (async () => {
+          // receiveMessages in batches, completing each batch's messages concurrently.
+          while (latencies.length < COUNT && performance.now() - started < DEADLINE_MS) {
+            const got = await receiver.receiveMessages(CONCURRENCY, { maxWaitTimeInMs: 1000 });
+            for (const m of got) latencies.push(performance.now() - Number(m.applicationProperties?.t));
+            await Promise.all(got.map((m) => receiver.completeMessage(m)));
+          }
+        })()
+      : new Promise<void>((resolve) => {
+          receiver.subscribe(
+            {
+              processMessage: async (m) => {
+                latencies.push(performance.now() - Number(m.applicationProperties?.t));
+                if (latencies.length >= COUNT) resolve();
+              },
+              processError: async () => {},
+            },
+            { maxConcurrentCalls: CONCURRENCY, autoCompleteMessages: true },
+          );
+        });
   const sending = Promise.all(
     Array.from({ length: SENDERS }, async () => {
       const sender = client.createSender('sdk');
@@ -105,7 +117,7 @@ async function sdkClient(connectionString: string): Promise<Result> {
     }),
   );
   await Promise.race([Promise.all([sending, done]), new Promise((r) => setTimeout(r, DEADLINE_MS))]);
-  const result = summarize(`hubbub-amqp-sdk (${args.engine})`, latencies, started, COUNT);
+  const result = summarize(`hubbub-amqp-sdk (${args.engine}, ${args.receiver})`, latencies, started, COUNT);
   await client.close().catch(() => {});
   return result;
 }
