@@ -25,6 +25,10 @@ describe('resolveExpressions', () => {
     ['{sys.methodname}', 'fn'],
     ['{rand-guid}', '00000000-0000-4000-8000-000000000001'],
     ['plain', 'plain'],
+    // Doubled braces are literal braces, as in the WebJobs SDK's binding templates.
+    ['{{id}}', '{id}'],
+    ['$UserId:{{{id}}}', '$UserId:{7}'],
+    ['a}}b{{', 'a}b{'],
   ];
   for (const [template, expected] of cases) {
     it(`${template} → ${expected}`, () => assert.equal(resolveExpressions(template, data, env), expected));
@@ -33,5 +37,21 @@ describe('resolveExpressions', () => {
   it('fails on an unknown name with FUNCTIONS_INVALID_BINDING', () => {
     assert.throws(() => resolveExpressions('{nope}', data, env), { code: 'FUNCTIONS_INVALID_BINDING' });
     assert.throws(() => resolveExpressions('{order.nope}', data, env), { code: 'FUNCTIONS_INVALID_BINDING' });
+  });
+
+  it('hands each value to check, which may refuse it', () => {
+    const seen: string[] = [];
+    assert.equal(
+      resolveExpressions('{id}-{query.tab}', data, env, (v, e) => seen.push(`${e}=${v}`)),
+      '7-open',
+    );
+    assert.deepEqual(seen, ['id=7', 'query.tab=open']);
+    assert.throws(
+      () =>
+        resolveExpressions('{id}', data, env, () => {
+          throw new Error('refused');
+        }),
+      /refused/,
+    );
   });
 });

@@ -61,9 +61,20 @@ function lookup(expr: string, data: ExpressionData, env: ExpressionEnv): string 
   return typeof value === 'object' ? JSON.stringify(value) : String(value);
 }
 
-/** Resolves every `{expression}` in `template`; an unknown name is a FUNCTIONS_INVALID_BINDING error. */
-export function resolveExpressions(template: string, data: ExpressionData, env: ExpressionEnv): string {
-  return template.replace(/\{([^{}]+)\}/g, (_, expr: string) => {
+/**
+ * Resolves every `{expression}` in `template`; an unknown name is a FUNCTIONS_INVALID_BINDING error.
+ * `{{` and `}}` are a literal `{` and `}`, as in the WebJobs SDK's binding templates (so
+ * `$UserId:{{{customerId}}}` is `$UserId:{` + the value + `}`). `check`, when given, sees each value
+ * before it goes in (and may refuse it by throwing).
+ */
+export function resolveExpressions(
+  template: string,
+  data: ExpressionData,
+  env: ExpressionEnv,
+  check?: (value: string, expression: string) => void,
+): string {
+  return template.replace(/\{\{|\}\}|\{([^{}]+)\}/g, (whole, expr: string | undefined) => {
+    if (expr === undefined) return whole[0]!;
     const value = lookup(expr, data, env);
     if (value === undefined) {
       throw new FunctionsError(
@@ -72,6 +83,7 @@ export function resolveExpressions(template: string, data: ExpressionData, env: 
         { detail: { function: env.functionName, binding: env.binding, expression: expr } },
       );
     }
+    check?.(value, expr);
     return value;
   });
 }

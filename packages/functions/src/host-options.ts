@@ -14,7 +14,8 @@ import { checkSettings, nonNegativeInteger } from './settings.ts';
  * Besides these, the extensions' own options: `bus` (a {@link BusPort} or a resolver per connection
  * setting, for Service Bus triggers and outputs), `signalR` (a {@link SignalRTarget} or a resolver,
  * for the SignalR bindings), `store` (a {@link StorePort} or a resolver, for the Cosmos DB bindings
- * and trigger) and `maxRequestBodyBytes` (HTTP). A binding whose port was not given is
+ * and trigger), `push` (a {@link PushPort} or a resolver, for the `notificationHub` output) and
+ * `maxRequestBodyBytes` (HTTP). A binding whose port was not given is
  * FUNCTIONS_BINDING_UNAVAILABLE (at start for triggers, per invocation for inputs and outputs).
  */
 export interface FunctionsHostOptions extends ExtensionOptions {

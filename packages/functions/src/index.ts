@@ -1,6 +1,7 @@
 /**
  * @hubbub/functions — a host for `@azure/functions` v4 apps. It depends on the kernel only: the
- * bus and the hub reach it through its ports ({@link BusPort}, {@link SignalRTarget}), which the
+ * bus, the hub, the store and the push service reach it through its ports ({@link BusPort},
+ * {@link SignalRTarget}, {@link StorePort}, {@link PushPort}), which the
  * composition root (`@hubbub/system`) implements; every trigger and binding comes as an extension.
  * Writing an extension: `@hubbub/functions/extension`. Test doubles: `@hubbub/functions/testing`.
  * @module
@@ -21,6 +22,14 @@ export type {
   StoreUpsertOptions,
 } from './extensions/cosmos-db/port.ts';
 export { builtInExtensions, type ExtensionOptions } from './extensions/index.ts';
+export type {
+  PushNotification,
+  PushPlatform,
+  PushPort,
+  PushResolver,
+  PushSendOptions,
+  PushTarget,
+} from './extensions/notification-hub/port.ts';
 export type {
   BusOutgoingMessage,
   BusPort,

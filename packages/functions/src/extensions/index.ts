@@ -7,6 +7,7 @@
 import type { Extension } from '../extension.ts';
 import { type CosmosDBExtensionOptions, cosmosDBExtension } from './cosmos-db/index.ts';
 import { type HttpExtensionOptions, httpExtension } from './http/index.ts';
+import { type NotificationHubExtensionOptions, notificationHubExtension } from './notification-hub/index.ts';
 import { type ServiceBusExtensionOptions, serviceBusExtension } from './service-bus/index.ts';
 import { type SignalRExtensionOptions, signalRExtension } from './signalr/index.ts';
 import { type SignalRTriggerExtensionOptions, signalRTriggerExtension } from './signalr-trigger/index.ts';
@@ -18,7 +19,8 @@ export interface ExtensionOptions
     ServiceBusExtensionOptions,
     SignalRExtensionOptions,
     SignalRTriggerExtensionOptions,
-    CosmosDBExtensionOptions {}
+    CosmosDBExtensionOptions,
+    NotificationHubExtensionOptions {}
 
 /**
  * Every extension, in start order: triggers that can fail to start (a missing bus) start before
@@ -33,5 +35,6 @@ export function builtInExtensions(options: ExtensionOptions = {}): Extension[] {
     cosmosDBExtension({ store: options.store }),
     timerExtension(),
     signalRExtension({ signalR: options.signalR }),
+    notificationHubExtension({ push: options.push }),
   ];
 }
