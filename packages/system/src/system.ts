@@ -158,6 +158,8 @@ export interface AppPartContext {
   /** URL browsers reach this server at. */
   readonly url: string;
   readonly logger: Logger;
+  /** The push service, started (undefined with `push: false`). */
+  readonly push: PushService | undefined;
 }
 
 /** A part of an app mounted on the system's port: `handleRequest` says whether it took the request. */
@@ -420,7 +422,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   const made: AppPart[] = [];
   try {
     for (const factory of options.parts ?? []) {
-      const part = factory({ bus, store, cache, url, logger });
+      const part = factory({ bus, store, cache, url, logger, push: push?.service });
       made.push(part);
       await part.start?.();
     }

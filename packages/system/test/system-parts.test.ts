@@ -6,38 +6,44 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { sendJson, silentLogger } from '@hubbub/kernel';
+import type { PushService } from '@hubbub/push';
 import { type AppPart, startSystem } from '../src/index.ts';
 import { fixture } from './function-apps.ts';
 
 describe('app parts', () => {
   it('are made from the open engines, take their routes ahead of the functions and close in order', async () => {
     const events: string[] = [];
+    let partPush: PushService | undefined;
     const system = await startSystem({
       port: 0,
       logger: silentLogger,
       app: { dir: fixture('cosmos-app') },
       settings: { CosmosDBConnection: 'memory://', ShopDatabase: 'shop' },
       parts: [
-        ({ bus, store, url }): AppPart => ({
-          async start() {
-            await bus.admin.createTopic('made-by-part');
-            const { database } = await store.databases.createIfNotExists({ id: 'shop' });
-            await database.containers.createIfNotExists({ id: 'orders', partitionKey: '/id' });
-            events.push(`start ${url.startsWith('http://127.0.0.1:')}`);
-          },
-          handleRequest(request, response) {
-            if (request.url !== '/api/orders/from-part') return false;
-            sendJson(response, 200, { from: 'part' });
-            return true;
-          },
-          async close() {
-            events.push('close');
-          },
-        }),
+        ({ bus, store, url, push }): AppPart => {
+          partPush = push; // the push service reaches parts too (the delivery app registers browsers)
+          return {
+            async start() {
+              await bus.admin.createTopic('made-by-part');
+              const { database } = await store.databases.createIfNotExists({ id: 'shop' });
+              await database.containers.createIfNotExists({ id: 'orders', partitionKey: '/id' });
+              events.push(`start ${url.startsWith('http://127.0.0.1:')}`);
+            },
+            handleRequest(request, response) {
+              if (request.url !== '/api/orders/from-part') return false;
+              sendJson(response, 200, { from: 'part' });
+              return true;
+            },
+            async close() {
+              events.push('close');
+            },
+          };
+        },
       ],
     });
     try {
       assert.ok(await system.bus.admin.topicExists('made-by-part'));
+      assert.ok(partPush !== undefined && partPush === system.push);
       const taken = await fetch(`${system.url}/api/orders/from-part`);
       assert.deepEqual(await taken.json(), { from: 'part' });
       const passed = await fetch(`${system.url}/api/orders/absent`);
