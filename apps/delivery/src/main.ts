@@ -85,7 +85,7 @@ async function main(args: string[]): Promise<number> {
   };
   return runUntilSignal(
     closing,
-    `Hubbub delivery is running.\n\n  Open ${system.url}/ in a browser, or track an order (links valid 24 h):\n${orders}\n\n  REST API: ${system.url}/api/v1/…  (OpenAPI: ${system.url}/api/openapi.json)\n  Demo accounts, password ${demoPassword}:\n${accountLines}\n\n  Couriers: ${simulate ? 'simulated, looping' : 'not simulated (--no-simulate)'}\n  Bus API:  ${system.url}/bus   (npm run hubbub -- send locations '{"orderid":"1001","lat":47.61,"longitude":-122.32}')\n            key ${bus.name}=${bus.key}  (HUBBUB_BUS_KEY; hubbub send reads it from ${flags.dataDir}/keys.json)\n  SignalR:  ${system.connectionString}\n${push}  Demo:     ${system.url}/demo\n  Data:     ${flags.dataDir}\n\nPress Ctrl-C to stop.\n`,
+    `Hubbub delivery is running.\n\n  Open ${system.url}/ in a browser, or track an order (links valid 24 h):\n${orders}\n\n  REST API: ${system.url}/api/v1/…  (OpenAPI: ${system.url}/api/openapi.json)\n  Demo accounts, password ${demoPassword}:\n${accountLines}\n\n  Couriers: ${simulate ? 'simulated, looping' : 'not simulated (--no-simulate)'}\n  Bus API:  ${system.url}/bus   key ${bus.name}=${bus.key} (HUBBUB_BUS_KEY)\n            npx hubbub send locations '{"orderid":"1001","lat":47.61,"longitude":-122.32}'\n            npx hubbub ls   (the hubbub commands find this server through ${flags.dataDir}/running.json)\n  Store:    ${system.url}/store   master key ${system.keys.store} (HUBBUB_STORE_KEY)\n  SignalR:  ${system.connectionString}\n${push}  Demo:     ${system.url}/demo\n  Data:     ${flags.dataDir}\n\nPress Ctrl-C to stop.\n`,
   );
 }
 

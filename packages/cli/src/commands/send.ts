@@ -23,8 +23,8 @@ A body that is valid JSON defaults to content type application/json, anything el
   --ttl SECONDS           time to live
   --body-file PATH        read the body from a file
 
-Example (the seeds' test message):
-  hubbub send orders '{"orderid":1,"storeid":7,"lat":47.6,"longitude":-122.3}' \\
+Example (the seeds' test message, to the queue npm start's functions read):
+  hubbub send locations '{"orderid":"1001","storeid":7,"lat":47.6,"longitude":-122.3}' \\
     --label driveby --content-type application/json`);
 
 /** Types a `--property` value: numbers and booleans typed, `"quoted"` kept as a string. */
