@@ -47,6 +47,7 @@ import type { PushService } from '@hubbub/push';
 import type { Store } from '@hubbub/store';
 import { configuredSignalRKey } from './app-settings.ts';
 import { bridgeBus } from './bridges/bus.ts';
+import { pushConnections } from './bridges/push.ts';
 import { fromSignalRServiceInProcess } from './bridges/signalr.ts';
 import { functionsUpstream, upstreamFetch } from './bridges/signalr-upstream.ts';
 import { createDemoHub } from './demo.ts';
@@ -155,6 +156,8 @@ export interface AppPartContext {
   readonly bus: Bus;
   readonly store: Store;
   readonly cache: Cache;
+  /** The serverless hubs (the Azure SignalR Service stand-in): tokens for negotiate, sends, user groups. */
+  readonly signalR: SignalRService;
   /** URL browsers reach this server at. */
   readonly url: string;
   readonly logger: Logger;
@@ -422,7 +425,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   const made: AppPart[] = [];
   try {
     for (const factory of options.parts ?? []) {
-      const part = factory({ bus, store, cache, url, logger, push: push?.service });
+      const part = factory({ bus, store, cache, signalR: service, url, logger, push: push?.service });
       made.push(part);
       await part.start?.();
     }
@@ -437,8 +440,9 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     for (const queue of options.app.queues ?? []) {
       if (!(await bus.admin.queueExists(queue))) await bus.admin.createQueue(queue);
     }
-    // The bridges: triggers and outputs reach the bus, SignalR bindings the hubs, and cosmosDB
-    // bindings the store (another store URL in a connection setting opens that store), in process.
+    // The bridges: triggers and outputs reach the bus, SignalR bindings the hubs, cosmosDB
+    // bindings the store (another store URL in a connection setting opens that store) and
+    // notificationHub outputs the push service (a connection string naming this machine), in process.
     const busPort = bridgeBus(bus, { createEntities: true });
     const host = createFunctionsHost({
       appDir: appDir ?? resolve(options.app.dir),
@@ -451,6 +455,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
       bus: busPort,
       signalR: fromSignalRServiceInProcess(service),
       store: stores.connections.resolve,
+      push: pushConnections(push?.service, push?.hubName ?? 'hubbub'),
       logger: logger.child({ part: 'functions' }),
     });
     const onSkipped = options.app.onSkipped;
