@@ -6,13 +6,14 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { describe, it } from 'node:test';
+import { createFunctionsHost } from '../src/host.ts';
 import {
   type SignalRGroupAction,
   type SignalRMessage,
   type SignalRTarget,
   signalRTriggerExtension,
 } from '../src/index.ts';
-import { serve } from './support.ts';
+import { fixture, serve } from './support.ts';
 
 const KEY = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH';
 const sign = (connectionId: string, key = KEY) =>
@@ -178,7 +179,7 @@ describe('signalRTrigger over /runtime/webhooks/signalr', () => {
   });
 
   it('refuses an unknown hub, category or event, a body that is not JSON, and malformed messages', async () => {
-    const { target } = recordingTarget();
+    const { sent, target } = recordingTarget();
     await using app = await serve({ app: 'bidirectional-chat', signalR: target });
     const cases: [Upstream, number, string][] = [
       [{ hub: 'otherhub', body: invocation('echo', ['x'], '1') }, 404, 'FUNCTIONS_NOT_FOUND'],
@@ -200,8 +201,19 @@ describe('signalRTrigger over /runtime/webhooks/signalr', () => {
       assert.equal(res.status, status, JSON.stringify(c));
       assert.equal(((await res.json()) as { code: string }).code, code, JSON.stringify(c));
     }
-    const get = await fetch(`${app.base}/runtime/webhooks/signalr`);
+    // Signed and addressed to a function, but not a POST: refused before anything runs.
+    const get = await fetch(`${app.base}/runtime/webhooks/signalr`, {
+      headers: {
+        'x-asrs-connection-id': 'conn-1',
+        'x-asrs-hub': 'simplechat',
+        'x-asrs-category': 'messages',
+        'x-asrs-event': 'broadcast',
+        'x-asrs-signature': sign('conn-1'),
+      },
+    });
     assert.equal(get.status, 405);
+    assert.equal(get.headers.get('allow'), 'POST');
+    assert.deepEqual(sent, []);
     // The host is still healthy.
     const ok = await post(app.base, { body: invocation('echo', ['still here'], '2') });
     assert.equal(((await completionOf(ok)).result as { echo: string }).echo, 'still here');
@@ -242,5 +254,15 @@ describe('signalRTrigger over /runtime/webhooks/signalr', () => {
     const after = await upstream.deliver(request);
     assert.equal(after.status, 503);
     assert.equal(JSON.parse(Buffer.from(after.body).toString()).code, 'FUNCTIONS_CLOSED');
+  });
+
+  it('fails the start when two functions take the same hub, category and event', async () => {
+    const host = createFunctionsHost({ appDir: fixture('broken-duplicate-upstream') });
+    await assert.rejects(host.start(), (err: { code: string; detail?: Record<string, unknown> }) => {
+      assert.equal(err.code, 'FUNCTIONS_INVALID_BINDING');
+      assert.equal(err.detail?.function, 'second');
+      return true;
+    });
+    await host.close();
   });
 });

@@ -56,7 +56,16 @@ export function signalRTrigger(
           { functionName: entry.name, binding: entry.trigger.name },
           context,
         );
-        routes.set(routeKey(spec.hub, spec.category, spec.event), { entry, spec });
+        const key = routeKey(spec.hub, spec.category, spec.event);
+        const taken = routes.get(key);
+        if (taken !== undefined) {
+          throw new FunctionsError(
+            'FUNCTIONS_INVALID_BINDING',
+            `Functions "${taken.entry.name}" and "${entry.name}" both take ${spec.category} "${spec.event}" of hub "${spec.hub}".`,
+            { detail: { function: entry.name, binding: entry.trigger.name, property: 'event' } },
+          );
+        }
+        routes.set(key, { entry, spec });
       }
       let open = true;
       const deliver = async (request: UpstreamRequest): Promise<UpstreamReply> => {
@@ -87,13 +96,20 @@ export function signalRTrigger(
         },
         addresses: (req) => addressed(req),
         async handleRequest(req, res) {
+          if ((req.method ?? 'GET').toUpperCase() !== 'POST') {
+            throw new FunctionsError('FUNCTIONS_METHOD_NOT_ALLOWED', 'The SignalR upstream takes POST.', {
+              detail: { allow: ['POST'] },
+            });
+          }
           const body = await readBody(req, options.maxBodyBytes);
           const headers: Record<string, string> = {};
           for (const [name, value] of Object.entries(req.headers)) {
             if (typeof value === 'string') headers[name] = value;
           }
           const reply = await deliver({ headers, body });
-          writeReply(res, reply, req.method ?? 'POST');
+          res
+            .writeHead(reply.status, { ...reply.headers, 'content-length': String(reply.body.byteLength) })
+            .end(reply.body);
         },
         describe: (name) => {
           for (const { entry, spec } of routes.values()) {
@@ -171,15 +187,4 @@ function addressed(req: IncomingMessage): boolean {
   } catch {
     return false;
   }
-}
-
-function writeReply(res: ServerResponse, reply: UpstreamReply, method: string): void {
-  if (method.toUpperCase() !== 'POST') {
-    const err = new FunctionsError('FUNCTIONS_METHOD_NOT_ALLOWED', 'The SignalR upstream takes POST.', {
-      detail: { allow: ['POST'] },
-    });
-    res.writeHead(405, { allow: 'POST', 'content-type': 'application/json' }).end(JSON.stringify(err.toJSON()));
-    return;
-  }
-  res.writeHead(reply.status, { ...reply.headers, 'content-length': String(reply.body.byteLength) }).end(reply.body);
 }
