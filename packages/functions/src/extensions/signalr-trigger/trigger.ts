@@ -7,7 +7,7 @@
  * of a trigger's connection setting, or refused.
  * @module
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { requestTarget } from '@hubbub/kernel';
 import type { FunctionEntry } from '../../bindings.ts';
 import { FunctionsError, invocationError, isFunctionsError } from '../../errors.ts';
