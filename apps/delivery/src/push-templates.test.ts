@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { compileTemplate, toProperties } from '@hubbub/push';
+import { compileTemplate, parseTagExpression, toProperties } from '@hubbub/push';
 import {
   customerTag,
   installationTemplates,
@@ -41,7 +41,11 @@ describe('order-status push templates', () => {
   });
 
   it('names the customer by the installation’s user id and links the order page', () => {
-    assert.equal(customerTag('c_42'), '$UserId:c_42');
+    assert.equal(customerTag('c_42'), '$UserId:{c_42}');
+    const expression = parseTagExpression(customerTag('u-1'));
+    assert.ok(expression.matches(new Set(['$UserId:{u-1}'])));
+    assert.ok(!expression.matches(new Set(['$UserId:{u-2}'])));
+    assert.ok(parseTagExpression('$UserId:u-1').matches(new Set([customerTag('u-1')])), 'the notifier’s unbraced form');
     assert.equal(orderUrl('a b'), '/notifications?order=a%20b');
     assert.equal(
       orderNotification({ orderId: 'o', status: 'rejected', reason: 'x'.repeat(500) })?.body.length,

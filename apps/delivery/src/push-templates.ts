@@ -55,7 +55,7 @@ export const TEMPLATE_PROPERTIES = push.TEMPLATE_PROPERTIES;
 export const NOTIFIED_STATUSES = push.NOTIFIED_STATUSES;
 /** `{ orderStatus: { body, headers } }`, as a browser installation registers it. */
 export const installationTemplates = push.installationTemplates;
-/** `$UserId:<customerId>`: every installation of the customer. */
+/** `$UserId:{<customerId>}` (Notification Hubs' form; `$UserId:<id>` parses the same in a tag expression): every installation of the customer. */
 export const customerTag = push.customerTag;
 /** The page a notification about `orderId` opens. */
 export const orderUrl = push.orderUrl;

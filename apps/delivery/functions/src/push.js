@@ -47,9 +47,12 @@ function installationTemplates() {
   return { [ORDER_STATUS_TEMPLATE]: { body: ORDER_STATUS_BODY, headers: { ...ORDER_STATUS_HEADERS } } };
 }
 
-/** The tag expression that reaches every installation of one customer (the installation's user id). */
+/**
+ * The tag of every installation of one customer (the installation's user id), `$UserId:{id}` as
+ * Notification Hubs writes it; in a tag expression `$UserId:id` (no braces) is the same tag.
+ */
 function customerTag(customerId) {
-  return `$UserId:${customerId}`;
+  return `$UserId:{${customerId}}`;
 }
 
 /** The page a notification opens (relative to the app's origin): the order on the notifications page. */
