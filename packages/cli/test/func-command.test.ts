@@ -11,6 +11,7 @@ import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from '@hubbub/kernel';
 import { hubbub, ran } from '@hubbub/test-kit';
+import * as signalR from '@microsoft/signalr';
 
 const fixture = (name: string) => fileURLToPath(new URL(`../../functions/test/fixtures/${name}`, import.meta.url));
 const data = mkdtempSync(join(tmpdir(), 'hubbub-func-'));
@@ -35,6 +36,29 @@ describe('hubbub func start', () => {
       const negotiate = await fetch(`${url}/api/negotiate`, { method: 'POST' });
       assert.equal(negotiate.status, 200);
       assert.match(((await negotiate.json()) as { url: string }).url, /\/client\/\?hub=chat$/);
+    } finally {
+      app.child.kill('SIGTERM');
+    }
+    assert.equal(await app.exited, 0);
+  });
+
+  it("runs a bidirectional chat: the client's invocations reach its signalRTrigger functions", async () => {
+    const { app, url } = await started(['func', 'start', '--port', '0'], fixture('bidirectional-chat'));
+    try {
+      const res = await fetch(`${url}/api/negotiate`, { method: 'POST', headers: { 'x-ms-signalr-userid': 'ada' } });
+      const info = (await res.json()) as { url: string; accessToken: string };
+      const client = new signalR.HubConnectionBuilder()
+        .withUrl(info.url, { accessTokenFactory: () => info.accessToken })
+        .configureLogging(signalR.LogLevel.None)
+        .build();
+      await client.start();
+      try {
+        assert.equal(((await client.invoke('echo', 'via the CLI')) as { echo: string }).echo, 'via the CLI');
+        await assert.rejects(client.invoke('fail'), /The chat refused this message\./);
+      } finally {
+        await client.stop();
+      }
+      assert.match(app.stdout(), /echo: signalRTrigger/);
     } finally {
       app.child.kill('SIGTERM');
     }
