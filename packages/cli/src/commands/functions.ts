@@ -11,6 +11,7 @@ import {
   engineScheme,
   logFlagsHelp,
   parseCommandArgs,
+  runUntilSignal,
   startSystem,
   staticRoutes,
   UsageError,
@@ -153,16 +154,10 @@ export async function run(args: string[]): Promise<number> {
         ? `  Page:    ${system.url}/\n`
         : '';
   process.stdout.write(
-    `${lines.join('\n')}\n\n${page}  Hubs:    ${system.url}/client/?hub=<hub>\n  Bus API: ${system.url}/bus  (hubbub send <queue> '<json>' sends here; key ${system.keys.bus.name}=${system.keys.bus.key})\n  Store:   ${system.url}/store  (${storeUrl.replace(/^(\w+:\/\/[^:/@]+):[^@/]*@/, '$1:***@')}; master key ${system.keys.store})\n\nSignalR: ${system.connectionString}\n\nPress Ctrl-C to stop.\n`,
+    `${lines.join('\n')}\n\n${page}  Hubs:    ${system.url}/client/?hub=<hub>\n  Bus API: ${system.url}/bus  (hubbub send <queue> '<json>' sends here; key ${system.keys.bus.name}=${system.keys.bus.key})\n  Store:   ${system.url}/store  (${storeUrl.replace(/^(\w+:\/\/[^:/@]+):[^@/]*@/, '$1:***@')}; master key ${system.keys.store})\n\nSignalR: ${system.connectionString}\n\n`,
   );
-
-  await new Promise<void>((done) => {
-    process.once('SIGINT', () => done());
-    process.once('SIGTERM', () => done());
-  });
-  await system.close();
-  process.stdout.write('Stopped.\n');
-  return 0;
+  // The hubbub commands find this server through <data>/running.json.
+  return runUntilSignal(system, 'Press Ctrl-C to stop.\n');
 }
 
 function isLoopback(host: string): boolean {

@@ -14,6 +14,7 @@ import {
   engineScheme,
   loadKeys,
   parseCommandArgs,
+  runUntilSignal,
   storedStoreKey,
   UsageError,
 } from '@hubbub/system';
@@ -208,16 +209,13 @@ async function serve(v: Values, url: string, dataDir: string): Promise<number> {
   process.stdout.write(`${JSON.stringify({ listening: `http://${shownHost}:${address.port}${basePath}` })}\n`);
   if (given === undefined) process.stdout.write(`Store key: ${key}  (--key, or $HUBBUB_STORE_KEY)\n`);
 
-  await new Promise<void>((done) => {
-    const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      done();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
-  await closeHttpServer(server);
-  await store.close();
-  return 0;
+  return runUntilSignal(
+    {
+      async close() {
+        await closeHttpServer(server);
+        await store.close();
+      },
+    },
+    '',
+  );
 }
