@@ -25,6 +25,8 @@ export interface FunctionAppOptions {
   readonly appWorkingDirectory: boolean;
   /** A function that cannot be loaded fails the load (otherwise it is skipped). */
   readonly strict: boolean;
+  /** Load only these functions (case-insensitive); undefined for all. */
+  readonly only: readonly string[] | undefined;
   readonly keys: FunctionKeysOptions | undefined;
   readonly extensions: readonly Extension[];
   readonly clock: Clock;
@@ -109,7 +111,14 @@ export class FunctionApp {
       ...setups.flatMap((s) => s.bindings ?? []),
     ]);
     const app = await loadApp(appDir, (level, category, message) => logger[logLevel(level)]({ category }, message));
+    const only = this.#options.only?.map((name) => name.toLowerCase());
+    for (const name of only ?? []) {
+      if (!app.registry.functions.some((fn) => fn.metadata.name.toLowerCase() === name)) {
+        logger.warn({ function: name }, `No function "${name}" to run only: the app registers none by that name.`);
+      }
+    }
     const enabled = app.registry.functions.filter((fn) => {
+      if (only !== undefined && !only.includes(fn.metadata.name.toLowerCase())) return false;
       if (!isDisabled(settings, fn.metadata.name)) return true;
       logger.info({ function: fn.metadata.name }, 'Function disabled by its AzureWebJobs.<name>.Disabled setting.');
       return false;

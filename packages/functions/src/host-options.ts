@@ -41,6 +41,11 @@ export interface FunctionsHostOptions extends ExtensionOptions {
    */
   strict?: boolean;
   /**
+   * Load only the functions named here (Core Tools' `func start --functions`), compared
+   * case-insensitively; the others are left out as disabled ones are. @default every function
+   */
+  only?: readonly string[];
+  /**
    * Function keys for `authLevel` function/admin; they win over the settings HUBBUB_FUNCTIONS_MASTER_KEY,
    * HUBBUB_FUNCTIONS_HOST_KEYS and HUBBUB_FUNCTIONS_KEY_<function>. @default random master and host keys (see `host.keys`)
    */

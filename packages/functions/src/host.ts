@@ -81,6 +81,7 @@ class Host extends TypedEmitter<FunctionsHostEvents> implements FunctionsHost {
       exposeSettings: options.exposeSettings !== false,
       appWorkingDirectory: options.appWorkingDirectory !== false,
       strict: options.strict === true,
+      only: options.only,
       keys: options.keys,
       extensions: extensionsOf(options),
       clock: this.#clock,

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { type Logger, silentLogger } from '@hubbub/kernel';
 import { fixture, serve } from './support.ts';
 
 describe('the app directory as working directory', () => {
@@ -49,5 +50,23 @@ describe('AzureWebJobs.<name>.Disabled', () => {
     );
     assert.equal((await fetch(`${app.base}/api/byFile`)).status, 404);
     assert.equal(await (await fetch(`${app.base}/api/alive`)).text(), 'alive');
+  });
+});
+
+describe('only (func start --functions)', () => {
+  it('loads only the functions named, case-insensitively, still leaving disabled ones out', async () => {
+    const warnings: unknown[] = [];
+    const logger: Logger = { ...silentLogger, warn: (fields) => warnings.push(fields), child: () => logger };
+    await using app = await serve({
+      app: 'disabled-app',
+      only: ['ALIVE', 'byFile', 'enabledbyfile', 'nosuch'],
+      logger,
+    });
+    assert.deepEqual(
+      app.host.functions.map((f) => f.name),
+      ['alive', 'enabledByFile'],
+    );
+    assert.equal((await fetch(`${app.base}/api/byEnvironment`)).status, 404);
+    assert.deepEqual(warnings, [{ function: 'nosuch' }]);
   });
 });

@@ -78,6 +78,8 @@ export interface FunctionApp {
    * it are accepted; the generated key is accepted too. Ignored beyond loopback. @default false
    */
   readonly useConfiguredSignalRKey?: boolean;
+  /** Run only these functions (Core Tools' `--functions`). @default every function */
+  readonly only?: readonly string[];
 }
 
 export interface SystemOptions {
@@ -449,6 +451,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
       extensions: upstream === undefined ? [] : [upstream],
       ...(options.app.enforceKeys === undefined ? {} : { enforceKeys: options.app.enforceKeys }),
       ...(options.app.strict === undefined ? {} : { strict: options.app.strict }),
+      ...(options.app.only === undefined ? {} : { only: options.app.only }),
       settings: { AzureSignalRConnectionString: connectionString, ...keys.secrets, ...options.settings },
       maxRequestBodyBytes: maxBodyBytes,
       cors: apiCors,
