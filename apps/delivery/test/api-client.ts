@@ -5,6 +5,7 @@
 import type { Bus } from '@hubbub/bus';
 import type { Cache } from '@hubbub/cache';
 import { type Clock, silentLogger, waitFor } from '@hubbub/kernel';
+import type { PushService } from '@hubbub/push';
 import type { Store } from '@hubbub/store';
 import { startSystem } from '@hubbub/system';
 import { deliveryApp } from '../src/index.ts';
@@ -32,6 +33,8 @@ export interface ApiSystem {
   readonly bus: Bus;
   readonly store: Store;
   readonly cache: Cache;
+  /** The system's push service (browser installations the API registers). */
+  readonly push: PushService | undefined;
   call(method: string, path: string, options?: CallOptions): Promise<Reply>;
   /** Signs up a customer with this email; returns its token and account id. */
   signUp(email: string): Promise<{ token: string; id: string }>;
@@ -97,6 +100,7 @@ export async function startApiSystem(
     bus: system.bus,
     store: system.store,
     cache: system.cache,
+    push: system.push,
     call,
     async signUp(email) {
       const reply = await call('POST', '/api/v1/account', {

@@ -92,6 +92,7 @@ describe('the OpenAPI document', () => {
       '/api/v1/orders/{orderId}',
       '/api/v1/orders/{orderId}/cancel',
       '/api/v1/orders/{orderId}/transitions',
+      '/api/v1/push/installations/{installationId}',
       '/api/v1/restaurants',
       '/api/v1/restaurants/{restaurantId}',
       '/api/v1/restaurants/{restaurantId}/menu',

@@ -1,8 +1,9 @@
 /**
  * The delivery REST API as a part of the all-in-one server (`startSystem({ parts })`):
- * `/api/v1/restaurants…`, `/api/v1/account`, `/api/v1/session`, `/api/v1/orders…` and
- * `/api/openapi.json`, on the system's store (accounts, sessions, restaurants, orders — read and
- * written with etags) and bus (topic `orders`). Everything else under `/api` is left to the next
+ * `/api/v1/restaurants…`, `/api/v1/account`, `/api/v1/session`, `/api/v1/orders…`,
+ * `/api/v1/push/installations/{id}` (Web Push opt-in, `push.ts`) and `/api/openapi.json`, on
+ * the system's store (accounts, sessions, restaurants, orders — read and written with etags), bus
+ * (topic `orders`) and push service. Everything else under `/api` is left to the next
  * part (the SignalR REST API, the function app). `start()` creates what it uses: the database and
  * containers, the demo restaurants, topic `orders` with duplicate detection and its subscriptions
  * `processing` (subject `submitted`) and `notifications` (every status event).
@@ -23,6 +24,7 @@ import {
   sendJson,
   systemClock,
 } from '@hubbub/kernel';
+import type { PushService } from '@hubbub/push';
 import type { Store } from '@hubbub/store';
 import { type Accounts, type Principal, publicAccount, unauthorized } from './accounts.ts';
 import { ensureEntities } from './entities.ts';
@@ -40,6 +42,7 @@ import {
   tokenOf,
 } from './http.ts';
 import { openApiDocument } from './openapi.ts';
+import { createPushInstallations, pushRoutes } from './push.ts';
 import type { Restaurant, Role } from './rules.ts';
 import { Cancel, ID, ListQuery, OrderCreate, SignIn, SignUp, Transition } from './schemas.ts';
 import { type Services, setupServices } from './services.ts';
@@ -66,6 +69,10 @@ export interface DeliveryApiOptions {
   readonly maxBodyBytes?: number;
   /** Failed sign-ins allowed per client address and per email before 429, refilled one per 30 s. @default 10 */
   readonly signInFailureBurst?: number;
+  /** The system's push service, for browsers' Web Push installations. @default none: DELIVERY_PUSH_UNAVAILABLE */
+  readonly push?: PushService;
+  /** Push endpoint origins taken even on loopback or private addresses (a local push service). @default none */
+  readonly pushEndpointOrigins?: readonly string[];
 }
 
 export interface DeliveryApi {
@@ -82,7 +89,7 @@ export interface DeliveryApi {
 
 type Handler = (request: IncomingMessage, response: ServerResponse, params: string[]) => Promise<void>;
 
-const OURS = /^\/api\/(?:openapi\.json$|v1\/(?:restaurants|orders|account|session)(?:\/|$))/;
+const OURS = /^\/api\/(?:openapi\.json$|v1\/(?:restaurants|orders|account|session|push)(?:\/|$))/;
 
 export function createDeliveryApi(options: DeliveryApiOptions): DeliveryApi {
   const clock = options.clock ?? systemClock;
@@ -95,6 +102,11 @@ export function createDeliveryApi(options: DeliveryApiOptions): DeliveryApi {
   const secure = origin.startsWith('https:');
   const failures = createRateLimiter({ ratePerSecond: 1 / 30, burst: options.signInFailureBurst ?? 10, clock });
   const signUps = createRateLimiter({ ratePerSecond: 1 / 6, burst: 20, clock });
+  const installations = createPushInstallations({
+    push: options.push,
+    clock,
+    ...(options.pushEndpointOrigins === undefined ? {} : { endpointOrigins: options.pushEndpointOrigins }),
+  });
   let sender: Sender | undefined;
   let services: Promise<Services> | undefined;
   let closed = false;
@@ -311,6 +323,7 @@ export function createDeliveryApi(options: DeliveryApiOptions): DeliveryApi {
         },
       },
     },
+    ...pushRoutes(installations, (req) => principalOf(req, 'customer'), maxBody),
   ];
 
   async function serve(request: IncomingMessage, response: ServerResponse, path: string): Promise<void> {

@@ -42,10 +42,14 @@ export const DeliveryErrorStatus = {
   DELIVERY_CONFLICT: 409,
   /** An account with this email exists. */
   DELIVERY_EMAIL_TAKEN: 409,
+  /** The push installation id belongs to another account (`detail.installationId`); subscribe with a new id. */
+  DELIVERY_PUSH_INSTALLATION_TAKEN: 409,
   /** `If-Match` named an etag that is no longer the order's. */
   DELIVERY_PRECONDITION_FAILED: 412,
   /** The store or the bus could not be reached; nothing was accepted. */
   DELIVERY_UNAVAILABLE: 503,
+  /** The server runs without its push service, so browsers cannot subscribe to notifications. */
+  DELIVERY_PUSH_UNAVAILABLE: 503,
 } as const;
 
 export type DeliveryErrorCode = keyof typeof DeliveryErrorStatus;

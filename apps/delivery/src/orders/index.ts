@@ -14,13 +14,28 @@ export { DeliveryError, type DeliveryErrorCode, DeliveryErrorStatus, isDeliveryE
 export { openApiDocument } from './openapi.ts';
 export { orderIdOf } from './orders.ts';
 export { defaultScrypt, hashPassword, verifyPassword } from './passwords.ts';
+export {
+  createPushInstallations,
+  type PushInstallations,
+  type PushInstallationsOptions,
+  type PushInstallationView,
+  type PushSubscriptionBody,
+} from './push.ts';
 export { demoRestaurants } from './restaurants.ts';
 export * from './rules.ts';
 
 /** The API as an app part of the all-in-one server, on the system's bus and store. */
 export function deliveryApiPart(
-  options: Omit<DeliveryApiOptions, 'bus' | 'store' | 'cache' | 'url' | 'logger'> = {},
+  options: Omit<DeliveryApiOptions, 'bus' | 'store' | 'cache' | 'url' | 'logger' | 'push'> = {},
 ): (context: AppPartContext) => DeliveryApi {
-  return ({ bus, store, cache, url, logger }) =>
-    createDeliveryApi({ ...options, bus, store, cache, url, logger: logger.child({ part: 'delivery-api' }) });
+  return ({ bus, store, cache, url, logger, push }) =>
+    createDeliveryApi({
+      ...options,
+      bus,
+      store,
+      cache,
+      url,
+      logger: logger.child({ part: 'delivery-api' }),
+      ...(push === undefined ? {} : { push }),
+    });
 }

@@ -201,6 +201,50 @@ export function openApiDocument(serverUrl: string): Record<string, unknown> {
           },
         },
       },
+      '/api/v1/push/installations/{installationId}': {
+        parameters: [
+          {
+            name: 'installationId',
+            in: 'path',
+            required: true,
+            description: 'Chosen by the browser, random (a UUID)',
+            schema: { type: 'string', pattern: schemas.INSTALLATION_ID.source },
+          },
+        ],
+        put: {
+          summary: "Register the browser's Web Push subscription for order notifications (customers)",
+          description:
+            "Creates or updates a browser installation in Hubbub's push service carrying the customer's id (tag `$UserId:{id}`) and the `orderStatus` template; it expires 90 days after the last PUT (the web app renews it on each visit). A customer keeps 10 at most: a new one evicts the least recently updated.",
+          security: signedIn,
+          requestBody: { required: true, ...json('PushSubscription') },
+          responses: {
+            '200': reply('Updated', 'PushInstallation'),
+            '201': reply('Created', 'PushInstallation'),
+            ...common,
+            '403': error('Not a customer account'),
+            '409': error("The id is another account's installation: subscribe with a new id"),
+            '503': error('The server runs without push'),
+          },
+        },
+        get: {
+          summary: "The customer's installation",
+          security: signedIn,
+          responses: {
+            '200': reply('The installation', 'PushInstallation'),
+            '401': common['401'],
+            '404': error("No such installation, or another's"),
+          },
+        },
+        delete: {
+          summary: 'Unsubscribe: remove the installation',
+          security: signedIn,
+          responses: {
+            '204': reply('Removed'),
+            '401': common['401'],
+            '404': error("No such installation, or another's"),
+          },
+        },
+      },
       '/api/v1/orders/{orderId}/cancel': {
         post: {
           summary: 'Cancel an order while it is placed (customers)',

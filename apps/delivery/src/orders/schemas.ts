@@ -59,6 +59,27 @@ export const Transition = z
 
 export const Cancel = z.strictObject({ reason: z.string().trim().min(1).max(500).optional() }).meta({ id: 'Cancel' });
 
+const base64url = (bytes: number) =>
+  z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+={0,2}$/, 'must be base64url')
+    .refine((s) => Buffer.from(s, 'base64url').length === bytes, `must be ${bytes} bytes, base64url`)
+    .describe(`${bytes} bytes, base64url`);
+
+/** Push installation ids are chosen by the browser: random, 16–64 letters, digits, `-` or `_`. */
+export const INSTALLATION_ID = /^[A-Za-z0-9_-]{16,64}$/;
+
+export const PushSubscription = z
+  .strictObject({
+    endpoint: z.url({ protocol: /^https$/, error: 'must be an https URL' }).max(2048),
+    expirationTime: z.number().int().positive().nullable().optional(),
+    keys: z.strictObject({ p256dh: base64url(65), auth: base64url(16) }),
+  })
+  .meta({
+    id: 'PushSubscription',
+    description: "The browser's PushSubscription as `subscription.toJSON()` gives it; the endpoint must be https.",
+  });
+
 // Responses: not validated at run time, documented in the OpenAPI document.
 
 export const ErrorBody = z
@@ -145,6 +166,18 @@ export const OrderAccepted = z
 export const OrderPage = z
   .object({ items: z.array(Order), next: z.string().nullable().describe('cursor of the next page, null on the last') })
   .meta({ id: 'OrderPage' });
+
+export const PushInstallation = z
+  .object({
+    installationId: z.string().regex(INSTALLATION_ID),
+    userId: id,
+    endpointOrigin: z.string().describe("the push service's origin (the keys are never answered)"),
+    templates: z.array(z.string()).describe('the templates notifications are sent with (`orderStatus`)'),
+    expirationTime: z.iso.datetime().nullable(),
+    lastUpdate: z.iso.datetime(),
+    pushChannelExpired: z.boolean().describe('the push service reported the subscription gone; PUT a new one'),
+  })
+  .meta({ id: 'PushInstallation', description: "A browser's Web Push installation in Hubbub's push service." });
 
 export const ListQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(20),
