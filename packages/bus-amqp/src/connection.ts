@@ -16,7 +16,7 @@ import { Claims } from './claims.ts';
 import { ticks } from './codec.ts';
 import { Condition, notFound, toAmqpError } from './conditions.ts';
 import { AmqpFrontError, AmqpFrontErrorCode } from './errors.ts';
-import { guardTransfers, isPoisoned, sendToEntity, settleIncoming } from './inbound.ts';
+import { deliverySize, guardTransfers, isPoisoned, sendToEntity, settleIncoming } from './inbound.ts';
 import { Outbound, settleDelivery } from './outbound.ts';
 import { Requests } from './requests.ts';
 import {
@@ -41,6 +41,7 @@ export interface ConnectionLimits {
   readonly attachesPerSecond: number;
   readonly authTimeoutMs: number;
   readonly maxWriteBufferBytes: number;
+  readonly maxInflightBytes: number;
   readonly maxSessionWaitMs: number;
 }
 
@@ -78,6 +79,10 @@ export class AmqpConnection {
   #attachWindowStart = 0;
   #attachesInWindow = 0;
   #authTimer: TimerHandle | undefined;
+  /** Bytes of transfers handed to the broker and not yet answered. */
+  #inflight = 0;
+  /** Sending links whose credit is held back until the bytes in flight fall. */
+  readonly #starved = new Set<RheaLink>();
   #closed = false;
 
   constructor(conn: RheaConnection, socket: Socket, ctx: ConnectionContext) {
@@ -155,6 +160,9 @@ export class AmqpConnection {
   #closeNow(error: AmqpError): void {
     if (this.#closed) return;
     try {
+      // Read no further frames, not even the rest of the chunk being read: nothing after our close
+      // may open links or write frames.
+      (this.#conn.amqp_transport as { read_complete: boolean }).read_complete = true;
       this.#conn.close(error);
       this.#conn._process();
     } catch {
@@ -447,9 +455,20 @@ export class AmqpConnection {
     }
     const done = (): void => link.add_credit(1);
     switch (state.role.kind) {
-      case 'send':
-        sendToEntity(this.#ctx.broker(), state.role.entity, link, delivery, c.message, c.format, done);
+      case 'send': {
+        // Sends in flight are bounded in bytes per connection: over half the bound, a link's credit
+        // comes back only as the bytes fall; past the whole bound, the client ignored its credit.
+        const size = deliverySize(link);
+        this.#inflight += size;
+        if (this.#inflight > this.#ctx.limits.maxInflightBytes) {
+          this.fail('LimitExceeded', Condition.ResourceLimit, 'Too many bytes of sends in flight.');
+          return;
+        }
+        sendToEntity(this.#ctx.broker(), state.role.entity, delivery, c.message, c.format, () =>
+          this.#answered(link, size),
+        );
         return;
+      }
       case 'cbs':
         settleIncoming(delivery);
         this.#requests.putToken(c.message as AmqpMessage | undefined);
@@ -467,6 +486,20 @@ export class AmqpConnection {
     }
   }
 
+  /** The broker answered a send of `size` bytes on `link`: hand credit back, to it and to starved links. */
+  #answered(link: RheaLink, size: number): void {
+    this.#inflight -= size;
+    if (this.#inflight * 2 > this.#ctx.limits.maxInflightBytes) {
+      if (link.is_open()) this.#starved.add(link);
+      return;
+    }
+    if (link.is_open()) link.add_credit(1);
+    for (const starved of this.#starved) {
+      this.#starved.delete(starved);
+      if (starved.is_open()) starved.add_credit(1);
+    }
+  }
+
   #outcome(kind: string, c: RheaContext): void {
     const link = c.sender;
     if (link === undefined || c.delivery === undefined) return;
@@ -478,6 +511,7 @@ export class AmqpConnection {
     const state = this.#links.get(link);
     if (state === undefined) return;
     this.#links.delete(link);
+    this.#starved.delete(link);
     this.#claims.forget(link);
     this.#requests.forget(link);
     if (state.role.kind === 'pending') state.role.abort.abort();

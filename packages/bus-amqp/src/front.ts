@@ -53,6 +53,11 @@ export interface AmqpFrontOptions {
   maxReceiveBatch?: number;
   /** Bytes queued on a socket before deliveries wait for it to drain. @default 4 MiB */
   maxWriteBufferBytes?: number;
+  /**
+   * Bytes of sends a connection may have waiting on the broker: past half of it, credit comes back
+   * only as sends finish; past all of it, the connection is closed. @default 64 MiB
+   */
+  maxInflightBytes?: number;
   /** Longest wait of `acceptNextSession` for a free session. @default 60_000 */
   maxSessionWaitMs?: number;
   /** Token expiry and time-outs read this clock. @default systemClock */
@@ -115,6 +120,7 @@ export class AmqpFront implements Part<AmqpFrontEvents> {
       attachesPerSecond: positiveInt('maxAttachesPerSecond', options.maxAttachesPerSecond, 100),
       authTimeoutMs: positiveInt('authTimeoutMs', options.authTimeoutMs, 20_000),
       maxWriteBufferBytes: positiveInt('maxWriteBufferBytes', options.maxWriteBufferBytes, 4 * 1024 * 1024),
+      maxInflightBytes: positiveInt('maxInflightBytes', options.maxInflightBytes, 64 * 1024 * 1024),
       maxSessionWaitMs: positiveInt('maxSessionWaitMs', options.maxSessionWaitMs, 60_000),
     };
   }

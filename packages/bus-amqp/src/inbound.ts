@@ -28,11 +28,10 @@ export function settleIncoming(delivery: RheaDelivery, error?: AmqpError): void 
   delivery.update(true, error === undefined ? accepted() : rejected(error));
 }
 
-/** Sends one transfer's messages to an entity and settles it with the broker's answer. */
+/** Sends one transfer's messages to an entity, settles it with the broker's answer, then calls `done`. */
 export function sendToEntity(
   broker: Broker,
   entity: string,
-  link: RheaLink,
   delivery: RheaDelivery,
   payload: AmqpMessage | Buffer | undefined,
   format: number | undefined,
@@ -53,9 +52,7 @@ export function sendToEntity(
           err instanceof MessageDecodeError ? { condition: err.condition, description: err.message } : toAmqpError(err),
         ),
     )
-    .finally(() => {
-      if (link.is_open()) done();
-    });
+    .finally(done);
 }
 
 export interface TransferGuard {
@@ -67,6 +64,10 @@ export interface TransferGuard {
 
 const poisoned = new WeakSet<RheaLink>();
 const sizes = new WeakMap<RheaLink, number>();
+const lastSize = new WeakMap<RheaLink, number>();
+
+/** The size in bytes of the delivery a link completed last (read in its `message` event). */
+export const deliverySize = (link: RheaLink): number => lastSize.get(link) ?? 0;
 
 /** Whether a link broke a transfer bound (its deliveries are ignored). */
 export const isPoisoned = (link: RheaLink): boolean => poisoned.has(link);
@@ -96,7 +97,10 @@ export function guardTransfers(session: RheaSession, guard: TransferGuard): void
             condition: Condition.MessageSizeExceeded,
             description: `A delivery is larger than ${guard.maxTransferBytes} bytes.`,
           });
-        } else sizes.set(receiver, frame.performative.more ? size : 0);
+        } else {
+          sizes.set(receiver, frame.performative.more ? size : 0);
+          if (!frame.performative.more) lastSize.set(receiver, size);
+        }
       }
     }
     if (poisoned.has(receiver)) {

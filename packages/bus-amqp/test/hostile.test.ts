@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { ServiceBusClient } from '@azure/service-bus';
 import { createSasToken } from '@hubbub/bus';
 import { waitFor } from '@hubbub/kernel';
-import type { AmqpFrontError } from '../src/index.ts';
+import { type AmqpFrontError, createAmqpFront } from '../src/index.ts';
 import { type Harness, KEY, startHarness } from './harness.ts';
 import { AMQP_HEADER, frames, RawPeer } from './raw-peer.ts';
 
@@ -176,9 +176,9 @@ describe('hostile clients', () => {
     await idle.close();
   });
 
-  async function tokenConnection(): Promise<RheaClientConnection> {
+  async function tokenConnection(port = h.port): Promise<RheaClientConnection> {
     const container = rhea.create_container({ id: 'abuser' });
-    const conn = container.connect({ host: '127.0.0.1', port: h.port, username: KEY.name, reconnect: false });
+    const conn = container.connect({ host: '127.0.0.1', port, username: KEY.name, reconnect: false });
     conn.on('connection_error', () => {});
     conn.on('error' as never, () => {});
     const cbs = conn.open_sender('$cbs');
@@ -342,6 +342,44 @@ describe('hostile clients', () => {
     await waitFor(() => drained, { what: 'the drained flow' });
     assert.ok(got.length <= 3);
     conn.close();
+  });
+
+  it('closes a connection whose sends in flight pass maxInflightBytes with amqp:resource-limit-exceeded', async () => {
+    // The real broker, with a latch on send: the sends stay in flight until the test lets them go.
+    let release!: () => void;
+    const latch = new Promise<void>((r) => {
+      release = r;
+    });
+    const broker = h.bus.broker;
+    const gated = new Proxy(broker, {
+      get(target, prop) {
+        if (prop === 'send') return async (...a: Parameters<typeof broker.send>) => latch.then(() => target.send(...a));
+        const v = Reflect.get(target, prop) as unknown;
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const tight = createAmqpFront({ bus: { broker: gated }, keys: [KEY], port: 0, maxInflightBytes: 4096 });
+    await tight.start();
+    const errors: string[] = [];
+    tight.on('connectionError', (e) => errors.push(e.code));
+    try {
+      const conn = await tokenConnection(tight.port!);
+      let condition: string | undefined;
+      conn.on('connection_error', (c) => {
+        condition = c.connection.error?.condition;
+      });
+      conn.on('disconnected' as never, () => {});
+      const sender = conn.open_sender('orders');
+      sender.on('sender_error', () => {});
+      await waitFor(() => sender.credit > 0);
+      for (let i = 0; i < 4; i++) sender.send({ body: 'y'.repeat(1500) });
+      await waitFor(() => condition, { what: 'the close' });
+      assert.equal(condition, 'amqp:resource-limit-exceeded');
+      assert.deepEqual(errors, ['BUS_AMQP_LIMIT_EXCEEDED']);
+    } finally {
+      release();
+      await tight.close();
+    }
   });
 
   it('closes a connection flooding attaches with amqp:resource-limit-exceeded', async () => {
