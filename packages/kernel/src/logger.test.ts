@@ -17,6 +17,15 @@ describe('createConsoleLogger formats', () => {
     );
     assert.match(lines[1]!, /ERROR \[functions\] failed\n {2}Error: bad order 1 \[E_POISON\]\n {4}at /);
     assert.equal(lines.join('').includes('\x1b['), false, 'no colour unless asked');
+    log.warn(
+      { entity: 'q/$DeadLetterQueue', reason: 'Poison', sequenceNumber: 2n, extra: 1 },
+      'Dead-lettered 2 on q/$DeadLetterQueue: Poison',
+    );
+    assert.match(
+      lines[2]!,
+      /Dead-lettered 2 on q\/\$DeadLetterQueue: Poison {2}extra=1\n$/,
+      'what the message says is not repeated',
+    );
   });
 
   it('writes bigint fields (sequence numbers) as strings instead of throwing', () => {

@@ -129,8 +129,11 @@ function prettyLine(
   const time = new Date().toISOString().slice(11, 23);
   const { part, err: _err, ...rest } = fields;
   const scope = part === undefined ? '' : `[${String(part)}] `;
+  // A field the message already says (an id, an entity) is not repeated after it.
   const pairs = Object.entries(rest)
-    .filter(([, v]) => v !== undefined)
+    .filter(
+      ([, v]) => v !== undefined && !((typeof v === 'string' || typeof v === 'bigint') && msg.includes(String(v))),
+    )
     .map(([k, v]) => `${k}=${prettyValue(v)}`)
     .join(' ');
   let line = `${paint(ansi.dim, time)} ${paint(levelColor[level], level.toUpperCase().padEnd(5))} ${scope}${msg}${pairs === '' ? '' : `  ${paint(ansi.dim, pairs)}`}\n`;
