@@ -3,7 +3,7 @@
 //
 // Message body (the seed's shape): {"orderid", "storeid", "lat", "longitude"} plus optional
 // "courierid" and "timestamp". A message that is not a location throws, so Service Bus retries it
-// and finally dead-letters it (inspect with `hubbub dlq locations`).
+// and finally dead-letters it (inspect with `hubbub dlq list locations`).
 const { app, output } = require('@azure/functions');
 
 const ORDER_ID = /^[A-Za-z0-9_-]{1,64}$/;
