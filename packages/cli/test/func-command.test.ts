@@ -65,6 +65,21 @@ describe('hubbub func start', () => {
     assert.equal(await app.exited, 0);
   });
 
+  it('runs only the functions named with --functions', async () => {
+    const { app, url } = await started(
+      ['func', 'start', '--functions', 'index', 'negotiate', '--port', '0'],
+      fixture('serverless-chat-auth'),
+    );
+    try {
+      assert.equal((await fetch(`${url}/api/index`)).status, 200);
+      assert.equal((await fetch(`${url}/api/messages`, { method: 'POST', body: '{}' })).status, 404);
+      assert.doesNotMatch(app.stdout(), /messages:/);
+    } finally {
+      app.child.kill('SIGTERM');
+    }
+    assert.equal(await app.exited, 0);
+  });
+
   it('checks keys with --enforce-keys', async () => {
     const { app, url } = await started(
       ['func', 'start', '--port', '0', '--enforce-keys'],

@@ -24,6 +24,7 @@ it serves. In the app's package.json, "start": "func start" becomes "start": "hu
   --cors-credentials    accepted for compatibility (credentials are always allowed for the origins)
   --enforce-keys        check function keys on authLevel function/admin (Core Tools does not by default)
   --script-root DIR     the app directory (default the current directory)
+  --functions A B ...   run only these functions
   --strict              fail the start when a function cannot be loaded (default: skip it, run the rest)
   --verbose             debug logging
   --host H, --data DIR, --bus URL, --store URL: as for 'hubbub functions'
@@ -41,8 +42,9 @@ export async function run(args: string[]): Promise<number> {
   if (verb !== 'start') {
     throw new UsageError(`hubbub func knows 'start' only (got '${verb ?? ''}'); run 'hubbub func start --help'`);
   }
+  const { functions, others } = takeFunctions(rest);
   const { values } = parseCommandArgs(
-    rest,
+    others,
     {
       port: { type: 'string', short: 'p' },
       cors: { type: 'string' },
@@ -79,10 +81,25 @@ export async function run(args: string[]): Promise<number> {
   pass('--data', values.data);
   pass('--bus', values.bus);
   pass('--store', values.store);
+  if (functions !== undefined) forwarded.push('--functions', functions.join(','));
   if (values['enforce-keys']) forwarded.push('--enforce-keys');
   if (values.strict) forwarded.push('--strict');
   if (values.verbose) forwarded.push('--log-level', 'debug');
   return runFunctions(forwarded);
+}
+
+/** Core Tools' `--functions a b c`: the names up to the next flag. */
+function takeFunctions(args: string[]): { functions: string[] | undefined; others: string[] } {
+  const at = args.indexOf('--functions');
+  if (at < 0) return { functions: undefined, others: args };
+  let end = at + 1;
+  while (end < args.length && !args[end]!.startsWith('-')) end++;
+  const functions = args
+    .slice(at + 1, end)
+    .flatMap((a) => a.split(','))
+    .filter(Boolean);
+  if (functions.length === 0) throw new UsageError('--functions needs at least one function name');
+  return { functions, others: [...args.slice(0, at), ...args.slice(end)] };
 }
 
 /** local.settings.json `Host.LocalHttpPort`, as Core Tools reads it. */

@@ -48,6 +48,7 @@ Queues and topic subscriptions named by the app's triggers are created when miss
   --enforce-keys      check function keys on authLevel function/admin, as Azure does (without it,
                       as under Core Tools, keys are not checked; they always are with a --host
                       beyond loopback)
+  --functions A,B     run only these functions (comma-separated)
   --strict            fail the start when a function cannot be loaded (an unsupported binding, a
                       missing setting); without it the function is reported and the rest runs
 ${logFlagsHelp}
@@ -71,6 +72,7 @@ export async function run(args: string[]): Promise<number> {
     'log-format': { type: 'string' },
     'enforce-keys': { type: 'boolean' },
     strict: { type: 'boolean' },
+    functions: { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
@@ -118,6 +120,14 @@ export async function run(args: string[]): Promise<number> {
       enforceKeys: values['enforce-keys'] === true || !isLoopback(host),
       strict: values.strict === true,
       useConfiguredSignalRKey: isLoopback(host),
+      ...(values.functions === undefined
+        ? {}
+        : {
+            only: values.functions
+              .split(',')
+              .map((f) => f.trim())
+              .filter(Boolean),
+          }),
       onSkipped: (name, err) => skipped.push(`  ${name}: not loaded — ${err.message} [${err.code}]`),
     },
     pages,
