@@ -28,6 +28,8 @@ export interface RunningInfo {
   readonly signalR: { readonly connectionString: string };
   /** The Notification Hubs front (absent with push off): full-rights connection string, hub, the CA clients trust. */
   readonly push?: { readonly connectionString: string; readonly hubName: string; readonly caPath: string | undefined };
+  /** The AMQP front the `@azure/service-bus` SDK connects to (absent without one). */
+  readonly amqp?: { readonly connectionString: string };
 }
 
 export const runningFilePath = (dataDir: string): string => join(dataDir, RUNNING_FILE);

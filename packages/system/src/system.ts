@@ -497,6 +497,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
       ...(push === undefined
         ? {}
         : { push: { connectionString: push.connectionString(), hubName: push.hubName, caPath: push.caPath } }),
+      ...(amqpConnectionString === undefined ? {} : { amqp: { connectionString: amqpConnectionString } }),
     });
   }
 
