@@ -91,6 +91,7 @@ describe('the OpenAPI document', () => {
       '/api/v1/orders',
       '/api/v1/orders/{orderId}',
       '/api/v1/orders/{orderId}/cancel',
+      '/api/v1/orders/{orderId}/negotiate',
       '/api/v1/orders/{orderId}/transitions',
       '/api/v1/push/installations/{installationId}',
       '/api/v1/restaurants',

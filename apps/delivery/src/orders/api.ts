@@ -12,6 +12,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Bus, Sender } from '@hubbub/bus';
 import type { Cache } from '@hubbub/cache';
+import type { SignalRService } from '@hubbub/hub';
 import {
   type Clock,
   createRateLimiter,
@@ -41,6 +42,7 @@ import {
   sessionCookie,
   tokenOf,
 } from './http.ts';
+import { createLiveOrders } from './live.ts';
 import { openApiDocument } from './openapi.ts';
 import { createPushInstallations, pushRoutes } from './push.ts';
 import type { Restaurant, Role } from './rules.ts';
@@ -73,6 +75,8 @@ export interface DeliveryApiOptions {
   readonly push?: PushService;
   /** Push endpoint origins taken even on loopback or private addresses (a local push service). @default none */
   readonly pushEndpointOrigins?: readonly string[];
+  /** The serverless hubs: each order's status goes live to its group (`live.ts`). @default none: negotiate is DELIVERY_UNAVAILABLE */
+  readonly signalR?: SignalRService;
 }
 
 export interface DeliveryApi {
@@ -107,6 +111,7 @@ export function createDeliveryApi(options: DeliveryApiOptions): DeliveryApi {
     clock,
     ...(options.pushEndpointOrigins === undefined ? {} : { endpointOrigins: options.pushEndpointOrigins }),
   });
+  const live = createLiveOrders(options.signalR, logger);
   let sender: Sender | undefined;
   let services: Promise<Services> | undefined;
   let closed = false;
@@ -124,6 +129,7 @@ export function createDeliveryApi(options: DeliveryApiOptions): DeliveryApi {
         sessionTtlSeconds,
         cache: options.cache,
         menuTtlMs: options.menuTtlMs ?? 30_000,
+        live,
       });
       pending.catch(() => {
         if (services === pending) services = undefined;
@@ -284,6 +290,23 @@ export function createDeliveryApi(options: DeliveryApiOptions): DeliveryApi {
           sendJson(res, 200, order, { ETag: etagHeader(etag) });
         },
       },
+    },
+    {
+      // The order page's SignalR client POSTs `<order URL>/negotiate`: connection info for the
+      // order's live group, granted here to those who may watch the order (live.ts).
+      path: /^\/api\/v1\/orders\/([^/]+)\/negotiate$/,
+      methods: Object.fromEntries(
+        ['GET', 'POST'].map((method): [string, Handler] => [
+          method,
+          async (req, res, [id]) => {
+            if (method === 'POST') ignoreBody(req, res);
+            const principal = await principalOf(req);
+            if (!ID.test(id!)) throw notFound('order', id);
+            const { order } = await (await ready()).orders.get(principal, id!);
+            sendJson(res, 200, await live.negotiate(principal, order), { 'Cache-Control': 'no-store' });
+          },
+        ]),
+      ),
     },
     {
       path: /^\/api\/v1\/orders\/([^/]+)\/cancel$/,

@@ -11,6 +11,7 @@ export { createDeliveryApi, type DeliveryApi, type DeliveryApiOptions } from './
 export { type DemoAccount, demoAccounts, seedDemoAccounts } from './demo.ts';
 export { NOTIFICATIONS, PROCESSING, SUBMITTED } from './entities.ts';
 export { DeliveryError, type DeliveryErrorCode, DeliveryErrorStatus, isDeliveryError } from './errors.ts';
+export { LIVE_HUB, type LiveStatus, mayWatch, ORDER_STATUS_TARGET, orderGroup } from './live.ts';
 export { openApiDocument } from './openapi.ts';
 export { orderIdOf } from './orders.ts';
 export { defaultScrypt, hashPassword, verifyPassword } from './passwords.ts';
@@ -26,9 +27,9 @@ export * from './rules.ts';
 
 /** The API as an app part of the all-in-one server, on the system's bus and store. */
 export function deliveryApiPart(
-  options: Omit<DeliveryApiOptions, 'bus' | 'store' | 'cache' | 'url' | 'logger' | 'push'> = {},
+  options: Omit<DeliveryApiOptions, 'bus' | 'store' | 'cache' | 'url' | 'logger' | 'push' | 'signalR'> = {},
 ): (context: AppPartContext) => DeliveryApi {
-  return ({ bus, store, cache, url, logger, push }) =>
+  return ({ bus, store, cache, url, logger, push, signalR }) =>
     createDeliveryApi({
       ...options,
       bus,
@@ -37,5 +38,6 @@ export function deliveryApiPart(
       url,
       logger: logger.child({ part: 'delivery-api' }),
       ...(push === undefined ? {} : { push }),
+      signalR,
     });
 }

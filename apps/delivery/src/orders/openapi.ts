@@ -245,6 +245,37 @@ export function openApiDocument(serverUrl: string): Record<string, unknown> {
           },
         },
       },
+      '/api/v1/orders/{orderId}/negotiate': {
+        ...Object.fromEntries(
+          ['get', 'post'].map((method) => [
+            method,
+            {
+              summary: "Connection info for the order's live status (its customer, restaurant, courier, the operator)",
+              description:
+                "What the SignalR client's negotiate asks for (`withUrl('/api/v1/orders/{orderId}')` POSTs here): the hub URL and an access token for hub `tracking`, with the caller's account as hub user, added by the server to group `order-{orderId}`. The group receives `orderStatus` `{orderId, status, at, reason}` at each status change, and `location` for the courier's positions.",
+              security: signedIn,
+              parameters: [idParam('orderId')],
+              responses: {
+                '200': {
+                  description: 'Connect to `url` with `accessToken`',
+                  content: {
+                    'application/json': {
+                      schema: {
+                        type: 'object',
+                        required: ['url', 'accessToken'],
+                        properties: { url: { type: 'string' }, accessToken: { type: 'string' } },
+                      },
+                    },
+                  },
+                },
+                '401': common['401'],
+                '404': error('No such order, or one the caller may not watch'),
+                '503': error('The server runs without the hub'),
+              },
+            },
+          ]),
+        ),
+      },
       '/api/v1/orders/{orderId}/cancel': {
         post: {
           summary: 'Cancel an order while it is placed (customers)',

@@ -4,7 +4,8 @@
  * an order; a transition reads the order, checks it against the status machine and replaces it
  * with `ifMatch` the etag it read, so of two concurrent transitions one wins and the other is
  * checked again against what won. Every status change is published on the topic too (subject =
- * the status, message id `status-<order>-<status>`, so a retried transition publishes once).
+ * the status, message id `status-<order>-<status>`, so a retried transition publishes once), then
+ * handed to `onStatus` (the order's live group in the hub).
  * @module
  */
 import { createHash } from 'node:crypto';
@@ -47,6 +48,8 @@ export interface OrdersOptions {
   readonly cache?: Cache | undefined;
   /** How long a restaurant read stays cached, in ms. */
   readonly menuTtlMs: number;
+  /** Told each status change a transition wrote, after it is on the bus (the order's live group). */
+  readonly onStatus?: ((order: Order) => Promise<void>) | undefined;
 }
 
 export interface Versioned {
@@ -55,7 +58,7 @@ export interface Versioned {
 }
 
 export function createOrders(options: OrdersOptions) {
-  const { orders, restaurants, sender, clock, cache, menuTtlMs } = options;
+  const { orders, restaurants, sender, clock, cache, menuTtlMs, onStatus } = options;
 
   /** `load()` through the cache; when the cache is unreachable, straight from the store. */
   async function cached<T>(key: string, load: () => Promise<T>): Promise<T> {
@@ -239,6 +242,7 @@ export function createOrders(options: OrdersOptions) {
           continue; // another change won: check this one against it
         }
         await publishStatus(next);
+        await onStatus?.(next);
         return { order: view(p, next), etag: written.etag! };
       }
       throw new DeliveryError('DELIVERY_CONFLICT', 'The order kept changing; try again.', { detail: { id } });

@@ -8,6 +8,7 @@ import type { Cache } from '@hubbub/cache';
 import type { Clock } from '@hubbub/kernel';
 import type { Store } from '@hubbub/store';
 import { type Accounts, createAccounts } from './accounts.ts';
+import type { LiveOrders } from './live.ts';
 import { createOrders, type Orders } from './orders.ts';
 import { demoRestaurants } from './restaurants.ts';
 
@@ -24,6 +25,8 @@ export interface ServicesOptions {
   readonly sessionTtlSeconds: number;
   readonly cache: Cache | undefined;
   readonly menuTtlMs: number;
+  /** Where each status change goes live (the order's hub group). */
+  readonly live: LiveOrders;
 }
 
 export async function setupServices(options: ServicesOptions): Promise<Services> {
@@ -49,6 +52,7 @@ export async function setupServices(options: ServicesOptions): Promise<Services>
       clock,
       cache: options.cache,
       menuTtlMs: options.menuTtlMs,
+      onStatus: (order) => options.live.publish(order),
     }),
   };
 }

@@ -5,7 +5,9 @@
 // "rejected" with the reason when the menu no longer allows it, so an order the API accepted
 // always ends in a status. The "placed"/"rejected" event goes back on the topic for the
 // notifications subscription (the serviceBus output sends a body only, as on Azure: the status is
-// in it). A message that is not an order throws: Service Bus retries it, then dead-letters it.
+// in it), and to the order's live group in the hub (signalR output: group "order-<id>", target
+// "orderStatus", as the API sends each later status). A message that is not an order throws:
+// Service Bus retries it, then dead-letters it.
 //
 // A redelivered message finds its order written already (cosmosDB input by {orderId}) and does not
 // write it again: a status set through the API since is never overwritten. While the order is
@@ -39,6 +41,12 @@ const orders = output.cosmosDB({
   partitionKey: '/id',
 });
 const events = output.serviceBusTopic({ connection: 'ServiceBusConnection', topicName: '%OrdersTopic%' });
+const live = output.generic({
+  type: 'signalR',
+  name: 'live',
+  hubName: '%TrackingHub%',
+  connectionStringSetting: 'AzureSignalRConnectionString',
+});
 
 /** The submission in a message, or throws naming what is wrong. */
 function toSubmission(body) {
@@ -57,6 +65,13 @@ function toSubmission(body) {
   return value;
 }
 
+/** What the order's page receives live (target "orderStatus" in group "order-<id>"). */
+const liveStatus = (order) => ({
+  target: 'orderStatus',
+  groupName: `order-${order.id}`,
+  arguments: [{ orderId: order.id, status: order.status, at: order.updatedAt, reason: order.reason ?? null }],
+});
+
 /** The status event the notifications subscription receives. */
 const statusEvent = (order) => ({
   orderId: order.id,
@@ -72,7 +87,7 @@ app.serviceBusTopic('processOrder', {
   topicName: '%OrdersTopic%',
   subscriptionName: '%OrdersProcessingSubscription%',
   extraInputs: [restaurant, existing],
-  extraOutputs: [orders, events],
+  extraOutputs: [orders, events, live],
   handler: async (message, context) => {
     const submission = toSubmission(message);
     const written = context.extraInputs.get(existing);
@@ -81,7 +96,10 @@ app.serviceBusTopic('processOrder', {
       // invocation failed after the write): while nobody has moved the order since, send it again.
       const history = written.history ?? [];
       const untouched = history.length === 1 || (history.length === 2 && history[1].by === 'processor');
-      if (untouched) context.extraOutputs.set(events, statusEvent(written));
+      if (untouched) {
+        context.extraOutputs.set(events, statusEvent(written));
+        context.extraOutputs.set(live, liveStatus(written));
+      }
       context.log(`order ${submission.orderId} is written already (${written.status}); not written again`);
       return;
     }
@@ -112,6 +130,7 @@ app.serviceBusTopic('processOrder', {
       ];
       context.extraOutputs.set(orders, order);
       context.extraOutputs.set(events, statusEvent(order));
+      context.extraOutputs.set(live, liveStatus(order));
       return;
     }
     const restaurantName = context.extraInputs.get(restaurant).name;
@@ -119,5 +138,6 @@ app.serviceBusTopic('processOrder', {
     order.history = [{ status: 'placed', at: submission.submittedAt, by: `customer:${submission.customerId}` }];
     context.extraOutputs.set(orders, order);
     context.extraOutputs.set(events, statusEvent(order));
+    context.extraOutputs.set(live, liveStatus(order));
   },
 });
