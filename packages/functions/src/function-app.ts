@@ -57,10 +57,18 @@ export function isDisabled(settings: Settings, name: string): boolean {
   return false;
 }
 
-/** Makes `dir` the working directory; the returned function restores the previous one (if still ours). */
-function enterDirectory(dir: string): () => void {
+/**
+ * Makes `dir` the working directory; the returned function restores the previous one (if still
+ * ours). Where the process cannot change it (a worker thread), the app runs where it is.
+ */
+function enterDirectory(dir: string, logger: Logger): () => void {
   const previous = process.cwd();
-  process.chdir(dir);
+  try {
+    process.chdir(dir);
+  } catch (err) {
+    logger.warn({ err, appDir: dir }, 'The app runs in the working directory it found: this process cannot change it.');
+    return () => {};
+  }
   return () => {
     if (process.cwd() === dir) process.chdir(previous);
   };
@@ -94,7 +102,7 @@ export class FunctionApp {
     this.#keys = createFunctionKeys(keysFromSettings(settings, this.#options.keys));
     const services: BindingServices = { settings, clock: this.#options.clock, ids: this.#options.ids, logger };
     if (this.#options.exposeSettings) this.#restoreEnvironment = exposeSettings(settings);
-    if (this.#options.appWorkingDirectory) this.#restoreDirectory = enterDirectory(appDir);
+    if (this.#options.appWorkingDirectory) this.#restoreDirectory = enterDirectory(appDir, logger);
     const setups = this.#options.extensions.map(
       (extension): ExtensionSetup =>
         extension.setup({

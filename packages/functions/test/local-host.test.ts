@@ -5,9 +5,11 @@
  * (`AzureWebJobs_<name>_Disabled`).
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { Worker } from 'node:worker_threads';
 import { type Logger, silentLogger } from '@hubbub/kernel';
 import { fixture, serve } from './support.ts';
 
@@ -28,6 +30,22 @@ describe('the app directory as working directory', () => {
       await app[Symbol.asyncDispose]();
     }
     assert.equal(process.cwd(), before);
+  });
+
+  it('runs where it is in a worker thread, which cannot change directory, and says so', async () => {
+    // tsx's loader is registered in the thread itself (Node 20 runs no --import in workers).
+    const script = new URL('./worker-host.ts', import.meta.url).href;
+    const worker = new Worker(
+      `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(script)}); })`,
+      { eval: true, execArgv: ['--conditions=source'] },
+    );
+    const [result] = (await once(worker, 'message')) as [{ warnings: string[]; functions: number }];
+    await worker.terminate();
+    assert.equal(result.functions, 3);
+    assert.ok(
+      result.warnings.some((w) => w.includes('cannot change it')),
+      JSON.stringify(result.warnings),
+    );
   });
 
   it('leaves the working directory alone with appWorkingDirectory: false', async () => {
