@@ -310,7 +310,9 @@ export class AmqpConnection {
       'com.microsoft:max-message-batch-size': types.wrap_uint(this.#ctx.limits.maxMessageSize),
     };
     this.#track(link, { kind: 'send', entity }, grant, target, 'Send');
-    link.add_credit(this.#ctx.limits.linkCredit);
+    // Over half the bytes-in-flight bound, a new sending link waits for its credit like the others.
+    if (this.#inflight * 2 > this.#ctx.limits.maxInflightBytes) this.#starved.add(link);
+    else link.add_credit(this.#ctx.limits.linkCredit);
   }
 
   /** A client's receiving link: CBS or management replies, or an entity's messages. */
@@ -493,10 +495,12 @@ export class AmqpConnection {
       if (link.is_open()) this.#starved.add(link);
       return;
     }
-    if (link.is_open()) link.add_credit(1);
+    if (link.is_open() && !this.#starved.has(link)) link.add_credit(1);
+    // Starved links get their whole window back (rhea's `credit` is what the client still holds).
     for (const starved of this.#starved) {
       this.#starved.delete(starved);
-      if (starved.is_open()) starved.add_credit(1);
+      const top = this.#ctx.limits.linkCredit - starved.credit;
+      if (starved.is_open() && top > 0) starved.add_credit(top);
     }
   }
 

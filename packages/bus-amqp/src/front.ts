@@ -55,7 +55,7 @@ export interface AmqpFrontOptions {
   maxWriteBufferBytes?: number;
   /**
    * Bytes of sends a connection may have waiting on the broker: past half of it, credit comes back
-   * only as sends finish; past all of it, the connection is closed. @default 64 MiB
+   * only as sends finish; past all of it, the connection is closed. @default 128 MiB
    */
   maxInflightBytes?: number;
   /** Longest wait of `acceptNextSession` for a free session. @default 60_000 */
@@ -120,7 +120,7 @@ export class AmqpFront implements Part<AmqpFrontEvents> {
       attachesPerSecond: positiveInt('maxAttachesPerSecond', options.maxAttachesPerSecond, 100),
       authTimeoutMs: positiveInt('authTimeoutMs', options.authTimeoutMs, 20_000),
       maxWriteBufferBytes: positiveInt('maxWriteBufferBytes', options.maxWriteBufferBytes, 4 * 1024 * 1024),
-      maxInflightBytes: positiveInt('maxInflightBytes', options.maxInflightBytes, 64 * 1024 * 1024),
+      maxInflightBytes: positiveInt('maxInflightBytes', options.maxInflightBytes, 128 * 1024 * 1024),
       maxSessionWaitMs: positiveInt('maxSessionWaitMs', options.maxSessionWaitMs, 60_000),
     };
   }

@@ -344,6 +344,53 @@ describe('hostile clients', () => {
     conn.close();
   });
 
+  it("holds sending links' credit back while bytes in flight are over half of maxInflightBytes", async () => {
+    let release!: () => void;
+    const latch = new Promise<void>((r) => {
+      release = r;
+    });
+    const broker = h.bus.broker;
+    const gated = new Proxy(broker, {
+      get(target, prop) {
+        if (prop === 'send') return async (...a: Parameters<typeof broker.send>) => latch.then(() => target.send(...a));
+        const v = Reflect.get(target, prop) as unknown;
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const front = createAmqpFront({
+      bus: { broker: gated },
+      keys: [KEY],
+      port: 0,
+      maxInflightBytes: 10_000,
+      linkCredit: 10,
+    });
+    await front.start();
+    try {
+      const conn = await tokenConnection(front.port!);
+      const first = conn.open_sender('orders');
+      const settled: string[] = [];
+      first.on('accepted', () => settled.push('accepted'));
+      await waitFor(() => first.credit === 10);
+      for (let i = 0; i < 4; i++) first.send({ body: 'z'.repeat(1500) });
+      await waitFor(() => first.credit === 6);
+      // 6,000 bytes wait on the broker: a link attached now gets no credit.
+      const second = conn.open_sender('orders');
+      let opened = false;
+      second.on('sender_open', () => {
+        opened = true;
+      });
+      await waitFor(() => opened);
+      assert.equal(second.credit, 0);
+      release();
+      await waitFor(() => settled.length === 4);
+      await waitFor(() => first.credit === 10 && second.credit === 10, { what: 'both windows back' });
+      conn.close();
+    } finally {
+      release();
+      await front.close();
+    }
+  });
+
   it('closes a connection whose sends in flight pass maxInflightBytes with amqp:resource-limit-exceeded', async () => {
     // The real broker, with a latch on send: the sends stay in flight until the test lets them go.
     let release!: () => void;
