@@ -32,6 +32,15 @@ export const deliveryApp: DeliveryApp = {
     '/track.js': here('web/track.js'),
     '/track.css': here('web/track.css'),
     '/city.json': here('web/city.json'),
+    // Web Push opt-in: the service worker at the root, so its scope is the whole site.
+    '/notifications': here('web/notifications.html'),
+    '/notifications.html': here('web/notifications.html'),
+    '/notifications.js': here('web/notifications.js'),
+    '/notifications.css': here('web/notifications.css'),
+    '/push.js': here('web/push.js'),
+    '/sw.js': here('web/sw.js'),
+    '/manifest.webmanifest': here('web/manifest.webmanifest'),
+    '/icon.svg': here('web/icon.svg'),
   },
   queues: ['locations'],
   topics: ['orders'],
@@ -41,6 +50,18 @@ export const deliveryApp: DeliveryApp = {
 
 export { type City, cityFile, cityRoutes, loadCity } from './city.ts';
 export * from './orders/index.ts';
+export {
+  customerTag,
+  installationTemplates,
+  NOTIFIED_STATUSES,
+  ORDER_STATUS_TEMPLATE,
+  type OrderNotification,
+  type OrderStatusEvent,
+  orderNotification,
+  orderUrl,
+  type PushTemplate,
+  TEMPLATE_PROPERTIES,
+} from './push-templates.ts';
 export {
   type CourierRoute,
   distanceMeters,

@@ -1,0 +1,235 @@
+/**
+ * Web Push end to end in real headless Chromium. The system runs on a temporary data directory with
+ * its push service; a local RFC 8030 push service (`@hubbub/push/testing`, over https with a local
+ * CA the system's Web Push provider trusts) stands in for Google's. The customer signs in on
+ * /notifications and turns notifications on: the page's push.js registers the service worker,
+ * fetches the VAPID key, subscribes and PUTs the subscription to the REST API. Hubbub then sends by
+ * the customer's tag through the real Web Push provider (VAPID, aes128gcm); the local push service
+ * verifies and decrypts it and hands the payload to the browser with CDP
+ * `ServiceWorker.deliverPushMessage`; the real service worker shows the notification.
+ *
+ * Only Google's transport leg is replaced. Headless Chromium cannot get a real subscription offline
+ * (`pushManager.subscribe` answers "permission denied" in this profile, and never settles in a
+ * persistent one: research/push-store-functions.md §3.2), so an init script gives the page's
+ * `PushManager.subscribe` the local push service's subscription — after checking that the page
+ * asks for a user-visible subscription with the server's VAPID key. Screenshots go to
+ * test-artifacts/delivery/.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { silentLogger, waitFor } from '@hubbub/kernel';
+import { type PushEndpoint, type ReceivedPush, startPushEndpoint } from '@hubbub/push/testing';
+import { ensureLocalCa } from '@hubbub/push/tls';
+import { type RunningSystem, startSystem } from '@hubbub/system';
+import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
+import { customerTag, deliveryApp, ORDER_STATUS_TEMPLATE, orderNotification } from '../src/index.ts';
+import { deliveryApiPart } from '../src/orders/index.ts';
+import { pizza } from './api-client.ts';
+import { artifactsDir, browserSkipReason, launchBrowser } from './browser.ts';
+
+const skip = browserSkipReason();
+const PASSWORD = 'correct horse battery';
+
+/** The init script giving the page the local push service's subscription (fixtures/push-manager-stub.js). */
+const stubSource = readFileSync(new URL('./fixtures/push-manager-stub.js', import.meta.url), 'utf8');
+const stubScript = (subscription: unknown, key: string) =>
+  `${stubSource}\nstubPushManager(${JSON.stringify({ subscription, key })});`;
+
+/** What the service worker shows now (in the page: its registration's getNotifications()). */
+const SHOWN = `(async () => {
+  const registration = await navigator.serviceWorker.getRegistration('/');
+  return ((await registration?.getNotifications()) ?? []).map((n) => ({ title: n.title, body: n.body, tag: n.tag, data: n.data }));
+})()`;
+
+interface Shown {
+  title: string;
+  body: string;
+  tag: string;
+  data: { url: string } & Record<string, unknown>;
+}
+
+describe('order notifications in headless Chromium', { skip }, () => {
+  let dataDir: string;
+  let endpoint: PushEndpoint;
+  let system: RunningSystem;
+  let browser: Browser;
+
+  before(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), 'hubbub-push-browser-'));
+    const ca = await ensureLocalCa({ dir: join(dataDir, 'push-service-ca') });
+    endpoint = await startPushEndpoint({ tls: { cert: ca.certPem, key: ca.keyPem } });
+    system = await startSystem({
+      port: 0,
+      dataDir,
+      app: { dir: deliveryApp.functionsDir, queues: deliveryApp.queues },
+      pages: deliveryApp.webFiles,
+      secrets: deliveryApp.secrets,
+      parts: [deliveryApiPart({ pushEndpointOrigins: [endpoint.origin] })],
+      push: { webPushCa: ca.caPem },
+      logger: silentLogger,
+    });
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+    await system?.close();
+    await endpoint?.close();
+    if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  /** A new customer, signed up through the API: its id and bearer token. */
+  async function signUp(email: string): Promise<{ id: string; token: string }> {
+    const reply = await fetch(`${system.url}/api/v1/account`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email, password: PASSWORD, name: 'Robin Rider' }),
+    });
+    assert.equal(reply.status, 201);
+    const body = (await reply.json()) as { token: string; account: { id: string } };
+    return { id: body.account.id, token: body.token };
+  }
+
+  /** An order placed through the API, once the processor has written it. */
+  async function placeOrder(token: string): Promise<string> {
+    const headers = { 'content-type': 'application/json', authorization: `Bearer ${token}` };
+    const created = await fetch(`${system.url}/api/v1/orders`, {
+      method: 'POST',
+      headers: { ...headers, 'idempotency-key': `push-browser-${Date.now()}` },
+      body: JSON.stringify(pizza(1)),
+    });
+    assert.equal(created.status, 202);
+    const { id } = (await created.json()) as { id: string };
+    await waitFor(async () => (await fetch(`${system.url}/api/v1/orders/${id}`, { headers })).status === 200, {
+      timeoutMs: 20_000,
+      what: `order ${id} written by the processor`,
+    });
+    return id;
+  }
+
+  /** A page whose service worker receives what the local push service decrypts, through CDP. */
+  async function openPage(
+    context: BrowserContext,
+  ): Promise<{ page: Page; cdp: CDPSession; relay: (m: ReceivedPush) => void; relayed: Promise<unknown>[] }> {
+    const page = await context.newPage();
+    const problems: string[] = [];
+    page.on('pageerror', (err) => problems.push(err.message));
+    const cdp = await context.newCDPSession(page);
+    const registrations = new Map<string, string>();
+    cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations: list }) => {
+      for (const r of list) if (!r.isDeleted) registrations.set(r.scopeURL, r.registrationId);
+    });
+    await cdp.send('ServiceWorker.enable');
+    const relayed: Promise<unknown>[] = [];
+    const origin = new URL(system.url).origin;
+    const relay = (message: ReceivedPush) => {
+      const registrationId = registrations.get(`${origin}/`);
+      relayed.push(
+        registrationId === undefined
+          ? Promise.reject(new Error(`no service worker registered at ${origin}/`))
+          : cdp.send('ServiceWorker.deliverPushMessage', { origin: `${origin}/`, registrationId, data: message.text }),
+      );
+    };
+    page.on('close', () => assert.deepEqual(problems, []));
+    return { page, cdp, relay, relayed };
+  }
+
+  it('subscribes as the signed-in customer, and the service worker shows what Hubbub sends', async () => {
+    const customer = await signUp('robin@example.com');
+    const orderId = await placeOrder(customer.token);
+    const vapid = system.keys.push.vapid.publicKey;
+    let relay: (m: ReceivedPush) => void = () => {};
+    const sub = endpoint.subscribe({ applicationServerKey: vapid, onMessage: (m) => relay(m) });
+
+    const context = await browser.newContext({ viewport: { width: 900, height: 760 } });
+    await context.grantPermissions(['notifications'], { origin: system.url });
+    await context.addInitScript({ content: stubScript(sub.toJSON(), vapid) });
+    const opened = await openPage(context);
+    relay = opened.relay;
+    const { page } = opened;
+
+    await page.goto(`${system.url}/notifications`);
+    await page.locator('body[data-ready="true"]').waitFor();
+    await page.locator('#email').fill('robin@example.com');
+    await page.locator('#password').fill(PASSWORD);
+    await page.locator('#sign-in button[type="submit"]').click();
+    await page.locator('#push-status[data-state="off"]').waitFor();
+    await page.locator('#enable').click();
+    await page.locator('#push-status[data-state="on"]').waitFor();
+    assert.deepEqual(await page.evaluate('window.__pushCalls'), [
+      { op: 'subscribe', userVisibleOnly: true, applicationServerKey: vapid },
+    ]);
+
+    // The installation: the customer's, with the local push service's subscription and the template.
+    const { installations } = await system.push!.listInstallations({ tag: customerTag(customer.id) });
+    assert.equal(installations.length, 1);
+    const [installation] = installations;
+    assert.equal(installation!.platform, 'browser');
+    assert.deepEqual(installation!.pushChannel, { endpoint: sub.endpoint, p256dh: sub.p256dh, auth: sub.auth });
+    assert.deepEqual(Object.keys(installation!.templates), [ORDER_STATUS_TEMPLATE]);
+
+    // Hubbub sends by the customer's tag; the push service decrypts; the service worker shows it.
+    const properties = orderNotification({ orderId, status: 'picked_up', customerId: customer.id })!;
+    const { notificationId } = await system.push!.send(
+      { format: 'template', properties },
+      { kind: 'tags', expression: customerTag(customer.id) },
+    );
+    await waitFor(() => sub.messages.length === 1, { timeoutMs: 15_000, what: 'the push at the local push service' });
+    const received = sub.messages[0]!;
+    assert.equal(received.vapid.publicKey, vapid);
+    assert.equal(received.ttl, 3600);
+    assert.equal(received.urgency, 'high');
+    assert.deepEqual(JSON.parse(received.text), properties);
+    await Promise.all(opened.relayed);
+
+    const shown = await waitFor(
+      async () => {
+        const list = (await page.evaluate(SHOWN)) as Shown[];
+        return list.length > 0 ? list : undefined;
+      },
+      { what: 'the notification shown by the service worker' },
+    );
+    assert.deepEqual(shown, [
+      {
+        title: 'Out for delivery',
+        body: `A courier picked up order ${orderId} and is on the way.`,
+        tag: `order-${orderId}`,
+        data: { ...properties, url: `${system.url}/notifications?order=${orderId}` },
+      },
+    ]);
+    // The page lists it too (the service worker told it).
+    const item = page.locator('#received li');
+    await item.first().waitFor();
+    assert.equal(await item.count(), 1);
+    assert.equal(await item.getAttribute('data-order'), orderId);
+    assert.equal(await page.locator('#received-count').textContent(), '1');
+    await page.screenshot({ path: join(artifactsDir, 'push-notification.png') });
+    await waitFor(async () => (await system.push!.getNotificationOutcome(notificationId))?.state === 'Completed');
+    assert.equal((await system.push!.getNotificationOutcome(notificationId))?.counts.browser?.success, 1);
+
+    // The notification's page: the order as it is now.
+    await page.goto(shown[0]!.data.url);
+    await page.locator('#order-card:not([hidden])').waitFor();
+    assert.equal(await page.locator('#order-id').textContent(), orderId);
+    assert.equal(await page.locator('#order-status').textContent(), 'Placed');
+    await page.locator('#push-status[data-state="on"]').waitFor();
+    await page.screenshot({ path: join(artifactsDir, 'push-order-page.png') });
+
+    // Turning notifications off removes the installation: the next send reaches no one.
+    await page.locator('#disable').click();
+    await page.locator('#push-status[data-state="off"]').waitFor();
+    assert.deepEqual((await system.push!.listInstallations({ tag: customerTag(customer.id) })).installations, []);
+    const again = await system.push!.send(
+      { format: 'template', properties: orderNotification({ orderId, status: 'delivered' })! },
+      { kind: 'tags', expression: customerTag(customer.id) },
+    );
+    await waitFor(
+      async () => (await system.push!.getNotificationOutcome(again.notificationId))?.state === 'NoTargetFound',
+    );
+    assert.equal(sub.messages.length, 1);
+    await page.close();
+    await context.close();
+  });
+});
