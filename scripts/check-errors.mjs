@@ -6,7 +6,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-const prefixes = ['KERNEL', 'HUB', 'BUS', 'FUNCTIONS', 'CLI', 'DELIVERY', 'STORE', 'PUSH', 'CACHE', 'SYSTEM'];
+const prefixes = ['KERNEL', 'HUB', 'BUS', 'FUNCTIONS', 'CLI', 'DELIVERY', 'STORE', 'PUSH', 'CACHE', 'SYSTEM', 'TLS'];
 const quoted = new RegExp(`['"\`]((?:${prefixes.join('|')})_[A-Z0-9_]+)['"\`]`, 'g');
 const skip = new Set(['node_modules', 'dist', 'test', 'fixtures', 'bench', 'web']);
 

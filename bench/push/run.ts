@@ -15,7 +15,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createWebPushProvider, generateVapidKeys } from '@hubbub/push/providers';
-import { ensureLocalCa } from '@hubbub/push/tls';
+import { ensureLocalCa } from '@hubbub/tls';
 import webpush from 'web-push';
 import { Children } from '../lib/children.ts';
 import { watchMachine } from '../lib/machine.ts';

@@ -17,7 +17,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { silentLogger } from '@hubbub/kernel';
-import { ensureLocalCa } from '@hubbub/push/tls';
+import { ensureLocalCa } from '@hubbub/tls';
 import { startSystem } from '@hubbub/system';
 import webpush from 'web-push';
 import { Children } from '../lib/children.ts';

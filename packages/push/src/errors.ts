@@ -15,7 +15,7 @@ export const PushErrorCode = {
   PayloadTooLarge: 'PUSH_PAYLOAD_TOO_LARGE',
   /** A delivery was handed to a provider after its `close()`. */
   ProviderClosed: 'PUSH_PROVIDER_CLOSED',
-  /** The local CA's directory could not be read, written or locked (`detail.path`), or a given certificate and key are not usable; the cause is chained. */
+  /** The certificate and key given to the Notification Hubs front are not usable; the cause is chained. */
   TlsUnavailable: 'PUSH_TLS_UNAVAILABLE',
   /** A platform Hubbub knows but this service has no provider for (`detail.platform`). */
   PlatformNotConfigured: 'PUSH_PLATFORM_NOT_CONFIGURED',

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ManualClock, waitFor } from '@hubbub/kernel';
+import { ensureLocalCa } from '@hubbub/tls';
 import { type ApnsProvider, createApnsProvider } from '../src/providers/index.ts';
 import {
   type ApnsReason,
@@ -14,7 +15,6 @@ import {
   apnsReasons,
   startApnsServer,
 } from '../src/testing/index.ts';
-import { ensureLocalCa } from '../src/tls/index.ts';
 
 const code = (expected: string) => (err: { code?: string }) => {
   assert.equal(err.code, expected);

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ManualClock } from '@hubbub/kernel';
+import { ensureLocalCa } from '@hubbub/tls';
 import { createFcmProvider, type FcmProvider } from '../src/providers/index.ts';
 import { type FcmServer, type FcmServiceAccount, fcmErrors, startFcmServer } from '../src/testing/index.ts';
-import { ensureLocalCa } from '../src/tls/index.ts';
 
 const code = (expected: string) => (err: { code?: string }) => {
   assert.equal(err.code, expected);

@@ -4,11 +4,11 @@ import { Agent, request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { ensureLocalCa } from '@hubbub/tls';
 import { importJWK, SignJWT } from 'jose';
 import webpush from 'web-push';
 import { createWebPushProvider, generateVapidKeys } from '../src/providers/index.ts';
 import { type PushEndpoint, startPushEndpoint } from '../src/testing/index.ts';
-import { ensureLocalCa } from '../src/tls/index.ts';
 
 // The local RFC 8030 endpoint is a test peer: it must refuse what a push service (and the browser
 // decrypting behind it) refuses, or tests against it would pass for a provider that is wrong.

@@ -2,7 +2,7 @@
  * The system's push part: the push service on durable ports (jobs on the bus's queue
  * `push-deliveries`, installations and outcomes in the store), its providers (Web Push always,
  * FCM and APNs when configured), the Notification Hubs–compatible HTTPS front on a port of its own
- * with a certificate from the local CA in `<dataDir>/tls`, and `GET /push/vapid-public-key` on the
+ * with the system's certificate from the local CA (`tls-part.ts`), and `GET /push/vapid-public-key` on the
  * system's port for the web app's service worker.
  *
  * The store opens in the background after the server listens; the service needs nothing from it to
@@ -10,10 +10,7 @@
  * installation written or a job handed out while PGlite still loads simply takes that long.
  * @module
  */
-import { mkdtemp, rm } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Bus } from '@hubbub/bus';
 import { InvalidOptionError, type Logger, requestTarget, sendJson } from '@hubbub/kernel';
 import { createPushService, type PushService, type PushServiceOptions } from '@hubbub/push';
@@ -34,6 +31,7 @@ import type { Store } from '@hubbub/store';
 import { createBusPushQueue } from './bridges/push-queue.ts';
 import { createStoreInstallationRepository, createStoreOutcomeStore } from './bridges/push-store.ts';
 import type { PushKeys } from './keys-file.ts';
+import type { SystemTls } from './tls-part.ts';
 
 export interface SystemPushOptions {
   /** The hub name (the connection string's entity path). @default 'hubbub' */
@@ -75,8 +73,8 @@ export interface SystemPushContext {
   readonly bus: Bus;
   readonly store: Store;
   readonly keys: PushKeys;
-  /** `<dataDir>/tls` holds the local CA; without one, a temporary directory removed at close. */
-  readonly dataDir: string | undefined;
+  /** The system's certificate from the local CA, shared with the other TLS ports. */
+  readonly tls: Pick<SystemTls, 'certPem' | 'keyPem' | 'caPath'>;
   readonly logger: Logger;
 }
 
@@ -105,7 +103,6 @@ export function createSystemPush(options: SystemPushOptions, context: SystemPush
   service.on('error', (err) => logger.error({ err }, 'a push job failed; it will be tried again'));
   const hubName = options.hubName ?? 'hubbub';
   let front: NotificationHubsFront | undefined;
-  let tempDir: string | undefined;
   const body = { publicKey: keys.vapid.publicKey };
 
   return {
@@ -122,13 +119,11 @@ export function createSystemPush(options: SystemPushOptions, context: SystemPush
     },
     async start() {
       await service.start();
-      if (context.dataDir === undefined) tempDir = await mkdtemp(join(tmpdir(), 'hubbub-tls-'));
-      const dir = tempDir ?? join(context.dataDir ?? '', 'tls');
       front = createNotificationHubsFront({
         service,
         hubName,
         policies: defaultAccessPolicies({ full: keys.full, listen: keys.listen }),
-        tls: { dir },
+        tls: { certPem: context.tls.certPem, keyPem: context.tls.keyPem },
         host: '127.0.0.1',
         port,
         onError: (err) => logger.error({ err }, 'a Notification Hubs request failed'),
@@ -146,12 +141,11 @@ export function createSystemPush(options: SystemPushOptions, context: SystemPush
       return front?.port ?? 0;
     },
     get caPath() {
-      return front?.caPath;
+      return context.tls.caPath;
     },
     async close() {
       await front?.close();
       await service.close();
-      if (tempDir !== undefined) await rm(tempDir, { recursive: true, force: true });
     },
   };
 }

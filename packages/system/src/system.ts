@@ -60,6 +60,7 @@ import { removeRunningFile, writeRunningFile } from './running-file.ts';
 import { createStaticFiles, signalRBrowserClient } from './static.ts';
 import { createStatusRoute } from './status.ts';
 import { createSystemStore, type SystemStore } from './store-part.ts';
+import { openSystemTls } from './tls-part.ts';
 
 export interface FunctionApp {
   /** Directory of an `@azure/functions` v4 app (package.json `main`, host.json, local.settings.json). */
@@ -242,7 +243,15 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   const origins = new Set(options.corsOrigins ?? []);
   const cors = { origins: (origin: string) => origins.has(origin) || origins.has('*') };
   const door = createFrontDoor(options.rateLimits);
-  const bus = await openBusAt(busUrl);
+  // One certificate from the local CA for every TLS port (the push front, AMQPS).
+  const tls = options.push === false ? undefined : await openSystemTls(dataDir);
+  let bus: Bus;
+  try {
+    bus = await openBusAt(busUrl);
+  } catch (err) {
+    await tls?.close();
+    throw err;
+  }
   const requestLog = logger.child({ part: 'http' });
   bus.on('deadLettered', (e) =>
     logger
@@ -257,27 +266,27 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   try {
     cache = await openCache(cacheUrl);
   } catch (err) {
-    await bus.close();
+    await Promise.all([bus.close(), tls?.close()]);
     throw err;
   }
   try {
     stores = await createSystemStore(storeUrl, keys.store, logger);
   } catch (err) {
-    await Promise.all([bus.close(), cache.close()]);
+    await Promise.all([bus.close(), cache.close(), tls?.close()]);
     throw err;
   }
   const { store } = stores;
   let push: SystemPush | undefined;
   try {
     push =
-      options.push === false
+      options.push === false || tls === undefined
         ? undefined
         : createSystemPush(
             { ...options.push, port: options.pushPort ?? (options.port === 0 ? 0 : DEFAULT_PUSH_PORT) },
-            { bus, store, keys: keys.push, dataDir, logger },
+            { bus, store, keys: keys.push, tls, logger },
           );
   } catch (err) {
-    await Promise.all([bus.close(), cache.close(), stores.close()]);
+    await Promise.all([bus.close(), cache.close(), stores.close(), tls?.close()]);
     throw err;
   }
   const busApi = createBusHttpHandler(bus, {
@@ -341,7 +350,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   try {
     await listenOn(server, options.port ?? 7071, host);
   } catch (err) {
-    await Promise.all([hubs.close(), bus.close(), cache.close(), stores.close()]);
+    await Promise.all([hubs.close(), bus.close(), cache.close(), stores.close(), tls?.close()]);
     throw err;
   }
   // PGlite's WASM load (and initdb on an empty directory) runs while the server already answers.
@@ -351,7 +360,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   } catch (err) {
     await push?.close().catch(() => undefined);
     await closeHttpServer(server);
-    await Promise.all([hubs.close(), bus.close(), cache.close(), stores.close()]);
+    await Promise.all([hubs.close(), bus.close(), cache.close(), stores.close(), tls?.close()]);
     throw err;
   }
   let amqp: AmqpFront | undefined;
@@ -371,7 +380,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
       await amqp?.close().catch(() => undefined);
       await push?.close().catch(() => undefined);
       await closeHttpServer(server);
-      await Promise.all([hubs.close(), bus.close(), cache.close(), stores.close()]);
+      await Promise.all([hubs.close(), bus.close(), cache.close(), stores.close(), tls?.close()]);
       throw err;
     }
   }
@@ -421,7 +430,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     await closeParts(appParts, logger);
     await Promise.all([service.close(), hubs.close(), push?.close(), amqp?.close()]);
     await closeHttpServer(server);
-    await Promise.all([bus.close(), cache.close(), stores.close()]);
+    await Promise.all([bus.close(), cache.close(), stores.close(), tls?.close()]);
   };
 
   const made: AppPart[] = [];

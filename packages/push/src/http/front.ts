@@ -29,8 +29,8 @@ import {
   systemClock,
   TypedEmitter,
 } from '@hubbub/kernel';
+import { ensureLocalCa, type LocalCa, type LocalCaOptions } from '@hubbub/tls';
 import { PushError } from '../errors.ts';
-import { ensureLocalCa, type LocalCa, type LocalCaOptions } from '../tls/local-ca.ts';
 import type { NotificationHubsBackend } from './exchange.ts';
 import { replyError } from './reply.ts';
 import { createRouter } from './router.ts';

@@ -78,7 +78,7 @@ export interface PushEndpointOptions {
   readonly clock?: Clock;
   /** Keep every message in `received` and `sub.messages`; off for long runs that only count (`onMessage`). @default true */
   readonly record?: boolean;
-  /** Serve https with this certificate and key (PEM) instead of plain http, e.g. from `@hubbub/push/tls`. */
+  /** Serve https with this certificate and key (PEM) instead of plain http, e.g. from `@hubbub/tls`. */
   readonly tls?: { readonly cert: string; readonly key: string };
 }
 

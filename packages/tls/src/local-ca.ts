@@ -1,5 +1,5 @@
 /**
- * A local certificate authority for Hubbub's TLS ports (the Notification Hubs front, later the AMQP
+ * A local certificate authority for Hubbub's TLS ports (the Notification Hubs front, the AMQP
  * front): on first start it generates a CA key and self-signed CA certificate and a server
  * certificate for `127.0.0.1`, `::1`, `localhost` and the configured names, signed by that CA,
  * into one directory; later starts reuse them, and the server certificate is renewed before it
@@ -14,7 +14,7 @@ import { mkdir, readFile, rename, rmdir, stat, writeFile } from 'node:fs/promise
 import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { type Clock, InvalidOptionError, systemClock } from '@hubbub/kernel';
-import { PushError } from '../errors.ts';
+import { TlsError } from './errors.ts';
 
 export interface LocalCaOptions {
   /** Directory holding `ca.pem`, `ca-key.pem`, `server.pem`, `server-key.pem`; created if missing. Required. */
@@ -66,8 +66,8 @@ export async function ensureLocalCa(options: LocalCaOptions): Promise<LocalCa> {
       await release();
     }
   } catch (cause) {
-    if (cause instanceof PushError) throw cause;
-    throw new PushError('PUSH_TLS_UNAVAILABLE', `The local CA directory ${o.dir} is not usable.`, {
+    if (cause instanceof TlsError) throw cause;
+    throw new TlsError('TLS_UNAVAILABLE', `The local CA directory ${o.dir} is not usable.`, {
       cause,
       detail: { path: o.dir },
     });
@@ -196,7 +196,7 @@ async function readPair(certPath: string, keyPath: string, x509: X509): Promise<
     [pem, keyPem] = await Promise.all([readFile(certPath, 'utf8'), readFile(keyPath, 'utf8')]);
   } catch (cause) {
     if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new PushError('PUSH_TLS_UNAVAILABLE', `Could not read ${certPath} or ${keyPath}.`, {
+    throw new TlsError('TLS_UNAVAILABLE', `Could not read ${certPath} or ${keyPath}.`, {
       cause,
       detail: { path: certPath },
     });
@@ -310,7 +310,7 @@ async function lock(dir: string): Promise<() => Promise<void>> {
       return () => rmdir(path).catch(() => {});
     } catch (cause) {
       if ((cause as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new PushError('PUSH_TLS_UNAVAILABLE', `Could not lock ${dir} to create the local CA.`, {
+        throw new TlsError('TLS_UNAVAILABLE', `Could not lock ${dir} to create the local CA.`, {
           cause,
           detail: { path: dir },
         });
@@ -325,13 +325,9 @@ async function lock(dir: string): Promise<() => Promise<void>> {
       continue;
     }
     if (Date.now() - started > lockWaitMs) {
-      throw new PushError(
-        'PUSH_TLS_UNAVAILABLE',
-        `Another process holds ${path}; remove it if no Hubbub is starting.`,
-        {
-          detail: { path },
-        },
-      );
+      throw new TlsError('TLS_UNAVAILABLE', `Another process holds ${path}; remove it if no Hubbub is starting.`, {
+        detail: { path },
+      });
     }
     await new Promise((r) => setTimeout(r, 50));
   }

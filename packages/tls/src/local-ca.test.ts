@@ -127,6 +127,6 @@ describe('local CA', () => {
     await assert.rejects(ensureLocalCa({ dir, renewBeforeDays: 400 }), { code: 'KERNEL_INVALID_OPTION' });
     const file = join(dir, 'not-a-dir');
     await writeFile(file, 'x');
-    await assert.rejects(ensureLocalCa({ dir: join(file, 'sub') }), { code: 'PUSH_TLS_UNAVAILABLE' });
+    await assert.rejects(ensureLocalCa({ dir: join(file, 'sub') }), { code: 'TLS_UNAVAILABLE' });
   });
 });
