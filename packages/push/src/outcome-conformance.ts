@@ -16,6 +16,11 @@ export interface OutcomeStoreSuiteOptions {
   name: string;
   /** A fresh, empty store per test. */
   create: () => OutcomeStore | Promise<OutcomeStore>;
+  /**
+   * Two stores over the same records, as two processes sharing a database see them; without it
+   * the cases about another writer are skipped (a store of one process has none).
+   */
+  createPair?: () => Promise<readonly [OutcomeStore, OutcomeStore]>;
   /** When set, every case is skipped with this reason (the store's server is not reachable). */
   unavailable?: string;
   cleanup?: () => Promise<void>;
@@ -35,7 +40,21 @@ const record = (id: string, overrides: Partial<OutcomeRecord> = {}): OutcomeReco
 });
 
 export function describeOutcomeStore(options: OutcomeStoreSuiteOptions): void {
-  const { name, create, unavailable, cleanup } = options;
+  const { name, create, createPair, unavailable, cleanup } = options;
+  const paired = (title: string, body: (a: OutcomeStore, b: OutcomeStore) => Promise<void>): void => {
+    const run = async () => {
+      const [a, b] = await createPair!();
+      try {
+        await body(a, b);
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    };
+    const skip = unavailable ?? (createPair === undefined ? 'the store has no second writer (createPair)' : undefined);
+    if (skip !== undefined) it(title, { skip }, run);
+    else it(title, run);
+  };
   const test = (title: string, body: (store: OutcomeStore) => Promise<void>): void => {
     const run = async () => {
       const store = await create();
@@ -62,6 +81,7 @@ export function describeOutcomeStore(options: OutcomeStoreSuiteOptions): void {
         fannedOut: true,
         counts: { browser: { success: 2, gone: 1, invalid: 0, throttled: 4, expired: 0, failed: 0 } },
         jobId: 'job-9',
+        applied: ['n-1/fanout', 'n-1/2/1'],
       });
       await store.create(full);
       assert.deepEqual(await store.get('n-1'), full);
@@ -87,6 +107,26 @@ export function describeOutcomeStore(options: OutcomeStoreSuiteOptions): void {
       assert.deepEqual([r?.deliveries, r?.pending], [20, 20]);
     });
 
+    test('many records written at once each land, and each update answers its own record', async (store) => {
+      const ids = Array.from({ length: 60 }, (_, n) => `many-${n}`);
+      await Promise.all(ids.map((id) => store.create(record(id))));
+      const stored = await Promise.all(
+        ids.map((id, n) => store.update(id, (r) => ({ ...r, state: 'Processing', deliveries: n }))),
+      );
+      assert.deepEqual(
+        stored.map((r) => [r?.notificationId, r?.deliveries]),
+        ids.map((id, n) => [id, n]),
+      );
+      // Again, with several updates of each record in flight together.
+      await Promise.all(
+        ids.flatMap((id) => [1, 2, 3].map(() => store.update(id, (r) => ({ ...r, pending: r.pending + 1 })))),
+      );
+      for (const [n, id] of ids.entries()) {
+        const r = await store.get(id);
+        assert.deepEqual([r?.state, r?.deliveries, r?.pending], ['Processing', n, 3], id);
+      }
+    });
+
     test('a record read is not changed by changing the object read', async (store) => {
       await store.create(
         record('n-1', { counts: { fcmv1: { success: 1, gone: 0, invalid: 0, throttled: 0, expired: 0, failed: 0 } } }),
@@ -94,6 +134,24 @@ export function describeOutcomeStore(options: OutcomeStoreSuiteOptions): void {
       const read = (await store.get('n-1')) as { counts: { fcmv1: { success: number } } };
       read.counts.fcmv1.success = 99;
       assert.equal((await store.get('n-1'))?.counts.fcmv1?.success, 1);
+    });
+
+    paired('an update after another writer changed the record applies to its version', async (a, b) => {
+      await a.create(record('n-1'));
+      await a.update('n-1', (r) => ({ ...r, deliveries: r.deliveries + 1 }));
+      await b.update('n-1', (r) => ({ ...r, deliveries: r.deliveries + 10 }));
+      const stored = await a.update('n-1', (r) => ({ ...r, deliveries: r.deliveries + 100 }));
+      assert.equal(stored?.deliveries, 111);
+      assert.equal((await b.get('n-1'))?.deliveries, 111);
+    });
+
+    paired('updates from two writers at once all apply, on one record and on many', async (a, b) => {
+      const ids = Array.from({ length: 20 }, (_, n) => `pair-${n}`);
+      await Promise.all(ids.map((id) => a.create(record(id))));
+      await Promise.all(
+        ids.flatMap((id) => [a, b, a, b].map((s) => s.update(id, (r) => ({ ...r, deliveries: r.deliveries + 1 })))),
+      );
+      for (const id of ids) assert.equal((await b.get(id))?.deliveries, 4, id);
     });
 
     test('sweep deletes records that finished before the horizon, and only those', async (store) => {

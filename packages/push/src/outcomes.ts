@@ -5,7 +5,11 @@
  * pipeline's steps into atomic record updates, one per job rather than one per delivery.
  * @module
  */
+import type { Clock, TimerHandle } from '@hubbub/kernel';
 import type { Notification, NotificationOutcome, NotificationState, OutcomeCounts, Platform } from './model.ts';
+
+/** How long an accepted send's record may wait in memory for its fan-out before it is written. */
+export const DEFAULT_HOLD_MS = 2_000;
 
 /** A count a delivery ends in (`success` … `failed`), or `throttled` (seen on the way). */
 export type CountName = keyof OutcomeCounts;
@@ -25,8 +29,14 @@ export interface OutcomeRecord {
   /** The fan-out has planned every delivery. */
   readonly fannedOut: boolean;
   readonly counts: Readonly<Partial<Record<Platform, OutcomeCounts>>>;
-  /** The queue's id of the first job (what cancelling a scheduled send removes). */
+  /** The queue's id of the first job of a scheduled send (what cancelling it removes). */
   readonly jobId?: string;
+  /**
+   * The keys of the jobs whose tallies are in `counts` (`{id}/fanout`, a delivery job's
+   * `{id}/{batch}/{attempt}`): a job run again after a crash between its write and its
+   * completion is not counted twice.
+   */
+  readonly applied?: readonly string[];
 }
 
 /**
@@ -111,8 +121,12 @@ export class Tally {
   }
 }
 
-/** Applies a tally (and maybe the end of the fan-out) to a record. */
-function applyTally(r: OutcomeRecord, tally: Tally, fannedOut: boolean, now: number): OutcomeRecord {
+/**
+ * Applies a job's tally (and maybe the end of the fan-out) to a record, once per job key; the
+ * first tally of an `Enqueued` notification makes it `Processing`.
+ */
+function applyTally(r: OutcomeRecord, tally: Tally, fannedOut: boolean, key: string, now: number): OutcomeRecord {
+  if (r.applied?.includes(key) || r.state === 'Cancelled' || (fannedOut && r.fannedOut)) return r;
   const counts: Partial<Record<Platform, OutcomeCounts>> = {};
   for (const [p, c] of Object.entries(r.counts)) counts[p as Platform] = { ...c };
   let { deliveries, pending } = r;
@@ -127,7 +141,16 @@ function applyTally(r: OutcomeRecord, tally: Tally, fannedOut: boolean, now: num
     for (const name of Object.keys(delta) as CountName[]) c[name] += delta[name];
     for (const name of FINAL) pending -= delta[name];
   }
-  const next: OutcomeRecord = { ...r, deliveries, pending, counts, fannedOut: r.fannedOut || fannedOut };
+  const started = r.state === 'Enqueued' ? { state: 'Processing' as const, startTime: r.startTime ?? now } : {};
+  const next: OutcomeRecord = {
+    ...r,
+    ...started,
+    deliveries,
+    pending,
+    counts,
+    fannedOut: r.fannedOut || fannedOut,
+    applied: [...(r.applied ?? []), key],
+  };
   if (next.fannedOut && next.pending <= 0 && next.state === 'Processing') {
     return { ...next, state: next.deliveries === 0 ? 'NoTargetFound' : 'Completed', endTime: now };
   }
@@ -153,99 +176,218 @@ export function toOutcome(r: OutcomeRecord): NotificationOutcome {
   };
 }
 
-/** The service's view of the outcome store. */
+/** The record of a notification as it is queued. */
+export interface OutcomeInit {
+  readonly notificationId: string;
+  readonly format: Notification['format'];
+  readonly target: string;
+  readonly enqueueTime: number;
+  readonly scheduledAt?: number;
+}
+
+const initial = (init: OutcomeInit): OutcomeRecord => ({
+  ...init,
+  state: 'Enqueued',
+  deliveries: 0,
+  pending: 0,
+  fannedOut: false,
+  counts: {},
+});
+
+/** A record accepted but not yet written, and the write taking it to the store. */
+interface Held {
+  record: OutcomeRecord;
+  writing: Promise<unknown> | undefined;
+  timer: TimerHandle;
+}
+
+/**
+ * The service's view of the outcome store: what a notification costs it.
+ *
+ * An immediate send's record is **held** in memory when the send is accepted (its job, queued
+ * durably, carries what the record needs) and written once, with the counts, when its fan-out
+ * ends — for most sends the fan-out delivers the only batch, so a notification is one write in
+ * all. A record not written within `holdMs` (the fan-out waits behind others) is written as it
+ * is, and so is every held record when the ledger closes; a fan-out that finds no record (the
+ * process died holding it) writes it from its job. Reads see held records, so an outcome is
+ * readable from the moment the send is accepted. A scheduled send is written when accepted
+ * (with its job id, for cancelling); a fan-out handed out again, one cut into several jobs, and
+ * one that queues a retry mark the record `Processing` first ({@link OutcomeLedger.begin}), so
+ * every job that may outlive the process has a stored record to count into.
+ *
+ * Counts are gathered per job in a {@link Tally} and merged by one atomic update, once per job
+ * key; nothing is read before it, and no store operation runs per delivery.
+ */
 export class OutcomeLedger {
   readonly #store: OutcomeStore;
   readonly #retentionMs: number;
-  readonly #now: () => number;
+  readonly #clock: Clock;
+  readonly #holdMs: number;
+  readonly #held = new Map<string, Held>();
   #lastSweep = 0;
 
-  constructor(store: OutcomeStore, retentionMs: number, now: () => number) {
+  constructor(store: OutcomeStore, options: { retentionMs: number; clock: Clock; holdMs?: number }) {
     this.#store = store;
-    this.#retentionMs = retentionMs;
-    this.#now = now;
+    this.#retentionMs = options.retentionMs;
+    this.#clock = options.clock;
+    this.#holdMs = options.holdMs ?? DEFAULT_HOLD_MS;
   }
 
-  async create(init: {
-    notificationId: string;
-    format: Notification['format'];
-    target: string;
-    scheduledAt?: number;
-  }): Promise<void> {
-    const now = this.#now();
+  /** Records a send as accepted: held (an immediate send) or written (a scheduled one). */
+  async create(init: OutcomeInit): Promise<void> {
+    const now = this.#clock.now();
     if (now - this.#lastSweep >= 60_000) {
       this.#lastSweep = now;
       await this.#store.sweep(now - this.#retentionMs);
     }
-    await this.#store.create({
-      ...init,
-      state: 'Enqueued',
-      enqueueTime: now,
-      deliveries: 0,
-      pending: 0,
-      fannedOut: false,
-      counts: {},
+    const record = initial(init);
+    if (init.scheduledAt !== undefined) {
+      await this.#store.create(record);
+      return;
+    }
+    const id = init.notificationId;
+    this.#held.set(id, {
+      record,
+      writing: undefined,
+      timer: this.#clock.setTimeout(() => this.#release(id), this.#holdMs),
     });
   }
 
+  /** Writes a held record as it is (its fan-out is late, or the ledger closes). */
+  #release(id: string): Promise<unknown> {
+    const held = this.#held.get(id);
+    if (held === undefined) return Promise.resolve();
+    if (held.writing !== undefined) return held.writing.catch(() => {});
+    held.timer.cancel();
+    held.writing = this.#store.create(held.record).then(
+      () => this.#held.delete(id),
+      () => {
+        // Tried again later; the job's own write creates it meanwhile if need be.
+        held.writing = undefined;
+        held.timer = this.#clock.setTimeout(() => this.#release(id), this.#holdMs);
+      },
+    );
+    return held.writing;
+  }
+
+  /**
+   * Applies `change` atomically: to a held record (then written once), else by the store's
+   * update; a record that is nowhere is made from `init` when given. Resolves with the state
+   * before and the record stored.
+   */
+  async #change(
+    id: string,
+    change: (r: OutcomeRecord) => OutcomeRecord,
+    init?: OutcomeInit,
+  ): Promise<{ before: NotificationState | undefined; stored: OutcomeRecord | undefined }> {
+    let held = this.#held.get(id);
+    while (held?.writing !== undefined) {
+      await held.writing.catch(() => {});
+      held = this.#held.get(id);
+    }
+    if (held !== undefined) {
+      held.timer.cancel();
+      const stored = change(held.record);
+      const writing = this.#store.create(stored);
+      held.writing = writing;
+      try {
+        await writing;
+      } catch (err) {
+        held.writing = undefined;
+        held.timer = this.#clock.setTimeout(() => this.#release(id), this.#holdMs);
+        throw err;
+      }
+      this.#held.delete(id);
+      return { before: held.record.state, stored };
+    }
+    let before: NotificationState | undefined;
+    let stored = await this.#store.update(id, (r) => {
+      before = r.state;
+      return change(r);
+    });
+    if (stored === undefined && init !== undefined) {
+      const base = initial(init);
+      before = base.state;
+      stored = change(base);
+      await this.#store.create(stored);
+    }
+    return { before, stored };
+  }
+
+  /** The queue id of a scheduled notification that has not begun, for cancelling it. */
   async setJobId(notificationId: string, jobId: string): Promise<void> {
     await this.#store.update(notificationId, (r) => ({ ...r, jobId }));
   }
 
-  /** The queue id of a scheduled notification that has not begun, for cancelling it. */
   async cancellable(notificationId: string): Promise<string | undefined> {
-    const r = await this.#store.get(notificationId);
+    const r = this.#held.get(notificationId)?.record ?? (await this.#store.get(notificationId));
     return r?.state === 'Enqueued' && r.scheduledAt !== undefined ? r.jobId : undefined;
   }
 
   async cancel(notificationId: string): Promise<void> {
-    const now = this.#now();
-    await this.#store.update(notificationId, (r) =>
+    const now = this.#clock.now();
+    await this.#change(notificationId, (r) =>
       r.state === 'Enqueued' ? { ...r, state: 'Cancelled', endTime: now } : r,
     );
   }
 
   /** A fan-out given up on: the notification ends `Abandoned` unless it already ended. */
   async abandon(notificationId: string): Promise<void> {
-    const now = this.#now();
-    await this.#store.update(notificationId, (r) =>
+    const now = this.#clock.now();
+    await this.#change(notificationId, (r) =>
       r.endTime === undefined ? { ...r, state: 'Abandoned', fannedOut: true, endTime: now } : r,
     );
   }
 
-  /** Whether the fan-out should run (not cancelled, not already done); marks the record Processing. */
+  /**
+   * Whether the fan-out should run (not cancelled, not already done); marks the record
+   * Processing, writing it. Called for a fan-out handed out again, before one queues its first
+   * batch, and before a fan-out's own batch queues a retry.
+   */
   async begin(notificationId: string): Promise<boolean> {
-    const now = this.#now();
+    const now = this.#clock.now();
     let run = true;
-    const stored = await this.#store.update(notificationId, (r) => {
+    const { stored } = await this.#change(notificationId, (r) => {
       run = r.state !== 'Cancelled' && !r.fannedOut;
-      return run ? { ...r, state: 'Processing', startTime: r.startTime ?? now } : r;
+      return run ? { ...r, state: r.state === 'Enqueued' ? 'Processing' : r.state, startTime: r.startTime ?? now } : r;
     });
     return stored === undefined || run;
   }
 
-  /** Applies a job's tally; resolves with the outcome when this made the notification complete. */
-  async record(notificationId: string, tally: Tally, fannedOut = false): Promise<NotificationOutcome | undefined> {
+  /**
+   * Applies the tally of the job `key` (once: a key already applied changes nothing); resolves
+   * with the outcome when this made the notification complete. `init` (a fan-out's) makes the
+   * record when there is none.
+   */
+  async record(
+    notificationId: string,
+    tally: Tally,
+    job: { key: string; fannedOut?: boolean; init?: OutcomeInit },
+  ): Promise<NotificationOutcome | undefined> {
+    const fannedOut = job.fannedOut ?? false;
     if (tally.empty && !fannedOut) return undefined;
-    const now = this.#now();
-    let before: NotificationState | undefined;
-    const stored = await this.#store.update(notificationId, (r) => {
-      before = r.state;
-      return applyTally(r, tally, fannedOut, now);
-    });
-    return stored !== undefined && before === 'Processing' && stored.state !== 'Processing'
-      ? toOutcome(stored)
-      : undefined;
+    const now = this.#clock.now();
+    const { before, stored } = await this.#change(
+      notificationId,
+      (r) => applyTally(r, tally, fannedOut, job.key, now),
+      job.init,
+    );
+    const open = (s: NotificationState | undefined) => s === 'Enqueued' || s === 'Processing';
+    return stored !== undefined && open(before) && !open(stored.state) ? toOutcome(stored) : undefined;
   }
 
   /** The outcome, or undefined when unknown or finished over `retentionMs` ago. */
   async get(notificationId: string): Promise<NotificationOutcome | undefined> {
-    const r = await this.#store.get(notificationId);
-    if (r === undefined || (r.endTime !== undefined && r.endTime < this.#now() - this.#retentionMs)) return undefined;
+    const r = this.#held.get(notificationId)?.record ?? (await this.#store.get(notificationId));
+    if (r === undefined || (r.endTime !== undefined && r.endTime < this.#clock.now() - this.#retentionMs)) {
+      return undefined;
+    }
     return toOutcome(r);
   }
 
-  close(): Promise<void> {
-    return this.#store.close();
+  /** Writes the records still held, then closes the store. */
+  async close(): Promise<void> {
+    await Promise.all([...this.#held.keys()].map((id) => this.#release(id)));
+    await this.#store.close();
   }
 }

@@ -18,7 +18,8 @@ import type {
   TestSendOutcome,
   TestSendResult,
 } from './model.ts';
-import { type OutcomeLedger, Tally } from './outcomes.ts';
+import { describeTarget } from './notifications.ts';
+import { type OutcomeInit, type OutcomeLedger, Tally } from './outcomes.ts';
 import type { DeliveryOutcome, PushProvider } from './providers/provider.ts';
 import type { PushQueue } from './queue.ts';
 import type { InstallationRepository } from './repository.ts';
@@ -31,6 +32,8 @@ export interface FanoutJob {
   readonly notificationId: string;
   readonly notification: Notification;
   readonly target: SendTarget;
+  /** When the send was accepted (absent in jobs queued before it was carried). */
+  readonly enqueueTime?: number;
   readonly expiresAt: number;
 }
 
@@ -106,11 +109,15 @@ export class DeliveryPipeline {
     this.#targets = new TargetResolver(options);
   }
 
-  /** Finds the targets and queues their deliveries in batches. */
-  async fanout(job: FanoutJob): Promise<void> {
+  /**
+   * Finds the targets and queues their deliveries in batches. A fan-out handed out for the first
+   * time touches the outcome store once, at its end (and once more when it queues batches);
+   * `redelivered` (handed out before: it may have finished, or been cancelled) checks first.
+   */
+  async fanout(job: FanoutJob, redelivered = false): Promise<void> {
     const { ledger, queue, clock, events, batchSize } = this.#o;
     const id = job.notificationId;
-    if (!(await ledger.begin(id))) return;
+    if (redelivered && !(await ledger.begin(id))) return;
     const tally = new Tally();
     const expired = clock.now() >= job.expiresAt;
     const native = job.notification.format === 'template' ? undefined : job.notification;
@@ -137,6 +144,8 @@ export class DeliveryPipeline {
       else {
         batch.push(c.item);
         if (batch.length >= batchSize) {
+          // A fan-out of several jobs runs a while: its notification reads Processing meanwhile.
+          if (batches === 0 && !redelivered && !(await ledger.begin(id))) return;
           const next = jobOf(batch);
           await queue.enqueue(next as unknown as Record<string, unknown>, { key: next.key });
           batch = [];
@@ -145,18 +154,30 @@ export class DeliveryPipeline {
     }
     // The last (for most sends the only) batch is delivered here, saving a trip through the queue:
     // the fan-out job is completed only after it, so a crash hands the whole job out again.
-    if (batch.length > 0) await this.deliver(jobOf(batch));
-    const done = await ledger.record(id, tally, true);
+    // Its counts join the fan-out's, so the notification's record is written once for both.
+    if (batch.length > 0) await this.deliver(jobOf(batch), tally);
+    // The record's only write for most sends (it was held since the send); made from the job when missing.
+    const init: OutcomeInit = {
+      notificationId: id,
+      format: job.notification.format,
+      target: describeTarget(job.target),
+      enqueueTime: job.enqueueTime ?? clock.now(),
+    };
+    const done = await ledger.record(id, tally, { key: `${id}/fanout`, fannedOut: true, init });
     if (done !== undefined) events.completed(done);
   }
 
-  /** Delivers a batch once; requeues what is to be retried; counts the rest. */
-  async deliver(job: DeliverJob): Promise<void> {
+  /**
+   * Delivers a batch once; requeues what is to be retried; counts the rest — in one ledger write,
+   * or into `into` (the fan-out's tally, when it delivers its last batch itself).
+   */
+  async deliver(job: DeliverJob, into?: Tally): Promise<void> {
     const { clock, queue, events, backoff, ledger } = this.#o;
     const id = job.notificationId;
-    const tally = new Tally();
+    const tally = into ?? new Tally();
     const settle = async () => {
-      const done = await ledger.record(id, tally);
+      if (into !== undefined) return;
+      const done = await ledger.record(id, tally, { key: job.key });
       if (done !== undefined) events.completed(done);
     };
     if (clock.now() >= job.expiresAt) {
@@ -176,6 +197,8 @@ export class DeliveryPipeline {
     }
     const requeue = retry.length > 0 && now + delayMs < job.expiresAt;
     if (requeue) {
+      // The retry must find a stored record to count into, should this process die holding it.
+      if (into !== undefined) await ledger.begin(id);
       // Queued before anything is counted: if this fails the job is handed out again and counts stay right.
       const key = `${job.key.slice(0, job.key.lastIndexOf('/'))}/${job.attempt + 1}`;
       const next: DeliverJob = { ...job, attempt: job.attempt + 1, key, items: retry.map((r) => r.item) };
@@ -229,7 +252,7 @@ export class DeliveryPipeline {
     if (job.type === 'fanout') return this.#o.ledger.abandon(job.notificationId);
     const tally = new Tally();
     for (const item of job.items) this.#final(tally, job.notificationId, item, 'failed', reason);
-    const done = await this.#o.ledger.record(job.notificationId, tally);
+    const done = await this.#o.ledger.record(job.notificationId, tally, { key: job.key });
     if (done !== undefined) this.#o.events.completed(done);
   }
 

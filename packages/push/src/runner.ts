@@ -49,7 +49,7 @@ export async function runJobs(o: JobRunnerOptions, signal: AbortSignal): Promise
   const handle = async (job: LockedJob): Promise<void> => {
     const body = job.body as unknown as FanoutJob | DeliverJob;
     try {
-      if (body.type === 'fanout') await o.pipeline.fanout(body);
+      if (body.type === 'fanout') await o.pipeline.fanout(body, job.deliveryCount > 1);
       else if (body.type === 'deliver') await o.pipeline.deliver(body);
       else o.logger.warn({ type: String((body as { type?: unknown }).type) }, 'dropped a push job of unknown type');
       await job.complete();

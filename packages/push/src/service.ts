@@ -245,9 +245,10 @@ class PushServiceImpl extends TypedEmitter<PushServiceEvents> implements PushSer
     this.#backoff = { initialMs: 1_000, maxMs: 60_000, ...options.backoff };
     this.#repository = options.repository ?? createMemoryInstallationRepository();
     this.#queue = options.queue ?? createMemoryPushQueue({ clock: this.#clock });
-    this.#ledger = new OutcomeLedger(options.outcomes ?? createMemoryOutcomeStore(), this.#n.outcomeRetentionMs, () =>
-      this.#clock.now(),
-    );
+    this.#ledger = new OutcomeLedger(options.outcomes ?? createMemoryOutcomeStore(), {
+      retentionMs: this.#n.outcomeRetentionMs,
+      clock: this.#clock,
+    });
     this.#pipeline = new DeliveryPipeline({
       providers: this.#providers,
       repository: this.#repository,
@@ -388,6 +389,7 @@ class PushServiceImpl extends TypedEmitter<PushServiceEvents> implements PushSer
       notificationId,
       format: checked.format,
       target: describeTarget(to),
+      enqueueTime: now,
       ...(scheduledAt === undefined ? {} : { scheduledAt }),
     });
     const job: FanoutJob = {
@@ -395,6 +397,7 @@ class PushServiceImpl extends TypedEmitter<PushServiceEvents> implements PushSer
       notificationId,
       notification: checked,
       target: to,
+      enqueueTime: now,
       expiresAt: (scheduledAt ?? now) + this.#n.expiryMs,
     };
     try {
@@ -402,7 +405,8 @@ class PushServiceImpl extends TypedEmitter<PushServiceEvents> implements PushSer
         job as unknown as Record<string, unknown>,
         scheduledAt === undefined ? {} : { scheduledAt },
       );
-      await this.#ledger.setJobId(notificationId, jobId);
+      // Only a scheduled send can be cancelled, so only its job id is stored.
+      if (scheduledAt !== undefined) await this.#ledger.setJobId(notificationId, jobId);
     } catch (err) {
       if (key !== undefined) this.#idempotency.delete(key);
       await this.#ledger.cancel(notificationId).catch(() => {});

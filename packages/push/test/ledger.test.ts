@@ -1,0 +1,163 @@
+/**
+ * What a notification costs the outcome store, and what holds when the process dies: an immediate
+ * send is written once (held from the send to its fan-out's end), a held record is readable, is
+ * written when its fan-out is late or the service closes, and a fan-out that finds no record (the
+ * process died holding it) writes it from its job; a job's tally counts once however often it runs.
+ * The store is the reference memory store, counting the operations that reach it.
+ */
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { ManualClock, sequentialIds, waitFor } from '@hubbub/kernel';
+import { MemoryOutcomeStore, OutcomeLedger, type OutcomeRecord, Tally } from '../src/outcomes.ts';
+import type { DeliveryOutcome } from '../src/providers/provider.ts';
+import { sampleInstallation } from '../src/repository-conformance.ts';
+import { createPushService, type PushService } from '../src/service.ts';
+import { RecordingProvider } from './recording-provider.ts';
+
+/** The memory store, counting the operations that reach it. */
+class CountingStore extends MemoryOutcomeStore {
+  readonly ops = { create: 0, get: 0, update: 0 };
+  override async create(record: OutcomeRecord): Promise<void> {
+    this.ops.create++;
+    return super.create(record);
+  }
+  override async get(id: string) {
+    this.ops.get++;
+    return super.get(id);
+  }
+  override async update(id: string, change: (r: OutcomeRecord) => OutcomeRecord) {
+    this.ops.update++;
+    return super.update(id, change);
+  }
+}
+
+describe('outcome ledger: store operations per notification', () => {
+  let clock: ManualClock;
+  let fcm: RecordingProvider;
+  let store: CountingStore;
+  let push: PushService;
+  let release: (() => void) | undefined;
+
+  beforeEach(async () => {
+    clock = new ManualClock(1_700_000_000_000);
+    fcm = new RecordingProvider('fcmv1');
+    store = new CountingStore();
+    push = createPushService({ providers: [fcm], outcomes: store, clock, ids: sequentialIds('n') });
+    await push.start();
+    for (const n of [1, 2, 3]) await push.upsertInstallation(sampleInstallation(`i-${n}`, { tags: ['t'] }));
+  });
+
+  afterEach(async () => {
+    release?.();
+    await push.close();
+  });
+
+  /** Makes deliveries wait until `release()`. */
+  const hold = () => {
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    fcm.script = async (): Promise<DeliveryOutcome> => {
+      await gate;
+      return { kind: 'delivered', status: 200 };
+    };
+  };
+
+  it('an immediate send reaches the store once, with its counts, and nothing reads before writing', async () => {
+    const completed = new Promise((resolve) => push.on('notification:completed', resolve));
+    const { notificationId } = await push.send(
+      { format: 'fcmv1', body: '{"message":{}}' },
+      { kind: 'tags', expression: 't' },
+    );
+    await completed;
+    assert.deepEqual(store.ops, { create: 1, get: 0, update: 0 });
+    const stored = await store.get(notificationId);
+    assert.equal(stored?.state, 'Completed');
+    assert.deepEqual(stored?.counts.fcmv1, { success: 3, gone: 0, invalid: 0, throttled: 0, expired: 0, failed: 0 });
+    assert.equal(stored?.enqueueTime, 1_700_000_000_000);
+    assert.equal(stored?.target, 't');
+  });
+
+  it('a held record is readable before it is written, and written when its fan-out is late', async () => {
+    hold();
+    const { notificationId } = await push.send(
+      { format: 'fcmv1', body: '{}' },
+      { kind: 'installation', installationId: 'i-1' },
+    );
+    await waitFor(() => fcm.deliveries.length === 1, { what: 'the delivery to start' });
+    assert.equal((await push.getNotificationOutcome(notificationId))?.state, 'Enqueued');
+    assert.equal(await store.get(notificationId), undefined, 'held, not yet written');
+    clock.advance(2_000); // the hold ends: written as it is
+    await waitFor(async () => (await store.get(notificationId)) !== undefined, { what: 'the held record written' });
+    release?.();
+    const outcome = await waitFor(
+      async () => {
+        const o = await push.getNotificationOutcome(notificationId);
+        return o?.state === 'Completed' ? o : undefined;
+      },
+      { what: 'the send to complete' },
+    );
+    assert.equal(outcome.counts.fcmv1?.success, 1);
+    assert.deepEqual([store.ops.create, store.ops.update], [1, 1]);
+  });
+
+  it('records still held are written when the service closes', async () => {
+    hold();
+    const { notificationId } = await push.send(
+      { format: 'fcmv1', body: '{}' },
+      { kind: 'installation', installationId: 'i-1' },
+    );
+    await waitFor(() => fcm.deliveries.length === 1, { what: 'the delivery to start' });
+    const closing = push.close();
+    release?.();
+    await closing;
+    const stored = await store.get(notificationId);
+    assert.equal(stored?.state, 'Completed');
+  });
+
+  it('a scheduled send is written when accepted, with its job id, and stays cancellable', async () => {
+    const { notificationId } = await push.send(
+      { format: 'fcmv1', body: '{}' },
+      { kind: 'installation', installationId: 'i-1' },
+      { scheduledAt: clock.now() + 60_000 },
+    );
+    const stored = await store.get(notificationId);
+    assert.equal(stored?.state, 'Enqueued');
+    assert.ok(stored?.jobId);
+    assert.equal(await push.cancelScheduled(notificationId), true);
+    assert.equal((await push.getNotificationOutcome(notificationId))?.state, 'Cancelled');
+  });
+});
+
+describe('outcome ledger: after a crash', () => {
+  const init = { notificationId: 'n-1', format: 'fcmv1' as const, target: 't', enqueueTime: 1_000 };
+
+  it('a fan-out that finds no record (the process died holding it) writes it from its job', async () => {
+    const store = new MemoryOutcomeStore();
+    const ledger = new OutcomeLedger(store, { retentionMs: 60_000, clock: new ManualClock(5_000) });
+    const tally = new Tally();
+    tally.plan('fcmv1', 2);
+    tally.add('fcmv1', 'success', 2);
+    const done = await ledger.record('n-1', tally, { key: 'n-1/fanout', fannedOut: true, init });
+    assert.equal(done?.state, 'Completed');
+    const stored = await store.get('n-1');
+    assert.deepEqual(
+      [stored?.state, stored?.enqueueTime, stored?.startTime, stored?.endTime, stored?.deliveries],
+      ['Completed', 1_000, 5_000, 5_000, 2],
+    );
+  });
+
+  it('a job run again after its write counts once', async () => {
+    const store = new MemoryOutcomeStore();
+    const ledger = new OutcomeLedger(store, { retentionMs: 60_000, clock: new ManualClock(5_000) });
+    await store.create({ ...init, state: 'Processing', deliveries: 4, pending: 4, fannedOut: true, counts: {} });
+    const tally = new Tally();
+    tally.add('fcmv1', 'success', 2);
+    await ledger.record('n-1', tally, { key: 'n-1/1/1' });
+    assert.equal(await ledger.record('n-1', tally, { key: 'n-1/1/1' }), undefined);
+    const stored = await store.get('n-1');
+    assert.deepEqual([stored?.pending, stored?.counts.fcmv1?.success, stored?.state], [2, 2, 'Processing']);
+    const done = await ledger.record('n-1', tally, { key: 'n-1/2/1' });
+    assert.equal(done?.state, 'Completed');
+  });
+});
