@@ -15,19 +15,10 @@ import * as signalR from '@microsoft/signalr';
 
 const root = new URL('..', import.meta.url).pathname;
 const run = promisify(execFile);
-const packages = [
-  'kernel',
-  'hub-protocol',
-  'hub',
-  'bus',
-  'bus-amqp',
-  'store',
-  'functions',
-  'cache',
-  'push',
-  'system',
-  'cli',
-];
+/** Every workspace package but the private test helpers. */
+const packages = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
+  .workspaces.filter((w) => w.startsWith('packages/') && w !== 'packages/test-kit')
+  .map((w) => w.slice('packages/'.length));
 const npm = (args, cwd, timeout = 240_000) =>
   run('npm', [...args, '--no-audit', '--no-fund', '--loglevel=error'], { cwd, timeout, maxBuffer: 16 << 20 });
 
