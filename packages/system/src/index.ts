@@ -54,7 +54,14 @@ export {
   readRunningFile,
   runningFilePath,
 } from './running-file.ts';
-export { createStaticFiles, type StaticFiles, signalRBrowserClient, staticRoutes } from './static.ts';
+export {
+  createStaticFiles,
+  type StaticFiles,
+  type StaticFilesOptions,
+  signalRBrowserClient,
+  staticRoutes,
+  staticTree,
+} from './static.ts';
 export { createStatusRoute, STATUS_PATH, type StatusSources, type SystemStatus, systemStatus } from './status.ts';
 export {
   type AppPart,

@@ -128,8 +128,13 @@ export interface SystemOptions {
    * its triggers read exist first) and closed after it stops. @default []
    */
   parts?: readonly AppPartFactory[];
-  /** URL path → file: the pages to serve. @default none */
+  /** URL path → file: the pages to serve (`staticTree` maps a built web app's directory). @default none */
   pages?: Readonly<Record<string, string>>;
+  /**
+   * URL path prefixes of `pages` whose files are content-hashed (a bundler's assets): browsers
+   * cache them for a year (`immutable`); other pages are revalidated on each use. @default []
+   */
+  immutablePages?: readonly string[];
   /** Serve the demo hub and its page at /demo. @default false */
   demo?: boolean;
   /** Redirect `/` here. @default '/demo' when the demo is on */
@@ -299,11 +304,14 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   hubs.on('error', (err) => logger.error({ err }, 'hub request failed'));
   const stopDemo = options.demo ? createDemoHub(hubs.hub('demo')) : () => {};
   const home = options.home ?? (options.demo ? '/demo' : undefined);
-  const web = createStaticFiles({
-    ...(options.demo ? { '/demo': join(packageRoot(import.meta.url), 'src/web/demo.html') } : {}),
-    ...options.pages,
-    ...signalRBrowserClient(),
-  });
+  const web = createStaticFiles(
+    {
+      ...(options.demo ? { '/demo': join(packageRoot(import.meta.url), 'src/web/demo.html') } : {}),
+      ...options.pages,
+      ...signalRBrowserClient(),
+    },
+    { immutable: options.immutablePages ?? [] },
+  );
 
   // CORS for /api: only the server's own origin and those configured may call the functions.
   const apiCors = createCors({ origins: cors.origins, methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] });
