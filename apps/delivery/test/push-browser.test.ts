@@ -1,11 +1,12 @@
 /**
  * Web Push end to end in real headless Chromium. The system runs on a temporary data directory with
- * its push service; a local RFC 8030 push service (`@hubbub/push/testing`, over https with a local
- * CA the system's Web Push provider trusts) stands in for Google's. The customer signs in on
- * /notifications and turns notifications on: the page's push.js registers the service worker,
- * fetches the VAPID key, subscribes and PUTs the subscription to the REST API. Hubbub then sends by
- * the customer's tag through the real Web Push provider (VAPID, aes128gcm); the local push service
- * verifies and decrypts it and hands the payload to the browser with CDP
+ * its push service, the delivery API and the function app; a local RFC 8030 push service
+ * (`@hubbub/push/testing`, over https with a local CA the system's Web Push provider trusts) stands
+ * in for Google's. The customer signs in on /notifications and turns notifications on: the page's
+ * push.js registers the service worker, fetches the VAPID key, subscribes and PUTs the subscription
+ * to the REST API. The restaurant and the courier move the order; the notifier sends by the
+ * customer's tag through Hubbub's real Web Push provider (VAPID, aes128gcm); the local push service
+ * verifies and decrypts each push and hands the payload to the browser with CDP
  * `ServiceWorker.deliverPushMessage`; the real service worker shows the notification.
  *
  * Only Google's transport leg is replaced. Headless Chromium cannot get a real subscription offline
@@ -21,13 +22,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { silentLogger, waitFor } from '@hubbub/kernel';
+import type { NotificationOutcome } from '@hubbub/push';
 import { type PushEndpoint, type ReceivedPush, startPushEndpoint } from '@hubbub/push/testing';
 import { type RunningSystem, startSystem } from '@hubbub/system';
 import { ensureLocalCa } from '@hubbub/tls';
 import type { Browser, BrowserContext, CDPSession, Page } from 'playwright-core';
 import { customerTag, deliveryApp, ORDER_STATUS_TEMPLATE, orderNotification } from '../src/index.ts';
-import { deliveryApiPart } from '../src/orders/index.ts';
-import { pizza } from './api-client.ts';
+import { type DeliveryApi, deliveryApiPart, seedDemoAccounts } from '../src/orders/index.ts';
+import { DEMO_PASSWORD, pizza } from './api-client.ts';
 import { artifactsDir, browserSkipReason, launchBrowser } from './browser.ts';
 
 const skip = browserSkipReason();
@@ -56,6 +58,9 @@ describe('order notifications in headless Chromium', { skip }, () => {
   let endpoint: PushEndpoint;
   let system: RunningSystem;
   let browser: Browser;
+  let api: DeliveryApi | undefined;
+  let restaurant: string;
+  let courier: string;
 
   before(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'hubbub-push-browser-'));
@@ -67,10 +72,14 @@ describe('order notifications in headless Chromium', { skip }, () => {
       app: { dir: deliveryApp.functionsDir, queues: deliveryApp.queues },
       pages: deliveryApp.webFiles,
       secrets: deliveryApp.secrets,
-      parts: [deliveryApiPart({ pushEndpointOrigins: [endpoint.origin] })],
+      parts: [(context) => (api = deliveryApiPart({ pushEndpointOrigins: [endpoint.origin] })(context))],
       push: { webPushCa: ca.caPem },
       logger: silentLogger,
     });
+    await api!.ready();
+    await seedDemoAccounts(system.store, DEMO_PASSWORD);
+    restaurant = await signIn('pike-street-pizza@example.com');
+    courier = await signIn('courier@example.com');
     browser = await launchBrowser();
   });
   after(async () => {
@@ -92,6 +101,16 @@ describe('order notifications in headless Chromium', { skip }, () => {
     return { id: body.account.id, token: body.token };
   }
 
+  async function signIn(email: string): Promise<string> {
+    const reply = await fetch(`${system.url}/api/v1/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email, password: DEMO_PASSWORD }),
+    });
+    assert.equal(reply.status, 201);
+    return ((await reply.json()) as { token: string }).token;
+  }
+
   /** An order placed through the API, once the processor has written it. */
   async function placeOrder(token: string): Promise<string> {
     const headers = { 'content-type': 'application/json', authorization: `Bearer ${token}` };
@@ -107,6 +126,27 @@ describe('order notifications in headless Chromium', { skip }, () => {
       what: `order ${id} written by the processor`,
     });
     return id;
+  }
+
+  /** Moves the order as `token` (a demo restaurant or courier). */
+  async function transition(token: string, orderId: string, to: string): Promise<void> {
+    const reply = await fetch(`${system.url}/api/v1/orders/${orderId}/transitions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ to }),
+    });
+    assert.equal(reply.status, 200, `${to}: ${await reply.text()}`);
+  }
+
+  /** The notifications the service worker shows, once one titled `title` is among them. */
+  async function shownNotifications(page: Page, title: string): Promise<Shown[]> {
+    return waitFor(
+      async () => {
+        const list = (await page.evaluate(SHOWN)) as Shown[];
+        return list.some((n) => n.title === title) ? list : undefined;
+      },
+      { what: `the notification '${title}' shown by the service worker` },
+    );
   }
 
   /** A page whose service worker receives what the local push service decrypts, through CDP. */
@@ -136,12 +176,16 @@ describe('order notifications in headless Chromium', { skip }, () => {
     return { page, cdp, relay, relayed };
   }
 
-  it('subscribes as the signed-in customer, and the service worker shows what Hubbub sends', async () => {
+  it('subscribes as the signed-in customer; the notifier’s pushes for the order reach the service worker', async () => {
     const customer = await signUp('robin@example.com');
     const orderId = await placeOrder(customer.token);
     const vapid = system.keys.push.vapid.publicKey;
     let relay: (m: ReceivedPush) => void = () => {};
     const sub = endpoint.subscribe({ applicationServerKey: vapid, onMessage: (m) => relay(m) });
+    const completed: NotificationOutcome[] = [];
+    system.push!.on('notification:completed', (outcome) => {
+      if (outcome.target.includes(customer.id)) completed.push(outcome);
+    });
 
     const context = await browser.newContext({ viewport: { width: 900, height: 760 } });
     await context.grantPermissions(['notifications'], { origin: system.url });
@@ -170,65 +214,70 @@ describe('order notifications in headless Chromium', { skip }, () => {
     assert.deepEqual(installation!.pushChannel, { endpoint: sub.endpoint, p256dh: sub.p256dh, auth: sub.auth });
     assert.deepEqual(Object.keys(installation!.templates), [ORDER_STATUS_TEMPLATE]);
 
-    // Hubbub sends by the customer's tag; the push service decrypts; the service worker shows it.
-    const properties = orderNotification({ orderId, status: 'picked_up', customerId: customer.id })!;
-    const { notificationId } = await system.push!.send(
-      { format: 'template', properties },
-      { kind: 'tags', expression: customerTag(customer.id) },
-    );
-    await waitFor(() => sub.messages.length === 1, { timeoutMs: 15_000, what: 'the push at the local push service' });
-    const received = sub.messages[0]!;
-    assert.equal(received.vapid.publicKey, vapid);
-    assert.equal(received.ttl, 3600);
-    assert.equal(received.urgency, 'high');
-    assert.deepEqual(JSON.parse(received.text), properties);
-    await Promise.all(opened.relayed);
-
-    const shown = await waitFor(
-      async () => {
-        const list = (await page.evaluate(SHOWN)) as Shown[];
-        return list.length > 0 ? list : undefined;
-      },
-      { what: 'the notification shown by the service worker' },
-    );
-    assert.deepEqual(shown, [
+    // The restaurant accepts: the notifier sends by the customer's tag through Hubbub's Web Push
+    // provider; the push service verifies and decrypts it; the service worker shows it.
+    await transition(restaurant, orderId, 'accepted');
+    await waitFor(() => sub.messages.length === 1, { timeoutMs: 20_000, what: 'the push at the local push service' });
+    const accepted = sub.messages[0]!;
+    assert.equal(accepted.vapid.publicKey, vapid);
+    assert.equal(accepted.ttl, 3600);
+    assert.equal(accepted.urgency, 'high');
+    assert.deepEqual(JSON.parse(accepted.text), orderNotification({ orderId, status: 'accepted' }));
+    const shownFirst = await shownNotifications(page, 'Order accepted');
+    assert.deepEqual(shownFirst, [
       {
-        title: 'Out for delivery',
-        body: `A courier picked up order ${orderId} and is on the way.`,
+        title: 'Order accepted',
+        body: `The restaurant accepted order ${orderId} and will start on it.`,
         tag: `order-${orderId}`,
-        data: { ...properties, url: `${system.url}/notifications?order=${orderId}` },
+        data: {
+          ...orderNotification({ orderId, status: 'accepted' }),
+          url: `${system.url}/notifications?order=${orderId}`,
+        },
       },
     ]);
+    await waitFor(() => completed.length === 1, { what: 'the accepted notification’s outcome' });
+    assert.equal(completed[0]!.state, 'Completed');
+    assert.equal(completed[0]!.counts.browser?.success, 1);
+
+    // Preparing and ready notify nothing; picked up replaces the order's notification.
+    await transition(restaurant, orderId, 'preparing');
+    await transition(restaurant, orderId, 'ready');
+    await transition(courier, orderId, 'picked_up');
+    await waitFor(() => sub.messages.length === 2, { timeoutMs: 20_000, what: 'the second push' });
+    assert.equal(JSON.parse(sub.messages[1]!.text).status, 'picked_up');
+    const shown = await shownNotifications(page, 'Out for delivery');
+    assert.equal(shown.length, 1, 'one notification per order: the new status replaces the old');
+    assert.equal(shown[0]!.body, `A courier picked up order ${orderId} and is on the way.`);
+    await Promise.all(opened.relayed);
+
     // The page lists it too (the service worker told it).
     const item = page.locator('#received li');
-    await item.first().waitFor();
+    await waitFor(async () => (await item.first().textContent())?.includes('Out for delivery') === true, {
+      what: 'the page to list the notification',
+    });
     assert.equal(await item.count(), 1);
     assert.equal(await item.getAttribute('data-order'), orderId);
     assert.equal(await page.locator('#received-count').textContent(), '1');
     await page.screenshot({ path: join(artifactsDir, 'push-notification.png') });
-    await waitFor(async () => (await system.push!.getNotificationOutcome(notificationId))?.state === 'Completed');
-    assert.equal((await system.push!.getNotificationOutcome(notificationId))?.counts.browser?.success, 1);
 
     // The notification's page: the order as it is now.
     await page.goto(shown[0]!.data.url);
     await page.locator('#order-card:not([hidden])').waitFor();
     assert.equal(await page.locator('#order-id').textContent(), orderId);
-    assert.equal(await page.locator('#order-status').textContent(), 'Placed');
+    assert.equal(await page.locator('#order-status').textContent(), 'Out for delivery');
     await page.locator('#push-status[data-state="on"]').waitFor();
     await page.screenshot({ path: join(artifactsDir, 'push-order-page.png') });
 
-    // Turning notifications off removes the installation: the next send reaches no one.
+    // Turning notifications off removes the installation: the delivered status reaches no one.
     await page.locator('#disable').click();
     await page.locator('#push-status[data-state="off"]').waitFor();
     assert.deepEqual((await system.push!.listInstallations({ tag: customerTag(customer.id) })).installations, []);
-    const again = await system.push!.send(
-      { format: 'template', properties: orderNotification({ orderId, status: 'delivered' })! },
-      { kind: 'tags', expression: customerTag(customer.id) },
-    );
-    await waitFor(
-      async () => (await system.push!.getNotificationOutcome(again.notificationId))?.state === 'NoTargetFound',
-    );
-    assert.equal(sub.messages.length, 1);
+    await transition(courier, orderId, 'delivered');
+    await waitFor(() => completed.some((o) => o.state === 'NoTargetFound'), {
+      timeoutMs: 20_000,
+      what: 'the delivered notification to find no installation',
+    });
+    assert.equal(sub.messages.length, 2);
     await page.close();
     await context.close();
   });
