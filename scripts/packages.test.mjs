@@ -129,6 +129,8 @@ describe('packed packages in a project outside the repository', { timeout: 600_0
       );
       assert.deepEqual(offending, [], `${name}: ships only what runs`);
       const manifest = JSON.parse(readFileSync(join(root, 'packages', name, 'package.json'), 'utf8'));
+      assert.equal(manifest.private, undefined, `${name}: publishable`);
+      assert.equal(manifest.license, 'MIT', `${name}: licensed`);
       for (const [path, target] of Object.entries(manifest.exports ?? {})) {
         if (typeof target === 'string') continue;
         for (const file of [target.types, target.default]) {
