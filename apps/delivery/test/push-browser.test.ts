@@ -37,8 +37,8 @@ const PASSWORD = 'correct horse battery';
 
 /** The init script giving the page the local push service's subscription (fixtures/push-manager-stub.js). */
 const stubSource = readFileSync(new URL('./fixtures/push-manager-stub.js', import.meta.url), 'utf8');
-const stubScript = (subscription: unknown, key: string) =>
-  `${stubSource}\nstubPushManager(${JSON.stringify({ subscription, key })});`;
+const stubScript = (subscriptions: unknown[], key: string) =>
+  `${stubSource}\nstubPushManager(${JSON.stringify({ subscriptions, key })});`;
 
 /** What the service worker shows now (in the page: its registration's getNotifications()). */
 const SHOWN = `(async () => {
@@ -189,7 +189,7 @@ describe('order notifications in headless Chromium', { skip }, () => {
 
     const context = await browser.newContext({ viewport: { width: 900, height: 760 } });
     await context.grantPermissions(['notifications'], { origin: system.url });
-    await context.addInitScript({ content: stubScript(sub.toJSON(), vapid) });
+    await context.addInitScript({ content: stubScript([sub.toJSON()], vapid) });
     const opened = await openPage(context);
     relay = opened.relay;
     const { page } = opened;
@@ -278,6 +278,77 @@ describe('order notifications in headless Chromium', { skip }, () => {
       what: 'the delivered notification to find no installation',
     });
     assert.equal(sub.messages.length, 2);
+    await page.close();
+    await context.close();
+  });
+
+  it('a browser another account registered gets a new subscription and id; the old one is gone', async () => {
+    const alex = await signUp('alex@example.com');
+    const bea = await signUp('bea@example.com');
+    const vapid = system.keys.push.vapid.publicKey;
+    let relay: (m: ReceivedPush) => void = () => {};
+    const subs = [1, 2].map(() => endpoint.subscribe({ applicationServerKey: vapid, onMessage: (m) => relay(m) }));
+    const removed: string[] = [];
+    system.push!.on('channel:removed', (event) => void removed.push(event.installationId));
+
+    const context = await browser.newContext({ viewport: { width: 900, height: 600 } });
+    await context.grantPermissions(['notifications'], { origin: system.url });
+    await context.addInitScript({ content: stubScript([subs[0]!.toJSON(), subs[1]!.toJSON()], vapid) });
+    // The browser's push service stops delivering to a subscription the page unsubscribes.
+    await context.exposeFunction('__pushUnsubscribed', (url: string) =>
+      subs.find((x) => x.endpoint === url)?.unsubscribe(),
+    );
+    const opened = await openPage(context);
+    relay = opened.relay;
+    const { page } = opened;
+
+    const signInAndEnable = async (email: string) => {
+      await page.goto(`${system.url}/notifications`);
+      await page.locator('body[data-ready="true"]').waitFor();
+      await page.locator('#email').fill(email);
+      await page.locator('#password').fill(PASSWORD);
+      await page.locator('#sign-in button[type="submit"]').click();
+      await page.locator('#push-status[data-state="off"]').waitFor();
+      await page.locator('#enable').click();
+      await page.locator('#push-status[data-state="on"]').waitFor();
+    };
+    await signInAndEnable('alex@example.com');
+    const [alexInstallation] = (await system.push!.listInstallations({ tag: customerTag(alex.id) })).installations;
+    assert.equal((alexInstallation!.pushChannel as { endpoint: string }).endpoint, subs[0]!.endpoint);
+
+    // Alex's session ends without turning notifications off; Bea signs in on the same browser.
+    await context.clearCookies();
+    await signInAndEnable('bea@example.com');
+    const [beaInstallation] = (await system.push!.listInstallations({ tag: customerTag(bea.id) })).installations;
+    assert.ok(beaInstallation !== undefined);
+    assert.notEqual(beaInstallation.installationId, alexInstallation!.installationId);
+    assert.equal((beaInstallation.pushChannel as { endpoint: string }).endpoint, subs[1]!.endpoint);
+    const stillAlex = await system.push!.getInstallation(alexInstallation!.installationId);
+    assert.equal(stillAlex?.userId, alex.id, 'Bea did not take over Alex’s installation');
+    assert.deepEqual(
+      ((await page.evaluate('window.__pushCalls')) as { op: string }[]).map((c) => c.op),
+      ['unsubscribe', 'subscribe'], // on Bea's page: Alex's subscription dropped, a new one made
+    );
+
+    // Alex's notifications no longer reach this browser: the push service answers 410 and Hubbub
+    // marks the channel expired. Bea's arrive.
+    const send = (customerId: string, status: 'accepted' | 'delivered') =>
+      system.push!.send(
+        { format: 'template', properties: orderNotification({ orderId: `order-of-${status}`, status })! },
+        { kind: 'tags', expression: customerTag(customerId) },
+      );
+    await send(alex.id, 'accepted');
+    await waitFor(() => removed.includes(alexInstallation!.installationId), { timeoutMs: 15_000 });
+    assert.equal((await system.push!.getInstallation(alexInstallation!.installationId))?.pushChannelExpired, true);
+    await send(bea.id, 'delivered');
+    await waitFor(() => subs[1]!.messages.length === 1, { timeoutMs: 15_000 });
+    assert.equal(subs[0]!.messages.length, 0);
+    const shown = await shownNotifications(page, 'Delivered');
+    assert.deepEqual(
+      shown.map((n) => n.title),
+      ['Delivered'],
+    );
+    await Promise.all(opened.relayed);
     await page.close();
     await context.close();
   });
