@@ -84,6 +84,10 @@ const endpoints: readonly Endpoint[] = [
   ['GET', '/api/v1/orders?limit=2&cursor=x'],
   ['POST', '/api/v1/orders/o-1/transitions'],
   ['POST', '/api/v1/orders/o-1/cancel'],
+  ['PUT', '/api/v1/push/installations/0b6c5d2e-9f1a-4c3b-8d7e-6a5f4e3d2c1b'],
+  ['DELETE', '/api/v1/push/installations/0b6c5d2e-9f1a-4c3b-8d7e-6a5f4e3d2c1b'],
+  ['GET', '/push/vapid-public-key'],
+  ['GET', '/sw.js'],
 ];
 const routes = [
   ...endpoints.map(([, target]) => target),
