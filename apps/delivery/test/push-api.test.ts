@@ -154,6 +154,7 @@ describe('registering a browser for push', () => {
       [randomUUID(), { ...good, keys: { p256dh: good.keys.p256dh } }, 'keys.auth'],
       [randomUUID(), { ...good, extra: true }, 'extra'],
       [randomUUID(), { ...good, expirationTime: 'tomorrow' }, 'expirationTime'],
+      [randomUUID(), { ...good, expirationTime: Date.now() - 1_000 }, 'expirationTime'],
     ];
     for (const [id, body, field] of cases) {
       const reply = await put(alice.token, id, body);

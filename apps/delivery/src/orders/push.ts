@@ -147,6 +147,11 @@ export function createPushInstallations(options: PushInstallationsOptions): Push
           detail: { field: 'endpoint' },
         });
       }
+      if (subscription.expirationTime != null && subscription.expirationTime <= clock.now()) {
+        throw new DeliveryError('DELIVERY_INVALID_BODY', 'expirationTime: the subscription has expired', {
+          detail: { field: 'expirationTime' },
+        });
+      }
       const push = service();
       return serialized(id, async () => {
         const existing = await push.getInstallation(id);
