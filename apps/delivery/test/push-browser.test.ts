@@ -196,6 +196,15 @@ describe('order notifications in headless Chromium', { skip }, () => {
 
     await page.goto(`${system.url}/notifications`);
     await page.locator('body[data-ready="true"]').waitFor();
+    // The manifest parses, and nothing but this off-the-record profile keeps the site from being installable.
+    const manifest = await opened.cdp.send('Page.getAppManifest');
+    assert.deepEqual(manifest.errors, []);
+    assert.equal(manifest.url, `${system.url}/manifest.webmanifest`);
+    const { installabilityErrors } = await opened.cdp.send('Page.getInstallabilityErrors');
+    assert.deepEqual(
+      installabilityErrors.map((e) => e.errorId),
+      ['in-incognito'],
+    );
     await page.locator('#email').fill('robin@example.com');
     await page.locator('#password').fill(PASSWORD);
     await page.locator('#sign-in button[type="submit"]').click();
