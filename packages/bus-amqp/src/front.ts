@@ -2,11 +2,14 @@
  * The AMQP 1.0 front of the bus: a TCP listener speaking the dialect of `@azure/service-bus`
  * (SASL ANONYMOUS or MSSBCBS, claims-based security on `$cbs`, entity links, `$management`) over
  * the bus's operations port, so the official SDK works with a connection string ending in
- * `UseDevelopmentEmulator=true`. A part like every other: `createAmqpFront()` starts nothing,
- * `start()` listens, `close()` stops accepting, closes every connection and waits for them.
+ * `UseDevelopmentEmulator=true`. Given a certificate (`tls`), it also serves AMQPS on 5671, the only
+ * port the 1.x SDK reaches (`Endpoint=sb://HOST/`, no port). A part like every other:
+ * `createAmqpFront()` starts nothing, `start()` listens, `close()` stops accepting, closes every
+ * connection and waits for them.
  * @module
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import type { SasKey } from '@hubbub/bus';
 import type { Broker } from '@hubbub/bus/broker';
 import { type Clock, InvalidOptionError, type Part, systemClock, TypedEmitter } from '@hubbub/kernel';
@@ -19,6 +22,8 @@ import { type RheaContainer, rhea } from './rhea.ts';
 
 /** The port the front listens on by default (5672 is RabbitMQ's on these machines). */
 export const DEFAULT_AMQP_PORT = 5673;
+/** The AMQPS port: the 1.x SDK always connects to it. */
+export const DEFAULT_AMQPS_PORT = 5671;
 
 export interface AmqpFrontOptions {
   /** The bus (anything with its operations port, e.g. a started `Bus`). */
@@ -27,8 +32,17 @@ export interface AmqpFrontOptions {
   keys: readonly SasKey[];
   /** @default 5673; 0 picks a free port (see {@link AmqpFront.port}) */
   port?: number;
-  /** @default '127.0.0.1' */
+  /** @default '127.0.0.1' (both ports) */
   host?: string;
+  /**
+   * A certificate and key (PEM) for AMQPS, e.g. the local CA's from `@hubbub/tls` (clients trust
+   * it with `NODE_EXTRA_CA_CERTS`). @default none: plain TCP only
+   */
+  tls?: { readonly certPem: string; readonly keyPem: string };
+  /** The AMQPS port (with `tls`); 0 picks a free one; `false`: off. @default 5671 */
+  amqpsPort?: number | false;
+  /** Time for a TLS handshake. @default 10_000 */
+  handshakeTimeoutMs?: number;
   /** Largest frame a client may send (advertised in open). @default 65_536 */
   maxFrameSize?: number;
   /** Heartbeat interval asked of clients; a connection silent for twice it is closed. @default 60_000 */
@@ -81,6 +95,9 @@ export class AmqpFront implements Part<AmqpFrontEvents> {
   readonly #ring: ReturnType<typeof keyRing>;
   readonly #port: number;
   readonly #host: string;
+  readonly #tls: { readonly certPem: string; readonly keyPem: string } | undefined;
+  readonly #amqpsPort: number;
+  readonly #handshakeTimeoutMs: number;
   readonly #clock: Clock;
   readonly #maxFrameSize: number;
   readonly #idleTimeoutMs: number;
@@ -88,6 +105,7 @@ export class AmqpFront implements Part<AmqpFrontEvents> {
   readonly #limits: ConnectionLimits;
   readonly #connections = new Map<Socket, AmqpConnection>();
   #server: Server | undefined;
+  #tlsServer: Server | undefined;
   #container: RheaContainer | undefined;
   #starting: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
@@ -103,6 +121,17 @@ export class AmqpFront implements Part<AmqpFrontEvents> {
     this.#host = options.host ?? '127.0.0.1';
     if (typeof this.#host !== 'string' || this.#host === '')
       throw new InvalidOptionError('host', 'must be a host name or address');
+    const amqpsPort = options.amqpsPort ?? DEFAULT_AMQPS_PORT;
+    if (amqpsPort !== false && (!Number.isInteger(amqpsPort) || amqpsPort < 0 || amqpsPort > 65_535))
+      throw new InvalidOptionError('amqpsPort', 'must be 0…65535 or false');
+    if (
+      options.tls !== undefined &&
+      (typeof options.tls.certPem !== 'string' || typeof options.tls.keyPem !== 'string')
+    )
+      throw new InvalidOptionError('tls', 'must be { certPem, keyPem } (PEM strings)');
+    this.#tls = amqpsPort === false ? undefined : options.tls;
+    this.#amqpsPort = amqpsPort === false ? 0 : amqpsPort;
+    this.#handshakeTimeoutMs = positiveInt('handshakeTimeoutMs', options.handshakeTimeoutMs, 10_000);
     this.#clock = options.clock ?? systemClock;
     this.#maxFrameSize = positiveInt('maxFrameSize', options.maxFrameSize, 65_536);
     if (this.#maxFrameSize < 512) throw new InvalidOptionError('maxFrameSize', 'must be at least 512 (AMQP minimum)');
@@ -135,6 +164,12 @@ export class AmqpFront implements Part<AmqpFrontEvents> {
     return address !== null && typeof address === 'object' ? address.port : undefined;
   }
 
+  /** The AMQPS port listened on; undefined before start or without `tls`. */
+  get amqpsPort(): number | undefined {
+    const address = this.#tlsServer?.address();
+    return address !== null && typeof address === 'object' ? address.port : undefined;
+  }
+
   /** Open connections. */
   get connectionCount(): number {
     return this.#connections.size;
@@ -146,6 +181,19 @@ export class AmqpFront implements Part<AmqpFrontEvents> {
     return `Endpoint=sb://${shown}:${this.port ?? this.#port};SharedAccessKeyName=${key.name};SharedAccessKey=${key.key};UseDevelopmentEmulator=true`;
   }
 
+  /**
+   * The AMQPS connection string for both SDKs: `Endpoint=sb://HOST/;…` on 5671 (the 1.x SDK takes
+   * no port), `sb://HOST:PORT/` otherwise (7.x only). `host` must be a name the certificate covers.
+   * Undefined without `tls` or before start.
+   */
+  amqpsConnectionString(key: SasKey, host = 'localhost'): string | undefined {
+    const port = this.amqpsPort;
+    if (port === undefined) return undefined;
+    const shown = host.includes(':') ? `[${host}]` : host;
+    const endpoint = port === DEFAULT_AMQPS_PORT ? shown : `${shown}:${port}`;
+    return `Endpoint=sb://${endpoint}/;SharedAccessKeyName=${key.name};SharedAccessKey=${key.key}`;
+  }
+
   start(): Promise<void> {
     if (this.#closing !== undefined)
       return Promise.reject(new AmqpFrontError('BUS_AMQP_CLOSED', 'The AMQP front is closed.'));
@@ -153,7 +201,7 @@ export class AmqpFront implements Part<AmqpFrontEvents> {
     return this.#starting;
   }
 
-  #listen(): Promise<void> {
+  async #listen(): Promise<void> {
     const container = rhea.create_container({ id: 'hubbub-bus' });
     const anonymous = (): unknown => ({
       outcome: undefined as boolean | undefined,
@@ -169,19 +217,48 @@ export class AmqpFront implements Part<AmqpFrontEvents> {
     container.on('error', () => {});
     this.#container = container;
     const server = createServer({ noDelay: true }, (socket) => this.#accept(socket));
-    server.maxConnections = this.#maxConnections;
     this.#server = server;
+    await this.#bind(server, this.#port);
+    if (this.#tls === undefined) return;
+    let tlsServer: Server;
+    try {
+      tlsServer = createTlsServer(
+        {
+          cert: this.#tls.certPem,
+          key: this.#tls.keyPem,
+          minVersion: 'TLSv1.2',
+          handshakeTimeout: this.#handshakeTimeoutMs,
+        },
+        (socket) => {
+          socket.setNoDelay(true);
+          this.#accept(socket);
+        },
+      );
+    } catch (cause) {
+      throw new AmqpFrontError('BUS_AMQP_LISTEN_FAILED', 'The AMQPS certificate or key is not usable.', {
+        detail: { port: this.#amqpsPort, host: this.#host },
+        cause,
+      });
+    }
+    // A failed or timed-out handshake is the client's business: its socket is destroyed, nothing else.
+    tlsServer.on('tlsClientError', (_err, socket) => socket.destroy());
+    this.#tlsServer = tlsServer;
+    await this.#bind(tlsServer, this.#amqpsPort);
+  }
+
+  #bind(server: Server, port: number): Promise<void> {
+    server.maxConnections = this.#maxConnections;
     return new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => {
         reject(
-          new AmqpFrontError('BUS_AMQP_LISTEN_FAILED', `Cannot listen on ${this.#host}:${this.#port}: ${err.message}`, {
-            detail: { port: this.#port, host: this.#host },
+          new AmqpFrontError('BUS_AMQP_LISTEN_FAILED', `Cannot listen on ${this.#host}:${port}: ${err.message}`, {
+            detail: { port, host: this.#host },
             cause: err,
           }),
         );
       };
       server.once('error', onError);
-      server.listen(this.#port, this.#host, () => {
+      server.listen(port, this.#host, () => {
         server.off('error', onError);
         server.on('error', () => {});
         resolve();
@@ -251,9 +328,9 @@ export class AmqpFront implements Part<AmqpFrontEvents> {
 
   async #shutdown(): Promise<void> {
     await this.#starting?.catch(() => {});
-    const server = this.#server;
-    if (server === undefined) return;
-    const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+    const servers = [this.#server, this.#tlsServer].filter((s) => s !== undefined);
+    if (servers.length === 0) return;
+    const stopped = Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     for (const connection of this.#connections.values()) connection.shutdown();
     const sockets = [...this.#connections.keys()];
     await Promise.race([

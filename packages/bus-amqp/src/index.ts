@@ -6,4 +6,11 @@
  */
 
 export { AmqpFrontError, AmqpFrontErrorCode, isAmqpFrontError } from './errors.ts';
-export { AmqpFront, type AmqpFrontEvents, type AmqpFrontOptions, createAmqpFront, DEFAULT_AMQP_PORT } from './front.ts';
+export {
+  AmqpFront,
+  type AmqpFrontEvents,
+  type AmqpFrontOptions,
+  createAmqpFront,
+  DEFAULT_AMQP_PORT,
+  DEFAULT_AMQPS_PORT,
+} from './front.ts';

@@ -45,6 +45,20 @@ class BadRequest extends Error {}
 
 const bad = (message: string): BadRequest => new BadRequest(message);
 
+/**
+ * A map entry as an object: the 1.x SDK's `wrap_map` of typed keys and values arrives as a flat
+ * `[key, value, key, value …]` list of typed values.
+ */
+function mapOf(v: unknown): Body | null {
+  if (!Array.isArray(v)) return (v ?? null) as Body | null;
+  const out: Body = {};
+  for (let i = 0; i + 1 < v.length; i += 2) {
+    const key = plain(v[i]);
+    if (typeof key === 'string') out[key] = v[i + 1];
+  }
+  return out;
+}
+
 function list(v: unknown, field: string): unknown[] {
   const x = plain(v);
   if (!Array.isArray(x)) throw bad(`${field} must be an array`);
@@ -149,7 +163,7 @@ const operations: Record<string, (ctx: ManagementContext, body: Body) => Promise
     const items = list(body.messages, 'messages');
     if (items.length > ctx.maxMessages) throw bad(`at most ${ctx.maxMessages} messages per request`);
     const messages = items.map((item) => {
-      const entry = plain(item) as Body | null;
+      const entry = mapOf(plain(item));
       const bytes = plain(entry?.message);
       if (!Buffer.isBuffer(bytes)) throw bad('messages[].message must be an encoded message');
       const m = toBusMessage(amqpMessage.decode(bytes));

@@ -18,11 +18,18 @@ const Codes = {
   sqlAction: 0x0000013700000006,
 } as const;
 
-/** Unwraps a value rhea left typed (described or inside a described list). */
-export const plain = (v: unknown): unknown =>
-  v !== null && typeof v === 'object' && typeof (v as { toRheaTyped?: unknown }).toRheaTyped === 'function'
-    ? plain((v as { value: unknown }).value)
-    : v;
+/**
+ * Unwraps a value rhea left typed (described or inside a described list), or one the 1.x SDK
+ * wrapped twice (its `wrap_int` inside a map arrives as a typed value of a typed value).
+ */
+export const plain = (v: unknown): unknown => (isTyped(v) ? plain(v.value) : v);
+
+function isTyped(v: unknown): v is { value: unknown } {
+  if (v === null || typeof v !== 'object' || !('value' in v)) return false;
+  if (typeof (v as { toRheaTyped?: unknown }).toRheaTyped === 'function') return true;
+  const type = (v as { type?: { typecode?: unknown } }).type;
+  return type !== null && typeof type === 'object' && typeof type.typecode === 'number';
+}
 
 const str = (v: unknown, field: string): string | undefined => {
   const x = plain(v);
