@@ -88,6 +88,16 @@ export function describeOutcomeStore(options: OutcomeStoreSuiteOptions): void {
       assert.equal(await store.get('n-2'), undefined);
     });
 
+    test('create over an existing record replaces it', async (store) => {
+      await store.create(record('n-1'));
+      await store.update('n-1', (r) => ({ ...r, deliveries: 5 }));
+      const again = record('n-1', { state: 'Completed', endTime: 9, deliveries: 2, fannedOut: true });
+      await store.create(again);
+      assert.deepEqual(await store.get('n-1'), again);
+      const stored = await store.update('n-1', (r) => ({ ...r, pending: 1 }));
+      assert.deepEqual(stored, { ...again, pending: 1 });
+    });
+
     test('update replaces the record with what change returns, and answers it', async (store) => {
       await store.create(record('n-1'));
       const stored = await store.update('n-1', (r) => ({ ...r, state: 'Processing', startTime: 5 }));

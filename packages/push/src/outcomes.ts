@@ -9,7 +9,7 @@ import type { Clock, TimerHandle } from '@hubbub/kernel';
 import type { Notification, NotificationOutcome, NotificationState, OutcomeCounts, Platform } from './model.ts';
 
 /** How long an accepted send's record may wait in memory for its fan-out before it is written. */
-export const DEFAULT_HOLD_MS = 2_000;
+export const DEFAULT_HOLD_MS = 10_000;
 
 /** A count a delivery ends in (`success` … `failed`), or `throttled` (seen on the way). */
 export type CountName = keyof OutcomeCounts;

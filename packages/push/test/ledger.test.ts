@@ -87,7 +87,7 @@ describe('outcome ledger: store operations per notification', () => {
     await waitFor(() => fcm.deliveries.length === 1, { what: 'the delivery to start' });
     assert.equal((await push.getNotificationOutcome(notificationId))?.state, 'Enqueued');
     assert.equal(await store.get(notificationId), undefined, 'held, not yet written');
-    clock.advance(2_000); // the hold ends: written as it is
+    clock.advance(10_000); // the hold ends: written as it is
     await waitFor(async () => (await store.get(notificationId)) !== undefined, { what: 'the held record written' });
     release?.();
     const outcome = await waitFor(

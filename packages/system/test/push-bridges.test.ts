@@ -109,6 +109,11 @@ for (const driver of drivers) {
       const { store: s, database } = open();
       return createStoreOutcomeStore(s, { database });
     },
+    // Two outcome stores over one database: what two processes sharing it see.
+    createPair: async () => {
+      const { store: s, database } = open();
+      return [createStoreOutcomeStore(s, { database }), createStoreOutcomeStore(s, { database })] as const;
+    },
     cleanup: closeOnce,
     ...(driver.unavailable === undefined ? {} : { unavailable: driver.unavailable }),
   });

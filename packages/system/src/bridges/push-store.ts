@@ -13,7 +13,9 @@
  *   drivers answer from the container's GIN index (`doc @> …`) in pages, keyset-paged by `order`
  *   — never every installation loaded to pick a few.
  * - `outcomes`, partitioned by `/id`: one item per notification, `{ id, record, endTime }`;
- *   `update` reads, applies the change and replaces with `ifMatch`, again on a conflicting write.
+ *   `create` inserts (replacing only when the record exists), `update` replaces the version this
+ *   process wrote last with `ifMatch`, or reads, applies the change and replaces — again on a
+ *   conflicting write.
  * @module
  */
 import { createHash } from 'node:crypto';
@@ -168,7 +170,16 @@ export function createStoreOutcomeStore(store: Store, options: PushStoreOptions 
     kind: 'store',
 
     async create(record) {
-      const { etag } = await (await container()).items.upsert(itemOf(record));
+      // Almost always a new record (the push service writes most once, when they are done): a
+      // plain insert is the cheaper statement; an existing one is replaced.
+      const c = await container();
+      let etag: string | undefined;
+      try {
+        ({ etag } = await c.items.create(itemOf(record)));
+      } catch (err) {
+        if (!(isStoreError(err) && err.code === 'STORE_CONFLICT')) throw err;
+        ({ etag } = await c.items.upsert(itemOf(record)));
+      }
       remember(record.notificationId, record, etag);
     },
 
