@@ -14,6 +14,13 @@ export interface DeliveryApp {
   readonly functionsDir: string;
   /** URL path → absolute file path of the static web files. */
   readonly webFiles: Readonly<Record<string, string>>;
+  /**
+   * The customer web app, built by the install step (`npm run build:ui`) into this directory and
+   * served under {@link DeliveryApp.uiPath} (`staticTree(uiPath, uiDir)`); its `assets/` are content-hashed.
+   */
+  readonly uiDir: string;
+  /** Where the customer web app is served: `/app/`. */
+  readonly uiPath: string;
   /** Queues the functions are triggered by; create them before starting the functions host. */
   readonly queues: readonly string[];
   /** Topics the functions and the REST API use (created with their subscriptions by the API part). */
@@ -42,6 +49,8 @@ export const deliveryApp: DeliveryApp = {
     '/manifest.webmanifest': here('web/manifest.webmanifest'),
     '/icon.svg': here('web/icon.svg'),
   },
+  uiDir: here('ui/dist'),
+  uiPath: '/app/',
   queues: ['locations'],
   topics: ['orders'],
   hubs: ['tracking'],

@@ -4,7 +4,9 @@
  * driving the demo orders so there is something to watch.
  * @module
  */
-import { parseSystemFlags, runUntilSignal, startSystem, systemFlagsHelp, UsageError } from '@hubbub/system';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseSystemFlags, runUntilSignal, startSystem, staticTree, systemFlagsHelp, UsageError } from '@hubbub/system';
 import { cityRoutes } from './city.ts';
 import { deliveryApp, TRACKING_KEY_SETTING, trackingLink } from './index.ts';
 import { demoAccounts, seedDemoAccounts } from './orders/demo.ts';
@@ -33,14 +35,17 @@ async function main(args: string[]): Promise<number> {
   const demoOrders = cityRoutes().map((r) => r.orderid);
   if (simulate) settings.DemoOrders = demoOrders.join(',');
   let api: DeliveryApi | undefined;
+  // The customer app, when built (the install step builds it); without it, / opens the tracking page.
+  const ui = existsSync(join(deliveryApp.uiDir, 'index.html'));
   const system = await startSystem({
     ...flags,
     app: { dir: deliveryApp.functionsDir, queues: deliveryApp.queues },
-    pages: deliveryApp.webFiles,
+    pages: { ...deliveryApp.webFiles, ...staticTree(deliveryApp.uiPath, deliveryApp.uiDir) },
+    immutablePages: [`${deliveryApp.uiPath}assets/`],
     parts: [(context) => (api = deliveryApiPart()(context))],
     secrets: deliveryApp.secrets,
     demo: true,
-    home: '/track',
+    home: ui ? deliveryApp.uiPath : '/track',
     settings,
   });
 
@@ -85,7 +90,7 @@ async function main(args: string[]): Promise<number> {
   };
   return runUntilSignal(
     closing,
-    `Hubbub delivery is running.\n\n  Open ${system.url}/ in a browser, or track an order (links valid 24 h):\n${orders}\n\n  REST API: ${system.url}/api/v1/…  (OpenAPI: ${system.url}/api/openapi.json)\n  Demo accounts, password ${demoPassword}:\n${accountLines}\n\n  Couriers: ${simulate ? 'simulated, looping' : 'not simulated (--no-simulate)'}\n  Bus API:  ${system.url}/bus   key ${bus.name}=${bus.key} (HUBBUB_BUS_KEY)\n            npx hubbub send locations '{"orderid":"1001","lat":47.61,"longitude":-122.32}'\n            npx hubbub ls   (the hubbub commands find this server through ${flags.dataDir}/running.json)\n  Store:    ${system.url}/store   master key ${system.keys.store} (HUBBUB_STORE_KEY)\n  SignalR:  ${system.connectionString}\n${push}  Demo:     ${system.url}/demo\n  Data:     ${flags.dataDir}\n\nPress Ctrl-C to stop.\n`,
+    `Hubbub delivery is running.\n\n  Open ${system.url}/ in a browser${ui ? ' to order' : ` (the web app is not built: npm run build:ui -w apps/delivery)`}, or track an order (links valid 24 h):\n${orders}\n\n  REST API: ${system.url}/api/v1/…  (OpenAPI: ${system.url}/api/openapi.json)\n  Demo accounts, password ${demoPassword}:\n${accountLines}\n\n  Couriers: ${simulate ? 'simulated, looping' : 'not simulated (--no-simulate)'}\n  Bus API:  ${system.url}/bus   key ${bus.name}=${bus.key} (HUBBUB_BUS_KEY)\n            npx hubbub send locations '{"orderid":"1001","lat":47.61,"longitude":-122.32}'\n            npx hubbub ls   (the hubbub commands find this server through ${flags.dataDir}/running.json)\n  Store:    ${system.url}/store   master key ${system.keys.store} (HUBBUB_STORE_KEY)\n  SignalR:  ${system.connectionString}\n${push}  Demo:     ${system.url}/demo\n  Data:     ${flags.dataDir}\n\nPress Ctrl-C to stop.\n`,
   );
 }
 

@@ -1,0 +1,6 @@
+/** Hubbub Delivery's customer web app. */
+import { render } from 'preact';
+import { App } from './app.tsx';
+import './styles.css';
+
+render(<App />, document.getElementById('app')!);
