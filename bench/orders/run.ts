@@ -155,7 +155,7 @@ interface Placed {
 }
 
 /** Orders at full speed: `concurrency` clients, each placing the next order as soon as the last is answered. */
-async function placeOrders(customers: Customer[], runTag: string) {
+async function placeOrders(customers: Customer[], runTag: string, limits: { count: number; seconds: number }) {
   const accepted: Placed[] = [];
   const latencies: number[] = [];
   const refused: number[] = [];
@@ -163,11 +163,11 @@ async function placeOrders(customers: Customer[], runTag: string) {
   let firstError: string | undefined;
   let next = 0;
   const began = now();
-  const deadline = began + config.seconds * 1000;
+  const deadline = began + limits.seconds * 1000;
   let last = began;
   await Promise.all(
     Array.from({ length: config.concurrency }, async () => {
-      while (next < config.count && now() < deadline) {
+      while (next < limits.count && now() < deadline) {
         const i = next++;
         const customer = customers[i % customers.length]!;
         const t = now();
@@ -260,6 +260,8 @@ interface LatencyResult {
   missing: number;
   errors: number;
   latencyMs: Quantiles;
+  /** Transition requests without an answer 5 s after the last was due (API path). */
+  unanswered?: number;
   /** The transition request's own answer (API path). */
   requestMs?: Quantiles;
   refused?: Record<string, number>;
@@ -267,47 +269,68 @@ interface LatencyResult {
   maxLateMs?: number;
 }
 
-/** Latency from each send's due time (`t0 + k / rate`) to its arrival on the customer's connection. */
+/** One status change of the latency phases: order, the status it goes to. */
+interface Change {
+  order: Placed;
+  status: string;
+}
+
+/** The restaurant's moves, in rounds over the orders: every order accepted, then preparing, then ready. */
+const API_STATUSES = ['accepted', 'preparing', 'ready'] as const;
+/** The direct baseline's statuses (names the API does not send in this run, so arrivals do not mix). */
+const DIRECT_STATUSES = ['picked_up', 'delivered', 'cancelled'] as const;
+
+function changesOf(orders: Placed[], statuses: readonly string[], count: number): Change[] {
+  const changes: Change[] = [];
+  for (const status of statuses)
+    for (const order of orders) if (changes.length < count) changes.push({ order, status });
+  return changes;
+}
+
+/** Latency from each change's due time (`t0 + k / rate`) to its arrival on the customer's connection. */
 async function collect(
   path: string,
-  orders: Placed[],
-  status: string,
+  changes: Change[],
   t0: number,
   watchers: Map<string, Watcher>,
   warm: number,
 ): Promise<{ latencyMs: Quantiles; received: number; missing: number; measured: number }> {
   const due = (k: number) => t0 + (k * 1000) / config.rate;
-  const arrivalOf = (k: number) =>
-    watchers.get(orders[k]!.customer.id)!.arrivals.get(`${orders[k]!.orderId}/${status}`);
+  const arrivalOf = (k: number) => {
+    const { order, status } = changes[k]!;
+    return watchers.get(order.customer.id)!.arrivals.get(`${order.orderId}/${status}`);
+  };
   const waitUntil = now() + 5_000;
-  while (now() < waitUntil && orders.some((_, k) => arrivalOf(k) === undefined)) await sleep(20);
+  while (now() < waitUntil && changes.some((_, k) => arrivalOf(k) === undefined)) await sleep(20);
   const latencies: number[] = [];
   let missing = 0;
-  for (let k = warm; k < orders.length; k++) {
+  for (let k = warm; k < changes.length; k++) {
     const at = arrivalOf(k);
     if (at === undefined) missing++;
     else latencies.push(at - due(k));
   }
-  log(`${path}: ${latencies.length}/${orders.length - warm} arrived`);
-  return { latencyMs: quantiles(latencies), received: latencies.length, missing, measured: orders.length - warm };
+  log(`${path}: ${latencies.length}/${changes.length - warm} arrived`);
+  return { latencyMs: quantiles(latencies), received: latencies.length, missing, measured: changes.length - warm };
 }
 
-/** The restaurant accepts each order through the API, the k-th at `t0 + k / rate` (open loop). */
-async function transitions(orders: Placed[], restaurantToken: string, watchers: Map<string, Watcher>, warm: number) {
+/** The restaurant moves each order through the API, the k-th change at `t0 + k / rate` (open loop). */
+async function transitions(changes: Change[], restaurantToken: string, watchers: Map<string, Watcher>, warm: number) {
   const t0 = now() + 100;
   const requestMs: number[] = [];
   const refused: number[] = [];
   let errors = 0;
   let firstError: string | undefined;
   const inFlight: Promise<void>[] = [];
-  for (let k = 0; k < orders.length; k++) {
+  let answered = 0;
+  for (let k = 0; k < changes.length; k++) {
     const due = t0 + (k * 1000) / config.rate;
     const wait = due - now();
     if (wait > 1) await sleep(wait);
-    const order = orders[k]!;
+    const { order, status } = changes[k]!;
     inFlight.push(
-      call('POST', `/api/v1/orders/${order.orderId}/transitions`, restaurantToken, { to: 'accepted' }).then(
+      call('POST', `/api/v1/orders/${order.orderId}/transitions`, restaurantToken, { to: status }).then(
         (reply) => {
+          answered++;
           if (reply.status === 200) {
             if (k >= warm) requestMs.push(now() - due);
           } else {
@@ -316,33 +339,39 @@ async function transitions(orders: Placed[], restaurantToken: string, watchers: 
           }
         },
         (err: unknown) => {
+          answered++;
           errors++;
           firstError ??= String(err);
         },
       ),
     );
   }
-  await Promise.all(inFlight);
-  const got = await collect('api', orders, 'accepted', t0, watchers, warm);
+  // Bounded: requests still unanswered 5 s after the last was due count as missing.
+  const unanswered = await Promise.race([
+    Promise.all(inFlight).then(() => 0),
+    sleep(5_000).then(() => inFlight.length - answered),
+  ]);
+  const got = await collect('api', changes, t0, watchers, warm);
   return {
-    path: 'POST /api/v1/orders/{id}/transitions {to: accepted} (restaurant) → store replace (ifMatch) → topic orders → hub group order-<id> → customer',
-    sent: orders.length,
+    path: 'POST /api/v1/orders/{id}/transitions {to} (restaurant: accepted, preparing, ready) → order read + replace (ifMatch) → topic orders → hub group order-<id> → customer',
+    sent: changes.length,
     ...got,
     errors,
+    unanswered,
     requestMs: quantiles(requestMs),
     refused: countBy(refused),
     ...(firstError === undefined ? {} : { firstError }),
   } satisfies LatencyResult;
 }
 
-async function directSends(server: Peer<ServerApi>, orders: Placed[], watchers: Map<string, Watcher>, warm: number) {
+async function directSends(server: Peer<ServerApi>, changes: Change[], watchers: Map<string, Watcher>, warm: number) {
   const t0 = now() + 200;
   const stats = await server.call(
     'directSend',
-    { orderIds: orders.map((o) => o.orderId), t0, rate: config.rate, status: 'preparing' },
+    { sends: changes.map((c) => ({ orderId: c.order.orderId, status: c.status })), t0, rate: config.rate },
     120_000,
   );
-  const got = await collect('direct', orders, 'preparing', t0, watchers, warm);
+  const got = await collect('direct', changes, t0, watchers, warm);
   return {
     path: "signalR.hub('tracking').send(group order-<id>, 'orderStatus', [status]) in the system process → customer (no API)",
     sent: stats.sent,
@@ -385,8 +414,14 @@ async function main() {
     // 1. Orders at full speed, until each is durable (202); then the processor's backlog drains.
     const runTag = `${process.pid}-${Date.now()}`;
     log(`placing orders: ${config.concurrency} clients, at most ${config.count} or ${config.seconds} s`);
+    // Warm-up, not measured: a round of orders per client (cold code paths, first statements).
+    const warmup = await placeOrders(customers, `${runTag}-warm`, { count: config.concurrency * 2, seconds: 10 });
+    await drain(server);
+    log(`warm-up: ${warmup.phase.accepted} orders accepted in ${warmup.phase.seconds} s`);
     await server.call('profileStart', { cpuProfile: flags.profile !== undefined, sql: flags['count-sql'] === true });
-    const { phase: placing, accepted } = await placeOrders(customers, runTag);
+    const placed = await placeOrders(customers, runTag, config);
+    const placing = placed.phase;
+    const accepted = [...warmup.accepted, ...placed.accepted];
     const systemLoad = await server.call('profileStop', flags.profile === undefined ? {} : { file: flags.profile });
     const api = { ...placing, system: systemLoad };
     log(
@@ -414,10 +449,16 @@ async function main() {
     );
 
     // 3. Status on the page at a steady rate: the customers' pages in their orders' groups.
+    // Three changes per order (accepted, preparing, ready), in rounds over the orders.
     const wanted = Math.round(config.rate * (config.warmupSec + config.measureSec));
-    const warm = Math.round(config.rate * config.warmupSec);
-    const orders = accepted.slice(0, wanted);
-    if (orders.length < wanted) log(`only ${orders.length} orders for ${wanted} status changes: the phase is shorter`);
+    const orders = accepted.slice(0, Math.ceil(wanted / API_STATUSES.length));
+    const apiChanges = changesOf(orders, API_STATUSES, wanted);
+    const directChanges = changesOf(orders, DIRECT_STATUSES, wanted);
+    // Too few orders: the phase is shorter, the warm-up its share of it.
+    const warm = Math.floor((apiChanges.length * config.warmupSec) / (config.warmupSec + config.measureSec));
+    if (apiChanges.length < wanted) {
+      log(`only ${orders.length} orders for ${wanted} status changes: the phase is shorter (${apiChanges.length})`);
+    }
     // Each customer's one connection negotiates through its first order; the server grants its other
     // orders' groups to the same user on their negotiate (a user's groups apply to all its connections).
     const first = new Map<string, Placed>();
@@ -435,7 +476,10 @@ async function main() {
       cpuProfile: flags['profile-status'] !== undefined,
       sql: flags['count-sql'] === true,
     });
-    const statusApi = { ...(await transitions(orders, restaurant.token, watchers, warm)), system: {} as object };
+    const statusApi = {
+      ...(await transitions(apiChanges, restaurant.token, watchers, warm)),
+      system: {} as object,
+    };
     statusApi.system = await server.call(
       'profileStop',
       flags['profile-status'] === undefined ? {} : { file: flags['profile-status'] },
@@ -443,7 +487,7 @@ async function main() {
     log(
       `status via API: p50 ${statusApi.latencyMs.p50} ms, p99 ${statusApi.latencyMs.p99} ms, max ${statusApi.latencyMs.max} ms; missing ${statusApi.missing}`,
     );
-    const statusDirect = await directSends(server, orders, watchers, warm);
+    const statusDirect = await directSends(server, directChanges, watchers, warm);
     log(
       `status direct: p50 ${statusDirect.latencyMs.p50} ms, p99 ${statusDirect.latencyMs.p99} ms, max ${statusDirect.latencyMs.max} ms; missing ${statusDirect.missing}`,
     );
@@ -476,6 +520,8 @@ async function main() {
       status: {
         customers: watchers.size,
         orders: orders.length,
+        changes: apiChanges.length,
+        warmupChanges: warm,
         grantFailures,
         api: statusApi,
         direct: statusDirect,
@@ -498,7 +544,8 @@ async function main() {
             statusApi.latencyMs.p99 < TARGET_STATUS_P99_MS &&
             statusApi.missing === 0 &&
             statusApi.errors === 0 &&
-            orders.length === wanted,
+            (statusApi.unanswered ?? 0) === 0 &&
+            apiChanges.length === wanted,
         },
       },
     };

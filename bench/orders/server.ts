@@ -48,7 +48,7 @@ export type ServerApi = {
     latencyMs: Quantiles;
   }>;
   /** `orderStatus` sent straight to each order's group, the k-th at `t0 + k / rate` (hub send, no API). */
-  directSend(args: { orderIds: string[]; t0: number; rate: number; status: string }): Promise<{
+  directSend(args: { sends: { orderId: string; status: string }[]; t0: number; rate: number }): Promise<{
     sent: number;
     errors: number;
     maxLateMs: number;
@@ -201,7 +201,7 @@ serveIpc<ServerApi>({
     };
   },
 
-  directSend: ({ orderIds, t0, rate, status }) => {
+  directSend: ({ sends: due, t0, rate }) => {
     const hub = running().signalR.hub('tracking');
     let k = 0;
     let errors = 0;
@@ -210,9 +210,9 @@ serveIpc<ServerApi>({
     return new Promise((resolve) => {
       const tick = () => {
         const t = now();
-        while (k < orderIds.length && t0 + (k * 1000) / rate <= t) {
+        while (k < due.length && t0 + (k * 1000) / rate <= t) {
           maxLateMs = Math.max(maxLateMs, t - (t0 + (k * 1000) / rate));
-          const orderId = orderIds[k++]!;
+          const { orderId, status } = due[k++]!;
           // The object the API's live.ts sends at a transition.
           sends.push(
             hub
@@ -222,7 +222,7 @@ serveIpc<ServerApi>({
               .catch(() => void errors++),
           );
         }
-        if (k >= orderIds.length) {
+        if (k >= due.length) {
           clearInterval(timer);
           void Promise.all(sends).then(() => resolve({ sent: k, errors, maxLateMs: r3(maxLateMs) }));
         }
