@@ -29,7 +29,13 @@ export interface RunningInfo {
   /** The Notification Hubs front (absent with push off): full-rights connection string, hub, the CA clients trust. */
   readonly push?: { readonly connectionString: string; readonly hubName: string; readonly caPath: string | undefined };
   /** The AMQP front the `@azure/service-bus` SDK connects to (absent without one). */
-  readonly amqp?: { readonly connectionString: string };
+  readonly amqp?: {
+    readonly connectionString: string;
+    /** Over AMQPS (`Endpoint=sb://HOST/…`, the 1.x SDK's), when served. */
+    readonly tlsConnectionString?: string;
+    /** The local CA clients trust for it (`NODE_EXTRA_CA_CERTS`). */
+    readonly caPath?: string;
+  };
 }
 
 export const runningFilePath = (dataDir: string): string => join(dataDir, RUNNING_FILE);

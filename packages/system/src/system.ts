@@ -20,7 +20,7 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { type Bus, type BusHttpHandler, createBusHttpHandler } from '@hubbub/bus';
-import { type AmqpFront, createAmqpFront, DEFAULT_AMQP_PORT } from '@hubbub/bus-amqp';
+import { type AmqpFront, createAmqpFront, DEFAULT_AMQP_PORT, DEFAULT_AMQPS_PORT } from '@hubbub/bus-amqp';
 import type { Cache } from '@hubbub/cache';
 import {
   createFunctionsHost,
@@ -120,6 +120,13 @@ export interface SystemOptions {
    * @default 5673, or 0 when `port` is 0
    */
   amqpPort?: number | false;
+  /**
+   * The AMQP front's AMQPS port on `host`, with the local CA's certificate (`<dataDir>/tls`): the
+   * only port the 1.x SDK (the seed's `sendToQueue.js`) reaches, with `Endpoint=sb://HOST/` and
+   * `NODE_EXTRA_CA_CERTS=<dataDir>/tls/ca.pem`; 0 picks a free one; `false`: off (also with `amqpPort: false`).
+   * @default 5671, or 0 when `port` is 0
+   */
+  amqpsPort?: number | false;
   /** The function app to run. */
   app?: FunctionApp;
   /**
@@ -210,6 +217,10 @@ export interface RunningSystem {
   readonly amqp: AmqpFront | undefined;
   /** `Endpoint=sb://HOST:PORT;SharedAccessKeyName=…;SharedAccessKey=…;UseDevelopmentEmulator=true` for the SDK. */
   readonly amqpConnectionString: string | undefined;
+  /** `Endpoint=sb://HOST/;SharedAccessKeyName=…;SharedAccessKey=…` over AMQPS (both SDKs; 1.x only on 5671). */
+  readonly amqpsConnectionString: string | undefined;
+  /** `ca.pem` of the local CA every TLS port's certificate comes from (`NODE_EXTRA_CA_CERTS`). */
+  readonly caPath: string | undefined;
   close(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
 }
@@ -249,7 +260,11 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   const cors = { origins: (origin: string) => origins.has(origin) || origins.has('*') };
   const door = createFrontDoor(options.rateLimits);
   // One certificate from the local CA for every TLS port (the push front, AMQPS).
-  const tls = options.push === false ? undefined : await openSystemTls(dataDir);
+  const amqps = options.amqpPort !== false && options.amqpsPort !== false;
+  const tls =
+    options.push === false && !amqps
+      ? undefined
+      : await openSystemTls(dataDir, host === '0.0.0.0' || host === '::' ? [] : [host]);
   let bus: Bus;
   try {
     bus = await openBusAt(busUrl);
@@ -379,6 +394,13 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
         keys: [keys.bus],
         host,
         port: options.amqpPort ?? (options.port === 0 ? 0 : DEFAULT_AMQP_PORT),
+        ...(amqps && tls !== undefined
+          ? {
+              tls,
+              amqpsPort:
+                options.amqpsPort === undefined ? (options.port === 0 ? 0 : DEFAULT_AMQPS_PORT) : options.amqpsPort,
+            }
+          : {}),
       });
       amqp.on('connectionError', (err) =>
         logger.child({ part: 'bus-amqp' }).warn({ err }, `AMQP connection closed: ${err.message}`),
@@ -392,12 +414,17 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
       throw err;
     }
   }
-  const amqpConnectionString =
-    amqp === undefined
-      ? undefined
-      : amqp.connectionString(keys.bus, host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host);
+  const clientHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  const amqpConnectionString = amqp?.connectionString(keys.bus, clientHost);
+  const amqpsConnectionString = amqp?.amqpsConnectionString(keys.bus, clientHost);
   if (amqpConnectionString !== undefined) {
     logger.info({ part: 'bus-amqp' }, `Service Bus SDK connection string: ${amqpConnectionString}`);
+  }
+  if (amqpsConnectionString !== undefined) {
+    logger.info(
+      { part: 'bus-amqp' },
+      `Service Bus SDK connection string over TLS (1.x SDK too): ${amqpsConnectionString} (trust NODE_EXTRA_CA_CERTS=${tls?.caPath})`,
+    );
   }
   const { port } = server.address() as AddressInfo;
   const url =
@@ -514,7 +541,15 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
       ...(push === undefined
         ? {}
         : { push: { connectionString: push.connectionString(), hubName: push.hubName, caPath: push.caPath } }),
-      ...(amqpConnectionString === undefined ? {} : { amqp: { connectionString: amqpConnectionString } }),
+      ...(amqpConnectionString === undefined
+        ? {}
+        : {
+            amqp: {
+              connectionString: amqpConnectionString,
+              ...(amqpsConnectionString === undefined ? {} : { tlsConnectionString: amqpsConnectionString }),
+              ...(tls === undefined ? {} : { caPath: tls.caPath }),
+            },
+          }),
     });
   }
 
@@ -535,6 +570,8 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     keys,
     amqp,
     amqpConnectionString,
+    amqpsConnectionString,
+    caPath: tls?.caPath,
     close,
     [Symbol.asyncDispose]: close,
   };

@@ -20,13 +20,14 @@ export interface SystemTls {
   close(): Promise<void>;
 }
 
-export async function openSystemTls(dataDir: string | undefined): Promise<SystemTls> {
+/** `hosts`: names and addresses the server certificate covers besides the loopback ones. */
+export async function openSystemTls(dataDir: string | undefined, hosts: readonly string[] = []): Promise<SystemTls> {
   const tempDir = dataDir === undefined ? await mkdtemp(join(tmpdir(), 'hubbub-tls-')) : undefined;
   const remove = async () => {
     if (tempDir !== undefined) await rm(tempDir, { recursive: true, force: true });
   };
   try {
-    const ca = await ensureLocalCa({ dir: tempDir ?? join(dataDir ?? '', 'tls') });
+    const ca = await ensureLocalCa({ dir: tempDir ?? join(dataDir ?? '', 'tls'), hosts });
     return { certPem: ca.certPem, keyPem: ca.keyPem, caPath: ca.caPath, close: remove };
   } catch (err) {
     await remove();

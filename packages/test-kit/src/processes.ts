@@ -20,12 +20,15 @@ export interface RunOptions {
   /** Added to (or, when `undefined`, removed from) the parent's environment. */
   env?: Record<string, string | undefined>;
   cwd?: string;
+  /** Run with plain node, not through tsx. @default false */
+  plain?: boolean;
 }
 
 export function runScript(script: string, args: string[], options: RunOptions = {}): Running {
   const env: Record<string, string | undefined> = { ...process.env, ...options.env };
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', script, ...args], {
+  const flags = options.plain === true ? [] : ['--conditions=source', '--import', 'tsx'];
+  const child = spawn(process.execPath, [...flags, script, ...args], {
     env,
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),
     stdio: ['ignore', 'pipe', 'pipe'],
