@@ -20,6 +20,19 @@ import { type DeliveryApi, deliveryApiPart, seedDemoAccounts } from '../src/orde
 import { artifactsDir, browserSkipReason, launchBrowser } from './browser.ts';
 
 const skip = browserSkipReason();
+
+/** In the page: the paths the service worker cached for the app's shell, once it has (or [] after 10 s). */
+const CACHED_SHELL = `(async () => {
+  await navigator.serviceWorker.ready;
+  for (let i = 0; i < 100; i++) {
+    const names = (await caches.keys()).filter((n) => n.startsWith('hubbub-app-'));
+    const cache = names.length === 1 ? await caches.open(names[0]) : undefined;
+    const paths = cache === undefined ? [] : (await cache.keys()).map((r) => new URL(r.url).pathname);
+    if (paths.includes('/app/') && paths.some((p) => p.startsWith('/app/assets/'))) return paths.sort();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return [];
+})()`;
 const PASSWORD = 'demo-password-for-tests';
 const shot = (page: Page, name: string) =>
   page.screenshot({ path: join(artifactsDir, `app-${name}.png`), fullPage: true, animations: 'disabled' });
@@ -62,9 +75,10 @@ describe('customer web app in headless Chromium', { skip }, () => {
       if (m.type() === 'error' && !signedOut) problems.push(`${m.text()} (${m.location().url})`);
     });
   });
+  let closed = false;
   after(async () => {
     await browser?.close();
-    await system?.close();
+    if (!closed) await system?.close();
     if (dist) rmSync(dist, { recursive: true, force: true });
   });
 
@@ -252,5 +266,26 @@ describe('customer web app in headless Chromium', { skip }, () => {
     await fresh.getByRole('button', { name: 'Sign in' }).click();
     await fresh.getByRole('heading', { name: 'Your orders' }).waitFor();
     await fresh.close();
+  });
+
+  it("opens offline from the service worker's shell once the server is gone", async () => {
+    const offline = await browser.newPage({ viewport: { width: 390, height: 844 } });
+    await offline.goto(`${system.url}/app/`);
+    await offline.locator('.restaurant-card').first().waitFor();
+    const cached = (await offline.evaluate(CACHED_SHELL)) as string[];
+    assert.ok(cached.includes('/city.json') && cached.includes('/app/manifest.webmanifest'), cached.join(' '));
+    // The push service worker still works as before: the app's shell is imported beside it.
+    assert.equal(
+      await offline.evaluate(`navigator.serviceWorker.getRegistration('/').then((r) => r?.scope)`),
+      `${system.url}/`,
+    );
+
+    await system.close();
+    closed = true;
+    await offline.reload();
+    await offline.locator('.topbar .brand').waitFor();
+    await offline.locator('.form-error[data-code="NETWORK"]').waitFor();
+    await shot(offline, '12-offline-mobile');
+    await offline.close();
   });
 });

@@ -99,3 +99,11 @@ self.addEventListener('pushsubscriptionchange', (event) => {
     })(),
   );
 });
+
+// The customer app's offline shell (/app/, written by the app's build: apps/delivery/ui). Without a
+// built app there is none, and notifications work as before.
+try {
+  importScripts('/app/sw-offline.js');
+} catch {
+  // no shell: the pages need the network
+}

@@ -4,6 +4,7 @@
  */
 interface PushModule {
   pushSupported(): boolean;
+  serviceWorker(): Promise<ServiceWorkerRegistration>;
   enablePush(options?: { prompt?: boolean }): Promise<unknown>;
   disablePush(): Promise<void>;
   pushInstallation(): Promise<unknown | null>;
@@ -15,4 +16,10 @@ export function pushModule(): Promise<PushModule> {
   loaded ??= import(/* @vite-ignore */ url) as Promise<PushModule>;
   loaded.catch(() => (loaded = undefined));
   return loaded;
+}
+
+/** Registers the site's service worker (notifications, and the app's offline shell it imports). */
+export async function registerServiceWorker(): Promise<void> {
+  if (!('serviceWorker' in navigator)) return;
+  await (await pushModule()).serviceWorker();
 }
