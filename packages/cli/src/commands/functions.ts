@@ -36,6 +36,9 @@ Queues and topic subscriptions named by the app's triggers are created when miss
 
   --port N            port (default $PORT or 7071)
   --host H            interface to listen on (default 127.0.0.1)
+  --amqp-port N       the @azure/service-bus SDK's AMQP port (default 5673, 0 with --port 0; off)
+  --amqps-port N      its AMQPS port, the only one the 1.x SDK reaches (default 5671, 0 with
+                      --port 0; off); trust <data>/tls/ca.pem with NODE_EXTRA_CA_CERTS
   --bus URL           memory:// (default) or file://DIR to keep messages across restarts
   --store URL         memory:// (default), pglite://DIR or postgres://… to keep documents; a
                       cosmosDB connection setting holding another store URL opens that store
@@ -62,6 +65,8 @@ export async function run(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(args, {
     port: { type: 'string' },
     host: { type: 'string' },
+    'amqp-port': { type: 'string' },
+    'amqps-port': { type: 'string' },
     bus: { type: 'string' },
     store: { type: 'string' },
     data: { type: 'string' },
@@ -89,6 +94,8 @@ export async function run(args: string[]): Promise<number> {
   if (!Number.isInteger(port) || port < 0 || port > 65_535) {
     throw new UsageError(`--port: '${portText}' is not a port number.`);
   }
+  const amqpPort = portOrOff('--amqp-port', values['amqp-port']);
+  const amqpsPort = portOrOff('--amqps-port', values['amqps-port']);
   const busUrl = values.bus ?? 'memory://';
   try {
     engineScheme('bus', busUrl);
@@ -133,6 +140,8 @@ export async function run(args: string[]): Promise<number> {
     pages,
     port,
     host,
+    ...(amqpPort === undefined ? {} : { amqpPort }),
+    ...(amqpsPort === undefined ? {} : { amqpsPort }),
     busUrl,
     storeUrl,
     dataDir: resolve(values.data ?? process.env.HUBBUB_DATA_DIR ?? '.data'),
@@ -164,10 +173,35 @@ export async function run(args: string[]): Promise<number> {
         ? `  Page:    ${system.url}/\n`
         : '';
   process.stdout.write(
-    `${lines.join('\n')}\n\n${page}  Hubs:    ${system.url}/client/?hub=<hub>\n  Bus API: ${system.url}/bus  (hubbub send <queue> '<json>' sends here; key ${system.keys.bus.name}=${system.keys.bus.key})\n  Store:   ${system.url}/store  (${storeUrl.replace(/^(\w+:\/\/[^:/@]+):[^@/]*@/, '$1:***@')}; master key ${system.keys.store})\n\nSignalR: ${system.connectionString}\n\n`,
+    `${lines.join('\n')}\n\n${page}  Hubs:    ${system.url}/client/?hub=<hub>\n  Bus API: ${system.url}/bus  (hubbub send <queue> '<json>' sends here; key ${system.keys.bus.name}=${system.keys.bus.key})\n  Store:   ${system.url}/store  (${storeUrl.replace(/^(\w+:\/\/[^:/@]+):[^@/]*@/, '$1:***@')}; master key ${system.keys.store})\n\nSignalR: ${system.connectionString}\n${amqpLines(system)}\n`,
   );
   // The hubbub commands find this server through <data>/running.json.
   return runUntilSignal(system, 'Press Ctrl-C to stop.\n');
+}
+
+/** A port number, `off` (false), or undefined when the flag is absent. */
+function portOrOff(flag: string, text: string | undefined): number | false | undefined {
+  if (text === undefined) return undefined;
+  if (text === 'off') return false;
+  const n = Number(text);
+  if (text === '' || !Number.isInteger(n) || n < 0 || n > 65_535) {
+    throw new UsageError(`${flag}: '${text}' is neither a port number nor off.`);
+  }
+  return n;
+}
+
+/** The @azure/service-bus SDK's connection strings, as the banner prints them. */
+export function amqpLines(system: {
+  amqpConnectionString: string | undefined;
+  amqpsConnectionString: string | undefined;
+  caPath: string | undefined;
+}): string {
+  let text = '';
+  if (system.amqpConnectionString !== undefined) text += `Service Bus (AMQP): ${system.amqpConnectionString}\n`;
+  if (system.amqpsConnectionString !== undefined) {
+    text += `Service Bus (AMQPS, the 1.x SDK too): ${system.amqpsConnectionString}\n  with NODE_EXTRA_CA_CERTS=${system.caPath}\n`;
+  }
+  return text;
 }
 
 function isLoopback(host: string): boolean {
