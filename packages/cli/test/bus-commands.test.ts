@@ -360,22 +360,3 @@ describe('bus CLI commands: usage errors, direct file:// access, and `hubbub bus
     assert.match(bus.stdout(), /Received SIGTERM: draining[\s\S]*Ctrl-C again to stop at once[\s\S]*\nStopped\.\n$/);
   });
 });
-
-describe('one CLI style', () => {
-  it('--version prints the version; an unknown command or option is a coded error in the CLI’s words', async () => {
-    const version = await hubbub(['--version']);
-    assert.equal(version.code, 0);
-    assert.match(version.stdout, /^hubbub \d+\.\d+\.\d+ \(Node\.js v\d+/);
-    const unknown = await hubbub(['frobnicate']);
-    assert.equal(unknown.code, 2);
-    assert.match(unknown.stderr, /unknown command 'frobnicate': the commands are .*\bsend\b.*\[CLI_UNKNOWN_COMMAND\]/);
-    const option = await hubbub(['send', 'q', 'x', '--bogus']);
-    assert.equal(option.code, 1);
-    assert.match(
-      option.stderr,
-      /^hubbub: unknown option '--bogus': this command takes --url, .* \(see --help\) \[CLI_USAGE\]\n$/,
-    );
-    const value = await hubbub(['peek', 'q', '--count']);
-    assert.match(value.stderr, /^hubbub: --count needs a value: --count VALUE \[CLI_USAGE\]\n$/);
-  });
-});
