@@ -75,7 +75,7 @@ describe('hubbub functions runs the seed sample', () => {
     try {
       await send(url, seedMessage);
       await waitFor(() => received.length === 1, { what: 'the notify message' });
-      assert.deepEqual(received, [seedMessage]);
+      assert.deepEqual(received, [JSON.stringify(seedMessage)], 'the body as a string, as the seed passes it on');
     } finally {
       await connection.stop();
     }

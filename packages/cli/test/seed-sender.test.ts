@@ -3,20 +3,32 @@
  * connection string and queue name edited) against `hubbub functions examples/seed-live-location`,
  * over AMQPS on 5671 with the local CA trusted; and the same send written with 7.9.x. The script
  * exits 0 even when it fails, so the test waits for the message where the seed expects it: through
- * the `message` function to the official SignalR client on target `notify`. The command listens on
+ * the `message` function to the official SignalR client on target `notify`, and to the seed's own
+ * `chat.js` (read from `../shared/seeds/sample/`, not copied) in headless Chromium. The command listens on
  * a loopback address of its own, as the 1.x SDK fixes the port.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from '@hubbub/kernel';
-import { hubbub, type Running, runSdkScript, sdk7Sender, seedSampleSkipReason, seedSender } from '@hubbub/test-kit';
+import {
+  browserSkipReason,
+  hubbub,
+  launchBrowser,
+  type Running,
+  runSdkScript,
+  sdk7Sender,
+  seedSampleDir,
+  seedSampleSkipReason,
+  seedSender,
+} from '@hubbub/test-kit';
 import * as signalR from '@microsoft/signalr';
 
 const example = fileURLToPath(new URL('../../../examples/seed-live-location', import.meta.url));
+const artifacts = fileURLToPath(new URL('../../../test-artifacts/', import.meta.url));
 const skip = seedSampleSkipReason();
 if (skip !== undefined && process.env.CI === 'true') throw new Error(`CI=true and ${skip}`);
 const host = `127.${1 + Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 256)}.${2 + Math.floor(Math.random() * 250)}`;
@@ -67,7 +79,7 @@ describe("the seed's sendToQueue.js against hubbub functions", { skip: skip ?? f
     const run = await runSdkScript({ sdk: 1, source: seedSender(amqps, 'locations'), caPath });
     assert.doesNotMatch(run.stdout, /Error occurred/, run.stdout);
     await waitFor(() => received.length === 1, { what: `the notify message (script said: ${run.stdout})` });
-    assert.deepEqual(received, [location]);
+    assert.deepEqual(received, [JSON.stringify(location)]);
   });
 
   it('passes the same send written with 7.9.x', async () => {
@@ -75,6 +87,45 @@ describe("the seed's sendToQueue.js against hubbub functions", { skip: skip ?? f
     const run = await runSdkScript({ sdk: 7, source: sdk7Sender(), args: [amqps, 'locations'], caPath });
     assert.equal(run.code, 0, run.stdout);
     await waitFor(() => received.length === 1, { what: 'the notify message' });
-    assert.deepEqual(received, [location]);
+    assert.deepEqual(received, [JSON.stringify(location)]);
+  });
+
+  it("shows the 1.x send on the seed's own chat.js, verbatim, in headless Chromium", {
+    skip: browserSkipReason(),
+  }, async () => {
+    const browser = await launchBrowser();
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (err) => errors.push(err.message));
+      // chat.js is read where the seed lies and served as is; the page around it holds what it needs.
+      await page.route(`${url}/seed/`, (route) =>
+        route.fulfill({
+          contentType: 'text/html; charset=utf-8',
+          body: '<!doctype html><p id="status">connected</p><ul id="messagesList"></ul><script src="/vendor/signalr.min.js"></script><script src="/seed/chat.js"></script>',
+        }),
+      );
+      await page.route(`${url}/seed/chat.js`, (route) =>
+        route.fulfill({
+          contentType: 'text/javascript; charset=utf-8',
+          body: readFileSync(join(seedSampleDir, 'chat.js')),
+        }),
+      );
+      // chat.js is written for http://localhost:7071; send that origin to this test's server.
+      await page.route('http://localhost:7071/**', (route) =>
+        route.continue({ url: route.request().url().replace('http://localhost:7071', url) }),
+      );
+      await page.goto(`${url}/seed/`);
+      await page.locator('#status').waitFor({ state: 'visible', timeout: 10_000 });
+      const run = await runSdkScript({ sdk: 1, source: seedSender(amqps, 'locations'), caPath });
+      assert.doesNotMatch(run.stdout, /Error occurred/, run.stdout);
+      await page.waitForFunction("document.querySelectorAll('#messagesList li').length === 1");
+      assert.deepEqual(await page.locator('#messagesList li').allTextContents(), [JSON.stringify(location)]);
+      assert.deepEqual(errors, []);
+      mkdirSync(artifacts, { recursive: true });
+      await page.screenshot({ path: `${artifacts}seed-chat-js.png` });
+    } finally {
+      await browser.close();
+    }
   });
 });

@@ -1,5 +1,6 @@
 // message: triggered by the Service Bus queue; passes each message on to the SignalR hub "chat",
-// target "notify", for every connected client.
+// target "notify", for every connected client — as the seed's Message.cs does, which binds the
+// queue message as a string: the body's text, so the seed's chat.js (message.replace(…)) shows it.
 const { app, output } = require('@azure/functions');
 
 const signalR = output.generic({
@@ -15,6 +16,12 @@ app.serviceBusQueue('message', {
   extraOutputs: [signalR],
   handler: async (message, context) => {
     context.log('Service Bus queue message', message);
-    context.extraOutputs.set(signalR, { target: 'notify', arguments: [message] });
+    const text =
+      typeof message === 'string'
+        ? message
+        : Buffer.isBuffer(message)
+          ? message.toString('utf8')
+          : JSON.stringify(message);
+    context.extraOutputs.set(signalR, { target: 'notify', arguments: [text] });
   },
 });
