@@ -423,9 +423,10 @@ async function main() {
     const placing = placed.phase;
     const accepted = [...warmup.accepted, ...placed.accepted];
     const systemLoad = await server.call('profileStop', flags.profile === undefined ? {} : { file: flags.profile });
-    const api = { ...placing, system: systemLoad };
+    // CPU per order is what the machine's other load does not change much (the rates above it does).
+    const api = { ...placing, system: systemLoad, cpuMsPerOrder: r3(systemLoad.cpuMs / Math.max(placing.accepted, 1)) };
     log(
-      `api: ${api.accepted} accepted in ${api.seconds} s = ${api.acceptedPerSecond}/s (p50 ${api.latencyMs.p50} ms, p99 ${api.latencyMs.p99} ms); refused ${JSON.stringify(api.refused)}, errors ${api.errors}; system main thread busy ${api.system.mainThreadBusyPercent}%, CPU ${api.system.cpuPercent}%`,
+      `api: ${api.accepted} accepted in ${api.seconds} s = ${api.acceptedPerSecond}/s (p50 ${api.latencyMs.p50} ms, p99 ${api.latencyMs.p99} ms); refused ${JSON.stringify(api.refused)}, errors ${api.errors}; system main thread busy ${api.system.mainThreadBusyPercent}%, CPU ${api.system.cpuPercent}% (${api.cpuMsPerOrder} ms per order)`,
     );
     const drained = await drain(server);
     const processedPerSecond = Math.round(api.accepted / (api.seconds + drained.seconds));
@@ -445,7 +446,7 @@ async function main() {
       120_000,
     );
     log(
-      `store: ${store.written} inserted in ${store.seconds} s = ${store.perSecond}/s (p99 ${store.latencyMs.p99} ms)`,
+      `store: ${store.written} inserted in ${store.seconds} s = ${store.perSecond}/s (p99 ${store.latencyMs.p99} ms; ${store.cpuMsPerOrder} ms CPU each)`,
     );
 
     // 3. Status on the page at a steady rate: the customers' pages in their orders' groups.
@@ -480,10 +481,11 @@ async function main() {
       ...(await transitions(apiChanges, restaurant.token, watchers, warm)),
       system: {} as object,
     };
-    statusApi.system = await server.call(
+    const statusLoad = await server.call(
       'profileStop',
       flags['profile-status'] === undefined ? {} : { file: flags['profile-status'] },
     );
+    statusApi.system = { ...statusLoad, cpuMsPerChange: r3(statusLoad.cpuMs / Math.max(apiChanges.length, 1)) };
     log(
       `status via API: p50 ${statusApi.latencyMs.p50} ms, p99 ${statusApi.latencyMs.p99} ms, max ${statusApi.latencyMs.max} ms; missing ${statusApi.missing}`,
     );
@@ -516,6 +518,7 @@ async function main() {
           ...store,
         },
         ratioApiVsStore: ratio(api.acceptedPerSecond, store.perSecond),
+        cpuRatioApiVsStore: ratio(api.cpuMsPerOrder, store.cpuMsPerOrder),
       },
       status: {
         customers: watchers.size,

@@ -46,6 +46,8 @@ export type ServerApi = {
     seconds: number;
     perSecond: number;
     latencyMs: Quantiles;
+    /** CPU time of this process per document written (this process's other work included). */
+    cpuMsPerOrder: number;
   }>;
   /** `orderStatus` sent straight to each order's group, the k-th at `t0 + k / rate` (hub send, no API). */
   directSend(args: { sends: { orderId: string; status: string }[]; t0: number; rate: number }): Promise<{
@@ -59,6 +61,8 @@ export type ServerApi = {
   profileStop(args: { file?: string }): Promise<{
     mainThreadBusyPercent: number;
     cpuPercent: number;
+    /** CPU time of the system process in the window, ms. */
+    cpuMs: number;
     /** PGlite statements in the window (with `sql`), most frequent first. */
     sql?: { statement: string; count: number; totalMs: number }[];
   }>;
@@ -153,6 +157,7 @@ serveIpc<ServerApi>({
     const latencies: number[] = [];
     let next = 0;
     let failed = 0;
+    const cpu = process.cpuUsage();
     const began = now();
     const deadline = began + seconds * 1000;
     let last = began;
@@ -192,7 +197,9 @@ serveIpc<ServerApi>({
       }),
     );
     const secondsTaken = (last - began) / 1000;
+    const used = process.cpuUsage(cpu);
     return {
+      cpuMsPerOrder: r3((used.user + used.system) / 1000 / Math.max(latencies.length, 1)),
       written: latencies.length,
       failed,
       seconds: r3(secondsTaken),
@@ -266,6 +273,7 @@ serveIpc<ServerApi>({
       ...(sql === undefined ? {} : { sql }),
       mainThreadBusyPercent: Math.round(elu.utilization * 1000) / 10,
       cpuPercent: Math.round(((cpu.user + cpu.system) / wallUs) * 1000) / 10,
+      cpuMs: Math.round((cpu.user + cpu.system) / 1000),
     };
   },
 
