@@ -54,23 +54,26 @@ export function useLiveOrder(orderId: string, enabled: boolean, handlers: LiveHa
     });
     let stopped = false;
     let retry: ReturnType<typeof setTimeout> | undefined;
+    let failures = 0;
+    // A just-placed order is not written for a moment (its negotiate answers 404): try again soon, then every 5 s.
+    const later = () => {
+      if (stopped) return;
+      failures += 1;
+      setState(failures > 2 ? 'offline' : 'connecting');
+      retry = setTimeout(start, Math.min(5000, 250 * 2 ** failures));
+    };
     const start = async () => {
       try {
-        setState('connecting');
+        if (failures > 2) setState('connecting');
         await connection.start();
+        failures = 0;
         setState('live');
         on().onConnected();
       } catch {
-        if (stopped) return;
-        setState('offline');
-        retry = setTimeout(start, 3000);
+        later();
       }
     };
-    connection.onclose(() => {
-      if (stopped) return;
-      setState('offline');
-      retry = setTimeout(start, 3000);
-    });
+    connection.onclose(later);
     void start();
     return () => {
       stopped = true;
