@@ -27,6 +27,7 @@ import {
 } from '@hubbub/delivery';
 import { silentLogger } from '@hubbub/kernel';
 import { type RunningSystem, startSystem } from '@hubbub/system';
+import pg from 'pg';
 import { serveIpc } from '../lib/ipc.ts';
 import { now, orderRequest, type Quantiles, quantiles, RESTAURANT, r3, type StoreKind } from './common.ts';
 
@@ -74,6 +75,8 @@ if (process.send === undefined) throw new Error('This script is started by bench
 let system: RunningSystem | undefined;
 let dataDir: string | undefined;
 let storeKind: StoreKind = 'pglite';
+let postgres: string | undefined;
+const schema = `bench_orders_${process.pid}`;
 let restaurantDoc: Restaurant | undefined;
 let window: { elu: ReturnType<typeof performance.eventLoopUtilization>; cpu: NodeJS.CpuUsage; at: number } | undefined;
 let inspector: Session | undefined;
@@ -103,12 +106,13 @@ const running = (): RunningSystem => {
 serveIpc<ServerApi>({
   start: async ({ store, customers, postgresUrl }) => {
     storeKind = store;
+    postgres = postgresUrl;
     dataDir = mkdtempSync(join(tmpdir(), 'hubbub-bench-orders-'));
     let api: DeliveryApi | undefined;
     system = await startSystem({
       port: 0,
       dataDir,
-      ...(store === 'postgres' ? { storeUrl: `${postgresUrl}?schema=bench_orders_${process.pid}` } : {}),
+      ...(store === 'postgres' ? { storeUrl: `${postgresUrl}?schema=${schema}` } : {}),
       app: { dir: deliveryApp.functionsDir, queues: deliveryApp.queues },
       pages: deliveryApp.webFiles,
       parts: [(context) => (api = deliveryApiPart()(context))],
@@ -278,12 +282,13 @@ serveIpc<ServerApi>({
   },
 
   exit: async () => {
-    if (storeKind === 'postgres')
-      await system?.store
-        .database('delivery')
-        .delete()
-        .catch(() => undefined);
     await system?.close().catch(() => undefined);
+    if (storeKind === 'postgres' && postgres !== undefined) {
+      // The run's schema and everything in it (the delivery, push and other databases).
+      const client = new pg.Client({ connectionString: postgres });
+      await client.connect();
+      await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).finally(() => client.end());
+    }
     if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true });
     setTimeout(() => process.exit(0), 10);
     return null;
