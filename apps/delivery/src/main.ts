@@ -80,6 +80,11 @@ async function main(args: string[]): Promise<number> {
     system.pushConnectionString === undefined
       ? '  Push:     off\n'
       : `  Push:     ${system.pushConnectionString}\n            hub ${system.pushHubName} (Notification Hubs SDK; trust NODE_EXTRA_CA_CERTS=${system.pushCaPath})\n            VAPID public key at ${system.url}/push/vapid-public-key\n`;
+  const serviceBus =
+    (system.amqpConnectionString === undefined ? '' : `  Service Bus SDK: ${system.amqpConnectionString}\n`) +
+    (system.amqpsConnectionString === undefined
+      ? ''
+      : `            over TLS (the 1.x SDK too): ${system.amqpsConnectionString}\n            trust NODE_EXTRA_CA_CERTS=${system.caPath}\n`);
   const closing = {
     ...system,
     async close() {
@@ -90,7 +95,7 @@ async function main(args: string[]): Promise<number> {
   };
   return runUntilSignal(
     closing,
-    `Hubbub delivery is running.\n\n  Open ${system.url}/ in a browser${ui ? ' to order' : ` (the web app is not built: npm run build:ui -w apps/delivery)`}, or track an order (links valid 24 h):\n${orders}\n\n  REST API: ${system.url}/api/v1/…  (OpenAPI: ${system.url}/api/openapi.json)\n  Demo accounts, password ${demoPassword}:\n${accountLines}\n\n  Couriers: ${simulate ? 'simulated, looping' : 'not simulated (--no-simulate)'}\n  Bus API:  ${system.url}/bus   key ${bus.name}=${bus.key} (HUBBUB_BUS_KEY)\n            npx hubbub send locations '{"orderid":"1001","lat":47.61,"longitude":-122.32}'\n            npx hubbub ls   (the hubbub commands find this server through ${flags.dataDir}/running.json)\n  Store:    ${system.url}/store   master key ${system.keys.store} (HUBBUB_STORE_KEY)\n  SignalR:  ${system.connectionString}\n${push}  Demo:     ${system.url}/demo\n  Data:     ${flags.dataDir}\n\nPress Ctrl-C to stop.\n`,
+    `Hubbub delivery is running.\n\n  Open ${system.url}/ in a browser${ui ? ' to order' : ` (the web app is not built: npm run build:ui -w apps/delivery)`}, or track an order (links valid 24 h):\n${orders}\n\n  REST API: ${system.url}/api/v1/…  (OpenAPI: ${system.url}/api/openapi.json)\n  Demo accounts, password ${demoPassword}:\n${accountLines}\n\n  Couriers: ${simulate ? 'simulated, looping' : 'not simulated (--no-simulate)'}\n  Bus API:  ${system.url}/bus   key ${bus.name}=${bus.key} (HUBBUB_BUS_KEY)\n            npx hubbub send locations '{"orderid":"1001","lat":47.61,"longitude":-122.32}'\n            npx hubbub ls   (the hubbub commands find this server through ${flags.dataDir}/running.json)\n  Store:    ${system.url}/store   master key ${system.keys.store} (HUBBUB_STORE_KEY)\n  SignalR:  ${system.connectionString}\n${serviceBus}${push}  Demo:     ${system.url}/demo\n  Data:     ${flags.dataDir}\n\nPress Ctrl-C to stop.\n`,
   );
 }
 

@@ -40,6 +40,11 @@ describe('finding the running system', () => {
         'the banner has the connection string',
       );
       assert.match(run.stdout(), /RootManageSharedAccessKey=/, 'and the bus key');
+      assert.match(
+        run.stdout(),
+        /Service Bus: {3}Endpoint=sb:\/\/127\.0\.0\.1:\d+;SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=\S+;UseDevelopmentEmulator=true\n {2}over TLS: {6}Endpoint=sb:\/\/127\.0\.0\.1:\d+\/;/,
+        "and the Service Bus SDK's connection strings",
+      );
 
       const env = { ...clean, HUBBUB_DATA_DIR: data };
       // From another directory, with the data directory named by the variable and by the flag.

@@ -64,6 +64,10 @@ export async function run(args: string[]): Promise<number> {
       `  Bus API:       ${system.url}/bus   key ${system.keys.bus.name}=${system.keys.bus.key} (HUBBUB_BUS_KEY)\n` +
       `  Store API:     ${system.url}/store   master key ${system.keys.store} (HUBBUB_STORE_KEY)\n` +
       `  SignalR:       ${system.connectionString}\n` +
+      (system.amqpConnectionString === undefined ? '' : `  Service Bus:   ${system.amqpConnectionString}\n`) +
+      (system.amqpsConnectionString === undefined
+        ? ''
+        : `  over TLS:      ${system.amqpsConnectionString}\n                 (the 1.x SDK too; trust NODE_EXTRA_CA_CERTS=${system.caPath})\n`) +
       (system.pushConnectionString === undefined
         ? '  Push:          off\n'
         : `  Push:          ${system.pushConnectionString}\n` +
