@@ -8,18 +8,35 @@
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ran, runScript } from './processes.ts';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-/** The seed's sample folder, beside the repository. */
-export const seedSampleDir = join(root, '..', 'shared', 'seeds', 'sample');
+
+/**
+ * The seed's sample folder, where it lies: `$HUBBUB_SEED_SAMPLE_DIR`, else `shared/seeds/sample` beside
+ * the repository or beside any folder above it (a clone elsewhere on the same machine finds it too).
+ */
+export const seedSampleDir = findSeedSample();
+
+function findSeedSample(): string {
+  const given = process.env.HUBBUB_SEED_SAMPLE_DIR;
+  if (given !== undefined && given !== '') return given;
+  const beside = join(root, '..', 'shared', 'seeds', 'sample');
+  for (let dir = join(root, '..'); ; dir = dirname(dir)) {
+    const candidate = join(dir, 'shared', 'seeds', 'sample');
+    if (existsSync(join(candidate, 'sendToQueue.js'))) return candidate;
+    if (dirname(dir) === dir) return beside;
+  }
+}
 const modules = { 1: join(root, 'node_modules', 'azure-sb-1'), 7: join(root, 'node_modules', '@azure', 'service-bus') };
 
 /** Why the seed's sample cannot be run here (undefined: it can); under `CI=true` the caller fails instead. */
 export function seedSampleSkipReason(): string | undefined {
-  if (!existsSync(join(seedSampleDir, 'sendToQueue.js'))) return `the seed's sample is not at ${seedSampleDir}`;
+  if (!existsSync(join(seedSampleDir, 'sendToQueue.js'))) {
+    return `the seed's sample is not at ${seedSampleDir} (set HUBBUB_SEED_SAMPLE_DIR to the folder holding sendToQueue.js and chat.js)`;
+  }
   if (!existsSync(join(modules[1], 'package.json'))) return 'the 1.x SDK (azure-sb-1) is not installed: npm install';
   return undefined;
 }
