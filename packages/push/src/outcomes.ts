@@ -259,7 +259,12 @@ export class OutcomeLedger {
     if (held === undefined) return Promise.resolve();
     if (held.writing !== undefined) return held.writing.catch(() => {});
     held.timer.cancel();
-    held.writing = this.#store.create(held.record).then(
+    // Written only when absent: with a queue shared by several processes another may have run
+    // the fan-out and written the record from its job meanwhile (this is the slow path: a read).
+    const write = async () => {
+      if ((await this.#store.get(id)) === undefined) await this.#store.create(held.record);
+    };
+    held.writing = write().then(
       () => this.#held.delete(id),
       () => {
         // Tried again later; the job's own write creates it meanwhile if need be.

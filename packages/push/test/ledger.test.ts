@@ -147,6 +147,24 @@ describe('outcome ledger: after a crash', () => {
     );
   });
 
+  it('a late held record does not overwrite the record another process wrote from the job', async () => {
+    const store = new MemoryOutcomeStore();
+    const clock = new ManualClock(5_000);
+    const accepting = new OutcomeLedger(store, { retentionMs: 60_000, clock, holdMs: 1_000 });
+    const running = new OutcomeLedger(store, { retentionMs: 60_000, clock });
+    await accepting.create(init);
+    const tally = new Tally();
+    tally.plan('fcmv1');
+    tally.add('fcmv1', 'success');
+    assert.equal(
+      (await running.record('n-1', tally, { key: 'n-1/fanout', fannedOut: true, init }))?.state,
+      'Completed',
+    );
+    clock.advance(1_000); // the accepting process's hold ends
+    await accepting.close();
+    assert.equal((await store.get('n-1'))?.state, 'Completed');
+  });
+
   it('a job run again after its write counts once', async () => {
     const store = new MemoryOutcomeStore();
     const ledger = new OutcomeLedger(store, { retentionMs: 60_000, clock: new ManualClock(5_000) });
