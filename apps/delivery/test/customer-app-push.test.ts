@@ -168,6 +168,14 @@ describe('customer app notifications in headless Chromium', { skip }, () => {
       [['Order accepted', `order-${orderId}`]],
     );
     await page.screenshot({ path: join(artifactsDir, 'app-push-on.png'), fullPage: true, animations: 'disabled' });
+
+    // The account page turns them off: the installation is gone.
+    await page.goto(`${system.url}/app/#/account`);
+    await page.locator('.push-card[data-state="on"]').waitFor();
+    await page.getByRole('button', { name: 'Turn off' }).click();
+    await page.locator('.push-card[data-state="off"]').waitFor();
+    const after = await system.push!.listInstallations({ tag: customerTag(customer.account.id) });
+    assert.equal(after.installations.length, 0);
     assert.deepEqual(problems, []);
     await context.close();
   });

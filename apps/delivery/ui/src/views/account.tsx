@@ -29,7 +29,7 @@ export function AccountView() {
           Sign out
         </button>
       </div>
-      <PushOptIn />
+      <PushOptIn offer />
     </section>
   );
 }

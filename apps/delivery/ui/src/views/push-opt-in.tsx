@@ -4,7 +4,8 @@ import { pushModule } from '../push.ts';
 
 type State = 'checking' | 'unsupported' | 'off' | 'on' | 'busy' | 'denied' | 'failed';
 
-export function PushOptIn() {
+/** `offer`: also offer to turn them off (the account page). */
+export function PushOptIn({ offer = false }: { offer?: boolean }) {
   const [state, setState] = useState<State>('checking');
   const [message, setMessage] = useState('');
   useEffect(() => {
@@ -27,11 +28,28 @@ export function PushOptIn() {
       setState(code === 'denied' ? 'denied' : 'failed');
     }
   };
+  const disable = async () => {
+    setState('busy');
+    try {
+      await (await pushModule()).disablePush();
+      setState('off');
+    } catch (err) {
+      setMessage(err instanceof Error ? err.message : String(err));
+      setState('failed');
+    }
+  };
   return (
     <div class="card push-card" data-state={state}>
       <h2>Updates on this device</h2>
       {state === 'on' ? (
-        <p class="muted">You'll get a notification when your order is accepted, picked up and delivered.</p>
+        <>
+          <p class="muted">You'll get a notification when your order is accepted, picked up and delivered.</p>
+          {offer && (
+            <button class="button wide" type="button" onClick={disable}>
+              Turn off
+            </button>
+          )}
+        </>
       ) : (
         <>
           <p class="muted">Get a notification when your order moves, even with this page closed.</p>

@@ -91,8 +91,8 @@ export function RestaurantView({ id }: { id: string }) {
                   <p class="muted">{item.description}</p>
                   <span class="price">{money(item.priceCents, restaurant.currency)}</span>
                 </div>
-                {!item.available ? (
-                  <span class="badge">Sold out</span>
+                {!item.available || !restaurant.open ? (
+                  <span class="badge">{restaurant.open ? 'Sold out' : 'Closed'}</span>
                 ) : q === 0 ? (
                   <button
                     class="button add"
