@@ -81,7 +81,15 @@ const children = new Children(
 // ---- HTTP ---------------------------------------------------------------------------------------
 
 let base = '';
-const agent = new Agent({ keepAlive: true, maxSockets: 1024 });
+let agent = new Agent({ keepAlive: true, maxSockets: 1024 });
+/**
+ * New connections for a phase: a keep-alive socket left idle past the server's keep-alive timeout
+ * (5 s) is closed by the server, and a request sent on it as it closes fails with ECONNRESET.
+ */
+function freshConnections(): void {
+  agent.destroy();
+  agent = new Agent({ keepAlive: true, maxSockets: 1024 });
+}
 
 interface Reply {
   status: number;
@@ -156,6 +164,7 @@ interface Placed {
 
 /** Orders at full speed: `concurrency` clients, each placing the next order as soon as the last is answered. */
 async function placeOrders(customers: Customer[], runTag: string, limits: { count: number; seconds: number }) {
+  freshConnections();
   const accepted: Placed[] = [];
   const latencies: number[] = [];
   const refused: number[] = [];
@@ -315,6 +324,7 @@ async function collect(
 
 /** The restaurant moves each order through the API, the k-th change at `t0 + k / rate` (open loop). */
 async function transitions(changes: Change[], restaurantToken: string, watchers: Map<string, Watcher>, warm: number) {
+  freshConnections();
   const t0 = now() + 100;
   const requestMs: number[] = [];
   const refused: number[] = [];
