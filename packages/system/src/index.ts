@@ -7,6 +7,7 @@
 
 /** The store's HTTP API and request signing, for the `hubbub store` command (the CLI reaches the store through here). */
 export { createStoreHttpHandler, type SignInput, type Store, signRequest } from '@hubbub/store';
+export { type BusAmqp, type BusAmqpOptions, startBusAmqp } from './amqp-part.ts';
 export { parseCommandArgs, UsageError } from './args.ts';
 export {
   type BusBridge,

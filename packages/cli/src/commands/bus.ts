@@ -1,5 +1,6 @@
 /**
- * `hubbub bus`: runs the bus and its HTTP API alone.
+ * `hubbub bus`: runs the bus alone, with its HTTP API and its AMQP front for the `@azure/service-bus`
+ * SDK (AMQP, and AMQPS for the 1.x SDK too).
  * @module
  */
 import { mkdirSync } from 'node:fs';
@@ -12,6 +13,7 @@ import {
   loadKeys,
   parseCommandArgs,
   runUntilSignal,
+  startBusAmqp,
   UsageError,
 } from '@hubbub/system';
 import { parseKey } from '../bus-client.ts';
@@ -28,9 +30,13 @@ const help = `Usage: hubbub bus [options]
   --key NAME=KEY     shared access key clients must sign with (repeatable; default $HUBBUB_BUS_KEYS,
                      "name=key;name2=key2"); required with a --host beyond loopback. Without one,
                      a key is generated into <data>/keys.json on first start and printed.
-  --data DIR         where that key lives (default $HUBBUB_DATA_DIR or .data)
+  --data DIR         where that key and the local CA (tls/ca.pem) live (default $HUBBUB_DATA_DIR or .data)
+  --amqp-port N      the @azure/service-bus SDK's AMQP port (default 5673, 0 with --port 0; off)
+  --amqps-port N     its AMQPS port, the only one the 1.x SDK reaches (default 5671, 0 with --port 0;
+                     off); clients trust <data>/tls/ca.pem with NODE_EXTRA_CA_CERTS
 
-Prints {"listening":"http://host:port/bus"} when ready; stops on SIGINT / SIGTERM ("Stopped.").
+Prints {"listening":"http://host:port/bus"} when ready, then the SDK's connection strings; stops on
+SIGINT / SIGTERM ("Stopped.").
 `;
 
 export async function run(args: string[]): Promise<number> {
@@ -44,6 +50,8 @@ export async function run(args: string[]): Promise<number> {
       'base-path': { type: 'string' },
       key: { type: 'string', multiple: true },
       data: { type: 'string' },
+      'amqp-port': { type: 'string' },
+      'amqps-port': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     false,
@@ -57,15 +65,17 @@ export async function run(args: string[]): Promise<number> {
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new UsageError(`--port must be 0…65535, got '${portText}'`);
   const host = values.host ?? '127.0.0.1';
+  const amqpPort = portOrOff('--amqp-port', values['amqp-port']) ?? (port === 0 ? 0 : 5673);
+  const amqpsPort = portOrOff('--amqps-port', values['amqps-port']) ?? (port === 0 ? 0 : 5671);
+  const dataDir = values.data ?? process.env.HUBBUB_DATA_DIR ?? '.data';
   const basePath = values['base-path'] ?? '/bus';
   if (basePath !== '' && !basePath.startsWith('/')) throw new UsageError("--base-path must start with '/'");
   const keyTexts = values.key ?? (process.env.HUBBUB_BUS_KEYS ?? '').split(';').filter((s) => s !== '');
   const keys: SasKey[] = keyTexts.map(parseKey);
   if (keys.length === 0) {
-    if (!['127.0.0.1', 'localhost', '::1'].includes(host)) {
+    if (!(host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host))) {
       throw new UsageError(`--host ${host} makes the bus reachable from other machines: give its keys with --key`);
     }
-    const dataDir = values.data ?? process.env.HUBBUB_DATA_DIR ?? '.data';
     mkdirSync(dataDir, { recursive: true });
     keys.push(loadKeys(dataDir, {}, []).bus);
   }
@@ -97,18 +107,56 @@ export async function run(args: string[]): Promise<number> {
   }
   const address = server.address() as AddressInfo;
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  let amqp: Awaited<ReturnType<typeof startBusAmqp>> | undefined;
+  if (amqpPort !== false) {
+    try {
+      amqp = await startBusAmqp({
+        bus,
+        keys,
+        host,
+        port: amqpPort,
+        amqpsPort,
+        dataDir,
+        logger: logger.child({ part: 'bus-amqp' }),
+      });
+    } catch (err) {
+      await closeHttpServer(server);
+      await bus.close();
+      throw err;
+    }
+  }
   process.stdout.write(`${JSON.stringify({ listening: `http://${shownHost}:${address.port}${basePath}` })}\n`);
   if (values.key === undefined && process.env.HUBBUB_BUS_KEYS === undefined) {
     process.stdout.write(`Bus key: ${keys[0]!.name}=${keys[0]!.key}  (hubbub send --key, or $HUBBUB_BUS_KEY)\n`);
+  }
+  if (amqp !== undefined) {
+    process.stdout.write(`Service Bus (AMQP): ${amqp.connectionString}\n`);
+    if (amqp.amqpsConnectionString !== undefined) {
+      process.stdout.write(
+        `Service Bus (AMQPS, the 1.x SDK too): ${amqp.amqpsConnectionString}\n  with NODE_EXTRA_CA_CERTS=${amqp.caPath}\n`,
+      );
+    }
   }
 
   return runUntilSignal(
     {
       async close() {
+        await amqp?.close();
         await closeHttpServer(server);
         await bus.close();
       },
     },
     'Press Ctrl-C to stop.\n',
   );
+}
+
+/** A port number, `off` (false), or undefined when the flag is absent. */
+function portOrOff(flag: string, text: string | undefined): number | false | undefined {
+  if (text === undefined) return undefined;
+  if (text === 'off') return false;
+  const n = Number(text);
+  if (text === '' || !Number.isInteger(n) || n < 0 || n > 65_535) {
+    throw new UsageError(`${flag}: '${text}' is neither a port number nor off.`);
+  }
+  return n;
 }
