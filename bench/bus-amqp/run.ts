@@ -1,23 +1,31 @@
 // bus-amqp: send → receive → complete through Hubbub's AMQP front with the official
-// @azure/service-bus SDK, beside the same workload over Hubbub's HTTP API and beside RabbitMQ's
-// AMQP 1.0 (driven by rhea) when the machine's RabbitMQ speaks it, in one run. Prints JSON.
-//   node --import tsx bench/bus-amqp/run.ts [--count 20000] [--http-count 2000] [--batch 100]
-//        [--senders 4] [--concurrency 200] [--engine file] [--only sdk,http,rabbitmq]
-//        [--receiver stream|batch]   (subscribe, or receiveMessages(concurrency) + concurrent completes)
-// Throughput = messages / (first send → last completion); latency = a message's send → its receipt.
-// Bounded: each contender stops after --seconds (default 20) whether or not it finished.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+// @azure/service-bus SDK (N client processes, each on its own queue, against one server), beside
+// the same workload over Hubbub's HTTP API and beside RabbitMQ's AMQP 1.0 (driven by rhea: send →
+// receive → accept on a durable queue, durable messages) in one run. Prints JSON.
+//   node --import tsx --conditions=source bench/bus-amqp/run.ts [--count 20000] [--http-count 2000]
+//        [--batch 100] [--senders 4] [--concurrency 200] [--clients 1,2,4] [--engine file]
+//        [--only sdk,http,rabbitmq] [--receiver stream|batch] [--seconds 8] [--body-bytes 100]
+// --clients: one SDK run per N, each with a fresh server; --count is split over the N processes,
+// --senders and --concurrency are per process. --receiver stream: subscribe with auto-complete;
+// batch: receiveMessages(concurrency) + concurrent completes.
+// Throughput = messages / (first send → last receipt; for RabbitMQ, → last receipt and last
+// confirm); latency = a message's send → its receipt. Each contender stops after --seconds whether
+// or not it finished. Server CPU = the server process's CPU time over the run's wall time (100 % =
+// one core) and per message; for RabbitMQ, its beam.smp process read from /proc.
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
-import { loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ServiceBusClient } from '@azure/service-bus';
 import { createBusHttpHandler, createSasToken, openBus } from '@hubbub/bus';
 import { createAmqpFront } from '@hubbub/bus-amqp';
+import { Children, withTimeout } from '../lib/children.ts';
+import type { Peer } from '../lib/ipc.ts';
+import { watchMachine } from '../lib/machine.ts';
+import type { ClientApi, ClientReport } from './sdk-client.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -26,131 +34,143 @@ const { values: args } = parseArgs({
     batch: { type: 'string', default: '100' },
     senders: { type: 'string', default: '4' },
     concurrency: { type: 'string', default: '200' },
+    clients: { type: 'string', default: '1' },
     engine: { type: 'string', default: 'file' },
-    seconds: { type: 'string', default: '20' },
+    seconds: { type: 'string', default: '8' },
     only: { type: 'string', default: 'sdk,http,rabbitmq' },
     rabbitmq: { type: 'string', default: '127.0.0.1:5672' },
-    client: { type: 'string' },
     receiver: { type: 'string', default: 'stream' },
+    'body-bytes': { type: 'string', default: '100' },
   },
 });
 const COUNT = Number(args.count);
 const BATCH = Number(args.batch);
 const SENDERS = Number(args.senders);
 const CONCURRENCY = Number(args.concurrency);
+const CLIENTS = args.clients.split(',').map(Number);
 const DEADLINE_MS = Number(args.seconds) * 1000;
+const BODY_BYTES = Number(args['body-bytes']);
+const RECEIVER = args.receiver === 'batch' ? 'batch' : 'stream';
 const only = new Set(args.only.split(','));
 const key = { name: 'RootManageSharedAccessKey', key: 'bench-key-0123456789abcdef' };
-const body = 'x'.repeat(100);
+const body = 'x'.repeat(BODY_BYTES);
 
 interface Result {
   contender: string;
+  clients?: number;
   messages: number;
   seconds: number;
   messagesPerSecond: number;
   p50Ms: number;
   p99Ms: number;
   finished: boolean;
+  /** The server's CPU time over the run's wall time, 100 = one core. */
+  serverCpuPercent?: number;
+  serverCpuUsPerMessage?: number;
+  /** Share of the run the server's event loop was busy. */
+  serverEventLoopUtilization?: number;
+  clientsCpuPercent?: number;
+  clientsCpuUsPerMessage?: number;
+  loadAverage1m?: { before: number; after: number };
+  errors?: string[];
   note?: string;
 }
 
 const quantile = (sorted: number[], q: number): number =>
   sorted.length === 0 ? Number.NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+const round2 = (x: number): number => Math.round(x * 100) / 100;
 
-function summarize(contender: string, latencies: number[], started: number, target: number, note?: string): Result {
-  const seconds = (performance.now() - started) / 1000;
+function summarize(contender: string, latencies: number[], ms: number, target: number): Result {
   latencies.sort((a, b) => a - b);
   return {
     contender,
     messages: latencies.length,
-    seconds: Number(seconds.toFixed(2)),
-    messagesPerSecond: Math.round(latencies.length / seconds),
-    p50Ms: Number(quantile(latencies, 0.5).toFixed(2)),
-    p99Ms: Number(quantile(latencies, 0.99).toFixed(2)),
+    seconds: round2(ms / 1000),
+    messagesPerSecond: Math.round(latencies.length / (ms / 1000)),
+    p50Ms: round2(quantile(latencies, 0.5)),
+    p99Ms: round2(quantile(latencies, 0.99)),
     finished: latencies.length >= target,
-    ...(note === undefined ? {} : { note }),
   };
 }
 
-async function openHubbub() {
+async function openHubbub(queues: string[]) {
   const dir = mkdtempSync(join(tmpdir(), 'bench-bus-amqp-'));
   const url = args.engine === 'memory' ? 'memory://' : `file://${dir}`;
-  const bus = await openBus({ url, entities: { queues: [{ name: 'sdk' }, { name: 'http' }] } });
+  const bus = await openBus({ url, entities: { queues: queues.map((name) => ({ name })) } });
   return { bus, dir };
 }
 
-/** The SDK workload, run in its own process (`--client CONNECTION_STRING`) so client CPU is not the server's. */
-async function sdkClient(connectionString: string): Promise<Result> {
-  const client = new ServiceBusClient(connectionString);
-  const latencies: number[] = [];
-  const receiver = client.createReceiver('sdk');
-  const started = performance.now();
-  const done =
-    args.receiver === 'batch'
-      ? (async () => {
-          // receiveMessages in batches, completing each batch's messages concurrently.
-          while (latencies.length < COUNT && performance.now() - started < DEADLINE_MS) {
-            const got = await receiver.receiveMessages(CONCURRENCY, { maxWaitTimeInMs: 1000 });
-            for (const m of got) latencies.push(performance.now() - Number(m.applicationProperties?.t));
-            await Promise.all(got.map((m) => receiver.completeMessage(m)));
-          }
-        })()
-      : new Promise<void>((resolve) => {
-          receiver.subscribe(
-            {
-              processMessage: async (m) => {
-                latencies.push(performance.now() - Number(m.applicationProperties?.t));
-                if (latencies.length >= COUNT) resolve();
-              },
-              processError: async () => {},
-            },
-            { maxConcurrentCalls: CONCURRENCY, autoCompleteMessages: true },
-          );
-        });
-  const sending = Promise.all(
-    Array.from({ length: SENDERS }, async () => {
-      const sender = client.createSender('sdk');
-      for (let i = 0; i < COUNT / SENDERS && performance.now() - started < DEADLINE_MS; i += BATCH) {
-        const t = performance.now();
-        await sender.sendMessages(Array.from({ length: BATCH }, () => ({ body, applicationProperties: { t } })));
-      }
-    }),
-  );
-  await Promise.race([Promise.all([sending, done]), new Promise((r) => setTimeout(r, DEADLINE_MS))]);
-  const result = summarize(`hubbub-amqp-sdk (${args.engine}, ${args.receiver})`, latencies, started, COUNT);
-  await client.close().catch(() => {});
-  return result;
-}
+const children = new Children(dirname(fileURLToPath(import.meta.url)), ['--conditions=source']);
+const load = () => Math.round(Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]) * 100) / 100;
 
-async function sdk(): Promise<Result> {
-  const { bus, dir } = await openHubbub();
+/** N SDK client processes, each on its own queue, against one Hubbub server (this process). */
+async function sdk(n: number): Promise<Result> {
+  const loadBefore = load();
+  const queues = Array.from({ length: n }, (_, i) => `sdk-${i}`);
+  const { bus, dir } = await openHubbub(queues);
   const front = createAmqpFront({ bus, keys: [key], port: 0 });
   await front.start();
-  const child = spawn(
-    process.execPath,
-    [
-      ...process.execArgv,
-      fileURLToPath(import.meta.url),
-      ...process.argv.slice(2),
-      '--client',
-      front.connectionString(key),
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  let out = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    out += chunk.toString();
-  });
-  await new Promise((r) => child.once('exit', r));
-  await front.close();
-  await bus.close();
-  rmSync(dir, { recursive: true, force: true });
-  return { ...(JSON.parse(out) as Result), note: 'SDK client in its own process' };
+  const peers: Peer<ClientApi>[] = queues.map((_, i) => children.start<ClientApi>('sdk-client.ts', `sdk-client-${i}`));
+  try {
+    await Promise.all(peers.map((p) => p.serving));
+    await withTimeout(
+      Promise.all(
+        peers.map((p, i) =>
+          p.call('prepare', {
+            connectionString: front.connectionString(key),
+            queue: queues[i]!,
+            count: Math.floor(COUNT / n) + (i < COUNT % n ? 1 : 0),
+            batch: BATCH,
+            senders: SENDERS,
+            concurrency: CONCURRENCY,
+            receiver: RECEIVER,
+            bodyBytes: BODY_BYTES,
+          }),
+        ),
+      ),
+      30_000,
+      'preparing the SDK clients',
+    );
+    const cpu = process.cpuUsage();
+    const elu = performance.eventLoopUtilization();
+    const wall = performance.now();
+    const reports: ClientReport[] = await Promise.all(
+      peers.map((p) => p.call('run', { deadlineMs: DEADLINE_MS }, DEADLINE_MS + 15_000)),
+    );
+    const wallMs = performance.now() - wall;
+    const used = process.cpuUsage(cpu);
+    const busy = performance.eventLoopUtilization(elu).utilization;
+    const startedAt = Math.min(...reports.map((r) => r.startedAt));
+    const endedAt = Math.max(...reports.map((r) => r.endedAt));
+    const latencies = reports.flatMap((r) => r.latencies);
+    const messages = latencies.length;
+    const serverCpuMs = (used.user + used.system) / 1000;
+    const clientsCpuMs = reports.reduce((a, r) => a + r.cpuMs, 0);
+    const errors = reports.flatMap((r) => r.errors);
+    return {
+      ...summarize(`hubbub-amqp-sdk (${args.engine}, ${RECEIVER})`, latencies, endedAt - startedAt, COUNT),
+      clients: n,
+      serverCpuPercent: Math.round((serverCpuMs / wallMs) * 100),
+      serverCpuUsPerMessage: messages === 0 ? Number.NaN : Math.round((serverCpuMs * 1000) / messages),
+      serverEventLoopUtilization: round2(busy),
+      clientsCpuPercent: Math.round((clientsCpuMs / wallMs) * 100),
+      clientsCpuUsPerMessage: messages === 0 ? Number.NaN : Math.round((clientsCpuMs * 1000) / messages),
+      loadAverage1m: { before: loadBefore, after: load() },
+      ...(errors.length === 0 ? {} : { errors }),
+      note: `${n} SDK client process${n === 1 ? '' : 'es'}, one queue each`,
+    };
+  } finally {
+    await Promise.all(peers.map((p) => children.stop(p, { askToExit: true, timeoutMs: 5_000 })));
+    await front.close();
+    await bus.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 async function http(): Promise<Result> {
+  const loadBefore = load();
   const target = Number(args['http-count']);
-  const { bus, dir } = await openHubbub();
+  const { bus, dir } = await openHubbub(['http']);
   const handler = createBusHttpHandler(bus, { keys: [key] });
   const server = createServer((req, res) => handler(req, res));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -158,9 +178,11 @@ async function http(): Promise<Result> {
   const auth = createSasToken(`${base}/http`, key, Date.now() / 1000 + 3600);
   const latencies: number[] = [];
   const started = performance.now();
+  let ended = started;
+  const late = () => performance.now() - started >= DEADLINE_MS;
   const sending = Promise.all(
     Array.from({ length: SENDERS }, async () => {
-      for (let i = 0; i < target / SENDERS && performance.now() - started < DEADLINE_MS; i += BATCH) {
+      for (let i = 0; i < target / SENDERS && !late(); i += BATCH) {
         const t = performance.now();
         const batch = Array.from({ length: BATCH }, () => ({ Body: body, UserProperties: { t } }));
         await fetch(`${base}/http/messages`, {
@@ -173,33 +195,52 @@ async function http(): Promise<Result> {
   );
   const receiving = Promise.all(
     Array.from({ length: 16 }, async () => {
-      while (latencies.length < target && performance.now() - started < DEADLINE_MS) {
+      while (latencies.length < target && !late()) {
         const res = await fetch(`${base}/http/messages/head?timeout=1`, {
           method: 'POST',
           headers: { authorization: auth },
         });
-        if (res.status !== 201) {
-          await res.arrayBuffer();
-          continue;
-        }
         await res.arrayBuffer();
-        latencies.push(performance.now() - Number(res.headers.get('t')));
+        if (res.status !== 201) continue;
+        ended = performance.now();
+        latencies.push(ended - Number(res.headers.get('t')));
         await fetch(res.headers.get('location')!, { method: 'DELETE', headers: { authorization: auth } });
       }
     }),
   );
   await Promise.all([sending, receiving]);
-  const result = summarize(`hubbub-http (${args.engine})`, latencies, started, target);
+  const result = summarize(`hubbub-http (${args.engine})`, latencies, ended - started, target);
   await new Promise((r) => server.close(r));
   await bus.close();
   rmSync(dir, { recursive: true, force: true });
-  return result;
+  return { ...result, loadAverage1m: { before: loadBefore, after: load() } };
+}
+
+/** CPU ms used so far by the machine's RabbitMQ (its beam.smp process), when /proc shows it. */
+function rabbitCpuMs(): number | undefined {
+  const tick = 100; // USER_HZ on Linux
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('rabbit')) continue;
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (!stat.includes('(beam.smp)')) continue;
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return ((Number(fields[11]) + Number(fields[12])) * 1000) / tick;
+    } catch {}
+  }
+  return undefined;
+}
+
+interface RheaContext {
+  message: { application_properties?: { t?: number; run?: string } };
 }
 
 async function rabbitmq(): Promise<Result> {
+  const loadBefore = load();
   const rhea = createRequire(import.meta.url)('rhea');
   const [host, port] = args.rabbitmq.split(':');
   const container = rhea.create_container();
+  container.on('error', () => {});
   const conn = container.connect({
     host,
     port: Number(port),
@@ -207,6 +248,16 @@ async function rabbitmq(): Promise<Result> {
     password: 'guest',
     hostname: 'vhost:/',
     reconnect: false,
+  });
+  const failed = (why: string): Result => ({
+    contender: 'rabbitmq-amqp1.0',
+    messages: 0,
+    seconds: 0,
+    messagesPerSecond: 0,
+    p50Ms: Number.NaN,
+    p99Ms: Number.NaN,
+    finished: false,
+    note: `skipped: ${why}`,
   });
   const opened = await new Promise<string | undefined>((resolve) => {
     conn.on('connection_open', () => resolve(undefined));
@@ -216,55 +267,108 @@ async function rabbitmq(): Promise<Result> {
   });
   if (opened !== undefined) {
     conn.close?.();
-    return {
-      contender: 'rabbitmq-amqp1.0',
-      messages: 0,
-      seconds: 0,
-      messagesPerSecond: 0,
-      p50Ms: Number.NaN,
-      p99Ms: Number.NaN,
-      finished: false,
-      note: `skipped: ${opened} (enable rabbitmq_amqp1_0)`,
-    };
+    return failed(`${opened} (enable rabbitmq_amqp1_0: rabbitmq-plugins enable rabbitmq_amqp1_0)`);
   }
-  const address = '/queues/bench-bus-amqp';
+  // /queue/NAME declares the queue; durable 2 (unsettled-state) declares it durable. A run cut off
+  // by the deadline leaves messages behind: they carry another run id and are accepted, not counted.
+  const address = '/queue/bench-bus-amqp';
+  const run = `${process.pid}-${Date.now()}`;
   const latencies: number[] = [];
+  let confirmed = 0;
+  let problem: string | undefined;
+  const cpuBefore = rabbitCpuMs();
+  const wall = performance.now();
   const started = performance.now();
+  let ended = started;
   await new Promise<void>((resolve) => {
+    const finish = () => {
+      if (latencies.length >= COUNT && confirmed >= COUNT) resolve();
+    };
     const receiver = conn.open_receiver({
       source: { address, durable: 2 },
       credit_window: CONCURRENCY,
       autoaccept: true,
     });
-    receiver.on('message', (c: { message: { application_properties: { t: number } } }) => {
-      latencies.push(performance.now() - c.message.application_properties.t);
-      if (latencies.length >= COUNT) resolve();
+    receiver.on('message', (c: RheaContext) => {
+      const p = c.message.application_properties;
+      if (p?.run !== run || typeof p.t !== 'number') return;
+      ended = performance.now();
+      latencies.push(ended - p.t);
+      finish();
     });
-    const sender = conn.open_sender({ target: { address } });
-    let sent = 0;
-    sender.on('sendable', () => {
-      while (sender.sendable() && sent < COUNT) {
-        sent++;
-        sender.send({ durable: true, body, application_properties: { t: performance.now() } });
-      }
-    });
+    for (const event of ['receiver_error', 'sender_error', 'connection_error', 'disconnected'])
+      conn.on(event, (c: { receiver?: { error?: unknown }; sender?: { error?: unknown } }) => {
+        problem ??= `${event}: ${JSON.stringify(c.receiver?.error ?? c.sender?.error ?? conn.error ?? '')}`;
+        resolve();
+      });
+    for (let k = 0; k < SENDERS; k++) {
+      const share = Math.floor(COUNT / SENDERS) + (k < COUNT % SENDERS ? 1 : 0);
+      const sender = conn.open_sender({ target: { address, durable: 2 } });
+      let sent = 0;
+      sender.on('sendable', () => {
+        while (sender.sendable() && sent < share) {
+          sent++;
+          sender.send({ durable: true, body, application_properties: { t: performance.now(), run } });
+        }
+      });
+      sender.on('accepted', () => {
+        confirmed++;
+        ended = Math.max(ended, performance.now());
+        finish();
+      });
+      sender.on('rejected', (c: { delivery: { remote_state?: unknown } }) => {
+        problem ??= `rejected: ${JSON.stringify(c.delivery.remote_state)}`;
+      });
+    }
     setTimeout(resolve, DEADLINE_MS).unref();
   });
-  const result = summarize('rabbitmq-amqp1.0 (rhea, durable)', latencies, started, COUNT);
+  const wallMs = performance.now() - wall;
+  const cpuAfter = rabbitCpuMs();
+  const result = summarize('rabbitmq-amqp1.0 (rhea, durable)', latencies, ended - started, COUNT);
   conn.close();
-  return result;
+  const serverCpuMs = cpuBefore === undefined || cpuAfter === undefined ? undefined : cpuAfter - cpuBefore;
+  return {
+    ...result,
+    finished: result.finished && confirmed >= COUNT,
+    ...(serverCpuMs === undefined
+      ? {}
+      : {
+          serverCpuPercent: Math.round((serverCpuMs / wallMs) * 100),
+          serverCpuUsPerMessage:
+            latencies.length === 0 ? Number.NaN : Math.round((serverCpuMs * 1000) / latencies.length),
+        }),
+    loadAverage1m: { before: loadBefore, after: load() },
+    ...(problem === undefined ? {} : { errors: [problem] }),
+    note: `${SENDERS} sender links, receiver credit ${CONCURRENCY}, ${confirmed} sends confirmed`,
+  };
 }
 
-if (args.client !== undefined) {
-  process.stdout.write(JSON.stringify(await sdkClient(args.client)));
-  process.exit(0);
-}
-const load = { before: loadavg()[0] };
+const machine = watchMachine();
 const results: Result[] = [];
-if (only.has('sdk')) results.push(await sdk());
-if (only.has('http')) results.push(await http());
-if (only.has('rabbitmq')) results.push(await rabbitmq());
+try {
+  if (only.has('sdk')) for (const n of CLIENTS) results.push(await sdk(n));
+  if (only.has('http')) results.push(await http());
+  if (only.has('rabbitmq')) results.push(await rabbitmq());
+} finally {
+  children.killAll();
+}
 process.stdout.write(
-  `${JSON.stringify({ benchmark: 'bus-amqp', date: new Date().toISOString(), node: process.version, loadAverage1m: { ...load, after: loadavg()[0] }, count: COUNT, batch: BATCH, senders: SENDERS, concurrency: CONCURRENCY, results }, null, 2)}\n`,
+  `${JSON.stringify(
+    {
+      benchmark: 'bus-amqp',
+      date: new Date().toISOString(),
+      node: process.version,
+      machine: machine.stop(),
+      engine: args.engine,
+      count: COUNT,
+      batch: BATCH,
+      senders: SENDERS,
+      concurrency: CONCURRENCY,
+      bodyBytes: BODY_BYTES,
+      results,
+    },
+    null,
+    2,
+  )}\n`,
 );
 process.exit(0);
