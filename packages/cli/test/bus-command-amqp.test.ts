@@ -90,4 +90,16 @@ describe('hubbub bus and the Service Bus SDK', { skip: skip ?? false }, () => {
       await on5671.exited;
     }
   });
+
+  it('refuses a bad --amqp-port or --amqps-port with a usage error', async () => {
+    for (const args of [
+      ['bus', '--port', '0', '--amqps-port', 'x'],
+      ['bus', '--port', '0', '--amqp-port', '70000'],
+      ['functions', '--port', '0', '--amqps-port', ''],
+    ]) {
+      const run = await ran(hubbub(args, { HUBBUB_DATA_DIR: data }));
+      assert.equal(run.code, 1, args.join(' '));
+      assert.match(run.stderr, /is neither a port number nor off\. \[CLI_USAGE\]/);
+    }
+  });
 });

@@ -16,6 +16,7 @@ import {
   startBusAmqp,
   UsageError,
 } from '@hubbub/system';
+import { amqpLines, portOrOff } from '../amqp-flags.ts';
 import { parseKey } from '../bus-client.ts';
 
 export const summary = 'Run the bus (Service Bus semantics) and its HTTP API on its own';
@@ -130,12 +131,13 @@ export async function run(args: string[]): Promise<number> {
     process.stdout.write(`Bus key: ${keys[0]!.name}=${keys[0]!.key}  (hubbub send --key, or $HUBBUB_BUS_KEY)\n`);
   }
   if (amqp !== undefined) {
-    process.stdout.write(`Service Bus (AMQP): ${amqp.connectionString}\n`);
-    if (amqp.amqpsConnectionString !== undefined) {
-      process.stdout.write(
-        `Service Bus (AMQPS, the 1.x SDK too): ${amqp.amqpsConnectionString}\n  with NODE_EXTRA_CA_CERTS=${amqp.caPath}\n`,
-      );
-    }
+    process.stdout.write(
+      amqpLines({
+        amqpConnectionString: amqp.connectionString,
+        amqpsConnectionString: amqp.amqpsConnectionString,
+        caPath: amqp.caPath,
+      }),
+    );
   }
 
   return runUntilSignal(
@@ -148,15 +150,4 @@ export async function run(args: string[]): Promise<number> {
     },
     'Press Ctrl-C to stop.\n',
   );
-}
-
-/** A port number, `off` (false), or undefined when the flag is absent. */
-function portOrOff(flag: string, text: string | undefined): number | false | undefined {
-  if (text === undefined) return undefined;
-  if (text === 'off') return false;
-  const n = Number(text);
-  if (text === '' || !Number.isInteger(n) || n < 0 || n > 65_535) {
-    throw new UsageError(`${flag}: '${text}' is neither a port number nor off.`);
-  }
-  return n;
 }

@@ -16,6 +16,7 @@ import {
   staticRoutes,
   UsageError,
 } from '@hubbub/system';
+import { amqpLines, portOrOff } from '../amqp-flags.ts';
 
 export const summary = 'Run an @azure/functions v4 app with a hub and a bus on one port (like func start)';
 
@@ -177,31 +178,6 @@ export async function run(args: string[]): Promise<number> {
   );
   // The hubbub commands find this server through <data>/running.json.
   return runUntilSignal(system, 'Press Ctrl-C to stop.\n');
-}
-
-/** A port number, `off` (false), or undefined when the flag is absent. */
-function portOrOff(flag: string, text: string | undefined): number | false | undefined {
-  if (text === undefined) return undefined;
-  if (text === 'off') return false;
-  const n = Number(text);
-  if (text === '' || !Number.isInteger(n) || n < 0 || n > 65_535) {
-    throw new UsageError(`${flag}: '${text}' is neither a port number nor off.`);
-  }
-  return n;
-}
-
-/** The @azure/service-bus SDK's connection strings, as the banner prints them. */
-export function amqpLines(system: {
-  amqpConnectionString: string | undefined;
-  amqpsConnectionString: string | undefined;
-  caPath: string | undefined;
-}): string {
-  let text = '';
-  if (system.amqpConnectionString !== undefined) text += `Service Bus (AMQP): ${system.amqpConnectionString}\n`;
-  if (system.amqpsConnectionString !== undefined) {
-    text += `Service Bus (AMQPS, the 1.x SDK too): ${system.amqpsConnectionString}\n  with NODE_EXTRA_CA_CERTS=${system.caPath}\n`;
-  }
-  return text;
 }
 
 function isLoopback(host: string): boolean {
