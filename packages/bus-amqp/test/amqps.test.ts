@@ -145,6 +145,21 @@ describe('AMQPS options', () => {
     }
   });
 
+  it('drops a client that opens a TLS connection and never finishes the handshake', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bus-amqp-tls-'));
+    const ca = await ensureLocalCa({ dir });
+    const h = await startHarness({ front: { tls: ca, amqpsPort: 0, handshakeTimeoutMs: 200 } });
+    try {
+      const socket = connect(h.front.amqpsPort!, '127.0.0.1');
+      socket.on('error', () => {});
+      await new Promise((resolve) => socket.once('close', resolve));
+      assert.equal(h.front.connectionCount, 0);
+    } finally {
+      await h.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses a bad port or certificate with coded errors', async () => {
     const bus = { broker: {} as never };
     assert.throws(() => createAmqpFront({ bus, keys: [KEY], amqpsPort: 70_000 }), { code: 'KERNEL_INVALID_OPTION' });
