@@ -11,7 +11,8 @@
 // Throughput = messages / (first send → last receipt; for RabbitMQ, → last receipt and last
 // confirm); latency = a message's send → its receipt. Each contender stops after --seconds whether
 // or not it finished. Server CPU = the server process's CPU time over the run's wall time (100 % =
-// one core) and per message; for RabbitMQ, its beam.smp process read from /proc.
+// one core) and per message; for RabbitMQ, its beam.smp process read from /proc. The server's
+// run-queue wait is the share of the run its event-loop thread was ready but got no core.
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
@@ -69,6 +70,8 @@ interface Result {
   serverCpuUsPerMessage?: number;
   /** Share of the run the server's event loop was busy. */
   serverEventLoopUtilization?: number;
+  /** Share of the run the server's event-loop thread was ready to run but waited for a core (Linux schedstat). */
+  serverRunQueueWaitPercent?: number;
   clientsCpuPercent?: number;
   clientsCpuUsPerMessage?: number;
   loadAverage1m?: { before: number; after: number };
@@ -101,6 +104,15 @@ async function openHubbub(queues: string[]) {
 }
 
 const children = new Children(dirname(fileURLToPath(import.meta.url)), ['--conditions=source']);
+/** ns the event-loop thread has run and has waited on a run queue (Linux; undefined elsewhere). */
+function schedstat(): { runNs: number; waitNs: number } | undefined {
+  try {
+    const [run, wait] = readFileSync('/proc/thread-self/schedstat', 'utf8').split(' ').map(Number);
+    return run === undefined || wait === undefined ? undefined : { runNs: run, waitNs: wait };
+  } catch {
+    return undefined;
+  }
+}
 const load = () => Math.round(Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]) * 100) / 100;
 
 /** N SDK client processes, each on its own queue, against one Hubbub server (this process). */
@@ -133,6 +145,7 @@ async function sdk(n: number): Promise<Result> {
     );
     const cpu = process.cpuUsage();
     const elu = performance.eventLoopUtilization();
+    const sched = schedstat();
     const wall = performance.now();
     const reports: ClientReport[] = await Promise.all(
       peers.map((p) => p.call('run', { deadlineMs: DEADLINE_MS }, DEADLINE_MS + 15_000)),
@@ -140,6 +153,7 @@ async function sdk(n: number): Promise<Result> {
     const wallMs = performance.now() - wall;
     const used = process.cpuUsage(cpu);
     const busy = performance.eventLoopUtilization(elu).utilization;
+    const schedAfter = schedstat();
     const startedAt = Math.min(...reports.map((r) => r.startedAt));
     const endedAt = Math.max(...reports.map((r) => r.endedAt));
     const latencies = reports.flatMap((r) => r.latencies);
@@ -153,6 +167,9 @@ async function sdk(n: number): Promise<Result> {
       serverCpuPercent: Math.round((serverCpuMs / wallMs) * 100),
       serverCpuUsPerMessage: messages === 0 ? Number.NaN : Math.round((serverCpuMs * 1000) / messages),
       serverEventLoopUtilization: round2(busy),
+      ...(sched === undefined || schedAfter === undefined
+        ? {}
+        : { serverRunQueueWaitPercent: Math.round(((schedAfter.waitNs - sched.waitNs) / 1e6 / wallMs) * 100) }),
       clientsCpuPercent: Math.round((clientsCpuMs / wallMs) * 100),
       clientsCpuUsPerMessage: messages === 0 ? Number.NaN : Math.round((clientsCpuMs * 1000) / messages),
       loadAverage1m: { before: loadBefore, after: load() },
