@@ -138,21 +138,44 @@ describe('order notifications in headless Chromium', { skip }, () => {
     assert.equal(reply.status, 200, `${to}: ${await reply.text()}`);
   }
 
-  /** The notifications the service worker shows, once one titled `title` is among them. */
-  async function shownNotifications(page: Page, title: string): Promise<Shown[]> {
-    return waitFor(
-      async () => {
-        const list = (await page.evaluate(SHOWN)) as Shown[];
-        return list.some((n) => n.title === title) ? list : undefined;
-      },
-      { what: `the notification '${title}' shown by the service worker` },
-    );
+  /**
+   * The notifications the service worker shows, once one titled `title` is among them. On a loaded
+   * machine Chromium was seen to accept a CDP deliverPushMessage (the test's stand-in for Google's
+   * transport) with the worker running and activated, yet show nothing within 15 s (4 failures in
+   * about 15 runs, most with two runs at once); so the last push is handed over again — at most
+   * twice — after 5 s without the notification. The same payload again only replaces the
+   * notification (one tag per order); a worker that never shows it still fails the test.
+   */
+  async function shownNotifications(
+    opened: { page: Page; redeliver: () => void; relayed: Promise<unknown>[] },
+    title: string,
+  ): Promise<Shown[]> {
+    const what = `the notification '${title}' shown by the service worker`;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await waitFor(
+          async () => {
+            const list = (await opened.page.evaluate(SHOWN)) as Shown[];
+            return list.some((n) => n.title === title) ? list : undefined;
+          },
+          { timeoutMs: 5_000, what },
+        );
+      } catch (err) {
+        if (attempt === 3) throw err;
+        opened.redeliver();
+        await Promise.all(opened.relayed);
+      }
+    }
   }
 
   /** A page whose service worker receives what the local push service decrypts, through CDP. */
-  async function openPage(
-    context: BrowserContext,
-  ): Promise<{ page: Page; cdp: CDPSession; relay: (m: ReceivedPush) => void; relayed: Promise<unknown>[] }> {
+  async function openPage(context: BrowserContext): Promise<{
+    page: Page;
+    cdp: CDPSession;
+    relay: (m: ReceivedPush) => void;
+    relayed: Promise<unknown>[];
+    redeliver: () => void;
+  }> {
     const page = await context.newPage();
     const problems: string[] = [];
     page.on('pageerror', (err) => problems.push(err.message));
@@ -164,7 +187,9 @@ describe('order notifications in headless Chromium', { skip }, () => {
     await cdp.send('ServiceWorker.enable');
     const relayed: Promise<unknown>[] = [];
     const origin = new URL(system.url).origin;
+    let last: ReceivedPush | undefined;
     const relay = (message: ReceivedPush) => {
+      last = message;
       const registrationId = registrations.get(`${origin}/`);
       relayed.push(
         registrationId === undefined
@@ -173,7 +198,7 @@ describe('order notifications in headless Chromium', { skip }, () => {
       );
     };
     page.on('close', () => assert.deepEqual(problems, []));
-    return { page, cdp, relay, relayed };
+    return { page, cdp, relay, relayed, redeliver: () => (last === undefined ? undefined : relay(last)) };
   }
 
   it('subscribes as the signed-in customer; the notifier’s pushes for the order reach the service worker', async () => {
@@ -232,7 +257,8 @@ describe('order notifications in headless Chromium', { skip }, () => {
     assert.equal(accepted.ttl, 3600);
     assert.equal(accepted.urgency, 'high');
     assert.deepEqual(JSON.parse(accepted.text), orderNotification({ orderId, status: 'accepted' }));
-    const shownFirst = await shownNotifications(page, 'Order accepted');
+    await Promise.all(opened.relayed);
+    const shownFirst = await shownNotifications(opened, 'Order accepted');
     assert.deepEqual(shownFirst, [
       {
         title: 'Order accepted',
@@ -248,13 +274,34 @@ describe('order notifications in headless Chromium', { skip }, () => {
     assert.equal(completed[0]!.state, 'Completed');
     assert.equal(completed[0]!.counts.browser?.success, 1);
 
-    // Preparing and ready notify nothing; picked up replaces the order's notification.
+    // The browser replaces the subscription: the service worker's pushsubscriptionchange handler
+    // subscribes again (the worker's PushManager is given a new subscription of the local push
+    // service) and PUTs it under the id push.js left in Cache Storage, with the session cookie.
+    const renewed = endpoint.subscribe({ applicationServerKey: vapid, onMessage: (m) => relay(m) });
+    const [worker] = context.serviceWorkers();
+    assert.ok(worker !== undefined, 'the service worker runs');
+    await worker.evaluate(`(() => {
+      self.registration.pushManager.subscribe = async () => ({ toJSON: () => (${JSON.stringify(renewed.toJSON())}) });
+      self.dispatchEvent(new ExtendableEvent('pushsubscriptionchange'));
+    })()`);
+    await waitFor(
+      async () => {
+        const now = await system.push!.getInstallation(installation!.installationId);
+        return (now?.pushChannel as { endpoint?: string } | undefined)?.endpoint === renewed.endpoint;
+      },
+      { what: 'the installation to carry the renewed subscription' },
+    );
+
+    // Preparing and ready notify nothing; picked up, sent to the renewed subscription, replaces the
+    // order's notification.
     await transition(restaurant, orderId, 'preparing');
     await transition(restaurant, orderId, 'ready');
     await transition(courier, orderId, 'picked_up');
-    await waitFor(() => sub.messages.length === 2, { timeoutMs: 20_000, what: 'the second push' });
-    assert.equal(JSON.parse(sub.messages[1]!.text).status, 'picked_up');
-    const shown = await shownNotifications(page, 'Out for delivery');
+    await waitFor(() => renewed.messages.length === 1, { timeoutMs: 20_000, what: 'the second push' });
+    assert.equal(JSON.parse(renewed.messages[0]!.text).status, 'picked_up');
+    assert.equal(sub.messages.length, 1);
+    await Promise.all(opened.relayed);
+    const shown = await shownNotifications(opened, 'Out for delivery');
     assert.equal(shown.length, 1, 'one notification per order: the new status replaces the old');
     assert.equal(shown[0]!.body, `A courier picked up order ${orderId} and is on the way.`);
     await Promise.all(opened.relayed);
@@ -286,7 +333,7 @@ describe('order notifications in headless Chromium', { skip }, () => {
       timeoutMs: 20_000,
       what: 'the delivered notification to find no installation',
     });
-    assert.equal(sub.messages.length, 2);
+    assert.equal(sub.messages.length + renewed.messages.length, 2);
     await page.close();
     await context.close();
   });
@@ -352,7 +399,8 @@ describe('order notifications in headless Chromium', { skip }, () => {
     await send(bea.id, 'delivered');
     await waitFor(() => subs[1]!.messages.length === 1, { timeoutMs: 15_000 });
     assert.equal(subs[0]!.messages.length, 0);
-    const shown = await shownNotifications(page, 'Delivered');
+    await Promise.all(opened.relayed);
+    const shown = await shownNotifications(opened, 'Delivered');
     assert.deepEqual(
       shown.map((n) => n.title),
       ['Delivered'],
