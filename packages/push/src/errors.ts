@@ -57,6 +57,12 @@ export const PushErrorCode = {
   PreconditionFailed: 'PUSH_PRECONDITION_FAILED',
   /** Notification Hubs API: the front could not listen on its host and port (`detail.host`, `detail.port`; the cause is chained). */
   ListenFailed: 'PUSH_LISTEN_FAILED',
+  /** Push client: the front could not be reached — refused, timed out, cut off, not TLS (`detail.origin`, `detail.reason`; the cause is chained). */
+  Unreachable: 'PUSH_UNREACHABLE',
+  /** Push client: the front's certificate is not trusted — the local CA was not given as `ca` (`detail.reason`). */
+  CertificateUntrusted: 'PUSH_CERTIFICATE_UNTRUSTED',
+  /** Push client: what answered is not a Notification Hubs front — no Hubbub error code, or a body not of the expected shape (`detail.status`). */
+  UnexpectedResponse: 'PUSH_UNEXPECTED_RESPONSE',
 } as const;
 
 export type PushErrorCode = (typeof PushErrorCode)[keyof typeof PushErrorCode];
