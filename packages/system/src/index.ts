@@ -5,6 +5,16 @@
  * @module
  */
 
+/** The push client, for the `hubbub push` commands (the CLI reaches the push front through here). */
+export {
+  createPushClient,
+  type InstallationListing,
+  isPushError,
+  type NotificationDetails,
+  type PushClient,
+  type PushClientOptions,
+  parseConnectionString as parsePushConnectionString,
+} from '@hubbub/push/client';
 /** The store's HTTP API and request signing, for the `hubbub store` command (the CLI reaches the store through here). */
 export { createStoreHttpHandler, type SignInput, type Store, signRequest } from '@hubbub/store';
 export { type BusAmqp, type BusAmqpOptions, startBusAmqp } from './amqp-part.ts';
