@@ -18,6 +18,7 @@ import { Condition } from './conditions.ts';
 import { AmqpConnection, type ConnectionLimits } from './connection.ts';
 import { AmqpFrontError } from './errors.ts';
 import { FrameGuard } from './frame-guard.ts';
+import { corkOutput } from './output.ts';
 import { type RheaContainer, rhea } from './rhea.ts';
 
 /** The port the front listens on by default (5672 is RabbitMQ's on these machines). */
@@ -306,6 +307,7 @@ export class AmqpFront implements Part<AmqpFrontEvents> {
         // already torn down
       }
     });
+    corkOutput(conn, socket);
     conn.accept(socket);
     // rhea buffers a frame of any announced size: check frame sizes first, then hand bytes over.
     const input = socket.listeners('data') as Array<(chunk: Buffer) => void>;
