@@ -126,9 +126,9 @@ describe('hubbub push', () => {
     assert.match(badExpression.stderr, /\[PUSH_TAG_EXPRESSION_INVALID\]/);
     const gone = await hubbub(['installations', '--url', 'https://127.0.0.1:1', '--data', data]);
     assert.equal(gone.code, 1);
-    assert.match(gone.stderr, /\[CLI_PUSH_UNREACHABLE\]/);
+    assert.match(gone.stderr, /\[PUSH_UNREACHABLE\]/);
     const notTls = await hubbub(['installations', '--url', `https://127.0.0.1:${system.port}`, '--data', data]);
-    assert.match(notTls.stderr, /\[CLI_PUSH_UNREACHABLE\]/, 'a plain-http port is not the front');
+    assert.match(notTls.stderr, /\[PUSH_UNREACHABLE\]/, 'a plain-http port is not the front');
     const wrongKey = system.pushConnectionString!.replace(/SharedAccessKey=.*$/, `SharedAccessKey=${'x'.repeat(44)}`);
     const refused = await hubbub(['installations', '--connection-string', wrongKey, '--data', data]);
     assert.equal(refused.code, 1);

@@ -1,26 +1,25 @@
 /**
  * `hubbub push`: sends a notification through a running Hubbub's Notification Hubs front, lists
  * its installations, reads a notification's outcome — and says what happened, nothing included.
+ * It speaks to the front with `@hubbub/push/client` (re-exported by `@hubbub/system`).
  * @module
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { HubbubError } from '@hubbub/kernel';
 import {
+  createPushClient,
   DEFAULT_PUSH_PORT,
+  isPushError,
+  type NotificationDetails,
+  type PushClient,
   parseCommandArgs,
+  parsePushConnectionString,
   readRunningFile,
   runningFilePath,
   storedPushKeys,
   UsageError,
 } from '@hubbub/system';
-import {
-  listInstallations,
-  notificationOutcome,
-  type OutcomeDetails,
-  type PushTarget,
-  parseConnectionString,
-  sendNotification,
-} from '../push-client.ts';
 
 export const summary = 'Send a push notification, list installations, read an outcome (Notification Hubs front)';
 
@@ -88,7 +87,16 @@ export async function run(args: string[]): Promise<number> {
   }
 }
 
-function target(v: Values): PushTarget {
+/** Where the front is, from the flags, the environment, running.json or the data directory's keys. */
+interface Target {
+  readonly connectionString: string;
+  readonly hubName: string;
+  readonly ca: string | undefined;
+  /** Where it came from, for error messages. */
+  readonly from: string;
+}
+
+function target(v: Values): Target {
   const dataDir = resolve(v.data ?? env('HUBBUB_DATA_DIR') ?? '.data');
   const running = v.url === undefined ? readRunningFile(dataDir)?.push : undefined;
   const hubName = v.hub ?? env('HUBBUB_PUSH_HUB') ?? running?.hubName ?? 'hubbub';
@@ -103,10 +111,12 @@ function target(v: Values): PushTarget {
   }
   const cs = v['connection-string'] ?? env('HUBBUB_PUSH_CONNECTION_STRING') ?? running?.connectionString;
   if (cs !== undefined) {
-    const parsed = parseConnectionString(cs);
-    if (parsed === undefined) {
+    try {
+      parsePushConnectionString(cs);
+    } catch (err) {
       throw new UsageError(
         'the connection string must be Endpoint=sb://HOST:PORT/;SharedAccessKeyName=NAME;SharedAccessKey=KEY',
+        { cause: err },
       );
     }
     const from =
@@ -115,7 +125,7 @@ function target(v: Values): PushTarget {
         : env('HUBBUB_PUSH_CONNECTION_STRING') !== undefined
           ? '$HUBBUB_PUSH_CONNECTION_STRING'
           : runningFilePath(dataDir);
-    return { ...parsed, hubName, ca, from };
+    return { connectionString: cs, hubName, ca, from };
   }
   const keys = storedPushKeys(dataDir);
   if (keys === undefined) {
@@ -124,22 +134,57 @@ function target(v: Values): PushTarget {
     );
   }
   const url = v.url ?? `https://127.0.0.1:${DEFAULT_PUSH_PORT}`;
-  let origin: string;
+  let host: string;
   try {
     const parsed = new URL(url);
     if (parsed.protocol !== 'https:') throw new Error('not https');
-    origin = parsed.origin;
+    host = parsed.host;
   } catch (err) {
     throw new UsageError(`--url: '${url}' is not an https URL (the front speaks TLS only)`, { cause: err });
   }
   return {
-    origin,
+    connectionString: `Endpoint=sb://${host}/;SharedAccessKeyName=DefaultFullSharedAccessSignature;SharedAccessKey=${keys.full}`,
     hubName,
-    keyName: 'DefaultFullSharedAccessSignature',
-    key: keys.full,
     ca,
-    from: v.url === undefined ? `the default ${origin} and ${join(dataDir, 'keys.json')}` : '--url',
+    from: v.url === undefined ? `the default ${url} and ${join(dataDir, 'keys.json')}` : '--url',
   };
+}
+
+/** Codes that mean the front was not reached (or not the front): the message says where it came from. */
+const notReached = new Set(['PUSH_UNREACHABLE', 'PUSH_CERTIFICATE_UNTRUSTED', 'PUSH_UNEXPECTED_RESPONSE']);
+
+/** Runs `work` with a client of the front, closed after; a front not reached names where it came from. */
+async function withClient<T>(v: Values, work: (client: PushClient) => Promise<T>): Promise<T> {
+  const t = target(v);
+  const client = createPushClient({
+    connectionString: t.connectionString,
+    hubName: t.hubName,
+    ...(t.ca === undefined ? {} : { ca: t.ca }),
+  });
+  try {
+    return await work(client);
+  } catch (err) {
+    if (isPushError(err) && notReached.has(err.code)) {
+      throw new HubbubError(
+        err.code,
+        `${err.message} (the front came from ${t.from}). Is Hubbub running with push on (npm start, hubbub push serve)? Point at it with --connection-string, --url, --ca or --data.`,
+        { cause: err, ...(err.detail === undefined ? {} : { detail: err.detail }) },
+      );
+    }
+    throw err;
+  } finally {
+    await client.close();
+  }
+}
+
+/** The outcome, or undefined when the front knows no such notification. */
+async function outcomeOf(client: PushClient, id: string): Promise<NotificationDetails | undefined> {
+  try {
+    return await client.getNotificationOutcome(id);
+  } catch (err) {
+    if (isPushError(err, 'PUSH_NOT_FOUND')) return undefined;
+    throw err;
+  }
 }
 
 async function send(v: Values, rest: string[]): Promise<number> {
@@ -164,29 +209,46 @@ async function send(v: Values, rest: string[]): Promise<number> {
   if (!Number.isFinite(waitSeconds) || waitSeconds < 0 || waitSeconds > 600) {
     throw new UsageError(`--wait: '${v.wait}' is not a number of seconds from 0 to 600`);
   }
-  const tags = v.tag ?? (v.installation === undefined ? undefined : `$InstallationId:{${v.installation}}`);
   const to =
     v.tag !== undefined
       ? `tag expression '${v.tag}'`
       : v.installation !== undefined
         ? `installation '${v.installation}'`
         : 'every installation';
-  const t = target(v);
-  const id = await sendNotification(t, { format, body: JSON.stringify(json), tags });
-  process.stdout.write(`Queued notification ${id} (${format}) to ${to}.\n`);
-  if (waitSeconds === 0) return 0;
-  const deadline = Date.now() + waitSeconds * 1000;
-  let details = await notificationOutcome(t, id);
-  while (details !== undefined && !finished(details) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 200));
-    details = await notificationOutcome(t, id);
-  }
-  process.stdout.write(`${describe(id, details)}\n`);
-  return 0;
+  const notification =
+    format === 'template'
+      ? { format: 'template' as const, properties: json as Record<string, string> }
+      : {
+          format: format === 'apple' ? ('apns' as const) : (format as 'browser' | 'fcmv1'),
+          body: JSON.stringify(json),
+        };
+  const sendTarget =
+    v.tag !== undefined
+      ? { kind: 'tags' as const, expression: v.tag }
+      : v.installation !== undefined
+        ? { kind: 'installation' as const, installationId: v.installation }
+        : { kind: 'broadcast' as const };
+  return withClient(v, async (client) => {
+    const { notificationId: id } = await client.send(notification, sendTarget);
+    process.stdout.write(`Queued notification ${id} (${format}) to ${to}.\n`);
+    if (waitSeconds === 0) return 0;
+    const deadline = Date.now() + waitSeconds * 1000;
+    let details = await outcomeOf(client, id);
+    while (details !== undefined && !finished(details) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      details = await outcomeOf(client, id);
+    }
+    process.stdout.write(`${describe(id, details)}\n`);
+    return 0;
+  });
 }
 
 async function installations(v: Values): Promise<number> {
-  const list = await listInstallations(target(v), v.tag);
+  const list = await withClient(v, async (client) => {
+    const all = [];
+    for await (const i of client.installations(v.tag === undefined ? {} : { tag: v.tag })) all.push(i);
+    return all;
+  });
   if (list.length === 0) {
     process.stdout.write(v.tag === undefined ? 'No installations.\n' : `No installation carries the tag '${v.tag}'.\n`);
     return 0;
@@ -194,7 +256,7 @@ async function installations(v: Values): Promise<number> {
   for (const i of list) {
     const tags = i.tags.length === 0 ? '-' : i.tags.join(',');
     process.stdout.write(
-      `${i.installationId}\t${i.platform}\t${tags}${i.template === undefined ? '' : `\ttemplate ${i.template}`}\n`,
+      `${i.installationId}\t${i.platform}\t${tags}${i.template === undefined ? '' : `\ttemplate ${i.template.name}`}\n`,
     );
   }
   process.stdout.write(`${list.length} installation${list.length === 1 ? '' : 's'}.\n`);
@@ -202,24 +264,36 @@ async function installations(v: Values): Promise<number> {
 }
 
 async function outcome(v: Values, id: string): Promise<number> {
-  const details = await notificationOutcome(target(v), id);
+  const details = await withClient(v, (client) => outcomeOf(client, id));
   process.stdout.write(`${describe(id, details)}\n`);
   return details === undefined ? 1 : 0;
 }
 
-const finished = (d: OutcomeDetails) => !['Enqueued', 'Processing'].includes(d.state);
+const finished = (d: NotificationDetails) => !['Enqueued', 'Processing'].includes(d.state);
+
+/** Notification Hubs' names, as its outcome details say them. */
+const platformNames: Record<string, string> = { browser: 'Browser', fcmv1: 'FcmV1', apns: 'Apns' };
+const countNames: Record<string, string> = {
+  success: 'Success',
+  gone: 'ExpiredChannel',
+  invalid: 'BadChannel',
+  throttled: 'Throttled',
+  expired: 'Expired',
+  failed: 'PnsInterfaceError',
+};
 
 /** One paragraph saying what became of a notification. */
-function describe(id: string, d: OutcomeDetails | undefined): string {
+function describe(id: string, d: NotificationDetails | undefined): string {
   if (d === undefined) return `No notification '${id}' is known (never sent, or finished more than a day ago).`;
   if (d.state === 'NoTargetFound')
     return `Nothing was sent: no installation matched (notification ${id}, NoTargetFound).`;
   const lines = [`Notification ${id}: ${d.state}.`];
   for (const [platform, counts] of Object.entries(d.counts)) {
-    const text = Object.entries(counts)
-      .map(([name, n]) => `${name} ${n}`)
+    const text = Object.entries(counts ?? {})
+      .filter(([, n]) => n > 0)
+      .map(([name, n]) => `${countNames[name] ?? name} ${n}`)
       .join(', ');
-    lines.push(`  ${platform.replace(/OutcomeCounts$/, '')}: ${text}`);
+    if (text !== '') lines.push(`  ${platformNames[platform] ?? platform}: ${text}`);
   }
   if (d.state === 'Completed' && lines.length === 1) lines.push('  no delivery was counted');
   if (!finished(d)) lines.push(`  still ${d.state}: run 'hubbub push outcome ${id}' later.`);
