@@ -1,6 +1,7 @@
 /**
- * `hubbub push`: sends a notification through a running Hubbub's Notification Hubs front, lists
- * its installations, reads a notification's outcome — and says what happened, nothing included.
+ * `hubbub push`: runs the push part alone (`serve`), or sends a notification through a running
+ * Hubbub's Notification Hubs front, lists its installations, reads a notification's outcome — and
+ * says what happened, nothing included.
  * It speaks to the front with `@hubbub/push/client` (re-exported by `@hubbub/system`).
  * @module
  */
@@ -8,6 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { HubbubError } from '@hubbub/kernel';
 import {
+  consoleLogger,
   createPushClient,
   DEFAULT_PUSH_PORT,
   isPushError,
@@ -15,17 +17,33 @@ import {
   type PushClient,
   parseCommandArgs,
   parsePushConnectionString,
+  pushOptionsFrom,
   readRunningFile,
   runningFilePath,
+  runUntilSignal,
+  startPushPart,
   storedPushKeys,
   UsageError,
 } from '@hubbub/system';
 
-export const summary = 'Send a push notification, list installations, read an outcome (Notification Hubs front)';
+export const summary =
+  'Run the push part alone, send a push notification, list installations, read an outcome (Notification Hubs front)';
 
-const help = `Usage: hubbub push send (--tag EXPR | --installation ID | --all) [--format F | --template] '<json>'
+const help = `Usage: hubbub push serve [--port N] [--bus URL] [--store URL] [--data DIR]
+       hubbub push send (--tag EXPR | --installation ID | --all) [--format F | --template] '<json>'
        hubbub push installations [--tag TAG]
        hubbub push outcome <notification-id>
+
+serve: the push service and its Notification Hubs front, in a process of their own
+  --port N             the front's HTTPS port on 127.0.0.1 (default $HUBBUB_PUSH_PORT or ${DEFAULT_PUSH_PORT}; 0: any)
+  --bus URL            the bus of delivery jobs (default file://<data>/bus; memory://)
+  --store URL          installations and outcomes (default pglite://<data>/store; postgres://…, memory://)
+  --data DIR           keys.json (push keys made on first start) and the local CA in tls/ (default
+                       $HUBBUB_DATA_DIR or .data)
+  Prints the connection string, hub name, CA path and VAPID public key; Ctrl-C drains and stops.
+  Settings as for npm start: $HUBBUB_PUSH_HUB, $HUBBUB_VAPID_SUBJECT, $HUBBUB_FCM_SERVICE_ACCOUNT,
+  $HUBBUB_APNS_KEY_FILE/_KEY_ID/_TEAM_ID/_TOPIC/_ENDPOINT, $HUBBUB_PUSH_KEY, $HUBBUB_PUSH_LISTEN_KEY,
+  $HUBBUB_VAPID_PUBLIC_KEY with $HUBBUB_VAPID_PRIVATE_KEY.
 
 send:
   --tag EXPR           a tag expression ('customer_42 && !muted')
@@ -46,6 +64,9 @@ Where the front is (first found):
 `;
 
 const flags = {
+  port: { type: 'string' },
+  bus: { type: 'string' },
+  store: { type: 'string' },
   tag: { type: 'string' },
   installation: { type: 'string' },
   all: { type: 'boolean' },
@@ -74,6 +95,9 @@ export async function run(args: string[]): Promise<number> {
   }
   const [action, ...rest] = positionals;
   switch (action) {
+    case 'serve':
+      if (rest.length > 0) throw new UsageError(`hubbub push serve takes no arguments, got '${rest.join(' ')}'`);
+      return serve(v);
     case 'send':
       return send(v, rest);
     case 'installations':
@@ -83,8 +107,38 @@ export async function run(args: string[]): Promise<number> {
       if (rest.length !== 1) throw new UsageError('hubbub push outcome takes one notification id');
       return outcome(v, rest[0]!);
     default:
-      throw new UsageError(`unknown push command '${action}': send, installations or outcome`);
+      throw new UsageError(`unknown push command '${action}': serve, send, installations or outcome`);
   }
+}
+
+/** `hubbub push serve`: the push part alone until Ctrl-C. */
+async function serve(v: Values): Promise<number> {
+  const portText = v.port ?? env('HUBBUB_PUSH_PORT') ?? String(DEFAULT_PUSH_PORT);
+  const port = Number(portText);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw new UsageError(`--port: '${portText}' is not a port number.`);
+  }
+  const { push, keys } = pushOptionsFrom({}, process.env);
+  const part = await startPushPart({
+    dataDir: resolve(v.data ?? env('HUBBUB_DATA_DIR') ?? '.data'),
+    port,
+    ...(v.bus === undefined ? {} : { busUrl: v.bus }),
+    ...(v.store === undefined ? {} : { storeUrl: v.store }),
+    ...(push === false ? {} : { push }),
+    ...(keys === undefined ? {} : { keys }),
+    logger: consoleLogger({}, { part: 'push' }),
+  });
+  process.stdout.write(
+    [
+      `Notification Hubs front: https://127.0.0.1:${part.port}/${part.hubName}`,
+      `Connection string: ${part.connectionString}`,
+      `Hub name: ${part.hubName}`,
+      `CA: ${part.caPath}  (the client's ca option, or NODE_EXTRA_CA_CERTS for the Azure SDK)`,
+      `VAPID public key: ${part.vapidPublicKey}`,
+      '',
+    ].join('\n'),
+  );
+  return runUntilSignal(part, 'Press Ctrl-C to stop.\n');
 }
 
 /** Where the front is, from the flags, the environment, running.json or the data directory's keys. */
