@@ -304,4 +304,39 @@ describe('@hubbub/push/client against the Notification Hubs front', () => {
       await new Promise((r) => other.close(r));
     }
   });
+
+  it('a front that never answers times out, and one that answers too much is cut off: coded errors', async () => {
+    const dir = hubs.front.caPath!.replace(/ca\.pem$/, '');
+    const tls = { cert: readFileSync(`${dir}server.pem`), key: readFileSync(`${dir}server-key.pem`) };
+    const cs = (port: number) =>
+      `Endpoint=sb://127.0.0.1:${port}/;SharedAccessKeyName=k;SharedAccessKey=${'k'.repeat(44)}`;
+    const silent = createHttpsServer(tls, () => undefined);
+    const flood = createHttpsServer(tls, (_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/xml' });
+      const chunk = Buffer.alloc(64 * 1024, 0x20);
+      const write = () => {
+        while (res.write(chunk)) if (res.destroyed) return;
+      };
+      res.on('drain', write);
+      res.on('close', () => res.off('drain', write));
+      write();
+    });
+    for (const server of [silent, flood]) await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server: typeof silent) => (server.address() as AddressInfo).port;
+    try {
+      await using slow = createPushClient({ connectionString: cs(port(silent)), hubName, ca, timeoutMs: 200 });
+      await assert.rejects(slow.listInstallations(), (err: { code?: string; detail?: { reason?: string } }) => {
+        assert.equal(err.code, 'PUSH_UNREACHABLE');
+        assert.equal(err.detail?.reason, 'ETIMEDOUT');
+        return true;
+      });
+      await using flooded = createPushClient({ connectionString: cs(port(flood)), hubName, ca });
+      await assert.rejects(flooded.listInstallations(), { code: 'PUSH_UNEXPECTED_RESPONSE' });
+    } finally {
+      for (const server of [silent, flood]) {
+        server.closeAllConnections();
+        await new Promise((r) => server.close(r));
+      }
+    }
+  });
 });
