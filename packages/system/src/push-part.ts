@@ -96,7 +96,7 @@ export function createSystemPush(options: SystemPushOptions, context: SystemPush
     ...options.service,
     providers,
     queue: createBusPushQueue(bus),
-    repository: createStoreInstallationRepository(store),
+    repository: createStoreInstallationRepository(store, { cachedInstallations: 10_000 }),
     outcomes: createStoreOutcomeStore(store),
     logger: logger.child({ part: 'push' }),
   });

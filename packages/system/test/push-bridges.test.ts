@@ -98,7 +98,8 @@ for (const driver of drivers) {
     name: `store (${driver.name})`,
     create: () => {
       const { store: s, database } = open();
-      return createStoreInstallationRepository(s, { database, pageSize: 2 });
+      // With the in-process read cache on: used on memory and PGlite (one owner), ignored on PostgreSQL.
+      return createStoreInstallationRepository(s, { database, pageSize: 2, cachedInstallations: 100 });
     },
     cleanup: closeOnce,
     ...(driver.unavailable === undefined ? {} : { unavailable: driver.unavailable }),

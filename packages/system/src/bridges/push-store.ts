@@ -34,6 +34,14 @@ export interface PushStoreOptions {
   database?: string;
   /** Rows per page of a fan-out query. @default 500 */
   pageSize?: number;
+  /**
+   * Installations kept in this process for point reads (the lookup of every direct send), at most
+   * this many, each for at most 10 s. Used only on a store with one owner process (`pglite://`,
+   * `memory://`), where every write of the push service goes through this repository; on
+   * PostgreSQL other processes write too, and reads go to the store. A write made around the push
+   * service (the store's HTTP API) is seen within 10 s. @default 0 (off)
+   */
+  cachedInstallations?: number;
 }
 
 interface InstallationItem {
@@ -85,13 +93,21 @@ export function createStoreInstallationRepository(
 ): InstallationRepository {
   const container = containerOf(store, options.database ?? 'push', 'installations');
   const pageSize = options.pageSize ?? 500;
+  const cache = new ReadCache<Installation | undefined>(options.cachedInstallations ?? 0, 10_000);
+  const singleOwner = () => store.driverKind === 'pglite' || store.driverKind === 'memory';
   return {
     kind: 'store',
 
     async get(installationId) {
+      const cached = singleOwner() ? cache.get(installationId) : undefined;
+      if (cached !== undefined) return cached.value === undefined ? undefined : structuredClone(cached.value);
+      // A write that lands while this read is in flight makes the read's answer stale: not cached.
+      const version = cache.version;
       const id = itemId(installationId);
       const { resource } = await (await container()).item(id, id).read<InstallationItem>();
-      return resource?.installation;
+      const installation = resource?.installation;
+      if (cache.version === version && singleOwner()) cache.set(installationId, installation);
+      return installation === undefined ? undefined : structuredClone(installation);
     },
 
     async put(installation) {
@@ -102,17 +118,25 @@ export function createStoreInstallationRepository(
         platform: installation.platform,
         order: orderKey(installation.installationId),
       };
-      await (await container()).items.upsert(item);
+      cache.forget(installation.installationId);
+      try {
+        await (await container()).items.upsert(item);
+      } finally {
+        cache.forget(installation.installationId);
+      }
     },
 
     async delete(installationId) {
       const id = itemId(installationId);
+      cache.forget(installationId);
       try {
         await (await container()).item(id, id).delete();
         return true;
       } catch (err) {
         if (isStoreError(err) && err.code === 'STORE_NOT_FOUND') return false;
         throw err;
+      } finally {
+        cache.forget(installationId);
       }
     },
 
@@ -241,4 +265,41 @@ export function createStoreOutcomeStore(store: Store, options: PushStoreOptions 
 
     async close() {},
   };
+}
+
+/**
+ * Point reads kept in process for `ttlMs`, least recently read dropped first. `version` moves on
+ * every forget, so a read that started before a write does not cache what it read.
+ */
+class ReadCache<V> {
+  readonly #max: number;
+  readonly #ttlMs: number;
+  readonly #entries = new Map<string, { value: V; until: number }>();
+  version = 0;
+
+  constructor(max: number, ttlMs: number) {
+    this.#max = max;
+    this.#ttlMs = ttlMs;
+  }
+
+  get(key: string): { value: V } | undefined {
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return undefined;
+    this.#entries.delete(key);
+    if (entry.until <= performance.now()) return undefined;
+    this.#entries.set(key, entry);
+    return entry;
+  }
+
+  set(key: string, value: V): void {
+    if (this.#max <= 0) return;
+    this.#entries.delete(key);
+    this.#entries.set(key, { value: structuredClone(value), until: performance.now() + this.#ttlMs });
+    if (this.#entries.size > this.#max) this.#entries.delete(this.#entries.keys().next().value as string);
+  }
+
+  forget(key: string): void {
+    this.version++;
+    this.#entries.delete(key);
+  }
 }
