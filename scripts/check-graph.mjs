@@ -14,7 +14,7 @@ const allowed = {
   'hub-redis': ['kernel', 'hub-protocol', 'hub'],
   bus: ['kernel'],
   'bus-nats': ['kernel', 'bus'],
-  'bus-amqp': ['kernel', 'bus', 'tls'],
+  'bus-amqp': ['kernel', 'bus', 'tls', 'test-kit'],
   functions: ['kernel'],
   store: ['kernel'],
   cache: ['kernel'],

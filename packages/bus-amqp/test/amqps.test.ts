@@ -6,13 +6,13 @@
  * client that is not TLS gets.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { runSdkScript, sdk7Sender } from '@hubbub/test-kit';
 import { ensureLocalCa, type LocalCa } from '@hubbub/tls';
 import { createAmqpFront } from '../src/index.ts';
 import { type Harness, KEY, startHarness } from './harness.ts';
@@ -25,28 +25,10 @@ const sdks = { 1: join(root, 'node_modules', 'azure-sb-1'), 7: join(root, 'node_
 const loopback = () =>
   `127.${1 + Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 256)}.${2 + Math.floor(Math.random() * 250)}`;
 
-/** Runs a fixture with plain node where `require('@azure/service-bus')` is the given SDK. */
+/** Runs a fixture with plain node where `require('@azure/service-bus')` is the given SDK; its stdout. */
 async function runWith(sdk: 1 | 7, fixture: string, args: string[], caPath: string): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'bus-amqp-sdk-'));
-  try {
-    mkdirSync(join(dir, 'node_modules', '@azure'), { recursive: true });
-    symlinkSync(sdks[sdk], join(dir, 'node_modules', '@azure', 'service-bus'), 'dir');
-    // require() resolves from the script's own directory: the copy finds this SDK, not the repository's.
-    copyFileSync(join(fixtures, fixture), join(dir, 'script.js'));
-    const child = spawn(process.execPath, [join(dir, 'script.js'), ...args], {
-      cwd: dir,
-      env: { ...process.env, NODE_EXTRA_CA_CERTS: caPath, NODE_OPTIONS: '' },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-    });
-    await new Promise((resolve) => child.on('close', resolve));
-    return out;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const source = fixture === 'sdk7-send.js' ? sdk7Sender() : readFileSync(join(fixtures, fixture), 'utf8');
+  return (await runSdkScript({ sdk, source, args, caPath })).stdout;
 }
 
 describe('AMQPS for the 1.x SDK', {
