@@ -28,13 +28,8 @@ export interface CallOptions {
   headers?: Record<string, string>;
 }
 
-export interface ApiSystem {
-  readonly url: string;
-  readonly bus: Bus;
-  readonly store: Store;
-  readonly cache: Cache;
-  /** The system's push service (browser installations the API registers). */
-  readonly push: PushService | undefined;
+/** A client of the REST API of a running system at `url`. */
+export interface ApiClient {
   call(method: string, path: string, options?: CallOptions): Promise<Reply>;
   /** Signs up a customer with this email; returns its token and account id. */
   signUp(email: string): Promise<{ token: string; id: string }>;
@@ -44,6 +39,15 @@ export interface ApiSystem {
   order(token: string, key: string, body?: unknown): Promise<Reply>;
   /** The order once the processor has written it. */
   processed(token: string, id: string): Promise<Reply>;
+}
+
+export interface ApiSystem extends ApiClient {
+  readonly url: string;
+  readonly bus: Bus;
+  readonly store: Store;
+  readonly cache: Cache;
+  /** The system's push service (browser installations the API registers). */
+  readonly push: PushService | undefined;
   [Symbol.asyncDispose](): Promise<void>;
 }
 
@@ -75,6 +79,19 @@ export async function startApiSystem(
   await api!.ready();
   if (options.demo !== false) await seedDemoAccounts(system.store, DEMO_PASSWORD);
 
+  return {
+    url: system.url,
+    bus: system.bus,
+    store: system.store,
+    cache: system.cache,
+    push: system.push,
+    ...createApiClient(system.url),
+    [Symbol.asyncDispose]: () => system.close(),
+  };
+}
+
+/** The REST API client for a system at `url`; `signIn` uses the demo accounts' {@link DEMO_PASSWORD}. */
+export function createApiClient(url: string): ApiClient {
   const call = async (method: string, path: string, o: CallOptions = {}): Promise<Reply> => {
     const headers: Record<string, string> = { ...o.headers };
     if (o.token !== undefined) headers.authorization = `Bearer ${o.token}`;
@@ -83,7 +100,7 @@ export async function startApiSystem(
       body = JSON.stringify(o.body);
       headers['content-type'] ??= 'application/json';
     }
-    const response = await fetch(`${system.url}${path}`, { method, headers, ...(body === undefined ? {} : { body }) });
+    const response = await fetch(`${url}${path}`, { method, headers, ...(body === undefined ? {} : { body }) });
     const text = await response.text();
     return { status: response.status, headers: response.headers, body: text === '' ? undefined : JSON.parse(text) };
   };
@@ -96,11 +113,6 @@ export async function startApiSystem(
       { timeoutMs: 20_000, what: `order ${id} to be written by the processor` },
     );
   return {
-    url: system.url,
-    bus: system.bus,
-    store: system.store,
-    cache: system.cache,
-    push: system.push,
     call,
     async signUp(email) {
       const reply = await call('POST', '/api/v1/account', {
@@ -120,6 +132,5 @@ export async function startApiSystem(
       return processed(token, created.body.id);
     },
     processed,
-    [Symbol.asyncDispose]: () => system.close(),
   };
 }

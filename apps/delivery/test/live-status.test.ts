@@ -13,8 +13,13 @@ import { type RunningSystem, startSystem } from '@hubbub/system';
 import * as signalR from '@microsoft/signalr';
 import { deliveryApp } from '../src/index.ts';
 import { type DeliveryApi, deliveryApiPart, seedDemoAccounts } from '../src/orders/index.ts';
+import { createApiClient, DEMO_PASSWORD } from './api-client.ts';
 
-const PASSWORD = 'demo-password-for-tests';
+const MARGHERITA = {
+  restaurantId: 'pike-street-pizza',
+  items: [{ itemId: 'margherita', quantity: 1 }],
+  deliveryAddress: { lat: 47.62, lng: -122.315 },
+};
 
 let system: RunningSystem;
 const connections: signalR.HubConnection[] = [];
@@ -29,61 +34,23 @@ before(async () => {
     logger: silentLogger,
   });
   await api!.ready();
-  await seedDemoAccounts(system.store, PASSWORD);
+  await seedDemoAccounts(system.store, DEMO_PASSWORD);
 });
 after(async () => {
   await Promise.all(connections.map((c) => c.stop()));
   await system?.close();
 });
 
-async function call(method: string, path: string, token: string | undefined, body?: unknown, headers = {}) {
-  const response = await fetch(`${system.url}${path}`, {
-    method,
-    headers: {
-      ...headers,
-      ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  // biome-ignore lint/suspicious/noExplicitAny: replies are read field by field
-  return { status: response.status, body: (text === '' ? undefined : JSON.parse(text)) as any };
-}
-
-async function signUp(email: string) {
-  const reply = await call('POST', '/api/v1/account', undefined, {
-    email,
-    password: 'correct horse battery',
-    name: email,
-  });
-  assert.equal(reply.status, 201);
-  return { token: reply.body.token as string, id: reply.body.account.id as string };
-}
-
-const signIn = async (email: string) =>
-  (await call('POST', '/api/v1/session', undefined, { email, password: PASSWORD })).body.token as string;
+const client = () => createApiClient(system.url);
+const call = (method: string, path: string, token: string | undefined, body?: unknown, headers = {}) =>
+  client().call(method, path, { ...(token === undefined ? {} : { token }), body, headers });
+const signUp = (email: string) => client().signUp(email);
+const signIn = (email: string) => client().signIn(email);
 
 let keys = 0;
 async function order(token: string): Promise<string> {
-  const created = await call(
-    'POST',
-    '/api/v1/orders',
-    token,
-    {
-      restaurantId: 'pike-street-pizza',
-      items: [{ itemId: 'margherita', quantity: 1 }],
-      deliveryAddress: { lat: 47.62, lng: -122.315 },
-    },
-    { 'idempotency-key': `live-test-${++keys}-${Date.now()}` },
-  );
-  assert.equal(created.status, 202);
-  const id = created.body.id as string;
-  await waitFor(async () => (await call('GET', `/api/v1/orders/${id}`, token)).status === 200, {
-    timeoutMs: 20_000,
-    what: `order ${id} to be placed`,
-  });
-  return id;
+  const key = `live-test-${++keys}-${Date.now()}`;
+  return (await client().order(token, key, MARGHERITA)).body.id as string;
 }
 
 async function move(token: string, id: string, to: string) {
