@@ -88,6 +88,10 @@ const endpoints: readonly Endpoint[] = [
   ['DELETE', '/api/v1/push/installations/0b6c5d2e-9f1a-4c3b-8d7e-6a5f4e3d2c1b'],
   ['GET', '/push/vapid-public-key'],
   ['GET', '/sw.js'],
+  ['GET', '/store/dbs'],
+  ['POST', '/store/dbs/shop/colls/orders/docs'],
+  ['GET', '/store/dbs/shop/colls/orders/docs/o1'],
+  ['GET', '/hubbub/status', '{sas}'],
 ];
 const routes = [
   ...endpoints.map(([, target]) => target),
