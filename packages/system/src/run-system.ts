@@ -82,22 +82,31 @@ export function parseSystemFlags<E extends Parameters<typeof parseCommandArgs>[1
  */
 export async function runUntilSignal(system: Pick<RunningSystem, 'close'>, banner: string): Promise<number> {
   process.stdout.write(banner);
-  const signal = await new Promise<string>((resolve) => {
-    process.once('SIGINT', () => resolve('SIGINT'));
-    process.once('SIGTERM', () => resolve('SIGTERM'));
+  // One listener for the whole run: between a first signal and a second there is never a moment
+  // without one, when Node would put the default action back and a quick second Ctrl-C would kill
+  // the process without a word (and with no exit code).
+  let first: ((signal: string) => void) | undefined;
+  const signalled = new Promise<string>((resolve) => {
+    first = resolve;
   });
-  process.stdout.write(`\n${drainingNotice(signal)}\n`);
-  const again = (): void => {
+  const onSignal = (signal: string): void => {
+    if (first !== undefined) {
+      first(signal);
+      first = undefined;
+      return;
+    }
     process.stdout.write('Stopped without draining.\n');
     process.exit(130);
   };
-  process.once('SIGINT', again);
-  process.once('SIGTERM', again);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
+    const signal = await signalled;
+    process.stdout.write(`\n${drainingNotice(signal)}\n`);
     await system.close();
   } finally {
-    process.off('SIGINT', again);
-    process.off('SIGTERM', again);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
   process.stdout.write('Stopped.\n');
   return 0;
