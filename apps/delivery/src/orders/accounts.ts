@@ -3,9 +3,18 @@
  * sign-up with the same email is a create conflict, not a race); a session is a random 32-byte
  * token handed to the client, stored only as its SHA-256 (a copy of the store grants no session),
  * with an expiry the API checks on its clock and a TTL the store sweeps with.
+ *
+ * A session read is cached (`sessionCacheMs`, 5 s by default) in the system's cache under the
+ * token's hash, so a request's session costs no store read while cached; the expiry is checked on
+ * every request all the same. Sign-out deletes the record, then the cached copy: it takes effect at
+ * once in this process and in every process sharing the cache (Redis). The bound: a process with a
+ * cache of its own (`memory://` beside another process), or a read of the session that raced the
+ * sign-out and cached what it read just before, may take the signed-out token for up to
+ * `sessionCacheMs` more. A cache that fails or loses its entries only sends reads to the store.
  * @module
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { type Cache, isCacheError } from '@hubbub/cache';
 import type { Clock } from '@hubbub/kernel';
 import { type Container, isStoreError } from '@hubbub/store';
 import { DeliveryError } from './errors.ts';
@@ -51,10 +60,28 @@ export interface AccountsOptions {
   readonly clock: Clock;
   /** How long a session lasts, in seconds. */
   readonly sessionTtlSeconds: number;
+  /** Session reads are cached here (see the module comment). @default none: each request reads the store */
+  readonly cache?: Cache | undefined;
+  /** How long a session read stays cached, in ms: the bound on a sign-out elsewhere. @default 5_000 */
+  readonly sessionCacheMs?: number | undefined;
 }
 
 export function createAccounts(options: AccountsOptions) {
-  const { accounts, sessions, clock, sessionTtlSeconds } = options;
+  const { accounts, sessions, clock, sessionTtlSeconds, cache } = options;
+  const sessionCacheMs = options.sessionCacheMs ?? 5_000;
+  const cacheKey = (id: string) => `delivery:session:${id}`;
+
+  async function readSession(id: string): Promise<SessionRecord | undefined> {
+    const load = async () => (await sessions.item(id, id).read<SessionRecord>()).resource;
+    if (cache === undefined || sessionCacheMs <= 0) return load();
+    try {
+      // An unknown token is not cached: a made-up one is one store read, as before.
+      return await cache.getOrLoad<SessionRecord | undefined>(cacheKey(id), load, { ttlMs: sessionCacheMs });
+    } catch (err) {
+      if (isCacheError(err)) return load();
+      throw err;
+    }
+  }
 
   async function create(input: {
     email: string;
@@ -121,7 +148,7 @@ export function createAccounts(options: AccountsOptions) {
   async function resolve(token: string): Promise<Principal> {
     if (!/^[A-Za-z0-9_-]{43}$/.test(token)) throw unauthorized('malformed');
     const id = sha256(token);
-    const session = (await sessions.item(id, id).read<SessionRecord>()).resource;
+    const session = await readSession(id);
     if (session === undefined) throw unauthorized('unknown');
     if (session.expiresAt <= clock.now()) throw unauthorized('expired');
     return {
@@ -138,6 +165,10 @@ export function createAccounts(options: AccountsOptions) {
     } catch (err) {
       if (!isStoreError(err, 'STORE_NOT_FOUND')) throw err;
     }
+    // After the store: a read that misses the cache from now on finds no session.
+    await cache?.delete(cacheKey(principal.sessionId)).catch((err: unknown) => {
+      if (!isCacheError(err)) throw err;
+    });
   }
 
   return { create, read, authenticate, openSession, resolve, closeSession };

@@ -67,6 +67,12 @@ export interface DeliveryApiOptions {
   readonly topic?: string;
   /** How long a session lasts, in seconds. @default 604_800 (7 days) */
   readonly sessionTtlSeconds?: number;
+  /**
+   * How long a session read stays in the cache, in ms: a sign-out takes effect at once where the
+   * cache is shared, and within this bound in a process with a cache of its own. 0: no caching.
+   * @default 5_000
+   */
+  readonly sessionCacheMs?: number;
   /** Largest request body, in bytes. @default 65_536 */
   readonly maxBodyBytes?: number;
   /** Failed sign-ins allowed per client address and per email before 429, refilled one per 30 s. @default 10 */
@@ -129,6 +135,7 @@ export function createDeliveryApi(options: DeliveryApiOptions): DeliveryApi {
         sessionTtlSeconds,
         cache: options.cache,
         menuTtlMs: options.menuTtlMs ?? 30_000,
+        sessionCacheMs: options.sessionCacheMs ?? 5_000,
         live,
       });
       pending.catch(() => {

@@ -25,6 +25,8 @@ export interface ServicesOptions {
   readonly sessionTtlSeconds: number;
   readonly cache: Cache | undefined;
   readonly menuTtlMs: number;
+  /** How long a session read stays cached, in ms (`accounts.ts`). */
+  readonly sessionCacheMs?: number | undefined;
   /** Where each status change goes live (the order's hub group). */
   readonly live: LiveOrders;
 }
@@ -44,7 +46,14 @@ export async function setupServices(options: ServicesOptions): Promise<Services>
     if ((await restaurants.item(r.id, r.id).read()).resource === undefined) await restaurants.items.upsert(r);
   }
   return {
-    accounts: createAccounts({ accounts: accountsContainer, sessions, clock, sessionTtlSeconds }),
+    accounts: createAccounts({
+      accounts: accountsContainer,
+      sessions,
+      clock,
+      sessionTtlSeconds,
+      cache: options.cache,
+      sessionCacheMs: options.sessionCacheMs,
+    }),
     orders: createOrders({
       orders: ordersContainer,
       restaurants,
