@@ -50,6 +50,7 @@ import { bridgeBus } from './bridges/bus.ts';
 import { pushConnections } from './bridges/push.ts';
 import { fromSignalRServiceInProcess } from './bridges/signalr.ts';
 import { functionsUpstream, upstreamFetch } from './bridges/signalr-upstream.ts';
+import { CloseStack } from './close-stack.ts';
 import { createDemoHub } from './demo.ts';
 import { absoluteEngineUrl, engineScheme, openBusAt, openCache } from './engines.ts';
 import { createFrontDoor, type SystemRateLimits } from './front-door.ts';
@@ -60,7 +61,7 @@ import { removeRunningFile, writeRunningFile } from './running-file.ts';
 import { createStaticFiles, signalRBrowserClient } from './static.ts';
 import { createStatusRoute } from './status.ts';
 import { createSystemStore, type SystemStore } from './store-part.ts';
-import { openSystemTls } from './tls-part.ts';
+import { openSystemTls, type SystemTls } from './tls-part.ts';
 
 export interface FunctionApp {
   /** Directory of an `@azure/functions` v4 app (package.json `main`, host.json, local.settings.json). */
@@ -225,8 +226,24 @@ export interface RunningSystem {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-export async function startSystem(options: SystemOptions): Promise<RunningSystem> {
-  const { logger } = options;
+/** The options checked and resolved: engine URLs, host, keys. Starts nothing. */
+interface SystemConfig {
+  readonly dataDir: string | undefined;
+  readonly busUrl: string;
+  readonly cacheUrl: string;
+  readonly storeUrl: string;
+  readonly host: string;
+  /** Listening beyond loopback. */
+  readonly exposed: boolean;
+  readonly keys: SystemKeys;
+  readonly maxBodyBytes: number;
+  /** The AMQP front's AMQPS port is wanted (it and the push front share the local CA's certificate). */
+  readonly amqps: boolean;
+  /** A port's default, or 0 when the main port is 0 (tests: every port picked free). */
+  readonly defaultPort: (port: number) => number;
+}
+
+function systemConfig(options: SystemOptions): SystemConfig {
   const dataDir = options.dataDir === undefined ? undefined : resolve(options.dataDir);
   if (dataDir !== undefined) mkdirSync(dataDir, { recursive: true });
   const busUrl = absoluteEngineUrl(
@@ -255,165 +272,82 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   if (!Number.isInteger(maxBodyBytes) || maxBodyBytes < 1) {
     throw new InvalidOptionError('maxBodyBytes', 'must be a positive integer');
   }
+  return {
+    dataDir,
+    busUrl,
+    cacheUrl,
+    storeUrl,
+    host,
+    exposed,
+    keys,
+    maxBodyBytes,
+    amqps: options.amqpPort !== false && options.amqpsPort !== false,
+    defaultPort: (port) => (options.port === 0 ? 0 : port),
+  };
+}
 
+/**
+ * Starts the parts in order, each pushed on a close-stack once started: the local CA's certificate
+ * and the engines (bus, cache, store), the one port, the hubs, the push service, the AMQP front, the
+ * SignalR service, the app's parts, the function app. Closing — or a part failing to start — closes
+ * what started, the last first: the function app drains before the parts it uses go.
+ */
+export async function startSystem(options: SystemOptions): Promise<RunningSystem> {
+  const config = systemConfig(options);
+  const stack = new CloseStack(options.logger);
+  try {
+    return await startParts(options, config, stack);
+  } catch (err) {
+    await stack.close().catch((closeErr: unknown) => options.logger.error({ err: closeErr }, 'a part failed to close'));
+    throw err;
+  }
+}
+
+/** What the port serves but is made after it listens (the SignalR service needs the port's URL). */
+interface LateParts {
+  signalR: SignalRService | undefined;
+  functions: FunctionsHost | undefined;
+  appParts: readonly AppPart[];
+}
+
+async function startParts(options: SystemOptions, config: SystemConfig, stack: CloseStack): Promise<RunningSystem> {
+  const { logger } = options;
+  const { dataDir, host, keys } = config;
   const origins = new Set(options.corsOrigins ?? []);
   const cors = { origins: (origin: string) => origins.has(origin) || origins.has('*') };
-  const door = createFrontDoor(options.rateLimits);
+
   // One certificate from the local CA for every TLS port (the push front, AMQPS).
-  const amqps = options.amqpPort !== false && options.amqpsPort !== false;
   const tls =
-    options.push === false && !amqps
+    options.push === false && !config.amqps
       ? undefined
-      : await openSystemTls(dataDir, host === '0.0.0.0' || host === '::' ? [] : [host]);
-  let bus: Bus;
-  try {
-    bus = await openBusAt(busUrl);
-  } catch (err) {
-    await tls?.close();
-    throw err;
-  }
-  const requestLog = logger.child({ part: 'http' });
-  bus.on('deadLettered', (e) =>
-    logger
-      .child({ part: 'bus' })
-      .warn(
-        { entity: e.entity, sequenceNumber: e.sequenceNumber, reason: e.reason },
-        `Dead-lettered message ${e.sequenceNumber} on ${e.entity}: ${e.reason || 'no reason given'}`,
-      ),
-  );
-  let cache: Cache;
-  let stores: SystemStore;
-  try {
-    cache = await openCache(cacheUrl);
-  } catch (err) {
-    await Promise.all([bus.close(), tls?.close()]);
-    throw err;
-  }
-  try {
-    stores = await createSystemStore(storeUrl, keys.store, logger);
-  } catch (err) {
-    await Promise.all([bus.close(), cache.close(), tls?.close()]);
-    throw err;
-  }
-  const { store } = stores;
-  let push: SystemPush | undefined;
-  try {
-    push =
-      options.push === false || tls === undefined
-        ? undefined
-        : createSystemPush(
-            { ...options.push, port: options.pushPort ?? (options.port === 0 ? 0 : DEFAULT_PUSH_PORT) },
-            { bus, store, keys: keys.push, tls, logger },
-          );
-  } catch (err) {
-    await Promise.all([bus.close(), cache.close(), stores.close(), tls?.close()]);
-    throw err;
-  }
-  const busApi = createBusHttpHandler(bus, {
-    basePath: '/bus',
-    keys: [keys.bus],
-    logger: logger.child({ part: 'bus-http' }),
-    ...(door.busRateLimit === undefined ? {} : { rateLimit: door.busRateLimit }),
-  });
+      : await stack.open('tls', () => openSystemTls(dataDir, host === '0.0.0.0' || host === '::' ? [] : [host]));
+  const bus = await stack.open('bus', () => openBusAt(config.busUrl));
+  logDeadLetters(bus, logger);
+  const cache = await stack.open('cache', () => openCache(config.cacheUrl));
+  const stores = await stack.open('store', () => createSystemStore(config.storeUrl, keys.store, logger));
+  const push =
+    options.push === false || tls === undefined
+      ? undefined
+      : createSystemPush(
+          { ...options.push, port: options.pushPort ?? config.defaultPort(DEFAULT_PUSH_PORT) },
+          { bus, store: stores.store, keys: keys.push, tls, logger },
+        );
   const hubs = createHubServer({ logger: logger.child({ part: 'hubs' }), cors });
   hubs.on('error', (err) => logger.error({ err }, 'hub request failed'));
-  const stopDemo = options.demo ? createDemoHub(hubs.hub('demo')) : () => {};
-  const home = options.home ?? (options.demo ? '/demo' : undefined);
-  const web = createStaticFiles(
-    {
-      ...(options.demo ? { '/demo': join(packageRoot(import.meta.url), 'src/web/demo.html') } : {}),
-      ...options.pages,
-      ...signalRBrowserClient(),
-    },
-    { immutable: options.immutablePages ?? [] },
-  );
+  const late: LateParts = { signalR: undefined, functions: undefined, appParts: [] };
+  const server = createFront(options, config, { bus, hubs, stores, push, late });
 
-  // CORS for /api: only the server's own origin and those configured may call the functions.
-  const apiCors = createCors({ origins: cors.origins, methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] });
-  let signalR: SignalRService | undefined;
-  let functions: FunctionsHost | undefined;
-  let appParts: readonly AppPart[] = [];
-  // The parts on the one port, tried in order: the first that takes a request serves it.
-  const parts = mountParts([
-    { handleRequest: (req, res) => signalR?.handleRequest(req, res) ?? false },
-    { handleUpgrade: (req, socket, head) => signalR?.handleUpgrade(req, socket, head) ?? false },
-    hubs,
-    { handleRequest: (req, res) => mountedBusApi(busApi, req, res) },
-    createStatusRoute({
-      key: keys.bus,
-      hubServers: () => (signalR === undefined ? [hubs] : [hubs, signalR.hubServer]),
-      functions: () => functions,
-    }),
-    stores.api,
-    { handleRequest: (req, res) => push?.handleRequest(req, res) ?? false },
-    { handleRequest: (req, res) => appParts.some((p) => p.handleRequest?.(req, res) === true) },
-    { handleRequest: (req, res) => functions?.handleRequest(req, res) ?? false },
-    { handleRequest: web },
-    { handleRequest: (req, res) => serveSystemPaths(req, res, home) },
-  ]);
-  const route = (request: IncomingMessage, response: ServerResponse): boolean => {
-    logRequest(request, response, requestLog);
-    door.admit(request, response);
-    if (parts.handleRequest(request, response)) return true;
-    const path = requestTarget(request).pathname;
-    sendError(response, new HttpError('KERNEL_NOT_FOUND', 404, 'Not found.', { detail: { path: path.slice(0, 256) } }));
-    return true;
-  };
-  const upgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): boolean => {
-    door.admitUpgrade(request);
-    return parts.handleUpgrade(request, socket, head);
-  };
-  const server: Server = createHttpServer({
-    request: route,
-    upgrade,
-    onError: (err, request) => logger.error({ err, method: request.method, url: request.url }, 'request failed'),
-    ...(options.limits === undefined ? {} : { limits: options.limits }),
-  });
-
-  try {
+  await stack.open('http server', async () => {
     await listenOn(server, options.port ?? 7071, host);
-  } catch (err) {
-    await Promise.all([hubs.close(), bus.close(), cache.close(), stores.close(), tls?.close()]);
-    throw err;
-  }
+    return { close: () => closeHttpServer(server) };
+  });
   // PGlite's WASM load (and initdb on an empty directory) runs while the server already answers.
   stores.openInBackground();
-  try {
-    await push?.start();
-  } catch (err) {
-    await push?.close().catch(() => undefined);
-    await closeHttpServer(server);
-    await Promise.all([hubs.close(), bus.close(), cache.close(), stores.close(), tls?.close()]);
-    throw err;
-  }
-  let amqp: AmqpFront | undefined;
-  if (options.amqpPort !== false) {
-    try {
-      amqp = createAmqpFront({
-        bus,
-        keys: [keys.bus],
-        host,
-        port: options.amqpPort ?? (options.port === 0 ? 0 : DEFAULT_AMQP_PORT),
-        ...(amqps && tls !== undefined
-          ? {
-              tls,
-              amqpsPort:
-                options.amqpsPort === undefined ? (options.port === 0 ? 0 : DEFAULT_AMQPS_PORT) : options.amqpsPort,
-            }
-          : {}),
-      });
-      amqp.on('connectionError', (err) =>
-        logger.child({ part: 'bus-amqp' }).warn({ err }, `AMQP connection closed: ${err.message}`),
-      );
-      await amqp.start();
-    } catch (err) {
-      await amqp?.close().catch(() => undefined);
-      await push?.close().catch(() => undefined);
-      await closeHttpServer(server);
-      await Promise.all([hubs.close(), bus.close(), cache.close(), stores.close(), tls?.close()]);
-      throw err;
-    }
-  }
+  await stack.start('hubs', hubs);
+  if (options.demo) stack.defer('demo hub', createDemoHub(hubs.hub('demo')));
+  if (push !== undefined) await stack.start('push', push);
+  const amqp =
+    options.amqpPort === false ? undefined : await stack.start('amqp', createSystemAmqp(options, config, bus, tls));
   const clientHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   const amqpConnectionString = amqp?.connectionString(keys.bus, clientHost);
   const amqpsConnectionString = amqp?.amqpsConnectionString(keys.bus, clientHost);
@@ -432,7 +366,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     `http://${host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host}:${port}`;
   for (const origin of [new URL(url).origin, `http://localhost:${port}`, `http://127.0.0.1:${port}`])
     origins.add(origin);
-  if (exposed) {
+  if (config.exposed) {
     logger.warn(
       { host, port },
       'Hubbub is listening beyond loopback: every API needs its key, but put TLS in front of it (see docs/security.md).',
@@ -442,12 +376,13 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   // The app's signalRTrigger functions take the hub's upstream in process; the AccessKey the app
   // configured (AzureSignalRConnectionString) signs, so tokens made elsewhere with it are accepted.
   const appDir = options.app === undefined ? undefined : resolve(options.app.dir);
-  const upstream = appDir === undefined ? undefined : signalRTriggerExtension({ maxUpstreamBodyBytes: maxBodyBytes });
+  const upstream =
+    appDir === undefined ? undefined : signalRTriggerExtension({ maxUpstreamBodyBytes: config.maxBodyBytes });
   const appKey =
-    appDir === undefined || options.app?.useConfiguredSignalRKey !== true || exposed
+    appDir === undefined || options.app?.useConfiguredSignalRKey !== true || config.exposed
       ? undefined
       : configuredSignalRKey(appDir, options.settings);
-  signalR = createSignalRService({
+  const signalR = createSignalRService({
     endpoint: url,
     keys: appKey === undefined ? [keys.signalR] : [appKey, keys.signalR],
     ...(upstream === undefined
@@ -456,33 +391,21 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     hubServer: { cors },
     logger: logger.child({ part: 'signalr' }),
   });
-  const service = signalR;
-  await Promise.all([hubs.start(), service.start()]);
-  const connectionString = service.connectionString;
+  late.signalR = signalR;
+  await stack.start('signalr', signalR);
+  const { connectionString } = signalR;
 
-  const stop = async () => {
-    stopDemo();
-    await closeParts(appParts, logger);
-    await Promise.all([service.close(), hubs.close(), push?.close(), amqp?.close()]);
-    await closeHttpServer(server);
-    await Promise.all([bus.close(), cache.close(), stores.close(), tls?.close()]);
-  };
-
-  const made: AppPart[] = [];
-  try {
-    for (const factory of options.parts ?? []) {
-      const part = factory({ bus, store, cache, signalR: service, url, logger, push: push?.service });
-      made.push(part);
-      await part.start?.();
-    }
-  } catch (err) {
-    await closeParts(made, logger);
-    await stop();
-    throw err;
+  // The app's parts start before the function app (the entities its triggers read exist first) and close after it.
+  for (const factory of options.parts ?? []) {
+    const part = factory({ bus, store: stores.store, cache, signalR, url, logger, push: push?.service });
+    await stack.start('app part', {
+      start: async () => part.start?.(),
+      close: async () => part.close?.().catch((err: unknown) => logger.error({ err }, 'an app part failed to close')),
+    });
+    late.appParts = [...late.appParts, part];
   }
-  appParts = made;
 
-  if (options.app !== undefined) {
+  if (options.app !== undefined && appDir !== undefined) {
     for (const queue of options.app.queues ?? []) {
       if (!(await bus.admin.queueExists(queue))) await bus.admin.createQueue(queue);
     }
@@ -490,43 +413,33 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
     // bindings the store (another store URL in a connection setting opens that store) and
     // notificationHub outputs the push service (a connection string naming this machine), in process.
     const busPort = bridgeBus(bus, { createEntities: true });
-    const host = createFunctionsHost({
-      appDir: appDir ?? resolve(options.app.dir),
+    const functions = createFunctionsHost({
+      appDir,
       extensions: upstream === undefined ? [] : [upstream],
       ...(options.app.enforceKeys === undefined ? {} : { enforceKeys: options.app.enforceKeys }),
       ...(options.app.strict === undefined ? {} : { strict: options.app.strict }),
       ...(options.app.only === undefined ? {} : { only: options.app.only }),
       settings: { AzureSignalRConnectionString: connectionString, ...keys.secrets, ...options.settings },
-      maxRequestBodyBytes: maxBodyBytes,
-      cors: apiCors,
+      maxRequestBodyBytes: config.maxBodyBytes,
+      // CORS for /api: only the server's own origin and those configured may call the functions.
+      cors: createCors({ origins: cors.origins, methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] }),
       bus: busPort,
-      signalR: fromSignalRServiceInProcess(service),
+      signalR: fromSignalRServiceInProcess(signalR),
       store: stores.connections.resolve,
       push: pushConnections(push?.service, push?.hubName ?? 'hubbub'),
       logger: logger.child({ part: 'functions' }),
     });
     const onSkipped = options.app.onSkipped;
-    if (onSkipped !== undefined) host.on('function:skipped', (err, info) => onSkipped(info.function, err));
-    try {
-      await host.start();
-      await busPort.ready();
-    } catch (err) {
-      await host.close().catch(() => undefined);
-      await stop();
-      throw err;
-    }
-    functions = host;
-  }
-
-  let closing: Promise<void> | undefined;
-  /** Stops taking work first; then lets running functions finish and settle their messages. */
-  function close(): Promise<void> {
-    closing ??= (async () => {
-      if (dataDir !== undefined) removeRunningFile(dataDir, url);
-      await functions?.close();
-      await stop();
-    })();
-    return closing;
+    if (onSkipped !== undefined) functions.on('function:skipped', (err, info) => onSkipped(info.function, err));
+    // Its close stops taking work first, then lets running functions finish and settle their messages.
+    await stack.start('functions', {
+      start: async () => {
+        await functions.start();
+        await busPort.ready();
+      },
+      close: () => functions.close(),
+    });
+    late.functions = functions;
   }
 
   // Clients on this machine (the CLI) find the system through <dataDir>/running.json.
@@ -551,17 +464,19 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
             },
           }),
     });
+    stack.defer('running file', () => removeRunningFile(dataDir, url));
   }
 
+  const close = () => stack.close();
   return {
     url,
     port,
     bus,
     cache,
-    store,
-    signalR: service,
+    store: stores.store,
+    signalR,
     hubs,
-    functions,
+    functions: late.functions,
     connectionString,
     push: push?.service,
     pushConnectionString: push?.connectionString(),
@@ -577,11 +492,111 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
   };
 }
 
-/** Closes app parts, the last made first; a failure of one does not keep the others open. */
-async function closeParts(parts: readonly AppPart[], logger: Logger): Promise<void> {
-  for (const part of [...parts].reverse()) {
-    await part.close?.().catch((err: unknown) => logger.error({ err }, 'an app part failed to close'));
-  }
+function logDeadLetters(bus: Bus, logger: Logger): void {
+  const busLog = logger.child({ part: 'bus' });
+  bus.on('deadLettered', (e) =>
+    busLog.warn(
+      { entity: e.entity, sequenceNumber: e.sequenceNumber, reason: e.reason },
+      `Dead-lettered message ${e.sequenceNumber} on ${e.entity}: ${e.reason || 'no reason given'}`,
+    ),
+  );
+}
+
+/** The bus's AMQP 1.0 front (plain, and AMQPS with the local CA's certificate); the root starts it. */
+function createSystemAmqp(
+  options: SystemOptions,
+  config: SystemConfig,
+  bus: Bus,
+  tls: SystemTls | undefined,
+): AmqpFront {
+  const { amqpPort, amqpsPort } = options;
+  const amqp = createAmqpFront({
+    bus,
+    keys: [config.keys.bus],
+    host: config.host,
+    port: amqpPort === undefined || amqpPort === false ? config.defaultPort(DEFAULT_AMQP_PORT) : amqpPort,
+    ...(config.amqps && tls !== undefined
+      ? {
+          tls,
+          amqpsPort:
+            amqpsPort === undefined || amqpsPort === false ? config.defaultPort(DEFAULT_AMQPS_PORT) : amqpsPort,
+        }
+      : {}),
+  });
+  const amqpLog = options.logger.child({ part: 'bus-amqp' });
+  amqp.on('connectionError', (err) => amqpLog.warn({ err }, `AMQP connection closed: ${err.message}`));
+  return amqp;
+}
+
+/**
+ * The one port: the parts tried in order (the first that takes a request serves it), the front
+ * door's rate limits ahead of them, a debug line per request, a coded 404 after them.
+ */
+function createFront(
+  options: SystemOptions,
+  config: SystemConfig,
+  parts: {
+    readonly bus: Bus;
+    readonly hubs: HubServer;
+    readonly stores: SystemStore;
+    readonly push: SystemPush | undefined;
+    readonly late: LateParts;
+  },
+): Server {
+  const { logger } = options;
+  const { bus, hubs, stores, push, late } = parts;
+  const door = createFrontDoor(options.rateLimits);
+  const busApi = createBusHttpHandler(bus, {
+    basePath: '/bus',
+    keys: [config.keys.bus],
+    logger: logger.child({ part: 'bus-http' }),
+    ...(door.busRateLimit === undefined ? {} : { rateLimit: door.busRateLimit }),
+  });
+  const home = options.home ?? (options.demo ? '/demo' : undefined);
+  const web = createStaticFiles(
+    {
+      ...(options.demo ? { '/demo': join(packageRoot(import.meta.url), 'src/web/demo.html') } : {}),
+      ...options.pages,
+      ...signalRBrowserClient(),
+    },
+    { immutable: options.immutablePages ?? [] },
+  );
+  const mounted = mountParts([
+    { handleRequest: (req, res) => late.signalR?.handleRequest(req, res) ?? false },
+    { handleUpgrade: (req, socket, head) => late.signalR?.handleUpgrade(req, socket, head) ?? false },
+    hubs,
+    { handleRequest: (req, res) => mountedBusApi(busApi, req, res) },
+    createStatusRoute({
+      key: config.keys.bus,
+      hubServers: () => (late.signalR === undefined ? [hubs] : [hubs, late.signalR.hubServer]),
+      functions: () => late.functions,
+    }),
+    stores.api,
+    { handleRequest: (req, res) => push?.handleRequest(req, res) ?? false },
+    { handleRequest: (req, res) => late.appParts.some((p) => p.handleRequest?.(req, res) === true) },
+    { handleRequest: (req, res) => late.functions?.handleRequest(req, res) ?? false },
+    { handleRequest: web },
+    { handleRequest: (req, res) => serveSystemPaths(req, res, home) },
+  ]);
+  const requestLog = logger.child({ part: 'http' });
+  const route = (request: IncomingMessage, response: ServerResponse): boolean => {
+    logRequest(request, response, requestLog);
+    door.admit(request, response);
+    if (mounted.handleRequest(request, response)) return true;
+    const path = requestTarget(request).pathname;
+    sendError(response, new HttpError('KERNEL_NOT_FOUND', 404, 'Not found.', { detail: { path: path.slice(0, 256) } }));
+    return true;
+  };
+  const upgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): boolean => {
+    door.admitUpgrade(request);
+    return mounted.handleUpgrade(request, socket, head);
+  };
+  return createHttpServer({
+    request: route,
+    upgrade,
+    onError: (err, request) => logger.error({ err, method: request.method, url: request.url }, 'request failed'),
+    ...(options.limits === undefined ? {} : { limits: options.limits }),
+  });
 }
 
 /** The bus API as a part: it takes what is under its base path and passes the rest on. */
