@@ -2,7 +2,8 @@
 // engines, with graphile-worker on PostgreSQL as the baseline, in one run. Prints JSON.
 //   node --import tsx bench/bus-throughput/run.ts [--count 100000] [--senders 16] [--batch 1]
 //        [--rate 5000] [--seconds 4] [--pg-count 20000] [--only memory,file,graphile]
-//        [--compact-after BYTES] [--probe] [--backlog N --compact-at MS]
+//        [--compact-after BYTES] [--probe] [--backlog N --compact-at MS] [--window 4096]
+//        [--queued 1000000] [--max-in-flight N --flush-after N (file engine options, A/B)]
 // Latency = from the start of a message's send() to its receipt (`receive*`) and to its acknowledged
 // complete() (`p50Ms`…). The latency runs also report where time went: event-loop delay, GC pauses,
 // and for the file engine every flush's durable-write time (stalls = flushes that took > 10 ms)
@@ -19,6 +20,7 @@ import { parseArgs } from 'node:util';
 import { type Bus, openBus } from '@hubbub/bus';
 import { FileEngine, type FlushTiming } from '@hubbub/bus/engine';
 import { watchMachine } from '../lib/machine.ts';
+import { cpuMeter, type DsyncProbe, dsyncProbe } from './disk.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -34,6 +36,10 @@ const { values: args } = parseArgs({
     probe: { type: 'boolean', default: false },
     backlog: { type: 'string', default: '0' },
     'compact-at': { type: 'string' },
+    window: { type: 'string', default: '4096' },
+    'max-in-flight': { type: 'string' },
+    'flush-after': { type: 'string' },
+    queued: { type: 'string', default: '0' },
   },
 });
 const COUNT = Number(args.count);
@@ -43,6 +49,8 @@ const RATE = Number(args.rate);
 const SECONDS = Number(args.seconds);
 const PG_COUNT = Number(args['pg-count']);
 const BACKLOG = Number(args.backlog);
+const WINDOW = Number(args.window);
+const QUEUED = Number(args.queued);
 const only = new Set(args.only.split(','));
 
 interface Result {
@@ -58,6 +66,8 @@ interface Result {
   receiveP50Ms: number;
   receiveP99Ms: number;
   receiveMaxMs: number;
+  /** CPU time of this process per completed message (user + system), µs. */
+  cpuUsPerMessage?: number;
   diagnostics?: Record<string, unknown>;
 }
 
@@ -124,6 +134,8 @@ async function busHarness(name: string, url: string): Promise<Harness> {
         dir: url.slice('file://'.length),
         onFlush: (f) => flushes.push({ at: performance.now(), ...f }),
         ...(compactAfter === undefined ? {} : { compactAfterBytes: Number(compactAfter) }),
+        ...(args['max-in-flight'] === undefined ? {} : { maxInFlight: Number(args['max-in-flight']) }),
+        ...(args['flush-after'] === undefined ? {} : { flushAfterWrites: Number(args['flush-after']) }),
       })
     : undefined;
   const bus: Bus = await openBus({
@@ -233,6 +245,8 @@ function collect(h: Harness, count: number) {
 /** Throughput: `senders` concurrent senders push `count` messages; receivers complete them. */
 async function throughput(h: Harness, count: number): Promise<Result> {
   const { latencies, received, finished } = collect(h, count);
+  h.flushes?.();
+  const cpu = cpuMeter();
   const start = performance.now();
   let next = 0;
   await Promise.all(
@@ -245,9 +259,126 @@ async function throughput(h: Harness, count: number): Promise<Result> {
     }),
   );
   await Promise.race([finished, new Promise((r) => setTimeout(r, 120_000))]);
-  h.flushes?.(); // not analysed for throughput runs
   const elapsed = performance.now() - start;
-  return summarize(h.name, `throughput ${SENDERS} senders × batch ${BATCH}`, latencies, received, elapsed);
+  const result = summarize(h.name, `throughput ${SENDERS} senders × batch ${BATCH}`, latencies, received, elapsed);
+  result.cpuUsPerMessage = cpu.perUnitUs(latencies.length);
+  const f = h.flushes?.();
+  if (f !== undefined) {
+    result.diagnostics = {
+      flushes: f.flushes.length,
+      writesPerFlush: spread(f.flushes.map((x) => x.writes)),
+      durableWriteMs: spread(f.flushes.map((x) => x.ms)),
+    };
+  }
+  return result;
+}
+
+/**
+ * Closed loop, sends only: `senders` senders each send one message and wait for its durable
+ * acknowledgement before the next, nobody consuming. With one write per message this cannot beat
+ * senders ÷ (durable write latency): the disk's limit for this load.
+ */
+async function closedLoop(h: Harness, count: number, senders: number): Promise<Record<string, unknown>> {
+  h.flushes?.();
+  const cpu = cpuMeter();
+  const start = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: senders }, async () => {
+      while (next < count) await h.send([{ t: performance.now(), i: next++ }]);
+    }),
+  );
+  const elapsed = performance.now() - start;
+  const f = h.flushes?.();
+  return {
+    system: h.name,
+    scenario: `closed loop, ${senders} senders × 1 message, no consumers`,
+    messages: count,
+    seconds: +(elapsed / 1000).toFixed(3),
+    durableSendsPerSecond: Math.round(count / (elapsed / 1000)),
+    cpuUsPerMessage: cpu.perUnitUs(count),
+    ...(f === undefined
+      ? {}
+      : {
+          flushes: f.flushes.length,
+          writesPerFlush: spread(f.flushes.map((x) => x.writes)),
+          durableWriteMs: spread(f.flushes.map((x) => x.ms)),
+        }),
+  };
+}
+
+/**
+ * Open loop: single-message sends, `window` of them in flight at all times, nobody consuming;
+ * durable (acknowledged) sends per second and CPU per send.
+ */
+async function openLoop(h: Harness, count: number, window: number): Promise<Record<string, unknown>> {
+  h.flushes?.();
+  const cpu = cpuMeter();
+  const start = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: window }, async () => {
+      while (next < count) await h.send([{ t: performance.now(), i: next++ }]);
+    }),
+  );
+  const elapsed = performance.now() - start;
+  const f = h.flushes?.();
+  return {
+    system: h.name,
+    scenario: `open loop, ${window} single-message sends in flight, no consumers`,
+    messages: count,
+    seconds: +(elapsed / 1000).toFixed(3),
+    durableSendsPerSecond: Math.round(count / (elapsed / 1000)),
+    cpuUsPerMessage: cpu.perUnitUs(count),
+    ...(f === undefined ? {} : { flushes: f.flushes.length, writesPerFlush: spread(f.flushes.map((x) => x.writes)) }),
+  };
+}
+
+/**
+ * Fills a fresh file bus with `n` queued messages (~150-byte bodies, batches of 1,000), then
+ * reports memory per queued message (RSS and heap after a full GC, against the empty bus) and the
+ * time to reopen it.
+ */
+async function queued(dir: string, n: number): Promise<Record<string, unknown>> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  const settle = (): NodeJS.MemoryUsage => {
+    gc?.();
+    gc?.();
+    return process.memoryUsage();
+  };
+  const entities = { queues: [{ name: 'parked' }] };
+  let bus = await openBus({ url: `file://${dir}`, entities });
+  const empty = settle();
+  const sender = bus.createSender('parked');
+  const body = { kind: 'location', courier: 'c-0001', lat: 52.520008, lng: 13.404954, at: 0, pad: 'x'.repeat(60) };
+  const fillStart = performance.now();
+  for (let i = 0; i < n; i += 1000) {
+    await sender.send(Array.from({ length: Math.min(1000, n - i) }, (_, k) => ({ body: { ...body, at: i + k } })));
+  }
+  const fillMs = performance.now() - fillStart;
+  const full = settle();
+  await bus.close();
+  const reopenStart = performance.now();
+  bus = await openBus({ url: `file://${dir}`, entities });
+  const restartMs = performance.now() - reopenStart;
+  const reopened = settle();
+  const props = await bus.admin.getRuntimeProperties('parked');
+  await bus.close();
+  const mb = (b: number): number => +(b / 1024 / 1024).toFixed(1);
+  return {
+    scenario: `${n} queued messages, file bus`,
+    gcExposed: gc !== undefined,
+    fillSeconds: +(fillMs / 1000).toFixed(2),
+    activeMessageCount: props.activeMessageCount,
+    rssMB: { empty: mb(empty.rss), full: mb(full.rss), reopened: mb(reopened.rss) },
+    heapUsedMB: { empty: mb(empty.heapUsed), full: mb(full.heapUsed), reopened: mb(reopened.heapUsed) },
+    bytesPerQueuedMessage: {
+      rss: Math.round((full.rss - empty.rss) / n),
+      heapAndBuffers: Math.round((full.heapUsed + full.arrayBuffers - empty.heapUsed - empty.arrayBuffers) / n),
+      rssReopened: Math.round((reopened.rss - empty.rss) / n),
+    },
+    restartMs: +restartMs.toFixed(1),
+  };
 }
 
 /** Latency at a fixed offered rate (single-message sends), for `seconds`. */
@@ -397,8 +528,11 @@ const results: Result[] = [];
 const machine = watchMachine();
 const scratch = mkdtempSync(join(tmpdir(), 'hubbub-bench-bus-'));
 let fsync: Awaited<ReturnType<typeof fsyncProbe>> | undefined;
+let dsync: DsyncProbe | undefined;
+const other: Array<Record<string, unknown>> = [];
 try {
   fsync = await fsyncProbe(scratch, 5_000);
+  dsync = await dsyncProbe(scratch, 3_000);
   for (const system of ['memory', 'file', 'graphile']) {
     if (!only.has(system)) continue;
     const make = (): Promise<Harness> =>
@@ -408,11 +542,49 @@ try {
           ? busHarness('bus file:// (fsync)', `file://${mkdtempSync(join(scratch, 'f-'))}`)
           : graphileHarness(args.pg);
     let h = await make();
-    results.push(await throughput(h, system === 'graphile' ? PG_COUNT : COUNT));
+    const t = await throughput(h, system === 'graphile' ? PG_COUNT : COUNT);
+    results.push(t);
+    if (system === 'file' && BATCH === 1) {
+      // What SENDERS closed-loop senders could reach if each message cost exactly one O_DSYNC write.
+      const ceiling = (SENDERS * 1000) / dsync.p50Ms;
+      t.diagnostics = {
+        ...t.diagnostics,
+        diskLimit: {
+          closedLoopCeilingMsgPerS: Math.round(ceiling),
+          fractionOfCeiling: +(t.messagesPerSecond / ceiling).toFixed(3),
+          fractionAtMeanLatency: +(t.messagesPerSecond / ((SENDERS * 1000) / dsync.meanMs)).toFixed(3),
+          target: 0.8,
+        },
+      };
+    }
     await h.close();
+    if (system !== 'graphile') {
+      h = await make();
+      const c = await closedLoop(h, COUNT, SENDERS);
+      if (system === 'file') {
+        const ceiling = (SENDERS * 1000) / dsync.p50Ms;
+        c.diskLimit = {
+          closedLoopCeilingMsgPerS: Math.round(ceiling),
+          fractionOfCeiling: +((c.durableSendsPerSecond as number) / ceiling).toFixed(3),
+          fractionAtMeanLatency: +((c.durableSendsPerSecond as number) / ((SENDERS * 1000) / dsync.meanMs)).toFixed(3),
+          target: 0.8,
+        };
+      }
+      other.push(c);
+      await h.close();
+    }
+    if (system !== 'graphile' && WINDOW > 0) {
+      h = await make();
+      other.push(await openLoop(h, COUNT, WINDOW));
+      await h.close();
+    }
     h = await make();
     results.push(await latency(h, RATE, SECONDS, scratch));
     await h.close();
+  }
+  if (QUEUED > 0) {
+    other.push(await queued(mkdtempSync(join(scratch, 'q-')), 1000));
+    other.push(await queued(mkdtempSync(join(scratch, 'q-')), QUEUED));
   }
 } finally {
   rmSync(scratch, { recursive: true, force: true });
@@ -422,7 +594,9 @@ const report = {
   node: process.version,
   machine: machine.stop(),
   fsync,
+  dsync,
   results,
+  other,
 };
 process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
 process.exit(0); // graphile-worker's pools keep the event loop alive

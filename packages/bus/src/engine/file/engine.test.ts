@@ -392,7 +392,7 @@ describe('file engine', () => {
         }
       });
     };
-    const engine = new FileEngine({ dir: d, fsWrite: write });
+    const engine = new FileEngine({ dir: d, fsWrite: write, flushAfterWrites: 1 });
     await engine.open();
     const order: number[] = [];
     const a = engine.write([append(1)]).then(() => order.push(1));
@@ -406,6 +406,39 @@ describe('file engine', () => {
     assert.deepEqual(order, [1, 2]);
     await engine.close();
     assert.deepEqual(await replayed(d), [1, 2]);
+  });
+
+  it('group-commits: the writes that arrive while a flush is on its way to disk share the next one', async () => {
+    const d = dir();
+    let held: (() => void) | undefined;
+    let frames = 0;
+    const write: FsWrite = (fd, buffer, offset, length, position, callback) => {
+      if (length >= 1024 * 1024) return fsWrite(fd, buffer, offset, length, position, callback); // a prefill
+      const first = frames++ === 0;
+      fsWrite(fd, buffer, offset, length, position, (err, n) => {
+        if (first) held = () => callback(err, n);
+        else callback(err, n);
+      });
+    };
+    const flushes: FlushTiming[] = [];
+    const engine = new FileEngine({ dir: d, fsWrite: write, onFlush: (f) => flushes.push(f) });
+    await engine.open();
+    const first = engine.write([append(1)]);
+    await waitFor(() => held, { what: 'the first flush to be written and held' });
+    const rest: Promise<void>[] = [];
+    for (let seq = 2; seq <= 6; seq++) {
+      rest.push(engine.write([append(seq)]));
+      await new Promise((r) => setImmediate(r)); // each in a turn of its own
+    }
+    assert.equal(frames, 1, 'nothing else is written while the first flush is on its way');
+    held!();
+    await Promise.all([first, ...rest]);
+    assert.deepEqual(
+      flushes.map((f) => f.writes),
+      [1, 5],
+    );
+    await engine.close();
+    assert.deepEqual(await replayed(d), [1, 2, 3, 4, 5, 6]);
   });
 
   it('fails a write that does not reach the disk, and every flush after it, keeping what was acknowledged', async () => {
@@ -425,7 +458,7 @@ describe('file engine', () => {
         if (frames === 3) release?.();
       });
     };
-    const engine = new FileEngine({ dir: d, fsWrite: write });
+    const engine = new FileEngine({ dir: d, fsWrite: write, flushAfterWrites: 1 });
     await engine.open();
     await engine.write([append(1)]);
     const lost = engine.write([append(2)]);

@@ -3,9 +3,10 @@
  *
  * - `write()` queues its ops; a flush encodes every write queued so far into one frame and writes
  *   it at the end of the segment, opened with `O_DSYNC`, so the write returns once the frame is
- *   durable (group commit). Up to `maxInFlight` flushes are written at once, each at its own
- *   position; they are acknowledged strictly in log order, and nothing resolves before its frame
- *   and every frame before it are durable.
+ *   durable. Group commit: writes arriving while a flush is on its way to disk share the next one.
+ *   A burst (`flushAfterWrites` queued) may start up to `maxInFlight` flushes at once, each at its
+ *   own position; they are acknowledged strictly in log order, and nothing resolves before its
+ *   frame and every frame before it are durable.
  * - The segment is kept zero-filled ahead of the log's end (durable zeros, written in the
  *   background), so a flush overwrites existing blocks instead of growing the file: no journal
  *   commit per flush. Replay treats zeros after the last frame as unused space; close trims them.
@@ -46,15 +47,17 @@ export interface FileEngineOptions {
   /** Skip fsync (benchmarks of the non-durable path only). @default true */
   fsync?: boolean;
   /**
-   * Flushes written at once. With more than one, a flush starts while the previous one is still on
-   * its way to disk (at the next position), so encoding and the disk overlap; they are still
-   * acknowledged in log order. @default 2
+   * Flushes written at once. With more than one, a burst of `flushAfterWrites` queued writes starts
+   * a flush while the previous one is still on its way to disk (at the next position), so encoding
+   * and the disk overlap; they are still acknowledged in log order. @default 2
    */
   maxInFlight?: number;
   /**
-   * A flush starts as soon as this many writes are queued (and fewer than `maxInFlight` flushes are
-   * being written) rather than at the end of the event-loop turn, so that under load the disk
-   * writes one batch while the next is being produced. @default 8
+   * Group commit: writes that arrive while a flush is on its way to disk wait for it and then share
+   * the next one (one `O_DSYNC` write for all of them). Only once this many are queued does a flush
+   * start early — alongside one in flight (up to `maxInFlight`) or before the end of the event-loop
+   * turn — so a burst keeps the disk busy while the next batch is produced. Small, it splits a round
+   * of closed-loop senders into several writes the disk serializes. @default 256
    */
   flushAfterWrites?: number;
   /** Prunes expired duplicate-detection entries at compaction. @default systemClock */
@@ -160,7 +163,7 @@ export class FileEngine implements BusEngine {
     this.#compactAfter = options.compactAfterBytes ?? 64 * 1024 * 1024;
     this.#fsync = options.fsync ?? true;
     this.#maxInFlight = positiveInteger('maxInFlight', options.maxInFlight, 2);
-    this.#flushAfter = positiveInteger('flushAfterWrites', options.flushAfterWrites, 8);
+    this.#flushAfter = positiveInteger('flushAfterWrites', options.flushAfterWrites, 256);
     this.#clock = options.clock ?? systemClock;
     this.#onFlush = options.onFlush;
     this.#compactionStep = options.compactionStep;
@@ -283,7 +286,9 @@ export class FileEngine implements BusEngine {
     } else {
       while (this.#inflight.length < this.#maxInFlight) {
         if (this.#ready === undefined) {
-          if (this.#queue.length === 0) break;
+          // Group commit: while a flush is on its way to disk, writes gather for the next one; a
+          // second starts alongside only once a burst has queued `flushAfterWrites` of them.
+          if (this.#queue.length === 0 || (this.#inflight.length > 0 && this.#queue.length < this.#flushAfter)) break;
           const batch = this.#queue;
           this.#queue = [];
           this.#encode(batch);
