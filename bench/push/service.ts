@@ -30,6 +30,8 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '3' },
     depth: { type: 'string', default: '16' },
     store: { type: 'string', default: 'pglite' },
+    // Only one contender's rounds (for a CPU profile of it: node --cpu-prof …).
+    only: { type: 'string' },
   },
 });
 const SENDS = Number(args.sends);
@@ -103,10 +105,15 @@ async function main() {
     };
     push.on('delivery:failed', () => void failed.system++);
 
-    /** One contender's round: wall seconds until the endpoint has received every push. */
-    async function run(who: Who): Promise<number> {
+    /**
+     * One contender's round: wall seconds until the endpoint has received every push, and this
+     * process's CPU (user + system, µs) meanwhile — the system runs in this process, so its CPU per
+     * send against web-push's is the measure a loaded machine does not bend.
+     */
+    async function run(who: Who): Promise<{ seconds: number; cpuUs: number }> {
       const before = (await endpoint.call('counts', null)).received;
       const t = process.hrtime.bigint();
+      const cpu0 = process.cpuUsage();
       let next = 0;
       await Promise.all(
         Array.from({ length: DEPTH }, async () => {
@@ -118,16 +125,23 @@ async function main() {
         if (Date.now() > deadline) throw new Error(`${who}: not every push arrived within 120 s`);
         await new Promise((r) => setTimeout(r, 10));
       }
-      return Number(process.hrtime.bigint() - t) / 1e9;
+      const cpu = process.cpuUsage(cpu0);
+      return { seconds: Number(process.hrtime.bigint() - t) / 1e9, cpuUs: cpu.user + cpu.system };
     }
 
-    await run('system'); // warm-up
-    await run('webPush');
+    const who: Who[] = args.only === undefined ? ['system', 'webPush'] : [args.only as Who];
+    if (!who.every((w) => w in ops)) throw new Error(`--only takes system or webPush, not ${args.only}`);
+    for (const w of who) await run(w); // warm-up
     failed = { system: 0, webPush: 0 };
     const rates: Record<Who, number[]> = { system: [], webPush: [] };
+    const cpuPerSend: Record<Who, number[]> = { system: [], webPush: [] };
     for (let r = 0; r < ROUNDS; r++) {
-      const order: Who[] = r % 2 === 0 ? ['system', 'webPush'] : ['webPush', 'system'];
-      for (const who of order) rates[who].push(SENDS / (await run(who)));
+      const order = r % 2 === 0 ? who : [...who].reverse();
+      for (const w of order) {
+        const { seconds, cpuUs } = await run(w);
+        rates[w].push(SENDS / seconds);
+        cpuPerSend[w].push(cpuUs / SENDS);
+      }
     }
     if (args.store === 'postgres') await system.store.database('push').delete(); // the run's data
     await system.close();
@@ -155,6 +169,14 @@ async function main() {
           // The issue's target: at least 0.8.
           ratio: r3(system1 / direct),
           perRound: rates.system.map((s, i) => r3(s / rates.webPush[i]!)),
+          // This process's CPU per send (µs, median over rounds): the system's whole path
+          // (front to queue to provider, the store when it is PGlite) against web-push's call.
+          cpuUsPerSend: {
+            system: Math.round(median(cpuPerSend.system)),
+            webPush: Math.round(median(cpuPerSend.webPush)),
+            ratio: r3(median(cpuPerSend.webPush) / median(cpuPerSend.system)),
+            perRound: cpuPerSend.system.map((s, i) => r3(cpuPerSend.webPush[i]! / s)),
+          },
           failed,
         },
         null,
