@@ -193,6 +193,21 @@ describe('Web Push provider against the local RFC 8030 endpoint', () => {
     }
   });
 
+  it('remembers only keys found on the curve: an off-curve key is refused every time, also beside a good one', () => {
+    const good = channelOf(endpoint.subscribe());
+    const key = Buffer.from(good.p256dh, 'base64url');
+    const near = Buffer.from(key);
+    near[64] = near[64]! ^ 1; // one bit off: almost never on the curve
+    for (let round = 0; round < 3; round++) {
+      provider.validateChannel(good);
+      assert.throws(
+        () => provider.validateChannel({ ...good, p256dh: near.toString('base64url') }),
+        (err: { code?: string; detail?: { reason?: string } }) =>
+          err.code === 'PUSH_INVALID_CHANNEL' && err.detail?.reason === 'p256dh',
+      );
+    }
+  });
+
   it('answers a malformed channel with an invalid outcome, never a request', async () => {
     const refused = endpoint.refused.length;
     const outcome = await provider.deliver({

@@ -155,15 +155,27 @@ export function browserChannel(value: unknown): BrowserChannel & { url: URL } {
   return { endpoint, p256dh: p256dh as string, auth: auth as string, url };
 }
 
+/**
+ * Keys (their 65 bytes) already found on the curve. Every delivery checks its channel, and the
+ * check (an EC public key import) cost as much as a third of the encryption: a subscription's key
+ * never changes, so a key checked once is not checked again. Bounded; the oldest go first.
+ */
+const pointsOnCurve = new Set<string>();
+const maxPointsRemembered = 10_000;
+
 function onCurve(key: Buffer): boolean {
+  const raw = key.toString('latin1');
+  if (pointsOnCurve.has(raw)) return true;
   const x = key.subarray(1, 33).toString('base64url');
   const y = key.subarray(33).toString('base64url');
   try {
     createPublicKey({ key: { kty: 'EC', crv: 'P-256', x, y }, format: 'jwk' });
-    return true;
   } catch {
     return false;
   }
+  if (pointsOnCurve.size >= maxPointsRemembered) pointsOnCurve.delete(pointsOnCurve.values().next().value as string);
+  pointsOnCurve.add(raw);
+  return true;
 }
 
 /** TTL, Urgency and Topic for the POST, or the reason the delivery's values are refused. */
