@@ -37,6 +37,10 @@ export const HubErrorCode = {
   InvalidConnectionString: 'HUB_INVALID_CONNECTION_STRING',
   /** An upstream webhook failed, timed out or answered with an error status. */
   UpstreamFailed: 'HUB_UPSTREAM_FAILED',
+  /** The backplane's server (Redis) cannot be reached or dropped the call; nothing was sent. */
+  BackplaneUnavailable: 'HUB_BACKPLANE_UNAVAILABLE',
+  /** Too many backplane publishes are waiting for their server; nothing was sent. Retry later. */
+  BackplaneOverloaded: 'HUB_BACKPLANE_OVERLOADED',
 } as const;
 export type HubErrorCode = (typeof HubErrorCode)[keyof typeof HubErrorCode];
 
@@ -50,6 +54,8 @@ const statusOf: Partial<Record<HubErrorCode, number>> = {
   HUB_BAD_REQUEST: 400,
   HUB_CONFLICT: 409,
   HUB_UPSTREAM_FAILED: 502,
+  HUB_BACKPLANE_UNAVAILABLE: 503,
+  HUB_BACKPLANE_OVERLOADED: 503,
 };
 
 export class HubError extends CodedError<HubErrorCode> {

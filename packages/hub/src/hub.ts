@@ -7,7 +7,7 @@
 
 import { type HubMessage, MessageType } from '@hubbub/hub-protocol';
 import { type Clock, type Logger, systemClock, TypedEmitter } from '@hubbub/kernel';
-import type { Audience, Backplane, BackplaneMessage, Exclusions } from './backplane.ts';
+import type { Audience, Backplane, BackplaneMessage, ClusterPresence, Exclusions, PresenceQuery } from './backplane.ts';
 import { type CallerClients, createCallerClients, createHubClients, type HubClients } from './clients.ts';
 import {
   type ConnectionLimits,
@@ -44,6 +44,8 @@ export interface GroupManager {
    * expires (`userGroupTtlMs` after it was made or after the user's last connection ended).
    */
   addUser(userId: string, group: string): Promise<void>;
+  /** Adds the user's connections of now, on every node, without a grant for later ones. */
+  addUserConnections(userId: string, group: string): Promise<void>;
   removeUser(userId: string, group: string): Promise<void>;
   removeUserFromAll(userId: string): Promise<void>;
   removeFromAll(connectionId: string): Promise<void>;
@@ -56,6 +58,8 @@ export type HubEvents = {
   disconnected: (connection: HubConnection, error: Error | undefined) => void;
   /** A hub method threw something other than a HubMethodError. */
   'method-error': (error: Error, connection: HubConnection, method: string) => void;
+  /** The cluster's presence could not be read for a new connection (its user's grants were not applied). */
+  'presence-error': (error: Error, connection: HubConnection) => void;
 };
 
 export interface HubInit {
@@ -88,6 +92,8 @@ export class Hub extends TypedEmitter<HubEvents> implements ConnectionOwner {
   readonly limits: ConnectionLimits;
 
   readonly #backplane: Backplane;
+  readonly #presence: ClusterPresence | undefined;
+  readonly #userGroupTtlMs: number;
   readonly #logger: Logger;
   readonly #tick: () => number;
   readonly #released: (connection: HubConnection) => void;
@@ -112,13 +118,15 @@ export class Hub extends TypedEmitter<HubEvents> implements ConnectionOwner {
       slowConsumerGraceMs:
         init.limits.slowConsumerGraceMs ?? init.slowConsumerGraceMs ?? hubDefaults.slowConsumerGraceMs,
     };
+    this.#userGroupTtlMs = init.userGroupTtlMs ?? hubDefaults.userGroupTtlMs;
     this.#userGroups = new UserGroupMemberships({
-      ttlMs: init.userGroupTtlMs ?? hubDefaults.userGroupTtlMs,
+      ttlMs: this.#userGroupTtlMs,
       max: init.maxUserGroupMemberships ?? hubDefaults.maxUserGroupMemberships,
       clock: this.#clock,
       isConnected: (userId) => this.#users.has(userId),
     });
     this.#backplane = init.backplane;
+    this.#presence = init.backplane.presence;
     this.#logger = init.logger.child({ hub: init.name });
     this.#tick = init.tick;
     this.#released = init.released;
@@ -242,6 +250,23 @@ export class Hub extends TypedEmitter<HubEvents> implements ConnectionOwner {
     return this.#connections.values();
   }
 
+  /**
+   * Presence across the cluster: this node answers first, then the backplane's
+   * {@link ClusterPresence} (without one, this node's answer is the answer).
+   */
+  async exists(query: PresenceQuery): Promise<boolean> {
+    const here =
+      query.kind === 'connection'
+        ? this.#connections.has(query.id)
+        : query.kind === 'user'
+          ? this.hasUser(query.id)
+          : query.kind === 'group'
+            ? this.hasGroup(query.name)
+            : this.isUserInGroup(query.userId, query.group);
+    if (here || this.#presence === undefined) return here;
+    return this.#presence.exists(this.name, query);
+  }
+
   /** Applies a backplane message to the connections this node holds. */
   apply(message: BackplaneMessage): void {
     if (message.kind === 'send') {
@@ -274,6 +299,13 @@ export class Hub extends TypedEmitter<HubEvents> implements ConnectionOwner {
       else set.add(connection);
       for (const group of this.#userGroups.groupsOf(userId)) this.#join(connection, group);
     }
+    this.#presence?.record({
+      kind: 'connected',
+      hub: this.name,
+      connectionId: connection.connectionId,
+      ...(userId === undefined ? {} : { userId }),
+    });
+    if (userId !== undefined && this.#presence !== undefined) this.#joinGrantedElsewhere(connection, userId);
     this.emit('connected', connection);
   }
 
@@ -295,7 +327,13 @@ export class Hub extends TypedEmitter<HubEvents> implements ConnectionOwner {
         this.#userGroups.disconnected(userId);
       }
     }
-    for (const group of connection.groups) this.#leave(connection, group);
+    for (const group of connection.groups) this.#leave(connection, group, false);
+    this.#presence?.record({
+      kind: 'disconnected',
+      hub: this.name,
+      connectionId: connection.connectionId,
+      ...(userId === undefined ? {} : { userId, grantTtlMs: this.#userGroupTtlMs }),
+    });
     this.#invoker.connectionClosed(connection);
     this.emit('disconnected', connection, error);
   }
@@ -311,6 +349,27 @@ export class Hub extends TypedEmitter<HubEvents> implements ConnectionOwner {
     if (entry === undefined || entry.userId !== userId) return undefined;
     this.#missedCloses.delete(connectionToken);
     return entry.close;
+  }
+
+  /**
+   * Grants made while this node was not listening (before it started, or on a hub it had not yet
+   * served) live in the cluster's presence: read them and join them too.
+   */
+  #joinGrantedElsewhere(connection: HubConnection, userId: string): void {
+    this.#presence!.grants(this.name, userId).then(
+      (groups) => {
+        if (this.#connections.get(connection.connectionId) !== connection) return;
+        for (const group of groups) {
+          this.#userGroups.add(userId, group);
+          if (!connection.groups.has(group)) this.#join(connection, group);
+        }
+      },
+      (err: unknown) => {
+        const error = err instanceof Error ? err : new Error(String(err));
+        this.#logger.warn({ err: error, connectionId: connection.connectionId }, 'could not read user group grants');
+        this.emit('presence-error', error, connection);
+      },
+    );
   }
 
   #rememberMissedClose(connection: HubConnection, close: MissedClose): void {
@@ -405,7 +464,9 @@ export class Hub extends TypedEmitter<HubEvents> implements ConnectionOwner {
     }
     if (userId === undefined) return;
     const connections = this.#users.get(userId) ?? new Set<HubConnection>();
-    if (action === 'add' && group !== undefined) {
+    if (action === 'add' && group !== undefined && message.connectedOnly === true) {
+      for (const connection of connections) this.#join(connection, group);
+    } else if (action === 'add' && group !== undefined) {
       if (this.#userGroups.add(userId, group) > 0 && !this.#userGroupsFull) {
         this.#userGroupsFull = true; // said once; the count is `userGroupMembershipCount`
         this.#logger.warn(
@@ -424,23 +485,28 @@ export class Hub extends TypedEmitter<HubEvents> implements ConnectionOwner {
   }
 
   #join(connection: HubConnection, group: string): void {
+    if (connection.groups.has(group)) return;
     const members = this.#groups.get(group);
     if (members === undefined) this.#groups.set(group, new Set([connection]));
     else members.add(connection);
     connection.groups.add(group);
+    this.#presence?.record({ kind: 'joined', hub: this.name, connectionId: connection.connectionId, group });
   }
 
-  #leave(connection: HubConnection, group: string): void {
+  /** `record`: false when the connection is ending (its presence record goes as a whole). */
+  #leave(connection: HubConnection, group: string, record = true): void {
+    if (!connection.groups.has(group)) return;
     const members = this.#groups.get(group);
     members?.delete(connection);
     if (members?.size === 0) this.#groups.delete(group);
     connection.groups.delete(group);
+    if (record) this.#presence?.record({ kind: 'left', hub: this.name, connectionId: connection.connectionId, group });
   }
 
   #groupManager(): GroupManager {
     const publish = (
       action: 'add' | 'remove' | 'remove-all',
-      target: { connectionId: string } | { userId: string },
+      target: { connectionId: string } | { userId: string; connectedOnly?: true },
       group?: string,
     ) =>
       this.#backplane.publish({
@@ -450,13 +516,26 @@ export class Hub extends TypedEmitter<HubEvents> implements ConnectionOwner {
         ...target,
         ...(group === undefined ? {} : { group }),
       });
+    // A grant is written to the cluster's presence before it is announced: a node that starts
+    // between the two reads it there; one already running applies the announcement.
+    const presence = this.#presence;
     return {
       add: (connectionId, group) => publish('add', { connectionId }, group),
       remove: (connectionId, group) => publish('remove', { connectionId }, group),
       removeFromAll: (connectionId) => publish('remove-all', { connectionId }),
-      addUser: (userId, group) => publish('add', { userId }, group),
-      removeUser: (userId, group) => publish('remove', { userId }, group),
-      removeUserFromAll: (userId) => publish('remove-all', { userId }),
+      addUser: async (userId, group) => {
+        await presence?.grant(this.name, userId, group, this.#userGroupTtlMs);
+        await publish('add', { userId }, group);
+      },
+      addUserConnections: (userId, group) => publish('add', { userId, connectedOnly: true }, group),
+      removeUser: async (userId, group) => {
+        await presence?.revoke(this.name, userId, group);
+        await publish('remove', { userId }, group);
+      },
+      removeUserFromAll: async (userId) => {
+        await presence?.revoke(this.name, userId);
+        await publish('remove-all', { userId });
+      },
     };
   }
 }

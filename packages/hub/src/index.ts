@@ -3,8 +3,12 @@ export {
   type Audience,
   type Backplane,
   type BackplaneMessage,
+  type ClusterNode,
+  type ClusterPresence,
   createInProcessBackplane,
   type Exclusions,
+  type PresenceChange,
+  type PresenceQuery,
 } from './backplane.ts';
 export type { CallerClients, ClientProxy, HubClients, SingleClientProxy } from './clients.ts';
 export { ConnectionState, type HubConnection, type Principal } from './connection.ts';

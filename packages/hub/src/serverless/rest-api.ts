@@ -179,19 +179,19 @@ export function createRestApi(options: RestApiOptions): RequestHandler {
         await hub.close({ kind: 'connections', ids: [id] }, closeOptions(url, undefined));
         return 'ok';
       case 'connectionExists':
-        return hub.connection(id) === undefined ? 'not-found' : 'ok';
+        return found(await hub.exists({ kind: 'connection', id }));
       case 'groupExists':
-        return hub.hasGroup(group) ? 'ok' : 'not-found';
+        return found(await hub.exists({ kind: 'group', name: group }));
       case 'userExists':
-        return hub.hasUser(user) ? 'ok' : 'not-found';
+        return found(await hub.exists({ kind: 'user', id: user }));
       case 'userInGroup':
-        return hub.isUserInGroup(user, group) ? 'ok' : 'not-found';
+        return found(await hub.exists({ kind: 'user-in-group', userId: user, group }));
       case 'addConnectionToGroup':
-        if (hub.connection(id) === undefined) return 'not-found';
+        if (!(await hub.exists({ kind: 'connection', id }))) return 'not-found';
         await hub.groups.add(id, group);
         return 'ok';
       case 'removeConnectionFromGroup':
-        if (hub.connection(id) === undefined) return 'not-found';
+        if (!(await hub.exists({ kind: 'connection', id }))) return 'not-found';
         await hub.groups.remove(id, group);
         return 'ok';
       case 'removeConnectionFromAllGroups':
@@ -256,9 +256,7 @@ export function createRestApi(options: RestApiOptions): RequestHandler {
     }
     cancelTtl(hub, user, group);
     if (ttl === 0) {
-      for (const connection of [...hub.connections()]) {
-        if (connection.userId === user) await hub.groups.add(connection.connectionId, group);
-      }
+      await hub.groups.addUserConnections(user, group);
       return;
     }
     await hub.groups.addUser(user, group);
@@ -283,6 +281,8 @@ export function createRestApi(options: RestApiOptions): RequestHandler {
     ttls.delete(key);
   }
 }
+
+const found = (exists: boolean): 'ok' | 'not-found' => (exists ? 'ok' : 'not-found');
 
 function ttlKey(hub: Hub, user: string, group: string): string {
   return `${hub.name}\u0000${user}\u0000${group}`;
