@@ -88,17 +88,30 @@ describe('the OpenAPI document', () => {
     assert.equal(doc.openapi, '3.1.0');
     assert.deepEqual(Object.keys(doc.paths).sort(), [
       '/api/v1/account',
+      '/api/v1/courier/deliveries',
+      '/api/v1/courier/offers',
+      '/api/v1/live/negotiate',
+      '/api/v1/operations/overview',
       '/api/v1/orders',
       '/api/v1/orders/{orderId}',
+      '/api/v1/orders/{orderId}/assignment',
       '/api/v1/orders/{orderId}/cancel',
+      '/api/v1/orders/{orderId}/location',
       '/api/v1/orders/{orderId}/negotiate',
       '/api/v1/orders/{orderId}/transitions',
       '/api/v1/push/installations/{installationId}',
       '/api/v1/restaurants',
       '/api/v1/restaurants/{restaurantId}',
       '/api/v1/restaurants/{restaurantId}/menu',
+      '/api/v1/restaurants/{restaurantId}/orders',
       '/api/v1/session',
     ]);
+    const offers = doc.paths['/api/v1/courier/offers'].get.parameters;
+    assert.deepEqual(
+      offers.map((p: { name: string }) => p.name),
+      ['lat', 'lng', 'limit'],
+    );
+    assert.equal(doc.components.schemas.CourierPosition.additionalProperties, false);
     const create = doc.components.schemas.OrderCreate;
     assert.deepEqual(create.required.sort(), ['deliveryAddress', 'items', 'restaurantId']);
     assert.equal(create.additionalProperties, false);

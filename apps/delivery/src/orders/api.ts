@@ -1,7 +1,8 @@
 /**
  * The delivery REST API as a part of the all-in-one server (`startSystem({ parts })`):
  * `/api/v1/restaurants…`, `/api/v1/account`, `/api/v1/session`, `/api/v1/orders…`,
- * `/api/v1/push/installations/{id}` (Web Push opt-in, `push.ts`) and `/api/openapi.json`, on
+ * `/api/v1/push/installations/{id}` (Web Push opt-in, `push.ts`), the staff views' routes
+ * (`/api/v1/live/negotiate`, `/api/v1/courier/…`, `/api/v1/operations/…`, `staff.ts`) and `/api/openapi.json`, on
  * the system's store (accounts, sessions, restaurants, orders — read and written with etags), bus
  * (topic `orders`) and push service. Everything else under `/api` is left to the next
  * part (the SignalR REST API, the function app). `start()` creates what it uses: the database and
@@ -28,6 +29,7 @@ import {
 import type { PushService } from '@hubbub/push';
 import type { Store } from '@hubbub/store';
 import { type Accounts, type Principal, publicAccount, unauthorized } from './accounts.ts';
+import { type ActiveStatus, stuckThresholds } from './boards.ts';
 import { ensureEntities } from './entities.ts';
 import { DeliveryError, notFound } from './errors.ts';
 import {
@@ -48,6 +50,7 @@ import { createPushInstallations, pushRoutes } from './push.ts';
 import type { Restaurant, Role } from './rules.ts';
 import { Cancel, ID, ListQuery, OrderCreate, SignIn, SignUp, Transition } from './schemas.ts';
 import { type Services, setupServices } from './services.ts';
+import { type Staff, setupStaff, staffRoutes } from './staff.ts';
 
 export interface DeliveryApiOptions {
   readonly bus: Bus;
@@ -83,6 +86,13 @@ export interface DeliveryApiOptions {
   readonly pushEndpointOrigins?: readonly string[];
   /** The serverless hubs: each order's status goes live to its group (`live.ts`). @default none: negotiate is DELIVERY_UNAVAILABLE */
   readonly signalR?: SignalRService;
+  /** Queue the couriers' positions go to (the tracking system's). @default 'locations' */
+  readonly locationsQueue?: string;
+  /**
+   * Seconds an order may stay in each active status before the operations board calls it stuck.
+   * @default placed 300, accepted 600, preparing 1800, ready 600, picked_up 2700
+   */
+  readonly stuckAfterSeconds?: Partial<Record<ActiveStatus, number>>;
 }
 
 export interface DeliveryApi {
@@ -99,7 +109,8 @@ export interface DeliveryApi {
 
 type Handler = (request: IncomingMessage, response: ServerResponse, params: string[]) => Promise<void>;
 
-const OURS = /^\/api\/(?:openapi\.json$|v1\/(?:restaurants|orders|account|session|push)(?:\/|$))/;
+const OURS =
+  /^\/api\/(?:openapi\.json$|v1\/(?:restaurants|orders|account|session|push|live|courier|operations)(?:\/|$))/;
 
 export function createDeliveryApi(options: DeliveryApiOptions): DeliveryApi {
   const clock = options.clock ?? systemClock;
@@ -118,7 +129,9 @@ export function createDeliveryApi(options: DeliveryApiOptions): DeliveryApi {
     ...(options.pushEndpointOrigins === undefined ? {} : { endpointOrigins: options.pushEndpointOrigins }),
   });
   const live = createLiveOrders(options.signalR, logger);
+  const stuckAfterSeconds = stuckThresholds(options.stuckAfterSeconds);
   let sender: Sender | undefined;
+  let staff: Promise<Staff> | undefined;
   let services: Promise<Services> | undefined;
   let closed = false;
 
@@ -144,6 +157,29 @@ export function createDeliveryApi(options: DeliveryApiOptions): DeliveryApi {
       services = pending;
     }
     return services;
+  };
+
+  /** The staff views' services, set up once the API's are (a failed setup is tried again by the next request). */
+  const staffReady = (): Promise<Staff> => {
+    if (staff === undefined) {
+      const pending = ready().then((s) =>
+        setupStaff({
+          store: options.store,
+          database: databaseId,
+          orders: s.orders,
+          bus: options.bus,
+          locationsQueue: options.locationsQueue ?? 'locations',
+          live,
+          clock,
+          stuckAfterSeconds,
+        }),
+      );
+      pending.catch(() => {
+        if (staff === pending) staff = undefined;
+      });
+      staff = pending;
+    }
+    return staff;
   };
 
   const addressOf = (request: IncomingMessage) => request.socket.remoteAddress ?? 'unknown';
@@ -354,6 +390,7 @@ export function createDeliveryApi(options: DeliveryApiOptions): DeliveryApi {
       },
     },
     ...pushRoutes(installations, (req) => principalOf(req, 'customer'), maxBody),
+    ...staffRoutes({ principalOf, staff: staffReady, live, maxBody }),
   ];
 
   async function serve(request: IncomingMessage, response: ServerResponse, path: string): Promise<void> {
@@ -415,6 +452,7 @@ export function createDeliveryApi(options: DeliveryApiOptions): DeliveryApi {
     async close() {
       closed = true;
       await services?.catch(() => undefined);
+      await (await staff?.catch(() => undefined))?.close();
       await sender?.close();
     },
     handleRequest(request, response) {

@@ -40,6 +40,10 @@ export const DeliveryErrorStatus = {
   DELIVERY_INVALID_TRANSITION: 409,
   /** The order kept changing under this transition; retry. */
   DELIVERY_CONFLICT: 409,
+  /** Another courier took the order first (`detail.id`). */
+  DELIVERY_ORDER_TAKEN: 409,
+  /** A courier's position for an order it is not delivering now (`detail.status`). */
+  DELIVERY_NOT_ON_DELIVERY: 409,
   /** An account with this email exists. */
   DELIVERY_EMAIL_TAKEN: 409,
   /** The push installation id belongs to another account (`detail.installationId`); subscribe with a new id. */

@@ -201,6 +201,123 @@ export function openApiDocument(serverUrl: string): Record<string, unknown> {
           },
         },
       },
+      '/api/v1/restaurants/{restaurantId}/orders': {
+        get: {
+          summary: "The restaurant's active orders, oldest first (its own account, the operator)",
+          security: signedIn,
+          parameters: [idParam('restaurantId')],
+          responses: {
+            '200': reply('Placed, accepted, preparing, ready and picked-up orders', 'OrderList'),
+            '401': common['401'],
+            '403': error('Not a restaurant or operator account'),
+            '404': error('No such restaurant, or another restaurant'),
+          },
+        },
+      },
+      '/api/v1/courier/offers': {
+        get: {
+          summary: 'Orders a courier may take: accepted, preparing or ready, without a courier (couriers)',
+          security: signedIn,
+          parameters: queryParameters(schemas.OffersQuery),
+          responses: {
+            '200': reply('Nearest restaurant first when lat and lng are given', 'OfferList'),
+            '400': common['400'],
+            '401': common['401'],
+            '403': error('Not a courier account'),
+          },
+        },
+      },
+      '/api/v1/courier/deliveries': {
+        get: {
+          summary: "The courier's orders under way (couriers)",
+          security: signedIn,
+          responses: {
+            '200': reply('Oldest first', 'OrderList'),
+            '401': common['401'],
+            '403': error('Not a courier account'),
+          },
+        },
+      },
+      '/api/v1/orders/{orderId}/assignment': {
+        post: {
+          summary: 'Take an offer: the order becomes the calling courier’s (couriers)',
+          description:
+            'Written with the etag read, so of two couriers taking one order one wins; the other gets 409 DELIVERY_ORDER_TAKEN. Taking one’s own order again succeeds and changes nothing. Only the assigned courier may then pick the order up and deliver it.',
+          security: signedIn,
+          parameters: [idParam('orderId'), ifMatch],
+          responses: {
+            '200': reply('The order, now the courier’s', 'Order', etag),
+            '401': common['401'],
+            '403': error('Not a courier account'),
+            '404': error('No such order, or not an offer (placed, over)'),
+            '409': error('Another courier took it'),
+            '412': error('If-Match names an old version'),
+          },
+        },
+      },
+      '/api/v1/orders/{orderId}/location': {
+        post: {
+          summary: "The courier's position while it delivers the order (its courier)",
+          description:
+            "Put on queue `locations` in the tracking system's shape (`{orderid, storeid, courierid, lat, longitude, timestamp}`): the order's group and the operations board receive it as `location`.",
+          security: signedIn,
+          parameters: [idParam('orderId')],
+          requestBody: { required: true, ...json('CourierPosition') },
+          responses: {
+            '202': reply('Queued', 'PositionQueued'),
+            ...common,
+            '403': error('Not a courier account'),
+            '404': error("No such order, or another courier's"),
+            '409': error('The order is over (delivered)'),
+            '429': error('More than a few positions a second'),
+          },
+        },
+      },
+      '/api/v1/operations/overview': {
+        get: {
+          summary: 'Every active order and courier, stuck orders marked (operators)',
+          security: signedIn,
+          responses: {
+            '200': reply('The overview', 'OperationsOverview'),
+            '401': common['401'],
+            '403': error('Not an operator account'),
+          },
+        },
+      },
+      '/api/v1/live/negotiate': {
+        ...Object.fromEntries(
+          ['get', 'post'].map((method) => [
+            method,
+            {
+              summary: "Connection info for a staff board's live updates (restaurant, courier, operator)",
+              description:
+                "What the SignalR client's negotiate asks for (`withUrl('/api/v1/live')`): hub `tracking`, the caller's account as hub user, added by the server to its board's group — `restaurant-{id}` (its orders' `orderStatus`), `couriers` (`orderStatus` of offers and deliveries, `orderAssigned`), `operations` (every `orderStatus`, `orderAssigned` and `location`).",
+              security: signedIn,
+              responses: {
+                '200': {
+                  description: 'Connect to `url` with `accessToken`',
+                  content: {
+                    'application/json': {
+                      schema: {
+                        type: 'object',
+                        required: ['url', 'accessToken', 'group'],
+                        properties: {
+                          url: { type: 'string' },
+                          accessToken: { type: 'string' },
+                          group: { type: 'string' },
+                        },
+                      },
+                    },
+                  },
+                },
+                '401': common['401'],
+                '403': error('A customer account (customers follow their orders)'),
+                '503': error('The server runs without the hub'),
+              },
+            },
+          ]),
+        ),
+      },
       '/api/v1/push/installations/{installationId}': {
         parameters: [
           {

@@ -36,8 +36,15 @@ export const orderIdOf = (customerId: string, key: string): string =>
   `o-${createHash('sha256').update(`${customerId}\u0000${key}`).digest('hex').slice(0, 24)}`;
 
 const SYSTEM = new Set(['_etag', '_ts', '_rid', '_self', '_attachments', '_lsn']);
-const withoutSystem = <T extends object>(doc: T): T =>
+/** A document without the store's system properties. */
+export const withoutSystem = <T extends object>(doc: T): T =>
   Object.fromEntries(Object.entries(doc).filter(([k]) => !SYSTEM.has(k))) as T;
+
+/** An order as `p` sees it: no system properties or request hash, with the statuses `p` may move it to. */
+export const orderView = (p: Principal, { requestHash: _, ...o }: Order): Order & { next: OrderStatus[] } => ({
+  ...withoutSystem(o),
+  next: nextStatuses(o.status, p.role).filter((to) => checkTransition(o, to, p).ok),
+});
 
 export interface OrdersOptions {
   readonly orders: Container;
@@ -77,10 +84,7 @@ export function createOrders(options: OrdersOptions) {
     (p.role === 'restaurant' && o.restaurantId === p.restaurantId) ||
     (p.role === 'courier' && (o.courierId === p.id || (o.status === 'ready' && o.courierId === null)));
 
-  const view = (p: Principal, { requestHash: _, ...o }: Order): Order & { next: OrderStatus[] } => ({
-    ...withoutSystem(o),
-    next: nextStatuses(o.status, p.role).filter((to) => checkTransition(o, to, p).ok),
-  });
+  const view = orderView;
 
   async function restaurant(id: string): Promise<Restaurant | undefined> {
     return cached(

@@ -92,6 +92,8 @@ export interface Order extends Partial<Priced> {
   readonly deliveryAddress: OrderRequest['deliveryAddress'];
   readonly note: string | null;
   readonly courierId: string | null;
+  /** When the courier took the order (an offer accepted); absent when it was picked up without one. */
+  readonly assignedAt?: string | null;
   readonly reason: string | null;
   readonly createdAt: string;
   readonly updatedAt: string;

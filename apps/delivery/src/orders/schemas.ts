@@ -149,6 +149,7 @@ export const Order = z
     deliveryAddress: LatLng.extend({ label: z.string().optional() }),
     note: z.string().nullable(),
     courierId: id.nullable(),
+    assignedAt: z.iso.datetime().nullable().optional().describe('when the courier took the order'),
     reason: z.string().nullable(),
     createdAt: z.iso.datetime(),
     updatedAt: z.iso.datetime(),
@@ -178,6 +179,73 @@ export const PushInstallation = z
     pushChannelExpired: z.boolean().describe('the push service reported the subscription gone; PUT a new one'),
   })
   .meta({ id: 'PushInstallation', description: "A browser's Web Push installation in Hubbub's push service." });
+
+/** A courier's position, sent by its browser while it delivers an order. */
+export const CourierPosition = z
+  .strictObject({
+    lat: z.number().min(-90).max(90),
+    lng: z.number().min(-180).max(180),
+    accuracy: z.number().min(0).max(100_000).optional().describe('metres, as the browser reports it'),
+  })
+  .meta({ id: 'CourierPosition', description: "Where the courier is now (the browser's geolocation)." });
+
+export const PositionQueued = z
+  .object({ orderId: id, at: z.iso.datetime() })
+  .meta({ id: 'PositionQueued', description: "On queue `locations`: the order's watchers see it shortly." });
+
+/** `?lat=&lng=` — where the courier is, to sort the offers by distance (both or neither). */
+export const OffersQuery = z
+  .strictObject({
+    lat: z.coerce.number().min(-90).max(90).optional(),
+    lng: z.coerce.number().min(-180).max(180).optional(),
+    limit: z.coerce.number().int().min(1).max(50).default(20),
+  })
+  .refine((q) => (q.lat === undefined) === (q.lng === undefined), {
+    path: ['lng'],
+    message: 'lat and lng go together',
+  });
+
+export const Offer = Order.extend({
+  pickup: LatLng.describe("the restaurant's location"),
+  distanceMeters: z.number().nullable().describe('from the courier to the restaurant (null without a position)'),
+  tripMeters: z.number().describe('from the restaurant to the delivery address, straight'),
+}).meta({ id: 'Offer', description: 'An order a courier may take: accepted, preparing or ready, without a courier.' });
+
+export const OfferList = z
+  .object({ items: z.array(Offer).describe('nearest first, or oldest first without a position') })
+  .meta({ id: 'OfferList' });
+
+export const OrderList = z.object({ items: z.array(Order) }).meta({ id: 'OrderList' });
+
+const ACTIVE = ['placed', 'accepted', 'preparing', 'ready', 'picked_up'] as const;
+
+export const OperationsOverview = z
+  .object({
+    now: z.iso.datetime(),
+    thresholdsSeconds: z
+      .record(z.enum(ACTIVE), z.number())
+      .describe('an order is stuck once it has been in its status longer than this'),
+    orders: z.array(
+      z.object({
+        id,
+        status: z.enum(ACTIVE),
+        restaurantId: id,
+        restaurantName: z.string().optional(),
+        pickup: LatLng.nullable(),
+        deliveryAddress: LatLng.extend({ label: z.string().optional() }),
+        courierId: id.nullable(),
+        createdAt: z.iso.datetime(),
+        since: z.iso.datetime().describe('when the order entered its status'),
+        stuck: z.boolean(),
+        totalCents: z.int(),
+        currency: z.string().optional(),
+      }),
+    ),
+    couriers: z
+      .array(z.object({ courierId: id, orderId: id, lat: z.number(), lng: z.number(), at: z.iso.datetime() }))
+      .describe('the last position each courier sent in the last 15 minutes'),
+  })
+  .meta({ id: 'OperationsOverview', description: 'Every active order (oldest first) and courier, for one map.' });
 
 export const ListQuery = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(20),

@@ -1,5 +1,6 @@
 // Queue "locations" → SignalR: forwards each courier position to the group of its order
-// (target "location"), so only the customers watching that order receive it.
+// (target "location"), so only the customers watching that order receive it, and to the
+// operations board (group "operations"), which shows every courier.
 //
 // Message body (the seed's shape): {"orderid", "storeid", "lat", "longitude"} plus optional
 // "courierid" and "timestamp". A message that is not a location throws, so Service Bus retries it
@@ -48,11 +49,14 @@ app.serviceBusQueue('forwardLocation', {
   extraOutputs: [signalR],
   handler: async (message, context) => {
     const location = toLocation(message);
-    context.extraOutputs.set(signalR, {
-      target: 'location',
-      groupName: `order-${location.orderid}`,
-      arguments: [location],
-    });
+    context.extraOutputs.set(
+      signalR,
+      [`order-${location.orderid}`, 'operations'].map((groupName) => ({
+        target: 'location',
+        groupName,
+        arguments: [location],
+      })),
+    );
     context.debug(`order ${location.orderid}: ${location.lat}, ${location.longitude}`);
   },
 });

@@ -6,7 +6,8 @@
 // always ends in a status. The "placed"/"rejected" event goes back on the topic for the
 // notifications subscription (the serviceBus output sends a body only, as on Azure: the status is
 // in it), and to the order's live group in the hub (signalR output: group "order-<id>", target
-// "orderStatus", as the API sends each later status). A message that is not an order throws:
+// "orderStatus", as the API sends each later status) with the restaurant's and the operations
+// board's groups. A message that is not an order throws:
 // Service Bus retries it, then dead-letters it.
 //
 // A redelivered message finds its order written already (cosmosDB input by {orderId}) and does not
@@ -65,12 +66,18 @@ function toSubmission(body) {
   return value;
 }
 
-/** What the order's page receives live (target "orderStatus" in group "order-<id>"). */
-const liveStatus = (order) => ({
-  target: 'orderStatus',
-  groupName: `order-${order.id}`,
-  arguments: [{ orderId: order.id, status: order.status, at: order.updatedAt, reason: order.reason ?? null }],
-});
+/**
+ * What the order's page receives live (target "orderStatus" in group "order-<id>"), and the boards
+ * that hear about the order: its restaurant's ("restaurant-<id>") and the operations board's.
+ */
+const liveStatus = (order) => {
+  const status = { orderId: order.id, status: order.status, at: order.updatedAt, reason: order.reason ?? null };
+  return [`order-${order.id}`, `restaurant-${order.restaurantId}`, 'operations'].map((groupName) => ({
+    target: 'orderStatus',
+    groupName,
+    arguments: [status],
+  }));
+};
 
 /** The status event the notifications subscription receives. */
 const statusEvent = (order) => ({
