@@ -34,6 +34,7 @@ const byCode: Record<string, string> = {
   BUS_ENTITY_NOT_FOUND: Condition.NotFound,
   BUS_ENTITY_EXISTS: Condition.EntityExists,
   BUS_MESSAGE_TOO_LARGE: Condition.MessageSizeExceeded,
+  BUS_QUOTA_EXCEEDED: Condition.ResourceLimit, // core-amqp: QuotaExceededError → ServiceBusError code QuotaExceeded
   BUS_LOCK_LOST: Condition.MessageLockLost,
   BUS_SESSION_CANNOT_BE_LOCKED: Condition.SessionCannotBeLocked,
   BUS_SESSION_LOCK_LOST: Condition.SessionLockLost,

@@ -21,6 +21,7 @@ const entities = {
     { name: 'stream' },
     { name: 'peeks' },
     { name: 'small', maxMessageSizeInKilobytes: 1 },
+    { name: 'full', maxSizeInMegabytes: 1 },
   ],
 };
 
@@ -124,6 +125,20 @@ for (const engine of ['memory', 'file'] as const) {
         return true;
       });
       await sender.sendMessages({ body: 'fits' });
+    });
+
+    it('refuses a send past the entity size (maxSizeInMegabytes) with QuotaExceeded until a message is settled', async () => {
+      const sender = client.createSender('full');
+      const big = 'x'.repeat(200 * 1024);
+      for (let i = 0; i < 5; i++) await sender.sendMessages({ body: big });
+      await assert.rejects(sender.sendMessages({ body: big }), (err) => {
+        assert.ok(isServiceBusError(err));
+        assert.equal(err.code, 'QuotaExceeded');
+        return true;
+      });
+      await drain(client, 'full', 1);
+      await sender.sendMessages({ body: big });
+      await drain(client, 'full', 5);
     });
 
     it('schedules and cancels', async () => {

@@ -529,6 +529,45 @@ export function describeBusSuite<B extends Broker>(suiteTitle: string, options: 
           assert.deepEqual(bodies(got), [1]);
         }
       });
+
+      test('a queue at maxSizeInMegabytes refuses sends with QUOTA_EXCEEDED until settling frees room', async (ctx) => {
+        let bus = ctx.bus;
+        await bus.admin.createQueue('q', { maxSizeInMegabytes: 1, requiresDuplicateDetection: true });
+        await rejects(bus.admin.createQueue('bad', { maxSizeInMegabytes: 0 }), 'BUS_INVALID_OPTION');
+        assert.equal((await bus.admin.getQueue('q')).maxSizeInMegabytes, 1);
+        const big = 'x'.repeat(200 * 1024);
+        const sender = bus.createSender('q');
+        for (let i = 0; i < 5; i++) await sender.send({ body: big, messageId: `m${i}` });
+        await rejects(sender.send({ body: big, messageId: 'm5' }), 'BUS_QUOTA_EXCEEDED');
+        await rejects(sender.send([{ body: 'small' }, { body: big }]), 'BUS_QUOTA_EXCEEDED'); // all or nothing
+        assert.equal((await bus.admin.getRuntimeProperties('q')).activeMessageCount, 5);
+        const [first, second] = await bus.createReceiver('q').receiveMessages(2, { maxWaitTimeMs: 0 });
+        await first!.deadLetter({ reason: 'kept' }); // the dead-letter queue counts against the quota too
+        await rejects(sender.send({ body: big, messageId: 'm5' }), 'BUS_QUOTA_EXCEEDED');
+        await second!.complete();
+        await sender.send({ body: big, messageId: 'm5' }); // a refused messageId is not remembered as seen
+        assert.equal((await bus.admin.getRuntimeProperties('q')).activeMessageCount, 4);
+        if (reopen !== undefined) {
+          bus = await ctx.restart();
+          await rejects(bus.createSender('q').send({ body: big }), 'BUS_QUOTA_EXCEEDED');
+        }
+      });
+
+      test('a topic at maxSizeInMegabytes counts every subscription copy', async ({ bus }) => {
+        await bus.admin.createTopic('t', { maxSizeInMegabytes: 1 });
+        await bus.admin.createSubscription('t', 'a');
+        await bus.admin.createSubscription('t', 'b');
+        const sender = bus.createSender('t');
+        const big = 'x'.repeat(200 * 1024);
+        await sender.send({ body: big });
+        await sender.send({ body: big });
+        await rejects(sender.send({ body: big }), 'BUS_QUOTA_EXCEEDED');
+        const [m] = await bus
+          .createReceiver({ topic: 't', subscription: 'a' })
+          .receiveMessages(1, { maxWaitTimeMs: 0 });
+        await m!.complete();
+        await sender.send({ body: 'fits' });
+      });
     });
 
     describe('bad input', () => {

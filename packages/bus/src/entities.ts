@@ -34,6 +34,11 @@ export interface QueueOptions {
   forwardDeadLetteredMessagesTo?: string;
   /** Largest accepted message (body + properties). @default 256 */
   maxMessageSizeInKilobytes?: number;
+  /**
+   * Most the queue (with its dead-letter queue) may hold, in MiB of message bytes; a send past it
+   * fails with BUS_QUOTA_EXCEEDED (`QuotaExceeded` in the SDK). @default 1024; 1 … 81920
+   */
+  maxSizeInMegabytes?: number;
 }
 
 export interface TopicOptions {
@@ -45,6 +50,8 @@ export interface TopicOptions {
   duplicateDetectionHistoryTimeWindow?: Duration;
   /** @default 256 */
   maxMessageSizeInKilobytes?: number;
+  /** Most its subscriptions (each copy counted) and their dead-letter queues may hold, in MiB. @default 1024; 1 … 81920 */
+  maxSizeInMegabytes?: number;
 }
 
 export interface SubscriptionOptions {
@@ -80,6 +87,7 @@ export interface QueueProperties {
   readonly forwardTo: string | undefined;
   readonly forwardDeadLetteredMessagesTo: string | undefined;
   readonly maxMessageSizeInKilobytes: number;
+  readonly maxSizeInMegabytes: number;
   readonly createdAt: Date;
 }
 
@@ -89,6 +97,7 @@ export interface TopicProperties {
   readonly requiresDuplicateDetection: boolean;
   readonly duplicateDetectionHistoryTimeWindow: number;
   readonly maxMessageSizeInKilobytes: number;
+  readonly maxSizeInMegabytes: number;
   readonly createdAt: Date;
 }
 
@@ -203,6 +212,7 @@ export function queueProperties(name: string, o: QueueOptions, createdAt: Date):
     requiresSession: bool('requiresSession', o.requiresSession, false),
     ...forwarding(o),
     maxMessageSizeInKilobytes: maxMessageSize(o),
+    maxSizeInMegabytes: maxSize(o),
     createdAt,
   };
 }
@@ -213,6 +223,7 @@ export function topicProperties(name: string, o: TopicOptions, createdAt: Date):
     defaultMessageTimeToLive: defaultTimeToLive(o),
     ...duplicateDetection(o),
     maxMessageSizeInKilobytes: maxMessageSize(o),
+    maxSizeInMegabytes: maxSize(o),
     createdAt,
   };
 }
@@ -271,6 +282,13 @@ function defaultTimeToLive(o: { defaultMessageTimeToLive?: Duration }): number {
   const ttl = toMilliseconds('defaultMessageTimeToLive', o.defaultMessageTimeToLive ?? MAX_TIME_TO_LIVE_MS);
   return positive('defaultMessageTimeToLive', ttl);
 }
+
+function maxSize(o: { maxSizeInMegabytes?: number }): number {
+  return range('maxSizeInMegabytes', o.maxSizeInMegabytes ?? DEFAULT_MAX_SIZE_MB, 1, 81_920);
+}
+
+/** Service Bus's default entity size (and what entities stored before the option existed get). */
+export const DEFAULT_MAX_SIZE_MB = 1024;
 
 function maxMessageSize(o: { maxMessageSizeInKilobytes?: number }): number {
   return range('maxMessageSizeInKilobytes', o.maxMessageSizeInKilobytes ?? 256, 1, 102_400);

@@ -12,6 +12,8 @@ export const BusErrorStatus = {
   BUS_ENTITY_EXISTS: 409,
   /** The message (or batch) is larger than the entity's maximum message size. */
   BUS_MESSAGE_TOO_LARGE: 413,
+  /** The queue or topic holds `maxSizeInMegabytes` of messages already; the send was refused (`QuotaExceeded`). */
+  BUS_QUOTA_EXCEEDED: 403,
   /** The message lock expired, was already settled or the lock token is unknown. */
   BUS_LOCK_LOST: 410,
   /** The session is locked by another receiver, or no session became available in time. */

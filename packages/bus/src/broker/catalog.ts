@@ -16,7 +16,7 @@ import {
 } from '../entities.ts';
 import { entityNotFound } from '../errors.ts';
 import { type CompiledRule, compileRule, type RuleDescription } from '../rules/index.ts';
-import { type QueueSettings, QueueState } from './queue-state.ts';
+import { type QueueSettings, QueueState, storedSize } from './queue-state.ts';
 
 export interface QueueEntry {
   readonly kind: 'queue';
@@ -39,7 +39,37 @@ export interface TopicEntry {
   props: TopicProperties;
   readonly subscriptions: Map<string, SubscriptionEntry>;
   /** Scheduled messages held at topic level until due. */
-  readonly scheduled: Map<number, StoredMessage>;
+  readonly scheduled: ScheduledMessages;
+}
+
+/** A topic's scheduled messages by sequence number, and their {@link storedSize} total. */
+export class ScheduledMessages extends Map<number, StoredMessage> {
+  bytes = 0;
+
+  override set(seq: number, msg: StoredMessage): this {
+    const old = this.get(seq);
+    if (old !== undefined) this.bytes -= storedSize(old);
+    this.bytes += storedSize(msg);
+    return super.set(seq, msg);
+  }
+
+  override delete(seq: number): boolean {
+    const old = this.get(seq);
+    if (old === undefined) return false;
+    this.bytes -= storedSize(old);
+    return super.delete(seq);
+  }
+}
+
+/**
+ * Bytes a queue or topic holds against its `maxSizeInMegabytes`: a queue's messages and its
+ * dead-letter queue's; a topic's scheduled messages and every subscription's copies and DLQ.
+ */
+export function heldBytes(target: QueueEntry | TopicEntry): number {
+  if (target.kind === 'queue') return target.queue.bytes + (target.queue.deadLetter?.bytes ?? 0);
+  let n = target.scheduled.bytes;
+  for (const sub of target.subscriptions.values()) n += sub.queue.bytes + (sub.queue.deadLetter?.bytes ?? 0);
+  return n;
 }
 
 export interface CatalogHooks {
@@ -204,7 +234,13 @@ export class Catalog {
 
   installTopic(props: TopicProperties): TopicEntry {
     const key = entityKey(props.name);
-    const entry: TopicEntry = { kind: 'topic', key, props, subscriptions: new Map(), scheduled: new Map() };
+    const entry: TopicEntry = {
+      kind: 'topic',
+      key,
+      props,
+      subscriptions: new Map(),
+      scheduled: new ScheduledMessages(),
+    };
     this.topics.set(key, entry);
     return entry;
   }

@@ -19,12 +19,13 @@
 import { type Clock, type IdSource, randomIds, systemClock, TypedEmitter } from '@hubbub/kernel';
 import type { BusAdmin } from '../admin.ts';
 import type { BusEngine, EngineOp, StoredMessage } from '../engine/port.ts';
+import { DEFAULT_MAX_SIZE_MB } from '../entities.ts';
 import { BusError, closedError } from '../errors.ts';
 import type { ServiceBusMessage } from '../message.ts';
 import { type EncodedMessage, encodeMessage } from '../message-codec.ts';
 import { LocalAdmin } from './admin.ts';
 import { Alarm } from './alarm.ts';
-import { Catalog } from './catalog.ts';
+import { Catalog, heldBytes, type QueueEntry, type TopicEntry } from './catalog.ts';
 import type { BrokerContext } from './context.ts';
 import { MessageLocks } from './locks.ts';
 import type {
@@ -38,7 +39,7 @@ import type {
   ReceiveOptions,
   Settlement,
 } from './port.ts';
-import type { QueueState } from './queue-state.ts';
+import { type QueueState, storedSize } from './queue-state.ts';
 import { Receiving } from './receiving.ts';
 import { Router } from './routing.ts';
 import { Schedule } from './schedule.ts';
@@ -215,6 +216,7 @@ export class LocalBroker implements Broker {
       this.#router.route(target.key, message, seq, 0, now, ops, inserts);
     }
     try {
+      this.#checkQuota(target, inserts);
       await this.#commit(ops, inserts);
     } catch (err) {
       for (const id of added) seen.delete(id);
@@ -224,6 +226,31 @@ export class LocalBroker implements Broker {
     if (accepted > 0) this.events.emit('sent', { entity: target.props.name, count: accepted });
     if (added.length > 0) this.catalog.maybePruneDedupe(target.key, now);
     return seqs;
+  }
+
+  /**
+   * Refuses a send that would take its queue or topic past `maxSizeInMegabytes` (BUS_QUOTA_EXCEEDED),
+   * so a producer nobody consumes from cannot fill the disk. Settling and expiry free room again.
+   */
+  #checkQuota(target: QueueEntry | TopicEntry, inserts: readonly StoredMessage[]): void {
+    if (inserts.length === 0) return;
+    const max = (target.props.maxSizeInMegabytes ?? DEFAULT_MAX_SIZE_MB) * 1024 * 1024;
+    const held = heldBytes(target);
+    let adding = 0;
+    for (const m of inserts) adding += storedSize(m);
+    if (held + adding <= max) return;
+    throw new BusError(
+      'BUS_QUOTA_EXCEEDED',
+      `${target.props.name} holds ${held} bytes of messages; ${adding} more would pass its maxSizeInMegabytes (${max / 1024 / 1024} MiB).`,
+      {
+        detail: {
+          entity: target.props.name,
+          heldBytes: held,
+          addingBytes: adding,
+          maxSizeInMegabytes: max / 1024 / 1024,
+        },
+      },
+    );
   }
 
   /** Cancels scheduled messages by sequence number (queue or topic). */
@@ -259,7 +286,7 @@ export class LocalBroker implements Broker {
     const e = queue.messages.get(msg.seq);
     if (e === undefined || e.msg !== msg) return;
     if (e.lockToken !== undefined) this.#locks.unlock(queue, e);
-    queue.messages.delete(msg.seq);
+    queue.remove(msg.seq);
   }
 
   /** Makes a message visible in memory: once accepted or once durable, as {@link Visibility} says. */

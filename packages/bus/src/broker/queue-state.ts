@@ -20,6 +20,8 @@ export interface QueueSettings {
 
 export interface Entry {
   msg: StoredMessage;
+  /** Bytes the message counts against its entity's `maxSizeInMegabytes` ({@link storedSize}). */
+  readonly size: number;
   lockToken: string | undefined;
   lockedUntil: number;
   /** Session lock token the message was received under. */
@@ -53,6 +55,33 @@ export interface Waiter {
 
 const bySeq = (a: Entry, b: Entry): boolean => a.msg.seq < b.msg.seq;
 
+/**
+ * About the bytes a stored message takes: its body, string fields (UTF-16 units, close to UTF-8
+ * for the ASCII they usually hold) and application properties, plus a fixed record overhead.
+ */
+export function storedSize(m: StoredMessage): number {
+  let n = 64 + m.body.byteLength;
+  if (m.messageId !== undefined) n += m.messageId.length;
+  if (m.correlationId !== undefined) n += m.correlationId.length;
+  if (m.subject !== undefined) n += m.subject.length;
+  if (m.contentType !== undefined) n += m.contentType.length;
+  if (m.to !== undefined) n += m.to.length;
+  if (m.replyTo !== undefined) n += m.replyTo.length;
+  if (m.replyToSessionId !== undefined) n += m.replyToSessionId.length;
+  if (m.sessionId !== undefined) n += m.sessionId.length;
+  if (m.partitionKey !== undefined) n += m.partitionKey.length;
+  if (m.deadLetterReason !== undefined) n += m.deadLetterReason.length;
+  if (m.deadLetterErrorDescription !== undefined) n += m.deadLetterErrorDescription.length;
+  const props = m.applicationProperties;
+  if (props !== undefined) {
+    for (const k in props) {
+      const v = props[k];
+      n += k.length + (typeof v === 'string' ? v.length : 8);
+    }
+  }
+  return n;
+}
+
 export class QueueState {
   readonly key: string;
   /** Display path (`orders`, `orders/$deadletterqueue`, `t/subscriptions/s`). */
@@ -60,6 +89,8 @@ export class QueueState {
   readonly isDeadLetter: boolean;
   settings: QueueSettings;
   readonly messages = new Map<number, Entry>();
+  /** Sum of the {@link Entry.size} of {@link messages}; add and remove through insert / remove. */
+  bytes = 0;
   readonly available = new Heap<Entry>(bySeq);
   readonly sessions = new Map<string, SessionQueue>();
   readonly waiters = new Set<Waiter>();
@@ -107,10 +138,22 @@ export class QueueState {
 
   /** Adds a message (as stored) and makes it available if active. */
   insert(msg: StoredMessage): Entry {
-    const entry: Entry = { msg, lockToken: undefined, lockedUntil: 0, sessionLock: undefined };
+    const entry: Entry = { msg, size: storedSize(msg), lockToken: undefined, lockedUntil: 0, sessionLock: undefined };
+    const replaced = this.messages.get(msg.seq);
+    if (replaced !== undefined) this.bytes -= replaced.size;
     this.messages.set(msg.seq, entry);
+    this.bytes += entry.size;
     if (msg.state === 'active') this.makeAvailable(entry);
     return entry;
+  }
+
+  /** Takes a message out (settled, expired, moved, cancelled); returns whether it was here. */
+  remove(seq: number): boolean {
+    const e = this.messages.get(seq);
+    if (e === undefined) return false;
+    this.messages.delete(seq);
+    this.bytes -= e.size;
+    return true;
   }
 
   makeAvailable(entry: Entry): void {

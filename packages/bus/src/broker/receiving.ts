@@ -113,7 +113,7 @@ export class Receiving {
         continue;
       }
       if (mode === 'peekLock') this.#locks.lock(queue, e, session, now);
-      else queue.messages.delete(e.msg.seq);
+      else queue.remove(e.msg.seq);
       out.push(e);
     }
     return out;
@@ -132,7 +132,7 @@ export class Receiving {
   }
 
   #expire(queue: QueueState, e: Entry): void {
-    queue.messages.delete(e.msg.seq);
+    queue.remove(e.msg.seq);
     this.#ctx.events.emit('expired', { entity: queue.path, sequenceNumber: BigInt(e.msg.seq) });
     if (queue.settings.deadLetteringOnMessageExpiration) {
       this.#ctx.background(this.#ctx.deadLetter(queue, e.msg, 'TTLExpiredException', 'The message expired.'));
@@ -185,7 +185,7 @@ export class Receiving {
     const now = this.#clock.now();
     for (const e of entries) {
       if (mode === 'peekLock') this.#locks.lock(queue, e, session, now);
-      else queue.messages.delete(e.msg.seq);
+      else queue.remove(e.msg.seq);
     }
     return this.#finish(queue, entries, mode);
   }

@@ -40,7 +40,7 @@ export class Schedule implements Deadlines {
       if (target.kind === 'queue') {
         const e = target.queue.messages.get(seq);
         if (e === undefined || e.msg.state !== 'scheduled') throw notScheduled(entity, n);
-        target.queue.messages.delete(seq);
+        target.queue.remove(seq);
       } else if (!target.scheduled.delete(seq)) {
         throw notScheduled(entity, n);
       }

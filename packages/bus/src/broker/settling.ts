@@ -64,7 +64,7 @@ export class Settling {
   async #complete(path: string, lockToken: string): Promise<void> {
     const { queue, entry } = this.#locked(path, lockToken);
     this.#locks.unlock(queue, entry);
-    queue.messages.delete(entry.msg.seq);
+    queue.remove(entry.msg.seq);
     await this.#engine.write([{ op: 'remove', entity: queue.key, seq: entry.msg.seq }]);
   }
 
@@ -89,7 +89,7 @@ export class Settling {
     };
     entry.msg = { ...entry.msg, ...patch };
     if (deliveryCount >= queue.settings.maxDeliveryCount && !queue.isDeadLetter) {
-      queue.messages.delete(entry.msg.seq);
+      queue.remove(entry.msg.seq);
       return this.#ctx.deadLetter(
         queue,
         entry.msg,
@@ -120,7 +120,7 @@ export class Settling {
     }
     const held = this.#locked(path, lockToken);
     this.#locks.unlock(held.queue, held.entry);
-    held.queue.messages.delete(held.entry.msg.seq);
+    held.queue.remove(held.entry.msg.seq);
     const msg =
       options.propertiesToModify === undefined
         ? held.entry.msg
