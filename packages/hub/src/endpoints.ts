@@ -65,6 +65,9 @@ export class Endpoints {
     }
     const principal = await this.#authenticate(request, response, url, hub);
     if (principal === undefined) return;
+    const elsewhere = await this.#host.options.redirect?.(hub.name, principal, request);
+    if (elsewhere !== undefined)
+      return sendJson(response, 200, { url: elsewhere.url, accessToken: elsewhere.accessToken });
     const stateful =
       url.searchParams.get('useStatefulReconnect') === 'true' && this.#host.options.stateful !== undefined;
     const connection = this.#host.open(hub, principal, stateful, version);

@@ -18,6 +18,7 @@ export { type GroupManager, Hub, type HubEvents, type InvocationContext } from '
 export { HubMethodError, type InvocationFallback, type MethodOptions } from './invoker.ts';
 export type { HubServerOptions } from './options.ts';
 export { createHubServer, HubServer, type HubServerEvents, type ListenOptions } from './server.ts';
+export { type ClusterOptions, pickNode } from './serverless/cluster.ts';
 export {
   type ConnectionString,
   formatConnectionString,

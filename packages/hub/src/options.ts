@@ -2,6 +2,7 @@
  * Options of {@link createHubServer}, validated once.
  * @module
  */
+import type { IncomingMessage } from 'node:http';
 import {
   type Clock,
   type IdSource,
@@ -11,10 +12,17 @@ import {
   silentLogger,
   systemClock,
 } from '@hubbub/kernel';
-import type { HubAuthOptions } from './auth.ts';
+import type { HubAuthOptions, Principal } from './auth.ts';
 import { type Backplane, createInProcessBackplane } from './backplane.ts';
 import type { CorsOptions } from './cors.ts';
 import { type TransportKind, transportBits } from './transport.ts';
+
+/** See {@link HubServerOptions.redirect}. */
+export type NegotiateRedirect = (
+  hub: string,
+  principal: Principal,
+  request: IncomingMessage,
+) => Promise<{ url: string; accessToken: string } | undefined>;
 
 export interface HubServerOptions {
   /** Path under which hubs are served: `{basePath}/{hub}` and `{basePath}/{hub}/negotiate`. @default '/hubs' */
@@ -66,6 +74,12 @@ export interface HubServerOptions {
   detailedErrors?: boolean;
   /** Carries sends and group changes between nodes. @default in-process */
   backplane?: Backplane;
+  /**
+   * Sends an authenticated negotiate elsewhere: a `{url, accessToken}` it returns is the answer
+   * (the client negotiates again there, as it follows Azure SignalR's redirect); undefined serves
+   * it here. The serverless service sets it to spread clients across a cluster's nodes. @default none
+   */
+  redirect?: NegotiateRedirect;
   /** Housekeeping period (pings, timeouts, acks), in ms. @default derived from the timeouts, at most 1_000 */
   tickMs?: number;
   clock?: Clock;
@@ -92,6 +106,7 @@ export interface ResolvedHubServerOptions {
   readonly maxUserGroupMemberships: number;
   readonly detailedErrors: boolean;
   readonly backplane: Backplane;
+  readonly redirect: NegotiateRedirect | undefined;
   readonly tickMs: number;
   readonly clock: Clock;
   readonly ids: IdSource;
@@ -162,6 +177,7 @@ export function resolveHubServerOptions(options: HubServerOptions = {}): Resolve
     ),
     detailedErrors: options.detailedErrors ?? false,
     backplane: options.backplane ?? createInProcessBackplane(),
+    redirect: options.redirect,
     tickMs: positive('tickMs', options.tickMs, Math.max(10, Math.min(1_000, Math.floor(shortest / 4)))),
     clock: options.clock ?? systemClock,
     ids: options.ids ?? randomIds,

@@ -28,11 +28,13 @@ import {
   TypedEmitter,
 } from '@hubbub/kernel';
 import { bearerToken, type HubAuthOptions } from '../auth.ts';
+import type { ClusterPresence } from '../backplane.ts';
 import type { HubConnection, Principal } from '../connection.ts';
 import { HubError, HubErrorCode } from '../errors.ts';
 import type { Hub } from '../hub.ts';
 import type { HubServerOptions } from '../options.ts';
 import { createHubServer, HubServer, type ListenOptions } from '../server.ts';
+import { type ClusterOptions, createClusterRedirect } from './cluster.ts';
 import { type ConnectionString, formatConnectionString, parseConnectionString } from './connection-string.ts';
 import { createRestApi, HUB_NAME, type RequestHandler } from './rest-api.ts';
 import {
@@ -64,6 +66,12 @@ export interface SignalRServiceOptions {
   hubServer?: HubServer | Omit<HubServerOptions, 'auth'>;
   /** Largest REST request body, in bytes. @default 1_048_576 */
   maxBodyBytes?: number;
+  /**
+   * One node of a cluster, when the hub server's backplane keeps cluster presence (Redis): the URL
+   * it advertises and whether negotiate spreads clients across nodes by redirect. Only for a hub
+   * server the service creates. @default advertise the endpoint, spread
+   */
+  cluster?: ClusterOptions;
   /** @default systemClock (also given to a hub server the service creates) */
   clock?: Clock;
   logger?: Logger;
@@ -94,6 +102,8 @@ export class SignalRService extends TypedEmitter<SignalRServiceEvents> implement
   readonly #rest: RequestHandler;
   readonly #wired = new WeakSet<Hub>();
   #endpoint: string | undefined;
+  #presence: ClusterPresence | undefined;
+  #clusterUrl: string | undefined;
   #clientEndpoint: string | undefined;
   /** Every Endpoint and ClientEndpoint configured: hosts a token's `aud` may name. */
   readonly #configuredEndpoints: readonly string[];
@@ -127,7 +137,28 @@ export class SignalRService extends TypedEmitter<SignalRServiceEvents> implement
       this.hubServer = options.hubServer;
       this.#ownsServer = false;
     } else {
-      this.hubServer = createHubServer({ clock: this.#clock, ...options.hubServer, auth: this.authOptions() });
+      const presence = options.hubServer?.backplane?.presence;
+      this.#presence = presence;
+      this.#clusterUrl = options.cluster?.url === undefined ? undefined : validEndpoint(options.cluster.url);
+      const redirect =
+        presence === undefined || options.cluster?.spread === false
+          ? undefined
+          : createClusterRedirect({
+              presence,
+              self: () => this.#clusterUrl ?? this.#clientEndpoint,
+              key: this.#accessKeys[0]!,
+              clock: this.#clock,
+              onError: (error) => {
+                this.#logger.warn({ err: error }, 'cluster nodes unknown: negotiate served here');
+                this.emit('error', error);
+              },
+            });
+      this.hubServer = createHubServer({
+        clock: this.#clock,
+        ...options.hubServer,
+        auth: this.authOptions(),
+        ...(redirect === undefined ? {} : { redirect }),
+      });
       this.#ownsServer = true;
     }
     this.#rest = createRestApi({
@@ -147,6 +178,13 @@ export class SignalRService extends TypedEmitter<SignalRServiceEvents> implement
   /** Starts the hub server it created (its housekeeping loop); the factory starts nothing. */
   async start(): Promise<void> {
     if (this.#ownsServer) await this.hubServer.start();
+    await this.#advertise();
+  }
+
+  /** Tells the cluster where clients reach this node (once the endpoint is known). */
+  async #advertise(): Promise<void> {
+    const url = this.#clusterUrl ?? this.#clientEndpoint;
+    if (this.#presence !== undefined && url !== undefined) await this.#presence.advertise(url);
   }
 
   /** Origin servers use (REST API), once known. */
@@ -274,6 +312,9 @@ export class SignalRService extends TypedEmitter<SignalRServiceEvents> implement
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
     this.#endpoint ??= url;
     this.#clientEndpoint ??= url;
+    // A node of a cluster says where it listens unless told its public URL (0.0.0.0 names no host).
+    if (host !== '0.0.0.0' && host !== '::') this.#clusterUrl ??= url;
+    await this.#advertise();
     return { port, url };
   }
 

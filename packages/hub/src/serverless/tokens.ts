@@ -81,6 +81,21 @@ export function createClientToken(options: ClientTokenOptions): Promise<string> 
   return sign(claims, options.url, options.accessKey, options.lifetimeMs ?? 3_600_000, options.clock ?? systemClock);
 }
 
+/**
+ * The claims of a verified client token signed again for another client URL (a negotiate
+ * redirect to another node): the same user and claims, `aud` = `url`, the same expiry.
+ */
+export function resignClientToken(
+  payload: Readonly<Record<string, unknown>>,
+  url: string,
+  key: AccessKey,
+  clock: Clock = systemClock,
+): Promise<string> {
+  const { aud: _a, exp, iat: _i, nbf: _n, ...claims } = payload;
+  const lifetimeMs = typeof exp === 'number' ? exp * 1000 - clock.now() : 3_600_000;
+  return sign(claims, url, key, Math.max(1_000, lifetimeMs), clock);
+}
+
 export interface ServerTokenOptions {
   /** The request URL the token is for (Azure's SDK includes the `?api-version=` query). */
   audience: string;
