@@ -6,6 +6,11 @@
  * Without a directory (`pglite://`) the database lives in memory. Tests may hand in a running
  * PGlite (`instance`), which the driver then neither locks nor closes.
  *
+ * PGlite runs in a worker thread of its own (`worker.ts`, `thread.ts`) unless `thread: false`:
+ * its statements are synchronous WebAssembly, and on the process's main thread they took the
+ * event loop from HTTP, the bus and the functions host (half of the delivery API's CPU per order,
+ * bench/orders). The lock stays with the process; the thread is the database's one user.
+ *
  * Memory: PGlite's defaults cost a Node process about 800 MB RSS on a fresh directory (measured:
  * initdb's WebAssembly instance stays reachable from the one PGlite hands back, and 128 MB of
  * shared buffers are touched). So a fresh directory is initialised by one instance that is then
@@ -21,6 +26,7 @@ import { SqlDriver } from '../sql/driver.ts';
 import type { SqlExecutor, SqlQuery } from '../sql/executor.ts';
 import { DEFAULT_SCHEMA } from '../sql/schema.ts';
 import { lockDir } from './lock.ts';
+import { openPgliteThread } from './worker.ts';
 
 export interface PgliteDriverOptions {
   /** The data directory (created if missing). @default in memory */
@@ -31,6 +37,8 @@ export interface PgliteDriverOptions {
   readonly instance?: PGlite;
   /** postgresql.conf lines for the database. @default {@link DEFAULT_POSTGRESQL_CONF} */
   readonly postgresqlConf?: readonly string[];
+  /** Run PGlite in a worker thread (see the module comment); false: on the caller's thread. @default true */
+  readonly thread?: boolean;
 }
 
 /**
@@ -71,9 +79,15 @@ export class PgliteDriver extends SqlDriver {
           unlock = await lockDir(dir);
         }
         try {
-          const { PGlite } = await import('@electric-sql/pglite');
           const dataDir = dir === undefined ? undefined : join(dir, 'pgdata');
-          const settings = { postgresqlconf: [...(options.postgresqlConf ?? DEFAULT_POSTGRESQL_CONF)] };
+          const postgresqlConf = options.postgresqlConf ?? DEFAULT_POSTGRESQL_CONF;
+          if (options.thread !== false) {
+            return await openPgliteThread({ dataDir, postgresqlConf }, async () => {
+              await unlock?.();
+            });
+          }
+          const { PGlite } = await import('@electric-sql/pglite');
+          const settings = { postgresqlconf: [...postgresqlConf] };
           if (dataDir !== undefined && !existsSync(join(dataDir, 'PG_VERSION'))) {
             // initdb's instance stays reachable from the PGlite that ran it: create, close, reopen.
             await (await PGlite.create(dataDir, settings)).close();
