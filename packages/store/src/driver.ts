@@ -184,6 +184,18 @@ export interface DocumentDriver {
     ops: readonly WriteOp[],
     context: WriteContext,
   ): Promise<WriteResult[]>;
+  /**
+   * Optional: creates items of any partitions together (the client's `bulk` hands its creates
+   * here) — each is created unless a live item with its id exists in its partition (`false` at its
+   * index; an expired one is overwritten, as `create` does). Items repeat no (partition, id). Not
+   * promised atomic: when it rejects, some of the items may have been written. Without it the
+   * client creates them one by one.
+   */
+  createMany?(
+    container: ContainerDefinition,
+    items: readonly { readonly partition: PartitionRef; readonly id: string; readonly item: ItemVersion }[],
+    context: WriteContext,
+  ): Promise<boolean[]>;
   /** One page of a query. */
   query(container: ContainerDefinition, request: QueryRequest): Promise<QueryPage>;
   /** One page of the change feed. Never skips a change whose transaction commits late. */

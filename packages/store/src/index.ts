@@ -7,7 +7,7 @@
 export { ChangeFeedIterator, type ChangeFeedOptions, type ChangeFeedPage } from './client/change-feed.ts';
 export { Container, type ContainerRequest, type ContainerResource, Containers } from './client/container.ts';
 export type { StoreEvents } from './client/events.ts';
-export { Item, Items, MAX_BATCH_OPERATIONS } from './client/items.ts';
+export { Item, Items, MAX_BATCH_OPERATIONS, MAX_BULK_OPERATIONS } from './client/items.ts';
 export {
   ChangeBatch,
   ChangeFeedProcessor,
@@ -17,6 +17,7 @@ export {
 export { QueryIterator } from './client/query-iterator.ts';
 export { createStore, Database, Databases, Store, type StoreOptions } from './client/store.ts';
 export type {
+  BulkOperationInput,
   FeedOptions,
   FeedResponse,
   ItemResponse,

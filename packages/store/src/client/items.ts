@@ -3,15 +3,17 @@
  * replace, patch, delete), in the shape of `@azure/cosmos`.
  * @module
  */
-import type { ContainerDefinition, WriteOp, WriteResult } from '../driver.ts';
+import type { ContainerDefinition, PartitionRef, WriteOp, WriteResult } from '../driver.ts';
 import { StoreError } from '../errors.ts';
 import { checkId, type PartitionKey } from '../item.ts';
 import type { JsonObject } from '../json.ts';
+import { itemExists } from '../mutation.ts';
 import type { QuerySpec } from '../query/bind.ts';
 import type { StoreCore } from './core.ts';
 import { type Prepared, partitionFromOption, prepareItem, preparePatch } from './prepare.ts';
 import { QueryIterator } from './query-iterator.ts';
 import {
+  type BulkOperationInput,
   type FeedOptions,
   type ItemResponse,
   ifMatchOf,
@@ -24,6 +26,9 @@ import {
 
 /** Most operations in one transactional batch (the Cosmos DB limit). */
 export const MAX_BATCH_OPERATIONS = 100;
+
+/** Most operations in one bulk request. */
+export const MAX_BULK_OPERATIONS = 1_000;
 
 /** A response whose `resource` is parsed from the stored JSON only when first read. */
 function response<T>(statusCode: number, etag: string | undefined, json?: string, doc?: JsonObject): ItemResponse<T> {
@@ -122,6 +127,103 @@ export class Items {
           return { statusCode: r.status, eTag: r.etag, resourceBody: body };
         }),
       };
+    });
+  }
+
+  /**
+   * Operations on items of any partitions, each on its own, as `@azure/cosmos`'s bulk: not a
+   * transaction — every operation answers its own status code, in order (201, 200, 204, or its
+   * failure's: 409 an id taken, 404, 412 …); a malformed operation rejects the whole call before
+   * anything is written (STORE_INVALID_BATCH, `detail.index`). Operations other than `Create` name
+   * their item's `partitionKey`. The creates reach the database together where the driver can (one
+   * statement on PostgreSQL and PGlite); the others run one after another.
+   */
+  bulk(operations: readonly BulkOperationInput[]): Promise<OperationResponse[]> {
+    if (!Array.isArray(operations) || operations.length === 0 || operations.length > MAX_BULK_OPERATIONS) {
+      return Promise.reject(
+        new StoreError('STORE_INVALID_BATCH', `A bulk request holds 1 to ${MAX_BULK_OPERATIONS} operations.`, {
+          detail: { index: -1 },
+        }),
+      );
+    }
+    const settings = this.#core.settings;
+    return this.#core.onContainer(this.#database, this.#container, async (driver, def) => {
+      const ops = operations.map((o, index) => {
+        try {
+          const pk = (o as { partitionKey?: PartitionKey } | null)?.partitionKey;
+          if (o?.operationType !== 'Create' && pk === undefined) {
+            throw new StoreError('STORE_INVALID_BATCH', 'partitionKey is required but for Create.', { detail: {} });
+          }
+          let partition = pk === undefined ? undefined : partitionFromOption(def, pk);
+          const op = batchOp(
+            o,
+            (body, id) => {
+              const p = prepareItem(settings, def, body, {
+                ...(pk === undefined ? {} : { partitionKey: pk }),
+                ...(id === undefined ? {} : { id }),
+              });
+              partition = p.partition;
+              return p;
+            },
+            (id, patch, ifMatch) => preparePatch(settings, def, id, patch, ifMatch),
+          );
+          return { op, partition: partition as PartitionRef };
+        } catch (err) {
+          if (!(err instanceof StoreError)) throw err;
+          throw new StoreError(err.code, `Bulk operation ${index}: ${err.message}`, {
+            detail: { ...err.detail, index },
+            cause: err,
+          });
+        }
+      });
+      const context = { now: settings.clock.now(), maxItemBytes: settings.maxItemBytes };
+      const out: OperationResponse[] = new Array(ops.length);
+      const fail = (err: unknown): OperationResponse => {
+        if (!(err instanceof StoreError)) throw err;
+        return { statusCode: err.status ?? 500, eTag: undefined, resourceBody: undefined };
+      };
+      const answer = (op: WriteOp, r: WriteResult): OperationResponse => {
+        const json = op.op === 'create' || op.op === 'upsert' || op.op === 'replace' ? op.item.json : undefined;
+        const body = r.doc ?? (json === undefined ? undefined : (JSON.parse(json) as JsonObject));
+        return { statusCode: r.status, eTag: r.etag, resourceBody: body };
+      };
+      // Creates: together (a repeated partition and id conflicts with the first), then the rest in order.
+      const creates: number[] = [];
+      const taken = new Set<string>();
+      for (const [i, { op, partition }] of ops.entries()) {
+        if (op.op !== 'create') continue;
+        const key = `${partition.key}\u0000${op.id}`;
+        if (taken.has(key)) out[i] = fail(itemExists(op.id));
+        else {
+          taken.add(key);
+          creates.push(i);
+        }
+      }
+      let wrote = false;
+      if (creates.length > 0 && driver.createMany !== undefined) {
+        const items = creates.map((i) => {
+          const { op, partition } = ops[i]!;
+          return { partition, id: op.id, item: (op as Extract<WriteOp, { op: 'create' }>).item };
+        });
+        const done = await driver.createMany(def, items, context);
+        wrote = done.some((d) => d);
+        for (const [n, i] of creates.entries()) {
+          const op = ops[i]!.op;
+          out[i] = done[n] ? answer(op, { status: 201, etag: items[n]!.item.etag }) : fail(itemExists(op.id));
+        }
+      }
+      for (const [i, { op, partition }] of ops.entries()) {
+        if (out[i] !== undefined) continue;
+        try {
+          const [r] = await driver.write(def, partition, [op], context);
+          out[i] = answer(op, r!);
+          if (op.op !== 'read') wrote = true;
+        } catch (err) {
+          out[i] = fail(err);
+        }
+      }
+      if (wrote) this.#core.changed(def.handle);
+      return out;
     });
   }
 

@@ -56,6 +56,9 @@ export type OperationInput =
       readonly ifMatch?: string;
     };
 
+/** An operation of a bulk request: a batch operation with its item's partition key (not needed for `Create`). */
+export type BulkOperationInput = OperationInput & { readonly partitionKey?: PartitionKey };
+
 export interface OperationResponse {
   readonly statusCode: number;
   readonly eTag: string | undefined;

@@ -174,4 +174,72 @@ export function patchBatchTests(test: TestFn): void {
       await rejectsWith(orders.items.batch([{ operationType: 'Bogus' } as never], 'c1'), 'STORE_INVALID_BATCH');
     });
   });
+  describe('bulk', () => {
+    test('creates across partitions together, each answering for itself; the rest run in order', async ({
+      store,
+      clock,
+    }) => {
+      const { container: orders } = await store
+        .database('shop')
+        .containers.create({ id: 'bulk', partitionKey: '/customerId', defaultTtl: -1 });
+      await orders.items.create({ id: 'taken', customerId: 'c2', n: 0 });
+      await orders.items.create({ id: 'old', customerId: 'c3', ttl: 1 });
+      await orders.items.create({ id: 'gone', customerId: 'c1' });
+      clock.advance(2_000); // 'old' has expired: a create may take its id
+      const before = await orders.changeFeed({ startFrom: 'now' }).readNext();
+      const result = await orders.items.bulk([
+        { operationType: 'Create', resourceBody: { id: 'a', customerId: 'c1', n: 1 } },
+        { operationType: 'Create', resourceBody: { id: 'taken', customerId: 'c2', n: 1 } },
+        { operationType: 'Create', resourceBody: { id: 'b', customerId: 'c2', n: 2 } },
+        { operationType: 'Create', resourceBody: { id: 'old', customerId: 'c3', n: 3 } },
+        { operationType: 'Create', resourceBody: { id: 'a', customerId: 'c1', n: 9 } },
+        { operationType: 'Create', resourceBody: { id: 'a', customerId: 'c4', n: 4 } },
+        { operationType: 'Read', id: 'taken', partitionKey: 'c2' },
+        { operationType: 'Delete', id: 'gone', partitionKey: 'c1' },
+        { operationType: 'Delete', id: 'never', partitionKey: 'c1' },
+        { operationType: 'Upsert', resourceBody: { id: 'u', customerId: 'c5' }, partitionKey: 'c5' },
+      ]);
+      assert.deepEqual(
+        result.map((r) => r.statusCode),
+        [201, 409, 201, 201, 409, 201, 200, 204, 404, 201],
+      );
+      assert.equal(result[0]!.resourceBody?.n, 1);
+      assert.equal(typeof result[0]!.eTag, 'string');
+      assert.equal(result[6]!.resourceBody?.n, 0);
+      assert.equal((await orders.item('a', 'c1').read()).resource?.n, 1);
+      assert.equal((await orders.item('taken', 'c2').read()).resource?.n, 0);
+      assert.equal((await orders.item('old', 'c3').read()).resource?.n, 3);
+      assert.equal((await orders.item('a', 'c1').read()).etag, result[0]!.eTag);
+      assert.equal((await orders.item('gone', 'c1').read()).statusCode, 404);
+      // The feed has every item written, the creates in the order given.
+      const feed = orders.changeFeed({ startFrom: { continuation: before.continuation } });
+      const changed = (await feed.readNext()).items.map((i) => `${i.customerId}/${i.id}`);
+      assert.deepEqual(
+        changed.filter((c) => c !== 'c5/u'),
+        ['c1/a', 'c2/b', 'c3/old', 'c4/a'],
+      );
+      assert.ok(changed.includes('c5/u'));
+    });
+
+    test('a malformed operation rejects the whole request before anything is written', async ({ orders }) => {
+      await rejectsWith(orders.items.bulk([]), 'STORE_INVALID_BATCH');
+      const err = await rejectsWith(
+        orders.items.bulk([
+          { operationType: 'Create', resourceBody: { id: 'ok', customerId: 'c1' } },
+          { operationType: 'Read', id: 'ok' },
+        ]),
+        'STORE_INVALID_BATCH',
+      );
+      assert.equal(err.detail?.index, 1);
+      const bad = await rejectsWith(
+        orders.items.bulk([
+          { operationType: 'Create', resourceBody: { id: 'ok', customerId: 'c1' } },
+          { operationType: 'Create', resourceBody: { id: 'x/y', customerId: 'c1' } },
+        ]),
+        'STORE_INVALID_ITEM',
+      );
+      assert.equal(bad.detail?.index, 1);
+      assert.equal((await orders.item('ok', 'c1').read()).statusCode, 404);
+    });
+  });
 }

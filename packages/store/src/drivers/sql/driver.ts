@@ -14,6 +14,7 @@ import type {
   ChangesRequest,
   ContainerDefinition,
   DocumentDriver,
+  ItemVersion,
   PartitionRef,
   QueryPage,
   QueryRequest,
@@ -128,6 +129,39 @@ export class SqlDriver implements DocumentDriver {
           if (sqlState(err) !== '23505' || attempt >= BATCH_ATTEMPTS) throw err;
         }
       }
+    });
+  }
+
+  /**
+   * Creates rows of any partitions in one statement. PGlite runs one statement at a time, so it
+   * needs no partition locks (its feed horizon is always the present) and the statement runs
+   * alone; on PostgreSQL the partitions' locks are taken first, in key order (no deadlock with
+   * another writer: a batch or point write locks one partition), in the same transaction.
+   */
+  async createMany(
+    def: ContainerDefinition,
+    items: readonly { readonly partition: PartitionRef; readonly id: string; readonly item: ItemVersion }[],
+    context: WriteContext,
+  ): Promise<boolean[]> {
+    return this.#guard(def, async () => {
+      if (items.length === 0) return [];
+      const s = this.#for(def);
+      const values = [
+        items.map((i) => i.partition.key),
+        items.map((i) => i.id),
+        items.map((i) => i.partition.range),
+        items.map((i) => i.item.json),
+        items.map((i) => i.item.etag),
+        items.map((i) => i.item.expiresAt),
+        context.now,
+      ];
+      const insert = async (q: SqlQuery) => {
+        if (this.kind !== 'pglite') await q(s.lockPartitions, [this.lockKey(def), values[0]]);
+        return (await q(s.createMany, values)).rows;
+      };
+      const rows = this.kind === 'pglite' ? await insert(this.executor.query) : await this.executor.transaction(insert);
+      const written = new Set(rows.map((r) => `${r.pk as string}\u0000${r.id as string}`));
+      return items.map((i) => written.has(`${i.partition.key}\u0000${i.id}`));
     });
   }
 
