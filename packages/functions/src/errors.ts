@@ -39,6 +39,8 @@ export const FunctionsErrorStatus = {
   FUNCTIONS_OUTPUT_FAILED: 500,
   /** The host was used after `close()`. */
   FUNCTIONS_CLOSED: 503,
+  /** An invocation worker thread (`workerThreads`) stopped or could not take an invocation. */
+  FUNCTIONS_WORKER_FAILED: 500,
 } as const;
 
 export type FunctionsErrorCode = keyof typeof FunctionsErrorStatus;

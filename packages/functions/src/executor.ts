@@ -6,7 +6,8 @@
  */
 import { AbortedError, type Clock, type TypedEmitter } from '@hubbub/kernel';
 import type { BindingServices, FunctionEntry, InvocationData } from './bindings.ts';
-import type { RpcInvocationResponse, RpcRetryOptions, RpcTypedData } from './core-types.ts';
+import type { RegisteredFunction } from './core-module.ts';
+import type { RpcInvocationRequest, RpcInvocationResponse, RpcRetryOptions, RpcTypedData } from './core-types.ts';
 import { FunctionsError } from './errors.ts';
 import type { FunctionsHostEvents } from './events.ts';
 import { type InvocationScope, invokeFunction } from './invoke.ts';
@@ -89,8 +90,19 @@ export function invocationReason(entry: FunctionEntry): string {
   }
 }
 
+/** Runs one invocation request through the library, on this thread or a worker's. */
+export type InvokeFunction = (
+  fn: RegisteredFunction,
+  request: RpcInvocationRequest & { invocationId: string },
+) => Promise<RpcInvocationResponse>;
+
+/** The library's invocation model on this thread. */
+export function invokeInThread(scope: InvocationScope): InvokeFunction {
+  return async (fn, request) => (await invokeFunction(fn, request, scope)).response;
+}
+
 export function createExecutor(
-  scope: InvocationScope,
+  invoke: InvokeFunction,
   services: BindingServices,
   events: TypedEmitter<FunctionsHostEvents>,
 ): Executor {
@@ -104,16 +116,12 @@ export function createExecutor(
       );
       inputData.push({ name: input.name, data: toTypedData(value) });
     }
-    const { response } = await invokeFunction(
-      entry.registered,
-      {
-        invocationId: request.invocationId,
-        inputData,
-        triggerMetadata: request.triggerMetadata,
-        ...(retryContext === undefined ? {} : { retryContext }),
-      },
-      scope,
-    );
+    const response = await invoke(entry.registered, {
+      invocationId: request.invocationId,
+      inputData,
+      triggerMetadata: request.triggerMetadata,
+      ...(retryContext === undefined ? {} : { retryContext }),
+    });
     for (const output of entry.outputs) {
       if (output.kind.write === undefined) continue;
       const data =

@@ -8,11 +8,14 @@ import type { Clock, IdSource, Logger, TypedEmitter } from '@hubbub/kernel';
 import { exposeSettings } from './app-environment.ts';
 import { loadApp } from './app-loader.ts';
 import { type BindingServices, bindFunction, createBindingRegistry, type FunctionEntry } from './bindings.ts';
+import { type RegisteredFunction, Registry } from './core-module.ts';
+import type { ProgrammingModel } from './core-types.ts';
 import { FunctionsError, isFunctionsError } from './errors.ts';
 import type { FunctionsHostEvents } from './events.ts';
-import { createExecutor, type Executor } from './executor.ts';
+import { createExecutor, type Executor, type InvokeFunction, invokeInThread } from './executor.ts';
 import type { Extension, ExtensionSetup, Trigger } from './extension.ts';
 import { readHostJson, readLocalSettings } from './host-config.ts';
+import { InvocationWorkers } from './invocation-workers.ts';
 import { type InvocationScope, runAppHook } from './invoke.ts';
 import { createFunctionKeys, type FunctionKeys, type FunctionKeysOptions, keysFromSettings } from './keys.ts';
 import { checkSettings, resolveBindingSettings, type Settings } from './settings.ts';
@@ -28,6 +31,8 @@ export interface FunctionAppOptions {
   /** Load only these functions (case-insensitive); undefined for all. */
   readonly only: readonly string[] | undefined;
   readonly keys: FunctionKeysOptions | undefined;
+  /** Worker threads that load the app and run its invocations; 0 runs them on this thread. */
+  readonly workerThreads: number;
   readonly extensions: readonly Extension[];
   readonly clock: Clock;
   readonly ids: IdSource;
@@ -74,6 +79,21 @@ function enterDirectory(dir: string, logger: Logger): () => void {
   };
 }
 
+/**
+ * Stands for the library copy of a worker thread on the host's thread: the function's metadata is
+ * here, its invocations run there.
+ */
+const onWorkerThread: ProgrammingModel = {
+  name: '@azure/functions',
+  version: 'worker-thread',
+  getInvocationModel() {
+    throw new FunctionsError('FUNCTIONS_WORKER_FAILED', 'This function runs on an invocation worker thread.');
+  },
+};
+const runsOnWorker = () => {
+  throw new FunctionsError('FUNCTIONS_WORKER_FAILED', 'This function runs on an invocation worker thread.');
+};
+
 const logLevel = (level: string) =>
   level === 'error' || level === 'critical' ? 'error' : level === 'warning' ? 'warn' : 'debug';
 
@@ -81,6 +101,7 @@ export class FunctionApp {
   readonly #options: FunctionAppOptions;
   #keys: FunctionKeys;
   #scope: InvocationScope | undefined;
+  #workers: InvocationWorkers | undefined;
   #restoreEnvironment = (): void => {};
   #restoreDirectory = (): void => {};
   readonly #appLevelHookData: Record<string, unknown> = {};
@@ -118,14 +139,14 @@ export class FunctionApp {
       ...triggers.map((t) => t.binding),
       ...setups.flatMap((s) => s.bindings ?? []),
     ]);
-    const app = await loadApp(appDir, (level, category, message) => logger[logLevel(level)]({ category }, message));
+    const { functions, registry: appRegistry, invoke } = await this.#loadFunctions(appDir);
     const only = this.#options.only?.map((name) => name.toLowerCase());
     for (const name of only ?? []) {
-      if (!app.registry.functions.some((fn) => fn.metadata.name.toLowerCase() === name)) {
+      if (!functions.some((fn) => fn.metadata.name.toLowerCase() === name)) {
         logger.warn({ function: name }, `No function "${name}" to run only: the app registers none by that name.`);
       }
     }
-    const enabled = app.registry.functions.filter((fn) => {
+    const enabled = functions.filter((fn) => {
       if (only !== undefined && !only.includes(fn.metadata.name.toLowerCase())) return false;
       if (!isDisabled(settings, fn.metadata.name)) return true;
       logger.info({ function: fn.metadata.name }, 'Function disabled by its AzureWebJobs.<name>.Disabled setting.');
@@ -145,10 +166,40 @@ export class FunctionApp {
       }
     }
     if (entries.length === 0) logger.warn({ appDir }, 'No functions found: the app registered none.');
-    this.#scope = { registry: app.registry, appHookData: {}, logger };
-    const executor = createExecutor(this.#scope, services, this.#options.events);
+    this.#scope = { registry: appRegistry, appHookData: {}, logger };
+    const executor = createExecutor(invoke ?? invokeInThread(this.#scope), services, this.#options.events);
     await runAppHook(this.#scope, 'appStart', this.#appLevelHookData, { functionAppDirectory: appDir });
+    await this.#workers?.hook('appStart', { functionAppDirectory: appDir });
     return { entries, triggers, executor };
+  }
+
+  /**
+   * Loads the app here, or in `workerThreads` worker threads, which then run its invocations: the
+   * functions' metadata comes back, and a function is invoked there by its place in the list. An app
+   * with HTTP streaming runs here (the library's own HTTP proxy serves it).
+   */
+  async #loadFunctions(
+    appDir: string,
+  ): Promise<{ functions: readonly RegisteredFunction[]; registry: Registry; invoke?: InvokeFunction }> {
+    const { logger } = this.#options;
+    const log = (level: string, category: string, message: string) => logger[logLevel(level)]({ category }, message);
+    if (this.#options.workerThreads > 0) {
+      const started = await InvocationWorkers.start({ appDir, count: this.#options.workerThreads, logger });
+      if (!started.httpStream) {
+        const workers = started.workers;
+        this.#workers = workers;
+        const functions = started.functions.map(
+          (metadata): RegisteredFunction => ({ metadata, callback: runsOnWorker, programmingModel: onWorkerThread }),
+        );
+        const place = new Map(functions.map((fn, i) => [fn.metadata.name, i]));
+        const invoke: InvokeFunction = (fn, request) => workers.invoke(place.get(fn.metadata.name) ?? -1, request);
+        return { functions, registry: new Registry(log), invoke };
+      }
+      await started.workers.terminate();
+      logger.info({ appDir }, 'The app streams HTTP: its invocations run on the host thread, not on worker threads.');
+    }
+    const app = await loadApp(appDir, log);
+    return { functions: app.registry.functions, registry: app.registry };
   }
 
   /** Reports a function that cannot be loaded; the app runs without it. */
@@ -167,10 +218,17 @@ export class FunctionApp {
     this.#restoreEnvironment = () => {};
     this.#restoreDirectory();
     this.#restoreDirectory = () => {};
-    if (this.#scope === undefined) return;
-    await runAppHook(this.#scope, 'appTerminate', this.#appLevelHookData).catch((err: unknown) => {
+    const failed = (err: unknown) => {
       this.#options.events.emit('hook:failed', err, { hook: 'appTerminate' });
       this.#options.logger.error({ err }, 'appTerminate hook failed.');
-    });
+    };
+    const loaded = this.#scope !== undefined;
+    if (this.#scope !== undefined) await runAppHook(this.#scope, 'appTerminate', this.#appLevelHookData).catch(failed);
+    const workers = this.#workers;
+    this.#workers = undefined;
+    if (workers !== undefined) {
+      if (loaded) await workers.hook('appTerminate', {}).catch(failed);
+      await workers.terminate();
+    }
   }
 }

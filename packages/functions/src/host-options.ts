@@ -55,6 +55,14 @@ export interface FunctionsHostOptions extends ExtensionOptions {
    * answered, e.g. a preflight or a refused origin). Core Tools' `Host.CORS`. @default none
    */
   cors?: (req: IncomingMessage, res: ServerResponse) => 'continue' | 'preflight' | 'denied';
+  /**
+   * Worker threads that each load the app and run its invocations (the library's invocation model,
+   * hooks and the function's code), as Azure's language worker processes do, while triggers,
+   * bindings and ports stay on this thread: the app's work then uses another core. Each worker
+   * loads the app once (top-level code runs once per worker); an app with HTTP streaming runs on
+   * this thread. 0 runs every invocation on this thread. @default 0
+   */
+  workerThreads?: number;
   /** `close()` waits this long (on `clock`) for running invocations before it gives up on them. @default 30_000 */
   drainTimeoutMs?: number;
   /**
@@ -77,6 +85,12 @@ export function checkOptions(options: FunctionsHostOptions): void {
     });
   }
   nonNegativeInteger(options.drainTimeoutMs, 'drainTimeoutMs');
+  nonNegativeInteger(options.workerThreads, 'workerThreads');
+  if ((options.workerThreads ?? 0) > 64) {
+    throw new FunctionsError('FUNCTIONS_INVALID_SETTING', 'workerThreads must be at most 64.', {
+      detail: { option: 'workerThreads' },
+    });
+  }
   checkSettings(options.settings, 'settings');
 }
 

@@ -83,6 +83,7 @@ class Host extends TypedEmitter<FunctionsHostEvents> implements FunctionsHost {
       strict: options.strict === true,
       only: options.only,
       keys: options.keys,
+      workerThreads: options.workerThreads ?? 0,
       extensions: extensionsOf(options),
       clock: this.#clock,
       ids: options.ids ?? randomIds,

@@ -20,14 +20,9 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { type Bus, type BusHttpHandler, createBusHttpHandler } from '@hubbub/bus';
-import { type AmqpFront, createAmqpFront, DEFAULT_AMQP_PORT, DEFAULT_AMQPS_PORT } from '@hubbub/bus-amqp';
+import type { AmqpFront } from '@hubbub/bus-amqp';
 import type { Cache } from '@hubbub/cache';
-import {
-  createFunctionsHost,
-  type FunctionsError,
-  type FunctionsHost,
-  signalRTriggerExtension,
-} from '@hubbub/functions';
+import type { FunctionsError, FunctionsHost } from '@hubbub/functions';
 import { createCors, createHubServer, createSignalRService, type HubServer, type SignalRService } from '@hubbub/hub';
 import {
   closeHttpServer,
@@ -35,6 +30,7 @@ import {
   HttpError,
   InvalidOptionError,
   type Logger,
+  logsAt,
   type Mount,
   mountParts,
   packageRoot,
@@ -45,9 +41,7 @@ import {
 } from '@hubbub/kernel';
 import type { PushService } from '@hubbub/push';
 import type { Store } from '@hubbub/store';
-import { configuredSignalRKey } from './app-settings.ts';
 import { bridgeBus } from './bridges/bus.ts';
-import { pushConnections } from './bridges/push.ts';
 import { fromSignalRServiceInProcess } from './bridges/signalr.ts';
 import { functionsUpstream, upstreamFetch } from './bridges/signalr-upstream.ts';
 import { CloseStack } from './close-stack.ts';
@@ -56,12 +50,13 @@ import { absoluteEngineUrl, engineScheme, openBusAt, openCache } from './engines
 import { createFrontDoor, type SystemRateLimits } from './front-door.ts';
 import { type GivenKeys, loadKeys, type SystemKeys } from './keys-file.ts';
 import { listenOn } from './listen.ts';
-import { createSystemPush, DEFAULT_PUSH_PORT, type SystemPush, type SystemPushOptions } from './push-part.ts';
+import { DEFAULT_PUSH_PORT, type SystemPushOptions } from './push-options.ts';
+import type { SystemPush } from './push-part.ts';
 import { removeRunningFile, writeRunningFile } from './running-file.ts';
 import { createStaticFiles, signalRBrowserClient } from './static.ts';
 import { createStatusRoute } from './status.ts';
 import { createSystemStore, type SystemStore } from './store-part.ts';
-import { openSystemTls, type SystemTls } from './tls-part.ts';
+import type { SystemTls } from './tls-part.ts';
 
 export interface FunctionApp {
   /** Directory of an `@azure/functions` v4 app (package.json `main`, host.json, local.settings.json). */
@@ -82,6 +77,8 @@ export interface FunctionApp {
   readonly useConfiguredSignalRKey?: boolean;
   /** Run only these functions (Core Tools' `--functions`). @default every function */
   readonly only?: readonly string[];
+  /** The functions host's `workerThreads`: threads that load the app and run its invocations. @default 0 */
+  readonly workerThreads?: number;
 }
 
 export interface SystemOptions {
@@ -189,7 +186,8 @@ export interface AppPart extends Mount {
   close?(): Promise<void>;
 }
 
-export type AppPartFactory = (context: AppPartContext) => AppPart;
+/** Makes an app part; it may be async, to import the part's code only once the port listens. */
+export type AppPartFactory = (context: AppPartContext) => AppPart | Promise<AppPart>;
 
 export interface RunningSystem {
   readonly url: string;
@@ -305,6 +303,7 @@ export async function startSystem(options: SystemOptions): Promise<RunningSystem
 
 /** What the port serves but is made after it listens (the SignalR service needs the port's URL). */
 interface LateParts {
+  push: SystemPush | undefined;
   signalR: SignalRService | undefined;
   functions: FunctionsHost | undefined;
   appParts: readonly AppPart[];
@@ -316,26 +315,14 @@ async function startParts(options: SystemOptions, config: SystemConfig, stack: C
   const origins = new Set(options.corsOrigins ?? []);
   const cors = { origins: (origin: string) => origins.has(origin) || origins.has('*') };
 
-  // One certificate from the local CA for every TLS port (the push front, AMQPS).
-  const tls =
-    options.push === false && !config.amqps
-      ? undefined
-      : await stack.open('tls', () => openSystemTls(dataDir, host === '0.0.0.0' || host === '::' ? [] : [host]));
   const bus = await stack.open('bus', () => openBusAt(config.busUrl));
   logDeadLetters(bus, logger);
   const cache = await stack.open('cache', () => openCache(config.cacheUrl));
   const stores = await stack.open('store', () => createSystemStore(config.storeUrl, keys.store, logger));
-  const push =
-    options.push === false || tls === undefined
-      ? undefined
-      : createSystemPush(
-          { ...options.push, port: options.pushPort ?? config.defaultPort(DEFAULT_PUSH_PORT) },
-          { bus, store: stores.store, keys: keys.push, tls, logger },
-        );
   const hubs = createHubServer({ logger: logger.child({ part: 'hubs' }), cors });
   hubs.on('error', (err) => logger.error({ err }, 'hub request failed'));
-  const late: LateParts = { signalR: undefined, functions: undefined, appParts: [] };
-  const server = createFront(options, config, { bus, hubs, stores, push, late });
+  const late: LateParts = { push: undefined, signalR: undefined, functions: undefined, appParts: [] };
+  const server = createFront(options, config, { bus, hubs, stores, late });
 
   await stack.open('http server', async () => {
     await listenOn(server, options.port ?? 7071, host);
@@ -345,9 +332,30 @@ async function startParts(options: SystemOptions, config: SystemConfig, stack: C
   stores.openInBackground();
   await stack.start('hubs', hubs);
   if (options.demo) stack.defer('demo hub', createDemoHub(hubs.hub('demo')));
-  if (push !== undefined) await stack.start('push', push);
+  // What the first answer does not need starts after the port listens, its code imported then: the
+  // local CA (creating it on an empty data directory takes a fifth of a second) and one certificate
+  // from it for every TLS port, the push service with its front, the AMQP front, the function app.
+  const tls =
+    options.push === false && !config.amqps
+      ? undefined
+      : await stack.open('tls', async () =>
+          (await import('./tls-part.ts')).openSystemTls(dataDir, host === '0.0.0.0' || host === '::' ? [] : [host]),
+        );
+  const push =
+    options.push === false || tls === undefined
+      ? undefined
+      : await stack.start(
+          'push',
+          (await import('./push-part.ts')).createSystemPush(
+            { ...options.push, port: options.pushPort ?? config.defaultPort(DEFAULT_PUSH_PORT) },
+            { bus, store: stores.store, keys: keys.push, tls, logger },
+          ),
+        );
+  late.push = push;
   const amqp =
-    options.amqpPort === false ? undefined : await stack.start('amqp', createSystemAmqp(options, config, bus, tls));
+    options.amqpPort === false
+      ? undefined
+      : await stack.start('amqp', await createSystemAmqp(options, config, bus, tls));
   const clientHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   const amqpConnectionString = amqp?.connectionString(keys.bus, clientHost);
   const amqpsConnectionString = amqp?.amqpsConnectionString(keys.bus, clientHost);
@@ -376,12 +384,12 @@ async function startParts(options: SystemOptions, config: SystemConfig, stack: C
   // The app's signalRTrigger functions take the hub's upstream in process; the AccessKey the app
   // configured (AzureSignalRConnectionString) signs, so tokens made elsewhere with it are accepted.
   const appDir = options.app === undefined ? undefined : resolve(options.app.dir);
-  const upstream =
-    appDir === undefined ? undefined : signalRTriggerExtension({ maxUpstreamBodyBytes: config.maxBodyBytes });
+  const functionsPackage = appDir === undefined ? undefined : await import('@hubbub/functions');
+  const upstream = functionsPackage?.signalRTriggerExtension({ maxUpstreamBodyBytes: config.maxBodyBytes });
   const appKey =
     appDir === undefined || options.app?.useConfiguredSignalRKey !== true || config.exposed
       ? undefined
-      : configuredSignalRKey(appDir, options.settings);
+      : (await import('./app-settings.ts')).configuredSignalRKey(appDir, options.settings);
   const signalR = createSignalRService({
     endpoint: url,
     keys: appKey === undefined ? [keys.signalR] : [appKey, keys.signalR],
@@ -397,7 +405,7 @@ async function startParts(options: SystemOptions, config: SystemConfig, stack: C
 
   // The app's parts start before the function app (the entities its triggers read exist first) and close after it.
   for (const factory of options.parts ?? []) {
-    const part = factory({ bus, store: stores.store, cache, signalR, url, logger, push: push?.service });
+    const part = await factory({ bus, store: stores.store, cache, signalR, url, logger, push: push?.service });
     await stack.start('app part', {
       start: async () => part.start?.(),
       close: async () => part.close?.().catch((err: unknown) => logger.error({ err }, 'an app part failed to close')),
@@ -405,7 +413,7 @@ async function startParts(options: SystemOptions, config: SystemConfig, stack: C
     late.appParts = [...late.appParts, part];
   }
 
-  if (options.app !== undefined && appDir !== undefined) {
+  if (options.app !== undefined && appDir !== undefined && functionsPackage !== undefined) {
     for (const queue of options.app.queues ?? []) {
       if (!(await bus.admin.queueExists(queue))) await bus.admin.createQueue(queue);
     }
@@ -413,12 +421,14 @@ async function startParts(options: SystemOptions, config: SystemConfig, stack: C
     // bindings the store (another store URL in a connection setting opens that store) and
     // notificationHub outputs the push service (a connection string naming this machine), in process.
     const busPort = bridgeBus(bus, { createEntities: true });
-    const functions = createFunctionsHost({
+    const { pushConnections } = await import('./bridges/push.ts');
+    const functions = functionsPackage.createFunctionsHost({
       appDir,
       extensions: upstream === undefined ? [] : [upstream],
       ...(options.app.enforceKeys === undefined ? {} : { enforceKeys: options.app.enforceKeys }),
       ...(options.app.strict === undefined ? {} : { strict: options.app.strict }),
       ...(options.app.only === undefined ? {} : { only: options.app.only }),
+      ...(options.app.workerThreads === undefined ? {} : { workerThreads: options.app.workerThreads }),
       settings: { AzureSignalRConnectionString: connectionString, ...keys.secrets, ...options.settings },
       maxRequestBodyBytes: config.maxBodyBytes,
       // CORS for /api: only the server's own origin and those configured may call the functions.
@@ -503,13 +513,14 @@ function logDeadLetters(bus: Bus, logger: Logger): void {
 }
 
 /** The bus's AMQP 1.0 front (plain, and AMQPS with the local CA's certificate); the root starts it. */
-function createSystemAmqp(
+async function createSystemAmqp(
   options: SystemOptions,
   config: SystemConfig,
   bus: Bus,
   tls: SystemTls | undefined,
-): AmqpFront {
+): Promise<AmqpFront> {
   const { amqpPort, amqpsPort } = options;
+  const { createAmqpFront, DEFAULT_AMQP_PORT, DEFAULT_AMQPS_PORT } = await import('@hubbub/bus-amqp');
   const amqp = createAmqpFront({
     bus,
     keys: [config.keys.bus],
@@ -539,12 +550,11 @@ function createFront(
     readonly bus: Bus;
     readonly hubs: HubServer;
     readonly stores: SystemStore;
-    readonly push: SystemPush | undefined;
     readonly late: LateParts;
   },
 ): Server {
   const { logger } = options;
-  const { bus, hubs, stores, push, late } = parts;
+  const { bus, hubs, stores, late } = parts;
   const door = createFrontDoor(options.rateLimits);
   const busApi = createBusHttpHandler(bus, {
     basePath: '/bus',
@@ -572,15 +582,17 @@ function createFront(
       functions: () => late.functions,
     }),
     stores.api,
-    { handleRequest: (req, res) => push?.handleRequest(req, res) ?? false },
+    { handleRequest: (req, res) => late.push?.handleRequest(req, res) ?? false },
     { handleRequest: (req, res) => late.appParts.some((p) => p.handleRequest?.(req, res) === true) },
     { handleRequest: (req, res) => late.functions?.handleRequest(req, res) ?? false },
     { handleRequest: web },
     { handleRequest: (req, res) => serveSystemPaths(req, res, home) },
   ]);
   const requestLog = logger.child({ part: 'http' });
+  // The debug line costs a listener and two clock reads per request: none when debug is off.
+  const debug = logsAt(requestLog, 'debug');
   const route = (request: IncomingMessage, response: ServerResponse): boolean => {
-    logRequest(request, response, requestLog);
+    if (debug) logRequest(request, response, requestLog);
     door.admit(request, response);
     if (mounted.handleRequest(request, response)) return true;
     const path = requestTarget(request).pathname;

@@ -1,0 +1,128 @@
+/**
+ * A worker thread that runs a function app's invocations, as one of Azure's language worker
+ * processes does: it loads the app (its own copy of `@azure/functions`), answers with the
+ * functions' metadata, and runs each invocation request it is sent through the library's
+ * invocation model ({@link invokeFunction}), answering with the RPC response. Triggers, bindings
+ * and ports stay with the host on the thread that started it ({@link InvocationWorkers}).
+ * Started only by `invocation-workers.ts`; the messages are {@link ToWorker} and {@link FromWorker}.
+ * @module
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import type { Logger } from '@hubbub/kernel';
+import { loadApp } from './app-loader.ts';
+import type { RegisteredFunction } from './core-module.ts';
+import type { FunctionMetadata, RpcInvocationRequest, RpcInvocationResponse } from './core-types.ts';
+import { type InvocationScope, invokeFunction, runAppHook } from './invoke.ts';
+
+export interface WorkerData {
+  readonly appDir: string;
+  /** Send log lines to the host (false when its logger writes nothing). */
+  readonly logs: boolean;
+}
+
+export type ToWorker =
+  | {
+      readonly t: 'invoke';
+      readonly id: number;
+      readonly fn: number;
+      readonly request: RpcInvocationRequest & { invocationId: string };
+    }
+  | {
+      readonly t: 'hook';
+      readonly id: number;
+      readonly name: 'appStart' | 'appTerminate';
+      readonly fields: Record<string, unknown>;
+    };
+
+/** An error as it crosses the thread boundary. */
+export interface WorkerError {
+  readonly name: string;
+  readonly message: string;
+  readonly stack?: string | undefined;
+  readonly code?: unknown;
+}
+
+export type FromWorker =
+  | { readonly t: 'loaded'; readonly functions: readonly FunctionMetadata[]; readonly httpStream: boolean }
+  | { readonly t: 'loadFailed'; readonly error: WorkerError }
+  | { readonly t: 'done'; readonly id: number; readonly response?: RpcInvocationResponse }
+  | { readonly t: 'failed'; readonly id: number; readonly error: WorkerError }
+  | {
+      readonly t: 'log';
+      readonly level: 'debug' | 'info' | 'warn' | 'error';
+      readonly fields: Record<string, unknown>;
+      readonly message: string;
+    };
+
+export function toWorkerError(err: unknown): WorkerError {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return { name: err.name, message: err.message, stack: err.stack, ...(code === undefined ? {} : { code }) };
+  }
+  return { name: 'Error', message: String(err) };
+}
+
+if (
+  parentPort !== null &&
+  (workerData as { hubbubInvocationWorker?: WorkerData } | undefined)?.hubbubInvocationWorker
+) {
+  const port = parentPort;
+  const { appDir, logs } = (workerData as { hubbubInvocationWorker: WorkerData }).hubbubInvocationWorker;
+  const post = (message: FromWorker) => port.postMessage(message);
+  const line =
+    (level: 'debug' | 'info' | 'warn' | 'error') =>
+    (fields: Record<string, unknown>, message: string): void => {
+      if (!logs) return;
+      try {
+        post({ t: 'log', level, fields, message });
+      } catch {
+        // A field that cannot cross the thread boundary: the line goes without its fields.
+        post({ t: 'log', level, fields: {}, message });
+      }
+    };
+  const logger: Logger = {
+    debug: line('debug'),
+    info: line('info'),
+    warn: line('warn'),
+    error: line('error'),
+    child: () => logger,
+  };
+  const systemLevel = (level: string) =>
+    level === 'error' || level === 'critical' ? 'error' : level === 'warning' ? 'warn' : 'debug';
+  let functions: RegisteredFunction[] = [];
+  let scope: InvocationScope | undefined;
+  const appHookData: Record<string, unknown> = {};
+
+  port.on('message', (message: ToWorker) => {
+    if (message.t === 'invoke') {
+      const fn = functions[message.fn];
+      if (fn === undefined || scope === undefined) {
+        post({
+          t: 'failed',
+          id: message.id,
+          error: { name: 'Error', message: `No function #${message.fn} in this worker.` },
+        });
+        return;
+      }
+      invokeFunction(fn, message.request, scope).then(
+        ({ response }) => post({ t: 'done', id: message.id, response }),
+        (err: unknown) => post({ t: 'failed', id: message.id, error: toWorkerError(err) }),
+      );
+      return;
+    }
+    if (scope === undefined) return;
+    runAppHook(scope, message.name, appHookData, message.fields).then(
+      () => post({ t: 'done', id: message.id }),
+      (err: unknown) => post({ t: 'failed', id: message.id, error: toWorkerError(err) }),
+    );
+  });
+
+  try {
+    const app = await loadApp(appDir, (level, category, message) => logger[systemLevel(level)]({ category }, message));
+    functions = app.registry.functions;
+    scope = { registry: app.registry, appHookData: {}, logger };
+    post({ t: 'loaded', functions: functions.map((f) => f.metadata), httpStream: app.registry.httpStream });
+  } catch (err) {
+    post({ t: 'loadFailed', error: toWorkerError(err) });
+  }
+}

@@ -1,0 +1,206 @@
+/**
+ * The app's invocations on worker threads (`workerThreads` of the host): each worker loads the
+ * app as one of Azure's language worker processes does and runs invocation requests through the
+ * library's invocation model; the triggers, bindings and ports stay on the host's thread, which
+ * sends each worker RPC-shaped requests and gets RPC responses back — the host/worker contract
+ * of Azure Functions, over `postMessage` instead of gRPC. Each invocation goes to the worker with
+ * the fewest running. A worker that exits fails its running invocations with
+ * FUNCTIONS_WORKER_FAILED (their messages are retried as any failure) and is replaced.
+ * @module
+ */
+import { Worker } from 'node:worker_threads';
+import { type Logger, silentLogger } from '@hubbub/kernel';
+import type { FunctionMetadata, RpcInvocationRequest, RpcInvocationResponse } from './core-types.ts';
+import { FunctionsError } from './errors.ts';
+import type { FromWorker, ToWorker, WorkerData, WorkerError } from './invocation-worker.ts';
+
+/** The thread's script: compiled JavaScript beside this file, or the TypeScript source under tsx. */
+function startThread(data: WorkerData): Worker {
+  const source = import.meta.url.endsWith('.ts');
+  const script = new URL(source ? './invocation-worker.ts' : './invocation-worker.js', import.meta.url);
+  const workerData = { hubbubInvocationWorker: data };
+  if (!source) return new Worker(script, { workerData });
+  // Node 20 runs no --import in a worker: tsx's loader is registered in the thread itself.
+  return new Worker(
+    `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(script.href)}); })`,
+    { eval: true, workerData },
+  );
+}
+
+interface Pending {
+  resolve(response: RpcInvocationResponse | undefined): void;
+  reject(error: unknown): void;
+}
+
+/** An error from a worker, as close to the original as a thread boundary allows. */
+function fromWorkerError(e: WorkerError): Error {
+  const error = new Error(e.message);
+  error.name = e.name;
+  if (e.stack !== undefined) error.stack = e.stack;
+  if (e.code !== undefined) (error as { code?: unknown }).code = e.code;
+  return error;
+}
+
+class InvocationWorker {
+  readonly worker: Worker;
+  readonly pending = new Map<number, Pending>();
+  /** Resolves with what the app registered once the worker has loaded it. */
+  readonly loaded: Promise<{ functions: readonly FunctionMetadata[]; httpStream: boolean }>;
+  exited = false;
+
+  constructor(data: WorkerData, logger: Logger, onExit: (worker: InvocationWorker, error: Error) => void) {
+    this.worker = startThread(data);
+    let loaded!: (value: { functions: readonly FunctionMetadata[]; httpStream: boolean }) => void;
+    let failed!: (error: unknown) => void;
+    this.loaded = new Promise((resolve, reject) => {
+      loaded = resolve;
+      failed = reject;
+    });
+    this.worker.on('message', (message: FromWorker) => {
+      switch (message.t) {
+        case 'done':
+          this.#settle(message.id)?.resolve(message.response);
+          return;
+        case 'failed':
+          this.#settle(message.id)?.reject(fromWorkerError(message.error));
+          return;
+        case 'log':
+          logger[message.level](message.fields, message.message);
+          return;
+        case 'loaded':
+          loaded({ functions: message.functions, httpStream: message.httpStream });
+          return;
+        case 'loadFailed':
+          failed(fromWorkerError(message.error));
+          return;
+      }
+    });
+    const exited = (err: unknown) => {
+      if (this.exited) return;
+      this.exited = true;
+      const error = new FunctionsError(
+        'FUNCTIONS_WORKER_FAILED',
+        `An invocation worker thread stopped: ${(err as Error)?.message ?? String(err)}`,
+        { cause: err },
+      );
+      failed(error);
+      for (const p of this.pending.values()) p.reject(error);
+      this.pending.clear();
+      onExit(this, error);
+    };
+    this.worker.on('error', exited);
+    this.worker.on('exit', (code) => exited(new Error(`exit code ${code}`)));
+  }
+
+  #settle(id: number): Pending | undefined {
+    const p = this.pending.get(id);
+    this.pending.delete(id);
+    return p;
+  }
+
+  call(message: ToWorker, id: number): Promise<RpcInvocationResponse | undefined> {
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      try {
+        this.worker.postMessage(message);
+      } catch (err) {
+        this.pending.delete(id);
+        reject(
+          new FunctionsError(
+            'FUNCTIONS_WORKER_FAILED',
+            `The invocation cannot be sent to a worker thread: ${(err as Error)?.message}`,
+            {
+              cause: err,
+            },
+          ),
+        );
+      }
+    });
+  }
+}
+
+export interface InvocationWorkersOptions {
+  readonly appDir: string;
+  /** Worker threads, ≥ 1. */
+  readonly count: number;
+  readonly logger?: Logger;
+}
+
+export class InvocationWorkers {
+  readonly #data: WorkerData;
+  readonly #logger: Logger;
+  readonly #workers: InvocationWorker[] = [];
+  #next = 0;
+  #closing = false;
+
+  private constructor(options: InvocationWorkersOptions) {
+    const logger = options.logger ?? silentLogger;
+    this.#logger = logger;
+    this.#data = { appDir: options.appDir, logs: logger !== silentLogger };
+  }
+
+  /** Starts the workers; resolves once each has loaded the app, with the functions the first one registered. */
+  static async start(
+    options: InvocationWorkersOptions,
+  ): Promise<{ workers: InvocationWorkers; functions: readonly FunctionMetadata[]; httpStream: boolean }> {
+    const pool = new InvocationWorkers(options);
+    for (let i = 0; i < options.count; i++) pool.#workers.push(pool.#spawn());
+    try {
+      const loaded = await Promise.all(pool.#workers.map((w) => w.loaded));
+      const first = loaded[0]!;
+      return { workers: pool, functions: first.functions, httpStream: loaded.some((l) => l.httpStream) };
+    } catch (err) {
+      await pool.terminate();
+      throw err;
+    }
+  }
+
+  #spawn(): InvocationWorker {
+    return new InvocationWorker(this.#data, this.#logger, (worker, error) => {
+      const at = this.#workers.indexOf(worker);
+      if (at < 0 || this.#closing) return;
+      this.#logger.error({ err: error }, 'An invocation worker thread stopped; starting another.');
+      const replacement = this.#spawn();
+      this.#workers[at] = replacement;
+      replacement.loaded.catch((err: unknown) =>
+        this.#logger.error({ err }, 'The replacement invocation worker thread could not load the app.'),
+      );
+    });
+  }
+
+  /** The worker with the fewest invocations running. */
+  #pick(): InvocationWorker {
+    let best = this.#workers[0]!;
+    for (let i = 1; i < this.#workers.length; i++) {
+      const w = this.#workers[i]!;
+      if (w.pending.size < best.pending.size) best = w;
+    }
+    return best;
+  }
+
+  /** Runs function number `fn` (in registration order) with `request` on a worker. */
+  async invoke(fn: number, request: RpcInvocationRequest & { invocationId: string }): Promise<RpcInvocationResponse> {
+    const worker = this.#pick();
+    await worker.loaded;
+    const id = this.#next++;
+    const response = await worker.call({ t: 'invoke', id, fn, request }, id);
+    return response!;
+  }
+
+  /** Runs an app-level hook in every worker (each has its own `appHookData`, as each Azure worker process has). */
+  async hook(name: 'appStart' | 'appTerminate', fields: Record<string, unknown>): Promise<void> {
+    await Promise.all(
+      this.#workers.map(async (w) => {
+        await w.loaded;
+        const id = this.#next++;
+        await w.call({ t: 'hook', id, name, fields }, id);
+      }),
+    );
+  }
+
+  /** Stops every worker (running invocations fail with FUNCTIONS_WORKER_FAILED). */
+  async terminate(): Promise<void> {
+    this.#closing = true;
+    await Promise.all(this.#workers.map((w) => w.worker.terminate()));
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * `workerThreads`: the app loads and its invocations run on worker threads while triggers,
+ * bindings and ports stay on the host's thread — the same behaviour as on one thread, across the
+ * thread boundary: trigger metadata, outputs, settlement, errors, hooks and HTTP functions; a
+ * worker that stops fails its invocations with FUNCTIONS_WORKER_FAILED and is replaced.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { threadId } from 'node:worker_threads';
+import { waitFor } from '@hubbub/kernel';
+import { createFunctionsHost } from '../src/index.ts';
+import { MemoryBus } from '../src/testing/index.ts';
+import { fixture, serve } from './support.ts';
+
+describe('invocations on worker threads', () => {
+  it('runs the app on another thread: metadata, outputs and settlement as on one thread', async () => {
+    const bus = new MemoryBus({ maxDeliveryCount: 3, topics: { events: ['audit'] } });
+    await using app = await serve({ app: 'bus-app', bus, workerThreads: 1 });
+    bus.enqueue('orders', {
+      body: { id: 7 },
+      messageId: '123',
+      subject: 'new-order',
+      applicationProperties: { Priority: 'high' },
+    });
+    await waitFor(() => bus.deliveries[0]?.settled === 'completed');
+    assert.deepEqual(bus.take('notifications'), [
+      { body: { orderId: 7, status: 'accepted' }, contentType: 'application/json' },
+      { body: 'plain text note', contentType: 'text/plain' },
+    ]);
+    // The app's state lives on the worker; its HTTP function runs there too.
+    const state = (await (await fetch(`${app.base}/api/state`)).json()) as {
+      orders: { message: unknown; metadata: Record<string, unknown> }[];
+    };
+    const [order] = state.orders;
+    assert.deepEqual(order?.message, { id: 7 });
+    assert.equal(order?.metadata.messageId, '123');
+    assert.equal(order?.metadata.label, 'new-order');
+    assert.equal(order?.metadata.deliveryCount, 1);
+    assert.deepEqual(order?.metadata.applicationProperties, { priority: 'high' });
+  });
+
+  it('abandons on a thrown error, whose message crosses the thread', async () => {
+    const bus = new MemoryBus({ maxDeliveryCount: 2 });
+    await using app = await serve({ app: 'bus-app', bus, workerThreads: 2 });
+    const failed: { code: string; cause: string }[] = [];
+    app.host.on('invocation:failed', (err) => failed.push({ code: err.code, cause: (err.cause as Error).message }));
+    bus.enqueue('orders', { body: { id: 9, fail: true } });
+    await waitFor(() => bus.deadLettered.length === 1);
+    assert.deepEqual(
+      failed,
+      Array(2).fill({ code: 'FUNCTIONS_INVOCATION_FAILED', cause: 'order 9 cannot be processed' }),
+    );
+    assert.deepEqual(bus.take('notifications'), []);
+  });
+
+  it('runs the app-level and invocation hooks on the worker', async () => {
+    await using app = await serve({ app: 'http-app', workerThreads: 1 });
+    const res = await fetch(`${app.base}/api/hooked`);
+    assert.equal(res.headers.get('x-wrapped'), 'yes');
+    assert.deepEqual(await res.json(), { fromHandler: true, hookData: 'pre', app: 'boot' });
+  });
+
+  it('replaces a worker that stops; its invocation fails with FUNCTIONS_WORKER_FAILED and runs again', async () => {
+    const bus = new MemoryBus({ maxDeliveryCount: 3 });
+    await using app = await serve({ app: 'worker-app', bus, workerThreads: 1 });
+    const where = async () =>
+      (await (await fetch(`${app.base}/api/where`)).json()) as {
+        isMainThread: boolean;
+        threadId: number;
+        appStarted: boolean;
+      };
+    const before = await where();
+    assert.equal(before.isMainThread, false);
+    assert.notEqual(before.threadId, threadId);
+    assert.equal(before.appStarted, true);
+
+    const failed: string[] = [];
+    app.host.on('invocation:failed', (err) => failed.push(err.code));
+    bus.enqueue('work', { body: { id: 1, exit: true } });
+    await waitFor(() => bus.deliveries.some((d) => d.settled === 'completed'));
+    assert.deepEqual(failed, ['FUNCTIONS_WORKER_FAILED']);
+    const [done] = bus.take('done') as {
+      body: { id: number; isMainThread: boolean; threadId: number; deliveryCount: number };
+    }[];
+    assert.equal(done?.body.id, 1);
+    assert.equal(done?.body.deliveryCount, 2);
+    assert.equal(done?.body.isMainThread, false);
+    assert.notEqual(done?.body.threadId, before.threadId, 'a new worker ran it');
+  });
+
+  it('refuses a bad workerThreads with FUNCTIONS_INVALID_SETTING', () => {
+    for (const workerThreads of [-1, 1.5, 65]) {
+      assert.throws(
+        () => createFunctionsHost({ appDir: fixture('worker-app'), workerThreads }),
+        (err: { code?: string }) => err.code === 'FUNCTIONS_INVALID_SETTING',
+      );
+    }
+  });
+});
