@@ -146,8 +146,13 @@ export class RedisBackplane extends TypedEmitter<RedisBackplaneEvents> implement
       }
     } catch (cause) {
       this.#state = 'closed';
-      publisher.destroy();
-      subscriber.destroy();
+      for (const c of [publisher, subscriber]) {
+        try {
+          c.destroy();
+        } catch {
+          // never connected: nothing to end
+        }
+      }
       throw new HubError(HubErrorCode.BackplaneUnavailable, `Cannot connect to Redis at ${redacted(url)}.`, { cause });
     }
     connected = true;
