@@ -77,6 +77,17 @@ export class Sender {
     await this.#broker.send(this.entityPath, Array.isArray(messages) ? messages : [messages as ServiceBusMessage]);
   }
 
+  /**
+   * Hubbub's own (Service Bus's SDK answers nothing): sends like {@link send} and resolves, once
+   * durable, with whether each message was taken — false for one the entity's duplicate detection
+   * dropped (its `messageId` was sent within the window). Without duplicate detection, all true.
+   */
+  async sendReportingDuplicates(messages: ServiceBusMessage | readonly ServiceBusMessage[]): Promise<boolean[]> {
+    if (this.#closed) throw closedError('sender');
+    const list = Array.isArray(messages) ? messages : [messages as ServiceBusMessage];
+    return (await this.#broker.send(this.entityPath, list)).map((seq) => seq !== 0n);
+  }
+
   /** Sends messages that become visible at `scheduledEnqueueTime`; resolves with their sequence numbers. */
   async scheduleMessages(
     messages: ServiceBusMessage | readonly ServiceBusMessage[],
