@@ -28,7 +28,7 @@ it('answers false for a message id sent within the window, true otherwise and wi
     [true, true],
   );
   const receiver = bus.createReceiver({ topic: 't', subscription: 's' }, { receiveMode: 'receiveAndDelete' });
-  const got = await receiver.receiveMessages(10, { maxWaitTimeInMs: 200 });
+  const got = await receiver.receiveMessages(10, { maxWaitTimeMs: 200 });
   assert.deepEqual(
     got.map((m) => m.body),
     [1, 3],
