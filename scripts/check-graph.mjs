@@ -25,6 +25,7 @@ const allowed = {
     'kernel',
     'hub-protocol',
     'hub',
+    'hub-redis',
     'bus',
     'bus-amqp',
     'functions',

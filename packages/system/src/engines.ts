@@ -10,6 +10,7 @@ import { isAbsolute, resolve as resolvePath } from 'node:path';
 import type { Bus } from '@hubbub/bus';
 import type { BusEngine } from '@hubbub/bus/engine';
 import type { Cache } from '@hubbub/cache';
+import type { Backplane } from '@hubbub/hub';
 import { type Clock, InvalidOptionError, type Logger, systemClock } from '@hubbub/kernel';
 import type { Store } from '@hubbub/store';
 
@@ -38,10 +39,19 @@ const cacheSchemes = ['memory:', 'redis:', 'rediss:'] as const;
  */
 const storeSchemes = ['memory:', 'pglite:', 'postgres:', 'postgresql:'] as const;
 
-type Part = 'bus' | 'cache' | 'store';
+/** Hub backplanes by URL scheme: this process's alone (`memory://`), or Redis's (`@hubbub/hub-redis`). */
+const backplaneSchemes = ['memory:', 'redis:', 'rediss:'] as const;
+
+type Part = 'bus' | 'cache' | 'store' | 'backplane';
 
 const schemesOf = (part: Part): readonly string[] =>
-  part === 'bus' ? Object.keys(busEngines) : part === 'cache' ? cacheSchemes : storeSchemes;
+  part === 'bus'
+    ? Object.keys(busEngines)
+    : part === 'cache'
+      ? cacheSchemes
+      : part === 'store'
+        ? storeSchemes
+        : backplaneSchemes;
 
 const placeholder = (scheme: string): string =>
   scheme === 'file:' || scheme === 'pglite:'
@@ -84,6 +94,54 @@ export async function openCache(url: string, options: { clock?: Clock } = {}): P
   const cache = createCache({ url, ...(options.clock === undefined ? {} : { clock: options.clock }) });
   await cache.start();
   return cache;
+}
+
+/**
+ * Opens (starts) the hub backplane the URL names: `memory://` (this process alone) or
+ * `redis://HOST:PORT[/DB][?prefix=P&heartbeatMs=N&nodeTtlMs=N]` — hub nodes on the same Redis and
+ * prefix form one cluster (default prefix `hubbub:hub:`; a node is dead `nodeTtlMs` after its last
+ * heartbeat, default 10 s). Redis outages are logged as warnings; sends fail meanwhile with
+ * HUB_BACKPLANE_UNAVAILABLE.
+ */
+export async function openBackplane(url: string, options: { clock?: Clock; logger?: Logger } = {}): Promise<Backplane> {
+  const scheme = engineScheme('backplane', url);
+  if (scheme === 'memory:') return (await import('@hubbub/hub')).createInProcessBackplane();
+  const parsed = new URL(url);
+  const take = (name: string): string | undefined => {
+    const value = parsed.searchParams.get(name) ?? undefined;
+    parsed.searchParams.delete(name);
+    return value === '' ? undefined : value;
+  };
+  const number = (name: string): number | undefined => {
+    const value = take(name);
+    if (value !== undefined && !/^\d+$/.test(value)) {
+      throw new InvalidOptionError('backplaneUrl', `?${name}= must be a whole number of ms, got '${value}'`);
+    }
+    return value === undefined ? undefined : Number(value);
+  };
+  const prefix = take('prefix');
+  const heartbeatMs = number('heartbeatMs');
+  const nodeTtlMs = number('nodeTtlMs');
+  const { createRedisBackplane } = await import('@hubbub/hub-redis');
+  const backplane = createRedisBackplane({
+    url: parsed.toString(),
+    ...(prefix === undefined ? {} : { prefix }),
+    ...(heartbeatMs === undefined ? {} : { heartbeatMs }),
+    ...(nodeTtlMs === undefined ? {} : { nodeTtlMs }),
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
+  });
+  const logger = options.logger;
+  if (logger !== undefined) {
+    backplane.on('error', (err) => logger.warn({ err, part: 'backplane' }, err.message));
+    backplane.on('reconnected', () =>
+      logger.info({ part: 'backplane' }, 'Redis is back; the hub backplane is on again.'),
+    );
+    backplane.on('node-removed', (node) =>
+      logger.warn({ part: 'backplane', node }, `hub node ${node} stopped answering: removed`),
+    );
+  }
+  await backplane.start();
+  return backplane;
 }
 
 /**

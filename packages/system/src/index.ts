@@ -39,7 +39,7 @@ export { functionsUpstream, SIGNALR_UPSTREAM_PATH, upstreamFetch } from './bridg
 export { bridgeStore, type StoreConnections, storeConnections } from './bridges/store.ts';
 export { consoleLogger, type LogFormat, logFlagsHelp } from './console-log.ts';
 export { createDemoHub } from './demo.ts';
-export { createStoreAt, engineScheme, openBusAt, openCache } from './engines.ts';
+export { createStoreAt, engineScheme, openBackplane, openBusAt, openCache } from './engines.ts';
 export {
   createFrontDoor,
   defaultRateLimits,

@@ -34,7 +34,7 @@ import { HubError, HubErrorCode } from '../errors.ts';
 import type { Hub } from '../hub.ts';
 import type { HubServerOptions } from '../options.ts';
 import { createHubServer, HubServer, type ListenOptions } from '../server.ts';
-import { type ClusterOptions, createClusterRedirect } from './cluster.ts';
+import { type ClusterOptions, chooseNode, createClusterRedirect } from './cluster.ts';
 import { type ConnectionString, formatConnectionString, parseConnectionString } from './connection-string.ts';
 import { createRestApi, HUB_NAME, type RequestHandler } from './rest-api.ts';
 import {
@@ -103,6 +103,7 @@ export class SignalRService extends TypedEmitter<SignalRServiceEvents> implement
   readonly #wired = new WeakSet<Hub>();
   #endpoint: string | undefined;
   #presence: ClusterPresence | undefined;
+  #cluster: ClusterOptions = {};
   #clusterUrl: string | undefined;
   #clientEndpoint: string | undefined;
   /** Every Endpoint and ClientEndpoint configured: hosts a token's `aud` may name. */
@@ -139,6 +140,7 @@ export class SignalRService extends TypedEmitter<SignalRServiceEvents> implement
     } else {
       const presence = options.hubServer?.backplane?.presence;
       this.#presence = presence;
+      this.#cluster = options.cluster ?? {};
       this.#clusterUrl = options.cluster?.url === undefined ? undefined : validEndpoint(options.cluster.url);
       const redirect =
         presence === undefined || options.cluster?.spread === false
@@ -184,7 +186,9 @@ export class SignalRService extends TypedEmitter<SignalRServiceEvents> implement
   /** Tells the cluster where clients reach this node (once the endpoint is known). */
   async #advertise(): Promise<void> {
     const url = this.#clusterUrl ?? this.#clientEndpoint;
-    if (this.#presence !== undefined && url !== undefined) await this.#presence.advertise(url);
+    if (this.#presence !== undefined && this.#cluster.advertise !== false && url !== undefined) {
+      await this.#presence.advertise(url);
+    }
   }
 
   /** Origin servers use (REST API), once known. */
@@ -224,15 +228,27 @@ export class SignalRService extends TypedEmitter<SignalRServiceEvents> implement
     return { userId: userId as string | undefined, claims: payload };
   }
 
-  /** The `{url, accessToken}` a negotiate function returns, as Azure's bindings build it. */
+  /**
+   * The `{url, accessToken}` a negotiate function returns, as Azure's bindings build it. In a
+   * cluster it names the live node with the fewest connections (this endpoint when the cluster
+   * cannot say).
+   */
   async clientAccess(
     hub: string,
     options: { userId?: string; claims?: Record<string, unknown>; lifetimeMs?: number } = {},
   ): Promise<ClientAccess> {
     if (this.#clientEndpoint === undefined) throw unknownEndpoint();
+    let endpoint = this.#clientEndpoint;
+    if (this.#presence !== undefined && this.#cluster.spread !== false) {
+      try {
+        endpoint = (await chooseNode(this.#presence))?.url ?? endpoint;
+      } catch (err) {
+        this.#logger.warn({ err }, 'cluster nodes unknown: negotiate names this node');
+      }
+    }
     return createClientAccess({
       ...options,
-      endpoint: this.#clientEndpoint,
+      endpoint,
       accessKey: this.#accessKeys[0]!,
       hub,
       clock: this.#clock,
