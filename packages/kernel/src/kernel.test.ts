@@ -75,6 +75,16 @@ describe('ids', () => {
     const seq = sequentialIds('c');
     assert.deepEqual([seq.next(), seq.next()], ['c-1', 'c-2']);
   });
+
+  it('random UUIDs are RFC 4122 version 4 and distinct, across refills of the random pool', () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 1_000; i++) {
+      const id = randomIds.uuid();
+      assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      seen.add(id);
+    }
+    assert.equal(seen.size, 1_000);
+  });
 });
 
 describe('createConsoleLogger', () => {
