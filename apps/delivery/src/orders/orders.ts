@@ -135,20 +135,13 @@ export function createOrders(options: OrdersOptions) {
       const requestHash = createHash('sha256')
         .update(JSON.stringify([request.restaurantId, request.items, request.deliveryAddress, request.note ?? null]))
         .digest('base64url');
-      // Written already (a retry after the duplicate-detection window, or long after): the same
-      // request is the same order; another request under the same key is refused.
-      const written = (await orders.item(orderId, orderId).read<Order>()).resource;
-      if (written !== undefined) {
-        if (typeof written.requestHash === 'string' && written.requestHash !== requestHash) {
-          throw new DeliveryError(
-            'DELIVERY_IDEMPOTENCY_KEY_REUSED',
-            'This Idempotency-Key was used for another order: send a new key for a new order.',
-            { detail: { field: 'Idempotency-Key', orderId } },
-          );
-        }
-        return orderId;
-      }
-      await sender.send({
+      // No store read on the way in: the topic's duplicate detection (a day) says whether this
+      // order id is new. Taken: a first submission (or a retry after the window, which the
+      // processor finds written and does not write again). Dropped: a retry within the window —
+      // the same request is the same order; another request under the same key is refused once
+      // the order is written (before that, the first request's message is the one on the bus).
+      // Past the window, a reused key with another body is answered 202 with the first order's URL.
+      const [taken] = await sender.sendReportingDuplicates({
         messageId: `submitted-${orderId}`,
         subject: 'submitted',
         contentType: 'application/json',
@@ -163,6 +156,15 @@ export function createOrders(options: OrdersOptions) {
           submittedAt: new Date(clock.now()).toISOString(),
         },
       });
+      if (taken) return orderId;
+      const written = (await orders.item(orderId, orderId).read<Order>()).resource;
+      if (typeof written?.requestHash === 'string' && written.requestHash !== requestHash) {
+        throw new DeliveryError(
+          'DELIVERY_IDEMPOTENCY_KEY_REUSED',
+          'This Idempotency-Key was used for another order: send a new key for a new order.',
+          { detail: { field: 'Idempotency-Key', orderId } },
+        );
+      }
       return orderId;
     },
 
