@@ -5,7 +5,7 @@
  * @module
  */
 import { AbortedError, type Clock, type TypedEmitter } from '@hubbub/kernel';
-import type { BindingServices, FunctionEntry, InvocationData } from './bindings.ts';
+import type { BindingScope, BindingServices, FunctionEntry, InvocationData } from './bindings.ts';
 import type { RegisteredFunction } from './core-module.ts';
 import type { RpcInvocationRequest, RpcInvocationResponse, RpcRetryOptions, RpcTypedData } from './core-types.ts';
 import { FunctionsError } from './errors.ts';
@@ -58,6 +58,14 @@ function sleep(clock: Clock, ms: number, signal: AbortSignal | undefined): Promi
   });
 }
 
+/** The data of output binding `name` in `response` (a loop: no closure per output). */
+function outputOf(response: RpcInvocationResponse, name: string): RpcTypedData | null | undefined {
+  const outputs = response.outputData;
+  if (outputs == null) return undefined;
+  for (const o of outputs) if (o.name === name) return o.data;
+  return undefined;
+}
+
 function toRpcException(err: unknown) {
   const e = err instanceof Error ? err : new Error(String(err));
   return { message: e.message, source: e.name, stackTrace: e.stack ?? '' };
@@ -101,37 +109,59 @@ export function invokeInThread(scope: InvocationScope): InvokeFunction {
   return async (fn, request) => (await invokeFunction(fn, request, scope)).response;
 }
 
+/** What an invocation of a function needs that does not change between invocations. */
+interface Plan {
+  /** `Functions.<name>`, as the log lines name it. */
+  readonly logName: string;
+  readonly reason: string;
+  readonly policy: RetryPolicy | undefined;
+  /** The binding scope of each input and output, by binding name. */
+  readonly scopes: ReadonlyMap<string, BindingScope>;
+}
+
 export function createExecutor(
   invoke: InvokeFunction,
   services: BindingServices,
   events: TypedEmitter<FunctionsHostEvents>,
 ): Executor {
+  const plans = new WeakMap<FunctionEntry, Plan>();
+  const planOf = (entry: FunctionEntry): Plan => {
+    let plan = plans.get(entry);
+    if (plan === undefined) {
+      plan = {
+        logName: `Functions.${entry.name}`,
+        reason: invocationReason(entry),
+        policy: retryPolicy(entry.registered.metadata.retryOptions),
+        scopes: new Map(
+          [...entry.inputs, ...entry.outputs].map((b) => [b.name, { functionName: entry.name, binding: b.name }]),
+        ),
+      };
+      plans.set(entry, plan);
+    }
+    return plan;
+  };
+
   async function attempt(entry: FunctionEntry, request: ExecuteRequest, retryContext: object | undefined) {
+    const { scopes } = planOf(entry);
     const inputData = [{ name: entry.trigger.name, data: request.triggerData }];
     for (const input of entry.inputs) {
-      const value = await input.kind.read?.(
-        input.info,
-        { functionName: entry.name, binding: input.name },
-        request.data,
-      );
+      const value = await input.kind.read?.(input.info, scopes.get(input.name)!, request.data);
       inputData.push({ name: input.name, data: toTypedData(value) });
     }
-    const response = await invoke(entry.registered, {
+    const rpcRequest: RpcInvocationRequest & { invocationId: string } = {
       invocationId: request.invocationId,
       inputData,
       triggerMetadata: request.triggerMetadata,
-      ...(retryContext === undefined ? {} : { retryContext }),
-    });
+    };
+    if (retryContext !== undefined) rpcRequest.retryContext = retryContext;
+    const response = await invoke(entry.registered, rpcRequest);
     for (const output of entry.outputs) {
       if (output.kind.write === undefined) continue;
-      const data =
-        output.name === '$return'
-          ? response.returnValue
-          : response.outputData?.find((o) => o.name === output.name)?.data;
+      const data = output.name === '$return' ? response.returnValue : outputOf(response, output.name);
       const value = fromTypedData(data);
       if (value === undefined) continue;
       try {
-        await output.kind.write(output.info, { functionName: entry.name, binding: output.name }, value, request.data);
+        await output.kind.write(output.info, scopes.get(output.name)!, value, request.data);
       } catch (err) {
         throw new FunctionsError(
           'FUNCTIONS_OUTPUT_FAILED',
@@ -144,7 +174,7 @@ export function createExecutor(
   }
 
   async function run(entry: FunctionEntry, request: ExecuteRequest): Promise<RpcInvocationResponse> {
-    const policy = request.retry === false ? undefined : retryPolicy(entry.registered.metadata.retryOptions);
+    const policy = request.retry === false ? undefined : planOf(entry).policy;
     let retryCount = 0;
     let last: unknown;
     for (;;) {
@@ -179,12 +209,12 @@ export function createExecutor(
   return {
     /** One `Executing` line before and one `Executed` line after, as `func start` prints them. */
     async execute(entry, request) {
-      const name = `Functions.${entry.name}`;
+      const { logName: name, reason } = planOf(entry);
       const id = request.invocationId;
       const started = services.clock.now();
       services.logger.info(
         { function: entry.name, invocationId: id },
-        `Executing '${name}' (Reason='${invocationReason(entry)}', Id=${id})`,
+        `Executing '${name}' (Reason='${reason}', Id=${id})`,
       );
       try {
         const response = await run(entry, request);

@@ -14,7 +14,8 @@ export class InFlight {
   /** Counts `work` until it settles; returns it unchanged. */
   track<T>(work: Promise<T>): Promise<T> {
     this.#running.add(work);
-    void work.finally(() => this.#running.delete(work)).catch(() => undefined);
+    const done = () => void this.#running.delete(work);
+    work.then(done, done);
     return work;
   }
 

@@ -48,9 +48,18 @@ export class LockRenewer {
     }
   }
 
+  /**
+   * Stops renewing `messages`. The timer stays armed when none is left (the next message would arm
+   * it again at once): when it fires with nothing held it is not armed again.
+   */
   release(messages: readonly BusReceivedMessage[]): void {
     for (const message of messages) this.#held.delete(message);
-    if (this.#held.size === 0) this.#disarm();
+  }
+
+  /** Stops the timer (the listener closed). */
+  close(): void {
+    this.#held.clear();
+    this.#disarm();
   }
 
   #arm(at: number): void {

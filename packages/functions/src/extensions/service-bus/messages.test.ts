@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { bodyData, toRpcMetadata, triggerMetadataOf } from './messages.ts';
+import { bodyData, rpcMetadataOf, toRpcMetadata, triggerMetadataOf } from './messages.ts';
 import type { BusReceivedMessage } from './port.ts';
 
 const settled = { complete: async () => {}, abandon: async () => {} };
@@ -59,5 +59,32 @@ describe('Service Bus trigger data', () => {
     assert.deepEqual(rpc.MessageId, { json: '"m-1"' });
     assert.deepEqual(rpc.SequenceNumber, { int: 7 });
     assert.deepEqual(rpc.ApplicationProperties, { json: '{"big":5,"s":"v"}' });
+  });
+
+  it('makes the RPC metadata of one message in one pass exactly as the two steps do, key order included', () => {
+    const full = message({
+      body: 'x',
+      messageId: 'm-"1"',
+      correlationId: 'c',
+      contentType: 'application/json',
+      subject: 'driveby',
+      to: 't',
+      replyTo: 'r',
+      replyToSessionId: 'rs',
+      sessionId: 's',
+      partitionKey: 'p',
+      expiresAt: new Date(5_000),
+      lockedUntil: new Date(9_000),
+      lockToken: 'lock',
+      deadLetterSource: 'dl',
+      deliveryCount: 2,
+      applicationProperties: { big: 5n, s: 'v' },
+    });
+    for (const m of [full, message({ body: 'x' })]) {
+      const expected = toRpcMetadata(triggerMetadataOf(m));
+      const actual = rpcMetadataOf(m);
+      assert.deepEqual(actual, expected);
+      assert.deepEqual(Object.keys(actual), Object.keys(expected));
+    }
   });
 });

@@ -15,7 +15,7 @@ import type { ExtensionContext, Invoke, Trigger } from '../../extension.ts';
 import { busSettingOf, serviceBusTriggerBinding, sourceOf } from './bindings.ts';
 import { type BusListener, startListener } from './listener.ts';
 import { LockRenewer } from './lock-renewer.ts';
-import { batchData, bodyData, payloadOf, toRpcMetadata, triggerMetadataOf } from './messages.ts';
+import { batchData, bodyData, payloadOf, rpcMetadataOf, toRpcMetadata, triggerMetadataOf } from './messages.ts';
 import type { BusPort, BusReceivedMessage } from './port.ts';
 
 /** host.json `extensions.serviceBus`. */
@@ -45,7 +45,7 @@ export function serviceBusTrigger(
           await bus(busSettingOf(entry.trigger.info), { functionName: entry.name, binding: entry.trigger.name }),
         );
       }
-      const listeners = functions.flatMap((entry, i) => listen(context, config, entry, ports[i]!, invoke));
+      const listeners = functions.map((entry, i) => listen(context, config, entry, ports[i]!, invoke));
       return {
         async close() {
           await Promise.all(listeners.map((l) => l.close()));
@@ -55,14 +55,14 @@ export function serviceBusTrigger(
   };
 }
 
-/** Starts the pumps of one function. */
+/** Starts the pumps of one function; closing them stops its lock renewals too. */
 function listen(
   context: ExtensionContext,
   config: ServiceBusConfig,
   entry: FunctionEntry,
   bus: BusPort,
   invoke: Invoke,
-): BusListener[] {
+): Pick<BusListener, 'close'> {
   const { events, logger } = context;
   const info = entry.trigger.info;
   const sessions = info.isSessionsEnabled === true;
@@ -97,24 +97,30 @@ function listen(
   };
   // Sessions: maxConcurrentSessions pumps, each holding one session and handling its messages in order.
   const pumps = sessions ? config.maxConcurrentSessions : 1;
-  return Array.from({ length: pumps }, () => startListener(receive, options, handle));
+  const listeners = Array.from({ length: pumps }, () => startListener(receive, options, handle));
+  return {
+    async close() {
+      await Promise.all(listeners.map((l) => l.close()));
+      locks.close();
+    },
+  };
 }
 
 /** Runs one delivery and settles its messages: completed on success, abandoned on any failure. */
 function deliveryHandler(context: ExtensionContext, entry: FunctionEntry, locks: LockRenewer, invoke: Invoke) {
   const { events, logger } = context;
-  const settle = (messages: readonly BusReceivedMessage[], action: 'complete' | 'abandon') =>
-    Promise.all(
-      messages.map((m) =>
-        m[action]().catch((err: unknown) => {
-          events.emit('settle:failed', err, { function: entry.name, messageId: m.messageId, action });
-          logger.error(
-            { err, function: entry.name, messageId: m.messageId },
-            action === 'complete' ? 'Complete failed.' : 'Abandon failed.',
-          );
-        }),
-      ),
-    );
+  const settleOne = (m: BusReceivedMessage, action: 'complete' | 'abandon'): Promise<void> =>
+    m[action]().catch((err: unknown) => {
+      events.emit('settle:failed', err, { function: entry.name, messageId: m.messageId, action });
+      logger.error(
+        { err, function: entry.name, messageId: m.messageId },
+        action === 'complete' ? 'Complete failed.' : 'Abandon failed.',
+      );
+    });
+  const settle = async (messages: readonly BusReceivedMessage[], action: 'complete' | 'abandon'): Promise<void> => {
+    if (messages.length === 1) return settleOne(messages[0]!, action);
+    await Promise.all(messages.map((m) => settleOne(m, action)));
+  };
   return async (messages: readonly BusReceivedMessage[]): Promise<void> => {
     const invocationId = context.ids.uuid();
     locks.hold(messages);
@@ -150,24 +156,24 @@ function requestOf(
   const info = entry.trigger.info;
   const binary = info.dataType === 'binary';
   let triggerData: RpcTypedData;
-  let metadata: Record<string, unknown>;
+  let triggerMetadata: Record<string, RpcTypedData>;
   // Binding expressions ({orderid}, {MessageId}) read the payload and metadata; most functions have
-  // none, so the body is parsed for them only when an expression asks.
+  // none, so the body is parsed and the plain metadata made for them only when an expression asks.
   let values: Record<string, unknown> | undefined;
   let valuesOf: () => Record<string, unknown> = () => ({});
   if (info.cardinality === 'many') {
     const metas = messages.map(triggerMetadataOf);
     triggerData = batchData(messages.map((m) => bodyData(m, binary)));
     const keys = [...new Set(metas.flatMap((m) => Object.keys(m)))];
-    metadata = Object.fromEntries(keys.map((k) => [`${k}Array`, metas.map((m) => m[k] ?? null)]));
+    triggerMetadata = toRpcMetadata(Object.fromEntries(keys.map((k) => [`${k}Array`, metas.map((m) => m[k] ?? null)])));
   } else {
-    const single = bodyData(messages[0]!, binary);
-    const meta = triggerMetadataOf(messages[0]!);
+    const message = messages[0]!;
+    const single = bodyData(message, binary);
     triggerData = single;
-    metadata = meta;
+    triggerMetadata = rpcMetadataOf(message);
     valuesOf = () => {
       const payload = payloadOf(single);
-      return { ...(typeof payload === 'object' && payload !== null ? payload : {}), ...meta };
+      return { ...(typeof payload === 'object' && payload !== null ? payload : {}), ...triggerMetadataOf(message) };
     };
   }
   const expressions = {
@@ -179,12 +185,26 @@ function requestOf(
   return {
     invocationId,
     triggerData,
-    triggerMetadata: toRpcMetadata(metadata),
+    triggerMetadata,
     data: { invocationId, expressions },
     signal,
   };
 }
 
-async function* singles<T>(items: AsyncIterable<T>): AsyncGenerator<readonly T[]> {
-  for await (const item of items) yield [item];
+/** Each item as a delivery of one: a plain iterator (an async generator per message costs more). */
+function singles<T>(items: AsyncIterable<T>): AsyncIterable<readonly T[]> {
+  return {
+    [Symbol.asyncIterator]() {
+      const inner = items[Symbol.asyncIterator]();
+      const one = (r: IteratorResult<T>): IteratorResult<readonly T[]> =>
+        r.done === true ? { done: true, value: undefined } : { done: false, value: [r.value] };
+      return {
+        next: () => inner.next().then(one),
+        return: async () => {
+          await inner.return?.();
+          return { done: true, value: undefined };
+        },
+      };
+    },
+  };
 }
