@@ -63,6 +63,8 @@ export type ServerApi = {
   start(args: {
     bus: BusKind;
     maxConcurrentCalls?: number;
+    /** The functions host's worker threads; unset: startSystem's default. */
+    workerThreads?: number;
   }): Promise<{ port: number; url: string; dataDir: string; trackingKey: string }>;
   /** Clients the hub has (to check the load generator's count). */
   connections(args: null): number;
@@ -120,14 +122,18 @@ let dataDir: string | undefined;
 const orderId = (i: number) => `bench-${i}`;
 
 serveIpc<ServerApi>({
-  start: async ({ bus, maxConcurrentCalls }) => {
+  start: async ({ bus, maxConcurrentCalls, workerThreads }) => {
     dataDir = mkdtempSync(join(tmpdir(), 'hubbub-e2e-latency-'));
     const appDir = maxConcurrentCalls === undefined ? deliveryApp.functionsDir : patchedApp(maxConcurrentCalls);
     system = await startSystem({
       port: 0,
       dataDir,
       ...(bus === 'memory' ? { busUrl: 'memory://' } : {}),
-      app: { dir: appDir, queues: deliveryApp.queues },
+      app: {
+        dir: appDir,
+        queues: deliveryApp.queues,
+        ...(workerThreads === undefined ? {} : { workerThreads }),
+      },
       pages: deliveryApp.webFiles,
       secrets: deliveryApp.secrets,
       // One load generator on one address opens every customer: the per-address budgets of
