@@ -13,6 +13,13 @@ export const systemFlagsHelp = `  --port N            port (default $PORT, $HUBB
   --host H            interface to listen on (default $HUBBUB_HOST or 127.0.0.1)
   --public-url URL    URL browsers reach this server at (default http://<host>:<port>)
   --data DIR          where the bus log, the store and keys live (default $HUBBUB_DATA_DIR or .data)
+  --bus URL           bus engine (default file://<data>/bus)
+  --store URL         document store: pglite://DIR (default <data>/store) or postgres://…
+  --cache URL         cache: memory:// (default) or redis://HOST:PORT
+  --backplane URL     the hubs' backplane: memory:// (default) or redis://HOST:PORT[?prefix=P]
+                      for a cluster of hub nodes (default $HUBBUB_BACKPLANE_URL)
+  --no-hub-clients    with --backplane: this node's hub takes no client connections (negotiate
+                      names the cluster's 'hubbub hub' nodes)
 ${logFlagsHelp}
   Keys are generated into <data>/keys.json on first start; to give them (required with a --host
   beyond loopback): $HUBBUB_SIGNALR_KEY (16+ characters), $HUBBUB_BUS_KEY (name=key) and
@@ -25,6 +32,11 @@ const flags = {
   host: { type: 'string' },
   'public-url': { type: 'string' },
   data: { type: 'string' },
+  bus: { type: 'string' },
+  store: { type: 'string' },
+  cache: { type: 'string' },
+  backplane: { type: 'string' },
+  'no-hub-clients': { type: 'boolean' },
   'log-level': { type: 'string' },
   'log-format': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -33,7 +45,19 @@ const flags = {
 
 export type SystemFlags = Pick<
   SystemOptions,
-  'port' | 'host' | 'publicUrl' | 'dataDir' | 'logger' | 'keys' | 'push' | 'pushPort'
+  | 'port'
+  | 'host'
+  | 'publicUrl'
+  | 'dataDir'
+  | 'logger'
+  | 'keys'
+  | 'push'
+  | 'pushPort'
+  | 'busUrl'
+  | 'storeUrl'
+  | 'cacheUrl'
+  | 'backplaneUrl'
+  | 'hubClients'
 >;
 
 /** Parses the shared flags plus `extra`; `undefined` means `--help` was asked for. */
@@ -60,6 +84,15 @@ export function parseSystemFlags<E extends Parameters<typeof parseCommandArgs>[1
     logger,
     ...(publicUrl === undefined ? {} : { publicUrl: String(publicUrl) }),
   };
+  const engine = (flag: string, option: 'busUrl' | 'storeUrl' | 'cacheUrl' | 'backplaneUrl', env?: string) => {
+    const value = v[flag] ?? (env === undefined ? undefined : process.env[env]);
+    if (typeof value === 'string' && value !== '') system[option] = value;
+  };
+  engine('bus', 'busUrl');
+  engine('store', 'storeUrl');
+  engine('cache', 'cacheUrl');
+  engine('backplane', 'backplaneUrl', 'HUBBUB_BACKPLANE_URL');
+  if (v['no-hub-clients'] === true) system.hubClients = false;
   const signalRKey = process.env.HUBBUB_SIGNALR_KEY;
   const busKey = process.env.HUBBUB_BUS_KEY;
   const storeKey = process.env.HUBBUB_STORE_KEY;

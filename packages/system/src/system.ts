@@ -46,7 +46,7 @@ import { fromSignalRServiceInProcess } from './bridges/signalr.ts';
 import { functionsUpstream, upstreamFetch } from './bridges/signalr-upstream.ts';
 import { CloseStack } from './close-stack.ts';
 import { createDemoHub } from './demo.ts';
-import { absoluteEngineUrl, engineScheme, openBusAt, openCache } from './engines.ts';
+import { absoluteEngineUrl, engineScheme, openBackplane, openBusAt, openCache } from './engines.ts';
 import { createFrontDoor, type SystemRateLimits } from './front-door.ts';
 import { type GivenKeys, loadKeys, type SystemKeys } from './keys-file.ts';
 import { listenOn } from './listen.ts';
@@ -97,6 +97,17 @@ export interface SystemOptions {
   busUrl?: string;
   /** Cache engine URL: the in-process LRU or Redis (`redis://HOST:PORT`). @default 'memory://' */
   cacheUrl?: string;
+  /**
+   * The serverless hubs' backplane: this process alone (`memory://`) or a cluster of hub nodes on
+   * Redis (`redis://HOST:PORT?prefix=P`, see {@link openBackplane}): sends, groups and presence
+   * span every node, and negotiate names the node with the fewest connections. @default 'memory://'
+   */
+  backplaneUrl?: string;
+  /**
+   * With a cluster backplane: whether this node's hub takes client connections (advertises itself
+   * to negotiate). An application node beside dedicated `hubbub hub` nodes says false. @default true
+   */
+  hubClients?: boolean;
   /**
    * Document store URL: `memory://`, `pglite://DIR` (PostgreSQL in WASM, in this process) or
    * `postgres://USER@HOST:PORT/DB`. It opens in the background (PGlite takes about a second, a few
@@ -250,6 +261,7 @@ function systemConfig(options: SystemOptions): SystemConfig {
   engineScheme('bus', busUrl);
   const cacheUrl = options.cacheUrl ?? 'memory://';
   engineScheme('cache', cacheUrl);
+  engineScheme('backplane', options.backplaneUrl ?? 'memory://');
   const storeUrl = absoluteEngineUrl(
     options.storeUrl ?? (dataDir === undefined ? 'memory://' : `pglite://${resolve(dataDir, 'store')}`),
   );
@@ -390,13 +402,15 @@ async function startParts(options: SystemOptions, config: SystemConfig, stack: C
     appDir === undefined || options.app?.useConfiguredSignalRKey !== true || config.exposed
       ? undefined
       : (await import('./app-settings.ts')).configuredSignalRKey(appDir, options.settings);
+  const backplane = await stack.open('backplane', () => openBackplane(options.backplaneUrl ?? 'memory://', { logger }));
   const signalR = createSignalRService({
     endpoint: url,
     keys: appKey === undefined ? [keys.signalR] : [appKey, keys.signalR],
     ...(upstream === undefined
       ? {}
       : { upstream: [functionsUpstream(url)], upstreamOptions: { fetch: upstreamFetch(upstream) } }),
-    hubServer: { cors },
+    hubServer: { cors, backplane },
+    ...(options.hubClients === false ? { cluster: { advertise: false } } : {}),
     logger: logger.child({ part: 'signalr' }),
   });
   late.signalR = signalR;
