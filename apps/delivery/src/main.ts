@@ -7,11 +7,11 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseSystemFlags, runUntilSignal, startSystem, staticTree, systemFlagsHelp, UsageError } from '@hubbub/system';
+import { deliveryApp } from './app.ts';
 import { cityRoutes } from './city.ts';
-import { deliveryApp, TRACKING_KEY_SETTING, trackingLink } from './index.ts';
-import { demoAccounts, seedDemoAccounts } from './orders/demo.ts';
-import { type DeliveryApi, deliveryApiPart } from './orders/index.ts';
+import type { DeliveryApi } from './orders/index.ts';
 import { runSimulator } from './simulator.ts';
+import { TRACKING_KEY_SETTING, trackingLink } from './tracking.ts';
 
 const usage = `Usage: npm start -- [options]
 
@@ -42,7 +42,8 @@ async function main(args: string[]): Promise<number> {
     app: { dir: deliveryApp.functionsDir, queues: deliveryApp.queues },
     pages: { ...deliveryApp.webFiles, ...staticTree(deliveryApp.uiPath, deliveryApp.uiDir) },
     immutablePages: [`${deliveryApp.uiPath}assets/`],
-    parts: [(context) => (api = deliveryApiPart()(context))],
+    // The order system's code (the REST API, its schemas) loads once the port listens.
+    parts: [async (context) => (api = (await import('./orders/index.ts')).deliveryApiPart()(context))],
     secrets: deliveryApp.secrets,
     demo: true,
     home: ui ? deliveryApp.uiPath : '/track',
@@ -61,6 +62,7 @@ async function main(args: string[]): Promise<number> {
     }).catch((err: unknown) => flags.logger.error({ err }, 'the courier simulator stopped'));
   }
 
+  const { demoAccounts, seedDemoAccounts } = await import('./orders/demo.ts');
   const demoPassword = system.keys.secrets.DemoPassword!;
   // The demo accounts are created once the API's containers exist (the store may still be opening).
   const seeded = api!

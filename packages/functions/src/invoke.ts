@@ -5,7 +5,7 @@
  * real `HttpRequest`, `InvocationContext`, `extraInputs`/`extraOutputs` and return conversion.
  * @module
  */
-import type { Logger } from '@hubbub/kernel';
+import type { Logger, LogLevel } from '@hubbub/kernel';
 import type { RegisteredFunction, Registry } from './core-module.ts';
 import type {
   CoreInvocationContext,
@@ -58,7 +58,7 @@ export async function runAppHook(
   await runHooks(scope, name, hookContext(hookData, scope, fields));
 }
 
-const levelOf: Record<string, keyof Omit<Logger, 'child'> | undefined> = {
+const levelOf: Record<string, LogLevel | undefined> = {
   trace: 'debug',
   debug: 'debug',
   information: 'info',

@@ -36,7 +36,14 @@ export {
 } from './http-guard.ts';
 export { closeHttpServer } from './http-server.ts';
 export { type IdSource, randomIds, sequentialIds } from './ids.ts';
-export { type ConsoleLoggerOptions, createConsoleLogger, type Logger, type LogLevel, silentLogger } from './logger.ts';
+export {
+  type ConsoleLoggerOptions,
+  createConsoleLogger,
+  type Logger,
+  type LogLevel,
+  logsAt,
+  silentLogger,
+} from './logger.ts';
 export { packageRoot } from './package-root.ts';
 export { type Mount, mountParts, type Part } from './part.ts';
 export { createRateLimiter, type RateLimiter, type RateLimitOptions } from './rate-limit.ts';

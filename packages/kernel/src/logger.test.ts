@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createConsoleLogger } from './logger.ts';
+import { createConsoleLogger, logsAt, silentLogger } from './logger.ts';
 
 /** The same throw site each call: one stack trace, whatever the message. */
 const poison = (id: number): Error => Object.assign(new Error(`bad order ${id}`), { code: 'E_POISON' });
@@ -62,5 +62,23 @@ describe('createConsoleLogger formats', () => {
     assert.match(text, /same stack trace as before, 10 times now/);
     p.error({ err: new TypeError('another place') }, 'other');
     assert.match(pretty.at(-1)!, /TypeError: another place\n {4}at /, 'a different trace is written in full');
+  });
+});
+
+describe('logsAt', () => {
+  it('says which levels a logger writes, children included; a logger that cannot say is assumed to write', () => {
+    const lines: string[] = [];
+    const info = createConsoleLogger({ write: (l) => lines.push(l) }).child({ part: 'http' });
+    assert.deepEqual(
+      (['debug', 'info', 'warn', 'error'] as const).map((level) => logsAt(info, level)),
+      [false, true, true, true],
+    );
+    assert.equal(logsAt(createConsoleLogger({ level: 'debug', write: () => {} }), 'debug'), true);
+    assert.equal(logsAt(createConsoleLogger({ level: 'error', write: () => {} }), 'warn'), false);
+    assert.equal(logsAt(silentLogger, 'error'), false);
+    const { isLevelEnabled: _, ...unsure } = silentLogger;
+    assert.equal(logsAt(unsure, 'debug'), true);
+    info.debug({}, 'not written');
+    assert.deepEqual(lines, []);
   });
 });

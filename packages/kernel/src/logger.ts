@@ -13,7 +13,15 @@ export interface Logger {
   error(fields: Record<string, unknown>, message: string): void;
   /** A logger whose every line carries `fields` (a scope such as `{ hub: 'chat' }`). */
   child(fields: Record<string, unknown>): Logger;
+  /**
+   * Whether lines of `level` are written, so a caller can skip the work of making one (a clock
+   * read and a listener per request). Absent: assume they are.
+   */
+  isLevelEnabled?(level: LogLevel): boolean;
 }
+
+/** Whether `logger` writes lines of `level` (true when it cannot say). */
+export const logsAt = (logger: Logger, level: LogLevel): boolean => logger.isLevelEnabled?.(level) ?? true;
 
 export const silentLogger: Logger = {
   debug() {},
@@ -21,6 +29,7 @@ export const silentLogger: Logger = {
   warn() {},
   error() {},
   child: () => silentLogger,
+  isLevelEnabled: () => false,
 };
 
 const rank: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
@@ -76,6 +85,7 @@ function makeLogger(options: ConsoleLoggerOptions, bindings: Record<string, unkn
     warn: at('warn'),
     error: at('error'),
     child: (fields) => makeLogger(options, { ...bindings, ...fields }, stacks),
+    isLevelEnabled: (level) => rank[level] >= min,
   };
   return logger;
 }

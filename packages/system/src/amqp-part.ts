@@ -5,9 +5,7 @@
  * @module
  */
 import type { Bus, SasKey } from '@hubbub/bus';
-import { createAmqpFront, DEFAULT_AMQP_PORT, DEFAULT_AMQPS_PORT } from '@hubbub/bus-amqp';
 import type { Logger } from '@hubbub/kernel';
-import { openSystemTls } from './tls-part.ts';
 
 export interface BusAmqpOptions {
   bus: Bus;
@@ -35,6 +33,9 @@ export interface BusAmqp {
 }
 
 export async function startBusAmqp(options: BusAmqpOptions): Promise<BusAmqp> {
+  // Imported here: a command that never starts the front does not load it.
+  const { createAmqpFront, DEFAULT_AMQP_PORT, DEFAULT_AMQPS_PORT } = await import('@hubbub/bus-amqp');
+  const { openSystemTls } = await import('./tls-part.ts');
   const host = options.host ?? '127.0.0.1';
   const clientHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   const tls =

@@ -59,7 +59,7 @@ export {
 } from './keys-file.ts';
 export { type PushPart, type PushPartOptions, startPushPart } from './push-alone.ts';
 export { pushOptionsFrom } from './push-env.ts';
-export { DEFAULT_PUSH_PORT, type SystemPushOptions, VAPID_KEY_PATH } from './push-part.ts';
+export { DEFAULT_PUSH_PORT, type SystemPushOptions, VAPID_KEY_PATH } from './push-options.ts';
 export { drainingNotice, parseSystemFlags, runUntilSignal, type SystemFlags, systemFlagsHelp } from './run-system.ts';
 export {
   RUNNING_FILE,

@@ -12,8 +12,8 @@ import { type Logger, silentLogger } from '@hubbub/kernel';
 import type { Store } from '@hubbub/store';
 import { absoluteEngineUrl, createStoreAt, engineScheme, openBusAt } from './engines.ts';
 import { type GivenKeys, loadKeys } from './keys-file.ts';
-import { createSystemPush, DEFAULT_PUSH_PORT, type SystemPushOptions } from './push-part.ts';
-import { openSystemTls, type SystemTls } from './tls-part.ts';
+import { DEFAULT_PUSH_PORT, type SystemPushOptions } from './push-options.ts';
+import type { SystemTls } from './tls-part.ts';
 
 export interface PushPartOptions {
   /** Where `keys.json` and the local CA (`tls/`) live; created if missing. Required. */
@@ -61,6 +61,11 @@ export async function startPushPart(options: PushPartOptions): Promise<PushPart>
     for (const part of opened.reverse()) await part.close().catch(() => undefined);
   };
   try {
+    // Imported here: the push service's code loads only when the part starts.
+    const [{ openSystemTls }, { createSystemPush }] = await Promise.all([
+      import('./tls-part.ts'),
+      import('./push-part.ts'),
+    ]);
     const tls: SystemTls = await openSystemTls(dataDir);
     opened.push(tls);
     const bus: Bus = await openBusAt(busUrl);

@@ -13,45 +13,26 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Bus } from '@hubbub/bus';
 import { InvalidOptionError, type Logger, requestTarget, sendJson } from '@hubbub/kernel';
-import { createPushService, type PushService, type PushServiceOptions } from '@hubbub/push';
+import { createPushService, type PushService } from '@hubbub/push';
 import {
   createNotificationHubsFront,
   defaultAccessPolicies,
   type NotificationHubsFront,
 } from '@hubbub/push/notification-hubs';
 import {
-  type ApnsProviderOptions,
   createApnsProvider,
   createFcmProvider,
   createWebPushProvider,
-  type FcmProviderOptions,
   type PushProvider,
 } from '@hubbub/push/providers';
 import type { Store } from '@hubbub/store';
 import { createBusPushQueue } from './bridges/push-queue.ts';
 import { createStoreInstallationRepository, createStoreOutcomeStore } from './bridges/push-store.ts';
 import type { PushKeys } from './keys-file.ts';
+import { DEFAULT_PUSH_PORT, type SystemPushOptions, VAPID_KEY_PATH } from './push-options.ts';
 import type { SystemTls } from './tls-part.ts';
 
-export interface SystemPushOptions {
-  /** The hub name (the connection string's entity path). @default 'hubbub' */
-  hubName?: string;
-  /** The Notification Hubs front's port (loopback); 0 picks a free one. @default 7443 */
-  port?: number;
-  /** The VAPID contact (`mailto:` or `https:`). @default 'mailto:push@hubbub.localhost' */
-  vapidSubject?: string;
-  /** Extra CA (PEM) the Web Push provider trusts for push endpoints (a local https endpoint in tests). */
-  webPushCa?: string;
-  /** FCM HTTP v1: the service account (JSON text or object), optional `endpoint`, `tokenUri`, `ca`. @default off */
-  fcm?: Pick<FcmProviderOptions, 'serviceAccount' | 'endpoint' | 'tokenUri' | 'ca'>;
-  /** APNs: `signingKey` (.p8), `keyId`, `teamId`, `topic`, optional `endpoint` ('production', 'sandbox', a URL), `ca`. @default off */
-  apns?: Pick<ApnsProviderOptions, 'signingKey' | 'keyId' | 'teamId' | 'topic' | 'endpoint' | 'ca'>;
-  /** The service's tuning (expiry, back-off, concurrency …). @default the push service's defaults */
-  service?: Omit<PushServiceOptions, 'providers' | 'repository' | 'queue' | 'outcomes' | 'logger'>;
-}
-
-export const DEFAULT_PUSH_PORT = 7443;
-export const VAPID_KEY_PATH = '/push/vapid-public-key';
+export { DEFAULT_PUSH_PORT, type SystemPushOptions, VAPID_KEY_PATH } from './push-options.ts';
 
 export interface SystemPush {
   readonly service: PushService;

@@ -1,0 +1,59 @@
+/**
+ * What the all-in-one server mounts for the delivery app: the function app, the tracking page's
+ * files, the queues and hubs it uses. Apart from the package's door, so `npm start` reads it
+ * without loading the order system's code before the port listens.
+ * @module
+ */
+import { join } from 'node:path';
+import { packageRoot } from '@hubbub/kernel';
+
+/** A file of this package (the function app and the pages ship beside the code, not compiled). */
+const here = (path: string) => join(packageRoot(import.meta.url), path);
+
+export interface DeliveryApp {
+  /** Absolute path of the `@azure/functions` v4 app (package.json, host.json, local.settings.json). */
+  readonly functionsDir: string;
+  /** URL path → absolute file path of the static web files. */
+  readonly webFiles: Readonly<Record<string, string>>;
+  /**
+   * The customer web app, built by the install step (`npm run build:ui`) into this directory and
+   * served under {@link DeliveryApp.uiPath} (`staticTree(uiPath, uiDir)`); its `assets/` are content-hashed.
+   */
+  readonly uiDir: string;
+  /** Where the customer web app is served: `/app/`. */
+  readonly uiPath: string;
+  /** Queues the functions are triggered by; create them before starting the functions host. */
+  readonly queues: readonly string[];
+  /** Topics the functions and the REST API use (created with their subscriptions by the API part). */
+  readonly topics: readonly string[];
+  /** SignalR hubs the functions use. */
+  readonly hubs: readonly string[];
+  /** App secrets the system keeps in its data directory and hands the functions as settings. */
+  readonly secrets: readonly string[];
+}
+
+export const deliveryApp: DeliveryApp = {
+  functionsDir: here('functions'),
+  webFiles: {
+    '/track': here('web/track.html'),
+    '/track.html': here('web/track.html'),
+    '/track.js': here('web/track.js'),
+    '/track.css': here('web/track.css'),
+    '/city.json': here('web/city.json'),
+    // Web Push opt-in: the service worker at the root, so its scope is the whole site.
+    '/notifications': here('web/notifications.html'),
+    '/notifications.html': here('web/notifications.html'),
+    '/notifications.js': here('web/notifications.js'),
+    '/notifications.css': here('web/notifications.css'),
+    '/push.js': here('web/push.js'),
+    '/sw.js': here('web/sw.js'),
+    '/manifest.webmanifest': here('web/manifest.webmanifest'),
+    '/icon.svg': here('web/icon.svg'),
+  },
+  uiDir: here('ui/dist'),
+  uiPath: '/app/',
+  queues: ['locations'],
+  topics: ['orders'],
+  hubs: ['tracking'],
+  secrets: ['TrackingKey', 'DemoPassword'],
+};
