@@ -66,9 +66,10 @@ export class ScheduledMessages extends Map<number, StoredMessage> {
  * dead-letter queue's; a topic's scheduled messages and every subscription's copies and DLQ.
  */
 export function heldBytes(target: QueueEntry | TopicEntry): number {
-  if (target.kind === 'queue') return target.queue.bytes + (target.queue.deadLetter?.bytes ?? 0);
+  const held = (q: QueueState | undefined): number => (q === undefined ? 0 : q.bytes + q.parkedBytes);
+  if (target.kind === 'queue') return held(target.queue) + held(target.queue.deadLetter);
   let n = target.scheduled.bytes;
-  for (const sub of target.subscriptions.values()) n += sub.queue.bytes + (sub.queue.deadLetter?.bytes ?? 0);
+  for (const sub of target.subscriptions.values()) n += held(sub.queue) + held(sub.queue.deadLetter);
   return n;
 }
 

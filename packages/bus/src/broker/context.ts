@@ -27,6 +27,11 @@ export interface BrokerContext {
   deadLetter(queue: QueueState, msg: StoredMessage, reason: string, description: string | undefined): Promise<void>;
   /** Returns a message whose lock was given up or lost (fire and forget). */
   redeliver(queue: QueueState, entry: Entry): void;
+  /**
+   * Brings parked messages of a queue back from the engine's backlog when few are left available
+   * (or at least `want` now); resolves once that refill (or the one already under way) is done.
+   */
+  refill(queue: QueueState, want?: number): Promise<void>;
   /** Runs work nobody awaits; a failure becomes an `error` event. */
   background(work: Promise<void>): void;
 }

@@ -91,6 +91,13 @@ export class QueueState {
   readonly messages = new Map<number, Entry>();
   /** Sum of the {@link Entry.size} of {@link messages}; add and remove through insert / remove. */
   bytes = 0;
+  /**
+   * Active messages parked on disk by the engine's backlog (not in {@link messages}, all later in
+   * sequence than those available here), their approximate bytes, and the refill under way.
+   */
+  parked = 0;
+  parkedBytes = 0;
+  refilling: Promise<void> | undefined;
   readonly available = new Heap<Entry>(bySeq);
   readonly sessions = new Map<string, SessionQueue>();
   readonly waiters = new Set<Waiter>();
@@ -218,7 +225,7 @@ export class QueueState {
   }
 
   counts(): { active: number; scheduled: number; deferred: number } {
-    let active = 0;
+    let active = this.parked;
     let scheduled = 0;
     let deferred = 0;
     for (const e of this.messages.values()) {

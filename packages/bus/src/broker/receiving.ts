@@ -56,7 +56,21 @@ export class Receiving {
       });
     }
     const taken = this.#take(queue, session, options.maxMessages, options.mode);
+    if (taken.length < options.maxMessages && queue.parked > 0 && session === undefined) {
+      // The rest are parked on disk: bring them back first (a short read, not a wait).
+      return this.#ctx.refill(queue, options.maxMessages - taken.length).then(() => {
+        this.#ctx.check();
+        taken.push(...this.#take(queue, session, options.maxMessages - taken.length, options.mode));
+        if (taken.length > 0 || options.maxWaitTimeMs <= 0) return this.#finish(queue, taken, options.mode);
+        return this.#wait(queue, session, options);
+      });
+    }
     if (taken.length > 0 || options.maxWaitTimeMs <= 0) return this.#finish(queue, taken, options.mode);
+    return this.#wait(queue, session, options);
+  }
+
+  /** Waits for a message to become available, up to `maxWaitTimeMs`. */
+  #wait(queue: QueueState, session: SessionQueue | undefined, options: ReceiveOptions): Promise<Delivery[]> {
     return new Promise<Delivery[]>((resolve, reject) => {
       let timer: TimerHandle | undefined;
       const done = (): void => {
@@ -116,6 +130,7 @@ export class Receiving {
       else queue.remove(e.msg.seq);
       out.push(e);
     }
+    if (queue.parked > 0 && queue.refilling === undefined) this.#ctx.background(this.#ctx.refill(queue));
     return out;
   }
 

@@ -10,6 +10,7 @@ export { createMemoryEngine } from './memory/engine.ts';
 export type {
   BodyType,
   BusEngine,
+  EngineBacklog,
   EngineOp,
   EngineState,
   EntityRecord,

@@ -6,7 +6,7 @@
 import type { EngineOp, EngineState, EntityRecord, StoredMessage } from './port.ts';
 
 /** An entity's own key, its dead-letter queue, and (for a topic) its subscriptions and their DLQs. */
-const belongsTo = (entity: string, key: string): boolean =>
+export const belongsTo = (entity: string, key: string): boolean =>
   entity === key || entity === `${key}/$deadletterqueue` || entity.startsWith(`${key}/subscriptions/`);
 
 export class LiveState {
@@ -92,6 +92,22 @@ export class LiveState {
         return;
       }
     }
+  }
+
+  /** A parked append (kept on disk by the file engine): only its sequence number and live count. */
+  park(entity: string, seq: number): void {
+    this.live++;
+    if (seq > (this.sequences.get(entity) ?? 0)) this.sequences.set(entity, seq);
+  }
+
+  /** A parked message taken back into memory: held from now on, already counted as live. */
+  adopt(m: StoredMessage): void {
+    let map = this.messages.get(m.entity);
+    if (map === undefined) {
+      map = new Map();
+      this.messages.set(m.entity, map);
+    }
+    map.set(m.seq, m);
   }
 
   #drop(key: string): void {

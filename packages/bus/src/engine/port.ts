@@ -64,7 +64,15 @@ export type EngineOp =
   | { readonly op: 'entity'; readonly entity: EntityRecord }
   /** Removes the entity, its messages, sub-queues, session states and dedupe history. */
   | { readonly op: 'drop'; readonly key: string }
-  | { readonly op: 'append'; readonly message: StoredMessage }
+  | {
+      readonly op: 'append';
+      readonly message: StoredMessage;
+      /**
+       * Parked: the broker does not hold it; an engine with a {@link EngineBacklog} keeps it on disk
+       * only, indexed, until {@link EngineBacklog.take}. Engines without one treat it as any append.
+       */
+      readonly parked?: boolean;
+    }
   | { readonly op: 'update'; readonly entity: string; readonly seq: number; readonly patch: MessagePatch }
   | { readonly op: 'remove'; readonly entity: string; readonly seq: number }
   | {
@@ -85,6 +93,25 @@ export interface EngineState {
   readonly dedupe: Array<{ entity: string; messageId: string; until: number }>;
   /** Highest sequence number ever assigned per entity (survives removal and compaction). */
   readonly sequences: Record<string, number>;
+  /** Parked messages per entity, not in `messages` (engines with a {@link EngineBacklog} only). */
+  readonly parked?: ReadonlyArray<{ entity: string; count: number; bytes: number }>;
+}
+
+/**
+ * A backlog kept on disk: messages the broker parks (appends marked `parked`, active ones of a queue
+ * past {@link EngineBacklog.memoryMessagesPerQueue}) stay on disk with a compact index in memory,
+ * and come back, oldest first, when the broker takes them.
+ */
+export interface EngineBacklog {
+  /** A queue holding this many messages in memory parks the ones sent after. */
+  readonly memoryMessagesPerQueue: number;
+  /**
+   * Reads up to `max` of the oldest parked messages of `entity` that are durable, and hands them
+   * back as live state held in memory again (settled by the usual ops from then on).
+   */
+  take(entity: string, max: number): Promise<StoredMessage[]>;
+  /** Reads parked messages of `entity` with sequence number ≥ `from`, up to `max`, leaving them parked. */
+  peek(entity: string, from: number, max: number): Promise<StoredMessage[]>;
 }
 
 /** Durable storage for the bus. See the module comment for what belongs here. */
@@ -102,4 +129,6 @@ export interface BusEngine {
   compact(): Promise<void>;
   /** Flushes and releases storage. Writes after close reject with BUS_CLOSED. */
   close(): Promise<void>;
+  /** Present when the engine can keep a backlog on disk instead of in the broker's memory. */
+  readonly backlog?: EngineBacklog;
 }

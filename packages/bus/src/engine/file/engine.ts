@@ -27,6 +27,7 @@ import { type Clock, systemClock } from '@hubbub/kernel';
 import { BusError, closedError } from '../../errors.ts';
 import { captureOps, type LiveCapture, LiveState } from '../live-state.ts';
 import type { BusEngine, EngineOp, EngineState } from '../port.ts';
+import { FileBacklog } from './backlog.ts';
 import { encodeFrame } from './log-codec.ts';
 import {
   lockLogDir,
@@ -71,6 +72,12 @@ export interface FileEngineOptions {
   compactionStep?: () => Promise<void> | void;
   /** Replaces `fs.write` for the log's writes and prefills; for fault injection in tests. @default fs.write */
   fsWrite?: FsWrite;
+  /**
+   * A queue holding this many messages in memory parks the ones sent after it on disk: only a
+   * 25-byte index entry each stays in memory until receivers come near them (see `backlog.ts`).
+   * @default 10000
+   */
+  memoryMessagesPerQueue?: number;
 }
 
 /** The shape of `fs.write(fd, buffer, offset, length, position, callback)`. */
@@ -95,6 +102,10 @@ export interface FlushTiming {
 
 interface Flush {
   batch: Pending[];
+  /** Segment number and position the frame went to, and its parked records (frame-relative start, length). */
+  segment: number;
+  position: number;
+  parked: number[];
   bytes: number;
   done: boolean;
   error: unknown;
@@ -128,7 +139,7 @@ export class FileEngine implements BusEngine {
   /** A compaction is rotating the segment; no flush starts meanwhile. */
   #rotating = false;
   /** The next frame, encoded, waiting for a slot or for a prefill it would overlap. */
-  #ready: { batch: Pending[]; frame: Buffer } | undefined;
+  #ready: { batch: Pending[]; frame: Buffer; parked: number[] } | undefined;
   /** The current segment holds durable zeros (or frames) up to here. */
   #prefilled = 0;
   /** The zeros being written from `from` on. */
@@ -148,6 +159,7 @@ export class FileEngine implements BusEngine {
   readonly #onFlush: ((flush: FlushTiming) => void) | undefined;
   readonly #compactionStep: (() => Promise<void> | void) | undefined;
   #idle: Array<() => void> = [];
+  readonly #backlog: FileBacklog;
   /** Flushes (fsyncs) so far; observability for tests and benchmarks. */
   flushes = 0;
   /** Compactions installed so far (a base renamed into place). */
@@ -168,6 +180,17 @@ export class FileEngine implements BusEngine {
     this.#onFlush = options.onFlush;
     this.#compactionStep = options.compactionStep;
     this.#fsWrite = options.fsWrite ?? fsWrite;
+    this.#backlog = new FileBacklog(
+      this.#dir,
+      positiveInteger('memoryMessagesPerQueue', options.memoryMessagesPerQueue, 10_000),
+      () => this.#state,
+      () => this.#segments,
+    );
+  }
+
+  /** Parked messages stay on disk, indexed; the broker takes them back as receivers come near. */
+  get backlog(): FileBacklog {
+    return this.#backlog;
   }
 
   async open(): Promise<EngineState> {
@@ -183,7 +206,10 @@ export class FileEngine implements BusEngine {
 
   async #open(): Promise<EngineState> {
     this.#state = new LiveState();
-    const replayed = await replayLog(this.#dir, (op) => this.#state.apply(op));
+    this.#backlog.reset();
+    const replayed = await replayLog(this.#dir, (op, seg, start, end) => this.#backlog.replay(op, seg, start, end));
+    this.#segments = replayed.segments;
+    this.#backlog.endReplay();
     const last = replayed.segments.at(-1);
     this.#bytes = replayed.bytes;
     this.#offset = replayed.end;
@@ -198,7 +224,7 @@ export class FileEngine implements BusEngine {
     this.#closing = false;
     this.#failed = undefined;
     this.#rejectInflight = false;
-    return this.#state.snapshot();
+    return { ...this.#state.snapshot(), parked: this.#backlog.summary() };
   }
 
   write(ops: readonly EngineOp[]): Promise<void> {
@@ -228,6 +254,7 @@ export class FileEngine implements BusEngine {
       else await this.#compaction;
     }
     for (const w of this.#compactRequested.splice(0)) w.resolve(); // nothing to compact into any more
+    await this.#backlog.close();
     this.#closed = true;
     this.#closing = false;
     if (this.#fh !== undefined && this.#prefilled > this.#offset) await this.#fh.truncate(this.#offset);
@@ -318,8 +345,9 @@ export class FileEngine implements BusEngine {
         for (const p of batch) for (const op of p.ops) all.push(op);
         ops = all;
       }
-      const frame = encodeFrame(ops);
-      this.#ready = { batch, frame };
+      const parked: number[] = [];
+      const frame = encodeFrame(ops, parked);
+      this.#ready = { batch, frame, parked };
     } catch (err) {
       const failure = new BusError('BUS_INVALID_MESSAGE', 'A record could not be encoded.', { cause: err });
       for (const p of batch) p.reject(failure);
@@ -332,11 +360,20 @@ export class FileEngine implements BusEngine {
    * is on), so the write returns once the frame is durable: write + fdatasync in one syscall.
    */
   #startReady(): boolean {
-    const { batch, frame } = this.#ready!;
+    const { batch, frame, parked } = this.#ready!;
     const position = this.#offset;
     if (this.#prefill !== undefined && position + frame.length > this.#prefill.from) return false;
     this.#ready = undefined;
-    const flush: Flush = { batch, bytes: frame.length, done: false, error: undefined, ms: 0 };
+    const flush: Flush = {
+      batch,
+      segment: this.#segment,
+      position,
+      parked,
+      bytes: frame.length,
+      done: false,
+      error: undefined,
+      ms: 0,
+    };
     this.#offset += frame.length;
     this.#bytes += frame.length;
     this.#inflight.push(flush);
@@ -368,10 +405,26 @@ export class FileEngine implements BusEngine {
       }
       this.flushes++;
       this.#onFlush?.({ bytes: flush.bytes, writes: flush.batch.length, ms: flush.ms });
-      for (const p of flush.batch) for (const op of p.ops) this.#state.apply(op);
+      this.#apply(flush);
       for (const p of flush.batch) p.resolve();
     }
     this.#kick();
+  }
+
+  /** Applies a durable flush's ops to the live state; parked appends go to the backlog's index instead. */
+  #apply(flush: Flush): void {
+    let k = 0;
+    for (const p of flush.batch) {
+      for (const op of p.ops) {
+        if (op.op === 'append' && op.parked === true) {
+          this.#backlog.park(op.message, flush.segment, flush.position + flush.parked[k]!, flush.parked[k + 1]!);
+          k += 2;
+        } else {
+          if (op.op === 'drop') this.#backlog.drop(op.key);
+          this.#state.apply(op);
+        }
+      }
+    }
   }
 
   /**
@@ -429,6 +482,7 @@ export class FileEngine implements BusEngine {
     const waiters = this.#compactRequested.splice(0);
     this.#state.prune(this.#clock.now());
     const capture = this.#state.capture();
+    const parked = this.#backlog.capture(); // every parked record is in a segment this compaction retires
     this.#state.garbage = 0; // what the capture holds is live; garbage from here on is in the new segment
     const base = this.#segment + 1;
     const next = this.#segment + 2;
@@ -448,7 +502,7 @@ export class FileEngine implements BusEngine {
     this.#segment = next;
     this.#segments = [...retired, segmentName(next, false)];
     const bytesBefore = this.#bytes;
-    this.#compaction = this.#compactInBackground(capture, base, retired, bytesBefore, old).then(
+    this.#compaction = this.#compactInBackground(capture, parked, base, retired, bytesBefore, old).then(
       () => {
         for (const w of waiters) w.resolve();
       },
@@ -471,6 +525,7 @@ export class FileEngine implements BusEngine {
    */
   async #compactInBackground(
     capture: LiveCapture,
+    parked: ReturnType<FileBacklog['capture']>,
     base: number,
     retired: readonly string[],
     bytesBefore: number,
@@ -482,6 +537,7 @@ export class FileEngine implements BusEngine {
     const fh = await open(tmp, 'w');
     let bytes = 0;
     let unsynced = 0;
+    let moves: Awaited<ReturnType<FileBacklog['copy']>> = [];
     try {
       let chunk: EngineOp[] = [];
       let chunkBytes = 0;
@@ -505,6 +561,20 @@ export class FileEngine implements BusEngine {
         if (chunk.length >= CHUNK_OPS || chunkBytes >= CHUNK_BYTES) await emit();
       }
       if (chunk.length > 0) await emit();
+      // Parked messages: their records copied byte for byte, the index re-pointed at install.
+      moves = await this.#backlog.copy(parked, async (frame) => {
+        await this.#compactionStep?.();
+        if (this.#closing) throw ABORTED;
+        const at = bytes;
+        for (let off = 0; off < frame.length; ) off += (await fh.write(frame, off, frame.length - off)).bytesWritten;
+        bytes += frame.length;
+        unsynced += frame.length;
+        if (unsynced >= SYNC_EVERY) {
+          unsynced = 0;
+          if (this.#fsync) await fh.datasync();
+        }
+        return at;
+      });
       if (this.#fsync) await fh.sync();
     } catch (err) {
       await fh.close().catch(() => {});
@@ -520,7 +590,9 @@ export class FileEngine implements BusEngine {
     this.#bytes = this.#bytes - bytesBefore + bytes;
     this.compactions++;
     // A crash from here on: open() deletes segments older than the base without reading them.
-    for (const f of retired) await releaseSegment(join(this.#dir, f));
+    await this.#backlog.install(moves, base, retired, async () => {
+      for (const f of retired) await releaseSegment(join(this.#dir, f));
+    });
   }
 
   #failure(): BusError {

@@ -230,15 +230,21 @@ function writeJson(w: Writer, op: EngineOp): void {
   for (const b of blobs) w.bytes(b);
 }
 
-/** Encodes one batch of ops as one frame. */
-export function encodeFrame(ops: readonly EngineOp[]): Buffer {
+/**
+ * Encodes one batch of ops as one frame. With `parked`, pushes the frame-relative start and length
+ * of every parked append's record onto it (where the message can be read back from).
+ */
+export function encodeFrame(ops: readonly EngineOp[], parked?: number[]): Buffer {
   const w = writer;
   w.at = 0;
   w.u32(V2);
   w.u32(ops.length);
   for (const op of ops) {
-    if (op.op === 'append') writeAppend(w, op.message);
-    else if (op.op === 'remove') {
+    if (op.op === 'append') {
+      const start = w.at;
+      writeAppend(w, op.message);
+      if (op.parked === true) parked?.push(HEADER + start, w.at - start);
+    } else if (op.op === 'remove') {
       w.u8(Kind.Remove);
       w.str(op.entity);
       w.f64(op.seq);
@@ -334,12 +340,13 @@ function readJson(r: Reader): EngineOp {
   });
 }
 
-function decodeV2(payload: Buffer): EngineOp[] {
+function decodeV2(payload: Buffer, starts?: number[]): EngineOp[] {
   const r = new Reader(payload);
   r.at = 4;
   const count = r.u32();
   const ops: EngineOp[] = [];
   for (let i = 0; i < count; i++) {
+    starts?.push(r.at);
     const kind = r.u8();
     if (kind === Kind.Append) ops.push(readAppend(r));
     else if (kind === Kind.Remove) ops.push({ op: 'remove', entity: r.str(), seq: r.f64() });
@@ -347,7 +354,38 @@ function decodeV2(payload: Buffer): EngineOp[] {
     else throw new RangeError(`unknown record kind ${kind}`);
   }
   if (r.at !== payload.length) throw new RangeError('trailing bytes in frame');
+  starts?.push(r.at);
   return ops;
+}
+
+/** One `append` record as {@link encodeFrame} wrote it (a parked message read back); throws if malformed. */
+export function decodeAppendRecord(record: Buffer): StoredMessage {
+  const r = new Reader(record);
+  if (r.u8() !== Kind.Append) throw new RangeError('not an append record');
+  const op = readAppend(r);
+  if (r.at !== record.length) throw new RangeError('trailing bytes in record');
+  return (op as { message: StoredMessage }).message;
+}
+
+/**
+ * A frame of raw `append` records (copied byte for byte from other frames): what a compaction
+ * writes for parked messages without decoding them. Pushes each record's frame-relative start.
+ */
+export function frameOfRecords(records: readonly Buffer[], starts: number[]): Buffer {
+  let size = 8;
+  for (const rec of records) size += rec.length;
+  const frame = Buffer.allocUnsafe(HEADER + size);
+  frame.writeUInt32LE(size, 0);
+  frame.writeUInt32LE(V2, HEADER);
+  frame.writeUInt32LE(records.length, HEADER + 4);
+  let at = HEADER + 8;
+  for (const rec of records) {
+    starts.push(at);
+    rec.copy(frame, at);
+    at += rec.length;
+  }
+  frame.writeUInt32LE(crc32(frame.subarray(HEADER)), 4);
+  return frame;
 }
 
 /** Version 1: `[u32 json length][JSON array of ops][blobs in op order]`. */
@@ -398,9 +436,13 @@ function decodeOp(raw: Record<string, unknown>, take: (size: number) => Uint8Arr
 
 /**
  * Decodes the intact frames at the start of `buf`, calling `onBatch` for each; returns the offset
- * just past the last intact frame (where a torn tail begins).
+ * just past the last intact frame (where a torn tail begins). For version-2 frames `onBatch` also
+ * gets where each op's record starts in `buf` (and, last, where the frame's records end).
  */
-export function decodeFrames(buf: Buffer, onBatch: (ops: EngineOp[]) => void): number {
+export function decodeFrames(
+  buf: Buffer,
+  onBatch: (ops: EngineOp[], starts: readonly number[] | undefined) => void,
+): number {
   let at = 0;
   while (at + HEADER <= buf.length) {
     const length = buf.readUInt32LE(at);
@@ -408,12 +450,17 @@ export function decodeFrames(buf: Buffer, onBatch: (ops: EngineOp[]) => void): n
     const payload = buf.subarray(at + HEADER, at + HEADER + length);
     if (crc32(payload) !== buf.readUInt32LE(at + 4)) break;
     let ops: EngineOp[];
+    let starts: number[] | undefined;
     try {
-      ops = payload.readUInt32LE(0) === V2 ? decodeV2(payload) : decodeV1(payload);
+      if (payload.readUInt32LE(0) === V2) {
+        starts = [];
+        ops = decodeV2(payload, starts);
+        for (let i = 0; i < starts.length; i++) starts[i] = starts[i]! + at + HEADER;
+      } else ops = decodeV1(payload);
     } catch {
       break;
     }
-    onBatch(ops);
+    onBatch(ops, starts);
     at += HEADER + length;
   }
   return at;

@@ -41,7 +41,10 @@ export interface Replayed {
  * segment (unused prefilled space), cuts a torn tail off the last one (its batches were never
  * acknowledged) and refuses anything else after the frames of an older one (corruption).
  */
-export async function replayLog(dir: string, apply: (op: EngineOp) => void): Promise<Replayed> {
+export async function replayLog(
+  dir: string,
+  apply: (op: EngineOp, segment: number, start: number, end: number) => void,
+): Promise<Replayed> {
   const files = (await readdir(dir)).sort();
   for (const f of files) if (f.endsWith('.tmp')) await rm(join(dir, f), { force: true });
   let segments = files.filter((f) => SEGMENT.test(f));
@@ -55,8 +58,9 @@ export async function replayLog(dir: string, apply: (op: EngineOp) => void): Pro
   for (const [i, f] of segments.entries()) {
     const path = join(dir, f);
     const buf = await readFile(path);
-    end = decodeFrames(buf, (ops) => {
-      for (const op of ops) apply(op);
+    const n = segmentNumber(f);
+    end = decodeFrames(buf, (ops, starts) => {
+      for (let k = 0; k < ops.length; k++) apply(ops[k]!, n, starts?.[k] ?? -1, starts?.[k + 1] ?? -1);
     });
     const last = i === segments.length - 1;
     if (end < buf.length && !last && !isZero(buf.subarray(end))) {
