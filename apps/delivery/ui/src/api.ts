@@ -58,10 +58,42 @@ export interface Order {
   deliveryAddress: LatLng & { label?: string };
   note: string | null;
   courierId: string | null;
+  assignedAt?: string | null;
   reason: string | null;
   createdAt: string;
+  updatedAt?: string;
   history: { status: OrderStatus; at: string; reason?: string }[];
   next: OrderStatus[];
+}
+
+/** An order a courier may take, with where it is picked up and how far. */
+export interface Offer extends Order {
+  pickup: LatLng;
+  /** From the courier to the restaurant; null when the courier's position is not known. */
+  distanceMeters: number | null;
+  tripMeters: number;
+}
+
+export type ActiveStatus = 'placed' | 'accepted' | 'preparing' | 'ready' | 'picked_up';
+
+export interface Overview {
+  now: string;
+  thresholdsSeconds: Record<ActiveStatus, number>;
+  orders: {
+    id: string;
+    status: ActiveStatus;
+    restaurantId: string;
+    restaurantName?: string;
+    pickup: LatLng | null;
+    deliveryAddress: LatLng & { label?: string };
+    courierId: string | null;
+    createdAt: string;
+    since: string;
+    stuck: boolean;
+    totalCents: number;
+    currency?: string;
+  }[];
+  couriers: { courierId: string; orderId: string; lat: number; lng: number; at: string }[];
 }
 
 export interface NewOrder {
@@ -129,4 +161,15 @@ export const api = {
       'idempotency-key': idempotencyKey,
     }),
   cancel: (id: string) => call<Order>('POST', `/orders/${encodeURIComponent(id)}/cancel`),
+  transition: (id: string, to: OrderStatus, reason?: string) =>
+    call<Order>('POST', `/orders/${encodeURIComponent(id)}/transitions`, { to, ...(reason ? { reason } : {}) }),
+  restaurantOrders: (restaurantId: string) =>
+    call<{ items: Order[] }>('GET', `/restaurants/${encodeURIComponent(restaurantId)}/orders`),
+  offers: (at?: LatLng) =>
+    call<{ items: Offer[] }>('GET', `/courier/offers${at === undefined ? '' : `?lat=${at.lat}&lng=${at.lng}`}`),
+  deliveries: () => call<{ items: Order[] }>('GET', '/courier/deliveries'),
+  assign: (id: string) => call<Order>('POST', `/orders/${encodeURIComponent(id)}/assignment`),
+  sendPosition: (id: string, at: LatLng & { accuracy?: number }) =>
+    call<{ orderId: string; at: string }>('POST', `/orders/${encodeURIComponent(id)}/location`, at),
+  overview: () => call<Overview>('GET', '/operations/overview'),
 };

@@ -1,18 +1,39 @@
-/** The customer app's shell: the header with the cart and the account, and the view of the route. */
+/**
+ * The app's shell: the header (the customer's restaurants, orders and cart; a staff account's own
+ * view) and the view of the route. Each role lands on its view: customers on the restaurants,
+ * restaurants on their kitchen board, couriers on their deliveries, operators on operations.
+ */
 import { useEffect, useState } from 'preact/hooks';
 import { type Account, api } from './api.ts';
 import { itemCount, useCart } from './cart.ts';
-import { href, type Route, useRoute } from './router.ts';
+import { homeOf, href, navigate, type Route, useRoute } from './router.ts';
 import { Session } from './session.ts';
 import { AccountView } from './views/account.tsx';
 import { AuthView } from './views/auth.tsx';
 import { CheckoutView } from './views/checkout.tsx';
 import { Loading } from './views/common.tsx';
+import { CourierView } from './views/courier.tsx';
+import { OperationsView } from './views/operations.tsx';
 import { OrderView } from './views/order.tsx';
 import { OrdersView } from './views/orders.tsx';
+import { RestaurantBoardView } from './views/restaurant-board.tsx';
 import { RestaurantsView, RestaurantView } from './views/restaurants.tsx';
 
-const NEEDS_SIGN_IN = new Set<Route['view']>(['orders', 'order', 'account']);
+const NEEDS_SIGN_IN = new Set<Route['view']>([
+  'orders',
+  'order',
+  'account',
+  'restaurant-board',
+  'courier',
+  'operations',
+]);
+
+/** The header link of each staff role's view. */
+const STAFF_LINK: Partial<Record<Account['role'], { label: string; views: Route['view'][] }>> = {
+  restaurant: { label: 'Kitchen', views: ['restaurant-board'] },
+  courier: { label: 'Deliveries', views: ['courier'] },
+  operator: { label: 'Operations', views: ['operations'] },
+};
 
 export function App() {
   const route = useRoute();
@@ -22,7 +43,14 @@ export function App() {
     // Signed out (401), or offline: the views that need an account ask to sign in.
     api.account().then(setAccount, () => setAccount(null));
   }, []);
+  // A staff account opening the app's front door goes to its view.
+  useEffect(() => {
+    if (account && account.role !== 'customer' && route.view === 'restaurants' && /^#?\/?$/.test(location.hash)) {
+      navigate(homeOf(account));
+    }
+  }, [account, route.view]);
   const count = itemCount(cart);
+  const staff = account ? STAFF_LINK[account.role] : undefined;
   return (
     <Session.Provider value={{ account, setAccount }}>
       <header class="topbar">
@@ -31,21 +59,31 @@ export function App() {
           Hubbub
         </a>
         <nav>
-          <a
-            href={href('/')}
-            class={`home-link${route.view === 'restaurants' || route.view === 'restaurant' ? ' active' : ''}`}
-          >
-            Restaurants
-          </a>
-          {account && (
-            <a href={href('/orders')} class={route.view === 'orders' || route.view === 'order' ? 'active' : ''}>
-              Orders
+          {staff !== undefined && account ? (
+            <a href={href(homeOf(account))} class={staff.views.includes(route.view) ? 'active' : ''}>
+              {staff.label}
             </a>
+          ) : (
+            <>
+              <a
+                href={href('/')}
+                class={`home-link${route.view === 'restaurants' || route.view === 'restaurant' ? ' active' : ''}`}
+              >
+                Restaurants
+              </a>
+              {account && (
+                <a href={href('/orders')} class={route.view === 'orders' || route.view === 'order' ? 'active' : ''}>
+                  Orders
+                </a>
+              )}
+            </>
           )}
         </nav>
-        <a class="cart-link" href={href('/checkout')} aria-label={`Cart, ${count} items`}>
-          Cart{count > 0 && <span class="count">{count}</span>}
-        </a>
+        {staff === undefined && (
+          <a class="cart-link" href={href('/checkout')} aria-label={`Cart, ${count} items`}>
+            Cart{count > 0 && <span class="count">{count}</span>}
+          </a>
+        )}
         {account ? (
           <a class="avatar" href={href('/account')} title={account.email} aria-label="Your account">
             {account.name.slice(0, 1).toUpperCase()}
@@ -84,5 +122,11 @@ function View({ route, account }: { route: Route; account: Account | null | unde
       return <AuthView mode={route.view} then={route.then} />;
     case 'account':
       return <AccountView />;
+    case 'restaurant-board':
+      return <RestaurantBoardView account={account!} id={route.id} />;
+    case 'courier':
+      return <CourierView account={account!} />;
+    case 'operations':
+      return <OperationsView account={account!} />;
   }
 }

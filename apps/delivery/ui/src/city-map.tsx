@@ -2,7 +2,8 @@
  * The offline city map (`/city.json`, the tracking page's street plan) drawn as SVG in Web
  * Mercator, the projection of track.js: pins for the restaurant and the delivery address, the
  * courier gliding to each position with the trail behind it, and, when `onPick` is given, a click
- * that picks a point (the checkout's delivery address).
+ * that picks a point (the checkout's delivery address). The operations board draws many pins (each
+ * with its own `id`) and every courier (`couriers`).
  */
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { LatLng } from './api.ts';
@@ -44,19 +45,33 @@ export function distanceMeters(a: LatLng, b: LatLng): number {
 export interface Pin {
   kind: 'store' | 'home';
   at: LatLng;
+  /** Drawn above the pin; '' for none. */
   label: string;
+  /** Tells pins of one kind apart (the operations board). @default the kind */
+  id?: string;
+  /** Marks the pin: 'alert' for an order stuck too long. */
+  tone?: 'alert';
+}
+
+/** A courier of the operations board. */
+export interface CourierMark {
+  id: string;
+  at: LatLng;
+  label?: string;
 }
 
 export interface CityMapProps {
   pins: Pin[];
   courier?: LatLng[] | undefined;
+  /** More couriers, each at its last position (the operations board). */
+  couriers?: CourierMark[] | undefined;
   onPick?: ((at: LatLng) => void) | undefined;
   /** Frame the pins and the courier (true), or the whole city (false, for picking). @default true */
   fit?: boolean;
   label: string;
 }
 
-export function CityMap({ pins, courier = [], onPick, fit = true, label }: CityMapProps) {
+export function CityMap({ pins, courier = [], couriers = [], onPick, fit = true, label }: CityMapProps) {
   const [city, setCity] = useState<City | null>(null);
   const [failed, setFailed] = useState(false);
   const svg = useRef<SVGSVGElement>(null);
@@ -178,18 +193,23 @@ export function CityMap({ pins, courier = [], onPick, fit = true, label }: CityM
           const [x, y] = project(pin.at);
           return (
             <g
-              key={pin.kind}
-              class={`pin ${pin.kind}`}
+              key={pin.id ?? pin.kind}
+              class={`pin ${pin.kind}${pin.tone === undefined ? '' : ` ${pin.tone}`}`}
               transform={`translate(${x.toFixed(1)} ${y.toFixed(1)}) scale(${k})`}
             >
               <circle r="13" />
               <text class="glyph">{pin.kind === 'store' ? 'R' : 'H'}</text>
-              <text class="label" y="-20">
-                {pin.label}
-              </text>
+              {pin.label !== '' && (
+                <text class="label" y="-20">
+                  {pin.label}
+                </text>
+              )}
             </g>
           );
         })}
+        {couriers.map((c) => (
+          <Courier key={c.id} at={project(c.at)} scale={k} label={c.label} />
+        ))}
         {last !== undefined && <Courier at={project(last)} scale={k} />}
       </svg>
     </div>
@@ -197,7 +217,7 @@ export function CityMap({ pins, courier = [], onPick, fit = true, label }: CityM
 }
 
 /** The courier's marker, gliding from where it is drawn to each new position. */
-function Courier({ at, scale }: { at: [number, number]; scale: string }) {
+function Courier({ at, scale, label }: { at: [number, number]; scale: string; label?: string | undefined }) {
   const [drawn, setDrawn] = useState(at);
   const from = useRef(at);
   useEffect(() => {
@@ -222,6 +242,11 @@ function Courier({ at, scale }: { at: [number, number]; scale: string }) {
     >
       <circle class="courier-halo" r="22" />
       <circle class="courier-dot" r="10" />
+      {label !== undefined && (
+        <text class="courier-label" y="26">
+          {label}
+        </text>
+      )}
     </g>
   );
 }

@@ -44,3 +44,18 @@ export const HAPPY_PATH: readonly OrderStatus[] = [
 ];
 
 export const isFinal = (s: OrderStatus): boolean => s === 'delivered' || s === 'rejected' || s === 'cancelled';
+
+/** A duration as the boards write it: "40 s", "4 min", "1 h 05 min". */
+export function duration(ms: number): string {
+  const minutes = Math.floor(Math.max(0, ms) / 60_000);
+  if (minutes < 1) return `${Math.floor(Math.max(0, ms) / 1000)} s`;
+  if (minutes < 60) return `${minutes} min`;
+  return `${Math.floor(minutes / 60)} h ${String(minutes % 60).padStart(2, '0')} min`;
+}
+
+/** A distance: "350 m", "1.2 km". */
+export const meters = (m: number): string =>
+  m < 1000 ? `${Math.round(m / 10) * 10} m` : `${(m / 1000).toFixed(1)} km`;
+
+/** The order's short reference, as a kitchen calls it out: the last five characters of its id. */
+export const ticket = (orderId: string): string => `#${orderId.slice(-5).toUpperCase()}`;

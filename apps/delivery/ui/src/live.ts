@@ -83,3 +83,94 @@ export function useLiveOrder(orderId: string, enabled: boolean, handlers: LiveHa
   }, [orderId, enabled]);
   return state;
 }
+
+/** What a staff board hears: a status change, an assignment, a courier's position (operations). */
+export type BoardEvent =
+  | { kind: 'status'; orderId: string; status: OrderStatus }
+  | { kind: 'assigned'; orderId: string; courierId: string | null }
+  | { kind: 'location'; orderId: string; courierId: string | null; at: LatLng; timestamp: string };
+
+/**
+ * A staff board, live: the official client negotiates through `/api/v1/live/negotiate`, which
+ * adds this account to its board's group (its restaurant's, the couriers', operations) — a
+ * customer is refused there. `onConnected` runs after each (re)connection: read the board again.
+ */
+export function useLiveBoard(enabled: boolean, onEvent: (e: BoardEvent) => void, onConnected: () => void): LiveState {
+  const [state, setState] = useState<LiveState>('connecting');
+  const latest = useRef({ onEvent, onConnected });
+  latest.current = { onEvent, onConnected };
+  useEffect(() => {
+    if (!enabled) {
+      setState('offline');
+      return;
+    }
+    const connection = new HubConnectionBuilder()
+      .withUrl('/api/v1/live', { withCredentials: true })
+      .withAutomaticReconnect()
+      .configureLogging(LogLevel.Warning)
+      .build();
+    const isId = (v: unknown): v is string => typeof v === 'string' && v !== '';
+    connection.on('orderStatus', (s: { orderId?: unknown; status?: unknown }) => {
+      if (isId(s?.orderId) && isId(s.status))
+        latest.current.onEvent({ kind: 'status', orderId: s.orderId, status: s.status as OrderStatus });
+    });
+    connection.on('orderAssigned', (a: { orderId?: unknown; courierId?: unknown }) => {
+      if (isId(a?.orderId))
+        latest.current.onEvent({
+          kind: 'assigned',
+          orderId: a.orderId,
+          courierId: isId(a.courierId) ? a.courierId : null,
+        });
+    });
+    connection.on(
+      'location',
+      (l: { orderid?: unknown; courierid?: unknown; lat?: unknown; longitude?: unknown; timestamp?: unknown }) => {
+        if (!isId(l?.orderid) || typeof l.lat !== 'number' || typeof l.longitude !== 'number') return;
+        latest.current.onEvent({
+          kind: 'location',
+          orderId: l.orderid,
+          courierId: isId(l.courierid) ? l.courierid : null,
+          at: { lat: l.lat, lng: l.longitude },
+          timestamp: typeof l.timestamp === 'string' ? l.timestamp : new Date().toISOString(),
+        });
+      },
+    );
+    connection.onreconnecting(() => setState('reconnecting'));
+    connection.onreconnected(() => {
+      setState('live');
+      latest.current.onConnected();
+    });
+    let stopped = false;
+    let retry: ReturnType<typeof setTimeout> | undefined;
+    let failures = 0;
+    const later = () => {
+      if (stopped) return;
+      failures += 1;
+      setState(failures > 2 ? 'offline' : 'connecting');
+      retry = setTimeout(start, Math.min(5000, 250 * 2 ** failures));
+    };
+    let starting: Promise<void> | undefined;
+    const start = () => {
+      starting = connection.start().then(
+        () => {
+          if (stopped) return;
+          failures = 0;
+          setState('live');
+          latest.current.onConnected();
+        },
+        () => later(),
+      );
+    };
+    connection.onclose(later);
+    start();
+    return () => {
+      stopped = true;
+      clearTimeout(retry);
+      // A connection still starting stops once it has: stopping it halfway is logged as an error.
+      void starting?.then(() => {
+        if (connection.state !== HubConnectionState.Disconnected) return connection.stop();
+      });
+    };
+  }, [enabled]);
+  return state;
+}

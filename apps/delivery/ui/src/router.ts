@@ -3,6 +3,7 @@
  * one file for every view and the offline shell is that file.
  */
 import { useEffect, useState } from 'preact/hooks';
+import type { Account } from './api.ts';
 
 export type Route =
   | { view: 'restaurants' }
@@ -12,7 +13,10 @@ export type Route =
   | { view: 'order'; id: string }
   | { view: 'sign-in'; then: string }
   | { view: 'sign-up'; then: string }
-  | { view: 'account' };
+  | { view: 'account' }
+  | { view: 'restaurant-board'; id?: string }
+  | { view: 'courier' }
+  | { view: 'operations' };
 
 export function parseRoute(hash: string): Route {
   const [path = '', query = ''] = hash.replace(/^#/, '').split('?', 2);
@@ -29,10 +33,27 @@ export function parseRoute(hash: string): Route {
   if (head === 'sign-in') return { view: 'sign-in', then };
   if (head === 'sign-up') return { view: 'sign-up', then };
   if (head === 'account') return { view: 'account' };
+  if (head === 'restaurant') return id === undefined ? { view: 'restaurant-board' } : { view: 'restaurant-board', id };
+  if (head === 'courier') return { view: 'courier' };
+  if (head === 'operations') return { view: 'operations' };
   return { view: 'restaurants' };
 }
 
 export const href = (path: string): string => `#${path}`;
+
+/** Where each role lands after signing in: customers on the restaurants, staff on their view. */
+export function homeOf(account: Pick<Account, 'role'>): string {
+  switch (account.role) {
+    case 'restaurant':
+      return '/restaurant';
+    case 'courier':
+      return '/courier';
+    case 'operator':
+      return '/operations';
+    default:
+      return '/';
+  }
+}
 
 export function navigate(path: string): void {
   location.hash = path;

@@ -29,7 +29,7 @@ export function AccountView() {
           Sign out
         </button>
       </div>
-      <PushOptIn offer />
+      {account.role === 'customer' && <PushOptIn offer />}
     </section>
   );
 }

@@ -1,7 +1,7 @@
 /** Sign in and sign up: the session comes back as the HttpOnly cookie; the page keeps only the account. */
 import { useState } from 'preact/hooks';
 import { ApiError, api } from '../api.ts';
-import { href, navigate } from '../router.ts';
+import { homeOf, href, navigate } from '../router.ts';
 import { useSession } from '../session.ts';
 
 export function AuthView({ mode, then }: { mode: 'sign-in' | 'sign-up'; then: string }) {
@@ -22,7 +22,8 @@ export function AuthView({ mode, then }: { mode: 'sign-in' | 'sign-up'; then: st
         ? await api.signUp({ email, password, name: String(form.get('name') ?? '').trim() })
         : await api.signIn({ email, password });
       setAccount(account);
-      navigate(then);
+      // Staff land on their view unless they were sent here from a page.
+      navigate(then === '/' ? homeOf(account) : then);
     } catch (err) {
       setError(err instanceof ApiError ? err : new ApiError('UNKNOWN', 0, String(err)));
     } finally {

@@ -58,7 +58,10 @@ export function OrderView({ id }: { id: string }) {
       setError(err instanceof ApiError ? err : new ApiError('UNKNOWN', 0, String(err)));
     }
   };
-  const live = useLiveOrder(id, error === null, {
+  // Read first, then go live: a just-placed order's negotiate answers 404 until the processor has
+  // written it (the read retries until then); each connection reads the order again.
+  useEffect(() => void read(), [id]);
+  const live = useLiveOrder(id, error === null && order !== null, {
     onConnected: () => void read(),
     onStatus: (s) => {
       setOrder((o) =>
