@@ -15,17 +15,21 @@ interface Run {
   /** Completion started (it may or may not have become durable before the kill). */
   completing: Set<number>;
   completed: Set<number>;
+  /** Most messages the child's engine had parked on disk at once (backlog runs). */
+  parked: number;
 }
 
 /** Runs the child until `killAfterAcks` sends were acknowledged, then SIGKILLs it. */
-function runAndKill(dir: string, killAfterAcks: number): Promise<Run> {
+function runAndKill(dir: string, killAfterAcks: number, memory?: number): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, ['--import', 'tsx', child, dir, String(COUNT)], {
+    const args = [child, dir, String(COUNT), ...(memory === undefined ? [] : [String(memory)])];
+    const proc = spawn(process.execPath, ['--import', 'tsx', ...args], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const acked = new Set<number>();
     const completing = new Set<number>();
     const completed = new Set<number>();
+    let parked = 0;
     let killed = false;
     const lines = createInterface({ input: proc.stdout });
     lines.on('line', (line) => {
@@ -33,6 +37,7 @@ function runAndKill(dir: string, killAfterAcks: number): Promise<Run> {
       if (kind === 'S') for (const id of ids) acked.add(Number(id));
       else if (kind === 'R') completing.add(Number(ids[0]));
       else if (kind === 'C') completed.add(Number(ids[0]));
+      else if (kind === 'P') parked = Math.max(parked, Number(ids[0]));
       if (!killed && acked.size >= killAfterAcks) {
         killed = true;
         proc.kill('SIGKILL');
@@ -42,39 +47,51 @@ function runAndKill(dir: string, killAfterAcks: number): Promise<Run> {
     // 'close' (not 'exit'): every line the child wrote before it died must be read first.
     proc.on('close', (_code, signal) => {
       if (signal !== 'SIGKILL') reject(new Error(`child exited before the kill (signal ${signal})`));
-      else resolve({ acked, completing, completed });
+      else resolve({ acked, completing, completed, parked });
     });
   });
 }
 
+/** Kills a child mid-stream, reopens its directory and checks nothing acknowledged is lost or resurrected. */
+async function crashAndCheck(memory?: number): Promise<Run> {
+  const dir = mkdtempSync(join(tmpdir(), 'hubbub-bus-crash-'));
+  const killAt = 15_000 + Math.floor(Math.random() * 20_000);
+  const run = await runAndKill(dir, killAt, memory);
+  const { acked, completing, completed } = run;
+  assert.ok(acked.size >= killAt, 'the child acknowledged sends before the kill');
+  assert.ok(completed.size > 0, 'the child completed messages before the kill');
+
+  await using bus = await openBus({ url: `file://${dir}` });
+  const receiver = bus.createReceiver('crash', { receiveMode: 'receiveAndDelete' });
+  const recovered = new Set<number>();
+  for (;;) {
+    const batch = await receiver.receiveMessages(1_000, { maxWaitTimeMs: 0 });
+    if (batch.length === 0) break;
+    for (const m of batch) recovered.add((m.body as { id: number }).id);
+  }
+  // Acknowledged and never handed to a completion: must be there. (A completion in flight at the
+  // kill may have become durable without its acknowledgement being printed.)
+  const lost = [...acked].filter((id) => !completing.has(id) && !recovered.has(id));
+  const inFlight = [...completing].filter((id) => !completed.has(id));
+  assert.ok(inFlight.length <= 64, `at most 4 receivers × 16 prefetched completions in flight (${inFlight.length})`);
+  assert.deepEqual(lost, [], 'acknowledged sends missing after restart');
+  const resurrected = [...completed].filter((id) => recovered.has(id));
+  assert.deepEqual(resurrected, [], 'completed messages delivered again after restart');
+  // The child compacts past 512 KiB, so the kill also lands on a compacted log.
+  assert.ok(
+    readdirSync(dir).some((f) => f.endsWith('.base.log')),
+    'the log was compacted during the run',
+  );
+  return run;
+}
+
 describe('file engine crash safety', () => {
   it('delivers every acknowledged send and keeps every completion after SIGKILL', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'hubbub-bus-crash-'));
-    const killAt = 15_000 + Math.floor(Math.random() * 20_000);
-    const { acked, completing, completed } = await runAndKill(dir, killAt);
-    assert.ok(acked.size >= killAt, 'the child acknowledged sends before the kill');
-    assert.ok(completed.size > 0, 'the child completed messages before the kill');
+    await crashAndCheck();
+  });
 
-    await using bus = await openBus({ url: `file://${dir}` });
-    const receiver = bus.createReceiver('crash', { receiveMode: 'receiveAndDelete' });
-    const recovered = new Set<number>();
-    for (;;) {
-      const batch = await receiver.receiveMessages(1_000, { maxWaitTimeMs: 0 });
-      if (batch.length === 0) break;
-      for (const m of batch) recovered.add((m.body as { id: number }).id);
-    }
-    // Acknowledged and never handed to a completion: must be there. (A completion in flight at the
-    // kill may have become durable without its acknowledgement being printed.)
-    const lost = [...acked].filter((id) => !completing.has(id) && !recovered.has(id));
-    const inFlight = [...completing].filter((id) => !completed.has(id));
-    assert.ok(inFlight.length <= 64, `at most 4 receivers × 16 prefetched completions in flight (${inFlight.length})`);
-    assert.deepEqual(lost, [], 'acknowledged sends missing after restart');
-    const resurrected = [...completed].filter((id) => recovered.has(id));
-    assert.deepEqual(resurrected, [], 'completed messages delivered again after restart');
-    // The child compacts past 512 KiB, so the kill also lands on a compacted log.
-    assert.ok(
-      readdirSync(dir).some((f) => f.endsWith('.base.log')),
-      'the log was compacted during the run',
-    );
+  it('does the same with a deep queue parked on disk (the backlog) across compactions', async () => {
+    const run = await crashAndCheck(64);
+    assert.ok(run.parked > 0, 'messages were parked on disk before the kill');
   });
 });
