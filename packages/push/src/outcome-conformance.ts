@@ -137,6 +137,31 @@ export function describeOutcomeStore(options: OutcomeStoreSuiteOptions): void {
       }
     });
 
+    test('createMany (when the store has it) writes every record; one that exists is replaced', async (store) => {
+      if (store.createMany === undefined) return;
+      await store.create(record('g-0', { deliveries: 7 }));
+      const group = Array.from({ length: 12 }, (_, n) =>
+        record(`g-${n}`, { state: 'Completed', endTime: 5, deliveries: n, fannedOut: true }),
+      );
+      await store.createMany(group);
+      for (const r of group) assert.deepEqual(await store.get(r.notificationId), r);
+      // Each can be updated after (the store knows what it wrote).
+      const stored = await store.update('g-3', (r) => ({ ...r, pending: 2 }));
+      assert.deepEqual([stored?.deliveries, stored?.pending], [3, 2]);
+      assert.equal(await store.sweep(10), 12);
+    });
+
+    paired('createMany over a record another writer changed replaces it', async (a, b) => {
+      if (a.createMany === undefined) return;
+      await b.create(record('p-1'));
+      await b.update('p-1', (r) => ({ ...r, deliveries: 4 }));
+      await a.createMany([record('p-1', { deliveries: 1 }), record('p-2', { deliveries: 2 })]);
+      assert.equal((await b.get('p-1'))?.deliveries, 1);
+      const stored = await a.update('p-1', (r) => ({ ...r, deliveries: r.deliveries + 10 }));
+      assert.equal(stored?.deliveries, 11);
+      assert.equal((await b.get('p-2'))?.deliveries, 2);
+    });
+
     test('a record read is not changed by changing the object read', async (store) => {
       await store.create(
         record('n-1', { counts: { fcmv1: { success: 1, gone: 0, invalid: 0, throttled: 0, expired: 0, failed: 0 } } }),

@@ -11,6 +11,15 @@ import type { Notification, NotificationOutcome, NotificationState, OutcomeCount
 /** How long an accepted send's record may wait in memory for its fan-out before it is written. */
 export const DEFAULT_HOLD_MS = 10_000;
 
+/**
+ * How long a finished record waits for others to be written with it (on a store with
+ * `createMany`): the job waits for its write, its delivery slot does not (the runner frees it).
+ */
+export const DEFAULT_WRITE_WINDOW_MS = 5;
+
+/** Records written in one `createMany` at most. */
+export const MAX_WRITE_GROUP = 200;
+
 /** A count a delivery ends in (`success` … `failed`), or `throttled` (seen on the way). */
 export type CountName = keyof OutcomeCounts;
 
@@ -47,6 +56,13 @@ export interface OutcomeStore {
   /** `memory`, `store` … */
   readonly kind: string;
   create(record: OutcomeRecord): Promise<void>;
+  /**
+   * Optional: writes several new records at once (as `create` each: a record that exists is
+   * replaced), resolving when all are stored; rejects when any is not (and may have written some:
+   * the ledger writes the failed ones again with `create`). The ledger gathers finished records
+   * into one call when the store has it.
+   */
+  createMany?(records: readonly OutcomeRecord[]): Promise<void>;
   get(notificationId: string): Promise<OutcomeRecord | undefined>;
   /** Replaces the record with `change(record)`; resolves with what was stored, or undefined when there is no record. */
   update(notificationId: string, change: (record: OutcomeRecord) => OutcomeRecord): Promise<OutcomeRecord | undefined>;
@@ -201,6 +217,13 @@ interface Held {
   timer: TimerHandle;
 }
 
+/** A finished record waiting for its group's write. */
+interface Waiting {
+  readonly record: OutcomeRecord;
+  readonly resolve: () => void;
+  readonly reject: (err: unknown) => void;
+}
+
 /**
  * The service's view of the outcome store: what a notification costs it.
  *
@@ -217,20 +240,66 @@ interface Held {
  *
  * Counts are gathered per job in a {@link Tally} and merged by one atomic update, once per job
  * key; nothing is read before it, and no store operation runs per delivery.
+ *
+ * On a store with `createMany` the held records that end are written in groups (group commit):
+ * a record waits at most `writeWindowMs` (a real-time delay, not the injected clock: it batches
+ * I/O) or until {@link MAX_WRITE_GROUP} wait, one group is written at a time, and those that
+ * arrive meanwhile go in the next. On PGlite one statement for a group costs about what one
+ * insert did. Every caller still resolves only once its record is stored.
  */
 export class OutcomeLedger {
   readonly #store: OutcomeStore;
   readonly #retentionMs: number;
   readonly #clock: Clock;
   readonly #holdMs: number;
+  readonly #writeWindowMs: number;
   readonly #held = new Map<string, Held>();
+  #waiting: Waiting[] = [];
+  #writingGroup: Promise<void> | undefined;
+  #groupTimer: ReturnType<typeof setTimeout> | undefined;
   #lastSweep = 0;
 
-  constructor(store: OutcomeStore, options: { retentionMs: number; clock: Clock; holdMs?: number }) {
+  constructor(
+    store: OutcomeStore,
+    options: { retentionMs: number; clock: Clock; holdMs?: number; writeWindowMs?: number },
+  ) {
     this.#store = store;
     this.#retentionMs = options.retentionMs;
     this.#clock = options.clock;
     this.#holdMs = options.holdMs ?? DEFAULT_HOLD_MS;
+    this.#writeWindowMs = options.writeWindowMs ?? DEFAULT_WRITE_WINDOW_MS;
+  }
+
+  /** Stores a new record: at once, or with the next group on a store with `createMany`. */
+  #createRecord(record: OutcomeRecord): Promise<void> {
+    if (this.#store.createMany === undefined) return this.#store.create(record);
+    return new Promise<void>((resolve, reject) => {
+      this.#waiting.push({ record, resolve, reject });
+      if (this.#waiting.length >= MAX_WRITE_GROUP) this.#writeGroup();
+      else this.#groupTimer ??= setTimeout(() => this.#writeGroup(), this.#writeWindowMs);
+    });
+  }
+
+  /** Writes the records waiting, unless a group is being written (then they go when it is done). */
+  #writeGroup(): void {
+    clearTimeout(this.#groupTimer);
+    this.#groupTimer = undefined;
+    if (this.#writingGroup !== undefined || this.#waiting.length === 0) return;
+    const group = this.#waiting.splice(0, MAX_WRITE_GROUP);
+    const write = async () => {
+      try {
+        if (group.length === 1) await this.#store.create(group[0]!.record);
+        else await this.#store.createMany!(group.map((w) => w.record));
+        for (const w of group) w.resolve();
+      } catch (err) {
+        for (const w of group) w.reject(err);
+      } finally {
+        this.#writingGroup = undefined;
+        // Those that came while this group was written have waited already.
+        if (this.#waiting.length > 0) this.#writeGroup();
+      }
+    };
+    this.#writingGroup = write();
   }
 
   /** Records a send as accepted: held (an immediate send) or written (a scheduled one). */
@@ -293,7 +362,7 @@ export class OutcomeLedger {
     if (held !== undefined) {
       held.timer.cancel();
       const stored = change(held.record);
-      const writing = this.#store.create(stored);
+      const writing = this.#createRecord(stored);
       held.writing = writing;
       try {
         await writing;
@@ -390,8 +459,12 @@ export class OutcomeLedger {
     return toOutcome(r);
   }
 
-  /** Writes the records still held, then closes the store. */
+  /** Writes the records waiting and still held, then closes the store. */
   async close(): Promise<void> {
+    while (this.#waiting.length > 0 || this.#writingGroup !== undefined) {
+      this.#writeGroup();
+      await this.#writingGroup;
+    }
     await Promise.all([...this.#held.keys()].map((id) => this.#release(id)));
     await this.#store.close();
   }

@@ -114,7 +114,7 @@ export class DeliveryPipeline {
    * time touches the outcome store once, at its end (and once more when it queues batches);
    * `redelivered` (handed out before: it may have finished, or been cancelled) checks first.
    */
-  async fanout(job: FanoutJob, redelivered = false): Promise<void> {
+  async fanout(job: FanoutJob, redelivered = false, delivered?: () => void): Promise<void> {
     const { ledger, queue, clock, events, batchSize } = this.#o;
     const id = job.notificationId;
     if (redelivered && !(await ledger.begin(id))) return;
@@ -156,6 +156,7 @@ export class DeliveryPipeline {
     // the fan-out job is completed only after it, so a crash hands the whole job out again.
     // Its counts join the fan-out's, so the notification's record is written once for both.
     if (batch.length > 0) await this.deliver(jobOf(batch), tally);
+    delivered?.();
     // The record's only write for most sends (it was held since the send); made from the job when missing.
     const init: OutcomeInit = {
       notificationId: id,
@@ -169,14 +170,16 @@ export class DeliveryPipeline {
 
   /**
    * Delivers a batch once; requeues what is to be retried; counts the rest — in one ledger write,
-   * or into `into` (the fan-out's tally, when it delivers its last batch itself).
+   * or into `into` (the fan-out's tally, when it delivers its last batch itself). `delivered` is
+   * called when nothing but that write is left (the runner frees the job's slot then).
    */
-  async deliver(job: DeliverJob, into?: Tally): Promise<void> {
+  async deliver(job: DeliverJob, into?: Tally, delivered?: () => void): Promise<void> {
     const { clock, queue, events, backoff, ledger } = this.#o;
     const id = job.notificationId;
     const tally = into ?? new Tally();
     const settle = async () => {
       if (into !== undefined) return;
+      delivered?.();
       const done = await ledger.record(id, tally, { key: job.key });
       if (done !== undefined) events.completed(done);
     };

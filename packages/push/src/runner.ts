@@ -1,6 +1,7 @@
 /**
- * The consumer side of the push queue: pulls jobs while fewer than `concurrency` are in hand,
- * hands each to the pipeline, completes it when done, and when it fails reports the error, waits
+ * The consumer side of the push queue: pulls jobs while fewer than `concurrency` are delivering
+ * (a job whose deliveries are done and whose outcome is being written no longer counts, up to
+ * {@link IN_HAND_PER_SLOT} jobs in hand per slot), hands each to the pipeline, completes it when done, and when it fails reports the error, waits
  * a back-off and abandons it (so the queue hands it out again) — or, after
  * {@link MAX_JOB_DELIVERIES} tries, drops it (its notification `Abandoned`, or its deliveries
  * counted `failed`). A receive that fails is retried after a back-off.
@@ -12,6 +13,9 @@ import type { LockedJob, PushQueue } from './queue.ts';
 
 /** A job handed out this often without completing is dropped (and reported). */
 export const MAX_JOB_DELIVERIES = 10;
+
+/** Jobs in hand per delivery slot, counting those whose deliveries are done and whose outcome is being written. */
+export const IN_HAND_PER_SLOT = 8;
 
 export interface JobRunnerOptions {
   readonly queue: PushQueue;
@@ -46,11 +50,11 @@ export async function runJobs(o: JobRunnerOptions, signal: AbortSignal): Promise
     o.onError(error);
   };
 
-  const handle = async (job: LockedJob): Promise<void> => {
+  const handle = async (job: LockedJob, delivered: () => void): Promise<void> => {
     const body = job.body as unknown as FanoutJob | DeliverJob;
     try {
-      if (body.type === 'fanout') await o.pipeline.fanout(body, job.deliveryCount > 1);
-      else if (body.type === 'deliver') await o.pipeline.deliver(body);
+      if (body.type === 'fanout') await o.pipeline.fanout(body, job.deliveryCount > 1, delivered);
+      else if (body.type === 'deliver') await o.pipeline.deliver(body, undefined, delivered);
       else o.logger.warn({ type: String((body as { type?: unknown }).type) }, 'dropped a push job of unknown type');
       await job.complete();
     } catch (err) {
@@ -69,15 +73,41 @@ export async function runJobs(o: JobRunnerOptions, signal: AbortSignal): Promise
     }
   };
 
+  // A job holds one of `concurrency` slots while it delivers; once only its outcome write and
+  // its completion are left it frees the slot, and stays in hand (at most `maxInHand` are).
   const inFlight = new Set<Promise<void>>();
+  const maxInHand = o.concurrency * IN_HAND_PER_SLOT;
+  let delivering = 0;
+  let wake: (() => void) | undefined;
+  const changed = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
   let failures = 0;
   while (!signal.aborted) {
     try {
       for await (const job of o.queue.receive(signal)) {
         failures = 0;
-        const work: Promise<void> = handle(job).finally(() => inFlight.delete(work));
+        delivering++;
+        let slot = true;
+        const free = () => {
+          if (!slot) return;
+          slot = false;
+          delivering--;
+          changed();
+        };
+        const work: Promise<void> = handle(job, free).finally(() => {
+          free();
+          inFlight.delete(work);
+          changed();
+        });
         inFlight.add(work);
-        while (inFlight.size >= o.concurrency) await Promise.race(inFlight);
+        while (delivering >= o.concurrency || inFlight.size >= maxInHand) {
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+          });
+        }
       }
       if (!signal.aborted) throw new Error('the push queue stopped handing out jobs');
     } catch (err) {

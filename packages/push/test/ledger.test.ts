@@ -179,3 +179,155 @@ describe('outcome ledger: after a crash', () => {
     assert.equal(done?.state, 'Completed');
   });
 });
+
+/** The memory store with `createMany`, which can be made to wait or to fail; it counts the calls. */
+class GroupingStore extends MemoryOutcomeStore {
+  readonly groups: string[][] = [];
+  creates = 0;
+  gate: Promise<void> | undefined;
+  failNext = false;
+  override async create(record: OutcomeRecord): Promise<void> {
+    this.creates++;
+    return super.create(record);
+  }
+  async createMany(records: readonly OutcomeRecord[]): Promise<void> {
+    this.groups.push(records.map((r) => r.notificationId));
+    await this.gate;
+    if (this.failNext) {
+      this.failNext = false;
+      throw new Error('the store is down');
+    }
+    for (const r of records) await super.create(r);
+  }
+}
+
+describe('outcome ledger: finished records written in groups (a store with createMany)', () => {
+  const init = (n: number) => ({ notificationId: `n-${n}`, format: 'fcmv1' as const, target: 't', enqueueTime: 1_000 });
+  const finished = () => {
+    const tally = new Tally();
+    tally.plan('fcmv1');
+    tally.add('fcmv1', 'success');
+    return tally;
+  };
+
+  it('records that end together go in one write; each caller resolves once its record is stored', async () => {
+    const store = new GroupingStore();
+    const ledger = new OutcomeLedger(store, { retentionMs: 60_000, clock: new ManualClock(5_000), writeWindowMs: 20 });
+    for (const n of [1, 2, 3, 4]) await ledger.create(init(n));
+    const done = [1, 2, 3, 4].map((n) =>
+      ledger.record(`n-${n}`, finished(), { key: `n-${n}/fanout`, fannedOut: true, init: init(n) }),
+    );
+    for (const outcome of await Promise.all(done)) assert.equal(outcome?.state, 'Completed');
+    assert.deepEqual(store.groups, [['n-1', 'n-2', 'n-3', 'n-4']]);
+    assert.equal(store.creates, 0, 'none written on its own');
+    for (const n of [1, 2, 3, 4]) assert.equal((await store.get(`n-${n}`))?.state, 'Completed');
+    await ledger.close();
+  });
+
+  it('those that end while a group is written go in the next; a lone one is a plain create', async () => {
+    const store = new GroupingStore();
+    const ledger = new OutcomeLedger(store, { retentionMs: 60_000, clock: new ManualClock(5_000), writeWindowMs: 1 });
+    for (const n of [1, 2, 3, 4, 5]) await ledger.create(init(n));
+    let open!: () => void;
+    store.gate = new Promise((resolve) => {
+      open = resolve;
+    });
+    const record = (n: number) =>
+      ledger.record(`n-${n}`, finished(), { key: `n-${n}/fanout`, fannedOut: true, init: init(n) });
+    const first = [record(1), record(2)];
+    await waitFor(() => store.groups.length === 1, { what: 'the first group to be written' });
+    let settled = false;
+    void Promise.all(first).then(() => {
+      settled = true;
+    });
+    const second = [record(3), record(4)];
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(settled, false, 'not resolved before the store answered');
+    assert.equal(store.groups.length, 1, 'one group at a time');
+    open();
+    await Promise.all([...first, ...second]);
+    assert.deepEqual(store.groups, [
+      ['n-1', 'n-2'],
+      ['n-3', 'n-4'],
+    ]);
+    const creates = store.creates;
+    await record(5);
+    assert.equal(store.groups.length, 2, 'a group of one is not a createMany');
+    assert.equal(store.creates, creates + 1);
+    await ledger.close();
+  });
+
+  it('a failed group rejects each of its callers, and the records are written when the jobs run again', async () => {
+    const store = new GroupingStore();
+    const ledger = new OutcomeLedger(store, { retentionMs: 60_000, clock: new ManualClock(5_000), writeWindowMs: 1 });
+    for (const n of [1, 2]) await ledger.create(init(n));
+    store.failNext = true;
+    const record = (n: number) =>
+      ledger.record(`n-${n}`, finished(), { key: `n-${n}/fanout`, fannedOut: true, init: init(n) });
+    const results = await Promise.allSettled([record(1), record(2)]);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['rejected', 'rejected'],
+    );
+    assert.equal(await store.get('n-1'), undefined);
+    assert.equal((await ledger.get('n-1'))?.state, 'Enqueued', 'still held, still readable');
+    const again = await Promise.all([record(1), record(2)]);
+    assert.deepEqual(
+      again.map((o) => o?.state),
+      ['Completed', 'Completed'],
+    );
+    assert.equal((await store.get('n-2'))?.counts.fcmv1?.success, 1);
+    await ledger.close();
+  });
+
+  it('closing writes the records waiting for their group', async () => {
+    const store = new GroupingStore();
+    const ledger = new OutcomeLedger(store, {
+      retentionMs: 60_000,
+      clock: new ManualClock(5_000),
+      writeWindowMs: 60_000,
+    });
+    for (const n of [1, 2]) await ledger.create(init(n));
+    const done = [1, 2].map((n) =>
+      ledger.record(`n-${n}`, finished(), { key: `n-${n}/fanout`, fannedOut: true, init: init(n) }),
+    );
+    await ledger.close();
+    await Promise.all(done);
+    assert.deepEqual(store.groups, [['n-1', 'n-2']]);
+    assert.equal((await store.get('n-2'))?.state, 'Completed');
+  });
+});
+
+describe('job runner: a job waiting for its outcome write does not hold a delivery slot', () => {
+  it('with one slot, the next job delivers while the first one’s write waits; both complete', async () => {
+    const fcm = new RecordingProvider('fcmv1');
+    const store = new GroupingStore();
+    let open!: () => void;
+    store.gate = new Promise((resolve) => {
+      open = resolve;
+    });
+    const push = createPushService({ providers: [fcm], outcomes: store, concurrency: 1, ids: sequentialIds('n') });
+    await push.start();
+    try {
+      for (const n of [1, 2, 3]) await push.upsertInstallation(sampleInstallation(`i-${n}`));
+      const completed: string[] = [];
+      push.on('notification:completed', (o) => completed.push(o.notificationId));
+      // The first write is a group of one: a plain create. Block the store's create too.
+      const create = store.create.bind(store);
+      store.create = async (record) => {
+        await store.gate;
+        return create(record);
+      };
+      for (const n of [1, 2, 3]) {
+        await push.send({ format: 'fcmv1', body: '{}' }, { kind: 'installation', installationId: `i-${n}` });
+      }
+      await waitFor(() => fcm.deliveries.length === 3, { what: 'every job to deliver while the writes wait' });
+      assert.deepEqual(completed, [], 'no outcome written yet');
+      open();
+      await waitFor(() => completed.length === 3, { what: 'the three notifications to complete' });
+    } finally {
+      open();
+      await push.close();
+    }
+  });
+});

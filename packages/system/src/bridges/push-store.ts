@@ -13,7 +13,8 @@
  *   drivers answer from the container's GIN index (`doc @> …`) in pages, keyset-paged by `order`
  *   — never every installation loaded to pick a few.
  * - `outcomes`, partitioned by `/id`: one item per notification, `{ id, record, endTime }`;
- *   `create` inserts (replacing only when the record exists), `update` replaces the version this
+ *   `create` inserts (replacing only when the record exists), `createMany` inserts a group the
+ *   push service's ledger gathered with one `items.bulk` (one statement), `update` replaces the version this
  *   process wrote last with `ifMatch`, or reads, applies the change and replaces — again on a
  *   conflicting write.
  * @module
@@ -27,7 +28,7 @@ import {
   type OutcomeRecord,
   type OutcomeStore,
 } from '@hubbub/push';
-import { type Container, isStoreError, type Store } from '@hubbub/store';
+import { type Container, isStoreError, type Store, StoreError } from '@hubbub/store';
 
 export interface PushStoreOptions {
   /** The database holding the containers; created when missing. @default 'push' */
@@ -190,21 +191,40 @@ export function createStoreOutcomeStore(store: Store, options: PushStoreOptions 
     record,
     endTime: record.endTime ?? null,
   });
+  // Almost always a new record (the push service writes most once, when they are done): a plain
+  // insert is the cheaper statement; an existing one is replaced.
+  const create = async (record: OutcomeRecord) => {
+    const c = await container();
+    let etag: string | undefined;
+    try {
+      ({ etag } = await c.items.create(itemOf(record)));
+    } catch (err) {
+      if (!(isStoreError(err) && err.code === 'STORE_CONFLICT')) throw err;
+      ({ etag } = await c.items.upsert(itemOf(record)));
+    }
+    remember(record.notificationId, record, etag);
+  };
   return {
     kind: 'store',
+    create,
 
-    async create(record) {
-      // Almost always a new record (the push service writes most once, when they are done): a
-      // plain insert is the cheaper statement; an existing one is replaced.
+    async createMany(records) {
+      // One bulk request: its creates reach the database as one statement. A record that exists
+      // (409) is replaced, as `create` does; any other failure rejects (the ledger writes again).
       const c = await container();
-      let etag: string | undefined;
-      try {
-        ({ etag } = await c.items.create(itemOf(record)));
-      } catch (err) {
-        if (!(isStoreError(err) && err.code === 'STORE_CONFLICT')) throw err;
-        ({ etag } = await c.items.upsert(itemOf(record)));
+      const answers = await c.items.bulk(records.map((r) => ({ operationType: 'Create', resourceBody: itemOf(r) })));
+      for (const [n, answer] of answers.entries()) {
+        const record = records[n]!;
+        if (answer.statusCode === 201) remember(record.notificationId, record, answer.eTag);
+        else if (answer.statusCode === 409) await create(record);
+        else {
+          throw new StoreError(
+            'STORE_DRIVER_FAILURE',
+            `Writing the outcome of '${record.notificationId.slice(0, 80)}' failed with status ${answer.statusCode}.`,
+            { detail: { status: answer.statusCode } },
+          );
+        }
       }
-      remember(record.notificationId, record, etag);
     },
 
     async get(notificationId) {
