@@ -16,7 +16,7 @@ import {
   startBusAmqp,
   UsageError,
 } from '@hubbub/system';
-import { amqpLines, portOrOff } from '../amqp-flags.ts';
+import { amqpLines, amqpPortsHelp, defaultAmqpPorts, portOrOff } from '../amqp-flags.ts';
 import { parseKey } from '../bus-client.ts';
 
 export const summary = 'Run the bus (Service Bus semantics) and its HTTP API on its own';
@@ -32,9 +32,7 @@ const help = `Usage: hubbub bus [options]
                      "name=key;name2=key2"); required with a --host beyond loopback. Without one,
                      a key is generated into <data>/keys.json on first start and printed.
   --data DIR         where that key and the local CA (tls/ca.pem) live (default $HUBBUB_DATA_DIR or .data)
-  --amqp-port N      the @azure/service-bus SDK's AMQP port (default 5673, 0 with --port 0; off)
-  --amqps-port N     its AMQPS port, the only one the 1.x SDK reaches (default 5671, 0 with --port 0;
-                     off); clients trust <data>/tls/ca.pem with NODE_EXTRA_CA_CERTS
+${amqpPortsHelp}
 
 Prints {"listening":"http://host:port/bus"} when ready, then the SDK's connection strings; stops on
 SIGINT / SIGTERM ("Stopped.").
@@ -66,8 +64,8 @@ export async function run(args: string[]): Promise<number> {
   if (!Number.isInteger(port) || port < 0 || port > 65535)
     throw new UsageError(`--port must be 0…65535, got '${portText}'`);
   const host = values.host ?? '127.0.0.1';
-  const amqpPort = portOrOff('--amqp-port', values['amqp-port']) ?? (port === 0 ? 0 : 5673);
-  const amqpsPort = portOrOff('--amqps-port', values['amqps-port']) ?? (port === 0 ? 0 : 5671);
+  const amqpPort = portOrOff('--amqp-port', values['amqp-port']) ?? defaultAmqpPorts(port).amqp;
+  const amqpsPort = portOrOff('--amqps-port', values['amqps-port']) ?? defaultAmqpPorts(port).amqps;
   const dataDir = values.data ?? process.env.HUBBUB_DATA_DIR ?? '.data';
   const basePath = values['base-path'] ?? '/bus';
   if (basePath !== '' && !basePath.startsWith('/')) throw new UsageError("--base-path must start with '/'");

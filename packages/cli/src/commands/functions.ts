@@ -16,7 +16,7 @@ import {
   staticRoutes,
   UsageError,
 } from '@hubbub/system';
-import { amqpLines, portOrOff } from '../amqp-flags.ts';
+import { amqpLines, amqpPortsHelp, defaultAmqpPorts, portOrOff } from '../amqp-flags.ts';
 
 export const summary = 'Run an @azure/functions v4 app with a hub and a bus on one port (like func start)';
 
@@ -37,9 +37,7 @@ Queues and topic subscriptions named by the app's triggers are created when miss
 
   --port N            port (default $PORT or 7071)
   --host H            interface to listen on (default 127.0.0.1)
-  --amqp-port N       the @azure/service-bus SDK's AMQP port (default 5673, 0 with --port 0; off)
-  --amqps-port N      its AMQPS port, the only one the 1.x SDK reaches (default 5671, 0 with
-                      --port 0; off); trust <data>/tls/ca.pem with NODE_EXTRA_CA_CERTS
+${amqpPortsHelp}
   --bus URL           memory:// (default) or file://DIR to keep messages across restarts
   --store URL         memory:// (default), pglite://DIR or postgres://… to keep documents; a
                       cosmosDB connection setting holding another store URL opens that store
@@ -95,8 +93,8 @@ export async function run(args: string[]): Promise<number> {
   if (!Number.isInteger(port) || port < 0 || port > 65_535) {
     throw new UsageError(`--port: '${portText}' is not a port number.`);
   }
-  const amqpPort = portOrOff('--amqp-port', values['amqp-port']);
-  const amqpsPort = portOrOff('--amqps-port', values['amqps-port']);
+  const amqpPort = portOrOff('--amqp-port', values['amqp-port']) ?? defaultAmqpPorts(port).amqp;
+  const amqpsPort = portOrOff('--amqps-port', values['amqps-port']) ?? defaultAmqpPorts(port).amqps;
   const busUrl = values.bus ?? 'memory://';
   try {
     engineScheme('bus', busUrl);
@@ -141,8 +139,8 @@ export async function run(args: string[]): Promise<number> {
     pages,
     port,
     host,
-    ...(amqpPort === undefined ? {} : { amqpPort }),
-    ...(amqpsPort === undefined ? {} : { amqpsPort }),
+    amqpPort,
+    amqpsPort,
     busUrl,
     storeUrl,
     dataDir: resolve(values.data ?? process.env.HUBBUB_DATA_DIR ?? '.data'),
