@@ -29,7 +29,11 @@ import {
 import { Receiver, type ReceiverOptions, SessionReceiver } from './receiver.ts';
 
 export interface BusOptions {
-  /** `memory://` or `file://DIR` (relative to the working directory, or `file:///abs`). @default 'memory://' */
+  /**
+   * `memory://`, `file://DIR` (relative to the working directory, or `file:///abs`), or
+   * `nats://HOST:PORT[,HOST:PORT…][?namespace=NAME&replicas=N]` — NATS JetStream, shared by many
+   * nodes (`@hubbub/bus/nats`). @default 'memory://'
+   */
   url?: string;
   /** A storage engine (`@hubbub/bus/engine`); overrides `url`. */
   engine?: BusEngine;
@@ -161,7 +165,11 @@ export class Bus implements Part<BusEvents> {
         });
       }
     }
-    const broker = options.broker ?? (await openLocalBroker(options, clock, this.#events));
+    const broker =
+      options.broker ??
+      (options.engine === undefined && options.url?.startsWith('nats://')
+        ? await openNatsBroker(options, options.url, clock, this.#events)
+        : await openLocalBroker(options, clock, this.#events));
     try {
       if (config !== undefined) await applyEntities(broker.admin, config);
       if (options.entities !== undefined) await applyEntities(broker.admin, options.entities);
@@ -295,11 +303,12 @@ export class Bus implements Part<BusEvents> {
   }
 }
 
-/** Throws BUS_INVALID_OPTION unless `url` names an engine the bus opens itself (`memory://`, `file://DIR`). */
-function checkEngineUrl(url: unknown): void {
+/** Throws BUS_INVALID_OPTION unless `url` names a bus it opens itself (`memory://`, `file://DIR`, `nats://HOST:PORT`). */
+function checkEngineUrl(url: unknown, nats = false): void {
   if (typeof url !== 'string')
     throw new BusError('BUS_INVALID_OPTION', 'url: must be a string', { detail: { option: 'url' } });
   if (url === 'memory://' || url === 'memory:') return;
+  if (nats && url.startsWith('nats://')) return;
   if (url.startsWith('file://')) {
     if (url === 'file://') {
       throw new BusError('BUS_INVALID_OPTION', 'url: file:// needs a directory (file://./data)', {
@@ -310,7 +319,7 @@ function checkEngineUrl(url: unknown): void {
   }
   throw new BusError(
     'BUS_INVALID_OPTION',
-    `url: unsupported bus engine ${JSON.stringify(url)} (memory://, file://DIR)`,
+    `url: unsupported bus engine ${JSON.stringify(url)} (memory://, file://DIR${nats ? ', nats://HOST:PORT' : ''})`,
     {
       detail: { option: 'url' },
     },
@@ -333,7 +342,7 @@ export async function engineFromUrl(url: string, clock: Clock = systemClock): Pr
  * names. Starts nothing: {@link Bus.start} opens it. Invalid options throw BUS_INVALID_OPTION here.
  */
 export function createBus(options: BusOptions = {}): Bus {
-  if (options.broker === undefined && options.engine === undefined) checkEngineUrl(options.url ?? 'memory://');
+  if (options.broker === undefined && options.engine === undefined) checkEngineUrl(options.url ?? 'memory://', true);
   if (options.visibility !== undefined && options.visibility !== 'accepted' && options.visibility !== 'durable') {
     throw new BusError(
       'BUS_INVALID_OPTION',
@@ -349,6 +358,22 @@ export async function openBus(options: BusOptions = {}): Promise<Bus> {
   const bus = createBus(options);
   await bus.start();
   return bus;
+}
+
+/** The JetStream broker (`nats://…`), loaded only when a URL names it. */
+async function openNatsBroker(
+  options: BusOptions,
+  url: string,
+  clock: Clock,
+  events: TypedEmitter<BusEvents>,
+): Promise<Broker> {
+  const { createNatsBroker, natsOptionsFromUrl } = await import('./nats/index.ts');
+  return createNatsBroker({
+    ...natsOptionsFromUrl(url),
+    clock,
+    events,
+    ...(options.ids === undefined ? {} : { ids: options.ids }),
+  });
 }
 
 async function openLocalBroker(options: BusOptions, clock: Clock, events: TypedEmitter<BusEvents>): Promise<Broker> {

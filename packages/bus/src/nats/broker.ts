@@ -549,7 +549,15 @@ export class NatsBroker implements Broker, NatsContext {
   async #admit(source: Source, queue: QueueState, session: string | undefined, m: Msg): Promise<Held | undefined> {
     const reply = m.reply!;
     const { dc, sseq } = parseAckReply(reply);
-    const stored = decodePayload(m.data, queue.key, 'active', sseq);
+    let stored: StoredMessage;
+    try {
+      stored = decodePayload(m.data, queue.key, 'active', sseq);
+    } catch (err) {
+      // Not a bus message (published to the stream by something else): terminated, and said so.
+      this.nc.publish(reply, '+TERM');
+      this.events.emit('error', engineFailure(`reading message ${sseq} of ${queue.path}`, err));
+      return undefined;
+    }
     const msg: StoredMessage = { ...stored, deliveryCount: (stored.deliveryCount ?? 0) + dc - 1 };
     const now = this.clock.now();
     if (!queue.isDeadLetter) {

@@ -27,7 +27,7 @@ export interface Held {
   timer: TimerHandle | undefined;
 }
 
-export const nodeOf = (token: string): string => token.slice(0, 8);
+export const nodeOf = (token: string): string => String(token).slice(0, 8);
 
 export class LockTable {
   readonly node: string;
