@@ -20,14 +20,16 @@ interface EngineContext {
 
 type BusEngineAdapter = (url: URL, raw: string, context: EngineContext) => Promise<BusEngine>;
 
-/** Bus engines by URL scheme. */
-const busEngines: Readonly<Record<string, BusEngineAdapter>> = {
+/** Bus engines by URL scheme (`nats:` is a broker the bus package opens itself, not an engine). */
+const busEngines: Readonly<Record<string, BusEngineAdapter | undefined>> = {
   'memory:': async () => (await import('@hubbub/bus/engine')).createMemoryEngine(),
   'file:': async (_url, raw, { clock }) => {
     const dir = raw.slice('file://'.length);
     if (dir === '') throw new InvalidOptionError('busUrl', 'file:// needs a directory (file://./data)');
     return (await import('@hubbub/bus/engine')).createFileEngine({ dir, clock });
   },
+  // NATS JetStream: many processes (the components, the nodes of a cluster) share its queues.
+  'nats:': undefined,
 };
 
 /** Cache engines by URL scheme: the cache package opens both itself; the table says which it serves. */
@@ -56,7 +58,7 @@ const schemesOf = (part: Part): readonly string[] =>
 const placeholder = (scheme: string): string =>
   scheme === 'file:' || scheme === 'pglite:'
     ? 'DIR'
-    : scheme.startsWith('redis')
+    : scheme.startsWith('redis') || scheme === 'nats:'
       ? 'HOST:PORT'
       : scheme.startsWith('postgres')
         ? 'USER@HOST:PORT/DB'
@@ -78,13 +80,17 @@ export function engineScheme(part: Part, url: string): string {
   return scheme;
 }
 
-/** Opens the bus the URL names (`memory://`, `file://DIR`), on the in-process broker. */
+/**
+ * Opens the bus the URL names: `memory://` and `file://DIR` on the in-process broker, or
+ * `nats://HOST:PORT[?namespace=NAME]` on NATS JetStream, shared with every process opening it.
+ */
 export async function openBusAt(url: string, options: { clock?: Clock } = {}): Promise<Bus> {
   const scheme = engineScheme('bus', url);
   const clock = options.clock ?? systemClock;
-  const engine = await busEngines[scheme]!(new URL(url), url, { clock });
+  const adapter = busEngines[scheme];
   const { openBus } = await import('@hubbub/bus');
-  return openBus({ engine, clock });
+  if (adapter === undefined) return openBus({ url, clock });
+  return openBus({ engine: await adapter(new URL(url), url, { clock }), clock });
 }
 
 /** Opens (starts) the cache the URL names: the in-process LRU (`memory://`) or Redis (`redis://…`). */

@@ -22,10 +22,44 @@ it('opens memory:// and file://DIR buses, and refuses other URLs naming the choi
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  for (const url of ['nats://127.0.0.1:4222', 'http://x/bus', 'memory', '', '::']) {
+  for (const url of ['http://x/bus', 'memory', '', '::', 'nats:/x']) {
     assert.throws(() => engineScheme('bus', url), { code: 'KERNEL_INVALID_OPTION' }, url);
   }
   await assert.rejects(openBusAt('file://'), { code: 'KERNEL_INVALID_OPTION' });
+});
+
+const listening = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const socket = createConnection(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+    setTimeout(() => resolve(false), 1_000).unref();
+  });
+const natsUp = await listening(4222);
+if (!natsUp && process.env.CI === 'true') {
+  throw new Error('CI=true and NATS with JetStream is not listening on 127.0.0.1:4222: start nats-server -js');
+}
+
+it('opens nats:// as a bus shared by every process that opens it', {
+  skip: natsUp ? false : 'NATS is not listening on 127.0.0.1:4222 (start nats-server -js)',
+}, async () => {
+  const url = `nats://127.0.0.1:4222?namespace=engines${process.pid}${Date.now()}`;
+  assert.equal(engineScheme('bus', url), 'nats:');
+  const [one, two] = [await openBusAt(url), await openBusAt(url)];
+  try {
+    await one.admin.createQueue('shared');
+    await one.createSender('shared').send({ body: { from: 'one' } });
+    const receiver = two.createReceiver({ queue: 'shared' }, { receiveMode: 'receiveAndDelete' });
+    const [message] = await receiver.receiveMessages(1, { maxWaitTimeMs: 10_000 });
+    await receiver.close();
+    assert.deepEqual(message?.body, { from: 'one' }, 'the other bus on the same URL received it');
+    await one.admin.deleteQueue('shared');
+  } finally {
+    await Promise.all([one.close(), two.close()]);
+  }
 });
 
 const redisUp = await new Promise<boolean>((resolve) => {
