@@ -103,7 +103,14 @@ it('signs out at once through a shared cache, and within sessionCacheMs through 
   const shared = await newCache();
   const elsewhere = await newCache();
   const make = (cache: Cache) =>
-    createAccounts({ accounts, sessions, clock: new ManualClock(Date.now()), sessionTtlSeconds: 60, cache, sessionCacheMs: 400 });
+    createAccounts({
+      accounts,
+      sessions,
+      clock: new ManualClock(Date.now()),
+      sessionTtlSeconds: 60,
+      cache,
+      sessionCacheMs: 400,
+    });
   const here = make(shared);
   const sameCache = make(shared); // another process on the same Redis
   const ownCache = make(elsewhere); // another process with a memory cache of its own
