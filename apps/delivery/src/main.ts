@@ -10,6 +10,7 @@ import { parseSystemFlags, runUntilSignal, startSystem, staticTree, systemFlagsH
 import { deliveryApp } from './app.ts';
 import { cityRoutes } from './city.ts';
 import type { DeliveryApi } from './orders/index.ts';
+import { parseStuckAfter } from './orders/stuck.ts';
 import { runSimulator } from './simulator.ts';
 import { TRACKING_KEY_SETTING, trackingLink } from './tracking.ts';
 
@@ -18,16 +19,26 @@ const usage = `Usage: npm start -- [options]
 Runs the food-delivery system on Hubbub: open the printed URL to track an order live.
 
 ${systemFlagsHelp}
-  --no-simulate       do not drive the demo couriers (send locations yourself with 'hubbub send')`;
+  --no-simulate       do not drive the demo couriers (send locations yourself with 'hubbub send')
+  --stuck-after <status=seconds,…>
+                      when the operations board calls an order stuck, per status (also
+                      HUBBUB_STUCK_AFTER; default placed=300,accepted=600,preparing=1800,
+                      ready=600,picked_up=2700)`;
 
 async function main(args: string[]): Promise<number> {
-  const parsed = parseSystemFlags(args, { 'no-simulate': { type: 'boolean' } });
+  const parsed = parseSystemFlags(args, { 'no-simulate': { type: 'boolean' }, 'stuck-after': { type: 'string' } });
   if (parsed === undefined) {
     process.stdout.write(`${usage}\n`);
     return 0;
   }
   const { system: flags, values, positionals } = parsed;
   if (positionals.length > 0) throw new UsageError(`unexpected argument '${positionals[0]}'`);
+  let stuckAfterSeconds: ReturnType<typeof parseStuckAfter>;
+  try {
+    stuckAfterSeconds = parseStuckAfter(String(values['stuck-after'] ?? process.env.HUBBUB_STUCK_AFTER ?? ''));
+  } catch (err) {
+    throw new UsageError(`--stuck-after: ${(err as Error).message.replace(/^stuck-after: /, '')}`);
+  }
   const settings: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (typeof v === 'string') settings[k] = v;
 
@@ -43,7 +54,9 @@ async function main(args: string[]): Promise<number> {
     pages: { ...deliveryApp.webFiles, ...staticTree(deliveryApp.uiPath, deliveryApp.uiDir) },
     immutablePages: [`${deliveryApp.uiPath}assets/`],
     // The order system's code (the REST API, its schemas) loads once the port listens.
-    parts: [async (context) => (api = (await import('./orders/index.ts')).deliveryApiPart()(context))],
+    parts: [
+      async (context) => (api = (await import('./orders/index.ts')).deliveryApiPart({ stuckAfterSeconds })(context)),
+    ],
     secrets: deliveryApp.secrets,
     demo: true,
     home: ui ? deliveryApp.uiPath : '/track',
@@ -97,7 +110,7 @@ async function main(args: string[]): Promise<number> {
   };
   return runUntilSignal(
     closing,
-    `Hubbub delivery is running.\n\n  Open ${system.url}/ in a browser${ui ? ' to order' : ` (the web app is not built: npm run build:ui -w apps/delivery)`}, or track an order (links valid 24 h):\n${orders}\n\n  REST API: ${system.url}/api/v1/…  (OpenAPI: ${system.url}/api/openapi.json)\n  Demo accounts, password ${demoPassword}:\n${accountLines}\n\n  Couriers: ${simulate ? 'simulated, looping' : 'not simulated (--no-simulate)'}\n  Bus API:  ${system.url}/bus   key ${bus.name}=${bus.key} (HUBBUB_BUS_KEY)\n            npx hubbub send locations '{"orderid":"1001","lat":47.61,"longitude":-122.32}'\n            npx hubbub ls   (the hubbub commands find this server through ${flags.dataDir}/running.json)\n  Store:    ${system.url}/store   master key ${system.keys.store} (HUBBUB_STORE_KEY)\n  SignalR:  ${system.connectionString}\n${serviceBus}${push}  Demo:     ${system.url}/demo\n  Data:     ${flags.dataDir}\n\nPress Ctrl-C to stop.\n`,
+    `Hubbub delivery is running.\n\n  Open ${system.url}/ in a browser${ui ? ' to order' : ` (the web app is not built: npm run build:ui -w apps/delivery)`}, or track an order (links valid 24 h):\n${orders}\n\n  REST API: ${system.url}/api/v1/…  (OpenAPI: ${system.url}/api/openapi.json)\n  Demo accounts, password ${demoPassword}:\n${accountLines}\n            (sign in as a restaurant, the courier or the operator for their live views)\n\n  Couriers: ${simulate ? 'simulated, looping' : 'not simulated (--no-simulate)'}\n  Bus API:  ${system.url}/bus   key ${bus.name}=${bus.key} (HUBBUB_BUS_KEY)\n            npx hubbub send locations '{"orderid":"1001","lat":47.61,"longitude":-122.32}'\n            npx hubbub ls   (the hubbub commands find this server through ${flags.dataDir}/running.json)\n  Store:    ${system.url}/store   master key ${system.keys.store} (HUBBUB_STORE_KEY)\n  SignalR:  ${system.connectionString}\n${serviceBus}${push}  Demo:     ${system.url}/demo\n  Data:     ${flags.dataDir}\n\nPress Ctrl-C to stop.\n`,
   );
 }
 

@@ -29,7 +29,6 @@ import {
 import type { PushService } from '@hubbub/push';
 import type { Store } from '@hubbub/store';
 import { type Accounts, type Principal, publicAccount, unauthorized } from './accounts.ts';
-import { type ActiveStatus, stuckThresholds } from './boards.ts';
 import { ensureEntities } from './entities.ts';
 import { DeliveryError, notFound } from './errors.ts';
 import {
@@ -51,6 +50,7 @@ import type { Restaurant, Role } from './rules.ts';
 import { Cancel, ID, ListQuery, OrderCreate, SignIn, SignUp, Transition } from './schemas.ts';
 import { type Services, setupServices } from './services.ts';
 import { type Staff, setupStaff, staffRoutes } from './staff.ts';
+import { type ActiveStatus, stuckThresholds } from './stuck.ts';
 
 export interface DeliveryApiOptions {
   readonly bus: Bus;

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DEFAULT_STUCK_AFTER_SECONDS, enteredStatusAt, stuckThresholds } from './boards.ts';
+import { enteredStatusAt } from './boards.ts';
 import type { Order } from './rules.ts';
+import { DEFAULT_STUCK_AFTER_SECONDS, parseStuckAfter, stuckThresholds } from './stuck.ts';
 
 describe('stuck thresholds', () => {
   it('fill in the defaults for the statuses not given', () => {
@@ -22,6 +23,34 @@ describe('stuck thresholds', () => {
         () => stuckThresholds(given as never),
         (err: { code?: string; detail?: { option?: string } }) =>
           err.code === 'KERNEL_INVALID_OPTION' && err.detail?.option === option,
+      );
+    }
+  });
+});
+
+describe('the --stuck-after flag', () => {
+  it('reads status=seconds pairs', () => {
+    assert.deepEqual(parseStuckAfter('placed=120, ready=900'), {
+      ...DEFAULT_STUCK_AFTER_SECONDS,
+      placed: 120,
+      ready: 900,
+    });
+    assert.deepEqual(parseStuckAfter(''), DEFAULT_STUCK_AFTER_SECONDS);
+  });
+
+  it('refuses a malformed pair, an unknown status and zero', () => {
+    for (const [text, option] of [
+      ['placed', 'stuck-after'],
+      ['placed=-5', 'stuck-after'],
+      ['placed=5m', 'stuck-after'],
+      ['eaten=5', 'stuckAfterSeconds.eaten'],
+      ['ready=0', 'stuckAfterSeconds.ready'],
+    ] as const) {
+      assert.throws(
+        () => parseStuckAfter(text),
+        (err: { code?: string; detail?: { option?: string } }) =>
+          err.code === 'KERNEL_INVALID_OPTION' && err.detail?.option === option,
+        text,
       );
     }
   });

@@ -4,25 +4,13 @@
  * last position, and which orders have been in their status longer than that status's threshold.
  * @module
  */
-import { type Clock, InvalidOptionError } from '@hubbub/kernel';
+import type { Clock } from '@hubbub/kernel';
 import type { Container } from '@hubbub/store';
 import type { Principal } from './accounts.ts';
 import type { CourierPositionRecord } from './dispatch.ts';
 import { orderView } from './orders.ts';
 import type { Order, Restaurant } from './rules.ts';
-
-/** The statuses of an order still under way. */
-export const ACTIVE_STATUSES = ['placed', 'accepted', 'preparing', 'ready', 'picked_up'] as const;
-export type ActiveStatus = (typeof ACTIVE_STATUSES)[number];
-
-/** How long an order may stay in each status before the operations board calls it stuck, in seconds. */
-export const DEFAULT_STUCK_AFTER_SECONDS: Readonly<Record<ActiveStatus, number>> = {
-  placed: 5 * 60,
-  accepted: 10 * 60,
-  preparing: 30 * 60,
-  ready: 10 * 60,
-  picked_up: 45 * 60,
-};
+import { ACTIVE_STATUSES, type ActiveStatus, stuckThresholds } from './stuck.ts';
 
 /** How far back a courier's last position still counts as where it is. */
 const POSITION_WINDOW_MS = 15 * 60_000;
@@ -34,23 +22,8 @@ export interface BoardsOptions {
   readonly positions: Container;
   readonly restaurant: (id: string) => Promise<Restaurant | undefined>;
   readonly clock: Clock;
-  /** Per status, seconds before an order is stuck; missing statuses keep {@link DEFAULT_STUCK_AFTER_SECONDS}. */
+  /** Per status, seconds before an order is stuck; missing statuses keep the defaults (`stuck.ts`). */
   readonly stuckAfterSeconds?: Partial<Record<ActiveStatus, number>> | undefined;
-}
-
-/** The thresholds with the defaults filled in; InvalidOptionError for an unknown status or a non-positive number. */
-export function stuckThresholds(given: Partial<Record<string, number>> = {}): Record<ActiveStatus, number> {
-  const out = { ...DEFAULT_STUCK_AFTER_SECONDS };
-  for (const [status, seconds] of Object.entries(given)) {
-    if (!(ACTIVE_STATUSES as readonly string[]).includes(status)) {
-      throw new InvalidOptionError(`stuckAfterSeconds.${status}`, `must be one of ${ACTIVE_STATUSES.join(', ')}`);
-    }
-    if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0) {
-      throw new InvalidOptionError(`stuckAfterSeconds.${status}`, 'must be a positive number of seconds');
-    }
-    out[status as ActiveStatus] = seconds;
-  }
-  return out;
 }
 
 /** When the order entered its current status: the last history entry for it, else its last change. */

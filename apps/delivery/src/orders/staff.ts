@@ -15,7 +15,7 @@ import { type Bus, isBusError } from '@hubbub/bus';
 import { type Clock, ignoreBody, sendJson } from '@hubbub/kernel';
 import type { Store } from '@hubbub/store';
 import type { Principal } from './accounts.ts';
-import { type ActiveStatus, type Boards, createBoards } from './boards.ts';
+import { type Boards, createBoards } from './boards.ts';
 import { createDispatch, type Dispatch } from './dispatch.ts';
 import { notFound } from './errors.ts';
 import { etagHeader, ifMatchOf, parseWith, queryOf, readJson } from './http.ts';
@@ -23,6 +23,7 @@ import type { LiveOrders } from './live.ts';
 import type { Orders } from './orders.ts';
 import type { Role } from './rules.ts';
 import { CourierPosition, ID, OffersQuery } from './schemas.ts';
+import type { ActiveStatus } from './stuck.ts';
 
 export interface Staff {
   readonly dispatch: Dispatch;
