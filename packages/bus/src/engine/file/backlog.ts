@@ -56,6 +56,16 @@ export class FileBacklog implements EngineBacklog {
     return n;
   }
 
+  /** The index, for a checkpoint. */
+  get lists(): ReadonlyMap<string, ColdList> {
+    return this.#lists;
+  }
+
+  /** Takes the index a checkpoint held. */
+  restore(lists: Map<string, ColdList>): void {
+    for (const [entity, list] of lists) this.#lists.set(entity, list);
+  }
+
   reset(): void {
     this.#lists.clear();
     this.#patches = new Map();

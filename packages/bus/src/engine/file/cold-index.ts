@@ -116,6 +116,46 @@ export class ColdList {
     }
   }
 
+  /** The live entries as packed arrays, oldest first (what a checkpoint stores). */
+  pack(): { seq: Float64Array; seg: Uint32Array; pos: Float64Array; len: Uint32Array } {
+    const n = this.count;
+    const out = {
+      seq: new Float64Array(n),
+      seg: new Uint32Array(n),
+      pos: new Float64Array(n),
+      len: new Uint32Array(n),
+    };
+    let k = 0;
+    for (let i = this.#head; i < this.#tail; i++) {
+      if (this.#dead[i] === 1) continue;
+      out.seq[k] = this.#seq[i]!;
+      out.seg[k] = this.#seg[i]!;
+      out.pos[k] = this.#pos[i]!;
+      out.len[k] = this.#len[i]!;
+      k++;
+    }
+    return out;
+  }
+
+  /** A list holding packed arrays as they are (from a checkpoint). */
+  static unpack(
+    seq: Float64Array<ArrayBuffer>,
+    seg: Uint32Array<ArrayBuffer>,
+    pos: Float64Array<ArrayBuffer>,
+    len: Uint32Array<ArrayBuffer>,
+  ): ColdList {
+    const list = new ColdList();
+    list.#seq = seq;
+    list.#seg = seg;
+    list.#pos = pos;
+    list.#len = len;
+    list.#dead = new Uint8Array(seq.length);
+    list.#tail = seq.length;
+    list.count = seq.length;
+    for (let i = 0; i < len.length; i++) list.bytes += len[i]!;
+    return list;
+  }
+
   /** Every live entry (for a compaction's copy), oldest first. */
   all(): ColdRef[] {
     return this.from(Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY);
@@ -136,7 +176,7 @@ export class ColdList {
   /** Makes room at the tail: reclaims the consumed head first, doubles only when more than half is in use. */
   #grow(): void {
     const used = this.#tail - this.#head;
-    const size = used * 2 > this.#seq.length ? this.#seq.length * 2 : this.#seq.length;
+    const size = Math.max(64, used * 2 > this.#seq.length ? this.#seq.length * 2 : this.#seq.length);
     const move = <T extends Float64Array | Uint32Array | Uint8Array>(a: T, make: (n: number) => T): T => {
       const next = size === a.length ? a : make(size);
       next.set(a.subarray(this.#head, this.#tail), 0);

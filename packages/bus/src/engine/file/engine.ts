@@ -28,8 +28,10 @@ import { BusError, closedError } from '../../errors.ts';
 import { captureOps, type LiveCapture, LiveState } from '../live-state.ts';
 import type { BusEngine, EngineOp, EngineState } from '../port.ts';
 import { FileBacklog } from './backlog.ts';
+import { loadCheckpoint, writeCheckpoint } from './checkpoint.ts';
 import { encodeFrame } from './log-codec.ts';
 import {
+  liveSegments,
   lockLogDir,
   releaseSegment,
   replayLog,
@@ -164,6 +166,8 @@ export class FileEngine implements BusEngine {
   flushes = 0;
   /** Compactions installed so far (a base renamed into place). */
   compactions = 0;
+  /** The last open() loaded the checkpoint of a clean close instead of replaying the log. */
+  restoredFromCheckpoint = false;
 
   /** The log directory. */
   get dir(): string {
@@ -207,9 +211,25 @@ export class FileEngine implements BusEngine {
   async #open(): Promise<EngineState> {
     this.#state = new LiveState();
     this.#backlog.reset();
-    const replayed = await replayLog(this.#dir, (op, seg, start, end) => this.#backlog.replay(op, seg, start, end));
-    this.#segments = replayed.segments;
-    this.#backlog.endReplay();
+    const present = await liveSegments(this.#dir);
+    const loaded = await loadCheckpoint(this.#dir, present, this.#state);
+    let replayed: { segments: string[]; bytes: number; end: number };
+    if (loaded !== undefined) {
+      this.#backlog.restore(loaded.cold);
+      replayed = loaded;
+      this.#segments = loaded.segments;
+      this.restoredFromCheckpoint = true;
+    } else {
+      this.#state = new LiveState(); // a checkpoint that failed half-way may have applied some
+      this.restoredFromCheckpoint = false;
+      replayed = await replayLog(
+        this.#dir,
+        (op, seg, start, end) => this.#backlog.replay(op, seg, start, end),
+        present,
+      );
+      this.#segments = replayed.segments;
+      this.#backlog.endReplay();
+    }
     const last = replayed.segments.at(-1);
     this.#bytes = replayed.bytes;
     this.#offset = replayed.end;
@@ -260,6 +280,10 @@ export class FileEngine implements BusEngine {
     if (this.#fh !== undefined && this.#prefilled > this.#offset) await this.#fh.truncate(this.#offset);
     await this.#fh?.close();
     this.#fh = undefined;
+    // A clean close: the next open loads this instead of replaying (not after a failure: replay then).
+    if (this.#failed === undefined) {
+      await writeCheckpoint(this.#dir, this.#segments, this.#state, this.#backlog.lists, this.#fsync);
+    }
     await unlockLogDir(this.#dir);
   }
 

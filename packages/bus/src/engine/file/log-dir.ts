@@ -44,15 +44,9 @@ export interface Replayed {
 export async function replayLog(
   dir: string,
   apply: (op: EngineOp, segment: number, start: number, end: number) => void,
+  live?: string[],
 ): Promise<Replayed> {
-  const files = (await readdir(dir)).sort();
-  for (const f of files) if (f.endsWith('.tmp')) await rm(join(dir, f), { force: true });
-  let segments = files.filter((f) => SEGMENT.test(f));
-  const lastBase = segments.findLastIndex((f) => f.includes('.base.'));
-  if (lastBase > 0) {
-    for (const f of segments.slice(0, lastBase)) await rm(join(dir, f), { force: true });
-    segments = segments.slice(lastBase);
-  }
+  const segments = live ?? (await liveSegments(dir));
   let bytes = 0;
   let end = 0;
   for (const [i, f] of segments.entries()) {
@@ -70,6 +64,22 @@ export async function replayLog(
     bytes += end;
   }
   return { segments, bytes, end };
+}
+
+/**
+ * The segments to replay, in order: drops unfinished compactions and checkpoints (`*.tmp`) and
+ * segments older than the newest base.
+ */
+export async function liveSegments(dir: string): Promise<string[]> {
+  const files = (await readdir(dir)).sort();
+  for (const f of files) if (f.endsWith('.tmp')) await rm(join(dir, f), { force: true });
+  let segments = files.filter((f) => SEGMENT.test(f));
+  const lastBase = segments.findLastIndex((f) => f.includes('.base.'));
+  if (lastBase > 0) {
+    for (const f of segments.slice(0, lastBase)) await rm(join(dir, f), { force: true });
+    segments = segments.slice(lastBase);
+  }
+  return segments;
 }
 
 /**
