@@ -20,6 +20,7 @@ export const systemFlagsHelp = `  --port N            port (default $PORT, $HUBB
                       for a cluster of hub nodes (default $HUBBUB_BACKPLANE_URL)
   --no-hub-clients    with --backplane: this node's hub takes no client connections (negotiate
                       names the cluster's 'hubbub hub' nodes)
+  --no-amqp           without the bus's AMQP front (ports 5673 and 5671)
 ${logFlagsHelp}
   Keys are generated into <data>/keys.json on first start; to give them (required with a --host
   beyond loopback): $HUBBUB_SIGNALR_KEY (16+ characters), $HUBBUB_BUS_KEY (name=key) and
@@ -37,6 +38,7 @@ const flags = {
   cache: { type: 'string' },
   backplane: { type: 'string' },
   'no-hub-clients': { type: 'boolean' },
+  'no-amqp': { type: 'boolean' },
   'log-level': { type: 'string' },
   'log-format': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -58,6 +60,7 @@ export type SystemFlags = Pick<
   | 'cacheUrl'
   | 'backplaneUrl'
   | 'hubClients'
+  | 'amqpPort'
 >;
 
 /** Parses the shared flags plus `extra`; `undefined` means `--help` was asked for. */
@@ -93,6 +96,7 @@ export function parseSystemFlags<E extends Parameters<typeof parseCommandArgs>[1
   engine('cache', 'cacheUrl');
   engine('backplane', 'backplaneUrl', 'HUBBUB_BACKPLANE_URL');
   if (v['no-hub-clients'] === true) system.hubClients = false;
+  if (v['no-amqp'] === true) system.amqpPort = false;
   const signalRKey = process.env.HUBBUB_SIGNALR_KEY;
   const busKey = process.env.HUBBUB_BUS_KEY;
   const storeKey = process.env.HUBBUB_STORE_KEY;

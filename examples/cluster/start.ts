@@ -1,0 +1,280 @@
+/**
+ * A whole Hubbub cluster on one machine, with one command (`npm run cluster`):
+ *
+ *   3 NATS servers      /usr/sbin/nats-server, JetStream, one cluster, store dirs in a temp dir
+ *   Redis, PostgreSQL   the machine's (127.0.0.1:6379, 127.0.0.1:5432; database hubbub_cluster)
+ *   2 hub nodes         `hubbub hub --backplane redis://…`: they hold the clients' connections
+ *   2 application nodes the delivery app (function host, REST API, web app) on the shared store,
+ *                       cache and backplane; their hubs take no clients (--no-hub-clients)
+ *   1 front             a round-robin load balancer for the web app and API
+ *
+ * It prints where to open it; Ctrl-C stops everything and removes the temp dir. Options:
+ * --port N (the front's, default 8080), --redis URL, --postgres URL, --keep (keep the temp dir).
+ * docs/deploy.md describes the same on real machines.
+ * @module
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { copyFileSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { engineScheme } from '@hubbub/system';
+import { createFront } from './front.ts';
+
+const root = new URL('../../', import.meta.url).pathname;
+const { values } = parseArgs({
+  options: {
+    port: { type: 'string', default: '8080' },
+    redis: { type: 'string', default: 'redis://127.0.0.1:6379' },
+    postgres: { type: 'string', default: 'postgres://postgres@127.0.0.1:5432/hubbub_cluster' },
+    keep: { type: 'boolean', default: false },
+  },
+});
+
+const dir = mkdtempSync(join(tmpdir(), 'hubbub-cluster-'));
+const children: Array<{ name: string; child: ChildProcess }> = [];
+const say = (text: string) => process.stdout.write(`${text}\n`);
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+function reachable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port, timeout: 1_000 });
+    socket.once('connect', () => {
+      socket.end();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+  });
+}
+
+async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs / 1000} s (logs in ${dir})`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Starts a process whose output goes to `<dir>/<name>.log`; `output()` is what it printed so far. */
+function run(name: string, command: string, args: string[], env: Record<string, string> = {}) {
+  const log = createWriteStream(join(dir, `${name}.log`));
+  const child = spawn(command, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+    log.write(d);
+  });
+  child.stderr!.on('data', (d: Buffer) => log.write(d));
+  child.once('exit', (code, signal) => {
+    if (!stopping) say(`! ${name} exited (${signal ?? code}); see ${join(dir, `${name}.log`)}`);
+  });
+  children.push({ name, child });
+  return { child, output: () => out };
+}
+
+const tsx = ['--conditions=source', '--import', 'tsx'];
+const hubbub = join(root, 'packages/cli/src/main.ts');
+
+async function startNats(): Promise<string> {
+  const nodes = await Promise.all(
+    [0, 1, 2].map(async (i) => ({ i, client: await freePort(), route: await freePort() })),
+  );
+  for (const node of nodes) {
+    const store = join(dir, `nats-${node.i}`);
+    mkdirSync(store);
+    const routes = nodes.filter((n) => n !== node).map((n) => `"nats-route://127.0.0.1:${n.route}"`);
+    const config = join(dir, `nats-${node.i}.conf`);
+    writeFileSync(
+      config,
+      `server_name: n${node.i}\nhost: 127.0.0.1\nport: ${node.client}\njetstream { store_dir: "${store}" }\n` +
+        `cluster { name: hubbub, host: 127.0.0.1, port: ${node.route}, routes: [${routes.join(', ')}] }\n`,
+    );
+    run(`nats-${node.i}`, '/usr/sbin/nats-server', ['-c', config]);
+  }
+  for (const node of nodes) await until(`NATS server ${node.i} to listen`, () => reachable(node.client));
+  return nodes.map((n) => `nats://127.0.0.1:${n.client}`).join(',');
+}
+
+async function ensureDatabase(url: string): Promise<void> {
+  const { default: pg } = await import('pg');
+  const target = new URL(url);
+  const name = target.pathname.slice(1);
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: admin.toString() });
+  await client.connect();
+  try {
+    const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (found.rowCount === 0) await client.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
+  } finally {
+    await client.end();
+  }
+}
+
+let stopping = false;
+let front: ReturnType<typeof createFront> | undefined;
+
+async function stop(): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  say('\nStopping the cluster…');
+  await front?.close();
+  // Application nodes first (they drain their functions), then hub nodes, then NATS.
+  for (const group of [/^app/, /^hub/, /^nats/]) {
+    await Promise.all(
+      children
+        .filter((c) => group.test(c.name) && c.child.exitCode === null && c.child.signalCode === null)
+        .map(
+          ({ child }) =>
+            new Promise<void>((resolve) => {
+              const kill = setTimeout(() => child.kill('SIGKILL'), 10_000);
+              child.once('exit', () => {
+                clearTimeout(kill);
+                resolve();
+              });
+              child.kill('SIGTERM');
+            }),
+        ),
+    );
+  }
+  if (!values.keep) rmSync(dir, { recursive: true, force: true });
+  say(values.keep ? `Stopped. Logs and data kept in ${dir}` : 'Stopped.');
+}
+
+async function main(): Promise<void> {
+  const redisPort = Number(new URL(values.redis).port || 6379);
+  const postgresPort = Number(new URL(values.postgres).port || 5432);
+  if (!(await reachable(redisPort)))
+    throw new Error(`Redis is not reachable at ${values.redis}: start it (redis-server).`);
+  if (!(await reachable(postgresPort))) {
+    throw new Error(`PostgreSQL is not reachable at ${values.postgres}: start it (service postgresql start).`);
+  }
+  await ensureDatabase(values.postgres);
+  const cluster = randomUUID().slice(0, 8);
+  const backplane = `${values.redis}?prefix=${encodeURIComponent(`hubbub-cluster:${cluster}:`)}&heartbeatMs=1000&nodeTtlMs=5000`;
+
+  say(`Starting a Hubbub cluster (logs in ${dir})…`);
+  const natsUrl = existsSync('/usr/sbin/nats-server') ? await startNats() : undefined;
+  let natsBus = false;
+  try {
+    engineScheme('bus', 'nats://127.0.0.1:4222');
+    natsBus = natsUrl !== undefined;
+  } catch {
+    natsBus = false;
+  }
+
+  // One set of keys for every node: the hub's access key, the bus's and the store's.
+  const signalRKey = randomBytes(32).toString('base64');
+  const env = {
+    HUBBUB_SIGNALR_KEY: signalRKey,
+    HUBBUB_BUS_KEY: `RootManageSharedAccessKey=${randomBytes(32).toString('base64')}`,
+    HUBBUB_STORE_KEY: randomBytes(32).toString('base64'),
+  };
+
+  const hubs: string[] = [];
+  for (const i of [1, 2]) {
+    const port = await freePort();
+    const node = run(`hub-${i}`, process.execPath, [
+      ...tsx,
+      hubbub,
+      'hub',
+      '--port',
+      String(port),
+      '--backplane',
+      backplane,
+      '--connection-string',
+      `Endpoint=http://127.0.0.1:${port};AccessKey=${signalRKey};Version=1.0;`,
+    ]);
+    await until(`hub node ${i} to listen`, () => node.output().includes('listening on'));
+    hubs.push(`http://127.0.0.1:${port}`);
+  }
+
+  const frontPort = Number(values.port);
+  const publicUrl = `http://127.0.0.1:${frontPort}`;
+  const apps: string[] = [];
+  for (const i of [1, 2]) {
+    const port = await freePort();
+    const data = join(dir, `app-${i}`);
+    mkdirSync(data);
+    // The app's secrets (demo password, tracking key, VAPID keys) are the first node's.
+    if (i === 2) copyFileSync(join(dir, 'app-1', 'keys.json'), join(data, 'keys.json'));
+    const node = run(
+      `app-${i}`,
+      process.execPath,
+      [
+        ...tsx,
+        join(root, 'apps/delivery/src/main.ts'),
+        '--port',
+        String(port),
+        '--public-url',
+        publicUrl,
+        '--data',
+        data,
+        '--store',
+        values.postgres,
+        '--cache',
+        values.redis,
+        '--backplane',
+        backplane,
+        '--no-hub-clients',
+        '--no-amqp',
+        '--push-port',
+        String(await freePort()),
+        ...(natsBus ? ['--bus', natsUrl!.split(',')[0]!] : []),
+        ...(i === 2 ? ['--no-simulate'] : []),
+      ],
+      env,
+    );
+    await until(`application node ${i} to start`, () => node.output().includes('Press Ctrl-C'), 120_000);
+    apps.push(`http://127.0.0.1:${port}`);
+    if (i === 1)
+      say(
+        node
+          .output()
+          .replace(/^[\s\S]*?Demo accounts/m, '  Demo accounts')
+          .split('\n  Couriers')[0]!,
+      );
+  }
+
+  front = createFront(apps);
+  await new Promise<void>((resolve, reject) => {
+    front!.server.once('error', reject);
+    front!.server.listen(frontPort, '127.0.0.1', resolve);
+  });
+
+  say(`
+Hubbub cluster is running. Open ${publicUrl}/ (the front: round robin over the application nodes).
+
+  Application nodes  ${apps.join('  ')}   (function host, REST API, web app; logs app-N.log)
+  Hub nodes          ${hubs.join('  ')}   (clients connect here; negotiate spreads them)
+  Backplane          ${backplane}
+  Store, cache       ${values.postgres}, ${values.redis}
+  NATS               ${natsUrl ?? 'not started (/usr/sbin/nats-server is missing)'}
+  Bus                ${natsBus ? 'NATS JetStream, shared by both application nodes' : "each application node's own file:// bus (the NATS engine is not in this build)"}
+
+Kill a hub node (kill -9 <pid>) and watch the map keep moving after the reconnect:
+${children.map(({ name, child }) => `  ${name.padEnd(6)} pid ${child.pid}`).join('\n')}
+
+Press Ctrl-C to stop the whole cluster.`);
+}
+
+process.once('SIGINT', () => void stop().then(() => process.exit(0)));
+process.once('SIGTERM', () => void stop().then(() => process.exit(0)));
+main().catch(async (err: unknown) => {
+  process.stderr.write(`cluster: ${err instanceof Error ? err.message : String(err)}\n`);
+  await stop();
+  process.exit(1);
+});
