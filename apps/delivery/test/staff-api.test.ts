@@ -91,6 +91,7 @@ async function board(token: string) {
 describe("the restaurant's board", () => {
   it("lists the restaurant's active orders only, oldest first; accept, reject with a reason, preparing, ready", async () => {
     const first = await order();
+    clock.advance(1_000); // the API's clock stamps createdAt
     const second = await order();
     const taco = await order({
       ...pizza(1),
