@@ -157,6 +157,26 @@ export function describePushQueue(options: PushQueueSuiteOptions): void {
       assert.equal(await next(100), undefined);
     });
 
+    test('a receive that stops leaves no job locked: the rest go to the next receive at once', async ({ queue }) => {
+      for (const n of [1, 2, 3, 4]) await queue.enqueue({ n });
+      const first = new AbortController();
+      for await (const job of queue.receive(first.signal)) {
+        assert.equal(job.body.n, 1);
+        await job.complete();
+        break; // a queue that took more than one job in hand must give the others back
+      }
+      const second = new AbortController();
+      const seen: unknown[] = [];
+      const timer = setTimeout(() => second.abort(), 5_000);
+      for await (const job of queue.receive(second.signal)) {
+        seen.push(job.body.n);
+        await job.complete();
+        if (seen.length === 3) break;
+      }
+      clearTimeout(timer);
+      assert.deepEqual(seen, [2, 3, 4], 'handed out again well within their lock');
+    });
+
     test('receive ends when its signal aborts', async ({ queue }) => {
       const abort = new AbortController();
       const seen: unknown[] = [];

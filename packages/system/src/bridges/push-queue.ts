@@ -8,8 +8,9 @@
  * duplicate detection on — the bus drops a repeated id and answers sequence number 0, and the
  * first job's id comes from the keys this process has seen (a key taken before a restart answers
  * `dup:{key}`, which no cancel matches: keyed jobs are never cancelled). `cancel` is
- * `cancelScheduledMessages`; `receive` is a peek-lock receiver pulling one message at a time, the
- * lock renewed while the service holds the job (a fan-out to many installations outlives a lock).
+ * `cancelScheduledMessages`; `receive` is a peek-lock receiver taking up to `receiveBatch`
+ * messages a time and handing them out one by one, the lock renewed while the service holds the
+ * job (a fan-out to many installations outlives a lock).
  * @module
  */
 import { type Bus, isBusError, type Receiver, type Sender, type ServiceBusReceivedMessage } from '@hubbub/bus';
@@ -22,6 +23,8 @@ export interface BusPushQueueOptions {
   lockDurationMs?: number;
   /** Job keys remembered to answer a duplicate with the first job's id. @default 100_000 */
   keyHistory?: number;
+  /** Jobs taken from the bus in one receive at most (locked until handed out and settled). @default 16 */
+  receiveBatch?: number;
 }
 
 export const PUSH_QUEUE = 'push-deliveries';
@@ -34,6 +37,7 @@ export function createBusPushQueue(bus: Bus, options: BusPushQueueOptions = {}):
   const name = options.queue ?? PUSH_QUEUE;
   const lockDurationMs = options.lockDurationMs ?? 300_000;
   const keyHistory = options.keyHistory ?? 100_000;
+  const receiveBatch = options.receiveBatch ?? 16;
   const keys = new Map<string, string>();
   const receivers = new Set<Receiver>();
   let sender: Sender | undefined;
@@ -119,19 +123,22 @@ export function createBusPushQueue(bus: Bus, options: BusPushQueueOptions = {}):
       if (closed || signal.aborted) return;
       const receiver = bus.createReceiver(name, { receiveMode: 'peekLock' });
       receivers.add(receiver);
+      // Up to `receiveBatch` jobs come in one receive (what is there, not waiting for more); they
+      // are handed out one at a time as the service has room, and abandoned if it stops first.
+      let unread: ServiceBusReceivedMessage[] = [];
       try {
         while (!signal.aborted && !closed) {
-          let got: ServiceBusReceivedMessage[];
           try {
-            got = await receiver.receiveMessages(1, { maxWaitTimeMs: 60_000, abortSignal: signal });
+            unread = await receiver.receiveMessages(receiveBatch, { maxWaitTimeMs: 60_000, abortSignal: signal });
           } catch (err) {
             if (signal.aborted || closed || (isBusError(err) && err.code === 'BUS_CLOSED')) return;
             throw err;
           }
-          for (const message of got) yield lockedJob(message);
+          while (unread.length > 0 && !signal.aborted && !closed) yield lockedJob(unread.shift()!);
         }
       } finally {
         receivers.delete(receiver);
+        await Promise.allSettled(unread.map((m) => m.abandon()));
         await receiver.close();
       }
     },
