@@ -5,7 +5,7 @@
  * real `HttpRequest`, `InvocationContext`, `extraInputs`/`extraOutputs` and return conversion.
  * @module
  */
-import type { Logger, LogLevel } from '@hubbub/kernel';
+import { type Logger, type LogLevel, logsAt } from '@hubbub/kernel';
 import type { RegisteredFunction, Registry } from './core-module.ts';
 import type {
   CoreInvocationContext,
@@ -78,6 +78,8 @@ export function writeLog(
   invocationContext?: unknown,
 ): void {
   const hooks = scope.registry.hooks.get('log');
+  // Without log hooks a line the logger would drop costs nothing more (a context.debug per invocation).
+  if ((hooks === undefined || hooks.length === 0) && !logsAt(scope.logger, levelOf[level] ?? 'info')) return;
   if (hooks !== undefined && hooks.length > 0) {
     const ctx = hookContext({}, scope, { level, message, category, invocationContext });
     for (const hook of [...hooks]) {
@@ -95,47 +97,82 @@ export function writeLog(
   scope.logger[method]({ ...fields, category }, message);
 }
 
-/** Invokes `fn` once with RPC-shaped `request`; rejects with whatever the function (or a hook) threw. */
+/**
+ * The core context the library's invocation model gets: one object per invocation whose `log` is a
+ * method (the library calls it as one), not an object and a closure.
+ */
+class CoreContext implements CoreInvocationContext {
+  readonly invocationId: string;
+  readonly request: RpcInvocationRequest;
+  readonly metadata: RegisteredFunction['metadata'];
+  state: CoreInvocationContext['state'] = undefined;
+  /** The library's `InvocationContext`, for `log` hooks. */
+  userContext: unknown;
+  readonly #scope: InvocationScope;
+
+  constructor(
+    fn: RegisteredFunction,
+    request: RpcInvocationRequest & { invocationId: string },
+    scope: InvocationScope,
+  ) {
+    this.invocationId = request.invocationId;
+    // The request as the worker gets it over gRPC, naming its function (each attempt's is its own object).
+    request.functionId = fn.metadata.functionId || fn.metadata.name;
+    this.request = request;
+    this.metadata = fn.metadata;
+    this.#scope = scope;
+  }
+
+  log(level: RpcLogLevel, category: RpcLogCategory, message: string): void {
+    const fields = { function: this.metadata.name, invocationId: this.invocationId };
+    writeLog(this.#scope, level, category, message, fields, this.userContext);
+  }
+}
+
+/** Runs the pre- or postInvocation hooks with a context of their own. */
+async function runInvocationHooks(
+  scope: InvocationScope,
+  coreCtx: CoreContext,
+  hookData: Record<string, unknown>,
+  name: 'preInvocation' | 'postInvocation',
+  fields: Record<string, unknown>,
+): Promise<Record<string, unknown>> {
+  const ctx = hookContext(hookData, scope, fields);
+  const context = coreCtx.userContext;
+  Object.defineProperty(ctx, 'invocationContext', { get: () => context, set: readOnly('invocationContext') });
+  coreCtx.state = `${name}Hooks`;
+  try {
+    await runHooks(scope, name, ctx);
+  } finally {
+    coreCtx.state = undefined;
+  }
+  return ctx;
+}
+
+/**
+ * Invokes `fn` once with RPC-shaped `request` (it gets the function's id, as the worker's request
+ * has it); rejects with whatever the function (or a hook) threw.
+ */
 export async function invokeFunction(
   fn: RegisteredFunction,
   request: RpcInvocationRequest & { invocationId: string },
   scope: InvocationScope,
 ): Promise<InvocationResult> {
-  const name = fn.metadata.name;
-  let userContext: unknown;
-  const coreCtx: CoreInvocationContext = {
-    invocationId: request.invocationId,
-    request: { ...request, functionId: fn.metadata.functionId || name },
-    metadata: fn.metadata,
-    state: undefined,
-    log(level: RpcLogLevel, category: RpcLogCategory, message: string) {
-      writeLog(scope, level, category, message, { function: name, invocationId: request.invocationId }, userContext);
-    },
-  };
+  const coreCtx = new CoreContext(fn, request, scope);
   const model = await fn.programmingModel.getInvocationModel(coreCtx);
   const args = await model.getArguments();
   const { context } = args;
-  userContext = context;
-  const hookData: Record<string, unknown> = {};
-  // Hook contexts are built only for apps that register hooks: most invocations have none.
-  const runInvocationHooks = async (name: 'preInvocation' | 'postInvocation', fields: Record<string, unknown>) => {
-    const ctx = hookContext(hookData, scope, fields);
-    Object.defineProperty(ctx, 'invocationContext', { get: () => context, set: readOnly('invocationContext') });
-    coreCtx.state = `${name}Hooks`;
-    try {
-      await runHooks(scope, name, ctx);
-    } finally {
-      coreCtx.state = undefined;
-    }
-    return ctx;
-  };
-
+  coreCtx.userContext = context;
+  // Hook contexts (and their hookData) are built only for apps that register hooks: most invocations have none.
+  let hookData: Record<string, unknown> | undefined;
   let inputs = args.inputs as unknown[];
   let callback = fn.callback;
-  if (scope.registry.hooksOf('preInvocation').length > 0) {
-    const pre = await runInvocationHooks('preInvocation', { functionCallback: callback, inputs });
-    inputs = pre.inputs as unknown[];
-    callback = pre.functionCallback as FunctionCallback;
+  if ((scope.registry.hooks.get('preInvocation')?.length ?? 0) > 0) {
+    hookData = {};
+    const fields = { functionCallback: callback, inputs };
+    const ctx = await runInvocationHooks(scope, coreCtx, hookData, 'preInvocation', fields);
+    inputs = ctx.inputs as unknown[];
+    callback = ctx.functionCallback as FunctionCallback;
   }
 
   let result: unknown = null;
@@ -148,10 +185,11 @@ export async function invokeFunction(
   } finally {
     coreCtx.state = undefined;
   }
-  if (scope.registry.hooksOf('postInvocation').length > 0) {
-    const post = await runInvocationHooks('postInvocation', { inputs, result, error });
-    result = post.result;
-    error = post.error;
+  if ((scope.registry.hooks.get('postInvocation')?.length ?? 0) > 0) {
+    hookData ??= {};
+    const ctx = await runInvocationHooks(scope, coreCtx, hookData, 'postInvocation', { inputs, result, error });
+    result = ctx.result;
+    error = ctx.error;
   }
   if (error !== null && error !== undefined) throw error;
   return { response: await model.getResponse(context, result), context };
