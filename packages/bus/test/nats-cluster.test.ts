@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { waitFor } from '@hubbub/kernel';
 import { type Bus, openBus } from '../src/index.ts';
 import type { NatsBroker } from '../src/nats/index.ts';
-import { type NatsCluster, natsUnavailable, startNats } from './nats-server.ts';
+import { type NatsCluster, natsUnavailable, startNats } from '../src/nats/testing.ts';
 
 const unavailable = natsUnavailable();
 const TOTAL = 600;

@@ -1,7 +1,7 @@
 import { after, before, it } from 'node:test';
 import { describeBroker } from '../src/broker/conformance.ts';
 import { createNatsBroker } from '../src/nats/index.ts';
-import { type NatsCluster, natsUnavailable, startNats } from './nats-server.ts';
+import { type NatsCluster, natsUnavailable, startNats } from '../src/nats/testing.ts';
 
 const unavailable = natsUnavailable();
 let nats: NatsCluster | undefined;

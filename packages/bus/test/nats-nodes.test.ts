@@ -11,7 +11,7 @@ import { waitFor } from '@hubbub/kernel';
 import { connect } from '@nats-io/transport-node';
 import { type Bus, type BusErrorCode, openBus } from '../src/index.ts';
 import type { NatsBroker } from '../src/nats/index.ts';
-import { type NatsCluster, natsUnavailable, startNats } from './nats-server.ts';
+import { type NatsCluster, natsUnavailable, startNats } from '../src/nats/testing.ts';
 
 const unavailable = natsUnavailable();
 let nats: NatsCluster;

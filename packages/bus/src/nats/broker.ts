@@ -45,6 +45,7 @@ import { engineFailure, NatsEntities } from './entities.ts';
 import { type Held, LockTable, nodeOf } from './locks.ts';
 import { type EntityNames, entityId, entityNames } from './names.ts';
 import { Puller } from './pull.ts';
+import { Requests } from './requests.ts';
 import { Scheduler } from './schedule.ts';
 import { NatsSessions } from './sessions.ts';
 
@@ -114,6 +115,7 @@ export class NatsBroker implements Broker, NatsContext {
   readonly #sessions: NatsSessions;
   readonly #scheduler: Scheduler;
   readonly #puller: Puller;
+  readonly #requests: Requests;
   readonly #orphans = new Map<string, Held[]>();
   readonly #inflight = new Map<string, Set<Promise<unknown>>>();
   readonly #waiting = new Set<Waiting>();
@@ -155,6 +157,7 @@ export class NatsBroker implements Broker, NatsContext {
     this.#sessions = new NatsSessions(this, kv.sessions);
     this.sessions = this.#sessions;
     this.#scheduler = new Scheduler(this);
+    this.#requests = new Requests(nc, `${o.namespace}.req.${node}`);
     this.#puller = new Puller(nc, `${o.namespace}.pull.${node}`, (m, stream, consumer) =>
       this.#orphan({ stream, consumer }, m),
     );
@@ -233,6 +236,7 @@ export class NatsBroker implements Broker, NatsContext {
     for (const h of held) if (h.reply !== undefined) this.nc.publish(h.reply, '-NAK');
     await Promise.allSettled([...this.#inflight.values()].flatMap((s) => [...s]));
     this.#puller.close();
+    this.#requests.close();
     await this.nc.drain().catch(() => this.nc.close());
   }
 
@@ -352,17 +356,24 @@ export class NatsBroker implements Broker, NatsContext {
     payload: Uint8Array,
     msgId: string | undefined,
   ): Promise<{ seq: number; duplicate: boolean }> {
+    let reply: Msg;
     try {
-      const ack = await this.js.publish(
-        subject,
-        payload,
-        msgId === undefined ? { expect: { streamName: stream } } : { msgID: msgId, expect: { streamName: stream } },
-      );
-      return { seq: ack.seq, duplicate: ack.duplicate };
+      reply = await this.#requests.request(subject, payload, msgId);
     } catch (err) {
       if (this.#closed) throw closedError('bus');
       throw engineFailure(`publishing to ${stream}`, err);
     }
+    if (reply.headers?.code === 503) {
+      throw new BusError('BUS_ENGINE_FAILURE', `JetStream has no stream for ${subject} (is ${stream} gone?).`);
+    }
+    const ack = reply.json<{ stream?: string; seq?: number; duplicate?: boolean; error?: { description: string } }>();
+    if (ack.error !== undefined || ack.stream !== stream || ack.seq === undefined) {
+      throw new BusError(
+        'BUS_ENGINE_FAILURE',
+        `JetStream refused a publish to ${stream}: ${ack.error?.description ?? `stored in ${ack.stream}`}`,
+      );
+    }
+    return { seq: ack.seq, duplicate: ack.duplicate === true };
   }
 
   /**
@@ -860,11 +871,13 @@ export class NatsBroker implements Broker, NatsContext {
   }
 
   async #request(subject: string, body: string): Promise<void> {
+    let reply: Msg;
     try {
-      await this.nc.request(subject, body, { timeout: 10_000 });
+      reply = await this.#requests.request(subject, body);
     } catch (err) {
       throw engineFailure('settling a message', err);
     }
+    if (reply.headers?.code === 503) throw new BusError('BUS_ENGINE_FAILURE', 'The consumer is gone.');
   }
 
   /** The lock `token` of `queue`, held here and (for a session message) under a live session lock. */
@@ -1085,7 +1098,7 @@ export function parseServers(url: string): string[] {
     .split(',')
     .map((s) => s.replace(/^nats:\/\//, '').replace(/\/+$/, ''))
     .filter((s) => s.length > 0);
-  if (list.length === 0) throw invalidOption('url', 'names no server');
+  if (list.length === 0) throw invalidOption('url', `${JSON.stringify(url)} names no server (nats://HOST:4222)`);
   for (const s of list) {
     if (!/^[A-Za-z0-9.\-[\]:]+$/.test(s)) throw invalidOption('url', `bad server ${JSON.stringify(s)}`);
   }

@@ -25,7 +25,10 @@ const help = `Usage: hubbub bus [options]
 
   --port N           port (default $PORT or 7071; 0 picks a free one)
   --host H           interface (default 127.0.0.1)
-  --url URL          storage engine: file://DIR (default file://.hubbub/bus) or memory://
+  --url URL          engine: file://DIR (default file://.hubbub/bus), memory://, or
+                     nats://HOST:PORT[,HOST:PORT…][?namespace=NAME&replicas=N] — NATS JetStream,
+                     shared by every hubbub bus (and function host) on the same servers and namespace
+  --engine URL       the same as --url
   --config FILE      entities to create: {"queues":[…],"topics":[…]} or a Service Bus emulator Config.json
   --base-path P      path the API is served under (default /bus)
   --key NAME=KEY     shared access key clients must sign with (repeatable; default $HUBBUB_BUS_KEYS,
@@ -45,6 +48,7 @@ export async function run(args: string[]): Promise<number> {
       port: { type: 'string' },
       host: { type: 'string' },
       url: { type: 'string' },
+      engine: { type: 'string' },
       config: { type: 'string' },
       'base-path': { type: 'string' },
       key: { type: 'string', multiple: true },
@@ -81,7 +85,7 @@ export async function run(args: string[]): Promise<number> {
 
   const logger = consoleLogger({}, { part: 'bus' });
   const bus = await openBus({
-    url: values.url ?? 'file://.hubbub/bus',
+    url: values.engine ?? values.url ?? 'file://.hubbub/bus',
     ...(values.config === undefined ? {} : { configFile: values.config }),
   });
   const handler = createBusHttpHandler(bus, { basePath, keys, logger, rateLimit: defaultRateLimits.bus });

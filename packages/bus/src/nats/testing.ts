@@ -1,7 +1,7 @@
 /**
- * NATS servers for the JetStream broker's tests and benchmarks: one server, or a cluster of
- * three with JetStream on loopback, each on ports of its own and a fresh store directory under a
- * temporary directory. Without `/usr/sbin/nats-server` (or `NATS_SERVER`) the tests skip — and
+ * `@hubbub/bus/nats/testing` — NATS servers for the tests and benchmarks of the JetStream bus (and
+ * of the parts that run on it): one server, or a cluster of three, with JetStream on loopback, each
+ * on ports of its own with a fresh store directory under a temporary directory. Without `/usr/sbin/nats-server` (or `NATS_SERVER`) the tests skip — and
  * fail under `CI=true`, saying what to install.
  * @module
  */
