@@ -46,9 +46,10 @@ function body(bytes: number): (i: number) => string {
   return (i) => JSON.stringify({ t: now(), i, pad });
 }
 
-async function hubbubSend(a: NodeArgs): Promise<number> {
+async function hubbubSend(a: NodeArgs, started: () => void): Promise<number> {
   const bus = await openBus({ url: `${a.url}?namespace=${a.namespace}` });
   const sender = bus.createSender(a.queue);
+  started();
   const make = body(a.bodyBytes);
   let next = 0;
   const deadline = Date.now() + a.seconds * 1000;
@@ -67,9 +68,10 @@ async function hubbubSend(a: NodeArgs): Promise<number> {
   return next;
 }
 
-async function hubbubReceive(a: NodeArgs, latencies: number[]): Promise<number> {
+async function hubbubReceive(a: NodeArgs, latencies: number[], started: () => void): Promise<number> {
   const bus = await openBus({ url: `${a.url}?namespace=${a.namespace}` });
   const receiver = bus.createReceiver(a.queue);
+  started();
   let got = 0;
   const deadline = Date.now() + a.seconds * 1000;
   while (got < a.count && Date.now() < deadline) {
@@ -83,9 +85,10 @@ async function hubbubReceive(a: NodeArgs, latencies: number[]): Promise<number> 
   return got;
 }
 
-async function officialSend(a: NodeArgs): Promise<number> {
+async function officialSend(a: NodeArgs, started: () => void): Promise<number> {
   const nc = await connect({ servers: a.url });
   const js = jetstream(nc);
+  started();
   const make = body(a.bodyBytes);
   let next = 0;
   const deadline = Date.now() + a.seconds * 1000;
@@ -100,10 +103,11 @@ async function officialSend(a: NodeArgs): Promise<number> {
   return next;
 }
 
-async function officialReceive(a: NodeArgs, latencies: number[]): Promise<number> {
+async function officialReceive(a: NodeArgs, latencies: number[], started: () => void): Promise<number> {
   const nc = await connect({ servers: a.url });
   const js = jetstream(nc);
   const consumer = await js.consumers.get(a.stream, a.consumer);
+  started();
   let got = 0;
   const deadline = Date.now() + a.seconds * 1000;
   while (got < a.count && Date.now() < deadline) {
@@ -121,11 +125,12 @@ async function officialReceive(a: NodeArgs, latencies: number[]): Promise<number
 }
 
 /** Publishes over the raw protocol: PUB with a reply subject, `window` unanswered at most. */
-async function rawSend(a: NodeArgs): Promise<number> {
+async function rawSend(a: NodeArgs, started: () => void): Promise<number> {
   const { hostname, port } = new URL(a.url);
   const socket = connectTcp(Number(port), hostname);
   await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
   socket.setNoDelay(true);
+  started();
   const make = body(a.bodyBytes);
   let sent = 0;
   let acked = 0;
@@ -175,12 +180,18 @@ async function rawSend(a: NodeArgs): Promise<number> {
 serveIpc<NodeApi>({
   async run(a) {
     const latencies: number[] = [];
-    const cpu = process.cpuUsage();
-    const start = now();
+    // CPU and time count from when the node is connected (its code loaded, its bus open).
+    let cpu = process.cpuUsage();
+    let start = now();
+    const started = (): void => {
+      cpu = process.cpuUsage();
+      start = now();
+    };
     let count: number;
-    if (a.kind === 'raw') count = await rawSend(a);
-    else if (a.kind === 'hubbub') count = a.role === 'send' ? await hubbubSend(a) : await hubbubReceive(a, latencies);
-    else count = a.role === 'send' ? await officialSend(a) : await officialReceive(a, latencies);
+    if (a.kind === 'raw') count = await rawSend(a, started);
+    else if (a.kind === 'hubbub')
+      count = a.role === 'send' ? await hubbubSend(a, started) : await hubbubReceive(a, latencies, started);
+    else count = a.role === 'send' ? await officialSend(a, started) : await officialReceive(a, latencies, started);
     const used = process.cpuUsage(cpu);
     return {
       count,

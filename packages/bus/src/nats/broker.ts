@@ -119,6 +119,7 @@ export class NatsBroker implements Broker, NatsContext {
   readonly #orphans = new Map<string, Held[]>();
   readonly #inflight = new Map<string, Set<Promise<unknown>>>();
   readonly #waiting = new Set<Waiting>();
+  readonly #names = new Map<string, EntityNames>();
   /** Bytes last read per queue or topic for its quota check (real time of the read). */
   readonly #usage = new Map<string, { bytes: number; at: number }>();
   /** Message locks lost with their session lock (token → session id), so settling says so. */
@@ -215,7 +216,13 @@ export class NatsBroker implements Broker, NatsContext {
   }
 
   names(key: string): EntityNames {
-    return entityNames(this.namespace, key);
+    let n = this.#names.get(key);
+    if (n === undefined) {
+      n = entityNames(this.namespace, key);
+      if (this.#names.size > 10_000) this.#names.clear();
+      this.#names.set(key, n);
+    }
+    return n;
   }
 
   /** A subject-safe unique id (scheduled message subjects). */
