@@ -323,7 +323,7 @@ describe('the three-context story in headless Chromium', { skip }, () => {
     assert.deepEqual(problems, []);
   });
 
-  it('a customer opening a staff view is told it is not for them (the server refuses the data)', async () => {
+  it('a customer opening a staff view is told it is not for them; a kitchen on a phone rejects with a reason', async () => {
     const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
     contexts.push(context);
     const page = await context.newPage();
@@ -350,6 +350,29 @@ describe('the three-context story in headless Chromium', { skip }, () => {
     await signInAs(page, system.url, '15th-ave-tacos@example.com');
     await page.waitForURL(/#\/restaurant$/);
     await page.getByRole('heading', { name: '15th Ave Tacos' }).waitFor(LONG);
+    // On a phone: a new order arrives live and is rejected with a reason.
+    const { token } = await client().signUp(`reject-${Date.now()}@example.com`);
+    const created = await client().call('POST', '/api/v1/orders', {
+      token,
+      body: {
+        restaurantId: '15th-ave-tacos',
+        items: [{ itemId: 'horchata', quantity: 3 }],
+        deliveryAddress: { lat: 47.6215, lng: -122.3169, label: '1700 E Denny Way' },
+      },
+      headers: { 'idempotency-key': `reject-${Date.now()}` },
+    });
+    assert.equal(created.status, 202);
+    const ticket = page.locator(`.lane[data-lane="placed"] .ticket[data-order="${created.body.id}"]`);
+    await ticket.waitFor(LONG);
+    await ticket.getByRole('button', { name: 'Reject' }).click();
+    await ticket.getByLabel('An item is sold out').check();
+    await shot(page, '12-kitchen-reject-mobile');
+    await ticket.getByRole('button', { name: 'Reject order' }).click();
+    await ticket.waitFor({ state: 'detached', ...LONG });
+    const rejected = await client().call('GET', `/api/v1/orders/${created.body.id}`, { token });
+    assert.equal(rejected.body.status, 'rejected');
+    assert.equal(rejected.body.reason, 'An item is sold out');
+
     await page.goto(`${system.url}/app/#/restaurant/pike-street-pizza`);
     await page.locator('.refused[data-code="DELIVERY_NOT_FOUND"]').waitFor(LONG);
     assert.deepEqual(problems, []);
