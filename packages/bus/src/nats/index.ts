@@ -5,9 +5,11 @@
  * @module
  */
 import { BusError } from '../errors.ts';
-import { NatsBroker, type NatsBrokerOptions, parseServers } from './broker.ts';
+import { NatsBroker, type NatsBrokerOptions } from './broker.ts';
+import { parseServers } from './url.ts';
 
-export { NatsBroker, parseServers } from './broker.ts';
+export { NatsBroker } from './broker.ts';
+export { parseServers } from './url.ts';
 export type { NatsBrokerOptions };
 
 /** Connects, loads the entities and serves; BUS_ENGINE_FAILURE when NATS (with JetStream) is not there. */
