@@ -44,6 +44,8 @@ const { values: flags } = parseArgs({
     profile: { type: 'string' },
     'profile-status': { type: 'string' },
     'count-sql': { type: 'boolean', default: false },
+    'accept-only': { type: 'boolean', default: false },
+    'worker-threads': { type: 'string' },
     'server-node-flags': { type: 'string', default: '--max-semi-space-size=8' },
   },
 });
@@ -64,6 +66,8 @@ const config = {
   rate: num('rate', 1, 5_000),
   warmupSec: num('warmup', 0, 10),
   measureSec: num('measure', 1, 30),
+  /** The functions host's invocation threads (0: on the main thread); default: as `npm start` (deliveryApp.workerThreads). */
+  workerThreads: flags['worker-threads'] === undefined ? undefined : num('worker-threads', 0, 8),
 };
 const TARGET_ACCEPTED_PER_SEC = 2_000;
 const TARGET_STATUS_P99_MS = 50;
@@ -413,6 +417,8 @@ async function main() {
       store: config.store,
       customers: config.customers,
       postgresUrl: flags.postgres!,
+      acceptOnly: flags['accept-only'] === true,
+      ...(config.workerThreads === undefined ? {} : { workerThreads: config.workerThreads }),
     });
     base = info.url;
     log(`system at ${base} (${config.store}); signing in ${config.customers} customers and the restaurant`);
@@ -426,22 +432,49 @@ async function main() {
     log(`placing orders: ${config.concurrency} clients, at most ${config.count} or ${config.seconds} s`);
     // Warm-up, not measured: a round of orders per client (cold code paths, first statements).
     const warmup = await placeOrders(customers, `${runTag}-warm`, { count: config.concurrency * 2, seconds: 10 });
-    await drain(server);
+    if (flags['accept-only'] !== true) await drain(server);
     log(`warm-up: ${warmup.phase.accepted} orders accepted in ${warmup.phase.seconds} s`);
+    const cpuBefore = await server.call('cpu', null);
     await server.call('profileStart', { cpuProfile: flags.profile !== undefined, sql: flags['count-sql'] === true });
     const placed = await placeOrders(customers, runTag, config);
     const placing = placed.phase;
     const accepted = [...warmup.accepted, ...placed.accepted];
     const systemLoad = await server.call('profileStop', flags.profile === undefined ? {} : { file: flags.profile });
     // CPU per order is what the machine's other load does not change much (the rates above it does).
-    const api = { ...placing, system: systemLoad, cpuMsPerOrder: r3(systemLoad.cpuMs / Math.max(placing.accepted, 1)) };
+    const api = {
+      ...placing,
+      system: systemLoad,
+      cpuMsPerOrder: r3(systemLoad.cpuMs / Math.max(placing.accepted, 1)),
+      mainThreadCpuMsPerOrder: r3(systemLoad.mainThreadCpuMs / Math.max(placing.accepted, 1)),
+    };
     log(
-      `api: ${api.accepted} accepted in ${api.seconds} s = ${api.acceptedPerSecond}/s (p50 ${api.latencyMs.p50} ms, p99 ${api.latencyMs.p99} ms); refused ${JSON.stringify(api.refused)}, errors ${api.errors}; system main thread busy ${api.system.mainThreadBusyPercent}%, CPU ${api.system.cpuPercent}% (${api.cpuMsPerOrder} ms per order)`,
+      `api: ${api.accepted} accepted in ${api.seconds} s = ${api.acceptedPerSecond}/s (p50 ${api.latencyMs.p50} ms, p99 ${api.latencyMs.p99} ms); refused ${JSON.stringify(api.refused)}, errors ${api.errors}; system main thread busy ${api.system.mainThreadBusyPercent}%, CPU ${api.system.cpuPercent}% (${api.cpuMsPerOrder} ms per order, ${api.mainThreadCpuMsPerOrder} ms of it on the main thread)`,
     );
+    if (flags['accept-only'] === true) {
+      // The API alone (processor and notifier disabled): what accepting an order costs by itself.
+      const report = {
+        benchmark: 'orders --accept-only',
+        date: new Date().toISOString(),
+        node: process.version,
+        machine: machine.stop(),
+        config,
+        api,
+      };
+      process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      return;
+    }
     const drained = await drain(server);
     const processedPerSecond = Math.round(api.accepted / (api.seconds + drained.seconds));
+    // Everything an order costs — accepted, processed, notified — over the phase and the drain
+    // after it (a processor lagging in the phase does its share there).
+    const cpuAfter = await server.call('cpu', null);
+    const perOrder = (ms: number) => r3(ms / Math.max(api.accepted, 1));
+    const cpuThroughDrain = {
+      cpuMsPerOrder: perOrder(cpuAfter.cpuMs - cpuBefore.cpuMs),
+      mainThreadCpuMsPerOrder: perOrder(cpuAfter.mainThreadCpuMs - cpuBefore.mainThreadCpuMs),
+    };
     log(
-      `processor: backlog drained ${drained.seconds} s after the phase (${drained.left} left): ${processedPerSecond}/s; notifier idle after ${drained.idleSeconds} s`,
+      `processor: backlog drained ${drained.seconds} s after the phase (${drained.left} left): ${processedPerSecond}/s; notifier idle after ${drained.idleSeconds} s; through the drain ${cpuThroughDrain.cpuMsPerOrder} ms CPU per order, ${cpuThroughDrain.mainThreadCpuMsPerOrder} ms on the main thread`,
     );
 
     // 2. Baseline: the same number of order documents, created straight in the store.
@@ -514,7 +547,7 @@ async function main() {
       wallSeconds: Math.round((now() - started) / 1000),
       throughput: {
         api: {
-          path: 'POST /api/v1/orders (Idempotency-Key) → session + menu (cache) + order read → topic orders (file bus, fsync) → 202',
+          path: 'POST /api/v1/orders (Idempotency-Key) → session (cache) + menu (cache) → topic orders (file bus, fsync; duplicate detection) → 202',
           ...api,
         },
         processor: {
@@ -522,6 +555,8 @@ async function main() {
           left: drained.left,
           processedPerSecond,
           notifierIdleSecondsAfter: drained.idleSeconds,
+          /** The system's CPU from the phase's start until the backlog drained, per order accepted. */
+          ...cpuThroughDrain,
         },
         store: {
           path: "container('orders').items.create(the document processOrder writes), in the system process",

@@ -7,12 +7,11 @@
  * sent straight to the order's hub group (no API).
  * @module
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { PGlite } from '@electric-sql/pglite';
 import {
   accountIdOf,
   type DeliveryApi,
@@ -28,11 +27,21 @@ import {
 import { silentLogger } from '@hubbub/kernel';
 import { type RunningSystem, startSystem } from '@hubbub/system';
 import pg from 'pg';
+import { SqlDriver } from '../../packages/store/src/drivers/sql/driver.ts';
+import type { SqlExecutor, SqlQuery } from '../../packages/store/src/drivers/sql/executor.ts';
 import { serveIpc } from '../lib/ipc.ts';
 import { now, orderRequest, type Quantiles, quantiles, RESTAURANT, r3, type StoreKind } from './common.ts';
 
 export type ServerApi = {
-  start(args: { store: StoreKind; customers: number; postgresUrl: string }): Promise<{
+  /** `acceptOnly`: the processor and the notifier disabled (`AzureWebJobs.<name>.Disabled`): the API alone. */
+  /** `workerThreads`: the functions host's invocation threads (`app.workerThreads`; default: deliveryApp's, as `npm start`). */
+  start(args: {
+    store: StoreKind;
+    customers: number;
+    postgresUrl: string;
+    acceptOnly: boolean;
+    workerThreads?: number;
+  }): Promise<{
     url: string;
     password: string;
     customers: string[];
@@ -62,11 +71,15 @@ export type ServerApi = {
   profileStop(args: { file?: string }): Promise<{
     mainThreadBusyPercent: number;
     cpuPercent: number;
-    /** CPU time of the system process in the window, ms. */
+    /** CPU time of the system process in the window, ms (every thread: PGlite's, the GC's …). */
     cpuMs: number;
+    /** CPU time of its main thread (the event loop: HTTP, bus, functions host), ms (10 ms ticks). */
+    mainThreadCpuMs: number;
     /** PGlite statements in the window (with `sql`), most frequent first. */
     sql?: { statement: string; count: number; totalMs: number }[];
   }>;
+  /** CPU time the system process has used so far, ms: every thread, and its main thread alone. */
+  cpu(args: null): Promise<{ cpuMs: number; mainThreadCpuMs: number }>;
   exit(args: null): Promise<null>;
 };
 
@@ -78,33 +91,64 @@ let storeKind: StoreKind = 'pglite';
 let postgres: string | undefined;
 const schema = `bench_orders_${process.pid}`;
 let restaurantDoc: Restaurant | undefined;
-let window: { elu: ReturnType<typeof performance.eventLoopUtilization>; cpu: NodeJS.CpuUsage; at: number } | undefined;
+let window:
+  | { elu: ReturnType<typeof performance.eventLoopUtilization>; cpu: NodeJS.CpuUsage; main: number; at: number }
+  | undefined;
+
+/** CPU time of the calling thread in ms, from /proc/thread-self/stat (utime + stime, 100 Hz ticks). */
+function threadCpuMs(): number {
+  const stat = readFileSync('/proc/thread-self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
 let inspector: Session | undefined;
 
-/** Diagnostics: PGlite statements during a profile window, by their first words (count, total ms). */
+/**
+ * Diagnostics: the store's SQL statements during a profile window, by their first words (count,
+ * total ms from the call to the answer — with PGlite in its thread, the wait for it included).
+ * Counted where the SQL driver hands each statement to its executor (PGlite or `pg`).
+ */
 let sqlCounts: Map<string, { n: number; ms: number }> | undefined;
-const pgliteQuery = PGlite.prototype.query;
-PGlite.prototype.query = async function (this: PGlite, ...args: Parameters<typeof pgliteQuery>) {
-  const counts = sqlCounts;
-  if (counts === undefined) return pgliteQuery.apply(this, args);
-  const t = now();
-  try {
-    return await pgliteQuery.apply(this, args);
-  } finally {
-    const key = String(args[0]).replace(/\s+/g, ' ').slice(0, 120);
-    const entry = counts.get(key) ?? { n: 0, ms: 0 };
-    entry.n++;
-    entry.ms += now() - t;
-    counts.set(key, entry);
-  }
-} as typeof pgliteQuery;
+const executorOf = Object.getOwnPropertyDescriptor(SqlDriver.prototype, 'executor')!.get!;
+const counted = new WeakMap<object, SqlExecutor>();
+const timed =
+  (query: SqlQuery): SqlQuery =>
+  async (text, ...rest) => {
+    const counts = sqlCounts;
+    if (counts === undefined) return query(text, ...rest);
+    const t = now();
+    try {
+      return await query(text, ...rest);
+    } finally {
+      const key = String(text).replace(/\s+/g, ' ').slice(0, 120);
+      const entry = counts.get(key) ?? { n: 0, ms: 0 };
+      entry.n++;
+      entry.ms += now() - t;
+      counts.set(key, entry);
+    }
+  };
+Object.defineProperty(SqlDriver.prototype, 'executor', {
+  get(this: SqlDriver): SqlExecutor {
+    const executor = executorOf.call(this) as SqlExecutor;
+    let wrapped = counted.get(executor);
+    if (wrapped === undefined) {
+      wrapped = {
+        query: timed(executor.query),
+        transaction: (work) => executor.transaction((q) => work(timed(q))),
+        close: () => executor.close(),
+      };
+      counted.set(executor, wrapped);
+    }
+    return wrapped;
+  },
+});
 const running = (): RunningSystem => {
   if (system === undefined) throw new Error('not started');
   return system;
 };
 
 serveIpc<ServerApi>({
-  start: async ({ store, customers, postgresUrl }) => {
+  start: async ({ store, customers, postgresUrl, acceptOnly, workerThreads }) => {
     storeKind = store;
     postgres = postgresUrl;
     dataDir = mkdtempSync(join(tmpdir(), 'hubbub-bench-orders-'));
@@ -113,10 +157,17 @@ serveIpc<ServerApi>({
       port: 0,
       dataDir,
       ...(store === 'postgres' ? { storeUrl: `${postgresUrl}?schema=${schema}` } : {}),
-      app: { dir: deliveryApp.functionsDir, queues: deliveryApp.queues },
+      app: {
+        dir: deliveryApp.functionsDir,
+        queues: deliveryApp.queues,
+        workerThreads: workerThreads ?? deliveryApp.workerThreads,
+      },
       pages: deliveryApp.webFiles,
       parts: [(context) => (api = deliveryApiPart()(context))],
       secrets: deliveryApp.secrets,
+      ...(acceptOnly
+        ? { settings: { 'AzureWebJobs.processOrder.Disabled': 'true', 'AzureWebJobs.notifyOrder.Disabled': 'true' } }
+        : {}),
       // One load generator on one address: the per-address budgets of `npm start` would pace the
       // load generator, not measure the system.
       rateLimits: false,
@@ -244,7 +295,7 @@ serveIpc<ServerApi>({
 
   profileStart: async ({ cpuProfile, sql }) => {
     sqlCounts = sql ? new Map() : undefined;
-    window = { elu: performance.eventLoopUtilization(), cpu: process.cpuUsage(), at: now() };
+    window = { elu: performance.eventLoopUtilization(), cpu: process.cpuUsage(), main: threadCpuMs(), at: now() };
     if (cpuProfile) {
       inspector = new Session();
       inspector.connect();
@@ -258,6 +309,7 @@ serveIpc<ServerApi>({
     if (window === undefined) throw new Error('no profile started');
     const elu = performance.eventLoopUtilization(window.elu);
     const cpu = process.cpuUsage(window.cpu);
+    const mainThreadCpuMs = threadCpuMs() - window.main;
     const wallUs = (now() - window.at) * 1000;
     if (inspector !== undefined) {
       const { profile } = await inspector.post('Profiler.stop');
@@ -278,7 +330,13 @@ serveIpc<ServerApi>({
       mainThreadBusyPercent: Math.round(elu.utilization * 1000) / 10,
       cpuPercent: Math.round(((cpu.user + cpu.system) / wallUs) * 1000) / 10,
       cpuMs: Math.round((cpu.user + cpu.system) / 1000),
+      mainThreadCpuMs,
     };
+  },
+
+  cpu: async () => {
+    const used = process.cpuUsage();
+    return { cpuMs: (used.user + used.system) / 1000, mainThreadCpuMs: threadCpuMs() };
   },
 
   exit: async () => {
