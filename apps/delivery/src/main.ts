@@ -6,7 +6,14 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseSystemFlags, runUntilSignal, startSystem, staticTree, systemFlagsHelp, UsageError } from '@hubbub/system';
+import {
+  parseSystemFlags,
+  runUntilSignal,
+  startSystem,
+  staticTree,
+  systemFlagsHelp,
+  UsageError,
+} from '@hubbub/system/start';
 import { deliveryApp } from './app.ts';
 import { cityRoutes } from './city.ts';
 import type { DeliveryApi } from './orders/index.ts';
@@ -50,7 +57,7 @@ async function main(args: string[]): Promise<number> {
   const ui = existsSync(join(deliveryApp.uiDir, 'index.html'));
   const system = await startSystem({
     ...flags,
-    app: { dir: deliveryApp.functionsDir, queues: deliveryApp.queues },
+    app: { dir: deliveryApp.functionsDir, queues: deliveryApp.queues, workerThreads: deliveryApp.workerThreads },
     pages: { ...deliveryApp.webFiles, ...staticTree(deliveryApp.uiPath, deliveryApp.uiDir) },
     immutablePages: [`${deliveryApp.uiPath}assets/`],
     // The order system's code (the REST API, its schemas) loads once the port listens.
