@@ -23,7 +23,7 @@ describe('JetStream bus on a three-server cluster', { skip: unavailable }, () =>
   after(() => nats?.stop());
 
   it('loses no acknowledged message and stores none twice when a server is killed mid-flow', async (t) => {
-    const url = `${nats.url}?namespace=kill&replicas=3`;
+    const url = `${nats.url}?namespace=kill`; // replicas: 3, from the cluster's size
     let sender: Bus | undefined;
     let receiver: Bus | undefined;
     try {
@@ -33,6 +33,10 @@ describe('JetStream bus on a three-server cluster', { skip: unavailable }, () =>
         duplicateDetectionHistoryTimeWindow: 600_000,
         lockDuration: 5_000,
       });
+      const streamInfo = await (sender.broker as NatsBroker).jsm.streams.info(
+        (sender.broker as NatsBroker).names('orders').stream,
+      );
+      assert.equal(streamInfo.config.num_replicas, 3, 'streams are replicated on a three-server cluster');
       receiver = await openBus({ url });
       await waitFor(() => receiver!.admin.queueExists('orders'), { timeoutMs: 20_000 });
 

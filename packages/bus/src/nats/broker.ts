@@ -61,7 +61,10 @@ export interface NatsBrokerOptions {
    * Letters, digits, `_` and `-`. @default 'hubbub'
    */
   namespace?: string;
-  /** Replicas of every stream and bucket (3 on a three-server cluster). @default 1 */
+  /**
+   * Replicas of every stream, consumer and KV bucket. @default 3 when the server is in a cluster
+   * of three or more (as its INFO says), 1 otherwise
+   */
   replicas?: number;
   /** @default systemClock */
   clock?: Clock;
@@ -148,8 +151,10 @@ export class NatsBroker implements Broker, NatsContext {
     if (typeof namespace !== 'string' || !NAMESPACE.test(namespace)) {
       throw invalidOption('namespace', 'must be 1–32 letters, digits, _ or -');
     }
-    const replicas = options.replicas ?? 1;
-    if (!Number.isInteger(replicas) || replicas < 1 || replicas > 5) {
+    if (
+      options.replicas !== undefined &&
+      (!Number.isInteger(options.replicas) || options.replicas < 1 || options.replicas > 5)
+    ) {
       throw invalidOption('replicas', 'must be an integer from 1 to 5');
     }
     const servers = parseServers(options.url ?? 'nats://127.0.0.1:4222');
@@ -164,6 +169,7 @@ export class NatsBroker implements Broker, NatsContext {
     }
     try {
       const jsm = await jetstreamManager(nc);
+      const replicas = options.replicas ?? clusterReplicas(nc);
       const kvm = new Kvm(nc);
       const entities = await kvm.create(`${namespace}-entities`, { replicas, history: 1 });
       const sessions = await kvm.create(`${namespace}-sessions`, { replicas, history: 1 });
@@ -441,3 +447,11 @@ class NatsAdmin extends LocalAdmin {
 
 const appends = (ops: readonly EngineOp[]): StoredMessage[] =>
   ops.flatMap((op) => (op.op === 'append' ? [op.message] : []));
+
+/** 3 when the server we reached is in a cluster of at least three servers, else 1. */
+function clusterReplicas(nc: NatsConnection): number {
+  const info = nc.info;
+  if (info?.cluster === undefined) return 1;
+  const servers = new Set([...(info.connect_urls ?? []), `${info.host}:${info.port}`]);
+  return servers.size >= 3 ? 3 : 1;
+}
