@@ -4,7 +4,7 @@
  * succeeds only when the function and every output binding succeeded.
  * @module
  */
-import { AbortedError, type Clock, type TypedEmitter } from '@hubbub/kernel';
+import { AbortedError, type Clock, logsAt, type TypedEmitter } from '@hubbub/kernel';
 import type { BindingScope, BindingServices, FunctionEntry, InvocationData } from './bindings.ts';
 import type { RegisteredFunction } from './core-module.ts';
 import type { RpcInvocationRequest, RpcInvocationResponse, RpcRetryOptions, RpcTypedData } from './core-types.ts';
@@ -206,31 +206,41 @@ export function createExecutor(
     }
   }
 
+  /** The `Executed … (Failed …)` line: a warning, as the trigger reports the error itself (its event first, then its error line). */
+  function failedLine(entry: FunctionEntry, id: string, started: number, err: unknown): void {
+    const durationMs = services.clock.now() - started;
+    services.logger.warn(
+      { function: entry.name, invocationId: id, durationMs, error: (err as Error)?.message ?? String(err) },
+      `Executed '${planOf(entry).logName}' (Failed, Id=${id}, Duration=${durationMs}ms)`,
+    );
+  }
+
   return {
     /** One `Executing` line before and one `Executed` line after, as `func start` prints them. */
     async execute(entry, request) {
-      const { logName: name, reason } = planOf(entry);
       const id = request.invocationId;
       const started = services.clock.now();
-      services.logger.info(
-        { function: entry.name, invocationId: id },
-        `Executing '${name}' (Reason='${reason}', Id=${id})`,
-      );
+      // Without info lines (a silent or warn-level logger) the two lines cost nothing per invocation.
+      const info = logsAt(services.logger, 'info');
+      if (info) {
+        const { logName, reason } = planOf(entry);
+        services.logger.info(
+          { function: entry.name, invocationId: id },
+          `Executing '${logName}' (Reason='${reason}', Id=${id})`,
+        );
+      }
       try {
         const response = await run(entry, request);
-        const durationMs = services.clock.now() - started;
-        services.logger.info(
-          { function: entry.name, invocationId: id, durationMs },
-          `Executed '${name}' (Succeeded, Id=${id}, Duration=${durationMs}ms)`,
-        );
+        if (info) {
+          const durationMs = services.clock.now() - started;
+          services.logger.info(
+            { function: entry.name, invocationId: id, durationMs },
+            `Executed '${planOf(entry).logName}' (Succeeded, Id=${id}, Duration=${durationMs}ms)`,
+          );
+        }
         return response;
       } catch (err) {
-        const durationMs = services.clock.now() - started;
-        // A warning: the trigger reports the error itself (its event first, then its error line).
-        services.logger.warn(
-          { function: entry.name, invocationId: id, durationMs, error: (err as Error)?.message ?? String(err) },
-          `Executed '${name}' (Failed, Id=${id}, Duration=${durationMs}ms)`,
-        );
+        failedLine(entry, id, started, err);
         throw err;
       }
     },
