@@ -11,7 +11,7 @@ import { CityMap, distanceMeters, type Pin } from '../city-map.tsx';
 import { meters, STATUS_LABEL, ticket } from '../format.ts';
 import { useLiveBoard } from '../live.ts';
 import { ErrorNote, Loading, NotForYou, StatusBadge } from './common.tsx';
-import { LIVE_LABEL } from './restaurant-board.tsx';
+import { LIVE_LABEL, useCoalesced } from './restaurant-board.tsx';
 
 type GeoState = 'asking' | 'on' | 'denied' | 'unavailable';
 
@@ -112,11 +112,9 @@ function Courier({ account }: { account: Account }) {
     if (at === null) return;
     if (offersFrom.current === null || distanceMeters(offersFrom.current, at) > 250) void loadOffers();
   }, [at?.lat, at?.lng]);
-  const live = useLiveBoard(
-    refused === null && deliveries !== null,
-    () => void load(),
-    () => void load(),
-  );
+  // Every courier hears every offer change: a burst of them is one read, at most two a second.
+  const reload = useCoalesced(() => void load(), 500);
+  const live = useLiveBoard(refused === null && deliveries !== null, reload, () => void load());
   usePositionSender(deliveries ?? [], at);
 
   if (refused !== null) return <NotForYou view="courier view" account={account} error={refused} />;

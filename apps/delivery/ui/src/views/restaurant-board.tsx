@@ -29,7 +29,7 @@ const REASONS = ['Too busy right now', 'An item is sold out', 'Closing soon'];
 const asApiError = (err: unknown) => (err instanceof ApiError ? err : new ApiError('UNKNOWN', 0, String(err)));
 
 /** Calls `load` at most once per `ms` while events keep coming (a burst of changes is one read). */
-function useCoalesced(load: () => void, ms = 150): () => void {
+export function useCoalesced(load: () => void, ms = 150): () => void {
   const timer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
   const latest = useRef(load);
   latest.current = load;
