@@ -1,0 +1,90 @@
+/**
+ * kill -9 of a bus node while messages flow: two processes run a processor on one JetStream queue;
+ * one is killed mid-flow with messages locked. Every message sent is handled (at least once) — the
+ * dead node's locked messages come back after the consumer's ack wait with their delivery count.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { waitFor } from '@hubbub/kernel';
+import { openBus } from '../src/index.ts';
+import { type NatsCluster, natsUnavailable, startNats } from '../src/nats/testing.ts';
+
+const unavailable = natsUnavailable();
+const worker = fileURLToPath(new URL('./fixtures/nats-worker.ts', import.meta.url));
+const TOTAL = 400;
+
+interface Worker {
+  readonly child: ChildProcess;
+  readonly handled: Array<{ id: string; deliveryCount: number }>;
+  ready: boolean;
+}
+
+function startWorker(url: string): Worker {
+  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', worker, url], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const w: Worker = { child, handled: [], ready: false };
+  let rest = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    const lines = (rest + chunk.toString()).split('\n');
+    rest = lines.pop()!;
+    for (const line of lines) {
+      if (line === 'ready') w.ready = true;
+      else if (line !== '') {
+        const [id, count] = line.split(' ');
+        w.handled.push({ id: id!, deliveryCount: Number(count) });
+      }
+    }
+  });
+  return w;
+}
+
+describe('a JetStream bus node killed while it holds locks', { skip: unavailable }, () => {
+  let nats: NatsCluster;
+  const workers: Worker[] = [];
+  before(async () => {
+    nats = await startNats(1);
+  });
+  after(async () => {
+    for (const w of workers) w.child.kill('SIGKILL');
+    await nats?.stop();
+  });
+
+  it('every message is handled; the dead node’s locked ones by the survivor, counted', async (t) => {
+    const url = `${nats.url}?namespace=nodekill`;
+    const bus = await openBus({ url });
+    try {
+      await bus.admin.createQueue('work', { lockDuration: 2_000 });
+      workers.push(startWorker(url), startWorker(url));
+      await waitFor(() => workers.every((w) => w.ready), { timeoutMs: 30_000, what: 'both workers ready' });
+      const sender = bus.createSender('work');
+      const send = (from: number, to: number) =>
+        sender.send(Array.from({ length: to - from }, (_, k) => ({ body: from + k, messageId: `m${from + k}` })));
+      await send(0, TOTAL / 2);
+      const [victim, survivor] = workers as [Worker, Worker];
+      await waitFor(() => victim.handled.length >= 30, { timeoutMs: 30_000, what: 'the victim at work' });
+      victim.child.kill('SIGKILL');
+      const handledByVictim = new Set(victim.handled.map((h) => h.id));
+      await send(TOTAL / 2, TOTAL);
+      const all = Array.from({ length: TOTAL }, (_, i) => `m${i}`);
+      const done = () => {
+        const seen = new Set([...handledByVictim, ...survivor.handled.map((h) => h.id)]);
+        return all.every((id) => seen.has(id));
+      };
+      await waitFor(done, { timeoutMs: 60_000, intervalMs: 100, what: 'every message handled' });
+      const recounted = survivor.handled.filter((h) => h.deliveryCount > 0);
+      t.diagnostic(
+        JSON.stringify({
+          byVictim: handledByVictim.size,
+          bySurvivor: survivor.handled.length,
+          redelivered: recounted.length,
+        }),
+      );
+      assert.ok(recounted.length > 0, 'the victim held locks when it died; they came back counted');
+    } finally {
+      await bus.close();
+    }
+  });
+});
