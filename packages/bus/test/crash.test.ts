@@ -15,8 +15,9 @@ interface Run {
   /** Completion started (it may or may not have become durable before the kill). */
   completing: Set<number>;
   completed: Set<number>;
-  /** Most messages the child's engine had parked on disk at once (backlog runs). */
+  /** Most messages the child's engine had parked on disk at once, and checkpoints it wrote (backlog runs). */
   parked: number;
+  checkpoints: number;
 }
 
 /** Runs the child until `killAfterAcks` sends were acknowledged, then SIGKILLs it. */
@@ -30,6 +31,7 @@ function runAndKill(dir: string, killAfterAcks: number, memory?: number): Promis
     const completing = new Set<number>();
     const completed = new Set<number>();
     let parked = 0;
+    let checkpoints = 0;
     let killed = false;
     const lines = createInterface({ input: proc.stdout });
     lines.on('line', (line) => {
@@ -37,7 +39,10 @@ function runAndKill(dir: string, killAfterAcks: number, memory?: number): Promis
       if (kind === 'S') for (const id of ids) acked.add(Number(id));
       else if (kind === 'R') completing.add(Number(ids[0]));
       else if (kind === 'C') completed.add(Number(ids[0]));
-      else if (kind === 'P') parked = Math.max(parked, Number(ids[0]));
+      else if (kind === 'P') {
+        parked = Math.max(parked, Number(ids[0]));
+        checkpoints = Math.max(checkpoints, Number(ids[1]));
+      }
       if (!killed && acked.size >= killAfterAcks) {
         killed = true;
         proc.kill('SIGKILL');
@@ -47,7 +52,7 @@ function runAndKill(dir: string, killAfterAcks: number, memory?: number): Promis
     // 'close' (not 'exit'): every line the child wrote before it died must be read first.
     proc.on('close', (_code, signal) => {
       if (signal !== 'SIGKILL') reject(new Error(`child exited before the kill (signal ${signal})`));
-      else resolve({ acked, completing, completed, parked });
+      else resolve({ acked, completing, completed, parked, checkpoints });
     });
   });
 }
@@ -90,8 +95,9 @@ describe('file engine crash safety', () => {
     await crashAndCheck();
   });
 
-  it('does the same with a deep queue parked on disk (the backlog) across compactions', async () => {
+  it('does the same with a deep queue parked on disk (the backlog) across checkpoints and compactions', async () => {
     const run = await crashAndCheck(64);
     assert.ok(run.parked > 0, 'messages were parked on disk before the kill');
+    assert.ok(run.checkpoints > 0, 'the index was checkpointed before the kill');
   });
 });

@@ -94,6 +94,17 @@ export class LiveState {
     }
   }
 
+  /** Back to empty. */
+  reset(): void {
+    this.entities.clear();
+    this.messages.clear();
+    this.sessions.clear();
+    this.dedupe.clear();
+    this.sequences.clear();
+    this.garbage = 0;
+    this.live = 0;
+  }
+
   /** A parked append (kept on disk by the file engine): only its sequence number and live count. */
   park(entity: string, seq: number): void {
     this.live++;

@@ -80,6 +80,15 @@ export class FileBacklog implements EngineBacklog {
     this.#state().park(message.entity, message.seq);
   }
 
+  /** A remove of a message still parked (the broker never held it, e.g. purged): tombstones it. */
+  unpark(entity: string, seq: number): boolean {
+    if (this.#lists.get(entity)?.remove(seq) !== true) return false;
+    const state = this.#state();
+    state.garbage += 2;
+    state.live--;
+    return true;
+  }
+
   /** Drops the parked messages of an entity and everything under it. */
   drop(key: string): void {
     for (const k of [...this.#lists.keys()]) if (belongsTo(k, key)) this.#lists.delete(k);
@@ -106,10 +115,8 @@ export class FileBacklog implements EngineBacklog {
         return;
       }
       case 'remove':
-        if (this.#lists.get(op.entity)?.remove(op.seq)) {
+        if (this.unpark(op.entity, op.seq)) {
           this.#patches.get(op.entity)?.delete(op.seq);
-          state.garbage += 2;
-          state.live--;
           return;
         }
         state.apply(op);

@@ -1,41 +1,64 @@
 /**
- * The file engine's checkpoint: written at a clean close, it holds the live state held in memory (as
- * log frames) and the backlog's index (packed arrays), and names the segments and sizes it covers.
- * `open()` loads it instead of replaying the log when every segment is still exactly as named, so
- * a restart reads about 25 bytes per parked message rather than the messages themselves.
+ * The file engine's checkpoints: the live state held in memory (as log frames) and the backlog's
+ * index (packed arrays) as of the end of a run of segments, named `NNNNNNNN.ckpt` after the first
+ * segment they do not cover. One is written when the engine rotates to a new segment every
+ * `checkpointAfterBytes` of log, and one at a clean close. `open()` loads the newest whose segments
+ * are all still present with the sizes it recorded, and replays only the segments after them: a
+ * restart reads about 25 bytes per parked message plus the log written since the checkpoint.
  *
- * Safety: the checkpoint is deleted (durably) as it is loaded, before any write is acknowledged, so
- * after a crash there is none and the log is replayed in full; a checkpoint that does not match
- * the segments to the byte, or fails its checksum, is ignored the same way.
+ * Why that is safe: a covered segment is never written again (the engine writes to a newer one
+ * from the checkpoint on, and opens a fresh one after loading a checkpoint that covers them all),
+ * so its name and size pin its content; a compaction replaces segments, which no checkpoint then
+ * matches. A crash between writing messages and the next checkpoint loses nothing: the frames
+ * after the checkpoint are replayed; a checkpoint that does not match, or fails its checksum, is
+ * ignored and the log replayed in full.
  * @module
  */
-import { open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { captureOps, type LiveState } from '../live-state.ts';
+import { captureOps, type LiveCapture, type LiveState } from '../live-state.ts';
 import type { EngineOp } from '../port.ts';
 import { ColdList } from './cold-index.ts';
 import { decodeFrames, encodeFrame } from './log-codec.ts';
 import { syncDir } from './log-dir.ts';
 
-const NAME = 'CHECKPOINT';
+const CHECKPOINT = /^(\d{8})\.ckpt$/;
 const MAGIC = 0x4b434248; // 'HBCK'
 const VERSION = 1;
 
 /** What a loaded checkpoint gives back beside the live state it applied. */
 export interface Loaded {
+  /** The segments it covers (the first of the directory's): only those after them are replayed. */
   readonly segments: string[];
+  /** Their bytes. */
   readonly bytes: number;
-  readonly end: number;
   readonly cold: Map<string, ColdList>;
 }
 
-/** Writes the checkpoint of a closed log: `segments` in order, the live state and the parked index. */
+/** What a checkpoint holds, captured at a flush boundary (written later, while writes go on). */
+export interface CheckpointCapture {
+  readonly state: LiveCapture;
+  readonly live: number;
+  readonly garbage: number;
+  readonly cold: ReadonlyArray<readonly [string, ReturnType<ColdList['pack']>]>;
+}
+
+export function captureCheckpoint(state: LiveState, cold: ReadonlyMap<string, ColdList>): CheckpointCapture {
+  const lists: Array<[string, ReturnType<ColdList['pack']>]> = [];
+  for (const [entity, list] of cold) if (list.count > 0) lists.push([entity, list.pack()]);
+  return { state: state.capture(), live: state.live, garbage: state.garbage, cold: lists };
+}
+
+/**
+ * Writes the checkpoint covering `segments` (in order; none of them written again), named after
+ * segment `next`, the first it does not cover; then deletes older checkpoints.
+ */
 export async function writeCheckpoint(
   dir: string,
   segments: readonly string[],
-  state: LiveState,
-  cold: ReadonlyMap<string, ColdList>,
+  next: number,
+  capture: CheckpointCapture,
   fsync: boolean,
 ): Promise<void> {
   const sizes: Array<[string, number]> = [];
@@ -46,14 +69,14 @@ export async function writeCheckpoint(
     b.writeUInt32LE(v, 0);
     parts.push(b);
   };
-  const json = Buffer.from(JSON.stringify({ segments: sizes, live: state.live, garbage: state.garbage }));
+  const json = Buffer.from(JSON.stringify({ segments: sizes, live: capture.live, garbage: capture.garbage }));
   u32(MAGIC);
   u32(VERSION);
   u32(json.length);
   parts.push(json);
   const frames: Buffer[] = [];
   let chunk: EngineOp[] = [];
-  for (const op of captureOps(state.capture())) {
+  for (const op of captureOps(capture.state)) {
     chunk.push(op);
     if (chunk.length >= 256) {
       frames.push(encodeFrame(chunk));
@@ -64,13 +87,11 @@ export async function writeCheckpoint(
   const framed = Buffer.concat(frames);
   u32(framed.length);
   parts.push(framed);
-  const lists = [...cold].filter(([, list]) => list.count > 0);
-  u32(lists.length);
-  for (const [entity, list] of lists) {
+  u32(capture.cold.length);
+  for (const [entity, packed] of capture.cold) {
     const key = Buffer.from(entity);
     u32(key.length);
     parts.push(key);
-    const packed = list.pack();
     u32(packed.seq.length);
     for (const a of [packed.seq, packed.seg, packed.pos, packed.len])
       parts.push(Buffer.from(a.buffer, a.byteOffset, a.byteLength));
@@ -78,7 +99,8 @@ export async function writeCheckpoint(
   const body = Buffer.concat(parts);
   const sum = Buffer.allocUnsafe(4);
   sum.writeUInt32LE(crc32(body), 0);
-  const tmp = join(dir, `${NAME}.tmp`);
+  const name = `${String(next).padStart(8, '0')}.ckpt`;
+  const tmp = join(dir, `${name}.tmp`);
   const fh = await open(tmp, 'w');
   try {
     await fh.writeFile(Buffer.concat([body, sum]));
@@ -86,33 +108,37 @@ export async function writeCheckpoint(
   } finally {
     await fh.close();
   }
-  await rename(tmp, join(dir, NAME));
+  await rename(tmp, join(dir, name));
   if (fsync) await syncDir(dir);
+  for (const f of await readdir(dir)) if (CHECKPOINT.test(f) && f < name) await rm(join(dir, f), { force: true });
 }
 
 /**
- * Loads the checkpoint into `apply` if there is one and it matches the directory's segments
- * (`present`, in replay order) to the byte; deletes it either way, durably. Undefined: replay.
+ * Loads into `state` the newest checkpoint whose segments are the first of `present` (the
+ * directory's, in replay order) with the sizes it recorded; deletes the ones that do not match.
+ * Undefined: none does, replay the whole log.
  */
 export async function loadCheckpoint(
   dir: string,
   present: readonly string[],
   state: LiveState,
 ): Promise<Loaded | undefined> {
-  const path = join(dir, NAME);
-  let buf: Buffer;
-  try {
-    buf = await readFile(path);
-  } catch {
-    return undefined;
+  const names = (await readdir(dir))
+    .filter((f) => CHECKPOINT.test(f))
+    .sort()
+    .reverse();
+  for (const name of names) {
+    let loaded: Loaded | undefined;
+    try {
+      loaded = await parse(dir, await readFile(join(dir, name)), present, state);
+    } catch {
+      loaded = undefined;
+    }
+    if (loaded !== undefined) return loaded;
+    state.reset();
+    await rm(join(dir, name), { force: true }); // stale (the segments changed) or damaged
   }
-  await rm(path, { force: true });
-  await syncDir(dir); // from here on a crash replays the log
-  try {
-    return await parse(dir, buf, present, state);
-  } catch {
-    return undefined;
-  }
+  return undefined;
 }
 
 async function parse(
@@ -136,7 +162,7 @@ async function parse(
     garbage: number;
   };
   at += jsonLength;
-  if (meta.segments.length !== present.length) return undefined;
+  if (meta.segments.length > present.length) return undefined;
   let bytes = 0;
   for (const [i, [name, size]] of meta.segments.entries()) {
     if (present[i] !== name || (await stat(join(dir, name))).size !== size) return undefined;
@@ -169,6 +195,5 @@ async function parse(
     cold.set(entity, ColdList.unpack(seq, seg, pos, len));
   }
   if (at !== buf.length - 4) return undefined;
-  const last = meta.segments.at(-1);
-  return { segments: meta.segments.map(([name]) => name), bytes, end: last?.[1] ?? 0, cold };
+  return { segments: meta.segments.map(([name]) => name), bytes, cold };
 }

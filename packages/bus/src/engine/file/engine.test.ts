@@ -31,6 +31,13 @@ const msg = (seq: number, extra: Partial<StoredMessage> = {}): StoredMessage => 
 });
 const append = (seq: number, extra?: Partial<StoredMessage>): EngineOp => ({ op: 'append', message: msg(seq, extra) });
 const segments = (d: string): string[] => readdirSync(d).filter((f) => f.endsWith('.log'));
+const checkpoints = (d: string): string[] => readdirSync(d).filter((f) => f.endsWith('.ckpt'));
+/** A copy of an open engine's directory: what a crash leaves on disk (the page cache survives a process kill). */
+function copyOf(d: string): string {
+  const copy = dir();
+  for (const f of readdirSync(d)) if (f !== 'LOCK') writeFileSync(join(copy, f), readFileSync(join(d, f)));
+  return copy;
+}
 /** Encodes `ops` as one frame and checks that the whole frame decodes back to them. */
 function assertRoundTrip(ops: EngineOp[]): void {
   const got: EngineOp[] = [];
@@ -341,9 +348,10 @@ describe('file engine', () => {
     writeFileSync(join(d, '00000004.base.log.tmp'), 'half-written');
     engine = new FileEngine({ dir: d });
     assert.deepEqual(await liveSeqs(engine, await engine.open()), [1, 2]);
-    assert.deepEqual(readdirSync(d).sort(), ['00000002.base.log', '00000003.log', 'LOCK']);
+    assert.deepEqual(segments(d), ['00000002.base.log', '00000003.log', '00000004.log']);
+    assert.ok(!readdirSync(d).some((f) => f.endsWith('.tmp')));
     await engine.close();
-    assert.deepEqual(readdirSync(d).sort(), ['00000002.base.log', '00000003.log', 'CHECKPOINT']);
+    assert.deepEqual(segments(d), ['00000002.base.log', '00000003.log', '00000004.log']);
   });
 
   it('parks appends marked parked in its index and hands them back oldest first, durable only', async () => {
@@ -372,7 +380,7 @@ describe('file engine', () => {
     assert.deepEqual(await replayed(d), [1, 3, 4]);
   });
 
-  it('restarts from the checkpoint of a clean close, and replays the log when there is none or it does not match', async () => {
+  it('restarts from the checkpoint of a clean close, replaying only what was written after it', async () => {
     const d = dir();
     let engine = new FileEngine({ dir: d, memoryMessagesPerQueue: 2 });
     await engine.open();
@@ -386,38 +394,65 @@ describe('file engine', () => {
     await engine.write([{ op: 'remove', entity: 'q', seq: 1 }]);
     await engine.close();
     const expected = Array.from({ length: 101 }, (_, i) => i + 2);
+    assert.deepEqual(checkpoints(d), ['00000002.ckpt']);
 
     engine = new FileEngine({ dir: d });
-    let state = await engine.open();
+    const state = await engine.open();
     assert.equal(engine.restoredFromCheckpoint, true);
-    assert.ok(!readdirSync(d).includes('CHECKPOINT'), 'loading deletes it: a crash from here on replays');
     assert.deepEqual(state.parked, [{ entity: 'q', count: 100, bytes: state.parked![0]!.bytes }]);
     assert.equal(state.sequences.q, 102);
-    // A copy taken while open is what a crash leaves: no checkpoint, the log replays to the same state.
-    const crashed = dir();
-    for (const f of readdirSync(d)) if (f !== 'LOCK') writeFileSync(join(crashed, f), readFileSync(join(d, f)));
-    assert.deepEqual(await liveSeqs(engine, state), expected);
+    assert.deepEqual(
+      segments(d),
+      ['00000001.log', '00000002.log'],
+      'writes go to a segment the checkpoint does not cover',
+    );
+    await engine.write([append(103), { op: 'remove', entity: 'q', seq: 3 }]);
+    // What a crash leaves: the checkpoint, and a segment written after it, replayed on top.
+    const crashed = copyOf(d);
+    assert.deepEqual(
+      await liveSeqs(engine, state), // what open() handed over, less the parked one removed since
+      expected.filter((s) => s !== 3),
+    );
     await engine.close();
-    const replay = new FileEngine({ dir: crashed });
-    assert.deepEqual(await liveSeqs(replay, await replay.open()), expected);
-    assert.equal(replay.restoredFromCheckpoint, false);
-    await replay.close();
+    const recovered = new FileEngine({ dir: crashed });
+    assert.deepEqual(
+      await liveSeqs(recovered, await recovered.open()),
+      [...expected, 103].filter((s) => s !== 3),
+    );
+    assert.equal(recovered.restoredFromCheckpoint, true);
+    await recovered.close();
+  });
 
-    // A checkpoint that no longer matches the log (a segment changed after it) is ignored.
-    engine = new FileEngine({ dir: d });
+  it('checkpoints every checkpointAfterBytes while running, so a crash replays only the log after it', async () => {
+    const d = dir();
+    const engine = new FileEngine({ dir: d, checkpointAfterBytes: 4096, memoryMessagesPerQueue: 1 });
     await engine.open();
-    await engine.write([append(200)]);
+    for (let i = 1; i <= 300; i++) {
+      await engine.write([{ op: 'append', message: msg(i), parked: i > 1 }]);
+      if (i % 3 === 0) await engine.write([{ op: 'remove', entity: 'q', seq: i - 1 }]);
+    }
+    await waitFor(() => engine.checkpoints > 0 && checkpoints(d).length > 0, { what: 'a checkpoint to be written' });
+    const expected = Array.from({ length: 300 }, (_, i) => i + 1).filter((s) => s % 3 !== 2);
+    const crashed = copyOf(d);
     await engine.close();
-    const checkpoint = readFileSync(join(d, 'CHECKPOINT'));
-    engine = new FileEngine({ dir: d });
+    const recovered = new FileEngine({ dir: crashed });
+    assert.deepEqual(await liveSeqs(recovered, await recovered.open()), expected);
+    assert.equal(recovered.restoredFromCheckpoint, true);
+    await recovered.close();
+  });
+
+  it('ignores a checkpoint whose segments changed after it, and replays the whole log', async () => {
+    const d = dir();
+    let engine = new FileEngine({ dir: d });
     await engine.open();
-    await engine.write([append(201)]);
+    await engine.write([append(1), append(2)]);
     await engine.close();
-    writeFileSync(join(d, 'CHECKPOINT'), checkpoint); // stale: the log has a frame it does not cover
+    // A covered segment that grew (as if written after the checkpoint) no longer matches it.
+    appendFileSync(join(d, '00000001.log'), encodeFrame([append(3)]));
     engine = new FileEngine({ dir: d });
-    state = await engine.open();
+    assert.deepEqual(await liveSeqs(engine, await engine.open()), [1, 2, 3]);
     assert.equal(engine.restoredFromCheckpoint, false);
-    assert.deepEqual(await liveSeqs(engine, state), [...expected, 200, 201]);
+    assert.deepEqual(checkpoints(d), [], 'the stale checkpoint is deleted');
     await engine.close();
   });
 

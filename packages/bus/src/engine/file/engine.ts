@@ -28,7 +28,7 @@ import { BusError, closedError } from '../../errors.ts';
 import { captureOps, type LiveCapture, LiveState } from '../live-state.ts';
 import type { BusEngine, EngineOp, EngineState } from '../port.ts';
 import { FileBacklog } from './backlog.ts';
-import { loadCheckpoint, writeCheckpoint } from './checkpoint.ts';
+import { captureCheckpoint, loadCheckpoint, writeCheckpoint } from './checkpoint.ts';
 import { encodeFrame } from './log-codec.ts';
 import {
   liveSegments,
@@ -63,6 +63,12 @@ export interface FileEngineOptions {
    * of closed-loop senders into several writes the disk serializes. @default 256
    */
   flushAfterWrites?: number;
+  /**
+   * Rotates to a new segment and writes a checkpoint of the live state and the backlog's index once
+   * the current segment holds this many bytes, so a restart after a crash replays at most about
+   * this much log. @default 64 MiB
+   */
+  checkpointAfterBytes?: number;
   /** Prunes expired duplicate-detection entries at compaction. @default systemClock */
   clock?: Clock;
   /** Called after each flush (group commit) with its size and timings; for benchmarks and diagnostics. @default none */
@@ -162,11 +168,14 @@ export class FileEngine implements BusEngine {
   readonly #compactionStep: (() => Promise<void> | void) | undefined;
   #idle: Array<() => void> = [];
   readonly #backlog: FileBacklog;
+  readonly #checkpointAfter: number;
   /** Flushes (fsyncs) so far; observability for tests and benchmarks. */
   flushes = 0;
   /** Compactions installed so far (a base renamed into place). */
   compactions = 0;
-  /** The last open() loaded the checkpoint of a clean close instead of replaying the log. */
+  /** Checkpoints written while running (not counting the one at close). */
+  checkpoints = 0;
+  /** The last open() loaded a checkpoint and replayed only the log after it. */
   restoredFromCheckpoint = false;
 
   /** The log directory. */
@@ -184,6 +193,7 @@ export class FileEngine implements BusEngine {
     this.#onFlush = options.onFlush;
     this.#compactionStep = options.compactionStep;
     this.#fsWrite = options.fsWrite ?? fsWrite;
+    this.#checkpointAfter = positiveInteger('checkpointAfterBytes', options.checkpointAfterBytes, 64 * 1024 * 1024);
     this.#backlog = new FileBacklog(
       this.#dir,
       positiveInteger('memoryMessagesPerQueue', options.memoryMessagesPerQueue, 10_000),
@@ -213,31 +223,28 @@ export class FileEngine implements BusEngine {
     this.#backlog.reset();
     const present = await liveSegments(this.#dir);
     const loaded = await loadCheckpoint(this.#dir, present, this.#state);
-    let replayed: { segments: string[]; bytes: number; end: number };
-    if (loaded !== undefined) {
-      this.#backlog.restore(loaded.cold);
-      replayed = loaded;
-      this.#segments = loaded.segments;
-      this.restoredFromCheckpoint = true;
-    } else {
-      this.#state = new LiveState(); // a checkpoint that failed half-way may have applied some
-      this.restoredFromCheckpoint = false;
-      replayed = await replayLog(
-        this.#dir,
-        (op, seg, start, end) => this.#backlog.replay(op, seg, start, end),
-        present,
-      );
-      this.#segments = replayed.segments;
-      this.#backlog.endReplay();
-    }
-    const last = replayed.segments.at(-1);
-    this.#bytes = replayed.bytes;
-    this.#offset = replayed.end;
-    this.#segment = last === undefined ? 1 : segmentNumber(last);
-    const current = last ?? segmentName(1, false);
-    this.#segments = last === undefined ? [current] : replayed.segments;
+    if (loaded !== undefined) this.#backlog.restore(loaded.cold);
+    this.restoredFromCheckpoint = loaded !== undefined;
+    const covered = loaded?.segments.length ?? 0;
+    // Only the segments after the checkpoint are replayed (all of them without one).
+    this.#segments = present;
+    const replayed = await replayLog(
+      this.#dir,
+      (op, seg, start, end) => this.#backlog.replay(op, seg, start, end),
+      present.slice(covered),
+    );
+    this.#backlog.endReplay();
+    const last = present.at(-1);
+    this.#bytes = (loaded?.bytes ?? 0) + replayed.bytes;
+    // Writes go on at the end of the last segment, or in a fresh one when a checkpoint covers it
+    // (a covered segment is never written again: that is what makes the checkpoint valid).
+    const fresh = last === undefined || covered === present.length;
+    this.#offset = fresh ? 0 : replayed.end;
+    this.#segment = last === undefined ? 1 : segmentNumber(last) + (fresh ? 1 : 0);
+    const current = fresh ? segmentName(this.#segment, false) : last;
+    if (fresh) this.#segments = [...present, current];
     this.#fh = await open(join(this.#dir, current), this.#logFlags());
-    if (last === undefined) syncDirNow(this.#dir);
+    if (fresh) syncDirNow(this.#dir);
     this.#prefilled = this.#offset;
     this.#prefillOff = false;
     this.#closed = false;
@@ -282,7 +289,8 @@ export class FileEngine implements BusEngine {
     this.#fh = undefined;
     // A clean close: the next open loads this instead of replaying (not after a failure: replay then).
     if (this.#failed === undefined) {
-      await writeCheckpoint(this.#dir, this.#segments, this.#state, this.#backlog.lists, this.#fsync);
+      const capture = captureCheckpoint(this.#state, this.#backlog.lists);
+      await writeCheckpoint(this.#dir, this.#segments, this.#segment + 1, capture, this.#fsync);
     }
     await unlockLogDir(this.#dir);
   }
@@ -319,14 +327,18 @@ export class FileEngine implements BusEngine {
       this.#ready = undefined;
       for (const p of this.#queue.splice(0)) p.reject(this.#failure());
       for (const w of this.#compactRequested.splice(0)) w.reject(this.#failure());
-    } else if (this.#compactionDue() || (this.#canCompact() && this.#shouldCompact())) {
+    } else if (
+      this.#compactionDue() ||
+      (this.#canCompact() && (this.#shouldCompact() || this.#offset >= this.#checkpointAfter))
+    ) {
       // The rotation swaps the segment: nothing may be writing to the old one.
       if (this.#inflight.length > 0 || this.#prefill !== undefined || this.#ready !== undefined) {
         if (this.#ready !== undefined && this.#inflight.length < this.#maxInFlight) this.#startReady();
         return; // the last write to finish pumps again
       }
       this.#rotating = true;
-      this.#startCompaction().then(
+      const compacting = this.#compactionDue() || this.#shouldCompact();
+      (compacting ? this.#startCompaction() : this.#startCheckpoint()).then(
         () => this.#rotated(),
         (err: unknown) => {
           this.#failed ??= err;
@@ -443,7 +455,7 @@ export class FileEngine implements BusEngine {
         if (op.op === 'append' && op.parked === true) {
           this.#backlog.park(op.message, flush.segment, flush.position + flush.parked[k]!, flush.parked[k + 1]!);
           k += 2;
-        } else {
+        } else if (op.op !== 'remove' || !this.#backlog.unpark(op.entity, op.seq)) {
           if (op.op === 'drop') this.#backlog.drop(op.key);
           this.#state.apply(op);
         }
@@ -494,6 +506,43 @@ export class FileEngine implements BusEngine {
 
   #shouldCompact(): boolean {
     return this.#bytes >= this.#compactAfter && this.#state.garbage > this.#state.live;
+  }
+
+  /**
+   * Every `checkpointAfterBytes` of log (when no compaction is due): captures the live state and the
+   * backlog's index between two flushes, rotates writes to a fresh segment, and writes the
+   * checkpoint covering the segments before it in the background (`checkpoint.ts`). A crash then
+   * replays only what was written since.
+   */
+  async #startCheckpoint(): Promise<void> {
+    const capture = captureCheckpoint(this.#state, this.#backlog.lists);
+    const next = this.#segment + 1;
+    const fh = await open(join(this.#dir, segmentName(next, false)), this.#logFlags());
+    try {
+      await syncDir(this.#dir);
+    } catch (err) {
+      await fh.close();
+      throw err;
+    }
+    const old = this.#fh!;
+    const covered = this.#segments;
+    this.#fh = fh;
+    this.#offset = 0;
+    this.#prefilled = 0;
+    this.#prefillOff = false;
+    this.#segment = next;
+    this.#segments = [...covered, segmentName(next, false)];
+    this.#compaction = (async () => {
+      await old.close();
+      await writeCheckpoint(this.#dir, covered, next, capture, this.#fsync);
+      this.checkpoints++;
+    })().catch((err: unknown) => {
+      this.#failed ??= err;
+    });
+    void this.#compaction.finally(() => {
+      this.#compaction = undefined;
+      if (this.#compactRequested.length > 0 || this.#queue.length > 0) this.#kick();
+    });
   }
 
   /**
