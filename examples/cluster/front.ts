@@ -80,6 +80,10 @@ export function createFront(targets: readonly string[]): Front {
 
   return {
     server,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }

@@ -63,6 +63,8 @@ function reachable(port: number): Promise<boolean> {
 async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
+    const died = children.find(({ child }) => child.exitCode !== null || child.signalCode !== null);
+    if (died !== undefined) throw new Error(`${died.name} exited while starting; see ${join(dir, `${died.name}.log`)}`);
     if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs / 1000} s (logs in ${dir})`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
@@ -105,7 +107,7 @@ async function startNats(): Promise<string> {
     run(`nats-${node.i}`, '/usr/sbin/nats-server', ['-c', config]);
   }
   for (const node of nodes) await until(`NATS server ${node.i} to listen`, () => reachable(node.client));
-  return nodes.map((n) => `nats://127.0.0.1:${n.client}`).join(',');
+  return `nats://${nodes.map((n) => `127.0.0.1:${n.client}`).join(',')}`;
 }
 
 async function ensureDatabase(url: string): Promise<void> {
@@ -126,6 +128,8 @@ async function ensureDatabase(url: string): Promise<void> {
 
 let stopping = false;
 let front: ReturnType<typeof createFront> | undefined;
+/** Deletes the cluster's keys in Redis (node records, grants) once its processes are gone. */
+let forgetKeys: () => Promise<void> = async () => {};
 
 async function stop(): Promise<void> {
   if (stopping) return;
@@ -150,6 +154,7 @@ async function stop(): Promise<void> {
         ),
     );
   }
+  await forgetKeys().catch(() => undefined);
   if (!values.keep) rmSync(dir, { recursive: true, force: true });
   say(values.keep ? `Stopped. Logs and data kept in ${dir}` : 'Stopped.');
 }
@@ -164,7 +169,21 @@ async function main(): Promise<void> {
   }
   await ensureDatabase(values.postgres);
   const cluster = randomUUID().slice(0, 8);
-  const backplane = `${values.redis}?prefix=${encodeURIComponent(`hubbub-cluster:${cluster}:`)}&heartbeatMs=1000&nodeTtlMs=5000`;
+  const prefix = `hubbub-cluster:${cluster}:`;
+  const backplane = `${values.redis}?prefix=${encodeURIComponent(prefix)}&heartbeatMs=1000&nodeTtlMs=5000`;
+  forgetKeys = async () => {
+    const { createClient } = await import('redis');
+    const client = createClient({ url: values.redis });
+    client.on('error', () => {});
+    await client.connect();
+    try {
+      for await (const keys of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 500 })) {
+        if (keys.length > 0) await client.unlink(keys);
+      }
+    } finally {
+      client.destroy();
+    }
+  };
 
   say(`Starting a Hubbub cluster (logs in ${dir})…`);
   const natsUrl = existsSync('/usr/sbin/nats-server') ? await startNats() : undefined;
@@ -233,7 +252,8 @@ async function main(): Promise<void> {
         '--no-amqp',
         '--push-port',
         String(await freePort()),
-        ...(natsBus ? ['--bus', natsUrl!.split(',')[0]!] : []),
+        // One server named: the client learns the others from it (and fails over to them).
+        ...(natsBus ? ['--bus', `${natsUrl!.split(',')[0]}?replicas=3&namespace=cluster-${cluster}`] : []),
         ...(i === 2 ? ['--no-simulate'] : []),
       ],
       env,
@@ -263,7 +283,7 @@ Hubbub cluster is running. Open ${publicUrl}/ (the front: round robin over the a
   Backplane          ${backplane}
   Store, cache       ${values.postgres}, ${values.redis}
   NATS               ${natsUrl ?? 'not started (/usr/sbin/nats-server is missing)'}
-  Bus                ${natsBus ? 'NATS JetStream, shared by both application nodes' : "each application node's own file:// bus (the NATS engine is not in this build)"}
+  Bus                ${natsBus ? 'NATS JetStream (streams replicated on all three servers), shared by both application nodes' : "each application node's own file:// bus (the NATS engine is not in this build)"}
 
 Kill a hub node (kill -9 <pid>) and watch the map keep moving after the reconnect:
 ${children.map(({ name, child }) => `  ${name.padEnd(6)} pid ${child.pid}`).join('\n')}
@@ -271,6 +291,13 @@ ${children.map(({ name, child }) => `  ${name.padEnd(6)} pid ${child.pid}`).join
 Press Ctrl-C to stop the whole cluster.`);
 }
 
+// Started by a test (or a supervisor) that may die without a word: stop with it.
+if (process.env.CLUSTER_STOP_WITH_PARENT === '1') {
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) void stop().then(() => process.exit(1));
+  }, 1_000).unref();
+}
 process.once('SIGINT', () => void stop().then(() => process.exit(0)));
 process.once('SIGTERM', () => void stop().then(() => process.exit(0)));
 main().catch(async (err: unknown) => {

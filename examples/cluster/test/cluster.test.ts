@@ -36,10 +36,13 @@ describe('npm run cluster', { skip: missing }, () => {
     }
   });
 
-  it('starts with one command; a customer tracking an order keeps receiving after a hub node is killed', async () => {
+  it('starts with one command; a customer tracking an order keeps receiving after a hub node is killed', {
+    timeout: 400_000,
+  }, async () => {
     const port = await freePort();
     cluster = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', start, '--port', String(port)], {
       stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, CLUSTER_STOP_WITH_PARENT: '1' },
     });
     let out = '';
     cluster.stdout!.on('data', (d: Buffer) => {

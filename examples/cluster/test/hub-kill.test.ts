@@ -16,7 +16,7 @@ import { waitFor } from '@hubbub/kernel';
 import { openBackplane } from '@hubbub/system';
 import { hubbub, type Running } from '@hubbub/test-kit';
 import * as signalR from '@microsoft/signalr';
-import { redisMissing } from './redis.ts';
+import { deleteKeys, redisMissing } from './redis.ts';
 
 const missing = await redisMissing();
 const KEY = 'cluster-kill-key-0123456789abcdefghijklmnopq';
@@ -30,7 +30,8 @@ interface HubNode {
 }
 
 describe('kill -9 a hub node while locations flow', { skip: missing }, () => {
-  const backplaneUrl = `redis://127.0.0.1:6379?prefix=${encodeURIComponent(`hubbub-test:${randomUUID()}:`)}&heartbeatMs=300&nodeTtlMs=1500`;
+  const prefix = `hubbub-test:${randomUUID()}:`;
+  const backplaneUrl = `redis://127.0.0.1:6379?prefix=${encodeURIComponent(prefix)}&heartbeatMs=300&nodeTtlMs=1500`;
   const nodes: HubNode[] = [];
   const customers: Array<signalR.HubConnection & { seen: number[]; reconnects: number }> = [];
   let negotiate: Server;
@@ -121,6 +122,7 @@ describe('kill -9 a hub node while locations flow', { skip: missing }, () => {
     await new Promise((resolve) => negotiate?.close(resolve));
     await functions?.close();
     await closeBackplane?.();
+    await deleteKeys(prefix);
   });
 
   it('every customer keeps receiving after at most its reconnect', async () => {

@@ -21,3 +21,18 @@ export async function redisMissing(): Promise<string | undefined> {
   if (process.env.CI) throw new Error(`${what}; the cluster tests need it: start it with \`${START}\`.`);
   return `${what}; start it with \`${START}\` to run these tests`;
 }
+
+/** Deletes every key under `prefix` (what a test's cluster left: grants, killed nodes' records). */
+export async function deleteKeys(prefix: string): Promise<void> {
+  const { createClient } = await import('redis');
+  const client = createClient({ url: 'redis://127.0.0.1:6379' });
+  client.on('error', () => {});
+  await client.connect();
+  try {
+    for await (const keys of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 500 })) {
+      if (keys.length > 0) await client.unlink(keys);
+    }
+  } finally {
+    client.destroy();
+  }
+}
