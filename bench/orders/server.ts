@@ -25,10 +25,9 @@ import {
   seedDemoAccounts,
 } from '@hubbub/delivery';
 import { silentLogger } from '@hubbub/kernel';
+import { SqlDriver, type SqlExecutor, type SqlQuery } from '@hubbub/store/driver';
 import { type RunningSystem, startSystem } from '@hubbub/system';
 import pg from 'pg';
-import { SqlDriver } from '../../packages/store/src/drivers/sql/driver.ts';
-import type { SqlExecutor, SqlQuery } from '../../packages/store/src/drivers/sql/executor.ts';
 import { serveIpc } from '../lib/ipc.ts';
 import { now, orderRequest, type Quantiles, quantiles, RESTAURANT, r3, type StoreKind } from './common.ts';
 
