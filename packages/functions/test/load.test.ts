@@ -30,6 +30,7 @@ describe('loading failures (strict)', () => {
     ['broken-route', 'FUNCTIONS_INVALID_BINDING'],
     ['broken-schedule', 'FUNCTIONS_INVALID_SCHEDULE'],
     ['broken-settings', 'FUNCTIONS_INVALID_SETTING'],
+    ['broken-prefetch', 'FUNCTIONS_INVALID_SETTING'],
   ];
   for (const [app, code] of cases) {
     it(`${app} fails with ${code}`, async () => {

@@ -51,6 +51,12 @@ describe('Service Bus trigger and output on the bus port', () => {
     );
   });
 
+  it("asks the port to receive ahead as host.json's prefetchCount says (none by default)", async () => {
+    const bus = newBus();
+    await using _app = await serve({ app: 'prefetch-app', bus });
+    assert.deepEqual(bus.receives, [{ source: { queue: 'work' }, sessions: false, prefetch: 8 }]);
+  });
+
   it('abandons when the function throws, emitting invocation:failed each time', async () => {
     const bus = newBus();
     await using app = await serve({ app: 'bus-app', bus });

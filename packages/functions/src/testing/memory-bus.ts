@@ -46,7 +46,7 @@ export class MemoryBus implements BusPort {
   /** Set to make settlements or renewals fail. */
   fail: { complete?: Error; abandon?: Error; renew?: Error } = {};
   /** Every receive call, with its options. */
-  readonly receives: { source: BusSource; sessions: boolean; maxMessages?: number }[] = [];
+  readonly receives: { source: BusSource; sessions: boolean; maxMessages?: number; prefetch?: number }[] = [];
 
   constructor(options: MemoryBusOptions = {}) {
     this.#clock = options.clock ?? systemClock;
@@ -91,7 +91,11 @@ export class MemoryBus implements BusPort {
   }
 
   receive(source: BusSource, options: BusReceiveOptions): AsyncIterable<BusReceivedMessage> {
-    this.receives.push({ source, sessions: options.sessions });
+    this.receives.push({
+      source,
+      sessions: options.sessions,
+      ...(options.prefetch === undefined ? {} : { prefetch: options.prefetch }),
+    });
     return this.#pump(source, options.signal, options.sessions);
   }
 

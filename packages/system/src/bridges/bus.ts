@@ -47,8 +47,9 @@ export function bridgeBus(bus: Bus, options: BusBridgeOptions = {}): BusBridge {
     return done;
   };
 
-  async function* plain(source: BusSource, signal: AbortSignal): AsyncGenerator<BusReceivedMessage> {
-    const receiver = bus.createReceiver(addressOf(source), { receiveMode: 'peekLock' });
+  async function* plain(source: BusSource, signal: AbortSignal, prefetch: number): AsyncGenerator<BusReceivedMessage> {
+    // With prefetch one broker receive takes what is there (up to that many), held locked in the receiver.
+    const receiver = bus.createReceiver(addressOf(source), { receiveMode: 'peekLock', prefetch });
     const stop = () => void receiver.close();
     signal.addEventListener('abort', stop, { once: true });
     try {
@@ -124,8 +125,8 @@ export function bridgeBus(bus: Bus, options: BusBridgeOptions = {}): BusBridge {
         ),
       );
     },
-    receive(source, { sessions: useSessions, signal }) {
-      return after(source, () => (useSessions ? sessions(source, signal) : plain(source, signal)));
+    receive(source, { sessions: useSessions, signal, prefetch }) {
+      return after(source, () => (useSessions ? sessions(source, signal) : plain(source, signal, prefetch ?? 0)));
     },
     receiveBatches(source, { sessions: useSessions, signal, maxMessages }) {
       // Session batches stay one message at a time (a session is drained in order).

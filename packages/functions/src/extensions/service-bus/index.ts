@@ -4,6 +4,7 @@
  * @module
  */
 import { portResolver } from '../../connections.ts';
+import { FunctionsError } from '../../errors.ts';
 import type { Extension } from '../../extension.ts';
 import { positiveInteger, timeSpanMs } from '../../host-config.ts';
 import { serviceBusOutputBinding } from './bindings.ts';
@@ -48,5 +49,21 @@ function readConfig(config: Section): ServiceBusConfig {
     ),
     maxMessageBatchSize: positiveInteger(config.maxMessageBatchSize, 1000, field('maxMessageBatchSize')),
     maxAutoLockRenewalMs: timeSpanMs(config.maxAutoLockRenewalDuration, 300_000, field('maxAutoLockRenewalDuration')),
+    prefetchCount: prefetchCount(config.prefetchCount ?? section(config.messageHandlerOptions).prefetchCount),
   };
+}
+
+/** host.json `prefetchCount`: 0 (the default, as Azure's) to 10,000. */
+function prefetchCount(value: unknown): number {
+  if (value === undefined) return 0;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 10_000) {
+    throw new FunctionsError(
+      'FUNCTIONS_INVALID_SETTING',
+      'host.json extensions.serviceBus.prefetchCount must be an integer in 0…10000.',
+      {
+        detail: { field: 'extensions.serviceBus.prefetchCount' },
+      },
+    );
+  }
+  return value;
 }

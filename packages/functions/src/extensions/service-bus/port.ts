@@ -53,6 +53,11 @@ export interface BusReceiveOptions {
   readonly sessions: boolean;
   /** Ends the iteration. */
   readonly signal: AbortSignal;
+  /**
+   * Optional: messages the port may receive ahead of the iteration and hold locked (host.json
+   * `prefetchCount`), so that one receive from the bus brings what is there. @default 0
+   */
+  readonly prefetch?: number;
 }
 
 export interface BusPort {

@@ -28,6 +28,11 @@ export interface ServiceBusConfig {
   readonly maxMessageBatchSize: number;
   /** How long a message's lock is renewed while its function runs, in ms. @default 300_000 */
   readonly maxAutoLockRenewalMs: number;
+  /**
+   * Messages received ahead (and held locked) while the function's calls are busy, so one receive
+   * from the bus can bring several; sessions receive one at a time. @default 0
+   */
+  readonly prefetchCount: number;
 }
 
 export function serviceBusTrigger(
@@ -72,7 +77,13 @@ function listen(
   const receive = (signal: AbortSignal): AsyncIterable<readonly BusReceivedMessage[]> =>
     many && bus.receiveBatches !== undefined
       ? bus.receiveBatches(source, { sessions, signal, maxMessages: config.maxMessageBatchSize })
-      : singles(bus.receive(source, { sessions, signal }));
+      : singles(
+          bus.receive(source, {
+            sessions,
+            signal,
+            ...(config.prefetchCount > 0 ? { prefetch: config.prefetchCount } : {}),
+          }),
+        );
   const locks = new LockRenewer({
     clock: context.clock,
     maxAutoLockRenewalMs: config.maxAutoLockRenewalMs,
