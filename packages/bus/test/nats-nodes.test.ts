@@ -199,6 +199,9 @@ describe('JetStream bus on several nodes', { skip: unavailable }, () => {
         'BUS_LOCK_LOST',
       );
       await rejects(b.broker.settle('q', 'short', { kind: 'complete' }), 'BUS_LOCK_LOST');
+      // A consumer removed behind the bus's back: a receive fails (the server never answers), not hangs.
+      await broker.jsm.consumers.delete(broker.names('q').stream, 'm');
+      await rejects(a.createReceiver('q').receiveMessages(1, { maxWaitTimeMs: 0 }), 'BUS_ENGINE_FAILURE');
     } finally {
       await close();
     }

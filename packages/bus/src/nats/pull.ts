@@ -4,6 +4,7 @@
  * is full or the server answers with a status (404 no messages, 408 timeout, 409 …). A message
  * that arrives for a request nobody waits on any more (its receive timed out on the bus's clock)
  * is handed to `orphan`: it is locked to this node, so the broker keeps it for the next receive.
+ * A request the server never answers (its consumer does not exist) ends after a grace period.
  * (Delivered messages keep their stream subject, so requests cannot share one wildcard inbox.)
  * @module
  */
@@ -17,8 +18,16 @@ export interface PullRequest {
   readonly expiresMs: number;
 }
 
+/** Status a pull ends with when the connection closes (the server's are HTTP-like codes). */
+export const PULL_CLOSED = -1;
+/** Status a pull ends with when the server never answered (no such consumer, say). */
+export const PULL_UNANSWERED = -2;
+/** How long past its expiry a pull may go unanswered before it is given up. */
+const GRACE_MS = 5_000;
+
 interface Pending {
   readonly sub: Subscription;
+  timer: NodeJS.Timeout | undefined;
   got: number;
   onMessage: ((m: Msg) => void) | undefined;
   onEnd: ((status: number) => void) | undefined;
@@ -42,6 +51,7 @@ export class Puller {
     const inbox = `${this.#prefix}.${(this.#next++).toString(36)}`;
     const end = (p: Pending, status: number): void => {
       this.#pending.delete(p);
+      clearTimeout(p.timer);
       p.sub.unsubscribe();
       const cb = p.onEnd;
       p.onEnd = undefined;
@@ -50,7 +60,7 @@ export class Puller {
     };
     const sub = this.#nc.subscribe(inbox, {
       callback: (err, m) => {
-        if (err !== null) return end(p, 503);
+        if (err !== null) return end(p, PULL_CLOSED);
         const code = m.headers?.code ?? 0;
         if (code !== 0 || !m.reply) {
           if (code === 100) return; // heartbeat
@@ -61,7 +71,9 @@ export class Puller {
         if (++p.got >= req.batch) end(p, 0);
       },
     });
-    const p: Pending = { sub, got: 0, onMessage, onEnd };
+    const p: Pending = { sub, timer: undefined, got: 0, onMessage, onEnd };
+    p.timer = setTimeout(() => end(p, PULL_UNANSWERED), req.expiresMs + GRACE_MS);
+    p.timer.unref();
     this.#pending.add(p);
     const body =
       req.expiresMs > 0
@@ -77,8 +89,9 @@ export class Puller {
   close(): void {
     for (const p of [...this.#pending]) {
       this.#pending.delete(p);
+      clearTimeout(p.timer);
       p.sub.unsubscribe();
-      p.onEnd?.(503);
+      p.onEnd?.(PULL_CLOSED);
     }
   }
 }

@@ -15,7 +15,7 @@ import { decodePayload } from './codec.ts';
 import type { NatsContext, SessionView, Source } from './context.ts';
 import { engineFailure } from './entities.ts';
 import type { Held } from './locks.ts';
-import type { Puller } from './pull.ts';
+import { PULL_CLOSED, PULL_UNANSWERED, type Puller } from './pull.ts';
 import { maxDeliveryText, parseAckReply, type Settling } from './settling.ts';
 
 /** A receive waiting this long waits until a message, an abort or close: no timer. */
@@ -142,14 +142,14 @@ export class Receiving {
               if (out.length > 0) {
                 await this.#pullNow(source, queue, session, o.maxMessages - out.length, out);
                 finish();
-              } else if (status === 503) {
+              } else if (status === PULL_CLOSED) {
                 finish(closedError('bus'));
-              } else if (status === 409 || status === 404 || status === 408 || status === 0) {
-                // 409: the consumer is being replaced (a session changing hands); try again shortly.
-                if (status === 409) setTimeout(loop, 50).unref();
-                else loop();
+              } else if (status === 408 || status === 0) {
+                loop();
               } else {
-                setTimeout(loop, 50).unref();
+                // 409 (the consumer is being replaced: a session changing hands), 404, no answer at
+                // all (the consumer is not there yet): look again shortly, until the wait ends.
+                setTimeout(loop, 100).unref();
               }
             })().catch((err: unknown) => finish(engineFailure(`receiving from ${queue.path}`, err)));
           },
@@ -169,7 +169,9 @@ export class Receiving {
         (m) => got.push(m),
         (status) => {
           void (async () => {
-            if (status === 503) throw closedError('bus');
+            if (status === PULL_CLOSED) throw closedError('bus');
+            if (status === PULL_UNANSWERED)
+              throw engineFailure(`receiving from ${queue.path}: its consumer did not answer`, undefined);
             let admitted = 0;
             for (const m of got) {
               const h = await this.#admit(source, queue, session, m);
