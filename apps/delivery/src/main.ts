@@ -62,7 +62,12 @@ async function main(args: string[]): Promise<number> {
     immutablePages: [`${deliveryApp.uiPath}assets/`],
     // The order system's code (the REST API, its schemas) loads once the port listens.
     parts: [
-      async (context) => (api = (await import('./orders/index.ts')).deliveryApiPart({ stuckAfterSeconds })(context)),
+      // On a Redis cache (a cluster's application nodes) the sign-in and sign-up budgets are shared.
+      async (context) =>
+        (api = (await import('./orders/index.ts')).deliveryApiPart({
+          stuckAfterSeconds,
+          sharedBudgets: /^rediss?:/.test(flags.cacheUrl ?? ''),
+        })(context)),
     ],
     secrets: deliveryApp.secrets,
     demo: true,

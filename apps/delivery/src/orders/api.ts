@@ -16,7 +16,6 @@ import type { Cache } from '@hubbub/cache';
 import type { SignalRService } from '@hubbub/hub';
 import {
   type Clock,
-  createRateLimiter,
   decodePathSegment,
   HubbubError,
   ignoreBody,
@@ -29,6 +28,7 @@ import {
 import type { PushService } from '@hubbub/push';
 import type { Store } from '@hubbub/store';
 import { type Accounts, type Principal, publicAccount, unauthorized } from './accounts.ts';
+import { createBudget } from './budgets.ts';
 import { ensureEntities } from './entities.ts';
 import { DeliveryError, notFound } from './errors.ts';
 import {
@@ -80,6 +80,11 @@ export interface DeliveryApiOptions {
   readonly maxBodyBytes?: number;
   /** Failed sign-ins allowed per client address and per email before 429, refilled one per 30 s. @default 10 */
   readonly signInFailureBurst?: number;
+  /**
+   * Count the sign-in and sign-up budgets in `cache` (Redis: shared by every application node, so
+   * N nodes grant one budget, not N) instead of in this process (`budgets.ts`). @default false
+   */
+  readonly sharedBudgets?: boolean;
   /** The system's push service, for browsers' Web Push installations. @default none: DELIVERY_PUSH_UNAVAILABLE */
   readonly push?: PushService;
   /** Push endpoint origins taken even on loopback or private addresses (a local push service). @default none */
@@ -121,8 +126,24 @@ export function createDeliveryApi(options: DeliveryApiOptions): DeliveryApi {
   const logger = options.logger;
   const origin = new URL(options.url).origin;
   const secure = origin.startsWith('https:');
-  const failures = createRateLimiter({ ratePerSecond: 1 / 30, burst: options.signInFailureBurst ?? 10, clock });
-  const signUps = createRateLimiter({ ratePerSecond: 1 / 6, burst: 20, clock });
+  const shared = options.sharedBudgets === true ? options.cache : undefined;
+  const onBudgetError = (err: unknown) => logger.warn({ err }, 'a shared request budget could not be counted');
+  const failures = createBudget({
+    name: 'sign-in-failures',
+    ratePerSecond: 1 / 30,
+    burst: options.signInFailureBurst ?? 10,
+    clock,
+    cache: shared,
+    onError: onBudgetError,
+  });
+  const signUps = createBudget({
+    name: 'sign-ups',
+    ratePerSecond: 1 / 6,
+    burst: 20,
+    clock,
+    cache: shared,
+    onError: onBudgetError,
+  });
   const installations = createPushInstallations({
     push: options.push,
     clock,
@@ -221,13 +242,13 @@ export function createDeliveryApi(options: DeliveryApiOptions): DeliveryApi {
   async function signIn(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const body = await readJson(request, SignIn, maxBody);
     const keys = [`address:${addressOf(request)}`, `email:${body.email.toLowerCase()}`];
-    for (const key of keys) if (failures.available(key) < 1) failures.check(key, 'failed sign-ins');
+    for (const key of keys) await failures.ensure(key, 'failed sign-ins');
     let account: Awaited<ReturnType<Accounts['authenticate']>>;
     try {
       account = await (await ready()).accounts.authenticate(body.email, body.password);
     } catch (err) {
       if (err instanceof DeliveryError && err.code === 'DELIVERY_INVALID_CREDENTIALS')
-        for (const key of keys) failures.take(key);
+        for (const key of keys) await failures.spend(key);
       throw err;
     }
     await sendSession(response, 201, account);
@@ -280,7 +301,7 @@ export function createDeliveryApi(options: DeliveryApiOptions): DeliveryApi {
       path: /^\/api\/v1\/account$/,
       methods: {
         POST: async (req, res) => {
-          signUps.check(`address:${addressOf(req)}`, 'sign-ups');
+          await signUps.check(`address:${addressOf(req)}`, 'sign-ups');
           const body = await readJson(req, SignUp, maxBody);
           const account = await (await ready()).accounts.create({ ...body, role: 'customer' });
           await sendSession(res, 201, account);
