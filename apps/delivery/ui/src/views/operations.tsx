@@ -6,7 +6,7 @@
  * position moves its marker.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { type Account, type ActiveStatus, ApiError, api, type LatLng, type Overview } from '../api.ts';
+import { type Account, type ActiveStatus, ApiError, api, type LatLng, type Overview, type Restaurant } from '../api.ts';
 import { CityMap, type CourierMark, type Pin } from '../city-map.tsx';
 import { duration, STATUS_LABEL, ticket } from '../format.ts';
 import { useLiveBoard } from '../live.ts';
@@ -22,6 +22,7 @@ export function OperationsView({ account }: { account: Account }) {
   /** Server time minus this browser's, from the last overview. */
   const [skew, setSkew] = useState(0);
   const [couriers, setCouriers] = useState<Map<string, CourierMark & { time: number }>>(new Map());
+  const [restaurants, setRestaurants] = useState<Restaurant[]>([]);
   const [error, setError] = useState<ApiError | null>(null);
   const [refused, setRefused] = useState<ApiError | null>(null);
   const pending = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
@@ -60,6 +61,11 @@ export function OperationsView({ account }: { account: Account }) {
   };
   useEffect(() => {
     void load();
+    // Every restaurant is on the map, with orders or not.
+    api.restaurants().then(
+      (r) => setRestaurants(r.items),
+      () => {},
+    );
     return () => clearTimeout(pending.current);
   }, []);
   const live = useLiveBoard(
@@ -91,7 +97,9 @@ export function OperationsView({ account }: { account: Account }) {
   const stuck = orders
     .filter((o) => o.stuck)
     .sort((a, b) => b.inStatus / limit(b.status) - a.inStatus / limit(a.status));
-  const stores = new Map<string, { at: LatLng; name: string }>();
+  const stores = new Map<string, { at: LatLng; name: string }>(
+    restaurants.map((r) => [r.id, { at: r.location, name: r.name }]),
+  );
   for (const o of orders)
     if (o.pickup !== null) stores.set(o.restaurantId, { at: o.pickup, name: o.restaurantName ?? o.restaurantId });
   const pins: Pin[] = [
