@@ -26,7 +26,7 @@ import {
   staticTree,
   systemFlagsHelp,
   UsageError,
-} from '@hubbub/system';
+} from '@hubbub/system/start';
 import { deliveryApp } from './app.ts';
 import type { DeliveryApi } from './orders/index.ts';
 

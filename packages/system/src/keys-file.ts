@@ -11,7 +11,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SasKey } from '@hubbub/bus';
 import { InvalidOptionError } from '@hubbub/kernel';
-import { generateVapidKeys } from '@hubbub/push/providers';
+import { generateVapidKeys } from '@hubbub/push/vapid-keys';
 import { UsageError } from './args.ts';
 
 export interface SystemKeys {

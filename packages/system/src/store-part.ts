@@ -7,15 +7,15 @@
  */
 import type { Logger } from '@hubbub/kernel';
 import { createStoreHttpHandler, type Store, type StoreHttpHandler } from '@hubbub/store';
-import { type StoreConnections, storeConnections } from './bridges/store.ts';
+import type { StoreConnections } from './bridges/store.ts';
 import { createStoreAt } from './engines.ts';
 
 export interface SystemStore {
   readonly store: Store;
   /** The HTTP API, a part for the one port. */
   readonly api: StoreHttpHandler;
-  /** Connection settings → stores, for the functions host. */
-  readonly connections: StoreConnections;
+  /** Connection settings → stores, for the functions host (its bridge's code imported on first use). */
+  connections(): Promise<StoreConnections>;
   /** Starts opening the store without waiting; a failure is logged, and each operation tries again. */
   openInBackground(): void;
   /** Closes the stores the connections opened, then the store. */
@@ -32,13 +32,18 @@ export async function createSystemStore(url: string, key: string, logger: Logger
     basePath: '/store',
     onError: (err, request) => logger.error({ err, method: request.method, url: request.url }, 'store request failed'),
   });
-  const connections = storeConnections({ url, store }, (other) =>
-    createStoreAt(other, { logger: logger.child({ part: 'store', url: withoutPassword(other) }) }),
-  );
+  let connections: Promise<StoreConnections> | undefined;
   return {
     store,
     api,
-    connections,
+    connections() {
+      connections ??= import('./bridges/store.ts').then(({ storeConnections }) =>
+        storeConnections({ url, store }, (other) =>
+          createStoreAt(other, { logger: logger.child({ part: 'store', url: withoutPassword(other) }) }),
+        ),
+      );
+      return connections;
+    },
     openInBackground() {
       store.start().catch((err: unknown) => {
         logger.error(
@@ -48,7 +53,7 @@ export async function createSystemStore(url: string, key: string, logger: Logger
       });
     },
     async close() {
-      await connections.close();
+      await (await connections)?.close();
       await store.close();
     },
   };

@@ -42,7 +42,6 @@ import {
 import type { PushService } from '@hubbub/push';
 import type { Store } from '@hubbub/store';
 import { bridgeBus } from './bridges/bus.ts';
-import { fromSignalRServiceInProcess } from './bridges/signalr.ts';
 import { functionsUpstream, upstreamFetch } from './bridges/signalr-upstream.ts';
 import { CloseStack } from './close-stack.ts';
 import { createDemoHub } from './demo.ts';
@@ -448,8 +447,8 @@ async function startParts(options: SystemOptions, config: SystemConfig, stack: C
       // CORS for /api: only the server's own origin and those configured may call the functions.
       cors: createCors({ origins: cors.origins, methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] }),
       bus: busPort,
-      signalR: fromSignalRServiceInProcess(signalR),
-      store: stores.connections.resolve,
+      signalR: (await import('./bridges/signalr.ts')).fromSignalRServiceInProcess(signalR),
+      store: (await stores.connections()).resolve,
       push: pushConnections(push?.service, push?.hubName ?? 'hubbub'),
       logger: logger.child({ part: 'functions' }),
     });

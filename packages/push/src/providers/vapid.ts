@@ -5,33 +5,16 @@
  * would only burn CPU). Signing is the `web-push` library's.
  * @module
  */
-import { createECDH, createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { createECDH, createPublicKey } from 'node:crypto';
 import { type Clock, InvalidOptionError } from '@hubbub/kernel';
 import webpush from 'web-push';
+import type { VapidKeys } from './vapid-keys.ts';
 
-export interface VapidKeys {
-  /** The uncompressed P-256 public key (65 bytes), base64url: the browser's `applicationServerKey`. */
-  readonly publicKey: string;
-  /** The private scalar (32 bytes), base64url. */
-  readonly privateKey: string;
-}
+export { generateVapidKeys, type VapidKeys } from './vapid-keys.ts';
 
 export interface VapidDetails extends VapidKeys {
   /** Contact for the push service operator: a `mailto:` or `https:` URL. */
   readonly subject: string;
-}
-
-/** A fresh VAPID key pair (P-256), in the base64url forms browsers and hubs exchange. */
-export function generateVapidKeys(): VapidKeys {
-  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const jwk = privateKey.export({ format: 'jwk' });
-  const pub = publicKey.export({ format: 'jwk' });
-  const raw = Buffer.concat([
-    Buffer.of(4),
-    Buffer.from(pub.x ?? '', 'base64url'),
-    Buffer.from(pub.y ?? '', 'base64url'),
-  ]);
-  return { publicKey: raw.toString('base64url'), privateKey: jwk.d ?? '' };
 }
 
 /** Throws KERNEL_INVALID_OPTION unless the keys are a matching P-256 pair and the subject a contact URL. */
