@@ -24,7 +24,15 @@ export interface Held {
   until: number;
   /** Session lock token the message was received under. */
   readonly session: string | undefined;
-  timer: TimerHandle | undefined;
+  /** The expiry bucket the lock waits in. */
+  bucket: Bucket | undefined;
+}
+
+/** Locks that expire at the same instant (a receive's batch), under one timer. */
+interface Bucket {
+  readonly until: number;
+  readonly held: Set<Held>;
+  readonly timer: TimerHandle;
 }
 
 export const nodeOf = (token: string): string => String(token).slice(0, 8);
@@ -33,6 +41,7 @@ export class LockTable {
   readonly node: string;
   readonly #clock: Clock;
   readonly #held = new Map<string, Held>();
+  readonly #buckets = new Map<number, Bucket>();
   readonly #onExpire: (h: Held) => void;
   #counter = 0;
 
@@ -48,8 +57,19 @@ export class LockTable {
     return `${this.node}-${n.slice(0, 4)}-4${n.slice(4, 7)}-8${n.slice(7, 10)}-${n.slice(10, 22)}`;
   }
 
-  hold(h: Omit<Held, 'token' | 'timer'>): Held {
-    const held: Held = { ...h, token: this.token(), timer: undefined };
+  hold(h: Omit<Held, 'token' | 'bucket'>): Held {
+    const held: Held = {
+      token: this.token(),
+      key: h.key,
+      stream: h.stream,
+      consumer: h.consumer,
+      reply: h.reply,
+      streamSeq: h.streamSeq,
+      msg: h.msg,
+      until: h.until,
+      session: h.session,
+      bucket: undefined,
+    };
     this.#held.set(held.token, held);
     this.#arm(held);
     return held;
@@ -64,13 +84,13 @@ export class LockTable {
     const h = this.#held.get(token);
     if (h === undefined) return undefined;
     this.#held.delete(token);
-    h.timer?.cancel();
+    this.#disarm(h);
     return h;
   }
 
   extend(h: Held, until: number): void {
+    this.#disarm(h);
     h.until = until;
-    h.timer?.cancel();
     this.#arm(h);
   }
 
@@ -84,18 +104,44 @@ export class LockTable {
   }
 
   #arm(h: Held): void {
-    h.timer = this.#clock.setTimeout(
-      () => {
-        if (this.#held.get(h.token) !== h) return;
-        this.#held.delete(h.token);
-        this.#onExpire(h);
-      },
-      Math.max(0, h.until - this.#clock.now()),
-    );
+    let bucket = this.#buckets.get(h.until);
+    if (bucket === undefined) {
+      const until = h.until;
+      const held = new Set<Held>();
+      const timer = this.#clock.setTimeout(() => this.#expire(until), Math.max(0, until - this.#clock.now()));
+      bucket = { until, held, timer };
+      this.#buckets.set(until, bucket);
+    }
+    bucket.held.add(h);
+    h.bucket = bucket;
+  }
+
+  #disarm(h: Held): void {
+    const bucket = h.bucket;
+    if (bucket === undefined) return;
+    h.bucket = undefined;
+    bucket.held.delete(h);
+    if (bucket.held.size === 0) {
+      bucket.timer.cancel();
+      this.#buckets.delete(bucket.until);
+    }
+  }
+
+  #expire(until: number): void {
+    const bucket = this.#buckets.get(until);
+    if (bucket === undefined) return;
+    this.#buckets.delete(until);
+    for (const h of bucket.held) {
+      h.bucket = undefined;
+      if (this.#held.get(h.token) !== h) continue;
+      this.#held.delete(h.token);
+      this.#onExpire(h);
+    }
   }
 
   clear(): void {
-    for (const h of this.#held.values()) h.timer?.cancel();
+    for (const b of this.#buckets.values()) b.timer.cancel();
+    this.#buckets.clear();
     this.#held.clear();
   }
 }

@@ -3,7 +3,9 @@
  * acknowledgements (`+ACK`, `-NAK`, `+WPI` with a reply, so a settlement resolves once the server
  * has applied it) — over one reply subscription, many in flight. The official client's request
  * arms a timer and builds a promise chain per call; here a reply is a map lookup, and one sweep a
- * second times out what was not answered.
+ * second times out what was not answered. Requests made in one turn of the event loop are
+ * published together at its end (`setImmediate`), so the client writes them to the socket in one
+ * write rather than one per settlement.
  * @module
  */
 import { headers, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
@@ -29,6 +31,7 @@ export class Requests {
   readonly #timeoutMs: number;
   readonly #sweep: NodeJS.Timeout;
   #next = 0;
+  #corked: Array<{ subject: string; data: Uint8Array | string; reply: string; msgId: string | undefined }> = [];
 
   constructor(nc: NatsConnection, prefix: string, timeoutMs = 10_000) {
     this.#nc = nc;
@@ -54,14 +57,30 @@ export class Requests {
     const reply = `${this.#prefix}.${token}`;
     return new Promise<Msg>((resolve, reject) => {
       this.#waiting.set(token, { resolve, reject, deadline: Date.now() + this.#timeoutMs });
-      if (msgId === undefined) {
-        this.#nc.publish(subject, data, { reply });
-      } else {
-        const h = headers();
-        h.set('Nats-Msg-Id', msgId);
-        this.#nc.publish(subject, data, { reply, headers: h });
-      }
+      if (this.#corked.length === 0) setImmediate(() => this.#uncork());
+      this.#corked.push({ subject, data, reply, msgId });
     });
+  }
+
+  #uncork(): void {
+    const corked = this.#corked;
+    this.#corked = [];
+    for (const r of corked) {
+      try {
+        if (r.msgId === undefined) {
+          this.#nc.publish(r.subject, r.data, { reply: r.reply });
+        } else {
+          const h = headers();
+          h.set('Nats-Msg-Id', r.msgId);
+          this.#nc.publish(r.subject, r.data, { reply: r.reply, headers: h });
+        }
+      } catch (err) {
+        const token = r.reply.slice(this.#prefix.length + 1);
+        const w = this.#waiting.get(token);
+        this.#waiting.delete(token);
+        w?.reject(err instanceof Error ? err : new Error(String(err)));
+      }
+    }
   }
 
   #expire(): void {
