@@ -202,6 +202,9 @@ function startHog(): { child: ChildProcess; pinnedTo: number | undefined } {
   return { child, pinnedTo };
 }
 
+/** The hog of this run, also stopped when the run stops itself (`process.exit`). */
+let hog: ReturnType<typeof startHog> | undefined;
+
 /** One measurement: every bus, every path, on a fresh system per bus. */
 async function measure(client: Peer<ClientApi>) {
   const results: Record<string, Record<string, unknown>> = {};
@@ -239,7 +242,7 @@ async function main() {
   }, RUN_TIMEOUT_MS);
   const started = Date.now();
   const machine = watchMachine();
-  const hog = config.hog ? startHog() : undefined;
+  hog = config.hog ? startHog() : undefined;
   if (hog !== undefined) log(`CPU hog running${hog.pinnedTo === undefined ? '' : ` on core ${hog.pinnedTo}`}`);
   const client = start<ClientApi>('client.ts', 'client');
   const runs: Awaited<ReturnType<typeof measure>>[] = [];
@@ -285,6 +288,7 @@ async function main() {
 
 process.on('exit', () => {
   children.killAll();
+  hog?.child.kill('SIGKILL');
 });
 main().catch((err: unknown) => {
   log(err instanceof Error ? (err.stack ?? err.message) : String(err));

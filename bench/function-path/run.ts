@@ -16,21 +16,23 @@
  *   node --max-semi-space-size=8 --expose-gc --import tsx --conditions=source bench/function-path/run.ts
  *        [--bus memory|file] [--rate 1000] [--warmup 2] [--measure 5] [--rounds 3]
  *        [--paths function,processor] [--worker-threads N] [--profile FILE.cpuprofile]
- *        [--saturate 1000,2000,4000,8000,12000,16000]
+ *        [--saturate 1000,2000,4000,8000,12000,16000] [--prefetch N]
  *
  * `--worker-threads N` runs the app's invocations on N worker threads (the main thread keeps the
  * bus, triggers, bindings and hub). `--profile` writes a CPU and an allocation profile of the last
- * measured function window (main thread). `--saturate` runs each path at rising rates (1 s warm-up,
+ * measured function window (main thread). `--prefetch N` runs a copy of the app whose host.json sets
+ * `prefetchCount` (a what-if). `--saturate` runs each path at rising rates (1 s warm-up,
  * `--measure` s each) until the due → hub send p99 passes 50 ms: the saturation throughput.
  *
  * One JSON object on stdout; progress on stderr.
  * @module
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { deliveryApp } from '@hubbub/delivery';
 import { silentLogger } from '@hubbub/kernel';
@@ -47,6 +49,7 @@ const { values: flags } = parseArgs({
     paths: { type: 'string', default: 'function,processor' },
     'worker-threads': { type: 'string' },
     saturate: { type: 'string' },
+    prefetch: { type: 'string' },
     profile: { type: 'string' },
   },
 });
@@ -73,6 +76,22 @@ function quantile(sorted: Float64Array, q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
 }
 
+/**
+ * `--prefetch N`: a copy of the app (inside the repository, so `@azure/functions` resolves) whose
+ * host.json sets extensions.serviceBus.prefetchCount — a what-if, not what `npm start` runs.
+ */
+function appWithPrefetch(prefetchCount: number): string {
+  const dir = fileURLToPath(new URL(`../.tmp/function-path-app-prefetch-${prefetchCount}`, import.meta.url));
+  rmSync(dir, { recursive: true, force: true });
+  cpSync(deliveryApp.functionsDir, dir, { recursive: true, filter: (src) => !src.includes('node_modules') });
+  const hostJson = JSON.parse(readFileSync(join(dir, 'host.json'), 'utf8')) as {
+    extensions: { serviceBus: Record<string, unknown> };
+  };
+  hostJson.extensions.serviceBus.prefetchCount = prefetchCount;
+  writeFileSync(join(dir, 'host.json'), JSON.stringify(hostJson, null, 2));
+  return dir;
+}
+
 const dataDir = mkdtempSync(join(tmpdir(), 'hubbub-function-path-'));
 const machine = watchMachine();
 const system = await startSystem({
@@ -80,7 +99,7 @@ const system = await startSystem({
   dataDir,
   ...(flags.bus === 'memory' ? { busUrl: 'memory://' } : {}),
   app: {
-    dir: deliveryApp.functionsDir,
+    dir: flags.prefetch === undefined ? deliveryApp.functionsDir : appWithPrefetch(Number(flags.prefetch)),
     queues: deliveryApp.queues,
     ...(flags['worker-threads'] === undefined ? {} : { workerThreads: Number(flags['worker-threads']) }),
   },
@@ -336,7 +355,15 @@ process.stdout.write(
       at: new Date().toISOString(),
       node: process.version,
       execArgv: process.execArgv,
-      options: { bus: flags.bus, rate, warmupMs, measureMs, rounds, workerThreads: flags['worker-threads'] ?? null },
+      options: {
+        bus: flags.bus,
+        rate,
+        warmupMs,
+        measureMs,
+        rounds,
+        workerThreads: flags['worker-threads'] ?? null,
+        prefetch: flags.prefetch ?? null,
+      },
       machine: machine.stop(),
       summary,
       ...(saturateRates.length === 0 ? {} : { saturation }),
