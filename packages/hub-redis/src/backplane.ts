@@ -177,7 +177,19 @@ export class RedisBackplane extends TypedEmitter<RedisBackplaneEvents> implement
         detail: { pending: this.#pending },
       });
     }
-    const text = encodeEnvelope(this.nodeId, message);
+    let text: string;
+    try {
+      text = encodeEnvelope(this.nodeId, message);
+    } catch (cause) {
+      // A BigInt or a cycle: what JSON cannot carry cannot reach the other nodes.
+      throw new HubError(
+        HubErrorCode.BadRequest,
+        'The message cannot be sent to other nodes: its arguments are not JSON.',
+        {
+          cause,
+        },
+      );
+    }
     this.#pending++;
     const sent = publisher.publish(this.#channel, text);
     for (const handler of this.#handlers) handler(message);

@@ -145,6 +145,21 @@ describe('the Redis backplane when Redis fails', { skip: found ? false : why }, 
     await a.publish(send(4)); // room again
   });
 
+  it('arguments JSON cannot carry are refused with HUB_BAD_REQUEST, reaching no node', async () => {
+    const a = await node();
+    const seen: BackplaneMessage[] = [];
+    a.subscribe((m) => seen.push(m));
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    for (const bad of [10n, cyclic]) {
+      await assert.rejects(
+        a.publish({ kind: 'send', hub: 'h', audience: { kind: 'all' }, target: 't', arguments: [bad] }),
+        coded(HubErrorCode.BadRequest),
+      );
+    }
+    assert.equal(seen.length, 0);
+  });
+
   it('what is not a backplane message on the channel is dropped with invalid-message', async () => {
     const a = await node();
     const invalid: string[] = [];
