@@ -12,7 +12,7 @@
 // bodies) in a second queue, so the live state is large; `--compact-at MS` starts a compaction that
 // many ms into the latency run and reports the latency of the messages sent while it ran.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
@@ -334,6 +334,37 @@ async function openLoop(h: Harness, count: number, window: number): Promise<Reco
   };
 }
 
+interface Reopened {
+  openMs: number;
+  active: number;
+  rssBefore: number;
+  rssAfter: number;
+}
+
+/** Reopens the bus in a fresh process (`reopen-child.ts`). */
+function reopenChild(dir: string): Promise<Reopened> {
+  const child = new URL('./reopen-child.ts', import.meta.url).pathname;
+  const proc = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', child, dir, 'parked'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  proc.stdout.on('data', (b: Buffer) => {
+    out += b.toString();
+  });
+  return new Promise((resolve, reject) => {
+    proc.on('close', (code) => {
+      if (code === 0) resolve(JSON.parse(out) as Reopened);
+      else reject(new Error(`reopen-child exited with ${code}`));
+    });
+  });
+}
+
+function logBytes(dir: string): number {
+  let n = 0;
+  for (const f of readdirSync(dir)) n += statSync(join(dir, f)).size;
+  return n;
+}
+
 /**
  * Fills a fresh file bus with `n` queued messages (~150-byte bodies, batches of 1,000), then
  * reports memory per queued message (RSS and heap after a full GC, against the empty bus) and the
@@ -347,7 +378,7 @@ async function queued(dir: string, n: number): Promise<Record<string, unknown>> 
     return process.memoryUsage();
   };
   const entities = { queues: [{ name: 'parked' }] };
-  let bus = await openBus({ url: `file://${dir}`, entities });
+  const bus = await openBus({ url: `file://${dir}`, entities });
   const empty = settle();
   const sender = bus.createSender('parked');
   const body = { kind: 'location', courier: 'c-0001', lat: 52.520008, lng: 13.404954, at: 0, pad: 'x'.repeat(60) };
@@ -357,27 +388,42 @@ async function queued(dir: string, n: number): Promise<Record<string, unknown>> 
   }
   const fillMs = performance.now() - fillStart;
   const full = settle();
-  await bus.close();
-  const reopenStart = performance.now();
-  bus = await openBus({ url: `file://${dir}`, entities });
-  const restartMs = performance.now() - reopenStart;
-  const reopened = settle();
   const props = await bus.admin.getRuntimeProperties('parked');
   await bus.close();
+  // Restarts in fresh processes: from the checkpoint of the clean close, then as after a crash
+  // (no checkpoint: the whole log replayed, the index rebuilt from the records).
+  const restart = await reopenChild(dir);
+  for (const f of readdirSync(dir)) if (f.endsWith('.ckpt')) rmSync(join(dir, f));
+  const replay = await reopenChild(dir);
   const mb = (b: number): number => +(b / 1024 / 1024).toFixed(1);
   return {
     scenario: `${n} queued messages, file bus`,
     gcExposed: gc !== undefined,
     fillSeconds: +(fillMs / 1000).toFixed(2),
     activeMessageCount: props.activeMessageCount,
-    rssMB: { empty: mb(empty.rss), full: mb(full.rss), reopened: mb(reopened.rss) },
-    heapUsedMB: { empty: mb(empty.heapUsed), full: mb(full.heapUsed), reopened: mb(reopened.heapUsed) },
+    rssMB: { empty: mb(empty.rss), full: mb(full.rss) },
+    heapUsedMB: { empty: mb(empty.heapUsed), full: mb(full.heapUsed) },
+    // V8's reserved heap (young generation grown under the fill's allocation rate included) and buffers.
+    heapTotalMB: { empty: mb(empty.heapTotal), full: mb(full.heapTotal) },
+    arrayBuffersMB: { empty: mb(empty.arrayBuffers), full: mb(full.arrayBuffers) },
     bytesPerQueuedMessage: {
       rss: Math.round((full.rss - empty.rss) / n),
       heapAndBuffers: Math.round((full.heapUsed + full.arrayBuffers - empty.heapUsed - empty.arrayBuffers) / n),
-      rssReopened: Math.round((reopened.rss - empty.rss) / n),
     },
-    restartMs: +restartMs.toFixed(1),
+    restartFromCheckpoint: {
+      ms: +restart.openMs.toFixed(1),
+      active: restart.active,
+      rssMB: mb(restart.rssAfter),
+      rssAddedMB: mb(restart.rssAfter - restart.rssBefore),
+      bytesPerQueuedMessage: Math.round((restart.rssAfter - restart.rssBefore) / n),
+    },
+    restartWithoutCheckpoint: {
+      ms: +replay.openMs.toFixed(1),
+      active: replay.active,
+      rssMB: mb(replay.rssAfter),
+      rssAddedMB: mb(replay.rssAfter - replay.rssBefore),
+    },
+    logMB: mb(logBytes(dir)),
   };
 }
 
