@@ -100,6 +100,11 @@ class InvocationWorker {
 
   call(message: ToWorker, id: number): Promise<RpcInvocationResponse | undefined> {
     return new Promise((resolve, reject) => {
+      if (this.exited) {
+        // A message to a stopped worker would never be answered.
+        reject(new FunctionsError('FUNCTIONS_WORKER_FAILED', 'The invocation worker thread has stopped.'));
+        return;
+      }
       this.pending.set(id, { resolve, reject });
       try {
         this.worker.postMessage(message);
