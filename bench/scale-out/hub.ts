@@ -177,6 +177,10 @@ async function main() {
     results.twoNodes = await measure('two nodes', [clusterUrl, clusterUrl], client);
   } finally {
     await clients.stop(client as unknown as Peer<Api>, { askToExit: false, timeoutMs: 2_000 });
+    // The nodes exit without leaving the cluster: their records go with the run's prefix.
+    for await (const keys of redis.scanIterator({ MATCH: `${prefix}*`, COUNT: 500 })) {
+      if (keys.length > 0) await redis.unlink(keys);
+    }
     redis.destroy();
   }
   const one = results.oneNode!;
