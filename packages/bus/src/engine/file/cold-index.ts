@@ -93,7 +93,14 @@ export class ColdList {
   /** Live entries with seq ≥ `from`, up to `max`. */
   from(from: number, max: number): ColdRef[] {
     const out: ColdRef[] = [];
-    for (let i = this.#head; i < this.#tail && out.length < max; i++) {
+    let lo = this.#head;
+    let hi = this.#tail;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.#seq[mid]! < from) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo; i < this.#tail && out.length < max; i++) {
       if (this.#dead[i] === 1 || this.#seq[i]! < from) continue;
       out.push(this.#ref(i));
     }
