@@ -15,7 +15,7 @@ export const DEFAULT_HOLD_MS = 10_000;
  * How long a finished record waits for others to be written with it (on a store with
  * `createMany`): the job waits for its write, its delivery slot does not (the runner frees it).
  */
-export const DEFAULT_WRITE_WINDOW_MS = 5;
+export const DEFAULT_WRITE_WINDOW_MS = 20;
 
 /** Records written in one `createMany` at most. */
 export const MAX_WRITE_GROUP = 200;
