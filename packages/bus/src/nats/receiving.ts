@@ -118,6 +118,7 @@ export class Receiving {
       };
       const timer = o.maxWaitTimeMs < NEVER ? this.#b.clock.setTimeout(() => finish(), o.maxWaitTimeMs) : undefined;
       this.#waiting.add(waiting);
+      if (o.signal?.aborted) return onAbort();
       o.signal?.addEventListener('abort', onAbort, { once: true });
       const loop = (): void => {
         if (finished) return;
