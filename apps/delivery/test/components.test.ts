@@ -1,10 +1,12 @@
 /**
  * The delivery system as separate processes, as the seed deploys it: a `hubbub hub` node on a
  * Redis backplane, `hubbub bus` serving the NATS bus over HTTP, and the api, processor and
- * notifier components (`src/components.ts`), all on one PostgreSQL store in a schema of this run's
- * own and one NATS namespace. An order placed through the API is processed by the processor
+ * notifier components (`src/components.ts`), and the live-location function app run by `hubbub
+ * functions --functions forwardLocation,negotiate`, all on one PostgreSQL store in a schema of
+ * this run's own and one NATS namespace. An order placed through the API is processed by the processor
  * process, accepted by the restaurant through the API, notified by the notifier process, and its
- * live status reaches the official @microsoft/signalr client connected to the hub node.
+ * live status reaches the official @microsoft/signalr client connected to the hub node; a location
+ * sent to `hubbub bus` reaches the tracking client the same way.
  * Needs PostgreSQL (5432), Redis (6379) and NATS with JetStream (4222); fails under CI without them.
  */
 import assert from 'node:assert/strict';
@@ -18,7 +20,9 @@ import { after, before, describe, it } from 'node:test';
 import { waitFor } from '@hubbub/kernel';
 import { hubbub, type Running, ran, runScript } from '@hubbub/test-kit';
 import * as signalR from '@microsoft/signalr';
+import { deliveryApp } from '../src/app.ts';
 import { componentOptions } from '../src/components.ts';
+import { createTrackingToken } from '../src/tracking.ts';
 import { createApiClient, pizza } from './api-client.ts';
 
 const reachable = (port: number) =>
@@ -47,6 +51,15 @@ const busUrl = `nats://127.0.0.1:4222?namespace=components${run}`;
 const storeUrl = `postgres://root@127.0.0.1:5432/test?schema=${schema}`;
 const backplaneUrl = `redis://127.0.0.1:6379?prefix=${encodeURIComponent(`hubbub-components:${randomUUID()}:`)}`;
 const signalRKey = `components-test-key-${randomUUID()}`;
+const trackingKey = `components-tracking-${randomUUID()}`;
+/** What every process is given: the hub nodes' key, and the tracking links' key (an app secret). */
+const env = {
+  HUBBUB_SIGNALR_KEY: signalRKey,
+  AzureSignalRConnectionString: `Endpoint=http://127.0.0.1;AccessKey=${signalRKey};Version=1.0;`,
+  TrackingKey: trackingKey,
+  HUBBUB_LOG_FORMAT: 'json',
+  HUBBUB_BACKPLANE_URL: undefined,
+};
 
 describe('the delivery system as separate processes', { skip: skip ?? false }, () => {
   const processes: Running[] = [];
@@ -55,6 +68,8 @@ describe('the delivery system as separate processes', { skip: skip ?? false }, (
   let hubUrl: string;
   let busApi: string;
   let busKey: string;
+  let tracker: Running;
+  let trackerUrl: string;
   let password: string;
   let processor: Running;
   let notifier: Running;
@@ -70,7 +85,7 @@ describe('the delivery system as separate processes', { skip: skip ?? false }, (
     const started = runScript(
       components,
       [name, '--port', '0', '--data', data, '--bus', busUrl, '--store', storeUrl, '--backplane', backplaneUrl],
-      { env: { HUBBUB_SIGNALR_KEY: signalRKey, HUBBUB_LOG_FORMAT: 'json', HUBBUB_BACKPLANE_URL: undefined } },
+      { env },
     );
     processes.push(started);
     return started;
@@ -104,6 +119,33 @@ describe('the delivery system as separate processes', { skip: skip ?? false }, (
     processes.push(bus);
     busApi = JSON.parse(await listening('hubbub bus', bus, /^(\{"listening":.*\})$/m)).listening;
     busKey = await listening('hubbub bus', bus, /^Bus key: (\S+)/m);
+    // The live-location function app through the generic command, on the same bus and hub cluster.
+    tracker = hubbub(
+      [
+        'functions',
+        deliveryApp.functionsDir,
+        '--functions',
+        'forwardLocation,negotiate',
+        '--port',
+        '0',
+        '--bus',
+        busUrl,
+        '--store',
+        storeUrl,
+        '--backplane',
+        backplaneUrl,
+        '--no-hub-clients',
+        '--data',
+        data,
+        '--amqp-port',
+        'off',
+        '--amqps-port',
+        'off',
+      ],
+      env,
+    );
+    processes.push(tracker);
+    trackerUrl = await listening('hubbub functions (tracker)', tracker, /(http:\/\/127\.0\.0\.1:\d+)\/api\/negotiate/);
     processor = component('processor');
     notifier = component('notifier');
     await Promise.all([
@@ -179,29 +221,47 @@ describe('the delivery system as separate processes', { skip: skip ?? false }, (
     }
   });
 
-  it("hubbub bus serves the components' bus: the api's topic and subscriptions, and a send the tracker's queue gets", async () => {
+  it("hubbub bus serves the components' bus: it lists the topic and subscriptions the api made", async () => {
     const listed = await ran(hubbub(['ls', '--url', busApi, '--key', busKey, '--json']));
     assert.equal(listed.code, 0, listed.stderr);
     const overview = JSON.parse(listed.stdout);
     const names = JSON.stringify(overview);
     for (const name of ['orders', 'processing', 'notifications']) assert.ok(names.includes(`"${name}"`), names);
-    const sent = await ran(
-      hubbub([
-        'send',
-        'locations',
-        '{"orderid":"1001","lat":47.61,"longitude":-122.32}',
-        '--url',
-        busApi,
-        '--key',
-        busKey,
-      ]),
-    );
-    assert.equal(sent.code, 0, sent.stderr);
-    const peeked = await ran(hubbub(['peek', 'locations', '--url', busApi, '--key', busKey]));
-    assert.match(peeked.stdout, /"orderid":"1001"/);
+  });
+
+  it('a location sent to the bus front reaches the tracking client on the hub node through the tracker process', async () => {
+    const orderid = `c${Date.now()}`;
+    const token = createTrackingToken(orderid, trackingKey);
+    const seen: unknown[] = [];
+    const connection = new signalR.HubConnectionBuilder()
+      .withUrl(`${trackerUrl}/api?orderid=${orderid}&token=${encodeURIComponent(token)}`)
+      .configureLogging(signalR.LogLevel.None)
+      .build();
+    connection.on('location', (location: unknown) => seen.push(location));
+    await connection.start();
+    try {
+      const location = JSON.stringify({ orderid, lat: 47.61, longitude: -122.32 });
+      const sent = await ran(hubbub(['send', 'locations', location, '--url', busApi, '--key', busKey]));
+      assert.equal(sent.code, 0, sent.stderr);
+      await waitFor(() => seen.length > 0, {
+        timeoutMs: 20_000,
+        what: `the location to reach the tracking client (tracker: ${tracker.stderr().slice(-1500)})`,
+      });
+      assert.match(JSON.stringify(seen[0]), new RegExp(orderid));
+    } finally {
+      await connection.stop();
+    }
   });
 
   it('refuses a component name it does not know and engines the components cannot share', async () => {
+    const lonely = await ran(hubbub(['functions', deliveryApp.functionsDir, '--port', '0', '--no-hub-clients']));
+    assert.equal(lonely.code, 1);
+    assert.match(lonely.stderr, /--no-hub-clients: give --backplane redis:\/\/…, .*\[CLI_USAGE\]/);
+    const badBackplane = await ran(
+      hubbub(['functions', deliveryApp.functionsDir, '--port', '0', '--backplane', 'nats://x:1']),
+    );
+    assert.equal(badBackplane.code, 1);
+    assert.match(badBackplane.stderr, /--backplane must be one of memory:\/\/, redis:\/\//);
     const unknown = await ran(runScript(components, ['kitchen']));
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /unknown component 'kitchen': one of api, processor, notifier, tracker/);

@@ -38,9 +38,14 @@ Queues and topic subscriptions named by the app's triggers are created when miss
   --port N            port (default $PORT or 7071)
   --host H            interface to listen on (default 127.0.0.1)
 ${amqpPortsHelp}
-  --bus URL           memory:// (default) or file://DIR to keep messages across restarts
+  --bus URL           memory:// (default), file://DIR to keep messages across restarts, or
+                      nats://HOST:PORT[?namespace=N] to share the bus with other processes (run
+                      one component of a system: --functions processOrder)
   --store URL         memory:// (default), pglite://DIR or postgres://… to keep documents; a
                       cosmosDB connection setting holding another store URL opens that store
+  --backplane URL     the hubs' backplane: memory:// (default) or redis://HOST:PORT[?prefix=P],
+                      shared with 'hubbub hub --backplane' nodes (default $HUBBUB_BACKPLANE_URL)
+  --no-hub-clients    with --backplane: the hub nodes take the clients; negotiate names them
   --data DIR          where the keys live (default $HUBBUB_DATA_DIR or .data; 'hubbub send' finds
                       the bus key there)
   --cors ORIGINS      origins allowed to call /api from pages elsewhere, comma-separated, '*' for
@@ -68,6 +73,8 @@ export async function run(args: string[]): Promise<number> {
     'amqps-port': { type: 'string' },
     bus: { type: 'string' },
     store: { type: 'string' },
+    backplane: { type: 'string' },
+    'no-hub-clients': { type: 'boolean' },
     data: { type: 'string' },
     cors: { type: 'string' },
     'public-url': { type: 'string' },
@@ -107,6 +114,15 @@ export async function run(args: string[]): Promise<number> {
   } catch (err) {
     throw new UsageError(`--store ${(err as Error).message.replace(/^storeUrl: /, '')}`, { cause: err });
   }
+  const backplaneUrl = values.backplane ?? process.env.HUBBUB_BACKPLANE_URL ?? 'memory://';
+  try {
+    engineScheme('backplane', backplaneUrl);
+  } catch (err) {
+    throw new UsageError(`--backplane ${(err as Error).message.replace(/^backplaneUrl: /, '')}`, { cause: err });
+  }
+  if (values['no-hub-clients'] === true && backplaneUrl === 'memory://') {
+    throw new UsageError('--no-hub-clients: give --backplane redis://…, the cluster whose hub nodes take the clients');
+  }
   const logger = consoleLogger({ level: values['log-level'], format: values['log-format'] });
   if (values.static !== undefined && !existsSync(resolve(values.static))) {
     throw new UsageError(`--static: '${values.static}' is not a directory`);
@@ -143,6 +159,10 @@ export async function run(args: string[]): Promise<number> {
     amqpsPort,
     busUrl,
     storeUrl,
+    backplaneUrl,
+    ...(values['no-hub-clients'] === true ? { hubClients: false } : {}),
+    // The push front's port follows --port as the SDK's do: 7443 with 7071, a free one otherwise.
+    ...(port === 7071 ? {} : { pushPort: 0 }),
     dataDir: resolve(values.data ?? process.env.HUBBUB_DATA_DIR ?? '.data'),
     settings,
     corsOrigins: (corsText ?? '')
