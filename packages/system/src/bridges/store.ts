@@ -1,6 +1,7 @@
 /**
  * Hubbub's store as the functions host's Cosmos DB extension sees it ({@link StorePort}): point
- * reads, parameterised queries, upserts (system properties of a document read earlier dropped, as
+ * reads (from memory the change feed keeps coherent for the containers the app names in
+ * `CosmosDBCachedReads`: `read-cache.ts`), parameterised queries, upserts (system properties of a document read earlier dropped, as
  * Cosmos DB does; the database and container created once when the binding asks), and change-feed
  * subscriptions on the store's `ChangeFeedProcessor`, whose leases may live in another bridged
  * store (`leaseConnection`). {@link storeConnections} resolves connection settings: the system's
@@ -17,6 +18,7 @@ import {
 } from '@hubbub/functions';
 import type { ChangeFeedProcessor, Container, Store } from '@hubbub/store';
 import { StoreError } from '@hubbub/store';
+import { ReadCache } from './read-cache.ts';
 
 /** The store behind each bridge, so a subscription can find the store its leases live in. */
 const storeOfPort = new WeakMap<StorePort, Store>();
@@ -48,10 +50,22 @@ export function bridgeStore(store: Store): StorePort {
     return done;
   };
 
+  /** Containers whose reads the app asked to be cached (`CosmosDBCachedReads`), by target. */
+  const readCaches = new Map<string, ReadCache>();
   const port: StorePort = {
-    async read(target, id, partitionKey) {
+    async read(target, id, partitionKey, options) {
       const container = containerOf(target);
-      if (partitionKey !== undefined) return (await container.item(id, partitionKey).read()).resource;
+      if (partitionKey !== undefined) {
+        const load = async () => (await container.item(id, partitionKey).read()).resource;
+        if (options?.cached !== true) return load();
+        const key = `${target.database}\u0000${target.container}`;
+        let cache = readCaches.get(key);
+        if (cache === undefined) {
+          cache = new ReadCache(container);
+          readCaches.set(key, cache);
+        }
+        return cache.read(id, partitionKey, load);
+      }
       const { resources } = await container.items
         .query<Record<string, unknown>>({
           query: 'SELECT * FROM c WHERE c.id = @id',

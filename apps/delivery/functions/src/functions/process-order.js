@@ -1,7 +1,8 @@
 // Topic "orders", subscription "processing" → the order document: the seed's WebJob. Each message
 // (subject "submitted", sent by the REST API once the customer's request passed its checks) is
 // validated and priced against the restaurant's menu as it is now (cosmosDB input by
-// {restaurantId}) and written to container "orders" (cosmosDB output) as "placed" — or as
+// {restaurantId}; with the setting CosmosDBCachedReads the system serves it from memory kept
+// coherent by the restaurants container's change feed) and written to container "orders" (cosmosDB output) as "placed" — or as
 // "rejected" with the reason when the menu no longer allows it, so an order the API accepted
 // always ends in a status. The "placed"/"rejected" event goes back on the topic for the
 // notifications subscription (the serviceBus output sends a body only, as on Azure: the status is

@@ -31,6 +31,31 @@ export function invalid(scope: BindingScope, property: string, why: string): Fun
   );
 }
 
+/**
+ * Hubbub's own app setting `CosmosDBCachedReads`: `database/container` names, comma-separated,
+ * whose point reads by input bindings the store may serve from memory it keeps coherent through
+ * the container's change feed (reference data read on every invocation; see the system's bridge
+ * for the bounds). Azure has no such setting and ignores it.
+ */
+export const CACHED_READS_SETTING = 'CosmosDBCachedReads';
+
+const cachedBySettings = new WeakMap<Settings, ReadonlySet<string>>();
+
+export function cachedReads(settings: Settings): ReadonlySet<string> {
+  let set = cachedBySettings.get(settings);
+  if (set === undefined) {
+    const value = settings[CACHED_READS_SETTING] ?? '';
+    set = new Set(
+      value
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== ''),
+    );
+    cachedBySettings.set(settings, set);
+  }
+  return set;
+}
+
 /** The setting naming the store: `connection` (v4), `connectionStringSetting` (v3), or the default. */
 export function settingOf(binding: Info): string {
   return text(binding.connection) ?? text(binding.connectionStringSetting) ?? DEFAULT_COSMOS_SETTING;
@@ -83,7 +108,10 @@ export function cosmosDBBindings(services: BindingServices, store: ResolvePort<S
       const id = text(binding.id);
       if (id !== undefined) {
         // A missing document binds null, as on Azure (the function sees undefined or null, never a throw).
-        return (await port.read(target, resolve(id, scope, data), partitionKey)) ?? null;
+        const options = cachedReads(services.settings).has(`${target.database}/${target.container}`)
+          ? { cached: true }
+          : {};
+        return (await port.read(target, resolve(id, scope, data), partitionKey, options)) ?? null;
       }
       const sql = text(binding.sqlQuery) ?? 'SELECT * FROM c';
       const query = parameterize(sql, data.expressions, env(scope));

@@ -22,6 +22,10 @@ export interface StoreQuery {
 /** A document as stored (system properties included). */
 export type StoreDocument = Record<string, unknown>;
 
+export interface StoreReadOptions {
+  readonly cached?: boolean;
+}
+
 export interface StoreUpsertOptions {
   /** Create the database and the container (partitioned by this path) when they are missing. */
   readonly createIfNotExists?: { readonly partitionKeyPath: string };
@@ -68,8 +72,17 @@ export interface StoreChangeBatch {
 }
 
 export interface StorePort {
-  /** One document by id and partition key value; undefined when there is none. Without a partition key, looked up by id alone. */
-  read(target: StoreTarget, id: string, partitionKey: string | undefined): Promise<StoreDocument | undefined>;
+  /**
+   * One document by id and partition key value; undefined when there is none. Without a partition
+   * key, looked up by id alone. `cached`: the app asked for this container's reads to be cached
+   * (`CosmosDBCachedReads`); a port may serve them from memory it keeps coherent, or ignore it.
+   */
+  read(
+    target: StoreTarget,
+    id: string,
+    partitionKey: string | undefined,
+    options?: StoreReadOptions,
+  ): Promise<StoreDocument | undefined>;
   /** Every result of a query, across partitions unless `partitionKey` is given. */
   query(target: StoreTarget, query: StoreQuery, options: { readonly partitionKey?: string }): Promise<unknown[]>;
   /** Creates or replaces documents (by id within their partition). */
