@@ -124,7 +124,12 @@ export class ColdList {
   }
 
   /** The live entries as packed arrays, oldest first (what a checkpoint stores). */
-  pack(): { seq: Float64Array; seg: Uint32Array; pos: Float64Array; len: Uint32Array } {
+  pack(): {
+    seq: Float64Array<ArrayBuffer>;
+    seg: Uint32Array<ArrayBuffer>;
+    pos: Float64Array<ArrayBuffer>;
+    len: Uint32Array<ArrayBuffer>;
+  } {
     const n = this.count;
     const out = {
       seq: new Float64Array(n),
