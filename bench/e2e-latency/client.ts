@@ -147,13 +147,15 @@ async function openCustomer(port: number, orderid: string, client: number, track
   if (typeof info.url !== 'string' || typeof info.accessToken !== 'string')
     throw new Error(`negotiate function: ${JSON.stringify(info)}`);
   const url = new URL(info.url);
+  // The hub the negotiate function names: this system's, or (a cluster) a hub node of its own.
+  const hubPort = Number(url.port) || port;
   const negotiatePath = `${url.pathname.replace(/\/+$/, '')}/negotiate${url.search}&negotiateVersion=1`;
-  const negotiated = (await post(port, negotiatePath, { Authorization: `Bearer ${info.accessToken}` })) as {
+  const negotiated = (await post(hubPort, negotiatePath, { Authorization: `Bearer ${info.accessToken}` })) as {
     connectionToken?: string;
   };
   if (typeof negotiated.connectionToken !== 'string') throw new Error(`negotiate: ${JSON.stringify(negotiated)}`);
   const ws = new WebSocket(
-    `ws://127.0.0.1:${port}${url.pathname}${url.search}&id=${encodeURIComponent(negotiated.connectionToken)}&access_token=${encodeURIComponent(info.accessToken)}`,
+    `ws://127.0.0.1:${hubPort}${url.pathname}${url.search}&id=${encodeURIComponent(negotiated.connectionToken)}&access_token=${encodeURIComponent(info.accessToken)}`,
     { perMessageDeflate: false },
   );
   await new Promise<void>((resolve, reject) => {

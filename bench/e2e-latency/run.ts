@@ -45,6 +45,7 @@ const { values: flags } = parseArgs({
     'server-node-flags': { type: 'string' },
     'worker-threads': { type: 'string' },
     hog: { type: 'boolean', default: false },
+    cluster: { type: 'string' },
     runs: { type: 'string', default: '1' },
   },
 });
@@ -82,6 +83,12 @@ const config = {
   /** A busy loop on one core for the whole run. */
   hog: flags.hog === true,
   runs: num('runs', 1, 20),
+  /**
+   * `--cluster redis://HOST:PORT`: customers on two `hubbub hub` nodes of a Redis backplane, the
+   * system an application node of that cluster (its hub takes no clients): every location crosses
+   * Redis to reach them.
+   */
+  cluster: flags.cluster,
 };
 if (config.clients % config.clientsPerOrder !== 0) throw new Error('--clients must be a multiple of --per-order');
 /** `--profile file-function,memory-direct`: CPU profiles of those measured windows (server process). */
@@ -121,6 +128,7 @@ async function runBus(bus: BusKind, client: Peer<ClientApi>): Promise<Record<str
     await server.serving;
     const { port, trackingKey } = await server.call('start', {
       bus,
+      ...(hubNodes === undefined ? {} : { cluster: hubNodes.cluster }),
       ...(config.maxConcurrentCalls === undefined ? {} : { maxConcurrentCalls: config.maxConcurrentCalls }),
       ...(config.workerThreads === undefined ? {} : { workerThreads: config.workerThreads }),
     });
@@ -205,6 +213,52 @@ function startHog(): { child: ChildProcess; pinnedTo: number | undefined } {
 /** The hog of this run, also stopped when the run stops itself (`process.exit`). */
 let hog: ReturnType<typeof startHog> | undefined;
 
+/** `--cluster`: two `hubbub hub` processes on the Redis backplane, started before the runs. */
+let hubNodes: { cluster: { backplaneUrl: string; signalRKey: string }; stop(): void } | undefined;
+
+async function startHubNodes(redisUrl: string): Promise<NonNullable<typeof hubNodes>> {
+  const signalRKey = `e2e-cluster-key-${process.pid}-0123456789abcdefghijkl`;
+  const backplaneUrl = `${redisUrl}?prefix=${encodeURIComponent(`hubbub-bench:e2e:${process.pid}:${Date.now()}:`)}`;
+  const main = join(here, '..', '..', 'packages', 'cli', 'src', 'main.ts');
+  const nodes = [1, 2].map(() =>
+    spawn(
+      process.execPath,
+      [
+        '--conditions=source',
+        '--import',
+        'tsx',
+        '--max-semi-space-size=8',
+        main,
+        'hub',
+        '--port',
+        '0',
+        '--backplane',
+        backplaneUrl,
+        '--connection-string',
+        `Endpoint=http://127.0.0.1;AccessKey=${signalRKey};Version=1.0;`,
+        '--log-level',
+        'warn',
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    ),
+  );
+  await Promise.all(
+    nodes.map(
+      (node) =>
+        new Promise<void>((resolve, reject) => {
+          let out = '';
+          node.stdout!.on('data', (d: Buffer) => {
+            out += d.toString();
+            if (out.includes('listening on')) resolve();
+          });
+          node.once('exit', (code) => reject(new Error(`a hub node exited (${code}) before listening`)));
+        }),
+    ),
+  );
+  log(`cluster: two hub nodes on ${redisUrl}`);
+  return { cluster: { backplaneUrl, signalRKey }, stop: () => nodes.forEach((n) => n.kill('SIGTERM')) };
+}
+
 /** One measurement: every bus, every path, on a fresh system per bus. */
 async function measure(client: Peer<ClientApi>) {
   const results: Record<string, Record<string, unknown>> = {};
@@ -247,6 +301,7 @@ async function main() {
   const client = start<ClientApi>('client.ts', 'client');
   const runs: Awaited<ReturnType<typeof measure>>[] = [];
   try {
+    if (config.cluster !== undefined) hubNodes = await startHubNodes(config.cluster);
     await client.serving;
     for (let run = 1; run <= config.runs; run++) {
       if (config.runs > 1) log(`run ${run} of ${config.runs}`);
@@ -255,6 +310,7 @@ async function main() {
   } finally {
     clearTimeout(runTimer);
     hog?.child.kill('SIGKILL');
+    hubNodes?.stop();
     await stop(client as unknown as Peer<never>, false);
   }
   // Over the runs: each one's function-path p99 and how many held under the target.
@@ -289,6 +345,7 @@ async function main() {
 process.on('exit', () => {
   children.killAll();
   hog?.child.kill('SIGKILL');
+  hubNodes?.stop();
 });
 main().catch((err: unknown) => {
   log(err instanceof Error ? (err.stack ?? err.message) : String(err));

@@ -65,6 +65,8 @@ export type ServerApi = {
     maxConcurrentCalls?: number;
     /** The functions host's worker threads; unset: startSystem's default. */
     workerThreads?: number;
+    /** An application node of a cluster: its hub on this backplane takes no clients (hub nodes do). */
+    cluster?: { backplaneUrl: string; signalRKey: string };
   }): Promise<{ port: number; url: string; dataDir: string; trackingKey: string }>;
   /** Clients the hub has (to check the load generator's count). */
   connections(args: null): number;
@@ -122,13 +124,16 @@ let dataDir: string | undefined;
 const orderId = (i: number) => `bench-${i}`;
 
 serveIpc<ServerApi>({
-  start: async ({ bus, maxConcurrentCalls, workerThreads }) => {
+  start: async ({ bus, maxConcurrentCalls, workerThreads, cluster }) => {
     dataDir = mkdtempSync(join(tmpdir(), 'hubbub-e2e-latency-'));
     const appDir = maxConcurrentCalls === undefined ? deliveryApp.functionsDir : patchedApp(maxConcurrentCalls);
     system = await startSystem({
       port: 0,
       dataDir,
       ...(bus === 'memory' ? { busUrl: 'memory://' } : {}),
+      ...(cluster === undefined
+        ? {}
+        : { backplaneUrl: cluster.backplaneUrl, hubClients: false, keys: { signalR: cluster.signalRKey } }),
       app: {
         dir: appDir,
         queues: deliveryApp.queues,
