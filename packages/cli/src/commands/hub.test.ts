@@ -137,4 +137,14 @@ describe('hubbub hub', () => {
     assert.equal(await badCs.exited, 1);
     assert.match(badCs.stderr(), /HUB_INVALID_CONNECTION_STRING/);
   });
+
+  it('exits 1 naming the choices for a backplane it does not know, or a cluster node on 0.0.0.0 without --public-url', async () => {
+    const badBackplane = start(['--port', '0', '--backplane', 'nats://127.0.0.1:4222']);
+    assert.equal(await badBackplane.exited, 1);
+    assert.match(badBackplane.stderr(), /KERNEL_INVALID_OPTION/);
+    assert.match(badBackplane.stderr(), /redis:\/\//);
+    const noUrl = start(['--port', '0', '--host', '0.0.0.0', '--backplane', 'redis://127.0.0.1:6379']);
+    assert.equal(await noUrl.exited, 1);
+    assert.match(noUrl.stderr(), /--public-url/);
+  });
 });
