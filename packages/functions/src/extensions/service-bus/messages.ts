@@ -71,37 +71,41 @@ export function triggerMetadataOf(message: BusReceivedMessage): Record<string, u
   return meta;
 }
 
-/** Adds `key` as JSON text when `value` is a string (kept a string by the library, as `toRpcMetadata` does). */
-function setString(target: Record<string, RpcTypedData>, key: string, value: string | undefined): void {
-  if (value !== undefined) target[key] = { json: JSON.stringify(value) };
-}
+/** A string as JSON text (the library gives back exactly the string: a message id "123" stays a string). */
+const text = (value: string): RpcTypedData => ({ json: JSON.stringify(value) });
 
 /**
  * `toRpcMetadata(triggerMetadataOf(message))` in one pass, without the plain object in between:
- * what every single-message invocation sends.
+ * what every single-message invocation sends. Each key is a named store of its own (a helper
+ * storing `meta[key]` for every key would make one megamorphic keyed store, ~1 µs each).
  */
-export function rpcMetadataOf(message: BusReceivedMessage): Record<string, RpcTypedData> {
+export function rpcMetadataOf(m: BusReceivedMessage): Record<string, RpcTypedData> {
   const meta: Record<string, RpcTypedData> = {};
-  setString(meta, 'MessageId', message.messageId);
-  setString(meta, 'CorrelationId', message.correlationId);
-  setString(meta, 'ContentType', message.contentType);
-  setString(meta, 'Label', message.subject);
-  setString(meta, 'Subject', message.subject);
-  setString(meta, 'To', message.to);
-  setString(meta, 'ReplyTo', message.replyTo);
-  setString(meta, 'ReplyToSessionId', message.replyToSessionId);
-  setString(meta, 'SessionId', message.sessionId);
-  setString(meta, 'PartitionKey', message.partitionKey);
-  meta.DeliveryCount = { int: message.deliveryCount + 1 };
-  meta.SequenceNumber = { int: Number(message.sequenceNumber) };
-  meta.EnqueuedTimeUtc = { json: `"${message.enqueuedTime.toISOString()}"` };
-  if (message.expiresAt !== undefined) meta.ExpiresAtUtc = { json: `"${message.expiresAt.toISOString()}"` };
-  if (message.lockedUntil !== undefined) meta.LockedUntilUtc = { json: `"${message.lockedUntil.toISOString()}"` };
-  setString(meta, 'LockToken', message.lockToken);
-  setString(meta, 'DeadLetterSource', message.deadLetterSource);
-  const properties = json(message.applicationProperties ?? {}).json!;
-  meta.ApplicationProperties = { json: properties };
-  meta.UserProperties = { json: properties };
+  if (m.messageId !== undefined) meta.MessageId = text(m.messageId);
+  if (m.correlationId !== undefined) meta.CorrelationId = text(m.correlationId);
+  if (m.contentType !== undefined) meta.ContentType = text(m.contentType);
+  if (m.subject !== undefined) {
+    const subject = text(m.subject);
+    meta.Label = subject;
+    meta.Subject = subject;
+  }
+  if (m.to !== undefined) meta.To = text(m.to);
+  if (m.replyTo !== undefined) meta.ReplyTo = text(m.replyTo);
+  if (m.replyToSessionId !== undefined) meta.ReplyToSessionId = text(m.replyToSessionId);
+  if (m.sessionId !== undefined) meta.SessionId = text(m.sessionId);
+  if (m.partitionKey !== undefined) meta.PartitionKey = text(m.partitionKey);
+  meta.DeliveryCount = { int: m.deliveryCount + 1 };
+  meta.SequenceNumber = { int: Number(m.sequenceNumber) };
+  meta.EnqueuedTimeUtc = { json: `"${m.enqueuedTime.toISOString()}"` };
+  const expiresAt = m.expiresAt;
+  if (expiresAt !== undefined) meta.ExpiresAtUtc = { json: `"${expiresAt.toISOString()}"` };
+  const lockedUntil = m.lockedUntil;
+  if (lockedUntil !== undefined) meta.LockedUntilUtc = { json: `"${lockedUntil.toISOString()}"` };
+  if (m.lockToken !== undefined) meta.LockToken = text(m.lockToken);
+  if (m.deadLetterSource !== undefined) meta.DeadLetterSource = text(m.deadLetterSource);
+  const properties = json(m.applicationProperties ?? {});
+  meta.ApplicationProperties = properties;
+  meta.UserProperties = properties;
   return meta;
 }
 
