@@ -5,11 +5,12 @@
 //              in flight), another fetches and acknowledges (ackAck) from a durable pull consumer;
 //   hubbub   — Hubbub's bus (`nats://…`): one node sends (batches of --batch, --window messages in
 //              flight), another receives (--window per receive) and completes each message.
+// --pairs N runs N sender and N receiver processes per contender (the count split between them).
 // Throughput = messages / the slower side's wall time; latency = a message's send → its receipt.
 // CPU per message = client processes' CPU time / messages, and the server's (from /proc) beside it:
 // on a loaded machine wall-clock numbers mean little, CPU per message is the guide. Prints JSON.
 //   node --import tsx bench/scale-out/run.ts [--count 20000] [--window 256] [--batch 100]
-//        [--body-bytes 100] [--seconds 30] [--only raw,official,hubbub] [--url nats://…]
+//        [--body-bytes 100] [--seconds 30] [--only raw,official,hubbub] [--url nats://…] [--pairs 1]
 import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,6 +33,7 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '30' },
     only: { type: 'string', default: 'raw,official,hubbub' },
     url: { type: 'string' },
+    pairs: { type: 'string', default: '1' },
   },
 });
 
@@ -41,6 +43,8 @@ const BATCH = Number(args.batch);
 const BODY = Number(args['body-bytes']);
 const SECONDS = Number(args.seconds);
 const only = new Set(args.only.split(','));
+/** Sender and receiver node processes per contender (raw: one sender). */
+const PAIRS = Number(args.pairs);
 
 const TICK_US = 10_000; // /proc times are in clock ticks of 10 ms
 function processCpuUs(pid: number | undefined): number {
@@ -94,19 +98,33 @@ async function phase(
   setup: () => Promise<Partial<NodeArgs>>,
 ): Promise<Result> {
   const extra = await setup();
-  const sender = children.start<NodeApi>('node.ts', `${contender}-sender`);
-  const receiver = kind === 'raw' ? undefined : children.start<NodeApi>('node.ts', `${contender}-receiver`);
-  await Promise.all([sender.serving, receiver?.serving]);
+  const pairs = kind === 'raw' ? 1 : PAIRS;
+  const senders = Array.from({ length: pairs }, (_, i) =>
+    children.start<NodeApi>('node.ts', `${contender}-sender${i}`),
+  );
+  const receivers =
+    kind === 'raw'
+      ? []
+      : Array.from({ length: pairs }, (_, i) => children.start<NodeApi>('node.ts', `${contender}-receiver${i}`));
+  await Promise.all([...senders, ...receivers].map((p) => p.serving));
   const serverBefore = processCpuUs(serverPid);
+  const share = Math.ceil(COUNT / pairs);
   const call = (p: Peer<NodeApi>, role: NodeArgs['role']) =>
-    p.call('run', { ...base, ...extra, kind, role }, (SECONDS + 60) * 1000);
-  const [s, r] = await Promise.all([
-    call(sender, 'send'),
-    receiver === undefined ? undefined : call(receiver, 'receive'),
+    p.call('run', { ...base, ...extra, count: share, kind, role }, (SECONDS + 60) * 1000);
+  const [sent, received] = await Promise.all([
+    Promise.all(senders.map((p) => call(p, 'send'))),
+    Promise.all(receivers.map((p) => call(p, 'receive'))),
   ]);
   const serverUs = processCpuUs(serverPid) - serverBefore;
-  for (const p of [sender, receiver])
-    if (p !== undefined) await children.stop(p, { askToExit: false, timeoutMs: 5_000 });
+  for (const p of [...senders, ...receivers]) await children.stop(p, { askToExit: false, timeoutMs: 5_000 });
+  const sum = (reports: NodeReport[]): NodeReport => ({
+    count: reports.reduce((a, x) => a + x.count, 0),
+    wallMs: Math.max(...reports.map((x) => x.wallMs)),
+    cpuUs: reports.reduce((a, x) => a + x.cpuUs, 0),
+    latencies: reports.flatMap((x) => x.latencies).sort((x, y) => x - y),
+  });
+  const s = sum(sent);
+  const r = received.length === 0 ? undefined : sum(received);
   const messages = r?.count ?? s.count;
   const wall = Math.max(s.wallMs, r?.wallMs ?? 0);
   return {
@@ -186,6 +204,7 @@ console.log(
       machine: machine.stop(),
       config: {
         count: COUNT,
+        pairs: PAIRS,
         window: WINDOW,
         batch: BATCH,
         bodyBytes: BODY,

@@ -69,6 +69,12 @@ async function waitReady(url: string, proc: ChildProcess, timeoutMs = 20_000): P
   throw new Error(`nats-server at ${url} did not start: ${String(last)}`);
 }
 
+/** Servers this process started and has not stopped: killed when it exits, whatever the way. */
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const p of live) p.kill('SIGKILL');
+});
+
 /** Starts `size` JetStream servers (1, or 3 as a cluster) on loopback. */
 export async function startNats(size = 1): Promise<NatsCluster> {
   const dir = await mkdtemp(join(tmpdir(), 'hubbub-nats-'));
@@ -97,8 +103,11 @@ export async function startNats(size = 1): Promise<NatsCluster> {
         node.process = undefined;
       },
       async restart() {
-        node.process = spawn(natsServerPath, args, { stdio: 'ignore' });
-        await waitReady(node.url, node.process);
+        const proc = spawn(natsServerPath, args, { stdio: 'ignore' });
+        node.process = proc;
+        live.add(proc);
+        proc.once('exit', () => live.delete(proc));
+        await waitReady(node.url, proc);
       },
     };
     return node;
