@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { compileTemplate, parseTagExpression, toProperties } from '@hubbub/push';
 import {
+  ARRIVING,
   customerTag,
   installationTemplates,
   NOTIFIED_STATUSES,
@@ -37,6 +38,22 @@ describe('order-status push templates', () => {
       const n = orderNotification({ orderId: 'o-2', status, reason: null });
       assert.equal(n?.status, status);
       assert.ok(n.body.includes('o-2'), n.body);
+    }
+  });
+
+  it('tells the customer once the courier is about to arrive (an event, not an order status)', () => {
+    assert.equal(ARRIVING, 'arriving');
+    assert.ok(!(NOTIFIED_STATUSES as readonly string[]).includes(ARRIVING));
+    const properties = orderNotification({ orderId: 'o-3', status: ARRIVING, customerId: 'c' })!;
+    const template = installationTemplates()[ORDER_STATUS_TEMPLATE]!;
+    const rendered = JSON.parse(compileTemplate(template.body, ORDER_STATUS_TEMPLATE).render(toProperties(properties)));
+    assert.equal(rendered.title, 'Your courier is about to arrive');
+    assert.ok(rendered.body.includes('o-3'));
+    assert.equal(rendered.status, 'arriving');
+    assert.equal(rendered.url, '/notifications?order=o-3');
+    // Names that are no status (nor inherited properties of the messages) notify nothing.
+    for (const status of ['constructor', 'toString', '__proto__']) {
+      assert.equal(orderNotification({ orderId: 'o-3', status: status as typeof ARRIVING }), null);
     }
   });
 

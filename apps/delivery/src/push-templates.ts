@@ -10,6 +10,9 @@ import { join } from 'node:path';
 import { packageRoot } from '@hubbub/kernel';
 import type { OrderStatus } from './orders/rules.ts';
 
+/** The courier's about-to-arrive event's status (no status of the order: it stays `picked_up`). */
+export type ArrivingStatus = 'arriving';
+
 /** What the service worker receives (the rendered template) and a send's template properties. */
 export type OrderNotification = {
   readonly title: string;
@@ -17,13 +20,13 @@ export type OrderNotification = {
   /** The page the notification opens, relative to the app's origin. */
   readonly url: string;
   readonly orderId: string;
-  readonly status: OrderStatus;
+  readonly status: OrderStatus | ArrivingStatus;
 };
 
 /** A status event of topic `orders` (what the notifier receives). */
 export interface OrderStatusEvent {
   readonly orderId: string;
-  readonly status: OrderStatus;
+  readonly status: OrderStatus | ArrivingStatus;
   readonly customerId?: string;
   readonly reason?: string | null;
 }
@@ -39,6 +42,7 @@ interface PushModule {
   ORDER_STATUS_BODY: string;
   ORDER_STATUS_HEADERS: Readonly<Record<string, string>>;
   NOTIFIED_STATUSES: readonly OrderStatus[];
+  ARRIVING: ArrivingStatus;
   installationTemplates(): Record<string, PushTemplate>;
   customerTag(customerId: string): string;
   orderUrl(orderId: string): string;
@@ -53,6 +57,8 @@ export const ORDER_STATUS_TEMPLATE = push.ORDER_STATUS_TEMPLATE;
 export const TEMPLATE_PROPERTIES = push.TEMPLATE_PROPERTIES;
 /** The statuses the customer is notified of. */
 export const NOTIFIED_STATUSES = push.NOTIFIED_STATUSES;
+/** `arriving`: the status of the event the API publishes once per order when its courier is about to arrive. */
+export const ARRIVING = push.ARRIVING;
 /** `{ orderStatus: { body, headers } }`, as a browser installation registers it. */
 export const installationTemplates = push.installationTemplates;
 /** `$UserId:{<customerId>}` (Notification Hubs' form; `$UserId:<id>` parses the same in a tag expression): every installation of the customer. */

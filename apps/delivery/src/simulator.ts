@@ -17,6 +17,13 @@ export interface CourierRoute {
   readonly path: readonly LatLng[];
 }
 
+/** The server's arrival estimate on a location (`arrival.ts`): whole metres and seconds left. */
+export interface LocationEta {
+  meters: number;
+  /** Null until the courier's speed is known. */
+  seconds: number | null;
+}
+
 export interface LocationMessage {
   orderid: string;
   storeid: number | string;
@@ -25,6 +32,8 @@ export interface LocationMessage {
   longitude: number;
   /** ISO 8601. */
   timestamp: string;
+  /** Once the order is picked up, when the position came through the REST API. */
+  eta?: LocationEta;
 }
 
 export interface SimulatorOptions {

@@ -42,6 +42,16 @@ const MESSAGES = {
 /** The statuses that notify the customer. */
 const NOTIFIED_STATUSES = Object.keys(MESSAGES);
 
+/**
+ * The event the REST API publishes once per order when its courier is about to arrive (status
+ * "arriving": no status of the order, which stays picked_up; apps/delivery/src/orders/dispatch.ts).
+ */
+const ARRIVING = 'arriving';
+const ARRIVING_MESSAGE = {
+  title: 'Your courier is about to arrive',
+  body: (id) => `Your courier is almost at your door with order ${id}.`,
+};
+
 /** The templates a browser installation registers (`templates` of a Notification Hubs installation). */
 function installationTemplates() {
   return { [ORDER_STATUS_TEMPLATE]: { body: ORDER_STATUS_BODY, headers: { ...ORDER_STATUS_HEADERS } } };
@@ -62,10 +72,15 @@ function orderUrl(orderId) {
 
 /**
  * The template properties for a status event of topic `orders` (`{orderId, status, customerId,
- * reason?}`), or null when that status does not notify the customer.
+ * reason?}`, or the courier's ARRIVING event), or null when that status does not notify the customer.
  */
 function orderNotification(event) {
-  const message = MESSAGES[event.status];
+  const message =
+    event.status === ARRIVING
+      ? ARRIVING_MESSAGE
+      : Object.hasOwn(MESSAGES, event.status)
+        ? MESSAGES[event.status]
+        : undefined;
   if (message === undefined) return null;
   const reason = typeof event.reason === 'string' ? event.reason.slice(0, 200) : undefined;
   return {
@@ -83,6 +98,7 @@ module.exports = {
   ORDER_STATUS_BODY,
   ORDER_STATUS_HEADERS,
   NOTIFIED_STATUSES,
+  ARRIVING,
   installationTemplates,
   customerTag,
   orderUrl,

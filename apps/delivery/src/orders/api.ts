@@ -27,6 +27,7 @@ import {
 } from '@hubbub/kernel';
 import type { PushService } from '@hubbub/push';
 import type { Store } from '@hubbub/store';
+import type { ArrivalOptions, ArrivingThreshold } from '../arrival.ts';
 import { type Accounts, type Principal, publicAccount, unauthorized } from './accounts.ts';
 import { createBudget } from './budgets.ts';
 import { ensureEntities } from './entities.ts';
@@ -98,6 +99,12 @@ export interface DeliveryApiOptions {
    * @default placed 300, accepted 600, preparing 1800, ready 600, picked_up 2700
    */
   readonly stuckAfterSeconds?: Partial<Record<ActiveStatus, number>>;
+  /**
+   * The arrival estimate on each position of a picked-up order, and when the customer is told once
+   * that the courier is about to arrive (`dispatch.ts`, `../arrival.ts`).
+   * @default seconds 120, meters 300, detourFactor 1.3
+   */
+  readonly arriving?: ArrivalOptions & ArrivingThreshold;
 }
 
 export interface DeliveryApi {
@@ -190,6 +197,9 @@ export function createDeliveryApi(options: DeliveryApiOptions): DeliveryApi {
           orders: s.orders,
           bus: options.bus,
           locationsQueue: options.locationsQueue ?? 'locations',
+          topic,
+          arriving: options.arriving,
+          logger,
           live,
           clock,
           stuckAfterSeconds,

@@ -9,12 +9,33 @@
  * `checkTransition`). A position goes to queue `locations` in the tracking system's shape
  * (`forwardLocation` hands it to the order's hub group, where the customer's map shows it) and is
  * kept as the courier's last known position for the operations board.
+ *
+ * Once the order is picked up, each position carries the arrival estimate (`../arrival.ts`: the
+ * way left to the door over the courier's recent speed, from the positions this process has seen
+ * for the order — no store read beyond the order's, which the position's checks read anyway), so
+ * every client shows the server's number. The first position whose estimate is within the
+ * threshold (2 minutes or 300 m) tells the customer the courier is about to arrive: an `arriving`
+ * event on topic `orders` (message id `arriving-<order>`), which the notifier turns into one push.
+ * Once per order across processes and retries: the event goes out only after creating the order's
+ * flag in container `arrivals` succeeded (a create of an id that exists fails, so of two processes
+ * one wins); a failed send deletes the flag again so a later position tries again, and the topic's
+ * duplicate detection and the notifier's idempotency key drop a repeat. A process that saw the
+ * flag asks the store no more for that order.
  * @module
  */
 import type { Sender } from '@hubbub/bus';
-import { type Clock, createRateLimiter } from '@hubbub/kernel';
+import { type Clock, createRateLimiter, type Logger } from '@hubbub/kernel';
 import { type Container, isStoreError } from '@hubbub/store';
-import { distanceMeters, type LocationMessage } from '../simulator.ts';
+import {
+  type ArrivalEstimate,
+  type ArrivalOptions,
+  type ArrivingThreshold,
+  estimateArrival,
+  type Fix,
+  isArriving,
+} from '../arrival.ts';
+import { ARRIVING } from '../push-templates.ts';
+import { distanceMeters, type LocationEta, type LocationMessage } from '../simulator.ts';
 import type { Principal } from './accounts.ts';
 import { DeliveryError, notFound } from './errors.ts';
 import { unquote } from './http.ts';
@@ -49,6 +70,51 @@ export interface DispatchOptions {
   readonly clock: Clock;
   /** Candidates read for the offers before sorting by distance. @default 200 */
   readonly maxCandidates?: number;
+  /** Topic `orders`, where the `arriving` event goes. @default none: no about-to-arrive push */
+  readonly events?: Sender;
+  /** Container `arrivals`: one flag per order told its courier is about to arrive. @default none: no push */
+  readonly arrivals?: Container;
+  /** The estimate's settings and when the courier is about to arrive. @default 2 minutes or 300 m */
+  readonly arriving?: ArrivalOptions & ArrivingThreshold;
+  /** Orders whose recent positions this process keeps for the speed (least recently moved dropped first). @default 10_000 */
+  readonly maxTracked?: number;
+  /** Where a failed about-to-arrive push is reported (the position is sent all the same). */
+  readonly logger?: Logger;
+}
+
+/** An `arriving` event on topic `orders`: the notifier pushes it to the customer. */
+export interface ArrivingEvent {
+  readonly orderId: string;
+  readonly status: typeof ARRIVING;
+  readonly customerId: string;
+  readonly restaurantId: string;
+  readonly courierId: string | null;
+  readonly at: string;
+  readonly eta: LocationEta;
+}
+
+/** The flag of an order told its courier is about to arrive, in container `arrivals` (id = the order's id). */
+export interface ArrivalRecord {
+  readonly id: string;
+  readonly customerId: string;
+  readonly at: string;
+  readonly eta: LocationEta;
+}
+
+interface Track {
+  fixes: Fix[];
+  /** The customer was told (by this process or, as the store's flag said, another). */
+  notified: boolean;
+}
+
+const TRACK_WINDOW = 8;
+
+/** The estimate as it goes on a location message: whole metres and seconds. */
+export function locationEta(estimate: ArrivalEstimate): LocationEta {
+  return {
+    meters: Math.round(estimate.meters),
+    seconds: estimate.seconds === null ? null : Math.round(estimate.seconds),
+  };
 }
 
 export type Offer = ReturnType<typeof orderView> & {
@@ -63,6 +129,65 @@ export function createDispatch(options: DispatchOptions) {
   // A browser's watchPosition fires about once a second; a burst covers a reconnect's backlog.
   const positionRate = createRateLimiter({ ratePerSecond: 4, burst: 20, clock });
   const now = () => new Date(clock.now()).toISOString();
+  const { events, arrivals, logger } = options;
+  const arriving = options.arriving ?? {};
+  const maxTracked = options.maxTracked ?? 10_000;
+  const tracks = new Map<string, Track>();
+
+  /** Adds a position to the order's track (the most recently moved last in the map). */
+  function track(orderId: string, fix: Fix): Track {
+    let t = tracks.get(orderId);
+    if (t === undefined) {
+      t = { fixes: [], notified: false };
+      if (tracks.size >= maxTracked) tracks.delete(tracks.keys().next().value!);
+    } else {
+      tracks.delete(orderId);
+    }
+    tracks.set(orderId, t);
+    const last = t.fixes.at(-1);
+    if (last !== undefined && fix.time < last.time) t.fixes = []; // a clock step back: start again
+    t.fixes.push(fix);
+    if (t.fixes.length > TRACK_WINDOW) t.fixes.splice(0, t.fixes.length - TRACK_WINDOW);
+    return t;
+  }
+
+  /** Tells the customer once (across processes: the store's flag) that the courier is about to arrive. */
+  async function notifyArriving(order: Order, t: Track, eta: LocationEta, at: string): Promise<void> {
+    if (events === undefined || arrivals === undefined) return;
+    const record: ArrivalRecord = { id: order.id, customerId: order.customerId, at, eta };
+    try {
+      await arrivals.items.create(record);
+    } catch (err) {
+      if (!isStoreError(err, 'STORE_CONFLICT')) throw err;
+      t.notified = true; // told already, here or by another process
+      return;
+    }
+    const event: ArrivingEvent = {
+      orderId: order.id,
+      status: ARRIVING,
+      customerId: order.customerId,
+      restaurantId: order.restaurantId,
+      courierId: order.courierId,
+      at,
+      eta,
+    };
+    try {
+      await events.send({
+        messageId: `arriving-${order.id}`,
+        subject: ARRIVING,
+        contentType: 'application/json',
+        body: event,
+      });
+    } catch (err) {
+      // Not sent: take the flag back so a later position tries again.
+      await arrivals
+        .item(order.id, order.id)
+        .delete()
+        .catch(() => undefined);
+      throw err;
+    }
+    t.notified = true;
+  }
 
   const taken = (id: string) =>
     new DeliveryError('DELIVERY_ORDER_TAKEN', 'Another courier took this order first.', { detail: { id } });
@@ -153,7 +278,23 @@ export function createDispatch(options: DispatchOptions) {
           detail: { status: order.status },
         });
       }
-      const timestamp = now();
+      const time = clock.now();
+      const timestamp = new Date(time).toISOString();
+      const t = track(id, { lat: at.lat, lng: at.lng, time });
+      let eta: LocationEta | undefined;
+      let told: Promise<void> = Promise.resolve();
+      if (order.status === 'picked_up') {
+        const estimate = estimateArrival(t.fixes, order.deliveryAddress, null, arriving);
+        if (estimate !== null) eta = locationEta(estimate);
+        if (eta !== undefined && !t.notified && isArriving(estimate, arriving)) {
+          told = notifyArriving(order, t, eta, timestamp).catch((err) =>
+            logger?.warn(
+              { err, orderId: id },
+              'the about-to-arrive push could not be sent; the next position tries again',
+            ),
+          );
+        }
+      }
       const storeid = (await restaurant(order.restaurantId))?.storeId ?? order.restaurantId;
       const message: LocationMessage = {
         orderid: id,
@@ -162,6 +303,7 @@ export function createDispatch(options: DispatchOptions) {
         lat: at.lat,
         longitude: at.lng,
         timestamp,
+        ...(eta === undefined ? {} : { eta }),
       };
       const record: CourierPositionRecord = {
         id: p.id,
@@ -174,6 +316,7 @@ export function createDispatch(options: DispatchOptions) {
       await Promise.all([
         locations.send({ body: message, contentType: 'application/json', subject: 'courier' }),
         positions.items.upsert(record),
+        told,
       ]);
       return { orderId: id, at: timestamp };
     },

@@ -12,8 +12,9 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Bus, isBusError } from '@hubbub/bus';
-import { type Clock, ignoreBody, sendJson } from '@hubbub/kernel';
+import { type Clock, ignoreBody, type Logger, sendJson } from '@hubbub/kernel';
 import type { Store } from '@hubbub/store';
+import type { ArrivalOptions, ArrivingThreshold } from '../arrival.ts';
 import type { Principal } from './accounts.ts';
 import { type Boards, createBoards } from './boards.ts';
 import { createDispatch, type Dispatch } from './dispatch.ts';
@@ -38,13 +39,18 @@ export interface StaffOptions {
   readonly bus: Bus;
   /** The queue of the couriers' positions (created when missing). */
   readonly locationsQueue: string;
+  /** Topic `orders` (it exists): the `arriving` events go there. */
+  readonly topic: string;
+  /** When the customer is told the courier is about to arrive (`dispatch.ts`). @default 2 minutes or 300 m */
+  readonly arriving?: (ArrivalOptions & ArrivingThreshold) | undefined;
+  readonly logger?: Logger;
   readonly live: LiveOrders;
   readonly clock: Clock;
   readonly stuckAfterSeconds: Record<ActiveStatus, number>;
 }
 
 /**
- * Creates container `courier-positions` and the positions' queue when missing (the API's setup
+ * Creates containers `courier-positions` and `arrivals` (flags kept a week) and the positions' queue when missing (the API's setup
  * made the database and `orders`).
  */
 export async function setupStaff(options: StaffOptions): Promise<Staff> {
@@ -60,6 +66,12 @@ export async function setupStaff(options: StaffOptions): Promise<Staff> {
     id: 'courier-positions',
     partitionKey: '/id',
   });
+  const { container: arrivals } = await db.containers.createIfNotExists({
+    id: 'arrivals',
+    partitionKey: '/id',
+    defaultTtl: 604_800,
+  });
+  const events = bus.createSender(options.topic);
   const orders = db.container('orders');
   const restaurant = options.orders.restaurant;
   return {
@@ -70,6 +82,10 @@ export async function setupStaff(options: StaffOptions): Promise<Staff> {
       restaurant,
       live: options.live,
       clock: options.clock,
+      events,
+      arrivals,
+      ...(options.arriving === undefined ? {} : { arriving: options.arriving }),
+      ...(options.logger === undefined ? {} : { logger: options.logger }),
     }),
     boards: createBoards({
       orders,
@@ -78,7 +94,9 @@ export async function setupStaff(options: StaffOptions): Promise<Staff> {
       clock: options.clock,
       stuckAfterSeconds: options.stuckAfterSeconds,
     }),
-    close: () => locations.close(),
+    close: async () => {
+      await Promise.all([locations.close(), events.close()]);
+    },
   };
 }
 

@@ -3,7 +3,9 @@
 // operations board (group "operations"), which shows every courier.
 //
 // Message body (the seed's shape): {"orderid", "storeid", "lat", "longitude"} plus optional
-// "courierid" and "timestamp". A message that is not a location throws, so Service Bus retries it
+// "courierid", "timestamp" and "eta" — the REST API's arrival estimate once the order is picked up
+// ({"meters", "seconds"}: whole metres and seconds left, seconds null until the speed is known), so
+// every client shows the server's number; an "eta" that is not one is left out. A message that is not a location throws, so Service Bus retries it
 // and finally dead-letters it (inspect with `hubbub dlq list locations`).
 const { app, output } = require('@azure/functions');
 
@@ -15,6 +17,18 @@ const signalR = output.generic({
   hubName: '%TrackingHub%',
   connectionStringSetting: 'AzureSignalRConnectionString',
 });
+
+const MAX_METERS = 1_000_000;
+const MAX_SECONDS = 86_400;
+
+/** The estimate on a message when it is one (`{meters, seconds}` in range), else undefined. */
+function toEta(value) {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { meters, seconds } = value;
+  if (!Number.isFinite(meters) || meters < 0 || meters > MAX_METERS) return undefined;
+  if (seconds !== null && (!Number.isFinite(seconds) || seconds < 0 || seconds > MAX_SECONDS)) return undefined;
+  return { meters: Math.round(meters), seconds: seconds === null ? null : Math.round(seconds) };
+}
 
 /** The location in a queue message, or throws naming what is wrong. */
 function toLocation(body) {
@@ -33,6 +47,7 @@ function toLocation(body) {
   const timestamp = Number.isFinite(Date.parse(value.timestamp))
     ? new Date(value.timestamp).toISOString()
     : new Date().toISOString();
+  const eta = toEta(value.eta);
   return {
     orderid,
     storeid: value.storeid ?? null,
@@ -40,6 +55,7 @@ function toLocation(body) {
     lat,
     longitude,
     timestamp,
+    ...(eta === undefined ? {} : { eta }),
   };
 }
 
