@@ -54,6 +54,48 @@ export type FromWorker =
       readonly message: string;
     };
 
+/**
+ * Messages posted within one turn leave together as one array: one structured clone and one wake-up
+ * of the other thread for all of them. A batch that cannot be cloned is sent again message by
+ * message, and `failed` hears about each one that still cannot.
+ */
+export class Outbox<T> {
+  #queued: T[] = [];
+  readonly #post: (message: T | T[]) => void;
+  readonly #failed: (message: T, error: unknown) => void;
+
+  constructor(post: (message: T | T[]) => void, failed: (message: T, error: unknown) => void) {
+    this.#post = post;
+    this.#failed = failed;
+  }
+
+  send(message: T): void {
+    if (this.#queued.push(message) === 1) queueMicrotask(this.#flush);
+  }
+
+  readonly #flush = (): void => {
+    const queued = this.#queued;
+    this.#queued = [];
+    try {
+      this.#post(queued.length === 1 ? queued[0]! : queued);
+    } catch {
+      for (const message of queued) {
+        try {
+          this.#post(message);
+        } catch (err) {
+          this.#failed(message, err);
+        }
+      }
+    }
+  };
+}
+
+/** Runs `handle` on a message or on each message of a batch. */
+export function eachMessage<T>(data: T | T[], handle: (message: T) => void): void {
+  if (Array.isArray(data)) for (const message of data) handle(message);
+  else handle(data);
+}
+
 export function toWorkerError(err: unknown): WorkerError {
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
@@ -68,17 +110,20 @@ if (
 ) {
   const port = parentPort;
   const { appDir, logs } = (workerData as { hubbubInvocationWorker: WorkerData }).hubbubInvocationWorker;
-  const post = (message: FromWorker) => port.postMessage(message);
+  const outbox = new Outbox<FromWorker>(
+    (message) => port.postMessage(message),
+    (message, err) => {
+      // A log field or a response that cannot cross the thread boundary: the line goes without its
+      // fields, the invocation fails.
+      if (message.t === 'log') outbox.send({ ...message, fields: {} });
+      else if (message.t === 'done') outbox.send({ t: 'failed', id: message.id, error: toWorkerError(err) });
+    },
+  );
+  const post = (message: FromWorker) => outbox.send(message);
   const line =
     (level: 'debug' | 'info' | 'warn' | 'error') =>
     (fields: Record<string, unknown>, message: string): void => {
-      if (!logs) return;
-      try {
-        post({ t: 'log', level, fields, message });
-      } catch {
-        // A field that cannot cross the thread boundary: the line goes without its fields.
-        post({ t: 'log', level, fields: {}, message });
-      }
+      if (logs) post({ t: 'log', level, fields, message });
     };
   const logger: Logger = {
     debug: line('debug'),
@@ -93,7 +138,7 @@ if (
   let scope: InvocationScope | undefined;
   const appHookData: Record<string, unknown> = {};
 
-  port.on('message', (message: ToWorker) => {
+  const handle = (message: ToWorker): void => {
     if (message.t === 'invoke') {
       const fn = functions[message.fn];
       if (fn === undefined || scope === undefined) {
@@ -115,7 +160,8 @@ if (
       () => post({ t: 'done', id: message.id }),
       (err: unknown) => post({ t: 'failed', id: message.id, error: toWorkerError(err) }),
     );
-  });
+  };
+  port.on('message', (data: ToWorker | ToWorker[]) => eachMessage(data, handle));
 
   try {
     const app = await loadApp(appDir, (level, category, message) => logger[systemLevel(level)]({ category }, message));

@@ -3,8 +3,8 @@
  * app as one of Azure's language worker processes does and runs invocation requests through the
  * library's invocation model; the triggers, bindings and ports stay on the host's thread, which
  * sends each worker RPC-shaped requests and gets RPC responses back — the host/worker contract
- * of Azure Functions, over `postMessage` instead of gRPC. Each invocation goes to the worker with
- * the fewest running. A worker that exits fails its running invocations with
+ * of Azure Functions, over `postMessage` instead of gRPC (what one turn posts leaves as one
+ * message, both ways). Each invocation goes to the worker with the fewest running. A worker that exits fails its running invocations with
  * FUNCTIONS_WORKER_FAILED (their messages are retried as any failure) and is replaced.
  * @module
  */
@@ -12,7 +12,14 @@ import { Worker } from 'node:worker_threads';
 import { type Logger, silentLogger } from '@hubbub/kernel';
 import type { FunctionMetadata, RpcInvocationRequest, RpcInvocationResponse } from './core-types.ts';
 import { FunctionsError } from './errors.ts';
-import type { FromWorker, ToWorker, WorkerData, WorkerError } from './invocation-worker.ts';
+import {
+  eachMessage,
+  type FromWorker,
+  Outbox,
+  type ToWorker,
+  type WorkerData,
+  type WorkerError,
+} from './invocation-worker.ts';
 
 /** The thread's script: compiled JavaScript beside this file, or the TypeScript source under tsx. */
 function startThread(data: WorkerData): Worker {
@@ -44,6 +51,7 @@ function fromWorkerError(e: WorkerError): Error {
 class InvocationWorker {
   readonly worker: Worker;
   readonly pending = new Map<number, Pending>();
+  readonly #outbox: Outbox<ToWorker>;
   /** Resolves with what the app registered once the worker has loaded it. */
   readonly loaded: Promise<{ functions: readonly FunctionMetadata[]; httpStream: boolean }>;
   exited = false;
@@ -56,7 +64,18 @@ class InvocationWorker {
       loaded = resolve;
       failed = reject;
     });
-    this.worker.on('message', (message: FromWorker) => {
+    this.#outbox = new Outbox<ToWorker>(
+      (message) => this.worker.postMessage(message),
+      (message, err) =>
+        this.#settle(message.id)?.reject(
+          new FunctionsError(
+            'FUNCTIONS_WORKER_FAILED',
+            `The invocation cannot be sent to a worker thread: ${(err as Error)?.message}`,
+            { cause: err },
+          ),
+        ),
+    );
+    const receive = (message: FromWorker): void => {
       switch (message.t) {
         case 'done':
           this.#settle(message.id)?.resolve(message.response);
@@ -74,7 +93,8 @@ class InvocationWorker {
           failed(fromWorkerError(message.error));
           return;
       }
-    });
+    };
+    this.worker.on('message', (data: FromWorker | FromWorker[]) => eachMessage(data, receive));
     const exited = (err: unknown) => {
       if (this.exited) return;
       this.exited = true;
@@ -106,20 +126,7 @@ class InvocationWorker {
         return;
       }
       this.pending.set(id, { resolve, reject });
-      try {
-        this.worker.postMessage(message);
-      } catch (err) {
-        this.pending.delete(id);
-        reject(
-          new FunctionsError(
-            'FUNCTIONS_WORKER_FAILED',
-            `The invocation cannot be sent to a worker thread: ${(err as Error)?.message}`,
-            {
-              cause: err,
-            },
-          ),
-        );
-      }
+      this.#outbox.send(message);
     });
   }
 }

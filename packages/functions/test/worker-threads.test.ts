@@ -39,6 +39,18 @@ describe('invocations on worker threads', () => {
     assert.deepEqual(order?.metadata.applicationProperties, { priority: 'high' });
   });
 
+  it('runs many invocations sent in the same turn (one message to the worker for all)', async () => {
+    const bus = new MemoryBus({ maxDeliveryCount: 3, topics: { events: ['audit'] } });
+    await using _app = await serve({ app: 'bus-app', bus, workerThreads: 2 });
+    for (let id = 0; id < 40; id++) bus.enqueue('orders', { body: { id } });
+    await waitFor(() => bus.deliveries.filter((d) => d.settled === 'completed').length === 40);
+    const sent = bus.take('notifications').filter((n) => typeof n.body === 'object');
+    assert.deepEqual(
+      sent.map((n) => (n.body as { orderId: number }).orderId).sort((a, b) => a - b),
+      Array.from({ length: 40 }, (_, i) => i),
+    );
+  });
+
   it('abandons on a thrown error, whose message crosses the thread', async () => {
     const bus = new MemoryBus({ maxDeliveryCount: 2 });
     await using app = await serve({ app: 'bus-app', bus, workerThreads: 2 });
