@@ -30,6 +30,7 @@ import {
 import { bearerToken, type HubAuthOptions } from '../auth.ts';
 import type { ClusterPresence } from '../backplane.ts';
 import type { HubConnection, Principal } from '../connection.ts';
+import { type CorsHandler, createCors } from '../cors.ts';
 import { HubError, HubErrorCode } from '../errors.ts';
 import type { Hub } from '../hub.ts';
 import type { HubServerOptions } from '../options.ts';
@@ -111,6 +112,7 @@ export class SignalRService extends TypedEmitter<SignalRServiceEvents> implement
   #server: Server | undefined;
   #closed = false;
   readonly #guard: GuardOptions = { onError: (error) => this.emit('error', error) };
+  #cors!: CorsHandler;
 
   constructor(options: SignalRServiceOptions) {
     super();
@@ -163,6 +165,7 @@ export class SignalRService extends TypedEmitter<SignalRServiceEvents> implement
       });
       this.#ownsServer = true;
     }
+    this.#cors = createCors(this.hubServer.options.cors);
     this.#rest = createRestApi({
       hub: (name) => this.hub(name),
       keys: this.#accessKeys,
@@ -273,6 +276,10 @@ export class SignalRService extends TypedEmitter<SignalRServiceEvents> implement
       if (client === undefined) return this.#rest(request, response);
       const name = this.#clientHubName(url);
       const serve = () => this.hubServer.serve(this.hub(name).name, client === 'negotiate', request, response, url);
+      // A page on another origin (the app's, before a negotiate redirect to this node) asks first
+      // without a token: answer its preflight whether or not this node has served the hub yet, and
+      // let it read a refusal of the request that follows.
+      if (this.#cors(request, response) !== 'continue') return true;
       if (this.hubServer.findHub(name) !== undefined) {
         serve();
         return true;
