@@ -134,9 +134,9 @@ export class SqlDriver implements DocumentDriver {
 
   /**
    * Creates rows of any partitions in one statement. PGlite runs one statement at a time, so it
-   * needs no partition locks (its feed horizon is always the present) and the statement runs
-   * alone; on PostgreSQL the partitions' locks are taken first, in key order (no deadlock with
-   * another writer: a batch or point write locks one partition), in the same transaction.
+   * needs no partition locks (its feed horizon is always the present); on PostgreSQL the
+   * statement takes the partitions' locks first, in key order (no deadlock with another writer: a
+   * batch or point write locks one partition), before its txid.
    */
   async createMany(
     def: ContainerDefinition,
@@ -155,11 +155,10 @@ export class SqlDriver implements DocumentDriver {
         items.map((i) => i.item.expiresAt),
         context.now,
       ];
-      const insert = async (q: SqlQuery) => {
-        if (this.kind !== 'pglite') await q(s.lockPartitions, [this.lockKey(def), values[0]]);
-        return (await q(s.createMany, values)).rows;
-      };
-      const rows = this.kind === 'pglite' ? await insert(this.executor.query) : await this.executor.transaction(insert);
+      const { rows } =
+        this.kind === 'pglite'
+          ? await this.executor.query(s.createMany, values)
+          : await this.executor.query(s.createManyLocked, [...values, this.lockKey(def)]);
       const written = new Set(rows.map((r) => `${r.pk as string}\u0000${r.id as string}`));
       return items.map((i) => written.has(`${i.partition.key}\u0000${i.id}`));
     });

@@ -17,12 +17,13 @@ export interface ContainerStatements {
   readonly read: string;
   readonly create: string;
   /**
-   * `createMany`: the partitions' locks, in key order (PostgreSQL; $1 lock key, $2 the keys), then
-   * one insert of every row (arrays $1 pk, $2 id, $3 range, $4 doc, $5 etag, $6 expires_at; $7 now),
-   * in order, overwriting only expired rows; the rows it wrote come back.
+   * `createMany`: one insert of every row (arrays $1 pk, $2 id, $3 range, $4 doc, $5 etag,
+   * $6 expires_at; $7 now), in order, overwriting only expired rows; the rows it wrote come back.
+   * `createManyLocked` first takes the partitions' locks ($8 lock key), in key order, all of them
+   * before the row's txid is taken (PostgreSQL); `createMany` takes none (PGlite).
    */
-  readonly lockPartitions: string;
   readonly createMany: string;
+  readonly createManyLocked: string;
   readonly upsert: string;
   readonly replace: string;
   readonly replaceIfMatch: string;
@@ -52,22 +53,26 @@ export function containerStatements(n: Names, serial: string): ContainerStatemen
   const overwrite =
     'range = EXCLUDED.range, doc = EXCLUDED.doc, etag = EXCLUDED.etag, expires_at = EXCLUDED.expires_at, ' +
     'txid = EXCLUDED.txid, seq = EXCLUDED.seq';
+  const insertMany =
+    `INSERT INTO ${t} AS t ${columns} ` +
+    `SELECT x.pk, x.id, x.range, x.doc::jsonb, x.etag, x.expires_at, pg_current_xact_id(), nextval('${n.changes}')`;
+  const rows =
+    '(SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::bigint[]) ' +
+    'WITH ORDINALITY AS u(pk, id, range, doc, etag, expires_at, ord) ORDER BY ord) AS x';
+  const onConflictMany = `ON CONFLICT (pk, id) DO UPDATE SET ${overwrite} WHERE t.expires_at IS NOT NULL AND t.expires_at <= $7::bigint RETURNING t.pk, t.id`;
   const set = `range = $3::int, doc = $4::jsonb, etag = $5::text, expires_at = $6::bigint, txid = pg_current_xact_id(), seq = nextval('${n.changes}')`;
   return {
     read: `SELECT doc, etag FROM ${t} WHERE pk = $1::text AND id = $2::text AND (expires_at IS NULL OR expires_at > $3::bigint)`,
     create:
       `INSERT INTO ${t} AS t ${columns} SELECT ${row} FROM ${lock} ` +
       `ON CONFLICT (pk, id) DO UPDATE SET ${overwrite} WHERE t.expires_at IS NOT NULL AND t.expires_at <= $7::bigint RETURNING 1 AS ok`,
-    lockPartitions:
-      'SELECT count(pg_advisory_xact_lock($1::int, hashtext(pk))) AS n ' +
-      'FROM (SELECT DISTINCT u.pk COLLATE "C" AS pk FROM unnest($2::text[]) AS u(pk) ORDER BY 1) AS keys',
-    createMany:
-      `INSERT INTO ${t} AS t ${columns} ` +
-      `SELECT x.pk, x.id, x.range, x.doc::jsonb, x.etag, x.expires_at, pg_current_xact_id(), nextval('${n.changes}') ` +
-      'FROM (SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::bigint[]) ' +
-      'WITH ORDINALITY AS u(pk, id, range, doc, etag, expires_at, ord) ORDER BY ord) AS x ' +
-      `ON CONFLICT (pk, id) DO UPDATE SET ${overwrite} WHERE t.expires_at IS NOT NULL AND t.expires_at <= $7::bigint ` +
-      'RETURNING t.pk, t.id',
+    createMany: `${insertMany} FROM ${rows} ${onConflictMany}`,
+    // The one-row lock subquery is evaluated in full (an aggregate) before the join yields a row,
+    // so every lock is held before pg_current_xact_id() runs, as in `create`.
+    createManyLocked:
+      `${insertMany} FROM (SELECT count(pg_advisory_xact_lock($8::int, hashtext(k.pk))) AS n ` +
+      `FROM (SELECT DISTINCT u.pk COLLATE "C" AS pk FROM unnest($1::text[]) AS u(pk) ORDER BY 1) AS k) AS partition_locks, ` +
+      `${rows} ${onConflictMany}`,
     upsert:
       `WITH previous AS (SELECT 1 FROM ${t} WHERE pk = $1::text AND id = $2::text AND ${live}) ` +
       `INSERT INTO ${t} AS t ${columns} SELECT ${row} FROM ${lock} ` +
