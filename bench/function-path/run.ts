@@ -8,6 +8,7 @@
  *   processor: sender.send(location) → bus queue `locations-plain` → `bus.createProcessor` (128 in
  *              flight, as the app's host.json) → the object forwardLocation builds → the same hub
  *              sends (its order's group, and every other group the function sent to)
+ *   direct:    (`--paths …,direct`) the object forwardLocation builds → the same hub sends; no bus
  *
  * Load-robust measures: CPU time of the main thread (`/proc/self/task/<pid>/schedstat`, ns on a
  * core — waiting for a core does not count) and of the whole process per location, GC pauses
@@ -60,7 +61,12 @@ const SATURATION_P99_MS = 50;
 const warmupMs = Number(flags.warmup) * 1000;
 const measureMs = Number(flags.measure) * 1000;
 const rounds = Number(flags.rounds);
-const paths = flags.paths.split(',') as ('function' | 'processor')[];
+type Path = 'function' | 'processor' | 'direct';
+const paths = flags.paths.split(',') as Path[];
+for (const p of paths) {
+  if (!['function', 'processor', 'direct'].includes(p))
+    throw new Error(`--paths: '${p}' is not function, processor or direct`);
+}
 const gc = (globalThis as { gc?: () => void }).gc;
 
 const log = (line: string) => process.stderr.write(`[function-path] ${line}\n`);
@@ -131,30 +137,26 @@ hub.send = function countedSend(this: typeof hub, ...args: Parameters<typeof sen
   return send.apply(this, args);
 };
 
+type Body = { orderid: string; storeid: unknown; courierid: unknown; lat: number; longitude: number };
+
+/** What `forwardLocation` makes of a body, sent to the same groups: the processor's work, and all of the direct path's. */
+async function forward(value: Body): Promise<void> {
+  const location = {
+    orderid: String(value.orderid),
+    storeid: value.storeid ?? null,
+    courierid: value.courierid ?? null,
+    lat: Number(value.lat),
+    longitude: Number(value.longitude),
+    timestamp: new Date().toISOString(),
+  };
+  await hub.send({ kind: 'groups', names: [`order-${location.orderid}`] }, 'location', [location]);
+  for (const group of otherGroups) await hub.send({ kind: 'groups', names: [group] }, 'location', [location]);
+}
+
 // The baseline: what a hand-written bus consumer does with the same message.
-const processor = system.bus.createProcessor(
-  plainQueue,
-  async (message) => {
-    const value = message.body as {
-      orderid: string;
-      storeid: unknown;
-      courierid: unknown;
-      lat: number;
-      longitude: number;
-    };
-    const location = {
-      orderid: String(value.orderid),
-      storeid: value.storeid ?? null,
-      courierid: value.courierid ?? null,
-      lat: Number(value.lat),
-      longitude: Number(value.longitude),
-      timestamp: new Date().toISOString(),
-    };
-    await hub.send({ kind: 'groups', names: [`order-${location.orderid}`] }, 'location', [location]);
-    for (const group of otherGroups) await hub.send({ kind: 'groups', names: [group] }, 'location', [location]);
-  },
-  { maxConcurrentCalls: 128 },
-);
+const processor = system.bus.createProcessor(plainQueue, (message) => forward(message.body as Body), {
+  maxConcurrentCalls: 128,
+});
 
 let profiled = 0;
 
@@ -169,12 +171,7 @@ interface Window {
 }
 
 /** Sends at `rate` for warm-up + measure; measures the measured window once every send reached the hub. */
-async function phase(
-  path: 'function' | 'processor',
-  rate: number,
-  warmupMs: number,
-  measureMs: number,
-): Promise<Window> {
+async function phase(path: Path, rate: number, warmupMs: number, measureMs: number): Promise<Window> {
   const sender = system.bus.createSender(path === 'function' ? queue : plainQueue);
   let seq = 0;
   const pending = new Set<Promise<void>>();
@@ -190,9 +187,9 @@ async function phase(
       seq: n,
       sentAt,
     };
-    const work: Promise<void> = sender
-      .send({ body, subject: 'driveby', contentType: 'application/json' })
-      .finally(() => pending.delete(work));
+    const work: Promise<void> = (
+      path === 'direct' ? forward(body) : sender.send({ body, subject: 'driveby', contentType: 'application/json' })
+    ).finally(() => pending.delete(work));
     pending.add(work);
   };
   const paced = (ms: number) =>
