@@ -6,11 +6,16 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { waitFor } from '@hubbub/kernel';
+import { browserSkipReason, launchBrowser } from '@hubbub/test-kit';
 import * as signalR from '@microsoft/signalr';
 import { redisMissing } from './redis.ts';
+
+const artifacts = new URL('../../../test-artifacts/cluster', import.meta.url).pathname;
+mkdirSync(artifacts, { recursive: true });
 
 const missing = await redisMissing();
 
@@ -73,6 +78,18 @@ describe('npm run cluster', { skip: missing }, () => {
     await customer.start();
     await waitFor(() => seen.length >= 2, { timeoutMs: 60_000, intervalMs: 50, what: 'locations from the simulator' });
 
+    // The tracking page in a browser, through the front: its negotiate sends it to a hub node of
+    // another origin (CORS), where it goes live.
+    const skipBrowser = browserSkipReason();
+    const browser = skipBrowser === false ? await launchBrowser() : undefined;
+    const page = await browser?.newPage();
+    const updates = async () => Number((await page!.textContent('#count')) ?? 0);
+    if (page !== undefined) {
+      await page.goto(`${front}/track?order=1001&token=${encodeURIComponent(token)}`);
+      await page.waitForSelector('#status[data-state="live"]', { timeout: 60_000 });
+      await waitFor(async () => (await updates()) >= 2, { timeoutMs: 60_000, intervalMs: 100 });
+    }
+
     // Kill the hub node this customer is on: the one whose advertised load counts it.
     const prefix = decodeURIComponent(/prefix=([^&\s]+)/.exec(out)![1]!);
     const victim = await nodeWithConnections(prefix);
@@ -86,6 +103,16 @@ describe('npm run cluster', { skip: missing }, () => {
       what: 'locations after the hub node was killed',
     });
     assert.equal(customer.state, signalR.HubConnectionState.Connected);
+    if (page !== undefined) {
+      const atKill = await updates();
+      await waitFor(async () => (await updates()) >= atKill + 2, {
+        timeoutMs: 60_000,
+        intervalMs: 100,
+        what: 'the tracking page to show locations after the kill',
+      });
+      await page.screenshot({ path: `${artifacts}/cluster-track-after-kill.png` });
+    }
+    await browser?.close();
   });
 });
 
