@@ -351,7 +351,11 @@ describe('file engine', () => {
     assert.deepEqual(segments(d), ['00000002.base.log', '00000003.log', '00000004.log']);
     assert.ok(!readdirSync(d).some((f) => f.endsWith('.tmp')));
     await engine.close();
-    assert.deepEqual(segments(d), ['00000002.base.log', '00000003.log', '00000004.log']);
+    assert.deepEqual(
+      segments(d),
+      ['00000002.base.log', '00000003.log'],
+      'the segment nothing was written to is dropped',
+    );
   });
 
   it('parks appends marked parked in its index and hands them back oldest first, durable only', async () => {

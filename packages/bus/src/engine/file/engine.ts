@@ -287,6 +287,10 @@ export class FileEngine implements BusEngine {
     if (this.#fh !== undefined && this.#prefilled > this.#offset) await this.#fh.truncate(this.#offset);
     await this.#fh?.close();
     this.#fh = undefined;
+    if (this.#offset === 0 && this.#segments.length > 1) {
+      // Nothing was written since the segment was opened: drop it rather than let restarts pile them up.
+      await rm(join(this.#dir, this.#segments.pop()!), { force: true });
+    }
     // A clean close: the next open loads this instead of replaying (not after a failure: replay then).
     if (this.#failed === undefined) {
       const capture = captureCheckpoint(this.#state, this.#backlog.lists);
@@ -525,6 +529,7 @@ export class FileEngine implements BusEngine {
       throw err;
     }
     const old = this.#fh!;
+    const end = this.#offset;
     const covered = this.#segments;
     this.#fh = fh;
     this.#offset = 0;
@@ -533,6 +538,9 @@ export class FileEngine implements BusEngine {
     this.#segment = next;
     this.#segments = [...covered, segmentName(next, false)];
     this.#compaction = (async () => {
+      // The zeros prefilled past its last frame are of no use any more (the size recorded is this one).
+      await old.truncate(end);
+      if (this.#fsync) await old.datasync();
       await old.close();
       await writeCheckpoint(this.#dir, covered, next, capture, this.#fsync);
       this.checkpoints++;
