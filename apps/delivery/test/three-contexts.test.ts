@@ -4,8 +4,8 @@
  * notifications; the restaurant's kitchen board gets the order live and accepts, prepares and
  * readies it; the courier's view gets the offer live, takes it, picks the order up and delivers it
  * while its (simulated) geolocation drives a route to the door. The customer sees every status
- * appear live, the courier move on the map with an arrival estimate, and its service worker
- * receives the push notifications (the notifier → Hubbub's push service → the local RFC 8030 push
+ * appear live, the courier move on the map with the server's arrival estimate, and its service
+ * worker receives the push notifications, "Your courier is about to arrive" among them (the notifier → Hubbub's push service → the local RFC 8030 push
  * service → CDP's ServiceWorker.deliverPushMessage, as in customer-app-push.test.ts).
  *
  * Then the operations board (the map of every active order and courier, stuck orders live) and
@@ -259,7 +259,12 @@ describe('the three-context story in headless Chromium', { skip }, () => {
         what: `courier position ${i} on the customer's map`,
       });
     }
-    await customer.locator('[data-testid="eta"]', { hasText: /About \d+ min|Arriving now/ }).waitFor(LONG);
+    // The estimate is the server's (on each position), and near the door the customer is told once
+    // that the courier is about to arrive.
+    await customer
+      .locator('[data-testid="eta"][data-source="server"]', { hasText: /About \d+ min|Arriving now/ })
+      .waitFor(LONG);
+    await notified('Your courier is about to arrive');
     await customer.waitForTimeout(900); // the marker's glide, for the screenshot only
     await shot(customer, '4-customer-on-the-way');
     await shot(courier, '5-courier-on-the-way');
@@ -271,7 +276,10 @@ describe('the three-context story in headless Chromium', { skip }, () => {
     await customer.locator('[data-testid="order-status"]', { hasText: 'Delivered' }).waitFor(LONG);
     await notified('Delivered');
     await Promise.all(relayed);
-    assert.equal(sub.messages.length, 3, 'accepted, picked up, delivered');
+    assert.deepEqual(
+      sub.messages.map((m) => JSON.parse(m.text).status),
+      ['accepted', 'picked_up', 'arriving', 'delivered'],
+    );
     const steps_ = await customer.locator('.timeline li.done').evaluateAll((lis) => lis.map((li) => li.dataset.step));
     assert.deepEqual(steps_, ['placed', 'accepted', 'preparing', 'ready', 'picked_up', 'delivered']);
     assert.equal(await customer.evaluate('window.__sameDocument'), true, 'every status arrived live, no reload');

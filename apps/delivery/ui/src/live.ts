@@ -18,9 +18,24 @@ export interface LiveStatus {
   reason: string | null;
 }
 
+/** The server's arrival estimate on a location (whole metres and seconds left; seconds null until it knows the speed). */
+export interface LiveEta {
+  meters: number;
+  seconds: number | null;
+}
+
+const etaOf = (e: unknown): LiveEta | null => {
+  if (typeof e !== 'object' || e === null) return null;
+  const { meters, seconds } = e as { meters?: unknown; seconds?: unknown };
+  if (typeof meters !== 'number' || !Number.isFinite(meters)) return null;
+  if (seconds !== null && (typeof seconds !== 'number' || !Number.isFinite(seconds))) return null;
+  return { meters, seconds: seconds as number | null };
+};
+
 export interface LiveHandlers {
   onStatus(status: LiveStatus): void;
-  onLocation(at: LatLng, timestamp: string): void;
+  /** A courier position, with the server's estimate once the order is picked up (null without one). */
+  onLocation(at: LatLng, timestamp: string, eta: LiveEta | null): void;
   /** After each (re)connection: read the order again. */
   onConnected(): void;
 }
@@ -43,9 +58,13 @@ export function useLiveOrder(orderId: string, enabled: boolean, handlers: LiveHa
     connection.on('orderStatus', (s: LiveStatus) => {
       if (s !== null && typeof s === 'object' && s.orderId === orderId) on().onStatus(s);
     });
-    connection.on('location', (l: { lat?: unknown; longitude?: unknown; timestamp?: unknown }) => {
+    connection.on('location', (l: { lat?: unknown; longitude?: unknown; timestamp?: unknown; eta?: unknown }) => {
       if (typeof l?.lat !== 'number' || typeof l.longitude !== 'number') return;
-      on().onLocation({ lat: l.lat, lng: l.longitude }, typeof l.timestamp === 'string' ? l.timestamp : '');
+      on().onLocation(
+        { lat: l.lat, lng: l.longitude },
+        typeof l.timestamp === 'string' ? l.timestamp : '',
+        etaOf(l.eta),
+      );
     });
     connection.onreconnecting(() => setState('reconnecting'));
     connection.onreconnected(() => {

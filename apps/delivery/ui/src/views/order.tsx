@@ -1,13 +1,15 @@
 /**
  * One order, live: the status timeline as each status arrives in the order's hub group, the
- * courier on the map with an arrival estimate once the order is picked up, cancel while the
+ * courier on the map with an arrival estimate once the order is picked up (the server's, on each
+ * position, so every device shows one number; the same estimator here when a position has none), cancel while the
  * restaurant has not accepted, and the notification opt-in.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
+import { estimateArrival } from '../../../src/arrival.ts';
 import { ApiError, api, type LatLng, type Order, type OrderStatus, type Restaurant } from '../api.ts';
 import { CityMap, distanceMeters, type Pin } from '../city-map.tsx';
 import { clock, HAPPY_PATH, isFinal, money, STATUS_HINT, STATUS_LABEL } from '../format.ts';
-import { type LiveState, useLiveOrder } from '../live.ts';
+import { type LiveEta, type LiveState, useLiveOrder } from '../live.ts';
 import { ErrorNote, Loading } from './common.tsx';
 import { PushOptIn } from './push-opt-in.tsx';
 
@@ -22,23 +24,14 @@ const LIVE_LABEL: Record<LiveState, string> = {
   offline: 'Offline — retrying',
 };
 
-/** Seconds to the door from the straight-line distance left and the courier's speed over the last positions. */
-function arrivalSeconds(track: Position[], home: LatLng): number | null {
-  const recent = track.slice(-6);
-  if (recent.length < 2) return null;
-  let meters = 0;
-  for (let i = 1; i < recent.length; i++) meters += distanceMeters(recent[i - 1]!, recent[i]!);
-  const seconds = (recent.at(-1)!.time - recent[0]!.time) / 1000;
-  if (seconds <= 0 || meters / seconds < 0.5) return null;
-  return distanceMeters(recent.at(-1)!, home) / (meters / seconds);
-}
-
 export function OrderView({ id }: { id: string }) {
   const [order, setOrder] = useState<Order | null>(null);
   const [missing, setMissing] = useState(false);
   const [error, setError] = useState<ApiError | null>(null);
   const [restaurant, setRestaurant] = useState<Restaurant | null>(null);
   const [track, setTrack] = useState<Position[]>([]);
+  /** The server's estimate on the newest position (null when it carried none). */
+  const [serverEta, setServerEta] = useState<LiveEta | null>(null);
   const [cancelling, setCancelling] = useState(false);
   const attempts = useRef(0);
 
@@ -77,9 +70,10 @@ export function OrderView({ id }: { id: string }) {
       );
       void read();
     },
-    onLocation: (at, timestamp) => {
+    onLocation: (at, timestamp, eta) => {
       const time = Date.parse(timestamp);
       setTrack((t) => [...t.slice(-200), { ...at, time: Number.isFinite(time) ? time : Date.now() }]);
+      setServerEta(eta);
     },
   });
   useEffect(() => {
@@ -113,8 +107,9 @@ export function OrderView({ id }: { id: string }) {
   if (restaurant !== null) pins.unshift({ kind: 'store', at: restaurant.location, label: restaurant.name });
   const onTheWay = order.status === 'picked_up';
   const courier = onTheWay ? track : [];
-  const eta = onTheWay ? arrivalSeconds(track, home) : null;
-  const left = courier.length > 0 ? distanceMeters(courier.at(-1)!, home) : null;
+  const estimate = onTheWay ? (serverEta ?? estimateArrival(track.slice(-8), home)) : null;
+  const eta = estimate?.seconds ?? null;
+  const left = estimate?.meters ?? (courier.length > 0 ? distanceMeters(courier.at(-1)!, home) : null);
 
   return (
     <section class="with-aside order-page" data-order={order.id}>
@@ -130,7 +125,7 @@ export function OrderView({ id }: { id: string }) {
           </span>
         </div>
         {onTheWay && (
-          <div class="eta" data-testid="eta">
+          <div class="eta" data-testid="eta" data-source={serverEta === null ? 'page' : 'server'}>
             <strong>
               {eta === null
                 ? 'On the way'

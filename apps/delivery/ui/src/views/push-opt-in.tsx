@@ -43,7 +43,9 @@ export function PushOptIn({ offer = false }: { offer?: boolean }) {
       <h2>Updates on this device</h2>
       {state === 'on' ? (
         <>
-          <p class="muted">You'll get a notification when your order is accepted, picked up and delivered.</p>
+          <p class="muted">
+            You'll get a notification when your order is accepted, picked up, about to arrive and delivered.
+          </p>
           {offer && (
             <button class="button wide" type="button" onClick={disable}>
               Turn off
