@@ -63,7 +63,7 @@ export type ServerApi = {
   start(args: {
     bus: BusKind;
     maxConcurrentCalls?: number;
-    /** The functions host's worker threads; unset: startSystem's default. */
+    /** The functions host's worker threads; unset: what `npm start` runs (deliveryApp.workerThreads). */
     workerThreads?: number;
     /** An application node of a cluster: its hub on this backplane takes no clients (hub nodes do). */
     cluster?: { backplaneUrl: string; signalRKey: string };
@@ -137,7 +137,8 @@ serveIpc<ServerApi>({
       app: {
         dir: appDir,
         queues: deliveryApp.queues,
-        ...(workerThreads === undefined ? {} : { workerThreads }),
+        // What `npm start` runs unless the run asks for another count.
+        workerThreads: workerThreads ?? deliveryApp.workerThreads,
       },
       pages: deliveryApp.webFiles,
       secrets: deliveryApp.secrets,

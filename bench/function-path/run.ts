@@ -20,7 +20,7 @@
  *        [--saturate 1000,2000,4000,8000,12000,16000] [--prefetch N]
  *
  * `--worker-threads N` runs the app's invocations on N worker threads (the main thread keeps the
- * bus, triggers, bindings and hub). `--profile` writes a CPU and an allocation profile of the last
+ * bus, triggers, bindings and hub); without it, as many as `npm start` runs (deliveryApp.workerThreads). `--profile` writes a CPU and an allocation profile of the last
  * measured function window (main thread). `--prefetch N` runs a copy of the app whose host.json sets
  * `prefetchCount` (a what-if). `--saturate` runs each path at rising rates (1 s warm-up,
  * `--measure` s each) until the due → hub send p99 passes 50 ms: the saturation throughput.
@@ -107,7 +107,8 @@ const system = await startSystem({
   app: {
     dir: flags.prefetch === undefined ? deliveryApp.functionsDir : appWithPrefetch(Number(flags.prefetch)),
     queues: deliveryApp.queues,
-    ...(flags['worker-threads'] === undefined ? {} : { workerThreads: Number(flags['worker-threads']) }),
+    // What `npm start` runs unless the run asks for another count.
+    workerThreads: flags['worker-threads'] === undefined ? deliveryApp.workerThreads : Number(flags['worker-threads']),
   },
   pages: deliveryApp.webFiles,
   secrets: deliveryApp.secrets,
@@ -358,7 +359,8 @@ process.stdout.write(
         warmupMs,
         measureMs,
         rounds,
-        workerThreads: flags['worker-threads'] ?? null,
+        workerThreads:
+          flags['worker-threads'] === undefined ? deliveryApp.workerThreads : Number(flags['worker-threads']),
         prefetch: flags.prefetch ?? null,
       },
       machine: machine.stop(),
