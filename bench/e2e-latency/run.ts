@@ -256,7 +256,12 @@ async function startHubNodes(redisUrl: string): Promise<NonNullable<typeof hubNo
     ),
   );
   log(`cluster: two hub nodes on ${redisUrl}`);
-  return { cluster: { backplaneUrl, signalRKey }, stop: () => nodes.forEach((n) => n.kill('SIGTERM')) };
+  return {
+    cluster: { backplaneUrl, signalRKey },
+    stop: () => {
+      for (const n of nodes) n.kill('SIGTERM');
+    },
+  };
 }
 
 /** One measurement: every bus, every path, on a fresh system per bus. */
