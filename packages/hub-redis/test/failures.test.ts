@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { type BackplaneMessage, HubError, HubErrorCode } from '@hubbub/hub';
+import { type BackplaneMessage, createServerToken, createSignalRService, HubError, HubErrorCode } from '@hubbub/hub';
 import { waitFor } from '@hubbub/kernel';
 import { createRedisBackplane, type RedisBackplane } from '../src/index.ts';
 
@@ -133,6 +133,37 @@ describe('the Redis backplane when Redis fails', { skip: found ? false : why }, 
     );
     assert.deepEqual([...new Set(errors)], [HubErrorCode.BackplaneUnavailable]);
     assert.equal(errors.length, 1, 'error fires once per outage');
+  });
+
+  it('the REST API answers 503 HUB_BACKPLANE_UNAVAILABLE for a send while Redis is down, and 202 once it is back', async () => {
+    const backplane = await node();
+    const key = 'failures-rest-key-0123456789abcdefghijklmnopq';
+    const service = createSignalRService({ keys: [key], hubServer: { backplane } });
+    const { url } = await service.listen();
+    const send = async () => {
+      const target = `${url}/api/hubs/chat/:send?api-version=2022-06-01`;
+      const response = await fetch(target, {
+        method: 'POST',
+        headers: {
+          Authorization: `Bearer ${await createServerToken({ audience: target, accessKey: key })}`,
+          'Content-Type': 'application/json',
+        },
+        body: JSON.stringify({ target: 'notify', arguments: [1] }),
+      });
+      return { status: response.status, body: await response.text() };
+    };
+    try {
+      assert.equal((await send()).status, 202);
+      const back = new Promise<void>((resolve) => backplane.once('reconnected', resolve));
+      await stopRedis();
+      await waitFor(async () => (await send()).status === 503, { intervalMs: 20 });
+      assert.match((await send()).body, /HUB_BACKPLANE_UNAVAILABLE/);
+      await startRedis();
+      await back;
+      await waitFor(async () => (await send()).status === 202, { timeoutMs: 10_000, intervalMs: 50 });
+    } finally {
+      await service.close();
+    }
   });
 
   it('past maxPendingPublishes waiting for Redis, publish fails with HUB_BACKPLANE_OVERLOADED', async () => {
