@@ -100,6 +100,18 @@ describe('invocations on worker threads', () => {
     assert.notEqual(done?.body.threadId, before.threadId, 'a new worker ran it');
   });
 
+  it('loads an ES module app on the worker', async () => {
+    await using app = await serve({ app: 'esm-app', workerThreads: 1 });
+    assert.deepEqual(app.host.functions.map((f) => f.name).sort(), ['extra', 'greet']);
+    assert.equal(await (await fetch(`${app.base}/api/greet/Lin`)).text(), 'Hi Lin from ESM');
+  });
+
+  it('runs an app that streams HTTP on the host thread, where the library serves its streams', async () => {
+    await using app = await serve({ app: 'http-stream', workerThreads: 1 });
+    const item = await fetch(`${app.base}/api/items/42?q=blue`);
+    assert.deepEqual(await item.json(), { id: '42', q: 'blue' });
+  });
+
   it('refuses a bad workerThreads with FUNCTIONS_INVALID_SETTING', () => {
     for (const workerThreads of [-1, 1.5, 65]) {
       assert.throws(
