@@ -4,8 +4,9 @@
  * library's invocation model; the triggers, bindings and ports stay on the host's thread, which
  * sends each worker RPC-shaped requests and gets RPC responses back — the host/worker contract
  * of Azure Functions, over `postMessage` instead of gRPC (what one turn posts leaves as one
- * message, both ways). Each invocation goes to the worker with the fewest running. A worker that exits fails its running invocations with
- * FUNCTIONS_WORKER_FAILED (their messages are retried as any failure) and is replaced.
+ * message, both ways). Each invocation goes to the worker with the fewest running. A worker that
+ * exits fails its running invocations with FUNCTIONS_WORKER_FAILED (their messages are retried as
+ * any failure) and is replaced.
  * @module
  */
 import { Worker } from 'node:worker_threads';
