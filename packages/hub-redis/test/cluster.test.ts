@@ -141,6 +141,14 @@ describe('hub nodes on Redis', { skip: missing }, () => {
     await waitFor(async () => (await rest(c, 'HEAD', '/groups/g3')) === 404, { intervalMs: 25 });
   });
 
+  it("a connection that joins its user's granted groups on connect is in them for every node", async () => {
+    const [a, b] = [nodes[0]!, nodes[1]!];
+    assert.equal(await rest(a, 'PUT', '/users/eve/groups/g4'), 200);
+    await connect(b, 'eve'); // b holds the grant already (it applied the announcement)
+    await waitFor(async () => (await rest(a, 'HEAD', '/groups/g4')) === 200, { intervalMs: 25 });
+    assert.equal(await rest(a, 'HEAD', '/users/eve/groups/g4'), 200);
+  });
+
   it('negotiate spreads clients over the nodes by redirect; the official client follows it', async () => {
     const counts = () => nodes.map((n) => [...n.service.hubServer.findHub('chat')!.connections()].length);
     const before = counts();

@@ -293,18 +293,19 @@ export class Hub extends TypedEmitter<HubEvents> implements ConnectionOwner {
   connected(connection: HubConnection): void {
     this.#connections.set(connection.connectionId, connection);
     const userId = connection.userId;
-    if (userId !== undefined) {
-      const set = this.#users.get(userId);
-      if (set === undefined) this.#users.set(userId, new Set([connection]));
-      else set.add(connection);
-      for (const group of this.#userGroups.groupsOf(userId)) this.#join(connection, group);
-    }
+    // Recorded before its groups, which the cluster's presence records only for a known connection.
     this.#presence?.record({
       kind: 'connected',
       hub: this.name,
       connectionId: connection.connectionId,
       ...(userId === undefined ? {} : { userId }),
     });
+    if (userId !== undefined) {
+      const set = this.#users.get(userId);
+      if (set === undefined) this.#users.set(userId, new Set([connection]));
+      else set.add(connection);
+      for (const group of this.#userGroups.groupsOf(userId)) this.#join(connection, group);
+    }
     if (userId !== undefined && this.#presence !== undefined) this.#joinGrantedElsewhere(connection, userId);
     this.emit('connected', connection);
   }
