@@ -4,6 +4,16 @@
  * @module
  */
 export { type DeliveryApp, deliveryApp } from './app.ts';
+export {
+  type ArrivalEstimate,
+  type ArrivalOptions,
+  type ArrivingThreshold,
+  estimateArrival,
+  type Fix,
+  isArriving,
+  metersLeft,
+  recentSpeed,
+} from './arrival.ts';
 export { type City, cityFile, cityRoutes, loadCity } from './city.ts';
 export * from './orders/index.ts';
 export {

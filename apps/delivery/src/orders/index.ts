@@ -6,12 +6,13 @@
 import type { AppPartContext } from '@hubbub/system';
 import { createDeliveryApi, type DeliveryApi, type DeliveryApiOptions } from './api.ts';
 
-export { accountIdOf, createAccounts } from './accounts.ts';
+export { accountIdOf, createAccounts, type Principal } from './accounts.ts';
 export { createDeliveryApi, type DeliveryApi, type DeliveryApiOptions } from './api.ts';
 export { type DemoAccount, demoAccounts, seedDemoAccounts } from './demo.ts';
+export { type ArrivalRecord, type ArrivingEvent, createDispatch, type Dispatch } from './dispatch.ts';
 export { NOTIFICATIONS, PROCESSING, SUBMITTED } from './entities.ts';
 export { DeliveryError, type DeliveryErrorCode, DeliveryErrorStatus, isDeliveryError } from './errors.ts';
-export { LIVE_HUB, type LiveStatus, mayWatch, ORDER_STATUS_TARGET, orderGroup } from './live.ts';
+export { createLiveOrders, LIVE_HUB, type LiveStatus, mayWatch, ORDER_STATUS_TARGET, orderGroup } from './live.ts';
 export { openApiDocument } from './openapi.ts';
 export { orderIdOf } from './orders.ts';
 export { defaultScrypt, hashPassword, verifyPassword } from './passwords.ts';
