@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { waitFor } from '@hubbub/kernel';
 import { connect } from '@nats-io/transport-node';
 import { type Bus, type BusErrorCode, openBus } from '../src/index.ts';
-import type { NatsBroker } from '../src/nats/index.ts';
+import { createNatsBroker, type NatsBroker } from '../src/nats/index.ts';
 import { type NatsCluster, natsUnavailable, startNats } from '../src/nats/testing.ts';
 
 const unavailable = natsUnavailable();
@@ -161,6 +161,39 @@ describe('JetStream bus on several nodes', { skip: unavailable }, () => {
       await next.close();
     } finally {
       await close();
+    }
+  });
+
+  it('a scheduled message whose announcement a node missed is found by its rescan and moved when due', async () => {
+    const namespace = `nodes${++n}`;
+    const a = await openBus({ url: `${nats.url}?namespace=${namespace}` });
+    const b = await openBus({ broker: await createNatsBroker({ url: nats.url, namespace, scheduleRescanMs: 200 }) });
+    try {
+      await a.admin.createQueue('q');
+      await waitFor(() => b.admin.queueExists('q'), { timeoutMs: 10_000 });
+      // Stored as scheduled without the announcement (as if b had been disconnected), then the
+      // scheduling node goes away: only b's rescan can find it.
+      await brokerOf(a).publishStored(
+        {
+          entity: 'q',
+          seq: 0,
+          body: Buffer.from('later'),
+          bodyType: 'string',
+          enqueuedTime: Date.now(),
+          deliveryCount: 0,
+          state: 'scheduled',
+          scheduledEnqueueTime: Date.now() + 500,
+        },
+        undefined,
+      );
+      await a.close();
+      const [m] = await b.createReceiver('q').receiveMessages(1, { maxWaitTimeMs: 10_000 });
+      assert.equal(m?.body, 'later');
+      assert.equal(m?.state, 'active');
+      await m!.complete();
+      await rejects(createNatsBroker({ url: nats.url, scheduleRescanMs: 5 }), 'BUS_INVALID_OPTION');
+    } finally {
+      await Promise.allSettled([a.close(), b.close()]);
     }
   });
 

@@ -73,6 +73,11 @@ export interface NatsBrokerOptions {
   events?: TypedEmitter<BusEvents>;
   /** Connection name the server shows. @default 'hubbub-bus' */
   name?: string;
+  /**
+   * How often (real ms) a node checks it holds a timer for every scheduled message, finding any
+   * whose announcement it missed. @default 30_000
+   */
+  scheduleRescanMs?: number;
 }
 
 const NAMESPACE = /^[A-Za-z0-9_-]{1,32}$/;
@@ -132,7 +137,7 @@ export class NatsBroker implements Broker, NatsContext {
     this.admin = new NatsAdmin(this, this.entities.engine);
     this.#sessions = new NatsSessions(this, kv.sessions);
     this.sessions = this.#sessions;
-    this.#scheduler = new Scheduler(this);
+    this.#scheduler = new Scheduler(this, o.scheduleRescanMs);
     this.#requests = new Requests(nc, `${o.namespace}.req.${node}`);
     this.#puller = new Puller(nc, `${o.namespace}.pull.${node}`, (m, stream, consumer) =>
       this.#receiving.orphan({ stream, consumer }, m),
@@ -156,6 +161,10 @@ export class NatsBroker implements Broker, NatsContext {
       (!Number.isInteger(options.replicas) || options.replicas < 1 || options.replicas > 5)
     ) {
       throw invalidOption('replicas', 'must be an integer from 1 to 5');
+    }
+    const rescan = options.scheduleRescanMs;
+    if (rescan !== undefined && (!Number.isInteger(rescan) || rescan < 100)) {
+      throw invalidOption('scheduleRescanMs', 'must be an integer of at least 100 (ms)');
     }
     const servers = parseServers(options.url ?? 'nats://127.0.0.1:4222');
     let nc: NatsConnection;

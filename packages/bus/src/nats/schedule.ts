@@ -6,7 +6,9 @@
  * schedules one. When due, a node routes the message (fan-out, forwarding) with publish ids
  * derived from its sequence number, then deletes it; nodes racing on the same message publish
  * duplicates the streams drop, and the delete of a message already moved is a no-op. Cancelling
- * deletes it from the stream.
+ * deletes it from the stream. Every 30 s a node compares each entity's count of scheduled
+ * messages with the timers it holds and reads the schedule subjects again when they differ, so an
+ * announcement it missed (disconnected at the time, and the scheduling node gone since) is found.
  * @module
  */
 import type { TimerHandle } from '@hubbub/kernel';
@@ -18,15 +20,22 @@ import type { NatsContext } from './context.ts';
 import { engineFailure } from './entities.ts';
 import { entityId } from './names.ts';
 
+/** How often a node checks that it holds a timer for every scheduled message (real time). */
+const RESCAN_MS = 30_000;
+
 const isScheduledSubject = (subject: string): boolean => subject.split('.')[2] === 'sch';
 
 export class Scheduler {
   readonly #b: NatsContext;
   readonly #timers = new Map<string, TimerHandle>();
   #sub: Subscription | undefined;
+  #rescan: NodeJS.Timeout | undefined;
 
-  constructor(broker: NatsContext) {
+  readonly #rescanMs: number;
+
+  constructor(broker: NatsContext, rescanMs = RESCAN_MS) {
     this.#b = broker;
+    this.#rescanMs = rescanMs;
   }
 
   async open(): Promise<void> {
@@ -44,6 +53,32 @@ export class Scheduler {
     });
     const catalog = b.entities.catalog;
     for (const key of [...catalog.queues.keys(), ...catalog.topics.keys()]) await this.#scan(key);
+    this.#rescan = setInterval(() => {
+      this.#reconcile().catch((err: unknown) => {
+        if (!b.closed) b.events.emit('error', engineFailure('reading scheduled messages', err));
+      });
+    }, this.#rescanMs);
+    this.#rescan.unref();
+  }
+
+  /** Reads the schedule subjects again of every entity whose count differs from the timers held here. */
+  async #reconcile(): Promise<void> {
+    const b = this.#b;
+    const catalog = b.entities.catalog;
+    for (const key of [...catalog.queues.keys(), ...catalog.topics.keys()]) {
+      if (b.closed) return;
+      const n = b.names(key);
+      let scheduled: number;
+      try {
+        const info = await b.jsm.streams.info(n.stream, { subjects_filter: `${n.all.slice(0, -2)}.sch.*` });
+        scheduled = Object.keys(info.state.subjects ?? {}).length;
+      } catch {
+        continue; // its streams are being created or deleted: next round
+      }
+      let held = 0;
+      for (const id of this.#timers.keys()) if (id.startsWith(`${key}#`)) held++;
+      if (scheduled !== held) await this.#scan(key);
+    }
   }
 
   async #scan(key: string): Promise<void> {
@@ -120,6 +155,7 @@ export class Scheduler {
   }
 
   close(): void {
+    clearInterval(this.#rescan);
     for (const t of this.#timers.values()) t.cancel();
     this.#timers.clear();
     this.#sub?.unsubscribe();
