@@ -28,9 +28,11 @@ function startThread(data: WorkerData): Worker {
   const script = new URL(source ? './invocation-worker.ts' : './invocation-worker.js', import.meta.url);
   const workerData = { hubbubInvocationWorker: data };
   if (!source) return new Worker(script, { workerData });
-  // Node 20 runs no --import in a worker: tsx's loader is registered in the thread itself.
+  // Node 20 runs no --import in a worker: tsx's loader is registered in the thread itself (found from
+  // here, not from the working directory, which is the app's).
+  const tsx = import.meta.resolve('tsx/esm/api');
   return new Worker(
-    `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(script.href)}); })`,
+    `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(script.href)}); })`,
     { eval: true, workerData },
   );
 }
