@@ -156,7 +156,9 @@ export class RedisPresence implements ClusterPresence {
       ...string[],
     ];
     const first = this.#beats++ === 0;
-    if ((listed === 0 && !first) || this.#stale) await this.#rewrite(ttlMs);
+    // Not listed after the first beat: taken for dead and cleaned. Listed at the first: a former
+    // process with this node id left records behind, which go before this one's are written.
+    if ((first ? listed === 1 : listed === 0) || this.#stale) await this.#rewrite(ttlMs);
     const removed: string[] = [];
     for (const node of dead) {
       if (node === this.nodeId) continue;

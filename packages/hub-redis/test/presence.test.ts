@@ -68,4 +68,32 @@ describe('Redis presence', { skip: missing }, () => {
     );
     assert.equal(load, 1, 'its load counts the connection once');
   });
+
+  it('a node started again with the same id drops what its former process left', async () => {
+    const first = createRedisBackplane({ url: REDIS_URL, prefix, nodeId: 'fixed-id', heartbeatMs: 1_000 });
+    await first.start();
+    first.presence.record({ kind: 'connected', hub: 'h', connectionId: 'old', userId: 'u-old' });
+    const observer = await node(1_000);
+    await waitFor(() => observer.presence.exists('h', { kind: 'connection', id: 'old' }), { intervalMs: 20 });
+    // Killed without leaving: its client just goes (the records stay in Redis).
+    const { createClient } = await import('redis');
+    const admin = createClient({ url: REDIS_URL });
+    admin.on('error', () => {});
+    await admin.connect();
+    try {
+      const list = String(await admin.sendCommand(['CLIENT', 'LIST']));
+      for (const line of list.split('\n').filter((l) => l.includes('name=hubbub-hub-fixed-id'))) {
+        await admin.sendCommand(['CLIENT', 'KILL', 'ID', /id=(\d+)/.exec(line)![1]!]);
+      }
+    } finally {
+      admin.destroy();
+    }
+    const again = createRedisBackplane({ url: REDIS_URL, prefix, nodeId: 'fixed-id', heartbeatMs: 1_000 });
+    await again.start();
+    open.push(again);
+    assert.equal(await observer.presence.exists('h', { kind: 'connection', id: 'old' }), false);
+    assert.equal(await observer.presence.exists('h', { kind: 'user', id: 'u-old' }), false);
+    // The first process's clients reconnect in the background; it is closed without leaving records.
+    await first.close().catch(() => undefined);
+  });
 });
