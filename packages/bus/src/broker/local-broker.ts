@@ -12,6 +12,7 @@
  * - `receiving.ts` and `settling.ts` — receiving (waiting receivers, TTL on the way out, peek,
  *   deferred) and settling under a lock (complete, abandon, dead-letter, defer, redelivery);
  * - `queue-state.ts` — per queue: its messages, what is available, its waiting receivers;
+ * - `parking.ts` — a deep queue's messages parked in the engine's backlog on disk, taken back;
  * - `catalog.ts` — entities, sequence numbers, duplicate-detection history; `admin.ts` changes
  *   entities (durably first) for `bus.admin`.
  * @module
@@ -28,6 +29,7 @@ import { Alarm } from './alarm.ts';
 import { Catalog, heldBytes, type QueueEntry, type TopicEntry } from './catalog.ts';
 import type { BrokerContext } from './context.ts';
 import { MessageLocks } from './locks.ts';
+import { Parking } from './parking.ts';
 import type {
   Broker,
   BrokerSessions,
@@ -89,6 +91,7 @@ export class LocalBroker implements Broker {
   readonly #schedule: Schedule;
   readonly #receiving: Receiving;
   readonly #settling: Settling;
+  readonly #parking: Parking;
   #closed = false;
   readonly #visibility: Visibility;
 
@@ -112,6 +115,13 @@ export class LocalBroker implements Broker {
       onScheduled: (key, seq, at) => this.#schedule.add(key, seq, at),
     });
     this.#router = new Router(this.catalog);
+    this.#parking = new Parking(
+      this.catalog,
+      this.#engine,
+      this.events,
+      () => this.#closed,
+      (work) => this.#background(work),
+    );
     this.#alarm = new Alarm(this.#clock);
     const ctx: BrokerContext = {
       catalog: this.catalog,
@@ -125,7 +135,7 @@ export class LocalBroker implements Broker {
       commit: (ops, inserts) => this.#commit(ops, inserts),
       deadLetter: (queue, msg, reason, description) => this.#deadLetterStored(queue, msg, reason, description),
       redeliver: (queue, entry) => this.#background(this.#settling.redeliver(queue, entry)),
-      refill: (queue, want) => this.#refill(queue, want),
+      refill: (queue, want) => this.#parking.refill(queue, want),
       background: (work) => this.#background(work),
     };
     this.#locks = new MessageLocks(ctx);
@@ -145,13 +155,7 @@ export class LocalBroker implements Broker {
     const broker = new LocalBroker(options);
     const state = await options.engine.open();
     broker.catalog.restore(state);
-    for (const p of state.parked ?? []) {
-      const queue = broker.catalog.queueStates.get(p.entity);
-      if (queue === undefined) continue;
-      queue.parked = p.count;
-      queue.parkedBytes = p.bytes;
-      broker.#background(broker.#refill(queue));
-    }
+    broker.#parking.restore(state.parked);
     broker.#alarm.arm();
     return broker;
   }
@@ -269,106 +273,18 @@ export class LocalBroker implements Broker {
 
   /** Writes `ops` and shows `inserts`: at once or once durable (see {@link Visibility}); resolves once durable. */
   async #commit(ops: EngineOp[], insertsIn: readonly StoredMessage[]): Promise<void> {
-    let inserts = insertsIn;
-    const parked = this.#engine.backlog === undefined ? undefined : this.#park(ops, inserts);
-    if (parked !== undefined) {
-      inserts = inserts.filter((m) => !parked.has(m));
-      try {
-        await this.#commitShown(ops, inserts);
-      } catch (err) {
-        for (const m of parked) {
-          const queue = this.catalog.queueStates.get(m.entity);
-          if (queue === undefined) continue;
-          queue.parked--;
-          queue.parkedBytes = Math.max(0, queue.parkedBytes - storedSize(m));
-        }
-        throw err;
-      }
-      // Durable now: a receiver waiting on an empty queue can have them.
-      for (const m of parked) {
-        const queue = this.catalog.queueStates.get(m.entity);
-        if (queue === undefined) continue;
-        if (queue.isDeadLetter) {
-          this.events.emit('deadLettered', {
-            entity: queue.path,
-            sequenceNumber: BigInt(m.seq),
-            reason: m.deadLetterReason ?? '',
-          });
-        }
-        if (queue.waiters.size > 0) this.#background(this.#refill(queue));
-      }
-      return;
+    const parked = this.#parking.park(ops, insertsIn);
+    if (parked === undefined) return this.#commitShown(ops, insertsIn);
+    try {
+      await this.#commitShown(
+        ops,
+        insertsIn.filter((m) => !parked.has(m)),
+      );
+    } catch (err) {
+      this.#parking.withdraw(parked);
+      throw err;
     }
-    return this.#commitShown(ops, inserts);
-  }
-
-  /**
-   * Marks the appends that go to the engine's backlog instead of memory: active messages of a queue
-   * (no sessions) that holds `memoryMessagesPerQueue` already, or has parked ones (which must stay
-   * behind it in sequence). Returns them, or undefined when none.
-   */
-  #park(ops: EngineOp[], inserts: readonly StoredMessage[]): Set<StoredMessage> | undefined {
-    const limit = this.#engine.backlog!.memoryMessagesPerQueue;
-    let parked: Set<StoredMessage> | undefined;
-    /** Appends of this batch that stay in memory, per queue (allocated only for batches). */
-    let shown: Map<QueueState, number> | undefined;
-    let insertSet: Set<StoredMessage> | undefined;
-    for (let i = 0; i < ops.length; i++) {
-      const op = ops[i]!;
-      if (op.op !== 'append' || op.message.state !== 'active' || op.message.sessionId !== undefined) continue;
-      const queue = this.catalog.queueStates.get(op.message.entity);
-      if (queue === undefined || queue.settings.requiresSession) continue;
-      const pending = shown?.get(queue) ?? 0;
-      if (queue.parked === 0 && queue.messages.size + pending < limit) {
-        if (ops.length > 1) {
-          if (shown === undefined) shown = new Map();
-          shown.set(queue, pending + 1);
-        }
-        continue;
-      }
-      if (insertSet === undefined) insertSet = new Set(inserts);
-      if (!insertSet.has(op.message)) continue;
-      ops[i] = { op: 'append', message: op.message, parked: true };
-      queue.parked++;
-      queue.parkedBytes += storedSize(op.message);
-      if (parked === undefined) parked = new Set();
-      parked.add(op.message);
-    }
-    return parked;
-  }
-
-  /**
-   * Takes parked messages back from the engine's backlog while the queue has fewer than half its
-   * `memoryMessagesPerQueue` available, a batch at a time, oldest first — or at least `want` now
-   * (a receive asking for more than is held).
-   */
-  #refill(queue: QueueState, want = 0): Promise<void> {
-    const backlog = this.#engine.backlog;
-    if (backlog === undefined || queue.parked === 0 || this.#closed) return Promise.resolve();
-    if (queue.refilling !== undefined) {
-      return want === 0 ? queue.refilling : queue.refilling.then(() => this.#refill(queue, want));
-    }
-    const limit = backlog.memoryMessagesPerQueue;
-    if (want === 0 && queue.available.size >= Math.max(1, limit >> 1)) return Promise.resolve();
-    const batch = Math.max(1, Math.min(1024, Math.max(want, Math.ceil(limit / 2))));
-    const run = backlog.take(queue.key, batch).then(
-      (messages) => {
-        queue.refilling = undefined;
-        if (this.#closed || this.catalog.queueStates.get(queue.key) !== queue) return;
-        for (const m of messages) {
-          queue.parked--;
-          queue.parkedBytes = queue.parked === 0 ? 0 : Math.max(0, queue.parkedBytes - storedSize(m));
-          queue.insert(m);
-        }
-        if (messages.length > 0) this.#background(this.#refill(queue));
-      },
-      (err: unknown) => {
-        queue.refilling = undefined;
-        throw err;
-      },
-    );
-    queue.refilling = run;
-    return run;
+    this.#parking.durable(parked);
   }
 
   async #commitShown(ops: EngineOp[], inserts: readonly StoredMessage[]): Promise<void> {
@@ -465,20 +381,7 @@ export class LocalBroker implements Broker {
   }
 
   async peek(path: string, range: PeekRange): Promise<Delivery[]> {
-    const queue = this.catalog.receivable(path);
-    const backlog = this.#engine.backlog;
-    if (backlog === undefined || (queue.parked === 0 && queue.refilling === undefined)) {
-      return this.#receiving.peek(path, range);
-    }
-    // Parked ones first, held ones after: a message a refill takes back meanwhile is in the second.
-    const from = Number(range.fromSequenceNumber ?? 1n);
-    const cold = await backlog.peek(queue.key, from, range.maxMessageCount);
-    const hot = this.#receiving.peek(path, range);
-    const seen = new Set(hot.map((d) => d.msg.seq));
-    for (const msg of cold) {
-      if (!seen.has(msg.seq)) hot.push({ msg, path: queue.path, lockToken: undefined, lockedUntil: undefined });
-    }
-    return hot.sort((a, b) => a.msg.seq - b.msg.seq).slice(0, range.maxMessageCount);
+    return this.#parking.peek(this.catalog.receivable(path), range, () => this.#receiving.peek(path, range));
   }
 
   receiveDeferred(
