@@ -47,12 +47,15 @@ describe('hub nodes on Redis', { skip: missing }, () => {
     node: Node,
     userId: string,
     aud = node.url,
+    stateful = false,
   ): Promise<signalR.HubConnection & { seen: unknown[] }> {
     const { accessToken } = await createClientAccess({ endpoint: aud, accessKey: KEY, hub: 'chat', userId });
-    const connection = new signalR.HubConnectionBuilder()
+    const builder = new signalR.HubConnectionBuilder()
       .withUrl(`${node.url}/client/?hub=chat`, { accessTokenFactory: () => accessToken })
-      .configureLogging(signalR.LogLevel.None)
-      .build() as signalR.HubConnection & { seen: unknown[] };
+      .configureLogging(signalR.LogLevel.None);
+    const connection = (stateful ? builder.withStatefulReconnect() : builder).build() as signalR.HubConnection & {
+      seen: unknown[];
+    };
     connection.seen = [];
     connection.on('notify', (value: unknown) => connection.seen.push(value));
     await connection.start();
@@ -147,6 +150,27 @@ describe('hub nodes on Redis', { skip: missing }, () => {
     await connect(b, 'eve'); // b holds the grant already (it applied the announcement)
     await waitFor(async () => (await rest(a, 'HEAD', '/groups/g4')) === 200, { intervalMs: 25 });
     assert.equal(await rest(a, 'HEAD', '/users/eve/groups/g4'), 200);
+  });
+
+  it('a stateful client whose socket drops resumes on its node with nothing lost of what another node sent', async () => {
+    const [a, b] = [nodes[0]!, nodes[1]!];
+    const fay = await connect(b, 'fay', b.url, true);
+    const id = fay.connectionId!;
+    const held = b.service.hubServer.findHub('chat')!.connection(id)!;
+    assert.equal(held.isStateful, true);
+    const sender = a.service.hub('chat');
+    for (let i = 1; i <= 20; i++) await sender.clients.user('fay').send('notify', i);
+    await waitFor(() => fay.seen.length >= 5, { intervalMs: 10 });
+    const dropped = held.transport;
+    (dropped as unknown as { terminate(): void }).terminate(); // the socket drops; the node lives
+    for (let i = 21; i <= 40; i++) await sender.clients.user('fay').send('notify', i);
+    await waitFor(() => fay.seen.length >= 40, { timeoutMs: 15_000, intervalMs: 20 });
+    assert.deepEqual(
+      fay.seen,
+      Array.from({ length: 40 }, (_, i) => i + 1),
+    );
+    assert.equal(fay.connectionId, id, 'the same connection, resumed');
+    assert.notEqual(held.transport, dropped, 'on a new socket');
   });
 
   it('negotiate spreads clients over the nodes by redirect; the official client follows it', async () => {
