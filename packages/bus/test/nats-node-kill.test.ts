@@ -13,7 +13,7 @@ import { type NatsCluster, natsUnavailable, startNats } from '../src/nats/testin
 
 const unavailable = natsUnavailable();
 const worker = fileURLToPath(new URL('./fixtures/nats-worker.ts', import.meta.url));
-const TOTAL = 400;
+const TOTAL = 1_000;
 
 interface Worker {
   readonly child: ChildProcess;
@@ -58,22 +58,22 @@ describe('a JetStream bus node killed while it holds locks', { skip: unavailable
     try {
       await bus.admin.createQueue('work', { lockDuration: 2_000 });
       workers.push(startWorker(url), startWorker(url));
-      await waitFor(() => workers.every((w) => w.ready), { timeoutMs: 30_000, what: 'both workers ready' });
+      await waitFor(() => workers.every((w) => w.ready), { timeoutMs: 60_000, what: 'both workers ready' });
       const sender = bus.createSender('work');
       const send = (from: number, to: number) =>
         sender.send(Array.from({ length: to - from }, (_, k) => ({ body: from + k, messageId: `m${from + k}` })));
-      await send(0, TOTAL / 2);
+      // All sent first, so the queue is far from drained when the victim dies holding locks.
+      for (let i = 0; i < TOTAL; i += 250) await send(i, i + 250);
       const [victim, survivor] = workers as [Worker, Worker];
-      await waitFor(() => victim.handled.length >= 30, { timeoutMs: 30_000, what: 'the victim at work' });
+      await waitFor(() => victim.handled.length >= 20, { timeoutMs: 30_000, what: 'the victim at work' });
       victim.child.kill('SIGKILL');
       const handledByVictim = new Set(victim.handled.map((h) => h.id));
-      await send(TOTAL / 2, TOTAL);
       const all = Array.from({ length: TOTAL }, (_, i) => `m${i}`);
       const done = () => {
         const seen = new Set([...handledByVictim, ...survivor.handled.map((h) => h.id)]);
         return all.every((id) => seen.has(id));
       };
-      await waitFor(done, { timeoutMs: 60_000, intervalMs: 100, what: 'every message handled' });
+      await waitFor(done, { timeoutMs: 120_000, intervalMs: 100, what: 'every message handled' });
       const recounted = survivor.handled.filter((h) => h.deliveryCount > 0);
       t.diagnostic(
         JSON.stringify({

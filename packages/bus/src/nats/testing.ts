@@ -69,6 +69,26 @@ async function waitReady(url: string, proc: ChildProcess, timeoutMs = 20_000): P
   throw new Error(`nats-server at ${url} did not start: ${String(last)}`);
 }
 
+/** Waits until a cluster's JetStream answers (its meta leader elected), up to `timeoutMs`. */
+async function waitForJetStream(url: string, timeoutMs = 30_000): Promise<void> {
+  const nc = await connect({ servers: url });
+  try {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        const reply = await nc.request('$JS.API.INFO', '', { timeout: 2_000 });
+        if (reply.json<{ error?: unknown }>().error === undefined) return;
+      } catch {
+        // no responders yet
+      }
+      if (Date.now() > deadline) throw new Error(`JetStream at ${url} did not become available`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  } finally {
+    await nc.close();
+  }
+}
+
 /** Servers this process started and has not stopped: killed when it exits, whatever the way. */
 const live = new Set<ChildProcess>();
 process.once('exit', () => {
@@ -114,6 +134,7 @@ export async function startNats(size = 1): Promise<NatsCluster> {
   });
   try {
     await Promise.all(nodes.map((n) => n.restart()));
+    if (size > 1) await waitForJetStream(nodes[0]!.url);
   } catch (err) {
     for (const n of nodes) n.kill();
     await rm(dir, { recursive: true, force: true });
