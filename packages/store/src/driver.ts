@@ -196,6 +196,15 @@ export interface DocumentDriver {
     items: readonly { readonly partition: PartitionRef; readonly id: string; readonly item: ItemVersion }[],
     context: WriteContext,
   ): Promise<boolean[]>;
+  /**
+   * Optional: point reads of items of any partitions together (the client's `bulk` hands its
+   * reads here) — each answers as `read` does, at its index. Without it the client reads one by one.
+   */
+  readMany?(
+    container: ContainerDefinition,
+    items: readonly { readonly partition: PartitionRef; readonly id: string }[],
+    now: number,
+  ): Promise<(StoredItem | undefined)[]>;
   /** One page of a query. */
   query(container: ContainerDefinition, request: QueryRequest): Promise<QueryPage>;
   /** One page of the change feed. Never skips a change whose transaction commits late. */

@@ -7,7 +7,7 @@ import type { ContainerDefinition, PartitionRef, WriteOp, WriteResult } from '..
 import { StoreError } from '../errors.ts';
 import { checkId, type PartitionKey } from '../item.ts';
 import type { JsonObject } from '../json.ts';
-import { itemExists } from '../mutation.ts';
+import { itemExists, itemNotFound } from '../mutation.ts';
 import type { QuerySpec } from '../query/bind.ts';
 import type { StoreCore } from './core.ts';
 import { type Prepared, partitionFromOption, prepareItem, preparePatch } from './prepare.ts';
@@ -135,8 +135,8 @@ export class Items {
    * transaction — every operation answers its own status code, in order (201, 200, 204, or its
    * failure's: 409 an id taken, 404, 412 …); a malformed operation rejects the whole call before
    * anything is written (STORE_INVALID_BATCH, `detail.index`). Operations other than `Create` name
-   * their item's `partitionKey`. The creates reach the database together where the driver can (one
-   * statement on PostgreSQL and PGlite); the others run one after another.
+   * their item's `partitionKey`. A request of creates only, or of reads only, reaches the database
+   * as one statement on PostgreSQL and PGlite; any other runs one operation after another, in order.
    */
   bulk(operations: readonly BulkOperationInput[]): Promise<OperationResponse[]> {
     if (!Array.isArray(operations) || operations.length === 0 || operations.length > MAX_BULK_OPERATIONS) {
@@ -187,11 +187,14 @@ export class Items {
         const body = r.doc ?? (json === undefined ? undefined : (JSON.parse(json) as JsonObject));
         return { statusCode: r.status, eTag: r.etag, resourceBody: body };
       };
-      // Creates: together (a repeated partition and id conflicts with the first), then the rest in order.
+      // A request of creates only, or of reads only, goes to the database together where the driver
+      // can (a repeated partition and id among creates conflicts with the first); any other runs
+      // one operation after another, in order.
+      const only = ops.every(({ op }) => op.op === ops[0]!.op.op) ? ops[0]!.op.op : undefined;
       const creates: number[] = [];
       const taken = new Set<string>();
       for (const [i, { op, partition }] of ops.entries()) {
-        if (op.op !== 'create') continue;
+        if (only !== 'create' || driver.createMany === undefined) break;
         const key = `${partition.key}\u0000${op.id}`;
         if (taken.has(key)) out[i] = fail(itemExists(op.id));
         else {
@@ -210,6 +213,21 @@ export class Items {
         for (const [n, i] of creates.entries()) {
           const op = ops[i]!.op;
           out[i] = done[n] ? answer(op, { status: 201, etag: items[n]!.item.etag }) : fail(itemExists(op.id));
+        }
+      }
+      const reads = only === 'read' ? ops.map((_, i) => i) : [];
+      if (reads.length > 1 && driver.readMany !== undefined) {
+        const found = await driver.readMany(
+          def,
+          reads.map((i) => ({ partition: ops[i]!.partition, id: ops[i]!.op.id })),
+          context.now,
+        );
+        for (const [n, i] of reads.entries()) {
+          const item = found[n];
+          out[i] =
+            item === undefined
+              ? fail(itemNotFound(ops[i]!.op.id))
+              : { statusCode: 200, eTag: item.etag, resourceBody: item.doc };
         }
       }
       for (const [i, { op, partition }] of ops.entries()) {

@@ -164,6 +164,25 @@ export class SqlDriver implements DocumentDriver {
     });
   }
 
+  /** Point reads of rows of any partitions in one statement. */
+  async readMany(
+    def: ContainerDefinition,
+    items: readonly { readonly partition: PartitionRef; readonly id: string }[],
+    now: number,
+  ): Promise<(StoredItem | undefined)[]> {
+    return this.#guard(def, async () => {
+      if (items.length === 0) return [];
+      const s = this.#for(def);
+      const { rows } = await this.#reading(() =>
+        this.executor.query(s.readMany, [items.map((i) => i.partition.key), items.map((i) => i.id), now]),
+      );
+      const found = new Map<string, StoredItem>();
+      for (const r of rows)
+        found.set(`${r.pk as string}\u0000${r.id as string}`, { doc: r.doc as JsonObject, etag: r.etag as string });
+      return items.map((i) => found.get(`${i.partition.key}\u0000${i.id}`));
+    });
+  }
+
   /** One create / upsert / replace / delete as one statement. */
   async #single(
     def: ContainerDefinition,

@@ -24,6 +24,8 @@ export interface ContainerStatements {
    */
   readonly createMany: string;
   readonly createManyLocked: string;
+  /** `readMany`: the live rows of (arrays $1 pk, $2 id), $3 now. */
+  readonly readMany: string;
   readonly upsert: string;
   readonly replace: string;
   readonly replaceIfMatch: string;
@@ -66,6 +68,9 @@ export function containerStatements(n: Names, serial: string): ContainerStatemen
     create:
       `INSERT INTO ${t} AS t ${columns} SELECT ${row} FROM ${lock} ` +
       `ON CONFLICT (pk, id) DO UPDATE SET ${overwrite} WHERE t.expires_at IS NOT NULL AND t.expires_at <= $7::bigint RETURNING 1 AS ok`,
+    readMany:
+      `SELECT t.pk, t.id, t.doc, t.etag FROM ${t} AS t JOIN unnest($1::text[], $2::text[]) AS u(pk, id) ` +
+      'ON t.pk = u.pk AND t.id = u.id WHERE (t.expires_at IS NULL OR t.expires_at > $3::bigint)',
     createMany: `${insertMany} FROM ${rows} ${onConflictMany}`,
     // The one-row lock subquery is evaluated in full (an aggregate) before the join yields a row,
     // so every lock is held before pg_current_xact_id() runs, as in `create`.
