@@ -7,6 +7,8 @@
  * - `ready`: an order not yet picked up — no estimate (the path as it was before the estimate),
  * - `picked_up`: the estimate on every position, the courier far from the door (no push),
  * - `told`: the estimate near the door after the push went out (the flag seen: no store access),
+ * - `cached`: as `picked_up` with the system's (memory) cache, where the order's position context
+ *   is kept (the store read once per 10 s instead of each position),
  *
  * and, beside them, `read` — the order read alone, what a cached order would save — and
  * `estimate` — `estimateArrival` alone on an 8-position track. The variants alternate round by
@@ -35,8 +37,8 @@ import { ManualClock, silentLogger } from '@hubbub/kernel';
 import { startSystem } from '@hubbub/system';
 import { watchMachine } from '../lib/machine.ts';
 
-type Variant = 'ready' | 'picked_up' | 'told' | 'read' | 'estimate';
-const VARIANTS: Variant[] = ['ready', 'picked_up', 'told', 'read', 'estimate'];
+type Variant = 'ready' | 'picked_up' | 'told' | 'cached' | 'read' | 'estimate';
+const VARIANTS: Variant[] = ['ready', 'picked_up', 'told', 'cached', 'read', 'estimate'];
 
 const { values } = parseArgs({
   options: { positions: { type: 'string', default: '3000' }, rounds: { type: 'string', default: '7' } },
@@ -116,6 +118,7 @@ async function round(variant: Variant): Promise<number> {
     clock,
     events: system.bus.createSender('orders'),
     arrivals,
+    ...(variant === 'cached' ? { cache: system.cache } : {}),
   });
   const id = await orderIn(variant === 'ready' ? 'ready' : 'picked_up');
   // Far (3 km south, moving north 8 m/s) or near the door (told on the first position).

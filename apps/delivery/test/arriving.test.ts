@@ -19,7 +19,7 @@ import * as signalR from '@microsoft/signalr';
 import { estimateArrival, type Fix, isArriving, metersBetween, type Point } from '../src/arrival.ts';
 import { deliveryApp } from '../src/index.ts';
 import type { Principal } from '../src/orders/accounts.ts';
-import { type ArrivalRecord, createDispatch, type Dispatch } from '../src/orders/dispatch.ts';
+import { type ArrivalRecord, createDispatch, type Dispatch, positionContextKey } from '../src/orders/dispatch.ts';
 import { type DeliveryApi, deliveryApiPart, seedDemoAccounts } from '../src/orders/index.ts';
 import { createLiveOrders } from '../src/orders/live.ts';
 import type { Restaurant } from '../src/orders/rules.ts';
@@ -190,6 +190,16 @@ describe('the about-to-arrive push', () => {
     assert.ok(flag.eta.seconds !== null && flag.eta.seconds <= 120);
     // About 8 m/s: 1.3 × the straight line ÷ 8 at the push.
     assert.ok(Math.abs(expected.speedMps! - 8) < 0.5, `${expected.speedMps}`);
+
+    // What the positions need of the order is in the system's cache; delivering it drops that, so
+    // the very next position is refused.
+    assert.equal((await system.cache.get<{ status: string }>(positionContextKey(id)))?.status, 'picked_up');
+    await move(courier, id, 'delivered');
+    assert.equal(await system.cache.get(positionContextKey(id)), undefined);
+    clock.advance(1_000);
+    const over = await call('POST', `/api/v1/orders/${id}/location`, courier, DOOR);
+    assert.equal(over.status, 409);
+    assert.equal(over.body.code, 'DELIVERY_NOT_ON_DELIVERY');
   });
 
   it('several instances at once, a later one, a failed send: one push per order', async () => {

@@ -200,6 +200,7 @@ export function createDeliveryApi(options: DeliveryApiOptions): DeliveryApi {
           topic,
           arriving: options.arriving,
           logger,
+          cache: options.cache,
           live,
           clock,
           stuckAfterSeconds,

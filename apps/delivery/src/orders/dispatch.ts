@@ -21,9 +21,16 @@
  * one wins); a failed send deletes the flag again so a later position tries again, and the topic's
  * duplicate detection and the notifier's idempotency key drop a repeat. A process that saw the
  * flag asks the store no more for that order.
+ *
+ * What a position needs of its order (courier, status, customer, restaurant, address) is kept in
+ * the system's cache for `positionContextTtlMs` (10 s), so a courier sending a position a second
+ * reads the store about once in ten: taking the order here and every status change (`services.ts`)
+ * delete it, so where the cache is shared (one process, or Redis) a delivered order refuses the
+ * next position; with a cache per process, other processes follow within the TTL.
  * @module
  */
 import type { Sender } from '@hubbub/bus';
+import type { Cache } from '@hubbub/cache';
 import { type Clock, createRateLimiter, type Logger } from '@hubbub/kernel';
 import { type Container, isStoreError } from '@hubbub/store';
 import {
@@ -80,7 +87,20 @@ export interface DispatchOptions {
   readonly maxTracked?: number;
   /** Where a failed about-to-arrive push is reported (the position is sent all the same). */
   readonly logger?: Logger;
+  /** The system's cache: what a position needs of its order is kept there. @default none: the store each time */
+  readonly cache?: Cache | undefined;
+  /** How long that stays cached, in ms. @default 10_000 */
+  readonly positionContextTtlMs?: number;
 }
+
+/** What a courier's position needs of its order, cached under {@link positionContextKey}. */
+export type PositionContext = Pick<
+  Order,
+  'id' | 'courierId' | 'status' | 'customerId' | 'restaurantId' | 'deliveryAddress'
+>;
+
+/** The cache key of an order's {@link PositionContext}: deleted whenever the order changes. */
+export const positionContextKey = (orderId: string): string => `delivery:position-context:${orderId}`;
 
 /** An `arriving` event on topic `orders`: the notifier pushes it to the customer. */
 export interface ArrivingEvent {
@@ -129,7 +149,27 @@ export function createDispatch(options: DispatchOptions) {
   // A browser's watchPosition fires about once a second; a burst covers a reconnect's backlog.
   const positionRate = createRateLimiter({ ratePerSecond: 4, burst: 20, clock });
   const now = () => new Date(clock.now()).toISOString();
-  const { events, arrivals, logger } = options;
+  const { events, arrivals, logger, cache } = options;
+  const contextTtlMs = options.positionContextTtlMs ?? 10_000;
+
+  /** The order's position context: from the cache, else the store (then cached); undefined when there is no such order. */
+  async function positionContext(id: string): Promise<PositionContext | undefined> {
+    const key = positionContextKey(id);
+    if (cache !== undefined) {
+      const hit = await cache.get<PositionContext>(key).catch(() => undefined);
+      if (hit !== undefined) return hit;
+    }
+    const order = (await orders.item(id, id).read<Order>()).resource;
+    if (order === undefined) return undefined;
+    const { courierId, status, customerId, restaurantId, deliveryAddress } = order;
+    const context: PositionContext = { id, courierId, status, customerId, restaurantId, deliveryAddress };
+    if (cache !== undefined) {
+      await cache
+        .set(key, context, { ttlMs: contextTtlMs })
+        .catch((err) => logger?.warn({ err, orderId: id }, 'an order could not be cached for its positions'));
+    }
+    return context;
+  }
   const arriving = options.arriving ?? {};
   const maxTracked = options.maxTracked ?? 10_000;
   const tracks = new Map<string, Track>();
@@ -152,7 +192,7 @@ export function createDispatch(options: DispatchOptions) {
   }
 
   /** Tells the customer once (across processes: the store's flag) that the courier is about to arrive. */
-  async function notifyArriving(order: Order, t: Track, eta: LocationEta, at: string): Promise<void> {
+  async function notifyArriving(order: PositionContext, t: Track, eta: LocationEta, at: string): Promise<void> {
     if (events === undefined || arrivals === undefined) return;
     const record: ArrivalRecord = { id: order.id, customerId: order.customerId, at, eta };
     try {
@@ -258,6 +298,9 @@ export function createDispatch(options: DispatchOptions) {
           if (ifMatch !== undefined) throw preconditionFailed(id);
           continue; // another change won: check this one against it
         }
+        await cache
+          ?.delete(positionContextKey(id))
+          .catch((err) => logger?.warn({ err, orderId: id }, 'an order taken could not be dropped from the cache'));
         await live.publishAssigned(next);
         return { order: orderView(p, next), etag: written.etag! };
       }
@@ -271,7 +314,7 @@ export function createDispatch(options: DispatchOptions) {
       at: { lat: number; lng: number },
     ): Promise<{ orderId: string; at: string }> {
       positionRate.check(p.id, 'positions');
-      const order = (await orders.item(id, id).read<Order>()).resource;
+      const order = await positionContext(id);
       if (order === undefined || order.courierId !== p.id) throw notFound('order', id);
       if (!DELIVERING_STATUSES.includes(order.status)) {
         throw new DeliveryError('DELIVERY_NOT_ON_DELIVERY', `The order is ${order.status}: its positions are over.`, {

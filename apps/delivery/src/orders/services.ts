@@ -8,6 +8,7 @@ import type { Cache } from '@hubbub/cache';
 import type { Clock } from '@hubbub/kernel';
 import type { Store } from '@hubbub/store';
 import { type Accounts, createAccounts } from './accounts.ts';
+import { positionContextKey } from './dispatch.ts';
 import type { LiveOrders } from './live.ts';
 import { createOrders, type Orders } from './orders.ts';
 import { demoRestaurants } from './restaurants.ts';
@@ -61,7 +62,11 @@ export async function setupServices(options: ServicesOptions): Promise<Services>
       clock,
       cache: options.cache,
       menuTtlMs: options.menuTtlMs,
-      onStatus: (order) => options.live.publish(order),
+      onStatus: async (order) => {
+        // A courier's next position reads the changed order (dispatch.ts caches what it needs).
+        await options.cache?.delete(positionContextKey(order.id)).catch(() => undefined);
+        await options.live.publish(order);
+      },
     }),
   };
 }

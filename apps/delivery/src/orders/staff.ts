@@ -12,6 +12,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Bus, isBusError } from '@hubbub/bus';
+import type { Cache } from '@hubbub/cache';
 import { type Clock, ignoreBody, type Logger, sendJson } from '@hubbub/kernel';
 import type { Store } from '@hubbub/store';
 import type { ArrivalOptions, ArrivingThreshold } from '../arrival.ts';
@@ -44,6 +45,8 @@ export interface StaffOptions {
   /** When the customer is told the courier is about to arrive (`dispatch.ts`). @default 2 minutes or 300 m */
   readonly arriving?: (ArrivalOptions & ArrivingThreshold) | undefined;
   readonly logger?: Logger;
+  /** The system's cache (`dispatch.ts` keeps each order's position context there). */
+  readonly cache?: Cache | undefined;
   readonly live: LiveOrders;
   readonly clock: Clock;
   readonly stuckAfterSeconds: Record<ActiveStatus, number>;
@@ -86,6 +89,7 @@ export async function setupStaff(options: StaffOptions): Promise<Staff> {
       arrivals,
       ...(options.arriving === undefined ? {} : { arriving: options.arriving }),
       ...(options.logger === undefined ? {} : { logger: options.logger }),
+      cache: options.cache,
     }),
     boards: createBoards({
       orders,
