@@ -18,6 +18,11 @@ import type { EngineBacklog, EngineOp, MessagePatch, StoredMessage } from '../po
 import { ColdList, type ColdRef } from './cold-index.ts';
 import { decodeAppendRecord, frameOfRecords } from './log-codec.ts';
 
+/** What a compaction captured of the index: per entity, every parked message's place. */
+export type Captured = ReadonlyArray<{ readonly entity: string; readonly list: ColdList; readonly refs: ColdRef[] }>;
+/** Where a compaction copied each captured record in its base, in capture order. */
+export type Moves = ReadonlyArray<{ readonly list: ColdList; readonly ref: ColdRef; readonly pos: number }>;
+
 /** Records read per disk read when their ranges are adjacent, at most. */
 const READ_SPAN = 1024 * 1024;
 
@@ -188,9 +193,31 @@ export class FileBacklog implements EngineBacklog {
   // ── compaction ──────────────────────────────────────────────────────────────────────────────
 
   /** What a compaction starting now must copy: every parked message (all in segments it retires). */
-  capture(): Array<{ list: ColdList; refs: ColdRef[] }> {
-    const out: Array<{ list: ColdList; refs: ColdRef[] }> = [];
-    for (const list of this.#lists.values()) if (list.count > 0) out.push({ list, refs: list.all() });
+  capture(): Captured {
+    const out: Array<{ entity: string; list: ColdList; refs: ColdRef[] }> = [];
+    for (const [entity, list] of this.#lists) if (list.count > 0) out.push({ entity, list, refs: list.all() });
+    return out;
+  }
+
+  /** The index of a compaction's base as packed arrays (what a checkpoint covering the base holds). */
+  baseIndex(captured: Captured, moves: Moves, base: number): Array<[string, ReturnType<ColdList['pack']>]> {
+    const out: Array<[string, ReturnType<ColdList['pack']>]> = [];
+    let k = 0;
+    for (const { entity, refs } of captured) {
+      const n = refs.length;
+      const packed = {
+        seq: new Float64Array(n),
+        seg: new Uint32Array(n).fill(base),
+        pos: new Float64Array(n),
+        len: new Uint32Array(n),
+      };
+      for (let i = 0; i < n; i++, k++) {
+        packed.seq[i] = refs[i]!.seq;
+        packed.pos[i] = moves[k]!.pos;
+        packed.len[i] = refs[i]!.len;
+      }
+      out.push([entity, packed]);
+    }
     return out;
   }
 
@@ -198,10 +225,7 @@ export class FileBacklog implements EngineBacklog {
    * Copies captured records into frames for the base (each frame's bytes handed to `write`, which
    * returns where in the base it went); returns the index moves to install.
    */
-  async copy(
-    captured: ReadonlyArray<{ list: ColdList; refs: ColdRef[] }>,
-    write: (frame: Buffer) => Promise<number>,
-  ): Promise<Array<{ list: ColdList; ref: ColdRef; pos: number }>> {
+  async copy(captured: Captured, write: (frame: Buffer) => Promise<number>): Promise<Moves> {
     const moves: Array<{ list: ColdList; ref: ColdRef; pos: number }> = [];
     for (const { list, refs } of captured) {
       for (let i = 0; i < refs.length; i += 256) {
@@ -216,12 +240,7 @@ export class FileBacklog implements EngineBacklog {
   }
 
   /** Installs a compaction: re-points the copied records at the base, then lets `release` delete the old segments. */
-  install(
-    moves: ReadonlyArray<{ list: ColdList; ref: ColdRef; pos: number }>,
-    base: number,
-    retired: readonly string[],
-    release: () => Promise<void>,
-  ): Promise<void> {
+  install(moves: Moves, base: number, retired: readonly string[], release: () => Promise<void>): Promise<void> {
     return this.#locked(async () => {
       for (const { list, ref, pos } of moves) list.move(ref, base, pos);
       for (const name of retired) {

@@ -445,6 +445,27 @@ describe('file engine', () => {
     await recovered.close();
   });
 
+  it("records a compaction's base as a checkpoint, so a crash after it replays only the log after the base", async () => {
+    const d = dir();
+    const engine = new FileEngine({ dir: d, memoryMessagesPerQueue: 1 });
+    await engine.open();
+    for (let i = 1; i <= 40; i++) await engine.write([{ op: 'append', message: msg(i), parked: i > 1 }]);
+    for (let i = 2; i <= 40; i += 2) await engine.write([{ op: 'remove', entity: 'q', seq: i }]);
+    await engine.compact();
+    assert.deepEqual(checkpoints(d), ['00000003.ckpt']);
+    await engine.write([
+      { op: 'append', message: msg(41), parked: true },
+      { op: 'remove', entity: 'q', seq: 3 },
+    ]);
+    const crashed = copyOf(d);
+    await engine.close();
+    const recovered = new FileEngine({ dir: crashed });
+    const expected = [1, ...Array.from({ length: 18 }, (_, i) => 2 * i + 5), 41]; // 3 and the even ones removed
+    assert.deepEqual(await liveSeqs(recovered, await recovered.open()), expected);
+    assert.equal(recovered.restoredFromCheckpoint, true);
+    await recovered.close();
+  });
+
   it('ignores a checkpoint whose segments changed after it, and replays the whole log', async () => {
     const d = dir();
     let engine = new FileEngine({ dir: d });

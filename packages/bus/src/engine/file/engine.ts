@@ -27,7 +27,7 @@ import { type Clock, systemClock } from '@hubbub/kernel';
 import { BusError, closedError } from '../../errors.ts';
 import { captureOps, type LiveCapture, LiveState } from '../live-state.ts';
 import type { BusEngine, EngineOp, EngineState } from '../port.ts';
-import { FileBacklog } from './backlog.ts';
+import { type Captured, FileBacklog, type Moves } from './backlog.ts';
 import { captureCheckpoint, loadCheckpoint, writeCheckpoint } from './checkpoint.ts';
 import { encodeFrame } from './log-codec.ts';
 import {
@@ -564,6 +564,7 @@ export class FileEngine implements BusEngine {
     this.#state.prune(this.#clock.now());
     const capture = this.#state.capture();
     const parked = this.#backlog.capture(); // every parked record is in a segment this compaction retires
+    const live = this.#state.live;
     this.#state.garbage = 0; // what the capture holds is live; garbage from here on is in the new segment
     const base = this.#segment + 1;
     const next = this.#segment + 2;
@@ -583,7 +584,7 @@ export class FileEngine implements BusEngine {
     this.#segment = next;
     this.#segments = [...retired, segmentName(next, false)];
     const bytesBefore = this.#bytes;
-    this.#compaction = this.#compactInBackground(capture, parked, base, retired, bytesBefore, old).then(
+    this.#compaction = this.#compactInBackground(capture, live, parked, base, retired, bytesBefore, old).then(
       () => {
         for (const w of waiters) w.resolve();
       },
@@ -606,7 +607,8 @@ export class FileEngine implements BusEngine {
    */
   async #compactInBackground(
     capture: LiveCapture,
-    parked: ReturnType<FileBacklog['capture']>,
+    live: number,
+    parked: Captured,
     base: number,
     retired: readonly string[],
     bytesBefore: number,
@@ -618,7 +620,7 @@ export class FileEngine implements BusEngine {
     const fh = await open(tmp, 'w');
     let bytes = 0;
     let unsynced = 0;
-    let moves: Awaited<ReturnType<FileBacklog['copy']>> = [];
+    let moves: Moves = [];
     try {
       let chunk: EngineOp[] = [];
       let chunkBytes = 0;
@@ -674,6 +676,10 @@ export class FileEngine implements BusEngine {
     await this.#backlog.install(moves, base, retired, async () => {
       for (const f of retired) await releaseSegment(join(this.#dir, f));
     });
+    // The base is a checkpoint's worth of state already: record it as one, so a crash from here on
+    // replays only the segments after the base (older checkpoints no longer match: deleted).
+    const cold = this.#backlog.baseIndex(parked, moves, base);
+    await writeCheckpoint(this.#dir, [baseName], base + 1, { state: capture, live, garbage: 0, cold }, this.#fsync);
   }
 
   #failure(): BusError {
