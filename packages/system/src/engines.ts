@@ -18,12 +18,12 @@ interface EngineContext {
   readonly clock: Clock;
 }
 
-type BusEngineAdapter = (url: URL, raw: string, context: EngineContext) => Promise<BusEngine>;
+type BusEngineAdapter = (raw: string, context: EngineContext) => Promise<BusEngine>;
 
 /** Bus engines by URL scheme (`nats:` is a broker the bus package opens itself, not an engine). */
 const busEngines: Readonly<Record<string, BusEngineAdapter | undefined>> = {
   'memory:': async () => (await import('@hubbub/bus/engine')).createMemoryEngine(),
-  'file:': async (_url, raw, { clock }) => {
+  'file:': async (raw, { clock }) => {
     const dir = raw.slice('file://'.length);
     if (dir === '') throw new InvalidOptionError('busUrl', 'file:// needs a directory (file://./data)');
     return (await import('@hubbub/bus/engine')).createFileEngine({ dir, clock });
@@ -66,12 +66,9 @@ const placeholder = (scheme: string): string =>
 
 /** The scheme of an engine URL the table knows for `part`; a KERNEL_INVALID_OPTION naming the choices otherwise. */
 export function engineScheme(part: Part, url: string): string {
-  let scheme: string | undefined;
-  try {
-    scheme = url.includes('://') ? new URL(url).protocol : undefined;
-  } catch {
-    scheme = undefined;
-  }
+  // The scheme is read off the text, not through `new URL`: a NATS URL may list several servers
+  // (`nats://a:4222,b:4222`), which WHATWG URL parsing refuses as a bad port.
+  const scheme = /^([a-z][a-z0-9+.-]*:)\/\//i.exec(url)?.[1]?.toLowerCase();
   const known = schemesOf(part);
   if (scheme === undefined || !known.includes(scheme)) {
     const choices = known.map((s) => `${s}//${placeholder(s)}`).join(', ');
@@ -90,7 +87,7 @@ export async function openBusAt(url: string, options: { clock?: Clock } = {}): P
   const adapter = busEngines[scheme];
   const { openBus } = await import('@hubbub/bus');
   if (adapter === undefined) return openBus({ url, clock });
-  return openBus({ engine: await adapter(new URL(url), url, { clock }), clock });
+  return openBus({ engine: await adapter(url, { clock }), clock });
 }
 
 /** Opens (starts) the cache the URL names: the in-process LRU (`memory://`) or Redis (`redis://…`). */
@@ -112,7 +109,12 @@ export async function openCache(url: string, options: { clock?: Clock } = {}): P
 export async function openBackplane(url: string, options: { clock?: Clock; logger?: Logger } = {}): Promise<Backplane> {
   const scheme = engineScheme('backplane', url);
   if (scheme === 'memory:') return (await import('@hubbub/hub')).createInProcessBackplane();
-  const parsed = new URL(url);
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new InvalidOptionError('backplaneUrl', `is not a URL: '${url}'`);
+  }
   const take = (name: string): string | undefined => {
     const value = parsed.searchParams.get(name) ?? undefined;
     parsed.searchParams.delete(name);

@@ -26,6 +26,9 @@ it('opens memory:// and file://DIR buses, and refuses other URLs naming the choi
     assert.throws(() => engineScheme('bus', url), { code: 'KERNEL_INVALID_OPTION' }, url);
   }
   await assert.rejects(openBusAt('file://'), { code: 'KERNEL_INVALID_OPTION' });
+  // A NATS URL may list the servers of a cluster, which WHATWG URL parsing refuses as a port.
+  assert.equal(engineScheme('bus', 'nats://127.0.0.1:4222,127.0.0.1:4223?replicas=3'), 'nats:');
+  assert.equal(engineScheme('backplane', 'REDIS://127.0.0.1:6379'), 'redis:');
 });
 
 const listening = (port: number) =>

@@ -31,6 +31,8 @@ it('refuses a backplane URL it does not know, naming the choices', async () => {
     startSystem({ port: 0, logger: silentLogger, push: false, backplaneUrl: 'redis://127.0.0.1:6379?heartbeatMs=x' }),
     { code: 'KERNEL_INVALID_OPTION' },
   );
+  // A scheme it knows in front of what no URL parser takes: the same typed error, not a TypeError.
+  await assert.rejects(openBackplane('redis://127.0.0.1:99999'), { code: 'KERNEL_INVALID_OPTION' });
 });
 
 it('an application node on a Redis backplane sends to the clients of the cluster’s hub node', {
