@@ -180,8 +180,10 @@ export class NatsBroker implements Broker, NatsContext {
       const jsm = await jetstreamManager(nc);
       const replicas = options.replicas ?? clusterReplicas(nc);
       const kvm = new Kvm(nc);
-      const entities = await kvm.create(`${namespace}-entities`, { replicas, history: 1 });
-      const sessions = await kvm.create(`${namespace}-sessions`, { replicas, history: 1 });
+      // A cluster starting with its nodes answers "JetStream temporarily unavailable" until its
+      // meta leader is elected: the buckets are retried for a while.
+      const entities = await whileStarting(() => kvm.create(`${namespace}-entities`, { replicas, history: 1 }));
+      const sessions = await whileStarting(() => kvm.create(`${namespace}-sessions`, { replicas, history: 1 }));
       const broker = new NatsBroker(nc, jsm, { entities, sessions }, { ...options, namespace, replicas });
       await broker.entities.open();
       await broker.#scheduler.open();
@@ -463,4 +465,18 @@ function clusterReplicas(nc: NatsConnection): number {
   if (info?.cluster === undefined) return 1;
   const servers = new Set([...(info.connect_urls ?? []), `${info.host}:${info.port}`]);
   return servers.size >= 3 ? 3 : 1;
+}
+
+/** Runs `work`, again every 250 ms for up to 15 s while JetStream is not up yet (electing a leader). */
+async function whileStarting<T>(work: () => Promise<T>, forMs = 15_000): Promise<T> {
+  const deadline = Date.now() + forMs;
+  for (;;) {
+    try {
+      return await work();
+    } catch (err) {
+      const starting = /temporarily unavailable|no responders|timeout|no suitable peers/i.test(String(err));
+      if (!starting || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
 }
