@@ -202,6 +202,35 @@ describe('the about-to-arrive push', () => {
     assert.equal(over.body.code, 'DELIVERY_NOT_ON_DELIVERY');
   });
 
+  it('forwardLocation passes a valid estimate on to the map and leaves a bad one out', async () => {
+    const id = await pickedUp();
+    const seen: { lat: number; eta?: unknown }[] = [];
+    const watcher = new signalR.HubConnectionBuilder()
+      .withUrl(`${system.url}/api/v1/orders/${id}`, { accessTokenFactory: () => customer.token })
+      .configureLogging(signalR.LogLevel.None)
+      .build();
+    watcher.on('location', (l) => seen.push(l));
+    await watcher.start();
+    connections.push(watcher);
+    const cases: [number, unknown, unknown][] = [
+      [47.601, { meters: 120.4, seconds: 15.6 }, { meters: 120, seconds: 16 }],
+      [47.602, { meters: 50, seconds: null }, { meters: 50, seconds: null }],
+      [47.603, { meters: -1, seconds: 3 }, undefined],
+      [47.604, { meters: 'far', seconds: 3 }, undefined],
+      [47.605, { meters: 10, seconds: 1e9 }, undefined],
+      [47.606, { meters: 10 }, undefined],
+      [47.607, 'soon', undefined],
+    ];
+    const sender = system.bus.createSender('locations');
+    for (const [lat, eta] of cases) {
+      const body = { orderid: id, storeid: 1, courierid: 'c-1', lat, longitude: -122.32, eta };
+      await sender.send({ body, contentType: 'application/json' });
+    }
+    await sender.close();
+    await waitFor(() => seen.length >= cases.length, { timeoutMs: 20_000, what: 'every location on the map' });
+    for (const [lat, , expected] of cases) assert.deepEqual(seen.find((l) => l.lat === lat)?.eta, expected, `${lat}`);
+  });
+
   it('several instances at once, a later one, a failed send: one push per order', async () => {
     const db = system.store.database('delivery');
     const restaurants = db.container('restaurants');

@@ -259,7 +259,7 @@ export function openApiDocument(serverUrl: string): Record<string, unknown> {
         post: {
           summary: "The courier's position while it delivers the order (its courier)",
           description:
-            "Put on queue `locations` in the tracking system's shape (`{orderid, storeid, courierid, lat, longitude, timestamp}`): the order's group and the operations board receive it as `location`.",
+            "Put on queue `locations` in the tracking system's shape (`{orderid, storeid, courierid, lat, longitude, timestamp}`, and once the order is picked up `eta: {meters, seconds}`, the server's arrival estimate): the order's group and the operations board receive it as `location`. The first position within 2 minutes or 300 m of the door sends the customer one push, 'Your courier is about to arrive'.",
           security: signedIn,
           parameters: [idParam('orderId')],
           requestBody: { required: true, ...json('CourierPosition') },

@@ -4,7 +4,9 @@
 // cancelled (../push.js says which and with what words) — becomes a template send through the
 // Notification Hubs output to every installation of the customer (tag `$UserId:<customerId>`: a
 // browser installation carries the customer's account id as its user id), which renders the
-// installation's "orderStatus" template ({title, body, url, orderId, status}).
+// installation's "orderStatus" template ({title, body, url, orderId, status}). The REST API's
+// "arriving" event (status "arriving", once per order: the courier is about to arrive) goes the
+// same way, keyed order-status/<order>/arriving.
 //
 // Idempotent: each send carries the key order-status/<order>/<status> — an order reaches each status
 // once, so a redelivered message, or the same event published again (the API republishes it when a
