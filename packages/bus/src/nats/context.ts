@@ -20,6 +20,8 @@ export interface Source {
   readonly consumer: string;
 }
 
+export const sourceKey = (s: Source): string => `${s.stream}|${s.consumer}`;
+
 /** What receiving and settling ask of the session locks (`sessions.ts`). */
 export interface SessionView {
   /** The session lock `token` is held here and not expired. */

@@ -12,11 +12,12 @@ import type { StoredMessage } from '../engine/port.ts';
 import { DEAD_LETTER_SUFFIX } from '../entities.ts';
 import { BusError, closedError, sessionLockLost } from '../errors.ts';
 import { decodePayload } from './codec.ts';
-import type { NatsContext, SessionView, Source } from './context.ts';
+import { type NatsContext, type SessionView, type Source, sourceKey } from './context.ts';
 import { engineFailure } from './entities.ts';
 import type { Held } from './locks.ts';
 import { PULL_CLOSED, PULL_UNANSWERED, type Puller } from './pull.ts';
 import { maxDeliveryText, parseAckReply, type Settling } from './settling.ts';
+import { invalidOption } from './url.ts';
 
 /** A receive waiting this long waits until a message, an abort or close: no timer. */
 const NEVER = 2_147_483_647;
@@ -30,14 +31,8 @@ interface Waiting {
   readonly fail: (err: BusError) => void;
 }
 
-const sourceKey = (s: Source): string => `${s.stream}|${s.consumer}`;
-
 export const ownerKey = (key: string): string =>
   key.endsWith(DEAD_LETTER_SUFFIX) ? key.slice(0, -DEAD_LETTER_SUFFIX.length) : key;
-
-function invalidOption(option: string, message: string): BusError {
-  return new BusError('BUS_INVALID_OPTION', `${option}: ${message}`, { detail: { option } });
-}
 
 export class Receiving {
   readonly #b: NatsContext;

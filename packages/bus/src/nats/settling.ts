@@ -13,13 +13,12 @@ import { BusError, lockLost, sessionLockLost } from '../errors.ts';
 import type { PropertyValue, ServiceBusMessage } from '../message.ts';
 import { encodeMessage } from '../message-codec.ts';
 import { encodePayload, tagProps, untagProps } from './codec.ts';
-import type { NatsContext, SessionView, Source } from './context.ts';
+import { type NatsContext, type SessionView, type Source, sourceKey } from './context.ts';
 import { engineFailure } from './entities.ts';
 import { type Held, nodeOf } from './locks.ts';
 import { entityId } from './names.ts';
 import type { Requests } from './requests.ts';
-
-const sourceKey = (s: Source): string => `${s.stream}|${s.consumer}`;
+import { invalidOption } from './url.ts';
 
 /** `$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>` (and the v2 form with domain and account). */
 export function parseAckReply(reply: string): { dc: number; sseq: number } {
@@ -30,10 +29,6 @@ export function parseAckReply(reply: string): { dc: number; sseq: number } {
 
 export const maxDeliveryText = (queue: QueueState): string =>
   `Message could not be consumed after ${queue.settings.maxDeliveryCount} delivery attempts.`;
-
-function invalidOption(option: string, message: string): BusError {
-  return new BusError('BUS_INVALID_OPTION', `${option}: ${message}`, { detail: { option } });
-}
 
 function checkProps(props: ServiceBusMessage['applicationProperties']): Record<string, PropertyValue> | undefined {
   if (props === undefined) return undefined;
