@@ -63,6 +63,19 @@ export interface HubServerOptions {
   /** How long a connection may stay over its outbound bound before it is closed, in ms. @default 5_000 */
   slowConsumerGraceMs?: number;
   /**
+   * Write delay (as Centrifugo's `write_delay`): a connection's messages sent within this many ms
+   * go out in one socket write — on WebSockets one data frame holding them back to back (JSON
+   * records, or length-prefixed MessagePack messages, as the protocol allows), on Server-Sent
+   * Events one write of their events. Fewer writes and frames per message for one added latency of
+   * up to this long. 0 writes at the end of each event-loop turn. @default 0 (off)
+   */
+  writeDelayMs?: number;
+  /**
+   * With a write delay: bytes a connection may hold back for it; a connection that reaches this
+   * many writes them at the end of the turn instead. @default 65_536
+   */
+  writeDelayMaxBytes?: number;
+  /**
    * How long a user's group membership (`groups.addUser`) lasts, in ms: from when it was granted,
    * or from when the user's last connection ended, whichever is later. Connections that joined the
    * group keep it while they live. @default 86_400_000 (24 h)
@@ -102,6 +115,8 @@ export interface ResolvedHubServerOptions {
   readonly maxBufferedBytes: number;
   readonly stateful: { readonly windowMs: number; readonly bufferBytes: number } | undefined;
   readonly slowConsumerGraceMs: number;
+  readonly writeDelayMs: number;
+  readonly writeDelayMaxBytes: number;
   readonly userGroupTtlMs: number;
   readonly maxUserGroupMemberships: number;
   readonly detailedErrors: boolean;
@@ -129,6 +144,15 @@ function positiveInteger(name: string, value: number | undefined, fallback: numb
 function positive(name: string, value: number | undefined, fallback: number): number {
   const v = value ?? fallback;
   if (!Number.isFinite(v) || v <= 0) throw new InvalidOptionError(name, `must be a positive number, got ${v}`);
+  return v;
+}
+
+/** The write delay: 0 (off) up to 1 s; longer would hold messages past any sensible latency. */
+function writeDelay(value: number | undefined): number {
+  const v = value ?? 0;
+  if (!Number.isFinite(v) || v < 0 || v > 1_000) {
+    throw new InvalidOptionError('writeDelayMs', `must be between 0 and 1000 ms, got ${v}`);
+  }
   return v;
 }
 
@@ -169,6 +193,8 @@ export function resolveHubServerOptions(options: HubServerOptions = {}): Resolve
     maxBufferedBytes: positive('maxBufferedBytes', options.maxBufferedBytes, 1_048_576),
     stateful,
     slowConsumerGraceMs: positive('slowConsumerGraceMs', options.slowConsumerGraceMs, hubDefaults.slowConsumerGraceMs),
+    writeDelayMs: writeDelay(options.writeDelayMs),
+    writeDelayMaxBytes: positiveInteger('writeDelayMaxBytes', options.writeDelayMaxBytes, 65_536),
     userGroupTtlMs: positive('userGroupTtlMs', options.userGroupTtlMs, hubDefaults.userGroupTtlMs),
     maxUserGroupMemberships: positiveInteger(
       'maxUserGroupMemberships',

@@ -52,7 +52,7 @@ export class HubServer extends TypedEmitter<HubServerEvents> implements Part<Hub
   readonly options: ResolvedHubServerOptions;
   readonly #hubs = new Map<string, Hub>();
   readonly #byToken = new Map<string, HubConnection>();
-  readonly #scheduler = new FlushScheduler();
+  readonly #scheduler: FlushScheduler;
   readonly #endpoints: Endpoints;
   readonly #cors: ReturnType<typeof createCors>;
   readonly #unsubscribe: () => void;
@@ -66,6 +66,7 @@ export class HubServer extends TypedEmitter<HubServerEvents> implements Part<Hub
   constructor(options: HubServerOptions = {}) {
     super();
     this.options = resolveHubServerOptions(options);
+    this.#scheduler = new FlushScheduler(this.options.writeDelayMs, this.options.writeDelayMaxBytes);
     const authenticate = createAuthenticator(this.options.auth, this.options.clock);
     this.#cors = createCors(this.options.cors);
     this.#endpoints = new Endpoints({

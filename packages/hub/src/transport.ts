@@ -49,10 +49,29 @@ export class OutboundFrame {
   }
 }
 
-function buildWebSocketFrame(payload: Uint8Array, binary: boolean): Buffer {
-  const length = payload.byteLength;
-  const headerLength = length < 126 ? 2 : length < 65_536 ? 4 : 10;
-  const frame = Buffer.allocUnsafe(headerLength + length);
+/**
+ * One WebSocket data frame carrying several hub messages back to back: each payload is already
+ * framed by its protocol (JSON records end with 0x1E, MessagePack ones carry a length prefix), so
+ * their concatenation is a valid message sequence for the client (the write delay's coalescing).
+ */
+export function webSocketFrameOf(frames: readonly OutboundFrame[], binary: boolean): Buffer {
+  let length = 0;
+  for (const frame of frames) length += frame.payload.byteLength;
+  const out = Buffer.allocUnsafe(headerLengthOf(length) + length);
+  let offset = writeHeader(out, length, binary);
+  for (const frame of frames) {
+    out.set(frame.payload, offset);
+    offset += frame.payload.byteLength;
+  }
+  return out;
+}
+
+function headerLengthOf(length: number): number {
+  return length < 126 ? 2 : length < 65_536 ? 4 : 10;
+}
+
+/** Writes an unmasked FIN data frame header for `length` bytes; returns where the payload starts. */
+function writeHeader(frame: Buffer, length: number, binary: boolean): number {
   frame[0] = 0x80 | (binary ? 0x02 : 0x01); // FIN + opcode
   if (length < 126) {
     frame[1] = length;
@@ -64,7 +83,13 @@ function buildWebSocketFrame(payload: Uint8Array, binary: boolean): Buffer {
     frame.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
     frame.writeUInt32BE(length >>> 0, 6);
   }
-  frame.set(payload, headerLength);
+  return headerLengthOf(length);
+}
+
+function buildWebSocketFrame(payload: Uint8Array, binary: boolean): Buffer {
+  const length = payload.byteLength;
+  const frame = Buffer.allocUnsafe(headerLengthOf(length) + length);
+  frame.set(payload, writeHeader(frame, length, binary));
   return frame;
 }
 
@@ -107,18 +132,44 @@ export interface Transport {
 }
 
 /**
- * Flushes every transport that queued frames during this turn, once, from a single
- * `setImmediate`: a burst of sends to one connection becomes one socket write.
+ * Flushes every transport that queued frames, once per batch: a burst of sends to one connection
+ * becomes one socket write. Without a write delay the batch is one event-loop turn (a single
+ * `setImmediate`); with `delayMs` it is every send within that many ms (one shared timer for all
+ * connections, as Centrifugo's `write_delay`), and a transport holding `maxBytes` or more asks for
+ * the next turn instead ({@link markNow}), so what waits per connection stays bounded.
  */
 export class FlushScheduler {
+  /** How long a connection's first queued frame may wait for others, in ms (0: until the end of the turn). */
+  readonly delayMs: number;
+  /** Bytes a transport may hold back for the delay; at this many it is flushed at the end of the turn. */
+  readonly maxBytes: number;
   #dirty: Array<{ flush(): void }> = [];
   #scheduled = false;
+  #now: Array<{ flush(): void }> = [];
+  #nowScheduled = false;
 
+  constructor(delayMs = 0, maxBytes = Number.POSITIVE_INFINITY) {
+    this.delayMs = delayMs;
+    this.maxBytes = delayMs > 0 ? maxBytes : Number.POSITIVE_INFINITY;
+  }
+
+  /** The target queued its first frame of this batch. */
   mark(target: { flush(): void }): void {
     this.#dirty.push(target);
     if (!this.#scheduled) {
       this.#scheduled = true;
-      setImmediate(this.#run);
+      if (this.delayMs > 0) setTimeout(this.#run, this.delayMs);
+      else setImmediate(this.#run);
+    }
+  }
+
+  /** Flush at the end of this turn whatever the delay: a queue that reached {@link maxBytes}, or a long poll. */
+  markNow(target: { flush(): void }): void {
+    if (this.delayMs <= 0) return this.mark(target);
+    this.#now.push(target);
+    if (!this.#nowScheduled) {
+      this.#nowScheduled = true;
+      setImmediate(this.#runNow);
     }
   }
 
@@ -127,5 +178,12 @@ export class FlushScheduler {
     const dirty = this.#dirty;
     this.#dirty = [];
     for (const target of dirty) target.flush();
+  };
+
+  #runNow = (): void => {
+    this.#nowScheduled = false;
+    const full = this.#now;
+    this.#now = [];
+    for (const target of full) target.flush();
   };
 }

@@ -165,6 +165,11 @@ export interface SystemOptions {
   secrets?: readonly string[];
   /** Origins other than the server's own that pages may call /api, /hubs and /client from; '*' for any. @default [] */
   corsOrigins?: readonly string[];
+  /**
+   * The hubs' write delay (self-hosted and serverless, see the hub's `writeDelayMs`): a
+   * connection's messages within this many ms go out in one socket write. @default 0 (off)
+   */
+  hubWriteDelayMs?: number;
   /** Request budgets per client address; `false` turns them off (benchmarks). @default {@link defaultRateLimits} */
   rateLimits?: Partial<SystemRateLimits> | false;
   /** Largest request body an HTTP function receives, in bytes. @default 1_048_576 */
@@ -330,7 +335,8 @@ async function startParts(options: SystemOptions, config: SystemConfig, stack: C
   logDeadLetters(bus, logger);
   const cache = await stack.open('cache', () => openCache(config.cacheUrl));
   const stores = await stack.open('store', () => createSystemStore(config.storeUrl, keys.store, logger));
-  const hubs = createHubServer({ logger: logger.child({ part: 'hubs' }), cors });
+  const writeDelay = options.hubWriteDelayMs === undefined ? {} : { writeDelayMs: options.hubWriteDelayMs };
+  const hubs = createHubServer({ logger: logger.child({ part: 'hubs' }), cors, ...writeDelay });
   hubs.on('error', (err) => logger.error({ err }, 'hub request failed'));
   const late: LateParts = { push: undefined, signalR: undefined, functions: undefined, appParts: [] };
   const server = createFront(options, config, { bus, hubs, stores, late });
@@ -408,7 +414,7 @@ async function startParts(options: SystemOptions, config: SystemConfig, stack: C
     ...(upstream === undefined
       ? {}
       : { upstream: [functionsUpstream(url)], upstreamOptions: { fetch: upstreamFetch(upstream) } }),
-    hubServer: { cors, backplane },
+    hubServer: { cors, backplane, ...writeDelay },
     ...(options.hubClients === false ? { cluster: { advertise: false } } : {}),
     logger: logger.child({ part: 'signalr' }),
   });

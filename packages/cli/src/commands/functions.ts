@@ -46,6 +46,8 @@ ${amqpPortsHelp}
   --backplane URL     the hubs' backplane: memory:// (default) or redis://HOST:PORT[?prefix=P],
                       shared with 'hubbub hub --backplane' nodes (default $HUBBUB_BACKPLANE_URL)
   --no-hub-clients    with --backplane: the hub nodes take the clients; negotiate names them
+  --write-delay MS    coalesce each hub connection's messages within MS ms into one socket write
+                      (0-1000; default 0, off)
   --data DIR          where the keys live (default $HUBBUB_DATA_DIR or .data; 'hubbub send' finds
                       the bus key there)
   --cors ORIGINS      origins allowed to call /api from pages elsewhere, comma-separated, '*' for
@@ -75,6 +77,7 @@ export async function run(args: string[]): Promise<number> {
     store: { type: 'string' },
     backplane: { type: 'string' },
     'no-hub-clients': { type: 'boolean' },
+    'write-delay': { type: 'string' },
     data: { type: 'string' },
     cors: { type: 'string' },
     'public-url': { type: 'string' },
@@ -161,6 +164,7 @@ export async function run(args: string[]): Promise<number> {
     storeUrl,
     backplaneUrl,
     ...(values['no-hub-clients'] === true ? { hubClients: false } : {}),
+    ...(values['write-delay'] === undefined ? {} : { hubWriteDelayMs: Number(values['write-delay']) }),
     // The push front's port follows --port as the SDK's do: 7443 with 7071, a free one otherwise.
     ...(port === 7071 ? {} : { pushPort: 0 }),
     dataDir: resolve(values.data ?? process.env.HUBBUB_DATA_DIR ?? '.data'),

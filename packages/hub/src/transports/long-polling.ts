@@ -65,7 +65,7 @@ export class LongPollingTransport implements Transport {
 
   send(frame: OutboundFrame): void {
     if (this.#closed) return;
-    if (this.#queue.length === 0) this.#scheduler.mark(this);
+    if (this.#queue.length === 0) this.#scheduler.markNow(this);
     this.#queue.push(frame.payload);
     this.#queuedBytes += frame.payload.byteLength;
   }

@@ -42,7 +42,10 @@ export class ServerSentEventsTransport implements Transport {
     const bytes = frame.sseEvent();
     if (this.#queue.length === 0) this.#scheduler.mark(this);
     this.#queue.push(bytes);
-    this.#queuedBytes += bytes.length;
+    const before = this.#queuedBytes;
+    this.#queuedBytes = before + bytes.length;
+    const max = this.#scheduler.maxBytes;
+    if (before < max && this.#queuedBytes >= max) this.#scheduler.markNow(this);
   }
 
   flush(): void {

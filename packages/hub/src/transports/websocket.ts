@@ -1,8 +1,10 @@
 /**
  * WebSockets: `ws` performs the upgrade, parses inbound frames and runs the close handshake;
  * outbound data frames are pre-built once per message ({@link OutboundFrame.wsFrame}) and written
- * straight to the socket we handed to `ws`, corked when a turn queued several. The owner hears
- * when the socket has room again, so that it can pace what it writes.
+ * straight to the socket we handed to `ws`, corked when a turn queued several. With a write delay
+ * (the scheduler's `delayMs`) the messages queued within it go out as one data frame instead, the
+ * hub messages back to back in it. The owner hears when the socket has room again, so that it can
+ * pace what it writes.
  * @module
  */
 import type { Duplex } from 'node:stream';
@@ -13,6 +15,7 @@ import {
   type Transport,
   TransportKind,
   type TransportOwner,
+  webSocketFrameOf,
 } from '../transport.ts';
 
 export class WebSocketTransport implements Transport {
@@ -21,7 +24,7 @@ export class WebSocketTransport implements Transport {
   readonly #socket: Duplex;
   readonly #scheduler: FlushScheduler;
   readonly #owner: TransportOwner;
-  #queue: Buffer | Buffer[] | undefined;
+  #queue: OutboundFrame | OutboundFrame[] | undefined;
   #queuedBytes = 0;
 
   /** `open` holds every live WebSocket transport; this one leaves it when it closes. */
@@ -49,17 +52,19 @@ export class WebSocketTransport implements Transport {
   }
 
   send(frame: OutboundFrame): void {
-    const bytes = frame.wsFrame();
     const queue = this.#queue;
     if (queue === undefined) {
-      this.#queue = bytes;
+      this.#queue = frame;
       this.#scheduler.mark(this);
     } else if (Array.isArray(queue)) {
-      queue.push(bytes);
+      queue.push(frame);
     } else {
-      this.#queue = [queue, bytes];
+      this.#queue = [queue, frame];
     }
-    this.#queuedBytes += bytes.length;
+    const before = this.#queuedBytes;
+    this.#queuedBytes = before + frame.byteLength;
+    const max = this.#scheduler.maxBytes;
+    if (before < max && this.#queuedBytes >= max) this.#scheduler.markNow(this);
   }
 
   flush(): void {
@@ -68,12 +73,25 @@ export class WebSocketTransport implements Transport {
     this.#queue = undefined;
     this.#queuedBytes = 0;
     if (this.#ws.readyState !== 1 || this.#socket.destroyed) return;
-    if (Array.isArray(queue)) {
-      this.#socket.cork();
-      for (const bytes of queue) this.#socket.write(bytes);
-      this.#socket.uncork();
+    const socket = this.#socket;
+    if (!Array.isArray(queue)) {
+      socket.write(queue.wsFrame());
+    } else if (this.#scheduler.delayMs > 0) {
+      // One data frame per run of frames of the same kind (text or binary: the same for one protocol).
+      socket.cork();
+      let start = 0;
+      for (let i = 1; i <= queue.length; i++) {
+        if (i < queue.length && queue[i]!.binary === queue[start]!.binary) continue;
+        socket.write(
+          i - start === 1 ? queue[start]!.wsFrame() : webSocketFrameOf(queue.slice(start, i), queue[start]!.binary),
+        );
+        start = i;
+      }
+      socket.uncork();
     } else {
-      this.#socket.write(queue);
+      socket.cork();
+      for (const frame of queue) socket.write(frame.wsFrame());
+      socket.uncork();
     }
     // Without backpressure no 'drain' follows: say now that there is room.
     if (!this.#socket.writableNeedDrain) this.#owner.transportDrained(this);
