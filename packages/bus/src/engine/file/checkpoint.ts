@@ -170,7 +170,10 @@ async function parse(
   }
   const framed = u32();
   const frames = buf.subarray(at, at + framed);
-  if (decodeFrames(frames, (ops) => ops.forEach((op) => state.apply(op))) !== framed) return undefined;
+  const applied = decodeFrames(frames, (ops) => {
+    for (const op of ops) state.apply(op);
+  });
+  if (applied !== framed) return undefined;
   at += framed;
   state.live = meta.live;
   state.garbage = meta.garbage;

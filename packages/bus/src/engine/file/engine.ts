@@ -21,14 +21,15 @@
  * @module
  */
 import { constants, write as fsWrite } from 'node:fs';
-import { type FileHandle, mkdir, open, rename, rm } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Clock, systemClock } from '@hubbub/kernel';
 import { BusError, closedError } from '../../errors.ts';
-import { captureOps, type LiveCapture, LiveState } from '../live-state.ts';
+import { type LiveCapture, LiveState } from '../live-state.ts';
 import type { BusEngine, EngineOp, EngineState } from '../port.ts';
-import { type Captured, FileBacklog, type Moves } from './backlog.ts';
+import { type Captured, FileBacklog } from './backlog.ts';
 import { captureCheckpoint, loadCheckpoint, writeCheckpoint } from './checkpoint.ts';
+import { writeBase } from './compaction.ts';
 import { encodeFrame } from './log-codec.ts';
 import {
   liveSegments,
@@ -615,59 +616,18 @@ export class FileEngine implements BusEngine {
     old: FileHandle,
   ): Promise<void> {
     await old.close();
-    const final = join(this.#dir, segmentName(base, true));
-    const tmp = `${final}.tmp`;
-    const fh = await open(tmp, 'w');
-    let bytes = 0;
-    let unsynced = 0;
-    let moves: Moves = [];
-    try {
-      let chunk: EngineOp[] = [];
-      let chunkBytes = 0;
-      const emit = async (): Promise<void> => {
-        await this.#compactionStep?.();
-        if (this.#closing) throw ABORTED;
-        const frame = encodeFrame(chunk);
-        chunk = [];
-        chunkBytes = 0;
-        for (let at = 0; at < frame.length; ) at += (await fh.write(frame, at, frame.length - at)).bytesWritten;
-        bytes += frame.length;
-        unsynced += frame.length;
-        if (unsynced >= SYNC_EVERY) {
-          unsynced = 0;
-          if (this.#fsync) await fh.datasync();
-        }
-      };
-      for (const op of captureOps(capture)) {
-        chunk.push(op);
-        if (op.op === 'append') chunkBytes += op.message.body.byteLength;
-        if (chunk.length >= CHUNK_OPS || chunkBytes >= CHUNK_BYTES) await emit();
-      }
-      if (chunk.length > 0) await emit();
-      // Parked messages: their records copied byte for byte, the index re-pointed at install.
-      moves = await this.#backlog.copy(parked, async (frame) => {
-        await this.#compactionStep?.();
-        if (this.#closing) throw ABORTED;
-        const at = bytes;
-        for (let off = 0; off < frame.length; ) off += (await fh.write(frame, off, frame.length - off)).bytesWritten;
-        bytes += frame.length;
-        unsynced += frame.length;
-        if (unsynced >= SYNC_EVERY) {
-          unsynced = 0;
-          if (this.#fsync) await fh.datasync();
-        }
-        return at;
-      });
-      if (this.#fsync) await fh.sync();
-    } catch (err) {
-      await fh.close().catch(() => {});
-      await rm(tmp, { force: true });
-      if (err === ABORTED) return; // closing: the old segments and the new one are a complete log
-      throw err;
-    }
-    await fh.close();
-    await rename(tmp, final);
-    await syncDir(this.#dir);
+    const written = await writeBase({
+      dir: this.#dir,
+      base,
+      capture,
+      parked,
+      backlog: this.#backlog,
+      fsync: this.#fsync,
+      step: this.#compactionStep,
+      closing: () => this.#closing,
+    });
+    if (written === undefined) return; // closing: the old segments and the new one are a complete log
+    const { bytes, moves } = written;
     const baseName = segmentName(base, true);
     this.#segments = [baseName, ...this.#segments.filter((f) => !retired.includes(f))];
     this.#bytes = this.#bytes - bytesBefore + bytes;
@@ -693,13 +653,6 @@ const PREFILL_AHEAD = 4 * PREFILL_CHUNK;
 /** Room left for appending frames when a chunk has to start right at the log's end. */
 const PREFILL_GAP = 256 * 1024;
 const ZEROS = Buffer.alloc(PREFILL_CHUNK);
-/** Ops per compaction frame, and body bytes per frame: small slices keep the event loop responsive. */
-const CHUNK_OPS = 256;
-const CHUNK_BYTES = 256 * 1024;
-/** The compaction fsyncs its output every this many bytes so the final fsync has little to flush. */
-const SYNC_EVERY = 4 * 1024 * 1024;
-/** Thrown inside a compaction when the engine closes. */
-const ABORTED = Symbol('aborted');
 
 function positiveInteger(name: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
