@@ -10,14 +10,22 @@
  * - The segment is kept zero-filled ahead of the log's end (durable zeros, written in the
  *   background), so a flush overwrites existing blocks instead of growing the file: no journal
  *   commit per flush. Replay treats zeros after the last frame as unused space; close trims them.
- * - `open()` replays the segments (`NNNNNNNN.log`, and `NNNNNNNN.base.log` written by compaction),
- *   truncating a torn tail, into a {@link LiveState}.
+ * - `open()` loads the newest checkpoint that still matches (`checkpoint.ts`) and replays the
+ *   segments after it (`NNNNNNNN.log`, and `NNNNNNNN.base.log` written by compaction), truncating
+ *   a torn tail, into a {@link LiveState} and the backlog's index (`backlog.ts`: appends marked
+ *   parked stay on disk, indexed, until the broker takes them back).
  * - Compaction stays off the write path. Between two flushes it captures the live state (array
  *   copies of references) and rotates new writes to a fresh segment `<n+2>.log`; in the background
- *   it writes the capture into `<n+1>.base.log.tmp` chunk by chunk, fsyncs, renames it, fsyncs the
- *   directory and deletes segments `<= n`. Replay order is old segments, base, newer segments; a
- *   crash at any step leaves either the old segments plus the new one, or the base plus the new
- *   one (segments older than the newest base are ignored).
+ *   it writes the capture into `<n+1>.base.log.tmp` chunk by chunk (`compaction.ts`), fsyncs,
+ *   renames it, fsyncs the directory and deletes segments `<= n`. Replay order is old segments,
+ *   base, newer segments; a crash at any step leaves either the old segments plus the new one, or
+ *   the base plus the new one (segments older than the newest base are ignored).
+ * - Every `checkpointAfterBytes` the same rotation, without compacting, lets a checkpoint of the
+ *   segments before it be written in the background; a clean close and each compaction write one.
+ *
+ * The file is past 400 lines because the write pipeline, rotation and close share the state that
+ * orders them (queue, flushes in flight, prefill, rotating); what runs in the background after a
+ * rotation lives in `compaction.ts` and `checkpoint.ts`.
  * @module
  */
 import { constants, write as fsWrite } from 'node:fs';
