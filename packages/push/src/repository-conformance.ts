@@ -65,6 +65,20 @@ export function describeInstallationRepository(options: InstallationRepositorySu
       assert.equal(await repo.delete('nobody'), false);
     });
 
+    test('many reads at once each answer their own installation, or undefined', async (repo) => {
+      const ids = Array.from({ length: 30 }, (_, n) => `many-${n}`);
+      for (const id of ids.filter((_, n) => n % 3 !== 0)) await repo.put(sampleInstallation(id));
+      const read = await Promise.all([...ids, ...ids].map((id) => repo.get(id)));
+      assert.deepEqual(
+        read.map((i) => i?.installationId),
+        [...ids, ...ids].map((id, n) => ((n % 30) % 3 === 0 ? undefined : id)),
+      );
+      // Each answer is its own object.
+      (read[1] as { tags: string[] }).tags.push('changed');
+      assert.deepEqual(read[31]?.tags, sampleInstallation('many-1').tags);
+      assert.deepEqual((await repo.get('many-1'))?.tags, sampleInstallation('many-1').tags);
+    });
+
     test('round-trips every field', async (repo) => {
       const full = sampleInstallation('i-1', {
         platform: 'browser',

@@ -28,7 +28,7 @@ import {
   type OutcomeRecord,
   type OutcomeStore,
 } from '@hubbub/push';
-import { type Container, isStoreError, type Store, StoreError } from '@hubbub/store';
+import { type Container, isStoreError, MAX_BULK_OPERATIONS, type Store, StoreError } from '@hubbub/store';
 
 export interface PushStoreOptions {
   /** The database holding the containers; created when missing. @default 'push' */
@@ -96,6 +96,44 @@ export function createStoreInstallationRepository(
   const pageSize = options.pageSize ?? 500;
   const cache = new ReadCache<Installation | undefined>(options.cachedInstallations ?? 0, 10_000);
   const singleOwner = () => store.driverKind === 'pglite' || store.driverKind === 'memory';
+  // Point reads asked for in one turn of the event loop (the fan-outs of jobs taken together) go to
+  // the store as one bulk read: on PostgreSQL one round trip for them all.
+  let asked: { id: string; resolve: (item: InstallationItem | undefined) => void; reject: (e: unknown) => void }[] = [];
+  const readAsked = async () => {
+    const batch = asked;
+    asked = [];
+    try {
+      const c = await container();
+      if (batch.length === 1) {
+        const { id, resolve } = batch[0]!;
+        resolve((await c.item(id, id).read<InstallationItem>()).resource);
+        return;
+      }
+      for (let at = 0; at < batch.length; at += MAX_BULK_OPERATIONS) {
+        const part = batch.slice(at, at + MAX_BULK_OPERATIONS);
+        const answers = await c.items.bulk(part.map(({ id }) => ({ operationType: 'Read', id, partitionKey: id })));
+        for (const [n, answer] of answers.entries()) {
+          const { resolve, reject } = part[n]!;
+          if (answer.statusCode === 200) resolve(answer.resourceBody as unknown as InstallationItem);
+          else if (answer.statusCode === 404) resolve(undefined);
+          else
+            reject(
+              new StoreError(
+                'STORE_DRIVER_FAILURE',
+                `Reading an installation failed with status ${answer.statusCode}.`,
+                { detail: { status: answer.statusCode } },
+              ),
+            );
+        }
+      }
+    } catch (err) {
+      for (const { reject } of batch) reject(err);
+    }
+  };
+  const read = (id: string) =>
+    new Promise<InstallationItem | undefined>((resolve, reject) => {
+      if (asked.push({ id, resolve, reject }) === 1) setImmediate(() => void readAsked());
+    });
   return {
     kind: 'store',
 
@@ -104,8 +142,7 @@ export function createStoreInstallationRepository(
       if (cached !== undefined) return cached.value === undefined ? undefined : structuredClone(cached.value);
       // A write that lands while this read is in flight makes the read's answer stale: not cached.
       const version = cache.version;
-      const id = itemId(installationId);
-      const { resource } = await (await container()).item(id, id).read<InstallationItem>();
+      const resource = await read(itemId(installationId));
       const installation = resource?.installation;
       if (cache.version === version && singleOwner()) cache.set(installationId, installation);
       return installation === undefined ? undefined : structuredClone(installation);
