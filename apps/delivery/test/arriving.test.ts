@@ -3,6 +3,7 @@
  * (on a manual clock, so the courier's speed is what the test drives) and the function app, the
  * system's real push service delivering by Web Push to the local endpoint of `@hubbub/push/testing`
  * for a browser installation of the customer. A courier drives from the restaurant to the door
+ * along the streets (the route the server counts the way left along, streets.ts)
  * posting its positions: every position of the picked-up order reaches the customer's order group
  * with the server's estimate, and the customer gets exactly one about-to-arrive push, at the first
  * position within the threshold. Then the race: several dispatch instances (API nodes with their
@@ -17,16 +18,19 @@ import { startPushEndpoint } from '@hubbub/push/testing';
 import { type RunningSystem, startSystem } from '@hubbub/system';
 import * as signalR from '@microsoft/signalr';
 import { estimateArrival, type Fix, isArriving, metersBetween, type Point } from '../src/arrival.ts';
+import { loadCity } from '../src/city.ts';
 import { deliveryApp } from '../src/index.ts';
 import type { Principal } from '../src/orders/accounts.ts';
 import { type ArrivalRecord, createDispatch, type Dispatch, positionContextKey } from '../src/orders/dispatch.ts';
 import { type DeliveryApi, deliveryApiPart, seedDemoAccounts } from '../src/orders/index.ts';
 import { createLiveOrders } from '../src/orders/live.ts';
+import { demoRestaurants } from '../src/orders/restaurants.ts';
 import type { Restaurant } from '../src/orders/rules.ts';
 import { installationTemplates } from '../src/push-templates.ts';
+import { createStreetRouter } from '../src/streets.ts';
 import { createApiClient, DEMO_PASSWORD } from './api-client.ts';
 
-const DOOR: Point = { lat: 47.62, lng: -122.315 };
+const DOOR: Point = { lat: 47.6255, lng: -122.312 };
 const clock = new ManualClock(Date.now());
 let system: RunningSystem;
 let endpoint: Awaited<ReturnType<typeof startPushEndpoint>>;
@@ -143,10 +147,11 @@ describe('the about-to-arrive push', () => {
     await watcher.start();
     connections.push(watcher);
 
-    // 1.2 km west and 0.9 km south of the door, along the streets (west–east, then north), at 8 m/s,
-    // a position every 5 s.
-    const start = offset(DOOR, -1200, -900);
-    const route = walk([start, { lat: start.lat, lng: DOOR.lng }, DOOR], 40);
+    // From the restaurant to the door along the streets (the way the server routes the order, 1.7
+    // km), at 8 m/s, a position every 5 s.
+    const pizza = demoRestaurants().find((r) => r.id === 'pike-street-pizza')!.location;
+    const streets = createStreetRouter(loadCity())(pizza, DOOR)!;
+    const route = walk(streets, 40);
     const sent: Fix[] = [];
     let firstArriving = -1;
     for (const [i, p] of route.entries()) {
@@ -154,7 +159,7 @@ describe('the about-to-arrive push', () => {
       const reply = await call('POST', `/api/v1/orders/${id}/location`, courier, { lat: p.lat, lng: p.lng });
       assert.equal(reply.status, 202, JSON.stringify(reply.body));
       sent.push({ ...p, time: clock.now() });
-      if (firstArriving < 0 && isArriving(estimateArrival(sent, DOOR))) firstArriving = i;
+      if (firstArriving < 0 && isArriving(estimateArrival(sent, DOOR, streets))) firstArriving = i;
     }
     assert.ok(
       firstArriving > 10 && firstArriving < route.length - 5,
@@ -178,17 +183,17 @@ describe('the about-to-arrive push', () => {
     for (const [i, p] of route.entries()) {
       const message = seen.find((m) => m.lat === p.lat && m.longitude === p.lng);
       assert.ok(message?.eta, `position ${i} has an estimate`);
-      const expected = estimateArrival(sent.slice(0, i + 1), DOOR)!;
+      const expected = estimateArrival(sent.slice(0, i + 1), DOOR, streets)!;
       assert.equal(message.eta.meters, Math.round(expected.meters));
       assert.equal(message.eta.seconds, expected.seconds === null ? null : Math.round(expected.seconds));
     }
     // The push went out at the first position within the threshold (the flag records its estimate).
     const flag = (await system.store.database('delivery').container('arrivals').item(id, id).read<ArrivalRecord>())
       .resource!;
-    const expected = estimateArrival(sent.slice(0, firstArriving + 1), DOOR)!;
+    const expected = estimateArrival(sent.slice(0, firstArriving + 1), DOOR, streets)!;
     assert.equal(flag.eta.seconds, Math.round(expected.seconds!));
     assert.ok(flag.eta.seconds !== null && flag.eta.seconds <= 120);
-    // About 8 m/s: 1.3 × the straight line ÷ 8 at the push.
+    // About 8 m/s: the streets left ÷ 8 at the push.
     assert.ok(Math.abs(expected.speedMps! - 8) < 0.5, `${expected.speedMps}`);
 
     // What the positions need of the order is in the system's cache; delivering it drops that, so
@@ -262,7 +267,7 @@ describe('the about-to-arrive push', () => {
         arrivals: db.container('arrivals'),
       });
     const me: Principal = { id: courierId, role: 'courier', sessionId: 's' };
-    const near = offset(DOOR, 0, -150); // 195 m by the detour factor: about to arrive from the first position
+    const near = offset(DOOR, 0, -40); // about to arrive from the first position
 
     // Four API nodes get positions of one order at the same moment.
     const id = await pickedUp();

@@ -11,8 +11,9 @@
  * kept as the courier's last known position for the operations board.
  *
  * Once the order is picked up, each position carries the arrival estimate (`../arrival.ts`: the
- * way left to the door over the courier's recent speed, from the positions this process has seen
- * for the order — no store read beyond the order's, which the position's checks read anyway), so
+ * way left to the door — along the streets from the restaurant (`routeFor`, `../streets.ts`) while
+ * the courier is on that way, else the straight line × a detour factor — over the courier's recent
+ * speed, from the positions this process has seen for the order), so
  * every client shows the server's number. The first position whose estimate is within the
  * threshold (2 minutes or 300 m) tells the customer the courier is about to arrive: an `arriving`
  * event on topic `orders` (message id `arriving-<order>`), which the notifier turns into one push.
@@ -40,6 +41,7 @@ import {
   estimateArrival,
   type Fix,
   isArriving,
+  type Point,
 } from '../arrival.ts';
 import { ARRIVING } from '../push-templates.ts';
 import { distanceMeters, type LocationEta, type LocationMessage } from '../simulator.ts';
@@ -91,13 +93,20 @@ export interface DispatchOptions {
   readonly cache?: Cache | undefined;
   /** How long that stays cached, in ms. @default 10_000 */
   readonly positionContextTtlMs?: number;
+  /** The way from the restaurant to the door the estimate counts along (`../streets.ts`). @default none: the straight line × the detour factor */
+  readonly routeFor?: ((from: Point, to: Point) => readonly Point[] | null) | undefined;
 }
 
 /** What a courier's position needs of its order, cached under {@link positionContextKey}. */
 export type PositionContext = Pick<
   Order,
   'id' | 'courierId' | 'status' | 'customerId' | 'restaurantId' | 'deliveryAddress'
->;
+> & {
+  /** The restaurant's store id in the tracking system's messages. */
+  readonly storeid: number | string;
+  /** The way along the streets from the restaurant to the door, when there is one (`routeFor`). */
+  readonly route: readonly Point[] | null;
+};
 
 /** The cache key of an order's {@link PositionContext}: deleted whenever the order changes. */
 export const positionContextKey = (orderId: string): string => `delivery:position-context:${orderId}`;
@@ -162,7 +171,19 @@ export function createDispatch(options: DispatchOptions) {
     const order = (await orders.item(id, id).read<Order>()).resource;
     if (order === undefined) return undefined;
     const { courierId, status, customerId, restaurantId, deliveryAddress } = order;
-    const context: PositionContext = { id, courierId, status, customerId, restaurantId, deliveryAddress };
+    const place = await restaurant(restaurantId);
+    const route = place === undefined ? null : (options.routeFor?.(place.location, deliveryAddress) ?? null);
+    const storeid = place?.storeId ?? restaurantId;
+    const context: PositionContext = {
+      id,
+      courierId,
+      status,
+      customerId,
+      restaurantId,
+      deliveryAddress,
+      storeid,
+      route,
+    };
     if (cache !== undefined) {
       await cache
         .set(key, context, { ttlMs: contextTtlMs })
@@ -327,7 +348,7 @@ export function createDispatch(options: DispatchOptions) {
       let eta: LocationEta | undefined;
       let told: Promise<void> = Promise.resolve();
       if (order.status === 'picked_up') {
-        const estimate = estimateArrival(t.fixes, order.deliveryAddress, null, arriving);
+        const estimate = estimateArrival(t.fixes, order.deliveryAddress, order.route, arriving);
         if (estimate !== null) eta = locationEta(estimate);
         if (eta !== undefined && !t.notified && isArriving(estimate, arriving)) {
           told = notifyArriving(order, t, eta, timestamp).catch((err) =>
@@ -338,7 +359,7 @@ export function createDispatch(options: DispatchOptions) {
           );
         }
       }
-      const storeid = (await restaurant(order.restaurantId))?.storeId ?? order.restaurantId;
+      const storeid = order.storeid;
       const message: LocationMessage = {
         orderid: id,
         storeid,

@@ -16,6 +16,8 @@ import type { Cache } from '@hubbub/cache';
 import { type Clock, ignoreBody, type Logger, sendJson } from '@hubbub/kernel';
 import type { Store } from '@hubbub/store';
 import type { ArrivalOptions, ArrivingThreshold } from '../arrival.ts';
+import { loadCity } from '../city.ts';
+import { createStreetRouter, type StreetRouter } from '../streets.ts';
 import type { Principal } from './accounts.ts';
 import { type Boards, createBoards } from './boards.ts';
 import { createDispatch, type Dispatch } from './dispatch.ts';
@@ -90,6 +92,7 @@ export async function setupStaff(options: StaffOptions): Promise<Staff> {
       ...(options.arriving === undefined ? {} : { arriving: options.arriving }),
       ...(options.logger === undefined ? {} : { logger: options.logger }),
       cache: options.cache,
+      routeFor: (from, to) => streets()(from, to),
     }),
     boards: createBoards({
       orders,
@@ -103,6 +106,13 @@ export async function setupStaff(options: StaffOptions): Promise<Staff> {
     },
   };
 }
+
+let router: StreetRouter | undefined;
+/** The demo city's streets as a router, made on first use. */
+const streets = (): StreetRouter => {
+  router ??= createStreetRouter(loadCity());
+  return router;
+};
 
 type Handler = (request: IncomingMessage, response: ServerResponse, params: string[]) => Promise<void>;
 
