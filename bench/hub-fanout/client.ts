@@ -25,6 +25,13 @@ export type ClientApi = {
   }>;
   /** Resets the delivery counter and arms it for `total` deliveries. */
   expect(args: { total: number }): null;
+  /**
+   * Arms latency recording: each delivery's payload starts with the send time (hrtime ns); the
+   * client keeps arrival − send per delivery until `latencyStats` reads them.
+   */
+  recordLatency(args: { on: boolean }): null;
+  /** Percentiles of the recorded latencies, ms, and how many there were; clears them. */
+  latencyStats(args: null): { count: number; p50: number; p90: number; p99: number; max: number };
   /** Waits until the armed total arrived (or `timeoutMs` passed). */
   wait(args: { timeoutMs: number }): Promise<{ received: number; complete: boolean; lastNs: string }>;
   /** Closes every connection and waits for them to end. */
@@ -47,6 +54,39 @@ let received = 0;
 let expected = Number.POSITIVE_INFINITY;
 let lastNs = 0n;
 let onComplete: (() => void) | undefined;
+
+let latencies: number[] | undefined;
+const ARGUMENT = Buffer.from('"arguments":["');
+
+/** The send time (ns) at `offset`: the digits the payload starts with. */
+function sentAt(data: Buffer, offset: number): bigint | undefined {
+  let end = offset;
+  while (end < data.length && data[end]! >= 0x30 && data[end]! <= 0x39) end++;
+  return end === offset ? undefined : BigInt(data.toString('latin1', offset, end));
+}
+
+function record(data: Buffer, offset: number): void {
+  const sent = sentAt(data, offset);
+  if (sent !== undefined) latencies!.push(Number(process.hrtime.bigint() - sent) / 1e6);
+}
+
+/** Counts the hub messages for target `m` in one frame (a write delay puts several in one). */
+function deliveredHubbub(data: Buffer): void {
+  let at = data.indexOf(TARGET);
+  while (at !== -1) {
+    if (latencies !== undefined) {
+      const arg = data.indexOf(ARGUMENT, at);
+      if (arg !== -1) record(data, arg + ARGUMENT.length);
+    }
+    delivered();
+    at = data.indexOf(TARGET, at + TARGET.length);
+  }
+}
+
+function deliveredWs(data: Buffer): void {
+  if (latencies !== undefined) record(data, 0);
+  delivered();
+}
 
 function delivered(): void {
   if (++received === expected) {
@@ -107,7 +147,7 @@ async function openHubbub(port: number): Promise<Open> {
     ws.on('close', () => reject(new Error('closed before joining')));
     ws.on('message', (data: Buffer) => {
       if (stage === 'counting') {
-        if (data.indexOf(TARGET) !== -1) delivered();
+        deliveredHubbub(data);
         return;
       }
       const text = data.toString('utf8');
@@ -134,7 +174,7 @@ async function openHubbub(port: number): Promise<Open> {
 
 async function openWs(port: number): Promise<Open> {
   const ws = new WebSocket(`ws://127.0.0.1:${port}/`, { perMessageDeflate: false });
-  ws.on('message', delivered);
+  ws.on('message', deliveredWs);
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
     ws.on('error', reject);
@@ -149,7 +189,10 @@ async function openSocketIo(port: number): Promise<Open> {
     reconnection: false,
     timeout: CONNECT_TIMEOUT_MS,
   });
-  socket.on('m', delivered);
+  socket.on('m', (payload: string) => {
+    if (latencies !== undefined) record(Buffer.from(payload.slice(0, 24)), 0);
+    delivered();
+  });
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', () => socket.emit('join', 'g', () => resolve()));
     socket.once('connect_error', reject);
@@ -193,6 +236,18 @@ serveIpc<ClientApi>({
       if (failed > 0 && failed >= batch) break; // the server is not accepting; stop early
     }
     return { ready, failed, firstError, ms: Number(process.hrtime.bigint() - start) / 1e6 };
+  },
+  recordLatency: ({ on }) => {
+    latencies = on ? [] : undefined;
+    return null;
+  },
+  latencyStats: () => {
+    const sorted = (latencies ?? []).sort((a, b) => a - b);
+    latencies = undefined;
+    const at = (q: number) =>
+      sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+    const r = (x: number) => Number(x.toFixed(3));
+    return { count: sorted.length, p50: r(at(0.5)), p90: r(at(0.9)), p99: r(at(0.99)), max: r(sorted.at(-1) ?? 0) };
   },
   expect: ({ total }) => {
     received = 0;

@@ -6,7 +6,13 @@
  *   npm run bench:hub-fanout -- [--connections 1000] [--broadcasts 500] [--burst 50] [--rounds 3]
  *                               [--idle 15000] [--batch 200] [--payload 100] [--only hubbub,ws]
  *                               [--profile hubbub]   (--cpu-prof of that server's throughput phase)
+ *                               [--write-delays 1,5] (more Hubbub servers, with writeDelayMs 1 and 5)
+ *                               [--paced 100] [--interval 20] (latency: one broadcast per 20 ms)
+ *                               [--budget 300]       (seconds for the whole run, see below)
  *
+ * The run keeps to its budget: every phase is given what is left of it (at most 60 s), a phase
+ * that cannot fit (under 20 s left) is skipped and named in `skipped`, and a run still going 30 s
+ * past the budget prints what it has (`partial: true`) and exits with code 2.
  * Prints one JSON object on stdout; progress goes to stderr.
  * @module
  */
@@ -30,6 +36,10 @@ const { values: flags } = parseArgs({
     payload: { type: 'string', default: '100' },
     only: { type: 'string' },
     profile: { type: 'string' },
+    'write-delays': { type: 'string', default: '1,5' },
+    paced: { type: 'string', default: '100' },
+    interval: { type: 'string', default: '20' },
+    budget: { type: 'string', default: '300' },
   },
 });
 const int = (name: keyof typeof flags) => {
@@ -45,9 +55,25 @@ const config = {
   idleConnections: int('idle'),
   batch: Math.max(1, int('batch')),
   payloadBytes: int('payload'),
+  writeDelays: (flags['write-delays'] ?? '')
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x !== '')
+    .map(Number),
+  paced: int('paced'),
+  intervalMs: Math.max(1, int('interval')),
+  budgetSeconds: Math.max(30, int('budget')),
 };
+if (config.writeDelays.some((d) => !Number.isFinite(d) || d <= 0 || d > 1_000)) {
+  throw new Error('--write-delays must be numbers of ms in (0, 1000]');
+}
 const PHASE_TIMEOUT_MS = 60_000;
-const RUN_TIMEOUT_MS = 5 * 60_000;
+/** A phase is not started with less than this left of the budget. */
+const MIN_PHASE_MS = 20_000;
+const runStarted = Date.now();
+const deadline = runStarted + config.budgetSeconds * 1_000;
+/** What a phase may take: what is left of the budget, at most a minute. */
+const phaseTimeout = () => Math.max(5_000, Math.min(PHASE_TIMEOUT_MS, deadline - Date.now()));
 
 interface ContenderSpec {
   name: string;
@@ -57,6 +83,8 @@ interface ContenderSpec {
   path: string;
   /** Idle memory is the same as another contender's (same server code). */
   idle: boolean;
+  /** Hubbub's writeDelayMs for this server. */
+  writeDelayMs?: number;
 }
 
 const contenders: ContenderSpec[] = [
@@ -82,6 +110,16 @@ const contenders: ContenderSpec[] = [
     path: "hub.clients.group('g').send('m', payload), JSON protocol over WebSockets",
     idle: true,
   },
+  ...config.writeDelays.map(
+    (ms): ContenderSpec => ({
+      name: `hubbub-wd${ms}`,
+      script: 'server-hubbub.ts',
+      client: 'hubbub',
+      path: `as hubbub, writeDelayMs ${ms}`,
+      idle: false,
+      writeDelayMs: ms,
+    }),
+  ),
 ];
 const only = flags.only?.split(',').map((s) => s.trim());
 const selected = contenders.filter((c) => only === undefined || only.includes(c.name));
@@ -96,11 +134,15 @@ const stop = (peer: Peer<never>, askToExit = true) =>
 const log = (message: string) => process.stderr.write(`[hub-fanout] ${message}\n`);
 
 async function startServer(spec: ContenderSpec, profile = false): Promise<{ server: Peer<ServerApi>; port: number }> {
+  // fork() passes this process's environment: the write delay reaches the server this way.
+  if (spec.writeDelayMs === undefined) delete process.env.HUBBUB_BENCH_WRITE_DELAY_MS;
+  else process.env.HUBBUB_BENCH_WRITE_DELAY_MS = String(spec.writeDelayMs);
   const server = start<ServerApi>(
     spec.script,
     `server ${spec.name}`,
     profile ? ['--cpu-prof', `--cpu-prof-dir=${join(here, '..', '.tmp', 'profiles')}`] : [],
   );
+  delete process.env.HUBBUB_BENCH_WRITE_DELAY_MS;
   await server.serving;
   return { server, port: await server.call('port', null) };
 }
@@ -140,11 +182,12 @@ async function broadcastRound(
   const total = connections * count;
   await client.call('expect', { total });
   const { t0 } = await server.call('broadcast', { count, burst: config.burst, payloadBytes: config.payloadBytes });
-  const result = await client.call('wait', { timeoutMs: PHASE_TIMEOUT_MS }, PHASE_TIMEOUT_MS + 5_000);
+  const timeoutMs = phaseTimeout();
+  const result = await client.call('wait', { timeoutMs }, timeoutMs + 5_000);
   const cpu = await server.call('stop', null);
   const cpuUs = cpu.userUs + cpu.systemUs;
   const deliveries = result.received;
-  const seconds = result.complete ? Number(BigInt(result.lastNs) - BigInt(t0)) / 1e9 : PHASE_TIMEOUT_MS / 1e3;
+  const seconds = result.complete ? Number(BigInt(result.lastNs) - BigInt(t0)) / 1e9 : timeoutMs / 1e3;
   return {
     deliveries,
     complete: result.complete,
@@ -155,13 +198,28 @@ async function broadcastRound(
   };
 }
 
+/**
+ * One broadcast every `--interval` ms with its send time in the payload; the client takes
+ * arrival − send for each delivery (hrtime: the same monotonic clock in both processes).
+ */
+async function pacedLatency(server: Peer<ServerApi>, client: Peer<ClientApi>, connections: number) {
+  await client.call('expect', { total: connections * config.paced });
+  await client.call('recordLatency', { on: true });
+  const payloadBytes = Math.max(24, config.payloadBytes);
+  await server.call('paced', { count: config.paced, intervalMs: config.intervalMs, payloadBytes }, phaseTimeout());
+  const timeoutMs = Math.min(10_000, phaseTimeout());
+  const waited = await client.call('wait', { timeoutMs }, timeoutMs + 5_000);
+  const stats = await client.call('latencyStats', null);
+  return { ...stats, complete: waited.complete, intervalMs: config.intervalMs, broadcasts: config.paced };
+}
+
 async function throughput(spec: ContenderSpec, client: Peer<ClientApi>) {
   const { server, port } = await startServer(spec, flags.profile === spec.name);
   try {
     const opened = await client.call(
       'connect',
       { kind: spec.client, port, count: config.connections, batch: config.batch },
-      PHASE_TIMEOUT_MS,
+      phaseTimeout(),
     );
     const ready = await serverReady(server, opened.ready);
     log(`${spec.name}: ${opened.ready} connections ready (${opened.failed} failed) in ${Math.round(opened.ms)} ms`);
@@ -170,9 +228,21 @@ async function throughput(spec: ContenderSpec, client: Peer<ClientApi>) {
     await broadcastRound(server, client, opened.ready, Math.max(1, Math.ceil(config.broadcasts / 5)));
     const rounds: RoundResult[] = [];
     for (let i = 0; i < config.rounds; i++) {
+      if (i > 0 && deadline - Date.now() < MIN_PHASE_MS) {
+        log(`${spec.name}: round ${i + 1} skipped (budget)`);
+        skipped.push(`${spec.name} round ${i + 1}`);
+        break;
+      }
       const r = await broadcastRound(server, client, opened.ready, config.broadcasts);
       log(`${spec.name}: round ${i + 1}: ${r.cpuUsPerDelivery} µs CPU/delivery, ${r.deliveriesPerSec} deliveries/s`);
       rounds.push(r);
+    }
+    let latency: Awaited<ReturnType<typeof pacedLatency>> | undefined;
+    if (config.paced > 0 && deadline - Date.now() >= MIN_PHASE_MS + config.paced * config.intervalMs) {
+      latency = await pacedLatency(server, client, opened.ready);
+      log(`${spec.name}: latency p50 ${latency.p50} ms, p99 ${latency.p99} ms (${latency.count} deliveries)`);
+    } else if (config.paced > 0) {
+      skipped.push(`${spec.name} latency`);
     }
     return {
       connections: opened.ready,
@@ -183,9 +253,10 @@ async function throughput(spec: ContenderSpec, client: Peer<ClientApi>) {
       cpuUsPerDelivery: round(median(rounds.map((r) => r.cpuUsPerDelivery)), 3),
       deliveriesPerSec: Math.round(median(rounds.map((r) => r.deliveriesPerSec))),
       rounds,
+      ...(latency === undefined ? {} : { latency }),
     };
   } finally {
-    await client.call('closeAll', null, PHASE_TIMEOUT_MS).catch(() => undefined);
+    await client.call('closeAll', null, phaseTimeout()).catch(() => undefined);
     await stop(server as unknown as Peer<never>);
   }
 }
@@ -197,7 +268,7 @@ async function idleMemory(spec: ContenderSpec, client: Peer<ClientApi>) {
     const opened = await client.call(
       'connect',
       { kind: spec.client, port, count: config.idleConnections, batch: config.batch },
-      PHASE_TIMEOUT_MS,
+      phaseTimeout(),
     );
     const ready = await serverReady(server, opened.ready);
     const after = await server.call('memory', null);
@@ -215,28 +286,60 @@ async function idleMemory(spec: ContenderSpec, client: Peer<ClientApi>) {
       after,
     };
   } finally {
-    await client.call('closeAll', null, PHASE_TIMEOUT_MS).catch(() => undefined);
+    await client.call('closeAll', null, phaseTimeout()).catch(() => undefined);
     await stop(server as unknown as Peer<never>);
   }
 }
 
+const skipped: string[] = [];
+const results: Record<string, { path: string; throughput?: unknown; idle?: unknown }> = {};
+const machine = watchMachine();
+
+function report(partial: boolean) {
+  return {
+    benchmark: 'hub-fanout',
+    date: new Date().toISOString(),
+    node: process.version,
+    // Other work on the machine competes for the same cores: wall-clock rates suffer first.
+    machine: machine.stop(),
+    config,
+    wallSeconds: Math.round((Date.now() - runStarted) / 1000),
+    ...(partial ? { partial: true } : {}),
+    skipped,
+    results,
+    ...summarize(results),
+  };
+}
+
 async function main() {
-  const runTimer = setTimeout(() => {
-    log(`the whole run exceeded ${RUN_TIMEOUT_MS / 1000} s; stopping`);
-    process.exit(1);
-  }, RUN_TIMEOUT_MS);
+  // Past the budget (and the grace of the phase under way), print what there is and stop.
+  const runTimer = setTimeout(
+    () => {
+      log(`the run exceeded its budget of ${config.budgetSeconds} s by 30 s; printing what it has`);
+      process.stdout.write(`${JSON.stringify(report(true), null, 2)}\n`);
+      process.exit(2);
+    },
+    deadline - Date.now() + 30_000,
+  );
   const client = start<ClientApi>('client.ts', 'client');
   await client.serving;
-  const results: Record<string, { path: string; throughput?: unknown; idle?: unknown }> = {};
-  const started = Date.now();
-  const machine = watchMachine();
   try {
     for (const spec of selected) {
+      if (deadline - Date.now() < MIN_PHASE_MS) {
+        log(`${spec.name}: skipped (budget)`);
+        skipped.push(`${spec.name} throughput`);
+        continue;
+      }
       log(`${spec.name}: throughput, ${config.connections} connections × ${config.broadcasts} broadcasts`);
       const entry: { path: string; throughput?: unknown; idle?: unknown } = { path: spec.path };
       results[spec.name] = entry;
       entry.throughput = await throughput(spec, client);
       if (spec.idle && config.idleConnections > 0) {
+        if (deadline - Date.now() < MIN_PHASE_MS) {
+          log(`${spec.name}: idle memory skipped (budget)`);
+          skipped.push(`${spec.name} idle`);
+          continue;
+        }
         log(`${spec.name}: idle memory, ${config.idleConnections} connections`);
         entry.idle = await idleMemory(spec, client);
       }
@@ -245,18 +348,7 @@ async function main() {
     clearTimeout(runTimer);
     await stop(client as unknown as Peer<never>);
   }
-  const report = {
-    benchmark: 'hub-fanout',
-    date: new Date().toISOString(),
-    node: process.version,
-    // Other work on the machine competes for the same cores: wall-clock rates suffer first.
-    machine: machine.stop(),
-    config,
-    wallSeconds: Math.round((Date.now() - started) / 1000),
-    results,
-    ...summarize(results),
-  };
-  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify(report(false), null, 2)}\n`);
 }
 
 type Results = Record<string, { throughput?: unknown; idle?: unknown }>;
@@ -272,7 +364,29 @@ function summarize(results: Results) {
     a === undefined || b === undefined || b === 0 ? undefined : round(a / b, 3);
   const hubCpu = cpu('hubbub');
   const hubRss = rss('hubbub');
+  const latency = (name: string) =>
+    (results[name]?.throughput as { latency?: { p50: number; p99: number } } | undefined)?.latency;
+  const delays = [0, ...config.writeDelays];
+  const writeDelay = Object.fromEntries(
+    delays
+      .map((ms) => [ms, ms === 0 ? 'hubbub' : `hubbub-wd${ms}`] as const)
+      .filter(([, name]) => results[name] !== undefined)
+      .map(([ms, name]) => [
+        `${ms}ms`,
+        {
+          cpuUsPerDelivery: cpu(name),
+          cpuVsWs: ratio(cpu(name), cpu('ws')),
+          latencyP50Ms: latency(name)?.p50,
+          latencyP99Ms: latency(name)?.p99,
+          addedP50Ms:
+            latency(name) === undefined || latency('hubbub') === undefined
+              ? undefined
+              : round(latency(name)!.p50 - latency('hubbub')!.p50, 3),
+        },
+      ]),
+  );
   return {
+    writeDelay,
     ratios: {
       cpuPerDelivery: {
         hubbubVsWs: ratio(hubCpu, cpu('ws')),

@@ -38,6 +38,11 @@ export type ServerApi = {
   memory(args: null): Promise<MemorySnapshot>;
   /** Starts K broadcasts (`burst` per turn); returns the start time (hrtime ns, as a string). */
   broadcast(args: { count: number; burst: number; payloadBytes: number }): { t0: string };
+  /**
+   * Latency phase: `count` broadcasts, one every `intervalMs`, each payload starting with its send
+   * time (hrtime ns) padded to `payloadBytes`; resolves when the last was sent.
+   */
+  paced(args: { count: number; intervalMs: number; payloadBytes: number }): Promise<null>;
   /** Ends the phase: CPU used since `broadcast` began. */
   stop(args: null): PhaseCpu;
   /** Exits soon after answering (lets `--cpu-prof` write its profile). */
@@ -81,6 +86,18 @@ export function serveContender(contender: Contender): void {
       step();
       return { t0: current.t0.toString() };
     },
+    paced: ({ count, intervalMs, payloadBytes }) =>
+      new Promise<null>((resolve) => {
+        let sent = 0;
+        const timer = setInterval(() => {
+          const stamp = process.hrtime.bigint().toString();
+          contender.burst(stamp.padEnd(payloadBytes, 'x'), 1);
+          if (++sent >= count) {
+            clearInterval(timer);
+            resolve(null);
+          }
+        }, intervalMs);
+      }),
     stop: () => {
       if (phase === undefined) throw new Error('no broadcast phase to stop');
       const { user, system } = process.cpuUsage(phase.cpu);
