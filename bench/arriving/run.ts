@@ -1,7 +1,8 @@
 /**
  * What the arrival estimate costs each courier position: CPU per `dispatch.position` (the REST
  * API's POST /api/v1/orders/{id}/location after its checks: the order read, the restaurant
- * (cached), the send to queue `locations`, the courier's last position upserted) on a system with
+ * (cached), the route along the streets (memoized), the send to queue `locations`, the courier's
+ * last position upserted) on a system with
  * the memory bus and store and nothing consuming the queue, for
  *
  * - `ready`: an order not yet picked up — no estimate (the path as it was before the estimate),
@@ -25,9 +26,12 @@ import { parseArgs } from 'node:util';
 import {
   createDispatch,
   createLiveOrders,
+  createStreetRouter,
   demoRestaurants,
   estimateArrival,
   type Fix,
+  loadCity,
+  memoizedRouter,
   type Order,
   type OrderStatus,
   type Principal,
@@ -72,6 +76,8 @@ await system.bus.admin.createQueue('locations');
 await system.bus.admin.createTopic('orders');
 await system.bus.admin.createSubscription('orders', 'notifications');
 const places = new Map<string, Restaurant | undefined>();
+// As the REST API routes orders (staff.ts): the demo city's streets, each pair of places routed once.
+const routeFor = memoizedRouter(createStreetRouter(loadCity()));
 const clock = new ManualClock(Date.now());
 const courier: Principal = { id: 'u-courier', role: 'courier', sessionId: 's' };
 let orderSeq = 0;
@@ -118,6 +124,7 @@ async function round(variant: Variant): Promise<number> {
     clock,
     events: system.bus.createSender('orders'),
     arrivals,
+    routeFor,
     ...(variant === 'cached' ? { cache: system.cache } : {}),
   });
   const id = await orderIn(variant === 'ready' ? 'ready' : 'picked_up');

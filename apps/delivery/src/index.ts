@@ -39,4 +39,5 @@ export {
   type SimulatorOptions,
   type SimulatorResult,
 } from './simulator.ts';
+export { createStreetRouter, memoizedRouter, type StreetRouter, type StreetRouterOptions } from './streets.ts';
 export { createTrackingToken, TRACKING_KEY_SETTING, trackingLink, verifyTrackingToken } from './tracking.ts';

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { metersBetween, type Point } from './arrival.ts';
 import { loadCity } from './city.ts';
 import { demoRestaurants } from './orders/restaurants.ts';
-import { createStreetRouter } from './streets.ts';
+import { createStreetRouter, memoizedRouter } from './streets.ts';
 
 const length = (way: readonly Point[]) => way.slice(1).reduce((m, p, i) => m + metersBetween(way[i]!, p), 0);
 
@@ -56,5 +56,28 @@ describe('routes on the streets', () => {
       const straight = metersBetween(r.location, door);
       assert.ok(length(way) >= straight - 1 && length(way) <= straight * 2, `${r.id}: ${length(way)} vs ${straight}`);
     }
+  });
+
+  it('memoized: one route per pair of places, the least recently used dropped', () => {
+    let calls = 0;
+    const counted = memoizedRouter((from, to) => {
+      calls++;
+      return [from, to];
+    }, 2);
+    const [a, b, c] = [
+      { lat: 1, lng: 1 },
+      { lat: 2, lng: 2 },
+      { lat: 3, lng: 3 },
+    ];
+    assert.deepEqual(counted(a, b), [a, b]);
+    counted(a, b);
+    assert.equal(calls, 1);
+    counted(a, c);
+    counted(a, b); // a→b used last: a→c is the least recent
+    counted(b, c); // drops a→c
+    counted(a, b);
+    assert.equal(calls, 3);
+    counted(a, c);
+    assert.equal(calls, 4);
   });
 });

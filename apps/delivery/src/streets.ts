@@ -196,3 +196,23 @@ export function createStreetRouter(city: Pick<City, 'streets'>, options: StreetR
     return [from, ...way, to];
   };
 }
+
+/**
+ * `router` with its last `size` answers kept (least recently used dropped first): orders from one
+ * restaurant to one address are routed once.
+ */
+export function memoizedRouter(router: StreetRouter, size = 1024): StreetRouter {
+  const kept = new Map<string, Point[] | null>();
+  return (from, to) => {
+    const key = `${from.lat},${from.lng}>${to.lat},${to.lng}`;
+    let way = kept.get(key);
+    if (way === undefined) {
+      way = router(from, to);
+      if (kept.size >= size) kept.delete(kept.keys().next().value!);
+    } else {
+      kept.delete(key);
+    }
+    kept.set(key, way);
+    return way;
+  };
+}

@@ -17,7 +17,7 @@ import { type Clock, ignoreBody, type Logger, sendJson } from '@hubbub/kernel';
 import type { Store } from '@hubbub/store';
 import type { ArrivalOptions, ArrivingThreshold } from '../arrival.ts';
 import { loadCity } from '../city.ts';
-import { createStreetRouter, type StreetRouter } from '../streets.ts';
+import { createStreetRouter, memoizedRouter, type StreetRouter } from '../streets.ts';
 import type { Principal } from './accounts.ts';
 import { type Boards, createBoards } from './boards.ts';
 import { createDispatch, type Dispatch } from './dispatch.ts';
@@ -108,9 +108,9 @@ export async function setupStaff(options: StaffOptions): Promise<Staff> {
 }
 
 let router: StreetRouter | undefined;
-/** The demo city's streets as a router, made on first use. */
+/** The demo city's streets as a router (its answers kept), made on first use. */
 const streets = (): StreetRouter => {
-  router ??= createStreetRouter(loadCity());
+  router ??= memoizedRouter(createStreetRouter(loadCity()));
   return router;
 };
 
