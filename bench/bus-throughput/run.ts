@@ -12,7 +12,7 @@
 // bodies) in a second queue, so the live state is large; `--compact-at MS` starts a compaction that
 // many ms into the latency run and reports the latency of the messages sent while it ran.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
@@ -389,10 +389,16 @@ async function queued(dir: string, n: number): Promise<Record<string, unknown>> 
   const fillMs = performance.now() - fillStart;
   const full = settle();
   const props = await bus.admin.getRuntimeProperties('parked');
+  const crashed = mkdtempSync(join(tmpdir(), 'hubbub-bench-crash-'));
+  for (const f of readdirSync(dir)) if (f !== 'LOCK') writeFileSync(join(crashed, f), readFileSync(join(dir, f)));
   await bus.close();
   // Restarts in fresh processes: from the checkpoint of the clean close, then as after a crash
   // (no checkpoint: the whole log replayed, the index rebuilt from the records).
   const restart = await reopenChild(dir);
+  // What a crash left (copied while the bus was open): the latest checkpoint written while running,
+  // and the log after it to replay.
+  const crash = await reopenChild(crashed);
+  rmSync(crashed, { recursive: true, force: true });
   for (const f of readdirSync(dir)) if (f.endsWith('.ckpt')) rmSync(join(dir, f));
   const replay = await reopenChild(dir);
   const mb = (b: number): number => +(b / 1024 / 1024).toFixed(1);
@@ -416,6 +422,11 @@ async function queued(dir: string, n: number): Promise<Record<string, unknown>> 
       rssMB: mb(restart.rssAfter),
       rssAddedMB: mb(restart.rssAfter - restart.rssBefore),
       bytesPerQueuedMessage: Math.round((restart.rssAfter - restart.rssBefore) / n),
+    },
+    restartAfterCrash: {
+      ms: +crash.openMs.toFixed(1),
+      active: crash.active,
+      rssMB: mb(crash.rssAfter),
     },
     restartWithoutCheckpoint: {
       ms: +replay.openMs.toFixed(1),
