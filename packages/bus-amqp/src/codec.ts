@@ -161,7 +161,11 @@ export function toBusMessage(m: AmqpMessage): ServiceBusMessage {
 
 const long = (n: number | bigint): unknown => types.wrap_long(Number(n));
 
-/** A delivery, a peeked message or a message received by sequence number, as the SDK reads it. */
+/**
+ * A delivery, a peeked message or a message received by sequence number as rhea's message object.
+ * The front writes these bytes with `encodeDelivery` (encode.ts); this is the reference its tests
+ * hold it to.
+ */
 export function toAmqpMessage(d: Delivery): AmqpMessage {
   const s = d.msg;
   const ann: Record<string, unknown> = {
@@ -219,7 +223,29 @@ export function dotnetOrder(rfc: Buffer): Buffer {
 }
 
 /** A lock token as the delivery tag the SDK turns back into it. */
-export const lockTokenTag = (lockToken: string): Buffer => dotnetOrder(guidBytes(lockToken));
+export function lockTokenTag(lockToken: string): Buffer {
+  if (lockToken.length !== 36) return dotnetOrder(guidBytes(lockToken));
+  // Straight from the GUID's hex digits: one buffer, no intermediate string or copy.
+  const b = Buffer.allocUnsafe(16);
+  for (let i = 0; i < 16; i++) {
+    const at = TAG_DIGITS[i]!;
+    const hi = hexValue(lockToken.charCodeAt(at));
+    const lo = hexValue(lockToken.charCodeAt(at + 1));
+    if (hi < 0 || lo < 0) return dotnetOrder(guidBytes(lockToken));
+    b[i] = (hi << 4) | lo;
+  }
+  return b;
+}
+
+/** Where each byte of the .NET-ordered tag starts in `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx`. */
+const TAG_DIGITS = [6, 4, 2, 0, 11, 9, 16, 14, 19, 21, 24, 26, 28, 30, 32, 34];
+
+function hexValue(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
+}
 
 const TICKS_AT_EPOCH = 621_355_968_000_000_000n;
 

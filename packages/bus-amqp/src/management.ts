@@ -8,8 +8,9 @@
  */
 import type { SasRight } from '@hubbub/bus';
 import type { Broker, ReceiveMode, Settlement } from '@hubbub/bus/broker';
-import { asBigInt, guidBytes, guidString, toAmqpMessage, toBusMessage } from './codec.ts';
+import { asBigInt, guidBytes, guidString, toBusMessage } from './codec.ts';
 import { Condition, toAmqpError, toStatus } from './conditions.ts';
+import { encodeDelivery } from './encode.ts';
 import { type AmqpMessage, amqpMessage, types } from './rhea.ts';
 import { plain, ruleFromRequest, ruleToWire } from './rules.ts';
 
@@ -111,8 +112,6 @@ function sessionToken(ctx: ManagementContext, body: Body): string | undefined {
   return token;
 }
 
-const encoded = (m: AmqpMessage): Buffer => amqpMessage.encode(m);
-
 function subscriptionOf(path: string): { topic: string; subscription: string } {
   const m = /^(.+)\/subscriptions\/([^/]+)$/i.exec(path);
   if (m === null)
@@ -155,7 +154,7 @@ const operations: Record<string, (ctx: ManagementContext, body: Body) => Promise
     if (got.length === 0) return { status: 204 };
     return {
       status: 200,
-      body: { messages: got.map((d) => ({ message: encoded(toAmqpMessage({ ...d, lockedUntil: undefined })) })) },
+      body: { messages: got.map((d) => ({ message: encodeDelivery({ ...d, lockedUntil: undefined }) })) },
     };
   },
 
@@ -192,7 +191,7 @@ const operations: Record<string, (ctx: ManagementContext, body: Body) => Promise
       body: {
         messages: got.map((d) => ({
           ...(d.lockToken === undefined ? {} : { 'lock-token': types.wrap_uuid(guidBytes(d.lockToken)) }),
-          message: encoded(toAmqpMessage(d)),
+          message: encodeDelivery(d),
         })),
       },
     };

@@ -11,8 +11,9 @@
 import { randomBytes } from 'node:crypto';
 import type { PropertyValue } from '@hubbub/bus';
 import type { Broker, Delivery, ReceiveMode, Settlement } from '@hubbub/bus/broker';
-import { lockTokenTag, toAmqpMessage } from './codec.ts';
+import { lockTokenTag } from './codec.ts';
 import { Condition, toAmqpError } from './conditions.ts';
+import { encodeDelivery } from './encode.ts';
 import { type AmqpError, amqpMessage, type RheaDelivery, type RheaLink } from './rhea.ts';
 
 /** rhea's receive waits without a timer at this delay: until a message, an abort or close. */
@@ -33,6 +34,9 @@ export interface OutboundOptions {
   /** A failure that ends the link (its session lock lost, the entity deleted). */
   readonly fail: (error: AmqpError) => void;
 }
+
+/** The accepted outcome, one for every disposition (rhea only writes it). */
+const ACCEPTED = amqpMessage.accepted().described();
 
 const deliveries = new WeakMap<RheaDelivery, { path: string; lockToken: string }>();
 
@@ -142,7 +146,8 @@ export class Outbound {
     }
     for (const d of got) {
       const tag = d.lockToken === undefined ? randomBytes(16) : lockTokenTag(d.lockToken);
-      const delivery = this.#link.send(toAmqpMessage(d), tag);
+      // Format 0 with the bytes already encoded: rhea sends them as they are.
+      const delivery = this.#link.send(encodeDelivery(d), tag, 0);
       this.#sent++;
       if (d.lockToken !== undefined) deliveries.set(delivery, { path: d.path, lockToken: d.lockToken });
     }
@@ -202,7 +207,7 @@ export function settleDelivery(broker: Broker, kind: string, delivery: RheaDeliv
     settling = Promise.reject(err);
   }
   settling.then(
-    () => finish(amqpMessage.accepted().described()),
+    () => finish(ACCEPTED),
     (err: unknown) => finish(amqpMessage.rejected({ error: toAmqpError(err) }).described()),
   );
 }
