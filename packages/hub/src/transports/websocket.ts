@@ -18,12 +18,32 @@ import {
   webSocketFrameOf,
 } from '../transport.ts';
 
+/** The WebSocket and its socket carry their transport, so that one listener serves every connection. */
+type Tagged = { hubTransport?: WebSocketTransport };
+
+function onDrain(this: object): void {
+  (this as Tagged).hubTransport?.drained();
+}
+
+function onMessage(this: object, data: Buffer, isBinary: boolean): void {
+  (this as Tagged).hubTransport?.received(data, isBinary);
+}
+
+function onClose(this: object, code: number): void {
+  (this as Tagged).hubTransport?.ended(code);
+}
+
+function onError(): void {
+  // ws closes the socket itself after an error and then emits 'close'.
+}
+
 export class WebSocketTransport implements Transport {
   readonly kind = TransportKind.WebSockets;
   readonly #ws: WebSocket;
   readonly #socket: Duplex;
   readonly #scheduler: FlushScheduler;
   readonly #owner: TransportOwner;
+  readonly #open: Set<WebSocketTransport>;
   #queue: OutboundFrame | OutboundFrame[] | undefined;
   #queuedBytes = 0;
 
@@ -39,16 +59,34 @@ export class WebSocketTransport implements Transport {
     this.#socket = socket;
     this.#scheduler = scheduler;
     this.#owner = owner;
+    this.#open = open;
     open.add(this);
-    socket.on('drain', () => owner.transportDrained(this));
-    ws.on('message', (data: Buffer, isBinary: boolean) => owner.receive(data, isBinary));
-    ws.on('close', (code: number) => {
-      open.delete(this);
-      owner.transportClosed(this, code === 1000 || code === 1001);
-    });
-    ws.on('error', () => {
-      // ws closes the socket itself after an error and then emits 'close'.
-    });
+    // The hub's keep-alive and client timeout govern the connection from here on: the HTTP server's
+    // idle timeout would keep a timer per socket, refreshed on every write.
+    (socket as Duplex & { setTimeout?(ms: number): unknown }).setTimeout?.(0);
+    // Shared listeners, not closures per connection: each finds its transport on the emitter.
+    (ws as Tagged).hubTransport = this;
+    (socket as Tagged).hubTransport = this;
+    socket.on('drain', onDrain);
+    ws.on('message', onMessage);
+    ws.on('close', onClose);
+    ws.on('error', onError);
+  }
+
+  /** The socket drained. */
+  drained(): void {
+    this.#owner.transportDrained(this);
+  }
+
+  /** One inbound message. */
+  received(data: Buffer, isBinary: boolean): void {
+    this.#owner.receive(data, isBinary);
+  }
+
+  /** The WebSocket closed (after a close handshake, or without one). */
+  ended(code: number): void {
+    this.#open.delete(this);
+    this.#owner.transportClosed(this, code === 1000 || code === 1001);
   }
 
   send(frame: OutboundFrame): void {
