@@ -92,7 +92,7 @@ const hubbub = join(root, 'packages/cli/src/main.ts');
 
 async function startNats(): Promise<string> {
   const nodes = await Promise.all(
-    [0, 1, 2].map(async (i) => ({ i, client: await freePort(), route: await freePort() })),
+    [0, 1, 2].map(async (i) => ({ i, client: await freePort(), route: await freePort(), monitor: await freePort() })),
   );
   for (const node of nodes) {
     const store = join(dir, `nats-${node.i}`);
@@ -101,12 +101,14 @@ async function startNats(): Promise<string> {
     const config = join(dir, `nats-${node.i}.conf`);
     writeFileSync(
       config,
-      `server_name: n${node.i}\nhost: 127.0.0.1\nport: ${node.client}\njetstream { store_dir: "${store}" }\n` +
+      `server_name: n${node.i}\nhost: 127.0.0.1\nport: ${node.client}\nhttp: "127.0.0.1:${node.monitor}"\n` +
+        `jetstream { store_dir: "${store}" }\n` +
         `cluster { name: hubbub, host: 127.0.0.1, port: ${node.route}, routes: [${routes.join(', ')}] }\n`,
     );
     run(`nats-${node.i}`, '/usr/sbin/nats-server', ['-c', config]);
   }
   for (const node of nodes) await until(`NATS server ${node.i} to listen`, () => reachable(node.client));
+  natsMonitors = nodes.map((n) => `http://127.0.0.1:${n.monitor}`);
   return `nats://${nodes.map((n) => `127.0.0.1:${n.client}`).join(',')}`;
 }
 
@@ -126,6 +128,8 @@ async function ensureDatabase(url: string): Promise<void> {
   }
 }
 
+/** Each NATS server's monitoring endpoint (/varz, /jsz: which server leads a stream). */
+let natsMonitors: string[] = [];
 let stopping = false;
 let front: ReturnType<typeof createFront> | undefined;
 /** Deletes the cluster's keys in Redis (node records, grants) once its processes are gone. */
@@ -252,8 +256,8 @@ async function main(): Promise<void> {
         '--no-amqp',
         '--push-port',
         String(await freePort()),
-        // One server named: the client learns the others from it (and fails over to them).
-        ...(natsBus ? ['--bus', `${natsUrl!.split(',')[0]}?replicas=3&namespace=cluster-${cluster}`] : []),
+        // Every server named, so a node that starts (or reconnects) while one is down finds another.
+        ...(natsBus ? ['--bus', `${natsUrl}?replicas=3&namespace=cluster-${cluster}`] : []),
         ...(i === 2 ? ['--no-simulate'] : []),
       ],
       env,
@@ -283,6 +287,7 @@ Hubbub cluster is running. Open ${publicUrl}/ (the front: round robin over the a
   Backplane          ${backplane}
   Store, cache       ${values.postgres}, ${values.redis}
   NATS               ${natsUrl ?? 'not started (/usr/sbin/nats-server is missing)'}
+  NATS monitoring    ${natsMonitors.join('  ') || '-'}   (servers n0 n1 n2: processes nats-0 nats-1 nats-2)
   Bus                ${natsBus ? 'NATS JetStream (streams replicated on all three servers), shared by both application nodes' : "each application node's own file:// bus (the NATS engine is not in this build)"}
 
 Kill a hub node (kill -9 <pid>) and watch the map keep moving after the reconnect:
