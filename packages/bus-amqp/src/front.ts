@@ -18,7 +18,7 @@ import { Condition } from './conditions.ts';
 import { AmqpConnection, type ConnectionLimits } from './connection.ts';
 import { AmqpFrontError } from './errors.ts';
 import { FrameGuard } from './frame-guard.ts';
-import { corkOutput } from './output.ts';
+import { corkOutput, poolFrames } from './output.ts';
 import { type RheaContainer, rhea } from './rhea.ts';
 
 /** The port the front listens on by default (5672 is RabbitMQ's on these machines). */
@@ -309,6 +309,7 @@ export class AmqpFront implements Part<AmqpFrontEvents> {
     });
     corkOutput(conn, socket);
     conn.accept(socket);
+    poolFrames(conn);
     // rhea buffers a frame of any announced size: check frame sizes first, then hand bytes over.
     const input = socket.listeners('data') as Array<(chunk: Buffer) => void>;
     socket.removeAllListeners('data');

@@ -132,6 +132,8 @@ interface RheaTypes {
   wrap_symbol(v: string): unknown;
   wrap_timestamp(v: number): unknown;
   wrap_binary(v: Buffer): unknown;
+  /** rhea's encoder (internal): `new Writer(buffer)`. */
+  Writer: unknown;
 }
 
 interface Rhea {
