@@ -1,12 +1,14 @@
 // bus-amqp: send → receive → complete through Hubbub's AMQP front with the official
 // @azure/service-bus SDK (N client processes, each on its own queue, against one server), beside
 // the same workload over Hubbub's HTTP API and beside RabbitMQ's AMQP 1.0 (driven by rhea: send →
-// receive → accept on a durable queue, durable messages) in one run. Prints JSON.
+// receive → accept on a durable queue, durable messages) in one run; `rhea` runs that same lean
+// rhea workload (rhea-client.ts, N processes) against Hubbub: the server's own ceiling without
+// the SDK's client cost. Prints JSON.
 //   node --import tsx --conditions=source bench/bus-amqp/run.ts [--count 20000] [--http-count 2000]
 //        [--batch 100] [--senders 4] [--concurrency 200] [--clients 1,2,4] [--engine file]
-//        [--only sdk,http,rabbitmq] [--receiver stream|batch] [--seconds 8] [--body-bytes 100]
-// --clients: one SDK run per N, each with a fresh server; --count is split over the N processes,
-// --senders and --concurrency are per process. --receiver stream: subscribe with auto-complete;
+//        [--only sdk,rhea,http,rabbitmq] [--receiver stream|batch] [--seconds 8] [--body-bytes 100]
+// --clients: one SDK (and one rhea) run per N, each with a fresh server; --count is split over
+// the N processes, --senders and --concurrency are per process. --receiver stream: subscribe with auto-complete;
 // batch: receiveMessages(concurrency) + concurrent completes.
 // Throughput = messages / (first send → last receipt; for RabbitMQ, → last receipt and last
 // confirm); latency = a message's send → its receipt. Each contender stops after --seconds whether
@@ -38,7 +40,7 @@ const { values: args } = parseArgs({
     clients: { type: 'string', default: '1' },
     engine: { type: 'string', default: 'file' },
     seconds: { type: 'string', default: '8' },
-    only: { type: 'string', default: 'sdk,http,rabbitmq' },
+    only: { type: 'string', default: 'sdk,rhea,http,rabbitmq' },
     rabbitmq: { type: 'string', default: '127.0.0.1:5672' },
     receiver: { type: 'string', default: 'stream' },
     'body-bytes': { type: 'string', default: '100' },
@@ -115,14 +117,19 @@ function schedstat(): { runNs: number; waitNs: number } | undefined {
 }
 const load = () => Math.round(Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]) * 100) / 100;
 
-/** N SDK client processes, each on its own queue, against one Hubbub server (this process). */
-async function sdk(n: number): Promise<Result> {
+/**
+ * N client processes, each on its own queue, against one Hubbub server (this process): the SDK
+ * (sdk-client.ts) or a lean rhea client (rhea-client.ts, the RabbitMQ contender's workload).
+ */
+async function clients(n: number, kind: 'sdk' | 'rhea'): Promise<Result> {
   const loadBefore = load();
-  const queues = Array.from({ length: n }, (_, i) => `sdk-${i}`);
+  const queues = Array.from({ length: n }, (_, i) => `${kind}-${i}`);
   const { bus, dir } = await openHubbub(queues);
   const front = createAmqpFront({ bus, keys: [key], port: 0 });
   await front.start();
-  const peers: Peer<ClientApi>[] = queues.map((_, i) => children.start<ClientApi>('sdk-client.ts', `sdk-client-${i}`));
+  const peers: Peer<ClientApi>[] = queues.map((_, i) =>
+    children.start<ClientApi>(`${kind}-client.ts`, `${kind}-client-${i}`),
+  );
   try {
     await Promise.all(peers.map((p) => p.serving));
     await withTimeout(
@@ -141,7 +148,7 @@ async function sdk(n: number): Promise<Result> {
         ),
       ),
       30_000,
-      'preparing the SDK clients',
+      `preparing the ${kind} clients`,
     );
     const cpu = process.cpuUsage();
     const elu = performance.eventLoopUtilization();
@@ -162,7 +169,12 @@ async function sdk(n: number): Promise<Result> {
     const clientsCpuMs = reports.reduce((a, r) => a + r.cpuMs, 0);
     const errors = reports.flatMap((r) => r.errors);
     return {
-      ...summarize(`hubbub-amqp-sdk (${args.engine}, ${RECEIVER})`, latencies, endedAt - startedAt, COUNT),
+      ...summarize(
+        kind === 'sdk' ? `hubbub-amqp-sdk (${args.engine}, ${RECEIVER})` : `hubbub-amqp-rhea (${args.engine})`,
+        latencies,
+        endedAt - startedAt,
+        COUNT,
+      ),
       clients: n,
       serverCpuPercent: Math.round((serverCpuMs / wallMs) * 100),
       serverCpuUsPerMessage: messages === 0 ? Number.NaN : Math.round((serverCpuMs * 1000) / messages),
@@ -174,7 +186,7 @@ async function sdk(n: number): Promise<Result> {
       clientsCpuUsPerMessage: messages === 0 ? Number.NaN : Math.round((clientsCpuMs * 1000) / messages),
       loadAverage1m: { before: loadBefore, after: load() },
       ...(errors.length === 0 ? {} : { errors }),
-      note: `${n} SDK client process${n === 1 ? '' : 'es'}, one queue each`,
+      note: `${n} ${kind === 'sdk' ? 'SDK' : 'rhea'} client process${n === 1 ? '' : 'es'}, one queue each`,
     };
   } finally {
     await Promise.all(peers.map((p) => children.stop(p, { askToExit: true, timeoutMs: 5_000 })));
@@ -363,7 +375,8 @@ async function rabbitmq(): Promise<Result> {
 const machine = watchMachine();
 const results: Result[] = [];
 try {
-  if (only.has('sdk')) for (const n of CLIENTS) results.push(await sdk(n));
+  if (only.has('sdk')) for (const n of CLIENTS) results.push(await clients(n, 'sdk'));
+  if (only.has('rhea')) for (const n of CLIENTS) results.push(await clients(n, 'rhea'));
   if (only.has('http')) results.push(await http());
   if (only.has('rabbitmq')) results.push(await rabbitmq());
 } finally {
