@@ -11,12 +11,24 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
-import { PGlite, type Transaction } from '@electric-sql/pglite';
+import { PGlite, type PGliteOptions, type Transaction } from '@electric-sql/pglite';
+
+/** A compiled WebAssembly module (typed through PGlite: this project's lib has no WebAssembly). */
+export type WasmModule = NonNullable<PGliteOptions['pgliteWasmModule']>;
 
 export interface ThreadData {
   /** `DIR/pgdata`, or undefined for a database in memory. */
   readonly dataDir: string | undefined;
   readonly postgresqlConf: readonly string[];
+  /** PGlite's WebAssembly, compiled once per process and shared by its threads (else each compiles its own). */
+  readonly assets?: PgliteAssets | undefined;
+}
+
+export interface PgliteAssets {
+  readonly pgliteWasmModule: WasmModule;
+  readonly initdbWasmModule: WasmModule;
+  /** `pglite.data`, PGlite's file-system bundle. */
+  readonly fsBundle: Uint8Array;
 }
 
 export type ToThread =
@@ -64,11 +76,20 @@ const ROLLBACK = Symbol('rollback');
 async function main(): Promise<void> {
   const port = parentPort;
   if (port === null) throw new Error('thread.ts runs as a worker thread of worker.ts');
-  const { dataDir, postgresqlConf } = workerData as ThreadData;
+  const { dataDir, postgresqlConf, assets } = workerData as ThreadData;
   const post = (message: FromThread) => port.postMessage(message);
   let db: PGlite;
   try {
-    const settings = { postgresqlconf: [...postgresqlConf] };
+    const settings = {
+      postgresqlconf: [...postgresqlConf],
+      ...(assets === undefined
+        ? {}
+        : {
+            pgliteWasmModule: assets.pgliteWasmModule,
+            initdbWasmModule: assets.initdbWasmModule,
+            fsBundle: new Blob([assets.fsBundle]),
+          }),
+    };
     if (dataDir !== undefined && !existsSync(join(dataDir, 'PG_VERSION'))) {
       // initdb's instance stays reachable from the PGlite that ran it: create, close, reopen.
       await (await PGlite.create(dataDir, settings)).close();

@@ -10,9 +10,14 @@
  * after with an error `isConnectionFailure` recognises (STORE_UNAVAILABLE), never a hang.
  * @module
  */
+import { readFile } from 'node:fs/promises';
 import { Worker } from 'node:worker_threads';
 import type { SqlExecutor, SqlQuery, SqlResult } from '../sql/executor.ts';
-import type { FromThread, ThreadData, ThreadError, ToThread } from './thread.ts';
+import type { FromThread, PgliteAssets, ThreadData, ThreadError, ToThread, WasmModule } from './thread.ts';
+
+const { WebAssembly: wasm } = globalThis as unknown as {
+  WebAssembly: { compile(bytes: Uint8Array): Promise<WasmModule> };
+};
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
@@ -26,6 +31,31 @@ function rebuild(error: ThreadError): Error {
 
 /** What a statement fails with once the thread is gone (matched by `isConnectionFailure`). */
 const gone = (why: string) => new Error(`Connection terminated: the PGlite thread ${why}`);
+
+let assets: Promise<PgliteAssets | undefined> | undefined;
+
+/**
+ * PGlite's WebAssembly compiled once for the process, and its file-system bundle read once: a
+ * thread given them skips both (PGlite in one thread reuses them itself; each new thread would
+ * not). Undefined when PGlite's files are not where its package keeps them: each thread loads its own.
+ */
+function sharedAssets(): Promise<PgliteAssets | undefined> {
+  assets ??= (async () => {
+    try {
+      const dist = new URL('.', import.meta.resolve('@electric-sql/pglite'));
+      const [pglite, initdb, fsBundle] = await Promise.all([
+        readFile(new URL('pglite.wasm', dist)),
+        readFile(new URL('initdb.wasm', dist)),
+        readFile(new URL('pglite.data', dist)),
+      ]);
+      const [pgliteWasmModule, initdbWasmModule] = await Promise.all([wasm.compile(pglite), wasm.compile(initdb)]);
+      return { pgliteWasmModule, initdbWasmModule, fsBundle };
+    } catch {
+      return undefined;
+    }
+  })();
+  return assets;
+}
 
 /** The thread's script: compiled JavaScript beside this file, or the TypeScript source under tsx. */
 function startThread(data: ThreadData): Worker {
@@ -44,7 +74,8 @@ export async function openPgliteThread(
   data: ThreadData,
   release: () => Promise<void>,
 ): Promise<SqlExecutor & { readonly thread: Worker }> {
-  const worker = startThread(data);
+  const shared = data.assets ?? (await sharedAssets());
+  const worker = startThread(shared === undefined ? data : { ...data, assets: shared });
   const pending = new Map<number, { resolve: (r: SqlResult | undefined) => void; reject: (e: Error) => void }>();
   let nextId = 1;
   let failure: Error | undefined;
