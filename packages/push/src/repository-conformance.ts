@@ -74,7 +74,7 @@ export function describeInstallationRepository(options: InstallationRepositorySu
         [...ids, ...ids].map((id, n) => ((n % 30) % 3 === 0 ? undefined : id)),
       );
       // Each answer is its own object.
-      (read[1] as { tags: string[] }).tags.push('changed');
+      (read[1] as unknown as { tags: string[] }).tags.push('changed');
       assert.deepEqual(read[31]?.tags, sampleInstallation('many-1').tags);
       assert.deepEqual((await repo.get('many-1'))?.tags, sampleInstallation('many-1').tags);
     });
