@@ -12,7 +12,8 @@ const writeDelayMs = Number(process.env.HUBBUB_BENCH_WRITE_DELAY_MS ?? 0);
 const server = createHubServer(writeDelayMs > 0 ? { writeDelayMs } : {});
 const hub = server.hub('bench');
 hub.method<[string]>('join', (ctx, group) => ctx.groups.add(ctx.connectionId, group));
-const { port } = await server.listen({ port: 0, host: '127.0.0.1' });
+// The kernel's default cap (10,000 sockets) would refuse part of the 15,000 idle connections.
+const { port } = await server.listen({ port: 0, host: '127.0.0.1', limits: { maxConnections: 100_000 } });
 
 serveContender({
   port,

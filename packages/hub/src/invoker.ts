@@ -284,15 +284,16 @@ export class Invoker<C> {
         `Failed to invoke '${method.name}' due to an error on the server. InvalidDataException: Invocation provides ${given} argument(s) but target expects ${method.args}.`,
       );
     }
-    const state = this.#stateOf(connection);
+    // Per-connection state only for uploads and streams: a plain invocation leaves none behind.
+    const state = streaming || streamIds.length > 0 ? this.#stateOf(connection) : undefined;
     const uploads = streamIds.map((id) => {
       const upload = new UploadStream(this.#options.maxUploadBufferItems);
-      state.uploads.set(id, upload);
+      state!.uploads.set(id, upload);
       return upload;
     });
     const args = uploads.length === 0 ? message.arguments : [...message.arguments, ...uploads];
     if (streaming) {
-      this.#runStream(connection, method, message.invocationId!, args, context, state);
+      this.#runStream(connection, method, message.invocationId!, args, context, state!);
       return;
     }
     let result: unknown;

@@ -12,6 +12,7 @@ import {
   closeHttpServer,
   createHttpServer,
   decodePathSegment,
+  destroyOnError,
   type GuardOptions,
   guardRequest,
   guardUpgrade,
@@ -181,7 +182,7 @@ export class HubServer extends TypedEmitter<HubServerEvents> implements Part<Hub
   }, this.#guard);
 
   serveUpgrade(hubName: string, request: IncomingMessage, socket: Duplex, head: Buffer, url = requestTarget(request)) {
-    if (socket.listenerCount('error') === 0) socket.on('error', () => socket.destroy());
+    if (socket.listenerCount('error') === 0) socket.on('error', destroyOnError);
     this.#ensureStarted();
     const hub = this.#hubs.get(hubName.toLowerCase());
     if (hub === undefined) {

@@ -62,7 +62,7 @@ export function guardRequest(handler: RequestHandler, options: GuardOptions = {}
  */
 export function guardUpgrade(handler: UpgradeHandler, options: GuardOptions = {}): UpgradeHandler {
   return (request, socket, head) => {
-    if (socket.listenerCount('error') === 0) socket.on('error', () => socket.destroy());
+    if (socket.listenerCount('error') === 0) socket.on('error', destroyOnError);
     try {
       return handler(request, socket, head);
     } catch (error) {
@@ -71,6 +71,11 @@ export function guardUpgrade(handler: UpgradeHandler, options: GuardOptions = {}
       return true;
     }
   };
+}
+
+/** One listener for every upgraded socket (a closure each would stay with the socket for its life). */
+export function destroyOnError(this: Duplex): void {
+  this.destroy();
 }
 
 function report(error: unknown, request: IncomingMessage, options: GuardOptions): void {

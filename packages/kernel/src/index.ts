@@ -25,6 +25,7 @@ export {
 } from './http.ts';
 export {
   createHttpServer,
+  destroyOnError,
   type GuardedRequestHandler,
   type GuardOptions,
   guardRequest,

@@ -33,6 +33,19 @@ function onClose(this: object, code: number): void {
   (this as Tagged).hubTransport?.ended(code);
 }
 
+/**
+ * A net.Socket keeps its cleared idle timer (a Timeout and a bound function, ~170 bytes) under a
+ * private symbol after `setTimeout(0)`; node only ever tests that slot for truthiness, so dropping
+ * it is safe, and it is memory every idle connection would otherwise hold.
+ */
+let timerSlot: symbol | undefined | null = null;
+function releaseTimer(socket: Duplex): void {
+  if (timerSlot === null) {
+    timerSlot = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'timeout');
+  }
+  if (timerSlot !== undefined && timerSlot in socket) (socket as unknown as Record<symbol, unknown>)[timerSlot] = null;
+}
+
 function onError(): void {
   // ws closes the socket itself after an error and then emits 'close'.
 }
@@ -64,6 +77,7 @@ export class WebSocketTransport implements Transport {
     // The hub's keep-alive and client timeout govern the connection from here on: the HTTP server's
     // idle timeout would keep a timer per socket, refreshed on every write.
     (socket as Duplex & { setTimeout?(ms: number): unknown }).setTimeout?.(0);
+    releaseTimer(socket);
     // Shared listeners, not closures per connection: each finds its transport on the emitter.
     (ws as Tagged).hubTransport = this;
     (socket as Tagged).hubTransport = this;
