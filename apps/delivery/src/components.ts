@@ -40,7 +40,8 @@ export const COMPONENTS = {
 
 export type Component = keyof typeof COMPONENTS;
 
-const usage = `Usage: npm run <api|processor|notifier|tracker> -w apps/delivery -- --bus nats://HOST:PORT
+const usage = `Usage: npx hubbub <api|processor|notifier|tracker> --bus nats://HOST:PORT --store postgres://…
+         (or npm run <component> -w apps/delivery -- …) --bus nats://HOST:PORT
          --store postgres://USER@HOST:PORT/DB --backplane redis://HOST:PORT [options]
 
 Runs one component of the delivery system in this process, pointed at the others:

@@ -7,6 +7,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isHubbubError, packageRoot } from '@hubbub/kernel';
+import { discoverAppComponents, runAppComponent } from './app-components.ts';
 import type { Command } from './command.ts';
 
 /** The code of a name that is no command (exit code 2). */
@@ -32,6 +33,12 @@ async function help(): Promise<void> {
     const command = await load(name);
     lines.push(`  ${name.padEnd(10)} ${command?.summary ?? ''}`);
   }
+  const app = discoverAppComponents();
+  if (app.components.length > 0) {
+    lines.push('', "This project's components (declared under hubbub.components in its package.json):");
+    for (const c of app.components) lines.push(`  ${c.name.padEnd(10)} ${c.summary}`);
+  }
+  for (const reason of app.skipped) lines.push(`  (skipped: ${reason})`);
   lines.push('', 'Run `hubbub <command> --help` for the options of one command; `hubbub --version` for the version.');
   process.stdout.write(`${lines.join('\n')}\n`);
 }
@@ -51,7 +58,11 @@ async function main(argv: string[]): Promise<number> {
   }
   const command = await load(name);
   if (command === undefined) {
-    const hint = name.startsWith('-') ? 'options come after the command' : `the commands are ${available().join(', ')}`;
+    const app = discoverAppComponents();
+    const component = app.components.find((c) => c.name === name);
+    if (component !== undefined) return runAppComponent(component, args);
+    const all = [...available(), ...app.components.map((c) => c.name)];
+    const hint = name.startsWith('-') ? 'options come after the command' : `the commands are ${all.join(', ')}`;
     process.stderr.write(`hubbub: unknown command '${name}': ${hint}. Run 'hubbub help'. [${UNKNOWN_COMMAND}]\n`);
     return 2;
   }
