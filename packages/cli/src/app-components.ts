@@ -34,6 +34,11 @@ export interface Discovery {
   readonly skipped: readonly string[];
 }
 
+/** A declared component whose entry module is not there (the project is not built). */
+const APP_NOT_BUILT = 'CLI_APP_NOT_BUILT';
+/** A component's process could not be started. */
+const APP_FAILED = 'CLI_APP_FAILED';
+
 const NAME = /^[a-z][a-z0-9-]{0,39}$/;
 const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((s) => typeof s === 'string');
 
@@ -151,7 +156,7 @@ export function discoverAppComponents(cwd: string = process.cwd()): Discovery {
 export function runAppComponent(component: AppComponent, args: readonly string[]): Promise<number> {
   if (!existsSync(component.entry)) {
     process.stderr.write(
-      `hubbub: ${component.name} (${component.from}) is not built: ${component.entry} is missing; run npm run build [CLI_APP_NOT_BUILT]\n`,
+      `hubbub: ${component.name} (${component.from}) is not built: ${component.entry} is missing; run npm run build [${APP_NOT_BUILT}]\n`,
     );
     return Promise.resolve(1);
   }
@@ -173,7 +178,7 @@ export function runAppComponent(component: AppComponent, args: readonly string[]
   process.on('SIGTERM', onTerm);
   return new Promise((resolveCode) => {
     child.once('error', (err) => {
-      process.stderr.write(`hubbub: ${component.name} did not start: ${err.message} [CLI_APP_FAILED]\n`);
+      process.stderr.write(`hubbub: ${component.name} did not start: ${err.message} [${APP_FAILED}]\n`);
       resolveCode(1);
     });
     child.once('exit', (code, signal) => {
