@@ -4,23 +4,32 @@
  * heap snapshot is taken after forced GC, `--step` more are opened, another snapshot; the report
  * is the difference per connection by constructor (objects and self bytes), largest first.
  *
- *   node --expose-gc --import tsx bench/hub-fanout/heap-diff.ts [--step 1000] [--top 30]
+ *   node --expose-gc --import tsx bench/hub-fanout/heap-diff.ts [--step 1000] [--top 30] [--server ws]
+ *
+ * `--server ws` measures a plain `ws` server instead (the baseline: what any WebSocket holds).
  * @module
  */
 import { readFileSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { writeHeapSnapshot } from 'node:v8';
 import { createHubServer } from '@hubbub/hub';
+import { WebSocketServer } from 'ws';
 import { Children } from '../lib/children.ts';
 import type { Api, Peer } from '../lib/ipc.ts';
 import type { ClientApi } from './client.ts';
 
 const { values } = parseArgs({
-  options: { step: { type: 'string', default: '1000' }, top: { type: 'string', default: '30' } },
+  options: {
+    step: { type: 'string', default: '1000' },
+    top: { type: 'string', default: '30' },
+    server: { type: 'string', default: 'hubbub' },
+  },
 });
+if (values.server !== 'hubbub' && values.server !== 'ws') throw new Error('--server is hubbub or ws');
 const step = Number(values.step);
 const top = Number(values.top);
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -44,7 +53,10 @@ function tally(path: string): Map<string, { count: number; bytes: number }> {
   const out = new Map<string, { count: number; bytes: number }>();
   for (let i = 0; i < data.nodes.length; i += width) {
     const type = types[data.nodes[i + typeAt]!]!;
-    const name = type === 'object' || type === 'closure' ? data.strings[data.nodes[i + nameAt]!]! : '';
+    const name =
+      type === 'object' || type === 'closure' || type === 'array' || type === 'hidden'
+        ? data.strings[data.nodes[i + nameAt]!]!
+        : '';
     const key = `${type}:${name.slice(0, 60)}`;
     const entry = out.get(key) ?? { count: 0, bytes: 0 };
     entry.count++;
@@ -61,19 +73,33 @@ async function settle(): Promise<void> {
   }
 }
 
-const server = createHubServer();
-const hub = server.hub('bench');
-hub.method<[string]>('join', (ctx, group) => ctx.groups.add(ctx.connectionId, group));
-const { port } = await server.listen({ port: 0, host: '127.0.0.1' });
+let port: number;
+let count: () => number;
+let close: () => Promise<void>;
+if (values.server === 'ws') {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
+  await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
+  port = (wss.address() as AddressInfo).port;
+  count = () => wss.clients.size;
+  close = () => new Promise<void>((resolve) => wss.close(() => resolve()));
+} else {
+  const server = createHubServer();
+  const hub = server.hub('bench');
+  hub.method<[string]>('join', (ctx, group) => ctx.groups.add(ctx.connectionId, group));
+  port = (await server.listen({ port: 0, host: '127.0.0.1', limits: { maxConnections: 100_000 } })).port;
+  count = () => hub.connectionCount;
+  close = () => server.close();
+}
 const children = new Children(dirname(fileURLToPath(import.meta.url)));
 const client = children.start<ClientApi>('client.ts', 'client');
 await client.serving;
 const snapshots: string[] = [];
 const rss: number[] = [];
 for (let round = 0; round < 2; round++) {
-  const opened = await client.call('connect', { kind: 'hubbub', port, count: step, batch: 200 }, 120_000);
+  const kind = values.server === 'ws' ? 'ws' : 'hubbub';
+  const opened = await client.call('connect', { kind, port, count: step, batch: 200 }, 120_000);
   if (opened.ready !== step) throw new Error(`only ${opened.ready} of ${step} connected: ${opened.firstError}`);
-  while (hub.connectionCount < step * (round + 1)) await new Promise((resolve) => setTimeout(resolve, 50));
+  while (count() < step * (round + 1)) await new Promise((resolve) => setTimeout(resolve, 50));
   await settle();
   rss.push(process.memoryUsage().rss);
   snapshots.push(writeHeapSnapshot(join(tmpdir(), `hub-heap-${process.pid}-${round}.heapsnapshot`)));
@@ -102,5 +128,5 @@ process.stdout.write(
 for (const path of snapshots) rmSync(path, { force: true });
 await client.call('closeAll', null, 60_000).catch(() => undefined);
 await children.stop(client as unknown as Peer<Api>, { askToExit: false, timeoutMs: 2_000 });
-await server.close();
+await close();
 process.exit(0);

@@ -92,8 +92,11 @@ export class HubConnection {
   /** Whether negotiate granted stateful reconnect; the handshake version must also be 2 for it to apply. */
   readonly statefulAllowed: boolean;
   #items: Map<string, unknown> | undefined;
-  /** Groups this connection is in (names), maintained by the hub. */
-  readonly groups = new Set<string>();
+  /**
+   * Groups this connection is in, maintained by the hub: none, one name, or a set from the second
+   * on (most connections are in one group or none: a Set each would be ~150 bytes per connection).
+   */
+  #groups: string | Set<string> | undefined;
   /** The connect request's query string, including the leading `?` (or empty). */
   query = '';
 
@@ -129,6 +132,43 @@ export class HubConnection {
   get items(): Map<string, unknown> {
     this.#items ??= new Map();
     return this.#items;
+  }
+
+  /** The groups this connection is in (a snapshot). */
+  get groups(): ReadonlySet<string> {
+    const g = this.#groups;
+    return g === undefined ? new Set() : typeof g === 'string' ? new Set([g]) : new Set(g);
+  }
+
+  /** Group names, copied (safe to leave groups while iterating). */
+  groupNames(): string[] {
+    const g = this.#groups;
+    return g === undefined ? [] : typeof g === 'string' ? [g] : [...g];
+  }
+
+  inGroup(group: string): boolean {
+    const g = this.#groups;
+    return g === undefined ? false : typeof g === 'string' ? g === group : g.has(group);
+  }
+
+  /** Records a group joined (the hub keeps its own index); no-op if already in it. */
+  addGroup(group: string): void {
+    const g = this.#groups;
+    if (g === undefined) this.#groups = group;
+    else if (typeof g === 'string') {
+      if (g !== group) this.#groups = new Set([g, group]);
+    } else g.add(group);
+  }
+
+  removeGroup(group: string): void {
+    const g = this.#groups;
+    if (g === undefined) return;
+    if (typeof g === 'string') {
+      if (g === group) this.#groups = undefined;
+    } else {
+      g.delete(group);
+      if (g.size === 0) this.#groups = undefined;
+    }
   }
 
   get userId(): string | undefined {

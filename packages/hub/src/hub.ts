@@ -243,7 +243,7 @@ export class Hub extends TypedEmitter<HubEvents> implements ConnectionOwner {
   }
   isUserInGroup(userId: string, group: string): boolean {
     if (this.#userGroups.has(userId, group)) return true;
-    for (const connection of this.#users.get(userId) ?? []) if (connection.groups.has(group)) return true;
+    for (const connection of this.#users.get(userId) ?? []) if (connection.inGroup(group)) return true;
     return false;
   }
   connections(): IterableIterator<HubConnection> {
@@ -328,7 +328,7 @@ export class Hub extends TypedEmitter<HubEvents> implements ConnectionOwner {
         this.#userGroups.disconnected(userId);
       }
     }
-    for (const group of connection.groups) this.#leave(connection, group, false);
+    for (const group of connection.groupNames()) this.#leave(connection, group, false);
     this.#presence?.record({
       kind: 'disconnected',
       hub: this.name,
@@ -362,7 +362,7 @@ export class Hub extends TypedEmitter<HubEvents> implements ConnectionOwner {
         if (this.#connections.get(connection.connectionId) !== connection) return;
         for (const group of groups) {
           this.#userGroups.add(userId, group);
-          if (!connection.groups.has(group)) this.#join(connection, group);
+          if (!connection.inGroup(group)) this.#join(connection, group);
         }
       },
       (err: unknown) => {
@@ -460,7 +460,7 @@ export class Hub extends TypedEmitter<HubEvents> implements ConnectionOwner {
       if (connection === undefined) return;
       if (action === 'add' && group !== undefined) this.#join(connection, group);
       else if (action === 'remove' && group !== undefined) this.#leave(connection, group);
-      else if (action === 'remove-all') for (const g of [...connection.groups]) this.#leave(connection, g);
+      else if (action === 'remove-all') for (const g of connection.groupNames()) this.#leave(connection, g);
       return;
     }
     if (userId === undefined) return;
@@ -481,26 +481,26 @@ export class Hub extends TypedEmitter<HubEvents> implements ConnectionOwner {
       for (const connection of connections) this.#leave(connection, group);
     } else if (action === 'remove-all') {
       this.#userGroups.removeAll(userId);
-      for (const connection of connections) for (const g of [...connection.groups]) this.#leave(connection, g);
+      for (const connection of connections) for (const g of connection.groupNames()) this.#leave(connection, g);
     }
   }
 
   #join(connection: HubConnection, group: string): void {
-    if (connection.groups.has(group)) return;
+    if (connection.inGroup(group)) return;
     const members = this.#groups.get(group);
     if (members === undefined) this.#groups.set(group, new Set([connection]));
     else members.add(connection);
-    connection.groups.add(group);
+    connection.addGroup(group);
     this.#presence?.record({ kind: 'joined', hub: this.name, connectionId: connection.connectionId, group });
   }
 
   /** `record`: false when the connection is ending (its presence record goes as a whole). */
   #leave(connection: HubConnection, group: string, record = true): void {
-    if (!connection.groups.has(group)) return;
+    if (!connection.inGroup(group)) return;
     const members = this.#groups.get(group);
     members?.delete(connection);
     if (members?.size === 0) this.#groups.delete(group);
-    connection.groups.delete(group);
+    connection.removeGroup(group);
     if (record) this.#presence?.record({ kind: 'left', hub: this.name, connectionId: connection.connectionId, group });
   }
 
