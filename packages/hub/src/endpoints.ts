@@ -13,7 +13,7 @@ import {
   parseHandshakeRequest,
   writeHandshakeResponse,
 } from '@hubbub/hub-protocol';
-import { readBody, sendError as sendCodedError } from '@hubbub/kernel';
+import { destroyOnError, readBody, sendError as sendCodedError } from '@hubbub/kernel';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { Authenticator } from './auth.ts';
 import { ConnectionState, type HubConnection, type MissedClose, type Principal } from './connection.ts';
@@ -119,9 +119,10 @@ export class Endpoints {
    * why (see {@link Endpoints.#explainMissedClose}); any other unknown id gets 404.
    */
   async upgrade(hub: Hub, request: IncomingMessage, socket: Duplex, head: Buffer, url: URL): Promise<void> {
-    // Until `ws` owns the socket (or after a refusal), a peer reset must not be an unhandled 'error'.
-    const onSocketError = () => socket.destroy();
-    socket.on('error', onSocketError);
+    // Until `ws` owns the socket (or after a refusal), a peer reset must not be an unhandled 'error'
+    // (the kernel's guard has usually added this listener already). Once `ws` owns the socket, its
+    // own listener is the only one: a second would make the socket keep an array of them.
+    if (socket.listenerCount('error') === 0) socket.on('error', destroyOnError);
     const refuse = (status: number, text: string) => {
       if (socket.destroyed) return;
       socket.end(
@@ -149,7 +150,7 @@ export class Endpoints {
         const missed = hub.takeMissedClose(token, principal.userId);
         if (missed === undefined) return refuse(404, 'No Connection with that ID');
         this.#wss.handleUpgrade(request, socket, head, (ws) => {
-          socket.off('error', onSocketError);
+          socket.off('error', destroyOnError);
           this.#explainMissedClose(ws, missed);
         });
         return;
@@ -168,7 +169,7 @@ export class Endpoints {
     const target = connection;
     const query = url.search; // read now: the callback should not keep the URL alive
     this.#wss.handleUpgrade(request, socket, head, (ws) => {
-      socket.off('error', onSocketError); // ws listens from here on
+      socket.off('error', destroyOnError); // ws listens from here on
       if (target.state === ConnectionState.Closed) {
         ws.close(1000);
         return;
