@@ -250,7 +250,8 @@ function rabbitCpuMs(): number | undefined {
   const tick = 100; // USER_HZ on Linux
   for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
-      if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('rabbit')) continue;
+      // The broker boots with `-s rabbit boot`; rabbitmqctl and rabbitmq-plugins run beam.smp too.
+      if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('rabbit\0boot')) continue;
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
       if (!stat.includes('(beam.smp)')) continue;
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
