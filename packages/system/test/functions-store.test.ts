@@ -145,6 +145,57 @@ for (const driver of drivers) {
       assert.deepEqual(await ids(`c1' OR c.customer != '`, 'paid'), ['o3']);
     });
 
+    it('an array output upserts as one by one: new documents created, taken ids replaced, the last of an id wins', async () => {
+      const url = driver.url();
+      const store = createStore({ url });
+      try {
+        const port = bridgeStore(store);
+        const target = { database: 'shop', container: 'batch' };
+        const create = { createIfNotExists: { partitionKeyPath: '/id' } };
+        await port.upsert(target, [{ id: 'a', v: 1 }], create);
+        const moved = (await port.read(target, 'a', 'a'))!;
+        // A document read earlier (system properties on it) among new ones and a repeated id.
+        await port.upsert(
+          target,
+          [
+            { ...moved, v: 2 },
+            { id: 'b', v: 1 },
+            { id: 'c', v: 1 },
+            { id: 'b', v: 3 },
+          ],
+          create,
+        );
+        const all = (await port.query(
+          target,
+          { query: 'SELECT c.id, c.v FROM c ORDER BY c.id', parameters: [] },
+          {},
+        )) as {
+          id: string;
+          v: number;
+        }[];
+        assert.deepEqual(all, [
+          { id: 'a', v: 2 },
+          { id: 'b', v: 3 },
+          { id: 'c', v: 1 },
+        ]);
+        // A document the store refuses throws its own error, as the upsert one by one does; the one before it is written.
+        await assert.rejects(
+          port.upsert(
+            target,
+            [
+              { id: 'd', v: 1 },
+              { id: 'bad/id', v: 1 },
+            ],
+            create,
+          ),
+          (err: Error & { code?: string }) => typeof err.code === 'string' && err.code.startsWith('STORE_'),
+        );
+        assert.equal(((await port.read(target, 'd', 'd')) as { v: number }).v, 1);
+      } finally {
+        await store.close();
+      }
+    });
+
     it('a trigger that throws once gets the same batch again: nothing is lost', async () => {
       await using t = await appOn(driver.url());
       const failed: string[] = [];

@@ -1,7 +1,7 @@
 /**
  * Hubbub's store as the functions host's Cosmos DB extension sees it ({@link StorePort}): point
  * reads (from memory the change feed keeps coherent for the containers the app names in
- * `CosmosDBCachedReads`: `read-cache.ts`), parameterised queries, upserts (system properties of a document read earlier dropped, as
+ * `CosmosDBCachedReads`: `read-cache.ts`), parameterised queries, upserts (an array's new documents created in one bulk; system properties of a document read earlier dropped, as
  * Cosmos DB does; the database and container created once when the binding asks), and change-feed
  * subscriptions on the store's `ChangeFeedProcessor`, whose leases may live in another bridged
  * store (`leaseConnection`). {@link storeConnections} resolves connection settings: the system's
@@ -83,7 +83,11 @@ export function bridgeStore(store: Store): StorePort {
     async upsert(target, documents, options) {
       if (options.createIfNotExists !== undefined) await ensure(target, options.createIfNotExists.partitionKeyPath);
       const container = containerOf(target);
-      for (const doc of documents) await container.items.upsert(withoutSystemProperties(doc));
+      if (documents.length === 1) {
+        await container.items.upsert(withoutSystemProperties(documents[0]!));
+        return;
+      }
+      await upsertMany(container, documents.map(withoutSystemProperties));
     },
     changes(target, options) {
       return subscribe(containerOf(target), options);
@@ -91,6 +95,36 @@ export function bridgeStore(store: Store): StorePort {
   };
   storeOfPort.set(port, store);
   return port;
+}
+
+/** Most documents handed to one `items.bulk` (its limit). */
+const BULK_SIZE = 1_000;
+
+/**
+ * Several documents upserted as the Azure extension upserts an array output, one after another in
+ * order, but in one statement when they are new: the creates go as one `items.bulk` (one SQL
+ * statement on PostgreSQL and PGlite), and only the documents whose id was taken (409: written
+ * before, such as by an earlier delivery, or earlier in the same array) are upserted then, in
+ * order — so each ends as the last of its id in the array, as the upserts one by one leave it.
+ * Another failure of a create is left to the upsert, which throws the error one by one would.
+ */
+async function upsertMany(container: Container, documents: readonly Record<string, unknown>[]): Promise<void> {
+  for (let start = 0; start < documents.length; start += BULK_SIZE) {
+    const chunk = documents.slice(start, start + BULK_SIZE);
+    let responses: readonly { readonly statusCode: number }[];
+    try {
+      responses = await container.items.bulk(chunk.map((resourceBody) => ({ operationType: 'Create', resourceBody })));
+    } catch (err) {
+      // A malformed document fails the whole bulk before anything is written (or the store failed
+      // part way; an upsert again is harmless): one by one, the documents before it are written
+      // and it throws its own error.
+      if (!(err instanceof StoreError)) throw err;
+      responses = chunk.map(() => ({ statusCode: 0 }));
+    }
+    for (const [i, r] of responses.entries()) {
+      if (r.statusCode < 200 || r.statusCode > 299) await container.items.upsert(chunk[i]!);
+    }
+  }
 }
 
 async function* subscribe(container: Container, options: StoreChangeOptions): AsyncGenerator<StoreChangeBatch> {
