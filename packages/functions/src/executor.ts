@@ -173,24 +173,26 @@ export function createExecutor(
     return response;
   }
 
-  async function run(entry: FunctionEntry, request: ExecuteRequest): Promise<RpcInvocationResponse> {
+  function run(entry: FunctionEntry, request: ExecuteRequest): Promise<RpcInvocationResponse> {
     const policy = request.retry === false ? undefined : planOf(entry).policy;
+    // Without a retry policy the attempt is the run: no frame of its own around it.
+    return policy === undefined ? attempt(entry, request, undefined) : retrying(entry, request, policy);
+  }
+
+  async function retrying(entry: FunctionEntry, request: ExecuteRequest, policy: RetryPolicy) {
     let retryCount = 0;
     let last: unknown;
     for (;;) {
       try {
-        const retryContext =
-          policy === undefined
-            ? undefined
-            : {
-                retryCount,
-                maxRetryCount: policy.maxRetryCount,
-                ...(last === undefined ? {} : { exception: toRpcException(last) }),
-              };
+        const retryContext = {
+          retryCount,
+          maxRetryCount: policy.maxRetryCount,
+          ...(last === undefined ? {} : { exception: toRpcException(last) }),
+        };
         return await attempt(entry, request, retryContext);
       } catch (err) {
         last = err;
-        if (policy === undefined || (policy.maxRetryCount >= 0 && retryCount >= policy.maxRetryCount)) throw err;
+        if (policy.maxRetryCount >= 0 && retryCount >= policy.maxRetryCount) throw err;
         retryCount++;
         events.emit('invocation:retrying', err, {
           function: entry.name,
@@ -217,33 +219,40 @@ export function createExecutor(
 
   return {
     /** One `Executing` line before and one `Executed` line after, as `func start` prints them. */
-    async execute(entry, request) {
-      const id = request.invocationId;
+    execute(entry, request) {
       const started = services.clock.now();
-      // Without info lines (a silent or warn-level logger) the two lines cost nothing per invocation.
-      const info = logsAt(services.logger, 'info');
-      if (info) {
-        const { logName, reason } = planOf(entry);
-        services.logger.info(
-          { function: entry.name, invocationId: id },
-          `Executing '${logName}' (Reason='${reason}', Id=${id})`,
-        );
+      // Without info lines (a silent or warn-level logger) the two lines cost nothing per invocation:
+      // the run's own promise, and a failure's line when it fails.
+      if (!logsAt(services.logger, 'info')) {
+        return run(entry, request).catch((err: unknown) => {
+          failedLine(entry, request.invocationId, started, err);
+          throw err;
+        });
       }
-      try {
-        const response = await run(entry, request);
-        if (info) {
-          const durationMs = services.clock.now() - started;
-          services.logger.info(
-            { function: entry.name, invocationId: id, durationMs },
-            `Executed '${planOf(entry).logName}' (Succeeded, Id=${id}, Duration=${durationMs}ms)`,
-          );
-        }
-        return response;
-      } catch (err) {
-        failedLine(entry, id, started, err);
-        throw err;
-      }
+      return executeLogged(entry, request, started);
     },
     run,
   };
+
+  /** `execute` with the `Executing` and `Executed` info lines. */
+  async function executeLogged(entry: FunctionEntry, request: ExecuteRequest, started: number) {
+    const id = request.invocationId;
+    const { logName, reason } = planOf(entry);
+    services.logger.info(
+      { function: entry.name, invocationId: id },
+      `Executing '${logName}' (Reason='${reason}', Id=${id})`,
+    );
+    try {
+      const response = await run(entry, request);
+      const durationMs = services.clock.now() - started;
+      services.logger.info(
+        { function: entry.name, invocationId: id, durationMs },
+        `Executed '${logName}' (Succeeded, Id=${id}, Duration=${durationMs}ms)`,
+      );
+      return response;
+    } catch (err) {
+      failedLine(entry, id, started, err);
+      throw err;
+    }
+  }
 }

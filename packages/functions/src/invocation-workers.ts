@@ -58,6 +58,8 @@ class InvocationWorker {
   /** Resolves with what the app registered once the worker has loaded it. */
   readonly loaded: Promise<{ functions: readonly FunctionMetadata[]; httpStream: boolean }>;
   exited = false;
+  /** The app is loaded (`loaded` resolved). */
+  ready = false;
 
   constructor(data: WorkerData, logger: Logger, onExit: (worker: InvocationWorker, error: Error) => void) {
     this.worker = startThread(data);
@@ -90,6 +92,7 @@ class InvocationWorker {
           logger[message.level](message.fields, message.message);
           return;
         case 'loaded':
+          this.ready = true;
           loaded({ functions: message.functions, httpStream: message.httpStream });
           return;
         case 'loadFailed':
@@ -193,13 +196,16 @@ export class InvocationWorkers {
     return best;
   }
 
-  /** Runs function number `fn` (in registration order) with `request` on a worker. */
-  async invoke(fn: number, request: RpcInvocationRequest & { invocationId: string }): Promise<RpcInvocationResponse> {
+  /**
+   * Runs function number `fn` (in registration order) with `request` on a worker. Not async: once the
+   * worker has loaded the app, the call's own promise is the answer (no frame or await per invocation).
+   */
+  invoke(fn: number, request: RpcInvocationRequest & { invocationId: string }): Promise<RpcInvocationResponse> {
     const worker = this.#pick();
-    await worker.loaded;
+    if (!worker.ready) return worker.loaded.then(() => this.invoke(fn, request));
     const id = this.#next++;
-    const response = await worker.call({ t: 'invoke', id, fn, request }, id);
-    return response!;
+    // An invoke message is always answered with a response ('done' carries one for every invocation).
+    return worker.call({ t: 'invoke', id, fn, request }, id) as Promise<RpcInvocationResponse>;
   }
 
   /** Runs an app-level hook in every worker (each has its own `appHookData`, as each Azure worker process has). */

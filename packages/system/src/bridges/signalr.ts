@@ -67,8 +67,14 @@ function applyGroupAction(groups: GroupManager, action: SignalRGroupAction): Pro
 
 function hubTarget(hubOf: (name: string) => Hub, connectionInfo: SignalRTarget['connectionInfo']): SignalRTarget {
   return {
-    async send(hub, message) {
-      await hubOf(hub).send(audienceOf(message), message.target, message.arguments);
+    // Not async: the hub's promise is the answer (no frame per message on the function path); a
+    // throw still comes back as a rejection.
+    send(hub, message) {
+      try {
+        return hubOf(hub).send(audienceOf(message), message.target, message.arguments);
+      } catch (err) {
+        return Promise.reject(err);
+      }
     },
     async groupAction(hub, action) {
       await applyGroupAction(hubOf(hub).groups, action);

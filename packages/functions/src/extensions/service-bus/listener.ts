@@ -40,14 +40,20 @@ export function startListener<T>(
     }
   };
 
+  // One settled promise per delivery (not a catch and a finally on top of the handler's).
   const dispatch = (delivery: T) => {
-    const task: Promise<void> = handle(delivery)
-      .catch(options.handleFailed)
-      .finally(() => {
-        running.delete(task);
-        wake?.();
-        wake = undefined;
-      });
+    const finished = () => {
+      running.delete(task);
+      wake?.();
+      wake = undefined;
+    };
+    const task: Promise<void> = handle(delivery).then(finished, (err: unknown) => {
+      try {
+        options.handleFailed(err);
+      } finally {
+        finished();
+      }
+    });
     running.add(task);
   };
 

@@ -115,8 +115,11 @@ export function createSignalRBindings(services: BindingServices, resolve: Resolv
 
 const groupActions = { add: 'add', remove: 'remove', removeall: 'removeAll' } as const;
 
-/** Sends one message or applies one group action. */
-async function deliver(target: SignalRTarget, hub: string, scope: BindingScope, item: unknown): Promise<void> {
+/**
+ * Sends one message or applies one group action. Not async: the target's promise is the answer (no
+ * frame per item); a bad value throws, which the binding's async `write` turns into its rejection.
+ */
+function deliver(target: SignalRTarget, hub: string, scope: BindingScope, item: unknown): Promise<void> {
   if (typeof item !== 'object' || item === null)
     throw badValue(scope, 'each value must be a SignalR message or group action object.');
   const o = item as Record<string, unknown>;
@@ -134,8 +137,7 @@ async function deliver(target: SignalRTarget, hub: string, scope: BindingScope, 
     if (routing.connectionId === undefined && routing.userId === undefined) {
       throw badValue(scope, 'a group action needs a userId or a connectionId.');
     }
-    await target.groupAction(hub, { action: kind, ...routing });
-    return;
+    return target.groupAction(hub, { action: kind, ...routing });
   }
   if (typeof o.target !== 'string' || o.target === '') throw badValue(scope, 'a SignalR message needs a "target".');
   const args = o.arguments === undefined ? [] : o.arguments;
@@ -144,5 +146,5 @@ async function deliver(target: SignalRTarget, hub: string, scope: BindingScope, 
   if (routing.connectionId !== undefined) message.connectionId = routing.connectionId;
   if (routing.userId !== undefined) message.userId = routing.userId;
   if (routing.groupName !== undefined) message.groupName = routing.groupName;
-  await target.send(hub, message);
+  return target.send(hub, message);
 }
