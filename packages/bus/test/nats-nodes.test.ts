@@ -197,6 +197,71 @@ describe('JetStream bus on several nodes', { skip: unavailable }, () => {
     }
   });
 
+  it('bytes that are no bus message on its subjects are passed over: peek, a node opening, the rescan, announcements', async () => {
+    const namespace = `nodes${++n}`;
+    const a = await openBus({ url: `${nats.url}?namespace=${namespace}` });
+    const errors: { code?: string }[] = [];
+    a.events.on('error', (e) => errors.push(e as { code?: string }));
+    let b: Bus | undefined;
+    try {
+      await a.admin.createQueue('q');
+      const broker = brokerOf(a);
+      const names = broker.names('q');
+      const header = (json: string) => {
+        const meta = Buffer.from(json);
+        const len = Buffer.alloc(4);
+        len.writeUInt32BE(meta.byteLength);
+        return Buffer.concat([len, meta, Buffer.from('body')]);
+      };
+      // Not JSON, JSON that is no object, an object of the wrong field types, a property tag of no bigint.
+      const foreign = [
+        Buffer.from('not a bus message'),
+        header('{x}'),
+        header('"text"'),
+        header('null'),
+        header('{"bodyType":"string","enqueuedTime":"soon","deliveryCount":0}'),
+        header('{"bodyType":"nope","enqueuedTime":1,"deliveryCount":0}'),
+        header('{"bodyType":"string","enqueuedTime":1,"deliveryCount":0,"applicationProperties":{"p":["b","xyz"]}}'),
+        header('{"bodyType":"string","enqueuedTime":1,"deliveryCount":0,"messageId":5}'),
+      ];
+      for (const bytes of foreign) {
+        await broker.js.publish(names.active, bytes);
+        await broker.js.publish(names.scheduled('1'), bytes);
+      }
+      await a.createSender('q').send({ body: 'fine', messageId: 'm1' });
+      const peeked = await a.createReceiver('q').peekMessages(50);
+      assert.deepEqual(
+        peeked.map((m) => m.body),
+        ['fine'],
+      );
+      // A node opening scans the scheduled messages; the foreign ones do not stop it.
+      b = await openBus({ broker: await createNatsBroker({ url: nats.url, namespace, scheduleRescanMs: 200 }) });
+      await waitFor(() => b!.admin.queueExists('q'), { timeoutMs: 10_000 });
+      // Announcements of no scheduled message, or of none this node could hold: ignored.
+      const nc = await connect({ servers: nats.nodes[0]!.url });
+      for (const text of [
+        'garbage',
+        'null',
+        '{"key":"q","seq":-1,"at":0}',
+        '{"key":"nope","seq":1,"at":0}',
+        '{"key":"q","seq":1,"at":"x"}',
+      ]) {
+        nc.publish(`${namespace}.sched`, text);
+      }
+      await nc.flush();
+      await nc.close();
+      const ms = await b.createReceiver('q').receiveMessages(20, { maxWaitTimeMs: 1_000 });
+      assert.deepEqual(
+        ms.map((m) => m.body),
+        ['fine'],
+      );
+      await ms[0]!.complete();
+      assert.ok(errors.length > 0 && errors.every((e) => e.code === 'BUS_ENGINE_FAILURE'), JSON.stringify(errors));
+    } finally {
+      await Promise.allSettled([a.close(), b?.close()]);
+    }
+  });
+
   it('bad URLs, an unreachable server and hostile input are coded errors', async () => {
     await rejects(openBus({ url: 'nats://' }), 'BUS_INVALID_OPTION');
     await rejects(openBus({ url: 'nats://bad host:4222' }), 'BUS_INVALID_OPTION');

@@ -54,7 +54,57 @@ export function encodePayload(m: Omit<StoredMessage, 'entity' | 'state'>, keepSe
   return out;
 }
 
-/** Decodes a payload; `streamSeq` is the sequence number unless the payload carries one. */
+const BODY_TYPES: ReadonlySet<unknown> = new Set(['bytes', 'string', 'json']);
+const NUMBER_FIELDS = ['expiresAt', 'scheduledEnqueueTime', 'timeToLive', 'hops'] as const;
+const STRING_FIELDS = [
+  'messageId',
+  'correlationId',
+  'subject',
+  'contentType',
+  'to',
+  'replyTo',
+  'replyToSessionId',
+  'sessionId',
+  'partitionKey',
+  'deadLetterReason',
+  'deadLetterErrorDescription',
+  'deadLetterSource',
+] as const;
+
+const isTagged = (v: unknown): v is Tagged =>
+  v === null ||
+  typeof v === 'string' ||
+  typeof v === 'boolean' ||
+  (typeof v === 'number' && Number.isFinite(v)) ||
+  (Array.isArray(v) &&
+    v.length === 2 &&
+    ((v[0] === 'b' && typeof v[1] === 'string' && /^-?\d+$/.test(v[1])) ||
+      (v[0] === 'd' && (v[1] === null || Number.isFinite(v[1])))));
+
+/** Why `meta` is not the fields of a bus message, or undefined when it is. */
+function malformed(meta: unknown): string | undefined {
+  if (meta === null || typeof meta !== 'object' || Array.isArray(meta)) return 'its fields are not a JSON object';
+  const m = meta as Record<string, unknown>;
+  if (!BODY_TYPES.has(m.bodyType)) return 'bodyType';
+  if (!Number.isFinite(m.enqueuedTime)) return 'enqueuedTime';
+  if (m.deliveryCount !== undefined && !(Number.isSafeInteger(m.deliveryCount) && (m.deliveryCount as number) >= 0)) {
+    return 'deliveryCount';
+  }
+  if (m.seq !== undefined && !(Number.isSafeInteger(m.seq) && (m.seq as number) > 0)) return 'seq';
+  for (const f of NUMBER_FIELDS) if (m[f] !== undefined && !Number.isFinite(m[f])) return f;
+  for (const f of STRING_FIELDS) if (m[f] !== undefined && typeof m[f] !== 'string') return f;
+  const props = m.applicationProperties;
+  if (props !== undefined) {
+    if (props === null || typeof props !== 'object' || Array.isArray(props)) return 'applicationProperties';
+    if (!Object.values(props).every(isTagged)) return 'applicationProperties';
+  }
+  return undefined;
+}
+
+/**
+ * Decodes a payload; `streamSeq` is the sequence number unless the payload carries one. Bytes
+ * that are no bus message (published to its subjects by something else) are BUS_ENGINE_FAILURE.
+ */
 export function decodePayload(
   data: Uint8Array,
   entity: string,
@@ -62,11 +112,20 @@ export function decodePayload(
   streamSeq: number,
 ): StoredMessage {
   const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  if (buf.byteLength < 4 || buf.readUInt32BE(0) > buf.byteLength - 4) {
-    throw new BusError('BUS_ENGINE_FAILURE', `A JetStream message of ${entity} is not a bus message.`);
-  }
+  const notBus = (why: string, cause?: unknown) =>
+    new BusError('BUS_ENGINE_FAILURE', `A JetStream message of ${entity} is not a bus message (${why}).`, {
+      ...(cause === undefined ? {} : { cause }),
+    });
+  if (buf.byteLength < 4 || buf.readUInt32BE(0) > buf.byteLength - 4) throw notBus('no length-prefixed header');
   const len = buf.readUInt32BE(0);
-  const meta = JSON.parse(buf.toString('utf8', 4, 4 + len)) as Record<string, unknown>;
+  let meta: Record<string, unknown>;
+  try {
+    meta = JSON.parse(buf.toString('utf8', 4, 4 + len)) as Record<string, unknown>;
+  } catch (err) {
+    throw notBus('its fields are not JSON', err);
+  }
+  const wrong = malformed(meta);
+  if (wrong !== undefined) throw notBus(wrong);
   const props = meta.applicationProperties as Record<string, Tagged> | undefined;
   if (props !== undefined) meta.applicationProperties = untagProps(props);
   meta.entity = entity;

@@ -346,7 +346,14 @@ export class Receiving {
         const kind = got.subject.split('.')[2];
         if (kind === 't') continue;
         const state = kind === 'sch' ? 'scheduled' : kind === 'd' ? 'deferred' : 'active';
-        const msg = decodePayload(got.data, queue.key, state, got.seq);
+        let msg: StoredMessage;
+        try {
+          msg = decodePayload(got.data, queue.key, state, got.seq);
+        } catch (err) {
+          // Not a bus message (published to the stream by something else): passed over, and said so.
+          this.#b.events.emit('error', engineFailure(`peeking message ${got.seq} of ${queue.path}`, err));
+          continue;
+        }
         if (BigInt(msg.seq) < from) continue;
         if (range.sessionId !== undefined && msg.sessionId !== range.sessionId) continue;
         found.push(msg);

@@ -13,7 +13,7 @@
  */
 import type { TimerHandle } from '@hubbub/kernel';
 import type { Subscription } from '@nats-io/transport-node';
-import type { EngineOp } from '../engine/port.ts';
+import type { EngineOp, StoredMessage } from '../engine/port.ts';
 import { BusError } from '../errors.ts';
 import { decodePayload } from './codec.ts';
 import type { NatsContext } from './context.ts';
@@ -44,8 +44,12 @@ export class Scheduler {
       callback: (err, m) => {
         if (err !== null) return;
         try {
-          const { key, seq, at } = m.json<{ key: string; seq: number; at: number }>();
-          this.add(key, seq, at, false);
+          const { key, seq, at } = m.json<{ key: unknown; seq: unknown; at: unknown }>();
+          // An entity's key, a stream sequence and a time: anything else is no announcement (the
+          // entity may be one this node has not heard of yet, so its key is not looked up here).
+          if (typeof key !== 'string' || key.length === 0 || key.length > 1_024) return;
+          if (!Number.isSafeInteger(seq) || (seq as number) < 1 || !Number.isFinite(at)) return;
+          this.add(key, seq as number, at as number, false);
         } catch {
           // Not an announcement this version understands.
         }
@@ -89,7 +93,14 @@ export class Scheduler {
       const got = await this.#b.getMessage(n.stream, { seq: cursor, next_by_subj: filter });
       if (got === undefined) return;
       cursor = got.seq + 1;
-      const msg = decodePayload(got.data, key, 'scheduled', got.seq);
+      let msg: StoredMessage;
+      try {
+        msg = decodePayload(got.data, key, 'scheduled', got.seq);
+      } catch (err) {
+        // Not a bus message (published to the stream by something else): passed over, and said so.
+        this.#b.events.emit('error', engineFailure(`reading scheduled message ${got.seq} of ${key}`, err));
+        continue;
+      }
       this.add(key, got.seq, msg.scheduledEnqueueTime ?? 0, false);
     }
   }
