@@ -177,10 +177,13 @@ export async function invokeFunction(
 
   let result: unknown = null;
   let error: unknown = null;
+  // Whether the function failed: it may throw (or reject with) undefined or null, and that is a failure too.
+  let threw = false;
   coreCtx.state = 'invocation';
   try {
     result = await model.invokeFunction(context, inputs, callback);
   } catch (err) {
+    threw = true;
     error = err;
   } finally {
     coreCtx.state = undefined;
@@ -189,8 +192,10 @@ export async function invokeFunction(
     hookData ??= {};
     const ctx = await runInvocationHooks(scope, coreCtx, hookData, 'postInvocation', { inputs, result, error });
     result = ctx.result;
+    // A hook that sets the error decides: a nullish one clears the failure, another makes one.
+    if (ctx.error !== error) threw = ctx.error !== null && ctx.error !== undefined;
     error = ctx.error;
   }
-  if (error !== null && error !== undefined) throw error;
+  if (threw) throw error ?? new Error(`The function threw ${String(error)}.`);
   return { response: await model.getResponse(context, result), context };
 }
