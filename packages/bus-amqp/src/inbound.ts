@@ -19,13 +19,14 @@ import {
   type TransferFrame,
 } from './rhea.ts';
 
-const accepted = (): unknown => amqpMessage.accepted().described();
+/** The accepted outcome, one for every disposition (rhea only writes it). */
+const ACCEPTED = amqpMessage.accepted().described();
 const rejected = (error: AmqpError): unknown => amqpMessage.rejected({ error }).described();
 
 /** Settles an incoming delivery once: rhea writes the disposition unless the client pre-settled it. */
 export function settleIncoming(delivery: RheaDelivery, error?: AmqpError): void {
   if (delivery.settled) return;
-  delivery.update(true, error === undefined ? accepted() : rejected(error));
+  delivery.update(true, error === undefined ? ACCEPTED : rejected(error));
 }
 
 /** Sends one transfer's messages to an entity, settles it with the broker's answer, then calls `done`. */
