@@ -138,6 +138,22 @@ describe('hubbub hub', () => {
     assert.match(badCs.stderr(), /HUB_INVALID_CONNECTION_STRING/);
   });
 
+  it('exits 1 with SYSTEM_PORT_IN_USE naming --port when the port is taken', async () => {
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = holder.address() as AddressInfo;
+      const taken = start(['--connection-string', `Endpoint=http://127.0.0.1:${port};AccessKey=${key};Version=1.0;`]);
+      assert.equal(await taken.exited, 1);
+      assert.match(
+        taken.stderr(),
+        new RegExp(`Port ${port} on 127\\.0\\.0\\.1 is in use.*--port N.*\\[SYSTEM_PORT_IN_USE\\]`),
+      );
+    } finally {
+      await new Promise<void>((resolve) => holder.close(() => resolve()));
+    }
+  });
+
   it('exits 1 naming the choices for a backplane it does not know, or a cluster node on 0.0.0.0 without --public-url', async () => {
     const badBackplane = start(['--port', '0', '--backplane', 'nats://127.0.0.1:4222']);
     assert.equal(await badBackplane.exited, 1);

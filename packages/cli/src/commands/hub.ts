@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createSignalRService, formatConnectionString, parseConnectionString } from '@hubbub/hub';
+import { HubbubError } from '@hubbub/kernel';
 import { consoleLogger, openBackplane, parseCommandArgs, runUntilSignal, UsageError } from '@hubbub/system';
 import { connectionStrings } from '../signalr-env.ts';
 
@@ -76,7 +77,15 @@ export async function run(args: string[]): Promise<number> {
     listening = await service.listen({ port, host });
   } catch (err) {
     await stop();
-    throw err;
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    // The port came from --port, the connection string's endpoint or the 7071 default (npm start's
+    // and hubbub bus's too): say which flag picks another.
+    throw new HubbubError(
+      'SYSTEM_PORT_IN_USE',
+      `Port ${port} on ${host} is in use by another process: stop it, or pick another port with --port N` +
+        ` (or give the connection string's Endpoint a port of its own, e.g. http://127.0.0.1:8090).`,
+      { cause: err, detail: { host, port } },
+    );
   }
   const { url, port: actual } = listening;
   // A configured endpoint on another port (e.g. none, with --port 0) would not reach this process.
