@@ -47,13 +47,14 @@ export class Parking {
   /**
    * Marks the appends that go to the engine's backlog instead of memory: active messages of a queue
    * (no sessions) that holds `memoryMessagesPerQueue` already, or has parked ones (which must stay
-   * behind it in sequence). Returns them, or undefined when none (or the engine has no backlog).
+   * behind it in sequence). Returns them in order, or undefined when none (or the engine has no
+   * backlog). Arrays, not sets: a single-message send in flight holds as little as possible.
    */
-  park(ops: EngineOp[], inserts: readonly StoredMessage[]): Set<StoredMessage> | undefined {
+  park(ops: EngineOp[], inserts: readonly StoredMessage[]): StoredMessage[] | undefined {
     const backlog = this.#engine.backlog;
     if (backlog === undefined) return undefined;
     const limit = backlog.memoryMessagesPerQueue;
-    let parked: Set<StoredMessage> | undefined;
+    let parked: StoredMessage[] | undefined;
     /** Appends of this batch that stay in memory, per queue (allocated only for batches). */
     let shown: Map<QueueState, number> | undefined;
     let insertSet: Set<StoredMessage> | undefined;
@@ -70,19 +71,23 @@ export class Parking {
         }
         continue;
       }
-      if (insertSet === undefined) insertSet = new Set(inserts);
-      if (!insertSet.has(op.message)) continue;
+      if (inserts.length <= SMALL) {
+        if (!inserts.includes(op.message)) continue;
+      } else {
+        if (insertSet === undefined) insertSet = new Set(inserts);
+        if (!insertSet.has(op.message)) continue;
+      }
       ops[i] = { op: 'append', message: op.message, parked: true };
       queue.parked++;
       queue.parkedBytes += storedSize(op.message);
-      if (parked === undefined) parked = new Set();
-      parked.add(op.message);
+      if (parked === undefined) parked = [];
+      parked.push(op.message);
     }
     return parked;
   }
 
   /** Their write failed: they are not parked after all. */
-  withdraw(parked: ReadonlySet<StoredMessage>): void {
+  withdraw(parked: readonly StoredMessage[]): void {
     for (const m of parked) {
       const queue = this.#catalog.queueStates.get(m.entity);
       if (queue === undefined) continue;
@@ -92,7 +97,7 @@ export class Parking {
   }
 
   /** They are durable: dead-letter events as for held ones, and a refill for waiting receivers. */
-  durable(parked: ReadonlySet<StoredMessage>): void {
+  durable(parked: readonly StoredMessage[]): void {
     for (const m of parked) {
       const queue = this.#catalog.queueStates.get(m.entity);
       if (queue === undefined) continue;
@@ -158,3 +163,6 @@ export class Parking {
     return hot.sort((a, b) => a.msg.seq - b.msg.seq).slice(0, range.maxMessageCount);
   }
 }
+
+/** Up to this many inserts, membership is a linear search rather than a set built for it. */
+const SMALL = 16;

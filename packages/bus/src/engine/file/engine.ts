@@ -118,7 +118,7 @@ export interface FlushTiming {
 }
 
 interface Flush {
-  batch: Pending[];
+  batch: Batch;
   /** Segment number and position the frame went to, and its parked records (frame-relative start, length). */
   segment: number;
   position: number;
@@ -129,10 +129,27 @@ interface Flush {
   ms: number;
 }
 
-interface Pending {
-  ops: readonly EngineOp[];
+/**
+ * The writes queued for one flush: their ops in order, in one array, and one promise every one of
+ * them returns (they are durable, or fail, together: one frame). One object per flush rather than
+ * a promise, its two functions and a record per write keeps what an in-flight send holds small.
+ */
+interface Batch {
+  ops: EngineOp[];
+  writes: number;
+  promise: Promise<void>;
   resolve: () => void;
   reject: (err: unknown) => void;
+}
+
+function newBatch(): Batch {
+  let resolve!: () => void;
+  let reject!: (err: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { ops: [], writes: 0, promise, resolve, reject };
 }
 
 export class FileEngine implements BusEngine {
@@ -146,7 +163,8 @@ export class FileEngine implements BusEngine {
   #segment = 0;
   #segments: string[] = [];
   #bytes = 0;
-  #queue: Pending[] = [];
+  /** The writes waiting for the next flush, if any. */
+  #queue: Batch | undefined;
   /** Flushes being written, in log order. */
   #inflight: Flush[] = [];
   /** A flush failed and was reached in log order: every flush after it is rejected. */
@@ -156,7 +174,7 @@ export class FileEngine implements BusEngine {
   /** A compaction is rotating the segment; no flush starts meanwhile. */
   #rotating = false;
   /** The next frame, encoded, waiting for a slot or for a prefill it would overlap. */
-  #ready: { batch: Pending[]; frame: Buffer; parked: number[] } | undefined;
+  #ready: { batch: Batch; frame: Buffer; parked: number[] } | undefined;
   /** The current segment holds durable zeros (or frames) up to here. */
   #prefilled = 0;
   /** The zeros being written from `from` on. */
@@ -266,11 +284,16 @@ export class FileEngine implements BusEngine {
   write(ops: readonly EngineOp[]): Promise<void> {
     if (this.#closed) return Promise.reject(closedError('engine'));
     if (this.#failed !== undefined) return Promise.reject(this.#failure());
-    return new Promise<void>((resolve, reject) => {
-      this.#queue.push({ ops, resolve, reject });
-      if (this.#queue.length >= this.#flushAfter) this.#pump();
-      else this.#kick();
-    });
+    // Every write queued for the same flush shares its batch's promise.
+    let batch = this.#queue;
+    if (batch === undefined) {
+      batch = newBatch();
+      this.#queue = batch;
+    }
+    for (let i = 0; i < ops.length; i++) batch.ops.push(ops[i]!);
+    if (++batch.writes >= this.#flushAfter) this.#pump();
+    else this.#kick();
+    return batch.promise;
   }
 
   compact(): Promise<void> {
@@ -312,7 +335,7 @@ export class FileEngine implements BusEngine {
   #busy(): boolean {
     return (
       this.#inflight.length > 0 ||
-      this.#queue.length > 0 ||
+      this.#queue !== undefined ||
       this.#ready !== undefined ||
       this.#rotating ||
       this.#prefill !== undefined
@@ -336,9 +359,10 @@ export class FileEngine implements BusEngine {
   #pump(): void {
     if (this.#rotating || this.#closed) return;
     if (this.#failed !== undefined) {
-      for (const p of this.#ready?.batch ?? []) p.reject(this.#failure());
+      this.#ready?.batch.reject(this.#failure());
       this.#ready = undefined;
-      for (const p of this.#queue.splice(0)) p.reject(this.#failure());
+      this.#queue?.reject(this.#failure());
+      this.#queue = undefined;
       for (const w of this.#compactRequested.splice(0)) w.reject(this.#failure());
     } else if (
       this.#compactionDue() ||
@@ -364,9 +388,9 @@ export class FileEngine implements BusEngine {
         if (this.#ready === undefined) {
           // Group commit: while a flush is on its way to disk, writes gather for the next one; a
           // second starts alongside only once a burst has queued `flushAfterWrites` of them.
-          if (this.#queue.length === 0 || (this.#inflight.length > 0 && this.#queue.length < this.#flushAfter)) break;
           const batch = this.#queue;
-          this.#queue = [];
+          if (batch === undefined || (this.#inflight.length > 0 && batch.writes < this.#flushAfter)) break;
+          this.#queue = undefined;
           this.#encode(batch);
           continue;
         }
@@ -386,20 +410,13 @@ export class FileEngine implements BusEngine {
    * Encodes a batch into one frame: all-or-nothing together, which is at least as strong as each
    * write's own atomicity, and one encode + checksum instead of many.
    */
-  #encode(batch: Pending[]): void {
+  #encode(batch: Batch): void {
     try {
-      let ops = batch[0]!.ops;
-      if (batch.length > 1) {
-        const all: EngineOp[] = []; // a loop: flatMap costs several times more on arrays this small
-        for (const p of batch) for (const op of p.ops) all.push(op);
-        ops = all;
-      }
       const parked: number[] = [];
-      const frame = encodeFrame(ops, parked);
+      const frame = encodeFrame(batch.ops, parked);
       this.#ready = { batch, frame, parked };
     } catch (err) {
-      const failure = new BusError('BUS_INVALID_MESSAGE', 'A record could not be encoded.', { cause: err });
-      for (const p of batch) p.reject(failure);
+      batch.reject(new BusError('BUS_INVALID_MESSAGE', 'A record could not be encoded.', { cause: err }));
     }
   }
 
@@ -449,13 +466,13 @@ export class FileEngine implements BusEngine {
       const flush = this.#inflight.shift()!;
       if (flush.error !== undefined) this.#rejectInflight = true;
       if (this.#rejectInflight) {
-        for (const p of flush.batch) p.reject(this.#failure());
+        flush.batch.reject(this.#failure());
         continue;
       }
       this.flushes++;
-      this.#onFlush?.({ bytes: flush.bytes, writes: flush.batch.length, ms: flush.ms });
+      this.#onFlush?.({ bytes: flush.bytes, writes: flush.batch.writes, ms: flush.ms });
       this.#apply(flush);
-      for (const p of flush.batch) p.resolve();
+      flush.batch.resolve();
     }
     this.#kick();
   }
@@ -463,15 +480,13 @@ export class FileEngine implements BusEngine {
   /** Applies a durable flush's ops to the live state; parked appends go to the backlog's index instead. */
   #apply(flush: Flush): void {
     let k = 0;
-    for (const p of flush.batch) {
-      for (const op of p.ops) {
-        if (op.op === 'append' && op.parked === true) {
-          this.#backlog.park(op.message, flush.segment, flush.position + flush.parked[k]!, flush.parked[k + 1]!);
-          k += 2;
-        } else if (op.op !== 'remove' || !this.#backlog.unpark(op.entity, op.seq)) {
-          if (op.op === 'drop') this.#backlog.drop(op.key);
-          this.#state.apply(op);
-        }
+    for (const op of flush.batch.ops) {
+      if (op.op === 'append' && op.parked === true) {
+        this.#backlog.park(op.message, flush.segment, flush.position + flush.parked[k]!, flush.parked[k + 1]!);
+        k += 2;
+      } else if (op.op !== 'remove' || !this.#backlog.unpark(op.entity, op.seq)) {
+        if (op.op === 'drop') this.#backlog.drop(op.key);
+        this.#state.apply(op);
       }
     }
   }
@@ -558,7 +573,7 @@ export class FileEngine implements BusEngine {
     });
     void this.#compaction.finally(() => {
       this.#compaction = undefined;
-      if (this.#compactRequested.length > 0 || this.#queue.length > 0) this.#kick();
+      if (this.#compactRequested.length > 0 || this.#queue !== undefined) this.#kick();
     });
   }
 
@@ -604,7 +619,7 @@ export class FileEngine implements BusEngine {
     );
     void this.#compaction.finally(() => {
       this.#compaction = undefined;
-      if (this.#compactRequested.length > 0 || this.#queue.length > 0) this.#kick();
+      if (this.#compactRequested.length > 0 || this.#queue !== undefined) this.#kick();
     });
   }
 
