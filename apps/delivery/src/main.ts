@@ -83,7 +83,12 @@ async function main(args: string[]): Promise<number> {
       routes: cityRoutes(),
       loop: true,
       signal: simulation.signal,
-      send: (location) => sender.send({ body: location, subject: 'driveby', contentType: 'application/json' }),
+      // A position the bus refused (a NATS server failing over, say) is dropped, as a phone's GPS
+      // fix lost in a tunnel: the courier's next one follows a tick later, the simulator goes on.
+      send: (location) =>
+        sender
+          .send({ body: location, subject: 'driveby', contentType: 'application/json' })
+          .catch((err: unknown) => flags.logger.warn({ err }, 'a simulated courier position was not sent')),
     }).catch((err: unknown) => flags.logger.error({ err }, 'the courier simulator stopped'));
   }
 

@@ -259,9 +259,90 @@ describe('kill -9 an application node, a NATS server and a hub node while orders
     timeout: 300_000,
   }, async (t) => {
     assert.ok(alive('app-2'));
+    // Both nodes compete for the orders: app-2 has processed some, so it may hold one when killed.
+    await waitFor(() => readFileSync(`${logs()}/app-2.log`, 'utf8').includes("Executed 'Functions.processOrder'"), {
+      timeoutMs: 60_000,
+      what: 'app-2 to process orders',
+    });
     process.kill(pids['app-2']!, 'SIGKILL');
     const killedAt = Date.now();
     await waitFor(() => !alive('app-2'), { timeoutMs: 10_000, what: 'app-2 to die' });
     await afterKill(t, killedAt, 'app-2');
   });
+
+  it('the NATS server leading most of the cluster streams: the bus fails over, nothing accepted is lost', {
+    timeout: 300_000,
+  }, async (t) => {
+    const monitors = /NATS monitoring\s+(\S+)\s+(\S+)\s+(\S+)/.exec(out)!.slice(1);
+    const leader = await streamLeader(monitors);
+    const name = `nats-${leader.slice(1)}`;
+    t.diagnostic(`killing ${name} (server ${leader})`);
+    assert.ok(alive(name), `${name} is running`);
+    process.kill(pids[name]!, 'SIGKILL');
+    const killedAt = Date.now();
+    await waitFor(() => !alive(name), { timeoutMs: 10_000, what: `${name} to die` });
+    await afterKill(t, killedAt, name);
+  });
+
+  it('the hub node holding the most customers: they reconnect to the other and keep receiving', {
+    timeout: 300_000,
+  }, async (t) => {
+    const hubNodes = /Hub nodes\s+(\S+)\s+(\S+)/.exec(out)!.slice(1);
+    const prefix = decodeURIComponent(/prefix=([^&\s]+)/.exec(out)![1]!);
+    const victim = await busiestHubNode(prefix);
+    const index = hubNodes.indexOf(victim);
+    assert.ok(index >= 0, `the busiest node ${victim} is a hub node of ${hubNodes.join(', ')}`);
+    const name = `hub-${index + 1}`;
+    t.diagnostic(`killing ${name} (${victim})`);
+    process.kill(pids[name]!, 'SIGKILL');
+    const killedAt = Date.now();
+    await waitFor(() => !alive(name), { timeoutMs: 10_000, what: `${name} to die` });
+    await afterKill(t, killedAt, name);
+  });
 });
+
+/**
+ * The server (`n0`…) that leads most of the cluster's JetStream streams, as the servers' own
+ * monitoring reports it (/jsz with stream details; any live server answers for the cluster).
+ */
+async function streamLeader(monitors: readonly string[]): Promise<string> {
+  for (const monitor of monitors) {
+    const res = await fetch(`${monitor}/jsz?accounts=true&streams=true`, { signal: AbortSignal.timeout(10_000) }).catch(
+      () => undefined,
+    );
+    if (res?.status !== 200) continue;
+    const jsz = (await res.json()) as {
+      account_details?: Array<{ stream_detail?: Array<{ name: string; cluster?: { leader?: string } }> }>;
+    };
+    const leaders = new Map<string, number>();
+    for (const account of jsz.account_details ?? []) {
+      for (const stream of account.stream_detail ?? []) {
+        const leader = stream.cluster?.leader;
+        if (stream.name.startsWith('cluster-') && leader !== undefined)
+          leaders.set(leader, (leaders.get(leader) ?? 0) + 1);
+      }
+    }
+    const best = [...leaders].sort((a, b) => b[1] - a[1])[0];
+    if (best !== undefined) return best[0];
+  }
+  throw new Error(`no NATS server reported a leader of the cluster's streams (${monitors.join(', ')})`);
+}
+
+/** The URL of the hub node holding the most connections (the cluster's presence in Redis). */
+async function busiestHubNode(prefix: string): Promise<string> {
+  const { createClient } = await import('redis');
+  const client = createClient({ url: 'redis://127.0.0.1:6379' });
+  client.on('error', () => {});
+  await client.connect();
+  try {
+    let best: { url: string; connections: number } | undefined;
+    for (const id of await client.zRange(`${prefix}nodes`, 0, -1)) {
+      const [url, connections] = await client.hmGet(`${prefix}node:${id}`, ['url', 'connections']);
+      if (url && Number(connections) > (best?.connections ?? 0)) best = { url, connections: Number(connections) };
+    }
+    if (best === undefined) throw new Error('no hub node holds a connection');
+    return best.url;
+  } finally {
+    client.destroy();
+  }
+}
