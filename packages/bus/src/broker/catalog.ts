@@ -185,6 +185,14 @@ export class Catalog {
     return this.queues.has(key) || this.topics.has(key) ? key : undefined;
   }
 
+  /** The queue or topic whose `maxSizeInMegabytes` a message stored under `entity` counts against. */
+  quotaOwner(entity: string): QueueEntry | TopicEntry | undefined {
+    let owner = entity.endsWith(DEAD_LETTER_SUFFIX) ? entity.slice(0, -DEAD_LETTER_SUFFIX.length) : entity;
+    const sub = owner.lastIndexOf('/subscriptions/');
+    if (sub > 0 && !this.queues.has(owner)) owner = owner.slice(0, sub);
+    return this.queues.get(owner) ?? this.topics.get(owner);
+  }
+
   receivable(path: string): QueueState {
     const queue = typeof path === 'string' ? this.queueStates.get(path.toLowerCase()) : undefined;
     if (queue === undefined) throw entityNotFound(String(path));

@@ -202,3 +202,26 @@ describe('createBus({ broker })', () => {
     assert.equal(broker.closed, true);
   });
 });
+
+describe('quota', () => {
+  it('a queue or subscription forwarding to a full entity is refused with BUS_QUOTA_EXCEEDED; nothing lands past the quota', async () => {
+    await using bus = await openBus({ url: 'memory://' });
+    await bus.admin.createQueue('full', { maxSizeInMegabytes: 1 });
+    await bus.admin.createQueue('door', { forwardTo: 'full' });
+    await bus.admin.createTopic('t');
+    await bus.admin.createSubscription('t', 's', { forwardTo: 'full' });
+    const big = 'x'.repeat(200 * 1024);
+    for (let i = 0; i < 5; i++) await bus.createSender('full').send({ body: big });
+    for (const entity of ['door', 't']) {
+      await assert.rejects(bus.createSender(entity).send({ body: big }), (err: BusError) => {
+        assert.equal(err.code, 'BUS_QUOTA_EXCEEDED');
+        assert.equal(err.detail?.entity, 'full');
+        return true;
+      });
+    }
+    assert.equal((await bus.admin.getRuntimeProperties('full')).activeMessageCount, 5);
+    assert.equal((await bus.admin.getRuntimeProperties('door')).totalMessageCount, 0);
+    await bus.createSender('door').send({ body: 'small' }); // what still fits goes through
+    assert.equal((await bus.admin.getRuntimeProperties('full')).activeMessageCount, 6);
+  });
+});
