@@ -188,8 +188,8 @@ export class LocalBroker implements Broker {
     if (messages.length === 0) return [];
     const max = target.props.maxMessageSizeInKilobytes * 1024;
     const encoded: EncodedMessage[] = [];
-    for (const [i, m] of messages.entries()) {
-      const e = encodeMessage(m);
+    for (let i = 0; i < messages.length; i++) {
+      const e = encodeMessage(messages[i]!);
       if (e.size > max) {
         throw new BusError('BUS_MESSAGE_TOO_LARGE', `Message ${i} is ${e.size} bytes; ${entity} accepts ${max}.`, {
           detail: { entity, index: i, size: e.size, maxSize: max },
@@ -207,7 +207,7 @@ export class LocalBroker implements Broker {
     const inserts: StoredMessage[] = [];
     const seqs: bigint[] = [];
     const seen = this.catalog.dedupe(target.key);
-    const added: string[] = [];
+    let added: string[] | undefined; // only with duplicate detection
     for (const e of encoded) {
       if (e.messageId === undefined) (e as { messageId?: string }).messageId = this.#ids.uuid();
       const message = e;
@@ -220,6 +220,7 @@ export class LocalBroker implements Broker {
         }
         const windowEnd = now + target.props.duplicateDetectionHistoryTimeWindow;
         seen.set(id, windowEnd);
+        if (added === undefined) added = [];
         added.push(id);
         ops.push({ op: 'dedupe', entity: target.key, messageId: id, until: windowEnd });
       }
@@ -231,12 +232,15 @@ export class LocalBroker implements Broker {
       this.#checkQuota(target, inserts);
       await this.#commit(ops, inserts);
     } catch (err) {
-      for (const id of added) seen.delete(id);
+      for (const id of added ?? []) seen.delete(id);
       throw err;
     }
-    const accepted = seqs.filter((n) => n !== 0n).length; // duplicates are accepted but dropped
-    if (accepted > 0) this.events.emit('sent', { entity: target.props.name, count: accepted });
-    if (added.length > 0) this.catalog.maybePruneDedupe(target.key, now);
+    let accepted = 0; // duplicates are accepted but dropped
+    for (const n of seqs) if (n !== 0n) accepted++;
+    if (accepted > 0 && this.events.listenerCount('sent') > 0) {
+      this.events.emit('sent', { entity: target.props.name, count: accepted });
+    }
+    if (added !== undefined) this.catalog.maybePruneDedupe(target.key, now);
     return seqs;
   }
 
@@ -277,36 +281,56 @@ export class LocalBroker implements Broker {
     await this.#schedule.cancel(entity, sequenceNumbers);
   }
 
-  /** Writes `ops` and shows `inserts`: at once or once durable (see {@link Visibility}); resolves once durable. */
-  async #commit(ops: EngineOp[], insertsIn: readonly StoredMessage[]): Promise<void> {
+  /**
+   * Writes `ops` and shows `inserts`: at once or once durable (see {@link Visibility}); resolves once
+   * durable. Not async on the common path: a send waiting for the disk holds no suspended frames here.
+   */
+  #commit(ops: EngineOp[], insertsIn: readonly StoredMessage[]): Promise<void> {
     const parked = this.#parking.park(ops, insertsIn);
     if (parked === undefined) return this.#commitShown(ops, insertsIn);
-    try {
-      await this.#commitShown(
-        ops,
-        insertsIn.filter((m) => !parked.has(m)),
-      );
-    } catch (err) {
-      this.#parking.withdraw(parked);
-      throw err;
-    }
-    this.#parking.durable(parked);
+    return this.#commitParked(ops, insertsIn, parked);
   }
 
-  async #commitShown(ops: EngineOp[], inserts: readonly StoredMessage[]): Promise<void> {
-    if (ops.length === 0 || this.#visibility === 'durable') {
-      if (ops.length > 0) await this.#engine.write(ops);
+  #commitParked(ops: EngineOp[], insertsIn: readonly StoredMessage[], parked: StoredMessage[]): Promise<void> {
+    const parking = this.#parking;
+    let shown: readonly StoredMessage[] = NONE_SHOWN;
+    if (parked.length < insertsIn.length) {
+      const set = new Set(parked);
+      shown = insertsIn.filter((m) => !set.has(m));
+    }
+    let durable: Promise<void>;
+    try {
+      durable = this.#commitShown(ops, shown);
+    } catch (err) {
+      parking.withdraw(parked);
+      return Promise.reject(err);
+    }
+    return durable.then(
+      () => parking.durable(parked),
+      (err: unknown) => {
+        parking.withdraw(parked);
+        throw err;
+      },
+    );
+  }
+
+  #commitShown(ops: EngineOp[], inserts: readonly StoredMessage[]): Promise<void> {
+    if (ops.length === 0) {
       for (const msg of inserts) this.#insert(msg);
-      return;
+      return Promise.resolve();
+    }
+    if (this.#visibility === 'durable') {
+      return this.#engine.write(ops).then(() => {
+        for (const msg of inserts) this.#insert(msg);
+      });
     }
     const durable = this.#engine.write(ops);
     for (const msg of inserts) this.#insert(msg);
-    try {
-      await durable;
-    } catch (err) {
+    if (inserts.length === 0) return durable;
+    return durable.catch((err: unknown) => {
       for (const msg of inserts) this.#withdraw(msg);
       throw err;
-    }
+    });
   }
 
   /** Takes back a message shown before its write failed (the engine has failed; nothing settles it now). */
@@ -419,3 +443,6 @@ export class LocalBroker implements Broker {
 export function createLocalBroker(options: LocalBrokerOptions): Promise<Broker> {
   return LocalBroker.open(options);
 }
+
+/** A send whose messages are all parked shows none in memory. */
+const NONE_SHOWN: readonly StoredMessage[] = [];
