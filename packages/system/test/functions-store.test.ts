@@ -178,6 +178,16 @@ for (const driver of drivers) {
           { id: 'b', v: 3 },
           { id: 'c', v: 1 },
         ]);
+        // The batch's ids in one query (a batch trigger's {MessageIdArray} binds as such a list).
+        const some = await port.query(
+          target,
+          {
+            query: 'SELECT VALUE c.id FROM c WHERE ARRAY_CONTAINS(@ids, c.id)',
+            parameters: [{ name: '@ids', value: ['c', 'x', 'a'] }],
+          },
+          {},
+        );
+        assert.deepEqual([...some].sort(), ['a', 'c']);
         // A document the store refuses throws its own error, as the upsert one by one does; the one before it is written.
         await assert.rejects(
           port.upsert(

@@ -139,6 +139,19 @@ describe('parameterize', () => {
       },
     );
   });
+  it("a batch's metadata array is the parameter's value, an array (any case of its name); an object stays text", () => {
+    const data = { values: { CorrelationIdArray: ['o-1', null, "o'2"], Props: { a: 1 } } };
+    assert.deepEqual(
+      parameterize('SELECT * FROM c WHERE ARRAY_CONTAINS({correlationIdArray}, c.id) AND c.p = {Props}', data, env),
+      {
+        query: 'SELECT * FROM c WHERE ARRAY_CONTAINS(@correlationIdArray, c.id) AND c.p = @Props',
+        parameters: [
+          { name: '@correlationIdArray', value: ['o-1', null, "o'2"] },
+          { name: '@Props', value: '{"a":1}' },
+        ],
+      },
+    );
+  });
   it('an unknown expression fails with FUNCTIONS_INVALID_BINDING', () => {
     assert.throws(() => parameterize('SELECT * FROM c WHERE c.a = {nope}', {}, env), {
       code: 'FUNCTIONS_INVALID_BINDING',

@@ -159,6 +159,33 @@ function deliveryHandler(context: ExtensionContext, entry: FunctionEntry, locks:
   };
 }
 
+/**
+ * What binding expressions ({orderid}, {MessageId}) of a one-message invocation read: the payload
+ * and the metadata. Most functions have none, so the body is parsed and the plain metadata made only
+ * when an expression asks (one object per invocation, its getter on the prototype).
+ */
+class SingleExpressions {
+  readonly #message: BusReceivedMessage;
+  readonly #body: RpcTypedData;
+  #values: Record<string, unknown> | undefined;
+
+  constructor(message: BusReceivedMessage, body: RpcTypedData) {
+    this.#message = message;
+    this.#body = body;
+  }
+
+  get values(): Record<string, unknown> {
+    if (this.#values === undefined) {
+      const payload = payloadOf(this.#body);
+      this.#values = {
+        ...(typeof payload === 'object' && payload !== null ? payload : {}),
+        ...triggerMetadataOf(this.#message),
+      };
+    }
+    return this.#values;
+  }
+}
+
 /** The invocation of one delivery. */
 function requestOf(
   entry: FunctionEntry,
@@ -170,31 +197,22 @@ function requestOf(
   const binary = info.dataType === 'binary';
   let triggerData: RpcTypedData;
   let triggerMetadata: Record<string, RpcTypedData>;
-  // Binding expressions ({orderid}, {MessageId}) read the payload and metadata; most functions have
-  // none, so the body is parsed and the plain metadata made for them only when an expression asks.
-  let values: Record<string, unknown> | undefined;
-  let valuesOf: () => Record<string, unknown> = () => ({});
+  let expressions: { readonly values: Record<string, unknown> };
   if (info.cardinality === 'many') {
     const metas = messages.map(triggerMetadataOf);
     triggerData = batchData(messages.map((m) => bodyData(m, binary)));
     const keys = [...new Set(metas.flatMap((m) => Object.keys(m)))];
-    triggerMetadata = toRpcMetadata(Object.fromEntries(keys.map((k) => [`${k}Array`, metas.map((m) => m[k] ?? null)])));
+    const arrays = Object.fromEntries(keys.map((k) => [`${k}Array`, metas.map((m) => m[k] ?? null)]));
+    triggerMetadata = toRpcMetadata(arrays);
+    // A batch binds its metadata arrays ({MessageIdArray}, {CorrelationIdArray}…), as on Azure.
+    expressions = { values: arrays };
   } else {
     const message = messages[0]!;
     const single = bodyData(message, binary);
     triggerData = single;
     triggerMetadata = rpcMetadataOf(message);
-    valuesOf = () => {
-      const payload = payloadOf(single);
-      return { ...(typeof payload === 'object' && payload !== null ? payload : {}), ...triggerMetadataOf(message) };
-    };
+    expressions = new SingleExpressions(message, single);
   }
-  const expressions = {
-    get values() {
-      values ??= valuesOf();
-      return values;
-    },
-  };
   return {
     invocationId,
     triggerData,

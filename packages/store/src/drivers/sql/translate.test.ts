@@ -63,6 +63,23 @@ describe('query translation', () => {
     assert.match(negative.text, /jsonb_typeof/);
   });
 
+  it('turns ARRAY_CONTAINS of a list of values and a property into a containment per value', () => {
+    const ids = translate('SELECT * FROM c WHERE ARRAY_CONTAINS(@ids, c.id)', [{ name: '@ids', value: ['a', "b'"] }]);
+    assert.match(ids.text, /\(doc @> \$\d+::jsonb OR doc @> \$\d+::jsonb\)/);
+    assert.ok(ids.values.includes(JSON.stringify({ id: "b'" })));
+    assert.match(
+      translate('SELECT * FROM c WHERE ARRAY_CONTAINS(@ids, c.id)', [{ name: '@ids', value: [] }]).text,
+      /FALSE/,
+    );
+    // Under NOT, or with a list holding an object, the general form: no containment.
+    const negated = translate('SELECT * FROM c WHERE NOT ARRAY_CONTAINS(@ids, c.id)', [{ name: '@ids', value: ['a'] }]);
+    assert.doesNotMatch(negated.text, /@>/);
+    const objects = translate('SELECT * FROM c WHERE ARRAY_CONTAINS(@ids, c.id)', [
+      { name: '@ids', value: [{ k: 1 }] },
+    ]);
+    assert.doesNotMatch(objects.text, /@>/);
+  });
+
   it('folds constant subexpressions into one bound value', () => {
     const { text, values } = translate("SELECT * FROM c WHERE c.a IN ('x', 'y') AND (1 < 2)");
     assert.match(text, /= ANY\(\$\d+::jsonb\[\]\)/);

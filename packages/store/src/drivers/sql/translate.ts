@@ -10,7 +10,8 @@
  * - Strings compare and sort `COLLATE "C"` (code point order), numbers as `numeric`.
  * - In a positive context (no `NOT` above), `c.a.b = <scalar>` and `ARRAY_CONTAINS(c.a, <scalar>)`
  *   become `doc @> <param>` so that the GIN index on `doc` serves them; there false and NULL both
- *   drop the row, so containment's "false" for a type mismatch changes nothing.
+ *   drop the row, so containment's "false" for a type mismatch changes nothing; so does
+ *   `ARRAY_CONTAINS(<a constant list of scalars>, c.a.b)`, as one containment per value.
  * - Subexpressions without a property reference are evaluated in process and bound as one value.
  * - ORDER BY sorts on three columns per item (type rank, number, string), then `pk`, `id`; the
  *   page after a continuation starts past the last row's key (keyset paging).
@@ -19,6 +20,9 @@
 import { type Json, type TypeName, typeName, type Value } from '../../json.ts';
 import type { CompareOp, Expr, Query } from '../../query/ast.ts';
 import { evaluate } from '../../query/evaluate.ts';
+
+/** Most values of a constant list an ARRAY_CONTAINS turns into containments (one parameter each). */
+const MAX_CONTAINMENTS = 1_000;
 
 /** A statement and its parameters. */
 export interface Statement {
@@ -254,6 +258,16 @@ class Translator {
       if (positive && !option && path !== undefined && !readsItem(b!)) {
         const needle = evaluate(b!, undefined);
         if (isScalar(needle)) return `(doc @> ${this.p.json(nest(path, [needle]))})`;
+      }
+      // ARRAY_CONTAINS(<a list of values>, c.a.b): c.a.b is one of them — a containment each, so
+      // the GIN index serves it too (a batch's ids: ARRAY_CONTAINS(@ids, c.id)).
+      const target = pathOf(b!);
+      if (positive && !option && target !== undefined && !readsItem(a!)) {
+        const list = evaluate(a!, undefined);
+        if (Array.isArray(list) && list.length <= MAX_CONTAINMENTS && list.every(isScalar)) {
+          if (list.length === 0) return 'FALSE';
+          return `(${list.map((v) => `doc @> ${this.p.json(nest(target, v))}`).join(' OR ')})`;
+        }
       }
       const arr = this.value(a!);
       const item = this.value(b!);
