@@ -312,6 +312,37 @@ describe("the courier's positions", () => {
     assert.equal(over.body.code, 'DELIVERY_NOT_ON_DELIVERY');
   });
 
+  it('refuse hostile bodies with a typed 4xx: not JSON, numbers past a double, an estimate of their own, too large', async () => {
+    const o = await order();
+    await move(restaurant, o.id, 'accepted');
+    await assign(courier, o.id);
+    const raw = (text: string) =>
+      api().call('POST', `/api/v1/orders/${o.id}/location`, {
+        token: courier,
+        raw: text,
+        headers: { 'Content-Type': 'application/json' },
+      });
+    for (const [text, status, code] of [
+      ['{"lat":', 400, 'DELIVERY_INVALID_JSON'],
+      ['{"lat":NaN,"lng":1}', 400, 'DELIVERY_INVALID_JSON'],
+      ['{"lat":1e400,"lng":1}', 400, 'DELIVERY_INVALID_BODY'],
+      ['[47.6,-122.3]', 400, 'DELIVERY_INVALID_BODY'],
+      // The estimate is the server's: a courier cannot send the customer one.
+      ['{"lat":47.6,"lng":-122.3,"eta":{"meters":1,"seconds":1}}', 400, 'DELIVERY_INVALID_BODY'],
+      [`{"lat":47.6,"lng":-122.3,"pad":"${'x'.repeat(70_000)}"}`, 413, 'KERNEL_BODY_TOO_LARGE'],
+    ] as const) {
+      const reply = await raw(text);
+      assert.equal(reply.status, status, text.slice(0, 60));
+      assert.equal(reply.body.code, code, text.slice(0, 60));
+    }
+    for (const query of ['lat=1e400&lng=1', 'lat=abc&lng=1', 'lat=1&lat=2&lng=1', 'limit=1e30', 'constructor=1']) {
+      const reply = await call('GET', `/api/v1/courier/offers?${query}`, courier);
+      assert.equal(reply.status, 400, query);
+      assert.equal(reply.body.code, 'DELIVERY_INVALID_QUERY', query);
+    }
+    assert.equal((await raw('{"lat":47.6,"lng":-122.3}')).status, 202, 'the courier still sends positions');
+  });
+
   it('are limited to a few a second per courier (429)', async () => {
     const o = await order();
     await move(restaurant, o.id, 'accepted');
