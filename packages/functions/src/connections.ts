@@ -28,7 +28,14 @@ export function portResolver<T extends object>(
   what: string,
 ): ResolvePort<T> {
   const made = new Map<string, Promise<T | undefined>>();
-  return async (setting, scope) => {
+  /** Ports already resolved: answered without a frame per call (every invocation asks for its output's). */
+  const ready = new Map<string, T>();
+  return (setting, scope) => {
+    const port = ready.get(setting);
+    return port === undefined ? resolve(setting, scope) : Promise.resolve(port);
+  };
+
+  async function resolve(setting: string, scope: BindingScope): Promise<T> {
     let found = made.get(setting);
     if (found === undefined) {
       const value = connectionValue(settings, setting, scope);
@@ -44,6 +51,7 @@ export function portResolver<T extends object>(
         { detail: { function: scope.functionName, binding: scope.binding, setting } },
       );
     }
+    ready.set(setting, port);
     return port;
-  };
+  }
 }
