@@ -172,6 +172,7 @@ describe("an order's status, live", () => {
     const sender = system.bus.createSender('orders');
     await sender.send({
       messageId: `redelivered-${id}`,
+      correlationId: id,
       subject: 'submitted',
       contentType: 'application/json',
       body: {

@@ -409,10 +409,11 @@ describe('the status machine', () => {
 });
 
 describe('the processor', () => {
-  it('rejects an order the menu no longer allows, and dead-letters a message that is no order', async () => {
+  it('rejects an order the menu no longer allows, and writes an order delivered again never twice', async () => {
     const sender = api.bus.createSender('orders');
     await sender.send({
       messageId: 'handmade-1',
+      correlationId: 'o-handmade',
       subject: 'submitted',
       contentType: 'application/json',
       body: {
@@ -447,6 +448,7 @@ describe('the processor', () => {
     assert.equal(await placedEvents(1), 1);
     await sender.send({
       messageId: 'redelivered-0',
+      correlationId: untouched.id,
       subject: 'submitted',
       contentType: 'application/json',
       body: {
@@ -469,6 +471,7 @@ describe('the processor', () => {
     assert.equal((await transition(restaurant, accepted.id, 'accepted')).status, 200);
     await sender.send({
       messageId: 'redelivered-1',
+      correlationId: accepted.id,
       subject: 'submitted',
       contentType: 'application/json',
       body: {
@@ -486,18 +489,85 @@ describe('the processor', () => {
           .activeMessageCount === 0,
       { what: 'the processor to take the message' },
     );
-    await sender.send({ messageId: 'garbage-1', subject: 'submitted', body: 'not an order' });
-    const receiver = api.bus.createReceiver({ topic: 'orders', subscription: 'processing', subQueue: 'deadLetter' });
-    const dead = await waitFor(async () => (await receiver.receiveMessages(1, { maxWaitTimeMs: 200 }))[0], {
-      timeoutMs: 20_000,
-      what: 'the bad message in the dead-letter queue',
-    });
-    assert.equal(dead.messageId, 'garbage-1');
     const kept = (await api.call('GET', `/api/v1/orders/${accepted.id}`, { token: customer.token })).body;
     assert.equal(kept.status, 'accepted');
     assert.equal(kept.lines[0].quantity, 2);
-    await dead.complete();
-    await receiver.close();
+    await sender.close();
+  });
+
+  it('takes a batch: a bad message among good ones is left out, a refused order is written rejected, the others placed; the batch again writes nothing', async () => {
+    const sender = api.bus.createSender('orders');
+    const run = Date.now().toString(36);
+    const submission = (orderId: string, itemId: string, correlationId: string | undefined = orderId) => ({
+      messageId: `batch-${run}-${orderId}-${Math.random()}`,
+      ...(correlationId === undefined ? {} : { correlationId }),
+      subject: 'submitted',
+      contentType: 'application/json',
+      body: {
+        orderId,
+        customerId: customer.id,
+        restaurantId: 'pike-street-pizza',
+        items: [{ itemId, quantity: 3 }],
+        deliveryAddress: { lat: 47.62, lng: -122.315 },
+        submittedAt: new Date().toISOString(),
+      },
+    });
+    const good = [`b1-${run}`, `b2-${run}`, `b3-${run}`];
+    const refused = `b-refused-${run}`;
+    const uncorrelated = `b-uncorrelated-${run}`;
+    const batch = () => [
+      submission(good[0]!, 'margherita'),
+      { messageId: `batch-${run}-garbage-${Math.random()}`, subject: 'submitted', body: 'not an order' },
+      submission(good[1]!, 'margherita'),
+      submission(refused, 'sold-out-special'),
+      submission(uncorrelated, 'margherita', 'someone-else'),
+      submission(good[2]!, 'margherita'),
+    ];
+    await sender.send(batch());
+    for (const id of good) {
+      const order = (await api.processed(customer.token, id)).body;
+      assert.equal(order.status, 'placed', id);
+      assert.equal(order.lines[0].quantity, 3);
+    }
+    const rejected = (await api.processed(customer.token, refused)).body;
+    assert.equal(rejected.status, 'rejected');
+    assert.match(rejected.reason, /^invalid: items\[0\]\.itemId/);
+    const drained = async () =>
+      waitFor(
+        async () =>
+          (await api.bus.admin.getRuntimeProperties({ topic: 'orders', subscription: 'processing' }))
+            .activeMessageCount === 0,
+        { what: 'the processor to take the batch' },
+      );
+    await drained();
+    // Nothing of the batch is retried or dead-lettered: the bad messages were left out, the rest completed.
+    const dead = api.bus.createReceiver({ topic: 'orders', subscription: 'processing', subQueue: 'deadLetter' });
+    assert.deepEqual(await dead.peekMessages(10), []);
+    await dead.close();
+    const missing = await api.call('GET', `/api/v1/orders/${uncorrelated}`, { token: customer.token });
+    assert.equal(missing.status, 404, 'a submission without its order id as correlation id is not written');
+
+    // The batch delivered again (new message ids: past the duplicate window) after a transition
+    // writes nothing: the moved order stays where the API moved it, the others as they were.
+    assert.equal((await transition(restaurant, good[1]!, 'accepted')).status, 200);
+    const before = await Promise.all(
+      [...good, refused].map(
+        async (id) => (await api.call('GET', `/api/v1/orders/${id}`, { token: customer.token })).body,
+      ),
+    );
+    await sender.send(
+      batch().map((m) =>
+        typeof m.body === 'object' ? { ...m, body: { ...m.body, items: [{ itemId: 'margherita', quantity: 9 }] } } : m,
+      ),
+    );
+    await drained();
+    const after = await Promise.all(
+      [...good, refused].map(
+        async (id) => (await api.call('GET', `/api/v1/orders/${id}`, { token: customer.token })).body,
+      ),
+    );
+    assert.deepEqual(after, before);
+    assert.equal(after[1].status, 'accepted');
     await sender.close();
   });
 });

@@ -143,6 +143,8 @@ export function createOrders(options: OrdersOptions) {
       // Past the window, a reused key with another body is answered 202 with the first order's URL.
       const [taken] = await sender.sendReportingDuplicates({
         messageId: `submitted-${orderId}`,
+        // The processor reads a batch's orders written before by their correlation ids.
+        correlationId: orderId,
         subject: 'submitted',
         contentType: 'application/json',
         body: {
