@@ -553,6 +553,20 @@ export function describeBusSuite<B extends Broker>(suiteTitle: string, options: 
         }
       });
 
+      test('a queue or subscription forwarding to a full queue is refused with QUOTA_EXCEEDED', async ({ bus }) => {
+        await bus.admin.createQueue('full', { maxSizeInMegabytes: 1 });
+        await bus.admin.createQueue('door', { forwardTo: 'full' });
+        await bus.admin.createTopic('t');
+        await bus.admin.createSubscription('t', 's', { forwardTo: 'full' });
+        const big = 'x'.repeat(200 * 1024);
+        for (let i = 0; i < 5; i++) await bus.createSender('full').send({ body: big });
+        await rejects(bus.createSender('door').send({ body: big }), 'BUS_QUOTA_EXCEEDED');
+        await rejects(bus.createSender('t').send({ body: big }), 'BUS_QUOTA_EXCEEDED');
+        assert.equal((await bus.admin.getRuntimeProperties('full')).activeMessageCount, 5);
+        await bus.createSender('door').send({ body: 'small' }); // what still fits goes through
+        await waitFor(async () => (await bus.admin.getRuntimeProperties('full')).activeMessageCount === 6);
+      });
+
       test('a topic at maxSizeInMegabytes counts every subscription copy', async ({ bus }) => {
         await bus.admin.createTopic('t', { maxSizeInMegabytes: 1 });
         await bus.admin.createSubscription('t', 'a');

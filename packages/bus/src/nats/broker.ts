@@ -281,12 +281,33 @@ export class NatsBroker implements Broker, NatsContext {
       encoded.push(e);
     }
     await this.#quota.check(target, encoded);
+    // Forwarded messages land elsewhere: the entities they land in must have room for them too.
+    for (const dest of this.#forwardedTo(target)) await this.#quota.check(dest, encoded);
     const now = this.clock.now();
     // One connection keeps publish order, so the stream assigns sequence numbers in batch order.
     const seqs = await Promise.all(encoded.map((e) => this.#sendOne(target, e, now)));
     const accepted = seqs.filter((n) => n !== 0n).length;
     if (accepted > 0) this.events.emit('sent', { entity: target.props.name, count: accepted });
     return seqs;
+  }
+
+  /** The queues and topics a send to `target` forwards to (its own or its subscriptions' `forwardTo`, followed). */
+  #forwardedTo(target: QueueEntry | TopicEntry): Set<QueueEntry | TopicEntry> {
+    const catalog = this.entities.catalog;
+    const found = new Set<QueueEntry | TopicEntry>();
+    const follow = (forwardTo: string | undefined, hops: number): void => {
+      const key = forwardTo === undefined ? undefined : catalog.entityKeyOf(forwardTo);
+      const next = key === undefined ? undefined : (catalog.queues.get(key) ?? catalog.topics.get(key));
+      if (next === undefined || found.has(next) || hops > 4) return;
+      found.add(next);
+      visit(next, hops + 1);
+    };
+    const visit = (entry: QueueEntry | TopicEntry, hops: number): void => {
+      if (entry.kind === 'queue') follow(entry.props.forwardTo, hops);
+      else for (const sub of entry.subscriptions.values()) follow(sub.props.forwardTo, hops);
+    };
+    visit(target, 0);
+    return found;
   }
 
   async #sendOne(target: QueueEntry | TopicEntry, e: EncodedMessage, now: number): Promise<bigint> {
