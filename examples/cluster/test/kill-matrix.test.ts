@@ -32,7 +32,9 @@ const missing = (await redisMissing()) ?? natsMissing();
 const CUSTOMERS = 4;
 const PLACERS = 3;
 /** Each placer's pause between orders: a steady flow, not a flood of a loaded machine. */
-const PACE_MS = 100;
+const PACE_MS = 200;
+/** Orders read back at once when checking they were written. */
+const READERS = 6;
 
 function natsMissing(): string | undefined {
   try {
@@ -216,17 +218,21 @@ describe('kill -9 an application node, a NATS server and a hub node while orders
     const left = await waitFor(
       async () => {
         const notYet: string[] = [];
-        for (const { id } of snapshot) {
-          if (written.has(id)) continue;
-          const res = await fetch(`${front}/api/v1/orders/${id}`, {
-            headers: { authorization: `Bearer ${token}` },
-            signal: AbortSignal.timeout(30_000),
-          }).catch(() => undefined);
-          const order =
-            res === undefined ? undefined : ((await res.json().catch(() => undefined)) as { status?: string });
-          if (res?.status !== 200 || !ORDER_STATUSES.includes(order?.status as never)) notYet.push(id);
-          else written.add(id);
-        }
+        const todo = snapshot.filter(({ id }) => !written.has(id));
+        // A few readers at once, each taking the next order.
+        const reader = async () => {
+          for (let item = todo.shift(); item !== undefined; item = todo.shift()) {
+            const res = await fetch(`${front}/api/v1/orders/${item.id}`, {
+              headers: { authorization: `Bearer ${token}` },
+              signal: AbortSignal.timeout(30_000),
+            }).catch(() => undefined);
+            const order =
+              res === undefined ? undefined : ((await res.json().catch(() => undefined)) as { status?: string });
+            if (res?.status !== 200 || !ORDER_STATUSES.includes(order?.status as never)) notYet.push(item.id);
+            else written.add(item.id);
+          }
+        };
+        await Promise.all(Array.from({ length: READERS }, reader));
         return notYet.length === 0 ? notYet : undefined;
       },
       { timeoutMs: 180_000, intervalMs: 1_000, what: `all ${snapshot.length} newly accepted orders to be written` },
