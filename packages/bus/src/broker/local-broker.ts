@@ -179,13 +179,26 @@ export class LocalBroker implements Broker {
   // ── send ────────────────────────────────────────────────────────────────────────────────────
 
   /** Sends messages to a queue or topic; resolves with their sequence numbers once durable. */
-  async send(entity: string, messages: readonly ServiceBusMessage[]): Promise<bigint[]> {
+  send(entity: string, messages: readonly ServiceBusMessage[]): Promise<bigint[]> {
+    try {
+      return this.#send(entity, messages);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * Not async: while a send waits for the disk it holds one promise and the context of the two
+   * callbacks below (target, sequence numbers, duplicate-detection ids), not a suspended frame with
+   * every local of the encoding and routing.
+   */
+  #send(entity: string, messages: readonly ServiceBusMessage[]): Promise<bigint[]> {
     this.#check();
     const target = this.catalog.sendTarget(entity);
     if (!Array.isArray(messages)) {
       throw new BusError('BUS_INVALID_MESSAGE', 'messages: must be an array', { detail: { field: 'messages' } });
     }
-    if (messages.length === 0) return [];
+    if (messages.length === 0) return Promise.resolve([]);
     const max = target.props.maxMessageSizeInKilobytes * 1024;
     const encoded: EncodedMessage[] = [];
     for (let i = 0; i < messages.length; i++) {
@@ -228,13 +241,25 @@ export class LocalBroker implements Broker {
       seqs.push(BigInt(seq));
       this.#router.route(target.key, message, seq, 0, now, ops, inserts);
     }
+    let committed: Promise<void>;
     try {
       this.#checkQuota(target, inserts);
-      await this.#commit(ops, inserts);
+      committed = this.#commit(ops, inserts);
     } catch (err) {
       for (const id of added ?? []) seen.delete(id);
       throw err;
     }
+    return committed.then(
+      () => this.#sent(target, seqs, added, now),
+      (err: unknown) => {
+        for (const id of added ?? []) seen.delete(id);
+        throw err;
+      },
+    );
+  }
+
+  /** A send is durable: tells the listeners and prunes the duplicate-detection history it added to. */
+  #sent(target: QueueEntry | TopicEntry, seqs: bigint[], added: string[] | undefined, now: number): bigint[] {
     let accepted = 0; // duplicates are accepted but dropped
     for (const n of seqs) if (n !== 0n) accepted++;
     if (accepted > 0 && this.events.listenerCount('sent') > 0) {
