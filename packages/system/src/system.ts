@@ -28,6 +28,7 @@ import {
   closeHttpServer,
   createHttpServer,
   HttpError,
+  HubbubError,
   InvalidOptionError,
   type Logger,
   logsAt,
@@ -372,7 +373,9 @@ async function startParts(options: SystemOptions, config: SystemConfig, stack: C
   const amqp =
     options.amqpPort === false
       ? undefined
-      : await stack.start('amqp', await createSystemAmqp(options, config, bus, tls));
+      : await stack.start('amqp', await createSystemAmqp(options, config, bus, tls)).catch((err: unknown) => {
+          throw amqpPortInUse(err) ?? err;
+        });
   const clientHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   const amqpConnectionString = amqp?.connectionString(keys.bus, clientHost);
   const amqpsConnectionString = amqp?.amqpsConnectionString(keys.bus, clientHost);
@@ -532,6 +535,21 @@ function logDeadLetters(bus: Bus, logger: Logger): void {
 }
 
 /** The bus's AMQP 1.0 front (plain, and AMQPS with the local CA's certificate); the root starts it. */
+/**
+ * The AMQP front's port held by another process (most often a second `npm start` on another
+ * `--port`, which still takes 5673): `SYSTEM_PORT_IN_USE` saying how to run without it.
+ */
+function amqpPortInUse(err: unknown): HubbubError | undefined {
+  const listen = err as { code?: unknown; cause?: { code?: unknown }; message?: string; detail?: unknown };
+  if (listen.code !== 'BUS_AMQP_LISTEN_FAILED' || listen.cause?.code !== 'EADDRINUSE') return undefined;
+  return new HubbubError(
+    'SYSTEM_PORT_IN_USE',
+    `${listen.message} — the Service Bus SDK's AMQP port is held by another process (another Hubbub?): ` +
+      'stop it, or run without the AMQP front (--no-amqp; hubbub bus and hubbub functions: --amqp-port N).',
+    { cause: err, ...(listen.detail === undefined ? {} : { detail: listen.detail as Record<string, unknown> }) },
+  );
+}
+
 async function createSystemAmqp(
   options: SystemOptions,
   config: SystemConfig,
