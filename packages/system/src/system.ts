@@ -362,19 +362,23 @@ async function startParts(options: SystemOptions, config: SystemConfig, stack: C
   const push =
     options.push === false || tls === undefined
       ? undefined
-      : await stack.start(
-          'push',
-          (await import('./push-part.ts')).createSystemPush(
-            { ...options.push, port: options.pushPort ?? config.defaultPort(DEFAULT_PUSH_PORT) },
-            { bus, store: stores.store, keys: keys.push, tls, logger },
-          ),
-        );
+      : await stack
+          .start(
+            'push',
+            (await import('./push-part.ts')).createSystemPush(
+              { ...options.push, port: options.pushPort ?? config.defaultPort(DEFAULT_PUSH_PORT) },
+              { bus, store: stores.store, keys: keys.push, tls, logger },
+            ),
+          )
+          .catch((err: unknown) => {
+            throw portInUse(err) ?? err;
+          });
   late.push = push;
   const amqp =
     options.amqpPort === false
       ? undefined
       : await stack.start('amqp', await createSystemAmqp(options, config, bus, tls)).catch((err: unknown) => {
-          throw amqpPortInUse(err) ?? err;
+          throw portInUse(err) ?? err;
         });
   const clientHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   const amqpConnectionString = amqp?.connectionString(keys.bus, clientHost);
@@ -534,22 +538,28 @@ function logDeadLetters(bus: Bus, logger: Logger): void {
   );
 }
 
-/** The bus's AMQP 1.0 front (plain, and AMQPS with the local CA's certificate); the root starts it. */
 /**
- * The AMQP front's port held by another process (most often a second `npm start` on another
- * `--port`, which still takes 5673): `SYSTEM_PORT_IN_USE` saying how to run without it.
+ * A second port of the system — the bus's AMQP front or the push service's Notification Hubs front
+ * — held by another process (most often a second `npm start` on another `--port`, which still
+ * takes 5673 and 7443): `SYSTEM_PORT_IN_USE` saying how to move or drop that part.
  */
-function amqpPortInUse(err: unknown): HubbubError | undefined {
+function portInUse(err: unknown): HubbubError | undefined {
   const listen = err as { code?: unknown; cause?: { code?: unknown }; message?: string; detail?: unknown };
-  if (listen.code !== 'BUS_AMQP_LISTEN_FAILED' || listen.cause?.code !== 'EADDRINUSE') return undefined;
-  return new HubbubError(
-    'SYSTEM_PORT_IN_USE',
-    `${listen.message} — the Service Bus SDK's AMQP port is held by another process (another Hubbub?): ` +
-      'stop it, or run without the AMQP front (--no-amqp; hubbub bus and hubbub functions: --amqp-port N).',
-    { cause: err, ...(listen.detail === undefined ? {} : { detail: listen.detail as Record<string, unknown> }) },
-  );
+  if (listen.cause?.code !== 'EADDRINUSE') return undefined;
+  const hint =
+    listen.code === 'BUS_AMQP_LISTEN_FAILED'
+      ? "the Service Bus SDK's AMQP port is held by another process (another Hubbub?): stop it, or run without the AMQP front (--no-amqp; hubbub bus and hubbub functions: --amqp-port N)."
+      : listen.code === 'PUSH_LISTEN_FAILED'
+        ? "the push service's Notification Hubs port is held by another process (another Hubbub?): stop it, pick another with --push-port N (0: any free one), or run without push (--no-push)."
+        : undefined;
+  if (hint === undefined) return undefined;
+  return new HubbubError('SYSTEM_PORT_IN_USE', `${listen.message} — ${hint}`, {
+    cause: err,
+    ...(listen.detail === undefined ? {} : { detail: listen.detail as Record<string, unknown> }),
+  });
 }
 
+/** The bus's AMQP 1.0 front (plain, and AMQPS with the local CA's certificate); the root starts it. */
 async function createSystemAmqp(
   options: SystemOptions,
   config: SystemConfig,
