@@ -7,8 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
-import { poolFrames } from '../../packages/bus-amqp/src/output.ts';
-import type { RheaConnection } from '../../packages/bus-amqp/src/rhea.ts';
+import { poolFrames, type RheaConnection } from '@hubbub/bus-amqp/output';
 
 const { values: args } = parseArgs({
   options: { frames: { type: 'string', default: '100000' }, rounds: { type: 'string', default: '8' } },

@@ -11,6 +11,9 @@
 import type { Socket } from 'node:net';
 import { type RheaConnection, types } from './rhea.ts';
 
+/** The rhea connection these take (for benchmarks that drive them). */
+export type { RheaConnection };
+
 /** Makes `conn` (before it accepts `socket`) write the frames of each turn in one corked write. */
 export function corkOutput(conn: RheaConnection, socket: Socket): void {
   const target = conn as unknown as { output(): void };
