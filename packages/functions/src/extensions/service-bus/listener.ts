@@ -76,7 +76,8 @@ export function startListener<T>(
       const iterator = receive(abort.signal)[Symbol.asyncIterator]();
       try {
         for (;;) {
-          await slotFree();
+          // Only wait when every slot is taken (an async call per message costs a promise even when none is).
+          if (running.size >= options.maxConcurrentCalls) await slotFree();
           if (abort.signal.aborted) break;
           const next = await iterator.next();
           if (next.done) break;
