@@ -20,7 +20,7 @@ import type { BusPort, BusReceivedMessage } from './port.ts';
 
 /** host.json `extensions.serviceBus`. */
 export interface ServiceBusConfig {
-  /** Concurrent invocations per function (sessions: per session, 1). @default 16 */
+  /** Concurrent invocations per function (sessions: per session, 1; batches: 1). @default 16 */
   readonly maxConcurrentCalls: number;
   /** Sessions handled at once per session-enabled function. @default 8 */
   readonly maxConcurrentSessions: number;
@@ -94,7 +94,9 @@ function listen(
   });
   const handle = deliveryHandler(context, entry, locks, invoke);
   const options = {
-    maxConcurrentCalls: sessions ? 1 : config.maxConcurrentCalls,
+    // A batch function takes one batch at a time, as on Azure (maxConcurrentCalls is for single
+    // messages): what arrives while it runs is the next batch, so batches grow with the backlog.
+    maxConcurrentCalls: sessions || many ? 1 : config.maxConcurrentCalls,
     clock: context.clock,
     receiveFailed(err: unknown, retryInMs: number) {
       events.emit('receive:failed', err, { function: entry.name, source: what, retryInMs });
