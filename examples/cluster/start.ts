@@ -15,10 +15,19 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { copyFileSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { engineScheme } from '@hubbub/system';
 import { createFront } from './front.ts';
@@ -34,6 +43,19 @@ const { values } = parseArgs({
 });
 
 const dir = mkdtempSync(join(tmpdir(), 'hubbub-cluster-'));
+/**
+ * The application's secrets kept between runs, one file per database (git ignores `.data/`): the
+ * demo accounts a run creates in PostgreSQL keep working in the next run, which would otherwise
+ * print a newly generated password those accounts do not have.
+ */
+const secretsFile = (() => {
+  let where = values.postgres;
+  try {
+    const url = new URL(values.postgres);
+    where = `${url.hostname}-${url.port || '5432'}${url.pathname}`;
+  } catch {}
+  return join(root, '.data', 'cluster', where.replace(/[^A-Za-z0-9._-]+/g, '_'), 'keys.json');
+})();
 const children: Array<{ name: string; child: ChildProcess }> = [];
 const say = (text: string) => process.stdout.write(`${text}\n`);
 
@@ -232,7 +254,9 @@ async function main(): Promise<void> {
     const port = await freePort();
     const data = join(dir, `app-${i}`);
     mkdirSync(data);
-    // The app's secrets (demo password, tracking key, VAPID keys) are the first node's.
+    // The app's secrets (demo password, tracking key, VAPID keys) are the first node's, and the
+    // same as the last run's on this database: its demo accounts were created with that password.
+    if (i === 1 && existsSync(secretsFile)) copyFileSync(secretsFile, join(data, 'keys.json'));
     if (i === 2) copyFileSync(join(dir, 'app-1', 'keys.json'), join(data, 'keys.json'));
     const node = run(
       `app-${i}`,
@@ -264,6 +288,11 @@ async function main(): Promise<void> {
     );
     await until(`application node ${i} to start`, () => node.output().includes('Press Ctrl-C'), 120_000);
     apps.push(`http://127.0.0.1:${port}`);
+    if (i === 1) {
+      mkdirSync(dirname(secretsFile), { recursive: true, mode: 0o700 });
+      copyFileSync(join(data, 'keys.json'), secretsFile);
+      chmodSync(secretsFile, 0o600);
+    }
     if (i === 1)
       say(
         node
