@@ -33,6 +33,7 @@ export async function createSystemStore(url: string, key: string, logger: Logger
     onError: (err, request) => logger.error({ err, method: request.method, url: request.url }, 'store request failed'),
   });
   let connections: Promise<StoreConnections> | undefined;
+  let closing = false;
   return {
     store,
     api,
@@ -46,6 +47,9 @@ export async function createSystemStore(url: string, key: string, logger: Logger
     },
     openInBackground() {
       store.start().catch((err: unknown) => {
+        // Closed while it was opening (the system stopped, or failed to start for another reason
+        // that its own error names): nothing to report about the store.
+        if (closing) return;
         logger.error(
           { err, storeUrl: withoutPassword(url) },
           'The store could not open; its operations fail until it can.',
@@ -53,6 +57,7 @@ export async function createSystemStore(url: string, key: string, logger: Logger
       });
     },
     async close() {
+      closing = true;
       await (await connections)?.close();
       await store.close();
     },

@@ -4,9 +4,12 @@
  * another `--port` (which still takes 5673 and 7443) meets it.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { it } from 'node:test';
-import { silentLogger } from '@hubbub/kernel';
+import { createConsoleLogger, silentLogger } from '@hubbub/kernel';
 import { startSystem } from '../src/index.ts';
 
 it('an AMQP port another process holds fails the start with SYSTEM_PORT_IN_USE naming --no-amqp', async () => {
@@ -44,5 +47,29 @@ it('a push port another process holds fails the start with SYSTEM_PORT_IN_USE na
     );
   } finally {
     await new Promise<void>((resolve) => holder.close(() => resolve()));
+  }
+});
+
+it('a start that fails on a port logs no store error: the store it was opening is closed, not broken', async () => {
+  const holder = createServer();
+  await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+  const { port } = holder.address() as { port: number };
+  const dataDir = mkdtempSync(join(tmpdir(), 'hubbub-ports-'));
+  const lines: string[] = [];
+  const logger = createConsoleLogger({ level: 'debug', write: (l) => lines.push(l) });
+  try {
+    await assert.rejects(startSystem({ port: 0, logger, dataDir, push: false, amqpPort: port, amqpsPort: false }), {
+      code: 'SYSTEM_PORT_IN_USE',
+    });
+    // The store's open may still be settling after the start rejected: give it a moment to log.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.deepEqual(
+      lines.filter((l) => l.includes('could not open')),
+      [],
+      'no "The store could not open" line for a store the failed start closed',
+    );
+  } finally {
+    await new Promise<void>((resolve) => holder.close(() => resolve()));
+    rmSync(dataDir, { recursive: true, force: true });
   }
 });
