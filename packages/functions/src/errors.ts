@@ -41,6 +41,8 @@ export const FunctionsErrorStatus = {
   FUNCTIONS_CLOSED: 503,
   /** An invocation worker thread (`workerThreads`) stopped or could not take an invocation. */
   FUNCTIONS_WORKER_FAILED: 500,
+  /** The invocation ran longer than host.json `functionTimeout`. */
+  FUNCTIONS_TIMEOUT: 500,
 } as const;
 
 export type FunctionsErrorCode = keyof typeof FunctionsErrorStatus;

@@ -139,7 +139,8 @@ export class FunctionApp {
       ...triggers.map((t) => t.binding),
       ...setups.flatMap((s) => s.bindings ?? []),
     ]);
-    const { functions, registry: appRegistry, invoke } = await this.#loadFunctions(appDir);
+    const timeoutMs = hostJson.functionTimeoutMs;
+    const { functions, registry: appRegistry, invoke } = await this.#loadFunctions(appDir, timeoutMs);
     const only = this.#options.only?.map((name) => name.toLowerCase());
     for (const name of only ?? []) {
       if (!functions.some((fn) => fn.metadata.name.toLowerCase() === name)) {
@@ -167,7 +168,11 @@ export class FunctionApp {
     }
     if (entries.length === 0) logger.warn({ appDir }, 'No functions found: the app registered none.');
     this.#scope = { registry: appRegistry, appHookData: {}, logger };
-    const executor = createExecutor(invoke ?? invokeInThread(this.#scope), services, this.#options.events);
+    const executor = createExecutor(
+      invoke ?? timedInThread(invokeInThread(this.#scope), timeoutMs, logger),
+      services,
+      this.#options.events,
+    );
     await runAppHook(this.#scope, 'appStart', this.#appLevelHookData, { functionAppDirectory: appDir });
     await this.#workers?.hook('appStart', { functionAppDirectory: appDir });
     return { entries, triggers, executor };
@@ -180,11 +185,17 @@ export class FunctionApp {
    */
   async #loadFunctions(
     appDir: string,
+    timeoutMs: number | undefined,
   ): Promise<{ functions: readonly RegisteredFunction[]; registry: Registry; invoke?: InvokeFunction }> {
     const { logger } = this.#options;
     const log = (level: string, category: string, message: string) => logger[logLevel(level)]({ category }, message);
     if (this.#options.workerThreads > 0) {
-      const started = await InvocationWorkers.start({ appDir, count: this.#options.workerThreads, logger });
+      const started = await InvocationWorkers.start({
+        appDir,
+        count: this.#options.workerThreads,
+        logger,
+        timeoutMs,
+      });
       if (!started.httpStream) {
         const workers = started.workers;
         this.#workers = workers;
@@ -231,4 +242,43 @@ export class FunctionApp {
       await workers.terminate();
     }
   }
+}
+
+/**
+ * `invoke` on this thread failing with FUNCTIONS_TIMEOUT after `timeoutMs`: the invocation's
+ * request is answered and its slot freed. Code on this thread cannot be stopped, so the handler
+ * itself runs on (what it does later is dropped); only a worker thread can be terminated — run an
+ * app whose handlers may hang with `workerThreads`.
+ */
+function timedInThread(invoke: InvokeFunction, timeoutMs: number | undefined, logger: Logger): InvokeFunction {
+  if (timeoutMs === undefined) return invoke;
+  return (fn, request) =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const name = fn.metadata.name;
+        logger.error(
+          { function: name, invocationId: request.invocationId, timeoutMs },
+          'An invocation timed out (functionTimeout); it still runs on the host thread, its result is dropped.',
+        );
+        reject(
+          new FunctionsError(
+            'FUNCTIONS_TIMEOUT',
+            `Function "${name}" timed out after ${timeoutMs} ms (functionTimeout).`,
+            {
+              detail: { function: name, invocationId: request.invocationId, timeoutMs },
+            },
+          ),
+        );
+      }, timeoutMs);
+      invoke(fn, request).then(
+        (response) => {
+          clearTimeout(timer);
+          resolve(response);
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      );
+    });
 }

@@ -10,6 +10,32 @@ import { FunctionsError } from './errors.ts';
 /** host.json: the sections of `extensions`, each handed to the extension of that name. */
 export interface HostJson {
   readonly extensions: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+  /** `functionTimeout` in ms; undefined for unbounded ("-1" or null). */
+  readonly functionTimeoutMs: number | undefined;
+}
+
+/**
+ * host.json `functionTimeout` when absent: 30 minutes, Azure's default on Premium and Dedicated
+ * plans. A self-hosted host is not billed per second as Consumption is (5 minutes there), but a
+ * handler that never settles must not hold its request and its concurrency slot forever.
+ */
+export const DEFAULT_FUNCTION_TIMEOUT_MS = 30 * 60_000;
+/** The bounds of `functionTimeout`: 1 second to 24 hours (or "-1"/null: unbounded). */
+export const MIN_FUNCTION_TIMEOUT_MS = 1000;
+export const MAX_FUNCTION_TIMEOUT_MS = 24 * 3_600_000;
+
+/** host.json `functionTimeout` (`hh:mm:ss`) in ms, undefined for unbounded ("-1" or null). */
+export function functionTimeoutMs(value: unknown): number | undefined {
+  if (value === null || value === '-1' || value === -1) return undefined;
+  const ms = timeSpanMs(value, DEFAULT_FUNCTION_TIMEOUT_MS, 'functionTimeout');
+  if (ms < MIN_FUNCTION_TIMEOUT_MS || ms > MAX_FUNCTION_TIMEOUT_MS) {
+    throw new FunctionsError(
+      'FUNCTIONS_INVALID_SETTING',
+      'host.json functionTimeout must be between "00:00:01" and "24:00:00", or "-1" for none.',
+      { detail: { field: 'functionTimeout' } },
+    );
+  }
+  return ms;
 }
 
 /** A positive integer host.json value, `fallback` when absent; `field` names it in the error. */
@@ -41,12 +67,16 @@ const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
 export async function readHostJson(appDir: string): Promise<HostJson> {
-  const json = await readJsonFile<{ extensions?: unknown }>(join(appDir, 'host.json'), 'host.json', true);
+  const json = await readJsonFile<{ extensions?: unknown; functionTimeout?: unknown }>(
+    join(appDir, 'host.json'),
+    'host.json',
+    true,
+  );
   const extensions: Record<string, Readonly<Record<string, unknown>>> = {};
   if (isRecord(json?.extensions)) {
     for (const [name, section] of Object.entries(json.extensions)) if (isRecord(section)) extensions[name] = section;
   }
-  return { extensions };
+  return { extensions, functionTimeoutMs: functionTimeoutMs(json?.functionTimeout) };
 }
 
 /** `Values` of local.settings.json (absent file → {}). */

@@ -47,6 +47,12 @@ export type FromWorker =
   | { readonly t: 'loadFailed'; readonly error: WorkerError }
   | { readonly t: 'done'; readonly id: number; readonly response?: RpcInvocationResponse }
   | { readonly t: 'failed'; readonly id: number; readonly error: WorkerError }
+  /**
+   * An uncaught exception in app code: the worker stops taking messages and exits once this is
+   * posted. `started` are the ids it had received (they fail); any other id the host sent it was
+   * never started and can go to another worker.
+   */
+  | { readonly t: 'fatal'; readonly error: WorkerError; readonly started: readonly number[] }
   | {
       readonly t: 'log';
       readonly level: 'debug' | 'info' | 'warn' | 'error';
@@ -138,7 +144,44 @@ if (
   let scope: InvocationScope | undefined;
   const appHookData: Record<string, unknown> = {};
 
+  /** Invocations received and not yet answered, with their function's name (for a stray error's log line). */
+  const running = new Map<number, string>();
+  let dead = false;
+  /**
+   * Functions whose invocations settled in this turn: a rejection nobody awaited is reported after
+   * the turn's microtasks, when the invocation that made it may have answered already.
+   */
+  const settledNow = new Set<string>();
+  const settled = (id: number): void => {
+    const name = running.get(id);
+    running.delete(id);
+    if (name === undefined) return;
+    if (settledNow.size === 0) setImmediate(() => settledNow.clear());
+    settledNow.add(name);
+  };
+  /** The function a stray error came from: the one running (or just settled), when only one is; otherwise unknown. */
+  const strayFields = (err: unknown): Record<string, unknown> => {
+    const names = new Set(running.size > 0 ? running.values() : settledNow);
+    return names.size === 1 ? { err: toWorkerError(err), function: [...names][0] } : { err: toWorkerError(err) };
+  };
+  // A stray rejection in app code (a promise nobody awaited) is logged and the worker keeps running,
+  // as Azure's Node worker does. An uncaught exception (a throw in a timer callback, say) leaves the
+  // app in a state nobody can vouch for: it is logged, the host hears which invocations had started
+  // (they fail; the rest go to another worker) and the worker exits to be replaced.
+  process.on('unhandledRejection', (reason) => {
+    logger.error(strayFields(reason), 'Unhandled promise rejection in the function app (the worker keeps running).');
+  });
+  process.on('uncaughtException', (err) => {
+    if (dead) return;
+    dead = true;
+    logger.error(strayFields(err), 'Uncaught exception in the function app: this worker thread is replaced.');
+    post({ t: 'fatal', error: toWorkerError(err), started: [...running.keys()] });
+    // After the outbox's microtask has posted the lines above.
+    setImmediate(() => process.exit(1));
+  });
+
   const handle = (message: ToWorker): void => {
+    if (dead) return;
     if (message.t === 'invoke') {
       const fn = functions[message.fn];
       if (fn === undefined || scope === undefined) {
@@ -149,9 +192,16 @@ if (
         });
         return;
       }
+      running.set(message.id, fn.metadata.name);
       invokeFunction(fn, message.request, scope).then(
-        ({ response }) => post({ t: 'done', id: message.id, response }),
-        (err: unknown) => post({ t: 'failed', id: message.id, error: toWorkerError(err) }),
+        ({ response }) => {
+          settled(message.id);
+          post({ t: 'done', id: message.id, response });
+        },
+        (err: unknown) => {
+          settled(message.id);
+          post({ t: 'failed', id: message.id, error: toWorkerError(err) });
+        },
       );
       return;
     }

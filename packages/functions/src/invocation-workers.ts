@@ -6,7 +6,10 @@
  * of Azure Functions, over `postMessage` instead of gRPC (what one turn posts leaves as one
  * message, both ways). Each invocation goes to the worker with the fewest running. A worker that
  * exits fails its running invocations with FUNCTIONS_WORKER_FAILED (their messages are retried as
- * any failure) and is replaced.
+ * any failure) and is replaced. A worker whose app threw an uncaught exception says which
+ * invocations it had started: those fail, the others go to a live worker. An invocation past
+ * `timeoutMs` (host.json `functionTimeout`) fails with FUNCTIONS_TIMEOUT and its worker is
+ * terminated and replaced, as Azure restarts the worker.
  * @module
  */
 import { Worker } from 'node:worker_threads';
@@ -40,6 +43,7 @@ function startThread(data: WorkerData): Worker {
 interface Pending {
   resolve(response: RpcInvocationResponse | undefined): void;
   reject(error: unknown): void;
+  readonly message: ToWorker;
 }
 
 /** An error from a worker, as close to the original as a thread boundary allows. */
@@ -61,7 +65,14 @@ class InvocationWorker {
   /** The app is loaded (`loaded` resolved). */
   ready = false;
 
-  constructor(data: WorkerData, logger: Logger, onExit: (worker: InvocationWorker, error: Error) => void) {
+  /** Fails the running invocations with `err` and hands the rest to `unstarted`; later exits are no-ops. */
+  readonly stop: (err: unknown, started?: ReadonlySet<number>) => void;
+
+  constructor(
+    data: WorkerData,
+    logger: Logger,
+    onExit: (worker: InvocationWorker, error: Error, unstarted: readonly Pending[]) => void,
+  ) {
     this.worker = startThread(data);
     let loaded!: (value: { functions: readonly FunctionMetadata[]; httpStream: boolean }) => void;
     let failed!: (error: unknown) => void;
@@ -98,10 +109,14 @@ class InvocationWorker {
         case 'loadFailed':
           failed(fromWorkerError(message.error));
           return;
+        case 'fatal':
+          // The worker exits: nothing more goes to it, and what it never received goes elsewhere.
+          stop(fromWorkerError(message.error), new Set(message.started));
+          return;
       }
     };
     this.worker.on('message', (data: FromWorker | FromWorker[]) => eachMessage(data, receive));
-    const exited = (err: unknown) => {
+    const stop = (err: unknown, started?: ReadonlySet<number>) => {
       if (this.exited) return;
       this.exited = true;
       const error = new FunctionsError(
@@ -110,30 +125,44 @@ class InvocationWorker {
         { cause: err },
       );
       failed(error);
-      for (const p of this.pending.values()) p.reject(error);
+      const unstarted: Pending[] = [];
+      for (const [id, p] of this.pending) {
+        if (started === undefined || started.has(id)) p.reject(error);
+        else unstarted.push(p);
+      }
       this.pending.clear();
-      onExit(this, error);
+      onExit(this, error, unstarted);
     };
+    this.stop = stop;
+    const exited = (err: unknown) => stop(err);
     this.worker.on('error', exited);
     this.worker.on('exit', (code) => exited(new Error(`exit code ${code}`)));
   }
 
+  /** Settles invocation `id` here (it then no longer counts as running on this worker). */
   #settle(id: number): Pending | undefined {
     const p = this.pending.get(id);
     this.pending.delete(id);
     return p;
   }
 
+  /** Takes invocation `id` back: it is no longer awaited here. */
+  forget(id: number): Pending | undefined {
+    return this.#settle(id);
+  }
+
   call(message: ToWorker, id: number): Promise<RpcInvocationResponse | undefined> {
-    return new Promise((resolve, reject) => {
-      if (this.exited) {
-        // A message to a stopped worker would never be answered.
-        reject(new FunctionsError('FUNCTIONS_WORKER_FAILED', 'The invocation worker thread has stopped.'));
-        return;
-      }
-      this.pending.set(id, { resolve, reject });
-      this.#outbox.send(message);
-    });
+    return new Promise((resolve, reject) => this.send({ resolve, reject, message }, id));
+  }
+
+  send(pending: Pending, id: number): void {
+    if (this.exited) {
+      // A message to a stopped worker would never be answered.
+      pending.reject(new FunctionsError('FUNCTIONS_WORKER_FAILED', 'The invocation worker thread has stopped.'));
+      return;
+    }
+    this.pending.set(id, pending);
+    this.#outbox.send(pending.message);
   }
 }
 
@@ -142,6 +171,8 @@ export interface InvocationWorkersOptions {
   /** Worker threads, ≥ 1. */
   readonly count: number;
   readonly logger?: Logger;
+  /** An invocation running longer fails with FUNCTIONS_TIMEOUT and its worker is replaced. @default unbounded */
+  readonly timeoutMs?: number | undefined;
 }
 
 export class InvocationWorkers {
@@ -150,8 +181,11 @@ export class InvocationWorkers {
   readonly #workers: InvocationWorker[] = [];
   #next = 0;
   #closing = false;
+  readonly #timeoutMs: number | undefined;
+  #names: readonly string[] = [];
 
   private constructor(options: InvocationWorkersOptions) {
+    this.#timeoutMs = options.timeoutMs;
     const logger = options.logger ?? silentLogger;
     this.#logger = logger;
     this.#data = { appDir: options.appDir, logs: logger !== silentLogger };
@@ -166,6 +200,7 @@ export class InvocationWorkers {
     try {
       const loaded = await Promise.all(pool.#workers.map((w) => w.loaded));
       const first = loaded[0]!;
+      pool.#names = first.functions.map((f) => f.name);
       return { workers: pool, functions: first.functions, httpStream: loaded.some((l) => l.httpStream) };
     } catch (err) {
       await pool.terminate();
@@ -174,24 +209,34 @@ export class InvocationWorkers {
   }
 
   #spawn(): InvocationWorker {
-    return new InvocationWorker(this.#data, this.#logger, (worker, error) => {
+    return new InvocationWorker(this.#data, this.#logger, (worker, error, unstarted) => {
       const at = this.#workers.indexOf(worker);
-      if (at < 0 || this.#closing) return;
+      if (at < 0 || this.#closing) {
+        for (const p of unstarted) p.reject(error);
+        return;
+      }
       this.#logger.error({ err: error }, 'An invocation worker thread stopped; starting another.');
       const replacement = this.#spawn();
       this.#workers[at] = replacement;
       replacement.loaded.catch((err: unknown) =>
         this.#logger.error({ err }, 'The replacement invocation worker thread could not load the app.'),
       );
+      // What the stopped worker never started runs on a live one (its id stays: ids are the pool's).
+      for (const p of unstarted) {
+        const live = this.#pick();
+        const id = p.message.id;
+        if (live.ready) live.send(p, id);
+        else live.loaded.then(() => this.#pick().send(p, id), p.reject);
+      }
     });
   }
 
-  /** The worker with the fewest invocations running. */
+  /** The live worker with the fewest invocations running (a stopped one is replaced at once, so there is one). */
   #pick(): InvocationWorker {
     let best = this.#workers[0]!;
     for (let i = 1; i < this.#workers.length; i++) {
       const w = this.#workers[i]!;
-      if (w.pending.size < best.pending.size) best = w;
+      if (best.exited || (!w.exited && w.pending.size < best.pending.size)) best = w;
     }
     return best;
   }
@@ -205,7 +250,51 @@ export class InvocationWorkers {
     if (!worker.ready) return worker.loaded.then(() => this.invoke(fn, request));
     const id = this.#next++;
     // An invoke message is always answered with a response ('done' carries one for every invocation).
-    return worker.call({ t: 'invoke', id, fn, request }, id) as Promise<RpcInvocationResponse>;
+    const call = worker.call({ t: 'invoke', id, fn, request }, id) as Promise<RpcInvocationResponse>;
+    return this.#timeoutMs === undefined ? call : this.#timed(call, worker, id, fn, request.invocationId);
+  }
+
+  /**
+   * `call` failing with FUNCTIONS_TIMEOUT after `timeoutMs`: the worker running it is terminated
+   * (its other invocations fail with FUNCTIONS_WORKER_FAILED) and replaced, as Azure restarts the
+   * language worker when a function times out.
+   */
+  #timed(
+    call: Promise<RpcInvocationResponse>,
+    worker: InvocationWorker,
+    id: number,
+    fn: number,
+    invocationId: string,
+  ): Promise<RpcInvocationResponse> {
+    const ms = this.#timeoutMs!;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const p = worker.forget(id);
+        if (p === undefined) return;
+        const name = this.#names[fn] ?? `#${fn}`;
+        reject(
+          new FunctionsError('FUNCTIONS_TIMEOUT', `Function "${name}" timed out after ${ms} ms (functionTimeout).`, {
+            detail: { function: name, invocationId, timeoutMs: ms },
+          }),
+        );
+        this.#logger.error(
+          { function: name, invocationId, timeoutMs: ms },
+          'An invocation timed out: its worker thread is terminated and replaced.',
+        );
+        worker.stop(new Error(`terminated: function "${name}" timed out (functionTimeout)`));
+        void worker.worker.terminate();
+      }, ms);
+      call.then(
+        (response) => {
+          clearTimeout(timer);
+          resolve(response);
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      );
+    });
   }
 
   /** Runs an app-level hook in every worker (each has its own `appHookData`, as each Azure worker process has). */
