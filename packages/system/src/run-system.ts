@@ -3,10 +3,12 @@
  * it until Ctrl-C.
  * @module
  */
+import type { Logger } from '@hubbub/kernel';
 import { parseCommandArgs, UsageError } from './args.ts';
 import { consoleLogger, logFlagsHelp } from './console-log.ts';
 import { parseKey } from './keys-file.ts';
 import { pushFlags, pushFlagsHelp, pushOptionsFrom } from './push-env.ts';
+import { watchStrayErrors } from './stray-errors.ts';
 import type { RunningSystem, SystemOptions } from './system.ts';
 
 export const systemFlagsHelp = `  --port N            port (default $PORT, $HUBBUB_PORT or 7071)
@@ -115,9 +117,14 @@ export function parseSystemFlags<E extends Parameters<typeof parseCommandArgs>[1
 
 /**
  * Waits for SIGINT or SIGTERM, then closes the system: running functions finish and settle their
- * messages first. A second signal while it drains stops at once (exit code 130).
+ * messages first. A second signal while it drains stops at once (exit code 130). While it runs it
+ * owns the process's stray errors ({@link watchStrayErrors}): an unhandled rejection is logged, an
+ * uncaught exception is logged as fatal and closes the system as a signal does, returning 1.
  */
-export async function runUntilSignal(system: Pick<RunningSystem, 'close'>, banner: string): Promise<number> {
+export async function runUntilSignal(
+  system: Pick<RunningSystem, 'close'> & { readonly logger?: Logger },
+  banner: string,
+): Promise<number> {
   process.stdout.write(banner);
   // One listener for the whole run: between a first signal and a second there is never a moment
   // without one, when Node would put the default action back and a quick second Ctrl-C would kill
@@ -137,6 +144,13 @@ export async function runUntilSignal(system: Pick<RunningSystem, 'close'>, banne
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  let exitCode = 0;
+  const unwatch = watchStrayErrors(system.logger ?? consoleLogger({}), () => {
+    exitCode = 1;
+    // Already draining after a signal: the process state is in doubt, so it stops now.
+    if (first === undefined) process.exit(1);
+    onSignal('an uncaught exception');
+  });
   try {
     const signal = await signalled;
     process.stdout.write(`\n${drainingNotice(signal)}\n`);
@@ -144,9 +158,10 @@ export async function runUntilSignal(system: Pick<RunningSystem, 'close'>, banne
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    unwatch();
   }
   process.stdout.write('Stopped.\n');
-  return 0;
+  return exitCode;
 }
 
 /** What the first Ctrl-C says: that it drains, and what a second one would drop. */
