@@ -78,6 +78,45 @@ describe('stray errors on a worker thread', () => {
     assert.equal((line.fields.err as { message: string }).message, 'stray timer throw');
     for (let i = 0; i < 5; i++) assert.equal((await fetch(`${app.base}/api/where`)).status, 200);
   });
+
+  it('runs requests that reached a worker before it threw, but were never started, on its replacement', async () => {
+    const lines: Line[] = [];
+    await using app = await serve({
+      app: 'stray-app',
+      bus: new MemoryBus(),
+      workerThreads: 1,
+      logger: recordingLogger(lines),
+    });
+    const before = await json(await fetch(`${app.base}/api/where`));
+    assert.equal(await (await fetch(`${app.base}/api/strayThrowBusy`)).text(), 'scheduled');
+    // Sent while the worker is busy (1 s, from its next timer turn) before it throws: queued there, never started.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const queued = await Promise.all(Array.from({ length: 5 }, () => fetch(`${app.base}/api/where`)));
+    assert.deepEqual(
+      queued.map((r) => r.status),
+      Array(5).fill(200),
+    );
+    for (const res of queued) assert.notEqual((await json(res)).threadId, before.threadId, 'the replacement ran it');
+    assert.ok(lines.some((l) => l.message.startsWith('Uncaught exception in the function app')));
+  });
+
+  it('sends what a dying worker never started to a live one: requests arriving around the throw all succeed', async () => {
+    await using app = await serve({ app: 'stray-app', bus: new MemoryBus(), workerThreads: 2 });
+    for (let round = 0; round < 3; round++) {
+      const throwing = fetch(`${app.base}/api/strayThrow`);
+      const around = Array.from({ length: 20 }, () => fetch(`${app.base}/api/where`));
+      assert.equal((await throwing).status, 200);
+      assert.deepEqual(
+        (await Promise.all(around)).map((r) => r.status),
+        Array(20).fill(200),
+      );
+      const after = await Promise.all(Array.from({ length: 10 }, () => fetch(`${app.base}/api/where`)));
+      assert.deepEqual(
+        after.map((r) => r.status),
+        Array(10).fill(200),
+      );
+    }
+  });
 });
 
 describe('functionTimeout', () => {
