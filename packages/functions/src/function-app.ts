@@ -270,6 +270,8 @@ function timedInThread(invoke: InvokeFunction, timeoutMs: number | undefined, lo
           ),
         );
       }, timeoutMs);
+      // A timer of its own must not keep the process alive (an invocation left running at close).
+      timer.unref();
       invoke(fn, request).then(
         (response) => {
           clearTimeout(timer);

@@ -251,7 +251,7 @@ export class InvocationWorkers {
     const id = this.#next++;
     // An invoke message is always answered with a response ('done' carries one for every invocation).
     const call = worker.call({ t: 'invoke', id, fn, request }, id) as Promise<RpcInvocationResponse>;
-    return this.#timeoutMs === undefined ? call : this.#timed(call, worker, id, fn, request.invocationId);
+    return this.#timeoutMs === undefined ? call : this.#timed(call, id, fn, request.invocationId);
   }
 
   /**
@@ -261,7 +261,6 @@ export class InvocationWorkers {
    */
   #timed(
     call: Promise<RpcInvocationResponse>,
-    worker: InvocationWorker,
     id: number,
     fn: number,
     invocationId: string,
@@ -269,8 +268,10 @@ export class InvocationWorkers {
     const ms = this.#timeoutMs!;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        const p = worker.forget(id);
-        if (p === undefined) return;
+        // The worker running it now (a worker that threw hands what it never started to another).
+        // None when it waits for a replacement to load: it fails all the same.
+        const worker = this.#workers.find((w) => w.pending.has(id));
+        worker?.forget(id);
         const name = this.#names[fn] ?? `#${fn}`;
         reject(
           new FunctionsError('FUNCTIONS_TIMEOUT', `Function "${name}" timed out after ${ms} ms (functionTimeout).`, {
@@ -281,9 +282,12 @@ export class InvocationWorkers {
           { function: name, invocationId, timeoutMs: ms },
           'An invocation timed out: its worker thread is terminated and replaced.',
         );
+        if (worker === undefined) return;
         worker.stop(new Error(`terminated: function "${name}" timed out (functionTimeout)`));
         void worker.worker.terminate();
       }, ms);
+      // A timer of its own must not keep the process alive (an invocation left running at close).
+      timer.unref();
       call.then(
         (response) => {
           clearTimeout(timer);

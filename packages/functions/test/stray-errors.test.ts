@@ -89,8 +89,8 @@ describe('stray errors on a worker thread', () => {
     });
     const before = await json(await fetch(`${app.base}/api/where`));
     assert.equal(await (await fetch(`${app.base}/api/strayThrowBusy`)).text(), 'scheduled');
-    // Sent while the worker is busy (1 s, from its next timer turn) before it throws: queued there, never started.
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Sent while the worker is busy (500 ms, from its next timer turn) before it throws: queued there, never started.
+    await new Promise((resolve) => setTimeout(resolve, 150));
     const queued = await Promise.all(Array.from({ length: 5 }, () => fetch(`${app.base}/api/where`)));
     assert.deepEqual(
       queued.map((r) => r.status),
