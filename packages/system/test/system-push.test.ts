@@ -100,11 +100,11 @@ describe('the push part of the system', () => {
     }
   });
 
-  it('a taken push port fails the start with PUSH_LISTEN_FAILED and leaves nothing open', async () => {
+  it('a taken push port fails the start with SYSTEM_PORT_IN_USE (naming --push-port) and leaves nothing open', async () => {
     await using first = await startSystem({ port: 0, logger: silentLogger });
     const taken = Number(/:(\d+)\//.exec(first.pushConnectionString ?? '')?.[1]);
     await assert.rejects(startSystem({ port: 0, pushPort: taken, logger: silentLogger }), {
-      code: 'PUSH_LISTEN_FAILED',
+      code: 'SYSTEM_PORT_IN_USE',
     });
   });
 
