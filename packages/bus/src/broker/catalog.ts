@@ -14,7 +14,9 @@ import {
   subscriptionKey,
   type TopicProperties,
 } from '../entities.ts';
-import { entityNotFound } from '../errors.ts';
+import { BusError, entityNotFound } from '../errors.ts';
+import type { ServiceBusMessage } from '../message.ts';
+import { type EncodedMessage, encodeMessage } from '../message-codec.ts';
 import { type CompiledRule, compileRule, type RuleDescription } from '../rules/index.ts';
 import { type QueueSettings, QueueState, storedSize } from './queue-state.ts';
 
@@ -71,6 +73,38 @@ export function heldBytes(target: QueueEntry | TopicEntry): number {
   let n = target.scheduled.bytes;
   for (const sub of target.subscriptions.values()) n += held(sub.queue) + held(sub.queue.deadLetter);
   return n;
+}
+
+/**
+ * A send's messages encoded and checked against the queue or topic they go to, whichever broker
+ * stores them: an array, each within `maxMessageSizeInKilobytes`, a session id on a
+ * session-enabled queue. Throws BUS_INVALID_MESSAGE / BUS_MESSAGE_TOO_LARGE naming the message.
+ */
+export function encodeForSend(
+  target: QueueEntry | TopicEntry,
+  entity: string,
+  messages: readonly ServiceBusMessage[],
+): EncodedMessage[] {
+  if (!Array.isArray(messages)) {
+    throw new BusError('BUS_INVALID_MESSAGE', 'messages: must be an array', { detail: { field: 'messages' } });
+  }
+  const max = target.props.maxMessageSizeInKilobytes * 1024;
+  const encoded: EncodedMessage[] = [];
+  for (let i = 0; i < messages.length; i++) {
+    const e = encodeMessage(messages[i]!);
+    if (e.size > max) {
+      throw new BusError('BUS_MESSAGE_TOO_LARGE', `Message ${i} is ${e.size} bytes; ${entity} accepts ${max}.`, {
+        detail: { entity, index: i, size: e.size, maxSize: max },
+      });
+    }
+    if (target.kind === 'queue' && target.props.requiresSession && e.sessionId === undefined) {
+      throw new BusError('BUS_INVALID_MESSAGE', `sessionId: required by session-enabled queue ${entity}`, {
+        detail: { field: 'sessionId', entity },
+      });
+    }
+    encoded.push(e);
+  }
+  return encoded;
 }
 
 export interface CatalogHooks {

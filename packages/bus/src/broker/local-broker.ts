@@ -23,10 +23,9 @@ import type { BusEngine, EngineOp, StoredMessage } from '../engine/port.ts';
 import { DEFAULT_MAX_SIZE_MB } from '../entities.ts';
 import { BusError, closedError } from '../errors.ts';
 import type { ServiceBusMessage } from '../message.ts';
-import { type EncodedMessage, encodeMessage } from '../message-codec.ts';
 import { LocalAdmin } from './admin.ts';
 import { Alarm } from './alarm.ts';
-import { Catalog, heldBytes, type QueueEntry, type TopicEntry } from './catalog.ts';
+import { Catalog, encodeForSend, heldBytes, type QueueEntry, type TopicEntry } from './catalog.ts';
 import type { BrokerContext } from './context.ts';
 import { MessageLocks } from './locks.ts';
 import { Parking } from './parking.ts';
@@ -195,26 +194,8 @@ export class LocalBroker implements Broker {
   #send(entity: string, messages: readonly ServiceBusMessage[]): Promise<bigint[]> {
     this.#check();
     const target = this.catalog.sendTarget(entity);
-    if (!Array.isArray(messages)) {
-      throw new BusError('BUS_INVALID_MESSAGE', 'messages: must be an array', { detail: { field: 'messages' } });
-    }
-    if (messages.length === 0) return Promise.resolve([]);
-    const max = target.props.maxMessageSizeInKilobytes * 1024;
-    const encoded: EncodedMessage[] = [];
-    for (let i = 0; i < messages.length; i++) {
-      const e = encodeMessage(messages[i]!);
-      if (e.size > max) {
-        throw new BusError('BUS_MESSAGE_TOO_LARGE', `Message ${i} is ${e.size} bytes; ${entity} accepts ${max}.`, {
-          detail: { entity, index: i, size: e.size, maxSize: max },
-        });
-      }
-      if (target.kind === 'queue' && target.props.requiresSession && e.sessionId === undefined) {
-        throw new BusError('BUS_INVALID_MESSAGE', `sessionId: required by session-enabled queue ${entity}`, {
-          detail: { field: 'sessionId', entity },
-        });
-      }
-      encoded.push(e);
-    }
+    const encoded = encodeForSend(target, entity, messages);
+    if (encoded.length === 0) return Promise.resolve([]);
     const now = this.#clock.now();
     const ops: EngineOp[] = [];
     const inserts: StoredMessage[] = [];

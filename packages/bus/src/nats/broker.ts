@@ -20,7 +20,7 @@ import { connect, type Msg, type NatsConnection } from '@nats-io/transport-node'
 import type { EntityAddress } from '../address.ts';
 import type { BusAdmin } from '../admin.ts';
 import { LocalAdmin } from '../broker/admin.ts';
-import type { QueueEntry, TopicEntry } from '../broker/catalog.ts';
+import { encodeForSend, type QueueEntry, type TopicEntry } from '../broker/catalog.ts';
 import type {
   Broker,
   BrokerSessions,
@@ -38,7 +38,7 @@ import type { EngineOp, StoredMessage } from '../engine/port.ts';
 import { DEAD_LETTER_SUFFIX, type EntityRuntimeProperties } from '../entities.ts';
 import { BusError, closedError, entityDeleted } from '../errors.ts';
 import type { ServiceBusMessage } from '../message.ts';
-import { type EncodedMessage, encodeMessage } from '../message-codec.ts';
+import type { EncodedMessage } from '../message-codec.ts';
 import { encodePayload } from './codec.ts';
 import type { NatsContext } from './context.ts';
 import { Quota, runtimeProperties } from './counts.ts';
@@ -260,26 +260,8 @@ export class NatsBroker implements Broker, NatsContext {
   async send(entity: string, messages: readonly ServiceBusMessage[]): Promise<bigint[]> {
     this.check();
     const target = this.entities.catalog.sendTarget(entity);
-    if (!Array.isArray(messages)) {
-      throw new BusError('BUS_INVALID_MESSAGE', 'messages: must be an array', { detail: { field: 'messages' } });
-    }
-    if (messages.length === 0) return [];
-    const max = target.props.maxMessageSizeInKilobytes * 1024;
-    const encoded: EncodedMessage[] = [];
-    for (const [i, m] of messages.entries()) {
-      const e = encodeMessage(m);
-      if (e.size > max) {
-        throw new BusError('BUS_MESSAGE_TOO_LARGE', `Message ${i} is ${e.size} bytes; ${entity} accepts ${max}.`, {
-          detail: { entity, index: i, size: e.size, maxSize: max },
-        });
-      }
-      if (target.kind === 'queue' && target.props.requiresSession && e.sessionId === undefined) {
-        throw new BusError('BUS_INVALID_MESSAGE', `sessionId: required by session-enabled queue ${entity}`, {
-          detail: { field: 'sessionId', entity },
-        });
-      }
-      encoded.push(e);
-    }
+    const encoded = encodeForSend(target, entity, messages);
+    if (encoded.length === 0) return [];
     await this.#quota.check(target, encoded);
     // Forwarded messages land elsewhere: the entities they land in must have room for them too.
     for (const dest of this.#forwardedTo(target)) await this.#quota.check(dest, encoded);
