@@ -71,21 +71,24 @@ export function componentOptions(
   settings: Readonly<Record<string, string>>,
   onApi: (api: DeliveryApi) => void = () => {},
 ): Omit<SystemOptions, 'logger'> {
+  // Every flag that is missing or wrong is named at once: a first run should not take three tries.
+  const problems: string[] = [];
   if (!flags.busUrl?.startsWith('nats://')) {
-    throw new UsageError(
+    problems.push(
       `--bus: the components share one bus, so give each the same nats://HOST:PORT URL (got '${flags.busUrl ?? 'none'}').`,
     );
   }
   if (!/^postgres(ql)?:\/\//.test(flags.storeUrl ?? '')) {
-    throw new UsageError(
+    problems.push(
       `--store: the components share one store, so give each the same postgres://USER@HOST:PORT/DB URL (got '${flags.storeUrl ?? 'none'}').`,
     );
   }
   if (component !== 'notifier' && !/^rediss?:\/\//.test(flags.backplaneUrl ?? '')) {
-    throw new UsageError(
+    problems.push(
       `--backplane: the ${component} sends to the browsers' hubs, which live on 'hubbub hub' nodes: give the redis://HOST:PORT URL they share (got '${flags.backplaneUrl ?? 'none'}').`,
     );
   }
+  if (problems.length > 0) throw new UsageError(problems.join('\n'));
   const functions: readonly string[] = COMPONENTS[component];
   const ui = existsSync(join(deliveryApp.uiDir, 'index.html'));
   return {
