@@ -276,12 +276,15 @@ describe('the delivery system as separate processes', { skip: skip ?? false }, (
       message: /--backplane: .*redis:\/\//,
     });
     // A first run with no flags names all three at once, not one per try.
-    assert.throws(() => componentOptions('api', {}, {}), (err: Error) => {
-      assert.match(err.message, /--bus: .*got 'none'/);
-      assert.match(err.message, /--store: .*got 'none'/);
-      assert.match(err.message, /--backplane: .*got 'none'/);
-      return true;
-    });
+    assert.throws(
+      () => componentOptions('api', {}, {}),
+      (err: Error) => {
+        assert.match(err.message, /--bus: .*got 'none'/);
+        assert.match(err.message, /--store: .*got 'none'/);
+        assert.match(err.message, /--backplane: .*got 'none'/);
+        return true;
+      },
+    );
     const notifierOptions = componentOptions('notifier', { busUrl, storeUrl }, {});
     assert.deepEqual(notifierOptions.app?.only, ['notifyOrder'], 'the notifier needs no backplane');
     assert.equal(notifierOptions.hubClients, false);
