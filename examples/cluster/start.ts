@@ -31,6 +31,7 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { engineScheme } from '@hubbub/system';
 import { createFront } from './front.ts';
+import { cmdlineOf, forgetRun, type RecordedChild, recordFile, recordRun, stopAllLeftovers } from './leftovers.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
 const { values } = parseArgs({
@@ -57,6 +58,10 @@ const secretsFile = (() => {
   return join(root, '.data', 'cluster', where.replace(/[^A-Za-z0-9._-]+/g, '_'), 'keys.json');
 })();
 const children: Array<{ name: string; child: ChildProcess }> = [];
+/** Where each run records its children, so a run after one killed with -9 can stop what it left. */
+const runRecords = join(root, '.data', 'cluster', 'runs');
+const runRecord = recordFile(runRecords);
+const recorded: RecordedChild[] = [];
 const say = (text: string) => process.stdout.write(`${text}\n`);
 
 async function freePort(): Promise<number> {
@@ -106,6 +111,10 @@ function run(name: string, command: string, args: string[], env: Record<string, 
     if (!stopping) say(`! ${name} exited (${signal ?? code}); see ${join(dir, `${name}.log`)}`);
   });
   children.push({ name, child });
+  if (child.pid !== undefined) {
+    recorded.push({ pid: child.pid, cmdline: cmdlineOf(command, args) });
+    recordRun(runRecord, dir, recorded);
+  }
   return { child, output: () => out };
 }
 
@@ -181,6 +190,7 @@ async function stop(): Promise<void> {
     );
   }
   await forgetKeys().catch(() => undefined);
+  forgetRun(runRecord);
   if (!values.keep) rmSync(dir, { recursive: true, force: true });
   say(values.keep ? `Stopped. Logs and data kept in ${dir}` : 'Stopped.');
 }
@@ -193,6 +203,8 @@ async function main(): Promise<void> {
   if (!(await reachable(postgresPort))) {
     throw new Error(`PostgreSQL is not reachable at ${values.postgres}: start it (service postgresql start).`);
   }
+  const left = await stopAllLeftovers(runRecords);
+  if (left.length > 0) say(`Stopped ${left.length} processes an earlier run left behind when it was killed.`);
   await ensureDatabase(values.postgres);
   const cluster = randomUUID().slice(0, 8);
   const prefix = `hubbub-cluster:${cluster}:`;
