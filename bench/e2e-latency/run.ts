@@ -170,8 +170,17 @@ async function runBus(bus: BusKind, client: Peer<ClientApi>): Promise<Record<str
       if (path === 'function') result.backlog = await server.call('backlog', null);
       results[path] = result;
       const l = summary.latencyMs;
+      const th = stats.threads;
+      const perThread =
+        th === undefined
+          ? ''
+          : `; per location ${th.total.wakeupsPerMsg} wake-ups, ${th.total.cpuUsPerMsg} µs CPU (${Object.entries(
+              th.byRole,
+            )
+              .map(([role, r]) => `${role} ${r.wakeupsPerMsg}/${r.cpuUsPerMsg}`)
+              .join(', ')})`;
       log(
-        `${phase}: p50 ${l.p50} ms, p99 ${l.p99} ms, max ${l.max} ms; ${summary.received}/${summary.expected} received; server CPU ${stats.cpuPercent}% (main thread busy ${stats.mainThreadBusyPercent}%)`,
+        `${phase}: p50 ${l.p50} ms, p99 ${l.p99} ms, max ${l.max} ms; ${summary.received}/${summary.expected} received; server CPU ${stats.cpuPercent}% (main thread busy ${stats.mainThreadBusyPercent}%)${perThread}`,
       );
     }
     return {

@@ -24,6 +24,7 @@ import { deliveryApp } from '@hubbub/delivery';
 import { silentLogger } from '@hubbub/kernel';
 import { startSystem } from '@hubbub/system';
 import { serveIpc } from '../lib/ipc.ts';
+import { classifyThreads, markBefore, type RoleStats, type ThreadRole, threadWindow, totalOf } from './threads.ts';
 
 export type BusKind = 'file' | 'memory';
 export type PathKind = 'function' | 'direct';
@@ -53,6 +54,11 @@ export interface PhaseStats {
   cpuPercent: number;
   /** Share of the window the main thread was busy (event-loop utilization), %. */
   mainThreadBusyPercent: number;
+  /**
+   * Per thread role of this process (Linux; see `threads.ts`), per location sent in the window:
+   * wake-ups (voluntary context switches), preemptions, CPU µs and µs runnable waiting for a core.
+   */
+  threads?: { total: Omit<RoleStats, 'threads'>; byRole: Partial<Record<ThreadRole, RoleStats>> };
 }
 
 export type ServerApi = {
@@ -121,6 +127,8 @@ function patchedApp(maxConcurrentCalls: number): string {
 
 let system: Awaited<ReturnType<typeof startSystem>> | undefined;
 let dataDir: string | undefined;
+let roles = new Map<number, ThreadRole>();
+markBefore();
 const orderId = (i: number) => `bench-${i}`;
 
 serveIpc<ServerApi>({
@@ -147,6 +155,7 @@ serveIpc<ServerApi>({
       rateLimits: false,
       logger: silentLogger,
     });
+    roles = await classifyThreads();
     return { port: system.port, url: system.url, dataDir, trackingKey: system.keys.secrets.TrackingKey! };
   },
   connections: () => {
@@ -221,6 +230,7 @@ serveIpc<ServerApi>({
       let elu0: ReturnType<typeof performance.eventLoopUtilization> | undefined;
       let measuredFrom = 0;
       let measuredSeq0 = 0;
+      const threads = threadWindow(roles);
       const loop = monitorEventLoopDelay({ resolution: 1 });
       const gc = { count: 0, totalMs: 0, maxMs: 0, major: 0, majorMs: 0 };
       const gcObserver = new PerformanceObserver((list) => {
@@ -245,6 +255,7 @@ serveIpc<ServerApi>({
           measuredSeq0 = seq;
           cpu0 = process.cpuUsage();
           elu0 = performance.eventLoopUtilization();
+          threads.start();
           loop.enable();
           if (profile !== undefined) {
             session = new Session();
@@ -276,6 +287,7 @@ serveIpc<ServerApi>({
         gcObserver.disconnect();
         const cpu = process.cpuUsage(cpu0);
         const elu = performance.eventLoopUtilization(elu0);
+        const byRole = threads.stop(seq - measuredSeq0);
         const windowMs = t - measuredFrom;
         const eventLoopDelayMs = {
           p50: r3(loop.percentile(50) / 1e6),
@@ -305,6 +317,7 @@ serveIpc<ServerApi>({
             eventLoopDelayMs,
             cpuPercent: Math.round(((cpu.user + cpu.system) / 1000 / windowMs) * 1000) / 10,
             mainThreadBusyPercent: Math.round(elu.utilization * 1000) / 10,
+            ...(byRole === undefined ? {} : { threads: { total: totalOf(byRole), byRole } }),
           });
         });
       };
