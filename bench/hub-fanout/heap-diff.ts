@@ -5,8 +5,12 @@
  * is the difference per connection by constructor (objects and self bytes), largest first.
  *
  *   node --expose-gc --import tsx bench/hub-fanout/heap-diff.ts [--step 1000] [--top 30] [--server ws]
+ *     [--warmup 1] [--keep]
  *
  * `--server ws` measures a plain `ws` server instead (the baseline: what any WebSocket holds).
+ * `--warmup N` opens N rounds of `--step` connections before the first snapshot, so that code the
+ * engine compiles or optimizes while the first connections arrive is not counted per connection.
+ * `--keep` leaves the snapshots in the temporary directory (their paths go to stderr).
  * @module
  */
 import { readFileSync, rmSync } from 'node:fs';
@@ -27,11 +31,14 @@ const { values } = parseArgs({
     step: { type: 'string', default: '1000' },
     top: { type: 'string', default: '30' },
     server: { type: 'string', default: 'hubbub' },
+    warmup: { type: 'string', default: '0' },
+    keep: { type: 'boolean', default: false },
   },
 });
 if (values.server !== 'hubbub' && values.server !== 'ws') throw new Error('--server is hubbub or ws');
 const step = Number(values.step);
 const top = Number(values.top);
+const warmup = Number(values.warmup);
 const gc = (globalThis as { gc?: () => void }).gc;
 if (gc === undefined) throw new Error('run with --expose-gc');
 
@@ -95,12 +102,13 @@ const client = children.start<ClientApi>('client.ts', 'client');
 await client.serving;
 const snapshots: string[] = [];
 const rss: number[] = [];
-for (let round = 0; round < 2; round++) {
+for (let round = -warmup; round < 2; round++) {
   const kind = values.server === 'ws' ? 'ws' : 'hubbub';
   const opened = await client.call('connect', { kind, port, count: step, batch: 200 }, 120_000);
   if (opened.ready !== step) throw new Error(`only ${opened.ready} of ${step} connected: ${opened.firstError}`);
-  while (count() < step * (round + 1)) await new Promise((resolve) => setTimeout(resolve, 50));
+  while (count() < step * (round + warmup + 1)) await new Promise((resolve) => setTimeout(resolve, 50));
   await settle();
+  if (round < 0) continue;
   rss.push(process.memoryUsage().rss);
   snapshots.push(writeHeapSnapshot(join(tmpdir(), `hub-heap-${process.pid}-${round}.heapsnapshot`)));
 }
@@ -113,11 +121,14 @@ const rows = [...b.entries()]
   .filter((r) => Math.abs(r.bytes) >= 1)
   .sort((x, y) => y.bytes - x.bytes);
 const total = rows.reduce((sum, r) => sum + r.bytes, 0);
+// Compiled code and its metadata grow as the engine optimizes; not something a connection holds.
+const code = rows.filter((r) => r.key.startsWith('code:')).reduce((sum, r) => sum + r.bytes, 0);
 process.stdout.write(
   `${JSON.stringify(
     {
       step,
       heapBytesPerConnection: Math.round(total),
+      heapBytesPerConnectionWithoutCode: Math.round(total - code),
       rssBytesPerConnection: Math.round((rss[1]! - rss[0]!) / step),
       top: rows.slice(0, top).map((r) => ({ ...r, objects: Number(r.objects.toFixed(2)), bytes: Math.round(r.bytes) })),
     },
@@ -125,7 +136,8 @@ process.stdout.write(
     2,
   )}\n`,
 );
-for (const path of snapshots) rmSync(path, { force: true });
+if (values.keep) process.stderr.write(`snapshots kept: ${snapshots.join(' ')}\n`);
+else for (const path of snapshots) rmSync(path, { force: true });
 await client.call('closeAll', null, 60_000).catch(() => undefined);
 await children.stop(client as unknown as Peer<Api>, { askToExit: false, timeoutMs: 2_000 });
 await close();

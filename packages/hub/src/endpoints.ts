@@ -24,7 +24,7 @@ import type { ResolvedHubServerOptions } from './options.ts';
 import { type FlushScheduler, TransportKind } from './transport.ts';
 import { LongPollingTransport } from './transports/long-polling.ts';
 import { ServerSentEventsTransport } from './transports/server-sent-events.ts';
-import { WebSocketTransport } from './transports/websocket.ts';
+import { type WebSocketShared, WebSocketTransport } from './transports/websocket.ts';
 
 export interface EndpointHost {
   readonly options: ResolvedHubServerOptions;
@@ -46,9 +46,12 @@ export class Endpoints {
   readonly #wss: WebSocketServer;
   /** Open WebSockets, so that closing the server does not wait on clients' close handshakes. */
   readonly #sockets = new Set<WebSocketTransport>();
+  /** What every WebSocket transport shares (one object, not two fields per transport). */
+  readonly #shared: WebSocketShared;
 
   constructor(host: EndpointHost) {
     this.#host = host;
+    this.#shared = { scheduler: host.scheduler, open: this.#sockets };
     const maxPayload = Math.max(1_048_576, host.options.maxMessageBytes * 4);
     this.#wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, clientTracking: false, maxPayload });
   }
@@ -167,7 +170,7 @@ export class Endpoints {
       }
     }
     const target = connection;
-    const query = url.search; // read now: the callback should not keep the URL alive
+    const query = clientQuery(url); // read now: the callback should not keep the URL alive
     this.#wss.handleUpgrade(request, socket, head, (ws) => {
       socket.off('error', destroyOnError); // ws listens from here on
       if (target.state === ConnectionState.Closed) {
@@ -175,7 +178,7 @@ export class Endpoints {
         return;
       }
       const previous = target.transport;
-      const transport = new WebSocketTransport(ws, socket, this.#host.scheduler, target, this.#sockets);
+      const transport = new WebSocketTransport(ws, socket, this.#shared, target);
       if (previous?.terminate !== undefined) {
         target.transportClosed(previous, false);
         previous.terminate();
@@ -258,7 +261,7 @@ export class Endpoints {
     }
     request.socket.setNoDelay(true);
     const transport = new ServerSentEventsTransport(response, this.#host.scheduler, connection);
-    connection.query = url.search;
+    connection.query = clientQuery(url);
     connection.attach(transport);
   }
 
@@ -271,7 +274,7 @@ export class Endpoints {
     if (current === undefined) {
       // The first poll activates the connection and returns at once.
       const transport = new LongPollingTransport(this.#host.scheduler, connection, now);
-      connection.query = url.search;
+      connection.query = clientQuery(url);
       connection.attach(transport);
       response.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': 0 }).end();
       return;
@@ -308,6 +311,29 @@ export class Endpoints {
     }
     return true;
   }
+}
+
+/**
+ * The connect request's query string without the connection token (`id`), the access token and
+ * the long-polling cache buster (`_`): what a connection keeps of it ({@link HubConnection.query}).
+ * Most clients send nothing else, and then nothing is kept: not the token (the connection knows
+ * it), nor a slice of the request URL that would keep the whole URL alive.
+ */
+export function clientQuery(url: URL): string {
+  const search = url.search;
+  if (search === '') return '';
+  const params = url.searchParams;
+  let other = false;
+  for (const key of params.keys()) {
+    if (key !== 'id' && key !== 'access_token' && key !== '_') {
+      other = true;
+      break;
+    }
+  }
+  if (!other) return '';
+  const kept = new URLSearchParams(params);
+  for (const name of ['id', 'access_token', '_']) kept.delete(name);
+  return `?${kept.toString()}`;
 }
 
 /** Whether a first text frame is a handshake request rather than a hub message. */

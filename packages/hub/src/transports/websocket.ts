@@ -18,19 +18,41 @@ import {
   webSocketFrameOf,
 } from '../transport.ts';
 
-/** The WebSocket and its socket carry their transport, so that one listener serves every connection. */
+/** The WebSocket carries its transport, so that one listener serves every connection. */
 type Tagged = { hubTransport?: WebSocketTransport };
 
+/**
+ * `ws` keeps the WebSocket on its socket under a private symbol (`kWebSocket`); found once, it
+ * leads a socket's 'drain' to the transport without a property of our own on every socket.
+ */
+let wsSlot: symbol | undefined | null = null;
+
 function onDrain(this: object): void {
-  (this as Tagged).hubTransport?.drained();
+  const transport =
+    (this as Tagged).hubTransport ??
+    (wsSlot ? ((this as Record<symbol, unknown>)[wsSlot] as Tagged | undefined)?.hubTransport : undefined);
+  transport?.drained();
 }
 
 function onMessage(this: object, data: Buffer, isBinary: boolean): void {
   (this as Tagged).hubTransport?.received(data, isBinary);
+  releaseReceiverBuffers(this);
 }
 
 function onClose(this: object, code: number): void {
   (this as Tagged).hubTransport?.ended(code);
+}
+
+/**
+ * `ws`'s Receiver queues inbound chunks in an array it empties with `shift()`: after the first
+ * message the empty array keeps room for 17 chunks (152 bytes) for as long as the connection
+ * lives. Once a message has been consumed and nothing waits, a fresh empty array takes its place
+ * (the receiver reads the property anew for every chunk), so an idle connection holds none.
+ */
+function releaseReceiverBuffers(ws: object): void {
+  const receiver = (ws as { _receiver?: { _buffers?: unknown } })._receiver;
+  const buffers = receiver?._buffers;
+  if (Array.isArray(buffers) && buffers.length === 0) receiver!._buffers = [];
 }
 
 /**
@@ -50,41 +72,50 @@ function onError(): void {
   // ws closes the socket itself after an error and then emits 'close'.
 }
 
+/** What every WebSocket transport of a server shares (one object, not a field each). */
+export interface WebSocketShared {
+  readonly scheduler: FlushScheduler;
+  /** Every live WebSocket transport; each leaves it when it closes. */
+  readonly open: Set<WebSocketTransport>;
+}
+
 export class WebSocketTransport implements Transport {
-  readonly kind = TransportKind.WebSockets;
   readonly #ws: WebSocket;
   readonly #socket: Duplex;
-  readonly #scheduler: FlushScheduler;
+  readonly #shared: WebSocketShared;
   readonly #owner: TransportOwner;
-  readonly #open: Set<WebSocketTransport>;
   #queue: OutboundFrame | OutboundFrame[] | undefined;
   #queuedBytes = 0;
 
-  /** `open` holds every live WebSocket transport; this one leaves it when it closes. */
-  constructor(
-    ws: WebSocket,
-    socket: Duplex,
-    scheduler: FlushScheduler,
-    owner: TransportOwner,
-    open: Set<WebSocketTransport>,
-  ) {
+  constructor(ws: WebSocket, socket: Duplex, shared: WebSocketShared, owner: TransportOwner) {
     this.#ws = ws;
     this.#socket = socket;
-    this.#scheduler = scheduler;
+    this.#shared = shared;
     this.#owner = owner;
-    this.#open = open;
-    open.add(this);
+    shared.open.add(this);
     // The hub's keep-alive and client timeout govern the connection from here on: the HTTP server's
     // idle timeout would keep a timer per socket, refreshed on every write.
     (socket as Duplex & { setTimeout?(ms: number): unknown }).setTimeout?.(0);
     releaseTimer(socket);
-    // Shared listeners, not closures per connection: each finds its transport on the emitter.
+    // Shared listeners, not closures per connection: each finds its transport on the emitter
+    // (the socket's through its WebSocket).
     (ws as Tagged).hubTransport = this;
-    (socket as Tagged).hubTransport = this;
+    if (wsSlot === null) {
+      wsSlot = Object.getOwnPropertySymbols(socket).find(
+        (s) => s.description === 'websocket' && (socket as unknown as Record<symbol, unknown>)[s] === ws,
+      );
+    }
+    if (wsSlot === undefined || (socket as unknown as Record<symbol, unknown>)[wsSlot] !== ws) {
+      (socket as Tagged).hubTransport = this; // a `ws` without the slot: the socket carries it too
+    }
     socket.on('drain', onDrain);
     ws.on('message', onMessage);
     ws.on('close', onClose);
     ws.on('error', onError);
+  }
+
+  get kind(): TransportKind {
+    return TransportKind.WebSockets;
   }
 
   /** The socket drained. */
@@ -99,7 +130,7 @@ export class WebSocketTransport implements Transport {
 
   /** The WebSocket closed (after a close handshake, or without one). */
   ended(code: number): void {
-    this.#open.delete(this);
+    this.#shared.open.delete(this);
     this.#owner.transportClosed(this, code === 1000 || code === 1001);
   }
 
@@ -107,7 +138,7 @@ export class WebSocketTransport implements Transport {
     const queue = this.#queue;
     if (queue === undefined) {
       this.#queue = frame;
-      this.#scheduler.mark(this);
+      this.#shared.scheduler.mark(this);
     } else if (Array.isArray(queue)) {
       queue.push(frame);
     } else {
@@ -115,8 +146,8 @@ export class WebSocketTransport implements Transport {
     }
     const before = this.#queuedBytes;
     this.#queuedBytes = before + frame.byteLength;
-    const max = this.#scheduler.maxBytes;
-    if (before < max && this.#queuedBytes >= max) this.#scheduler.markNow(this);
+    const max = this.#shared.scheduler.maxBytes;
+    if (before < max && this.#queuedBytes >= max) this.#shared.scheduler.markNow(this);
   }
 
   flush(): void {
@@ -128,7 +159,7 @@ export class WebSocketTransport implements Transport {
     const socket = this.#socket;
     if (!Array.isArray(queue)) {
       socket.write(queue.wsFrame());
-    } else if (this.#scheduler.delayMs > 0) {
+    } else if (this.#shared.scheduler.delayMs > 0) {
       // One data frame per run of frames of the same kind (text or binary: the same for one protocol).
       socket.cork();
       let start = 0;

@@ -1,0 +1,54 @@
+/**
+ * What an idle connection keeps: its query string without the protocol's own parameters, so that
+ * a connection does not hold its token (or an access token) twice, nor a slice of the request URL.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { clientQuery } from '../src/endpoints.ts';
+import type { HubConnection, HubServer } from '../src/index.ts';
+import { startHub } from './helpers.ts';
+import { negotiate, RawClient } from './raw.ts';
+
+let server: HubServer;
+let base: string;
+
+before(async () => {
+  ({ server, url: base } = await startHub());
+  server.hub('chat').method('echo', (_ctx, v: unknown) => v);
+});
+after(() => server.close());
+
+/** Connects with `extra` after the token, completes the handshake, and returns the server's connection. */
+async function connectWith(extra: string): Promise<{ client: RawClient; connection: HubConnection }> {
+  const { body } = await negotiate(base, 'chat');
+  const client = await RawClient.connect(
+    `${base.replace('http', 'ws')}/hubs/chat?id=${String(body.connectionToken)}${extra}`,
+  );
+  client.send('{"protocol":"json","version":1}\x1e');
+  await client.next();
+  const connection = server.hub('chat').connection(String(body.connectionId));
+  assert.ok(connection !== undefined);
+  return { client, connection };
+}
+
+describe('the query a connection keeps', () => {
+  it('drops id, access_token and the cache buster, and keeps the rest in order', () => {
+    assert.equal(clientQuery(new URL('http://h/hubs/chat')), '');
+    assert.equal(clientQuery(new URL('http://h/hubs/chat?id=abc')), '');
+    assert.equal(clientQuery(new URL('http://h/hubs/chat?id=abc&access_token=x.y.z&_=17')), '');
+    assert.equal(clientQuery(new URL('http://h/hubs/chat?tenant=a&id=abc&b=2&b=3')), '?tenant=a&b=2&b=3');
+    assert.equal(clientQuery(new URL('http://h/hubs/chat?id=abc&q=a%20b')), '?q=a+b');
+  });
+
+  it('is empty for a WebSocket that sent only its token, and keeps what else it sent', async () => {
+    const plain = await connectWith('');
+    assert.equal(plain.connection.query, '');
+    const tagged = await connectWith('&tenant=north&access_token=secret');
+    assert.equal(tagged.connection.query, '?tenant=north');
+    // The connections still work.
+    tagged.client.send('{"type":1,"invocationId":"1","target":"echo","arguments":["ok"]}\x1e');
+    assert.deepEqual(await tagged.client.nextMessages(), [{ type: 3, invocationId: '1', result: 'ok' }]);
+    plain.client.ws.close();
+    tagged.client.ws.close();
+  });
+});
