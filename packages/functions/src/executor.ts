@@ -7,16 +7,19 @@
 import { AbortedError, type Clock, logsAt, type TypedEmitter } from '@hubbub/kernel';
 import type { BindingScope, BindingServices, FunctionEntry, InvocationData } from './bindings.ts';
 import type { RegisteredFunction } from './core-module.ts';
-import type { RpcInvocationRequest, RpcInvocationResponse, RpcRetryOptions, RpcTypedData } from './core-types.ts';
+import type { RpcInvocationResponse, RpcRetryOptions, RpcTypedData } from './core-types.ts';
 import { FunctionsError } from './errors.ts';
 import type { FunctionsHostEvents } from './events.ts';
-import { type InvocationScope, invokeFunction } from './invoke.ts';
+import type { DeferredTriggerMetadata } from './extensions/service-bus/messages.ts';
+import { type InvocationRequest, type InvocationScope, invokeFunction } from './invoke.ts';
 import { fromTypedData, toTypedData } from './typed-data.ts';
 
 export interface ExecuteRequest {
   readonly invocationId: string;
   readonly triggerData: RpcTypedData;
-  readonly triggerMetadata: Record<string, RpcTypedData>;
+  /** The RPC trigger metadata, or (`deferredMetadata`) what the thread that runs the invocation builds it from. */
+  readonly triggerMetadata?: Record<string, RpcTypedData>;
+  readonly deferredMetadata?: DeferredTriggerMetadata;
   readonly data: InvocationData;
   /** Apply the function's retry options (Azure ignores them for HTTP triggers). @default true */
   readonly retry?: boolean;
@@ -99,10 +102,7 @@ export function invocationReason(entry: FunctionEntry): string {
 }
 
 /** Runs one invocation request through the library, on this thread or a worker's. */
-export type InvokeFunction = (
-  fn: RegisteredFunction,
-  request: RpcInvocationRequest & { invocationId: string },
-) => Promise<RpcInvocationResponse>;
+export type InvokeFunction = (fn: RegisteredFunction, request: InvocationRequest) => Promise<RpcInvocationResponse>;
 
 /** The library's invocation model on this thread. */
 export function invokeInThread(scope: InvocationScope): InvokeFunction {
@@ -148,11 +148,10 @@ export function createExecutor(
       const value = await input.kind.read?.(input.info, scopes.get(input.name)!, request.data);
       inputData.push({ name: input.name, data: toTypedData(value) });
     }
-    const rpcRequest: RpcInvocationRequest & { invocationId: string } = {
-      invocationId: request.invocationId,
-      inputData,
-      triggerMetadata: request.triggerMetadata,
-    };
+    const rpcRequest: InvocationRequest =
+      request.deferredMetadata === undefined
+        ? { invocationId: request.invocationId, inputData, triggerMetadata: request.triggerMetadata ?? null }
+        : { invocationId: request.invocationId, inputData, deferredMetadata: request.deferredMetadata };
     if (retryContext !== undefined) rpcRequest.retryContext = retryContext;
     const response = await invoke(entry.registered, rpcRequest);
     for (const output of entry.outputs) {

@@ -11,8 +11,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { Logger } from '@hubbub/kernel';
 import { loadApp } from './app-loader.ts';
 import type { RegisteredFunction } from './core-module.ts';
-import type { FunctionMetadata, RpcInvocationRequest, RpcInvocationResponse } from './core-types.ts';
-import { type InvocationScope, invokeFunction, runAppHook } from './invoke.ts';
+import type { FunctionMetadata, RpcInvocationResponse } from './core-types.ts';
+import { type InvocationRequest, type InvocationScope, invokeFunction, runAppHook } from './invoke.ts';
 
 export interface WorkerData {
   readonly appDir: string;
@@ -25,7 +25,7 @@ export type ToWorker =
       readonly t: 'invoke';
       readonly id: number;
       readonly fn: number;
-      readonly request: RpcInvocationRequest & { invocationId: string };
+      readonly request: InvocationRequest;
     }
   | {
       readonly t: 'hook';

@@ -14,7 +14,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { type Logger, silentLogger } from '@hubbub/kernel';
-import type { FunctionMetadata, RpcInvocationRequest, RpcInvocationResponse } from './core-types.ts';
+import type { FunctionMetadata, RpcInvocationResponse } from './core-types.ts';
 import { FunctionsError } from './errors.ts';
 import {
   eachMessage,
@@ -24,6 +24,7 @@ import {
   type WorkerData,
   type WorkerError,
 } from './invocation-worker.ts';
+import type { InvocationRequest } from './invoke.ts';
 
 /** The thread's script: compiled JavaScript beside this file, or the TypeScript source under tsx. */
 function startThread(data: WorkerData): Worker {
@@ -38,6 +39,14 @@ function startThread(data: WorkerData): Worker {
     `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(script.href)}); })`,
     { eval: true, workerData },
   );
+}
+
+interface Deadline {
+  /** `performance.now()` past which the invocation fails. */
+  readonly at: number;
+  readonly pending: Pending;
+  readonly fn: number;
+  readonly invocationId: string;
 }
 
 interface Pending {
@@ -68,11 +77,15 @@ class InvocationWorker {
   /** Fails the running invocations with `err` and hands the rest to `unstarted`; later exits are no-ops. */
   readonly stop: (err: unknown, started?: ReadonlySet<number>) => void;
 
+  readonly #settled: (id: number) => void;
+
   constructor(
     data: WorkerData,
     logger: Logger,
     onExit: (worker: InvocationWorker, error: Error, unstarted: readonly Pending[]) => void,
+    settled: (id: number) => void,
   ) {
+    this.#settled = settled;
     this.worker = startThread(data);
     let loaded!: (value: { functions: readonly FunctionMetadata[]; httpStream: boolean }) => void;
     let failed!: (error: unknown) => void;
@@ -127,8 +140,10 @@ class InvocationWorker {
       failed(error);
       const unstarted: Pending[] = [];
       for (const [id, p] of this.pending) {
-        if (started === undefined || started.has(id)) p.reject(error);
-        else unstarted.push(p);
+        if (started === undefined || started.has(id)) {
+          this.#settled(id);
+          p.reject(error);
+        } else unstarted.push(p);
       }
       this.pending.clear();
       onExit(this, error, unstarted);
@@ -143,6 +158,7 @@ class InvocationWorker {
   #settle(id: number): Pending | undefined {
     const p = this.pending.get(id);
     this.pending.delete(id);
+    this.#settled(id);
     return p;
   }
 
@@ -158,6 +174,7 @@ class InvocationWorker {
   send(pending: Pending, id: number): void {
     if (this.exited) {
       // A message to a stopped worker would never be answered.
+      this.#settled(id);
       pending.reject(new FunctionsError('FUNCTIONS_WORKER_FAILED', 'The invocation worker thread has stopped.'));
       return;
     }
@@ -183,6 +200,13 @@ export class InvocationWorkers {
   #closing = false;
   readonly #timeoutMs: number | undefined;
   #names: readonly string[] = [];
+  /**
+   * Invocations under `timeoutMs`, by id, in the order they started — the order of their deadlines
+   * (one timeout for all) — and the one timer, armed for the first deadline: no timer, promise or
+   * closure per invocation.
+   */
+  readonly #deadlines = new Map<number, Deadline>();
+  #deadlineTimer: ReturnType<typeof setTimeout> | undefined;
 
   private constructor(options: InvocationWorkersOptions) {
     this.#timeoutMs = options.timeoutMs;
@@ -209,27 +233,44 @@ export class InvocationWorkers {
   }
 
   #spawn(): InvocationWorker {
-    return new InvocationWorker(this.#data, this.#logger, (worker, error, unstarted) => {
-      const at = this.#workers.indexOf(worker);
-      if (at < 0 || this.#closing) {
-        for (const p of unstarted) p.reject(error);
-        return;
-      }
-      this.#logger.error({ err: error }, 'An invocation worker thread stopped; starting another.');
-      const replacement = this.#spawn();
-      this.#workers[at] = replacement;
-      replacement.loaded.catch((err: unknown) =>
-        this.#logger.error({ err }, 'The replacement invocation worker thread could not load the app.'),
-      );
-      // What the stopped worker never started runs on a live one (its id stays: ids are the pool's).
-      for (const p of unstarted) {
-        const live = this.#pick();
-        const id = p.message.id;
-        if (live.ready) live.send(p, id);
-        else live.loaded.then(() => this.#pick().send(p, id), p.reject);
-      }
-    });
+    return new InvocationWorker(this.#data, this.#logger, this.#onExit, this.#untimed);
   }
+
+  /** An invocation settled (or was taken back): it has no deadline any more. */
+  readonly #untimed = (id: number): void => {
+    this.#deadlines.delete(id);
+  };
+
+  readonly #onExit = (worker: InvocationWorker, error: Error, unstarted: readonly Pending[]): void => {
+    const at = this.#workers.indexOf(worker);
+    if (at < 0 || this.#closing) {
+      for (const p of unstarted) {
+        this.#deadlines.delete(p.message.id);
+        p.reject(error);
+      }
+      return;
+    }
+    this.#logger.error({ err: error }, 'An invocation worker thread stopped; starting another.');
+    const replacement = this.#spawn();
+    this.#workers[at] = replacement;
+    replacement.loaded.catch((err: unknown) =>
+      this.#logger.error({ err }, 'The replacement invocation worker thread could not load the app.'),
+    );
+    // What the stopped worker never started runs on a live one (its id stays: ids are the pool's).
+    for (const p of unstarted) {
+      const live = this.#pick();
+      const id = p.message.id;
+      if (live.ready) live.send(p, id);
+      else
+        live.loaded.then(
+          () => this.#pick().send(p, id),
+          (err: unknown) => {
+            this.#deadlines.delete(id);
+            p.reject(err);
+          },
+        );
+    }
+  };
 
   /** The live worker with the fewest invocations running (a stopped one is replaced at once, so there is one). */
   #pick(): InvocationWorker {
@@ -245,60 +286,67 @@ export class InvocationWorkers {
    * Runs function number `fn` (in registration order) with `request` on a worker. Not async: once the
    * worker has loaded the app, the call's own promise is the answer (no frame or await per invocation).
    */
-  invoke(fn: number, request: RpcInvocationRequest & { invocationId: string }): Promise<RpcInvocationResponse> {
+  invoke(fn: number, request: InvocationRequest): Promise<RpcInvocationResponse> {
     const worker = this.#pick();
     if (!worker.ready) return worker.loaded.then(() => this.invoke(fn, request));
     const id = this.#next++;
+    const message: ToWorker = { t: 'invoke', id, fn, request };
     // An invoke message is always answered with a response ('done' carries one for every invocation).
-    const call = worker.call({ t: 'invoke', id, fn, request }, id) as Promise<RpcInvocationResponse>;
-    return this.#timeoutMs === undefined ? call : this.#timed(call, id, fn, request.invocationId);
+    return new Promise<RpcInvocationResponse | undefined>((resolve, reject) => {
+      const pending: Pending = { resolve, reject, message };
+      if (this.#timeoutMs !== undefined) this.#timed(pending, id, fn, request.invocationId);
+      worker.send(pending, id);
+    }) as Promise<RpcInvocationResponse>;
   }
 
   /**
-   * `call` failing with FUNCTIONS_TIMEOUT after `timeoutMs`: the worker running it is terminated
-   * (its other invocations fail with FUNCTIONS_WORKER_FAILED) and replaced, as Azure restarts the
-   * language worker when a function times out.
+   * Invocation `id` fails with FUNCTIONS_TIMEOUT once `timeoutMs` passed: the worker running it is
+   * terminated (its other invocations fail with FUNCTIONS_WORKER_FAILED) and replaced, as Azure
+   * restarts the language worker when a function times out.
    */
-  #timed(
-    call: Promise<RpcInvocationResponse>,
-    id: number,
-    fn: number,
-    invocationId: string,
-  ): Promise<RpcInvocationResponse> {
+  #timed(pending: Pending, id: number, fn: number, invocationId: string): void {
+    this.#deadlines.set(id, { at: performance.now() + this.#timeoutMs!, pending, fn, invocationId });
+    if (this.#deadlineTimer === undefined) this.#arm();
+  }
+
+  /** Arms the one timer for the first deadline (a timer of its own does not keep the process alive). */
+  #arm(): void {
+    const first = this.#deadlines.values().next();
+    if (first.done === true) return;
+    this.#deadlineTimer = setTimeout(this.#expire, Math.max(1, Math.ceil(first.value.at - performance.now())));
+    this.#deadlineTimer.unref();
+  }
+
+  readonly #expire = (): void => {
+    this.#deadlineTimer = undefined;
+    const now = performance.now();
+    for (const [id, deadline] of this.#deadlines) {
+      if (deadline.at > now) break;
+      this.#deadlines.delete(id);
+      this.#timeOut(id, deadline);
+    }
+    if (this.#deadlineTimer === undefined) this.#arm();
+  };
+
+  #timeOut(id: number, { pending, fn, invocationId }: Deadline): void {
     const ms = this.#timeoutMs!;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        // The worker running it now (a worker that threw hands what it never started to another).
-        // None when it waits for a replacement to load: it fails all the same.
-        const worker = this.#workers.find((w) => w.pending.has(id));
-        worker?.forget(id);
-        const name = this.#names[fn] ?? `#${fn}`;
-        reject(
-          new FunctionsError('FUNCTIONS_TIMEOUT', `Function "${name}" timed out after ${ms} ms (functionTimeout).`, {
-            detail: { function: name, invocationId, timeoutMs: ms },
-          }),
-        );
-        this.#logger.error(
-          { function: name, invocationId, timeoutMs: ms },
-          'An invocation timed out: its worker thread is terminated and replaced.',
-        );
-        if (worker === undefined) return;
-        worker.stop(new Error(`terminated: function "${name}" timed out (functionTimeout)`));
-        void worker.worker.terminate();
-      }, ms);
-      // A timer of its own must not keep the process alive (an invocation left running at close).
-      timer.unref();
-      call.then(
-        (response) => {
-          clearTimeout(timer);
-          resolve(response);
-        },
-        (err: unknown) => {
-          clearTimeout(timer);
-          reject(err);
-        },
-      );
-    });
+    // The worker running it now (a worker that threw hands what it never started to another).
+    // None when it waits for a replacement to load: it fails all the same.
+    const worker = this.#workers.find((w) => w.pending.has(id));
+    worker?.forget(id);
+    const name = this.#names[fn] ?? `#${fn}`;
+    pending.reject(
+      new FunctionsError('FUNCTIONS_TIMEOUT', `Function "${name}" timed out after ${ms} ms (functionTimeout).`, {
+        detail: { function: name, invocationId, timeoutMs: ms },
+      }),
+    );
+    this.#logger.error(
+      { function: name, invocationId, timeoutMs: ms },
+      'An invocation timed out: its worker thread is terminated and replaced.',
+    );
+    if (worker === undefined) return;
+    worker.stop(new Error(`terminated: function "${name}" timed out (functionTimeout)`));
+    void worker.worker.terminate();
   }
 
   /** Runs an app-level hook in every worker (each has its own `appHookData`, as each Azure worker process has). */

@@ -15,6 +15,17 @@ import type {
   RpcLogCategory,
   RpcLogLevel,
 } from './core-types.ts';
+import { type DeferredTriggerMetadata, expandTriggerMetadata } from './extensions/service-bus/messages.ts';
+
+/**
+ * An invocation request as the host hands it to the thread that runs it: the RPC request, and
+ * possibly its trigger metadata still unbuilt (`deferredMetadata`, built into `triggerMetadata`
+ * there: the host's thread does not build or clone the RPC objects).
+ */
+export type InvocationRequest = RpcInvocationRequest & {
+  invocationId: string;
+  deferredMetadata?: DeferredTriggerMetadata | undefined;
+};
 
 export interface InvocationScope {
   readonly registry: Registry;
@@ -110,14 +121,12 @@ class CoreContext implements CoreInvocationContext {
   userContext: unknown;
   readonly #scope: InvocationScope;
 
-  constructor(
-    fn: RegisteredFunction,
-    request: RpcInvocationRequest & { invocationId: string },
-    scope: InvocationScope,
-  ) {
+  constructor(fn: RegisteredFunction, request: InvocationRequest, scope: InvocationScope) {
     this.invocationId = request.invocationId;
     // The request as the worker gets it over gRPC, naming its function (each attempt's is its own object).
     request.functionId = fn.metadata.functionId || fn.metadata.name;
+    const deferred = request.deferredMetadata;
+    if (deferred !== undefined) request.triggerMetadata = expandTriggerMetadata(deferred);
     this.request = request;
     this.metadata = fn.metadata;
     this.#scope = scope;
@@ -155,7 +164,7 @@ async function runInvocationHooks(
  */
 export async function invokeFunction(
   fn: RegisteredFunction,
-  request: RpcInvocationRequest & { invocationId: string },
+  request: InvocationRequest,
   scope: InvocationScope,
 ): Promise<InvocationResult> {
   const coreCtx = new CoreContext(fn, request, scope);

@@ -51,6 +51,40 @@ describe('Service Bus trigger and output on the bus port', () => {
     );
   });
 
+  it('a function on a worker thread sees the trigger metadata one on the host thread sees (the worker builds it)', async () => {
+    const seen: Record<string, unknown>[] = [];
+    for (const workerThreads of [0, 1]) {
+      const bus = newBus();
+      await using app = await serve({ app: 'bus-app', bus, workerThreads });
+      bus.enqueue('orders', {
+        body: { id: 8 },
+        messageId: '0123',
+        correlationId: 'c-"1"',
+        contentType: 'application/json',
+        subject: 'new-order',
+        to: 'kitchen',
+        replyTo: 'replies',
+        replyToSessionId: 'rs',
+        partitionKey: 'p',
+        expiresAt: new Date(Date.UTC(2030, 0, 2, 3, 4, 5, 678)),
+        deadLetterSource: 'dl',
+        applicationProperties: { Priority: 'high', n: 5, at: new Date(Date.UTC(2026, 11, 5)) },
+      });
+      await waitFor(() => bus.deliveries[0]?.settled === 'completed');
+      const metadata = (await stateOf(app.base)).orders[0]!.metadata;
+      // Times and lock tokens of the two runs differ; their presence and shape must not.
+      for (const key of ['enqueuedTimeUtc', 'lockedUntilUtc', 'lockToken']) {
+        assert.equal(typeof metadata[key], 'string', key);
+        metadata[key] = typeof metadata[key];
+      }
+      seen.push(metadata);
+    }
+    assert.equal(seen[1]!.expiresAtUtc, '2030-01-02T03:04:05.678Z');
+    assert.equal(seen[1]!.messageId, '0123');
+    assert.deepEqual(seen[1], seen[0]);
+    assert.deepEqual(Object.keys(seen[1]!), Object.keys(seen[0]!));
+  });
+
   it("asks the port to receive ahead as host.json's prefetchCount says (none by default)", async () => {
     const bus = newBus();
     await using _app = await serve({ app: 'prefetch-app', bus });

@@ -75,38 +75,108 @@ export function triggerMetadataOf(message: BusReceivedMessage): Record<string, u
 const text = (value: string): RpcTypedData => ({ json: JSON.stringify(value) });
 
 /**
- * `toRpcMetadata(triggerMetadataOf(message))` in one pass, without the plain object in between:
- * what every single-message invocation sends. Each key is a named store of its own (a helper
- * storing `meta[key]` for every key would make one megamorphic keyed store, ~1 µs each).
+ * The metadata fields of one message as they cross to the thread that runs the invocation: a flat
+ * array of strings and numbers (and the application properties), so the host's thread neither
+ * builds the ~20 RPC objects of {@link rpcMetadataOf} nor has them structured-cloned per message;
+ * {@link rpcMetadataOfFields} makes the RPC form where the invocation runs. Times are epoch ms.
  */
-export function rpcMetadataOf(m: BusReceivedMessage): Record<string, RpcTypedData> {
+export type ServiceBusMetadataFields = [
+  messageId: string | undefined,
+  correlationId: string | undefined,
+  contentType: string | undefined,
+  subject: string | undefined,
+  to: string | undefined,
+  replyTo: string | undefined,
+  replyToSessionId: string | undefined,
+  sessionId: string | undefined,
+  partitionKey: string | undefined,
+  deliveryCount: number,
+  sequenceNumber: number,
+  enqueuedTimeMs: number,
+  expiresAtMs: number | undefined,
+  lockedUntilMs: number | undefined,
+  lockToken: string | undefined,
+  deadLetterSource: string | undefined,
+  applicationProperties: Readonly<Record<string, unknown>> | undefined,
+];
+
+/**
+ * Trigger metadata handed over unbuilt (an invocation request's `deferredMetadata`): the thread
+ * that runs the invocation builds the RPC form ({@link expandTriggerMetadata}).
+ */
+export interface DeferredTriggerMetadata {
+  readonly serviceBusFields: ServiceBusMetadataFields;
+}
+
+/** The fields of `m` that its trigger metadata is made of. */
+export function metadataFieldsOf(m: BusReceivedMessage): ServiceBusMetadataFields {
+  return [
+    m.messageId,
+    m.correlationId,
+    m.contentType,
+    m.subject,
+    m.to,
+    m.replyTo,
+    m.replyToSessionId,
+    m.sessionId,
+    m.partitionKey,
+    m.deliveryCount,
+    Number(m.sequenceNumber),
+    m.enqueuedTime.getTime(),
+    m.expiresAt?.getTime(),
+    m.lockedUntil?.getTime(),
+    m.lockToken,
+    m.deadLetterSource,
+    m.applicationProperties,
+  ];
+}
+
+const isoJson = (ms: number): RpcTypedData => ({ json: `"${new Date(ms).toISOString()}"` });
+
+/**
+ * `toRpcMetadata(triggerMetadataOf(message))` in one pass from the message's fields, without the
+ * plain object in between: what every single-message invocation gets. Each key is a named store of
+ * its own (a helper storing `meta[key]` for every key would make one megamorphic keyed store, ~1 µs each).
+ */
+export function rpcMetadataOfFields(f: ServiceBusMetadataFields): Record<string, RpcTypedData> {
   const meta: Record<string, RpcTypedData> = {};
-  if (m.messageId !== undefined) meta.MessageId = text(m.messageId);
-  if (m.correlationId !== undefined) meta.CorrelationId = text(m.correlationId);
-  if (m.contentType !== undefined) meta.ContentType = text(m.contentType);
-  if (m.subject !== undefined) {
-    const subject = text(m.subject);
-    meta.Label = subject;
-    meta.Subject = subject;
+  const [messageId, correlationId, contentType, subject, to, replyTo, replyToSessionId, sessionId, partitionKey] = f;
+  if (messageId !== undefined) meta.MessageId = text(messageId);
+  if (correlationId !== undefined) meta.CorrelationId = text(correlationId);
+  if (contentType !== undefined) meta.ContentType = text(contentType);
+  if (subject !== undefined) {
+    const typed = text(subject);
+    meta.Label = typed;
+    meta.Subject = typed;
   }
-  if (m.to !== undefined) meta.To = text(m.to);
-  if (m.replyTo !== undefined) meta.ReplyTo = text(m.replyTo);
-  if (m.replyToSessionId !== undefined) meta.ReplyToSessionId = text(m.replyToSessionId);
-  if (m.sessionId !== undefined) meta.SessionId = text(m.sessionId);
-  if (m.partitionKey !== undefined) meta.PartitionKey = text(m.partitionKey);
-  meta.DeliveryCount = { int: m.deliveryCount + 1 };
-  meta.SequenceNumber = { int: Number(m.sequenceNumber) };
-  meta.EnqueuedTimeUtc = { json: `"${m.enqueuedTime.toISOString()}"` };
-  const expiresAt = m.expiresAt;
-  if (expiresAt !== undefined) meta.ExpiresAtUtc = { json: `"${expiresAt.toISOString()}"` };
-  const lockedUntil = m.lockedUntil;
-  if (lockedUntil !== undefined) meta.LockedUntilUtc = { json: `"${lockedUntil.toISOString()}"` };
-  if (m.lockToken !== undefined) meta.LockToken = text(m.lockToken);
-  if (m.deadLetterSource !== undefined) meta.DeadLetterSource = text(m.deadLetterSource);
-  const properties = json(m.applicationProperties ?? {});
+  if (to !== undefined) meta.To = text(to);
+  if (replyTo !== undefined) meta.ReplyTo = text(replyTo);
+  if (replyToSessionId !== undefined) meta.ReplyToSessionId = text(replyToSessionId);
+  if (sessionId !== undefined) meta.SessionId = text(sessionId);
+  if (partitionKey !== undefined) meta.PartitionKey = text(partitionKey);
+  meta.DeliveryCount = { int: f[9] + 1 };
+  meta.SequenceNumber = { int: f[10] };
+  meta.EnqueuedTimeUtc = isoJson(f[11]);
+  const expiresAt = f[12];
+  if (expiresAt !== undefined) meta.ExpiresAtUtc = isoJson(expiresAt);
+  const lockedUntil = f[13];
+  if (lockedUntil !== undefined) meta.LockedUntilUtc = isoJson(lockedUntil);
+  if (f[14] !== undefined) meta.LockToken = text(f[14]);
+  if (f[15] !== undefined) meta.DeadLetterSource = text(f[15]);
+  const properties = json(f[16] ?? {});
   meta.ApplicationProperties = properties;
   meta.UserProperties = properties;
   return meta;
+}
+
+/** The RPC trigger metadata of one message (`rpcMetadataOfFields(metadataFieldsOf(m))`). */
+export function rpcMetadataOf(m: BusReceivedMessage): Record<string, RpcTypedData> {
+  return rpcMetadataOfFields(metadataFieldsOf(m));
+}
+
+/** The RPC form of deferred trigger metadata. */
+export function expandTriggerMetadata(meta: DeferredTriggerMetadata): Record<string, RpcTypedData> {
+  return rpcMetadataOfFields(meta.serviceBusFields);
 }
 
 export function toRpcMetadata(meta: Record<string, unknown>): Record<string, RpcTypedData> {

@@ -15,7 +15,7 @@ import type { ExtensionContext, Invoke, Trigger } from '../../extension.ts';
 import { busSettingOf, serviceBusTriggerBinding, sourceOf } from './bindings.ts';
 import { type BusListener, startListener } from './listener.ts';
 import { LockRenewer } from './lock-renewer.ts';
-import { batchData, bodyData, payloadOf, rpcMetadataOf, toRpcMetadata, triggerMetadataOf } from './messages.ts';
+import { batchData, bodyData, metadataFieldsOf, payloadOf, toRpcMetadata, triggerMetadataOf } from './messages.ts';
 import type { BusPort, BusReceivedMessage } from './port.ts';
 
 /** host.json `extensions.serviceBus`. */
@@ -197,29 +197,30 @@ function requestOf(
 ): ExecuteRequest {
   const info = entry.trigger.info;
   const binary = info.dataType === 'binary';
-  let triggerData: RpcTypedData;
-  let triggerMetadata: Record<string, RpcTypedData>;
-  let expressions: { readonly values: Record<string, unknown> };
   if (info.cardinality === 'many') {
     const metas = messages.map(triggerMetadataOf);
-    triggerData = batchData(messages.map((m) => bodyData(m, binary)));
+    const triggerData = batchData(messages.map((m) => bodyData(m, binary)));
     const keys = [...new Set(metas.flatMap((m) => Object.keys(m)))];
     const arrays = Object.fromEntries(keys.map((k) => [`${k}Array`, metas.map((m) => m[k] ?? null)]));
-    triggerMetadata = toRpcMetadata(arrays);
     // A batch binds its metadata arrays ({MessageIdArray}, {CorrelationIdArray}…), as on Azure.
-    expressions = { values: arrays };
-  } else {
-    const message = messages[0]!;
-    const single = bodyData(message, binary);
-    triggerData = single;
-    triggerMetadata = rpcMetadataOf(message);
-    expressions = new SingleExpressions(message, single);
+    const expressions = { values: arrays };
+    return {
+      invocationId,
+      triggerData,
+      triggerMetadata: toRpcMetadata(arrays),
+      data: { invocationId, expressions },
+      signal,
+    };
   }
+  const message = messages[0]!;
+  const triggerData = bodyData(message, binary);
   return {
     invocationId,
     triggerData,
-    triggerMetadata,
-    data: { invocationId, expressions },
+    // The message's fields, not its RPC metadata: the thread that runs the invocation builds that
+    // (a worker thread's, when there is one).
+    deferredMetadata: { serviceBusFields: metadataFieldsOf(message) },
+    data: { invocationId, expressions: new SingleExpressions(message, triggerData) },
     signal,
   };
 }
