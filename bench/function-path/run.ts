@@ -52,6 +52,7 @@ const { values: flags } = parseArgs({
     saturate: { type: 'string' },
     prefetch: { type: 'string' },
     profile: { type: 'string' },
+    'no-floor': { type: 'boolean', default: false },
   },
 });
 const rate = Number(flags.rate);
@@ -61,12 +62,14 @@ const SATURATION_P99_MS = 50;
 const warmupMs = Number(flags.warmup) * 1000;
 const measureMs = Number(flags.measure) * 1000;
 const rounds = Number(flags.rounds);
-type Path = 'function' | 'processor' | 'direct';
+type Path = 'function' | 'processor' | 'direct' | 'floor';
 const paths = flags.paths.split(',') as Path[];
 for (const p of paths) {
-  if (!['function', 'processor', 'direct'].includes(p))
-    throw new Error(`--paths: '${p}' is not function, processor or direct`);
+  if (!['function', 'processor', 'direct', 'floor'].includes(p))
+    throw new Error(`--paths: '${p}' is not function, processor, direct or floor`);
 }
+/** Each round measures the floor first (the pacing timer and the bookkeeping, nothing sent), unless --no-floor. */
+const withFloor = !flags['no-floor'] && !paths.includes('floor');
 const gc = (globalThis as { gc?: () => void }).gc;
 
 const log = (line: string) => process.stderr.write(`[function-path] ${line}\n`);
@@ -76,6 +79,14 @@ const r3 = (x: number) => Math.round(x * 1000) / 1000;
 
 /** ns the main thread (tid = pid) has run on a core. */
 const mainThreadNs = () => Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]);
+/**
+ * Times the main thread has gone to sleep (blocked: waiting in the event loop for a timer, a worker's
+ * message or I/O) — each is a wake-up later, which costs this VM ~20–45 µs of CPU on its own.
+ */
+const mainThreadSleeps = () => {
+  const status = readFileSync(`/proc/self/task/${process.pid}/status`, 'utf8');
+  return Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? Number.NaN);
+};
 
 function quantile(sorted: Float64Array, q: number): number {
   if (sorted.length === 0) return 0;
@@ -160,12 +171,20 @@ const processor = system.bus.createProcessor(plainQueue, (message) => forward(me
 });
 
 let profiled = 0;
+/** The floor window's bodies, dropped when it settles (what the sender would have kept alive). */
+const floorSink: object[] = [];
 
 interface Window {
   path: string;
   rate: number;
   messages: number;
   mainThreadUsPerMessage: number;
+  /** Main-thread µs per location above the floor window of the same round (null for the floor itself). */
+  aboveFloorUsPerMessage: number | null;
+  /** Times the main thread went to sleep (voluntary context switches), per location: its wake-ups. */
+  wakeUpsPerMessage: number;
+  /** The same above the floor of the same round. */
+  wakeUpsAboveFloor: number | null;
   processCpuUsPerMessage: number;
   gc: { count: number; totalMs: number; p99Ms: number; maxMs: number };
   dueToHubSendMs: { p50: number; p99: number; max: number };
@@ -188,6 +207,8 @@ async function phase(path: Path, rate: number, warmupMs: number, measureMs: numb
       seq: n,
       sentAt,
     };
+    // The floor: the same body and bookkeeping, nothing sent.
+    if (path === 'floor') return void floorSink.push(body);
     const work: Promise<void> = (
       path === 'direct' ? forward(body) : sender.send({ body, subject: 'driveby', contentType: 'application/json' })
     ).finally(() => pending.delete(work));
@@ -209,6 +230,10 @@ async function phase(path: Path, rate: number, warmupMs: number, measureMs: numb
       }, 1);
     });
   const settled = async (expected: number) => {
+    if (path === 'floor') {
+      floorSink.length = 0;
+      return;
+    }
     const until = now() + 30_000;
     while (hubSends < expected && now() < until) await new Promise((r) => setTimeout(r, 5));
     await Promise.allSettled([...pending]);
@@ -226,6 +251,7 @@ async function phase(path: Path, rate: number, warmupMs: number, measureMs: numb
   });
   observer.observe({ entryTypes: ['gc'] });
   const main0 = mainThreadNs();
+  const sleeps0 = mainThreadSleeps();
   const cpu0 = process.cpuUsage();
   let session: Session | undefined;
   if (flags.profile !== undefined && path === 'function' && session === undefined && profiled++ === rounds - 1) {
@@ -245,6 +271,7 @@ async function phase(path: Path, rate: number, warmupMs: number, measureMs: numb
   const sent = await paced(measureMs);
   await settled(sent);
   const mainNs = mainThreadNs() - main0;
+  const sleeps = mainThreadSleeps() - sleeps0;
   const cpu = process.cpuUsage(cpu0);
   if (session !== undefined) {
     const { profile } = await session.post('Profiler.stop');
@@ -262,6 +289,9 @@ async function phase(path: Path, rate: number, warmupMs: number, measureMs: numb
     rate,
     messages: sent,
     mainThreadUsPerMessage: r1(mainNs / 1000 / sent),
+    aboveFloorUsPerMessage: null,
+    wakeUpsPerMessage: r3(sleeps / sent),
+    wakeUpsAboveFloor: null,
     processCpuUsPerMessage: r1((cpu.user + cpu.system) / sent),
     gc: {
       count: pauses.length,
@@ -314,10 +344,16 @@ try {
     saturation[path] = { rates: steps, saturatedAt, lastHeld };
   }
   for (let round = 1; round <= (saturateRates.length === 0 ? rounds : 0); round++) {
-    for (const path of paths) {
+    let floor: Window | undefined;
+    for (const path of withFloor ? ['floor' as const, ...paths] : paths) {
       const w = await phase(path, rate, warmupMs, measureMs);
+      if (path === 'floor') floor = w;
+      else if (floor !== undefined) {
+        w.aboveFloorUsPerMessage = r1(w.mainThreadUsPerMessage - floor.mainThreadUsPerMessage);
+        w.wakeUpsAboveFloor = r3(w.wakeUpsPerMessage - floor.wakeUpsPerMessage);
+      }
       log(
-        `round ${round} ${path}: ${w.mainThreadUsPerMessage} µs main thread per location, GC ${w.gc.count} / p99 ${w.gc.p99Ms} ms`,
+        `round ${round} ${path}: ${w.mainThreadUsPerMessage} µs main thread per location (${w.aboveFloorUsPerMessage ?? '–'} above the floor), ${w.wakeUpsPerMessage} wake-ups (${w.wakeUpsAboveFloor ?? '–'} above), GC ${w.gc.count} / p99 ${w.gc.p99Ms} ms`,
       );
       windows.push(w);
     }
@@ -332,20 +368,36 @@ const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor((s.length - 1) / 2)]!;
 };
-const summary: Record<string, { mainThreadUsPerMessage: number; processCpuUsPerMessage: number; gcP99Ms: number }> =
-  Object.fromEntries(
-    (windows.length === 0 ? [] : paths).map((p) => {
-      const of = windows.filter((w) => w.path === p);
-      return [
-        p,
-        {
-          mainThreadUsPerMessage: median(of.map((w) => w.mainThreadUsPerMessage)),
-          processCpuUsPerMessage: median(of.map((w) => w.processCpuUsPerMessage)),
-          gcP99Ms: Math.max(...of.map((w) => w.gc.p99Ms)),
-        },
-      ];
-    }),
-  );
+const medianOrNull = (xs: (number | null)[]) => {
+  const defined = xs.filter((x): x is number => x !== null);
+  return defined.length === 0 ? null : median(defined);
+};
+const summary: Record<
+  string,
+  {
+    mainThreadUsPerMessage: number;
+    aboveFloorUsPerMessage: number | null;
+    wakeUpsPerMessage: number;
+    wakeUpsAboveFloor: number | null;
+    processCpuUsPerMessage: number;
+    gcP99Ms: number;
+  }
+> = Object.fromEntries(
+  (windows.length === 0 ? [] : [...(withFloor ? ['floor'] : []), ...paths]).map((p) => {
+    const of = windows.filter((w) => w.path === p);
+    return [
+      p,
+      {
+        mainThreadUsPerMessage: median(of.map((w) => w.mainThreadUsPerMessage)),
+        aboveFloorUsPerMessage: medianOrNull(of.map((w) => w.aboveFloorUsPerMessage)),
+        wakeUpsPerMessage: median(of.map((w) => w.wakeUpsPerMessage)),
+        wakeUpsAboveFloor: medianOrNull(of.map((w) => w.wakeUpsAboveFloor)),
+        processCpuUsPerMessage: median(of.map((w) => w.processCpuUsPerMessage)),
+        gcP99Ms: Math.max(...of.map((w) => w.gc.p99Ms)),
+      },
+    ];
+  }),
+);
 process.stdout.write(
   `${JSON.stringify(
     {
@@ -368,6 +420,8 @@ process.stdout.write(
       ...(saturateRates.length === 0 ? {} : { saturation }),
       targets: {
         functionMainThreadUsPerMessage: { target: 30, value: summary.function?.mainThreadUsPerMessage ?? null },
+        // What the function path adds to the pacing timer's own wake-ups (on this VM each costs ~20–45 µs).
+        functionAboveFloorUsPerMessage: { target: 30, value: summary.function?.aboveFloorUsPerMessage ?? null },
         functionGcP99Ms: { target: 5, value: summary.function?.gcP99Ms ?? null },
       },
       windows,
