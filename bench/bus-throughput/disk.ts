@@ -5,7 +5,7 @@
  * durable write per message). Plus a CPU meter for the load-robust cost per message.
  * @module
  */
-import { closeSync, constants, fsyncSync, openSync, writeSync } from 'node:fs';
+import { closeSync, constants, write as fsWrite, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -59,6 +59,89 @@ export async function dsyncProbe(dir: string, ms: number, bytes = 2048): Promise
     p99Ms: q(0.99),
     maxMs: +(sorted.at(-1) ?? 0).toFixed(3),
   };
+}
+
+/** Latencies of one write path: p50 / mean / p99 ms over the samples. */
+export interface LatencySummary {
+  samples: number;
+  p50Ms: number;
+  meanMs: number;
+  p99Ms: number;
+}
+
+function summary(lat: number[]): LatencySummary {
+  const sorted = Float64Array.from(lat).sort();
+  const q = (p: number): number =>
+    +(sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0).toFixed(4);
+  return {
+    samples: lat.length,
+    p50Ms: q(0.5),
+    meanMs: +(lat.reduce((a, b) => a + b, 0) / Math.max(1, lat.length)).toFixed(4),
+    p99Ms: q(0.99),
+  };
+}
+
+/**
+ * The disk's `O_DSYNC` write latency sampled in slices interleaved with the closed loop, so the
+ * ceiling and the bus see the same disk (a probe minutes apart does not: on a shared machine the
+ * mean moves 2–9× between them). Each slice alternates two paths, one write at a time:
+ * - `threadPool`: `fs.write` with a callback, the file engine's own path (the libuv thread pool:
+ *   a worker woken per write, the event loop woken by its completion) — the fastest a writer that
+ *   does not block its event loop gets, and the basis of the target;
+ * - `direct`: `writeSync` on this thread (the disk without the thread-pool round trip), for reference.
+ * The file is zero-filled and fsynced first, as the engine's prefill leaves its segment.
+ */
+export function dsyncSampler(
+  dir: string,
+  bytes = 2048,
+): {
+  sample(ms: number): Promise<void>;
+  summary(): { threadPool: LatencySummary; direct: LatencySummary };
+  close(): void;
+} {
+  const path = join(dir, 'dsync-sampler');
+  const size = 16 * 1024 * 1024;
+  const fill = openSync(path, 'w');
+  const zeros = Buffer.alloc(1024 * 1024);
+  for (let at = 0; at < size; at += zeros.length) writeSync(fill, zeros, 0, zeros.length, at);
+  fsyncSync(fill);
+  closeSync(fill);
+  const fd = openSync(path, constants.O_WRONLY | constants.O_DSYNC);
+  const buf = Buffer.alloc(bytes, 7);
+  const pool: number[] = [];
+  const direct: number[] = [];
+  let at = 0;
+  const next = (): number => {
+    at = (at + bytes) % (size - bytes);
+    return at;
+  };
+  const viaPool = (): Promise<number> =>
+    new Promise((resolve, reject) => {
+      const t = performance.now();
+      fsWrite(fd, buf, 0, bytes, next(), (err) => (err === null ? resolve(performance.now() - t) : reject(err)));
+    });
+  return {
+    async sample(ms) {
+      const end = performance.now() + ms;
+      while (performance.now() < end) {
+        pool.push(await viaPool());
+        const t = performance.now();
+        writeSync(fd, buf, 0, bytes, next());
+        direct.push(performance.now() - t);
+      }
+    },
+    summary: () => ({ threadPool: summary(pool), direct: summary(direct) }),
+    close: () => closeSync(fd),
+  };
+}
+
+/** CPU time this thread (the event loop's) has run, µs, from `/proc` (Linux; `NaN` elsewhere). */
+export function mainThreadCpuUs(): number {
+  try {
+    return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1000;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 /** This process's CPU time (user + system) since `start()`, per unit of work. */

@@ -4,6 +4,11 @@
 //        [--rate 5000] [--seconds 4] [--pg-count 20000] [--only memory,file,graphile]
 //        [--compact-after BYTES] [--probe] [--backlog N --compact-at MS] [--window 4096]
 //        [--queued 1000000] [--max-in-flight N --flush-after N (file engine options, A/B)]
+//        [--closed-loop-only [--repeat N] [--direct-writes]]
+// `--closed-loop-only` runs only the closed loop (and its interleaved disk samples) per system,
+// `--repeat` times; with `--direct-writes` each repeat runs the file engine twice, as is and with its
+// frames written by `writeSync` on the event loop's thread (through its `fsWrite` option; an A/B of
+// the thread pool's round trip, not a mode the engine offers).
 // Latency = from the start of a message's send() to its receipt (`receive*`) and to its acknowledged
 // complete() (`p50Ms`…). The latency runs also report where time went: event-loop delay, GC pauses,
 // and for the file engine every flush's durable-write time (stalls = flushes that took > 10 ms)
@@ -12,15 +17,24 @@
 // bodies) in a second queue, so the live state is large; `--compact-at MS` starts a compaction that
 // many ms into the latency run and reports the latency of the messages sent while it ran.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  write as fsWrite,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { type Bus, openBus } from '@hubbub/bus';
-import { FileEngine, type FlushTiming } from '@hubbub/bus/engine';
+import { FileEngine, type FlushTiming, type FsWrite } from '@hubbub/bus/engine';
 import { watchMachine } from '../lib/machine.ts';
-import { cpuMeter, type DsyncProbe, dsyncProbe } from './disk.ts';
+import { cpuMeter, type DsyncProbe, dsyncProbe, dsyncSampler, mainThreadCpuUs } from './disk.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -40,6 +54,9 @@ const { values: args } = parseArgs({
     'max-in-flight': { type: 'string' },
     'flush-after': { type: 'string' },
     queued: { type: 'string', default: '0' },
+    'closed-loop-only': { type: 'boolean', default: false },
+    repeat: { type: 'string', default: '1' },
+    'direct-writes': { type: 'boolean', default: false },
   },
 });
 const COUNT = Number(args.count);
@@ -52,6 +69,9 @@ const BACKLOG = Number(args.backlog);
 const WINDOW = Number(args.window);
 const QUEUED = Number(args.queued);
 const only = new Set(args.only.split(','));
+/** The closed loop's slices, each after a sample of the disk's latency of this length. */
+const CLOSED_LOOP_SLICES = 8;
+const PROBE_SLICE_MS = 250;
 
 interface Result {
   system: string;
@@ -126,7 +146,23 @@ interface Harness {
   compact?(): Promise<void>;
 }
 
-async function busHarness(name: string, url: string): Promise<Harness> {
+/**
+ * `fsWrite` for the A/B: frames (< 64 KiB) written on this thread, the callback called at once;
+ * the prefill's 1 MiB chunks still go through the thread pool.
+ */
+const directWrites: FsWrite = (fd, buffer, offset, length, position, callback) => {
+  if (length >= 64 * 1024) return fsWrite(fd, buffer, offset, length, position, callback);
+  let written = 0;
+  let error: NodeJS.ErrnoException | null = null;
+  try {
+    written = writeSync(fd, buffer, offset, length, position);
+  } catch (err) {
+    error = err as NodeJS.ErrnoException;
+  }
+  callback(error, written);
+};
+
+async function busHarness(name: string, url: string, direct = false): Promise<Harness> {
   let flushes: Array<FlushTiming & { at: number }> = [];
   const compactAfter = args['compact-after'];
   const engine = url.startsWith('file://')
@@ -136,6 +172,7 @@ async function busHarness(name: string, url: string): Promise<Harness> {
         ...(compactAfter === undefined ? {} : { compactAfterBytes: Number(compactAfter) }),
         ...(args['max-in-flight'] === undefined ? {} : { maxInFlight: Number(args['max-in-flight']) }),
         ...(args['flush-after'] === undefined ? {} : { flushAfterWrites: Number(args['flush-after']) }),
+        ...(direct ? { fsWrite: directWrites } : {}),
       })
     : undefined;
   const bus: Bus = await openBus({
@@ -276,34 +313,96 @@ async function throughput(h: Harness, count: number): Promise<Result> {
 /**
  * Closed loop, sends only: `senders` senders each send one message and wait for its durable
  * acknowledgement before the next, nobody consuming. With one write per message this cannot beat
- * senders ÷ (durable write latency): the disk's limit for this load.
+ * senders ÷ (durable write latency): the disk's limit for this load. For the file engine the loop
+ * runs in {@link CLOSED_LOOP_SLICES} slices, each after a {@link PROBE_SLICE_MS} sample of the disk's
+ * `O_DSYNC` latency (`dsyncSampler`), so the ceiling is measured on the same disk at the same time.
+ * The ceiling is senders ÷ the mean latency (Little's law: a closed loop's throughput is its
+ * population over its mean cycle, so with zero CPU per round it is senders ÷ mean write); the p50
+ * is reported beside it but overstates the ceiling whenever the disk has a tail.
  */
-async function closedLoop(h: Harness, count: number, senders: number): Promise<Record<string, unknown>> {
+async function closedLoop(
+  h: Harness,
+  count: number,
+  senders: number,
+  scratch: string,
+): Promise<Record<string, unknown>> {
+  const sampler = h.flushes === undefined ? undefined : dsyncSampler(scratch);
+  const slices = sampler === undefined ? 1 : CLOSED_LOOP_SLICES;
   h.flushes?.();
-  const cpu = cpuMeter();
-  const start = performance.now();
+  const flushes: FlushTiming[] = [];
+  // Time from one flush's acknowledgement to the next one's, within a slice: one round of the loop.
+  const rounds: number[] = [];
+  let elapsed = 0;
+  let cpuUs = 0;
+  let mainUs = 0;
   let next = 0;
-  await Promise.all(
-    Array.from({ length: senders }, async () => {
-      while (next < count) await h.send([{ t: performance.now(), i: next++ }]);
-    }),
-  );
-  const elapsed = performance.now() - start;
-  const f = h.flushes?.();
-  return {
+  for (let s = 0; s < slices; s++) {
+    await sampler?.sample(PROBE_SLICE_MS);
+    const end = Math.round((count * (s + 1)) / slices);
+    const c0 = process.cpuUsage();
+    const m0 = mainThreadCpuUs();
+    const t0 = performance.now();
+    await Promise.all(
+      Array.from({ length: senders }, async () => {
+        while (next < end) await h.send([{ t: performance.now(), i: next++ }]);
+      }),
+    );
+    elapsed += performance.now() - t0;
+    const c = process.cpuUsage(c0);
+    cpuUs += c.user + c.system;
+    mainUs += mainThreadCpuUs() - m0;
+    const slice = h.flushes?.().flushes ?? [];
+    for (let i = 1; i < slice.length; i++) rounds.push(slice[i]!.at - slice[i - 1]!.at);
+    flushes.push(...slice);
+  }
+  sampler?.close();
+  const rate = count / (elapsed / 1000);
+  const result: Record<string, unknown> = {
     system: h.name,
     scenario: `closed loop, ${senders} senders × 1 message, no consumers`,
     messages: count,
     seconds: +(elapsed / 1000).toFixed(3),
-    durableSendsPerSecond: Math.round(count / (elapsed / 1000)),
-    cpuUsPerMessage: cpu.perUnitUs(count),
-    ...(f === undefined
-      ? {}
-      : {
-          flushes: f.flushes.length,
-          writesPerFlush: spread(f.flushes.map((x) => x.writes)),
-          durableWriteMs: spread(f.flushes.map((x) => x.ms)),
-        }),
+    durableSendsPerSecond: Math.round(rate),
+    cpuUsPerMessage: +(cpuUs / count).toFixed(2),
+    mainThreadCpuUsPerMessage: +(mainUs / count).toFixed(2),
+  };
+  if (sampler === undefined) return result;
+  const writeMs = flushes.reduce((a, f) => a + f.ms, 0);
+  const disk = sampler.summary();
+  const ceiling = (ms: number): number => (senders * 1000) / ms;
+  return {
+    ...result,
+    flushes: flushes.length,
+    // O_DSYNC writes per round of `senders` sends (1: group commit takes the whole round).
+    writesPerRound: +((flushes.length * senders) / count).toFixed(2),
+    writesPerFlush: spread(flushes.map((x) => x.writes)),
+    frameBytes: Math.round(flushes.reduce((a, f) => a + f.bytes, 0) / Math.max(1, flushes.length)),
+    durableWriteMs: spread(flushes.map((x) => x.ms)),
+    // Where a round goes (one flush in flight at a time): the engine's durable write, and the rest —
+    // acknowledgements, the senders' next sends, encoding, until the next write starts.
+    roundMs: spread(rounds),
+    perRoundUs: {
+      round: +((elapsed * 1000) / flushes.length).toFixed(1),
+      write: +((writeMs * 1000) / flushes.length).toFixed(1),
+      rest: +(((elapsed - writeMs) * 1000) / flushes.length).toFixed(1),
+      mainThreadCpu: +((mainUs / count) * (count / flushes.length)).toFixed(1),
+    },
+    diskLimit: {
+      probe: `${CLOSED_LOOP_SLICES} × ${PROBE_SLICE_MS} ms of 2 KiB O_DSYNC writes, interleaved with the loop's slices`,
+      threadPoolMs: disk.threadPool,
+      directMs: disk.direct,
+      ceilingMsgPerS: Math.round(ceiling(disk.threadPool.meanMs)),
+      fraction: +(rate / ceiling(disk.threadPool.meanMs)).toFixed(3),
+      fractionAtP50: +(rate / ceiling(disk.threadPool.p50Ms)).toFixed(3),
+      fractionOfDirect: +(rate / ceiling(disk.direct.meanMs)).toFixed(3),
+      // The median round against the median write: what a typical round reaches, robust to stalls
+      // that hit the probe's slices and the loop's unequally on a loaded machine.
+      typicalRoundFraction: +(disk.threadPool.p50Ms / (spread(rounds).p50 || Number.NaN)).toFixed(3),
+      // The share of the loop's time a durable write was on its way: the fraction the engine's own
+      // writes allow (below `fraction` when the engine's writes are slower than the probe's).
+      diskBusyShare: +(writeMs / elapsed).toFixed(3),
+      target: 0.8,
+    },
   };
 }
 
@@ -588,9 +687,29 @@ let fsync: Awaited<ReturnType<typeof fsyncProbe>> | undefined;
 let dsync: DsyncProbe | undefined;
 const other: Array<Record<string, unknown>> = [];
 try {
-  fsync = await fsyncProbe(scratch, 5_000);
-  dsync = await dsyncProbe(scratch, 3_000);
+  if (args['closed-loop-only']) {
+    for (let r = 0; r < Number(args.repeat); r++) {
+      for (const system of ['memory', 'file']) {
+        if (!only.has(system)) continue;
+        for (const direct of system === 'file' && args['direct-writes'] ? [false, true] : [false]) {
+          const h =
+            system === 'memory'
+              ? await busHarness('bus memory://', 'memory://')
+              : await busHarness(
+                  direct ? 'bus file:// (fsync, frames written on the event loop)' : 'bus file:// (fsync)',
+                  `file://${mkdtempSync(join(scratch, 'f-'))}`,
+                  direct,
+                );
+          other.push({ repeat: r, ...(await closedLoop(h, COUNT, SENDERS, scratch)) });
+          await h.close();
+        }
+      }
+    }
+  }
+  if (!args['closed-loop-only']) fsync = await fsyncProbe(scratch, 5_000);
+  if (!args['closed-loop-only']) dsync = await dsyncProbe(scratch, 3_000);
   for (const system of ['memory', 'file', 'graphile']) {
+    if (args['closed-loop-only']) break;
     if (!only.has(system)) continue;
     const make = (): Promise<Harness> =>
       system === 'memory'
@@ -601,33 +720,10 @@ try {
     let h = await make();
     const t = await throughput(h, system === 'graphile' ? PG_COUNT : COUNT);
     results.push(t);
-    if (system === 'file' && BATCH === 1) {
-      // What SENDERS closed-loop senders could reach if each message cost exactly one O_DSYNC write.
-      const ceiling = (SENDERS * 1000) / dsync.p50Ms;
-      t.diagnostics = {
-        ...t.diagnostics,
-        diskLimit: {
-          closedLoopCeilingMsgPerS: Math.round(ceiling),
-          fractionOfCeiling: +(t.messagesPerSecond / ceiling).toFixed(3),
-          fractionAtMeanLatency: +(t.messagesPerSecond / ((SENDERS * 1000) / dsync.meanMs)).toFixed(3),
-          target: 0.8,
-        },
-      };
-    }
     await h.close();
     if (system !== 'graphile') {
       h = await make();
-      const c = await closedLoop(h, COUNT, SENDERS);
-      if (system === 'file') {
-        const ceiling = (SENDERS * 1000) / dsync.p50Ms;
-        c.diskLimit = {
-          closedLoopCeilingMsgPerS: Math.round(ceiling),
-          fractionOfCeiling: +((c.durableSendsPerSecond as number) / ceiling).toFixed(3),
-          fractionAtMeanLatency: +((c.durableSendsPerSecond as number) / ((SENDERS * 1000) / dsync.meanMs)).toFixed(3),
-          target: 0.8,
-        };
-      }
-      other.push(c);
+      other.push(await closedLoop(h, COUNT, SENDERS, scratch));
       await h.close();
     }
     if (system !== 'graphile' && WINDOW > 0) {
