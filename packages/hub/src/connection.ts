@@ -31,6 +31,8 @@ export type { Principal };
 
 /** What a connection needs from the hub that owns it. */
 export interface ConnectionOwner {
+  /** The hub's name (lowercase). */
+  readonly name: string;
   /** Monotonic tick counter of the server's housekeeping loop. */
   readonly tick: number;
   readonly limits: ConnectionLimits;
@@ -48,6 +50,14 @@ export interface ConnectionLimits {
   readonly statefulBufferBytes: number;
   /** How long the outbound bytes may stay over their bound, in ms. @default 5_000 */
   readonly slowConsumerGraceMs?: number;
+}
+
+/**
+ * Makes a connection's token from its id (the server keeps a key; see `HubServer`), so that a
+ * connection need not store a second random string.
+ */
+export interface TokenSource {
+  tokenFor(connectionId: string): string;
 }
 
 /** A Close message the client never received: its transport was down when the connection ended. */
@@ -88,6 +98,9 @@ const MAX_HANDSHAKE_BYTES = 4_096;
  * carries one empty field instead of four (8 bytes each on every connection).
  */
 interface Rare {
+  statefulAllowed: boolean;
+  /** See {@link HubConnection.query}. */
+  query: string;
   items: Map<string, unknown> | undefined;
   /** A handshake that came in pieces. */
   handshakeBuffer: Buffer | undefined;
@@ -98,22 +111,14 @@ interface Rare {
 
 export class HubConnection {
   readonly connectionId: string;
-  /** The secret the transports present as `id=` (the connection id under negotiate version 0). */
-  readonly connectionToken: string;
-  readonly hubName: string;
   readonly principal: Principal;
-  /** Whether negotiate granted stateful reconnect; the handshake version must also be 2 for it to apply. */
-  readonly statefulAllowed: boolean;
+  /** The token itself, where to derive it from, or undefined when it is the connection id. */
+  readonly #token: string | TokenSource | undefined;
   /**
    * Groups this connection is in, maintained by the hub: none, one name, or a set from the second
    * on (most connections are in one group or none: a Set each would be ~150 bytes per connection).
    */
   #groups: string | Set<string> | undefined;
-  /**
-   * The connect request's query string, leading `?` included, without the parameters the
-   * protocol itself uses (`id`, `access_token`, `_`); empty when it had no others.
-   */
-  query = '';
 
   state: ConnectionState = ConnectionState.Pending;
   protocol: HubProtocol | undefined;
@@ -129,14 +134,19 @@ export class HubConnection {
 
   constructor(
     owner: ConnectionOwner,
-    init: { connectionId: string; connectionToken: string; hubName: string; principal: Principal; stateful: boolean },
+    init: {
+      connectionId: string;
+      /** The token, or where to derive it from; by default the connection id (negotiate version 0). */
+      connectionToken?: string | TokenSource;
+      principal: Principal;
+      stateful: boolean;
+    },
   ) {
     this.#owner = owner;
     this.connectionId = init.connectionId;
-    this.connectionToken = init.connectionToken;
-    this.hubName = init.hubName;
+    this.#token = init.connectionToken === init.connectionId ? undefined : init.connectionToken;
     this.principal = init.principal;
-    this.statefulAllowed = init.stateful;
+    if (init.stateful) this.#rareFields().statefulAllowed = true;
     this.lastReceivedTick = this.lastSentTick = this.stateSinceTick = owner.tick;
   }
 
@@ -148,8 +158,46 @@ export class HubConnection {
   }
 
   #rareFields(): Rare {
-    this.#rare ??= { items: undefined, handshakeBuffer: undefined, overSince: undefined, missedClose: undefined };
+    this.#rare ??= {
+      statefulAllowed: false,
+      query: '',
+      items: undefined,
+      handshakeBuffer: undefined,
+      overSince: undefined,
+      missedClose: undefined,
+    };
     return this.#rare;
+  }
+
+  /** The secret the transports present as `id=` (the connection id under negotiate version 0). */
+  get connectionToken(): string {
+    const token = this.#token;
+    return token === undefined
+      ? this.connectionId
+      : typeof token === 'string'
+        ? token
+        : token.tokenFor(this.connectionId);
+  }
+
+  get hubName(): string {
+    return this.#owner.name;
+  }
+
+  /** Whether negotiate granted stateful reconnect; the handshake version must also be 2 for it to apply. */
+  get statefulAllowed(): boolean {
+    return this.#rare?.statefulAllowed === true;
+  }
+
+  /**
+   * The connect request's query string, leading `?` included, without the parameters the
+   * protocol itself uses (`id`, `access_token`, `_`); empty when it had no others.
+   */
+  get query(): string {
+    return this.#rare?.query ?? '';
+  }
+
+  set query(query: string) {
+    if (query !== '' || this.#rare !== undefined) this.#rareFields().query = query;
   }
 
   /** The groups this connection is in (a snapshot). */

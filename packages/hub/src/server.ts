@@ -4,6 +4,7 @@
  * keep-alive pings, acknowledges stateful messages and enforces every timeout.
  * @module
  */
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -25,7 +26,7 @@ import {
   TypedEmitter,
 } from '@hubbub/kernel';
 import { createAuthenticator } from './auth.ts';
-import { ConnectionState, HubConnection, type Principal } from './connection.ts';
+import { ConnectionState, HubConnection, type Principal, type TokenSource } from './connection.ts';
 import { createCors } from './cors.ts';
 import { Endpoints } from './endpoints.ts';
 import { HubError, HubErrorCode } from './errors.ts';
@@ -52,7 +53,13 @@ export interface ListenOptions {
 export class HubServer extends TypedEmitter<HubServerEvents> implements Part<HubServerEvents> {
   readonly options: ResolvedHubServerOptions;
   readonly #hubs = new Map<string, Hub>();
-  readonly #byToken = new Map<string, HubConnection>();
+  /** Every connection of this node, negotiated ones included, by connection id. */
+  readonly #byId = new Map<string, HubConnection>();
+  /**
+   * Connection tokens (negotiate version 1) are `{id}.{HMAC(key, id)}`: unguessable from the id,
+   * checked against the id's connection, and never stored (one random string less per connection).
+   */
+  readonly #tokens: TokenSource = tokenSource(randomBytes(32));
   readonly #scheduler: FlushScheduler;
   readonly #endpoints: Endpoints;
   readonly #cors: ReturnType<typeof createCors>;
@@ -75,7 +82,7 @@ export class HubServer extends TypedEmitter<HubServerEvents> implements Part<Hub
       scheduler: this.#scheduler,
       authenticate,
       open: (hub, principal, stateful, version) => this.#open(hub, principal, stateful, version),
-      find: (token) => this.#byToken.get(token),
+      find: (token) => this.#find(token),
     });
     this.#unsubscribe = this.options.backplane.subscribe((message) => this.#hubs.get(message.hub)?.apply(message));
   }
@@ -119,8 +126,7 @@ export class HubServer extends TypedEmitter<HubServerEvents> implements Part<Hub
         maxUserGroupMemberships: this.options.maxUserGroupMemberships,
         tick: () => this.#tick,
         released: (connection) => {
-          if (this.#byToken.get(connection.connectionToken) === connection)
-            this.#byToken.delete(connection.connectionToken);
+          if (this.#byId.get(connection.connectionId) === connection) this.#byId.delete(connection.connectionId);
         },
       });
       this.#hubs.set(key, hub);
@@ -216,7 +222,7 @@ export class HubServer extends TypedEmitter<HubServerEvents> implements Part<Hub
 
   /** Number of connections on this node, negotiated ones included. */
   get connectionCount(): number {
-    return this.#byToken.size;
+    return this.#byId.size;
   }
 
   /** Closes every connection (clients are told they may reconnect) and stops serving. */
@@ -225,7 +231,7 @@ export class HubServer extends TypedEmitter<HubServerEvents> implements Part<Hub
     this.#closed = true;
     this.#timer?.cancel();
     this.#unsubscribe();
-    for (const connection of [...this.#byToken.values()]) {
+    for (const connection of [...this.#byId.values()]) {
       connection.close('Server is shutting down.', { allowReconnect: true });
     }
     this.#endpoints.close();
@@ -250,13 +256,25 @@ export class HubServer extends TypedEmitter<HubServerEvents> implements Part<Hub
     const connectionId = this.options.ids.next();
     const connection = new HubConnection(hub, {
       connectionId,
-      connectionToken: version >= 1 ? this.options.ids.next() : connectionId,
-      hubName: hub.name,
+      ...(version >= 1 ? { connectionToken: this.#tokens } : {}),
       principal,
       stateful,
     });
-    this.#byToken.set(connection.connectionToken, connection);
+    this.#byId.set(connectionId, connection);
     return connection;
+  }
+
+  /** The connection a transport's `id=` names: its connection id (version 0) or its token (version 1). */
+  #find(token: string): HubConnection | undefined {
+    const byId = this.#byId.get(token);
+    if (byId !== undefined) return byId.connectionToken === token ? byId : undefined;
+    const dot = token.lastIndexOf('.');
+    if (dot <= 0) return undefined;
+    const connection = this.#byId.get(token.slice(0, dot));
+    if (connection === undefined) return undefined;
+    const expected = Buffer.from(connection.connectionToken);
+    const given = Buffer.from(token);
+    return expected.length === given.length && timingSafeEqual(expected, given) ? connection : undefined;
   }
 
   #failed(err: unknown, response: ServerResponse): void {
@@ -287,7 +305,7 @@ export class HubServer extends TypedEmitter<HubServerEvents> implements Part<Hub
     const now = o.clock.now();
     const tick = this.#tick;
     const pings = new FanOutMessage({ type: MessageType.Ping }); // encoded once per protocol per tick
-    for (const connection of [...this.#byToken.values()]) {
+    for (const connection of [...this.#byId.values()]) {
       const transport = connection.transport;
       switch (connection.state) {
         case ConnectionState.Pending:
@@ -323,6 +341,13 @@ export class HubServer extends TypedEmitter<HubServerEvents> implements Part<Hub
       }
     }
   }
+}
+
+function tokenSource(key: Buffer): TokenSource {
+  return {
+    tokenFor: (connectionId) =>
+      `${connectionId}.${createHmac('sha256', key).update(connectionId).digest('base64url').slice(0, 22)}`,
+  };
 }
 
 export function createHubServer(options: HubServerOptions = {}): HubServer {

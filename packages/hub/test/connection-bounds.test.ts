@@ -49,6 +49,7 @@ function setup(options: { stateful: boolean } = { stateful: true }) {
   const clock = new ManualClock();
   const errors: Array<string | undefined> = [];
   const owner: ConnectionOwner = {
+    name: 'chat',
     tick: 0,
     limits,
     now: () => clock.now(),
@@ -59,7 +60,6 @@ function setup(options: { stateful: boolean } = { stateful: true }) {
   const connection = new HubConnection(owner, {
     connectionId: 'c',
     connectionToken: 't',
-    hubName: 'chat',
     principal: { userId: undefined, claims: {} },
     stateful: options.stateful,
   });

@@ -1,6 +1,7 @@
 /**
  * What an idle connection keeps: its query string without the protocol's own parameters, so that
- * a connection does not hold its token (or an access token) twice, nor a slice of the request URL.
+ * a connection does not hold its token (or an access token) twice, nor a slice of the request URL;
+ * and a token derived from its id (not stored), which still opens only its own connection.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -50,5 +51,48 @@ describe('the query a connection keeps', () => {
     assert.deepEqual(await tagged.client.nextMessages(), [{ type: 3, invocationId: '1', result: 'ok' }]);
     plain.client.ws.close();
     tagged.client.ws.close();
+  });
+});
+
+describe('connection tokens derived from the id', () => {
+  const wsUrl = (id: string) => `${base.replace('http', 'ws')}/hubs/chat?id=${encodeURIComponent(id)}`;
+
+  it('open their connection; the public id, a forged or a truncated token do not', async () => {
+    const { body } = await negotiate(base, 'chat');
+    const id = String(body.connectionId);
+    const token = String(body.connectionToken);
+    assert.notEqual(token, id);
+    assert.match(token, /^[A-Za-z0-9_.-]+$/); // URL-safe as it is
+    await assert.rejects(RawClient.connect(wsUrl(id)), { status: 404 });
+    await assert.rejects(RawClient.connect(wsUrl(`${id}.${'A'.repeat(22)}`)), { status: 404 });
+    await assert.rejects(RawClient.connect(wsUrl(token.slice(0, -1))), { status: 404 });
+    await assert.rejects(RawClient.connect(wsUrl(`${token}A`)), { status: 404 });
+    const longPoll = await fetch(`${base}/hubs/chat?id=${id}`);
+    assert.equal(longPoll.status, 404);
+    await longPoll.text();
+    const client = await RawClient.connect(wsUrl(token));
+    client.send('{"protocol":"json","version":1}\x1e');
+    assert.equal((await client.next()).data.toString(), '{}\x1e');
+    client.ws.close();
+  });
+
+  it('from another server open nothing here', async () => {
+    const other = await startHub();
+    try {
+      other.server.hub('chat');
+      const { body } = await negotiate(other.url, 'chat');
+      await assert.rejects(RawClient.connect(wsUrl(String(body.connectionToken))), { status: 404 });
+    } finally {
+      await other.server.close();
+    }
+  });
+
+  it('version 0 still uses the connection id as the token', async () => {
+    const { body } = await negotiate(base, 'chat', '');
+    assert.equal(body.connectionToken, undefined);
+    const client = await RawClient.connect(wsUrl(String(body.connectionId)));
+    client.send('{"protocol":"json","version":1}\x1e');
+    assert.equal((await client.next()).data.toString(), '{}\x1e');
+    client.ws.close();
   });
 });

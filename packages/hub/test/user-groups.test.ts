@@ -34,7 +34,6 @@ function setup(options: { max?: number } = {}) {
     const connection = new HubConnection(hub, {
       connectionId: id,
       connectionToken: id,
-      hubName: hub.name,
       principal: { userId, claims: {} },
       stateful: false,
     });
