@@ -84,7 +84,7 @@ function summary(lat: number[]): LatencySummary {
 /**
  * The disk's `O_DSYNC` write latency sampled in slices interleaved with the closed loop, so the
  * ceiling and the bus see the same disk (a probe minutes apart does not: on a shared machine the
- * mean moves 2–9× between them). Each slice alternates two paths, one write at a time:
+ * mean moves 2–9× between them). Each slice times two paths, one write at a time, half the slice each:
  * - `threadPool`: `fs.write` with a callback, the file engine's own path (the libuv thread pool:
  *   a worker woken per write, the event loop woken by its completion) — the fastest a writer that
  *   does not block its event loop gets, and the basis of the target;
@@ -122,9 +122,12 @@ export function dsyncSampler(
     });
   return {
     async sample(ms) {
-      const end = performance.now() + ms;
+      // Half the slice through the thread pool, then half direct: the pool's writes follow each other
+      // as the engine's frames do.
+      const half = performance.now() + ms / 2;
+      while (performance.now() < half) pool.push(await viaPool());
+      const end = half + ms / 2;
       while (performance.now() < end) {
-        pool.push(await viaPool());
         const t = performance.now();
         writeSync(fd, buf, 0, bytes, next());
         direct.push(performance.now() - t);
