@@ -32,7 +32,8 @@ export interface EndpointHost {
   readonly authenticate: Authenticator;
   /** Creates and registers a connection for `hub`. */
   open(hub: Hub, principal: Principal, stateful: boolean, version: number): HubConnection;
-  find(token: string): HubConnection | undefined;
+  /** The connection of `hub` a transport's `id=` names (its token), if it is still there. */
+  find(token: string, hub: Hub): HubConnection | undefined;
 }
 
 const transferFormats: Record<TransportKind, string[]> = {
@@ -94,7 +95,7 @@ export class Endpoints {
       return sendText(response, 405, 'Method Not Allowed');
     const token = url.searchParams.get('id');
     if (token === null || token === '') return sendText(response, 400, 'Connection ID required');
-    const connection = this.#host.find(token);
+    const connection = this.#host.find(token, hub);
     if (connection === undefined || connection.hubName !== hub.name || connection.state === ConnectionState.Closed) {
       return sendText(response, 404, 'No Connection with that ID');
     }
@@ -148,7 +149,7 @@ export class Endpoints {
     if (token === null || token === '') {
       connection = this.#host.open(hub, principal, false, 0);
     } else {
-      connection = this.#host.find(token);
+      connection = this.#host.find(token, hub);
       if (connection === undefined || connection.hubName !== hub.name || connection.state === ConnectionState.Closed) {
         const missed = hub.takeMissedClose(token, principal.userId);
         if (missed === undefined) return refuse(404, 'No Connection with that ID');

@@ -53,8 +53,11 @@ export interface ListenOptions {
 export class HubServer extends TypedEmitter<HubServerEvents> implements Part<HubServerEvents> {
   readonly options: ResolvedHubServerOptions;
   readonly #hubs = new Map<string, Hub>();
-  /** Every connection of this node, negotiated ones included, by connection id. */
-  readonly #byId = new Map<string, HubConnection>();
+  /**
+   * Negotiated connections still waiting for their transport and handshake, by connection id.
+   * Once connected a connection is in its hub's index only (one map entry per connection, not two).
+   */
+  readonly #pending = new Map<string, HubConnection>();
   /**
    * Connection tokens (negotiate version 1) are `{id}.{HMAC(key, id)}`: unguessable from the id,
    * checked against the id's connection, and never stored (one random string less per connection).
@@ -82,7 +85,7 @@ export class HubServer extends TypedEmitter<HubServerEvents> implements Part<Hub
       scheduler: this.#scheduler,
       authenticate,
       open: (hub, principal, stateful, version) => this.#open(hub, principal, stateful, version),
-      find: (token) => this.#find(token),
+      find: (token, hub) => this.#find(token, hub),
     });
     this.#unsubscribe = this.options.backplane.subscribe((message) => this.#hubs.get(message.hub)?.apply(message));
   }
@@ -125,10 +128,9 @@ export class HubServer extends TypedEmitter<HubServerEvents> implements Part<Hub
         userGroupTtlMs: this.options.userGroupTtlMs,
         maxUserGroupMemberships: this.options.maxUserGroupMemberships,
         tick: () => this.#tick,
-        released: (connection) => {
-          if (this.#byId.get(connection.connectionId) === connection) this.#byId.delete(connection.connectionId);
-        },
+        released: (connection) => this.#settled(connection),
       });
+      hub.on('connected', (connection) => this.#settled(connection));
       this.#hubs.set(key, hub);
     }
     return hub;
@@ -222,7 +224,9 @@ export class HubServer extends TypedEmitter<HubServerEvents> implements Part<Hub
 
   /** Number of connections on this node, negotiated ones included. */
   get connectionCount(): number {
-    return this.#byId.size;
+    let count = this.#pending.size;
+    for (const hub of this.#hubs.values()) count += hub.connectionCount;
+    return count;
   }
 
   /** Closes every connection (clients are told they may reconnect) and stops serving. */
@@ -231,7 +235,7 @@ export class HubServer extends TypedEmitter<HubServerEvents> implements Part<Hub
     this.#closed = true;
     this.#timer?.cancel();
     this.#unsubscribe();
-    for (const connection of [...this.#byId.values()]) {
+    for (const connection of this.#all()) {
       connection.close('Server is shutting down.', { allowReconnect: true });
     }
     this.#endpoints.close();
@@ -260,17 +264,36 @@ export class HubServer extends TypedEmitter<HubServerEvents> implements Part<Hub
       principal,
       stateful,
     });
-    this.#byId.set(connectionId, connection);
+    this.#pending.set(connectionId, connection);
     return connection;
   }
 
+  /** A pending connection completed its handshake (its hub indexes it now) or ended. */
+  #settled(connection: HubConnection): void {
+    if (this.#pending.get(connection.connectionId) === connection) this.#pending.delete(connection.connectionId);
+  }
+
+  /** Every connection of this node: pending ones, then each hub's. */
+  #all(): HubConnection[] {
+    const all: HubConnection[] = [];
+    for (const connection of this.#pending.values()) {
+      if (connection.state === ConnectionState.Pending) all.push(connection);
+    }
+    for (const hub of this.#hubs.values()) for (const connection of hub.connections()) all.push(connection);
+    return all;
+  }
+
+  #lookup(id: string, hub: Hub): HubConnection | undefined {
+    return this.#pending.get(id) ?? hub.connection(id);
+  }
+
   /** The connection a transport's `id=` names: its connection id (version 0) or its token (version 1). */
-  #find(token: string): HubConnection | undefined {
-    const byId = this.#byId.get(token);
+  #find(token: string, hub: Hub): HubConnection | undefined {
+    const byId = this.#lookup(token, hub);
     if (byId !== undefined) return byId.connectionToken === token ? byId : undefined;
     const dot = token.lastIndexOf('.');
     if (dot <= 0) return undefined;
-    const connection = this.#byId.get(token.slice(0, dot));
+    const connection = this.#lookup(token.slice(0, dot), hub);
     if (connection === undefined) return undefined;
     const expected = Buffer.from(connection.connectionToken);
     const given = Buffer.from(token);
@@ -305,7 +328,7 @@ export class HubServer extends TypedEmitter<HubServerEvents> implements Part<Hub
     const now = o.clock.now();
     const tick = this.#tick;
     const pings = new FanOutMessage({ type: MessageType.Ping }); // encoded once per protocol per tick
-    for (const connection of [...this.#byId.values()]) {
+    for (const connection of this.#all()) {
       const transport = connection.transport;
       switch (connection.state) {
         case ConnectionState.Pending:
