@@ -44,6 +44,7 @@ const { values: flags } = parseArgs({
     'max-concurrent-calls': { type: 'string' },
     'server-node-flags': { type: 'string' },
     'worker-threads': { type: 'string' },
+    'settle-linger-ms': { type: 'string' },
     hog: { type: 'boolean', default: false },
     cluster: { type: 'string' },
     runs: { type: 'string', default: '1' },
@@ -80,6 +81,8 @@ const config = {
   serverNodeFlags: (flags['server-node-flags'] ?? '--max-semi-space-size=8').split(' ').filter((f) => f !== ''),
   /** The functions host's worker threads (startSystem's app.workerThreads); unset: what `npm start` runs. */
   workerThreads: flags['worker-threads'] === undefined ? undefined : num('worker-threads', 0, 64),
+  /** What-if: the bus's settleLingerMs (unset: the bus's default, what `npm start` runs). */
+  settleLingerMs: flags['settle-linger-ms'] === undefined ? undefined : num('settle-linger-ms', 0, 1_000),
   /** A busy loop on one core for the whole run. */
   hog: flags.hog === true,
   runs: num('runs', 1, 20),
@@ -131,6 +134,7 @@ async function runBus(bus: BusKind, client: Peer<ClientApi>): Promise<Record<str
       ...(hubNodes === undefined ? {} : { cluster: hubNodes.cluster }),
       ...(config.maxConcurrentCalls === undefined ? {} : { maxConcurrentCalls: config.maxConcurrentCalls }),
       ...(config.workerThreads === undefined ? {} : { workerThreads: config.workerThreads }),
+      ...(config.settleLingerMs === undefined ? {} : { settleLingerMs: config.settleLingerMs }),
     });
     const orderIds = Array.from({ length: config.clients }, (_, i) => `bench-${i % orders}`);
     const opened = await client.call(

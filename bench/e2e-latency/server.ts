@@ -71,6 +71,8 @@ export type ServerApi = {
     maxConcurrentCalls?: number;
     /** The functions host's worker threads; unset: what `npm start` runs (deliveryApp.workerThreads). */
     workerThreads?: number;
+    /** The bus's settleLingerMs; unset: what `npm start` runs (the bus's default). */
+    settleLingerMs?: number;
     /** An application node of a cluster: its hub on this backplane takes no clients (hub nodes do). */
     cluster?: { backplaneUrl: string; signalRKey: string };
   }): Promise<{ port: number; url: string; dataDir: string; trackingKey: string }>;
@@ -132,13 +134,14 @@ markBefore();
 const orderId = (i: number) => `bench-${i}`;
 
 serveIpc<ServerApi>({
-  start: async ({ bus, maxConcurrentCalls, workerThreads, cluster }) => {
+  start: async ({ bus, maxConcurrentCalls, workerThreads, settleLingerMs, cluster }) => {
     dataDir = mkdtempSync(join(tmpdir(), 'hubbub-e2e-latency-'));
     const appDir = maxConcurrentCalls === undefined ? deliveryApp.functionsDir : patchedApp(maxConcurrentCalls);
     system = await startSystem({
       port: 0,
       dataDir,
       ...(bus === 'memory' ? { busUrl: 'memory://' } : {}),
+      ...(settleLingerMs === undefined ? {} : { busSettleLingerMs: settleLingerMs }),
       ...(cluster === undefined
         ? {}
         : { backplaneUrl: cluster.backplaneUrl, hubClients: false, keys: { signalR: cluster.signalRKey } }),

@@ -29,6 +29,8 @@ interface Sample {
   wait: number;
   voluntary: number;
   involuntary: number;
+  /** write-type system calls (`syscw` of `/proc/self/task/<tid>/io`). */
+  writes: number;
 }
 
 export interface RoleStats {
@@ -41,6 +43,8 @@ export interface RoleStats {
   cpuUsPerMsg: number;
   /** Time runnable but waiting for a core, per location, µs. */
   runQueueUsPerMsg: number;
+  /** write-type system calls per location (the pool's are the file bus's log writes). */
+  writesPerMsg: number;
 }
 
 const TASKS = '/proc/self/task';
@@ -63,7 +67,13 @@ function sample(tid: number): Sample | undefined {
     const status = readFileSync(`${TASKS}/${tid}/status`, 'latin1');
     const voluntary = Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(status)?.[1] ?? 0);
     const involuntary = Number(/nonvoluntary_ctxt_switches:\s+(\d+)/.exec(status)?.[1] ?? 0);
-    return { run: run ?? 0, wait: wait ?? 0, voluntary, involuntary };
+    let writes = 0;
+    try {
+      writes = Number(/syscw:\s+(\d+)/.exec(readFileSync(`${TASKS}/${tid}/io`, 'latin1'))?.[1] ?? 0);
+    } catch {
+      // no per-thread I/O accounting here
+    }
+    return { run: run ?? 0, wait: wait ?? 0, voluntary, involuntary, writes };
   } catch {
     return undefined; // the thread ended
   }
@@ -126,13 +136,14 @@ export function threadWindow(roles: Map<number, ThreadRole>) {
       for (const t of tids()) {
         const s = sample(t);
         if (s === undefined) continue;
-        const z = at0.get(t) ?? { run: 0, wait: 0, voluntary: 0, involuntary: 0 };
+        const z = at0.get(t) ?? { run: 0, wait: 0, voluntary: 0, involuntary: 0, writes: 0 };
         const role = roles.get(t) ?? 'v8Platform';
-        const acc = sum.get(role) ?? { run: 0, wait: 0, voluntary: 0, involuntary: 0, threads: 0 };
+        const acc = sum.get(role) ?? { run: 0, wait: 0, voluntary: 0, involuntary: 0, writes: 0, threads: 0 };
         acc.run += s.run - z.run;
         acc.wait += s.wait - z.wait;
         acc.voluntary += s.voluntary - z.voluntary;
         acc.involuntary += s.involuntary - z.involuntary;
+        acc.writes += s.writes - z.writes;
         acc.threads++;
         sum.set(role, acc);
       }
@@ -147,6 +158,7 @@ export function threadWindow(roles: Map<number, ThreadRole>) {
           preemptedPerMsg: r2(acc.involuntary / messages),
           cpuUsPerMsg: r2(acc.run / 1000 / messages),
           runQueueUsPerMsg: r2(acc.wait / 1000 / messages),
+          writesPerMsg: r2(acc.writes / messages),
         };
       }
       return out;
@@ -156,12 +168,13 @@ export function threadWindow(roles: Map<number, ThreadRole>) {
 
 /** Sums roles: the whole process's wake-ups and CPU per location. */
 export function totalOf(stats: Partial<Record<ThreadRole, RoleStats>>): Omit<RoleStats, 'threads'> {
-  const t = { wakeupsPerMsg: 0, preemptedPerMsg: 0, cpuUsPerMsg: 0, runQueueUsPerMsg: 0 };
+  const t = { wakeupsPerMsg: 0, preemptedPerMsg: 0, cpuUsPerMsg: 0, runQueueUsPerMsg: 0, writesPerMsg: 0 };
   for (const s of Object.values(stats)) {
     t.wakeupsPerMsg += s.wakeupsPerMsg;
     t.preemptedPerMsg += s.preemptedPerMsg;
     t.cpuUsPerMsg += s.cpuUsPerMsg;
     t.runQueueUsPerMsg += s.runQueueUsPerMsg;
+    t.writesPerMsg += s.writesPerMsg;
   }
   const r2 = (x: number) => Math.round(x * 100) / 100;
   return {
@@ -169,5 +182,6 @@ export function totalOf(stats: Partial<Record<ThreadRole, RoleStats>>): Omit<Rol
     preemptedPerMsg: r2(t.preemptedPerMsg),
     cpuUsPerMsg: r2(t.cpuUsPerMsg),
     runQueueUsPerMsg: r2(t.runQueueUsPerMsg),
+    writesPerMsg: r2(t.writesPerMsg),
   };
 }

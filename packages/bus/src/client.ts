@@ -56,6 +56,12 @@ export interface BusOptions {
    * disk) or `durable` (once it is). Senders are acknowledged once durable either way. @default 'accepted'
    */
   visibility?: Visibility;
+  /**
+   * How long a complete's write may wait for the next send's write to share one log flush, while
+   * sends are flowing; 0 writes each at once. A complete still resolves only once durable.
+   * @default 2 ms, or 0 on `memory://` (its writes cost nothing)
+   */
+  settleLingerMs?: number;
 }
 
 export interface AcceptSessionOptions extends ReceiverOptions {
@@ -355,6 +361,12 @@ export function createBus(options: BusOptions = {}): Bus {
       { detail: { option: 'visibility' } },
     );
   }
+  const linger = options.settleLingerMs;
+  if (linger !== undefined && !(typeof linger === 'number' && linger >= 0 && linger <= 1_000)) {
+    throw new BusError('BUS_INVALID_OPTION', `settleLingerMs: must be a number in 0…1000, got ${String(linger)}`, {
+      detail: { option: 'settleLingerMs' },
+    });
+  }
   return new Bus(options);
 }
 
@@ -389,6 +401,7 @@ async function openLocalBroker(options: BusOptions, clock: Clock, events: TypedE
     events,
     ...(options.ids === undefined ? {} : { ids: options.ids }),
     ...(options.visibility === undefined ? {} : { visibility: options.visibility }),
+    ...(options.settleLingerMs === undefined ? {} : { settleLingerMs: options.settleLingerMs }),
   });
 }
 

@@ -81,13 +81,14 @@ export function engineScheme(part: Part, url: string): string {
  * Opens the bus the URL names: `memory://` and `file://DIR` on the in-process broker, or
  * `nats://HOST:PORT[?namespace=NAME]` on NATS JetStream, shared with every process opening it.
  */
-export async function openBusAt(url: string, options: { clock?: Clock } = {}): Promise<Bus> {
+export async function openBusAt(url: string, options: { clock?: Clock; settleLingerMs?: number } = {}): Promise<Bus> {
   const scheme = engineScheme('bus', url);
   const clock = options.clock ?? systemClock;
   const adapter = busEngines[scheme];
   const { openBus } = await import('@hubbub/bus');
   if (adapter === undefined) return openBus({ url, clock });
-  return openBus({ engine: await adapter(url, { clock }), clock });
+  const linger = options.settleLingerMs === undefined ? {} : { settleLingerMs: options.settleLingerMs };
+  return openBus({ engine: await adapter(url, { clock }), clock, ...linger });
 }
 
 /** Opens (starts) the cache the URL names: the in-process LRU (`memory://`) or Redis (`redis://…`). */

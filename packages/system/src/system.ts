@@ -171,6 +171,11 @@ export interface SystemOptions {
    * connection's messages within this many ms go out in one socket write. @default 0 (off)
    */
   hubWriteDelayMs?: number;
+  /**
+   * How long a bus complete's write may wait for the next send's to share one log flush while
+   * sends are flowing (`@hubbub/bus` `settleLingerMs`). @default the bus's: 2 ms on a file bus
+   */
+  busSettleLingerMs?: number;
   /** Request budgets per client address; `false` turns them off (benchmarks). @default {@link defaultRateLimits} */
   rateLimits?: Partial<SystemRateLimits> | false;
   /** Largest request body an HTTP function receives, in bytes. @default 1_048_576 */
@@ -332,7 +337,8 @@ async function startParts(options: SystemOptions, config: SystemConfig, stack: C
   const origins = new Set(options.corsOrigins ?? []);
   const cors = { origins: (origin: string) => origins.has(origin) || origins.has('*') };
 
-  const bus = await stack.open('bus', () => openBusAt(config.busUrl));
+  const linger = options.busSettleLingerMs === undefined ? {} : { settleLingerMs: options.busSettleLingerMs };
+  const bus = await stack.open('bus', () => openBusAt(config.busUrl, linger));
   logDeadLetters(bus, logger);
   const cache = await stack.open('cache', () => openCache(config.cacheUrl));
   const stores = await stack.open('store', () => createSystemStore(config.storeUrl, keys.store, logger));

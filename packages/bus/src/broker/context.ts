@@ -23,6 +23,11 @@ export interface BrokerContext {
   wakeBy(at: number): void;
   /** Writes ops and shows the messages they insert, as the broker's visibility says; resolves once durable. */
   commit(ops: EngineOp[], inserts: readonly StoredMessage[]): Promise<void>;
+  /**
+   * Writes a complete's ops, with the next write when writes are flowing (`settle-linger.ts`);
+   * resolves once durable.
+   */
+  settleWrite(ops: readonly EngineOp[]): Promise<void>;
   /** Moves a stored message (already out of memory) to its dead-letter queue; resolves once durable. */
   deadLetter(queue: QueueState, msg: StoredMessage, reason: string, description: string | undefined): Promise<void>;
   /** Returns a message whose lock was given up or lost (fire and forget). */

@@ -64,7 +64,8 @@ const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
 describe('visibility', () => {
   it("'accepted' (the default) delivers while the send is being written; acknowledgements wait for the disk", async () => {
     const engine = new GatedEngine();
-    await using bus = await openBus({ engine, entities: { queues: [{ name: 'q' }] } });
+    // settleLingerMs 0: the complete is written at once (settle-linger.test.ts covers the wait).
+    await using bus = await openBus({ engine, settleLingerMs: 0, entities: { queues: [{ name: 'q' }] } });
     engine.gated = true;
     engine.written.length = 0;
     const acks: string[] = [];

@@ -13,6 +13,7 @@
  *   deferred) and settling under a lock (complete, abandon, dead-letter, defer, redelivery);
  * - `queue-state.ts` — per queue: its messages, what is available, its waiting receivers;
  * - `parking.ts` — a deep queue's messages parked in the engine's backlog on disk, taken back;
+ * - `settle-linger.ts` — a complete's write held for the next send's, so both share one flush;
  * - `catalog.ts` — entities, sequence numbers, duplicate-detection history; `admin.ts` changes
  *   entities (durably first) for `bus.admin`.
  * @module
@@ -45,6 +46,7 @@ import { Receiving } from './receiving.ts';
 import { Router } from './routing.ts';
 import { Schedule } from './schedule.ts';
 import { SessionLocks } from './sessions.ts';
+import { LingeringEngine } from './settle-linger.ts';
 import { Settling } from './settling.ts';
 
 export interface LocalBrokerOptions {
@@ -58,6 +60,12 @@ export interface LocalBrokerOptions {
   visibility?: Visibility;
   /** Where the broker emits its events. @default a new emitter */
   events?: TypedEmitter<BusEvents>;
+  /**
+   * How long a complete's write may wait for the next write (a send's, usually) to share its
+   * flush, while writes are flowing; 0 writes each at once. A complete still resolves only once
+   * durable. See `settle-linger.ts`. @default 2, or 0 on the memory engine (its writes cost nothing)
+   */
+  settleLingerMs?: number;
 }
 
 /**
@@ -80,7 +88,7 @@ export class LocalBroker implements Broker {
   readonly sessions: BrokerSessions;
   /** The entities and their queue states (for tests that look inside). */
   readonly catalog: Catalog;
-  readonly #engine: BusEngine;
+  readonly #engine: LingeringEngine;
   readonly #clock: Clock;
   readonly #ids: IdSource;
   readonly #router: Router;
@@ -96,7 +104,14 @@ export class LocalBroker implements Broker {
 
   private constructor(options: LocalBrokerOptions) {
     this.events = options.events ?? new TypedEmitter<BusEvents>();
-    this.#engine = options.engine;
+    this.#clock = options.clock ?? systemClock;
+    const lingerMs = options.settleLingerMs ?? (options.engine.kind === 'memory' ? 0 : 2);
+    if (!(typeof lingerMs === 'number' && lingerMs >= 0 && lingerMs <= 1_000)) {
+      throw new BusError('BUS_INVALID_OPTION', `settleLingerMs: must be a number in 0…1000, got ${String(lingerMs)}`, {
+        detail: { option: 'settleLingerMs' },
+      });
+    }
+    this.#engine = new LingeringEngine(options.engine, lingerMs);
     this.#visibility = options.visibility ?? 'accepted';
     if (this.#visibility !== 'accepted' && this.#visibility !== 'durable') {
       throw new BusError(
@@ -107,7 +122,6 @@ export class LocalBroker implements Broker {
         },
       );
     }
-    this.#clock = options.clock ?? systemClock;
     this.#ids = options.ids ?? randomIds;
     this.catalog = new Catalog({
       onQueueRemoved: (queue) => this.#queueRemoved(queue),
@@ -132,6 +146,7 @@ export class LocalBroker implements Broker {
       closed: () => this.#closed,
       wakeBy: (at) => this.#alarm.wakeBy(at),
       commit: (ops, inserts) => this.#commit(ops, inserts),
+      settleWrite: (ops) => this.#engine.settle(ops),
       deadLetter: (queue, msg, reason, description) => this.#deadLetterStored(queue, msg, reason, description),
       redeliver: (queue, entry) => this.#background(this.#settling.redeliver(queue, entry)),
       refill: (queue, want) => this.#parking.refill(queue, want),

@@ -65,7 +65,7 @@ export class Settling {
     const { queue, entry } = this.#locked(path, lockToken);
     this.#locks.unlock(queue, entry);
     queue.remove(entry.msg.seq);
-    await this.#engine.write([{ op: 'remove', entity: queue.key, seq: entry.msg.seq }]);
+    await this.#ctx.settleWrite([{ op: 'remove', entity: queue.key, seq: entry.msg.seq }]);
   }
 
   async #abandon(
