@@ -45,14 +45,17 @@ const transferFormats: Record<TransportKind, string[]> = {
 export class Endpoints {
   readonly #host: EndpointHost;
   readonly #wss: WebSocketServer;
-  /** Open WebSockets, so that closing the server does not wait on clients' close handshakes. */
-  readonly #sockets = new Set<WebSocketTransport>();
+  /**
+   * WebSockets in their close handshake, so that closing the server does not wait on clients'
+   * answers (the server closes every connection first, which puts each of its sockets here).
+   */
+  readonly #closing = new Set<WebSocketTransport>();
   /** What every WebSocket transport shares (one object, not two fields per transport). */
   readonly #shared: WebSocketShared;
 
   constructor(host: EndpointHost) {
     this.#host = host;
-    this.#shared = { scheduler: host.scheduler, open: this.#sockets };
+    this.#shared = { scheduler: host.scheduler, closing: this.#closing };
     const maxPayload = Math.max(1_048_576, host.options.maxMessageBytes * 4);
     this.#wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, clientTracking: false, maxPayload });
   }
@@ -224,11 +227,11 @@ export class Endpoints {
   /** Stops accepting upgrades and drops every WebSocket once what is queued for it is written. */
   close(): void {
     this.#wss.close();
-    for (const transport of this.#sockets) {
+    for (const transport of [...this.#closing]) {
       transport.flush();
       transport.terminate();
     }
-    this.#sockets.clear();
+    this.#closing.clear();
   }
 
   async #post(connection: HubConnection, request: IncomingMessage, response: ServerResponse): Promise<void> {

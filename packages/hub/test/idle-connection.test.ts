@@ -96,3 +96,19 @@ describe('connection tokens derived from the id', () => {
     client.ws.close();
   });
 });
+
+describe('closing the server', () => {
+  it('drops sockets whose clients do not answer the close handshake (no per-socket registry needed)', async () => {
+    const { server: own, url } = await startHub();
+    own.hub('chat');
+    const silent = await RawClient.json(url, 'chat');
+    const socket = (silent.ws as unknown as { _socket: import('node:net').Socket })._socket;
+    socket.pause(); // reads nothing: never sees the server's Close, never answers it
+    const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    const deadline = (ms: number) =>
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`not within ${ms} ms`)), ms).unref());
+    await Promise.race([own.close(), deadline(5_000)]);
+    socket.resume();
+    await Promise.race([ended, deadline(5_000)]);
+  });
+});

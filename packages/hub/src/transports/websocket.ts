@@ -75,8 +75,11 @@ function onError(): void {
 /** What every WebSocket transport of a server shares (one object, not a field each). */
 export interface WebSocketShared {
   readonly scheduler: FlushScheduler;
-  /** Every live WebSocket transport; each leaves it when it closes. */
-  readonly open: Set<WebSocketTransport>;
+  /**
+   * Transports that started their close handshake and have not ended yet (a server closing drops
+   * them at once). Live ones are not tracked here: their connections are, and close them.
+   */
+  readonly closing: Set<WebSocketTransport>;
 }
 
 export class WebSocketTransport implements Transport {
@@ -92,7 +95,6 @@ export class WebSocketTransport implements Transport {
     this.#socket = socket;
     this.#shared = shared;
     this.#owner = owner;
-    shared.open.add(this);
     // The hub's keep-alive and client timeout govern the connection from here on: the HTTP server's
     // idle timeout would keep a timer per socket, refreshed on every write.
     (socket as Duplex & { setTimeout?(ms: number): unknown }).setTimeout?.(0);
@@ -130,7 +132,7 @@ export class WebSocketTransport implements Transport {
 
   /** The WebSocket closed (after a close handshake, or without one). */
   ended(code: number): void {
-    this.#shared.open.delete(this);
+    this.#shared.closing.delete(this);
     this.#owner.transportClosed(this, code === 1000 || code === 1001);
   }
 
@@ -191,7 +193,9 @@ export class WebSocketTransport implements Transport {
 
   close(): void {
     this.flush();
-    if (this.#ws.readyState === 0 || this.#ws.readyState === 1) this.#ws.close(1000);
+    const state = this.#ws.readyState;
+    if (state === 0 || state === 1) this.#ws.close(1000);
+    if (state !== 3) this.#shared.closing.add(this);
   }
 
   /** Drops the socket without a close handshake (used when a newer socket takes over). */
