@@ -6,6 +6,7 @@ import { jsonProtocol } from './json-protocol.ts';
 import { messagePackProtocol } from './msgpack-protocol.ts';
 import type { HubProtocol } from './protocol.ts';
 
+export { EncodedInvocation } from './encoded-invocation.ts';
 export { HubProtocolError, HubProtocolErrorCode } from './errors.ts';
 export {
   type HandshakeRequest,

@@ -11,6 +11,8 @@
  * @module
  */
 
+import type { EncodedInvocation } from '@hubbub/hub-protocol';
+
 /** Who a send or close reaches. Exclusions apply after selection. */
 export type Audience =
   | { readonly kind: 'all' }
@@ -31,6 +33,11 @@ export type BackplaneMessage =
       readonly exclude?: Exclusions;
       readonly target: string;
       readonly arguments: readonly unknown[];
+      /**
+       * The same invocation already written as the JSON protocol writes it (`Hub.sendEncoded`): JSON
+       * connections get its text as it is. Left out when the message is serialised (`toJSON`).
+       */
+      readonly encoded?: EncodedInvocation;
     }
   | {
       readonly kind: 'group';

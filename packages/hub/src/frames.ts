@@ -3,16 +3,17 @@
  * and every recipient of that protocol gets the same {@link OutboundFrame}.
  * @module
  */
-import type { HubMessage, HubProtocol } from '@hubbub/hub-protocol';
+import { EncodedInvocation, type HubMessage, type HubProtocol } from '@hubbub/hub-protocol';
 import { OutboundFrame } from './transport.ts';
 
 export class FanOutMessage {
-  readonly message: HubMessage;
+  /** A message, or an invocation already written as the JSON protocol writes it (decoded only for another protocol). */
+  readonly message: HubMessage | EncodedInvocation;
   #protocol: HubProtocol | undefined;
   #frame: OutboundFrame | undefined;
   #others: Map<HubProtocol, OutboundFrame> | undefined;
 
-  constructor(message: HubMessage) {
+  constructor(message: HubMessage | EncodedInvocation) {
     this.message = message;
   }
 
@@ -33,6 +34,10 @@ export class FanOutMessage {
   }
 }
 
-function encode(message: HubMessage, protocol: HubProtocol): OutboundFrame {
+function encode(message: HubMessage | EncodedInvocation, protocol: HubProtocol): OutboundFrame {
+  if (message instanceof EncodedInvocation) {
+    if (protocol.name === 'json') return new OutboundFrame(message.jsonBytes(), false);
+    message = message.message;
+  }
   return new OutboundFrame(protocol.writeMessage(message), protocol.transferFormat === 'Binary');
 }

@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { EncodedInvocation } from '@hubbub/hub-protocol';
 import { type HubMessage, MessageType } from '@hubbub/hub-protocol';
 import { type Clock, type Logger, systemClock, TypedEmitter } from '@hubbub/kernel';
 import type { Audience, Backplane, BackplaneMessage, ClusterPresence, Exclusions, PresenceQuery } from './backplane.ts';
@@ -82,6 +83,36 @@ export interface HubInit {
 }
 
 const neverAborted = new AbortController().signal;
+
+/**
+ * The backplane message of `sendEncoded`: its `arguments` are decoded on first read (a connection of
+ * another protocol, a backplane that serialises it), and it serialises as the plain send message.
+ */
+class EncodedSend {
+  readonly kind = 'send' as const;
+  readonly hub: string;
+  readonly audience: Audience;
+  declare readonly exclude?: Exclusions;
+  readonly target: string;
+  readonly encoded: EncodedInvocation;
+
+  constructor(hub: string, audience: Audience, exclude: Exclusions | undefined, encoded: EncodedInvocation) {
+    this.hub = hub;
+    this.audience = audience;
+    if (exclude !== undefined) (this as { exclude?: Exclusions }).exclude = exclude;
+    this.target = encoded.target;
+    this.encoded = encoded;
+  }
+
+  get arguments(): readonly unknown[] {
+    return this.encoded.arguments;
+  }
+
+  toJSON(): BackplaneMessage {
+    const { kind, hub, audience, exclude, target } = this;
+    return { kind, hub, audience, ...(exclude === undefined ? {} : { exclude }), target, arguments: this.arguments };
+  }
+}
 /** Stateful connections that ended unseen, remembered (per hub) so that a late reconnect learns why. */
 const MISSED_CLOSES_KEPT = 10_000;
 
@@ -202,6 +233,15 @@ export class Hub extends TypedEmitter<HubEvents> implements ConnectionOwner {
     });
   }
 
+  /**
+   * Sends an invocation already written as the JSON protocol writes it ({@link EncodedInvocation}):
+   * JSON connections get its text as it is; it is decoded, once, only if a connection of another
+   * protocol is in the audience (or a backplane serialises the message).
+   */
+  sendEncoded(audience: Audience, invocation: EncodedInvocation, exclude?: Exclusions): Promise<void> {
+    return this.#backplane.publish(new EncodedSend(this.name, audience, exclude, invocation));
+  }
+
   /** Closes the selected connections, telling each client `reason`. */
   close(audience: Audience, options: { reason?: string; allowReconnect?: boolean; exclude?: Exclusions } = {}) {
     return this.#backplane.publish({ kind: 'close', hub: this.name, audience, ...options });
@@ -270,11 +310,9 @@ export class Hub extends TypedEmitter<HubEvents> implements ConnectionOwner {
   /** Applies a backplane message to the connections this node holds. */
   apply(message: BackplaneMessage): void {
     if (message.kind === 'send') {
-      const fanOut = new FanOutMessage({
-        type: MessageType.Invocation,
-        target: message.target,
-        arguments: message.arguments,
-      });
+      const fanOut = new FanOutMessage(
+        message.encoded ?? { type: MessageType.Invocation, target: message.target, arguments: message.arguments },
+      );
       this.#forEach(message.audience, message.exclude, (connection) => {
         connection.sendFrame(fanOut.frameFor(connection.protocol!), true);
       });
