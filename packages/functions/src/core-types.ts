@@ -71,6 +71,11 @@ export interface RpcTypedData {
   collectionString?: { string?: string[] | null } | null;
   collectionDouble?: { double?: number[] | null } | null;
   collectionSint64?: { sint64?: number[] | null } | null;
+  /**
+   * Host-only, never from the library: an output an invocation worker thread prepared for its
+   * binding (e.g. SignalR messages checked and encoded there); the binding gets it as a `PreparedOutput`.
+   */
+  prepared?: unknown;
 }
 
 export interface RpcException {

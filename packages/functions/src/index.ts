@@ -40,6 +40,7 @@ export type {
 } from './extensions/service-bus/port.ts';
 export type {
   ConnectionInfoRequest,
+  EncodedSignalRMessage,
   SignalRConnectionInfo,
   SignalRGroupAction,
   SignalRMessage,

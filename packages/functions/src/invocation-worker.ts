@@ -11,8 +11,10 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { Logger } from '@hubbub/kernel';
 import { loadApp } from './app-loader.ts';
 import type { RegisteredFunction } from './core-module.ts';
-import type { FunctionMetadata, RpcInvocationResponse } from './core-types.ts';
+import type { FunctionMetadata, RpcInvocationResponse, RpcTypedData } from './core-types.ts';
+import { prepareSignalROutput } from './extensions/signalr/bindings.ts';
 import { type InvocationRequest, type InvocationScope, invokeFunction, runAppHook } from './invoke.ts';
+import { fromTypedData } from './typed-data.ts';
 
 export interface WorkerData {
   readonly appDir: string;
@@ -110,6 +112,41 @@ export function toWorkerError(err: unknown): WorkerError {
   return { name: 'Error', message: String(err) };
 }
 
+/** The names of a function's `signalR` output bindings (`$return` included), found once per function. */
+const signalROutputs = new WeakMap<RegisteredFunction, readonly string[]>();
+function signalROutputsOf(fn: RegisteredFunction): readonly string[] {
+  let names = signalROutputs.get(fn);
+  if (names === undefined) {
+    names = Object.entries(fn.metadata.bindings)
+      .filter(([, b]) => b.type === 'signalR' && b.direction === 'out')
+      .map(([name]) => name);
+    signalROutputs.set(fn, names);
+  }
+  return names;
+}
+
+/**
+ * The response with each `signalR` output checked and its messages encoded here, once (typed data's
+ * `prepared`): the host's thread then neither parses the output nor re-encodes it for the hub. An
+ * output that does not check is left as it is, for the host's binding to fail as it always does.
+ */
+export function prepareOutputs(fn: RegisteredFunction, response: RpcInvocationResponse): RpcInvocationResponse {
+  const names = signalROutputsOf(fn);
+  if (names.length === 0) return response;
+  const functionName = fn.metadata.name;
+  const prepare = (binding: string, data: RpcTypedData | null): RpcTypedData | null => {
+    if (data?.json == null) return data;
+    const prepared = prepareSignalROutput(fromTypedData(data), { functionName, binding });
+    return prepared === undefined ? data : { prepared };
+  };
+  for (const output of response.outputData ?? []) {
+    if (output.name != null && names.includes(output.name)) output.data = prepare(output.name, output.data ?? null);
+  }
+  if (names.includes('$return') && response.returnValue != null)
+    response.returnValue = prepare('$return', response.returnValue);
+  return response;
+}
+
 if (
   parentPort !== null &&
   (workerData as { hubbubInvocationWorker?: WorkerData } | undefined)?.hubbubInvocationWorker
@@ -196,7 +233,7 @@ if (
       invokeFunction(fn, message.request, scope).then(
         ({ response }) => {
           settled(message.id);
-          post({ t: 'done', id: message.id, response });
+          post({ t: 'done', id: message.id, response: prepareOutputs(fn, response) });
         },
         (err: unknown) => {
           settled(message.id);

@@ -4,9 +4,22 @@
  */
 import type { RpcTypedData } from './core-types.ts';
 
+/**
+ * An output value an invocation worker thread already prepared for its binding (typed data's
+ * host-only `prepared`): a class instance, so that no value of the function's own (which crosses as
+ * JSON) can pass for one.
+ */
+export class PreparedOutput {
+  readonly value: unknown;
+  constructor(value: unknown) {
+    this.value = value;
+  }
+}
+
 /** A value as a binding receives it from the library's output conversion. */
 export function fromTypedData(data: RpcTypedData | null | undefined): unknown {
   if (data === null || data === undefined) return undefined;
+  if (data.prepared !== undefined && data.prepared !== null) return new PreparedOutput(data.prepared);
   if (data.string !== undefined && data.string !== null) return data.string;
   if (data.json !== undefined && data.json !== null) return JSON.parse(data.json);
   if (data.bytes !== undefined && data.bytes !== null) return Buffer.from(data.bytes);

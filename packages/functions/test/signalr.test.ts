@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { waitFor } from '@hubbub/kernel';
-import type { ConnectionInfoRequest, SignalRGroupAction, SignalRMessage, SignalRTarget } from '../src/index.ts';
+import type {
+  ConnectionInfoRequest,
+  EncodedSignalRMessage,
+  SignalRGroupAction,
+  SignalRMessage,
+  SignalRTarget,
+} from '../src/index.ts';
 import { MemoryBus } from '../src/testing/index.ts';
 import { serve } from './support.ts';
 
@@ -63,34 +69,72 @@ describe('SignalR bindings', () => {
     assert.equal(((await bad.json()) as { code: string }).code, 'FUNCTIONS_INVALID_BINDING');
   });
 
-  it('signalR output sends messages to all, users, groups and connections, and applies group actions', async () => {
+  for (const workerThreads of [0, 1]) {
+    it(`signalR output sends messages to all, users, groups and connections, and applies group actions (${workerThreads} worker threads)`, async () => {
+      const { calls, target } = recordingTarget();
+      await using app = await serve({ app: 'signalr-app', signalR: target, workerThreads });
+      const res = await fetch(`${app.base}/api/broadcast`, {
+        method: 'POST',
+        body: JSON.stringify([
+          { target: 'status', arguments: [{ order: 1, state: 'cooking' }] },
+          { target: 'status', arguments: [2], userId: 'ada' },
+          { target: 'status', arguments: [3], groupName: 'order-3' },
+          { target: 'status', arguments: [4], connectionId: 'c-1' },
+          { action: 'add', userId: 'ada', groupName: 'order-3' },
+          { action: 'remove', connectionId: 'c-1', groupName: 'order-3' },
+          { action: 'removeAll', userId: 'ada' },
+        ]),
+      });
+      assert.equal(res.status, 202);
+      assert.deepEqual(
+        calls.map((c) => [c.op, c.hub, c.value]),
+        [
+          ['send', 'orders', { target: 'status', arguments: [{ order: 1, state: 'cooking' }] }],
+          ['send', 'orders', { target: 'status', arguments: [2], userId: 'ada' }],
+          ['send', 'orders', { target: 'status', arguments: [3], groupName: 'order-3' }],
+          ['send', 'orders', { target: 'status', arguments: [4], connectionId: 'c-1' }],
+          ['group', 'orders', { action: 'add', userId: 'ada', groupName: 'order-3' }],
+          ['group', 'orders', { action: 'remove', connectionId: 'c-1', groupName: 'order-3' }],
+          ['group', 'orders', { action: 'removeAll', userId: 'ada' }],
+        ],
+      );
+    });
+  }
+
+  it('a worker thread hands a target that takes them pre-encoded messages: the JSON protocol record, written once', async () => {
     const { calls, target } = recordingTarget();
-    await using app = await serve({ app: 'signalr-app', signalR: target });
+    const encoded: { hub: string; message: EncodedSignalRMessage }[] = [];
+    target.sendEncoded = async (hub, message) => {
+      encoded.push({ hub, message });
+    };
+    await using app = await serve({ app: 'signalr-app', signalR: target, workerThreads: 1 });
+    const location = { order: 1, note: 'é "q" \u2028', at: null };
     const res = await fetch(`${app.base}/api/broadcast`, {
       method: 'POST',
       body: JSON.stringify([
-        { target: 'status', arguments: [{ order: 1, state: 'cooking' }] },
-        { target: 'status', arguments: [2], userId: 'ada' },
-        { target: 'status', arguments: [3], groupName: 'order-3' },
-        { target: 'status', arguments: [4], connectionId: 'c-1' },
-        { action: 'add', userId: 'ada', groupName: 'order-3' },
-        { action: 'remove', connectionId: 'c-1', groupName: 'order-3' },
-        { action: 'removeAll', userId: 'ada' },
+        { target: 'status', arguments: [location, 2], groupName: 'order-1' },
+        { action: 'add', userId: 'ada', groupName: 'order-1' },
+        { target: 'status', userId: 'ada' },
       ]),
     });
     assert.equal(res.status, 202);
-    assert.deepEqual(
-      calls.map((c) => [c.op, c.hub, c.value]),
-      [
-        ['send', 'orders', { target: 'status', arguments: [{ order: 1, state: 'cooking' }] }],
-        ['send', 'orders', { target: 'status', arguments: [2], userId: 'ada' }],
-        ['send', 'orders', { target: 'status', arguments: [3], groupName: 'order-3' }],
-        ['send', 'orders', { target: 'status', arguments: [4], connectionId: 'c-1' }],
-        ['group', 'orders', { action: 'add', userId: 'ada', groupName: 'order-3' }],
-        ['group', 'orders', { action: 'remove', connectionId: 'c-1', groupName: 'order-3' }],
-        ['group', 'orders', { action: 'removeAll', userId: 'ada' }],
-      ],
-    );
+    assert.deepEqual(encoded, [
+      {
+        hub: 'orders',
+        message: {
+          target: 'status',
+          json: JSON.stringify({ type: 1, target: 'status', arguments: [location, 2] }),
+          groupName: 'order-1',
+        },
+      },
+      {
+        hub: 'orders',
+        message: { target: 'status', json: '{"type":1,"target":"status","arguments":[]}', userId: 'ada' },
+      },
+    ]);
+    assert.deepEqual(calls, [
+      { op: 'group', hub: 'orders', value: { action: 'add', userId: 'ada', groupName: 'order-1' } },
+    ]);
   });
 
   it('resolves binding expressions from route parameters in hubName', async () => {
@@ -103,28 +147,29 @@ describe('SignalR bindings', () => {
     ]);
   });
 
-  it('fails the invocation with FUNCTIONS_OUTPUT_FAILED for an invalid message or a failing hub', async () => {
-    const { target } = recordingTarget();
-    await using app = await serve({ app: 'signalr-app', signalR: target });
-    for (const bad of [
-      { arguments: [] },
-      { target: 'x', arguments: 'nope' },
-      { action: 'explode', userId: 'a', groupName: 'g' },
-      { action: 'add', groupName: 'g' },
-      7,
-    ]) {
-      const res = await fetch(`${app.base}/api/broadcast`, { method: 'POST', body: JSON.stringify(bad) });
-      assert.equal(res.status, 500, JSON.stringify(bad));
+  for (const workerThreads of [0, 1])
+    it(`fails the invocation with FUNCTIONS_OUTPUT_FAILED for an invalid message or a failing hub (${workerThreads} worker threads)`, async () => {
+      const { target } = recordingTarget();
+      await using app = await serve({ app: 'signalr-app', signalR: target, workerThreads });
+      for (const bad of [
+        { arguments: [] },
+        { target: 'x', arguments: 'nope' },
+        { action: 'explode', userId: 'a', groupName: 'g' },
+        { action: 'add', groupName: 'g' },
+        7,
+      ]) {
+        const res = await fetch(`${app.base}/api/broadcast`, { method: 'POST', body: JSON.stringify(bad) });
+        assert.equal(res.status, 500, JSON.stringify(bad));
+        assert.equal(((await res.json()) as { code: string }).code, 'FUNCTIONS_OUTPUT_FAILED');
+      }
+      const failing: SignalRTarget = { ...target, send: async () => Promise.reject(new Error('hub down')) };
+      await using down = await serve({ app: 'signalr-app', signalR: failing, workerThreads });
+      const res = await fetch(`${down.base}/api/broadcast`, {
+        method: 'POST',
+        body: JSON.stringify({ target: 't', arguments: [] }),
+      });
       assert.equal(((await res.json()) as { code: string }).code, 'FUNCTIONS_OUTPUT_FAILED');
-    }
-    const failing: SignalRTarget = { ...target, send: async () => Promise.reject(new Error('hub down')) };
-    await using down = await serve({ app: 'signalr-app', signalR: failing });
-    const res = await fetch(`${down.base}/api/broadcast`, {
-      method: 'POST',
-      body: JSON.stringify({ target: 't', arguments: [] }),
     });
-    assert.equal(((await res.json()) as { code: string }).code, 'FUNCTIONS_OUTPUT_FAILED');
-  });
 
   it('passes the connection setting to a hub resolver', async () => {
     const { target } = recordingTarget();

@@ -10,7 +10,8 @@ import type { ResolvePort } from '../../connections.ts';
 import type { RpcBindingInfo } from '../../core-types.ts';
 import { FunctionsError } from '../../errors.ts';
 import { connectionValue } from '../../settings.ts';
-import type { SignalRMessage, SignalRTarget } from './port.ts';
+import { PreparedOutput } from '../../typed-data.ts';
+import type { EncodedSignalRMessage, SignalRGroupAction, SignalRMessage, SignalRTarget } from './port.ts';
 
 export const DEFAULT_SIGNALR_SETTING = 'AzureSignalRConnectionString';
 
@@ -106,6 +107,8 @@ export function createSignalRBindings(services: BindingServices, resolve: Resolv
     async write(binding, scope, value, data: InvocationData) {
       const hub = hubName(binding, scope, data);
       const target = await resolve(settingOf(binding), scope);
+      // Checked and encoded on the invocation's worker thread (see prepareSignalROutput).
+      if (value instanceof PreparedOutput) return deliverPrepared(target, hub, value.value as PreparedSignalROutput);
       if (!Array.isArray(value)) return deliver(target, hub, scope, value);
       for (const item of value) await deliver(target, hub, scope, item);
     },
@@ -115,11 +118,11 @@ export function createSignalRBindings(services: BindingServices, resolve: Resolv
 
 const groupActions = { add: 'add', remove: 'remove', removeall: 'removeAll' } as const;
 
-/**
- * Sends one message or applies one group action. Not async: the target's promise is the answer (no
- * frame per item); a bad value throws, which the binding's async `write` turns into its rejection.
- */
-function deliver(target: SignalRTarget, hub: string, scope: BindingScope, item: unknown): Promise<void> {
+/** One output item, checked: a message to send or a group action. */
+type CheckedItem = { readonly message: SignalRMessage } | { readonly action: SignalRGroupAction };
+
+/** Checks one output item (a SignalR message or group action object); a bad one throws FUNCTIONS_INVALID_BINDING. */
+function checkItem(scope: BindingScope, item: unknown): CheckedItem {
   if (typeof item !== 'object' || item === null)
     throw badValue(scope, 'each value must be a SignalR message or group action object.');
   const o = item as Record<string, unknown>;
@@ -137,7 +140,7 @@ function deliver(target: SignalRTarget, hub: string, scope: BindingScope, item: 
     if (routing.connectionId === undefined && routing.userId === undefined) {
       throw badValue(scope, 'a group action needs a userId or a connectionId.');
     }
-    return target.groupAction(hub, { action: kind, ...routing });
+    return { action: { action: kind, ...routing } };
   }
   if (typeof o.target !== 'string' || o.target === '') throw badValue(scope, 'a SignalR message needs a "target".');
   const args = o.arguments === undefined ? [] : o.arguments;
@@ -146,5 +149,75 @@ function deliver(target: SignalRTarget, hub: string, scope: BindingScope, item: 
   if (routing.connectionId !== undefined) message.connectionId = routing.connectionId;
   if (routing.userId !== undefined) message.userId = routing.userId;
   if (routing.groupName !== undefined) message.groupName = routing.groupName;
+  return { message };
+}
+
+/**
+ * Sends one message or applies one group action. Not async: the target's promise is the answer (no
+ * frame per item); a bad value throws, which the binding's async `write` turns into its rejection.
+ */
+function deliver(target: SignalRTarget, hub: string, scope: BindingScope, item: unknown): Promise<void> {
+  const checked = checkItem(scope, item);
+  return 'message' in checked ? target.send(hub, checked.message) : target.groupAction(hub, checked.action);
+}
+
+/**
+ * A `signalR` output's items checked and each message encoded once, where the function ran (an
+ * invocation worker thread): the host's thread neither parses the output nor encodes it again.
+ */
+export interface PreparedSignalROutput {
+  readonly items: readonly (EncodedSignalRMessage | { readonly action: SignalRGroupAction })[];
+}
+
+/**
+ * The `signalR` output `value` (as the library's output conversion made it) prepared for the host, or
+ * undefined when an item is not valid — the host's binding then checks it and fails the invocation
+ * as it does without preparation.
+ */
+export function prepareSignalROutput(value: unknown, scope: BindingScope): PreparedSignalROutput | undefined {
+  const items: PreparedSignalROutput['items'][number][] = [];
+  try {
+    for (const item of Array.isArray(value) ? value : [value]) {
+      const checked = checkItem(scope, item);
+      if ('action' in checked) {
+        items.push(checked);
+        continue;
+      }
+      const m = checked.message;
+      // The JSON text protocol's record of the invocation, key order included.
+      const encoded: EncodedSignalRMessage = {
+        target: m.target,
+        json: JSON.stringify({ type: 1, target: m.target, arguments: m.arguments }),
+      };
+      if (m.connectionId !== undefined) encoded.connectionId = m.connectionId;
+      if (m.userId !== undefined) encoded.userId = m.userId;
+      if (m.groupName !== undefined) encoded.groupName = m.groupName;
+      items.push(encoded);
+    }
+  } catch {
+    return undefined;
+  }
+  return { items };
+}
+
+/** Sends a prepared message: as it is to a target that takes encoded messages, decoded otherwise. */
+function deliverEncoded(target: SignalRTarget, hub: string, m: EncodedSignalRMessage): Promise<void> {
+  if (target.sendEncoded !== undefined) return target.sendEncoded(hub, m);
+  const message: SignalRMessage = {
+    target: m.target,
+    arguments: (JSON.parse(m.json) as { arguments: unknown[] }).arguments,
+  };
+  if (m.connectionId !== undefined) message.connectionId = m.connectionId;
+  if (m.userId !== undefined) message.userId = m.userId;
+  if (m.groupName !== undefined) message.groupName = m.groupName;
   return target.send(hub, message);
+}
+
+const deliverItem = (target: SignalRTarget, hub: string, item: PreparedSignalROutput['items'][number]) =>
+  'action' in item ? target.groupAction(hub, item.action) : deliverEncoded(target, hub, item);
+
+/** Each item in turn, as `write` delivers unprepared ones. */
+async function deliverPrepared(target: SignalRTarget, hub: string, prepared: PreparedSignalROutput): Promise<void> {
+  const items = prepared.items;
+  for (let i = 0; i < items.length; i++) await deliverItem(target, hub, items[i]!);
 }

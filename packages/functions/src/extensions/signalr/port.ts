@@ -14,6 +14,20 @@ export interface SignalRMessage {
   connectionId?: string;
 }
 
+/**
+ * A SignalR message whose invocation is already written as the hub's JSON text protocol writes it:
+ * `json` is `{"type":1,"target":…,"arguments":[…]}` (without the record separator), made once
+ * where the function ran; a hub writes it to JSON connections as it is and decodes it only for
+ * connections of another protocol.
+ */
+export interface EncodedSignalRMessage {
+  target: string;
+  json: string;
+  userId?: string;
+  groupName?: string;
+  connectionId?: string;
+}
+
 export interface SignalRGroupAction {
   action: 'add' | 'remove' | 'removeAll';
   groupName?: string;
@@ -37,6 +51,8 @@ export interface ConnectionInfoRequest {
 /** The port SignalR bindings talk to. Message precedence: connectionId > userId > groupName > all. */
 export interface SignalRTarget {
   send(hub: string, message: SignalRMessage): Promise<void>;
+  /** Optional: sends a pre-encoded message (without it, the binding decodes it and calls `send`). */
+  sendEncoded?(hub: string, message: EncodedSignalRMessage): Promise<void>;
   groupAction(hub: string, action: SignalRGroupAction): Promise<void>;
   connectionInfo(hub: string, request: ConnectionInfoRequest): Promise<SignalRConnectionInfo>;
 }
