@@ -21,6 +21,7 @@ import {
   type HubServer,
   type SignalRService,
 } from '@hubbub/hub';
+import { EncodedInvocation } from '@hubbub/hub-protocol';
 import { type Clock, systemClock } from '@hubbub/kernel';
 
 /** Past this many distinct names the cache starts over (names may come from binding expressions). */
@@ -43,7 +44,7 @@ function cachedHubs(lookup: (name: string) => Hub): (name: string) => Hub {
 const everyone: Audience = { kind: 'all' };
 
 /** Precedence as Azure's binding: connectionId > userId > groupName > all. */
-function audienceOf(message: SignalRMessage): Audience {
+function audienceOf(message: Pick<SignalRMessage, 'connectionId' | 'userId' | 'groupName'>): Audience {
   if (message.connectionId !== undefined) return { kind: 'connections', ids: [message.connectionId] };
   if (message.userId !== undefined) return { kind: 'users', ids: [message.userId] };
   if (message.groupName !== undefined) return { kind: 'groups', names: [message.groupName] };
@@ -72,6 +73,14 @@ function hubTarget(hubOf: (name: string) => Hub, connectionInfo: SignalRTarget['
     send(hub, message) {
       try {
         return hubOf(hub).send(audienceOf(message), message.target, message.arguments);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    },
+    // An invocation the function's worker thread already encoded: JSON connections get its text as it is.
+    sendEncoded(hub, message) {
+      try {
+        return hubOf(hub).sendEncoded(audienceOf(message), new EncodedInvocation(message.target, message.json));
       } catch (err) {
         return Promise.reject(err);
       }
