@@ -385,7 +385,7 @@ async function closedLoop(
       round: +((elapsed * 1000) / flushes.length).toFixed(1),
       write: +((writeMs * 1000) / flushes.length).toFixed(1),
       rest: +(((elapsed - writeMs) * 1000) / flushes.length).toFixed(1),
-      mainThreadCpu: +((mainUs / count) * (count / flushes.length)).toFixed(1),
+      mainThreadCpu: +(mainUs / flushes.length).toFixed(1),
     },
     diskLimit: {
       probe: `${CLOSED_LOOP_SLICES} × ${PROBE_SLICE_MS} ms of 2 KiB O_DSYNC writes, interleaved with the loop's slices`,
