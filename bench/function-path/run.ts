@@ -9,6 +9,8 @@
  *              flight, as the app's host.json) → the object forwardLocation builds → the same hub
  *              sends (its order's group, and every other group the function sent to)
  *   direct:    (`--paths …,direct`) the object forwardLocation builds → the same hub sends; no bus
+ *   floor:     (first in every round unless `--no-floor`) the same pacing timer and bodies, nothing
+ *              sent: each path is also reported above it (µs and main-thread wake-ups per location)
  *
  * Load-robust measures: CPU time of the main thread (`/proc/self/task/<pid>/schedstat`, ns on a
  * core — waiting for a core does not count) and of the whole process per location, GC pauses
@@ -17,7 +19,7 @@
  *   node --max-semi-space-size=8 --expose-gc --import tsx --conditions=source bench/function-path/run.ts
  *        [--bus memory|file] [--rate 1000] [--warmup 2] [--measure 5] [--rounds 3]
  *        [--paths function,processor] [--worker-threads N] [--profile FILE.cpuprofile]
- *        [--saturate 1000,2000,4000,8000,12000,16000] [--prefetch N]
+ *        [--saturate 1000,2000,4000,8000,12000,16000] [--prefetch N] [--no-floor]
  *
  * `--worker-threads N` runs the app's invocations on N worker threads (the main thread keeps the
  * bus, triggers, bindings and hub); without it, as many as `npm start` runs (deliveryApp.workerThreads). `--profile` writes a CPU and an allocation profile of the last
@@ -148,6 +150,25 @@ hub.send = function countedSend(this: typeof hub, ...args: Parameters<typeof sen
   }
   return send.apply(this, args);
 };
+
+// The function path's SignalR output reaches the hub pre-encoded (the worker thread wrote the JSON
+// protocol's record): counted the same way, the due time read from the text (absent in older trees).
+const sendEncoded = (hub as Partial<Pick<typeof hub, 'sendEncoded'>>).sendEncoded;
+if (sendEncoded !== undefined) {
+  hub.sendEncoded = function countedSendEncoded(this: typeof hub, ...args: Parameters<typeof sendEncoded>) {
+    const audience = args[0];
+    const group = audience.kind === 'groups' ? audience.names[0] : undefined;
+    if (group?.startsWith('order-')) {
+      hubSends++;
+      const json = args[1].json;
+      const at = json.indexOf('"courierid":"');
+      if (at >= 0) toHubSend.push(now() - Number(json.slice(at + 13, json.indexOf('"', at + 13))));
+    } else if (group !== undefined) {
+      otherGroups.add(group);
+    }
+    return sendEncoded.apply(this, args);
+  };
+}
 
 type Body = { orderid: string; storeid: unknown; courierid: unknown; lat: number; longitude: number };
 
