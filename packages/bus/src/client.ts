@@ -59,7 +59,8 @@ export interface BusOptions {
   /**
    * How long a complete's write may wait for the next send's write to share one log flush, while
    * sends are flowing; 0 writes each at once. A complete still resolves only once durable.
-   * @default 2 ms, or 0 on `memory://` (its writes cost nothing)
+   * A consumer that waits for its completes before receiving more slows down by up to that much.
+   * @default 0 (`startSystem` sets 2 on a file bus)
    */
   settleLingerMs?: number;
 }

@@ -63,7 +63,8 @@ export interface LocalBrokerOptions {
   /**
    * How long a complete's write may wait for the next write (a send's, usually) to share its
    * flush, while writes are flowing; 0 writes each at once. A complete still resolves only once
-   * durable. See `settle-linger.ts`. @default 2, or 0 on the memory engine (its writes cost nothing)
+   * durable, but later: a consumer that waits for its completes before receiving more slows down
+   * by up to that much. See `settle-linger.ts`. @default 0 (`startSystem` sets 2 on a file bus)
    */
   settleLingerMs?: number;
 }
@@ -105,7 +106,7 @@ export class LocalBroker implements Broker {
   private constructor(options: LocalBrokerOptions) {
     this.events = options.events ?? new TypedEmitter<BusEvents>();
     this.#clock = options.clock ?? systemClock;
-    const lingerMs = options.settleLingerMs ?? (options.engine.kind === 'memory' ? 0 : 2);
+    const lingerMs = options.settleLingerMs ?? 0;
     if (!(typeof lingerMs === 'number' && lingerMs >= 0 && lingerMs <= 1_000)) {
       throw new BusError('BUS_INVALID_OPTION', `settleLingerMs: must be a number in 0…1000, got ${String(lingerMs)}`, {
         detail: { option: 'settleLingerMs' },
