@@ -68,6 +68,44 @@ function releaseTimer(socket: Duplex): void {
   if (timerSlot !== undefined && timerSlot in socket) (socket as unknown as Record<symbol, unknown>)[timerSlot] = null;
 }
 
+/**
+ * An EventEmitter keeps its listeners in `_events`, which it makes as `{ __proto__: null }`: an
+ * object V8 keeps in dictionary mode, a hash table of ~160 bytes besides the object itself, on
+ * every WebSocket (streams such as the socket pre-shape theirs; a plain emitter does not). The
+ * same listeners in an instance of this constructor (no inherited properties either, its prototype
+ * has a null one) make a fast-mode object of a few slots.
+ */
+function Listeners(): void {}
+Listeners.prototype = Object.create(null);
+
+function compactListeners(emitter: object): void {
+  const holder = emitter as { _events?: unknown };
+  const events = holder._events;
+  if (events === null || typeof events !== 'object' || Object.getPrototypeOf(events) !== null) return;
+  const compact = new (Listeners as unknown as new () => Record<string | symbol, unknown>)();
+  for (const key of Reflect.ownKeys(events)) compact[key] = (events as Record<string | symbol, unknown>)[key];
+  holder._events = compact;
+}
+
+/**
+ * With no extension negotiated (the server disables permessage-deflate), `ws` still makes an empty
+ * extensions object per connection that the WebSocket, its Receiver and its Sender share and only
+ * read: one frozen empty object serves them all (a write would throw, not leak across connections).
+ */
+const NO_EXTENSIONS: object = Object.freeze({});
+
+function shareNoExtensions(ws: object): void {
+  const w = ws as { _extensions?: object; _receiver?: { _extensions?: object }; _sender?: { _extensions?: object } };
+  const own = w._extensions;
+  if (own === undefined || own === NO_EXTENSIONS || Reflect.ownKeys(own).length !== 0) return;
+  const receiver = w._receiver;
+  const sender = w._sender;
+  if (receiver?._extensions !== own || sender?._extensions !== own) return;
+  w._extensions = NO_EXTENSIONS;
+  receiver._extensions = NO_EXTENSIONS;
+  sender._extensions = NO_EXTENSIONS;
+}
+
 function onError(): void {
   // ws closes the socket itself after an error and then emits 'close'.
 }
@@ -114,6 +152,8 @@ export class WebSocketTransport implements Transport {
     ws.on('message', onMessage);
     ws.on('close', onClose);
     ws.on('error', onError);
+    compactListeners(ws);
+    shareNoExtensions(ws);
   }
 
   get kind(): TransportKind {
