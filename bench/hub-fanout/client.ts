@@ -3,7 +3,10 @@
  * contender's protocol to join the broadcast audience and count deliveries.
  *   hubbub:   POST negotiate (version 1), WebSocket with `id=<connectionToken>`, JSON handshake,
  *             invoke `join('g')`, count text frames that carry target `m`; pings every 10 s.
+ *   hubbub-direct: the same without negotiate (the official client's `skipNegotiation`).
  *   ws:       raw WebSocket, every message counts.
+ *   ws-talk:  as ws, and sends what a Hubbub client sends on connecting (the handshake and the join
+ *             invocation, which the plain server ignores): inbound traffic costs memory too.
  *   socketio: socket.io-client (websocket transport only), emit `join` with an ack, count `m` events.
  * @module
  */
@@ -13,7 +16,7 @@ import { WebSocket } from 'ws';
 import { withTimeout } from '../lib/children.ts';
 import { serveIpc } from '../lib/ipc.ts';
 
-export type ClientKind = 'hubbub' | 'ws' | 'socketio';
+export type ClientKind = 'hubbub' | 'hubbub-direct' | 'ws' | 'ws-talk' | 'socketio';
 
 export type ClientApi = {
   /** Opens `count` more connections, `batch` at a time; resolves when all are ready or failed. */
@@ -135,9 +138,9 @@ function closeWs(ws: WebSocket): Promise<void> {
   });
 }
 
-async function openHubbub(port: number): Promise<Open> {
-  const token = await negotiate(port);
-  const ws = new WebSocket(`ws://127.0.0.1:${port}/hubs/bench?id=${encodeURIComponent(token)}`, {
+async function openHubbub(port: number, skipNegotiation = false): Promise<Open> {
+  const query = skipNegotiation ? '' : `?id=${encodeURIComponent(await negotiate(port))}`;
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/hubs/bench${query}`, {
     perMessageDeflate: false,
   });
   await new Promise<void>((resolve, reject) => {
@@ -172,13 +175,17 @@ async function openHubbub(port: number): Promise<Open> {
   };
 }
 
-async function openWs(port: number): Promise<Open> {
+async function openWs(port: number, talk = false): Promise<Open> {
   const ws = new WebSocket(`ws://127.0.0.1:${port}/`, { perMessageDeflate: false });
   ws.on('message', deliveredWs);
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
     ws.on('error', reject);
   });
+  if (talk) {
+    await new Promise<void>((resolve, reject) => ws.send(HANDSHAKE, (err) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) => ws.send(JOIN, (err) => (err ? reject(err) : resolve())));
+  }
   return { close: () => closeWs(ws) };
 }
 
@@ -208,8 +215,10 @@ async function openSocketIo(port: number): Promise<Open> {
 }
 
 const openers: Record<ClientKind, (port: number) => Promise<Open>> = {
-  hubbub: openHubbub,
-  ws: openWs,
+  hubbub: (port) => openHubbub(port),
+  'hubbub-direct': (port) => openHubbub(port, true),
+  ws: (port) => openWs(port),
+  'ws-talk': (port) => openWs(port, true),
   socketio: openSocketIo,
 };
 

@@ -9,6 +9,9 @@
  *                               [--write-delays 1,5] (more Hubbub servers, with writeDelayMs 1 and 5)
  *                               [--paced 100] [--interval 20] (latency: one broadcast per 20 ms)
  *                               [--budget 300]       (seconds for the whole run, see below)
+ *                               [--idle-warmup 0]    (connections opened and closed before the idle
+ *                                                     phase's first memory reading: code compiled on
+ *                                                     the first connections is then not counted)
  *
  * The run keeps to its budget: every phase is given what is left of it (at most 60 s), a phase
  * that cannot fit (under 20 s left) is skipped and named in `skipped`, and a run still going 30 s
@@ -32,6 +35,7 @@ const { values: flags } = parseArgs({
     burst: { type: 'string', default: '50' },
     rounds: { type: 'string', default: '3' },
     idle: { type: 'string', default: '15000' },
+    'idle-warmup': { type: 'string', default: '0' },
     batch: { type: 'string', default: '200' },
     payload: { type: 'string', default: '100' },
     only: { type: 'string' },
@@ -53,6 +57,7 @@ const config = {
   burst: Math.max(1, int('burst')),
   rounds: Math.max(1, int('rounds')),
   idleConnections: int('idle'),
+  idleWarmup: int('idle-warmup'),
   batch: Math.max(1, int('batch')),
   payloadBytes: int('payload'),
   writeDelays: (flags['write-delays'] ?? '')
@@ -85,10 +90,21 @@ interface ContenderSpec {
   idle: boolean;
   /** Hubbub's writeDelayMs for this server. */
   writeDelayMs?: number;
+  /** Run only when named in `--only`. */
+  optIn?: boolean;
 }
 
 const contenders: ContenderSpec[] = [
   { name: 'ws', script: 'server-ws.ts', client: 'ws', path: 'wss.clients loop, ws.send(string)', idle: true },
+  {
+    // Its clients send the two messages a Hubbub client sends on connecting (the server ignores them).
+    name: 'ws-talk',
+    script: 'server-ws.ts',
+    client: 'ws-talk',
+    path: 'as ws, each client sends two small messages on connecting',
+    idle: true,
+    optIn: true,
+  },
   {
     name: 'ws-cork',
     script: 'server-ws-cork.ts',
@@ -110,6 +126,16 @@ const contenders: ContenderSpec[] = [
     path: "hub.clients.group('g').send('m', payload), JSON protocol over WebSockets",
     idle: true,
   },
+  {
+    // Without the negotiate request per connection (and the short-lived TCP connection it takes),
+    // which the plain `ws` client does not make either: what that request leaves behind in memory.
+    name: 'hubbub-direct',
+    script: 'server-hubbub.ts',
+    client: 'hubbub-direct',
+    path: 'as hubbub, clients skip negotiate (WebSocket straight away)',
+    idle: true,
+    optIn: true,
+  },
   ...config.writeDelays.map(
     (ms): ContenderSpec => ({
       name: `hubbub-wd${ms}`,
@@ -122,7 +148,7 @@ const contenders: ContenderSpec[] = [
   ),
 ];
 const only = flags.only?.split(',').map((s) => s.trim());
-const selected = contenders.filter((c) => only === undefined || only.includes(c.name));
+const selected = contenders.filter((c) => (only === undefined ? c.optIn !== true : only.includes(c.name)));
 
 const here = dirname(fileURLToPath(import.meta.url));
 const children = new Children(here, ['--expose-gc']);
@@ -264,6 +290,19 @@ async function throughput(spec: ContenderSpec, client: Peer<ClientApi>) {
 async function idleMemory(spec: ContenderSpec, client: Peer<ClientApi>) {
   const { server, port } = await startServer(spec);
   try {
+    if (config.idleWarmup > 0) {
+      // Code each server compiles on its first connections is not memory a connection holds.
+      await client.call(
+        'connect',
+        { kind: spec.client, port, count: config.idleWarmup, batch: config.batch },
+        phaseTimeout(),
+      );
+      await client.call('closeAll', null, phaseTimeout());
+      const settled = Date.now() + 10_000;
+      while ((await server.call('ready', null)) > 0 && Date.now() < settled) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
     const before = await server.call('memory', null);
     const opened = await client.call(
       'connect',
@@ -400,6 +439,8 @@ function summarize(results: Results) {
       },
       rssPerIdleConnection: {
         hubbubVsWs: ratio(hubRss, rss('ws')),
+        hubbubDirectVsWs: ratio(rss('hubbub-direct'), rss('ws')),
+        hubbubVsWsTalk: ratio(hubRss, rss('ws-talk')),
         hubbubVsSocketio: ratio(hubRss, rss('socketio')),
       },
     },
