@@ -64,9 +64,10 @@ export class LingeringEngine implements BusEngine {
    * latest `lingerMs` from now), at once otherwise. Resolves once they are durable.
    */
   settle(ops: readonly EngineOp[]): Promise<void> {
-    if (this.#lingerMs <= 0 || performance.now() - this.#lastWriteAt > this.#lingerMs) return this.#engine.write(ops);
+    // Something held: join it (even past the wait), so the log keeps the order of the broker's changes.
     let held = this.#held;
     if (held === undefined) {
+      if (this.#lingerMs <= 0 || performance.now() - this.#lastWriteAt > this.#lingerMs) return this.#engine.write(ops);
       let resolve!: () => void;
       let reject!: (err: unknown) => void;
       const promise = new Promise<void>((res, rej) => {
