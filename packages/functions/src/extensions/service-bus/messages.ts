@@ -22,7 +22,10 @@ function json(value: unknown): RpcTypedData {
 export function bodyData(message: BusReceivedMessage, binary: boolean): RpcTypedData {
   const stored = message.bodyBytes;
   if (stored !== undefined && !binary && (message.bodyType === 'json' || message.bodyType === 'string')) {
-    const text = Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength).toString('utf8');
+    // A Buffer (as the bus stores bodies) decodes itself; another view gets a Buffer over its bytes first.
+    const text = Buffer.isBuffer(stored)
+      ? stored.toString('utf8')
+      : Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength).toString('utf8');
     if (message.bodyType === 'string') return { string: text };
     return text === '' ? { string: '' } : { json: text }; // the JSON text as sent
   }
