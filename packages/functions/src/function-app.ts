@@ -252,33 +252,59 @@ export class FunctionApp {
  */
 function timedInThread(invoke: InvokeFunction, timeoutMs: number | undefined, logger: Logger): InvokeFunction {
   if (timeoutMs === undefined) return invoke;
+  /**
+   * Invocations running, in the order they started — the order of their deadlines (one timeout for
+   * all) — and one timer armed for the first: no timer set and cleared per invocation.
+   */
+  const running = new Map<object, { readonly at: number; readonly fail: () => void }>();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const arm = (): void => {
+    const first = running.values().next();
+    if (first.done === true) return;
+    timer = setTimeout(expire, Math.max(1, Math.ceil(first.value.at - performance.now())));
+    // A timer of its own must not keep the process alive (an invocation left running at close).
+    timer.unref();
+  };
+  const expire = (): void => {
+    timer = undefined;
+    const now = performance.now();
+    for (const [key, entry] of running) {
+      if (entry.at > now) break;
+      running.delete(key);
+      entry.fail();
+    }
+    arm();
+  };
   return (fn, request) =>
     new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        const name = fn.metadata.name;
-        logger.error(
-          { function: name, invocationId: request.invocationId, timeoutMs },
-          'An invocation timed out (functionTimeout); it still runs on the host thread, its result is dropped.',
-        );
-        reject(
-          new FunctionsError(
-            'FUNCTIONS_TIMEOUT',
-            `Function "${name}" timed out after ${timeoutMs} ms (functionTimeout).`,
-            {
-              detail: { function: name, invocationId: request.invocationId, timeoutMs },
-            },
-          ),
-        );
-      }, timeoutMs);
-      // A timer of its own must not keep the process alive (an invocation left running at close).
-      timer.unref();
+      const key = {};
+      running.set(key, {
+        at: performance.now() + timeoutMs,
+        fail() {
+          const name = fn.metadata.name;
+          logger.error(
+            { function: name, invocationId: request.invocationId, timeoutMs },
+            'An invocation timed out (functionTimeout); it still runs on the host thread, its result is dropped.',
+          );
+          reject(
+            new FunctionsError(
+              'FUNCTIONS_TIMEOUT',
+              `Function "${name}" timed out after ${timeoutMs} ms (functionTimeout).`,
+              {
+                detail: { function: name, invocationId: request.invocationId, timeoutMs },
+              },
+            ),
+          );
+        },
+      });
+      if (timer === undefined) arm();
       invoke(fn, request).then(
         (response) => {
-          clearTimeout(timer);
+          running.delete(key);
           resolve(response);
         },
         (err: unknown) => {
-          clearTimeout(timer);
+          running.delete(key);
           reject(err);
         },
       );
