@@ -134,17 +134,46 @@ export function prepareOutputs(fn: RegisteredFunction, response: RpcInvocationRe
   const names = signalROutputsOf(fn);
   if (names.length === 0) return response;
   const functionName = fn.metadata.name;
-  const prepare = (binding: string, data: RpcTypedData | null): RpcTypedData | null => {
-    if (data?.json == null) return data;
-    const prepared = prepareSignalROutput(fromTypedData(data), { functionName, binding });
-    return prepared === undefined ? data : { prepared };
-  };
-  for (const output of response.outputData ?? []) {
-    if (output.name != null && names.includes(output.name)) output.data = prepare(output.name, output.data ?? null);
+  const outputs = response.outputData;
+  if (outputs != null) {
+    for (let i = 0; i < outputs.length; i++) {
+      const output = outputs[i]!;
+      if (output.name != null && names.includes(output.name))
+        output.data = prepareOutput(functionName, output.name, output.data ?? null);
+    }
   }
-  if (names.includes('$return') && response.returnValue != null)
-    response.returnValue = prepare('$return', response.returnValue);
+  if (response.returnValue != null && names.includes('$return'))
+    response.returnValue = prepareOutput(functionName, '$return', response.returnValue);
   return response;
+}
+
+/** One `signalR` output's data, prepared (or as it is when it is not JSON or does not check). */
+function prepareOutput(functionName: string, binding: string, data: RpcTypedData | null): RpcTypedData | null {
+  if (data?.json == null) return data;
+  const prepared = prepareSignalROutput(fromTypedData(data), { functionName, binding });
+  return prepared === undefined ? data : { prepared };
+}
+
+/**
+ * The worker thread's logger: each line is posted to the host (`post`) when the host logs
+ * (`logs`); when it does not, the logger says so (`isLevelEnabled`), so an invocation's
+ * `context.debug` builds no fields for a line nobody writes (log hooks still see every line).
+ */
+export function workerLogger(logs: boolean, post: (message: FromWorker) => void): Logger {
+  const line =
+    (level: 'debug' | 'info' | 'warn' | 'error') =>
+    (fields: Record<string, unknown>, message: string): void => {
+      if (logs) post({ t: 'log', level, fields, message });
+    };
+  const logger: Logger = {
+    debug: line('debug'),
+    info: line('info'),
+    warn: line('warn'),
+    error: line('error'),
+    child: () => logger,
+    isLevelEnabled: () => logs,
+  };
+  return logger;
 }
 
 if (
@@ -163,18 +192,7 @@ if (
     },
   );
   const post = (message: FromWorker) => outbox.send(message);
-  const line =
-    (level: 'debug' | 'info' | 'warn' | 'error') =>
-    (fields: Record<string, unknown>, message: string): void => {
-      if (logs) post({ t: 'log', level, fields, message });
-    };
-  const logger: Logger = {
-    debug: line('debug'),
-    info: line('info'),
-    warn: line('warn'),
-    error: line('error'),
-    child: () => logger,
-  };
+  const logger = workerLogger(logs, post);
   const systemLevel = (level: string) =>
     level === 'error' || level === 'critical' ? 'error' : level === 'warning' ? 'warn' : 'debug';
   let functions: RegisteredFunction[] = [];

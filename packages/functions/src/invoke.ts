@@ -133,8 +133,11 @@ class CoreContext implements CoreInvocationContext {
   }
 
   log(level: RpcLogLevel, category: RpcLogCategory, message: string): void {
+    const scope = this.#scope;
+    // A line the logger drops and no log hook sees costs no fields (a context.debug per invocation).
+    if ((scope.registry.hooks.get('log')?.length ?? 0) === 0 && !logsAt(scope.logger, levelOf[level] ?? 'info')) return;
     const fields = { function: this.metadata.name, invocationId: this.invocationId };
-    writeLog(this.#scope, level, category, message, fields, this.userContext);
+    writeLog(scope, level, category, message, fields, this.userContext);
   }
 }
 
