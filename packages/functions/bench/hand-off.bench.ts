@@ -18,24 +18,13 @@ import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { deserialize, serialize } from 'node:v8';
 import { metadataFieldsOf, rpcMetadataOf } from '../src/extensions/service-bus/messages.ts';
-import type { BusReceivedMessage } from '../src/extensions/service-bus/port.ts';
 import { prepareSignalROutput } from '../src/extensions/signalr/bindings.ts';
+import { locationMessage } from './location.ts';
 
 const { values } = parseArgs({ options: { n: { type: 'string', default: '200000' } } });
 const n = Number(values.n);
 
-const message = {
-  body: undefined,
-  messageId: randomUUID(),
-  contentType: 'application/json',
-  subject: 'driveby',
-  deliveryCount: 0,
-  sequenceNumber: 123456n,
-  enqueuedTime: new Date(),
-  lockedUntil: new Date(Date.now() + 30_000),
-  lockToken: randomUUID(),
-  applicationProperties: {},
-} as unknown as BusReceivedMessage;
+const message = locationMessage();
 const bodyText = JSON.stringify({ orderid: 'bench-7', storeid: 7, courierid: '12345.5', lat: 47.6, longitude: -122.3 });
 const location = {
   orderid: 'bench-7',

@@ -25,8 +25,8 @@ import { deserialize, serialize } from 'node:v8';
 import type { Logger } from '@hubbub/kernel';
 import { loadApp } from '../src/app-loader.ts';
 import { metadataFieldsOf } from '../src/extensions/service-bus/messages.ts';
-import type { BusReceivedMessage } from '../src/extensions/service-bus/port.ts';
 import { type InvocationRequest, type InvocationScope, invokeFunction } from '../src/invoke.ts';
+import { locationBody, locationMessage } from './location.ts';
 
 const { values } = parseArgs({
   options: {
@@ -75,27 +75,8 @@ const prepareOutputs = workerModule.prepareOutputs;
 const triggerName = Object.entries(fn.metadata.bindings).find(([, b]) => b.type === 'serviceBusTrigger')![0];
 const scope: InvocationScope = { registry: app.registry, appHookData: {}, logger };
 
-const message = {
-  body: undefined,
-  messageId: randomUUID(),
-  contentType: 'application/json',
-  subject: 'driveby',
-  deliveryCount: 0,
-  sequenceNumber: 123456n,
-  enqueuedTime: new Date(),
-  lockedUntil: new Date(Date.now() + 30_000),
-  lockToken: randomUUID(),
-  applicationProperties: {},
-} as unknown as BusReceivedMessage;
-const body = {
-  orderid: 'bench-7',
-  storeid: 7,
-  courierid: '12345.5',
-  lat: 47.6,
-  longitude: -122.3,
-  timestamp: new Date().toISOString(),
-  eta: { meters: 1200, seconds: 180 },
-};
+const message = locationMessage();
+const body = locationBody;
 const wire = serialize({
   t: 'invoke',
   id: 1,

@@ -15,8 +15,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { metadataFieldsOf } from '../src/extensions/service-bus/messages.ts';
-import type { BusReceivedMessage } from '../src/extensions/service-bus/port.ts';
 import { InvocationWorkers } from '../src/invocation-workers.ts';
+import { locationBody, locationMessage } from './location.ts';
 
 const { values } = parseArgs({
   options: { n: { type: 'string', default: '3000' }, 'gap-ms': { type: 'string', default: '1' } },
@@ -35,26 +35,8 @@ const started = [...tasks()].filter((t) => !before.has(t));
 const fnIndex = functions.findIndex((f) => f.name === 'forwardLocation');
 const triggerName = Object.entries(functions[fnIndex]!.bindings).find(([, b]) => b.type === 'serviceBusTrigger')![0];
 
-const message = {
-  messageId: randomUUID(),
-  contentType: 'application/json',
-  subject: 'driveby',
-  deliveryCount: 0,
-  sequenceNumber: 123456n,
-  enqueuedTime: new Date(),
-  lockedUntil: new Date(Date.now() + 30_000),
-  lockToken: randomUUID(),
-  applicationProperties: {},
-} as unknown as BusReceivedMessage;
-const body = JSON.stringify({
-  orderid: 'bench-7',
-  storeid: 7,
-  courierid: '12345.5',
-  lat: 47.6,
-  longitude: -122.3,
-  timestamp: new Date().toISOString(),
-  eta: { meters: 1200, seconds: 180 },
-});
+const message = locationMessage();
+const body = JSON.stringify(locationBody);
 const invoke = () =>
   workers.invoke(fnIndex, {
     invocationId: randomUUID(),
