@@ -83,3 +83,11 @@ export const sessionLockLost = (entity: string, sessionId: string): BusError =>
 /** A receive or session accept that was waiting on an entity deleted meanwhile. */
 export const entityDeleted = (entity: string): BusError =>
   new BusError('BUS_ENTITY_NOT_FOUND', `The messaging entity '${entity}' was deleted.`, { detail: { entity } });
+
+/** A send that would take `entity` past its `maxSizeInMegabytes` (`maxBytes`), holding `heldBytes` already. */
+export const quotaExceeded = (entity: string, heldBytes: number, addingBytes: number, maxBytes: number): BusError =>
+  new BusError(
+    'BUS_QUOTA_EXCEEDED',
+    `${entity} holds ${heldBytes} bytes of messages; ${addingBytes} more would pass its maxSizeInMegabytes (${maxBytes / 1024 / 1024} MiB).`,
+    { detail: { entity, heldBytes, addingBytes, maxSizeInMegabytes: maxBytes / 1024 / 1024 } },
+  );

@@ -22,7 +22,7 @@ import { type Clock, type IdSource, randomIds, systemClock, TypedEmitter } from 
 import type { BusAdmin } from '../admin.ts';
 import type { BusEngine, EngineOp, StoredMessage } from '../engine/port.ts';
 import { DEFAULT_MAX_SIZE_MB } from '../entities.ts';
-import { BusError, closedError } from '../errors.ts';
+import { BusError, closedError, quotaExceeded } from '../errors.ts';
 import type { ServiceBusMessage } from '../message.ts';
 import { LocalAdmin } from './admin.ts';
 import { Alarm } from './alarm.ts';
@@ -282,18 +282,7 @@ export class LocalBroker implements Broker {
       const max = (owner.props.maxSizeInMegabytes ?? DEFAULT_MAX_SIZE_MB) * 1024 * 1024;
       const held = heldBytes(owner);
       if (held + bytes <= max) continue;
-      throw new BusError(
-        'BUS_QUOTA_EXCEEDED',
-        `${owner.props.name} holds ${held} bytes of messages; ${bytes} more would pass its maxSizeInMegabytes (${max / 1024 / 1024} MiB).`,
-        {
-          detail: {
-            entity: owner.props.name,
-            heldBytes: held,
-            addingBytes: bytes,
-            maxSizeInMegabytes: max / 1024 / 1024,
-          },
-        },
-      );
+      throw quotaExceeded(owner.props.name, held, bytes, max);
     }
   }
 

@@ -8,7 +8,7 @@
  */
 import type { StoredMessage } from '../engine/port.ts';
 import { BusError } from '../errors.ts';
-import type { PropertyValue } from '../message.ts';
+import { MESSAGE_STRING_FIELDS, type PropertyValue } from '../message.ts';
 
 type Tagged = string | number | boolean | null | ['b', string] | ['d', number];
 
@@ -57,15 +57,7 @@ export function encodePayload(m: Omit<StoredMessage, 'entity' | 'state'>, keepSe
 const BODY_TYPES: ReadonlySet<unknown> = new Set(['bytes', 'string', 'json']);
 const NUMBER_FIELDS = ['expiresAt', 'scheduledEnqueueTime', 'timeToLive', 'hops'] as const;
 const STRING_FIELDS = [
-  'messageId',
-  'correlationId',
-  'subject',
-  'contentType',
-  'to',
-  'replyTo',
-  'replyToSessionId',
-  'sessionId',
-  'partitionKey',
+  ...MESSAGE_STRING_FIELDS,
   'deadLetterReason',
   'deadLetterErrorDescription',
   'deadLetterSource',

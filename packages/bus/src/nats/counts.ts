@@ -7,7 +7,7 @@
 import { type EntityAddress, entityPath } from '../address.ts';
 import type { QueueEntry, TopicEntry } from '../broker/catalog.ts';
 import { DEFAULT_MAX_SIZE_MB, type EntityRuntimeProperties } from '../entities.ts';
-import { BusError } from '../errors.ts';
+import { quotaExceeded } from '../errors.ts';
 import type { EncodedMessage } from '../message-codec.ts';
 import type { NatsContext } from './context.ts';
 import { engineFailure } from './entities.ts';
@@ -101,17 +101,6 @@ export class Quota {
     this.#usage.set(target.key, { bytes: held + adding, at: Date.now() });
     if (held + adding <= max) return;
     this.#usage.delete(target.key);
-    throw new BusError(
-      'BUS_QUOTA_EXCEEDED',
-      `${target.props.name} holds ${held} bytes of messages; ${adding} more would pass its maxSizeInMegabytes (${max / 1024 / 1024} MiB).`,
-      {
-        detail: {
-          entity: target.props.name,
-          heldBytes: held,
-          addingBytes: adding,
-          maxSizeInMegabytes: max / 1024 / 1024,
-        },
-      },
-    );
+    throw quotaExceeded(target.props.name, held, adding, max);
   }
 }
