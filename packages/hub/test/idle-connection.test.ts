@@ -76,6 +76,39 @@ describe('connection tokens derived from the id', () => {
     client.ws.close();
   });
 
+  it('refuse hostile ids (malformed percent-encoding, repeated, dots only, oversized, wrong alphabet) and keep serving', async () => {
+    const { body } = await negotiate(base, 'chat');
+    const token = String(body.connectionToken);
+    const id = String(body.connectionId);
+    const ws = base.replace('http', 'ws');
+    const refused = (err: unknown) => {
+      const status = (err as { status?: number }).status;
+      assert.ok(status !== undefined && status >= 400 && status < 500, `refused with a 4xx, got ${String(status)}`);
+      return true;
+    };
+    const hostile = [
+      '%ZZ',
+      `${encodeURIComponent(token)}%`,
+      '.',
+      '..',
+      `${id}.`,
+      `.${token.slice(token.indexOf('.') + 1)}`,
+      `${id}.${'!'.repeat(token.length - id.length - 1)}`,
+      encodeURIComponent(`${id}.${'A'.repeat(8_000)}`),
+    ];
+    for (const raw of hostile) await assert.rejects(RawClient.connect(`${ws}/hubs/chat?id=${raw}`), refused);
+    // A repeated id is not a second chance to guess: the forged one fails whichever is read.
+    await assert.rejects(
+      RawClient.connect(`${ws}/hubs/chat?id=${encodeURIComponent(`${id}.forged`)}&id=${encodeURIComponent(token)}`),
+      refused,
+    );
+    // The process still answers, and the real token still opens its connection.
+    const client = await RawClient.connect(wsUrl(token));
+    client.send('{"protocol":"json","version":1}\x1e');
+    assert.equal((await client.next()).data.toString(), '{}\x1e');
+    client.ws.close();
+  });
+
   it('from another server open nothing here', async () => {
     const other = await startHub();
     try {
