@@ -9,7 +9,7 @@
  * @module
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, isAbsolute, join, normalize } from 'node:path';
 
 /** One child of a run: its pid and its command line as `/proc/<pid>/cmdline` shows it. */
 export interface RecordedChild {
@@ -101,7 +101,11 @@ export async function stopLeftovers(file: string, { graceMs = 5_000, keepDir = f
       process.kill(pid, 'SIGKILL');
     } catch {}
   }
-  if (!keepDir && record.dir.includes('hubbub-cluster-')) rmSync(record.dir, { recursive: true, force: true });
+  // Only a run's own temp dir: an absolute, normalised path whose last part is a cluster dir's name.
+  const { dir } = record;
+  if (!keepDir && isAbsolute(dir) && normalize(dir) === dir && basename(dir).startsWith('hubbub-cluster-')) {
+    rmSync(dir, { recursive: true, force: true });
+  }
   forgetRun(file);
   return ours.map((c) => c.pid);
 }

@@ -133,6 +133,19 @@ describe('what a killed cluster run left behind', () => {
     await exited(mine.child);
   });
 
+  it("removes only a run's own temp dir, never a path that climbs out of one", async () => {
+    const keep = join(work, 'precious');
+    mkdirSync(join(keep, 'hubbub-cluster-trap'), { recursive: true });
+    writeFileSync(join(keep, 'data'), 'keep me');
+    const file = join(work, 'e', 'running.json');
+    recordRun(file, `${join(keep, 'hubbub-cluster-trap')}/..`, [], gone);
+    assert.deepEqual(await stopLeftovers(file), []);
+    assert.equal(readFileSync(join(keep, 'data'), 'utf8'), 'keep me');
+    recordRun(file, 'hubbub-cluster-relative', [], gone);
+    assert.deepEqual(await stopLeftovers(file), []);
+    assert.ok(existsSync(keep));
+  });
+
   it('forgets a record it cannot read and stops nothing on a guess', async () => {
     const file = join(work, 'd', 'running.json');
     mkdirSync(join(work, 'd'));
