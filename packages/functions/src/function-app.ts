@@ -10,6 +10,7 @@ import { loadApp } from './app-loader.ts';
 import { type BindingServices, bindFunction, createBindingRegistry, type FunctionEntry } from './bindings.ts';
 import { type RegisteredFunction, Registry } from './core-module.ts';
 import type { ProgrammingModel } from './core-types.ts';
+import { Deadlines, type Due } from './deadlines.ts';
 import { FunctionsError, isFunctionsError } from './errors.ts';
 import type { FunctionsHostEvents } from './events.ts';
 import { createExecutor, type Executor, type InvokeFunction, invokeInThread } from './executor.ts';
@@ -252,34 +253,12 @@ export class FunctionApp {
  */
 function timedInThread(invoke: InvokeFunction, timeoutMs: number | undefined, logger: Logger): InvokeFunction {
   if (timeoutMs === undefined) return invoke;
-  /**
-   * Invocations running, in the order they started — the order of their deadlines (one timeout for
-   * all) — and one timer armed for the first: no timer set and cleared per invocation.
-   */
-  const running = new Map<object, { readonly at: number; readonly fail: () => void }>();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const arm = (): void => {
-    const first = running.values().next();
-    if (first.done === true) return;
-    timer = setTimeout(expire, Math.max(1, Math.ceil(first.value.at - performance.now())));
-    // A timer of its own must not keep the process alive (an invocation left running at close).
-    timer.unref();
-  };
-  const expire = (): void => {
-    timer = undefined;
-    const now = performance.now();
-    for (const [key, entry] of running) {
-      if (entry.at > now) break;
-      running.delete(key);
-      entry.fail();
-    }
-    arm();
-  };
+  const deadlines = new Deadlines<object, Due & { fail(): void }>(timeoutMs, (_, entry) => entry.fail());
   return (fn, request) =>
     new Promise((resolve, reject) => {
       const key = {};
-      running.set(key, {
-        at: performance.now() + timeoutMs,
+      deadlines.set(key, {
+        at: deadlines.due(),
         fail() {
           const name = fn.metadata.name;
           logger.error(
@@ -297,14 +276,13 @@ function timedInThread(invoke: InvokeFunction, timeoutMs: number | undefined, lo
           );
         },
       });
-      if (timer === undefined) arm();
       invoke(fn, request).then(
         (response) => {
-          running.delete(key);
+          deadlines.delete(key);
           resolve(response);
         },
         (err: unknown) => {
-          running.delete(key);
+          deadlines.delete(key);
           reject(err);
         },
       );

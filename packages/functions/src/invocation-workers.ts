@@ -15,6 +15,7 @@
 import { Worker } from 'node:worker_threads';
 import { type Logger, silentLogger } from '@hubbub/kernel';
 import type { FunctionMetadata, RpcInvocationResponse } from './core-types.ts';
+import { Deadlines, type Due } from './deadlines.ts';
 import { FunctionsError } from './errors.ts';
 import {
   eachMessage,
@@ -41,9 +42,7 @@ function startThread(data: WorkerData): Worker {
   );
 }
 
-interface Deadline {
-  /** `performance.now()` past which the invocation fails. */
-  readonly at: number;
+interface Deadline extends Due {
   readonly pending: Pending;
   readonly fn: number;
   readonly invocationId: string;
@@ -200,16 +199,14 @@ export class InvocationWorkers {
   #closing = false;
   readonly #timeoutMs: number | undefined;
   #names: readonly string[] = [];
-  /**
-   * Invocations under `timeoutMs`, by id, in the order they started — the order of their deadlines
-   * (one timeout for all) — and the one timer, armed for the first deadline: no timer, promise or
-   * closure per invocation.
-   */
-  readonly #deadlines = new Map<number, Deadline>();
-  #deadlineTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Invocations under `timeoutMs`, by id (none without a `timeoutMs`). */
+  readonly #deadlines: Deadlines<number, Deadline> | undefined;
 
   private constructor(options: InvocationWorkersOptions) {
     this.#timeoutMs = options.timeoutMs;
+    if (options.timeoutMs !== undefined) {
+      this.#deadlines = new Deadlines(options.timeoutMs, (id, deadline) => this.#timeOut(id, deadline));
+    }
     const logger = options.logger ?? silentLogger;
     this.#logger = logger;
     this.#data = { appDir: options.appDir, logs: logger !== silentLogger };
@@ -238,14 +235,14 @@ export class InvocationWorkers {
 
   /** An invocation settled (or was taken back): it has no deadline any more. */
   readonly #untimed = (id: number): void => {
-    this.#deadlines.delete(id);
+    this.#deadlines?.delete(id);
   };
 
   readonly #onExit = (worker: InvocationWorker, error: Error, unstarted: readonly Pending[]): void => {
     const at = this.#workers.indexOf(worker);
     if (at < 0 || this.#closing) {
       for (const p of unstarted) {
-        this.#deadlines.delete(p.message.id);
+        this.#deadlines?.delete(p.message.id);
         p.reject(error);
       }
       return;
@@ -265,7 +262,7 @@ export class InvocationWorkers {
         live.loaded.then(
           () => this.#pick().send(p, id),
           (err: unknown) => {
-            this.#deadlines.delete(id);
+            this.#deadlines?.delete(id);
             p.reject(err);
           },
         );
@@ -294,7 +291,7 @@ export class InvocationWorkers {
     // An invoke message is always answered with a response ('done' carries one for every invocation).
     return new Promise<RpcInvocationResponse | undefined>((resolve, reject) => {
       const pending: Pending = { resolve, reject, message };
-      if (this.#timeoutMs !== undefined) this.#timed(pending, id, fn, request.invocationId);
+      this.#deadlines?.set(id, { at: this.#deadlines.due(), pending, fn, invocationId: request.invocationId });
       worker.send(pending, id);
     }) as Promise<RpcInvocationResponse>;
   }
@@ -304,30 +301,6 @@ export class InvocationWorkers {
    * terminated (its other invocations fail with FUNCTIONS_WORKER_FAILED) and replaced, as Azure
    * restarts the language worker when a function times out.
    */
-  #timed(pending: Pending, id: number, fn: number, invocationId: string): void {
-    this.#deadlines.set(id, { at: performance.now() + this.#timeoutMs!, pending, fn, invocationId });
-    if (this.#deadlineTimer === undefined) this.#arm();
-  }
-
-  /** Arms the one timer for the first deadline (a timer of its own does not keep the process alive). */
-  #arm(): void {
-    const first = this.#deadlines.values().next();
-    if (first.done === true) return;
-    this.#deadlineTimer = setTimeout(this.#expire, Math.max(1, Math.ceil(first.value.at - performance.now())));
-    this.#deadlineTimer.unref();
-  }
-
-  readonly #expire = (): void => {
-    this.#deadlineTimer = undefined;
-    const now = performance.now();
-    for (const [id, deadline] of this.#deadlines) {
-      if (deadline.at > now) break;
-      this.#deadlines.delete(id);
-      this.#timeOut(id, deadline);
-    }
-    if (this.#deadlineTimer === undefined) this.#arm();
-  };
-
   #timeOut(id: number, { pending, fn, invocationId }: Deadline): void {
     const ms = this.#timeoutMs!;
     // The worker running it now (a worker that threw hands what it never started to another).
