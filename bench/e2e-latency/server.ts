@@ -174,6 +174,7 @@ serveIpc<ServerApi>({
     // Stage split: wrap this hub's send (the output binding calls it) to time sentAt → hub send.
     const hubSends: number[] = [];
     const send = hub.send;
+    const sendEncoded = hub.sendEncoded;
     if (sender !== undefined) {
       hub.send = function timedSend(this: typeof hub, ...args: Parameters<typeof send>) {
         const probe = (args[2][0] as { courierid?: unknown } | undefined)?.courierid;
@@ -181,6 +182,18 @@ serveIpc<ServerApi>({
           hubSends.push(now() - Number(probe.slice(probe.lastIndexOf(':') + 1)));
         }
         return send.apply(this, args);
+      };
+      // With an invocation thread the output binding hands over the record already encoded.
+      const marker = `"probe:${phase}:`;
+      hub.sendEncoded = function timedSendEncoded(this: typeof hub, ...args: Parameters<typeof sendEncoded>) {
+        const json = args[1].json;
+        const at = json.indexOf(marker);
+        if (at >= 0) {
+          const end = json.indexOf('"', at + 1);
+          const probe = json.slice(at + 1, end);
+          hubSends.push(now() - Number(probe.slice(probe.lastIndexOf(':') + 1)));
+        }
+        return sendEncoded.apply(this, args);
       };
     }
     let session: Session | undefined;
@@ -301,6 +314,7 @@ serveIpc<ServerApi>({
         void Promise.allSettled([...pending]).then(async () => {
           await sender?.close();
           hub.send = send;
+          hub.sendEncoded = sendEncoded;
           if (session !== undefined && profile !== undefined) {
             const { profile: cpuProfile } = await session.post('Profiler.stop');
             const { profile: heapProfile } = await session.post('HeapProfiler.stopSampling');
