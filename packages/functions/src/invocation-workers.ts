@@ -78,11 +78,16 @@ class InvocationWorker {
 
   readonly #settled: (id: number) => void;
 
+  /**
+   * @param beforeReady - runs once the worker has loaded the app, before it takes invocations (a
+   *   replacement runs the app's `appStart` hooks there); a rejection fails `loaded`.
+   */
   constructor(
     data: WorkerData,
     logger: Logger,
     onExit: (worker: InvocationWorker, error: Error, unstarted: readonly Pending[]) => void,
     settled: (id: number) => void,
+    beforeReady: (worker: InvocationWorker) => Promise<void> | undefined,
   ) {
     this.#settled = settled;
     this.worker = startThread(data);
@@ -114,10 +119,17 @@ class InvocationWorker {
         case 'log':
           logger[message.level](message.fields, message.message);
           return;
-        case 'loaded':
-          this.ready = true;
-          loaded({ functions: message.functions, httpStream: message.httpStream });
+        case 'loaded': {
+          const app = { functions: message.functions, httpStream: message.httpStream };
+          const ready = () => {
+            this.ready = true;
+            loaded(app);
+          };
+          const before = beforeReady(this);
+          if (before === undefined) ready();
+          else before.then(ready, failed);
           return;
+        }
         case 'loadFailed':
           failed(fromWorkerError(message.error));
           return;
@@ -197,6 +209,8 @@ export class InvocationWorkers {
   readonly #workers: InvocationWorker[] = [];
   #next = 0;
   #closing = false;
+  /** The fields `appStart` ran with, once it has: a replacement worker runs it too before its first invocation. */
+  #appStarted: Record<string, unknown> | undefined;
   readonly #timeoutMs: number | undefined;
   #names: readonly string[] = [];
   /** Invocations under `timeoutMs`, by id (none without a `timeoutMs`). */
@@ -230,7 +244,22 @@ export class InvocationWorkers {
   }
 
   #spawn(): InvocationWorker {
-    return new InvocationWorker(this.#data, this.#logger, this.#onExit, this.#untimed);
+    return new InvocationWorker(this.#data, this.#logger, this.#onExit, this.#untimed, this.#beforeReady);
+  }
+
+  /**
+   * A worker that loads the app after `appStart` ran (a replacement) runs it too, as a restarted
+   * Azure language worker does, before its first invocation; with its own `appHookData`.
+   */
+  readonly #beforeReady = (worker: InvocationWorker): Promise<void> | undefined => {
+    const fields = this.#appStarted;
+    if (fields === undefined) return undefined;
+    return this.#runHook(worker, 'appStart', fields);
+  };
+
+  async #runHook(worker: InvocationWorker, name: 'appStart' | 'appTerminate', fields: Record<string, unknown>) {
+    const id = this.#next++;
+    await worker.call({ t: 'hook', id, name, fields }, id);
   }
 
   /** An invocation settled (or was taken back): it has no deadline any more. */
@@ -251,7 +280,10 @@ export class InvocationWorkers {
     const replacement = this.#spawn();
     this.#workers[at] = replacement;
     replacement.loaded.catch((err: unknown) =>
-      this.#logger.error({ err }, 'The replacement invocation worker thread could not load the app.'),
+      this.#logger.error(
+        { err },
+        'The replacement invocation worker thread could not load the app or run its appStart hooks.',
+      ),
     );
     // What the stopped worker never started runs on a live one (its id stays: ids are the pool's).
     for (const p of unstarted) {
@@ -324,11 +356,11 @@ export class InvocationWorkers {
 
   /** Runs an app-level hook in every worker (each has its own `appHookData`, as each Azure worker process has). */
   async hook(name: 'appStart' | 'appTerminate', fields: Record<string, unknown>): Promise<void> {
+    if (name === 'appStart') this.#appStarted = fields;
     await Promise.all(
       this.#workers.map(async (w) => {
         await w.loaded;
-        const id = this.#next++;
-        await w.call({ t: 'hook', id, name, fields }, id);
+        await this.#runHook(w, name, fields);
       }),
     );
   }

@@ -98,6 +98,9 @@ describe('invocations on worker threads', () => {
     assert.equal(done?.body.deliveryCount, 2);
     assert.equal(done?.body.isMainThread, false);
     assert.notEqual(done?.body.threadId, before.threadId, 'a new worker ran it');
+    const after = await where();
+    assert.equal(after.threadId, done?.body.threadId);
+    assert.equal(after.appStarted, true, "the replacement ran the app's appStart hooks, as a restarted worker does");
   });
 
   it('loads an ES module app on the worker', async () => {
