@@ -24,8 +24,8 @@
  * `--worker-threads N` runs the app's invocations on N worker threads (the main thread keeps the
  * bus, triggers, bindings and hub); without it, as many as `npm start` runs (deliveryApp.workerThreads). `--profile` writes a CPU and an allocation profile of the last
  * measured function window (main thread). `--prefetch N` runs a copy of the app whose host.json sets
- * `prefetchCount` (a what-if). `--saturate` runs each path at rising rates (1 s warm-up,
- * `--measure` s each) until the due → hub send p99 passes 50 ms: the saturation throughput.
+ * `prefetchCount` (a what-if). `--saturate` runs each path at rising rates (after `--warmup` s at the first
+ * rate, unmeasured: 1 s warm-up, `--measure` s each) until the due → hub send p99 passes 50 ms: the saturation throughput.
  *
  * One JSON object on stdout; progress on stderr.
  * @module
@@ -343,6 +343,10 @@ try {
     const steps: (typeof saturation)[string]['rates'] = [];
     let lastHeld: number | null = null;
     let saturatedAt: number | null = null;
+    // A fresh system's first seconds (code tiering up, the first full collections of each thread's
+    // heap) are not a rate's steady state: the path runs `--warmup` s at the first rate, unmeasured,
+    // before the ladder, so the first rung is measured as warm as the later ones.
+    if (saturateRates.length > 0) await phase(path, saturateRates[0]!, warmupMs, 0).catch(() => undefined);
     for (const r of saturateRates) {
       let w: Window;
       try {
