@@ -136,7 +136,30 @@ describe('tracking page in headless Chromium', { skip }, () => {
     await page.goto(`${system.url}/track?order=1001&token=forged.token`);
     await page.locator('#status', { hasText: 'not valid' }).waitFor({ timeout: 10_000 });
     assert.equal(await page.locator('#status').getAttribute('data-state'), 'offline');
+    // Nothing of the order is shown to a link the server refused.
+    assert.equal(await page.locator('#store').textContent(), '—');
+    assert.equal(await page.locator('#customer').textContent(), '—');
+    assert.equal(await page.locator('#courier-name').textContent(), '—');
+    assert.equal(await page.locator('#pins > *').count(), 0);
     await page.screenshot({ path: join(artifactsDir, 'track-bad-token.png') });
+    await page.close();
+  });
+
+  it('shows nothing of an order and offers the demo orders when the link has no token', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const negotiations: string[] = [];
+    page.on('request', (r) => {
+      if (r.url().includes('negotiate')) negotiations.push(r.url());
+    });
+    await page.goto(`${system.url}/track?order=1001`);
+    await page.locator('#picker').waitFor({ state: 'visible' });
+    await page.locator('#picker-orders a').first().waitFor();
+    assert.equal(await page.locator('#status').textContent(), 'This tracking link is incomplete');
+    assert.equal(await page.locator('#status').getAttribute('data-state'), 'offline');
+    assert.equal(await page.locator('#store').textContent(), '—');
+    assert.equal(await page.locator('#pins > *').count(), 0);
+    assert.deepEqual(negotiations, [], 'no connection is tried without a token');
+    await page.screenshot({ path: join(artifactsDir, 'track-no-token.png') });
     await page.close();
   });
 });

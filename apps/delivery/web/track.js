@@ -233,8 +233,10 @@
   async function main() {
     const city = await fetch('city.json').then((r) => r.json());
     drawCity(city);
-    if (orderId === '') {
-      setStatus('offline', 'No order');
+    if (orderId === '' || token === '') {
+      // Without its token a link tracks nothing: nothing of the order is shown, and no connection is tried.
+      setStatus('offline', orderId === '' ? 'No order' : 'This tracking link is incomplete');
+      $('courier-name').textContent = '—';
       const list = $('picker-orders');
       const demo = await fetch(`${apiBase}/demo-orders`)
         .then((r) => (r.ok ? r.json() : { orders: [] }))
@@ -259,8 +261,13 @@
     }
     $('title').textContent = `Order #${orderId}`;
     document.title = `Order #${orderId} · Hubbub Delivery`;
-    const order = city.orders.find((o) => o.orderid === orderId);
-    if (order) {
+    // The order's route, restaurant and customer are drawn once the server accepted the link's token.
+    let shown = false;
+    const showOrder = () => {
+      if (shown) return;
+      shown = true;
+      const order = city.orders.find((o) => o.orderid === orderId);
+      if (!order) return;
       const store = city.stores.find((s) => s.storeid === order.storeid);
       svgEl('polyline', { class: 'planned', points: pointsOf(order.route) }, $('route'));
       if (store) {
@@ -270,7 +277,7 @@
       pin('customer', 'H', 'You', order.customer.at);
       $('customer').textContent = order.customer.name;
       destination = order.customer.at;
-    }
+    };
 
     const connection = new signalR.HubConnectionBuilder()
       .withUrl(`${apiBase}?orderid=${encodeURIComponent(orderId)}&token=${encodeURIComponent(token)}`)
@@ -288,11 +295,13 @@
       try {
         setStatus('connecting', 'Connecting…');
         await connection.start();
+        showOrder();
         setStatus('live', 'Live');
       } catch (err) {
         // The client wraps the negotiate function's 401 in its own error and keeps only the status in the text.
         if (err && (err.statusCode === 401 || /Status code '401'/.test(String(err.message)))) {
           setStatus('offline', 'This tracking link is not valid or has expired');
+          $('courier-name').textContent = '—';
           return;
         }
         setStatus('offline', 'Offline — retrying');
