@@ -176,23 +176,19 @@ serveIpc<ServerApi>({
     const send = hub.send;
     const sendEncoded = hub.sendEncoded;
     if (sender !== undefined) {
+      const marker = `probe:${phase}:`;
+      // A measured probe (`probe:<phase>:<seq>:<sentAt>`) reached the hub: sentAt → now.
+      const reached = (probe: string) => hubSends.push(now() - Number(probe.slice(probe.lastIndexOf(':') + 1)));
       hub.send = function timedSend(this: typeof hub, ...args: Parameters<typeof send>) {
         const probe = (args[2][0] as { courierid?: unknown } | undefined)?.courierid;
-        if (typeof probe === 'string' && probe.startsWith(`probe:${phase}:`)) {
-          hubSends.push(now() - Number(probe.slice(probe.lastIndexOf(':') + 1)));
-        }
+        if (typeof probe === 'string' && probe.startsWith(marker)) reached(probe);
         return send.apply(this, args);
       };
       // With an invocation thread the output binding hands over the record already encoded.
-      const marker = `"probe:${phase}:`;
       hub.sendEncoded = function timedSendEncoded(this: typeof hub, ...args: Parameters<typeof sendEncoded>) {
         const json = args[1].json;
-        const at = json.indexOf(marker);
-        if (at >= 0) {
-          const end = json.indexOf('"', at + 1);
-          const probe = json.slice(at + 1, end);
-          hubSends.push(now() - Number(probe.slice(probe.lastIndexOf(':') + 1)));
-        }
+        const at = json.indexOf(`"${marker}`);
+        if (at >= 0) reached(json.slice(at + 1, json.indexOf('"', at + 1)));
         return sendEncoded.apply(this, args);
       };
     }

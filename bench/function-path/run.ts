@@ -346,7 +346,10 @@ try {
     // A fresh system's first seconds (code tiering up, the first full collections of each thread's
     // heap) are not a rate's steady state: the path runs `--warmup` s at the first rate, unmeasured,
     // before the ladder, so the first rung is measured as warm as the later ones.
-    if (saturateRates.length > 0) await phase(path, saturateRates[0]!, warmupMs, 0).catch(() => undefined);
+    if (saturateRates.length > 0) {
+      // A warm-up that falls behind is not a result: the first rung measures it.
+      await phase(path, saturateRates[0]!, warmupMs, 0).catch((err: Error) => log(`${path} warm-up: ${err.message}`));
+    }
     for (const r of saturateRates) {
       let w: Window;
       try {

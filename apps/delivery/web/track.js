@@ -229,14 +229,19 @@
     el.textContent = text;
   }
 
+  /** A link that tracks nothing: offline, and no courier to wait for. */
+  function refused(text) {
+    setStatus('offline', text);
+    $('courier-name').textContent = '—';
+  }
+
   // ── start ──
   async function main() {
     const city = await fetch('city.json').then((r) => r.json());
     drawCity(city);
     if (orderId === '' || token === '') {
       // Without its token a link tracks nothing: nothing of the order is shown, and no connection is tried.
-      setStatus('offline', orderId === '' ? 'No order' : 'This tracking link is incomplete');
-      $('courier-name').textContent = '—';
+      refused(orderId === '' ? 'No order' : 'This tracking link is incomplete');
       const list = $('picker-orders');
       const demo = await fetch(`${apiBase}/demo-orders`)
         .then((r) => (r.ok ? r.json() : { orders: [] }))
@@ -300,8 +305,7 @@
       } catch (err) {
         // The client wraps the negotiate function's 401 in its own error and keeps only the status in the text.
         if (err && (err.statusCode === 401 || /Status code '401'/.test(String(err.message)))) {
-          setStatus('offline', 'This tracking link is not valid or has expired');
-          $('courier-name').textContent = '—';
+          refused('This tracking link is not valid or has expired');
           return;
         }
         setStatus('offline', 'Offline — retrying');

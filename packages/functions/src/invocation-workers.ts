@@ -359,8 +359,10 @@ export class InvocationWorkers {
     if (name === 'appStart') this.#appStarted = fields;
     await Promise.all(
       this.#workers.map(async (w) => {
+        // A worker still loading runs appStart itself once loaded (#beforeReady): once, not twice.
+        const runsItself = name === 'appStart' && !w.ready;
         await w.loaded;
-        await this.#runHook(w, name, fields);
+        if (!runsItself) await this.#runHook(w, name, fields);
       }),
     );
   }
