@@ -7,7 +7,7 @@
  *   npm run -s bench:e2e-latency -- [--clients 1000] [--per-order 1] [--rate 1000] [--tick 1]
  *                                   [--warmup 3] [--measure 12] [--bus file,memory]
  *                                   [--paths function,direct] [--profile file]
- *                                   [--worker-threads N] [--hog] [--runs 5]
+ *                                   [--worker-threads N] [--worker-heap OLD,SEMI] [--hog] [--runs 5]
  *
  * `--hog` runs a CPU hog (a busy loop, pinned to the last core where `taskset` exists) for the
  * whole run, so "another process on one core" is a condition anyone can reproduce; `--runs N`
@@ -25,6 +25,7 @@ import { parseArgs } from 'node:util';
 import { Children } from '../lib/children.ts';
 import type { Api, Peer } from '../lib/ipc.ts';
 import { watchMachine } from '../lib/machine.ts';
+import { workerHeapFlag } from '../lib/worker-heap.ts';
 import type { ClientApi, LatencySummary } from './client.ts';
 import type { BusKind, PathKind, PhaseStats, ServerApi } from './server.ts';
 
@@ -44,6 +45,7 @@ const { values: flags } = parseArgs({
     'max-concurrent-calls': { type: 'string' },
     'server-node-flags': { type: 'string' },
     'worker-threads': { type: 'string' },
+    'worker-heap': { type: 'string' },
     'settle-linger-ms': { type: 'string' },
     hog: { type: 'boolean', default: false },
     cluster: { type: 'string' },
@@ -81,6 +83,8 @@ const config = {
   serverNodeFlags: (flags['server-node-flags'] ?? '--max-semi-space-size=8').split(' ').filter((f) => f !== ''),
   /** The functions host's worker threads (startSystem's app.workerThreads); unset: what `npm start` runs. */
   workerThreads: flags['worker-threads'] === undefined ? undefined : num('worker-threads', 0, 64),
+  /** Their heap sizes (app.workerHeap: initial old space and largest semi-space, MB; 0: the process's); unset: what `npm start` runs. */
+  workerHeap: workerHeapFlag(flags['worker-heap']),
   /** What-if: the bus's settleLingerMs (unset: the bus's default, what `npm start` runs). */
   settleLingerMs: flags['settle-linger-ms'] === undefined ? undefined : num('settle-linger-ms', 0, 1_000),
   /** A busy loop on one core for the whole run. */
@@ -134,6 +138,7 @@ async function runBus(bus: BusKind, client: Peer<ClientApi>): Promise<Record<str
       ...(hubNodes === undefined ? {} : { cluster: hubNodes.cluster }),
       ...(config.maxConcurrentCalls === undefined ? {} : { maxConcurrentCalls: config.maxConcurrentCalls }),
       ...(config.workerThreads === undefined ? {} : { workerThreads: config.workerThreads }),
+      ...(config.workerHeap === undefined ? {} : { workerHeap: config.workerHeap }),
       ...(config.settleLingerMs === undefined ? {} : { settleLingerMs: config.settleLingerMs }),
     });
     const orderIds = Array.from({ length: config.clients }, (_, i) => `bench-${i % orders}`);
@@ -184,7 +189,7 @@ async function runBus(bus: BusKind, client: Peer<ClientApi>): Promise<Record<str
               .map(([role, r]) => `${role} ${r.wakeupsPerMsg}/${r.cpuUsPerMsg}`)
               .join(', ')})`;
       log(
-        `${phase}: p50 ${l.p50} ms, p99 ${l.p99} ms, max ${l.max} ms; ${summary.received}/${summary.expected} received; server CPU ${stats.cpuPercent}% (main thread busy ${stats.mainThreadBusyPercent}%)${perThread}`,
+        `${phase}: p50 ${l.p50} ms, p99 ${l.p99} ms, max ${l.max} ms; ${summary.received}/${summary.expected} received; server CPU ${stats.cpuPercent}% (main thread busy ${stats.mainThreadBusyPercent}%), RSS ${stats.rssMb.end} MB (peak ${stats.rssMb.peak ?? '?'})${perThread}`,
       );
     }
     return {

@@ -21,6 +21,7 @@ import { dirname, join } from 'node:path';
 import { constants, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { deliveryApp } from '@hubbub/delivery';
+import type { WorkerHeap } from '@hubbub/functions';
 import { silentLogger } from '@hubbub/kernel';
 import { startSystem } from '@hubbub/system';
 import { serveIpc } from '../lib/ipc.ts';
@@ -54,6 +55,8 @@ export interface PhaseStats {
   cpuPercent: number;
   /** Share of the window the main thread was busy (event-loop utilization), %. */
   mainThreadBusyPercent: number;
+  /** The process's resident memory at the window's end and its peak so far (Linux `VmHWM`), MB. */
+  rssMb: { end: number; peak?: number };
   /**
    * Per thread role of this process (Linux; see `threads.ts`), per location sent in the window:
    * wake-ups (voluntary context switches), preemptions, CPU µs and µs runnable waiting for a core.
@@ -71,6 +74,8 @@ export type ServerApi = {
     maxConcurrentCalls?: number;
     /** The functions host's worker threads; unset: what `npm start` runs (deliveryApp.workerThreads). */
     workerThreads?: number;
+    /** Their heap sizes (`{}`: the process's); unset: what `npm start` runs (deliveryApp.workerHeap). */
+    workerHeap?: WorkerHeap;
     /** The bus's settleLingerMs; unset: what `npm start` runs (the bus's default). */
     settleLingerMs?: number;
     /** An application node of a cluster: its hub on this backplane takes no clients (hub nodes do). */
@@ -133,8 +138,19 @@ let roles = new Map<number, ThreadRole>();
 markBefore();
 const orderId = (i: number) => `bench-${i}`;
 
+/** Resident memory now and at its peak (`VmHWM`, where /proc has it), MB. */
+function rssMb(): { end: number; peak?: number } {
+  const end = Math.round(process.memoryUsage.rss() / 2 ** 20);
+  try {
+    const peak = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
+    return peak === undefined ? { end } : { end, peak: Math.round(Number(peak) / 1024) };
+  } catch {
+    return { end };
+  }
+}
+
 serveIpc<ServerApi>({
-  start: async ({ bus, maxConcurrentCalls, workerThreads, settleLingerMs, cluster }) => {
+  start: async ({ bus, maxConcurrentCalls, workerThreads, workerHeap, settleLingerMs, cluster }) => {
     dataDir = mkdtempSync(join(tmpdir(), 'hubbub-e2e-latency-'));
     const appDir = maxConcurrentCalls === undefined ? deliveryApp.functionsDir : patchedApp(maxConcurrentCalls);
     system = await startSystem({
@@ -150,6 +166,7 @@ serveIpc<ServerApi>({
         queues: deliveryApp.queues,
         // What `npm start` runs unless the run asks for another count.
         workerThreads: workerThreads ?? deliveryApp.workerThreads,
+        workerHeap: workerHeap ?? deliveryApp.workerHeap,
       },
       pages: deliveryApp.webFiles,
       secrets: deliveryApp.secrets,
@@ -330,6 +347,7 @@ serveIpc<ServerApi>({
             eventLoopDelayMs,
             cpuPercent: Math.round(((cpu.user + cpu.system) / 1000 / windowMs) * 1000) / 10,
             mainThreadBusyPercent: Math.round(elu.utilization * 1000) / 10,
+            rssMb: rssMb(),
             ...(byRole === undefined ? {} : { threads: { total: totalOf(byRole), byRole } }),
           });
         });

@@ -18,11 +18,13 @@
  *
  *   node --max-semi-space-size=8 --expose-gc --import tsx --conditions=source bench/function-path/run.ts
  *        [--bus memory|file] [--rate 1000] [--warmup 2] [--measure 5] [--rounds 3]
- *        [--paths function,processor] [--worker-threads N] [--profile FILE.cpuprofile]
+ *        [--paths function,processor] [--worker-threads N] [--worker-heap OLD,SEMI] [--profile FILE.cpuprofile]
  *        [--saturate 1000,2000,4000,8000,12000,16000] [--prefetch N] [--no-floor]
  *
  * `--worker-threads N` runs the app's invocations on N worker threads (the main thread keeps the
- * bus, triggers, bindings and hub); without it, as many as `npm start` runs (deliveryApp.workerThreads). `--profile` writes a CPU and an allocation profile of the last
+ * bus, triggers, bindings and hub); without it, as many as `npm start` runs (deliveryApp.workerThreads);
+ * `--worker-heap OLD,SEMI` gives them that initial old space and largest semi-space, MB (0: the
+ * process's; without it, deliveryApp.workerHeap). `--profile` writes a CPU and an allocation profile of the last
  * measured function window (main thread). `--prefetch N` runs a copy of the app whose host.json sets
  * `prefetchCount` (a what-if). `--saturate` runs each path at rising rates (after `--warmup` s at the first
  * rate, unmeasured: 1 s warm-up, `--measure` s each) until the due → hub send p99 passes 50 ms: the saturation throughput.
@@ -41,6 +43,7 @@ import { deliveryApp } from '@hubbub/delivery';
 import { silentLogger } from '@hubbub/kernel';
 import { startSystem } from '@hubbub/system';
 import { watchMachine } from '../lib/machine.ts';
+import { workerHeapFlag } from '../lib/worker-heap.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -51,6 +54,7 @@ const { values: flags } = parseArgs({
     rounds: { type: 'string', default: '3' },
     paths: { type: 'string', default: 'function,processor' },
     'worker-threads': { type: 'string' },
+    'worker-heap': { type: 'string' },
     saturate: { type: 'string' },
     prefetch: { type: 'string' },
     profile: { type: 'string' },
@@ -122,6 +126,7 @@ const system = await startSystem({
     queues: deliveryApp.queues,
     // What `npm start` runs unless the run asks for another count.
     workerThreads: flags['worker-threads'] === undefined ? deliveryApp.workerThreads : Number(flags['worker-threads']),
+    workerHeap: workerHeapFlag(flags['worker-heap']) ?? deliveryApp.workerHeap,
   },
   pages: deliveryApp.webFiles,
   secrets: deliveryApp.secrets,
@@ -441,6 +446,7 @@ process.stdout.write(
         rounds,
         workerThreads:
           flags['worker-threads'] === undefined ? deliveryApp.workerThreads : Number(flags['worker-threads']),
+        workerHeap: workerHeapFlag(flags['worker-heap']) ?? deliveryApp.workerHeap,
         prefetch: flags.prefetch ?? null,
       },
       machine: machine.stop(),

@@ -5,6 +5,7 @@
  * @module
  */
 import { join } from 'node:path';
+import type { WorkerHeap } from '@hubbub/functions';
 import { packageRoot } from '@hubbub/kernel';
 
 /** A file of this package (the function app and the pages ship beside the code, not compiled). */
@@ -38,6 +39,16 @@ export interface DeliveryApp {
    * invocation thread; bench/RESULTS.md).
    */
   readonly workerThreads: number;
+  /**
+   * That thread's heap (`app.workerHeap`). At 1,000 locations/s the library's objects reach its old
+   * space at ~5 MB/s (its `WeakMap` entries outlive every scavenge on Node 20): with the process's
+   * sizes it mark-compacts every ~6 s, with concurrent marking that competes for the core the event
+   * loop needs when another process holds the other one, and each scavenge copies ~260 invocations'
+   * objects in 3–6 ms. 128 MB of initial old space spaces the mark-compacts to ~20 s, for up to
+   * 128 MB of that thread's garbage between them; a 1 MB semi-space cuts a scavenge to ~1 ms
+   * (bench/e2e-latency with `--hog`, bench/RESULTS.md).
+   */
+  readonly workerHeap: WorkerHeap;
 }
 
 export const deliveryApp: DeliveryApp = {
@@ -65,4 +76,5 @@ export const deliveryApp: DeliveryApp = {
   hubs: ['tracking'],
   secrets: ['TrackingKey', 'DemoPassword'],
   workerThreads: 1,
+  workerHeap: { initialOldSpaceMb: 128, maxSemiSpaceMb: 1 },
 };

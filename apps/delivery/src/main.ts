@@ -57,7 +57,12 @@ async function main(args: string[]): Promise<number> {
   const ui = existsSync(join(deliveryApp.uiDir, 'index.html'));
   const system = await startSystem({
     ...flags,
-    app: { dir: deliveryApp.functionsDir, queues: deliveryApp.queues, workerThreads: deliveryApp.workerThreads },
+    app: {
+      dir: deliveryApp.functionsDir,
+      queues: deliveryApp.queues,
+      workerThreads: deliveryApp.workerThreads,
+      workerHeap: deliveryApp.workerHeap,
+    },
     pages: { ...deliveryApp.webFiles, ...staticTree(deliveryApp.uiPath, deliveryApp.uiDir) },
     immutablePages: [`${deliveryApp.uiPath}assets/`],
     // The order system's code (the REST API, its schemas) loads once the port listens.

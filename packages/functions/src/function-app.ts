@@ -20,6 +20,7 @@ import { InvocationWorkers } from './invocation-workers.ts';
 import { type InvocationScope, runAppHook } from './invoke.ts';
 import { createFunctionKeys, type FunctionKeys, type FunctionKeysOptions, keysFromSettings } from './keys.ts';
 import { checkSettings, resolveBindingSettings, type Settings } from './settings.ts';
+import type { WorkerHeap } from './worker-heap.ts';
 
 export interface FunctionAppOptions {
   readonly appDir: string;
@@ -34,6 +35,8 @@ export interface FunctionAppOptions {
   readonly keys: FunctionKeysOptions | undefined;
   /** Worker threads that load the app and run its invocations; 0 runs them on this thread. */
   readonly workerThreads: number;
+  /** Heap sizes of each worker thread alone. */
+  readonly workerHeap: WorkerHeap;
   readonly extensions: readonly Extension[];
   readonly clock: Clock;
   readonly ids: IdSource;
@@ -194,6 +197,7 @@ export class FunctionApp {
       const started = await InvocationWorkers.start({
         appDir,
         count: this.#options.workerThreads,
+        heap: this.#options.workerHeap,
         logger,
         timeoutMs,
       });

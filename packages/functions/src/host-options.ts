@@ -9,6 +9,7 @@ import type { Extension } from './extension.ts';
 import { builtInExtensions, type ExtensionOptions } from './extensions/index.ts';
 import type { FunctionKeysOptions } from './keys.ts';
 import { checkSettings, nonNegativeInteger } from './settings.ts';
+import type { WorkerHeap } from './worker-heap.ts';
 
 /**
  * Besides these, the extensions' own options: `bus` (a {@link BusPort} or a resolver per connection
@@ -63,6 +64,16 @@ export interface FunctionsHostOptions extends ExtensionOptions {
    * this thread. 0 runs every invocation on this thread. @default 0
    */
   workerThreads?: number;
+  /**
+   * V8 heap sizes for each of those threads alone (the process's flags otherwise): `initialOldSpaceMb`
+   * (`--initial-old-space-size`) and `maxSemiSpaceMb` (`--max-semi-space-size`). The library keeps its
+   * objects' private fields in module-level `WeakMap`s, whose entries Node 20's V8 keeps through
+   * every scavenge: each invocation's objects are copied, promoted, and freed only by a mark-compact,
+   * whose concurrent marking takes a core from the event loops. A larger initial old space makes
+   * those mark-compacts rarer (for up to that much garbage per thread between them); a small
+   * semi-space makes each scavenge, which copies every invocation since the last, short. @default {}
+   */
+  workerHeap?: WorkerHeap;
   /** `close()` waits this long (on `clock`) for running invocations before it gives up on them. @default 30_000 */
   drainTimeoutMs?: number;
   /**
@@ -90,6 +101,18 @@ export function checkOptions(options: FunctionsHostOptions): void {
     throw new FunctionsError('FUNCTIONS_INVALID_SETTING', 'workerThreads must be at most 64.', {
       detail: { option: 'workerThreads' },
     });
+  }
+  const heap = options.workerHeap ?? {};
+  for (const [key, max] of [
+    ['initialOldSpaceMb', 4096],
+    ['maxSemiSpaceMb', 256],
+  ] as const) {
+    nonNegativeInteger(heap[key], `workerHeap.${key}`);
+    if ((heap[key] ?? 0) > max) {
+      throw new FunctionsError('FUNCTIONS_INVALID_SETTING', `workerHeap.${key} must be at most ${max}.`, {
+        detail: { option: `workerHeap.${key}` },
+      });
+    }
   }
   checkSettings(options.settings, 'settings');
 }

@@ -84,6 +84,7 @@ class Host extends TypedEmitter<FunctionsHostEvents> implements FunctionsHost {
       only: options.only,
       keys: options.keys,
       workerThreads: options.workerThreads ?? 0,
+      workerHeap: options.workerHeap ?? {},
       extensions: extensionsOf(options),
       clock: this.#clock,
       ids: options.ids ?? randomIds,

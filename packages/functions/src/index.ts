@@ -60,3 +60,4 @@ export type { FunctionsHostOptions } from './host-options.ts';
 export type { FunctionKeys, FunctionKeysOptions } from './keys.ts';
 export { parseConnectionString } from './settings.ts';
 export type { FunctionInfo } from './trigger-listeners.ts';
+export type { WorkerHeap } from './worker-heap.ts';

@@ -26,19 +26,28 @@ import {
   type WorkerError,
 } from './invocation-worker.ts';
 import type { InvocationRequest } from './invoke.ts';
+import { type WorkerHeap, withHeap } from './worker-heap.ts';
+
+/** What each invocation thread starts with. */
+interface ThreadOptions {
+  readonly data: WorkerData;
+  readonly heap: WorkerHeap;
+}
 
 /** The thread's script: compiled JavaScript beside this file, or the TypeScript source under tsx. */
-function startThread(data: WorkerData): Worker {
+function startThread({ data, heap }: ThreadOptions): Worker {
   const source = import.meta.url.endsWith('.ts');
   const script = new URL(source ? './invocation-worker.ts' : './invocation-worker.js', import.meta.url);
   const workerData = { hubbubInvocationWorker: data };
-  if (!source) return new Worker(script, { workerData });
-  // Node 20 runs no --import in a worker: tsx's loader is registered in the thread itself (found from
-  // here, not from the working directory, which is the app's).
-  const tsx = import.meta.resolve('tsx/esm/api');
-  return new Worker(
-    `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(script.href)}); })`,
-    { eval: true, workerData },
+  return withHeap(heap, () =>
+    source
+      ? // Node 20 runs no --import in a worker: tsx's loader is registered in the thread itself
+        // (found from here, not from the working directory, which is the app's).
+        new Worker(
+          `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then(({ register }) => { register(); return import(${JSON.stringify(script.href)}); })`,
+          { eval: true, workerData },
+        )
+      : new Worker(script, { workerData }),
   );
 }
 
@@ -83,14 +92,14 @@ class InvocationWorker {
    *   replacement runs the app's `appStart` hooks there); a rejection fails `loaded`.
    */
   constructor(
-    data: WorkerData,
+    thread: ThreadOptions,
     logger: Logger,
     onExit: (worker: InvocationWorker, error: Error, unstarted: readonly Pending[]) => void,
     settled: (id: number) => void,
     beforeReady: (worker: InvocationWorker) => Promise<void> | undefined,
   ) {
     this.#settled = settled;
-    this.worker = startThread(data);
+    this.worker = startThread(thread);
     let loaded!: (value: { functions: readonly FunctionMetadata[]; httpStream: boolean }) => void;
     let failed!: (error: unknown) => void;
     this.loaded = new Promise((resolve, reject) => {
@@ -201,10 +210,12 @@ export interface InvocationWorkersOptions {
   readonly logger?: Logger;
   /** An invocation running longer fails with FUNCTIONS_TIMEOUT and its worker is replaced. @default unbounded */
   readonly timeoutMs?: number | undefined;
+  /** Each thread's heap sizes (the host's `workerHeap`). @default the process's */
+  readonly heap?: WorkerHeap;
 }
 
 export class InvocationWorkers {
-  readonly #data: WorkerData;
+  readonly #thread: ThreadOptions;
   readonly #logger: Logger;
   readonly #workers: InvocationWorker[] = [];
   #next = 0;
@@ -223,7 +234,10 @@ export class InvocationWorkers {
     }
     const logger = options.logger ?? silentLogger;
     this.#logger = logger;
-    this.#data = { appDir: options.appDir, logs: logger !== silentLogger };
+    this.#thread = {
+      data: { appDir: options.appDir, logs: logger !== silentLogger },
+      heap: options.heap ?? {},
+    };
   }
 
   /** Starts the workers; resolves once each has loaded the app, with the functions the first one registered. */
@@ -244,7 +258,7 @@ export class InvocationWorkers {
   }
 
   #spawn(): InvocationWorker {
-    return new InvocationWorker(this.#data, this.#logger, this.#onExit, this.#untimed, this.#beforeReady);
+    return new InvocationWorker(this.#thread, this.#logger, this.#onExit, this.#untimed, this.#beforeReady);
   }
 
   /**

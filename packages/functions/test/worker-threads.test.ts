@@ -10,6 +10,7 @@ import { threadId } from 'node:worker_threads';
 import { waitFor } from '@hubbub/kernel';
 import { createFunctionsHost } from '../src/index.ts';
 import { MemoryBus } from '../src/testing/index.ts';
+import { processFlag } from '../src/worker-heap.ts';
 import { fixture, serve } from './support.ts';
 
 describe('invocations on worker threads', () => {
@@ -115,7 +116,50 @@ describe('invocations on worker threads', () => {
     assert.deepEqual(await item.json(), { id: '42', q: 'blue' });
   });
 
-  it('refuses a bad workerThreads with FUNCTIONS_INVALID_SETTING', () => {
+  it("gives each worker thread the heap sizes asked for, and leaves later threads the process's", async () => {
+    const heapAtWork = async (base: string) =>
+      (await (await fetch(`${base}/api/heap`)).json()) as { markCompacts: number; newSpaceMb: number };
+    const bus = new MemoryBus();
+    await using sized = await serve({
+      app: 'worker-app',
+      bus,
+      workerThreads: 1,
+      workerHeap: { initialOldSpaceMb: 512, maxSemiSpaceMb: 1 },
+    });
+    // Started once the first thread is up: V8's sizing (or the test process's flags) again.
+    await using plain = await serve({ app: 'worker-app', bus, workerThreads: 1 });
+    const small = await heapAtWork(sized.base);
+    const usual = await heapAtWork(plain.base);
+    // 96 MB held in the old generation: under a 512 MB initial old space no mark-compact runs.
+    assert.equal(small.markCompacts, 0);
+    assert.ok(usual.markCompacts >= 1, 'the later thread got the larger old space too');
+    // Two semi-spaces of at most 1 MB each, however much survives.
+    assert.ok(small.newSpaceMb <= 2, `the young generation grew to ${small.newSpaceMb} MB`);
+    assert.ok(usual.newSpaceMb > 2, 'the later thread got the small semi-space too');
+  });
+
+  it('reads the V8 flags the process was started with', () => {
+    assert.equal(processFlag('max-semi-space-size', ['--max-semi-space-size=8', '--expose-gc']), 8);
+    assert.equal(processFlag('max-semi-space-size', ['--max_semi_space_size', '16']), 16);
+    assert.equal(processFlag('initial-old-space-size', ['--max-semi-space-size=8']), 0);
+    assert.equal(processFlag('initial-old-space-size', ['--initial-old-space-size=x']), 0);
+  });
+
+  it('refuses a bad workerThreads or workerHeap with FUNCTIONS_INVALID_SETTING', () => {
+    for (const [key, value] of [
+      ['initialOldSpaceMb', -1],
+      ['initialOldSpaceMb', 1.5],
+      ['initialOldSpaceMb', 4097],
+      ['maxSemiSpaceMb', Number.NaN],
+      ['maxSemiSpaceMb', 257],
+    ] as const) {
+      assert.throws(
+        () => createFunctionsHost({ appDir: fixture('worker-app'), workerThreads: 1, workerHeap: { [key]: value } }),
+        (err: { code?: string; detail?: { option?: string } }) =>
+          err.code === 'FUNCTIONS_INVALID_SETTING' && err.detail?.option === `workerHeap.${key}`,
+      );
+    }
+
     for (const workerThreads of [-1, 1.5, 65]) {
       assert.throws(
         () => createFunctionsHost({ appDir: fixture('worker-app'), workerThreads }),

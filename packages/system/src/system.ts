@@ -22,7 +22,7 @@ import type { Duplex } from 'node:stream';
 import { type Bus, type BusHttpHandler, createBusHttpHandler } from '@hubbub/bus';
 import type { AmqpFront } from '@hubbub/bus-amqp';
 import type { Cache } from '@hubbub/cache';
-import type { FunctionsError, FunctionsHost } from '@hubbub/functions';
+import type { FunctionsError, FunctionsHost, WorkerHeap } from '@hubbub/functions';
 import { createCors, createHubServer, createSignalRService, type HubServer, type SignalRService } from '@hubbub/hub';
 import {
   closeHttpServer,
@@ -79,6 +79,8 @@ export interface FunctionApp {
   readonly only?: readonly string[];
   /** The functions host's `workerThreads`: threads that load the app and run its invocations. @default 0 */
   readonly workerThreads?: number;
+  /** The functions host's `workerHeap`: V8 heap sizes for each of those threads alone. @default the process's */
+  readonly workerHeap?: WorkerHeap;
 }
 
 export interface SystemOptions {
@@ -463,6 +465,7 @@ async function startParts(options: SystemOptions, config: SystemConfig, stack: C
       ...(options.app.strict === undefined ? {} : { strict: options.app.strict }),
       ...(options.app.only === undefined ? {} : { only: options.app.only }),
       ...(options.app.workerThreads === undefined ? {} : { workerThreads: options.app.workerThreads }),
+      ...(options.app.workerHeap === undefined ? {} : { workerHeap: options.app.workerHeap }),
       settings: { AzureSignalRConnectionString: connectionString, ...keys.secrets, ...options.settings },
       maxRequestBodyBytes: config.maxBodyBytes,
       // CORS for /api: only the server's own origin and those configured may call the functions.
