@@ -36,16 +36,20 @@ export interface DeliveryApp {
    * and the notifier's code runs beside the event loop that accepts orders, so a burst's
    * processing does not starve the REST API (bench/orders, accepted and processed: 0.88–0.96 ms
    * of main-thread CPU per order with the functions on the main thread, 0.51–0.70 with one
-   * invocation thread; bench/RESULTS.md).
+   * invocation thread; bench/RESULTS.md). Two: one thread's invocation CPU (~140 µs per location)
+   * caps the location path at 6,000–10,000/s on 2 vCPUs, two held 12,000/s (bench/function-path
+   * `--saturate`); an invocation goes to the thread with the fewest running, so at a low rate the
+   * first does nearly all the work and the second stays asleep. The app keeps no state between
+   * invocations, so it may run on both.
    */
   readonly workerThreads: number;
   /**
-   * That thread's heap (`app.workerHeap`). At 1,000 locations/s the library's objects reach its old
+   * Each thread's heap (`app.workerHeap`). At 1,000 locations/s the library's objects reach its old
    * space at ~5 MB/s (its `WeakMap` entries outlive every scavenge on Node 20): with the process's
    * sizes it mark-compacts every ~6 s, with concurrent marking that competes for the core the event
    * loop needs when another process holds the other one, and each scavenge copies ~260 invocations'
    * objects in 3–6 ms. 128 MB of initial old space spaces the mark-compacts to ~20 s, for up to
-   * 128 MB of that thread's garbage between them; a 1 MB semi-space cuts a scavenge to ~1 ms
+   * 128 MB of a thread's garbage between them; a 1 MB semi-space cuts a scavenge to ~1 ms
    * (bench/e2e-latency with `--hog`, bench/RESULTS.md).
    */
   readonly workerHeap: WorkerHeap;
@@ -75,6 +79,6 @@ export const deliveryApp: DeliveryApp = {
   topics: ['orders'],
   hubs: ['tracking'],
   secrets: ['TrackingKey', 'DemoPassword'],
-  workerThreads: 1,
+  workerThreads: 2,
   workerHeap: { initialOldSpaceMb: 128, maxSemiSpaceMb: 1 },
 };
