@@ -25,6 +25,7 @@ import type { WorkerHeap } from '@hubbub/functions';
 import { silentLogger } from '@hubbub/kernel';
 import { startSystem } from '@hubbub/system';
 import { serveIpc } from '../lib/ipc.ts';
+import { processMemoryKb } from '../lib/machine.ts';
 import { classifyThreads, markBefore, type RoleStats, type ThreadRole, threadWindow, totalOf } from './threads.ts';
 
 export type BusKind = 'file' | 'memory';
@@ -141,12 +142,8 @@ const orderId = (i: number) => `bench-${i}`;
 /** Resident memory now and at its peak (`VmHWM`, where /proc has it), MB. */
 function rssMb(): { end: number; peak?: number } {
   const end = Math.round(process.memoryUsage.rss() / 2 ** 20);
-  try {
-    const peak = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1];
-    return peak === undefined ? { end } : { end, peak: Math.round(Number(peak) / 1024) };
-  } catch {
-    return { end };
-  }
+  const { hwmKb } = processMemoryKb('self');
+  return hwmKb === undefined ? { end } : { end, peak: Math.round(hwmKb / 1024) };
 }
 
 serveIpc<ServerApi>({

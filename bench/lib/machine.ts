@@ -73,3 +73,18 @@ export function watchMachine(): { stop(): MachineReport } {
     },
   };
 }
+
+/** A process's resident memory now and at its peak (`VmRSS`, `VmHWM` of /proc), kB; {} where /proc has neither. */
+export function processMemoryKb(pid: number | 'self'): { rssKb?: number; hwmKb?: number } {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const rss = /^VmRSS:\s+(\d+) kB/m.exec(status)?.[1];
+    const hwm = /^VmHWM:\s+(\d+) kB/m.exec(status)?.[1];
+    return {
+      ...(rss === undefined ? {} : { rssKb: Number(rss) }),
+      ...(hwm === undefined ? {} : { hwmKb: Number(hwm) }),
+    };
+  } catch {
+    return {};
+  }
+}

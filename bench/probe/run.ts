@@ -20,6 +20,7 @@ import net from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { processMemoryKb } from '../lib/machine.ts';
 
 const usage = `Usage: node --import tsx bench/probe/run.ts --url http://127.0.0.1:PORT [options]
        node --import tsx bench/probe/run.ts --restart-test [--repo DIR]
@@ -122,13 +123,7 @@ function procInfo(pid: number): ProcInfo | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const info: ProcInfo = { state: fields[0] ?? '?', ppid: Number(fields[1]) };
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const rss = /^VmRSS:\s+(\d+) kB/m.exec(status)?.[1];
-    const hwm = /^VmHWM:\s+(\d+) kB/m.exec(status)?.[1];
-    if (rss !== undefined) info.rssKb = Number(rss);
-    if (hwm !== undefined) info.hwmKb = Number(hwm);
-    return info;
+    return { state: fields[0] ?? '?', ppid: Number(fields[1]), ...processMemoryKb(pid) };
   } catch {
     return undefined;
   }

@@ -96,24 +96,9 @@ export function checkOptions(options: FunctionsHostOptions): void {
     });
   }
   nonNegativeInteger(options.drainTimeoutMs, 'drainTimeoutMs');
-  nonNegativeInteger(options.workerThreads, 'workerThreads');
-  if ((options.workerThreads ?? 0) > 64) {
-    throw new FunctionsError('FUNCTIONS_INVALID_SETTING', 'workerThreads must be at most 64.', {
-      detail: { option: 'workerThreads' },
-    });
-  }
-  const heap = options.workerHeap ?? {};
-  for (const [key, max] of [
-    ['initialOldSpaceMb', 4096],
-    ['maxSemiSpaceMb', 256],
-  ] as const) {
-    nonNegativeInteger(heap[key], `workerHeap.${key}`);
-    if ((heap[key] ?? 0) > max) {
-      throw new FunctionsError('FUNCTIONS_INVALID_SETTING', `workerHeap.${key} must be at most ${max}.`, {
-        detail: { option: `workerHeap.${key}` },
-      });
-    }
-  }
+  nonNegativeInteger(options.workerThreads, 'workerThreads', 64);
+  nonNegativeInteger(options.workerHeap?.initialOldSpaceMb, 'workerHeap.initialOldSpaceMb', 4096);
+  nonNegativeInteger(options.workerHeap?.maxSemiSpaceMb, 'workerHeap.maxSemiSpaceMb', 256);
   checkSettings(options.settings, 'settings');
 }
 

@@ -89,11 +89,17 @@ export function checkSettings(value: unknown, option: string): Record<string, st
   return out;
 }
 
-/** Throws FUNCTIONS_INVALID_SETTING naming `option` unless `value` is absent or a non-negative integer. */
-export function nonNegativeInteger(value: number | undefined, option: string): void {
+/**
+ * Throws FUNCTIONS_INVALID_SETTING naming `option` unless `value` is absent or a non-negative
+ * integer, at most `max` where one is given.
+ */
+export function nonNegativeInteger(value: number | undefined, option: string, max?: number): void {
   if (value !== undefined && (!Number.isInteger(value) || value < 0)) {
     throw new FunctionsError('FUNCTIONS_INVALID_SETTING', `${option} must be a non-negative integer.`, {
       detail: { option },
     });
+  }
+  if (max !== undefined && (value ?? 0) > max) {
+    throw new FunctionsError('FUNCTIONS_INVALID_SETTING', `${option} must be at most ${max}.`, { detail: { option } });
   }
 }

@@ -41,12 +41,18 @@ export function processFlag(
   return value;
 }
 
+/** What the process itself was started with, read once: the values the flags are set back to. */
+const processHeap: Required<WorkerHeap> = {
+  initialOldSpaceMb: processFlag('initial-old-space-size'),
+  maxSemiSpaceMb: processFlag('max-semi-space-size'),
+};
+
 /** The heaps of threads being created, oldest first. */
 const creating: WorkerHeap[] = [];
 
 function applyFlags(): void {
   for (const [key, flag] of FLAGS) {
-    let value = processFlag(flag);
+    let value = processHeap[key];
     for (const heap of creating) if ((heap[key] ?? 0) > 0) value = heap[key]!;
     setFlagsFromString(`--${flag}=${value}`);
   }
