@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { silentLogger, waitFor } from '@hubbub/kernel';
-import { type PushEndpoint, type ReceivedPush, startPushEndpoint } from '@hubbub/push/testing';
+import { type PushEndpoint, startPushEndpoint } from '@hubbub/push/testing';
 import { type RunningSystem, startSystem, staticTree } from '@hubbub/system';
 import { ensureLocalCa } from '@hubbub/tls';
 import type { Browser } from 'playwright-core';
@@ -20,6 +20,7 @@ import { build } from 'vite';
 import { customerTag, deliveryApp } from '../src/index.ts';
 import { type DeliveryApi, deliveryApiPart, seedDemoAccounts } from '../src/orders/index.ts';
 import { artifactsDir, browserSkipReason, launchBrowser } from './browser.ts';
+import { type PushRelay, pushTrace, recordToldPushes, startPushRelay } from './push-relay.ts';
 
 const skip = browserSkipReason();
 const PASSWORD = 'demo-password-for-tests';
@@ -86,32 +87,19 @@ describe('customer app notifications in headless Chromium', { skip }, () => {
 
   it('turns notifications on from the order page; the accept arrives as a notification', async () => {
     const vapid = system.keys.push.vapid.publicKey;
-    let relay: (m: ReceivedPush) => void = () => {};
-    const sub = endpoint.subscribe({ applicationServerKey: vapid, onMessage: (m) => relay(m) });
+    const trace = pushTrace(system.push);
+    let pushes: PushRelay | undefined;
+    const sub = endpoint.subscribe({ applicationServerKey: vapid, onMessage: (m) => pushes?.relay(m) });
     const context = await browser.newContext({ viewport: { width: 1100, height: 820 } });
     await context.grantPermissions(['notifications'], { origin: system.url });
+    await recordToldPushes(context);
     await context.addInitScript({
       content: `${stubSource}\nstubPushManager(${JSON.stringify({ subscriptions: [sub.toJSON()], key: vapid })});`,
     });
     const page = await context.newPage();
     const problems: string[] = [];
     page.on('pageerror', (err) => problems.push(err.message));
-    const cdp = await context.newCDPSession(page);
-    const registrations = new Map<string, string>();
-    cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations: list }) => {
-      for (const r of list) if (!r.isDeleted) registrations.set(r.scopeURL, r.registrationId);
-    });
-    await cdp.send('ServiceWorker.enable');
-    const origin = `${new URL(system.url).origin}/`;
-    const relayed: Promise<unknown>[] = [];
-    relay = (message) => {
-      const registrationId = registrations.get(origin);
-      relayed.push(
-        registrationId === undefined
-          ? Promise.reject(new Error(`no service worker registered at ${origin}`))
-          : cdp.send('ServiceWorker.deliverPushMessage', { origin, registrationId, data: message.text }),
-      );
-    };
+    pushes = await startPushRelay(context, page, `${new URL(system.url).origin}/`, trace);
 
     // Sign up in the app; the order itself goes through the API as the same customer.
     const email = `notify-${Date.now()}@example.com`;
@@ -155,7 +143,8 @@ describe('customer app notifications in headless Chromium', { skip }, () => {
     );
     await page.locator('[data-testid="order-status"]', { hasText: 'Accepted' }).waitFor();
     await waitFor(() => sub.messages.length === 1, { timeoutMs: 20_000, what: 'the push at the local push service' });
-    await Promise.all(relayed);
+    await pushes.notified('Order accepted');
+    await pushes.settled();
     const shown = await waitFor(
       async () => {
         const list = (await page.evaluate(SHOWN)) as { title: string; tag: string }[];

@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { silentLogger, waitFor } from '@hubbub/kernel';
-import { type PushEndpoint, type ReceivedPush, startPushEndpoint } from '@hubbub/push/testing';
+import { type PushEndpoint, startPushEndpoint } from '@hubbub/push/testing';
 import { type RunningSystem, startSystem, staticTree } from '@hubbub/system';
 import { ensureLocalCa } from '@hubbub/tls';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -27,14 +27,10 @@ import { deliveryApp } from '../src/index.ts';
 import { type DeliveryApi, deliveryApiPart, seedDemoAccounts } from '../src/orders/index.ts';
 import { createApiClient, DEMO_PASSWORD } from './api-client.ts';
 import { artifactsDir, browserSkipReason, launchBrowser } from './browser.ts';
+import { type PushRelay, pushTrace, recordToldPushes, startPushRelay } from './push-relay.ts';
 
 const skip = browserSkipReason();
 const stubSource = readFileSync(new URL('./fixtures/push-manager-stub.js', import.meta.url), 'utf8');
-/** In the page: the notifications the service worker shows (one per order: each replaces the last). */
-const SHOWN = `navigator.serviceWorker
-  .getRegistration('/')
-  .then((r) => r.getNotifications())
-  .then((list) => list.map((n) => ({ title: n.title, tag: n.tag })))`;
 /** In the customer's page: how many courier positions its map has drawn. */
 const DRAWN = `(() => {
   const trail = document.querySelector('.trail');
@@ -145,120 +141,20 @@ describe('the three-context story in headless Chromium', { skip }, () => {
 
     // The customer's context: notifications granted, the push service stubbed to the local one,
     // each push relayed to the service worker over CDP.
-    let relay: (m: ReceivedPush) => void = () => {};
-    // What the push path did, in order: told when a notification does not arrive.
-    const t0 = Date.now();
-    const trace: string[] = [];
-    const note = (line: string) => trace.push(`+${Date.now() - t0} ms ${line}`);
-    system.push?.on('notification:completed', (o) =>
-      note(`push ${o.notificationId} ${o.state} to ${o.target}: ${o.deliveries} deliveries`),
-    );
-    system.push?.on('delivery:retry', (e) =>
-      note(`push ${e.notificationId} retry ${e.attempt} in ${e.delayMs} ms: ${e.reason}`),
-    );
-    system.push?.on('delivery:failed', (e) => note(`push ${e.notificationId} ${e.outcome}: ${e.reason}`));
-    const sub = endpoint.subscribe({
-      applicationServerKey: vapid,
-      onMessage: (m) => {
-        note(`endpoint received ${m.text.slice(0, 120)}`);
-        relay(m);
-      },
-    });
+    const trace = pushTrace(system.push);
+    let pushes: PushRelay | undefined;
+    const sub = endpoint.subscribe({ applicationServerKey: vapid, onMessage: (m) => pushes?.relay(m) });
     const customerContext = await browser.newContext({ viewport: { width: 1180, height: 900 } });
     contexts.push(customerContext);
     await customerContext.grantPermissions(['notifications'], { origin: system.url });
-    // The pushes the service worker tells the page it showed (sw.js posts each after showNotification).
-    await customerContext.addInitScript({
-      content: `window.__swPushes = [];
-navigator.serviceWorker?.addEventListener('message', (e) => {
-  if (e.data?.type === 'push') window.__swPushes.push(e.data.notification.title);
-});`,
-    });
+    await recordToldPushes(customerContext);
     await customerContext.addInitScript({
       content: `${stubSource}\nstubPushManager(${JSON.stringify({ subscriptions: [sub.toJSON()], key: vapid })});`,
     });
     const customer = await customerContext.newPage();
     watchProblems(customer, problems);
-    const cdp = await customerContext.newCDPSession(customer);
-    const registrations = new Map<string, string>();
-    cdp.on('ServiceWorker.workerRegistrationUpdated', ({ registrations: list }) => {
-      for (const r of list) if (!r.isDeleted) registrations.set(r.scopeURL, r.registrationId);
-    });
-    cdp.on('ServiceWorker.workerVersionUpdated', ({ versions }) => {
-      for (const v of versions) note(`service worker ${v.versionId}: ${v.status}, ${v.runningStatus}`);
-    });
-    cdp.on('ServiceWorker.workerErrorReported', ({ errorMessage: e }) =>
-      note(`service worker error: ${e.errorMessage} (${e.sourceURL}:${e.lineNumber})`),
-    );
-    await cdp.send('ServiceWorker.enable');
-    const origin = `${new URL(system.url).origin}/`;
-    const relayed: Promise<unknown>[] = [];
-    // Each relayed push is watched for in the service worker from then on: headless Chromium closes
-    // a notification ~25 s after showing it, and a loaded machine can reach a step's check later.
-    const shownTitles = new Set<string>();
-    let shownLast = '';
-    const showing = async () => {
-      const shown = JSON.stringify(
-        await customer.evaluate(`${SHOWN}.then((shown) => ({ shown, told: window.__swPushes }))`),
-      );
-      if (shown !== shownLast) note(`shown: ${shown}`);
-      shownLast = shown;
-      // Listed by the registration, or told by the worker once its showNotification resolved: in 2 of
-      // 11 runs headless Chromium's list stayed empty after the push reached the running worker.
-      const seen = JSON.parse(shown) as { shown: { title: string }[]; told: string[] };
-      for (const title of [...seen.shown.map((n) => n.title), ...seen.told]) shownTitles.add(title);
-      return shownTitles;
-    };
-    // Chromium was seen to accept a CDP deliverPushMessage with the worker running and activated, yet
-    // show nothing (push-browser.test.ts); so a push not shown within 5 s is handed over again, at most
-    // twice. The same payload only replaces the notification (one tag per order).
-    const deliver = (data: string) => {
-      const registrationId = registrations.get(origin);
-      return registrationId === undefined
-        ? Promise.reject(new Error(`no service worker registered at ${origin}`))
-        : cdp.send('ServiceWorker.deliverPushMessage', { origin, registrationId, data });
-    };
-    const watch = async (title: string, data: string) => {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await deliver(data);
-        } catch (err) {
-          note(`"${title}" not relayed: ${(err as Error).message}`);
-          throw err;
-        }
-        note(`"${title}" relayed to the service worker${attempt > 1 ? ` again (attempt ${attempt})` : ''}`);
-        try {
-          return await waitFor(async () => (await showing()).has(title), {
-            timeoutMs: 5_000,
-            intervalMs: 20,
-            what: `the notification "${title}" in the customer's service worker`,
-          });
-        } catch (err) {
-          note(`"${title}" not shown after 5 s (last: ${((err as Error).cause as Error | undefined)?.message})`);
-          if (attempt === 3) throw err;
-        }
-      }
-    };
-    relay = (message) => {
-      const { title } = JSON.parse(message.text) as { title: string };
-      const watched = watch(title, message.text);
-      // Awaited together at the end; a failure before then is in the trace, not an unhandled rejection.
-      watched.catch(() => {});
-      relayed.push(watched);
-    };
-    const notified = async (title: string) => {
-      note(`waiting for "${title}"`);
-      try {
-        // Longer than the relay's own watch (3 × 5 s), so its outcome is in the trace.
-        await waitFor(() => shownTitles.has(title), {
-          timeoutMs: 30_000,
-          intervalMs: 20,
-          what: `the notification "${title}"`,
-        });
-      } catch (err) {
-        throw new Error(`${(err as Error).message}\nthe push path:\n  ${trace.join('\n  ')}`, { cause: err });
-      }
-    };
+    pushes = await startPushRelay(customerContext, customer, `${new URL(system.url).origin}/`, trace);
+    const notified = (title: string) => pushes!.notified(title);
 
     // 1. The customer signs up and orders from the menu, the address dropped on the map.
     await customer.goto(`${system.url}/app/#/sign-up`);
@@ -285,7 +181,7 @@ navigator.serviceWorker?.addEventListener('message', (e) => {
     await customer.evaluate('window.__sameDocument = true');
     await customer.getByRole('button', { name: 'Notify me' }).click();
     await customer.locator('.push-card[data-state="on"]').waitFor(LONG);
-    note(`push on for order ${orderId}`);
+    trace.note(`push on for order ${orderId}`);
     const done = (step: string) => customer.locator(`.timeline li.done[data-step="${step}"]`).waitFor(LONG);
 
     // 2. The kitchen gets it live, accepts it; the customer sees it and is notified.
@@ -293,7 +189,7 @@ navigator.serviceWorker?.addEventListener('message', (e) => {
     await ticketOf('placed').waitFor(LONG);
     await shot(kitchen, '1-kitchen-new-order');
     await ticketOf('placed').getByRole('button', { name: 'Accept' }).click();
-    note('the kitchen accepted');
+    trace.note('the kitchen accepted');
     await ticketOf('accepted').waitFor(LONG);
     await done('accepted');
     await notified('Order accepted');
@@ -357,7 +253,7 @@ navigator.serviceWorker?.addEventListener('message', (e) => {
     await done('delivered');
     await customer.locator('[data-testid="order-status"]', { hasText: 'Delivered' }).waitFor(LONG);
     await notified('Delivered');
-    await Promise.all(relayed);
+    await pushes.settled();
     assert.deepEqual(
       sub.messages.map((m) => JSON.parse(m.text).status),
       ['accepted', 'picked_up', 'arriving', 'delivered'],
