@@ -12,6 +12,7 @@ import { FunctionsError } from './errors.ts';
 import type { FunctionsHostEvents } from './events.ts';
 import type { DeferredTriggerMetadata } from './extensions/service-bus/messages.ts';
 import { type InvocationRequest, type InvocationScope, invokeFunction } from './invoke.ts';
+import { type LogLevelTable, passes, type Threshold, thresholdOf } from './log-levels.ts';
 import { fromTypedData, toTypedData } from './typed-data.ts';
 
 export interface ExecuteRequest {
@@ -113,6 +114,8 @@ export function invokeInThread(scope: InvocationScope): InvokeFunction {
 interface Plan {
   /** `Functions.<name>`, as the log lines name it. */
   readonly logName: string;
+  /** host.json `logging.logLevel` for category `Function.<name>`: the `Executing` / `Executed` lines. */
+  readonly lines: Threshold | undefined;
   readonly reason: string;
   readonly policy: RetryPolicy | undefined;
   /** The binding scope of each input and output, by binding name. */
@@ -123,6 +126,7 @@ export function createExecutor(
   invoke: InvokeFunction,
   services: BindingServices,
   events: TypedEmitter<FunctionsHostEvents>,
+  logLevels?: LogLevelTable,
 ): Executor {
   const plans = new WeakMap<FunctionEntry, Plan>();
   const planOf = (entry: FunctionEntry): Plan => {
@@ -130,6 +134,7 @@ export function createExecutor(
     if (plan === undefined) {
       plan = {
         logName: `Functions.${entry.name}`,
+        lines: thresholdOf(logLevels, `Function.${entry.name}`),
         reason: invocationReason(entry),
         policy: retryPolicy(entry.registered.metadata.retryOptions),
         scopes: new Map(
@@ -209,10 +214,12 @@ export function createExecutor(
 
   /** The `Executed … (Failed …)` line: a warning, as the trigger reports the error itself (its event first, then its error line). */
   function failedLine(entry: FunctionEntry, id: string, started: number, err: unknown): void {
+    const plan = planOf(entry);
+    if (!passes(plan.lines, 'warn')) return;
     const durationMs = services.clock.now() - started;
     services.logger.warn(
       { function: entry.name, invocationId: id, durationMs, error: (err as Error)?.message ?? String(err) },
-      `Executed '${planOf(entry).logName}' (Failed, Id=${id}, Duration=${durationMs}ms)`,
+      `Executed '${plan.logName}' (Failed, Id=${id}, Duration=${durationMs}ms)`,
     );
   }
 
@@ -220,9 +227,9 @@ export function createExecutor(
     /** One `Executing` line before and one `Executed` line after, as `func start` prints them. */
     execute(entry, request) {
       const started = services.clock.now();
-      // Without info lines (a silent or warn-level logger) the two lines cost nothing per invocation:
-      // the run's own promise, and a failure's line when it fails.
-      if (!logsAt(services.logger, 'info')) {
+      // Without info lines (a silent or warn-level logger, or host.json's logLevel for the function)
+      // the two lines cost nothing per invocation: the run's own promise, and a failure's line when it fails.
+      if (!logsAt(services.logger, 'info') || !passes(planOf(entry).lines, 'info')) {
         return run(entry, request).catch((err: unknown) => {
           failedLine(entry, request.invocationId, started, err);
           throw err;

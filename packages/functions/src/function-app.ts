@@ -19,6 +19,7 @@ import { readHostJson, readLocalSettings } from './host-config.ts';
 import { InvocationWorkers } from './invocation-workers.ts';
 import { type InvocationScope, runAppHook } from './invoke.ts';
 import { createFunctionKeys, type FunctionKeys, type FunctionKeysOptions, keysFromSettings } from './keys.ts';
+import type { LogLevelTable } from './log-levels.ts';
 import { checkSettings, resolveBindingSettings, type Settings } from './settings.ts';
 import type { WorkerHeap } from './worker-heap.ts';
 
@@ -144,7 +145,11 @@ export class FunctionApp {
       ...setups.flatMap((s) => s.bindings ?? []),
     ]);
     const timeoutMs = hostJson.functionTimeoutMs;
-    const { functions, registry: appRegistry, invoke } = await this.#loadFunctions(appDir, timeoutMs);
+    const {
+      functions,
+      registry: appRegistry,
+      invoke,
+    } = await this.#loadFunctions(appDir, timeoutMs, hostJson.logLevels);
     const only = this.#options.only?.map((name) => name.toLowerCase());
     for (const name of only ?? []) {
       if (!functions.some((fn) => fn.metadata.name.toLowerCase() === name)) {
@@ -171,11 +176,12 @@ export class FunctionApp {
       }
     }
     if (entries.length === 0) logger.warn({ appDir }, 'No functions found: the app registered none.');
-    this.#scope = { registry: appRegistry, appHookData: {}, logger };
+    this.#scope = { registry: appRegistry, appHookData: {}, logger, logLevels: hostJson.logLevels };
     const executor = createExecutor(
       invoke ?? timedInThread(invokeInThread(this.#scope), timeoutMs, logger),
       services,
       this.#options.events,
+      hostJson.logLevels,
     );
     await runAppHook(this.#scope, 'appStart', this.#appLevelHookData, { functionAppDirectory: appDir });
     await this.#workers?.hook('appStart', { functionAppDirectory: appDir });
@@ -190,6 +196,7 @@ export class FunctionApp {
   async #loadFunctions(
     appDir: string,
     timeoutMs: number | undefined,
+    logLevels: LogLevelTable | undefined,
   ): Promise<{ functions: readonly RegisteredFunction[]; registry: Registry; invoke?: InvokeFunction }> {
     const { logger } = this.#options;
     const log = (level: string, category: string, message: string) => logger[logLevel(level)]({ category }, message);
@@ -200,6 +207,7 @@ export class FunctionApp {
         heap: this.#options.workerHeap,
         logger,
         timeoutMs,
+        logLevels,
       });
       if (!started.httpStream) {
         const workers = started.workers;

@@ -6,12 +6,15 @@
 import { join } from 'node:path';
 import { readJsonFile } from './app-loader.ts';
 import { FunctionsError } from './errors.ts';
+import { type LogLevelTable, parseLogLevels } from './log-levels.ts';
 
 /** host.json: the sections of `extensions`, each handed to the extension of that name. */
 export interface HostJson {
   readonly extensions: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
   /** `functionTimeout` in ms; undefined for unbounded ("-1" or null). */
   readonly functionTimeoutMs: number | undefined;
+  /** `logging.logLevel`: each category's least level (see `log-levels.ts`); undefined when absent. */
+  readonly logLevels: LogLevelTable | undefined;
 }
 
 /**
@@ -67,7 +70,7 @@ const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
 export async function readHostJson(appDir: string): Promise<HostJson> {
-  const json = await readJsonFile<{ extensions?: unknown; functionTimeout?: unknown }>(
+  const json = await readJsonFile<{ extensions?: unknown; functionTimeout?: unknown; logging?: unknown }>(
     join(appDir, 'host.json'),
     'host.json',
     true,
@@ -76,7 +79,11 @@ export async function readHostJson(appDir: string): Promise<HostJson> {
   if (isRecord(json?.extensions)) {
     for (const [name, section] of Object.entries(json.extensions)) if (isRecord(section)) extensions[name] = section;
   }
-  return { extensions, functionTimeoutMs: functionTimeoutMs(json?.functionTimeout) };
+  return {
+    extensions,
+    functionTimeoutMs: functionTimeoutMs(json?.functionTimeout),
+    logLevels: parseLogLevels(json?.logging),
+  };
 }
 
 /** `Values` of local.settings.json (absent file → {}). */

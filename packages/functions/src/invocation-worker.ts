@@ -14,12 +14,15 @@ import type { RegisteredFunction } from './core-module.ts';
 import type { FunctionMetadata, RpcInvocationResponse, RpcTypedData } from './core-types.ts';
 import { prepareSignalROutput } from './extensions/signalr/bindings.ts';
 import { type InvocationRequest, type InvocationScope, invokeFunction, runAppHook } from './invoke.ts';
+import type { LogLevelTable } from './log-levels.ts';
 import { fromTypedData } from './typed-data.ts';
 
 export interface WorkerData {
   readonly appDir: string;
   /** Send log lines to the host (false when its logger writes nothing). */
   readonly logs: boolean;
+  /** host.json `logging.logLevel` (the host read it). */
+  readonly logLevels?: LogLevelTable;
 }
 
 export type ToWorker =
@@ -181,7 +184,7 @@ if (
   (workerData as { hubbubInvocationWorker?: WorkerData } | undefined)?.hubbubInvocationWorker
 ) {
   const port = parentPort;
-  const { appDir, logs } = (workerData as { hubbubInvocationWorker: WorkerData }).hubbubInvocationWorker;
+  const { appDir, logs, logLevels } = (workerData as { hubbubInvocationWorker: WorkerData }).hubbubInvocationWorker;
   const outbox = new Outbox<FromWorker>(
     (message) => port.postMessage(message),
     (message, err) => {
@@ -271,7 +274,7 @@ if (
   try {
     const app = await loadApp(appDir, (level, category, message) => logger[systemLevel(level)]({ category }, message));
     functions = app.registry.functions;
-    scope = { registry: app.registry, appHookData: {}, logger };
+    scope = { registry: app.registry, appHookData: {}, logger, logLevels };
     post({ t: 'loaded', functions: functions.map((f) => f.metadata), httpStream: app.registry.httpStream });
   } catch (err) {
     post({ t: 'loadFailed', error: toWorkerError(err) });

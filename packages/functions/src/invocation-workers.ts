@@ -26,6 +26,7 @@ import {
   type WorkerError,
 } from './invocation-worker.ts';
 import type { InvocationRequest } from './invoke.ts';
+import type { LogLevelTable } from './log-levels.ts';
 import { type WorkerHeap, withHeap } from './worker-heap.ts';
 
 /** What each invocation thread starts with. */
@@ -212,6 +213,8 @@ export interface InvocationWorkersOptions {
   readonly timeoutMs?: number | undefined;
   /** Each thread's heap sizes (the host's `workerHeap`). @default the process's */
   readonly heap?: WorkerHeap;
+  /** host.json `logging.logLevel`, applied in the threads to what the functions log. */
+  readonly logLevels?: LogLevelTable | undefined;
 }
 
 export class InvocationWorkers {
@@ -235,7 +238,11 @@ export class InvocationWorkers {
     const logger = options.logger ?? silentLogger;
     this.#logger = logger;
     this.#thread = {
-      data: { appDir: options.appDir, logs: logger !== silentLogger },
+      data: {
+        appDir: options.appDir,
+        logs: logger !== silentLogger,
+        ...(options.logLevels === undefined ? {} : { logLevels: options.logLevels }),
+      },
       heap: options.heap ?? {},
     };
   }

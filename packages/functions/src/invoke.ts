@@ -16,6 +16,7 @@ import type {
   RpcLogLevel,
 } from './core-types.ts';
 import { type DeferredTriggerMetadata, expandTriggerMetadata } from './extensions/service-bus/messages.ts';
+import { AZURE_LOG_LEVELS, type LogLevelTable, passes, type Threshold, thresholdOf } from './log-levels.ts';
 
 /**
  * An invocation request as the host hands it to the thread that runs it: the RPC request, and
@@ -32,6 +33,8 @@ export interface InvocationScope {
   /** Shared by every hook of the app (`appHookData`). */
   readonly appHookData: Record<string, unknown>;
   readonly logger: Logger;
+  /** host.json `logging.logLevel`: a function's own lines are written from its categories' levels on. */
+  readonly logLevels?: LogLevelTable | undefined;
 }
 
 export interface InvocationResult {
@@ -69,14 +72,10 @@ export async function runAppHook(
   await runHooks(scope, name, hookContext(hookData, scope, fields));
 }
 
-const levelOf: Record<string, LogLevel | undefined> = {
-  trace: 'debug',
-  debug: 'debug',
-  information: 'info',
-  warning: 'warn',
-  error: 'error',
-  critical: 'error',
-  none: undefined,
+/** The logger's level of an RPC log level (`none`: no line); an unknown level is undefined. */
+const levelOf = (level: string): LogLevel | undefined => {
+  const threshold = Object.hasOwn(AZURE_LOG_LEVELS, level) ? AZURE_LOG_LEVELS[level] : undefined;
+  return threshold === 'none' ? undefined : threshold;
 };
 
 /** Writes one library log line, after any `log` hooks had their say. */
@@ -87,10 +86,12 @@ export function writeLog(
   message: string,
   fields: Record<string, unknown>,
   invocationContext?: unknown,
+  threshold?: Threshold,
 ): void {
   const hooks = scope.registry.hooks.get('log');
   // Without log hooks a line the logger would drop costs nothing more (a context.debug per invocation).
-  if ((hooks === undefined || hooks.length === 0) && !logsAt(scope.logger, levelOf[level] ?? 'info')) return;
+  const written = (method: LogLevel) => logsAt(scope.logger, method) && passes(threshold, method);
+  if ((hooks === undefined || hooks.length === 0) && !written(levelOf(level) ?? 'info')) return;
   if (hooks !== undefined && hooks.length > 0) {
     const ctx = hookContext({}, scope, { level, message, category, invocationContext });
     for (const hook of [...hooks]) {
@@ -103,8 +104,10 @@ export function writeLog(
     level = String(ctx.level);
     message = String(ctx.message);
   }
-  const method = levelOf[level] ?? 'info';
-  if (levelOf[level] === undefined && level === 'none') return;
+  const method = levelOf(level) ?? 'info';
+  if (level === 'none') return;
+  // A log hook may have changed the level: host.json's filter applies to the line as written.
+  if (!passes(threshold, method)) return;
   scope.logger[method]({ ...fields, category }, message);
 }
 
@@ -134,10 +137,18 @@ class CoreContext implements CoreInvocationContext {
 
   log(level: RpcLogLevel, category: RpcLogCategory, message: string): void {
     const scope = this.#scope;
+    // Azure's categories: what the function's code logs is `Function.<name>.User`, the library's own lines `Function.<name>`.
+    const threshold =
+      scope.logLevels === undefined
+        ? undefined
+        : thresholdOf(scope.logLevels, `Function.${this.metadata.name}${category === 'user' ? '.User' : ''}`);
     // A line the logger drops and no log hook sees costs no fields (a context.debug per invocation).
-    if ((scope.registry.hooks.get('log')?.length ?? 0) === 0 && !logsAt(scope.logger, levelOf[level] ?? 'info')) return;
+    if ((scope.registry.hooks.get('log')?.length ?? 0) === 0) {
+      const method = levelOf(level) ?? 'info';
+      if (!logsAt(scope.logger, method) || !passes(threshold, method)) return;
+    }
     const fields = { function: this.metadata.name, invocationId: this.invocationId };
-    writeLog(scope, level, category, message, fields, this.userContext);
+    writeLog(scope, level, category, message, fields, this.userContext, threshold);
   }
 }
 
