@@ -20,10 +20,9 @@
  * One JSON object on stdout.
  * @module
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
-import { watchMachine } from '../lib/machine.ts';
+import { mainThreadNs, mainThreadSleeps, watchMachine } from '../lib/machine.ts';
 
 const { values: flags } = parseArgs({
   options: { rounds: { type: 'string', default: '3' }, seconds: { type: 'string', default: '4' } },
@@ -31,10 +30,6 @@ const { values: flags } = parseArgs({
 const rounds = Number(flags.rounds);
 const seconds = Number(flags.seconds);
 if (!Number.isInteger(rounds) || rounds < 1 || !(seconds > 0)) throw new Error('--rounds N (≥ 1) --seconds S (> 0)');
-
-const task = `/proc/self/task/${process.pid}`;
-const cpuNs = () => Number(readFileSync(`${task}/schedstat`, 'utf8').split(' ')[0]);
-const sleeps = () => Number(/voluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync(`${task}/status`, 'utf8'))![1]);
 
 const worker = new Worker(
   `const { parentPort } = require('node:worker_threads');
@@ -66,8 +61,8 @@ function window(mode: Mode): Promise<Window> {
   return new Promise((resolve) => {
     let ticks = 0;
     let inPost = 0n;
-    const c0 = cpuNs();
-    const s0 = sleeps();
+    const c0 = mainThreadNs();
+    const s0 = mainThreadSleeps();
     const timer = setInterval(() => {
       ticks++;
       if (mode === 'floor') return;
@@ -79,8 +74,8 @@ function window(mode: Mode): Promise<Window> {
     }, 1);
     setTimeout(() => {
       clearInterval(timer);
-      const cpu = cpuNs() - c0;
-      const woke = sleeps() - s0;
+      const cpu = mainThreadNs() - c0;
+      const woke = mainThreadSleeps() - s0;
       resolve({
         mode,
         ticks,

@@ -42,7 +42,7 @@ import { parseArgs } from 'node:util';
 import { deliveryApp } from '@hubbub/delivery';
 import { silentLogger } from '@hubbub/kernel';
 import { startSystem } from '@hubbub/system';
-import { watchMachine } from '../lib/machine.ts';
+import { mainThreadNs, mainThreadSleeps, watchMachine } from '../lib/machine.ts';
 import { workerHeapFlag } from '../lib/worker-heap.ts';
 
 const { values: flags } = parseArgs({
@@ -82,17 +82,6 @@ const log = (line: string) => process.stderr.write(`[function-path] ${line}\n`);
 const now = () => Number(process.hrtime.bigint()) / 1e6;
 const r1 = (x: number) => Math.round(x * 10) / 10;
 const r3 = (x: number) => Math.round(x * 1000) / 1000;
-
-/** ns the main thread (tid = pid) has run on a core. */
-const mainThreadNs = () => Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]);
-/**
- * Times the main thread has gone to sleep (blocked: waiting in the event loop for a timer, a worker's
- * message or I/O) — each is a wake-up later, which costs this VM ~20–45 µs of CPU on its own.
- */
-const mainThreadSleeps = () => {
-  const status = readFileSync(`/proc/self/task/${process.pid}/status`, 'utf8');
-  return Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(status)?.[1] ?? Number.NaN);
-};
 
 function quantile(sorted: Float64Array, q: number): number {
   if (sorted.length === 0) return 0;

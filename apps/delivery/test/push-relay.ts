@@ -42,12 +42,16 @@ export interface PushRelay {
   notified(title: string): Promise<void>;
   /** Every relay settled: rejects if one was never shown. */
   settled(): Promise<void>;
-  /** Adds a line to the trace. */
+}
+
+/** What the push path did, in order; `note` adds a line. */
+export interface PushTrace {
   note(line: string): void;
+  readonly lines: string[];
 }
 
 /** The trace of `push` (the system's push service) from now on; `note` adds a line to it. */
-export function pushTrace(push: PushService | undefined): { note(line: string): void; lines: string[] } {
+export function pushTrace(push: PushService | undefined): PushTrace {
   const t0 = Date.now();
   const lines: string[] = [];
   const note = (line: string) => {
@@ -71,7 +75,7 @@ export async function startPushRelay(
   context: BrowserContext,
   page: Page,
   origin: string,
-  trace: { note(line: string): void; lines: string[] },
+  trace: PushTrace,
 ): Promise<PushRelay> {
   const { note } = trace;
   const cdp = await context.newCDPSession(page);
@@ -151,6 +155,5 @@ export async function startPushRelay(
     async settled() {
       await Promise.all(relayed);
     },
-    note,
   };
 }

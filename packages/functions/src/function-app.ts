@@ -15,11 +15,10 @@ import { FunctionsError, isFunctionsError } from './errors.ts';
 import type { FunctionsHostEvents } from './events.ts';
 import { createExecutor, type Executor, type InvokeFunction, invokeInThread } from './executor.ts';
 import type { Extension, ExtensionSetup, Trigger } from './extension.ts';
-import { readHostJson, readLocalSettings } from './host-config.ts';
+import { type HostJson, readHostJson, readLocalSettings } from './host-config.ts';
 import { InvocationWorkers } from './invocation-workers.ts';
 import { type InvocationScope, runAppHook } from './invoke.ts';
 import { createFunctionKeys, type FunctionKeys, type FunctionKeysOptions, keysFromSettings } from './keys.ts';
-import type { LogLevelTable } from './log-levels.ts';
 import { checkSettings, resolveBindingSettings, type Settings } from './settings.ts';
 import type { WorkerHeap } from './worker-heap.ts';
 
@@ -145,11 +144,7 @@ export class FunctionApp {
       ...setups.flatMap((s) => s.bindings ?? []),
     ]);
     const timeoutMs = hostJson.functionTimeoutMs;
-    const {
-      functions,
-      registry: appRegistry,
-      invoke,
-    } = await this.#loadFunctions(appDir, timeoutMs, hostJson.logLevels);
+    const { functions, registry: appRegistry, invoke } = await this.#loadFunctions(appDir, hostJson);
     const only = this.#options.only?.map((name) => name.toLowerCase());
     for (const name of only ?? []) {
       if (!functions.some((fn) => fn.metadata.name.toLowerCase() === name)) {
@@ -195,8 +190,7 @@ export class FunctionApp {
    */
   async #loadFunctions(
     appDir: string,
-    timeoutMs: number | undefined,
-    logLevels: LogLevelTable | undefined,
+    { functionTimeoutMs: timeoutMs, logLevels }: HostJson,
   ): Promise<{ functions: readonly RegisteredFunction[]; registry: Registry; invoke?: InvokeFunction }> {
     const { logger } = this.#options;
     const log = (level: string, category: string, message: string) => logger[logLevel(level)]({ category }, message);

@@ -16,7 +16,7 @@ import type {
   RpcLogLevel,
 } from './core-types.ts';
 import { type DeferredTriggerMetadata, expandTriggerMetadata } from './extensions/service-bus/messages.ts';
-import { AZURE_LOG_LEVELS, type LogLevelTable, passes, type Threshold, thresholdOf } from './log-levels.ts';
+import { azureThreshold, type LogLevelTable, passes, type Threshold, thresholdOf } from './log-levels.ts';
 
 /**
  * An invocation request as the host hands it to the thread that runs it: the RPC request, and
@@ -74,7 +74,7 @@ export async function runAppHook(
 
 /** The logger's level of an RPC log level (`none`: no line); an unknown level is undefined. */
 const levelOf = (level: string): LogLevel | undefined => {
-  const threshold = Object.hasOwn(AZURE_LOG_LEVELS, level) ? AZURE_LOG_LEVELS[level] : undefined;
+  const threshold = azureThreshold(level);
   return threshold === 'none' ? undefined : threshold;
 };
 
@@ -90,9 +90,10 @@ export function writeLog(
 ): void {
   const hooks = scope.registry.hooks.get('log');
   // Without log hooks a line the logger would drop costs nothing more (a context.debug per invocation).
-  const written = (method: LogLevel) => logsAt(scope.logger, method) && passes(threshold, method);
-  if ((hooks === undefined || hooks.length === 0) && !written(levelOf(level) ?? 'info')) return;
-  if (hooks !== undefined && hooks.length > 0) {
+  if (hooks === undefined || hooks.length === 0) {
+    const method = levelOf(level) ?? 'info';
+    if (!logsAt(scope.logger, method) || !passes(threshold, method)) return;
+  } else {
     const ctx = hookContext({}, scope, { level, message, category, invocationContext });
     for (const hook of [...hooks]) {
       try {

@@ -20,8 +20,8 @@ export type Threshold = LogLevel | 'none';
 /** `logging.logLevel` as read: lower-cased category → threshold. */
 export type LogLevelTable = Readonly<Record<string, Threshold>>;
 
-/** Azure's level names (host.json, and the worker's RPC log levels), lower-cased, as thresholds. */
-export const AZURE_LOG_LEVELS: Readonly<Record<string, Threshold>> = {
+/** Azure's level names (host.json's, any case; the worker's RPC log levels), lower-cased, as thresholds. */
+const AZURE_LOG_LEVELS: Readonly<Record<string, Threshold>> = {
   trace: 'debug',
   debug: 'debug',
   information: 'info',
@@ -30,6 +30,10 @@ export const AZURE_LOG_LEVELS: Readonly<Record<string, Threshold>> = {
   critical: 'error',
   none: 'none',
 };
+
+/** The threshold of an Azure level name in lower case (the RPC log levels); undefined when it is none of them. */
+export const azureThreshold = (name: string): Threshold | undefined =>
+  Object.hasOwn(AZURE_LOG_LEVELS, name) ? AZURE_LOG_LEVELS[name] : undefined;
 
 const rank: Readonly<Record<Threshold, number>> = { debug: 10, info: 20, warn: 30, error: 40, none: 50 };
 
@@ -44,8 +48,7 @@ export function parseLogLevels(logging: unknown): LogLevelTable | undefined {
   if (typeof levels !== 'object' || Array.isArray(levels)) throw invalid('logging.logLevel', 'must be an object.');
   const table: Record<string, Threshold> = Object.create(null);
   for (const [category, value] of Object.entries(levels)) {
-    const name = typeof value === 'string' ? value.toLowerCase() : '';
-    const threshold = Object.hasOwn(AZURE_LOG_LEVELS, name) ? AZURE_LOG_LEVELS[name] : undefined;
+    const threshold = typeof value === 'string' ? azureThreshold(value.toLowerCase()) : undefined;
     if (threshold === undefined || category === '') {
       throw invalid(
         `logging.logLevel.${category}`,
@@ -57,10 +60,22 @@ export function parseLogLevels(logging: unknown): LogLevelTable | undefined {
   return table;
 }
 
+/** Each table's answers by category, worked out once: a function logs under the same few categories. */
+const answered = new WeakMap<LogLevelTable, Map<string, Threshold | undefined>>();
+
 /** The threshold of `category`: its most specific key, else `default`; undefined when none applies. */
 export function thresholdOf(table: LogLevelTable | undefined, category: string): Threshold | undefined {
   if (table === undefined) return undefined;
-  let name = category.toLowerCase();
+  let answers = answered.get(table);
+  if (answers === undefined) {
+    answers = new Map();
+    answered.set(table, answers);
+  }
+  if (!answers.has(category)) answers.set(category, lookUp(table, category.toLowerCase()));
+  return answers.get(category);
+}
+
+function lookUp(table: LogLevelTable, name: string): Threshold | undefined {
   // Own keys only: the table crosses to worker threads as a plain object.
   for (;;) {
     if (Object.hasOwn(table, name)) return table[name];

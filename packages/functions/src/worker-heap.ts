@@ -42,10 +42,7 @@ export function processFlag(
 }
 
 /** What the process itself was started with, read once: the values the flags are set back to. */
-const processHeap: Required<WorkerHeap> = {
-  initialOldSpaceMb: processFlag('initial-old-space-size'),
-  maxSemiSpaceMb: processFlag('max-semi-space-size'),
-};
+const processHeap = Object.fromEntries(FLAGS.map(([key, flag]) => [key, processFlag(flag)])) as Required<WorkerHeap>;
 
 /** The heaps of threads being created, oldest first. */
 const creating: WorkerHeap[] = [];
