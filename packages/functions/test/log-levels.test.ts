@@ -62,6 +62,24 @@ describe('host.json logging.logLevel', () => {
     assert.equal(parseLogLevels({}), undefined);
   });
 
+  it('reads a hostile host.json section as data: __proto__ and constructor are categories, nothing is polluted', () => {
+    const table = parseLogLevels(
+      JSON.parse('{"logLevel":{"__proto__":"Error","constructor":"None","toString":"Debug"}}'),
+    );
+    assert.equal(thresholdOf(table, '__proto__'), 'error');
+    assert.equal(thresholdOf(table, 'constructor'), 'none');
+    assert.equal(thresholdOf(table, 'Function.a'), undefined);
+    assert.equal(({} as { polluted?: unknown }).polluted, undefined);
+    assert.equal(Object.getPrototypeOf({}), Object.prototype);
+    // The same table after a structured clone (as a worker thread gets it).
+    const cloned = structuredClone(table);
+    assert.equal(thresholdOf(cloned, 'toString'), 'debug');
+    assert.equal(thresholdOf(cloned, 'hasOwnProperty'), undefined);
+    const plain = structuredClone(parseLogLevels({ logLevel: { a: 'Error' } }));
+    assert.equal(thresholdOf(plain, 'constructor'), undefined, "the clone's prototype is not a category");
+    assert.equal(thresholdOf(plain, '__proto__'), undefined);
+  });
+
   it('refuses a bad level, a bad section and an empty category with FUNCTIONS_INVALID_SETTING', async () => {
     const cases: Array<[unknown, string]> = [
       [{ logLevel: { 'Function.a': 'Loud' } }, 'logging.logLevel.Function.a'],
