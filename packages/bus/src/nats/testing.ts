@@ -89,6 +89,19 @@ async function waitForJetStream(url: string, timeoutMs = 30_000): Promise<void> 
   }
 }
 
+/** Resolves once a connection to `url` is told of `size` servers in all (itself and its routes' client URLs). */
+async function waitForRoutes(url: string, size: number, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const nc = await connect({ servers: url });
+    const known = new Set([...(nc.info?.connect_urls ?? []), `${nc.info?.host}:${nc.info?.port}`]).size;
+    await nc.close();
+    if (known >= size) return;
+    if (Date.now() > deadline) throw new Error(`the server at ${url} knows ${known} of ${size} servers`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 /** Servers this process started and has not stopped: killed when it exits, whatever the way. */
 const live = new Set<ChildProcess>();
 process.once('exit', () => {
@@ -134,7 +147,12 @@ export async function startNats(size = 1): Promise<NatsCluster> {
   });
   try {
     await Promise.all(nodes.map((n) => n.restart()));
-    if (size > 1) await waitForJetStream(nodes[0]!.url);
+    if (size > 1) {
+      // Every node routed to every other first: a bus sizes its streams' replicas from the servers
+      // its connection's INFO names (clusterReplicas), which lists only the routes formed so far.
+      await Promise.all(nodes.map((n) => waitForRoutes(n.url, size)));
+      await waitForJetStream(nodes[0]!.url);
+    }
   } catch (err) {
     for (const n of nodes) n.kill();
     await rm(dir, { recursive: true, force: true });
